@@ -1,0 +1,68 @@
+"""Document -> Chunks (langchain's recursive splitter on Chinese punctuation) and -> Sentences.
+
+Both work section by section on the original text, so every piece keeps exact offsets:
+`document.text[c.start:c.end] == c.text`.
+"""
+
+from __future__ import annotations
+
+import re
+
+from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+from rag.errors import RagError
+from rag.schema import Chunk, Document, Sentence
+
+# Paragraphs first, then sentence ends (Chinese and ASCII), then clauses, then anything.
+SEPARATORS = ["\n\n", "\n", "。", "！", "？", "；", "!", "?", ";", "，", ",", " ", ""]
+# A sentence ends at one of these, plus any closing quotes/brackets that follow it, or at a line break.
+SENTENCE_RE = re.compile(r"[^\n]*?(?:[。！？!?；;…]+[”’」』)）\"']*|\n|$)")
+
+
+def make_splitter(chunk_size: int, chunk_overlap: int) -> RecursiveCharacterTextSplitter:
+    return RecursiveCharacterTextSplitter(
+        separators=SEPARATORS, keep_separator="end", chunk_size=chunk_size,
+        chunk_overlap=chunk_overlap, strip_whitespace=True)
+
+
+def chunk_document(document: Document, chunk_size: int, chunk_overlap: int) -> list[Chunk]:
+    """Split each section of a cleaned document into overlapping chunks that carry the section title."""
+    splitter = make_splitter(chunk_size, chunk_overlap)
+    chunks: list[Chunk] = []
+    for section in document.sections:
+        body = document.text[section.start:section.end]
+        cursor = 0
+        for piece in splitter.split_text(body):
+            at = body.find(piece, cursor)
+            if at < 0:  # the splitter only cuts and strips, so this means a library change broke that
+                raise RagError(f"chunking lost track of a piece of {document.source} near offset "
+                               f"{section.start + cursor}; please report this with the file.")
+            start = section.start + at
+            end = start + len(piece)
+            chunks.append(Chunk(id=Chunk.make_id(document.doc_id, start, end), doc_id=document.doc_id,
+                                source=document.source, start=start, end=end, title=section.title,
+                                text=piece))
+            cursor = at + 1
+    return chunks
+
+
+def split_sentences(text: str, offset: int = 0, doc_id: str = "") -> list[Sentence]:
+    """Sentences of `text` with offsets shifted by `offset`; surrounding whitespace is excluded."""
+    sentences: list[Sentence] = []
+    for m in SENTENCE_RE.finditer(text):
+        s, e = m.start(), m.end()
+        while s < e and text[s].isspace():
+            s += 1
+        while e > s and text[e - 1].isspace():
+            e -= 1
+        if e > s:
+            sentences.append(Sentence(doc_id=doc_id, start=offset + s, end=offset + e, text=text[s:e]))
+    return sentences
+
+
+def document_sentences(document: Document) -> list[Sentence]:
+    """All sentences of the kept sections of a document."""
+    out: list[Sentence] = []
+    for section in document.sections:
+        out.extend(split_sentences(document.text[section.start:section.end], section.start, document.doc_id))
+    return out

@@ -1,0 +1,209 @@
+"""The `rag` command: index, ask, eval. Errors become one line on stderr and a non-zero exit."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from rag.config import BUNDLED_CORPUS, DEFAULT_INDEX_DIR, MODES, Config
+from rag.errors import InputError, RagError
+from rag.schema import Answer, Hit
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def hit_fields(hit: Hit) -> dict[str, Any]:
+    c = hit.chunk
+    return {"chunk_id": c.id, "source": c.source, "start": c.start, "end": c.end, "title": c.title,
+            "text": c.text, "rank": hit.rank, "score": round(hit.score, 6),
+            "dense": None if hit.dense is None else round(hit.dense, 6),
+            "bm25": None if hit.bm25 is None else round(hit.bm25, 6)}
+
+
+def answer_to_json(answer: Answer) -> dict[str, Any]:
+    citations = [{"n": c.n, **hit_fields(c.hit), "sentence": c.sentence.text,
+                  "sentence_start": c.sentence.start, "sentence_end": c.sentence.end}
+                 for c in answer.citations]
+    return {"question": answer.question, "answer": answer.text, "refused": answer.refused,
+            "citations": citations, "hits": [hit_fields(h) for h in answer.hits],
+            "retrieval_query": answer.retrieval_query, "notice": answer.notice, "timings_ms": answer.timings_ms}
+
+
+def format_answer(answer: Answer) -> str:
+    lines = []
+    if answer.notice:
+        lines.append(f"({answer.notice})")
+    lines.append(answer.text)
+    if answer.citations:
+        lines.append("")
+        lines.append("Sources:")
+        for c in answer.citations:
+            ch = c.hit.chunk
+            where = f"{ch.source}, characters {c.sentence.start}-{c.sentence.end}"
+            lines.append(f"[{c.n}] {where}" + (f" — {ch.title}" if ch.title else ""))
+            lines.append(f"    “{c.sentence.text}”")
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rag", description="Ask questions about your documents, offline.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p_index = sub.add_parser("index", help="add files to the index (default: the bundled article)")
+    p_index.add_argument("paths", nargs="*", type=Path, help="files or folders (.txt .md .html .pdf .docx)")
+    p_index.add_argument("--index-dir", type=Path, default=DEFAULT_INDEX_DIR)
+    p_index.add_argument("--rebuild", action="store_true", help="start from an empty index")
+    p_index.add_argument("--index-type", choices=("flat", "hnsw", "ivf"), default=None)
+    p_index.add_argument("--chunk-size", type=int, default=None)
+    p_index.add_argument("--model", default=None, help="sentence-transformers id or path")
+
+    p_ask = sub.add_parser("ask", help="answer a question with cited passages")
+    p_ask.add_argument("question", nargs="?", help="the question (omit with --batch or to chat interactively)")
+    p_ask.add_argument("--k", type=int, default=None, help="passages to retrieve (default 5)")
+    p_ask.add_argument("--mode", choices=MODES, default=None)
+    p_ask.add_argument("--json", action="store_true", help="print one JSON object per answer")
+    p_ask.add_argument("--batch", type=Path, help="JSONL file with {id, question[, history]} per line")
+    p_ask.add_argument("--index-dir", type=Path, default=DEFAULT_INDEX_DIR)
+
+    p_eval = sub.add_parser("eval", help="run the evaluation suite")
+    from rag.evaluate import add_eval_arguments
+
+    add_eval_arguments(p_eval)
+    return parser
+
+
+def config_from(args: argparse.Namespace, index_dir: Path) -> Config:
+    """Config from env/flags; for an existing index, its saved settings fill what flags leave open."""
+    from rag.store import read_manifest
+
+    overrides = {k: getattr(args, k, None) for k in ("k", "mode", "index_type", "chunk_size", "model")}
+    rebuild = getattr(args, "rebuild", False)
+    try:
+        _, manifest = read_manifest(index_dir)
+        saved = manifest.get("settings", {}) if not rebuild else {}
+    except RagError:
+        saved = {}
+    for key in ("model", "chunk_size", "chunk_overlap", "index_type"):
+        if overrides.get(key) is None and key in saved:
+            overrides[key] = saved[key]
+    return Config.from_env(**overrides)
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from rag.chat import Engine
+    from rag.embedding import load_embedder
+    from rag.indexer import empty_index
+    from rag.store import load_index
+
+    config = config_from(args, args.index_dir)
+    paths = args.paths or [BUNDLED_CORPUS]
+    embedder = load_embedder(config, progress=_progress)
+    if args.rebuild:
+        engine = Engine(config, args.index_dir, embedder, empty_index(embedder))
+        report = engine.rebuild(paths, progress=_progress)
+    else:
+        try:
+            index = load_index(args.index_dir, config)
+        except RagError as exc:
+            if "no index" not in str(exc):
+                raise
+            index = empty_index(embedder)
+        report = Engine(config, args.index_dir, embedder, index).add_files(paths, progress=_progress)
+    for name in report.added:
+        print(f"added: {name}")
+    for name in report.replaced:
+        print(f"replaced (content changed): {name}")
+    for name in report.unchanged:
+        print(f"unchanged, skipped: {name}")
+    print(f"{report.chunks_added} new passages; index in {args.index_dir}")
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from rag.chat import Engine
+
+    if args.batch and args.question:
+        raise InputError("give either a QUESTION or --batch FILE, not both.")
+    config = config_from(args, args.index_dir)
+    engine = Engine.open(config, args.index_dir, progress=_progress)
+    if args.batch:
+        return _ask_batch(engine, args)
+    if args.question is None:
+        return _interactive(engine, args)
+    answer = engine.ask(args.question, k=args.k, mode=args.mode)
+    print(json.dumps(answer_to_json(answer), ensure_ascii=False) if args.json else format_answer(answer))
+    return 0
+
+
+def _ask_batch(engine: Any, args: argparse.Namespace) -> int:
+    if not args.batch.is_file():
+        raise InputError(f"{args.batch} does not exist or is not a file; give a JSONL file of questions.")
+    failures = 0
+    with open(args.batch, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                case = json.loads(line)
+                if not isinstance(case, dict) or "question" not in case:
+                    raise InputError(f"{args.batch}:{lineno} needs an object with \"id\" and \"question\".")
+                answer = engine.ask(case["question"], history=case.get("history"), k=args.k, mode=args.mode)
+                out = {"id": case.get("id"), **answer_to_json(answer)}
+            except (ValueError, RagError) as exc:
+                failures += 1
+                out = {"id": case.get("id") if isinstance(case, dict) else None, "error": f"line {lineno}: {exc}"}
+            print(json.dumps(out, ensure_ascii=False) if args.json else _plain_batch(out), flush=True)
+    return 1 if failures else 0
+
+
+def _plain_batch(out: dict[str, Any]) -> str:
+    return f"{out.get('id')}\t{out.get('error') or out.get('answer')}"
+
+
+def _interactive(engine: Any, args: argparse.Namespace) -> int:
+    history: list[dict] = []
+    print("Ask about the indexed documents (empty line or Ctrl-D to quit).", file=sys.stderr)
+    while True:
+        try:
+            question = input("? ")
+        except EOFError:
+            return 0
+        if not question.strip():
+            return 0
+        try:
+            answer = engine.ask(question, history=history, k=args.k, mode=args.mode)
+        except RagError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            continue
+        print(format_answer(answer) + "\n")
+        history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.text}]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "index":
+            return cmd_index(args)
+        if args.command == "ask":
+            return cmd_ask(args)
+        from rag.evaluate import cmd_eval
+
+        return cmd_eval(args)
+    except RagError as exc:
+        if getattr(args, "json", False):
+            print(json.dumps({"error": str(exc)}, ensure_ascii=False))
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

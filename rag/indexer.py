@@ -1,0 +1,119 @@
+"""Documents -> a new Index: chunk, embed only what is new, rebuild BM25 and FAISS from stored vectors."""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import faiss
+import numpy as np
+
+from rag import __version__
+from rag.bm25 import BM25
+from rag.chunking import chunk_document, document_sentences
+from rag.config import Config
+from rag.embedding import Embedder
+from rag.schema import Chunk, Document
+from rag.store import Index, build_faiss
+from rag.tokenize import tokenize
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class AddReport:
+    added: list[str] = field(default_factory=list)  # sources newly indexed
+    replaced: list[str] = field(default_factory=list)  # sources whose content changed
+    unchanged: list[str] = field(default_factory=list)  # same content already indexed: nothing done
+    chunks_added: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.replaced)
+
+
+def passage_text(chunk: Chunk) -> str:
+    """What is embedded and BM25-indexed for a chunk: its section title gives it context."""
+    return f"{chunk.title}\n{chunk.text}" if chunk.title else chunk.text
+
+
+def empty_index(embedder: Embedder) -> Index:
+    dim = embedder.dim
+    return Index(manifest={"documents": [], "dim": dim}, chunks=[], vectors=np.zeros((0, dim), np.float32),
+                 faiss_index=faiss.IndexFlatIP(dim), bm25=BM25.build([]), sentences=[],
+                 sentence_vectors=np.zeros((0, dim), np.float32))
+
+
+def plan_additions(index: Index, documents: Sequence[Document]) -> tuple[list[Document], AddReport]:
+    """Which documents need embedding: new content only. Same source with new content replaces the old."""
+    report = AddReport()
+    by_hash = {d["doc_id"]: d["source"] for d in index.documents}
+    sources = {d["source"] for d in index.documents}
+    todo: list[Document] = []
+    for doc in documents:
+        if doc.doc_id in by_hash or any(doc.doc_id == t.doc_id for t in todo):
+            report.unchanged.append(doc.source)
+        elif doc.source in sources:
+            report.replaced.append(doc.source)
+            todo.append(doc)
+        else:
+            report.added.append(doc.source)
+            todo.append(doc)
+    return todo, report
+
+
+def add_documents(index: Index, documents: Sequence[Document], embedder: Embedder, config: Config,
+                  progress: Progress | None = None) -> tuple[Index, AddReport]:
+    """Return a new Index with `documents` added (the input index is not modified)."""
+    say = progress or (lambda _msg: None)
+    todo, report = plan_additions(index, documents)
+    if not todo:
+        return index, report
+    replaced_sources = set(report.replaced)
+    dropped = {d["doc_id"] for d in index.documents if d["source"] in replaced_sources}
+    keep_rows = [i for i, c in enumerate(index.chunks) if c.doc_id not in dropped]
+    keep_sent = [i for i, s in enumerate(index.sentences) if s.doc_id not in dropped]
+
+    new_chunks = [c for doc in todo for c in chunk_document(doc, config.chunk_size, config.chunk_overlap)]
+    new_sentences = [s for doc in todo for s in document_sentences(doc)]
+    say(f"embedding {len(new_chunks)} passages from {len(todo)} document(s)")
+    chunk_vecs = embedder.embed_passages([passage_text(c) for c in new_chunks],
+                                         progress=_counter(say, "passages"))
+    say(f"embedding {len(new_sentences)} sentences for answer extraction")
+    sent_vecs = embedder.embed_passages([s.text for s in new_sentences], progress=_counter(say, "sentences"))
+
+    chunks = [index.chunks[i] for i in keep_rows] + new_chunks
+    vectors = np.vstack([index.vectors[keep_rows], chunk_vecs]).astype(np.float32)
+    sentences = [index.sentences[i] for i in keep_sent] + new_sentences
+    sentence_vectors = np.vstack([index.sentence_vectors[keep_sent], sent_vecs]).astype(np.float32)
+    say("building BM25 and FAISS")
+    bm25 = BM25.build([tokenize(passage_text(c)) for c in chunks])
+    faiss_index = build_faiss(vectors, config.index_type)
+
+    counts: dict[str, int] = {}
+    for c in chunks:
+        counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
+    docs = [d for d in index.documents if d["doc_id"] not in dropped]
+    docs += [{"source": d.source, "doc_id": d.doc_id, "chars": len(d.text)} for d in todo]
+    for d in docs:
+        d["chunks"] = counts.get(d["doc_id"], 0)
+    manifest = {"documents": docs, "model": embedder.name, "model_fingerprint": embedder.fingerprint,
+                "dim": embedder.dim, "versions": _versions()}
+    report.chunks_added = len(new_chunks)
+    return Index(manifest=manifest, chunks=chunks, vectors=vectors, faiss_index=faiss_index, bm25=bm25,
+                 sentences=sentences, sentence_vectors=sentence_vectors), report
+
+
+def _counter(say: Progress, what: str) -> Callable[[int, int], None]:
+    def report(done: int, total: int) -> None:
+        if total >= 64:  # short builds finish before a progress line would help
+            say(f"  {what}: {done}/{total}")
+    return report
+
+
+def _versions() -> dict[str, str]:
+    import sentence_transformers
+
+    return {"rag": __version__, "faiss": faiss.__version__, "numpy": np.__version__,
+            "sentence_transformers": sentence_transformers.__version__, "python": platform.python_version()}

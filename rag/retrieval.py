@@ -1,0 +1,58 @@
+"""Question -> ranked Hits: dense (FAISS) and BM25 rankings fused by reciprocal rank fusion."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import numpy as np
+
+from rag.fusion import collapse_duplicates, fuse_rankings
+from rag.schema import Hit
+from rag.store import Index
+
+
+def dense_ranking(index: Index, query_vector: np.ndarray, depth: int) -> list[int]:
+    """Chunk rows by inner product with the query (cosine, vectors are normalized), best first."""
+    if not index.chunks:
+        return []
+    n = min(depth, index.faiss_index.ntotal)
+    _, rows = index.faiss_index.search(query_vector.reshape(1, -1).astype(np.float32), n)
+    return [int(r) for r in rows[0] if r >= 0]
+
+
+def bm25_ranking(index: Index, query_tokens: list[str], depth: int) -> list[tuple[int, float]]:
+    return index.bm25.top(query_tokens, depth)
+
+
+def _dedup_text(text: str) -> str:
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
+
+
+def retrieve(index: Index, query_vector: np.ndarray, query_tokens: list[str], k: int, mode: str = "hybrid",
+             rrf_k: int = 60, depth: int = 30) -> list[Hit]:
+    """Top-k hits for one question. mode: "hybrid" (fused), "dense" or "bm25" (one ranking alone).
+
+    Each Hit carries its cosine to the query (`dense`, always computed) and its BM25 score (`bm25`, None
+    when BM25 did not match it), so callers can show why a passage ranked where it did.
+    """
+    rankings: list[list[str]] = []
+    bm25_scores: dict[int, float] = {}
+    if mode in ("hybrid", "dense"):
+        rankings.append([str(r) for r in dense_ranking(index, query_vector, depth)])
+    if mode in ("hybrid", "bm25"):
+        ranked = bm25_ranking(index, query_tokens, depth)
+        bm25_scores = dict(ranked)
+        rankings.append([str(r) for r, _ in ranked])
+    fused = fuse_rankings(rankings, rrf_k)
+    rows = [int(r) for r, _ in fused]
+    items = [(index.chunks[r].id, index.chunks[r].doc_id, (index.chunks[r].start, index.chunks[r].end),
+              _dedup_text(index.chunks[r].text)) for r in rows]
+    keep = collapse_duplicates(items)[:k]
+    if not keep:
+        return []
+    chosen = [rows[i] for i in keep]
+    cosines = index.vectors[chosen] @ query_vector.astype(np.float32)
+    return [Hit(chunk=index.chunks[row], score=float(fused[i][1]), rank=rank, dense=float(cos),
+                bm25=bm25_scores.get(row))
+            for rank, (i, row, cos) in enumerate(zip(keep, chosen, cosines, strict=True), start=1)]

@@ -1,0 +1,101 @@
+"""The types that flow between modules: Document -> Chunk -> Hit -> Citation/Answer."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+
+def content_hash(text: str) -> str:
+    """Stable hex digest of text; used for document ids and idempotent adds."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Span:
+    """A half-open character range [start, end) into a document's original text."""
+
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Section:
+    """A run of kept paragraphs that is contiguous in the original text, under one heading."""
+
+    title: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Document:
+    """A source file as read: its original text, and the parts cleaning kept.
+
+    `text` is exactly what the reader produced (for .txt, the decoded file); every offset in the
+    project points into it, so `text[s.start:s.end]` is always real text of the source.
+    """
+
+    source: str  # display name, e.g. "meitu_ai_article.txt"
+    text: str
+    sections: tuple[Section, ...]
+    doc_id: str  # content hash of `text`
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage of a document. `document.text[start:end] == text` always holds."""
+
+    id: str
+    doc_id: str
+    source: str
+    start: int
+    end: int
+    title: str
+    text: str
+
+    @staticmethod
+    def make_id(doc_id: str, start: int, end: int) -> str:
+        return hashlib.sha1(f"{doc_id}:{start}:{end}".encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved chunk with its scores. `dense`/`bm25` are None when that retriever missed it."""
+
+    chunk: Chunk
+    score: float  # fused (reciprocal rank fusion) score, higher is better
+    rank: int  # 1-based position in the final list
+    dense: float | None = None
+    bm25: float | None = None
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A sentence of a document's kept text, with offsets into the original document text."""
+
+    doc_id: str
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Citation:
+    """What `[n]` in an answer points at: the hit and the supporting sentence inside it."""
+
+    n: int
+    hit: Hit
+    sentence: Sentence
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    text: str  # short answer with [n] markers, or the refusal message
+    refused: bool
+    citations: tuple[Citation, ...] = ()
+    hits: tuple[Hit, ...] = ()
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    retrieval_query: str = ""  # the question as resolved against the conversation
+    notice: str = ""  # e.g. "the question was cut to 500 characters"
