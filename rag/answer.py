@@ -1,8 +1,9 @@
 """Hits -> a short extractive Answer with [n] citations, or an honest refusal.
 
-No LLM: the answer is the sentence (or two) from the retrieved passages that best matches the question,
-scored by embedding similarity, idf-weighted word overlap and whether it holds what the question asks
-for (a number for 多少, a year for 哪一年). Every citation points at a sentence inside a retrieved passage.
+No LLM: the answer is the sentence from the retrieved passages that best matches the question (with the
+sentence before it when that one carries part of what was asked), scored by embedding similarity,
+idf-weighted word overlap and whether it holds what the question asks for (an amount for 多少钱, a
+percentage for 增长了多少, a year for 哪一年). Every citation points at a sentence inside a retrieved passage.
 Passages are treated purely as data: nothing in them is executed or obeyed, so instructions planted in a
 document ("忽略以上内容…") can only be quoted, never followed.
 """
@@ -24,35 +25,47 @@ REFUSAL = {
     "en": "Sorry, the documents do not contain the answer to this question.",
 }
 
-# Weights of the sentence score (tuned on eval/qa_article.jsonl, see README "Answering").
-W_LEXICAL = 0.20  # idf-weighted share of question words in the sentence
-W_TYPE = 0.04  # the sentence holds the kind of thing asked for
-W_RANK = 0.02  # prior from the passage's fused rank
-# Refuse when the best sentence scores below this (tuned on the same set; README reports the trade-off).
-REFUSE_BELOW = 0.90
-# Add the runner-up sentence when it is nearly as good and both fit the length budget.
-SECOND_WITHIN = 0.015
+# Sentence score = cosine + W_LEXICAL * word overlap + W_RANK / passage rank. The cosine of e5 lives in a
+# narrow band (0.75..0.92), so 0.1 of overlap is worth a large move in rank. Tuned on eval/qa_article.jsonl.
+W_LEXICAL = 0.20
+W_RANK = 0.01
+# Refusal thresholds, tuned on the same set (README "Refusal" gives the trade-off they buy):
+MIN_COVERAGE = 0.55  # share of the question's word weight found around the answer sentence
+MIN_COSINE = 0.80  # question-sentence cosine, used where word overlap cannot speak (English questions)
+PREV_GAIN = 0.2  # the previous sentence joins the answer when it adds this much coverage
 
-NUMBER_Q = re.compile(r"多少|几[个位家款年月天次倍%]|几$|百分之|比例|占比|增长了?多少|how (much|many)|what (percentage|share)|"
-                      r"\bratio\b|\brate\b", re.I)
-YEAR_Q = re.compile(r"哪一?年|什么时候|何时|哪个月|几月|when\b|what year|which year", re.I)
+YEAR_Q = re.compile(r"哪一?年|哪个年份|什么时候|何时|哪个月|几月|\bwhen\b|what year|which year", re.I)
+PERCENT_Q = re.compile(r"百分之|增长了?多少|增速|增幅|增长率|比例|占比|下滑了?多少|复合增长|percentage|\bgrow|growth|"
+                       r"by how much|\brate\b", re.I)
+MONEY_Q = re.compile(r"多少钱|金额|价格|价钱|花了多少|收入|营收|利润|盈利|对价|投入|进账|赚了?多少|赔了?多少|亏了?多少|"
+                     r"亏损|斥资|how much money|revenue|profit|income|\bprice|\bcost|\bpaid|\bpay\b|spen[dt]|"
+                     r"\bearn|\blos[es]", re.I)
+NUMBER_Q = re.compile(r"多少|几[个位家款名天次倍种]|几$|how (much|many)|\bnumber of\b", re.I)
 PERSON_Q = re.compile(r"谁|哪位|\bwho\b", re.I)
-HAS_NUMBER = re.compile(r"\d|[一二三四五六七八九十百千万亿两]+[个家款位倍亿万]|[一二两三四五六七八九十]年")
-HAS_DATE = re.compile(r"\d{4}\s*年|\d{1,2}\s*月|去年|今年|年初|年底")
-YEAR = re.compile(r"(?<!\d)(19|20)\d{2}(?!\d)")
-MARKER = re.compile(r"\[(\d+)\]")
+
+HAS_DATE = re.compile(r"\d{4}\s*年|\d{1,2}\s*月|去年|今年|年初|年底|上半年|下半年")
+HAS_PERCENT = re.compile(r"\d\s*%|百分之")
+HAS_MONEY = re.compile(r"\d+(?:\.\d+)?\s*(?:亿|万|千)?\s*(?:元|美元|港元|人民币)|\d+(?:\.\d+)?\s*[亿万](?![\d])")
+HAS_QUANTITY = re.compile(r"(?<![\d.])\d+(?:\.\d+)?(?!\s*[年月日号])(?![\d.])|[一二两三四五六七八九十百千万亿]+\s*(?:亿|万|个|款|家|倍|成|名|种)")
+YEAR = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
+CLAUSE = re.compile(r"[^，,：:；;、]*[，,：:；;、]?")
 
 
 def question_language(question: str) -> str:
     cjk = sum(1 for c in question if "\u3400" <= c <= "\u9fff")
     latin = sum(1 for c in question if c.isascii() and c.isalpha())
-    return "zh" if cjk >= latin / 4 or cjk >= 2 and cjk >= latin / 6 else "en"
+    return "zh" if cjk * 3 >= latin or cjk >= 4 else "en"
 
 
-def question_type(question: str) -> str:
-    """'year', 'number', 'person' or 'other': what kind of thing a good answer must contain."""
+def question_kind(question: str) -> str:
+    """What a good answer must contain: 'year', 'percent', 'money', 'number', 'person' or 'other'."""
     if YEAR_Q.search(question):
         return "year"
+    if PERCENT_Q.search(question):
+        return "percent"
+    if MONEY_Q.search(question) and (NUMBER_Q.search(question) or "how much" in question.lower()
+                                     or re.search(r"(花|赚|赔|亏|进账|收入|营收|利润|价格|金额).{0,3}[呢？?]?$", question)):
+        return "money"
     if NUMBER_Q.search(question):
         return "number"
     if PERSON_Q.search(question):
@@ -60,21 +73,41 @@ def question_type(question: str) -> str:
     return "other"
 
 
-def type_matches(kind: str, text: str) -> bool:
-    if kind == "year":
-        return bool(HAS_DATE.search(text))
-    if kind == "number":
-        return bool(HAS_NUMBER.search(text))
-    return True
+KIND_PATTERN = {"year": HAS_DATE, "percent": HAS_PERCENT, "money": HAS_MONEY, "number": HAS_QUANTITY}
+
+
+def kind_matches(kind: str, text: str) -> bool:
+    pattern = KIND_PATTERN.get(kind)
+    return bool(pattern.search(text)) if pattern else True
+
+
+@dataclass(frozen=True)
+class Query:
+    """A question prepared for answering. `previous` is the earlier user turn a follow-up leans on."""
+
+    text: str
+    tokens: tuple[str, ...]
+    kind: str
+    language: str
+    previous_tokens: tuple[str, ...] = ()
+
+    @classmethod
+    def make(cls, question: str, previous: str = "") -> Query:
+        kind = question_kind(question)
+        if kind == "other" and previous:
+            kind = question_kind(previous)
+        prev_tokens = tuple(t for t in tokenize(previous) if t not in tokenize(question)) if previous else ()
+        return cls(question, tuple(tokenize(question)), kind, question_language(question), prev_tokens)
 
 
 @dataclass(frozen=True)
 class Candidate:
     sentence: Sentence
     hit: Hit
-    dense: float
-    lexical: float
-    type_ok: bool
+    previous: Sentence | None  # the sentence before, in the same paragraph of the same passage
+    cosine: float
+    coverage: float  # word-weight share of the question found in the sentence and the one before
+    gain: float  # how much of that the previous sentence adds
     score: float
 
 
@@ -98,21 +131,39 @@ def sentences_in_hits(index: Index, hits: list[Hit]) -> list[tuple[int, Hit]]:
     return out
 
 
-def lexical_overlap(question_tokens: list[str], sentence_tokens: set[str], index: Index) -> float:
-    """Share of the question's idf mass found in the sentence (0..1)."""
-    weights = {t: index.bm25.idf(t) for t in question_tokens}
+def term_weights(query: Query, index: Index) -> dict[str, float]:
+    """idf of each question word; a word the corpus never uses gets the highest idf (it is specific, and
+    its absence is evidence that the documents do not answer). Words of the previous turn count half.
+    Latin words of an English question are skipped: they cannot match Chinese text."""
+    top = max((index.bm25.idf(t) for t in index.bm25.postings), default=1.0) or 1.0
+    weights: dict[str, float] = {}
+    for tokens, factor in ((query.tokens, 1.0), (query.previous_tokens, 0.5)):
+        for t in tokens:
+            if query.language == "en" and t.isascii() and not t[0].isdigit():
+                continue
+            idf = index.bm25.idf(t)
+            weights.setdefault(t, factor * (idf if idf > 0 else top))
+    return weights
+
+
+def coverage(weights: dict[str, float], text_tokens: set[str]) -> float:
     total = sum(weights.values())
     if total <= 0:
-        return 0.0
-    return sum(w for t, w in weights.items() if t in sentence_tokens) / total
+        return float("nan")
+    return sum(w for t, w in weights.items() if t in text_tokens) / total
 
 
 def required_years(question: str) -> set[str]:
-    return {m.group(0) for m in YEAR.finditer(question)}
+    return set(YEAR.findall(question))
 
 
-def paragraph_of(hit: Hit, sentence: Sentence) -> str:
-    """The line of the passage that holds the sentence, plus the passage's title."""
+def same_paragraph(hit: Hit, a: Sentence, b: Sentence) -> bool:
+    lo, hi = sorted((a.start, b.start))
+    return "\n" not in hit.chunk.text[lo - hit.chunk.start: hi - hit.chunk.start]
+
+
+def paragraph_text(hit: Hit, sentence: Sentence) -> str:
+    """The passage line that holds the sentence, with the passage title in front."""
     text = hit.chunk.text
     rel = sentence.start - hit.chunk.start
     line_start = text.rfind("\n", 0, rel) + 1
@@ -120,40 +171,50 @@ def paragraph_of(hit: Hit, sentence: Sentence) -> str:
     return hit.chunk.title + " " + text[line_start: line_end if line_end >= 0 else len(text)]
 
 
-def score_candidates(question: str, query_tokens: list[str], query_vector: np.ndarray, index: Index,
-                     hits: list[Hit]) -> list[Candidate]:
+def score_candidates(query: Query, query_vector: np.ndarray, index: Index, hits: list[Hit]) -> list[Candidate]:
+    """Every sentence of the hits that satisfies the hard constraints, best first."""
     pairs = sentences_in_hits(index, hits)
     if not pairs:
         return []
-    kind = question_type(question)
+    weights = term_weights(query, index)
+    years = required_years(query.text)
     rows = [r for r, _ in pairs]
-    dense = index.sentence_vectors[rows] @ query_vector.astype(np.float32)
+    cosines = index.sentence_vectors[rows] @ query_vector.astype(np.float32)
     out = []
-    for (row, hit), cos in zip(pairs, dense, strict=True):
+    for i, ((row, hit), cos) in enumerate(zip(pairs, cosines, strict=True)):
         sentence = index.sentences[row]
-        lexical = lexical_overlap(query_tokens, set(tokenize(sentence.text)), index)
-        type_ok = type_matches(kind, sentence.text)
-        score = float(cos) + W_LEXICAL * lexical + W_TYPE * type_ok + W_RANK / hit.rank
-        out.append(Candidate(sentence, hit, float(cos), lexical, type_ok, score))
+        if not kind_matches(query.kind, sentence.text):
+            continue
+        if years and not all(y in paragraph_text(hit, sentence) for y in years):
+            continue
+        prev = None
+        if i > 0 and pairs[i - 1][1] is hit and same_paragraph(hit, index.sentences[rows[i - 1]], sentence):
+            prev = index.sentences[rows[i - 1]]
+        own = set(tokenize(sentence.text)) | set(tokenize(hit.chunk.title))
+        cov_own = coverage(weights, own)
+        cov_ctx = coverage(weights, own | set(tokenize(prev.text))) if prev else cov_own
+        lexical = 0.0 if np.isnan(cov_ctx) else (cov_own + cov_ctx) / 2
+        score = float(cos) + W_LEXICAL * lexical + W_RANK / hit.rank
+        gain = 0.0 if np.isnan(cov_ctx) else cov_ctx - cov_own
+        out.append(Candidate(sentence, hit, prev, float(cos), cov_ctx, gain, score))
     out.sort(key=lambda c: -c.score)
     return out
 
 
-def eligible(question: str, candidate: Candidate) -> bool:
-    """Hard constraints: the kind asked for is present, and any year named in the question is in context."""
-    if not candidate.type_ok:
-        return False
-    years = required_years(question)
-    context = paragraph_of(candidate.hit, candidate.sentence)
-    return all(y in context for y in years)
+def should_refuse(best: Candidate | None) -> bool:
+    """No eligible sentence, or too little of the question found around the best one."""
+    if best is None:
+        return True
+    if np.isnan(best.coverage):  # nothing to match by words (English question): judge by meaning alone
+        return best.cosine < MIN_COSINE
+    return best.coverage < MIN_COVERAGE
 
 
-def shorten(text: str, limit: int, query_tokens: list[str]) -> str:
-    """Cut a long sentence to the clause window (split at ，,：:) with most question words, within limit."""
+def shorten(text: str, limit: int, query: Query, weights: dict[str, float]) -> str:
+    """Cut a long sentence to the clause window (split at ，,：:；;、) that best covers the question."""
     if len(text) <= limit:
         return text
-    clauses = re.findall(r"[^，,：:；;]*[，,：:；;]?", text)
-    clauses = [c for c in clauses if c]
+    clauses = [c for c in CLAUSE.findall(text) if c]
     best, best_score = text[:limit], -1.0
     for i in range(len(clauses)):
         window = ""
@@ -161,50 +222,41 @@ def shorten(text: str, limit: int, query_tokens: list[str]) -> str:
             if len(window) + len(clauses[j]) > limit:
                 break
             window += clauses[j]
-            toks = set(tokenize(window))
-            score = sum(1 for t in query_tokens if t in toks) + 0.001 * len(window)
+            cov = coverage(weights, set(tokenize(window)))
+            score = (0 if np.isnan(cov) else cov) + 0.5 * kind_matches(query.kind, window) - 0.001 * len(window)
             if score > best_score:
                 best, best_score = window, score
-    return best.rstrip("，,：:；;")
+    return best.rstrip("，,：:；;、")
 
 
 def refuse(question: str, hits: list[Hit] | tuple[Hit, ...] = ()) -> Answer:
     return Answer(question=question, text=REFUSAL[question_language(question)], refused=True, hits=tuple(hits))
 
 
-def compose(question: str, chosen: list[Candidate], hits: list[Hit], limit: int,
-            query_tokens: list[str]) -> Answer:
-    """Build the answer text with [n] markers; citations are numbered by first use, one per passage."""
-    numbers: dict[str, int] = {}
-    citations: list[Citation] = []
-    parts: list[str] = []
-    chosen = sorted(chosen, key=lambda c: (c.sentence.doc_id, c.sentence.start))
-    budget = limit // len(chosen)
-    for cand in chosen:
-        key = cand.hit.chunk.id
-        if key not in numbers:
-            numbers[key] = len(numbers) + 1
-            citations.append(Citation(n=numbers[key], hit=cand.hit, sentence=cand.sentence))
-        parts.append(f"{shorten(cand.sentence.text, budget, query_tokens)}[{numbers[key]}]")
-    return Answer(question=question, text="".join(parts), refused=False, citations=tuple(citations),
-                  hits=tuple(hits))
+def answer_question(query: Query, query_vector: np.ndarray, index: Index, hits: list[Hit],
+                    max_chars: int = 120) -> Answer:
+    """The extractive answer from `hits`, or a refusal when nothing good enough is there."""
+    candidates = score_candidates(query, query_vector, index, hits)
+    best = candidates[0] if candidates else None
+    if best is None or should_refuse(best):
+        return refuse(query.text, hits)
+    weights = term_weights(query, index)
+    text = best.sentence.text
+    sentence = best.sentence
+    if best.previous is not None and best.gain >= PREV_GAIN and len(best.previous.text) + len(text) <= max_chars:
+        sentence = Sentence(sentence.doc_id, best.previous.start, sentence.end,
+                            index_text(best.hit, best.previous.start, sentence.end))
+        text = sentence.text
+    citation = Citation(n=1, hit=best.hit, sentence=sentence)
+    return Answer(question=query.text, text=f"{shorten(text, max_chars, query, weights)}[1]", refused=False,
+                  citations=(citation,), hits=tuple(hits))
 
 
-def answer_question(question: str, query_tokens: list[str], query_vector: np.ndarray, index: Index,
-                    hits: list[Hit], max_chars: int = 120) -> Answer:
-    """The extractive answer for `question` from `hits`, or a refusal when nothing good enough is there."""
-    candidates = [c for c in score_candidates(question, query_tokens, query_vector, index, hits)
-                  if eligible(question, c)]
-    if not candidates or candidates[0].score < REFUSE_BELOW:
-        return refuse(question, hits)
-    best = candidates[0]
-    chosen = [best]
-    for other in candidates[1:3]:
-        if best.score - other.score <= SECOND_WITHIN and other.sentence.text not in best.sentence.text \
-                and len(best.sentence.text) + len(other.sentence.text) <= max_chars:
-            chosen.append(other)
-            break
-    return compose(question, chosen, hits, max_chars, query_tokens)
+def index_text(hit: Hit, start: int, end: int) -> str:
+    return hit.chunk.text[start - hit.chunk.start: end - hit.chunk.start]
+
+
+MARKER = re.compile(r"\[(\d+)\]")
 
 
 def check_citations(answer: Answer) -> list[str]:
@@ -218,8 +270,7 @@ def check_citations(answer: Answer) -> list[str]:
     for c in answer.citations:
         if c.hit.chunk.id not in hit_ids:
             problems.append(f"citation [{c.n}] is not among the retrieved passages")
-        ch = c.hit.chunk
-        if not (ch.start <= c.sentence.start and c.sentence.end <= ch.end
-                and ch.text[c.sentence.start - ch.start: c.sentence.end - ch.start] == c.sentence.text):
+        if not (c.hit.chunk.start <= c.sentence.start and c.sentence.end <= c.hit.chunk.end
+                and index_text(c.hit, c.sentence.start, c.sentence.end) == c.sentence.text):
             problems.append(f"citation [{c.n}] sentence is not inside its passage")
     return problems

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from rag.answer import answer_question, refuse
+from rag.answer import Query, answer_question, refuse
 from rag.config import BUNDLED_CORPUS, DEFAULT_INDEX_DIR, Config
 from rag.documents import read_file, read_paths
 from rag.embedding import Embedder, load_embedder
@@ -102,8 +102,8 @@ class Engine:
         hits = retrieve(index, vector, tokens, cfg.k, cfg.mode, cfg.rrf_k, cfg.fusion_depth)
         t2 = time.perf_counter()
         if hits:
-            answer = answer_question(question, tokenize(question) if query == question else tokens, vector,
-                                     index, hits, cfg.max_answer_chars)
+            previous = query[: -len(question)].strip() if query != question else ""
+            answer = answer_question(Query.make(question, previous), vector, index, hits, cfg.max_answer_chars)
         else:
             answer = refuse(question)
         t3 = time.perf_counter()

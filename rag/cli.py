@@ -10,28 +10,12 @@ from typing import Any
 
 from rag.config import BUNDLED_CORPUS, DEFAULT_INDEX_DIR, MODES, Config
 from rag.errors import InputError, RagError
-from rag.schema import Answer, Hit
+from rag.schema import Answer
+from rag.serialize import answer_to_json
 
 
 def _progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-def hit_fields(hit: Hit) -> dict[str, Any]:
-    c = hit.chunk
-    return {"chunk_id": c.id, "source": c.source, "start": c.start, "end": c.end, "title": c.title,
-            "text": c.text, "rank": hit.rank, "score": round(hit.score, 6),
-            "dense": None if hit.dense is None else round(hit.dense, 6),
-            "bm25": None if hit.bm25 is None else round(hit.bm25, 6)}
-
-
-def answer_to_json(answer: Answer) -> dict[str, Any]:
-    citations = [{"n": c.n, **hit_fields(c.hit), "sentence": c.sentence.text,
-                  "sentence_start": c.sentence.start, "sentence_end": c.sentence.end}
-                 for c in answer.citations]
-    return {"question": answer.question, "answer": answer.text, "refused": answer.refused,
-            "citations": citations, "hits": [hit_fields(h) for h in answer.hits],
-            "retrieval_query": answer.retrieval_query, "notice": answer.notice, "timings_ms": answer.timings_ms}
 
 
 def format_answer(answer: Answer) -> str:

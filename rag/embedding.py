@@ -96,14 +96,19 @@ def load_embedder(config: Config, progress: Callable[[str], None] | None = None)
     key = (config.model, str(Path(config.model_cache).resolve()))
     with _lock:
         if key not in _cache:
-            _cache[key] = _load(config, progress or (lambda _msg: None))
+            embedder = _load(config, progress or (lambda _msg: None))
+            embedder.embed_queries(["warm-up"])  # torch's first call costs ~1 s: pay it here, not on a question
+            _cache[key] = embedder
         return _cache[key]
 
 
-def _set_threads() -> None:
+def _prepare_torch() -> None:
+    """Use every core for encoding, and drop transformers' per-load "Loading weights" bar from CLI output."""
     import torch
+    from transformers.utils import logging as hf_logging
 
     torch.set_num_threads(os.cpu_count() or 1)
+    hf_logging.disable_progress_bar()
 
 
 def _offline() -> None:
@@ -122,7 +127,7 @@ def _load(config: Config, say: Callable[[str], None]) -> SentenceTransformerEmbe
     try:
         from sentence_transformers import SentenceTransformer
 
-        _set_threads()
+        _prepare_torch()
         model = SentenceTransformer(str(local) if local.exists() else config.model, device="cpu",
                                     local_files_only=local.exists())
     except Exception as e:  # whatever went wrong, the person needs the model name and the fix
@@ -152,7 +157,7 @@ def _load_default(folder: Path, say: Callable[[str], None]) -> SentenceTransform
     say(f"loading embedding model {DEFAULT_MODEL}")
     from sentence_transformers import SentenceTransformer
 
-    _set_threads()
+    _prepare_torch()
     try:
         model = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
     except Exception as e:  # a damaged cache: say where it is and how to get a fresh one

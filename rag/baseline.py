@@ -1,0 +1,56 @@
+"""The plain tutorial pipeline, kept as a reference row in `rag eval --compare`.
+
+RecursiveCharacterTextSplitter(1000, 200) on the raw file (no cleaning), the same embedding model, a flat
+FAISS index, top-4 passages, and "answer" = the top passage, cited as its only source. No refusal.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import faiss
+import numpy as np
+from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+from rag.embedding import Embedder
+from rag.schema import Answer, Chunk, Citation, Document, Hit, Sentence
+
+TUTORIAL_CHUNK_SIZE = 1000
+TUTORIAL_OVERLAP = 200
+TUTORIAL_K = 4
+
+
+def tutorial_chunks(document: Document) -> list[Chunk]:
+    splitter = RecursiveCharacterTextSplitter(chunk_size=TUTORIAL_CHUNK_SIZE, chunk_overlap=TUTORIAL_OVERLAP)
+    chunks, cursor = [], 0
+    for piece in splitter.split_text(document.text):
+        at = document.text.find(piece, cursor)
+        at = at if at >= 0 else document.text.find(piece)
+        chunks.append(Chunk(id=Chunk.make_id(document.doc_id, at, at + len(piece)), doc_id=document.doc_id,
+                            source=document.source, start=at, end=at + len(piece), title="", text=piece))
+        cursor = at + 1
+    return chunks
+
+
+class TutorialPipeline:
+    def __init__(self, embedder: Embedder, documents: Sequence[Document]) -> None:
+        self.embedder = embedder
+        self.chunks = [c for d in documents for c in tutorial_chunks(d)]
+        vectors = embedder.embed_passages([c.text for c in self.chunks])
+        self.index = faiss.IndexFlatIP(embedder.dim)
+        self.index.add(vectors.astype(np.float32))
+
+    def ask(self, question: str) -> Answer:
+        t0 = time.perf_counter()
+        vector = self.embedder.embed_queries([question])
+        t1 = time.perf_counter()
+        scores, rows = self.index.search(vector.astype(np.float32), min(TUTORIAL_K, len(self.chunks)))
+        hits = [Hit(chunk=self.chunks[r], score=float(s), rank=i, dense=float(s))
+                for i, (r, s) in enumerate(zip(rows[0], scores[0], strict=True), start=1) if r >= 0]
+        t2 = time.perf_counter()
+        top = hits[0].chunk
+        citation = Citation(n=1, hit=hits[0], sentence=Sentence(top.doc_id, top.start, top.end, top.text))
+        timings = {"embed": (t1 - t0) * 1000, "search": (t2 - t1) * 1000, "answer": 0.0, "total": (t2 - t0) * 1000}
+        return Answer(question=question, text=top.text, refused=False, citations=(citation,), hits=tuple(hits),
+                      timings_ms=timings, retrieval_query=question)

@@ -1,0 +1,156 @@
+"""`rag eval`: run a QA set through the engine and score retrieval, answers, citations, refusal, latency.
+
+Relevance is decided by evidence text, not chunk ids: a passage is relevant when its character span
+overlaps an occurrence of an evidence string in the same document. To keep the metric functions pure
+over plain spans, every document gets a base offset (`doc_base`) so spans of different documents never
+overlap.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import shlex
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from rag import metrics as M
+from rag.config import BUNDLED_CORPUS, DEFAULT_INDEX_DIR, PROJECT_ROOT, Config
+from rag.datasets import Case, is_squad, load_jsonl_cases, load_squad
+from rag.errors import InputError
+from rag.schema import Answer, Document
+from rag.serialize import answer_to_json
+
+DEFAULT_DATASET = PROJECT_ROOT / "eval" / "qa_article.jsonl"
+Span = tuple[int, int]
+
+
+class Corpus:
+    """The documents a QA set is asked against, with global span bases for the metrics."""
+
+    def __init__(self, documents: Sequence[Document]) -> None:
+        self.text = {d.source: d.text for d in documents}
+        self.base: dict[str, int] = {}
+        offset = 0
+        for d in documents:
+            self.base[d.source] = offset
+            offset += len(d.text) + 1
+
+    def span(self, source: str, start: int, end: int) -> Span:
+        base = self.base.get(source, -10**12)  # unknown source: overlaps nothing
+        return (base + start, base + end)
+
+    def evidence_spans(self, case: Case) -> list[list[Span]]:
+        sources = [case.source] if case.source else list(self.text)
+        return [[self.span(src, s.start, s.end) for src in sources for s in M.find_spans(self.text[src], ev)]
+                for ev in case.evidence]
+
+
+def score_case(case: Case, answer: Answer, corpus: Corpus, k: int) -> dict[str, Any]:
+    evidence = corpus.evidence_spans(case)
+    retrieved = [corpus.span(h.chunk.source, h.chunk.start, h.chunk.end) for h in answer.hits]
+    cited = [corpus.span(c.hit.chunk.source, c.hit.chunk.start, c.hit.chunk.end) for c in answer.citations]
+    flags = M.relevance_flags(retrieved, evidence)
+    prediction = "" if answer.refused else M.strip_citation_markers(answer.text)
+    nan = math.nan
+    if case.answerable:
+        m = {"hit@1": M.hit_at_k(flags, 1), "hit@3": M.hit_at_k(flags, 3), "hit@5": M.hit_at_k(flags, 5),
+             f"recall@{k}": M.recall_at_k(retrieved, evidence, k), "mrr": M.reciprocal_rank(flags),
+             "ndcg@5": M.ndcg_at_k(flags, 5), "contains": float(M.contains_gold(prediction, case.answers)),
+             "em": M.cmrc_em(prediction, case.answers), "f1": M.cmrc_f1(prediction, case.answers),
+             "citation_precision": M.citation_precision(cited, evidence),
+             "citation_recall": M.citation_recall(cited, evidence) if not answer.refused else 0.0}
+    else:
+        m = dict.fromkeys(("hit@1", "hit@3", "hit@5", f"recall@{k}", "mrr", "ndcg@5", "contains", "em", "f1",
+                           "citation_precision", "citation_recall"), nan)
+    m["len"] = float(len(prediction)) if not answer.refused else nan
+    m["markers_ok"] = float(M.markers_resolve(answer.text, len(answer.citations)))
+    return m
+
+
+def result_row(case: Case, answer: Answer, metrics: dict[str, Any]) -> dict[str, Any]:
+    out = answer_to_json(answer)
+    return {"id": case.id, "question": case.question, "tags": list(case.tags), "answers": list(case.answers),
+            "evidence": list(case.evidence), "answerable": case.answerable, "answer": out["answer"],
+            "refused": out["refused"], "citations": out["citations"], "hits": out["hits"],
+            "retrieval_query": out["retrieval_query"], "metrics": metrics, "timings_ms": out["timings_ms"]}
+
+
+def run_cases(ask: Callable[[Case], Answer], cases: Sequence[Case], corpus: Corpus, k: int,
+              label: str = "") -> list[dict[str, Any]]:
+    rows = []
+    started = time.perf_counter()
+    for i, case in enumerate(cases, start=1):
+        answer = ask(case)
+        rows.append(result_row(case, answer, score_case(case, answer, corpus, k)))
+        if i % 25 == 0 or i == len(cases):
+            rate = i / max(time.perf_counter() - started, 1e-9)
+            eta = (len(cases) - i) / rate
+            print(f"\r  {label} {i}/{len(cases)} questions ({rate:.0f}/s, ~{eta:.0f}s left)", end="",
+                  file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+    return rows
+
+
+def summarize(config: str, rows: Sequence[dict[str, Any]], k: int) -> dict[str, Any]:
+    answerable = [r for r in rows if r["answerable"]]
+    mean = lambda key, rs=answerable: M.mean_ignoring_nan([r["metrics"][key] for r in rs])  # noqa: E731
+    rates = M.refusal_rates([r["refused"] for r in rows], [r["answerable"] for r in rows])
+    lengths = [r["metrics"]["len"] for r in rows if not math.isnan(r["metrics"]["len"])]
+    out: dict[str, Any] = {
+        "config": config, "n": len(rows), "n_answerable": len(answerable),
+        "n_unanswerable": len(rows) - len(answerable),
+        "hit@1": mean("hit@1"), "hit@3": mean("hit@3"), "hit@5": mean("hit@5"), f"recall@{k}": mean(f"recall@{k}"),
+        "mrr": mean("mrr"), "ndcg@5": mean("ndcg@5"), "answer_contains": mean("contains"), "em": mean("em"),
+        "f1": mean("f1"), "answer_len_median": M.percentile(lengths, 50),
+        "citation_precision": mean("citation_precision"), "citation_recall": mean("citation_recall"),
+        "markers_ok": mean("markers_ok", rows), **rates}
+    for stage in ("embed", "search", "answer", "total"):
+        values = [r["timings_ms"].get(stage, math.nan) for r in rows]
+        out[f"{stage}_p50_ms"] = M.percentile(values, 50)
+        out[f"{stage}_p95_ms"] = M.percentile(values, 95)
+    return out
+
+
+def add_eval_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", type=Path, default=DEFAULT_DATASET,
+                   help="our JSONL QA set (default: eval/qa_article.jsonl) or a SQuAD-format .json (CMRC 2018)")
+    p.add_argument("--index-dir", type=Path, default=None,
+                   help="index to use (default: index/ for the article, index/eval-<dataset> for SQuAD files)")
+    p.add_argument("--k", type=int, default=5)
+    p.add_argument("--mode", choices=("hybrid", "dense", "bm25"), default="hybrid")
+    p.add_argument("--out", type=Path, default=PROJECT_ROOT / "eval" / "out" / "latest")
+    p.add_argument("--limit", type=int, default=None, help="only the first N questions (quick run)")
+    p.add_argument("--compare", action="store_true",
+                   help="dense vs bm25 vs hybrid, two chunk sizes, and the plain tutorial pipeline")
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from rag.evaluation_runs import run_evaluation
+
+    if args.limit is not None and args.limit < 1:
+        raise InputError(f"--limit {args.limit} must be at least 1.")
+    if not args.dataset.is_file():
+        raise InputError(f"{args.dataset} does not exist; give a JSONL QA set or a SQuAD-format .json file.")
+    command = "rag eval " + shlex.join(sys.argv[2:]) if len(sys.argv) > 1 else "rag eval"
+    summaries = run_evaluation(args, command)
+    return 0 if summaries else 1
+
+
+def load_dataset(path: Path, limit: int | None) -> tuple[list[Document] | None, list[Case]]:
+    """(documents to index or None for the bundled article, cases)."""
+    if is_squad(path):
+        return load_squad(path, limit)
+    cases = load_jsonl_cases(path)
+    return None, cases[:limit] if limit else cases
+
+
+def default_index_dir(dataset: Path) -> Path:
+    return DEFAULT_INDEX_DIR if not is_squad(dataset) else DEFAULT_INDEX_DIR / f"eval-{dataset.stem}"
+
+
+__all__ = ["Corpus", "score_case", "run_cases", "summarize", "load_dataset", "default_index_dir",
+           "BUNDLED_CORPUS", "Config"]

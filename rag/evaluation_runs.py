@@ -1,0 +1,105 @@
+"""Orchestrates `rag eval`: builds the engines each configuration needs, runs them, writes the reports."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from rag.baseline import TutorialPipeline
+from rag.chat import Engine
+from rag.config import BUNDLED_CORPUS, Config
+from rag.datasets import Case
+from rag.documents import read_file
+from rag.embedding import Embedder, load_embedder
+from rag.errors import IndexMissingError
+from rag.evaluate import Corpus, default_index_dir, load_dataset, run_cases, summarize
+from rag.indexer import empty_index
+from rag.serialize import nan_to_none
+from rag.store import load_index
+
+
+def _say(message: str) -> None:
+    import sys
+
+    print(message, file=sys.stderr, flush=True)
+
+
+def open_engine(config: Config, index_dir: Path, embedder: Embedder, documents: list | None) -> Engine:
+    """An engine over `documents` (None: the bundled article), building or extending the index as needed."""
+    try:
+        index = load_index(index_dir, config)
+    except IndexMissingError:
+        index = empty_index(embedder)
+    engine = Engine(config, index_dir, embedder, index)
+    if documents is None:
+        if not index.chunks:
+            engine.add_files([BUNDLED_CORPUS], progress=_say)
+    else:
+        engine.add_documents(documents, progress=_say)
+    return engine
+
+
+def engine_asker(engine: Engine, k: int, mode: str):
+    def ask(case: Case):
+        return engine.ask(case.question, history=list(case.history), k=k, mode=mode)
+    return ask
+
+
+def configurations(args: argparse.Namespace, base: Config, index_dir: Path) -> list[tuple[str, Config, Path]]:
+    """(label, config, index dir) for every configuration to run."""
+    if not args.compare:
+        return [(f"{args.mode} (chunk {base.chunk_size})", base, index_dir)]
+    small = base.with_(chunk_size=150, chunk_overlap=30)
+    return [
+        (f"hybrid (chunk {base.chunk_size})", base.with_(mode="hybrid"), index_dir),
+        (f"dense (chunk {base.chunk_size})", base.with_(mode="dense"), index_dir),
+        (f"bm25 (chunk {base.chunk_size})", base.with_(mode="bm25"), index_dir),
+        ("hybrid (chunk 150)", small.with_(mode="hybrid"), index_dir / "compare-c150"),
+    ]
+
+
+def run_evaluation(args: argparse.Namespace, command: str) -> list[dict[str, Any]]:
+    documents, cases = load_dataset(args.dataset, args.limit)
+    index_dir = args.index_dir or default_index_dir(args.dataset)
+    if documents is not None and args.index_dir is None and args.limit:
+        index_dir = index_dir.parent / f"{index_dir.name}-{args.limit}"
+    base = Config.from_env(k=args.k, mode=args.mode)
+    embedder = load_embedder(base, progress=_say)
+    corpus_docs = documents if documents is not None else [read_file(BUNDLED_CORPUS)]
+    corpus = Corpus(corpus_docs)
+    _say(f"{len(cases)} questions over {len(corpus_docs)} document(s)")
+
+    summaries: list[dict[str, Any]] = []
+    primary_rows: list[dict[str, Any]] = []
+    for label, config, idx in configurations(args, base, index_dir):
+        engine = open_engine(config, idx, embedder, documents)
+        for case in cases[:3]:  # warm-up, so latency figures are steady-state
+            engine.ask(case.question, k=config.k, mode=config.mode)
+        rows = run_cases(engine_asker(engine, config.k, config.mode), cases, corpus, config.k, label)
+        summaries.append(summarize(label, rows, config.k))
+        if not primary_rows:
+            primary_rows = rows
+    if args.compare:
+        _say("reference: the plain tutorial pipeline (1000/200 chunks, top-4, answer = top chunk)")
+        tutorial = TutorialPipeline(embedder, corpus_docs)
+        rows = run_cases(lambda c: tutorial.ask(c.question), cases, corpus, 4, "tutorial")
+        summary = summarize("tutorial baseline (1000/200, top-4)", rows, 4)
+        summary["refused_unanswerable"] = summary["wrongly_refused"] = math.nan  # it cannot refuse
+        summaries.append(summary)
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    with open(args.out / "results.jsonl", "w", encoding="utf-8") as f:
+        for row in primary_rows:
+            f.write(json.dumps(nan_to_none(row), ensure_ascii=False) + "\n")
+    (args.out / "summary.json").write_text(json.dumps(nan_to_none(summaries), ensure_ascii=False, indent=2),
+                                           encoding="utf-8")
+    title = f"Evaluation: {args.dataset.name}" + (f" (first {args.limit})" if args.limit else "")
+    from rag.report import format_summary_table, write_reports
+
+    paths = write_reports(args.out, title, summaries, primary_rows, command)
+    print(format_summary_table(summaries))
+    print(f"\nwrote {args.out / 'results.jsonl'}, " + ", ".join(str(p) for p in paths.values()))
+    return summaries

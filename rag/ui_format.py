@@ -1,0 +1,172 @@
+"""Answers, passages and file names -> what the Gradio UI shows. Pure functions, no Gradio import.
+
+Document text is data, never markup: a passage holding `<script>` or `<img onerror=...>` must show
+literally. So every string that comes from a document, a file name or the user goes through
+`html.escape` on its own, and only the tags written here are put around the escaped pieces.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator, Sequence
+from html import escape
+
+from rag.indexer import AddReport
+from rag.schema import Answer, Chunk, Citation, Hit, Sentence
+
+MARKER = re.compile(r"\[(\d+)\]")
+NO_SCORE = "—"
+
+
+def cite_anchor(answer_no: int, n: int) -> str:
+    """The element id of citation [n] of the answer_no-th answer; unique across the conversation."""
+    return f"cite-{answer_no}-{n}"
+
+
+def reply_html(text: str, answer_no: int, cited: Sequence[int] = (), notice: str = "") -> str:
+    """A chat reply: escaped text whose [n] markers link to the cited passages in the sources panel."""
+    parts: list[str] = []
+    if notice:
+        parts.append(f'<span class="rag-notice">（提示 / Note: {escape(notice)}）</span><br>')
+    last = 0
+    for m in MARKER.finditer(text):
+        parts.append(_escape_lines(text[last:m.start()]))
+        n = int(m.group(1))
+        if n in cited:
+            parts.append(f'<a class="rag-cite" href="#{cite_anchor(answer_no, n)}" '
+                         f'title="查看来源 / show source [{n}]">[{n}]</a>')
+        else:
+            parts.append(escape(m.group(0)))
+        last = m.end()
+    parts.append(_escape_lines(text[last:]))
+    return "".join(parts)
+
+
+def _escape_lines(text: str) -> str:
+    return escape(text).replace("\n", "<br>")
+
+
+def stream_prefixes(text: str, step: int = 3) -> Iterator[str]:
+    """Growing prefixes of text for streaming, `step` characters at a time; a [n] marker is never split."""
+    pieces: list[str] = []
+    for i, part in enumerate(MARKER.split(text)):  # text, number, text, number, ..., text
+        if i % 2:
+            pieces.append(f"[{part}]")
+        else:
+            pieces.extend(part[j:j + step] for j in range(0, len(part), step))
+    shown = ""
+    for piece in pieces:
+        shown += piece
+        yield shown
+    if not pieces:
+        yield ""
+
+
+def passage_with_mark(chunk: Chunk, sentence: Sentence) -> str:
+    """The escaped passage with the supporting sentence wrapped in <mark>.
+
+    Both carry offsets into the same document text, so the sentence is cut out by position; a sentence
+    that only overlaps the passage is marked where it overlaps. Should the offsets ever disagree, the
+    sentence is found by its text, or shown after the passage.
+    """
+    text = chunk.text
+    start, end = max(sentence.start, chunk.start) - chunk.start, min(sentence.end, chunk.end) - chunk.start
+    if sentence.doc_id != chunk.doc_id or start >= end:
+        found = text.find(sentence.text) if sentence.text else -1
+        if found < 0:
+            return f"{escape(text)}<br><mark>{escape(sentence.text)}</mark>"
+        start, end = found, found + len(sentence.text)
+    return f"{escape(text[:start])}<mark>{escape(text[start:end])}</mark>{escape(text[end:])}"
+
+
+def _source_card(citation: Citation, answer_no: int) -> str:
+    chunk, sentence = citation.hit.chunk, citation.sentence
+    title = f'<span class="rag-title">章节 / Section: {escape(chunk.title)}</span> · ' if chunk.title else ""
+    return (f'<div class="rag-source" id="{cite_anchor(answer_no, citation.n)}">'
+            f'<div class="rag-source-head"><span class="rag-n">[{citation.n}]</span> '
+            f'<span class="rag-file">{escape(chunk.source)}</span></div>'
+            f'<div class="rag-source-meta">{title}'
+            f'<span class="rag-pos">字符 / chars {sentence.start}–{sentence.end}'
+            f'（段落 / passage {chunk.start}–{chunk.end}）</span></div>'
+            f'<div class="rag-passage">{passage_with_mark(chunk, sentence)}</div></div>')
+
+
+def sources_html(answer: Answer | None, answer_no: int) -> str:
+    """The sources panel for the latest answer: each cited passage with its sentence highlighted."""
+    if answer is None:
+        return '<div class="rag-empty">提问后，这里显示答案引用的段落。<br>Cited passages appear here.</div>'
+    if answer.refused or not answer.citations:
+        return ('<div class="rag-empty">文档中没有找到答案，因此没有引用来源。<br>'
+                'No answer was found in the documents, so nothing is cited.</div>')
+    return "".join(_source_card(c, answer_no) for c in answer.citations)
+
+
+def _score(value: float | None, digits: int) -> str:
+    return NO_SCORE if value is None else f"{value:.{digits}f}"
+
+
+def hits_html(answer: Answer | None) -> str:
+    """Every retrieved passage with its dense (cosine), BM25 and fused (reciprocal rank fusion) scores."""
+    if answer is None or not answer.hits:
+        return '<div class="rag-empty">还没有检索结果。<br>No passages retrieved yet.</div>'
+    cited: dict[str, list[int]] = {}
+    for c in answer.citations:
+        cited.setdefault(c.hit.chunk.id, []).append(c.n)
+    rows = [_hit_row(h, cited.get(h.chunk.id, [])) for h in answer.hits]
+    caption = ("" if answer.citations else
+               "<caption>未采用：检索到的段落不足以回答 / Not used: these passages did not answer the question"
+               "</caption>")
+    return ('<table class="rag-hits">' + caption + '<thead><tr><th>#</th><th>来源 / Source</th>'
+            "<th>位置 / Chars</th><th>融合 / Fused</th><th>向量 / Dense</th><th>BM25</th>"
+            "<th>段落 / Passage</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
+
+
+def _hit_row(hit: Hit, cited_as: list[int]) -> str:
+    c = hit.chunk
+    marks = " ".join(f"[{n}]" for n in cited_as)
+    title = f'<div class="rag-title">{escape(c.title)}</div>' if c.title else ""
+    return (f"<tr><td>{hit.rank}{'<br><b>' + marks + '</b>' if marks else ''}</td>"
+            f"<td>{escape(c.source)}{title}</td><td>{c.start}–{c.end}</td>"
+            f"<td>{_score(hit.score, 4)}</td><td>{_score(hit.dense, 3)}</td><td>{_score(hit.bm25, 2)}</td>"
+            f'<td class="rag-passage">{escape(c.text)}</td></tr>')
+
+
+def document_rows(documents: Sequence[dict]) -> list[list]:
+    """Rows for the documents table: file name, passages (chunks), characters."""
+    return [[d.get("source", ""), d.get("chunks", 0), d.get("chars", 0)] for d in documents]
+
+
+def upload_summary(report: AddReport) -> str:
+    """What an upload did, one line per outcome, for people."""
+    lines = []
+    if report.added:
+        lines.append(f"已添加 / Added: {', '.join(report.added)}")
+    if report.replaced:
+        lines.append(f"已更新（内容有变化）/ Replaced (content changed): {', '.join(report.replaced)}")
+    if report.unchanged:
+        lines.append(f"未变化，已跳过 / Unchanged, skipped: {', '.join(report.unchanged)}")
+    lines.append(f"新增段落 / New passages: {report.chunks_added}")
+    return "\n".join(lines)
+
+
+SAFE_CHAR = re.compile(r"[^\w.\-]", re.UNICODE)
+MAX_STEM = 80
+MAX_SUFFIX = 10
+
+
+def safe_filename(name: str, default: str = "upload") -> str:
+    """A file name that is safe to create inside one folder: no path, no leading dot, plain characters.
+
+    Letters and digits of any script (so 年报.txt stays readable), '.', '-' and '_' are kept; anything
+    else, including '/', '\\', spaces and control characters, becomes '_'. Only the last path component
+    survives, so '../../etc/passwd' gives 'passwd'.
+    """
+    name = unicodedata.normalize("NFKC", name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = SAFE_CHAR.sub("_", name)
+    stem, dot, suffix = name.rpartition(".")
+    if not dot:
+        stem, suffix = name, ""
+    stem = re.sub(r"_+", "_", stem).strip("._-")[:MAX_STEM] or default
+    suffix = re.sub(r"[^\w]", "", suffix).lower()[:MAX_SUFFIX]
+    return f"{stem}.{suffix}" if suffix else stem

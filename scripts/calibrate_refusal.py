@@ -1,0 +1,60 @@
+"""Sweep the refusal thresholds of rag/answer.py on a QA set and print the trade-off.
+
+For every case it finds the best eligible sentence *without* refusing, records its coverage and cosine,
+and whether answering with it would contain the gold answer. Then, for a grid of thresholds, it prints
+the share of answerable questions answered correctly and the share of unanswerable ones refused.
+Usage: .venv/bin/python scripts/calibrate_refusal.py [eval/qa_article.jsonl]
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+from rag import answer as A
+from rag.chat import Engine, clean_question, resolve_followup
+from rag.config import Config
+from rag.datasets import load_jsonl_cases
+from rag.metrics import contains_gold, strip_citation_markers
+from rag.retrieval import retrieve
+from rag.tokenize import tokenize
+
+
+def main() -> None:
+    dataset = Path(sys.argv[1] if len(sys.argv) > 1 else "eval/qa_article.jsonl")
+    engine = Engine.open(Config())
+    cases = load_jsonl_cases(dataset)
+    rows = []
+    for case in cases:
+        question, _ = clean_question(case.question, 500)
+        query = resolve_followup(question, list(case.history))
+        vector = engine.embedder.embed_queries([query])[0]
+        hits = retrieve(engine.index, vector, tokenize(query), 5)
+        previous = query[: -len(question)].strip() if query != question else ""
+        q = A.Query.make(question, previous)
+        cands = A.score_candidates(q, vector, engine.index, hits)
+        best = cands[0] if cands else None
+        saved = (A.MIN_COVERAGE, A.MIN_COSINE)
+        A.MIN_COVERAGE, A.MIN_COSINE = -1.0, -1.0
+        ans = A.answer_question(q, vector, engine.index, hits)
+        A.MIN_COVERAGE, A.MIN_COSINE = saved
+        correct = case.answerable and contains_gold(strip_citation_markers(ans.text), case.answers)
+        rows.append((case, best, correct))
+        cov = f"{best.coverage:.2f}" if best and not math.isnan(best.coverage) else "nan"
+        print(f"{case.id} {'A' if case.answerable else 'U'} {'ok ' if correct else '-- '} kind={q.kind:7s} "
+              f"cov={cov} cos={best.cosine if best else 0:.3f} {case.question[:40]}")
+    answerable = [r for r in rows if r[0].answerable]
+    unanswerable = [r for r in rows if not r[0].answerable]
+    print(f"\nupper bound (never refuse): answer correct {sum(r[2] for r in answerable) / len(answerable):.3f}")
+    for min_cov in (0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7):
+        for min_cos in (0.78, 0.80, 0.82, 0.84):
+            A.MIN_COVERAGE, A.MIN_COSINE = min_cov, min_cos
+            ok = sum(1 for _, b, c in answerable if c and not A.should_refuse(b)) / len(answerable)
+            ref = sum(1 for _, b, _ in unanswerable if A.should_refuse(b)) / len(unanswerable)
+            print(f"min_coverage={min_cov:.2f} min_cosine={min_cos:.2f}: answered correctly {ok:.3f}, "
+                  f"unanswerable refused {ref:.3f}")
+
+
+if __name__ == "__main__":
+    main()
