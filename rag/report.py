@@ -31,13 +31,14 @@ MAX_CASES = 25
 MAX_CELL = 300  # characters of an answer or question shown in the cases table
 
 QUALITY_KEYS = ("n", "n_answerable", "n_unanswerable", "hit@1", "hit@3", "hit@5", "recall@5", "mrr",
-                "ndcg@5", "answer_contains", "em", "f1", "answer_len_median", "citation_precision",
+                "ndcg@5", "answer_contains", "answered_contains", "em", "f1", "answer_len_median", "citation_precision",
                 "citation_recall", "markers_ok", "refused_unanswerable", "wrongly_refused")
 STAGES = ("embed", "search", "answer", "total")
 LATENCY_KEYS = tuple(f"{stage}_p{p}_ms" for stage in STAGES for p in (50, 95))
 PLOT_METRICS = ("hit@5", "mrr", "answer_contains", "f1", "citation_precision", "refused_unanswerable")
 # (key, short label) for the terminal, where the full names would not fit on one line
 TERMINAL_COLUMNS = (("n", "n"), ("hit@5", "hit@5"), ("mrr", "mrr"), ("answer_contains", "contains"),
+                    ("answered_contains", "ans_prec"),
                     ("f1", "f1"), ("citation_precision", "cite_p"), ("refused_unanswerable", "refused_unans"),
                     ("wrongly_refused", "wrong_refused"), ("total_p50_ms", "p50_ms"),
                     ("total_p95_ms", "p95_ms"))
@@ -47,7 +48,7 @@ METRICS_NOTE = (
     "string in the source; hit@k = a relevant passage in the top k, recall@5 = share of evidence "
     "strings found in the top 5, mrr = mean 1/rank of the first relevant passage, ndcg@5 with binary "
     "gains. Answers: answer_contains = some gold answer is contained in the answer after normalization "
-    "(NFKC, lowercase, punctuation dropped); em and f1 are CMRC 2018 exact match and F1; "
+    "(NFKC, lowercase, punctuation dropped), over all answerable questions; answered_contains = the same over the answerable questions that were answered (not refused); em and f1 are CMRC 2018 exact match and F1; "
     "answer_len_median in characters. Citations: citation_precision = share of cited passages that "
     "overlap evidence, citation_recall = share of evidence strings covered by a cited passage, "
     "markers_ok = every [n] marker resolves and every citation is used. Refusal: refused_unanswerable = "

@@ -16,6 +16,7 @@ from rag.indexer import AddReport
 from rag.schema import Answer, Chunk, Citation, Hit, Sentence
 
 MARKER = re.compile(r"\[(\d+)\]")
+BLANK_LINES = re.compile(r"\n[ \t\u3000]*(?:\n[ \t\u3000]*)+")
 NO_SCORE = "—"
 
 
@@ -63,6 +64,11 @@ def stream_prefixes(text: str, step: int = 3) -> Iterator[str]:
         yield ""
 
 
+def _passage_text(text: str) -> str:
+    """Escaped passage text for display; runs of blank lines shown as one line break."""
+    return escape(BLANK_LINES.sub("\n", text))
+
+
 def passage_with_mark(chunk: Chunk, sentence: Sentence) -> str:
     """The escaped passage with the supporting sentence wrapped in <mark>.
 
@@ -75,9 +81,10 @@ def passage_with_mark(chunk: Chunk, sentence: Sentence) -> str:
     if sentence.doc_id != chunk.doc_id or start >= end:
         found = text.find(sentence.text) if sentence.text else -1
         if found < 0:
-            return f"{escape(text)}<br><mark>{escape(sentence.text)}</mark>"
+            return f"{_passage_text(text)}\n<mark>{escape(sentence.text)}</mark>"
         start, end = found, found + len(sentence.text)
-    return f"{escape(text[:start])}<mark>{escape(text[start:end])}</mark>{escape(text[end:])}"
+    return (f"{_passage_text(text[:start])}<mark>{_passage_text(text[start:end])}</mark>"
+            f"{_passage_text(text[end:])}")
 
 
 def _source_card(citation: Citation, answer_no: int) -> str:
@@ -107,17 +114,25 @@ def _score(value: float | None, digits: int) -> str:
 
 
 def hits_html(answer: Answer | None) -> str:
-    """Every retrieved passage with its dense (cosine), BM25 and fused (reciprocal rank fusion) scores."""
-    if answer is None or not answer.hits:
+    """Every retrieved passage with its dense (cosine), BM25 and fused (reciprocal rank fusion) scores.
+
+    Above the table: the query retrieval actually ran, which for a follow-up includes the earlier question.
+    """
+    if answer is None:
         return '<div class="rag-empty">还没有检索结果。<br>No passages retrieved yet.</div>'
+    took = answer.timings_ms.get("total")
+    query = (f'<div class="rag-query">检索查询 / Search query: <q>{escape(answer.retrieval_query or answer.question)}'
+             f'</q>{f" · 用时 / took {took:.0f} ms" if took is not None else ""}</div>')
+    if not answer.hits:
+        return query + '<div class="rag-empty">没有检索到段落 / No passages were retrieved.</div>'
     cited: dict[str, list[int]] = {}
     for c in answer.citations:
         cited.setdefault(c.hit.chunk.id, []).append(c.n)
     rows = [_hit_row(h, cited.get(h.chunk.id, [])) for h in answer.hits]
     caption = ("" if answer.citations else
-               "<caption>未采用：检索到的段落不足以回答 / Not used: these passages did not answer the question"
+               "<caption>未采用：这些段落不足以回答问题 / Not used: these passages do not answer the question"
                "</caption>")
-    return ('<table class="rag-hits">' + caption + '<thead><tr><th>#</th><th>来源 / Source</th>'
+    return (query + '<table class="rag-hits">' + caption + '<thead><tr><th>#</th><th>来源 / Source</th>'
             "<th>位置 / Chars</th><th>融合 / Fused</th><th>向量 / Dense</th><th>BM25</th>"
             "<th>段落 / Passage</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
 
@@ -129,7 +144,7 @@ def _hit_row(hit: Hit, cited_as: list[int]) -> str:
     return (f"<tr><td>{hit.rank}{'<br><b>' + marks + '</b>' if marks else ''}</td>"
             f"<td>{escape(c.source)}{title}</td><td>{c.start}–{c.end}</td>"
             f"<td>{_score(hit.score, 4)}</td><td>{_score(hit.dense, 3)}</td><td>{_score(hit.bm25, 2)}</td>"
-            f'<td class="rag-passage">{escape(c.text)}</td></tr>')
+            f'<td class="rag-passage">{_passage_text(c.text)}</td></tr>')
 
 
 def document_rows(documents: Sequence[dict]) -> list[list]:

@@ -35,25 +35,27 @@ def main() -> None:
         q = A.Query.make(question, previous)
         cands = A.score_candidates(q, vector, engine.index, hits)
         best = cands[0] if cands else None
-        saved = (A.MIN_COVERAGE, A.MIN_COSINE)
-        A.MIN_COVERAGE, A.MIN_COSINE = -1.0, -1.0
+        saved = (A.MIN_COVERAGE, A.MIN_COSINE, A.MIN_Z)
+        A.MIN_COVERAGE, A.MIN_COSINE, A.MIN_Z = -1.0, -1.0, -99.0
         ans = A.answer_question(q, vector, engine.index, hits)
-        A.MIN_COVERAGE, A.MIN_COSINE = saved
+        A.MIN_COVERAGE, A.MIN_COSINE, A.MIN_Z = saved
+        z = A.standing(best.cosine, engine.index.sentence_vectors @ vector) if best else 0.0
         correct = case.answerable and contains_gold(strip_citation_markers(ans.text), case.answers)
-        rows.append((case, best, correct))
+        rows.append((case, best, correct, z))
         cov = f"{best.coverage:.2f}" if best and not math.isnan(best.coverage) else "nan"
         print(f"{case.id} {'A' if case.answerable else 'U'} {'ok ' if correct else '-- '} kind={q.kind:7s} "
-              f"cov={cov} cos={best.cosine if best else 0:.3f} {case.question[:40]}")
+              f"cov={cov} cos={best.cosine if best else 0:.3f} z={z:.2f} {case.question[:40]}")
     answerable = [r for r in rows if r[0].answerable]
     unanswerable = [r for r in rows if not r[0].answerable]
     print(f"\nupper bound (never refuse): answer correct {sum(r[2] for r in answerable) / len(answerable):.3f}")
-    for min_cov in (0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7):
-        for min_cos in (0.78, 0.80, 0.82, 0.84):
-            A.MIN_COVERAGE, A.MIN_COSINE = min_cov, min_cos
-            ok = sum(1 for _, b, c in answerable if c and not A.should_refuse(b)) / len(answerable)
-            ref = sum(1 for _, b, _ in unanswerable if A.should_refuse(b)) / len(unanswerable)
-            print(f"min_coverage={min_cov:.2f} min_cosine={min_cos:.2f}: answered correctly {ok:.3f}, "
-                  f"unanswerable refused {ref:.3f}")
+    grid = [(cov, cos, z) for cov in (0.3, 0.35, 0.4, 0.45, 0.5) for cos in (0.0, 0.85, 0.87, 0.89)
+            for z in (2.0, 2.2, 2.4, 2.6)]
+    for min_cov, min_cos, min_z in grid:
+        A.MIN_COVERAGE, A.MIN_COSINE, A.MIN_Z = min_cov, min_cos, min_z
+        ok = sum(1 for _, b, c, z in answerable if c and not A.should_refuse(b, z)) / len(answerable)
+        ref = sum(1 for _, b, _, z in unanswerable if A.should_refuse(b, z)) / len(unanswerable)
+        print(f"min_coverage={min_cov:.2f} min_cosine={min_cos:.2f} min_z={min_z:.1f}: "
+              f"answered correctly {ok:.3f}, unanswerable refused {ref:.3f}")
 
 
 if __name__ == "__main__":

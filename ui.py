@@ -1,0 +1,350 @@
+"""The Gradio app: chat with cited answers, upload documents, inspect what retrieval found.
+
+    python ui.py [--host 127.0.0.1] [--port 7860] [--index-dir DIR] [--uploads-dir DIR] [--auth user:password]
+
+Thin on purpose: it calls rag.chat.Engine (ask, add_files, documents) and formats what comes back with
+rag.ui_format. Retrieval and answering live in rag/. The model and index load once, before launch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import sys
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from html import escape
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from rag.chat import Engine
+from rag.cli import config_from
+from rag.config import BUNDLED_CORPUS, DEFAULT_INDEX_DIR, PROJECT_ROOT
+from rag.embedding import load_embedder
+from rag.errors import IndexMissingError, InputError, RagError
+from rag.indexer import AddReport, empty_index
+from rag.ui_format import (
+    document_rows,
+    hits_html,
+    reply_html,
+    safe_filename,
+    sources_html,
+    stream_prefixes,
+    upload_summary,
+)
+
+UPLOADS_DIR = PROJECT_ROOT / "data" / "uploads"
+EXAMPLES = ("美图2023年的总收入是多少？", "美图的CFO是谁？", "What was Meitu's net profit in 2023?", "美图总部在哪里？")
+MODE_CHOICES = [("混合 / hybrid", "hybrid"), ("向量 / dense", "dense"), ("关键词 / keyword (BM25)", "bm25")]
+DOC_HEADERS = ["文件 / File", "段落 / Passages", "字符 / Characters"]
+# Answers are extractive and ready at once; streaming them a few characters at a time still reads as a reply.
+STREAM_STEP = 3
+STREAM_DELAY_S = 0.015
+# Asking is a ~20 ms embedding plus a short stream; 4 at once keeps 2 cores busy without queueing behind a slow one.
+ASK_CONCURRENCY = 4
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+SOURCES_CSS = """
+.rag-source { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 8px 10px;
+  margin: 0 0 10px; scroll-margin: 12px; transition: box-shadow .3s, background-color .3s; }
+.rag-source.rag-active { box-shadow: 0 0 0 3px #f59e0b; background-color: rgba(245, 158, 11, .10); }
+.rag-source-head { font-weight: 600; }
+.rag-n { color: var(--color-accent); margin-right: 4px; }
+.rag-source-meta { font-size: .85em; opacity: .75; margin: 2px 0 6px; }
+.rag-passage { line-height: 1.65; white-space: pre-wrap; overflow-wrap: anywhere; }
+mark { background: #fde68a; color: #1f2937; padding: 0 1px; border-radius: 2px; }
+.rag-empty { opacity: .7; padding: 6px 2px; }
+"""
+HITS_CSS = """
+table.rag-hits { border-collapse: collapse; width: 100%; font-size: .9em; }
+.rag-hits th, .rag-hits td { border: 1px solid var(--border-color-primary); padding: 4px 6px; vertical-align: top; }
+.rag-hits th { text-align: left; white-space: nowrap; }
+.rag-hits caption { text-align: left; padding: 4px 0; opacity: .8; }
+.rag-hits .rag-passage { white-space: pre-wrap; overflow-wrap: anywhere; min-width: 18em; }
+.rag-title { font-size: .85em; opacity: .75; }
+.rag-query { margin: 2px 0 8px; }
+.rag-empty { opacity: .7; }
+"""
+# Markers in the chat are <a href="#cite-A-N"> links. The page has <base href="./">, so following such a
+# link natively can reload the page when the URL has a query string; intercept it and scroll instead.
+CITE_JS = """
+if (!window.__ragCiteClicks) {
+  window.__ragCiteClicks = true;
+  document.addEventListener("click", (event) => {
+    const link = event.target instanceof Element ? event.target.closest('a[href^="#cite-"]') : null;
+    if (!link) return;
+    event.preventDefault();
+    event.stopPropagation();
+    const card = document.getElementById(link.getAttribute("href").slice(1));
+    if (!card) return;  // a marker of an older answer: the panel shows the latest answer's sources
+    document.querySelectorAll(".rag-source.rag-active").forEach((el) => el.classList.remove("rag-active"));
+    card.classList.add("rag-active");
+    card.scrollIntoView({behavior: "smooth", block: "nearest"});
+  }, true);
+}
+"""
+PAGE_CSS = """
+#rag-chat a.rag-cite { color: var(--color-accent); font-weight: 600; text-decoration: none; padding: 0 1px; }
+#rag-chat .rag-notice { font-size: .85em; opacity: .75; }
+"""
+
+
+@dataclass
+class Conversation:
+    """One browser session's chat: the plain turns the engine reads and the messages the Chatbot shows."""
+
+    turns: list[dict] = field(default_factory=list)
+    messages: list[dict] = field(default_factory=list)
+    answers: int = 0  # numbers each answer, so its citation anchors are unique on the page
+
+
+def ask_stream(engine: Engine, question: Any, k: Any, mode: Any, conv: Conversation) -> Iterator[tuple]:
+    """Ask the engine and yield (chat messages, sources, passages, question box, conversation) as it streams.
+
+    A RagError (empty question, bad k ...) becomes an assistant message and a warning, never a traceback.
+    """
+    question = question if isinstance(question, str) else ""
+    messages = list(conv.messages)
+    if question.strip():
+        messages.append({"role": "user", "content": escape(question.strip()).replace("\n", "<br>")})
+    yield (messages + [{"role": "assistant", "content": "检索中… / Searching…"}],
+           gr.skip(), gr.skip(), "", gr.skip())
+    try:
+        answer = engine.ask(question, history=conv.turns, k=int(k) if k else None, mode=mode or None)
+    except RagError as exc:
+        failure = f"无法回答 / Cannot answer: {exc}"
+    except Exception:  # a bug, not the user's fault: log it, keep the page usable
+        traceback.print_exc()
+        failure = "内部错误，详情见服务器日志 / Internal error; see the server log."
+    else:
+        failure = ""
+    if failure:
+        gr.Warning(failure)
+        messages.append({"role": "assistant", "content": f"⚠️ {escape(failure)}"})
+        yield messages, gr.skip(), gr.skip(), question, Conversation(conv.turns, messages, conv.answers)
+        return
+
+    answer_no = conv.answers + 1
+    cited = [c.n for c in answer.citations]
+    first = True
+    for shown in stream_prefixes(answer.text, STREAM_STEP):
+        reply = {"role": "assistant", "content": reply_html(shown, answer_no, cited, answer.notice)}
+        if first:
+            yield messages + [reply], sources_html(answer, answer_no), hits_html(answer), "", gr.skip()
+            first = False
+        else:
+            yield messages + [reply], gr.skip(), gr.skip(), "", gr.skip()
+        time.sleep(STREAM_DELAY_S)
+    messages.append({"role": "assistant", "content": reply_html(answer.text, answer_no, cited, answer.notice)})
+    turns = conv.turns + [{"role": "user", "content": question},
+                          {"role": "assistant", "content": answer.text}]
+    yield messages, sources_html(answer, answer_no), hits_html(answer), "", Conversation(turns, messages, answer_no)
+
+
+def add_uploads(engine: Engine, uploads_dir: Path, files: Sequence[str | Path],
+                progress: Callable[[str], None] | None = None) -> AddReport:
+    """Copy uploaded files into uploads_dir under safe names and index them, all or nothing.
+
+    Files are staged in a private folder inside uploads_dir and indexed from there; only files the
+    index actually took are moved into uploads_dir. If any file is unreadable, engine.add_files raises
+    before writing, the staged copies are deleted and neither the index nor uploads_dir changes.
+    """
+    paths = [Path(f) for f in files or []]
+    if not paths:
+        raise InputError("no file was chosen; pick .txt, .md, .html, .pdf or .docx files.")
+    limit = engine.config.max_file_bytes
+    for p in paths:
+        size = p.stat().st_size
+        if size > limit:
+            raise InputError(f"{p.name} is {size / 1e6:.1f} MB, over the {limit / 1e6:.0f} MB limit; "
+                             "split it or raise RAG_MAX_FILE_BYTES.")
+    uploads_dir = Path(uploads_dir).resolve()
+    uploads_dir.mkdir(parents=True, exist_ok=True)
+    staging = uploads_dir / f".incoming-{uuid.uuid4().hex}"
+    staging.mkdir()
+    try:
+        staged: list[Path] = []
+        for p in paths:
+            name = safe_filename(p.name)
+            stem, dot, suffix = name.rpartition(".")
+            n = 2
+            while any(s.name == name for s in staged):  # two uploads that clean to the same name
+                name = f"{stem}-{n}{dot}{suffix}" if dot else f"{name}-{n}"
+                n += 1
+            target = staging / name
+            if target.resolve().parent != staging:
+                raise InputError(f"{p.name!r} cannot be stored safely; rename the file and upload it again.")
+            shutil.copyfile(p, target)
+            staged.append(target)
+        report = engine.add_files(staged, progress=progress)
+        taken = set(report.added) | set(report.replaced)
+        for s in staged:
+            if s.name in taken:
+                os.replace(s, uploads_dir / s.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return report
+
+
+def progress_reporter(progress: Any) -> Callable[[str], None]:
+    """Engine progress lines -> the server log and a gr.Progress bar ("12/40" lines move the bar)."""
+    def say(message: str) -> None:
+        print(message, flush=True)
+        if progress is None:
+            return
+        counts = re.search(r"(\d+)/(\d+)", message)
+        progress((int(counts[1]), int(counts[2])) if counts else None, desc=message.strip())
+    return say
+
+
+def build_app(engine: Engine, uploads_dir: Path = UPLOADS_DIR) -> gr.Blocks:
+    """The whole UI over one loaded engine. Launch it with `launch(demo, ...)` (adds page CSS)."""
+    config = engine.config
+
+    def documents_table() -> list[list]:
+        return document_rows(engine.documents())
+
+    def on_ask(question: str, k: float, mode: str, conv: Conversation) -> Iterator[tuple]:
+        yield from ask_stream(engine, question, k, mode, conv)
+
+    def example_handler(text: str) -> Callable[..., Iterator[tuple]]:
+        def on_example(k: float, mode: str, conv: Conversation) -> Iterator[tuple]:
+            yield from ask_stream(engine, text, k, mode, conv)
+        return on_example
+
+    def on_upload(files: list[str] | None, progress: gr.Progress = gr.Progress()) -> tuple:  # noqa: B008
+        progress(0, desc="读取文件 / reading files")
+        try:
+            report = add_uploads(engine, uploads_dir, files or [], progress_reporter(progress))
+        except RagError as exc:
+            gr.Warning(str(exc))
+            return f"未添加 / Not added: {exc}\n索引没有变化 / The index is unchanged.", documents_table(), None
+        return upload_summary(report), documents_table(), None
+
+    def on_clear() -> tuple:
+        return [], sources_html(None, 0), hits_html(None), Conversation()
+
+    with gr.Blocks(title="文档问答 / Document Q&A", analytics_enabled=False) as demo:
+        conv = gr.State(Conversation())
+        gr.Markdown("## 文档问答 · Document Q&A\n"
+                    "答案只来自已索引的文档，并标注来源；点击答案中的 [n] 查看原文段落。  \n"
+                    "Answers come only from the indexed documents; click a [n] marker to see the passage.")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=360):
+                chatbot = gr.Chatbot(label="对话 / Chat", elem_id="rag-chat", height=480, render_markdown=False,
+                                     latex_delimiters=[], buttons=["copy"], feedback_options=None,
+                                     placeholder="问一个关于文档的问题 / Ask a question about the documents")
+                with gr.Row():
+                    question = gr.Textbox(label="提问 / Ask", elem_id="rag-question", scale=5, max_lines=4,
+                                          placeholder="例如 / e.g. 美图2023年的总收入是多少？")
+                    send = gr.Button("发送 / Send", variant="primary", scale=1, elem_id="rag-send")
+                gr.Markdown("示例问题 / Example questions")
+                with gr.Row():
+                    examples = [gr.Button(text, size="sm", elem_classes="rag-example") for text in EXAMPLES]
+                clear = gr.Button("清空对话 / Clear chat", size="sm", variant="secondary", elem_id="rag-clear")
+            with gr.Column(scale=2, min_width=320):
+                sources = gr.HTML(sources_html(None, 0), label="来源 / Sources", show_label=True,
+                                  elem_id="rag-sources", max_height=620, container=True, padding=True,
+                                  css_template=SOURCES_CSS, js_on_load=CITE_JS)
+        with gr.Accordion("全部检索段落与分数 / All retrieved passages and scores", open=False,
+                          elem_id="rag-hits-accordion"):
+            passages = gr.HTML(hits_html(None), elem_id="rag-passages", css_template=HITS_CSS, js_on_load=None)
+        with gr.Accordion("设置 / Settings", open=False, elem_id="rag-settings"):
+            with gr.Row():
+                k = gr.Slider(1, 50, value=config.k, step=1, label="检索段落数 / Passages to retrieve (top-k)")
+                mode = gr.Radio(MODE_CHOICES, value=config.mode, label="检索方式 / Retrieval mode")
+        with gr.Accordion("文档 / Documents", open=True, elem_id="rag-documents"):
+            with gr.Row():
+                upload = gr.File(label=f"上传 / Upload (.txt .md .html .pdf .docx, ≤ {config.max_file_bytes // 2**20} MB)",
+                                 file_count="multiple", type="filepath", elem_id="rag-upload")
+                status = gr.Textbox(label="上传结果 / Upload result", interactive=False, lines=4,
+                                    elem_id="rag-upload-status")
+            docs = gr.Dataframe(documents_table(), headers=DOC_HEADERS, datatype=["str", "number", "number"],
+                                interactive=False, label="索引中的文档 / Documents in the index",
+                                elem_id="rag-docs")
+
+        ask_outputs = [chatbot, sources, passages, question, conv]
+        ask_options = {"show_progress": "minimal", "concurrency_id": "ask", "concurrency_limit": ASK_CONCURRENCY}
+        send.click(on_ask, [question, k, mode, conv], ask_outputs, api_name="ask", **ask_options)
+        question.submit(on_ask, [question, k, mode, conv], ask_outputs, api_visibility="private", **ask_options)
+        for button, text in zip(examples, EXAMPLES, strict=True):
+            button.click(example_handler(text), [k, mode, conv], ask_outputs, api_visibility="private",
+                         **ask_options)
+        clear.click(on_clear, None, [chatbot, sources, passages, conv], api_visibility="private")
+        chatbot.clear(on_clear, None, [chatbot, sources, passages, conv], api_visibility="private")
+        # One writer at a time: adding embeds passages and writes a new index generation.
+        upload.upload(on_upload, [upload], [status, docs, upload], api_name="add_files",
+                      concurrency_limit=1, concurrency_id="index-writer")
+        demo.load(documents_table, None, docs, api_name="documents")
+    return demo
+
+
+def open_engine(index_dir: Path, say: Callable[[str], None]) -> Engine:
+    """Load the model and the index; an index dir with no index yet gets the bundled article."""
+    config = config_from(argparse.Namespace(), index_dir)  # an existing index's saved settings win
+    embedder = load_embedder(config, progress=say)
+    try:
+        return Engine.open(config, index_dir, embedder=embedder, progress=say)
+    except IndexMissingError:
+        pass
+    say(f"first run: no index in {index_dir}; indexing the bundled article there")
+    engine = Engine(config, index_dir, embedder, empty_index(embedder))
+    engine.add_files([BUNDLED_CORPUS], progress=say)
+    return engine
+
+
+def parse_auth(value: str | None) -> tuple[str, str] | None:
+    if not value:
+        return None
+    user, sep, password = value.partition(":")
+    if not (sep and user and password):  # never echo the value: it may hold a password
+        raise InputError("--auth / RAG_AUTH must look like user:password, with both parts non-empty.")
+    return user, password
+
+
+def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, auth: tuple[str, str] | None = None,
+           max_file_bytes: int | None = None) -> None:
+    demo.queue(default_concurrency_limit=ASK_CONCURRENCY)
+    demo.launch(server_name=host, server_port=port, auth=auth, share=False, max_file_size=max_file_bytes,
+                css=PAGE_CSS, ssr_mode=False, show_error=False, footer_links=["api", "settings"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Chat with your documents in the browser, offline.")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
+    parser.add_argument("--port", type=int, default=7860)
+    parser.add_argument("--index-dir", type=Path, default=DEFAULT_INDEX_DIR)
+    parser.add_argument("--uploads-dir", type=Path, default=UPLOADS_DIR, help="where uploaded files are kept")
+    parser.add_argument("--auth", default=os.environ.get("RAG_AUTH"), metavar="USER:PASSWORD",
+                        help="require a login (default: $RAG_AUTH)")
+    args = parser.parse_args(argv)
+
+    def say(message: str) -> None:
+        print(message, flush=True)
+
+    started = time.perf_counter()
+    try:
+        auth = parse_auth(args.auth)
+        engine = open_engine(args.index_dir, say)
+    except RagError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    documents = engine.documents()
+    say(f"loaded in {time.perf_counter() - started:.1f} s: {len(documents)} document(s), "
+        f"{sum(d.get('chunks', 0) for d in documents)} passages from {args.index_dir}")
+    if args.host not in LOCAL_HOSTS and auth is None:
+        say(f"warning: listening on {args.host} without --auth; anyone who reaches this port can read "
+            "and add documents.")
+    launch(build_app(engine, args.uploads_dir), args.host, args.port, auth, engine.config.max_file_bytes)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
