@@ -34,13 +34,6 @@ W_RANK = 0.03
 CONTEXT_DISCOUNT = 0.05
 # The previous sentence joins the answer when it adds at least this much overlap.
 PREV_GAIN = 0.2
-# Refuse a Chinese question when the best sentence has less overlap or a lower cosine than this.
-MIN_COVERAGE = 0.30  # share of the question's word weight found in the sentence (and the one before)
-MIN_COSINE = 0.87
-# Where word overlap cannot speak (an English question about Chinese text): how far the best sentence's
-# cosine stands above the cosines of all indexed sentences, in standard deviations. e5 cosines are
-# bunched (unrelated text scores 0.8+), so only a relative signal like this separates answerable questions.
-MIN_Z = 2.2
 
 YEAR_Q = re.compile(r"哪一?年|哪个年份|什么时候|何时|哪个月|几月|\bwhen\b|what year|which year", re.I)
 PERCENT_Q = re.compile(r"百分之|增长了?多少|增速|增幅|增长率|比例|占比|下滑了?多少|复合增长|percentage|\bgrow|growth|"
@@ -89,6 +82,18 @@ KIND_PATTERN = {"year": HAS_DATE, "percent": HAS_PERCENT, "money": HAS_MONEY, "n
 def kind_matches(kind: str, text: str) -> bool:
     pattern = KIND_PATTERN.get(kind)
     return bool(pattern.search(text)) if pattern else True
+
+
+@dataclass(frozen=True)
+class RefusalPolicy:
+    """When to say "not in the documents". Defaults come from Config (calibrated for e5-small)."""
+
+    min_coverage: float = 0.30  # a question with Chinese words: share of its word weight near the answer
+    min_cosine: float = 0.87  # ... and the question-sentence cosine
+    # Where word overlap cannot speak (an English question about Chinese text): how far the best sentence's
+    # cosine stands above the cosines of all indexed sentences, in standard deviations. e5 cosines are
+    # bunched (unrelated text scores 0.8+), so only a relative signal like this separates answerable ones.
+    min_z: float = 2.2
 
 
 @dataclass(frozen=True)
@@ -219,13 +224,13 @@ def standing(cosine: float, all_cosines: np.ndarray) -> float:
     return (cosine - float(all_cosines.mean())) / std if std > 0 else 0.0
 
 
-def should_refuse(best: Candidate | None, z: float) -> bool:
+def should_refuse(best: Candidate | None, z: float, policy: RefusalPolicy) -> bool:
     """No eligible sentence, or too little of the question found around the best one."""
     if best is None:
         return True
     if np.isnan(best.coverage):  # nothing to match by words (English question): judge by meaning alone
-        return z < MIN_Z
-    return best.coverage < MIN_COVERAGE or best.cosine < MIN_COSINE
+        return z < policy.min_z
+    return best.coverage < policy.min_coverage or best.cosine < policy.min_cosine
 
 
 def shorten(text: str, limit: int, query: Query, weights: dict[str, float]) -> str:
@@ -252,12 +257,12 @@ def refuse(question: str, hits: list[Hit] | tuple[Hit, ...] = ()) -> Answer:
 
 
 def answer_question(query: Query, query_vector: np.ndarray, index: Index, hits: list[Hit],
-                    max_chars: int = 120) -> Answer:
+                    max_chars: int = 120, policy: RefusalPolicy | None = None) -> Answer:
     """The extractive answer from `hits`, or a refusal when nothing good enough is there."""
     candidates = score_candidates(query, query_vector, index, hits)
     best = candidates[0] if candidates else None
     z = standing(best.cosine, index.sentence_vectors @ query_vector) if best else 0.0
-    if should_refuse(best, z):
+    if should_refuse(best, z, policy or RefusalPolicy()):
         return refuse(query.text, hits)
     weights = term_weights(query, index)
     text = best.sentence.text

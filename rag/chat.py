@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from rag.answer import Query, answer_question, refuse
+from rag.answer import Query, RefusalPolicy, answer_question, refuse
 from rag.config import BUNDLED_CORPUS, DEFAULT_INDEX_DIR, Config
 from rag.documents import read_file, read_paths
 from rag.embedding import Embedder, load_embedder
@@ -103,7 +103,8 @@ class Engine:
         t2 = time.perf_counter()
         if hits:
             previous = query[: -len(question)].strip() if query != question else ""
-            answer = answer_question(Query.make(question, previous), vector, index, hits, cfg.max_answer_chars)
+            answer = answer_question(Query.make(question, previous), vector, index, hits, cfg.max_answer_chars,
+                                     RefusalPolicy(cfg.refuse_min_coverage, cfg.refuse_min_cosine, cfg.refuse_min_z))
         else:
             answer = refuse(question)
         t3 = time.perf_counter()

@@ -41,6 +41,11 @@ class Config:
     max_file_bytes: int = 20 * 1024 * 1024
     # Extractive answer length target, characters (without [n] markers).
     max_answer_chars: int = 120
+    # Refusal thresholds (see rag/answer.py). They depend on the embedding model: these values were
+    # calibrated for multilingual-e5-small on eval/qa_article.jsonl with scripts/calibrate_refusal.py.
+    refuse_min_coverage: float = 0.30  # share of the question's word weight found near the answer
+    refuse_min_cosine: float = 0.87  # question-sentence cosine (questions with Chinese words)
+    refuse_min_z: float = 2.2  # best sentence's standing over all sentences (English questions)
 
     def __post_init__(self) -> None:
         if self.chunk_size < 50 or self.chunk_size > 450:
@@ -76,9 +81,9 @@ class Config:
             if raw is None:
                 continue
             try:
-                values[f.name] = int(raw) if f.type in ("int", int) else raw
+                values[f.name] = int(raw) if f.type == "int" else float(raw) if f.type == "float" else raw
             except ValueError:
-                raise InputError(f"RAG_{f.name.upper()}={raw!r} is not a whole number.") from None
+                raise InputError(f"RAG_{f.name.upper()}={raw!r} is not a {f.type} number.") from None
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 

@@ -7,6 +7,8 @@ Cleaning never edits text: it only decides which lines to keep, so a kept span i
 
 from __future__ import annotations
 
+import codecs
+import os
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -23,18 +25,35 @@ SENTENCE_END = "。！？!?；;…"
 
 
 def decode_text(data: bytes, name: str) -> str:
-    """UTF-8 first (with or without BOM), then GB18030 (a superset of GBK/GB2312) for older Chinese files."""
+    """UTF-8 first (with or without BOM), then GB18030 (a superset of GBK/GB2312) for older Chinese files.
+
+    UTF-16 is read only with its byte-order mark (Windows Notepad's "Unicode"): without one it cannot be
+    told from binary data.
+    """
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            text = data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise UnsupportedFileError(f"{name} starts like UTF-16 text but is damaged at byte {exc.start}; "
+                                       "save it as UTF-8 and add it again.") from None
+        if not _looks_like_text(text):
+            raise UnsupportedFileError(f"{name} starts with a UTF-16 mark but holds binary data, not text; "
+                                       "give a text, Markdown, HTML, PDF or DOCX file.")
+        return text.replace("\r\n", "\n").replace("\r", "\n")
     if b"\x00" in data[:8192]:
         raise UnsupportedFileError(f"{name} looks binary (it contains NUL bytes), not text; "
                                    f"give a text, Markdown, HTML, PDF or DOCX file.")
+    utf8_problem = ""
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             text = data.decode(encoding)
-        except UnicodeDecodeError:
+        except UnicodeDecodeError as exc:
+            if encoding == "utf-8-sig":  # name the spot: a damaged UTF-8 file is fixable there
+                utf8_problem = f" (the first byte that is not UTF-8 is near offset {exc.start})"
             continue
         if _looks_like_text(text):
             return text.replace("\r\n", "\n").replace("\r", "\n")
-    raise UnsupportedFileError(f"{name} is not readable text in UTF-8 or GBK/GB18030; "
+    raise UnsupportedFileError(f"{name} is not readable text in UTF-8 or GBK/GB18030{utf8_problem}; "
                                "save it as UTF-8 and add it again.")
 
 
@@ -102,11 +121,11 @@ def _read_html(data: bytes, name: str) -> str:
 
 def _read_pdf(path: Path) -> str:
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import PyPdfError
 
     try:
         pages = [page.extract_text() or "" for page in PdfReader(str(path)).pages]
-    except (PdfReadError, ValueError, OSError, KeyError) as exc:
+    except (PyPdfError, ValueError, OSError, KeyError) as exc:  # PyPdfError: also encrypted/limit errors
         raise UnsupportedFileError(f"{path.name} is not a readable PDF ({exc}).") from None
     text = "\n\n".join(p.strip() for p in pages if p.strip())
     if not text:
@@ -119,18 +138,43 @@ def _read_docx(path: Path) -> str:
     import zipfile
 
     import docx
+    from docx.opc.exceptions import OpcError
 
     try:
         document = docx.Document(str(path))
-    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+    except (zipfile.BadZipFile, OpcError, KeyError, ValueError) as exc:  # OpcError: not a zip package
         raise UnsupportedFileError(f"{path.name} is not a readable .docx file ({exc}).") from None
     return "\n\n".join(p.text.strip() for p in document.paragraphs if p.text.strip())
+
+
+def display_name(path: Path) -> str:
+    """The file name as people see it, on one line and storable as UTF-8.
+
+    Bytes that are not UTF-8 (a GBK-named file unpacked on Linux) are decoded as GB18030 where they can
+    be; control and line-breaking characters become '?', so a name cannot forge lines in CLI output.
+    """
+    raw = os.fsencode(Path(path).name)
+    try:
+        name = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        try:
+            name = raw.decode("gb18030")
+        except UnicodeDecodeError:
+            name = raw.decode("utf-8", "replace")
+    return "".join("?" if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c for c in name)
+
+
+def format_size(n_bytes: float) -> str:
+    for unit, size in (("MB", 1e6), ("KB", 1e3)):
+        if n_bytes >= size:
+            return f"{n_bytes / size:.1f} {unit}"
+    return f"{n_bytes:.0f} bytes"
 
 
 def read_file(path: Path, max_bytes: int = 20 * 1024 * 1024, source: str | None = None) -> Document:
     """Read one supported file into a cleaned Document, or raise an InputError saying why not."""
     path = Path(path)
-    name = source or path.name
+    name = source or display_name(path)
     if not path.exists():
         raise InputError(f"{path} does not exist; check the path.")
     if path.is_dir():
@@ -141,8 +185,8 @@ def read_file(path: Path, max_bytes: int = 20 * 1024 * 1024, source: str | None 
                                    f"use one of {', '.join(SUPPORTED_SUFFIXES)}.")
     size = path.stat().st_size
     if size > max_bytes:
-        raise InputError(f"{name} is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit; "
-                         "split it or raise RAG_MAX_FILE_BYTES.")
+        raise InputError(f"{name} is {format_size(size)}, over the {format_size(max_bytes)} limit "
+                         f"(RAG_MAX_FILE_BYTES={max_bytes}); split it or raise RAG_MAX_FILE_BYTES.")
     if size == 0:
         raise InputError(f"{name} is empty; there is nothing to index.")
     if suffix == ".pdf":

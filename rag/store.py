@@ -107,9 +107,10 @@ def save_index(index: Index, index_dir: Path, config: Config) -> Path:
     Call inside `writer_lock(index_dir)`. Old generations are removed after the switch.
     """
     index_dir.mkdir(parents=True, exist_ok=True)
-    previous = current_generation(index_dir)
-    number = int(previous.name.split("-")[1]) + 1 if previous and previous.name.startswith("gen-") else 1
-    gen = index_dir / f"gen-{number:06d}"
+    # Number past every generation on disk, not just the live one: a writer killed after renaming its
+    # generation but before switching CURRENT leaves an orphan that a rename onto it would fail on.
+    numbers = [int(p.name[4:]) for p in index_dir.glob("gen-*") if p.name[4:].isdigit()]
+    gen = index_dir / f"gen-{max(numbers, default=0) + 1:06d}"
     tmp = index_dir / f".tmp-{gen.name}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
@@ -160,10 +161,14 @@ def read_manifest(index_dir: Path) -> tuple[Path, dict[str, Any]]:
     if gen is None or not (gen / "manifest.json").exists():
         raise IndexMissingError(f"no index in {index_dir}; build one with `rag index --index-dir {index_dir}`.")
     try:
-        return gen, json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
+        manifest = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise IndexCorruptError(f"the manifest in {gen} is unreadable ({exc}); rebuild with "
                                 f"`rag index --rebuild --index-dir {index_dir}`.") from None
+    if not isinstance(manifest, dict):
+        raise IndexCorruptError(f"the manifest in {gen} is not a JSON object; rebuild with "
+                                f"`rag index --rebuild --index-dir {index_dir}`.")
+    return gen, manifest
 
 
 def check_settings(manifest: dict[str, Any], config: Config, index_dir: Path) -> None:
@@ -177,8 +182,23 @@ def check_settings(manifest: dict[str, Any], config: Config, index_dir: Path) ->
 
 
 def load_index(index_dir: Path, config: Config) -> Index:
-    """Load and verify the live generation, or raise a RagError that says what to run."""
+    """Load and verify the live generation, or raise a RagError that says what to run.
+
+    A writer deletes the old generation right after switching CURRENT, so a reader can lose files
+    mid-load; when CURRENT has moved on meanwhile, that is no damage: load the new generation instead.
+    """
     index_dir = Path(index_dir)
+    for _attempt in range(5):
+        live = current_generation(index_dir)
+        try:
+            return _load_generation(index_dir, config)
+        except (IndexCorruptError, IndexMissingError):
+            if current_generation(index_dir) == live:
+                raise
+    return _load_generation(index_dir, config)
+
+
+def _load_generation(index_dir: Path, config: Config) -> Index:
     gen, manifest = read_manifest(index_dir)
     fix = f"rebuild it with `rag index --rebuild --index-dir {index_dir}`"
     if manifest.get("format") != FORMAT_VERSION:

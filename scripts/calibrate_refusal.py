@@ -35,10 +35,7 @@ def main() -> None:
         q = A.Query.make(question, previous)
         cands = A.score_candidates(q, vector, engine.index, hits)
         best = cands[0] if cands else None
-        saved = (A.MIN_COVERAGE, A.MIN_COSINE, A.MIN_Z)
-        A.MIN_COVERAGE, A.MIN_COSINE, A.MIN_Z = -1.0, -1.0, -99.0
-        ans = A.answer_question(q, vector, engine.index, hits)
-        A.MIN_COVERAGE, A.MIN_COSINE, A.MIN_Z = saved
+        ans = A.answer_question(q, vector, engine.index, hits, policy=A.RefusalPolicy(-1.0, -1.0, -99.0))
         z = A.standing(best.cosine, engine.index.sentence_vectors @ vector) if best else 0.0
         correct = case.answerable and contains_gold(strip_citation_markers(ans.text), case.answers)
         rows.append((case, best, correct, z))
@@ -51,9 +48,9 @@ def main() -> None:
     grid = [(cov, cos, z) for cov in (0.3, 0.35, 0.4, 0.45, 0.5) for cos in (0.0, 0.85, 0.87, 0.89)
             for z in (2.0, 2.2, 2.4, 2.6)]
     for min_cov, min_cos, min_z in grid:
-        A.MIN_COVERAGE, A.MIN_COSINE, A.MIN_Z = min_cov, min_cos, min_z
-        ok = sum(1 for _, b, c, z in answerable if c and not A.should_refuse(b, z)) / len(answerable)
-        ref = sum(1 for _, b, _, z in unanswerable if A.should_refuse(b, z)) / len(unanswerable)
+        p = A.RefusalPolicy(min_cov, min_cos, min_z)
+        ok = sum(1 for _, b, c, z in answerable if c and not A.should_refuse(b, z, p)) / len(answerable)
+        ref = sum(1 for _, b, _, z in unanswerable if A.should_refuse(b, z, p)) / len(unanswerable)
         print(f"min_coverage={min_cov:.2f} min_cosine={min_cos:.2f} min_z={min_z:.1f}: "
               f"answered correctly {ok:.3f}, unanswerable refused {ref:.3f}")
 

@@ -1,0 +1,107 @@
+"""The extractive answerer: question kinds, shortening, refusal decisions and checked citations."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from rag import answer as A
+from rag.answer import Query, check_citations, kind_matches, question_kind, question_language, shorten
+from rag.schema import Answer, Chunk, Citation, Hit, Sentence
+
+
+@pytest.mark.parametrize("question,kind", [
+    ("美图哪一年上市？", "year"), ("美图2023年总收入同比增长了多少？", "percent"),
+    ("美图2023年的总收入是多少？", "money"), ("美图去年赚了多少钱？", "money"), ("美图发布了几款AI产品？", "number"),
+    ("美图的CFO是谁？", "person"), ("美图的AI助手叫什么？", "other"), ("In which year did Meitu go public?", "year"),
+    ("How much revenue did Meitu make?", "money"), ("How many users does Meitu have?", "number"),
+])
+def test_question_kind(question, kind):
+    assert question_kind(question) == kind
+
+
+@pytest.mark.parametrize("kind,text,ok", [
+    ("money", "净利润3.7亿元,同比增长233.2%。", True), ("money", "今年2月,美图收购了站酷。", False),
+    ("percent", "同比增长29.3%", True), ("percent", "总收入27亿元", False),
+    ("year", "2016年,美图登陆资本市场", True), ("year", "美图登陆资本市场", False),
+    ("number", "15年来一直练习", True), ("number", "2023年,ChatGPT席卷全球", False), ("number", "发布了7款AI产品", True),
+    ("other", "任何文字", True),
+])
+def test_kind_matches(kind, text, ok):
+    assert kind_matches(kind, text) is ok
+
+
+def test_question_language():
+    assert question_language("美图的CFO是谁？") == "zh"
+    assert question_language("Who is Meitu's CFO?") == "en"
+
+
+def test_followup_inherits_the_kind_of_the_previous_question():
+    q = Query.make("净利润呢？", previous="美图2023年的总收入是多少？")
+    assert q.kind == "money"
+    assert "总收入" in q.previous_tokens and "净利润" in q.tokens
+
+
+def test_shorten_keeps_the_clause_that_answers():
+    text = ("去年6月,美图发布了7款AI产品,包括AI视觉创作工具 WHEE、AI 口播视频工具开拍、桌面端AI视频编辑工具 WinkStudio、"
+            "主打AI商业设计的美图设计室 2.0、AI数字人生成工具DreamAvatar、美图AI助手RoboNeo以及美图视觉大模型 MiracleVision。")
+    q = Query.make("美图的AI口播视频工具叫什么？")
+    weights = {t: 1.0 for t in q.tokens}
+    short = shorten(text, 40, q, weights)
+    assert short == "AI 口播视频工具开拍" and short in text
+    assert shorten("短句。", 40, q, weights) == "短句。"
+
+
+def make_hit(text: str, start: int = 100, rank: int = 1) -> Hit:
+    chunk = Chunk(id=f"c{start}", doc_id="d", source="s.txt", start=start, end=start + len(text), title="", text=text)
+    return Hit(chunk=chunk, score=0.03, rank=rank, dense=0.9, bm25=1.0)
+
+
+def test_check_citations_accepts_a_real_citation_and_flags_fakes():
+    hit = make_hit("第一句。第二句。")
+    good = Citation(n=1, hit=hit, sentence=Sentence("d", 104, 108, "第二句。"))
+    answer = Answer("q", "第二句。[1]", False, (good,), (hit,))
+    assert check_citations(answer) == []
+    outside = Citation(n=1, hit=make_hit("别处。", 500), sentence=Sentence("d", 500, 503, "别处。"))
+    assert check_citations(Answer("q", "别处。[1]", False, (outside,), (hit,))) == \
+        ["citation [1] is not among the retrieved passages"]
+    wrong_text = Citation(n=1, hit=hit, sentence=Sentence("d", 104, 108, "编造的"))
+    assert check_citations(Answer("q", "x[1]", False, (wrong_text,), (hit,))) == \
+        ["citation [1] sentence is not inside its passage"]
+    assert check_citations(Answer("q", "x[2]", False, (good,), (hit,))) == ["markers [2] do not match citations [1]"]
+
+
+def candidate(coverage: float, cosine: float) -> A.Candidate:
+    hit = make_hit("句子。")
+    return A.Candidate(Sentence("d", 100, 103, "句子。"), hit, None, cosine, coverage, 0.0, 1.0)
+
+
+def test_should_refuse_thresholds():
+    p = A.RefusalPolicy(min_coverage=0.3, min_cosine=0.87, min_z=2.2)
+    assert A.should_refuse(None, 5.0, p)
+    assert not A.should_refuse(candidate(0.3, 0.87), 0.0, p)
+    assert A.should_refuse(candidate(0.29, 0.95), 9.0, p)
+    assert A.should_refuse(candidate(0.9, 0.86), 9.0, p)
+    # no word evidence (English question): the z-score decides
+    assert not A.should_refuse(candidate(math.nan, 0.7), 2.2, p)
+    assert A.should_refuse(candidate(math.nan, 0.99), 2.19, p)
+
+
+def test_default_policy_matches_the_config_defaults():
+    from rag.config import Config
+
+    c = Config()
+    assert A.RefusalPolicy() == A.RefusalPolicy(c.refuse_min_coverage, c.refuse_min_cosine, c.refuse_min_z)
+
+
+def test_standing_is_a_z_score():
+    assert A.standing(3.0, np.array([1.0, 2.0, 3.0])) == pytest.approx((3 - 2) / np.std([1, 2, 3]))
+    assert A.standing(0.5, np.array([0.5])) == math.inf
+
+
+def test_refusal_message_follows_the_question_language():
+    assert A.refuse("美图总部在哪里？").text == "抱歉，文档中没有找到这个问题的答案。"
+    assert A.refuse("Where is Meitu based?").text.startswith("Sorry, the documents do not contain")
+    assert A.refuse("美图总部在哪里？").citations == ()

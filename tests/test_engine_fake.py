@@ -1,0 +1,116 @@
+"""The whole path with a deterministic fake embedder: index, save, load, ask, add, refuse."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.answer import check_citations
+from rag.chat import Engine, clean_question, resolve_followup
+from rag.config import Config
+from rag.errors import IndexMismatchError, IndexMissingError, InputError
+from rag.store import load_index
+from tests.conftest import ARTICLE
+
+
+def test_index_round_trip_gives_the_same_results(fake_engine, fake_embedder, fake_config):
+    before = fake_engine.ask("美图2023年的总收入是多少？")
+    reloaded = Engine(fake_config, fake_engine.index_dir, fake_embedder,
+                      load_index(fake_engine.index_dir, fake_config))
+    after = reloaded.ask("美图2023年的总收入是多少？")
+    assert [h.chunk.id for h in after.hits] == [h.chunk.id for h in before.hits]
+    assert after.text == before.text
+
+
+def test_answer_is_short_cited_and_checked(fake_engine):
+    answer = fake_engine.ask("美图2023年的总收入是多少？")
+    assert not answer.refused
+    assert "27" in answer.text and answer.text.endswith("[1]")
+    assert check_citations(answer) == []
+    c = answer.citations[0]
+    original = ARTICLE.read_text(encoding="utf-8")
+    assert original[c.sentence.start:c.sentence.end] == c.sentence.text
+    assert original[c.hit.chunk.start:c.hit.chunk.end] == c.hit.chunk.text
+    assert set(answer.timings_ms) == {"embed", "search", "answer", "total"}
+
+
+def test_every_mode_and_k(fake_engine):
+    for mode in ("hybrid", "dense", "bm25"):
+        answer = fake_engine.ask("美图付费订阅用户数", k=3, mode=mode)
+        assert 1 <= len(answer.hits) <= 3
+        assert [h.rank for h in answer.hits] == list(range(1, len(answer.hits) + 1))
+    with pytest.raises(InputError, match="k=0 is out of range"):
+        fake_engine.ask("美图", k=0)
+    with pytest.raises(InputError, match="mode='fuzzy' is unknown"):
+        fake_engine.ask("美图", mode="fuzzy")
+
+
+def test_question_not_in_the_documents_is_refused(fake_engine):
+    answer = fake_engine.ask("美图总部在哪里？")
+    assert answer.refused and answer.citations == ()
+    assert answer.text == "抱歉，文档中没有找到这个问题的答案。"
+
+
+def test_adding_the_same_document_again_does_nothing(fake_engine):
+    gen_before = (fake_engine.index_dir / "CURRENT").read_text()
+    report = fake_engine.add_files([ARTICLE])
+    assert report.unchanged == ["meitu_ai_article.txt"] and not report.changed
+    assert (fake_engine.index_dir / "CURRENT").read_text() == gen_before
+
+
+def test_adding_a_document_embeds_only_its_chunks(fake_engine, tmp_path):
+    n_before = len(fake_engine.index.chunks)
+    doc = tmp_path / "new.txt"
+    doc.write_text("星火公司年报\n\n星火公司2025年的研发投入为8.8亿元,同比增长12%。", encoding="utf-8")
+    report = fake_engine.add_files([doc])
+    assert report.added == ["new.txt"] and report.chunks_added == 1
+    assert len(fake_engine.index.chunks) == n_before + 1
+    answer = fake_engine.ask("星火公司2025年的研发投入是多少？")
+    assert "8.8亿元" in answer.text and answer.citations[0].hit.chunk.source == "new.txt"
+    assert [d["chunks"] for d in fake_engine.documents()] == [n_before, 1]
+
+
+def test_changed_document_replaces_the_old_version(fake_engine, tmp_path):
+    doc = tmp_path / "v.txt"
+    doc.write_text("版本说明\n\n旧的内容说产品价格为100元。", encoding="utf-8")
+    fake_engine.add_files([doc])
+    doc.write_text("版本说明\n\n新的内容说产品价格为200元。", encoding="utf-8")
+    report = fake_engine.add_files([doc])
+    assert report.replaced == ["v.txt"]
+    texts = [c.text for c in fake_engine.index.chunks if c.source == "v.txt"]
+    assert texts == ["新的内容说产品价格为200元。"]
+
+
+def test_loading_with_other_settings_is_refused(fake_engine, fake_config):
+    with pytest.raises(IndexMismatchError, match="chunk_size: index has 300, config wants 200.*rag index --rebuild"):
+        load_index(fake_engine.index_dir, fake_config.with_(chunk_size=200))
+
+
+def test_missing_index_says_what_to_run(tmp_path, fake_config):
+    with pytest.raises(IndexMissingError, match="rag index --index-dir"):
+        load_index(tmp_path / "none", fake_config)
+
+
+@pytest.mark.parametrize("raw,message", [("", "empty"), ("   \n\t", "empty"), ("？？！！", "no words"),
+                                         ("\x00\x01", "empty"), ("🙂🙂", "no words")])
+def test_unusable_questions(raw, message):
+    with pytest.raises(InputError, match=message):
+        clean_question(raw, 500)
+
+
+def test_long_question_is_cut_with_a_notice():
+    text, notice = clean_question("美" * 1000, 500)
+    assert len(text) == 500 and "cut to the first 500" in notice
+
+
+def test_followup_resolution():
+    history = [{"role": "user", "content": "美图的CFO是谁？"}, {"role": "assistant", "content": "颜劲良[1]"}]
+    assert resolve_followup("他对毛利率说了什么？", history) == "美图的CFO是谁？ 他对毛利率说了什么？"
+    assert resolve_followup("美图2023年的总收入是多少？", history) == "美图2023年的总收入是多少？"
+    assert resolve_followup("他是谁？", []) == "他是谁？"
+
+
+def test_config_rejects_bad_values():
+    with pytest.raises(InputError, match="chunk_size=1000 is out of range"):
+        Config(chunk_size=1000)
+    with pytest.raises(InputError, match="index_type='annoy' is unknown"):
+        Config(index_type="annoy")

@@ -1,0 +1,176 @@
+"""The real app in Debian's headless Chromium: cited answers, clickable markers, follow-ups, uploads, XSS.
+
+Screenshots go to artifacts/screenshots/ (git-ignored) for a person to look at.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from ui_app import SCREENSHOTS, RunningApp, ui_app_fixture  # noqa: F401  (provides the `ui_app` fixture)
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--no-first-run", "--disable-sync"]
+BOT = '#rag-chat [data-testid="bot"]'
+PLACEHOLDER = "检索中"
+XSS_TEXT = ('安全测试文件：<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">'
+            "这段文字用于网页安全测试。")
+
+
+@pytest.fixture(scope="module")
+def page(ui_app: RunningApp) -> Iterator:
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed; run `make browser`")
+    from playwright.sync_api import sync_playwright
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(ui_app.url, wait_until="domcontentloaded")
+        page.wait_for_selector("#rag-question textarea")
+        yield page
+        browser.close()
+
+
+def shot(page, name: str) -> None:
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def compact(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def wait_reply(page, replies_before: int, timeout_s: float = 30) -> str:
+    """Wait for a new bot message to finish streaming (unchanged for 0.6 s); return its text."""
+    page.wait_for_function("([sel, n]) => document.querySelectorAll(sel).length > n", arg=[BOT, replies_before],
+                           timeout=timeout_s * 1000)
+    deadline, last, stable_since = time.monotonic() + timeout_s, None, time.monotonic()
+    while time.monotonic() < deadline:
+        text = page.locator(BOT).last.inner_text()
+        if text != last or PLACEHOLDER in text:
+            last, stable_since = text, time.monotonic()
+        elif time.monotonic() - stable_since > 0.6:
+            return text
+        time.sleep(0.1)
+    raise AssertionError(f"the reply did not settle within {timeout_s} s: {last!r}")
+
+
+def ask(page, question: str) -> str:
+    before = page.locator(BOT).count()
+    page.fill("#rag-question textarea", question)
+    page.click("#rag-send")
+    return wait_reply(page, before)
+
+
+def upload(page, path: Path, expect: str, timeout_s: float = 60) -> str:
+    """Upload one file and wait until the upload result box mentions `expect`."""
+    page.set_input_files("#rag-upload input[type=file]", str(path))
+    page.wait_for_function("([sel, want]) => (document.querySelector(sel)?.value || '').includes(want)",
+                           arg=["#rag-upload-status textarea", expect], timeout=timeout_s * 1000)
+    return page.input_value("#rag-upload-status textarea")
+
+
+def open_passages(page) -> None:
+    """Open the retrieved-passages accordion (Gradio renders its content only once it is open)."""
+    if not page.locator("#rag-passages").is_visible():
+        page.click("#rag-hits-accordion button.label-wrap")
+    page.wait_for_selector("#rag-passages", state="visible")
+
+
+def documents_text(page) -> str:
+    return page.inner_text("#rag-docs")
+
+
+def test_answer_with_sources_and_clickable_marker(page, ui_app: RunningApp) -> None:
+    answer = ask(page, "美图2023年的总收入是多少？")
+    assert "27亿" in compact(answer) and "[1]" in answer
+    link = page.locator(BOT).last.locator("a.rag-cite", has_text="[1]")
+    card_id = link.get_attribute("href").removeprefix("#")
+    card = page.locator(f"#rag-sources #{card_id}")
+    assert "meitu_ai_article.txt" in card.inner_text()
+    marked = card.locator("mark").inner_text()
+    assert "27" in marked and compact(marked) in compact(card.locator(".rag-passage").inner_text())
+    shot(page, "01_answer_with_sources")
+
+    # Narrow window: the sources panel sits below the chat, out of view, until the marker is clicked.
+    page.set_viewport_size({"width": 520, "height": 720})
+    page.evaluate("window.scrollTo(0, 0)")
+    page.wait_for_timeout(300)
+    in_view = "id => { const r = document.getElementById(id).getBoundingClientRect(); " \
+              "return r.top >= 0 && r.top < window.innerHeight; }"
+    assert not page.evaluate(in_view, card_id), "the test needs the passage out of view before the click"
+    url = page.url
+    link.click()
+    page.wait_for_function(in_view, arg=card_id, timeout=5000)
+    assert "rag-active" in card.get_attribute("class")
+    assert page.url == url and len(page.context.pages) == 1  # no navigation, no new tab
+    shot(page, "02_marker_clicked_narrow")
+    page.set_viewport_size({"width": 1400, "height": 1000})
+
+
+def test_follow_up_question_uses_the_chat_history(page) -> None:
+    page.click("#rag-clear")
+    page.wait_for_function("sel => document.querySelectorAll(sel).length === 0", arg=BOT)
+    assert "颜劲良" in ask(page, "美图的CFO是谁？")
+    assert "70%-75%" in ask(page, "他对毛利率说了什么？")
+    open_passages(page)
+    query = page.locator("#rag-passages .rag-query").inner_text()
+    assert "美图的CFO是谁？" in query and "他对毛利率说了什么？" in query
+    shot(page, "03_follow_up")
+
+
+def test_upload_then_ask_about_it(page, ui_app: RunningApp, tmp_path: Path) -> None:
+    doc = tmp_path / "星火 report (2025).txt"
+    doc.write_text("星火公司2025年的研发投入为8.8亿元。\n星火公司的总部位于合肥。\n", encoding="utf-8")
+    status = upload(page, doc, "已添加")
+    stored = "星火_report_2025.txt"  # the cleaned name it is stored and cited under
+    assert stored in status
+    assert (ui_app.uploads_dir / stored).read_text(encoding="utf-8") == doc.read_text(encoding="utf-8")
+    assert sorted(p.name for p in ui_app.uploads_dir.iterdir()) == [stored]  # no staging folder left
+    page.wait_for_function("([sel, want]) => document.querySelector(sel).innerText.includes(want)",
+                           arg=["#rag-docs", stored])
+    answer = ask(page, "星火公司2025年的研发投入是多少？")
+    assert "8.8亿" in compact(answer)
+    assert stored in page.inner_text("#rag-sources")
+    shot(page, "04_uploaded_and_asked")
+
+
+def test_document_markup_is_shown_as_text_and_never_runs(page, tmp_path: Path) -> None:
+    doc = tmp_path / "xss<img src=x onerror=window.__pwned=3>.txt"
+    doc.write_text(XSS_TEXT + "\n", encoding="utf-8")
+    upload(page, doc, "已添加")
+    answer = ask(page, "这段文字用于什么安全测试？")
+    page.wait_for_timeout(500)
+    open_passages(page)
+    assert page.evaluate("typeof window.__pwned") == "undefined"
+    assert page.locator("#rag-sources script, #rag-passages script, #rag-chat .message-content script").count() == 0
+    assert page.locator("#rag-sources img, #rag-passages img").count() == 0
+    shown = page.inner_text("#rag-passages")
+    assert "<script>window.__pwned=1</script>" in shown
+    assert '<img src=x onerror="window.__pwned=2">' in shown
+    if "[1]" in answer:  # when the answer quotes the sentence, the chat shows the markup literally too
+        assert "<script>" in answer
+    shot(page, "05_markup_shown_literally")
+
+
+def test_unsupported_files_are_refused_and_change_nothing(page, ui_app: RunningApp, tmp_path: Path) -> None:
+    before = documents_text(page)
+    stored_before = sorted(p.name for p in ui_app.uploads_dir.iterdir())
+    exe = tmp_path / "tool.exe"
+    exe.write_bytes(b"MZ\x90\x00\x03\x00\x00\x00" + bytes(range(256)))
+    assert "not supported" in upload(page, exe, "未添加")
+    binary = tmp_path / "data.txt"
+    binary.write_bytes(b"\x00\x01\x02binary\x00" * 50)
+    assert "looks binary" in upload(page, binary, "data.txt")
+    page.wait_for_timeout(300)
+    assert documents_text(page) == before
+    assert sorted(p.name for p in ui_app.uploads_dir.iterdir()) == stored_before
+    shot(page, "06_unsupported_refused")
