@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -106,9 +107,19 @@ def add_documents(index: Index, documents: Sequence[Document], embedder: Embedde
 
 
 def _counter(say: Progress, what: str) -> Callable[[int, int], None]:
+    """Progress lines at every tenth of the work; short builds finish before one would help."""
+    started = time.perf_counter()
+    last = [-1]
+
     def report(done: int, total: int) -> None:
-        if total >= 64:  # short builds finish before a progress line would help
-            say(f"  {what}: {done}/{total}")
+        tenth = done * 10 // total if total else 10
+        if total < 64 or tenth == last[0]:
+            return
+        last[0] = tenth
+        elapsed = time.perf_counter() - started
+        eta = elapsed / done * (total - done) if done else float("nan")
+        say(f"  {what}: {done}/{total} ({tenth * 10}%, ~{eta:.0f} s left)" if done < total
+            else f"  {what}: {done}/{total} done in {elapsed:.1f} s")
     return report
 
 

@@ -114,3 +114,27 @@ def test_config_rejects_bad_values():
         Config(chunk_size=1000)
     with pytest.raises(InputError, match="index_type='annoy' is unknown"):
         Config(index_type="annoy")
+
+
+@pytest.mark.parametrize("index_type", ["hnsw", "ivf"])
+def test_approximate_index_types_answer_like_flat(tmp_path, fake_embedder, fake_config, index_type):
+    from rag.indexer import empty_index
+
+    config = fake_config.with_(index_type=index_type)
+    engine = Engine(config, tmp_path / index_type, fake_embedder, empty_index(fake_embedder))
+    engine.add_files([ARTICLE])
+    loaded = load_index(tmp_path / index_type, config)
+    assert loaded.faiss_index.ntotal == len(loaded.chunks) == 23
+    assert "27" in engine.ask("美图2023年的总收入是多少？").text
+
+
+def test_progress_is_reported_in_tenths(fake_embedder):
+    from rag.indexer import _counter
+
+    lines: list[str] = []
+    report = _counter(lines.append, "passages")
+    for done in range(0, 101, 5):
+        report(done, 100)
+    assert len(lines) == 11 and lines[-1].startswith("  passages: 100/100 done in")
+    _counter(lines.append, "tiny")(3, 3)
+    assert len(lines) == 11
