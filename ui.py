@@ -163,7 +163,7 @@ def add_uploads(engine: Engine, uploads_dir: Path, files: Sequence[str | Path],
     for p in paths:
         size = p.stat().st_size
         if size > limit:
-            raise InputError(f"{p.name} is {size / 1e6:.1f} MB, over the {limit / 1e6:.0f} MB limit; "
+            raise InputError(f"{p.name} is {human_size(size)}, over the {human_size(limit)} limit; "
                              "split it or raise RAG_MAX_FILE_BYTES.")
     uploads_dir = Path(uploads_dir).resolve()
     uploads_dir.mkdir(parents=True, exist_ok=True)
@@ -193,14 +193,27 @@ def add_uploads(engine: Engine, uploads_dir: Path, files: Sequence[str | Path],
     return report
 
 
+def human_size(n: int) -> str:
+    return f"{n / 2**20:.1f} MB" if n >= 2**20 // 10 else f"{n:,} bytes"
+
+
 def progress_reporter(progress: Any) -> Callable[[str], None]:
-    """Engine progress lines -> the server log and a gr.Progress bar ("12/40" lines move the bar)."""
+    """Engine progress lines -> the server log and a gr.Progress bar.
+
+    "sentences: 32/116" lines move the bar; other lines ("embedding 22 passages ...") replace the text and
+    keep the bar where it was (gr.Progress hides the text too when given no amount).
+    """
+    done = 0.0
+
     def say(message: str) -> None:
+        nonlocal done
         print(message, flush=True)
         if progress is None:
             return
         counts = re.search(r"(\d+)/(\d+)", message)
-        progress((int(counts[1]), int(counts[2])) if counts else None, desc=message.strip())
+        if counts and int(counts[2]):
+            done = int(counts[1]) / int(counts[2])
+        progress(done, desc=message.strip())
     return say
 
 
@@ -223,7 +236,7 @@ def build_app(engine: Engine, uploads_dir: Path = UPLOADS_DIR) -> gr.Blocks:
         progress(0, desc="读取文件 / reading files")
         try:
             report = add_uploads(engine, uploads_dir, files or [], progress_reporter(progress))
-        except RagError as exc:
+        except (RagError, OSError) as exc:  # OSError: the upload could not be copied (disk full ...)
             gr.Warning(str(exc))
             return f"未添加 / Not added: {exc}\n索引没有变化 / The index is unchanged.", documents_table(), None
         return upload_summary(report), documents_table(), None
@@ -239,7 +252,7 @@ def build_app(engine: Engine, uploads_dir: Path = UPLOADS_DIR) -> gr.Blocks:
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=360):
                 chatbot = gr.Chatbot(label="对话 / Chat", elem_id="rag-chat", height=480, render_markdown=False,
-                                     latex_delimiters=[], buttons=["copy"], feedback_options=None,
+                                     latex_delimiters=[], buttons=[], feedback_options=None,
                                      placeholder="问一个关于文档的问题 / Ask a question about the documents")
                 with gr.Row():
                     question = gr.Textbox(label="提问 / Ask", elem_id="rag-question", scale=5, max_lines=4,
@@ -336,6 +349,10 @@ def main(argv: list[str] | None = None) -> int:
     except RagError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    try:  # the first question pays for lazy set-up (tokenizer dictionary, first inference): pay it now
+        engine.ask(EXAMPLES[0])
+    except RagError:
+        pass
     documents = engine.documents()
     say(f"loaded in {time.perf_counter() - started:.1f} s: {len(documents)} document(s), "
         f"{sum(d.get('chunks', 0) for d in documents)} passages from {args.index_dir}")

@@ -6,7 +6,8 @@ import re
 
 import pytest
 from gradio_client import Client
-from ui_app import RunningApp, ui_app_fixture  # noqa: F401  (provides the `ui_app` fixture)
+
+from tests.ui_app import RunningApp, ui_app_fixture  # noqa: F401  (provides the `ui_app` fixture)
 
 pytestmark = pytest.mark.browser
 

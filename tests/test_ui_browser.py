@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ui_app import SCREENSHOTS, RunningApp, ui_app_fixture  # noqa: F401  (provides the `ui_app` fixture)
+
+from tests.ui_app import SCREENSHOTS, RunningApp, ui_app_fixture  # noqa: F401  (provides the `ui_app` fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -63,6 +64,11 @@ def wait_reply(page, replies_before: int, timeout_s: float = 30) -> str:
     raise AssertionError(f"the reply did not settle within {timeout_s} s: {last!r}")
 
 
+def clear_chat(page) -> None:
+    page.click("#rag-clear")
+    page.wait_for_function("sel => document.querySelectorAll(sel).length === 0", arg=BOT)
+
+
 def ask(page, question: str) -> str:
     before = page.locator(BOT).count()
     page.fill("#rag-question textarea", question)
@@ -71,11 +77,15 @@ def ask(page, question: str) -> str:
 
 
 def upload(page, path: Path, expect: str, timeout_s: float = 60) -> str:
-    """Upload one file and wait until the upload result box mentions `expect`."""
+    """Upload one file and wait until the upload result box mentions `expect`; return the box's text."""
     page.set_input_files("#rag-upload input[type=file]", str(path))
-    page.wait_for_function("([sel, want]) => (document.querySelector(sel)?.value || '').includes(want)",
-                           arg=["#rag-upload-status textarea", expect], timeout=timeout_s * 1000)
-    return page.input_value("#rag-upload-status textarea")
+    deadline, status = time.monotonic() + timeout_s, ""
+    while time.monotonic() < deadline:
+        status = page.input_value("#rag-upload-status textarea")
+        if expect in status:
+            return status
+        time.sleep(0.2)
+    raise AssertionError(f"uploading {path.name}: no {expect!r} within {timeout_s} s; the box says {status!r}")
 
 
 def open_passages(page) -> None:
@@ -117,8 +127,7 @@ def test_answer_with_sources_and_clickable_marker(page, ui_app: RunningApp) -> N
 
 
 def test_follow_up_question_uses_the_chat_history(page) -> None:
-    page.click("#rag-clear")
-    page.wait_for_function("sel => document.querySelectorAll(sel).length === 0", arg=BOT)
+    clear_chat(page)
     assert "颜劲良" in ask(page, "美图的CFO是谁？")
     assert "70%-75%" in ask(page, "他对毛利率说了什么？")
     open_passages(page)
@@ -147,18 +156,20 @@ def test_document_markup_is_shown_as_text_and_never_runs(page, tmp_path: Path) -
     doc = tmp_path / "xss<img src=x onerror=window.__pwned=3>.txt"
     doc.write_text(XSS_TEXT + "\n", encoding="utf-8")
     upload(page, doc, "已添加")
-    answer = ask(page, "这段文字用于什么安全测试？")
-    page.wait_for_timeout(500)
+    clear_chat(page)
+    answer = ask(page, "网页安全测试文件写了什么？")
     open_passages(page)
-    assert page.evaluate("typeof window.__pwned") == "undefined"
-    assert page.locator("#rag-sources script, #rag-passages script, #rag-chat .message-content script").count() == 0
-    assert page.locator("#rag-sources img, #rag-passages img").count() == 0
-    shown = page.inner_text("#rag-passages")
-    assert "<script>window.__pwned=1</script>" in shown
-    assert '<img src=x onerror="window.__pwned=2">' in shown
-    if "[1]" in answer:  # when the answer quotes the sentence, the chat shows the markup literally too
-        assert "<script>" in answer
+    page.wait_for_timeout(500)
+    for shown in (answer, page.inner_text("#rag-sources"), page.inner_text("#rag-passages")):
+        assert '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">' in shown
     shot(page, "05_markup_shown_literally")
+    typed = '<img src=x onerror="window.__pwned=4">美图的CFO是谁？'
+    ask(page, typed)  # whatever the answer, the question itself must show as typed
+    assert page.locator('#rag-chat [data-testid="user"]').last.inner_text().strip() == typed
+    page.wait_for_timeout(500)
+    assert page.evaluate("typeof window.__pwned") == "undefined"
+    rendered = "#rag-chat .message-content, #rag-sources, #rag-passages"
+    assert page.locator(f":is({rendered}) :is(img, script)").count() == 0
 
 
 def test_unsupported_files_are_refused_and_change_nothing(page, ui_app: RunningApp, tmp_path: Path) -> None:

@@ -1,0 +1,246 @@
+"""ui.py and rag.ui_format without a browser: escaping, markers, streaming, history, uploads."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+import ui
+from rag.config import Config
+from rag.errors import InputError, UnsupportedFileError
+from rag.indexer import AddReport
+from rag.schema import Answer, Chunk, Citation, Hit, Sentence
+from rag.ui_format import (
+    document_rows,
+    hits_html,
+    passage_with_mark,
+    reply_html,
+    safe_filename,
+    sources_html,
+    stream_prefixes,
+    upload_summary,
+)
+
+SCRIPT = "<script>alert(1)</script>"
+IMG = '<img src=x onerror="alert(2)">'
+
+
+def chunk(text: str = "甲乙。<丙>丁。戊。", start: int = 100, source: str = "a.txt", title: str = "",
+          doc_id: str = "d1") -> Chunk:
+    return Chunk(id=f"c{start}", doc_id=doc_id, source=source, start=start, end=start + len(text), title=title,
+                 text=text)
+
+
+def canned_answer(text: str = "答案是乙。[1]", notice: str = "") -> Answer:
+    c = chunk(source=f"{SCRIPT}.txt", title=f"<b>{IMG}</b>", text=f"开头。{SCRIPT}答案是乙。结尾。")
+    hits = (Hit(c, score=0.032787, rank=1, dense=0.91234, bm25=None),
+            Hit(chunk("别的段落。", 500), score=0.016129, rank=2, dense=None, bm25=3.14159))
+    sentence = Sentence("d1", 103, 103 + len(SCRIPT) + 5, f"{SCRIPT}答案是乙。")
+    return Answer(question="问？", text=text, refused=False, citations=(Citation(1, hits[0], sentence),),
+                  hits=hits, timings_ms={"total": 12.4}, retrieval_query="上一个问题 问？", notice=notice)
+
+
+class CannedEngine:
+    """Answers every question with the same Answer and records what it was asked."""
+
+    def __init__(self, answer: Answer) -> None:
+        self.config = Config(model="fake-bigram")
+        self.answer = answer
+        self.calls: list[dict] = []
+
+    def ask(self, question, history=None, k=None, mode=None) -> Answer:
+        self.calls.append({"question": question, "history": [dict(t) for t in history or []], "k": k, "mode": mode})
+        return self.answer
+
+    def documents(self) -> list[dict]:
+        return [{"source": "a.txt", "doc_id": "d1", "chunks": 3, "chars": 120}]
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def test_reply_links_only_cited_markers_and_escapes_the_rest() -> None:
+    html = reply_html("收入<b>27亿</b>[1]，另见[2]\n完", 3, cited=[1])
+    assert html == ('收入&lt;b&gt;27亿&lt;/b&gt;<a class="rag-cite" href="#cite-3-1" '
+                    'title="查看来源 / show source [1]">[1]</a>，另见[2]<br>完')
+
+
+def test_reply_shows_the_notice_escaped() -> None:
+    html = reply_html("好。", 1, notice="cut <b>here</b>")
+    assert html.startswith('<span class="rag-notice">（提示 / Note: cut &lt;b&gt;here&lt;/b&gt;）</span><br>')
+
+
+def test_stream_prefixes_grow_and_never_split_a_marker() -> None:
+    assert list(stream_prefixes("ab[12]cde", 2)) == ["ab", "ab[12]", "ab[12]cd", "ab[12]cde"]
+    assert list(stream_prefixes("[1][2]", 3)) == ["[1]", "[1][2]"]
+    assert list(stream_prefixes("", 3)) == [""]
+
+
+def test_passage_marks_the_sentence_by_offsets() -> None:
+    c = chunk("甲乙。<丙>丁。戊。", 100)
+    assert passage_with_mark(c, Sentence("d1", 103, 108, "<丙>丁。")) == "甲乙。<mark>&lt;丙&gt;丁。</mark>戊。"
+    # a sentence that starts before the passage is marked where it overlaps
+    assert passage_with_mark(c, Sentence("d1", 98, 102, "前文甲乙")) == "<mark>甲乙</mark>。&lt;丙&gt;丁。戊。"
+
+
+def test_passage_falls_back_to_the_sentence_text_when_offsets_disagree() -> None:
+    c = chunk("甲乙。丙丁。", 100)
+    assert passage_with_mark(c, Sentence("other", 0, 3, "丙丁。")) == "甲乙。<mark>丙丁。</mark>"
+    assert passage_with_mark(c, Sentence("other", 0, 3, "<无>")) == "甲乙。丙丁。\n<mark>&lt;无&gt;</mark>"
+
+
+def test_passage_shows_runs_of_blank_lines_as_one_break() -> None:
+    c = chunk("一。\n\n \n二。", 0)
+    assert passage_with_mark(c, Sentence("d1", 6, 8, "二。")) == "一。\n<mark>二。</mark>"
+
+
+def test_sources_escape_file_name_title_and_text() -> None:
+    html = sources_html(canned_answer(), 2)
+    assert "<script" not in html and "<img" not in html and "<b>" not in html
+    assert 'id="cite-2-1"' in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;.txt" in html
+    assert "<mark>&lt;script&gt;alert(1)&lt;/script&gt;答案是乙。</mark>结尾。" in html
+    assert "字符 / chars 103–133（段落 / passage 100–136）" in html
+
+
+def test_sources_for_a_refusal_and_before_any_question() -> None:
+    refused = Answer(question="q", text="抱歉，文档中没有找到这个问题的答案。", refused=True)
+    assert "rag-source" not in sources_html(refused, 1) and "nothing is cited" in sources_html(refused, 1)
+    assert "rag-source" not in sources_html(None, 0)
+
+
+def test_hits_table_shows_every_score_and_the_search_query() -> None:
+    html = hits_html(canned_answer())
+    assert "<script" not in html and "<img" not in html
+    assert "Search query: <q>上一个问题 问？</q> · 用时 / took 12 ms" in html
+    rows = re.findall(r"<tr><td>.*?</tr>", html)
+    assert len(rows) == 2
+    assert "<td>1<br><b>[1]</b></td>" in rows[0] and "<td>0.0328</td><td>0.912</td><td>—</td>" in rows[0]
+    assert "<td>0.0161</td><td>—</td><td>3.14</td>" in rows[1]
+    assert "<caption>" not in html  # the passages were used
+
+
+def test_documents_and_upload_summary() -> None:
+    assert document_rows([{"source": "a.txt", "chunks": 3, "chars": 120}]) == [["a.txt", 3, 120]]
+    summary = upload_summary(AddReport(added=["a.txt"], unchanged=["b.txt"], chunks_added=4))
+    assert summary == "已添加 / Added: a.txt\n未变化，已跳过 / Unchanged, skipped: b.txt\n新增段落 / New passages: 4"
+
+
+@pytest.mark.parametrize(("name", "safe"), [
+    ("report.txt", "report.txt"),
+    ("../../etc/passwd", "passwd"),
+    ("..\\..\\Windows\\evil.TXT", "evil.txt"),
+    ("报告 2024 (终).md", "报告_2024_终.md"),
+    ("<script>alert(1)</script>.html", "script.html"),  # "/" ends a path component
+    ("<img src=x onerror=alert(1)>.txt", "img_src_x_onerror_alert_1.txt"),
+    ("a\x00b\n.txt", "a_b.txt"),
+    (".bashrc", "upload.bashrc"),
+    ("....", "upload"),
+    ("", "upload"),
+    ("ｒｅｐｏｒｔ．ｔｘｔ", "report.txt"),  # full-width letters normalized
+])
+def test_safe_filename(name: str, safe: str) -> None:
+    assert safe_filename(name) == safe
+
+
+# --------------------------------------------------------------------------- ui.py handlers
+
+
+def test_ask_streams_the_reply_then_remembers_the_turn() -> None:
+    engine = CannedEngine(canned_answer("答案是乙。[1]"))
+    steps = list(ui.ask_stream(engine, "问<b>？", 7, "bm25", ui.Conversation()))
+    chat, sources, passages, box, conv = steps[0]
+    assert chat == [{"role": "user", "content": "问&lt;b&gt;？"}, {"role": "assistant", "content": "检索中… / Searching…"}]
+    assert box == ""
+    replies = [step[0][-1]["content"] for step in steps[1:]]
+    assert replies[0] == "答案是" and len(replies) > 2
+    final = reply_html("答案是乙。[1]", 1, [1])
+    assert replies[-1] == final and 'href="#cite-1-1"' in final
+    assert 'id="cite-1-1"' in steps[1][1]  # the sources arrive with the first words
+    conv = steps[-1][4]
+    assert conv.answers == 1
+    assert conv.turns == [{"role": "user", "content": "问<b>？"}, {"role": "assistant", "content": "答案是乙。[1]"}]
+    assert engine.calls == [{"question": "问<b>？", "history": [], "k": 7, "mode": "bm25"}]
+
+    *_, (_, _, _, _, conv2) = ui.ask_stream(engine, "他呢？", 5, "hybrid", conv)
+    assert engine.calls[1]["history"] == conv.turns  # follow-ups see the conversation so far
+    assert conv2.answers == 2 and len(conv2.messages) == 4
+    assert 'href="#cite-2-1"' in conv2.messages[-1]["content"]  # anchors stay unique per answer
+
+
+def test_ask_turns_rag_errors_into_a_chat_message(fake_engine) -> None:
+    with pytest.warns(UserWarning, match="question is empty"):
+        *_, (chat, _, _, box, conv) = ui.ask_stream(fake_engine, "   ", 5, "hybrid", ui.Conversation())
+    assert chat == [{"role": "assistant", "content": "⚠️ 无法回答 / Cannot answer: the question is empty; "
+                                                     "type a question about the documents."}]
+    assert conv.turns == [] and conv.answers == 0 and box == "   "
+    with pytest.warns(UserWarning, match="k=99 is out of range"):
+        *_, (chat, *_rest) = ui.ask_stream(fake_engine, "美图的CFO是谁？", 99, "hybrid", ui.Conversation())
+    assert chat[0] == {"role": "user", "content": "美图的CFO是谁？"} and "k=99" in chat[1]["content"]
+
+
+def test_upload_stores_a_safe_name_and_indexes_it(fake_engine, tmp_path: Path) -> None:
+    incoming = tmp_path / "incoming"
+    incoming.mkdir()
+    doc = incoming / "星火 report<1>.txt"
+    doc.write_text("星火公司2025年的研发投入为8.8亿元。\n", encoding="utf-8")
+    uploads = tmp_path / "uploads"
+    messages: list[str] = []
+    report = ui.add_uploads(fake_engine, uploads, [doc], progress=messages.append)
+    assert report.added == ["星火_report_1.txt"] and report.chunks_added == 1
+    assert [p.name for p in uploads.iterdir()] == ["星火_report_1.txt"]  # staging folder removed
+    assert (uploads / "星火_report_1.txt").read_bytes() == doc.read_bytes()
+    assert "星火_report_1.txt" in [d["source"] for d in fake_engine.documents()]
+    assert messages  # progress reached the callback
+    again = ui.add_uploads(fake_engine, uploads, [doc])
+    assert again.unchanged == ["星火_report_1.txt"] and again.chunks_added == 0
+
+
+def test_upload_with_a_bad_file_changes_nothing(fake_engine, tmp_path: Path) -> None:
+    good, bad = tmp_path / "good.txt", tmp_path / "tool.exe"
+    good.write_text("新的文档内容。\n", encoding="utf-8")
+    bad.write_bytes(b"MZ\x90\x00" * 64)
+    before = fake_engine.documents()
+    current = (fake_engine.index_dir / "CURRENT").read_text()
+    uploads = tmp_path / "uploads"
+    with pytest.raises(UnsupportedFileError, match=r"tool\.exe: files of type '\.exe' are not supported"):
+        ui.add_uploads(fake_engine, uploads, [good, bad])
+    assert fake_engine.documents() == before
+    assert (fake_engine.index_dir / "CURRENT").read_text() == current
+    assert list(uploads.iterdir()) == []
+
+
+def test_upload_over_the_size_limit_is_refused_before_copying(fake_engine, tmp_path: Path) -> None:
+    fake_engine.config = fake_engine.config.with_(max_file_bytes=10)
+    big = tmp_path / "big.txt"
+    big.write_text("一" * 20, encoding="utf-8")
+    with pytest.raises(InputError, match="big.txt is 60 bytes, over the 10 bytes limit"):
+        ui.add_uploads(fake_engine, tmp_path / "uploads", [big])
+    assert not (tmp_path / "uploads").exists()
+    with pytest.raises(InputError, match="no file was chosen"):
+        ui.add_uploads(fake_engine, tmp_path / "uploads", [])
+
+
+def test_progress_lines_move_the_bar_and_keep_it_for_plain_lines() -> None:
+    calls: list[tuple] = []
+    say = ui.progress_reporter(lambda amount, desc: calls.append((amount, desc)))
+    for line in ("embedding 22 passages", "  sentences: 29/116", "building BM25 and FAISS"):
+        say(line)
+    assert calls == [(0.0, "embedding 22 passages"), (0.25, "sentences: 29/116"), (0.25, "building BM25 and FAISS")]
+
+
+def test_build_app_exposes_the_api() -> None:
+    demo = ui.build_app(CannedEngine(canned_answer()), Path("unused-uploads"))
+    public = sorted(f.api_name for f in demo.fns.values() if f.api_visibility == "public")
+    assert public == ["add_files", "ask", "documents"]
+
+
+def test_parse_auth() -> None:
+    assert ui.parse_auth("ann:s3cr:et") == ("ann", "s3cr:et")
+    assert ui.parse_auth(None) is None and ui.parse_auth("") is None
+    for bad in ("ann", ":pw", "ann:"):
+        with pytest.raises(InputError) as err:
+            ui.parse_auth(bad)
+        assert str(err.value) == "--auth / RAG_AUTH must look like user:password, with both parts non-empty."
