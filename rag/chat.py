@@ -17,7 +17,7 @@ from pathlib import Path
 
 from rag.answer import Query, RefusalPolicy, answer_question, refuse
 from rag.config import BUNDLED_CORPUS, DEFAULT_INDEX_DIR, Config
-from rag.documents import read_file, read_paths
+from rag.documents import read_documents, read_file, read_paths
 from rag.embedding import Embedder, load_embedder
 from rag.errors import IndexMissingError, InputError, ModelError
 from rag.indexer import AddReport, add_documents, empty_index
@@ -34,7 +34,7 @@ FOLLOWUP = re.compile(r"他|她|它|其|该|这|那|此|上述|前者|后者|\b(
 def clean_question(question: str, limit: int) -> tuple[str, str]:
     """(question fit for retrieval, notice for the user). Raises InputError when nothing usable is left."""
     if not isinstance(question, str):
-        raise InputError("the question must be text.")
+        raise InputError(f"the question must be text, not {type(question).__name__}; ask in words.")
     text = "".join(" " if unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co") else c for c in question)
     text = re.sub(r"\s+", " ", text).strip()
     if not text:
@@ -120,6 +120,11 @@ class Engine:
                 base = load_index(self.index_dir, self.config)
             except IndexMissingError:
                 base = empty_index(self.embedder)
+            built_with = base.manifest.get("model_fingerprint")
+            if built_with and built_with != self.embedder.fingerprint:  # vectors of two models do not mix
+                raise ModelError(f"the index in {self.index_dir} was built with another copy of model "
+                                 f"{base.manifest.get('model')!r} (fingerprint differs); run "
+                                 f"`rag index --rebuild --index-dir {self.index_dir}`.")
             new_index, report = add_documents(base, documents, self.embedder, self.config, progress)
             if report.changed:
                 save_index(new_index, self.index_dir, self.config)
@@ -128,8 +133,7 @@ class Engine:
 
     def add_files(self, paths: Sequence[Path], progress: Progress | None = None) -> AddReport:
         """Read every file first (so one bad file rejects the whole add), then add them together."""
-        files = read_paths([Path(p) for p in paths])
-        documents = [read_file(f, self.config.max_file_bytes) for f in files]
+        documents = read_documents([Path(p) for p in paths], self.config.max_file_bytes)
         return self.add_documents(documents, progress)
 
     def rebuild(self, paths: Sequence[Path], progress: Progress | None = None) -> AddReport:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def config_from(args: argparse.Namespace, index_dir: Path) -> Config:
-    """Config from env/flags; for an existing index, its saved settings fill what flags leave open."""
+    """Config from env/flags; for an existing index, its saved settings fill what flags and RAG_* variables
+    leave open. A setting asked for explicitly is never replaced, so a mismatch is reported at load."""
     from rag.store import read_manifest
 
     overrides = {k: getattr(args, k, None) for k in ("k", "mode", "index_type", "chunk_size", "model")}
@@ -73,31 +75,26 @@ def config_from(args: argparse.Namespace, index_dir: Path) -> Config:
     except RagError:
         saved = {}
     for key in ("model", "chunk_size", "chunk_overlap", "index_type"):
-        if overrides.get(key) is None and key in saved:
+        if overrides.get(key) is None and key in saved and f"RAG_{key.upper()}" not in os.environ:
             overrides[key] = saved[key]
     return Config.from_env(**overrides)
 
 
 def cmd_index(args: argparse.Namespace) -> int:
     from rag.chat import Engine
+    from rag.documents import read_documents
     from rag.embedding import load_embedder
     from rag.indexer import empty_index
-    from rag.store import load_index
 
     config = config_from(args, args.index_dir)
     paths = args.paths or [BUNDLED_CORPUS]
+    documents = read_documents(paths, config.max_file_bytes)  # a bad file fails before the model loads
     embedder = load_embedder(config, progress=_progress)
+    engine = Engine(config, args.index_dir, embedder, empty_index(embedder))
     if args.rebuild:
-        engine = Engine(config, args.index_dir, embedder, empty_index(embedder))
         report = engine.rebuild(paths, progress=_progress)
-    else:
-        try:
-            index = load_index(args.index_dir, config)
-        except RagError as exc:
-            if "no index" not in str(exc):
-                raise
-            index = empty_index(embedder)
-        report = Engine(config, args.index_dir, embedder, index).add_files(paths, progress=_progress)
+    else:  # loads what is on disk under the writer lock; a mismatched index raises there
+        report = engine.add_documents(documents, progress=_progress)
     for name in report.added:
         print(f"added: {name}")
     for name in report.replaced:
@@ -109,11 +106,13 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from rag.chat import Engine
+    from rag.chat import Engine, clean_question
 
-    if args.batch and args.question:
+    if args.batch and args.question is not None:
         raise InputError("give either a QUESTION or --batch FILE, not both.")
     config = config_from(args, args.index_dir)
+    if args.question is not None:
+        clean_question(args.question, config.max_question_chars)  # an unusable question fails before loading
     engine = Engine.open(config, args.index_dir, progress=_progress)
     if args.batch:
         return _ask_batch(engine, args)
@@ -128,15 +127,21 @@ def _ask_batch(engine: Any, args: argparse.Namespace) -> int:
     if not args.batch.is_file():
         raise InputError(f"{args.batch} does not exist or is not a file; give a JSONL file of questions.")
     failures = 0
-    with open(args.batch, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
-            if not line.strip():
+    with open(args.batch, "rb") as f:  # decoded line by line, so one bad line fails alone
+        for lineno, raw in enumerate(f, start=1):
+            case = None
+            if not raw.strip():
                 continue
             try:
-                case = json.loads(line)
+                case = json.loads(raw.decode("utf-8-sig" if lineno == 1 else "utf-8"))
                 if not isinstance(case, dict) or "question" not in case:
                     raise InputError(f"{args.batch}:{lineno} needs an object with \"id\" and \"question\".")
-                answer = engine.ask(case["question"], history=case.get("history"), k=args.k, mode=args.mode)
+                history = case.get("history") or []
+                if not (isinstance(history, list) and all(isinstance(t, dict) and isinstance(t.get("content", ""), str)
+                                                          for t in history)):
+                    raise InputError(f"{args.batch}:{lineno}: \"history\" must be a list of "
+                                     "{\"role\": ..., \"content\": \"text\"} objects.")
+                answer = engine.ask(case["question"], history=history, k=args.k, mode=args.mode)
                 out = {"id": case.get("id"), **answer_to_json(answer)}
             except (ValueError, RagError) as exc:
                 failures += 1
@@ -184,6 +189,9 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps({"error": str(exc)}, ensure_ascii=False))
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # unwritable index folder, full disk...: the system's words are clear enough
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

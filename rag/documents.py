@@ -217,6 +217,13 @@ def read_paths(paths: list[Path], max_bytes: int = 20 * 1024 * 1024) -> list[Pat
     return files
 
 
+def read_documents(paths: list[Path], max_bytes: int = 20 * 1024 * 1024) -> list[Document]:
+    """Every supported file under `paths`, read; the first unreadable one raises, so callers add all or none."""
+    if not paths:
+        raise InputError("no files were given; name .txt, .md, .html, .pdf or .docx files or folders.")
+    return [read_file(f, max_bytes) for f in read_paths(paths)]
+
+
 def make_document(source: str, text: str) -> Document:
     sections = tuple(clean(text))
     if not sections:

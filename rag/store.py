@@ -145,8 +145,10 @@ def save_index(index: Index, index_dir: Path, config: Config) -> Path:
     for old in index_dir.glob("gen-*"):
         if old.name != gen.name:
             shutil.rmtree(old, ignore_errors=True)
-    for stale in index_dir.glob(".tmp-gen-*"):
+    for stale in index_dir.glob(".tmp-gen-*"):  # left by writers killed mid-save (we hold the lock)
         shutil.rmtree(stale, ignore_errors=True)
+    for stale in index_dir.glob(".CURRENT.*"):
+        stale.unlink(missing_ok=True)
     return gen
 
 
@@ -158,8 +160,11 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
 def read_manifest(index_dir: Path) -> tuple[Path, dict[str, Any]]:
     """The live generation's directory and manifest."""
     gen = current_generation(index_dir)
-    if gen is None or not (gen / "manifest.json").exists():
+    if gen is None:
         raise IndexMissingError(f"no index in {index_dir}; build one with `rag index --index-dir {index_dir}`.")
+    if not (gen / "manifest.json").exists():  # CURRENT is written last, so its generation must be whole
+        raise IndexCorruptError(f"{index_dir / 'CURRENT'} names {gen.name}, which has no manifest.json; "
+                                f"rebuild with `rag index --rebuild --index-dir {index_dir}`.")
     try:
         manifest = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
