@@ -25,11 +25,10 @@ from typing import Any
 import gradio as gr
 
 from rag.chat import Engine
-from rag.cli import config_from
-from rag.config import BUNDLED_CORPUS, DEFAULT_INDEX_DIR, PROJECT_ROOT
-from rag.embedding import load_embedder
-from rag.errors import IndexMissingError, InputError, RagError
-from rag.indexer import AddReport, empty_index
+from rag.config import DEFAULT_INDEX_DIR, PROJECT_ROOT
+from rag.errors import InputError, RagError
+from rag.indexer import AddReport
+from rag.store import config_for_index
 from rag.ui_format import (
     document_rows,
     hits_html,
@@ -300,17 +299,8 @@ def build_app(engine: Engine, uploads_dir: Path = UPLOADS_DIR) -> gr.Blocks:
 
 
 def open_engine(index_dir: Path, say: Callable[[str], None]) -> Engine:
-    """Load the model and the index; an index dir with no index yet gets the bundled article."""
-    config = config_from(argparse.Namespace(), index_dir)  # an existing index's saved settings win
-    embedder = load_embedder(config, progress=say)
-    try:
-        return Engine.open(config, index_dir, embedder=embedder, progress=say)
-    except IndexMissingError:
-        pass
-    say(f"first run: no index in {index_dir}; indexing the bundled article there")
-    engine = Engine(config, index_dir, embedder, empty_index(embedder))
-    engine.add_files([BUNDLED_CORPUS], progress=say)
-    return engine
+    """Load the index and the model; an index dir with no index yet gets the bundled article."""
+    return Engine.open(config_for_index(index_dir), index_dir, progress=say, seed=True)
 
 
 def parse_auth(value: str | None) -> tuple[str, str] | None:

@@ -128,14 +128,10 @@ class Candidate:
 
 def sentences_in_hits(index: Index, hits: list[Hit]) -> list[tuple[int, Hit]]:
     """(sentence row, hit) for every indexed sentence lying wholly inside a retrieved passage."""
-    by_doc: dict[str, list[int]] = {}
-    for row, s in enumerate(index.sentences):
-        by_doc.setdefault(s.doc_id, []).append(row)
     out: list[tuple[int, Hit]] = []
     seen: set[int] = set()
     for hit in hits:
-        rows = by_doc.get(hit.chunk.doc_id, [])
-        starts = [index.sentences[r].start for r in rows]
+        rows, starts = index.sentence_rows_by_doc.get(hit.chunk.doc_id, ([], []))
         for r in rows[bisect.bisect_left(starts, hit.chunk.start):]:
             s = index.sentences[r]
             if s.start >= hit.chunk.end:
@@ -150,7 +146,7 @@ def term_weights(query: Query, index: Index) -> dict[str, float]:
     """idf of each question word; a word the corpus never uses gets the highest idf (it is specific, and
     its absence is evidence that the documents do not answer). Words of the previous turn count half.
     Latin words of an English question are skipped: they cannot match Chinese text."""
-    top = max((index.bm25.idf(t) for t in index.bm25.postings), default=1.0) or 1.0
+    top = index.max_idf
     weights: dict[str, float] = {}
     for tokens, factor in ((query.tokens, 1.0), (query.previous_tokens, 0.5)):
         for t in tokens:

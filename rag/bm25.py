@@ -34,10 +34,10 @@ class BM25:
 
     def idf(self, term: str) -> float:
         """Lucene's non-negative BM25 idf: ln(1 + (N - df + 0.5) / (df + 0.5)); 0 for unseen terms."""
-        df = len(self.postings.get(term, ()))
-        if df == 0:
-            return 0.0
-        return math.log(1 + (self.n_docs - df + 0.5) / (df + 0.5))
+        return self.idf_of_df(len(self.postings.get(term, ())))
+
+    def idf_of_df(self, df: int) -> float:
+        return math.log(1 + (self.n_docs - df + 0.5) / (df + 0.5)) if df > 0 else 0.0
 
     def scores(self, query: Sequence[str]) -> list[float]:
         """BM25 score of every doc for the query tokens (a repeated query term counts once)."""

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from rag.answer import Query, RefusalPolicy, answer_question, refuse
 from rag.config import BUNDLED_CORPUS, DEFAULT_INDEX_DIR, Config
-from rag.documents import read_documents, read_file, read_paths
+from rag.documents import read_documents
 from rag.embedding import Embedder, load_embedder
 from rag.errors import IndexMissingError, InputError, ModelError
 from rag.indexer import AddReport, add_documents, empty_index
@@ -27,8 +27,10 @@ from rag.store import Index, load_index, save_index, writer_lock
 from rag.tokenize import tokenize
 
 Progress = Callable[[str], None]
-FOLLOWUP = re.compile(r"他|她|它|其|该|这|那|此|上述|前者|后者|\b(he|she|it|its|his|her|they|their|them|this|that|"
-                      r"these|those)\b", re.I)
+# Words that lean on an earlier turn: personal pronouns, and 这/那/此 used on their own or before a
+# measure word (这个, 那家, 此事), but not 这段文字 or 那时候 style phrases that name what they mean.
+FOLLOWUP = re.compile(r"他|她|它|其|该|上述|前者|后者|[这那此](?:[个些家项款种位次样]|$|[？?，,呢])|"
+                      r"\b(he|she|it|its|his|her|they|their|them|this|that|these|those)\b", re.I)
 
 
 def clean_question(question: str, limit: int) -> tuple[str, str]:
@@ -50,6 +52,9 @@ def clean_question(question: str, limit: int) -> tuple[str, str]:
 
 def resolve_followup(question: str, history: Sequence[dict] | None) -> str:
     """The retrieval query: the question, preceded by the last user turn when it depends on it."""
+    if history is not None and not (isinstance(history, list | tuple) and all(
+            isinstance(t, dict) and isinstance(t.get("content", ""), str) for t in history)):
+        raise InputError("history must be a list of {\"role\": \"user\"|\"assistant\", \"content\": text} turns.")
     previous = [t.get("content", "") for t in (history or []) if t.get("role") == "user" and t.get("content")]
     if not previous:
         return question
@@ -69,18 +74,21 @@ class Engine:
 
     @classmethod
     def open(cls, config: Config, index_dir: Path | None = None, embedder: Embedder | None = None,
-             progress: Progress | None = None, build_default: bool = True) -> Engine:
-        """Load the model and the index. The bundled article is indexed on first use of the default dir."""
+             progress: Progress | None = None, seed: bool = False) -> Engine:
+        """Load the index, then the model (so a missing or broken index fails fast, before seconds of
+        model loading). With `seed`, an index dir holding no index yet gets the bundled article."""
         index_dir = Path(index_dir or DEFAULT_INDEX_DIR)
-        embedder = embedder or load_embedder(config, progress=progress)
         try:
             index = load_index(index_dir, config)
         except IndexMissingError:
-            if not (build_default and index_dir == DEFAULT_INDEX_DIR):
+            if not seed:
                 raise
+            index = None
+        embedder = embedder or load_embedder(config, progress=progress)
+        if index is None:
             engine = cls(config, index_dir, embedder, empty_index(embedder))
             if progress:
-                progress(f"first run: indexing the bundled article into {index_dir}")
+                progress(f"first run: no index in {index_dir}; indexing the bundled article there")
             engine.add_files([BUNDLED_CORPUS], progress=progress)
             return engine
         if index.manifest.get("model_fingerprint") != embedder.fingerprint:
@@ -136,9 +144,8 @@ class Engine:
         documents = read_documents([Path(p) for p in paths], self.config.max_file_bytes)
         return self.add_documents(documents, progress)
 
-    def rebuild(self, paths: Sequence[Path], progress: Progress | None = None) -> AddReport:
-        files = read_paths([Path(p) for p in paths])
-        documents = [read_file(f, self.config.max_file_bytes) for f in files]
+    def rebuild(self, documents: Sequence[Document], progress: Progress | None = None) -> AddReport:
+        """Replace the whole index by one built from `documents` (already read, see read_documents)."""
         with writer_lock(self.index_dir, on_wait=progress):
             new_index, report = add_documents(empty_index(self.embedder), documents, self.embedder,
                                               self.config, progress)

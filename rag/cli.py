@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -63,21 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def config_from(args: argparse.Namespace, index_dir: Path) -> Config:
-    """Config from env/flags; for an existing index, its saved settings fill what flags and RAG_* variables
-    leave open. A setting asked for explicitly is never replaced, so a mismatch is reported at load."""
-    from rag.store import read_manifest
+    from rag.store import config_for_index
 
-    overrides = {k: getattr(args, k, None) for k in ("k", "mode", "index_type", "chunk_size", "model")}
-    rebuild = getattr(args, "rebuild", False)
-    try:
-        _, manifest = read_manifest(index_dir)
-        saved = manifest.get("settings", {}) if not rebuild else {}
-    except RagError:
-        saved = {}
-    for key in ("model", "chunk_size", "chunk_overlap", "index_type"):
-        if overrides.get(key) is None and key in saved and f"RAG_{key.upper()}" not in os.environ:
-            overrides[key] = saved[key]
-    return Config.from_env(**overrides)
+    return config_for_index(index_dir, rebuild=getattr(args, "rebuild", False),
+                            **{k: getattr(args, k, None) for k in ("k", "mode", "index_type", "chunk_size", "model")})
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -92,7 +80,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     embedder = load_embedder(config, progress=_progress)
     engine = Engine(config, args.index_dir, embedder, empty_index(embedder))
     if args.rebuild:
-        report = engine.rebuild(paths, progress=_progress)
+        report = engine.rebuild(documents, progress=_progress)
     else:  # loads what is on disk under the writer lock; a mismatched index raises there
         report = engine.add_documents(documents, progress=_progress)
     for name in report.added:
@@ -113,7 +101,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     config = config_from(args, args.index_dir)
     if args.question is not None:
         clean_question(args.question, config.max_question_chars)  # an unusable question fails before loading
-    engine = Engine.open(config, args.index_dir, progress=_progress)
+    engine = Engine.open(config, args.index_dir, progress=_progress, seed=args.index_dir == DEFAULT_INDEX_DIR)
     if args.batch:
         return _ask_batch(engine, args)
     if args.question is None:

@@ -124,7 +124,13 @@ def _counter(say: Progress, what: str) -> Callable[[int, int], None]:
 
 
 def _versions() -> dict[str, str]:
-    import sentence_transformers
+    """Versions of what built the index (read from package metadata: importing them would cost seconds)."""
+    from importlib.metadata import PackageNotFoundError, version
 
-    return {"rag": __version__, "faiss": faiss.__version__, "numpy": np.__version__,
-            "sentence_transformers": sentence_transformers.__version__, "python": platform.python_version()}
+    out = {"rag": __version__, "python": platform.python_version()}
+    for package in ("faiss-cpu", "numpy", "sentence-transformers", "transformers", "torch", "jieba"):
+        try:
+            out[package] = version(package)
+        except PackageNotFoundError:
+            out[package] = "not installed"
+    return out

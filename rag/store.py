@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,21 @@ class Index:
     @property
     def documents(self) -> list[dict[str, Any]]:
         return self.manifest["documents"]
+
+    # Derived lookups, computed once per Index (an Index is never modified after it is built).
+    @cached_property
+    def sentence_rows_by_doc(self) -> dict[str, tuple[list[int], list[int]]]:
+        """doc_id -> (sentence rows in document order, their start offsets) for bisecting by position."""
+        rows: dict[str, list[int]] = {}
+        for row, s in enumerate(self.sentences):
+            rows.setdefault(s.doc_id, []).append(row)
+        return {doc: (r, [self.sentences[i].start for i in r]) for doc, r in rows.items()}
+
+    @cached_property
+    def max_idf(self) -> float:
+        """The idf of the rarest indexed word (1.0 for an empty index)."""
+        rarest = min((len(p) for p in self.bm25.postings.values()), default=0)
+        return self.bm25.idf_of_df(rarest) or 1.0
 
 
 def build_faiss(vectors: np.ndarray, index_type: str) -> Any:
@@ -174,6 +190,25 @@ def read_manifest(index_dir: Path) -> tuple[Path, dict[str, Any]]:
         raise IndexCorruptError(f"the manifest in {gen} is not a JSON object; rebuild with "
                                 f"`rag index --rebuild --index-dir {index_dir}`.")
     return gen, manifest
+
+
+def config_for_index(index_dir: Path, rebuild: bool = False, **overrides: Any) -> Config:
+    """Config for working on `index_dir`: defaults, RAG_* variables, then `overrides` (None = not given).
+
+    For an existing index, its saved build settings fill what was not asked for explicitly, so
+    `rag ask --index-dir X` just works on an index built with other settings; a setting asked for
+    explicitly is never replaced, so a real mismatch is reported when the index is loaded.
+    """
+    saved: dict[str, Any] = {}
+    if not rebuild:
+        try:
+            saved = read_manifest(index_dir)[1].get("settings", {})
+        except (IndexMissingError, IndexCorruptError):
+            saved = {}
+    for key in ("model", "chunk_size", "chunk_overlap", "index_type"):
+        if overrides.get(key) is None and key in saved and f"RAG_{key.upper()}" not in os.environ:
+            overrides[key] = saved[key]
+    return Config.from_env(**overrides)
 
 
 def check_settings(manifest: dict[str, Any], config: Config, index_dir: Path) -> None:

@@ -23,7 +23,7 @@ from rag.tokenize import tokenize
 
 def main() -> None:
     dataset = Path(sys.argv[1] if len(sys.argv) > 1 else "eval/qa_article.jsonl")
-    engine = Engine.open(Config())
+    engine = Engine.open(Config(), seed=True)
     cases = load_jsonl_cases(dataset)
     rows = []
     for case in cases:

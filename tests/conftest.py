@@ -2,56 +2,26 @@
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from rag.config import BUNDLED_CORPUS, Config
+from tests.fakes import HashEmbedder
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTICLE = BUNDLED_CORPUS
 
 
-class BigramEmbedder:
-    """Hashed character-bigram counts, L2-normalized: texts sharing bigrams get similar vectors.
-
-    Deterministic and instant, so retrieval and answering can be tested without the real model.
-    """
-
-    name = "fake-bigram"
-    dim = 256
-    fingerprint = "fake-bigram-v1"
-
-    def _vector(self, text: str) -> np.ndarray:
-        v = np.zeros(self.dim, np.float32)
-        for a, b in zip(text, text[1:], strict=False):
-            v[int(hashlib.md5((a + b).encode()).hexdigest(), 16) % self.dim] += 1.0
-        norm = np.linalg.norm(v)
-        return v / norm if norm else v
-
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return np.stack([self._vector(t) for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
-
-    def embed_passages(self, texts: Sequence[str],
-                       progress: Callable[[int, int], None] | None = None) -> np.ndarray:
-        out = self.embed_queries(texts)
-        if progress:
-            progress(len(texts), len(texts))
-        return out
-
-
 @pytest.fixture(scope="session")
-def fake_embedder() -> BigramEmbedder:
-    return BigramEmbedder()
+def fake_embedder() -> HashEmbedder:
+    return HashEmbedder()
 
 
 @pytest.fixture(scope="session")
 def fake_config() -> Config:
-    # bigram cosines are not e5 cosines: only the word-overlap part of the refusal policy applies
-    return Config(model="fake-bigram", refuse_min_cosine=0.0, refuse_min_z=0.0)
+    # hashed n-gram cosines are not e5 cosines: only the word-overlap part of the refusal policy applies
+    return Config(model="fake-hash", refuse_min_cosine=0.0, refuse_min_z=0.0)
 
 
 @pytest.fixture()
@@ -83,4 +53,4 @@ def real_index_dir(tmp_path_factory) -> Path:
 def real_engine(real_index_dir):
     from rag.chat import Engine
 
-    return Engine.open(Config(), real_index_dir, build_default=False)
+    return Engine.open(Config(), real_index_dir)

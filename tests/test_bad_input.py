@@ -139,7 +139,7 @@ def engine(real_index_dir, tmp_path) -> Engine:
     index_dir = tmp_path / "index"
     shutil.copytree(real_index_dir, index_dir)
     config = Config()
-    return Engine.open(config, index_dir, embedder=load_embedder(config), build_default=False)
+    return Engine.open(config, index_dir, embedder=load_embedder(config))
 
 
 def blank_pdf(path: Path) -> Path:
@@ -280,7 +280,7 @@ def test_odd_file_names_are_stored_as_plain_one_line_names(engine, tmp_path):
     report = engine.add_files(paths)
     assert report.added == list(names.values())
     assert {d["source"] for d in engine.documents()} == {"meitu_ai_article.txt", *names.values()}
-    reloaded = Engine.open(engine.config, engine.index_dir, embedder=engine.embedder, build_default=False)
+    reloaded = Engine.open(engine.config, engine.index_dir, embedder=engine.embedder)
     assert {d["source"] for d in reloaded.documents()} == {"meitu_ai_article.txt", *names.values()}
 
 

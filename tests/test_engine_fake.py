@@ -107,6 +107,10 @@ def test_followup_resolution():
     assert resolve_followup("他对毛利率说了什么？", history) == "美图的CFO是谁？ 他对毛利率说了什么？"
     assert resolve_followup("美图2023年的总收入是多少？", history) == "美图2023年的总收入是多少？"
     assert resolve_followup("他是谁？", []) == "他是谁？"
+    assert resolve_followup("这个业务后来卖给了谁？", history).startswith("美图的CFO是谁？")
+    assert resolve_followup("这段文字用于什么测试？", history) == "这段文字用于什么测试？"
+    with pytest.raises(InputError, match="history must be a list"):
+        resolve_followup("他是谁？", "美图的CFO是谁？")
 
 
 def test_config_rejects_bad_values():

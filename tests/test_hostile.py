@@ -40,7 +40,7 @@ def engine(real_index_dir, tmp_path) -> Engine:
     index_dir = tmp_path / "index"
     shutil.copytree(real_index_dir, index_dir)
     config = Config()
-    return Engine.open(config, index_dir, embedder=load_embedder(config), build_default=False)
+    return Engine.open(config, index_dir, embedder=load_embedder(config))
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +57,7 @@ def hostile_engine(real_index_dir, hostile_files, tmp_path_factory) -> Engine:
     index_dir = tmp_path_factory.mktemp("hostile-index") / "index"
     shutil.copytree(real_index_dir, index_dir)
     config = Config()
-    engine = Engine.open(config, index_dir, embedder=load_embedder(config), build_default=False)
+    engine = Engine.open(config, index_dir, embedder=load_embedder(config))
     engine.add_files(hostile_files)
     return engine
 

@@ -71,7 +71,7 @@ class LineReader:
 
 def answers_revenue(index_dir: Path) -> None:
     config = Config()
-    engine = Engine.open(config, index_dir, embedder=load_embedder(config), build_default=False)
+    engine = Engine.open(config, index_dir, embedder=load_embedder(config))
     answer = engine.ask(REVENUE)
     assert not answer.refused and "27" in answer.text, answer.text
 
@@ -133,7 +133,7 @@ def test_a_crash_while_saving_leaves_no_trace(index_dir, tmp_path, monkeypatch):
     import rag.store
 
     config = Config()
-    engine = Engine.open(config, index_dir, embedder=load_embedder(config), build_default=False)
+    engine = Engine.open(config, index_dir, embedder=load_embedder(config))
     doc = tmp_path / "new.txt"
     doc.write_text("星火公司2025年的研发投入为8.8亿元。", encoding="utf-8")
     before = tree_digest(index_dir)
@@ -179,7 +179,7 @@ def test_leftovers_of_a_writer_killed_while_saving_are_ignored_then_cleaned(inde
 
     answers_revenue(index_dir)  # the live generation is still the one CURRENT names
     config = Config()
-    engine = Engine.open(config, index_dir, embedder=load_embedder(config), build_default=False)
+    engine = Engine.open(config, index_dir, embedder=load_embedder(config))
     doc = tmp_path / "new.txt"
     doc.write_text("星火公司2025年的研发投入为8.8亿元。", encoding="utf-8")
     assert engine.add_files([doc]).added == ["new.txt"]
@@ -261,7 +261,7 @@ def test_damaged_index_is_refused_at_load_with_the_fix(index_dir, kind):
     error, message = DAMAGE[kind]
     config = Config()
     for load in (lambda: load_index(index_dir, config),
-                 lambda: Engine.open(config, index_dir, embedder=load_embedder(config), build_default=False)):
+                 lambda: Engine.open(config, index_dir, embedder=load_embedder(config))):
         with pytest.raises(error) as caught:
             load()
         assert message in str(caught.value)
@@ -295,7 +295,7 @@ def test_index_built_by_another_copy_of_the_model_is_neither_read_nor_extended(i
     config = Config()
     embedder = load_embedder(config)
     with pytest.raises(ModelError, match=f"fingerprint differs.*{REBUILD}"):
-        Engine.open(config, index_dir, embedder=embedder, build_default=False)
+        Engine.open(config, index_dir, embedder=embedder)
     doc = tmp_path / "new.txt"
     doc.write_text("星火公司2025年的研发投入为8.8亿元。", encoding="utf-8")
     before = tree_digest(index_dir)
