@@ -26,6 +26,7 @@ import gradio as gr
 
 from rag.chat import Engine
 from rag.config import DEFAULT_INDEX_DIR, PROJECT_ROOT
+from rag.documents import format_size
 from rag.errors import InputError, RagError
 from rag.indexer import AddReport
 from rag.store import config_for_index
@@ -162,7 +163,7 @@ def add_uploads(engine: Engine, uploads_dir: Path, files: Sequence[str | Path],
     for p in paths:
         size = p.stat().st_size
         if size > limit:
-            raise InputError(f"{p.name} is {human_size(size)}, over the {human_size(limit)} limit; "
+            raise InputError(f"{p.name} is {format_size(size)}, over the {format_size(limit)} limit; "
                              "split it or raise RAG_MAX_FILE_BYTES.")
     uploads_dir = Path(uploads_dir).resolve()
     uploads_dir.mkdir(parents=True, exist_ok=True)
@@ -190,10 +191,6 @@ def add_uploads(engine: Engine, uploads_dir: Path, files: Sequence[str | Path],
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return report
-
-
-def human_size(n: int) -> str:
-    return f"{n / 2**20:.1f} MB" if n >= 2**20 // 10 else f"{n:,} bytes"
 
 
 def progress_reporter(progress: Any) -> Callable[[str], None]:
@@ -274,7 +271,7 @@ def build_app(engine: Engine, uploads_dir: Path = UPLOADS_DIR) -> gr.Blocks:
                 mode = gr.Radio(MODE_CHOICES, value=config.mode, label="检索方式 / Retrieval mode")
         with gr.Accordion("文档 / Documents", open=True, elem_id="rag-documents"):
             with gr.Row():
-                upload = gr.File(label=f"上传 / Upload (.txt .md .html .pdf .docx, ≤ {config.max_file_bytes // 2**20} MB)",
+                upload = gr.File(label=f"上传 / Upload (.txt .md .html .pdf .docx, ≤ {format_size(config.max_file_bytes)})",
                                  file_count="multiple", type="filepath", elem_id="rag-upload")
                 status = gr.Textbox(label="上传结果 / Upload result", interactive=False, lines=4,
                                     elem_id="rag-upload-status")

@@ -243,7 +243,7 @@ def render_markdown(title: str, command: str, generated: str, sections: Sequence
     if command:
         out += ["", "```", command.replace("```", "'''"), "```"]
     for s in sections:
-        out += ["", f"## {_md_cell(s.heading)}", ""] + ([s.text, ""] if s.text else [])
+        out += ["", f"## {_md_cell(s.heading)}", ""] + ([_md_cell(s.text), ""] if s.text else [])
         if s.rows:
             out += ["| " + " | ".join(map(_md_cell, s.headers)) + " |", "|" + "---|" * len(s.headers)]
             out += ["| " + " | ".join(map(_md_cell, row)) + " |" for row in s.rows]
