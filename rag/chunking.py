@@ -11,7 +11,7 @@ import re
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from rag.errors import RagError
-from rag.schema import Chunk, Document, Sentence
+from rag.schema import Chunk, Document, Sentence, trim_span
 
 # Paragraphs first, then sentence ends (Chinese and ASCII), then clauses, then anything.
 SEPARATORS = ["\n\n", "\n", "。", "！", "？", "；", "!", "?", ";", "，", ",", " ", ""]
@@ -50,11 +50,7 @@ def split_sentences(text: str, offset: int = 0, doc_id: str = "") -> list[Senten
     """Sentences of `text` with offsets shifted by `offset`; surrounding whitespace is excluded."""
     sentences: list[Sentence] = []
     for m in SENTENCE_RE.finditer(text):
-        s, e = m.start(), m.end()
-        while s < e and text[s].isspace():
-            s += 1
-        while e > s and text[e - 1].isspace():
-            e -= 1
+        s, e = trim_span(text, m.start(), m.end())
         if e > s:
             sentences.append(Sentence(doc_id=doc_id, start=offset + s, end=offset + e, text=text[s:e]))
     return sentences

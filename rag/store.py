@@ -12,7 +12,6 @@ any moment leaves the previous index loadable. Every file's sha256 is in the man
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
 import shutil
@@ -30,7 +29,7 @@ import numpy as np
 from rag.bm25 import BM25
 from rag.config import Config
 from rag.errors import IndexCorruptError, IndexLockedError, IndexMismatchError, IndexMissingError
-from rag.schema import Chunk, Sentence
+from rag.schema import Chunk, Sentence, file_sha256
 
 FORMAT_VERSION = 1
 FILES = ("chunks.jsonl", "vectors.npy", "dense.faiss", "bm25.json", "sentences.jsonl", "sentence_vectors.npy")
@@ -87,14 +86,6 @@ def build_faiss(vectors: np.ndarray, index_type: str) -> Any:
     return index
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _write_jsonl(path: Path, rows: Iterator[dict[str, Any]]) -> None:
     with open(path, "w", encoding="utf-8") as f:
         for row in rows:
@@ -141,7 +132,7 @@ def save_index(index: Index, index_dir: Path, config: Config) -> Path:
         manifest.update(format=FORMAT_VERSION, settings=config.index_settings(),
                         counts={"documents": len(manifest["documents"]), "chunks": len(index.chunks),
                                 "sentences": len(index.sentences)},
-                        files={name: _sha256(tmp / name) for name in FILES},
+                        files={name: file_sha256(tmp / name) for name in FILES},
                         saved_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
         (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
         for name in (*FILES, "manifest.json"):
@@ -249,7 +240,7 @@ def _load_generation(index_dir: Path, config: Config) -> Index:
         path = gen / name
         if not path.exists():
             raise IndexCorruptError(f"{path} is missing; {fix}.")
-        if _sha256(path) != manifest.get("files", {}).get(name):
+        if file_sha256(path) != manifest.get("files", {}).get(name):
             raise IndexCorruptError(f"{path} does not match its checksum in the manifest (damaged or edited); {fix}.")
     try:
         chunks = [Chunk(**row) for row in _read_jsonl(gen / "chunks.jsonl")]

@@ -54,3 +54,17 @@ def real_engine(real_index_dir):
     from rag.chat import Engine
 
     return Engine.open(Config(), real_index_dir)
+
+
+@pytest.fixture()
+def real_engine_copy(real_index_dir, tmp_path):
+    """The real engine over a private copy of the session's real index (tests may modify it)."""
+    import shutil
+
+    from rag.chat import Engine
+    from rag.embedding import load_embedder
+
+    index_dir = tmp_path / "index"
+    shutil.copytree(real_index_dir, index_dir)
+    config = Config()
+    return Engine.open(config, index_dir, embedder=load_embedder(config))

@@ -17,7 +17,6 @@ from rag.answer import check_citations
 from rag.chat import Engine
 from rag.config import Config
 from rag.documents import read_file
-from rag.embedding import load_embedder
 from rag.errors import InputError, UnsupportedFileError
 from tests.conftest import ROOT
 from tests.fakes import tree_digest
@@ -134,12 +133,8 @@ def test_mixed_scripts_get_a_checked_answer_or_a_refusal(real_engine, question):
 # --------------------------------------------------------------------------- files, real engine
 
 @pytest.fixture()
-def engine(real_index_dir, tmp_path) -> Engine:
-    """The real engine over a private copy of the session's real index."""
-    index_dir = tmp_path / "index"
-    shutil.copytree(real_index_dir, index_dir)
-    config = Config()
-    return Engine.open(config, index_dir, embedder=load_embedder(config))
+def engine(real_engine_copy) -> Engine:
+    return real_engine_copy
 
 
 def blank_pdf(path: Path) -> Path:

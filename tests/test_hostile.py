@@ -36,11 +36,8 @@ ARTICLE_QUESTIONS = ["美图2023年的总收入是多少？", "美图2023年的�
 
 
 @pytest.fixture()
-def engine(real_index_dir, tmp_path) -> Engine:
-    index_dir = tmp_path / "index"
-    shutil.copytree(real_index_dir, index_dir)
-    config = Config()
-    return Engine.open(config, index_dir, embedder=load_embedder(config))
+def engine(real_engine_copy) -> Engine:
+    return real_engine_copy
 
 
 @pytest.fixture(scope="module")

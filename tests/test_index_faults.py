@@ -24,7 +24,7 @@ from rag.config import Config
 from rag.embedding import load_embedder
 from rag.errors import IndexCorruptError, IndexLockedError, IndexMismatchError, ModelError, RagError
 from rag.indexer import empty_index
-from rag.store import _sha256, current_generation, load_index, writer_lock
+from rag.store import current_generation, file_sha256, load_index, writer_lock
 from tests.conftest import ARTICLE, ROOT
 from tests.fakes import HashEmbedder, tree_digest
 
@@ -192,7 +192,7 @@ def test_leftovers_of_a_writer_killed_while_saving_are_ignored_then_cleaned(inde
 
 def _rewrite_checksum(gen: Path, name: str) -> None:
     manifest = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
-    manifest["files"][name] = _sha256(gen / name)
+    manifest["files"][name] = file_sha256(gen / name)
     (gen / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
 
 
