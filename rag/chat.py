@@ -50,17 +50,30 @@ def clean_question(question: str, limit: int) -> tuple[str, str]:
     return text, notice
 
 
-def resolve_followup(question: str, history: Sequence[dict] | None) -> str:
-    """The retrieval query: the question, preceded by the last user turn when it depends on it."""
+def followup_context(question: str, history: Sequence[dict] | None) -> str:
+    """The earlier user question that `question` leans on, or "" when it stands on its own."""
     if history is not None and not (isinstance(history, list | tuple) and all(
             isinstance(t, dict) and isinstance(t.get("content", ""), str) for t in history)):
         raise InputError("history must be a list of {\"role\": \"user\"|\"assistant\", \"content\": text} turns.")
     previous = [t.get("content", "") for t in (history or []) if t.get("role") == "user" and t.get("content")]
-    if not previous:
-        return question
-    if FOLLOWUP.search(question) or len(question) <= 6:
-        return f"{previous[-1]} {question}"
-    return question
+    if previous and (FOLLOWUP.search(question) or len(question) <= 6):
+        return previous[-1]
+    return ""
+
+
+def resolve_followup(question: str, history: Sequence[dict] | None) -> str:
+    """The retrieval query: the question, preceded by the last user turn when it depends on it."""
+    previous = followup_context(question, history)
+    return f"{previous} {question}" if previous else question
+
+
+def check_fingerprint(index: Index, embedder: Embedder, index_dir: Path) -> None:
+    """Vectors of two models (or two builds of one) do not mix: refuse an index built with another."""
+    built_with = index.manifest.get("model_fingerprint")
+    if built_with and built_with != embedder.fingerprint:
+        raise ModelError(f"the index in {index_dir} was built with another copy of model "
+                         f"{index.manifest.get('model')!r} (fingerprint differs); run "
+                         f"`rag index --rebuild --index-dir {index_dir}`.")
 
 
 class Engine:
@@ -91,10 +104,7 @@ class Engine:
                 progress(f"first run: no index in {index_dir}; indexing the bundled article there")
             engine.add_files([BUNDLED_CORPUS], progress=progress)
             return engine
-        if index.manifest.get("model_fingerprint") != embedder.fingerprint:
-            raise ModelError(f"the index in {index_dir} was built with another copy of model "
-                             f"{index.manifest.get('model')!r} (fingerprint differs); run "
-                             f"`rag index --rebuild --index-dir {index_dir}`.")
+        check_fingerprint(index, embedder, index_dir)
         return cls(config, index_dir, embedder, index)
 
     def ask(self, question: str, history: Sequence[dict] | None = None, k: int | None = None,
@@ -102,7 +112,8 @@ class Engine:
         cfg = self.config.with_(k=k, mode=mode)  # validates k and mode
         t0 = time.perf_counter()
         question, notice = clean_question(question, cfg.max_question_chars)
-        query = resolve_followup(question, history)
+        previous = followup_context(question, history)
+        query = f"{previous} {question}" if previous else question
         tokens = tokenize(query)
         vector = self.embedder.embed_queries([query])[0]
         t1 = time.perf_counter()
@@ -110,7 +121,6 @@ class Engine:
         hits = retrieve(index, vector, tokens, cfg.k, cfg.mode, cfg.rrf_k, cfg.fusion_depth)
         t2 = time.perf_counter()
         if hits:
-            previous = query[: -len(question)].strip() if query != question else ""
             answer = answer_question(Query.make(question, previous), vector, index, hits, cfg.max_answer_chars,
                                      RefusalPolicy(cfg.refuse_min_coverage, cfg.refuse_min_cosine, cfg.refuse_min_z))
         else:
@@ -128,11 +138,7 @@ class Engine:
                 base = load_index(self.index_dir, self.config)
             except IndexMissingError:
                 base = empty_index(self.embedder)
-            built_with = base.manifest.get("model_fingerprint")
-            if built_with and built_with != self.embedder.fingerprint:  # vectors of two models do not mix
-                raise ModelError(f"the index in {self.index_dir} was built with another copy of model "
-                                 f"{base.manifest.get('model')!r} (fingerprint differs); run "
-                                 f"`rag index --rebuild --index-dir {self.index_dir}`.")
+            check_fingerprint(base, self.embedder, self.index_dir)
             new_index, report = add_documents(base, documents, self.embedder, self.config, progress)
             if report.changed:
                 save_index(new_index, self.index_dir, self.config)

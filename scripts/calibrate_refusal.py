@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from rag import answer as A
-from rag.chat import Engine, clean_question, resolve_followup
+from rag.chat import Engine, clean_question, followup_context
 from rag.config import Config
 from rag.datasets import load_jsonl_cases
 from rag.metrics import contains_gold, strip_citation_markers
@@ -28,10 +28,10 @@ def main() -> None:
     rows = []
     for case in cases:
         question, _ = clean_question(case.question, 500)
-        query = resolve_followup(question, list(case.history))
+        previous = followup_context(question, list(case.history))
+        query = f"{previous} {question}" if previous else question
         vector = engine.embedder.embed_queries([query])[0]
         hits = retrieve(engine.index, vector, tokenize(query), 5)
-        previous = query[: -len(question)].strip() if query != question else ""
         q = A.Query.make(question, previous)
         cands = A.score_candidates(q, vector, engine.index, hits)
         best = cands[0] if cands else None
