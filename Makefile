@@ -48,7 +48,7 @@ eval-compare: install
 	$(VENV)/bin/rag eval --compare --out eval/out/compare
 
 eval-cmrc: install
-	$(VENV)/bin/rag eval --dataset ../shared/datasets/cmrc2018_dev.json --out eval/out/cmrc
+	$(VENV)/bin/rag eval --compare --dataset ../shared/datasets/cmrc2018_dev.json --out eval/out/cmrc
 
 load: install
 	$(PY) scripts/load_test.py

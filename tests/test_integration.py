@@ -135,12 +135,11 @@ def test_eval_gate_article(real_index_dir, tmp_path):
     assert len(rows) == summary["n"] >= 80 and rows[0]["id"] == "q001"
 
 
-CMRC = ROOT.parent / "shared" / "datasets" / "cmrc2018_dev.json"
+CMRC_SLICE = ROOT / "eval" / "cmrc2018_dev_200.json"  # the first 200 questions of CMRC 2018 dev (eval/README.md)
 
 
-@pytest.mark.skipif(not CMRC.exists(), reason="CMRC 2018 dev is not in ../shared/datasets")
 def test_eval_gate_cmrc_slice(tmp_path):
-    summary = run_eval("--dataset", str(CMRC), "--limit", "200", "--index-dir", str(tmp_path / "cmrc"),
+    summary = run_eval("--dataset", str(CMRC_SLICE), "--index-dir", str(tmp_path / "cmrc"),
                        "--out", str(tmp_path / "cmrc-out"))[0]
     assert summary["n"] == 200
     assert summary["hit@5"] >= CMRC_GATE["hit@5"], summary["hit@5"]
