@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
 from gradio_client import Client
 
-from tests.ui_app import RunningApp, ui_app_fixture  # noqa: F401  (provides the `ui_app` fixture)
+from tests.ui_app import RunningApp, start_app, stop_app, ui_app_fixture  # noqa: F401  (provides `ui_app`)
 
 pytestmark = pytest.mark.browser
 
@@ -55,3 +58,32 @@ def test_follow_up_uses_the_conversation(ui_app: RunningApp) -> None:
     assert "70%-75%" in reply_text(chat)
     # the retrieval query shown above the passages carries the earlier question
     assert re.search(r"Search query: <q>美图的CFO是谁？\s*他对毛利率说了什么？</q>", passages)
+
+
+def listening_addresses(port: int) -> set[str]:
+    """Local IPv4 addresses with a socket listening on `port`, read from /proc/net/tcp."""
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        address, port_hex = local.split(":")
+        if state == "0A" and int(port_hex, 16) == port:  # 0A = LISTEN
+            found.add(".".join(str(b) for b in reversed(bytes.fromhex(address))))
+    return found
+
+
+def test_loopback_only_and_login_when_auth_is_set(real_index_dir: Path) -> None:
+    workdir = Path(tempfile.mkdtemp(prefix="rag-ui-auth-"))
+    shutil.copytree(real_index_dir, workdir / "index")
+    app = start_app(workdir, workdir / "index", extra_env={"RAG_AUTH": "ann:s3cret"})
+    try:
+        port = int(app.url.rstrip("/").rsplit(":", 1)[1])
+        assert listening_addresses(port) == {"127.0.0.1"}
+        with pytest.raises(Exception):  # noqa: B017 - gradio_client raises different types per version
+            Client(app.url, verbose=False, analytics_enabled=False).predict("美图的CFO是谁？", api_name="/ask")
+        with pytest.raises(Exception):  # noqa: B017
+            Client(app.url, auth=("ann", "wrong"), verbose=False, analytics_enabled=False)
+        client = Client(app.url, auth=("ann", "s3cret"), verbose=False, analytics_enabled=False)
+        chat, *_ = client.predict("美图的CFO是谁？", api_name="/ask")
+        assert "颜劲良" in reply_text(chat)
+    finally:
+        stop_app(app)

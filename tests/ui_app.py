@@ -49,11 +49,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_app(workdir: Path, index_dir: Path) -> RunningApp:
+def start_app(workdir: Path, index_dir: Path, extra_env: dict[str, str] | None = None) -> RunningApp:
     """Start `python ui.py` on a free port over index_dir and wait until the page answers."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "RAG_AUTH"}
-    env.update(GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
+    env.update(GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1", **(extra_env or {}))
     log_path = workdir / "ui.log"
     cmd = [sys.executable, str(ROOT / "ui.py"), "--port", str(port), "--index-dir", str(index_dir),
            "--uploads-dir", str(workdir / "uploads")]
