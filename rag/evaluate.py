@@ -120,7 +120,7 @@ def add_eval_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", type=Path, default=DEFAULT_DATASET,
                    help="our JSONL QA set (default: eval/qa_article.jsonl) or a SQuAD-format .json (CMRC 2018)")
     p.add_argument("--index-dir", type=Path, default=None,
-                   help="index to use (default: index/ for the article, index/eval-<dataset> for SQuAD files)")
+                   help="index to use (default: a private index/eval-article, or index/eval-<name> for SQuAD files)")
     p.add_argument("--k", type=int, default=5)
     p.add_argument("--mode", choices=("hybrid", "dense", "bm25"), default="hybrid")
     p.add_argument("--out", type=Path, default=PROJECT_ROOT / "eval" / "out" / "latest")
@@ -150,7 +150,8 @@ def load_dataset(path: Path, limit: int | None) -> tuple[list[Document] | None, 
 
 
 def default_index_dir(dataset: Path) -> Path:
-    return DEFAULT_INDEX_DIR if not is_squad(dataset) else DEFAULT_INDEX_DIR / f"eval-{dataset.stem}"
+    """A private index per dataset, so documents a user added to index/ never change the figures."""
+    return DEFAULT_INDEX_DIR / ("eval-article" if not is_squad(dataset) else f"eval-{dataset.stem}")
 
 
 __all__ = ["Corpus", "score_case", "run_cases", "summarize", "load_dataset", "default_index_dir",
