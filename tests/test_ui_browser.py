@@ -78,11 +78,12 @@ def ask(page, question: str) -> str:
 
 def upload(page, path: Path, expect: str, timeout_s: float = 60) -> str:
     """Upload one file and wait until the upload result box mentions `expect`; return the box's text."""
+    before = page.input_value("#rag-upload-status textarea")  # an earlier upload's message must not count
     page.set_input_files("#rag-upload input[type=file]", str(path))
     deadline, status = time.monotonic() + timeout_s, ""
     while time.monotonic() < deadline:
         status = page.input_value("#rag-upload-status textarea")
-        if expect in status:
+        if status != before and expect in status:
             return status
         time.sleep(0.2)
     raise AssertionError(f"uploading {path.name}: no {expect!r} within {timeout_s} s; the box says {status!r}")
