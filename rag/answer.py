@@ -18,7 +18,7 @@ import numpy as np
 
 from rag.schema import Answer, Citation, Hit, Sentence
 from rag.store import Index
-from rag.tokenize import tokenize
+from rag.tokenize import token_set, tokenize
 
 REFUSAL = {
     "zh": "抱歉，文档中没有找到这个问题的答案。",
@@ -111,8 +111,9 @@ class Query:
         kind = question_kind(question)
         if kind == "other" and previous:
             kind = question_kind(previous)
-        prev_tokens = tuple(t for t in tokenize(previous) if t not in tokenize(question)) if previous else ()
-        return cls(question, tuple(tokenize(question)), kind, question_language(question), prev_tokens)
+        tokens = tuple(tokenize(question))
+        prev_tokens = tuple(t for t in tokenize(previous) if t not in tokens) if previous else ()
+        return cls(question, tokens, kind, question_language(question), prev_tokens)
 
 
 @dataclass(frozen=True)
@@ -157,7 +158,7 @@ def term_weights(query: Query, index: Index) -> dict[str, float]:
     return weights
 
 
-def coverage(weights: dict[str, float], text_tokens: set[str]) -> float:
+def coverage(weights: dict[str, float], text_tokens: set[str] | frozenset[str]) -> float:
     total = sum(weights.values())
     if total <= 0:
         return float("nan")
@@ -201,9 +202,9 @@ def score_candidates(query: Query, query_vector: np.ndarray, index: Index, hits:
         prev = None
         if i > 0 and pairs[i - 1][1] is hit and same_paragraph(hit, index.sentences[rows[i - 1]], sentence):
             prev = index.sentences[rows[i - 1]]
-        own = set(tokenize(sentence.text)) | set(tokenize(hit.chunk.title))
+        own = token_set(sentence.text) | token_set(hit.chunk.title)
         cov_own = coverage(weights, own)
-        cov_ctx = coverage(weights, own | set(tokenize(prev.text))) if prev else cov_own
+        cov_ctx = coverage(weights, own | token_set(prev.text)) if prev else cov_own
         lexical = 0.0 if np.isnan(cov_ctx) else max(cov_own, cov_ctx - CONTEXT_DISCOUNT)
         score = float(cos) + W_LEXICAL * lexical + W_RANK / hit.rank
         gain = 0.0 if np.isnan(cov_ctx) else cov_ctx - cov_own
@@ -241,7 +242,7 @@ def shorten(text: str, limit: int, query: Query, weights: dict[str, float]) -> s
             if len(window) + len(clauses[j]) > limit:
                 break
             window += clauses[j]
-            cov = coverage(weights, set(tokenize(window)))
+            cov = coverage(weights, token_set(window))
             score = (0 if np.isnan(cov) else cov) + 0.5 * kind_matches(query.kind, window) - 0.001 * len(window)
             if score > best_score:
                 best, best_score = window, score

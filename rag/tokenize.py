@@ -48,3 +48,9 @@ def tokenize(text: str, keep_stopwords: bool = False) -> list[str]:
     if keep_stopwords:
         return tokens
     return [t for t in tokens if t not in STOPWORDS]
+
+
+@lru_cache(maxsize=1 << 16)
+def token_set(text: str) -> frozenset[str]:
+    """The distinct tokens of text, cached: answering looks at the same indexed sentences again and again."""
+    return frozenset(tokenize(text))
