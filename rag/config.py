@@ -38,7 +38,7 @@ class Config:
     # Longest question accepted; longer ones are cut with a notice.
     max_question_chars: int = 500
     # Largest file accepted for indexing, in bytes.
-    max_file_bytes: int = 20 * 1024 * 1024
+    max_file_bytes: int = 20_000_000  # 20 MB, as the UI and error messages print it
     # Extractive answer length target, characters (without [n] markers).
     max_answer_chars: int = 120
     # Refusal thresholds (see rag/answer.py). They depend on the embedding model: these values were

@@ -171,7 +171,7 @@ def format_size(n_bytes: float) -> str:
     return f"{n_bytes:.0f} bytes"
 
 
-def read_file(path: Path, max_bytes: int = 20 * 1024 * 1024, source: str | None = None) -> Document:
+def read_file(path: Path, max_bytes: int = 20_000_000, source: str | None = None) -> Document:
     """Read one supported file into a cleaned Document, or raise an InputError saying why not."""
     path = Path(path)
     name = source or display_name(path)
@@ -200,7 +200,7 @@ def read_file(path: Path, max_bytes: int = 20 * 1024 * 1024, source: str | None 
     return make_document(name, text)
 
 
-def read_paths(paths: list[Path], max_bytes: int = 20 * 1024 * 1024) -> list[Path]:
+def read_paths(paths: list[Path], max_bytes: int = 20_000_000) -> list[Path]:
     """Expand folders into the supported files inside them (sorted), checking each path exists."""
     files: list[Path] = []
     for p in paths:
@@ -217,7 +217,7 @@ def read_paths(paths: list[Path], max_bytes: int = 20 * 1024 * 1024) -> list[Pat
     return files
 
 
-def read_documents(paths: list[Path], max_bytes: int = 20 * 1024 * 1024) -> list[Document]:
+def read_documents(paths: list[Path], max_bytes: int = 20_000_000) -> list[Document]:
     """Every supported file under `paths`, read; the first unreadable one raises, so callers add all or none."""
     if not paths:
         raise InputError("no files were given; name .txt, .md, .html, .pdf or .docx files or folders.")
