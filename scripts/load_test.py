@@ -17,13 +17,10 @@ import json
 import os
 import re
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from rag.metrics import percentile  # noqa: E402  (after the path is set, so the script runs from anywhere)
+from tests.ui_app import start_app, stop_app  # noqa: E402  (the same launcher the browser tests use)
 
 QUESTIONS = [  # answerable, unanswerable, English and follow-up-free, so every answer path is exercised
     "美图2023年的总收入是多少？", "美图2023年的净利润是多少？", "美图的CFO是谁？", "美图总部在哪里？",
@@ -62,12 +60,6 @@ class Level:
                 "server_peak_rss_mb": round(self.rss_peak_mb, 1), "error_samples": self.error_samples[:5]}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def peak_rss_mb(pid: int) -> float:
     """Peak resident set size of a process in MB, from the kernel's high-water mark (VmHWM, Linux).
 
@@ -82,45 +74,6 @@ def peak_rss_mb(pid: int) -> float:
     import psutil
 
     return psutil.Process(pid).memory_info().rss / 2**20
-
-
-def start_server(workdir: Path, index_dir: Path | None) -> tuple[subprocess.Popen, str, Path]:
-    target = workdir / "index"
-    if index_dir is not None and (index_dir / "CURRENT").exists():
-        shutil.copytree(index_dir, target)
-    port = free_port()
-    log_path = workdir / "ui.log"
-    env = {k: v for k, v in os.environ.items() if k != "RAG_AUTH"}
-    env.update(GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
-    cmd = [sys.executable, str(ROOT / "ui.py"), "--host", "127.0.0.1", "--port", str(port),
-           "--index-dir", str(target), "--uploads-dir", str(workdir / "uploads")]
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}/"
-    started = time.monotonic()
-    while time.monotonic() - started < STARTUP_TIMEOUT_S:
-        if process.poll() is not None:
-            raise RuntimeError(f"ui.py exited with {process.returncode}:\n{log_path.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    print(f"server ready in {time.monotonic() - started:.1f} s at {url} (pid {process.pid})")
-                    return process, url, log_path
-        except OSError:
-            pass
-        time.sleep(0.5)
-    process.kill()
-    raise RuntimeError(f"ui.py did not answer within {STARTUP_TIMEOUT_S} s:\n{log_path.read_text()[-3000:]}")
-
-
-def stop_server(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def reply_of(result: object) -> str:
@@ -197,9 +150,13 @@ def main(argv: list[str] | None = None) -> int:
     load = os.getloadavg()
     print(f"{os.cpu_count()} CPUs; load average before start {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     workdir = Path(tempfile.mkdtemp(prefix="rag-load-"))
-    process = None
+    if (args.index_dir / "CURRENT").exists():  # a private copy; with none, the server indexes the article
+        shutil.copytree(args.index_dir, workdir / "index")
+    app = None
     try:
-        process, url, log_path = start_server(workdir, args.index_dir)
+        app = start_app(workdir, workdir / "index", timeout_s=STARTUP_TIMEOUT_S)
+        process, url = app.process, app.url
+        print(f"server ready in {app.ready_s:.1f} s at {url} (pid {process.pid})")
         print(f"server peak RSS after start: {peak_rss_mb(process.pid):.1f} MB")
         run_level(url, process.pid, 1, 1, 60)  # warm-up: the first request pays one-off costs
         results = []
@@ -214,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
             for sample in s["error_samples"]:
                 print(f"      error: {sample}")
             if process.poll() is not None:
-                print(f"server died with {process.returncode}:\n{log_path.read_text()[-3000:]}")
+                print(f"server died with {process.returncode}:\n{app.log_tail(3000)}")
                 break
         load = os.getloadavg()
         print(f"load average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
@@ -223,9 +180,10 @@ def main(argv: list[str] | None = None) -> int:
                                              "cpus": os.cpu_count()}, indent=2), encoding="utf-8")
         return 1 if any(r["errors"] for r in results) or len(results) < len(args.levels) else 0
     finally:
-        if process is not None:
-            stop_server(process)
-        shutil.rmtree(workdir, ignore_errors=True)
+        if app is not None:
+            stop_app(app)  # also removes workdir
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

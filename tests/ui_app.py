@@ -49,8 +49,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_app(workdir: Path, index_dir: Path, extra_env: dict[str, str] | None = None) -> RunningApp:
-    """Start `python ui.py` on a free port over index_dir and wait until the page answers."""
+def start_app(workdir: Path, index_dir: Path, extra_env: dict[str, str] | None = None,
+              timeout_s: float = STARTUP_TIMEOUT_S) -> RunningApp:
+    """Start `python ui.py` on a free port over index_dir and wait until the page answers.
+
+    Also used by scripts/load_test.py. stop_app() ends it and removes `workdir`.
+    """
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "RAG_AUTH"}
     env.update(GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1", **(extra_env or {}))
@@ -62,7 +66,7 @@ def start_app(workdir: Path, index_dir: Path, extra_env: dict[str, str] | None =
         process = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}/"
     app = RunningApp(url, process, workdir, log_path, launched_at, 0.0)
-    while time.perf_counter() - launched_at < STARTUP_TIMEOUT_S:
+    while time.perf_counter() - launched_at < timeout_s:
         if process.poll() is not None:
             raise RuntimeError(f"ui.py exited with {process.returncode}:\n{app.log_tail()}")
         try:
@@ -74,7 +78,7 @@ def start_app(workdir: Path, index_dir: Path, extra_env: dict[str, str] | None =
             pass
         time.sleep(0.25)
     stop_app(app)
-    raise RuntimeError(f"ui.py did not answer on {url} within {STARTUP_TIMEOUT_S} s:\n{app.log_tail()}")
+    raise RuntimeError(f"ui.py did not answer on {url} within {timeout_s} s:\n{app.log_tail()}")
 
 
 def stop_app(app: RunningApp) -> None:
