@@ -61,10 +61,14 @@ def followup_context(question: str, history: Sequence[dict] | None) -> str:
     return ""
 
 
+def followup_query(previous: str, question: str) -> str:
+    """The retrieval query for a question and the earlier question it leans on ("" for none)."""
+    return f"{previous} {question}" if previous else question
+
+
 def resolve_followup(question: str, history: Sequence[dict] | None) -> str:
     """The retrieval query: the question, preceded by the last user turn when it depends on it."""
-    previous = followup_context(question, history)
-    return f"{previous} {question}" if previous else question
+    return followup_query(followup_context(question, history), question)
 
 
 def check_fingerprint(index: Index, embedder: Embedder, index_dir: Path) -> None:
@@ -113,7 +117,7 @@ class Engine:
         t0 = time.perf_counter()
         question, notice = clean_question(question, cfg.max_question_chars)
         previous = followup_context(question, history)
-        query = f"{previous} {question}" if previous else question
+        query = followup_query(previous, question)
         tokens = tokenize(query)
         vector = self.embedder.embed_queries([query])[0]
         t1 = time.perf_counter()

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from rag import metrics as M
-from rag.config import BUNDLED_CORPUS, DEFAULT_INDEX_DIR, PROJECT_ROOT, Config
+from rag.config import DEFAULT_INDEX_DIR, PROJECT_ROOT
 from rag.datasets import Case, is_squad, load_jsonl_cases, load_squad
 from rag.errors import InputError
 from rag.schema import Answer, Document
@@ -153,6 +153,3 @@ def default_index_dir(dataset: Path) -> Path:
     """A private index per dataset, so documents a user added to index/ never change the figures."""
     return DEFAULT_INDEX_DIR / ("eval-article" if not is_squad(dataset) else f"eval-{dataset.stem}")
 
-
-__all__ = ["Corpus", "score_case", "run_cases", "summarize", "load_dataset", "default_index_dir",
-           "BUNDLED_CORPUS", "Config"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,31 +15,21 @@ from rag.config import BUNDLED_CORPUS, Config
 from rag.datasets import Case
 from rag.documents import read_file
 from rag.embedding import Embedder, load_embedder
-from rag.errors import IndexMissingError
 from rag.evaluate import Corpus, default_index_dir, load_dataset, run_cases, summarize
 from rag.indexer import empty_index
 from rag.serialize import nan_to_none
-from rag.store import load_index
 
 
 def _say(message: str) -> None:
-    import sys
-
     print(message, file=sys.stderr, flush=True)
 
 
 def open_engine(config: Config, index_dir: Path, embedder: Embedder, documents: list | None) -> Engine:
     """An engine over `documents` (None: the bundled article), building or extending the index as needed."""
-    try:
-        index = load_index(index_dir, config)
-    except IndexMissingError:
-        index = empty_index(embedder)
-    engine = Engine(config, index_dir, embedder, index)
     if documents is None:
-        if not index.chunks:
-            engine.add_files([BUNDLED_CORPUS], progress=_say)
-    else:
-        engine.add_documents(documents, progress=_say)
+        return Engine.open(config, index_dir, embedder=embedder, progress=_say, seed=True)
+    engine = Engine(config, index_dir, embedder, empty_index(embedder))
+    engine.add_documents(documents, progress=_say)  # starts from what is on disk, under the writer lock
     return engine
 
 

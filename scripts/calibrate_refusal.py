@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from rag import answer as A
-from rag.chat import Engine, clean_question, followup_context
+from rag.chat import Engine, clean_question, followup_context, followup_query
 from rag.config import Config
 from rag.datasets import load_jsonl_cases
 from rag.metrics import contains_gold, strip_citation_markers
@@ -29,7 +29,7 @@ def main() -> None:
     for case in cases:
         question, _ = clean_question(case.question, 500)
         previous = followup_context(question, list(case.history))
-        query = f"{previous} {question}" if previous else question
+        query = followup_query(previous, question)
         vector = engine.embedder.embed_queries([query])[0]
         hits = retrieve(engine.index, vector, tokenize(query), 5)
         q = A.Query.make(question, previous)
