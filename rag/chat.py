@@ -1,9 +1,7 @@
 """The engine behind the CLI, the UI and the evaluation: load once, then ask and add documents.
 
-Follow-up questions are resolved before retrieval: when a question leans on the conversation (a pronoun
-such as 他/它/其/this/he, or it is very short), the previous user question is put in front of it for
-retrieval, so "他对毛利率说了什么？" after "美图的CFO是谁？" searches for both. The answer still
-answers the question as asked.
+`ask` cleans the question, resolves it against the conversation (rag/answering/question.py), retrieves,
+and hands the hits to the configured answerer (rag/answering/).
 """
 
 from __future__ import annotations
@@ -15,7 +13,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from rag.answer import Query, RefusalPolicy, answer_question, refuse
+from rag.answering import make_answerer
+from rag.answering.base import Answerer, Evidence, refuse
+from rag.answering.question import Question
 from rag.config import BUNDLED_CORPUS, DEFAULT_INDEX_DIR, Config
 from rag.documents import read_documents
 from rag.embedding import Embedder, load_embedder
@@ -27,10 +27,6 @@ from rag.store import Index, load_index, save_index, writer_lock
 from rag.tokenize import tokenize
 
 Progress = Callable[[str], None]
-# Words that lean on an earlier turn: personal pronouns, and 这/那/此 used on their own or before a
-# measure word (这个, 那家, 此事), but not 这段文字 or 那时候 style phrases that name what they mean.
-FOLLOWUP = re.compile(r"他|她|它|其|该|上述|前者|后者|[这那此](?:[个些家项款种位次样]|$|[？?，,呢])|"
-                      r"\b(he|she|it|its|his|her|they|their|them|this|that|these|those)\b", re.I)
 
 
 def clean_question(question: str, limit: int) -> tuple[str, str]:
@@ -50,27 +46,6 @@ def clean_question(question: str, limit: int) -> tuple[str, str]:
     return text, notice
 
 
-def followup_context(question: str, history: Sequence[dict] | None) -> str:
-    """The earlier user question that `question` leans on, or "" when it stands on its own."""
-    if history is not None and not (isinstance(history, list | tuple) and all(
-            isinstance(t, dict) and isinstance(t.get("content", ""), str) for t in history)):
-        raise InputError("history must be a list of {\"role\": \"user\"|\"assistant\", \"content\": text} turns.")
-    previous = [t.get("content", "") for t in (history or []) if t.get("role") == "user" and t.get("content")]
-    if previous and (FOLLOWUP.search(question) or len(question) <= 6):
-        return previous[-1]
-    return ""
-
-
-def followup_query(previous: str, question: str) -> str:
-    """The retrieval query for a question and the earlier question it leans on ("" for none)."""
-    return f"{previous} {question}" if previous else question
-
-
-def resolve_followup(question: str, history: Sequence[dict] | None) -> str:
-    """The retrieval query: the question, preceded by the last user turn when it depends on it."""
-    return followup_query(followup_context(question, history), question)
-
-
 def check_fingerprint(index: Index, embedder: Embedder, index_dir: Path) -> None:
     """Vectors of two models (or two builds of one) do not mix: refuse an index built with another."""
     built_with = index.manifest.get("model_fingerprint")
@@ -88,6 +63,14 @@ class Engine:
         self.index_dir = Path(index_dir)
         self.embedder = embedder
         self.index = index
+        self._answerers: dict[str, Answerer] = {}
+
+    def answerer(self, name: str | None = None) -> Answerer:
+        """The answerer `name` (default: the configured one), built once and kept."""
+        name = name or self.config.answerer
+        if name not in self._answerers:
+            self._answerers[name] = make_answerer(self.config, name)
+        return self._answerers[name]
 
     @classmethod
     def open(cls, config: Config, index_dir: Path | None = None, embedder: Embedder | None = None,
@@ -112,28 +95,30 @@ class Engine:
         return cls(config, index_dir, embedder, index)
 
     def ask(self, question: str, history: Sequence[dict] | None = None, k: int | None = None,
-            mode: str | None = None) -> Answer:
-        cfg = self.config.with_(k=k, mode=mode)  # validates k and mode
+            mode: str | None = None, answerer: str | None = None,
+            on_token: Callable[[str], None] | None = None) -> Answer:
+        cfg = self.config.with_(k=k, mode=mode, answerer=answerer)  # validates k, mode and answerer
         t0 = time.perf_counter()
-        question, notice = clean_question(question, cfg.max_question_chars)
-        previous = followup_context(question, history)
-        query = followup_query(previous, question)
+        text, notice = clean_question(question, cfg.max_question_chars)
+        asked = Question.make(text, history)
+        query = asked.retrieval_query
         tokens = tokenize(query)
         vector = self.embedder.embed_queries([query])[0]
         t1 = time.perf_counter()
         index = self.index  # one consistent snapshot even if an upload swaps it meanwhile
         hits = retrieve(index, vector, tokens, cfg.k, cfg.mode, cfg.rrf_k, cfg.fusion_depth)
         t2 = time.perf_counter()
+        chosen = self.answerer(cfg.answerer)
         if hits:
-            answer = answer_question(Query.make(question, previous), vector, index, hits, cfg.max_answer_chars,
-                                     RefusalPolicy(cfg.refuse_min_coverage, cfg.refuse_min_cosine, cfg.refuse_min_z))
+            answer = chosen.answer(asked, hits, Evidence(index, vector, self.embedder), on_token)
         else:
-            answer = refuse(question)
+            answer = refuse(text, answerer=chosen.name)
         t3 = time.perf_counter()
         timings = {"embed": (t1 - t0) * 1000, "search": (t2 - t1) * 1000, "answer": (t3 - t2) * 1000,
                    "total": (t3 - t0) * 1000}
+        notices = " ".join(n for n in (notice, answer.notice) if n)
         return replace(answer, timings_ms={k: round(v, 2) for k, v in timings.items()},
-                       retrieval_query=query, notice=notice)
+                       retrieval_query=query, notice=notices)
 
     def add_documents(self, documents: Sequence[Document], progress: Progress | None = None) -> AddReport:
         """Add already-read documents; writes a new index generation only when something changed."""

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from rag.answering import ANSWERERS
 from rag.config import BUNDLED_CORPUS, DEFAULT_INDEX_DIR, MODES, Config
 from rag.errors import InputError, RagError
 from rag.schema import Answer
@@ -50,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     p_ask.add_argument("question", nargs="?", help="the question (omit with --batch or to chat interactively)")
     p_ask.add_argument("--k", type=int, default=None, help="passages to retrieve (default 5)")
     p_ask.add_argument("--mode", choices=MODES, default=None)
+    p_ask.add_argument("--answerer", choices=ANSWERERS, default=None,
+                       help="who writes the answer (default: $RAG_ANSWERER or extractive)")
     p_ask.add_argument("--json", action="store_true", help="print one JSON object per answer")
     p_ask.add_argument("--batch", type=Path, help="JSONL file with {id, question[, history]} per line")
     p_ask.add_argument("--index-dir", type=Path, default=DEFAULT_INDEX_DIR)
@@ -65,7 +68,7 @@ def config_from(args: argparse.Namespace, index_dir: Path) -> Config:
     from rag.store import config_for_index
 
     return config_for_index(index_dir, rebuild=getattr(args, "rebuild", False),
-                            **{k: getattr(args, k, None) for k in ("k", "mode", "index_type", "chunk_size", "model")})
+                            **{k: getattr(args, k, None) for k in ("k", "mode", "index_type", "chunk_size", "model", "answerer")})
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -112,6 +115,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def _ask_batch(engine: Any, args: argparse.Namespace) -> int:
+    from rag.answering.question import check_history
+
     if not args.batch.is_file():
         raise InputError(f"{args.batch} does not exist or is not a file; give a JSONL file of questions.")
     failures = 0
@@ -124,11 +129,10 @@ def _ask_batch(engine: Any, args: argparse.Namespace) -> int:
                 case = json.loads(raw.decode("utf-8-sig" if lineno == 1 else "utf-8"))
                 if not isinstance(case, dict) or "question" not in case:
                     raise InputError(f"{args.batch}:{lineno} needs an object with \"id\" and \"question\".")
-                history = case.get("history") or []
-                if not (isinstance(history, list) and all(isinstance(t, dict) and isinstance(t.get("content", ""), str)
-                                                          for t in history)):
-                    raise InputError(f"{args.batch}:{lineno}: \"history\" must be a list of "
-                                     "{\"role\": ..., \"content\": \"text\"} objects.")
+                try:
+                    history = check_history(case.get("history") or [])
+                except InputError as exc:
+                    raise InputError(f"{args.batch}:{lineno}: {exc}") from None
                 answer = engine.ask(case["question"], history=history, k=args.k, mode=args.mode)
                 out = {"id": case.get("id"), **answer_to_json(answer)}
             except (ValueError, RagError) as exc:

@@ -41,7 +41,9 @@ class Config:
     max_file_bytes: int = 20_000_000  # 20 MB, as the UI and error messages print it
     # Extractive answer length target, characters (without [n] markers).
     max_answer_chars: int = 120
-    # Refusal thresholds (see rag/answer.py). They depend on the embedding model: these values were
+    # Which answerer writes answers: "extractive" (default, offline) or "sentence" (the old baseline).
+    answerer: str = "extractive"
+    # Refusal thresholds of the "sentence" baseline (see rag/answering/sentence.py). They depend on the embedding model: these values were
     # calibrated for multilingual-e5-small on eval/qa_article.jsonl with scripts/calibrate_refusal.py.
     refuse_min_coverage: float = 0.30  # share of the question's word weight found near the answer
     refuse_min_cosine: float = 0.87  # question-sentence cosine (questions with Chinese words)
@@ -58,6 +60,10 @@ class Config:
             raise InputError(f"index_type={self.index_type!r} is unknown; choose one of {', '.join(INDEX_TYPES)}.")
         if self.mode not in MODES:
             raise InputError(f"mode={self.mode!r} is unknown; choose one of {', '.join(MODES)}.")
+        from rag.answering import ANSWERERS
+
+        if self.answerer not in ANSWERERS:
+            raise InputError(f"answerer={self.answerer!r} is unknown; choose one of {', '.join(ANSWERERS)}.")
         if not 1 <= self.k <= 50:
             raise InputError(f"k={self.k} is out of range; use 1..50 passages.")
 

@@ -14,11 +14,11 @@ import re
 import unicodedata
 from collections.abc import Sequence
 
-from rag.schema import Span
+from rag.schema import CITATION_MARKER, Span
 
 SpanLike = Span | tuple[int, int]
 
-_CITATION_MARKER = re.compile(r"\[(\d+)\]")
+
 
 
 def _bounds(span: SpanLike) -> tuple[int, int]:
@@ -29,7 +29,7 @@ def _bounds(span: SpanLike) -> tuple[int, int]:
 def strip_citation_markers(text: str) -> str:
     """Remove ``[n]`` citation markers (``[1]``, ``[12]``...), nothing else. Project convention;
     applied to predictions before every answer metric so marker digits never count as answer."""
-    return _CITATION_MARKER.sub("", text)
+    return CITATION_MARKER.sub("", text)
 
 
 def normalize_answer(text: str) -> str:
@@ -251,7 +251,7 @@ def citation_recall(cited: Sequence[SpanLike], evidence: Sequence[Sequence[SpanL
 def markers_resolve(answer_text: str, n_citations: int) -> bool:
     """True when every ``[n]`` in the text is within 1..n_citations and every number 1..n is
     used at least once (project rule: no dangling markers, no unused citations)."""
-    used = {int(m) for m in _CITATION_MARKER.findall(answer_text)}
+    used = {int(m) for m in CITATION_MARKER.findall(answer_text)}
     return used == set(range(1, n_citations + 1))
 
 

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from dataclasses import dataclass, field
+
+# The citation marker every answerer writes and every reader (UI, metrics, checks) parses: "[n]", n >= 1.
+CITATION_MARKER = re.compile(r"\[(\d+)\]")
 
 
 def content_hash(text: str) -> str:
@@ -109,6 +113,28 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class AnswerSpan:
+    """The shortest text that answers a factoid question (a name, amount, date, list item): it lies inside
+    the sentence of citation `n`, at `start:end` of document `doc_id`'s original text."""
+
+    text: str
+    doc_id: str
+    start: int
+    end: int
+    n: int
+
+
+@dataclass(frozen=True)
+class AnswerSentence:
+    """One sentence of an answer and the citation numbers it carries. `unsupported` marks a generated
+    sentence that no cited passage supports (the LLM answerer); extractive sentences are quotes."""
+
+    text: str
+    citations: tuple[int, ...] = ()
+    unsupported: bool = False
+
+
+@dataclass(frozen=True)
 class Answer:
     question: str
     text: str  # short answer with [n] markers, or the refusal message
@@ -118,3 +144,7 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     retrieval_query: str = ""  # the question as resolved against the conversation
     notice: str = ""  # e.g. "the question was cut to 500 characters"
+    span: AnswerSpan | None = None  # factoid answers: the exact answering text, shown in bold
+    sentences: tuple[AnswerSentence, ...] = ()  # the answer split into its cited sentences
+    answerer: str = ""  # which answerer wrote it ("extractive", "sentence", "llm")
+    kind: str = ""  # the question kind the answer was shaped for (factoid, open, summary, entity, ...)

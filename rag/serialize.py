@@ -20,7 +20,13 @@ def answer_to_json(answer: Answer) -> dict[str, Any]:
     citations = [{"n": c.n, **hit_fields(c.hit), "sentence": c.sentence.text,
                   "sentence_start": c.sentence.start, "sentence_end": c.sentence.end}
                  for c in answer.citations]
+    span = None if answer.span is None else {
+        "text": answer.span.text, "start": answer.span.start, "end": answer.span.end, "n": answer.span.n,
+        "source": next((c.hit.chunk.source for c in answer.citations if c.n == answer.span.n), None)}
+    sentences = [{"text": s.text, "citations": list(s.citations), "unsupported": s.unsupported}
+                 for s in answer.sentences]
     return {"question": answer.question, "answer": answer.text, "refused": answer.refused,
+            "answerer": answer.answerer, "kind": answer.kind, "span": span, "sentences": sentences,
             "citations": citations, "hits": [hit_fields(h) for h in answer.hits],
             "retrieval_query": answer.retrieval_query, "notice": answer.notice, "timings_ms": answer.timings_ms}
 

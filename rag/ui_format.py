@@ -13,9 +13,9 @@ from collections.abc import Iterator, Sequence
 from html import escape
 
 from rag.indexer import AddReport
-from rag.schema import Answer, Chunk, Citation, Hit, Sentence
+from rag.schema import CITATION_MARKER, Answer, Chunk, Citation, Hit, Sentence
 
-MARKER = re.compile(r"\[(\d+)\]")
+
 BLANK_LINES = re.compile(r"\n[ \t\u3000]*(?:\n[ \t\u3000]*)+")
 NO_SCORE = "—"
 
@@ -31,7 +31,7 @@ def reply_html(text: str, answer_no: int, cited: Sequence[int] = (), notice: str
     if notice:
         parts.append(f'<span class="rag-notice">（提示 / Note: {escape(notice)}）</span><br>')
     last = 0
-    for m in MARKER.finditer(text):
+    for m in CITATION_MARKER.finditer(text):
         parts.append(_escape_lines(text[last:m.start()]))
         n = int(m.group(1))
         if n in cited:
@@ -51,7 +51,7 @@ def _escape_lines(text: str) -> str:
 def stream_prefixes(text: str, step: int = 3) -> Iterator[str]:
     """Growing prefixes of text for streaming, `step` characters at a time; a [n] marker is never split."""
     pieces: list[str] = []
-    for i, part in enumerate(MARKER.split(text)):  # text, number, text, number, ..., text
+    for i, part in enumerate(CITATION_MARKER.split(text)):  # text, number, text, number, ..., text
         if i % 2:
             pieces.append(f"[{part}]")
         else:

@@ -7,8 +7,11 @@ import math
 import numpy as np
 import pytest
 
-from rag import answer as A
-from rag.answer import Query, check_citations, kind_matches, question_kind, question_language, shorten
+from rag.answering import sentence as A
+from rag.answering.base import refuse
+from rag.answering.citations import check_citations
+from rag.answering.question import question_language
+from rag.answering.sentence import Query, kind_matches, question_kind, shorten
 from rag.schema import Answer, Chunk, Citation, Hit, Sentence
 
 
@@ -102,6 +105,6 @@ def test_standing_is_a_z_score():
 
 
 def test_refusal_message_follows_the_question_language():
-    assert A.refuse("美图总部在哪里？").text == "抱歉，文档中没有找到这个问题的答案。"
-    assert A.refuse("Where is Meitu based?").text.startswith("Sorry, the documents do not contain")
-    assert A.refuse("美图总部在哪里？").citations == ()
+    assert refuse("美图总部在哪里？").text == "抱歉，文档中没有找到这个问题的答案。"
+    assert refuse("Where is Meitu based?").text.startswith("Sorry, the documents do not contain")
+    assert refuse("美图总部在哪里？").citations == ()

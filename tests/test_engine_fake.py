@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answer import check_citations
-from rag.chat import Engine, clean_question, resolve_followup
+from rag.answering.citations import check_citations
+from rag.answering.question import Question
+from rag.chat import Engine, clean_question
+
+
+def resolve_followup(question, history):
+    return Question.make(question, history).retrieval_query
 from rag.config import Config
 from rag.errors import IndexMismatchError, IndexMissingError, InputError
 from rag.store import load_index

@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from rag.answer import check_citations
+from rag.answering.citations import check_citations
 from rag.chat import Engine
 from rag.config import Config
 from rag.documents import read_file

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.answer import check_citations
+from rag.answering.citations import check_citations
 from rag.metrics import contains_gold
 from tests.conftest import ARTICLE, ROOT
 

@@ -7,7 +7,8 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from rag.answer import Query, answer_question, check_citations
+from rag.answering.citations import check_citations
+from rag.answering.sentence import Query, answer_question
 from rag.chunking import chunk_document, document_sentences
 from rag.config import Config
 from rag.documents import clean, dedup_key, make_document

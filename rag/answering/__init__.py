@@ -1,0 +1,30 @@
+"""Answerers: question + hits -> Answer (see base.Answerer). `make_answerer` builds the one Config names;
+each implementation is imported only when chosen, so an optional one never costs the default anything."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rag.errors import InputError
+
+if TYPE_CHECKING:
+    from rag.answering.base import Answerer
+    from rag.config import Config
+
+# "extractive": the default, fitted on public QA data; "sentence": the one-sentence baseline.
+ANSWERERS = ("extractive", "sentence")
+
+
+def make_answerer(config: Config, name: str | None = None) -> Answerer:
+    name = name or config.answerer
+    if name == "sentence":
+        from rag.answering.sentence import RefusalPolicy, SentenceAnswerer
+
+        return SentenceAnswerer(config.max_answer_chars, RefusalPolicy(
+            config.refuse_min_coverage, config.refuse_min_cosine, config.refuse_min_z))
+    if name == "extractive":
+        from rag.answering.sentence import RefusalPolicy, SentenceAnswerer  # replaced by the fitted one below
+
+        return SentenceAnswerer(config.max_answer_chars, RefusalPolicy(
+            config.refuse_min_coverage, config.refuse_min_cosine, config.refuse_min_z))
+    raise InputError(f"answerer={name!r} is unknown; choose one of {', '.join(ANSWERERS)}.")
