@@ -15,7 +15,6 @@ from html import escape
 from rag.indexer import AddReport
 from rag.schema import CITATION_MARKER, Answer, Chunk, Citation, Hit, Sentence
 
-
 BLANK_LINES = re.compile(r"\n[ \t\u3000]*(?:\n[ \t\u3000]*)+")
 NO_SCORE = "—"
 

@@ -7,14 +7,14 @@ import pytest
 from rag.answering.citations import check_citations
 from rag.answering.question import Question
 from rag.chat import Engine, clean_question
-
-
-def resolve_followup(question, history):
-    return Question.make(question, history).retrieval_query
 from rag.config import Config
 from rag.errors import IndexMismatchError, IndexMissingError, InputError
 from rag.store import load_index
 from tests.conftest import ARTICLE
+
+
+def resolve_followup(question, history):
+    return Question.make(question, history).retrieval_query
 
 
 def test_index_round_trip_gives_the_same_results(fake_engine, fake_embedder, fake_config):
