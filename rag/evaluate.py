@@ -19,7 +19,7 @@ from typing import Any
 
 from rag import metrics as M
 from rag.config import DEFAULT_INDEX_DIR, PROJECT_ROOT
-from rag.datasets import Case, is_squad, load_jsonl_cases, load_squad
+from rag.datasets import Case, is_squad, load_jsonl_cases, load_squad, select_split
 from rag.errors import InputError
 from rag.schema import Answer, Document
 from rag.serialize import answer_to_json
@@ -54,18 +54,24 @@ def score_case(case: Case, answer: Answer, corpus: Corpus, k: int) -> dict[str, 
     retrieved = [corpus.span(h.chunk.source, h.chunk.start, h.chunk.end) for h in answer.hits]
     cited = [corpus.span(c.hit.chunk.source, c.hit.chunk.start, c.hit.chunk.end) for c in answer.citations]
     flags = M.relevance_flags(retrieved, evidence)
-    prediction = "" if answer.refused else M.strip_citation_markers(answer.text)
+    prediction = "" if answer.refused else M.strip_citation_markers(answer.text).replace("**", "")
+    # EM/F1 score the shortest answer shown: the bold span when there is one, else the whole answer text.
+    short = prediction if answer.refused or answer.span is None else answer.span.text
     nan = math.nan
     if case.answerable:
         m = {"hit@1": M.hit_at_k(flags, 1), "hit@3": M.hit_at_k(flags, 3), "hit@5": M.hit_at_k(flags, 5),
              f"recall@{k}": M.recall_at_k(retrieved, evidence, k), "mrr": M.reciprocal_rank(flags),
              "ndcg@5": M.ndcg_at_k(flags, 5), "contains": float(M.contains_gold(prediction, case.answers)),
-             "em": M.cmrc_em(prediction, case.answers), "f1": M.cmrc_f1(prediction, case.answers),
+             "em": M.cmrc_em(short, case.answers), "f1": M.cmrc_f1(short, case.answers),
              "citation_precision": M.citation_precision(cited, evidence),
              "citation_recall": M.citation_recall(cited, evidence) if not answer.refused else 0.0}
     else:
         m = dict.fromkeys(("hit@1", "hit@3", "hit@5", f"recall@{k}", "mrr", "ndcg@5", "contains", "em", "f1",
                            "citation_precision", "citation_recall"), nan)
+    m["facts_ok"] = float(M.facts_ok(prediction, case.facts, case.facts_needed)) if case.facts else nan
+    # "correct": what a reader would call right — the required facts for open/summary/list/entity cases,
+    # the gold answer for factoids, a refusal for unanswerable ones.
+    m["correct"] = (m["facts_ok"] if case.facts else m["contains"]) if case.answerable else float(answer.refused)
     m["len"] = float(len(prediction)) if not answer.refused else nan
     m["markers_ok"] = float(M.markers_resolve(answer.text, len(answer.citations)))
     return m
@@ -75,7 +81,8 @@ def result_row(case: Case, answer: Answer, metrics: dict[str, Any]) -> dict[str,
     out = answer_to_json(answer)
     return {"id": case.id, "question": case.question, "tags": list(case.tags), "answers": list(case.answers),
             "evidence": list(case.evidence), "answerable": case.answerable, "answer": out["answer"],
-            "refused": out["refused"], "citations": out["citations"], "hits": out["hits"],
+            "refused": out["refused"], "answerer": out["answerer"], "kind": out["kind"], "span": out["span"],
+            "split": case.split, "citations": out["citations"], "hits": out["hits"],
             "retrieval_query": out["retrieval_query"], "metrics": metrics, "timings_ms": out["timings_ms"]}
 
 
@@ -108,12 +115,23 @@ def summarize(config: str, rows: Sequence[dict[str, Any]], k: int) -> dict[str, 
         "answered_contains": mean("contains", [r for r in answerable if not r["refused"]]), "em": mean("em"),
         "f1": mean("f1"), "answer_len_median": M.percentile(lengths, 50),
         "citation_precision": mean("citation_precision"), "citation_recall": mean("citation_recall"),
-        "markers_ok": mean("markers_ok", rows), **rates}
+        "markers_ok": mean("markers_ok", rows), "correct": mean("correct", rows), **rates}
+    factoid_lengths = [r["metrics"]["len"] for r in rows if r.get("kind") == "factoid" and not r["refused"]]
+    open_lengths = [r["metrics"]["len"] for r in rows if r.get("kind") in ("open", "entity") and not r["refused"]]
+    out["factoid_len_median"] = M.percentile(factoid_lengths, 50)
+    out["open_len_max"] = max(open_lengths) if open_lengths else math.nan
+    for tag in TAG_GROUPS:  # share answered correctly per kind of case
+        tagged = [r for r in rows if tag in r["tags"]]
+        out[f"correct[{tag}]"] = mean("correct", tagged) if tagged else math.nan
     for stage in ("embed", "search", "answer", "total"):
         values = [r["timings_ms"].get(stage, math.nan) for r in rows]
         out[f"{stage}_p50_ms"] = M.percentile(values, 50)
         out[f"{stage}_p95_ms"] = M.percentile(values, 95)
     return out
+
+
+# Case tags reported on their own in the summary (eval/qa_article.jsonl and SQuAD "absent" cases).
+TAG_GROUPS = ("open", "summary", "list", "entity", "paraphrase", "factoid", "followup", "en", "absent")
 
 
 def add_eval_arguments(p: argparse.ArgumentParser) -> None:
@@ -125,6 +143,14 @@ def add_eval_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mode", choices=("hybrid", "dense", "bm25"), default="hybrid")
     p.add_argument("--out", type=Path, default=PROJECT_ROOT / "eval" / "out" / "latest")
     p.add_argument("--limit", type=int, default=None, help="only the first N questions (quick run)")
+    p.add_argument("--answerer", default=None,
+                   help="answerer(s) to evaluate, comma-separated (default: the configured one), e.g. "
+                        "extractive,sentence to put them side by side")
+    p.add_argument("--split", default="test", choices=("dev", "test", "all"),
+                   help="which split of our JSONL set to run (default: test; SQuAD files have no split)")
+    p.add_argument("--absent", type=float, default=0.0,
+                   help="SQuAD files: leave this share of contexts out of the index; their questions must be "
+                        "refused (e.g. 0.5)")
     p.add_argument("--compare", action="store_true",
                    help="dense vs bm25 vs hybrid, two chunk sizes, and the plain tutorial pipeline")
 
@@ -134,6 +160,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     if args.limit is not None and args.limit < 1:
         raise InputError(f"--limit {args.limit} must be at least 1.")
+    if not 0 <= args.absent < 1:
+        raise InputError(f"--absent {args.absent} must be a share in [0, 1), e.g. 0.5.")
     if not args.dataset.is_file():
         raise InputError(f"{args.dataset} does not exist; give a JSONL QA set or a SQuAD-format .json file.")
     command = "rag eval " + shlex.join(sys.argv[2:]) if len(sys.argv) > 1 else "rag eval"
@@ -141,11 +169,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0 if summaries else 1
 
 
-def load_dataset(path: Path, limit: int | None) -> tuple[list[Document] | None, list[Case]]:
+def load_dataset(path: Path, limit: int | None, split: str = "all",
+                 absent_share: float = 0.0) -> tuple[list[Document] | None, list[Case]]:
     """(documents to index or None for the bundled article, cases)."""
     if is_squad(path):
-        return load_squad(path, limit)
-    cases = load_jsonl_cases(path)
+        return load_squad(path, limit, absent_share)
+    cases = select_split(load_jsonl_cases(path), split)
     return None, cases[:limit] if limit else cases
 
 

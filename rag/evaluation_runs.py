@@ -33,30 +33,33 @@ def open_engine(config: Config, index_dir: Path, embedder: Embedder, documents: 
     return engine
 
 
-def engine_asker(engine: Engine, k: int, mode: str):
+def engine_asker(engine: Engine, k: int, mode: str, answerer: str):
     def ask(case: Case):
-        return engine.ask(case.question, history=list(case.history), k=k, mode=mode)
+        return engine.ask(case.question, history=list(case.history), k=k, mode=mode, answerer=answerer)
     return ask
 
 
 def configurations(args: argparse.Namespace, base: Config, index_dir: Path) -> list[tuple[str, Config, Path]]:
     """(label, config, index dir) for every configuration to run."""
+    answerers = [a.strip() for a in (args.answerer or base.answerer).split(",") if a.strip()]
     if not args.compare:
-        return [(f"{args.mode} (chunk {base.chunk_size})", base, index_dir)]
+        return [(f"{a}, {args.mode} (chunk {base.chunk_size})", base.with_(answerer=a), index_dir) for a in answerers]
     small = base.with_(chunk_size=150, chunk_overlap=30)
     return [
         (f"hybrid (chunk {base.chunk_size})", base.with_(mode="hybrid"), index_dir),
         (f"dense (chunk {base.chunk_size})", base.with_(mode="dense"), index_dir),
         (f"bm25 (chunk {base.chunk_size})", base.with_(mode="bm25"), index_dir),
         ("hybrid (chunk 150)", small.with_(mode="hybrid"), index_dir / "compare-c150"),
+        ("sentence baseline answerer, hybrid", base.with_(mode="hybrid", answerer="sentence"), index_dir),
     ]
 
 
 def run_evaluation(args: argparse.Namespace, command: str) -> list[dict[str, Any]]:
-    documents, cases = load_dataset(args.dataset, args.limit)
+    documents, cases = load_dataset(args.dataset, args.limit, args.split, args.absent)
     index_dir = args.index_dir or default_index_dir(args.dataset)
-    if documents is not None and args.index_dir is None and args.limit:
-        index_dir = index_dir.parent / f"{index_dir.name}-{args.limit}"
+    if documents is not None and args.index_dir is None and (args.limit or args.absent):
+        index_dir = index_dir.parent / (f"{index_dir.name}-{args.limit or 'all'}"
+                                        + (f"-absent{args.absent:g}" if args.absent else ""))
     base = Config.from_env(k=args.k, mode=args.mode)
     embedder = load_embedder(base, progress=_say)
     corpus_docs = documents if documents is not None else [read_file(BUNDLED_CORPUS)]
@@ -68,8 +71,9 @@ def run_evaluation(args: argparse.Namespace, command: str) -> list[dict[str, Any
     for label, config, idx in configurations(args, base, index_dir):
         engine = open_engine(config, idx, embedder, documents)
         for case in cases[:3]:  # warm-up, so latency figures are steady-state
-            engine.ask(case.question, k=config.k, mode=config.mode)
-        rows = run_cases(engine_asker(engine, config.k, config.mode), cases, corpus, config.k, label)
+            engine.ask(case.question, k=config.k, mode=config.mode, answerer=config.answerer)
+        rows = run_cases(engine_asker(engine, config.k, config.mode, config.answerer), cases, corpus, config.k,
+                         label)
         summaries.append(summarize(label, rows, config.k))
         if not primary_rows:
             primary_rows = rows

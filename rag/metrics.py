@@ -61,6 +61,17 @@ def contains_gold(prediction: str, golds: Sequence[str]) -> bool:
     return any(g and g in pred for g in map(normalize_answer, golds))
 
 
+def facts_found(prediction: str, groups: Sequence[Sequence[str]]) -> int:
+    """How many fact groups the prediction holds (a group is held when one of its strings is, after
+    normalize_answer on both sides; markers stripped)."""
+    return sum(contains_gold(prediction, group) for group in groups)
+
+
+def facts_ok(prediction: str, groups: Sequence[Sequence[str]], needed: int) -> bool:
+    """True when the prediction holds at least `needed` of the fact groups (False for none given)."""
+    return bool(groups) and facts_found(prediction, groups) >= needed
+
+
 # --- CMRC 2018: ymcui/cmrc2018 cmrc2018_evaluate.py v6 (mixed_segmentation, remove_punctuation,
 # find_lcs, calc_f1_score, calc_em_score), reproduced
 
