@@ -1,9 +1,13 @@
-"""The `rag` command: index, ask, eval. Errors become one line on stderr and a non-zero exit."""
+"""The `rag` command: index, ask, eval. Errors become one line on stderr and a non-zero exit.
+
+Only this module (and ui.py) parses arguments: each command turns its flags into a call of the library.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -11,6 +15,7 @@ from typing import Any
 from rag.answering import ANSWERERS
 from rag.config import BUNDLED_CORPUS, DEFAULT_INDEX_DIR, MODES, Config
 from rag.errors import InputError, RagError
+from rag.evaluate import DEFAULT_DATASET, DEFAULT_OUT
 from rag.schema import Answer
 from rag.serialize import answer_to_json
 
@@ -58,9 +63,16 @@ def build_parser() -> argparse.ArgumentParser:
     p_ask.add_argument("--index-dir", type=Path, default=DEFAULT_INDEX_DIR)
 
     p_eval = sub.add_parser("eval", help="run the evaluation suite")
-    from rag.evaluate import add_eval_arguments
-
-    add_eval_arguments(p_eval)
+    p_eval.add_argument("--dataset", type=Path, default=DEFAULT_DATASET,
+                        help="our JSONL QA set (default: eval/qa_article.jsonl) or a SQuAD-format .json (CMRC 2018)")
+    p_eval.add_argument("--index-dir", type=Path, default=None,
+                        help="index to use (default: a private index/eval-article, or index/eval-<name> for SQuAD files)")
+    p_eval.add_argument("--k", type=int, default=5)
+    p_eval.add_argument("--mode", choices=MODES, default="hybrid")
+    p_eval.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    p_eval.add_argument("--limit", type=int, default=None, help="only the first N questions (quick run)")
+    p_eval.add_argument("--compare", action="store_true",
+                        help="dense vs bm25 vs hybrid, two chunk sizes, and the plain tutorial pipeline")
     return parser
 
 
@@ -142,6 +154,19 @@ def _ask_batch(engine: Any, args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from rag.evaluation_runs import EvalRequest, run_evaluation
+    from rag.report import format_summary_table
+
+    request = EvalRequest(dataset=args.dataset, index_dir=args.index_dir, k=args.k, mode=args.mode,
+                          limit=args.limit, compare=args.compare, out=args.out)
+    command = "rag eval " + shlex.join(sys.argv[2:]) if len(sys.argv) > 1 else "rag eval"
+    result = run_evaluation(request, command, progress=_progress)
+    print(format_summary_table(result.summaries))
+    print("\nwrote " + ", ".join(str(p) for p in result.paths.values()))
+    return 0
+
+
 def _plain_batch(out: dict[str, Any]) -> str:
     return f"{out.get('id')}\t{out.get('error') or out.get('answer')}"
 
@@ -173,8 +198,6 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_index(args)
         if args.command == "ask":
             return cmd_ask(args)
-        from rag.evaluate import cmd_eval
-
         return cmd_eval(args)
     except RagError as exc:
         if getattr(args, "json", False):

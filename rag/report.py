@@ -25,6 +25,7 @@ from matplotlib.figure import Figure
 
 from rag.errors import InputError
 from rag.metrics import mean_ignoring_nan, percentile
+from rag.schema import EvalRow
 
 DASH = "–"  # shown for NaN and missing values
 MAX_CASES = 25
@@ -114,27 +115,27 @@ def format_summary_table(summaries: list[dict]) -> str:
 
 
 # --- Per-question analysis (primary configuration) ---------------------------------------------
-def _correct(row: dict) -> float:
+def _correct(row: EvalRow) -> float:
     """Answerable: the gold is contained in the answer; unanswerable: the question was refused."""
-    if row.get("answerable", True):
-        return _num(row.get("metrics", {}).get("contains"))
-    return float(bool(row.get("refused")))
+    if row.answerable:
+        return _num(row.metrics.get("contains"))
+    return float(row.refused)
 
 
-def tag_breakdown(results: Sequence[dict]) -> list[dict]:
+def tag_breakdown(results: Sequence[EvalRow]) -> list[dict]:
     """Per tag: n, mean hit@5 and mean correctness (NaN skipped); "(all)" first, then tags sorted,
     rows without tags under "(untagged)". A row counts once for each of its tags."""
-    groups: dict[str, list[dict]] = {}
+    groups: dict[str, list[EvalRow]] = {}
     for row in results:
-        for tag in row.get("tags") or ["(untagged)"]:
+        for tag in row.tags or ["(untagged)"]:
             groups.setdefault(str(tag), []).append(row)
     ordered = [("(all)", list(results)), *sorted(groups.items())]
     return [{"tag": tag, "n": len(rows),
-             "hit@5": mean_ignoring_nan([_num(r.get("metrics", {}).get("hit@5")) for r in rows]),
+             "hit@5": mean_ignoring_nan([_num(r.metrics.get("hit@5")) for r in rows]),
              "correct": mean_ignoring_nan([_correct(r) for r in rows])} for tag, rows in ordered]
 
 
-def failing_cases(results: Sequence[dict]) -> list[dict]:
+def failing_cases(results: Sequence[EvalRow]) -> list[EvalRow]:
     """Rows judged wrong: answerable without the gold in the answer, or unanswerable and answered."""
     return [r for r in results if _correct(r) == 0.0]
 
@@ -143,17 +144,15 @@ def _cut(text: str, limit: int = MAX_CELL) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-def _case_row(row: dict) -> tuple[str, ...]:
-    answerable = row.get("answerable", True)
-    gold = " / ".join(map(str, row.get("answers", []))) if answerable else "(unanswerable)"
-    why = ("refused" if row.get("refused") else "gold not in answer") if answerable else "should refuse"
-    cited = "; ".join(f"[{c.get('n')}] {c.get('source')}: {_cut(str(c.get('sentence') or c.get('text')), 80)}"
-                      for c in row.get("citations", []))
-    return (str(row.get("id", "")), _cut(str(row.get("question", ""))), gold,
-            _cut(str(row.get("answer", ""))), cited, why)
+def _case_row(row: EvalRow) -> tuple[str, ...]:
+    gold = " / ".join(row.answers) if row.answerable else "(unanswerable)"
+    why = ("refused" if row.refused else "gold not in answer") if row.answerable else "should refuse"
+    cited = "; ".join(f"[{c.n}] {c.hit.chunk.source}: {_cut(c.sentence.text or c.hit.chunk.text, 80)}"
+                      for c in row.answer.citations)
+    return (row.id, _cut(row.question), gold, _cut(row.answer.text), cited, why)
 
 
-def build_sections(summaries: Sequence[dict], results: Sequence[dict]) -> list[Section]:
+def build_sections(summaries: Sequence[dict], results: Sequence[EvalRow]) -> list[Section]:
     primary = str(summaries[0]["config"])
     tags = tag_breakdown(results)
     fails = failing_cases(results)
@@ -197,7 +196,7 @@ def _bars(ax: Any, labels: Sequence[str], series: dict[str, list[float]]) -> Non
     ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, frameon=False)
 
 
-def build_plots(summaries: Sequence[dict], results: Sequence[dict]) -> dict[str, bytes]:
+def build_plots(summaries: Sequence[dict], results: Sequence[EvalRow]) -> dict[str, bytes]:
     fig = Figure(figsize=(9, 4.8), layout="constrained")
     ax = fig.subplots()
     _bars(ax, PLOT_METRICS, {str(s["config"]): [_num(s.get(k)) for k in PLOT_METRICS] for s in summaries})
@@ -212,7 +211,7 @@ def build_plots(summaries: Sequence[dict], results: Sequence[dict]) -> dict[str,
     ax.set_title(f"Per tag: {summaries[0]['config']}")
     plots["tags"] = _png(fig)
 
-    totals = [x for x in (_num(r.get("timings_ms", {}).get("total")) for r in results) if not math.isnan(x)]
+    totals = [x for x in (_num(r.answer.timings_ms.get("total")) for r in results) if not math.isnan(x)]
     fig = Figure(figsize=(7, 4), layout="constrained")
     ax = fig.subplots()
     if totals:
@@ -277,7 +276,7 @@ def render_html(title: str, command: str, generated: str, sections: Sequence[Sec
     return "\n".join(out + ["</body></html>"]) + "\n"
 
 
-def write_reports(out_dir: Path, title: str, summaries: list[dict], results: list[dict],
+def write_reports(out_dir: Path, title: str, summaries: list[dict], results: Sequence[EvalRow],
                   command: str = "") -> dict[str, Path]:
     """Write report.md, report.html and the PNG plots into out_dir (created); return the paths by
     file name. `summaries[0]` is the primary configuration, the one `results` belong to."""

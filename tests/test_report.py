@@ -10,6 +10,7 @@ import pytest
 
 from rag.errors import InputError
 from rag.report import build_sections, format_summary_table, format_value, write_reports
+from rag.schema import Answer, Chunk, Citation, EvalRow, Hit, Sentence
 
 NAN = float("nan")
 
@@ -29,24 +30,23 @@ SCRIPT = "<script>alert(1)</script>"
 
 
 def _row(id_: str, tags: list[str], answerable: bool, refused: bool, hit5: float, contains: float,
-         total: float, **extra: object) -> dict:
-    row = {
-        "id": id_, "question": f"问题 {id_}?", "tags": tags, "answers": ["12亿元"] if answerable else [],
-        "answer": "回答", "refused": refused, "answerable": answerable, "citations": [], "hits": [],
-        "metrics": {"hit@1": hit5, "hit@5": hit5, "mrr": hit5, "contains": contains, "em": NAN, "f1": NAN,
-                    "len": 2.0, "citation_precision": NAN, "citation_recall": NAN, "markers_ok": True},
-        "timings_ms": {"embed": 1.0, "search": 2.0, "answer": total - 3.0, "total": total},
-    }  # fmt: skip
-    row.update(extra)
-    return row
+         total: float, question: str = "", answer: str = "回答", citations: tuple[Citation, ...] = ()) -> EvalRow:
+    metrics = {"hit@1": hit5, "hit@5": hit5, "mrr": hit5, "contains": contains, "em": NAN, "f1": NAN,
+               "len": 2.0, "citation_precision": NAN, "citation_recall": NAN, "markers_ok": 1.0}
+    timings = {"embed": 1.0, "search": 2.0, "answer": total - 3.0, "total": total}
+    question = question or f"问题 {id_}?"
+    return EvalRow(id=id_, question=question, answers=("12亿元",) if answerable else (), evidence=(),
+                   tags=tuple(tags), metrics=metrics,
+                   answer=Answer(question=question, text=answer, refused=refused, citations=citations,
+                                 timings_ms=timings))
 
 
+HOSTILE_CHUNK = Chunk(id="c1", doc_id="d1", source="a.txt", start=0, end=30, title="t", text=f"{SCRIPT}正文")
+HOSTILE_CITATION = Citation(n=1, hit=Hit(chunk=HOSTILE_CHUNK, score=1.0, rank=1), sentence=Sentence("d1", 0, 0, ""))
 RESULTS = [
     _row("q1", ["number", "table"], True, False, 1.0, True, 10.0),  # right
     _row("q2", ["number"], True, False, 0.0, False, 20.0,  # gold not in answer, hostile text
-         question=f"{SCRIPT} 营收是多少?", answer="营收 <b>12</b> | 亿\n元 [1]",
-         citations=[{"n": 1, "source": "a.txt", "start": 0, "end": 30, "title": "t",
-                     "text": f"{SCRIPT}正文", "sentence": ""}]),
+         question=f"{SCRIPT} 营收是多少?", answer="营收 <b>12</b> | 亿\n元 [1]", citations=(HOSTILE_CITATION,)),
     _row("q3", ["number", "unanswerable"], False, False, NAN, NAN, 30.0),  # answered, should refuse
     _row("q4", [], True, True, 1.0, False, 60.0),  # wrongly refused
 ]
