@@ -29,6 +29,7 @@ from rag.config import DEFAULT_INDEX_DIR, PROJECT_ROOT
 from rag.documents import format_size
 from rag.errors import InputError, RagError
 from rag.indexer import AddReport
+from rag.messages import describe_add
 from rag.store import config_for_index
 from rag.ui_format import (
     document_rows,
@@ -37,7 +38,6 @@ from rag.ui_format import (
     safe_filename,
     sources_html,
     stream_prefixes,
-    upload_summary,
 )
 
 UPLOADS_DIR = PROJECT_ROOT / "data" / "uploads"
@@ -235,7 +235,7 @@ def build_app(engine: Engine, uploads_dir: Path = UPLOADS_DIR) -> gr.Blocks:
         except (RagError, OSError) as exc:  # OSError: the upload could not be copied (disk full ...)
             gr.Warning(str(exc))
             return f"未添加 / Not added: {exc}\n索引没有变化 / The index is unchanged.", documents_table(), None
-        return upload_summary(report), documents_table(), None
+        return describe_add(report, bilingual=True), documents_table(), None
 
     def on_clear() -> tuple:
         return [], sources_html(None, 0), hits_html(None), Conversation()

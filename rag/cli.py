@@ -16,6 +16,7 @@ from rag.answering import ANSWERERS
 from rag.config import BUNDLED_CORPUS, DEFAULT_INDEX_DIR, MODES, Config
 from rag.errors import InputError, RagError
 from rag.evaluate import DEFAULT_DATASET, DEFAULT_OUT
+from rag.messages import describe_add
 from rag.schema import Answer
 from rag.serialize import answer_to_json
 
@@ -98,13 +99,8 @@ def cmd_index(args: argparse.Namespace) -> int:
         report = engine.rebuild(documents, progress=_progress)
     else:  # loads what is on disk under the writer lock; a mismatched index raises there
         report = engine.add_documents(documents, progress=_progress)
-    for name in report.added:
-        print(f"added: {name}")
-    for name in report.replaced:
-        print(f"replaced (content changed): {name}")
-    for name in report.unchanged:
-        print(f"unchanged, skipped: {name}")
-    print(f"{report.chunks_added} new passages; index in {args.index_dir}")
+    print(describe_add(report))
+    print(f"index: {args.index_dir}")
     return 0
 
 

@@ -12,7 +12,6 @@ import unicodedata
 from collections.abc import Iterator, Sequence
 from html import escape
 
-from rag.indexer import AddReport
 from rag.schema import CITATION_MARKER, Answer, Chunk, Citation, Hit, Sentence
 
 BLANK_LINES = re.compile(r"\n[ \t\u3000]*(?:\n[ \t\u3000]*)+")
@@ -149,19 +148,6 @@ def _hit_row(hit: Hit, cited_as: list[int]) -> str:
 def document_rows(documents: Sequence[dict]) -> list[list]:
     """Rows for the documents table: file name, passages (chunks), characters."""
     return [[d.get("source", ""), d.get("chunks", 0), d.get("chars", 0)] for d in documents]
-
-
-def upload_summary(report: AddReport) -> str:
-    """What an upload did, one line per outcome, for people."""
-    lines = []
-    if report.added:
-        lines.append(f"已添加 / Added: {', '.join(report.added)}")
-    if report.replaced:
-        lines.append(f"已更新（内容有变化）/ Replaced (content changed): {', '.join(report.replaced)}")
-    if report.unchanged:
-        lines.append(f"未变化，已跳过 / Unchanged, skipped: {', '.join(report.unchanged)}")
-    lines.append(f"新增段落 / New passages: {report.chunks_added}")
-    return "\n".join(lines)
 
 
 SAFE_CHAR = re.compile(r"[^\w.\-]", re.UNICODE)

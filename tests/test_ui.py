@@ -11,6 +11,7 @@ import ui
 from rag.config import Config
 from rag.errors import InputError, UnsupportedFileError
 from rag.indexer import AddReport
+from rag.messages import describe_add
 from rag.schema import Answer, Chunk, Citation, Hit, Sentence
 from rag.ui_format import (
     document_rows,
@@ -20,7 +21,6 @@ from rag.ui_format import (
     safe_filename,
     sources_html,
     stream_prefixes,
-    upload_summary,
 )
 
 SCRIPT = "<script>alert(1)</script>"
@@ -122,10 +122,18 @@ def test_hits_table_shows_every_score_and_the_search_query() -> None:
     assert "<caption>" not in html  # the passages were used
 
 
-def test_documents_and_upload_summary() -> None:
+def test_documents_table_rows() -> None:
     assert document_rows([{"source": "a.txt", "chunks": 3, "chars": 120}]) == [["a.txt", 3, 120]]
-    summary = upload_summary(AddReport(added=["a.txt"], unchanged=["b.txt"], chunks_added=4))
-    assert summary == "已添加 / Added: a.txt\n未变化，已跳过 / Unchanged, skipped: b.txt\n新增段落 / New passages: 4"
+
+
+def test_add_report_in_words_for_the_ui_and_the_cli() -> None:
+    report = AddReport(added=["a.txt", "c.md"], replaced=["d.txt"], unchanged=["b.txt"], chunks_added=4)
+    assert describe_add(report, bilingual=True).split("\n") == [
+        "已添加 / Added: a.txt", "已添加 / Added: c.md", "已更新（内容有变化） / Replaced (content changed): d.txt",
+        "未变化，已跳过 / Unchanged, skipped: b.txt", "新增段落 / New passages: 4"]
+    assert describe_add(report).split("\n") == [
+        "added: a.txt", "added: c.md", "replaced (content changed): d.txt", "unchanged, skipped: b.txt",
+        "new passages: 4"]
 
 
 @pytest.mark.parametrize(("name", "safe"), [
