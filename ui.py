@@ -9,14 +9,13 @@ rag.ui_format. Retrieval and answering live in rag/. The model and index load on
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
-import shutil
 import sys
 import time
 import traceback
-import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
@@ -25,23 +24,22 @@ from typing import Any
 import gradio as gr
 
 from rag.chat import Engine
-from rag.config import DEFAULT_INDEX_DIR, PROJECT_ROOT
+from rag.config import BUNDLED_EXAMPLES, DEFAULT_INDEX_DIR, PROJECT_ROOT
 from rag.documents import format_size
 from rag.errors import InputError, RagError
-from rag.indexer import AddReport
 from rag.messages import describe_add
 from rag.store import config_for_index
 from rag.ui_format import (
     document_rows,
     hits_html,
     reply_html,
-    safe_filename,
     sources_html,
     stream_prefixes,
 )
+from rag.uploads import add_uploads
 
 UPLOADS_DIR = PROJECT_ROOT / "data" / "uploads"
-EXAMPLES = ("美图2023年的总收入是多少？", "美图的CFO是谁？", "What was Meitu's net profit in 2023?", "美图总部在哪里？")
+EXAMPLES = tuple(json.loads(BUNDLED_EXAMPLES.read_text(encoding="utf-8")))  # questions about the bundled article
 MODE_CHOICES = [("混合 / hybrid", "hybrid"), ("向量 / dense", "dense"), ("关键词 / keyword (BM25)", "bm25")]
 DOC_HEADERS = ["文件 / File", "段落 / Passages", "字符 / Characters"]
 # Answers are extractive and ready at once; streaming them a few characters at a time still reads as a reply.
@@ -146,51 +144,6 @@ def ask_stream(engine: Engine, question: Any, k: Any, mode: Any, conv: Conversat
     turns = conv.turns + [{"role": "user", "content": question},
                           {"role": "assistant", "content": answer.text}]
     yield messages, sources_html(answer, answer_no), hits_html(answer), "", Conversation(turns, messages, answer_no)
-
-
-def add_uploads(engine: Engine, uploads_dir: Path, files: Sequence[str | Path],
-                progress: Callable[[str], None] | None = None) -> AddReport:
-    """Copy uploaded files into uploads_dir under safe names and index them, all or nothing.
-
-    Files are staged in a private folder inside uploads_dir and indexed from there; only files the
-    index actually took are moved into uploads_dir. If any file is unreadable, engine.add_files raises
-    before writing, the staged copies are deleted and neither the index nor uploads_dir changes.
-    """
-    paths = [Path(f) for f in files or []]
-    if not paths:
-        raise InputError("no file was chosen; pick .txt, .md, .html, .pdf or .docx files.")
-    limit = engine.config.max_file_bytes
-    for p in paths:
-        size = p.stat().st_size
-        if size > limit:
-            raise InputError(f"{p.name} is {format_size(size)}, over the {format_size(limit)} limit; "
-                             "split it or raise RAG_MAX_FILE_BYTES.")
-    uploads_dir = Path(uploads_dir).resolve()
-    uploads_dir.mkdir(parents=True, exist_ok=True)
-    staging = uploads_dir / f".incoming-{uuid.uuid4().hex}"
-    staging.mkdir()
-    try:
-        staged: list[Path] = []
-        for p in paths:
-            name = safe_filename(p.name)
-            stem, dot, suffix = name.rpartition(".")
-            n = 2
-            while any(s.name == name for s in staged):  # two uploads that clean to the same name
-                name = f"{stem}-{n}{dot}{suffix}" if dot else f"{name}-{n}"
-                n += 1
-            target = staging / name
-            if target.resolve().parent != staging:
-                raise InputError(f"{p.name!r} cannot be stored safely; rename the file and upload it again.")
-            shutil.copyfile(p, target)
-            staged.append(target)
-        report = engine.add_files(staged, progress=progress)
-        taken = set(report.added) | set(report.replaced)
-        for s in staged:
-            if s.name in taken:
-                os.replace(s, uploads_dir / s.name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return report
 
 
 def progress_reporter(progress: Any) -> Callable[[str], None]:

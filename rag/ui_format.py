@@ -8,7 +8,6 @@ literally. So every string that comes from a document, a file name or the user g
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterator, Sequence
 from html import escape
 
@@ -148,25 +147,3 @@ def _hit_row(hit: Hit, cited_as: list[int]) -> str:
 def document_rows(documents: Sequence[dict]) -> list[list]:
     """Rows for the documents table: file name, passages (chunks), characters."""
     return [[d.get("source", ""), d.get("chunks", 0), d.get("chars", 0)] for d in documents]
-
-
-SAFE_CHAR = re.compile(r"[^\w.\-]", re.UNICODE)
-MAX_STEM = 80
-MAX_SUFFIX = 10
-
-
-def safe_filename(name: str, default: str = "upload") -> str:
-    """A file name that is safe to create inside one folder: no path, no leading dot, plain characters.
-
-    Letters and digits of any script (so 年报.txt stays readable), '.', '-' and '_' are kept; anything
-    else, including '/', '\\', spaces and control characters, becomes '_'. Only the last path component
-    survives, so '../../etc/passwd' gives 'passwd'.
-    """
-    name = unicodedata.normalize("NFKC", name or "").replace("\\", "/").rsplit("/", 1)[-1]
-    name = SAFE_CHAR.sub("_", name)
-    stem, dot, suffix = name.rpartition(".")
-    if not dot:
-        stem, suffix = name, ""
-    stem = re.sub(r"_+", "_", stem).strip("._-")[:MAX_STEM] or default
-    suffix = re.sub(r"[^\w]", "", suffix).lower()[:MAX_SUFFIX]
-    return f"{stem}.{suffix}" if suffix else stem

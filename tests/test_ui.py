@@ -18,10 +18,10 @@ from rag.ui_format import (
     hits_html,
     passage_with_mark,
     reply_html,
-    safe_filename,
     sources_html,
     stream_prefixes,
 )
+from rag.uploads import add_uploads, storable_name
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = '<img src=x onerror="alert(2)">'
@@ -136,21 +136,24 @@ def test_add_report_in_words_for_the_ui_and_the_cli() -> None:
         "new passages: 4"]
 
 
-@pytest.mark.parametrize(("name", "safe"), [
+@pytest.mark.parametrize(("name", "stored"), [
     ("report.txt", "report.txt"),
+    ("星火 report (2025).txt", "星火 report (2025).txt"),  # spaces, brackets and CJK stay as uploaded
+    ("ｒｅｐｏｒｔ．ｔｘｔ", "ｒｅｐｏｒｔ．ｔｘｔ"),  # full-width letters too: only the file system decides
     ("../../etc/passwd", "passwd"),
-    ("..\\..\\Windows\\evil.TXT", "evil.txt"),
-    ("报告 2024 (终).md", "报告_2024_终.md"),
-    ("<script>alert(1)</script>.html", "script.html"),  # "/" ends a path component
-    ("<img src=x onerror=alert(1)>.txt", "img_src_x_onerror_alert_1.txt"),
-    ("a\x00b\n.txt", "a_b.txt"),
-    (".bashrc", "upload.bashrc"),
+    ("..\\..\\Windows\\evil.TXT", "evil.TXT"),
+    ("<script>alert(1)</script>.html", "script_.html"),  # "/" ends a path component
+    ("<img src=x onerror=alert(1)>.txt", "_img src=x onerror=alert(1)_.txt"),
+    ('a\x00b\n|c?.txt', "a_b__c_.txt"),
+    (".bashrc", "bashrc"),
+    ("name. .txt", "name.txt"),
     ("....", "upload"),
     ("", "upload"),
-    ("ｒｅｐｏｒｔ．ｔｘｔ", "report.txt"),  # full-width letters normalized
+    ("a" * 300 + ".txt", "a" * 196 + ".txt"),  # 200 bytes in all
+    ("年" * 100 + ".md", "年" * 65 + ".md"),  # 3 bytes a character: 195 + 3
 ])
-def test_safe_filename(name: str, safe: str) -> None:
-    assert safe_filename(name) == safe
+def test_storable_name(name: str, stored: str) -> None:
+    assert storable_name(name) == stored
 
 
 # --------------------------------------------------------------------------- ui.py handlers
@@ -189,21 +192,35 @@ def test_ask_turns_rag_errors_into_a_chat_message(fake_engine) -> None:
     assert chat[0] == {"role": "user", "content": "美图的CFO是谁？"} and "k=99" in chat[1]["content"]
 
 
-def test_upload_stores_a_safe_name_and_indexes_it(fake_engine, tmp_path: Path) -> None:
+def test_upload_is_stored_and_cited_under_the_name_given(fake_engine, tmp_path: Path) -> None:
     incoming = tmp_path / "incoming"
     incoming.mkdir()
-    doc = incoming / "星火 report<1>.txt"
+    doc = incoming / "星火 report (1).txt"
     doc.write_text("星火公司2025年的研发投入为8.8亿元。\n", encoding="utf-8")
     uploads = tmp_path / "uploads"
     messages: list[str] = []
-    report = ui.add_uploads(fake_engine, uploads, [doc], progress=messages.append)
-    assert report.added == ["星火_report_1.txt"] and report.chunks_added == 1
-    assert [p.name for p in uploads.iterdir()] == ["星火_report_1.txt"]  # staging folder removed
-    assert (uploads / "星火_report_1.txt").read_bytes() == doc.read_bytes()
-    assert "星火_report_1.txt" in [d["source"] for d in fake_engine.documents()]
+    report = add_uploads(fake_engine, uploads, [doc], progress=messages.append)
+    assert report.added == ["星火 report (1).txt"] and report.chunks_added == 1
+    assert [p.name for p in uploads.iterdir()] == ["星火 report (1).txt"]  # staging folder removed
+    assert (uploads / "星火 report (1).txt").read_bytes() == doc.read_bytes()
+    assert "星火 report (1).txt" in [d["source"] for d in fake_engine.documents()]
+    answer = fake_engine.ask("星火公司2025年的研发投入是多少？")
+    assert [c.hit.chunk.source for c in answer.citations] == ["星火 report (1).txt"]
     assert messages  # progress reached the callback
-    again = ui.add_uploads(fake_engine, uploads, [doc])
-    assert again.unchanged == ["星火_report_1.txt"] and again.chunks_added == 0
+    again = add_uploads(fake_engine, uploads, [doc])
+    assert again.unchanged == ["星火 report (1).txt"] and again.chunks_added == 0
+
+
+def test_two_uploads_with_one_name_are_both_kept(fake_engine, tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first, second = tmp_path / "a" / "notes", tmp_path / "b" / "notes"
+    first.write_text("甲公司的总部位于杭州。\n", encoding="utf-8")
+    second.write_text("乙公司的总部位于成都。\n", encoding="utf-8")
+    first, second = first.rename(first.with_suffix(".txt")), second.rename(second.with_suffix(".txt"))
+    report = add_uploads(fake_engine, tmp_path / "uploads", [first, second])
+    assert report.added == ["notes.txt", "notes-2.txt"]
+    assert sorted(p.name for p in (tmp_path / "uploads").iterdir()) == ["notes-2.txt", "notes.txt"]
 
 
 def test_upload_with_a_bad_file_changes_nothing(fake_engine, tmp_path: Path) -> None:
@@ -214,7 +231,7 @@ def test_upload_with_a_bad_file_changes_nothing(fake_engine, tmp_path: Path) -> 
     current = (fake_engine.index_dir / "CURRENT").read_text()
     uploads = tmp_path / "uploads"
     with pytest.raises(UnsupportedFileError, match=r"tool\.exe: files of type '\.exe' are not supported"):
-        ui.add_uploads(fake_engine, uploads, [good, bad])
+        add_uploads(fake_engine, uploads, [good, bad])
     assert fake_engine.documents() == before
     assert (fake_engine.index_dir / "CURRENT").read_text() == current
     assert list(uploads.iterdir()) == []
@@ -225,10 +242,10 @@ def test_upload_over_the_size_limit_is_refused_before_copying(fake_engine, tmp_p
     big = tmp_path / "big.txt"
     big.write_text("一" * 20, encoding="utf-8")
     with pytest.raises(InputError, match="big.txt is 60 bytes, over the 10 bytes limit"):
-        ui.add_uploads(fake_engine, tmp_path / "uploads", [big])
+        add_uploads(fake_engine, tmp_path / "uploads", [big])
     assert not (tmp_path / "uploads").exists()
     with pytest.raises(InputError, match="no file was chosen"):
-        ui.add_uploads(fake_engine, tmp_path / "uploads", [])
+        add_uploads(fake_engine, tmp_path / "uploads", [])
 
 
 def test_progress_lines_move_the_bar_and_keep_it_for_plain_lines() -> None:
@@ -252,3 +269,18 @@ def test_parse_auth() -> None:
         with pytest.raises(InputError) as err:
             ui.parse_auth(bad)
         assert str(err.value) == "--auth / RAG_AUTH must look like user:password, with both parts non-empty."
+
+
+def test_ui_helpers_load_no_index_or_ui_library() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, rag.ui_format, rag.messages, rag.uploads; "
+            "print(sorted(m for m in ('faiss', 'gradio', 'torch', 'rag.indexer', 'rag.store') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_example_questions_come_with_the_bundled_corpus() -> None:
+    assert ui.EXAMPLES == ("美图2023年的总收入是多少？", "美图的CFO是谁？", "What was Meitu's net profit in 2023?",
+                           "美图总部在哪里？")  # the last one is not in the article: it shows a refusal

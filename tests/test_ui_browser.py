@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.ui_app import SCREENSHOTS, RunningApp, ui_app_fixture  # noqa: F401  (provides the `ui_app` fixture)
+from rag.ui_process import RunningApp
+from tests.ui_app import SCREENSHOTS, ui_app_fixture  # noqa: F401  (provides the `ui_app` fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -141,7 +142,7 @@ def test_upload_then_ask_about_it(page, ui_app: RunningApp, tmp_path: Path) -> N
     doc = tmp_path / "星火 report (2025).txt"
     doc.write_text("星火公司2025年的研发投入为8.8亿元。\n星火公司的总部位于合肥。\n", encoding="utf-8")
     status = upload(page, doc, "已添加")
-    stored = "星火_report_2025.txt"  # the cleaned name it is stored and cited under
+    stored = doc.name  # stored, listed and cited under the name it was uploaded with
     assert stored in status
     assert (ui_app.uploads_dir / stored).read_text(encoding="utf-8") == doc.read_text(encoding="utf-8")
     assert sorted(p.name for p in ui_app.uploads_dir.iterdir()) == [stored]  # no staging folder left
