@@ -77,6 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def is_default_index(index_dir: Path) -> bool:
+    """Whether index_dir is the project's index/, however it was written (`index`, `./index/`, absolute):
+    only there does `rag ask` index the bundled article when no index exists yet."""
+    return Path(index_dir).resolve() == DEFAULT_INDEX_DIR.resolve()
+
+
 def config_from(args: argparse.Namespace, index_dir: Path) -> Config:
     from rag.store import config_for_index
 
@@ -112,7 +118,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     config = config_from(args, args.index_dir)
     if args.question is not None:
         clean_question(args.question, config.max_question_chars)  # an unusable question fails before loading
-    engine = Engine.open(config, args.index_dir, progress=_progress, seed=args.index_dir == DEFAULT_INDEX_DIR)
+    engine = Engine.open(config, args.index_dir, progress=_progress, seed=is_default_index(args.index_dir))
     if args.batch:
         return _ask_batch(engine, args)
     if args.question is None:

@@ -282,6 +282,8 @@ def is_heading(line: str) -> bool:
 
 
 def dedup_key(line: str) -> str:
+    """What two texts share when they are the same passage: NFKC-folded, whitespace removed. Cleaning drops
+    repeated paragraphs by it; retrieval collapses the same passage found in two documents by it."""
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", line))
 
 

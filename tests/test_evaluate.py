@@ -6,7 +6,6 @@ import math
 
 import pytest
 
-from rag.cli import main
 from rag.datasets import Case
 from rag.documents import make_document
 from rag.errors import InputError
@@ -80,9 +79,3 @@ def test_eval_request_checks_its_values(tmp_path) -> None:
         EvalRequest(dataset=tmp_path / "nope.jsonl")
     with pytest.raises(InputError, match="--mode 'fuzzy' is unknown"):
         EvalRequest(mode="fuzzy")
-
-
-def test_rag_eval_reports_bad_flags_in_one_line(tmp_path, capsys) -> None:
-    assert main(["eval", "--limit", "0", "--out", str(tmp_path / "out")]) == 2
-    assert capsys.readouterr().err == "error: --limit 0 must be at least 1.\n"
-    assert not (tmp_path / "out").exists()
