@@ -11,9 +11,10 @@ import ui
 from rag.config import Config
 from rag.errors import InputError, UnsupportedFileError
 from rag.indexer import AddReport
-from rag.messages import describe_add
+from rag.messages import answer_in_words, describe_add
 from rag.schema import Answer, Chunk, Citation, Hit, Sentence
 from rag.ui_format import (
+    answer_sources_html,
     document_rows,
     hits_html,
     passage_with_mark,
@@ -63,13 +64,13 @@ class CannedEngine:
 
 def test_reply_links_only_cited_markers_and_escapes_the_rest() -> None:
     html = reply_html("收入<b>27亿</b>[1]，另见[2]\n完", 3, cited=[1])
-    assert html == ('收入&lt;b&gt;27亿&lt;/b&gt;<a class="rag-cite" href="#cite-3-1" '
-                    'title="查看来源 / show source [1]">[1]</a>，另见[2]<br>完')
+    assert html == ('<span class="rag-reply rag-answer-3">收入&lt;b&gt;27亿&lt;/b&gt;<a class="rag-cite" '
+                    'href="#cite-3-1" title="查看来源 / show source [1]">[1]</a>，另见[2]<br>完</span>')
 
 
 def test_reply_shows_the_notice_escaped() -> None:
     html = reply_html("好。", 1, notice="cut <b>here</b>")
-    assert html.startswith('<span class="rag-notice">（提示 / Note: cut &lt;b&gt;here&lt;/b&gt;）</span><br>')
+    assert html.startswith('<span class="rag-reply rag-answer-1"><span class="rag-notice">（提示 / Note: cut &lt;b&gt;here&lt;/b&gt;）</span><br>')
 
 
 def test_stream_prefixes_grow_and_never_split_a_marker() -> None:
@@ -97,8 +98,10 @@ def test_passage_shows_runs_of_blank_lines_as_one_break() -> None:
 
 
 def test_sources_escape_file_name_title_and_text() -> None:
-    html = sources_html(canned_answer(), 2)
+    html = answer_sources_html(canned_answer(), 2)
     assert "<script" not in html and "<img" not in html and "<b>" not in html
+    assert html.startswith('<div class="rag-answer-sources rag-answer-2" data-answer="2">'
+                           '<div class="rag-answer-head">回答 2 的来源 / Sources of answer 2</div>')
     assert 'id="cite-2-1"' in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;.txt" in html
     assert "<mark>&lt;script&gt;alert(1)&lt;/script&gt;答案是乙。</mark>结尾。" in html
@@ -107,8 +110,27 @@ def test_sources_escape_file_name_title_and_text() -> None:
 
 def test_sources_for_a_refusal_and_before_any_question() -> None:
     refused = Answer(question="q", text="抱歉，文档中没有找到这个问题的答案。", refused=True)
-    assert "rag-source" not in sources_html(refused, 1) and "nothing is cited" in sources_html(refused, 1)
-    assert "rag-source" not in sources_html(None, 0)
+    part = answer_sources_html(refused, 1)
+    assert "rag-source" not in part and "nothing is cited" in part
+    assert part.endswith('<pre class="rag-copy-text" hidden>抱歉，文档中没有找到这个问题的答案。</pre></div>')
+    assert "rag-source" not in sources_html() and "Cited passages appear here" in sources_html()
+
+
+def test_the_panel_keeps_every_answers_sources_in_order() -> None:
+    parts = [answer_sources_html(canned_answer(), 1), answer_sources_html(canned_answer("乙。[1]"), 2)]
+    assert sources_html(parts) == '<div class="rag-sources-all">' + parts[0] + parts[1] + "</div>"
+
+
+def test_copy_text_is_the_answer_with_its_sources_in_plain_text() -> None:
+    html = answer_sources_html(canned_answer(notice="问题被截断"), 1)
+    copy = re.search(r'<pre class="rag-copy-text" hidden>(.*?)</pre>', html, re.S)[1]
+    assert copy == (
+        "(问题被截断)\n答案是乙。[1]\n\n来源 / Sources:\n"
+        "[1] &lt;script&gt;alert(1)&lt;/script&gt;.txt, 字符 / characters 103-133 — "
+        "&lt;b&gt;&lt;img src=x onerror=&quot;alert(2)&quot;&gt;&lt;/b&gt;\n"
+        "    “&lt;script&gt;alert(1)&lt;/script&gt;答案是乙。”")  # escaped once: the page shows the text
+    assert answer_in_words(canned_answer()).split("\n")[2:4] == ["Sources:", f"[1] {SCRIPT}.txt, characters 103-133"
+                                                                 f" — <b>{IMG}</b>"]
 
 
 def test_hits_table_shows_every_score_and_the_search_query() -> None:
@@ -166,12 +188,12 @@ def test_ask_streams_the_reply_then_remembers_the_turn() -> None:
     assert chat == [{"role": "user", "content": "问&lt;b&gt;？"}, {"role": "assistant", "content": "检索中… / Searching…"}]
     assert box == ""
     replies = [step[0][-1]["content"] for step in steps[1:]]
-    assert replies[0] == "答案是" and len(replies) > 2
+    assert replies[0] == '<span class="rag-reply rag-answer-1">答案是</span>' and len(replies) > 2
     final = reply_html("答案是乙。[1]", 1, [1])
     assert replies[-1] == final and 'href="#cite-1-1"' in final
     assert 'id="cite-1-1"' in steps[1][1]  # the sources arrive with the first words
     conv = steps[-1][4]
-    assert conv.answers == 1
+    assert conv.answers == 1 and conv.sources == [answer_sources_html(engine.answer, 1)]
     assert conv.turns == [{"role": "user", "content": "问<b>？"}, {"role": "assistant", "content": "答案是乙。[1]"}]
     assert engine.calls == [{"question": "问<b>？", "history": [], "k": 7, "mode": "bm25"}]
 
@@ -179,6 +201,7 @@ def test_ask_streams_the_reply_then_remembers_the_turn() -> None:
     assert engine.calls[1]["history"] == conv.turns  # follow-ups see the conversation so far
     assert conv2.answers == 2 and len(conv2.messages) == 4
     assert 'href="#cite-2-1"' in conv2.messages[-1]["content"]  # anchors stay unique per answer
+    assert len(conv2.sources) == 2 and 'id="cite-1-1"' in conv2.sources[0] and 'id="cite-2-1"' in conv2.sources[1]
 
 
 def test_ask_turns_rag_errors_into_a_chat_message(fake_engine) -> None:
@@ -251,9 +274,13 @@ def test_upload_over_the_size_limit_is_refused_before_copying(fake_engine, tmp_p
 def test_progress_lines_move_the_bar_and_keep_it_for_plain_lines() -> None:
     calls: list[tuple] = []
     say = ui.progress_reporter(lambda amount, desc: calls.append((amount, desc)))
-    for line in ("embedding 22 passages", "  sentences: 29/116", "building BM25 and FAISS"):
+    for line in ("embedding 22 passages from 1 document(s)", "  sentences: 29/116 (25%, ~3 s left)",
+                 "reading 2024/05/notes.txt", "building BM25 and FAISS"):
         say(line)
-    assert calls == [(0.0, "embedding 22 passages"), (0.25, "sentences: 29/116"), (0.25, "building BM25 and FAISS")]
+    assert calls == [(0.0, "向量化 22 个段落（1 个文档） / embedding 22 passages from 1 document(s)"),
+                     (0.25, "句子 / sentences: 29/116"),
+                     (0.25, "reading 2024/05/notes.txt"),  # a path's digits do not move the bar
+                     (0.25, "建立关键词与向量索引 / building the BM25 and FAISS indexes")]
 
 
 def test_build_app_exposes_the_api() -> None:
