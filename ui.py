@@ -27,6 +27,7 @@ from rag.config import BUNDLED_EXAMPLES, DEFAULT_INDEX_DIR, PROJECT_ROOT
 from rag.documents import format_size
 from rag.errors import InputError, RagError
 from rag.messages import READING_FILES, describe_add, progress_in_words
+from rag.schema import DocumentRecord
 from rag.store import config_for_index
 from rag.ui_format import (
     answer_sources_html,
@@ -196,6 +197,12 @@ def ask_stream(engine: Engine, question: Any, k: Any, mode: Any, conv: Conversat
            Conversation(turns, messages, answer_no, sources))
 
 
+def document_records(engine: Engine) -> list[DocumentRecord]:
+    """The indexed documents. Engine.documents() gives the manifest's dicts until the store hands out
+    DocumentRecords itself; then this is `engine.documents()`."""
+    return [d if isinstance(d, DocumentRecord) else DocumentRecord.from_json(d) for d in engine.documents()]
+
+
 def progress_reporter(progress: Any) -> Callable[[str], None]:
     """Engine progress lines -> the server log (as they are) and a gr.Progress bar (in both languages).
 
@@ -221,7 +228,7 @@ def build_app(engine: Engine, uploads_dir: Path = UPLOADS_DIR) -> gr.Blocks:
     config = engine.config
 
     def documents_table() -> list[list]:
-        return document_rows(engine.documents())
+        return document_rows(document_records(engine))
 
     def on_ask(question: str, k: float, mode: str, conv: Conversation) -> Iterator[tuple]:
         yield from ask_stream(engine, question, k, mode, conv)
@@ -343,9 +350,9 @@ def main(argv: list[str] | None = None) -> int:
         engine.ask(EXAMPLES[0])
     except RagError:
         pass
-    documents = engine.documents()
+    documents = document_records(engine)
     say(f"loaded in {time.perf_counter() - started:.1f} s: {len(documents)} document(s), "
-        f"{sum(d.get('chunks', 0) for d in documents)} passages from {args.index_dir}")
+        f"{sum(d.chunks for d in documents)} passages from {args.index_dir}")
     if args.host not in LOCAL_HOSTS and auth is None:
         say(f"warning: listening on {args.host} without --auth; anyone who reaches this port can read "
             "and add documents.")

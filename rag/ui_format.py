@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from html import escape
 
 from rag.messages import answer_in_words
-from rag.schema import CITATION_MARKER, Answer, Chunk, Citation, Hit, Sentence
+from rag.schema import CITATION_MARKER, Answer, Chunk, Citation, DocumentRecord, Hit, Sentence
 
 BLANK_LINES = re.compile(r"\n[ \t\u3000]*(?:\n[ \t\u3000]*)+")
 NO_SCORE = "—"
@@ -169,6 +169,6 @@ def _hit_row(hit: Hit, cited_as: list[int]) -> str:
             f'<td class="rag-passage">{_passage_text(c.text)}</td></tr>')
 
 
-def document_rows(documents: Sequence[dict]) -> list[list]:
+def document_rows(documents: Sequence[DocumentRecord]) -> list[list]:
     """Rows for the documents table: file name, passages (chunks), characters."""
-    return [[d.get("source", ""), d.get("chunks", 0), d.get("chars", 0)] for d in documents]
+    return [[d.source, d.chunks, d.chars] for d in documents]

@@ -12,7 +12,7 @@ from rag.config import Config
 from rag.errors import InputError, UnsupportedFileError
 from rag.indexer import AddReport
 from rag.messages import answer_in_words, describe_add
-from rag.schema import Answer, Chunk, Citation, Hit, Sentence
+from rag.schema import Answer, Chunk, Citation, DocumentRecord, Hit, Sentence
 from rag.ui_format import (
     answer_sources_html,
     document_rows,
@@ -145,7 +145,10 @@ def test_hits_table_shows_every_score_and_the_search_query() -> None:
 
 
 def test_documents_table_rows() -> None:
-    assert document_rows([{"source": "a.txt", "chunks": 3, "chars": 120}]) == [["a.txt", 3, 120]]
+    records = ui.document_records(CannedEngine(canned_answer()))
+    assert records == [DocumentRecord(source="a.txt", doc_id="d1", chars=120, chunks=3)]
+    assert document_rows(records) == [["a.txt", 3, 120]]
+    assert DocumentRecord.from_json(records[0].to_json()) == records[0]
 
 
 def test_add_report_in_words_for_the_ui_and_the_cli() -> None:
@@ -226,7 +229,7 @@ def test_upload_is_stored_and_cited_under_the_name_given(fake_engine, tmp_path: 
     assert report.added == ["星火 report (1).txt"] and report.chunks_added == 1
     assert [p.name for p in uploads.iterdir()] == ["星火 report (1).txt"]  # staging folder removed
     assert (uploads / "星火 report (1).txt").read_bytes() == doc.read_bytes()
-    assert "星火 report (1).txt" in [d["source"] for d in fake_engine.documents()]
+    assert "星火 report (1).txt" in [d.source for d in ui.document_records(fake_engine)]
     answer = fake_engine.ask("星火公司2025年的研发投入是多少？")
     assert [c.hit.chunk.source for c in answer.citations] == ["星火 report (1).txt"]
     assert messages  # progress reached the callback
