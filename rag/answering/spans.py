@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -228,6 +229,24 @@ def _share_in(terms: set[str], window: str) -> float:
     """Share of the question's words found in a window of text around a span: an answer sits among the
     words the question uses ("X的作者是谁" ~ "X的作者雷蒙·钱德勒")."""
     return sum(t in window for t in terms) / len(terms) if terms else 0.0
+
+
+def best_span(question: str, want: str, candidates: Sequence, sentence_logits: np.ndarray, order: Sequence[int],
+              model, sentences: int = 3) -> tuple[SpanCandidate | None, float, int]:
+    """(span, its logit, index of its sentence candidate): the best-scoring span of the `sentences` best
+    sentences (`order` ranks `candidates`; each has .sentence and .previous)."""
+    best, best_logit, best_i = None, -math.inf, order[0] if len(order) else -1
+    for i in order[:sentences]:
+        c = candidates[i]
+        spans = span_candidates(question, want, c.sentence.text, float(sentence_logits[i]),
+                                c.previous.text if c.previous else "")
+        if not spans:
+            continue
+        logits = model.logits(np.stack([s.features for s in spans]))
+        j = int(np.argmax(logits))
+        if float(logits[j]) > best_logit:
+            best, best_logit, best_i = spans[j], float(logits[j]), i
+    return best, best_logit, best_i
 
 
 @lru_cache(maxsize=256)
