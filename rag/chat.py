@@ -86,7 +86,7 @@ class Engine:
             index = None
         embedder = embedder or load_embedder(config, progress=progress)
         if index is None:
-            engine = cls(config, index_dir, embedder, empty_index(embedder))
+            engine = cls(config, index_dir, embedder, empty_index(embedder, config))
             if progress:
                 progress(f"first run: no index in {index_dir}; indexing the bundled article there")
             engine.add_files([BUNDLED_CORPUS], progress=progress)
@@ -126,7 +126,7 @@ class Engine:
             try:  # start from what is on disk: another process may have added documents meanwhile
                 base = load_index(self.index_dir, self.config)
             except IndexMissingError:
-                base = empty_index(self.embedder)
+                base = empty_index(self.embedder, self.config)
             check_fingerprint(base, self.embedder, self.index_dir)
             new_index, report = add_documents(base, documents, self.embedder, self.config, progress)
             if report.changed:
@@ -142,7 +142,7 @@ class Engine:
     def rebuild(self, documents: Sequence[Document], progress: Progress | None = None) -> AddReport:
         """Replace the whole index by one built from `documents` (already read, see read_documents)."""
         with writer_lock(self.index_dir, on_wait=progress):
-            new_index, report = add_documents(empty_index(self.embedder), documents, self.embedder,
+            new_index, report = add_documents(empty_index(self.embedder, self.config), documents, self.embedder,
                                               self.config, progress)
             save_index(new_index, self.index_dir, self.config)
             self.index = new_index

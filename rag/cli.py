@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.answering import ANSWERERS
-from rag.config import BUNDLED_CORPUS, DEFAULT_INDEX_DIR, MODES, Config
+from rag.config import BUNDLED_CORPUS, DEFAULT_INDEX_DIR, MODES, VECTOR_STORES, Config
 from rag.errors import InputError, RagError
 from rag.schema import Answer
 from rag.serialize import answer_to_json
@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_index.add_argument("--index-type", choices=("flat", "hnsw", "ivf"), default=None)
     p_index.add_argument("--chunk-size", type=int, default=None)
     p_index.add_argument("--model", default=None, help="sentence-transformers id or path")
+    p_index.add_argument("--store", dest="vector_store", choices=VECTOR_STORES, default=None,
+                         help="vector store (default: $RAG_VECTOR_STORE or faiss; milvus = milvus-lite in the "
+                              "index folder, or the server at $RAG_MILVUS_URI)")
 
     p_ask = sub.add_parser("ask", help="answer a question with cited passages")
     p_ask.add_argument("question", nargs="?", help="the question (omit with --batch or to chat interactively)")
@@ -68,7 +71,8 @@ def config_from(args: argparse.Namespace, index_dir: Path) -> Config:
     from rag.store import config_for_index
 
     return config_for_index(index_dir, rebuild=getattr(args, "rebuild", False),
-                            **{k: getattr(args, k, None) for k in ("k", "mode", "index_type", "chunk_size", "model", "answerer")})
+                            **{k: getattr(args, k, None) for k in ("k", "mode", "index_type", "chunk_size", "model", "answerer",
+                                                          "vector_store")})
 
 
 def cmd_index(args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""Documents -> a new Index: chunk, embed only what is new, rebuild BM25 and FAISS from stored vectors."""
+"""Documents -> a new Index: chunk, embed only what is new, rebuild BM25 and the vector store from stored vectors."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-import faiss
 import numpy as np
 
 from rag import __version__
@@ -16,7 +15,8 @@ from rag.chunking import chunk_document, document_sentences
 from rag.config import Config
 from rag.embedding import Embedder
 from rag.schema import Chunk, Document
-from rag.store import Index, build_faiss
+from rag.store import Index
+from rag.stores import VectorStore, new_store
 from rag.tokenize import tokenize
 
 Progress = Callable[[str], None]
@@ -39,11 +39,19 @@ def passage_text(chunk: Chunk) -> str:
     return f"{chunk.title}\n{chunk.text}" if chunk.title else chunk.text
 
 
-def empty_index(embedder: Embedder) -> Index:
+def empty_index(embedder: Embedder, config: Config | None = None) -> Index:
+    """An index with nothing in it, on the configured vector store (FAISS flat without a config)."""
     dim = embedder.dim
     return Index(manifest={"documents": [], "dim": dim}, chunks=[], vectors=np.zeros((0, dim), np.float32),
-                 faiss_index=faiss.IndexFlatIP(dim), bm25=BM25.build([]), sentences=[],
-                 sentence_vectors=np.zeros((0, dim), np.float32))
+                 dense=build_store(np.zeros((0, dim), np.float32), [], config or Config(model=embedder.name)),
+                 bm25=BM25.build([]), sentences=[], sentence_vectors=np.zeros((0, dim), np.float32))
+
+
+def build_store(vectors: np.ndarray, chunks: Sequence[Chunk], config: Config) -> VectorStore:
+    """A new vector store holding `vectors`, keyed by row, each tagged with its chunk's document."""
+    store = new_store(config.vector_store, vectors.shape[1], config.index_type, config.milvus_uri)
+    store.add(range(len(chunks)), [c.doc_id for c in chunks], vectors)
+    return store
 
 
 def plan_additions(index: Index, documents: Sequence[Document]) -> tuple[list[Document], AddReport]:
@@ -88,9 +96,9 @@ def add_documents(index: Index, documents: Sequence[Document], embedder: Embedde
     vectors = np.vstack([index.vectors[keep_rows], chunk_vecs]).astype(np.float32)
     sentences = [index.sentences[i] for i in keep_sent] + new_sentences
     sentence_vectors = np.vstack([index.sentence_vectors[keep_sent], sent_vecs]).astype(np.float32)
-    say("building BM25 and FAISS")
+    say(f"building BM25 and the {config.vector_store} vector store")
     bm25 = BM25.build([tokenize(passage_text(c)) for c in chunks])
-    faiss_index = build_faiss(vectors, config.index_type)
+    dense = build_store(vectors, chunks, config)
 
     counts: dict[str, int] = {}
     for c in chunks:
@@ -102,7 +110,7 @@ def add_documents(index: Index, documents: Sequence[Document], embedder: Embedde
     manifest = {"documents": docs, "model": embedder.name, "model_fingerprint": embedder.fingerprint,
                 "dim": embedder.dim, "versions": _versions()}
     report.chunks_added = len(new_chunks)
-    return Index(manifest=manifest, chunks=chunks, vectors=vectors, faiss_index=faiss_index, bm25=bm25,
+    return Index(manifest=manifest, chunks=chunks, vectors=vectors, dense=dense, bm25=bm25,
                  sentences=sentences, sentence_vectors=sentence_vectors), report
 
 
