@@ -19,6 +19,37 @@ def _progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+class IndexProgress:
+    """Indexing progress on the terminal: a tqdm bar per counted stage, other events as lines. Where stderr
+    is not a terminal (logs, pipes) every event is one line, as before."""
+
+    def __init__(self) -> None:
+        self.bars: dict[str, Any] = {}
+        self.tty = sys.stderr.isatty()
+
+    def __call__(self, event: str) -> None:
+        from rag.progress import as_progress
+
+        event = as_progress(event)
+        if not self.tty:
+            _progress(event)
+            return
+        from tqdm import tqdm
+
+        bar = self.bars.get(event.stage)
+        if event.stage in ("passages", "sentences") and event.total:
+            if bar is None:
+                tqdm.write(str(event), file=sys.stderr)
+                self.bars[event.stage] = tqdm(total=event.total, desc=event.stage, unit=" texts",
+                                              file=sys.stderr, leave=True)
+                return
+            bar.update(event.done - bar.n)
+            if event.done >= event.total:
+                bar.close()
+            return
+        tqdm.write(str(event), file=sys.stderr)
+
+
 def format_answer(answer: Answer) -> str:
     lines = []
     if answer.notice:
@@ -85,11 +116,12 @@ def cmd_index(args: argparse.Namespace) -> int:
     paths = args.paths or [BUNDLED_CORPUS]
     documents = read_documents(paths, config.max_file_bytes)  # a bad file fails before the model loads
     embedder = load_embedder(config, progress=_progress)
-    engine = Engine(config, args.index_dir, embedder, empty_index(embedder))
+    engine = Engine(config, args.index_dir, embedder, empty_index(embedder, config))
+    progress = IndexProgress()
     if args.rebuild:
-        report = engine.rebuild(documents, progress=_progress)
+        report = engine.rebuild(documents, progress=progress)
     else:  # loads what is on disk under the writer lock; a mismatched index raises there
-        report = engine.add_documents(documents, progress=_progress)
+        report = engine.add_documents(documents, progress=progress)
     for name in report.added:
         print(f"added: {name}")
     for name in report.replaced:

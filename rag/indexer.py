@@ -14,12 +14,13 @@ from rag.bm25 import BM25
 from rag.chunking import chunk_document, document_sentences
 from rag.config import Config
 from rag.embedding import Embedder
+from rag.progress import OnProgress, Progress
 from rag.schema import Chunk, Document
 from rag.store import Index
 from rag.stores import VectorStore, new_store
 from rag.tokenize import tokenize
 
-Progress = Callable[[str], None]
+EVERY_S = 2.0  # a progress event at least this often on long builds, besides every tenth of the work
 
 
 @dataclass
@@ -73,7 +74,7 @@ def plan_additions(index: Index, documents: Sequence[Document]) -> tuple[list[Do
 
 
 def add_documents(index: Index, documents: Sequence[Document], embedder: Embedder, config: Config,
-                  progress: Progress | None = None) -> tuple[Index, AddReport]:
+                  progress: OnProgress | None = None) -> tuple[Index, AddReport]:
     """Return a new Index with `documents` added (the input index is not modified)."""
     say = progress or (lambda _msg: None)
     todo, report = plan_additions(index, documents)
@@ -86,17 +87,19 @@ def add_documents(index: Index, documents: Sequence[Document], embedder: Embedde
 
     new_chunks = [c for doc in todo for c in chunk_document(doc, config.chunk_size, config.chunk_overlap)]
     new_sentences = [s for doc in todo for s in document_sentences(doc)]
-    say(f"embedding {len(new_chunks)} passages from {len(todo)} document(s)")
+    say(Progress(f"embedding {len(new_chunks)} passages from {len(todo)} document(s)", "passages", 0,
+                 len(new_chunks)))
     chunk_vecs = embedder.embed_passages([passage_text(c) for c in new_chunks],
                                          progress=_counter(say, "passages"))
-    say(f"embedding {len(new_sentences)} sentences for answer extraction")
+    say(Progress(f"embedding {len(new_sentences)} sentences for answer extraction", "sentences", 0,
+                 len(new_sentences)))
     sent_vecs = embedder.embed_passages([s.text for s in new_sentences], progress=_counter(say, "sentences"))
 
     chunks = [index.chunks[i] for i in keep_rows] + new_chunks
     vectors = np.vstack([index.vectors[keep_rows], chunk_vecs]).astype(np.float32)
     sentences = [index.sentences[i] for i in keep_sent] + new_sentences
     sentence_vectors = np.vstack([index.sentence_vectors[keep_sent], sent_vecs]).astype(np.float32)
-    say(f"building BM25 and the {config.vector_store} vector store")
+    say(Progress(f"building BM25 and the {config.vector_store} vector store", "store", 0, len(chunks)))
     bm25 = BM25.build([tokenize(passage_text(c)) for c in chunks])
     dense = build_store(vectors, chunks, config)
 
@@ -114,20 +117,24 @@ def add_documents(index: Index, documents: Sequence[Document], embedder: Embedde
                  sentences=sentences, sentence_vectors=sentence_vectors), report
 
 
-def _counter(say: Progress, what: str) -> Callable[[int, int], None]:
-    """Progress lines at every tenth of the work; short builds finish before one would help."""
+def _counter(say: OnProgress, what: str) -> Callable[[int, int], None]:
+    """Progress events at every tenth of the work, and every EVERY_S seconds on long builds; short builds
+    finish before one would help."""
     started = time.perf_counter()
-    last = [-1]
+    last = [-1, started]  # tenth, time of the last event
 
     def report(done: int, total: int) -> None:
         tenth = done * 10 // total if total else 10
-        if total < 64 or tenth == last[0]:
+        now = time.perf_counter()
+        if total < 64 or (tenth == last[0] and now - last[1] < EVERY_S and done < total):
             return
-        last[0] = tenth
-        elapsed = time.perf_counter() - started
+        if tenth == last[0] and done == total:
+            return
+        last[:] = [tenth, now]
+        elapsed = now - started
         eta = elapsed / done * (total - done) if done else float("nan")
-        say(f"  {what}: {done}/{total} ({tenth * 10}%, ~{eta:.0f} s left)" if done < total
-            else f"  {what}: {done}/{total} done in {elapsed:.1f} s")
+        say(Progress(f"  {what}: {done}/{total} ({done * 100 // total}%, ~{eta:.0f} s left)" if done < total
+                     else f"  {what}: {done}/{total} done in {elapsed:.1f} s", what, done, total))
     return report
 
 

@@ -31,6 +31,7 @@ from rag.bm25 import BM25
 from rag.bm25 import FILES as BM25_FILES
 from rag.config import Config
 from rag.errors import IndexCorruptError, IndexLockedError, IndexMismatchError, IndexMissingError
+from rag.progress import Progress
 from rag.schema import Chunk, Sentence, file_sha256
 from rag.stores import VectorStore, load_store, release
 
@@ -284,7 +285,7 @@ def writer_lock(index_dir: Path, wait_s: float = 120.0,
         lock.acquire(timeout=0)
     except Timeout:
         if on_wait:
-            on_wait(f"another process is writing {index_dir}; waiting for it to finish...")
+            on_wait(Progress(f"another process is writing {index_dir}; waiting for it to finish...", "waiting"))
         try:
             lock.acquire(timeout=wait_s)
         except Timeout:

@@ -100,3 +100,14 @@ def test_empty_store_searches_to_nothing_and_round_trips(tmp_path):
 def test_unknown_store_is_named():
     with pytest.raises(ValueError, match="vector store 'annoy' is unknown; choose one of faiss, milvus"):
         new_store("annoy", DIM)
+
+
+def test_nothing_outside_rag_stores_imports_an_engine():
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    engine_import = re.compile(r"^\s*(import|from)\s+(faiss|pymilvus|milvus_lite)\b", re.M)
+    offenders = [str(p.relative_to(root)) for p in [*root.glob("rag/**/*.py"), root / "ui.py", *root.glob("scripts/*.py")]
+                 if "stores" not in p.parts and engine_import.search(p.read_text(encoding="utf-8"))]
+    assert offenders == []
