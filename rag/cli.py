@@ -91,6 +91,21 @@ def build_parser() -> argparse.ArgumentParser:
     p_ask.add_argument("--batch", type=Path, help="JSONL file with {id, question[, history]} per line")
     p_ask.add_argument("--index-dir", type=Path, default=DEFAULT_INDEX_DIR)
 
+    p_bench = sub.add_parser("bench", help="measure build and query cost at a corpus size (see rag/bench.py)")
+    p_bench.add_argument("--chunks", type=int, default=1000, help="corpus size in chunks (default 1000)")
+    p_bench.add_argument("--synthetic", action="store_true",
+                         help="random vectors and texts of real sentences (index and BM25 scaling only)")
+    p_bench.add_argument("--store", dest="vector_store", choices=VECTOR_STORES, default=None)
+    p_bench.add_argument("--index-type", choices=("flat", "hnsw", "ivf"), default=None)
+    p_bench.add_argument("--json", action="store_true", help="print one JSON object")
+    p_bench.add_argument("--sweep", default=None, help="sizes to run one after another, e.g. 1000,10000,100000 "
+                         "(each --store of --stores in its own process); writes --out")
+    p_bench.add_argument("--stores", default="faiss,milvus", help="stores for --sweep (default faiss,milvus)")
+    p_bench.add_argument("--index-types", action="store_true",
+                         help="compare FAISS flat/HNSW/IVF on --chunks synthetic vectors (recall@10 vs flat)")
+    p_bench.add_argument("--out", type=Path, default=Path("eval/out/bench"),
+                         help="where --sweep writes summary.json and bench.png")
+
     p_eval = sub.add_parser("eval", help="run the evaluation suite")
     from rag.evaluate import add_eval_arguments
 
@@ -201,6 +216,60 @@ def _interactive(engine: Any, args: argparse.Namespace) -> int:
         history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.text}]
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from rag import bench
+
+    if args.index_types:
+        rows = bench.compare_index_types(args.chunks)
+        for row in rows:
+            print(json.dumps(row) if args.json else "  ".join(f"{k}={v}" for k, v in row.items()))
+        return 0
+    if args.sweep:
+        return _bench_sweep(args)
+    config = Config.from_env(vector_store=args.vector_store, index_type=args.index_type)
+    result = bench.run_bench(args.chunks, config, args.synthetic)
+    if args.json:
+        print(bench.result_json(result))
+    else:
+        for key, value in json.loads(bench.result_json(result)).items():
+            print(f"{key:>20}: {value}")
+    return 0
+
+
+def _bench_sweep(args: argparse.Namespace) -> int:
+    """Each size and store in a fresh process, so one run's memory never counts in the next one's peak."""
+    import subprocess
+
+    from rag import bench
+
+    try:
+        sizes = [int(s) for s in args.sweep.split(",") if s.strip()]
+    except ValueError:
+        raise InputError(f"--sweep {args.sweep!r} must be sizes separated by commas, e.g. 1000,10000.") from None
+    stores = [s.strip() for s in args.stores.split(",") if s.strip()]
+    if bad := [s for s in stores if s not in VECTOR_STORES]:
+        raise InputError(f"--stores names {bad}; choose from {', '.join(VECTOR_STORES)}.")
+    args.out.mkdir(parents=True, exist_ok=True)
+    results = []
+    for size in sizes:
+        for store in stores:
+            command = [sys.executable, "-m", "rag.cli", "bench", "--chunks", str(size), "--store", store, "--json"]
+            command += ["--synthetic"] if args.synthetic else []
+            command += ["--index-type", args.index_type] if args.index_type else []
+            _progress(f"bench: {size} chunks on {store}")
+            child = subprocess.run(command, capture_output=True, text=True)
+            if child.returncode:
+                _progress(f"bench: {size} chunks on {store} failed: {child.stderr.strip()[-500:]}")
+                continue
+            results.append(json.loads(child.stdout.strip().splitlines()[-1]))
+            print(json.dumps(results[-1]), flush=True)
+            (args.out / "summary.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
+    if results:
+        bench.plot(results, args.out / "bench.png")
+        _progress(f"bench: wrote {args.out / 'summary.json'} and {args.out / 'bench.png'}")
+    return 0 if len(results) == len(sizes) * len(stores) else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -209,6 +278,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_index(args)
         if args.command == "ask":
             return cmd_ask(args)
+        if args.command == "bench":
+            return cmd_bench(args)
         from rag.evaluate import cmd_eval
 
         return cmd_eval(args)
