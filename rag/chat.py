@@ -21,6 +21,7 @@ from rag.documents import read_documents
 from rag.embedding import Embedder, load_embedder
 from rag.errors import IndexMissingError, InputError, ModelError
 from rag.indexer import AddReport, add_documents, empty_index
+from rag.resume import RESUME_DIR
 from rag.retrieval import retrieve
 from rag.schema import Answer, Document
 from rag.store import Index, load_index, save_index, writer_lock
@@ -128,7 +129,8 @@ class Engine:
             except IndexMissingError:
                 base = empty_index(self.embedder, self.config)
             check_fingerprint(base, self.embedder, self.index_dir)
-            new_index, report = add_documents(base, documents, self.embedder, self.config, progress)
+            new_index, report = add_documents(base, documents, self.embedder, self.config, progress,
+                                              resume_dir=self.index_dir / RESUME_DIR)
             if report.changed:
                 save_index(new_index, self.index_dir, self.config)
             self.index = new_index
@@ -143,7 +145,7 @@ class Engine:
         """Replace the whole index by one built from `documents` (already read, see read_documents)."""
         with writer_lock(self.index_dir, on_wait=progress):
             new_index, report = add_documents(empty_index(self.embedder, self.config), documents, self.embedder,
-                                              self.config, progress)
+                                              self.config, progress, resume_dir=self.index_dir / RESUME_DIR)
             save_index(new_index, self.index_dir, self.config)
             self.index = new_index
         return report

@@ -12,6 +12,7 @@ import os
 import re
 import unicodedata
 from collections.abc import Iterator
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -197,7 +198,7 @@ def read_file(path: Path, max_bytes: int = 20_000_000, source: str | None = None
         text = _read_html(path.read_bytes(), name)
     else:
         text = decode_text(path.read_bytes(), name)
-    return make_document(name, text)
+    return replace(make_document(name, text), path=str(path.resolve()))
 
 
 def read_paths(paths: list[Path], max_bytes: int = 20_000_000) -> list[Path]:

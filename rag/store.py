@@ -6,6 +6,7 @@ Layout of an index directory:
                        bm25_vocab.json, sentences.jsonl, sentence_vectors.npy, and the vector store's
                        own files (FAISS: dense.faiss, dense_keys.npy, dense_docs.json; Milvus: milvus.db/ or milvus.json)
     .lock              held by a writer (filelock), so two `rag index` runs never interleave
+    .resume/           vectors of documents an interrupted writer finished (rag/resume.py)
 A writer builds a new generation beside the live one and only then points CURRENT at it, so a crash at
 any moment leaves the previous index loadable. The sha256 of every file that never changes once written is
 in the manifest and is checked on load; a Milvus database is checked by asking it (see _check_store).
@@ -27,6 +28,7 @@ from typing import Any
 import numpy as np
 from filelock import FileLock, Timeout
 
+from rag import resume
 from rag.bm25 import BM25
 from rag.bm25 import FILES as BM25_FILES
 from rag.config import Config
@@ -146,6 +148,7 @@ def save_index(index: Index, index_dir: Path, config: Config) -> Path:
         shutil.rmtree(stale, ignore_errors=True)
     for stale in index_dir.glob(".CURRENT.*"):
         stale.unlink(missing_ok=True)
+    resume.clear(index_dir)  # the new generation holds every vector the resume cache kept
     return gen
 
 
@@ -235,8 +238,10 @@ def _load_generation(index_dir: Path, config: Config) -> Index:
     try:
         chunks = [Chunk(**row) for row in _read_jsonl(gen / "chunks.jsonl")]
         sentences = [Sentence(**row) for row in _read_jsonl(gen / "sentences.jsonl")]
-        vectors = np.load(gen / "vectors.npy")
-        sentence_vectors = np.load(gen / "sentence_vectors.npy")
+        # Memory-mapped: only the rows a question touches become resident (a million passages' vectors
+        # are 1.5 GB, and the vector store already holds its own copy). Files of a generation never change.
+        vectors = np.load(gen / "vectors.npy", mmap_mode="r")
+        sentence_vectors = np.load(gen / "sentence_vectors.npy", mmap_mode="r")
         bm25 = BM25.load(gen)
     except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
         raise IndexCorruptError(f"the index in {gen} cannot be read ({type(exc).__name__}: {exc}); {fix}.") from None
