@@ -178,7 +178,7 @@ def synthetic_queries(vectors: np.ndarray, tokens: list[list[str]], count: int, 
 
 # --------------------------------------------------------------------------- building
 
-def build_synthetic(n: int, config: Config, index_dir: Path) -> BenchResult:
+def build_synthetic(n: int, config: Config, index_dir: Path, queries: int = QUERIES) -> BenchResult:
     from rag.bm25 import BM25
     from rag.indexer import build_store
     from rag.store import Index, save_index
@@ -196,7 +196,7 @@ def build_synthetic(n: int, config: Config, index_dir: Path) -> BenchResult:
     t1 = time.perf_counter()
     gen = save_index(index, index_dir, config.with_(model="synthetic"))
     save_s = time.perf_counter() - t1
-    (index_dir / "queries.json").write_text(json.dumps(synthetic_queries(vectors, tokens, QUERIES + WARMUP)),
+    (index_dir / "queries.json").write_text(json.dumps(synthetic_queries(vectors, tokens, queries + WARMUP)),
                                             encoding="utf-8")
     dense.close()
     return BenchResult(chunks=n, store=config.vector_store, index_type=config.index_type, synthetic=True,
@@ -204,7 +204,7 @@ def build_synthetic(n: int, config: Config, index_dir: Path) -> BenchResult:
                        build_rss_mb=round(peak_rss_mb(), 1))
 
 
-def build_real(n: int, config: Config, index_dir: Path) -> BenchResult:
+def build_real(n: int, config: Config, index_dir: Path, queries: int = QUERIES) -> BenchResult:
     from rag.baseline import TutorialPipeline
     from rag.chat import Engine
     from rag.embedding import load_embedder
@@ -219,11 +219,11 @@ def build_real(n: int, config: Config, index_dir: Path) -> BenchResult:
     chunks = len(engine.index.chunks)
     texts = chunks + len(engine.index.sentences)  # both are embedded
     (index_dir / "queries.json").write_text(json.dumps([{"question": c.question} for c in cases]
-                                                       [:QUERIES + WARMUP], ensure_ascii=False), encoding="utf-8")
+                                                       [:queries + WARMUP], ensure_ascii=False), encoding="utf-8")
     t1 = time.perf_counter()
     tutorial = TutorialPipeline(embedder, documents)
     tutorial_build = time.perf_counter() - t1
-    times = [tutorial.ask(c.question).timings_ms["total"] for c in cases[:QUERIES + WARMUP]][WARMUP:]
+    times = [tutorial.ask(c.question).timings_ms["total"] for c in cases[:queries + WARMUP]][WARMUP:]
     p50, p95 = percentiles(times)
     return BenchResult(chunks=chunks, store=config.vector_store, index_type=config.index_type, synthetic=False,
                        build_s=round(build_s, 3), save_s=0.0, index_mb=folder_mb(index_dir),
@@ -270,7 +270,8 @@ def serve(index_dir: Path, config: Config, synthetic: bool) -> dict[str, Any]:
     return out
 
 
-def run_bench(n: int, config: Config, synthetic: bool, keep: Path | None = None) -> BenchResult:
+def run_bench(n: int, config: Config, synthetic: bool, keep: Path | None = None,
+              queries: int = QUERIES) -> BenchResult:
     """Build an index of n chunks, then time it from a fresh serving process."""
     if n < 10:
         raise InputError(f"--chunks {n} is too small to time; use at least 10.")
@@ -278,7 +279,7 @@ def run_bench(n: int, config: Config, synthetic: bool, keep: Path | None = None)
     index_dir = keep or work / "index"
     try:
         build = build_synthetic if synthetic else build_real
-        result = build(n, config, index_dir)
+        result = build(n, config, index_dir, queries)
         child = subprocess.run(
             [sys.executable, "-m", "rag.bench", "serve", str(index_dir), config.vector_store, config.index_type,
              "synthetic" if synthetic else "real"],

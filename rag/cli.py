@@ -98,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_bench.add_argument("--store", dest="vector_store", choices=VECTOR_STORES, default=None)
     p_bench.add_argument("--index-type", choices=("flat", "hnsw", "ivf"), default=None)
     p_bench.add_argument("--json", action="store_true", help="print one JSON object")
+    p_bench.add_argument("--queries", type=int, default=200, help="timed queries per retrieval mode (default 200)")
     p_bench.add_argument("--sweep", default=None, help="sizes to run one after another, e.g. 1000,10000,100000 "
                          "(each --store of --stores in its own process); writes --out")
     p_bench.add_argument("--stores", default="faiss,milvus", help="stores for --sweep (default faiss,milvus)")
@@ -227,7 +228,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.sweep:
         return _bench_sweep(args)
     config = Config.from_env(vector_store=args.vector_store, index_type=args.index_type)
-    result = bench.run_bench(args.chunks, config, args.synthetic)
+    result = bench.run_bench(args.chunks, config, args.synthetic, queries=args.queries)
     if args.json:
         print(bench.result_json(result))
     else:
@@ -256,6 +257,7 @@ def _bench_sweep(args: argparse.Namespace) -> int:
             command = [sys.executable, "-m", "rag.cli", "bench", "--chunks", str(size), "--store", store, "--json"]
             command += ["--synthetic"] if args.synthetic else []
             command += ["--index-type", args.index_type] if args.index_type else []
+            command += ["--queries", str(args.queries)]
             _progress(f"bench: {size} chunks on {store}")
             child = subprocess.run(command, capture_output=True, text=True)
             if child.returncode:

@@ -53,6 +53,9 @@ class Config:
     vector_store: str = "faiss"
     # Milvus server/cluster URI (http://host:19530); empty = embedded milvus-lite inside the index folder.
     milvus_uri: str = ""
+    # Threads torch embeds with; 0 = one per core. Processes sharing cores must split them (RAG_TORCH_THREADS=1
+    # each): two processes using every core slowed a 15 ms query to 650 ms.
+    torch_threads: int = 0
 
     def __post_init__(self) -> None:
         if self.chunk_size < 50 or self.chunk_size > 450:
@@ -72,6 +75,8 @@ class Config:
         if self.vector_store not in VECTOR_STORES:
             raise InputError(f"vector_store={self.vector_store!r} is unknown; choose one of "
                              f"{', '.join(VECTOR_STORES)} (--store or RAG_VECTOR_STORE).")
+        if self.torch_threads < 0:
+            raise InputError(f"torch_threads={self.torch_threads} must be 0 (one per core) or a thread count.")
         if not 1 <= self.k <= 50:
             raise InputError(f"k={self.k} is out of range; use 1..50 passages.")
 

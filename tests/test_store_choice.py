@@ -127,3 +127,18 @@ def test_an_embedded_milvus_open_in_another_process_is_named(engines, fake_confi
     finally:
         holder.communicate("", timeout=60)
     assert load_index(index_dir, fake_config.with_(vector_store="milvus")).dense.count() == 23
+
+
+@pytest.mark.integration
+def test_milvus_and_faiss_agree_on_the_article_with_the_real_model(real_engine, tmp_path):
+    """Issue 10's target: the same top-5 for >= 95% of the questions and the same answers. Both are exact
+    inner-product searches over the same vectors, so they agree on every question."""
+    config = real_engine.config.with_(vector_store="milvus")
+    milvus = Engine(config, tmp_path / "milvus", real_engine.embedder, empty_index(real_engine.embedder, config))
+    milvus.add_files([ARTICLE])
+    same_top5 = same_answer = 0
+    for question in QUESTIONS:
+        a, b = real_engine.ask(question), milvus.ask(question)
+        same_top5 += [h.chunk.id for h in a.hits] == [h.chunk.id for h in b.hits]
+        same_answer += (a.text, a.refused) == (b.text, b.refused)
+    assert (same_top5, same_answer) == (175, 175)
