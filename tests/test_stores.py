@@ -14,7 +14,8 @@ E = np.eye(DIM, dtype=np.float32)
 VECTORS = np.vstack([E, (E[0] + E[1]) / np.sqrt(2)]).astype(np.float32)
 KEYS = [10, 11, 12, 13, 14]
 DOCS = ["a", "a", "b", "c", "b"]
-STORES = [("faiss", "flat"), ("faiss", "hnsw"), ("faiss", "ivf"), ("milvus", "flat")]
+STORES = [("faiss", "flat"), ("faiss", "hnsw"), ("faiss", "ivf"), ("milvus", "flat"), ("milvus", "hnsw"),
+          ("milvus", "ivf")]
 
 
 def make(kind: str, index_type: str):

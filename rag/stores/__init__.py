@@ -29,7 +29,7 @@ def _milvus():
 def new_store(kind: str, dim: int, index_type: str = "flat", milvus_uri: str = "") -> VectorStore:
     """An empty store of `kind` for `dim`-dimensional vectors."""
     if kind == "milvus":
-        return _milvus().MilvusStore(dim, milvus_uri)
+        return _milvus().MilvusStore(dim, milvus_uri, index_type=index_type)
     if kind == "faiss":
         from rag.stores.faiss_store import FaissStore
 
@@ -40,7 +40,7 @@ def new_store(kind: str, dim: int, index_type: str = "flat", milvus_uri: str = "
 def load_store(kind: str, folder: Path, dim: int, index_type: str = "flat", milvus_uri: str = "") -> VectorStore:
     """The store saved in generation `folder`. Engine errors propagate: the caller words them."""
     if kind == "milvus":
-        return _milvus().MilvusStore.load(folder, dim, milvus_uri)
+        return _milvus().MilvusStore.load(folder, dim, milvus_uri, index_type)
     if kind == "faiss":
         from rag.stores.faiss_store import FaissStore
 

@@ -31,6 +31,10 @@ from rag.stores.base import check_vectors
 COLLECTION = "chunks"  # the one collection of an embedded database
 LITE_FOLDER = "milvus.db"
 SERVER_FILE = "milvus.json"
+# RAG_INDEX_TYPE in Milvus terms, with FAISS' parameters (rag/stores/faiss_store.py) where they exist.
+INDEXES = {"flat": ("FLAT", {}, {}),
+           "hnsw": ("HNSW", {"M": 32, "efConstruction": 40}, {"ef": 64}),
+           "ivf": ("IVF_FLAT", {"nlist": 1024}, {"nprobe": 8})}
 INSERT_BATCH = 5000  # rows per insert call: keeps each gRPC message well under Milvus' 64 MB default
 
 
@@ -89,8 +93,11 @@ class MilvusStore:
     kind = "milvus"
 
     def __init__(self, dim: int, uri: str = "", collection: str | None = None, _client_uri: str | None = None,
-                 _create: bool = True) -> None:
+                 _create: bool = True, index_type: str = "flat") -> None:
+        if index_type not in INDEXES:
+            raise ValueError(f"index_type={index_type!r} is unknown; choose one of {', '.join(INDEXES)}.")
         self.dim = dim
+        self.index_type = index_type
         self.uri = uri  # "" = embedded milvus-lite
         self._tmp: str | None = None
         self._remove_tmp = None
@@ -119,7 +126,8 @@ class MilvusStore:
         schema.add_field("doc", DataType.VARCHAR, max_length=128)
         schema.add_field("vec", DataType.FLOAT_VECTOR, dim=self.dim)
         params = self._client.prepare_index_params()
-        params.add_index(field_name="vec", index_type="FLAT", metric_type="IP")  # exact, like FAISS flat
+        kind, build, _search = INDEXES[self.index_type]
+        params.add_index(field_name="vec", index_type=kind, metric_type="IP", params=build)
         self._client.create_collection(self.collection, schema=schema, index_params=params,
                                        consistency_level="Strong")
 
@@ -141,7 +149,8 @@ class MilvusStore:
         if k <= 0:
             return []
         found = self._client.search(self.collection, data=[np.asarray(query, np.float32).reshape(-1)],
-                                    limit=k, output_fields=["key"], search_params={"metric_type": "IP"})
+                                    limit=k, output_fields=["key"],
+                                    search_params={"metric_type": "IP", "params": INDEXES[self.index_type][2]})
         return [(int(hit["key"]), float(hit["distance"])) for hit in found[0]]
 
     def count(self) -> int:
@@ -163,16 +172,18 @@ class MilvusStore:
         return []
 
     @classmethod
-    def load(cls, folder: Path, dim: int, uri: str = "") -> MilvusStore:
+    def load(cls, folder: Path, dim: int, uri: str = "", index_type: str = "flat") -> MilvusStore:
         """Raises FileNotFoundError or pymilvus' MilvusException when the collection is not there."""
         if (folder / SERVER_FILE).exists():
             where = json.loads((folder / SERVER_FILE).read_text(encoding="utf-8"))
-            store = cls(dim, where["uri"], where["collection"], _client_uri=where["uri"], _create=False)
+            store = cls(dim, where["uri"], where["collection"], _client_uri=where["uri"], _create=False,
+                        index_type=index_type)
         else:
             if not (folder / LITE_FOLDER).is_dir():
                 raise FileNotFoundError(f"{folder / LITE_FOLDER} is missing")
             _check_not_open_elsewhere(folder / LITE_FOLDER)
-            store = cls(dim, "", COLLECTION, _client_uri=str(folder / LITE_FOLDER), _create=False)
+            store = cls(dim, "", COLLECTION, _client_uri=str(folder / LITE_FOLDER), _create=False,
+                        index_type=index_type)
         fields = {f["name"]: f for f in store._client.describe_collection(store.collection)["fields"]}
         stored_dim = int(fields.get("vec", {}).get("params", {}).get("dim", -1))
         if stored_dim != dim:
