@@ -152,9 +152,12 @@ def save_index(index: Index, index_dir: Path, config: Config) -> Path:
     return gen
 
 
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    """Row by row: a million chunks' dicts all at once would double the loading peak."""
     with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+        for line in f:
+            if line.strip():
+                yield json.loads(line)
 
 
 def read_manifest(index_dir: Path) -> tuple[Path, dict[str, Any]]:
