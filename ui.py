@@ -9,14 +9,12 @@ rag.ui_format. Retrieval and answering live in rag/. The model and index load on
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import re
-import shutil
 import sys
 import time
 import traceback
-import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
@@ -25,23 +23,24 @@ from typing import Any
 import gradio as gr
 
 from rag.chat import Engine
-from rag.config import DEFAULT_INDEX_DIR, PROJECT_ROOT
+from rag.config import BUNDLED_EXAMPLES, DEFAULT_INDEX_DIR, PROJECT_ROOT
 from rag.documents import format_size
 from rag.errors import InputError, RagError
-from rag.indexer import AddReport
+from rag.messages import READING_FILES, describe_add, progress_in_words
+from rag.schema import DocumentRecord
 from rag.store import config_for_index
 from rag.ui_format import (
+    answer_sources_html,
     document_rows,
     hits_html,
     reply_html,
-    safe_filename,
     sources_html,
     stream_prefixes,
-    upload_summary,
 )
+from rag.uploads import add_uploads
 
 UPLOADS_DIR = PROJECT_ROOT / "data" / "uploads"
-EXAMPLES = ("美图2023年的总收入是多少？", "美图的CFO是谁？", "What was Meitu's net profit in 2023?", "美图总部在哪里？")
+EXAMPLES = tuple(json.loads(BUNDLED_EXAMPLES.read_text(encoding="utf-8")))  # questions about the bundled article
 MODE_CHOICES = [("混合 / hybrid", "hybrid"), ("向量 / dense", "dense"), ("关键词 / keyword (BM25)", "bm25")]
 DOC_HEADERS = ["文件 / File", "段落 / Passages", "字符 / Characters"]
 # Answers are extractive and ready at once; streaming them a few characters at a time still reads as a reply.
@@ -61,6 +60,10 @@ SOURCES_CSS = """
 .rag-passage { line-height: 1.65; white-space: pre-wrap; overflow-wrap: anywhere; }
 mark { background: #fde68a; color: #1f2937; padding: 0 1px; border-radius: 2px; }
 .rag-empty { opacity: .7; padding: 6px 2px; }
+.rag-answer-head { font-size: .85em; opacity: .75; margin: 0 0 6px; }
+.rag-answer-sources:not(:last-child) { display: none; }
+.rag-picked > .rag-answer-sources { display: none; }
+.rag-picked > .rag-answer-sources.rag-shown { display: block; }
 """
 HITS_CSS = """
 table.rag-hits { border-collapse: collapse; width: 100%; font-size: .9em; }
@@ -74,16 +77,58 @@ table.rag-hits { border-collapse: collapse; width: 100%; font-size: .9em; }
 """
 # Markers in the chat are <a href="#cite-A-N"> links. The page has <base href="./">, so following such a
 # link natively can reload the page when the URL has a query string; intercept it and scroll instead.
+# The sources panel holds every answer's sources, the latest shown: a marker of an older answer shows
+# that answer's sources. The chat's copy buttons (the only per-message buttons enabled) would copy a
+# message's HTML; copy the answer as plain text with its sources instead (kept hidden in the panel).
 CITE_JS = """
-if (!window.__ragCiteClicks) {
-  window.__ragCiteClicks = true;
+if (!window.__ragClicks) {
+  window.__ragClicks = true;
+  const copied = "已复制 / Copied";
+  async function writeClipboard(text) {
+    if (navigator.clipboard && window.isSecureContext) return navigator.clipboard.writeText(text);
+    const area = document.createElement("textarea");  // plain http on a LAN: no Clipboard API
+    area.value = text;
+    area.style.position = "fixed";
+    area.style.left = "-9999px";
+    document.body.append(area);
+    area.select();
+    try { document.execCommand("copy"); } finally { area.remove(); }
+  }
+  function plainText(row) {
+    const reply = row ? row.querySelector(".rag-reply") : null;
+    const answer = reply ? /rag-answer-(\\d+)/.exec(reply.className) : null;
+    const stored = answer ? document.querySelector(`#rag-sources .rag-answer-${answer[1]} .rag-copy-text`) : null;
+    if (stored) return stored.textContent;
+    const content = row ? row.querySelector(".message-content") : null;  // questions, error messages
+    return content ? content.innerText.trim() : "";
+  }
   document.addEventListener("click", (event) => {
-    const link = event.target instanceof Element ? event.target.closest('a[href^="#cite-"]') : null;
+    const target = event.target instanceof Element ? event.target : null;
+    const copy = target ? target.closest("#rag-chat .message-buttons button") : null;
+    if (copy) {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+      const buttons = copy.closest(".message-buttons");
+      writeClipboard(plainText(buttons ? buttons.previousElementSibling : null)).then(() => {
+        const label = copy.getAttribute("aria-label");
+        copy.classList.add("rag-copied");
+        copy.setAttribute("aria-label", copied);
+        copy.title = copied;
+        setTimeout(() => { copy.classList.remove("rag-copied"); copy.setAttribute("aria-label", label); copy.title = label; }, 2000);
+      });
+      return;
+    }
+    const link = target ? target.closest('a[href^="#cite-"]') : null;
     if (!link) return;
     event.preventDefault();
     event.stopPropagation();
     const card = document.getElementById(link.getAttribute("href").slice(1));
-    if (!card) return;  // a marker of an older answer: the panel shows the latest answer's sources
+    if (!card) return;
+    const part = card.closest(".rag-answer-sources");
+    if (part && part.parentElement) {
+      part.parentElement.classList.add("rag-picked");
+      for (const other of part.parentElement.children) other.classList.toggle("rag-shown", other === part);
+    }
     document.querySelectorAll(".rag-source.rag-active").forEach((el) => el.classList.remove("rag-active"));
     card.classList.add("rag-active");
     card.scrollIntoView({behavior: "smooth", block: "nearest"});
@@ -92,6 +137,7 @@ if (!window.__ragCiteClicks) {
 """
 PAGE_CSS = """
 #rag-chat a.rag-cite { color: var(--color-accent); font-weight: 600; text-decoration: none; padding: 0 1px; }
+#rag-chat .message-buttons button.rag-copied { color: var(--color-accent) !important; }
 #rag-chat .rag-notice { font-size: .85em; opacity: .75; }
 """
 
@@ -103,6 +149,7 @@ class Conversation:
     turns: list[dict] = field(default_factory=list)
     messages: list[dict] = field(default_factory=list)
     answers: int = 0  # numbers each answer, so its citation anchors are unique on the page
+    sources: list[str] = field(default_factory=list)  # each answer's part of the sources panel, in order
 
 
 def ask_stream(engine: Engine, question: Any, k: Any, mode: Any, conv: Conversation) -> Iterator[tuple]:
@@ -128,16 +175,17 @@ def ask_stream(engine: Engine, question: Any, k: Any, mode: Any, conv: Conversat
     if failure:
         gr.Warning(failure)
         messages.append({"role": "assistant", "content": f"⚠️ {escape(failure)}"})
-        yield messages, gr.skip(), gr.skip(), question, Conversation(conv.turns, messages, conv.answers)
+        yield messages, gr.skip(), gr.skip(), question, Conversation(conv.turns, messages, conv.answers, conv.sources)
         return
 
     answer_no = conv.answers + 1
     cited = [c.n for c in answer.citations]
+    sources = conv.sources + [answer_sources_html(answer, answer_no)]
     first = True
     for shown in stream_prefixes(answer.text, STREAM_STEP):
         reply = {"role": "assistant", "content": reply_html(shown, answer_no, cited, answer.notice)}
         if first:
-            yield messages + [reply], sources_html(answer, answer_no), hits_html(answer), "", gr.skip()
+            yield messages + [reply], sources_html(sources), hits_html(answer), "", gr.skip()
             first = False
         else:
             yield messages + [reply], gr.skip(), gr.skip(), "", gr.skip()
@@ -145,59 +193,21 @@ def ask_stream(engine: Engine, question: Any, k: Any, mode: Any, conv: Conversat
     messages.append({"role": "assistant", "content": reply_html(answer.text, answer_no, cited, answer.notice)})
     turns = conv.turns + [{"role": "user", "content": question},
                           {"role": "assistant", "content": answer.text}]
-    yield messages, sources_html(answer, answer_no), hits_html(answer), "", Conversation(turns, messages, answer_no)
+    yield (messages, sources_html(sources), hits_html(answer), "",
+           Conversation(turns, messages, answer_no, sources))
 
 
-def add_uploads(engine: Engine, uploads_dir: Path, files: Sequence[str | Path],
-                progress: Callable[[str], None] | None = None) -> AddReport:
-    """Copy uploaded files into uploads_dir under safe names and index them, all or nothing.
-
-    Files are staged in a private folder inside uploads_dir and indexed from there; only files the
-    index actually took are moved into uploads_dir. If any file is unreadable, engine.add_files raises
-    before writing, the staged copies are deleted and neither the index nor uploads_dir changes.
-    """
-    paths = [Path(f) for f in files or []]
-    if not paths:
-        raise InputError("no file was chosen; pick .txt, .md, .html, .pdf or .docx files.")
-    limit = engine.config.max_file_bytes
-    for p in paths:
-        size = p.stat().st_size
-        if size > limit:
-            raise InputError(f"{p.name} is {format_size(size)}, over the {format_size(limit)} limit; "
-                             "split it or raise RAG_MAX_FILE_BYTES.")
-    uploads_dir = Path(uploads_dir).resolve()
-    uploads_dir.mkdir(parents=True, exist_ok=True)
-    staging = uploads_dir / f".incoming-{uuid.uuid4().hex}"
-    staging.mkdir()
-    try:
-        staged: list[Path] = []
-        for p in paths:
-            name = safe_filename(p.name)
-            stem, dot, suffix = name.rpartition(".")
-            n = 2
-            while any(s.name == name for s in staged):  # two uploads that clean to the same name
-                name = f"{stem}-{n}{dot}{suffix}" if dot else f"{name}-{n}"
-                n += 1
-            target = staging / name
-            if target.resolve().parent != staging:
-                raise InputError(f"{p.name!r} cannot be stored safely; rename the file and upload it again.")
-            shutil.copyfile(p, target)
-            staged.append(target)
-        report = engine.add_files(staged, progress=progress)
-        taken = set(report.added) | set(report.replaced)
-        for s in staged:
-            if s.name in taken:
-                os.replace(s, uploads_dir / s.name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return report
+def document_records(engine: Engine) -> list[DocumentRecord]:
+    """The indexed documents. Engine.documents() gives the manifest's dicts until the store hands out
+    DocumentRecords itself; then this is `engine.documents()`."""
+    return [d if isinstance(d, DocumentRecord) else DocumentRecord.from_json(d) for d in engine.documents()]
 
 
 def progress_reporter(progress: Any) -> Callable[[str], None]:
-    """Engine progress lines -> the server log and a gr.Progress bar.
+    """Engine progress lines -> the server log (as they are) and a gr.Progress bar (in both languages).
 
-    "sentences: 32/116" lines move the bar; other lines ("embedding 22 passages ...") replace the text and
-    keep the bar where it was (gr.Progress hides the text too when given no amount).
+    Lines that count work done ("sentences: 32/116") move the bar; other lines replace the text and keep
+    the bar where it was (gr.Progress hides the text too when given no amount).
     """
     done = 0.0
 
@@ -206,10 +216,10 @@ def progress_reporter(progress: Any) -> Callable[[str], None]:
         print(message, flush=True)
         if progress is None:
             return
-        counts = re.search(r"(\d+)/(\d+)", message)
-        if counts and int(counts[2]):
-            done = int(counts[1]) / int(counts[2])
-        progress(done, desc=message.strip())
+        words, share = progress_in_words(message)
+        if share is not None:
+            done = share
+        progress(done, desc=words)
     return say
 
 
@@ -218,7 +228,7 @@ def build_app(engine: Engine, uploads_dir: Path = UPLOADS_DIR) -> gr.Blocks:
     config = engine.config
 
     def documents_table() -> list[list]:
-        return document_rows(engine.documents())
+        return document_rows(document_records(engine))
 
     def on_ask(question: str, k: float, mode: str, conv: Conversation) -> Iterator[tuple]:
         yield from ask_stream(engine, question, k, mode, conv)
@@ -229,16 +239,16 @@ def build_app(engine: Engine, uploads_dir: Path = UPLOADS_DIR) -> gr.Blocks:
         return on_example
 
     def on_upload(files: list[str] | None, progress: gr.Progress = gr.Progress()) -> tuple:  # noqa: B008
-        progress(0, desc="读取文件 / reading files")
+        progress(0, desc=READING_FILES)
         try:
             report = add_uploads(engine, uploads_dir, files or [], progress_reporter(progress))
         except (RagError, OSError) as exc:  # OSError: the upload could not be copied (disk full ...)
             gr.Warning(str(exc))
             return f"未添加 / Not added: {exc}\n索引没有变化 / The index is unchanged.", documents_table(), None
-        return upload_summary(report), documents_table(), None
+        return describe_add(report, bilingual=True), documents_table(), None
 
     def on_clear() -> tuple:
-        return [], sources_html(None, 0), hits_html(None), Conversation()
+        return [], sources_html(), hits_html(None), Conversation()
 
     with gr.Blocks(title="文档问答 / Document Q&A", analytics_enabled=False) as demo:
         conv = gr.State(Conversation())
@@ -248,7 +258,7 @@ def build_app(engine: Engine, uploads_dir: Path = UPLOADS_DIR) -> gr.Blocks:
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=360):
                 chatbot = gr.Chatbot(label="对话 / Chat", elem_id="rag-chat", height=480, render_markdown=False,
-                                     latex_delimiters=[], buttons=[], feedback_options=None,
+                                     latex_delimiters=[], buttons=["copy"], feedback_options=None,
                                      placeholder="问一个关于文档的问题 / Ask a question about the documents")
                 with gr.Row():
                     question = gr.Textbox(label="提问 / Ask", elem_id="rag-question", scale=5, max_lines=4,
@@ -259,7 +269,7 @@ def build_app(engine: Engine, uploads_dir: Path = UPLOADS_DIR) -> gr.Blocks:
                     examples = [gr.Button(text, size="sm", elem_classes="rag-example") for text in EXAMPLES]
                 clear = gr.Button("清空对话 / Clear chat", size="sm", variant="secondary", elem_id="rag-clear")
             with gr.Column(scale=2, min_width=320):
-                sources = gr.HTML(sources_html(None, 0), label="来源 / Sources", show_label=True,
+                sources = gr.HTML(sources_html(), label="来源 / Sources", show_label=True,
                                   elem_id="rag-sources", max_height=620, container=True, padding=True,
                                   css_template=SOURCES_CSS, js_on_load=CITE_JS)
         with gr.Accordion("全部检索段落与分数 / All retrieved passages and scores", open=False,
@@ -340,9 +350,9 @@ def main(argv: list[str] | None = None) -> int:
         engine.ask(EXAMPLES[0])
     except RagError:
         pass
-    documents = engine.documents()
+    documents = document_records(engine)
     say(f"loaded in {time.perf_counter() - started:.1f} s: {len(documents)} document(s), "
-        f"{sum(d.get('chunks', 0) for d in documents)} passages from {args.index_dir}")
+        f"{sum(d.chunks for d in documents)} passages from {args.index_dir}")
     if args.host not in LOCAL_HOSTS and auth is None:
         say(f"warning: listening on {args.host} without --auth; anyone who reaches this port can read "
             "and add documents.")

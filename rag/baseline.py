@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
+from rag.chunking import locate_pieces
 from rag.embedding import Embedder
 from rag.schema import Answer, Chunk, Citation, Document, Hit, Sentence
 from rag.stores import new_store
@@ -22,14 +23,9 @@ TUTORIAL_K = 4
 
 def tutorial_chunks(document: Document) -> list[Chunk]:
     splitter = RecursiveCharacterTextSplitter(chunk_size=TUTORIAL_CHUNK_SIZE, chunk_overlap=TUTORIAL_OVERLAP)
-    chunks, cursor = [], 0
-    for piece in splitter.split_text(document.text):
-        at = document.text.find(piece, cursor)
-        at = at if at >= 0 else document.text.find(piece)
-        chunks.append(Chunk(id=Chunk.make_id(document.doc_id, at, at + len(piece)), doc_id=document.doc_id,
-                            source=document.source, start=at, end=at + len(piece), title="", text=piece))
-        cursor = at + 1
-    return chunks
+    spans = locate_pieces(document.text, splitter.split_text(document.text), document.source)
+    return [Chunk(id=Chunk.make_id(document.doc_id, start, end), doc_id=document.doc_id, source=document.source,
+                  start=start, end=end, title="", text=document.text[start:end]) for start, end in spans]
 
 
 class TutorialPipeline:

@@ -7,6 +7,7 @@ Both work section by section on the original text, so every piece keeps exact of
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
@@ -25,24 +26,34 @@ def make_splitter(chunk_size: int, chunk_overlap: int) -> RecursiveCharacterText
         chunk_overlap=chunk_overlap, strip_whitespace=True)
 
 
+def locate_pieces(text: str, pieces: Iterable[str], source: str, offset: int = 0) -> list[tuple[int, int]]:
+    """(start, end) in `text`, shifted by `offset`, of each piece a splitter cut from it, in order.
+
+    Pieces overlap, so each is looked for from just after the previous one's start. Splitters only cut
+    and strip, so a piece that is not there means a library change broke that.
+    """
+    spans: list[tuple[int, int]] = []
+    cursor = 0
+    for piece in pieces:
+        at = text.find(piece, cursor)
+        if at < 0:
+            raise RagError(f"chunking lost track of a piece of {source} near offset {offset + cursor}; "
+                           "please report this with the file.")
+        spans.append((offset + at, offset + at + len(piece)))
+        cursor = at + 1
+    return spans
+
+
 def chunk_document(document: Document, chunk_size: int, chunk_overlap: int) -> list[Chunk]:
     """Split each section of a cleaned document into overlapping chunks that carry the section title."""
     splitter = make_splitter(chunk_size, chunk_overlap)
     chunks: list[Chunk] = []
     for section in document.sections:
         body = document.text[section.start:section.end]
-        cursor = 0
-        for piece in splitter.split_text(body):
-            at = body.find(piece, cursor)
-            if at < 0:  # the splitter only cuts and strips, so this means a library change broke that
-                raise RagError(f"chunking lost track of a piece of {document.source} near offset "
-                               f"{section.start + cursor}; please report this with the file.")
-            start = section.start + at
-            end = start + len(piece)
+        for start, end in locate_pieces(body, splitter.split_text(body), document.source, section.start):
             chunks.append(Chunk(id=Chunk.make_id(document.doc_id, start, end), doc_id=document.doc_id,
                                 source=document.source, start=start, end=end, title=section.title,
-                                text=piece))
-            cursor = at + 1
+                                text=document.text[start:end]))
     return chunks
 
 

@@ -1,9 +1,13 @@
-"""The `rag` command: index, ask, eval. Errors become one line on stderr and a non-zero exit."""
+"""The `rag` command: index, ask, eval. Errors become one line on stderr and a non-zero exit.
+
+Only this module (and ui.py) parses arguments: each command turns its flags into a call of the library.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -11,6 +15,8 @@ from typing import Any
 from rag.answering import ANSWERERS
 from rag.config import BUNDLED_CORPUS, DEFAULT_INDEX_DIR, MODES, VECTOR_STORES, Config
 from rag.errors import InputError, RagError
+from rag.evaluate import DEFAULT_DATASET, DEFAULT_OUT
+from rag.messages import describe_add
 from rag.schema import Answer
 from rag.serialize import answer_to_json
 
@@ -108,10 +114,31 @@ def build_parser() -> argparse.ArgumentParser:
                          help="where --sweep writes summary.json and bench.png")
 
     p_eval = sub.add_parser("eval", help="run the evaluation suite")
-    from rag.evaluate import add_eval_arguments
-
-    add_eval_arguments(p_eval)
+    p_eval.add_argument("--dataset", type=Path, default=DEFAULT_DATASET,
+                        help="our JSONL QA set (default: eval/qa_article.jsonl) or a SQuAD-format .json (CMRC 2018)")
+    p_eval.add_argument("--index-dir", type=Path, default=None,
+                        help="index to use (default: a private index/eval-article, or index/eval-<name> for SQuAD files)")
+    p_eval.add_argument("--k", type=int, default=5)
+    p_eval.add_argument("--mode", choices=MODES, default="hybrid")
+    p_eval.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    p_eval.add_argument("--limit", type=int, default=None, help="only the first N questions (quick run)")
+    p_eval.add_argument("--answerer", default=None,
+                        help="answerer(s) to evaluate, comma-separated to put them side by side, e.g. "
+                             "extractive,sentence (default: $RAG_ANSWERER or extractive)")
+    p_eval.add_argument("--split", default="test", choices=("dev", "test", "all"),
+                        help="which split of our JSONL QA set to run (default: test; SQuAD files have none)")
+    p_eval.add_argument("--absent", type=float, default=0.0,
+                        help="SQuAD files: leave this share of contexts out of the index; their questions "
+                             "must be refused (e.g. 0.5)")
+    p_eval.add_argument("--compare", action="store_true",
+                        help="dense vs bm25 vs hybrid, two chunk sizes, and the plain tutorial pipeline")
     return parser
+
+
+def is_default_index(index_dir: Path) -> bool:
+    """Whether index_dir is the project's index/, however it was written (`index`, `./index/`, absolute):
+    only there does `rag ask` index the bundled article when no index exists yet."""
+    return Path(index_dir).resolve() == DEFAULT_INDEX_DIR.resolve()
 
 
 def config_from(args: argparse.Namespace, index_dir: Path) -> Config:
@@ -138,13 +165,8 @@ def cmd_index(args: argparse.Namespace) -> int:
         report = engine.rebuild(documents, progress=progress)
     else:  # loads what is on disk under the writer lock; a mismatched index raises there
         report = engine.add_documents(documents, progress=progress)
-    for name in report.added:
-        print(f"added: {name}")
-    for name in report.replaced:
-        print(f"replaced (content changed): {name}")
-    for name in report.unchanged:
-        print(f"unchanged, skipped: {name}")
-    print(f"{report.chunks_added} new passages; index in {args.index_dir}")
+    print(describe_add(report))
+    print(f"index: {args.index_dir}")
     return 0
 
 
@@ -156,7 +178,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     config = config_from(args, args.index_dir)
     if args.question is not None:
         clean_question(args.question, config.max_question_chars)  # an unusable question fails before loading
-    engine = Engine.open(config, args.index_dir, progress=_progress, seed=args.index_dir == DEFAULT_INDEX_DIR)
+    engine = Engine.open(config, args.index_dir, progress=_progress, seed=is_default_index(args.index_dir))
     if args.batch:
         return _ask_batch(engine, args)
     if args.question is None:
@@ -192,6 +214,21 @@ def _ask_batch(engine: Any, args: argparse.Namespace) -> int:
                 out = {"id": case.get("id") if isinstance(case, dict) else None, "error": f"line {lineno}: {exc}"}
             print(json.dumps(out, ensure_ascii=False) if args.json else _plain_batch(out), flush=True)
     return 1 if failures else 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from rag.evaluation_runs import EvalRequest, run_evaluation
+    from rag.report import format_summary_table
+
+    request = EvalRequest(dataset=args.dataset, index_dir=args.index_dir, k=args.k, mode=args.mode,
+                          limit=args.limit, compare=args.compare, out=args.out, split=args.split,
+                          absent=args.absent,
+                          answerers=tuple(a.strip() for a in (args.answerer or "").split(",") if a.strip()))
+    command = "rag eval " + shlex.join(sys.argv[2:]) if len(sys.argv) > 1 else "rag eval"
+    result = run_evaluation(request, command, progress=_progress)
+    print(format_summary_table(result.summaries))
+    print("\nwrote " + ", ".join(str(p) for p in result.paths.values()))
+    return 0
 
 
 def _plain_batch(out: dict[str, Any]) -> str:
@@ -282,8 +319,6 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_ask(args)
         if args.command == "bench":
             return cmd_bench(args)
-        from rag.evaluate import cmd_eval
-
         return cmd_eval(args)
     except RagError as exc:
         if getattr(args, "json", False):

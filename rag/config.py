@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -89,9 +89,6 @@ class Config:
                 "chunk_overlap": self.chunk_overlap, "index_type": self.index_type,
                 "vector_store": self.vector_store}
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
     @classmethod
     def from_env(cls, **overrides: Any) -> Config:
         """Defaults, then RAG_* environment variables (e.g. RAG_MODEL, RAG_CHUNK_SIZE), then overrides."""
@@ -110,3 +107,4 @@ class Config:
 
 DEFAULT_INDEX_DIR = PROJECT_ROOT / "index"
 BUNDLED_CORPUS = PROJECT_ROOT / "data" / "meitu_ai_article.txt"
+BUNDLED_EXAMPLES = PROJECT_ROOT / "data" / "examples.json"  # example questions about BUNDLED_CORPUS (the UI's buttons)

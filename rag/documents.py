@@ -16,6 +16,7 @@ from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 
+from rag.config import Config
 from rag.errors import InputError, UnsupportedFileError
 from rag.schema import Document, Section, Span, content_hash, trim_span
 
@@ -172,22 +173,28 @@ def format_size(n_bytes: float) -> str:
     return f"{n_bytes:.0f} bytes"
 
 
-def read_file(path: Path, max_bytes: int = 20_000_000, source: str | None = None) -> Document:
+def check_file_size(path: Path, max_bytes: int, name: str | None = None) -> int:
+    """The size of a file in bytes, or an InputError when it is over `max_bytes` (RAG_MAX_FILE_BYTES)."""
+    size = Path(path).stat().st_size
+    if size > max_bytes:
+        raise InputError(f"{name or display_name(path)} is {format_size(size)}, over the {format_size(max_bytes)} "
+                         f"limit (RAG_MAX_FILE_BYTES={max_bytes}); split it or raise RAG_MAX_FILE_BYTES.")
+    return size
+
+
+def read_file(path: Path, max_bytes: int = Config.max_file_bytes, source: str | None = None) -> Document:
     """Read one supported file into a cleaned Document, or raise an InputError saying why not."""
     path = Path(path)
     name = source or display_name(path)
     if not path.exists():
         raise InputError(f"{path} does not exist; check the path.")
     if path.is_dir():
-        raise InputError(f"{path} is a directory; give files, or use read_paths() for a folder.")
+        raise InputError(f"{path} is a directory; give files, or use read_documents() for a folder.")
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise UnsupportedFileError(f"{name}: files of type {suffix or '(no extension)'!r} are not supported; "
                                    f"use one of {', '.join(SUPPORTED_SUFFIXES)}.")
-    size = path.stat().st_size
-    if size > max_bytes:
-        raise InputError(f"{name} is {format_size(size)}, over the {format_size(max_bytes)} limit "
-                         f"(RAG_MAX_FILE_BYTES={max_bytes}); split it or raise RAG_MAX_FILE_BYTES.")
+    size = check_file_size(path, max_bytes, name)
     if size == 0:
         raise InputError(f"{name} is empty; there is nothing to index.")
     if suffix == ".pdf":
@@ -201,7 +208,7 @@ def read_file(path: Path, max_bytes: int = 20_000_000, source: str | None = None
     return replace(make_document(name, text), path=str(path.resolve()))
 
 
-def read_paths(paths: list[Path], max_bytes: int = 20_000_000) -> list[Path]:
+def expand_paths(paths: list[Path]) -> list[Path]:
     """Expand folders into the supported files inside them (sorted), checking each path exists."""
     files: list[Path] = []
     for p in paths:
@@ -218,11 +225,11 @@ def read_paths(paths: list[Path], max_bytes: int = 20_000_000) -> list[Path]:
     return files
 
 
-def read_documents(paths: list[Path], max_bytes: int = 20_000_000) -> list[Document]:
+def read_documents(paths: list[Path], max_bytes: int = Config.max_file_bytes) -> list[Document]:
     """Every supported file under `paths`, read; the first unreadable one raises, so callers add all or none."""
     if not paths:
         raise InputError("no files were given; name .txt, .md, .html, .pdf or .docx files or folders.")
-    return [read_file(f, max_bytes) for f in read_paths(paths)]
+    return [read_file(f, max_bytes) for f in expand_paths(paths)]
 
 
 def make_document(source: str, text: str) -> Document:
@@ -276,6 +283,8 @@ def is_heading(line: str) -> bool:
 
 
 def dedup_key(line: str) -> str:
+    """What two texts share when they are the same passage: NFKC-folded, whitespace removed. Cleaning drops
+    repeated paragraphs by it; retrieval collapses the same passage found in two documents by it."""
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", line))
 
 

@@ -1,4 +1,7 @@
-"""`rag eval`: run a QA set through the engine and score retrieval, answers, citations, refusal, latency.
+"""Evaluation as a library: score one case, run a QA set through an answering function, summarize.
+
+It scores retrieval, answers, citations, refusal and latency; `rag.evaluation_runs` drives it for the
+configurations of `rag eval`, and the `rag eval` command itself lives in `rag.cli`.
 
 Relevance is decided by evidence text, not chunk ids: a passage is relevant when its character span
 overlaps an occurrence of an evidence string in the same document. To keep the metric functions pure
@@ -8,9 +11,7 @@ overlap.
 
 from __future__ import annotations
 
-import argparse
 import math
-import shlex
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -19,12 +20,12 @@ from typing import Any
 
 from rag import metrics as M
 from rag.config import DEFAULT_INDEX_DIR, PROJECT_ROOT
-from rag.datasets import Case, is_squad, load_jsonl_cases, load_squad
-from rag.errors import InputError
-from rag.schema import Answer, Document
+from rag.datasets import Case, is_squad, load_jsonl_cases, load_squad, select_split
+from rag.schema import Answer, Document, EvalRow
 from rag.serialize import answer_to_json
 
 DEFAULT_DATASET = PROJECT_ROOT / "eval" / "qa_article.jsonl"
+DEFAULT_OUT = PROJECT_ROOT / "eval" / "out" / "latest"
 Span = tuple[int, int]
 
 
@@ -54,38 +55,53 @@ def score_case(case: Case, answer: Answer, corpus: Corpus, k: int) -> dict[str, 
     retrieved = [corpus.span(h.chunk.source, h.chunk.start, h.chunk.end) for h in answer.hits]
     cited = [corpus.span(c.hit.chunk.source, c.hit.chunk.start, c.hit.chunk.end) for c in answer.citations]
     flags = M.relevance_flags(retrieved, evidence)
-    prediction = "" if answer.refused else M.strip_citation_markers(answer.text)
+    prediction = "" if answer.refused else M.strip_citation_markers(answer.text).replace("**", "")
+    # EM/F1 score the shortest answer shown: the bold span when there is one, else the whole answer text.
+    short = prediction if answer.refused or answer.span is None else answer.span.text
     nan = math.nan
     if case.answerable:
         m = {"hit@1": M.hit_at_k(flags, 1), "hit@3": M.hit_at_k(flags, 3), "hit@5": M.hit_at_k(flags, 5),
              f"recall@{k}": M.recall_at_k(retrieved, evidence, k), "mrr": M.reciprocal_rank(flags),
              "ndcg@5": M.ndcg_at_k(flags, 5), "contains": float(M.contains_gold(prediction, case.answers)),
-             "em": M.cmrc_em(prediction, case.answers), "f1": M.cmrc_f1(prediction, case.answers),
+             "em": M.cmrc_em(short, case.answers), "f1": M.cmrc_f1(short, case.answers),
              "citation_precision": M.citation_precision(cited, evidence),
              "citation_recall": M.citation_recall(cited, evidence) if not answer.refused else 0.0}
     else:
         m = dict.fromkeys(("hit@1", "hit@3", "hit@5", f"recall@{k}", "mrr", "ndcg@5", "contains", "em", "f1",
                            "citation_precision", "citation_recall"), nan)
+    m["facts_ok"] = float(M.facts_ok(prediction, case.facts, case.facts_needed)) if case.facts else nan
+    # "correct": what a reader would call right — the required facts for open/summary/list/entity cases,
+    # the gold answer for factoids, a refusal for unanswerable ones.
+    m["correct"] = (m["facts_ok"] if case.facts else m["contains"]) if case.answerable else float(answer.refused)
     m["len"] = float(len(prediction)) if not answer.refused else nan
     m["markers_ok"] = float(M.markers_resolve(answer.text, len(answer.citations)))
     return m
 
 
-def result_row(case: Case, answer: Answer, metrics: dict[str, Any]) -> dict[str, Any]:
-    out = answer_to_json(answer)
-    return {"id": case.id, "question": case.question, "tags": list(case.tags), "answers": list(case.answers),
-            "evidence": list(case.evidence), "answerable": case.answerable, "answer": out["answer"],
-            "refused": out["refused"], "citations": out["citations"], "hits": out["hits"],
-            "retrieval_query": out["retrieval_query"], "metrics": metrics, "timings_ms": out["timings_ms"]}
+def eval_row(case: Case, answer: Answer, k: int, corpus: Corpus) -> EvalRow:
+    """The case, its answer and the answer's metrics, as one row."""
+    return EvalRow(id=case.id, question=case.question, answers=tuple(case.answers), evidence=tuple(case.evidence),
+                   tags=tuple(case.tags), answer=answer, metrics=score_case(case, answer, corpus, k),
+                   has_facts=bool(case.facts), split=case.split)
+
+
+def row_to_json(row: EvalRow) -> dict[str, Any]:
+    """One line of results.jsonl: the case, the answer in the `rag ask --json` schema's fields, the metrics."""
+    out = answer_to_json(row.answer)
+    return {"id": row.id, "question": row.question, "tags": list(row.tags), "answers": list(row.answers),
+            "evidence": list(row.evidence), "answerable": row.answerable, "answer": out["answer"],
+            "refused": out["refused"], "answerer": out["answerer"], "kind": out["kind"], "span": out["span"],
+            "split": row.split, "citations": out["citations"], "hits": out["hits"],
+            "retrieval_query": out["retrieval_query"], "metrics": row.metrics, "timings_ms": out["timings_ms"]}
 
 
 def run_cases(ask: Callable[[Case], Answer], cases: Sequence[Case], corpus: Corpus, k: int,
-              label: str = "") -> list[dict[str, Any]]:
+              label: str = "") -> list[EvalRow]:
     rows = []
     started = time.perf_counter()
     for i, case in enumerate(cases, start=1):
         answer = ask(case)
-        rows.append(result_row(case, answer, score_case(case, answer, corpus, k)))
+        rows.append(eval_row(case, answer, k, corpus))
         if i % 25 == 0 or i == len(cases):
             rate = i / max(time.perf_counter() - started, 1e-9)
             eta = (len(cases) - i) / rate
@@ -95,57 +111,46 @@ def run_cases(ask: Callable[[Case], Answer], cases: Sequence[Case], corpus: Corp
     return rows
 
 
-def summarize(config: str, rows: Sequence[dict[str, Any]], k: int) -> dict[str, Any]:
-    answerable = [r for r in rows if r["answerable"]]
-    mean = lambda key, rs=answerable: M.mean_ignoring_nan([r["metrics"][key] for r in rs])  # noqa: E731
-    rates = M.refusal_rates([r["refused"] for r in rows], [r["answerable"] for r in rows])
-    lengths = [r["metrics"]["len"] for r in rows if not math.isnan(r["metrics"]["len"])]
+def summarize(config: str, rows: Sequence[EvalRow], k: int) -> dict[str, Any]:
+    """One configuration's figures: means over the cases where each metric is defined, refusal rates,
+    median answer length and per-stage latency percentiles. Keys are what report.py shows."""
+    answerable = [r for r in rows if r.answerable]
+    mean = lambda key, rs=answerable: M.mean_ignoring_nan([r.metrics[key] for r in rs])  # noqa: E731
+    rates = M.refusal_rates([r.refused for r in rows], [r.answerable for r in rows])
+    lengths = [r.metrics["len"] for r in rows if not math.isnan(r.metrics["len"])]
     out: dict[str, Any] = {
         "config": config, "n": len(rows), "n_answerable": len(answerable),
         "n_unanswerable": len(rows) - len(answerable),
         "hit@1": mean("hit@1"), "hit@3": mean("hit@3"), "hit@5": mean("hit@5"), f"recall@{k}": mean(f"recall@{k}"),
         "mrr": mean("mrr"), "ndcg@5": mean("ndcg@5"), "answer_contains": mean("contains"),
-        "answered_contains": mean("contains", [r for r in answerable if not r["refused"]]), "em": mean("em"),
+        "answered_contains": mean("contains", [r for r in answerable if not r.refused]), "em": mean("em"),
         "f1": mean("f1"), "answer_len_median": M.percentile(lengths, 50),
         "citation_precision": mean("citation_precision"), "citation_recall": mean("citation_recall"),
-        "markers_ok": mean("markers_ok", rows), **rates}
+        "markers_ok": mean("markers_ok", rows), "correct": mean("correct", rows), **rates}
+    factoid_lengths = [r.metrics["len"] for r in rows if r.answer.kind == "factoid" and not r.refused]
+    open_lengths = [r.metrics["len"] for r in rows if r.answer.kind in ("open", "entity") and not r.refused]
+    out["factoid_len_median"] = M.percentile(factoid_lengths, 50)
+    out["open_len_max"] = max(open_lengths) if open_lengths else math.nan
+    for tag in TAG_GROUPS:  # share answered correctly per kind of case
+        tagged = [r for r in rows if tag in r.tags]
+        out[f"correct[{tag}]"] = mean("correct", tagged) if tagged else math.nan
     for stage in ("embed", "search", "answer", "total"):
-        values = [r["timings_ms"].get(stage, math.nan) for r in rows]
+        values = [r.answer.timings_ms.get(stage, math.nan) for r in rows]
         out[f"{stage}_p50_ms"] = M.percentile(values, 50)
         out[f"{stage}_p95_ms"] = M.percentile(values, 95)
     return out
 
 
-def add_eval_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", type=Path, default=DEFAULT_DATASET,
-                   help="our JSONL QA set (default: eval/qa_article.jsonl) or a SQuAD-format .json (CMRC 2018)")
-    p.add_argument("--index-dir", type=Path, default=None,
-                   help="index to use (default: a private index/eval-article, or index/eval-<name> for SQuAD files)")
-    p.add_argument("--k", type=int, default=5)
-    p.add_argument("--mode", choices=("hybrid", "dense", "bm25"), default="hybrid")
-    p.add_argument("--out", type=Path, default=PROJECT_ROOT / "eval" / "out" / "latest")
-    p.add_argument("--limit", type=int, default=None, help="only the first N questions (quick run)")
-    p.add_argument("--compare", action="store_true",
-                   help="dense vs bm25 vs hybrid, two chunk sizes, and the plain tutorial pipeline")
+# Case tags reported on their own in the summary (eval/qa_article.jsonl and SQuAD "absent" cases).
+TAG_GROUPS = ("open", "summary", "list", "entity", "paraphrase", "factoid", "followup", "en", "absent")
 
 
-def cmd_eval(args: argparse.Namespace) -> int:
-    from rag.evaluation_runs import run_evaluation
-
-    if args.limit is not None and args.limit < 1:
-        raise InputError(f"--limit {args.limit} must be at least 1.")
-    if not args.dataset.is_file():
-        raise InputError(f"{args.dataset} does not exist; give a JSONL QA set or a SQuAD-format .json file.")
-    command = "rag eval " + shlex.join(sys.argv[2:]) if len(sys.argv) > 1 else "rag eval"
-    summaries = run_evaluation(args, command)
-    return 0 if summaries else 1
-
-
-def load_dataset(path: Path, limit: int | None) -> tuple[list[Document] | None, list[Case]]:
+def load_dataset(path: Path, limit: int | None, split: str = "all",
+                 absent_share: float = 0.0) -> tuple[list[Document] | None, list[Case]]:
     """(documents to index or None for the bundled article, cases)."""
     if is_squad(path):
-        return load_squad(path, limit)
-    cases = load_jsonl_cases(path)
+        return load_squad(path, limit, absent_share)
+    cases = select_split(load_jsonl_cases(path), split)
     return None, cases[:limit] if limit else cases
 
 

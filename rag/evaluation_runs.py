@@ -1,96 +1,155 @@
-"""Orchestrates `rag eval`: builds the engines each configuration needs, runs them, writes the reports."""
+"""Runs an evaluation: builds the engines each configuration needs, runs the QA set, writes the results.
+
+The `rag eval` command (rag/cli.py) turns its flags into an `EvalRequest` and prints what comes back.
+"""
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
-import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rag.answering import ANSWERERS
 from rag.baseline import TutorialPipeline
 from rag.chat import Engine
-from rag.config import BUNDLED_CORPUS, Config
+from rag.config import BUNDLED_CORPUS, MODES, Config
 from rag.datasets import Case
 from rag.documents import read_file
 from rag.embedding import Embedder, load_embedder
-from rag.evaluate import Corpus, default_index_dir, load_dataset, run_cases, summarize
+from rag.errors import InputError
+from rag.evaluate import (
+    DEFAULT_DATASET,
+    DEFAULT_OUT,
+    Corpus,
+    default_index_dir,
+    load_dataset,
+    row_to_json,
+    run_cases,
+    summarize,
+)
 from rag.indexer import empty_index
+from rag.report import write_reports
+from rag.schema import EvalRow
 from rag.serialize import nan_to_none
 
-
-def _say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+Progress = Callable[[str], None]
 
 
-def open_engine(config: Config, index_dir: Path, embedder: Embedder, documents: list | None) -> Engine:
+@dataclass(frozen=True)
+class EvalRequest:
+    """What to evaluate and where to write it (the flags of `rag eval`)."""
+
+    dataset: Path = DEFAULT_DATASET  # our JSONL QA set or a SQuAD-format .json (CMRC 2018)
+    index_dir: Path | None = None  # None: a private index per dataset (see default_index_dir)
+    k: int = 5
+    mode: str = "hybrid"
+    limit: int | None = None  # only the first N questions
+    compare: bool = False  # dense vs bm25 vs hybrid, two chunk sizes, the baseline answerer, the tutorial
+    out: Path = DEFAULT_OUT
+    answerers: tuple[str, ...] = ()  # answerers to run side by side (empty: the configured one)
+    split: str = "test"  # our JSONL set: "dev", "test" or "all"
+    absent: float = 0.0  # SQuAD files: share of contexts left out of the index, their questions unanswerable
+
+    def __post_init__(self) -> None:
+        if self.limit is not None and self.limit < 1:
+            raise InputError(f"--limit {self.limit} must be at least 1.")
+        if not Path(self.dataset).is_file():
+            raise InputError(f"{self.dataset} does not exist; give a JSONL QA set or a SQuAD-format .json file.")
+        if self.mode not in MODES:
+            raise InputError(f"--mode {self.mode!r} is unknown; choose one of {', '.join(MODES)}.")
+        if not 0 <= self.absent < 1:
+            raise InputError(f"--absent {self.absent} must be a share in [0, 1), e.g. 0.5.")
+        unknown = [a for a in self.answerers if a not in ANSWERERS]
+        if unknown:
+            raise InputError(f"--answerer {','.join(unknown)} is unknown; choose from {', '.join(ANSWERERS)} "
+                             "(comma-separated to compare).")
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    summaries: list[dict[str, Any]]  # one per configuration; the first is the primary one
+    rows: list[EvalRow]  # the primary configuration's rows
+    paths: dict[str, Path]  # every file written, by name
+
+
+def open_engine(config: Config, index_dir: Path, embedder: Embedder, documents: list | None,
+                progress: Progress) -> Engine:
     """An engine over `documents` (None: the bundled article), building or extending the index as needed."""
     if documents is None:
-        return Engine.open(config, index_dir, embedder=embedder, progress=_say, seed=True)
+        return Engine.open(config, index_dir, embedder=embedder, progress=progress, seed=True)
     engine = Engine(config, index_dir, embedder, empty_index(embedder))
-    engine.add_documents(documents, progress=_say)  # starts from what is on disk, under the writer lock
+    engine.add_documents(documents, progress=progress)  # starts from what is on disk, under the writer lock
     return engine
 
 
-def engine_asker(engine: Engine, k: int, mode: str):
+def engine_asker(engine: Engine, config: Config):
     def ask(case: Case):
-        return engine.ask(case.question, history=list(case.history), k=k, mode=mode)
+        return engine.ask(case.question, history=list(case.history), k=config.k, mode=config.mode,
+                          answerer=config.answerer)
     return ask
 
 
-def configurations(args: argparse.Namespace, base: Config, index_dir: Path) -> list[tuple[str, Config, Path]]:
+def configurations(request: EvalRequest, base: Config, index_dir: Path) -> list[tuple[str, Config, Path]]:
     """(label, config, index dir) for every configuration to run."""
-    if not args.compare:
-        return [(f"{args.mode} (chunk {base.chunk_size})", base, index_dir)]
+    answerers = request.answerers or (base.answerer,)
+    if not request.compare:
+        return [(f"{a}, {request.mode} (chunk {base.chunk_size})", base.with_(answerer=a), index_dir)
+                for a in answerers]
     small = base.with_(chunk_size=150, chunk_overlap=30)
     return [
         (f"hybrid (chunk {base.chunk_size})", base.with_(mode="hybrid"), index_dir),
         (f"dense (chunk {base.chunk_size})", base.with_(mode="dense"), index_dir),
         (f"bm25 (chunk {base.chunk_size})", base.with_(mode="bm25"), index_dir),
         ("hybrid (chunk 150)", small.with_(mode="hybrid"), index_dir / "compare-c150"),
+        ("sentence baseline answerer, hybrid", base.with_(mode="hybrid", answerer="sentence"), index_dir),
     ]
 
 
-def run_evaluation(args: argparse.Namespace, command: str) -> list[dict[str, Any]]:
-    documents, cases = load_dataset(args.dataset, args.limit)
-    index_dir = args.index_dir or default_index_dir(args.dataset)
-    if documents is not None and args.index_dir is None and args.limit:
-        index_dir = index_dir.parent / f"{index_dir.name}-{args.limit}"
-    base = Config.from_env(k=args.k, mode=args.mode)
-    embedder = load_embedder(base, progress=_say)
+def run_evaluation(request: EvalRequest, command: str, progress: Progress) -> EvalResult:
+    """Run every configuration of `request`, write results.jsonl, summary.json and the reports to
+    `request.out`, and return what was written. `command` is quoted in the reports."""
+    documents, cases = load_dataset(request.dataset, request.limit, request.split, request.absent)
+    if not cases:
+        raise InputError(f"{request.dataset} has no cases in split {request.split!r}; use --split all.")
+    index_dir = request.index_dir or default_index_dir(request.dataset)
+    if documents is not None and request.index_dir is None and (request.limit or request.absent):
+        index_dir = index_dir.parent / (f"{index_dir.name}-{request.limit or 'all'}"
+                                        + (f"-absent{request.absent:g}" if request.absent else ""))
+    base = Config.from_env(k=request.k, mode=request.mode)
+    embedder = load_embedder(base, progress=progress)
     corpus_docs = documents if documents is not None else [read_file(BUNDLED_CORPUS)]
     corpus = Corpus(corpus_docs)
-    _say(f"{len(cases)} questions over {len(corpus_docs)} document(s)")
+    progress(f"{len(cases)} questions over {len(corpus_docs)} document(s)")
 
     summaries: list[dict[str, Any]] = []
-    primary_rows: list[dict[str, Any]] = []
-    for label, config, idx in configurations(args, base, index_dir):
-        engine = open_engine(config, idx, embedder, documents)
+    primary_rows: list[EvalRow] = []
+    for label, config, idx in configurations(request, base, index_dir):
+        engine = open_engine(config, idx, embedder, documents, progress)
         for case in cases[:3]:  # warm-up, so latency figures are steady-state
-            engine.ask(case.question, k=config.k, mode=config.mode)
-        rows = run_cases(engine_asker(engine, config.k, config.mode), cases, corpus, config.k, label)
+            engine.ask(case.question, k=config.k, mode=config.mode, answerer=config.answerer)
+        rows = run_cases(engine_asker(engine, config), cases, corpus, config.k, label)
         summaries.append(summarize(label, rows, config.k))
         if not primary_rows:
             primary_rows = rows
-    if args.compare:
-        _say("reference: the plain tutorial pipeline (1000/200 chunks, top-4, answer = top chunk)")
+    if request.compare:
+        progress("reference: the plain tutorial pipeline (1000/200 chunks, top-4, answer = top chunk)")
         tutorial = TutorialPipeline(embedder, corpus_docs)
         rows = run_cases(lambda c: tutorial.ask(c.question), cases, corpus, 4, "tutorial")
         summary = summarize("tutorial baseline (1000/200, top-4)", rows, 4)
         summary["refused_unanswerable"] = summary["wrongly_refused"] = math.nan  # it cannot refuse
         summaries.append(summary)
 
-    args.out.mkdir(parents=True, exist_ok=True)
-    with open(args.out / "results.jsonl", "w", encoding="utf-8") as f:
+    out = request.out
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "results.jsonl", "w", encoding="utf-8") as f:
         for row in primary_rows:
-            f.write(json.dumps(nan_to_none(row), ensure_ascii=False) + "\n")
-    (args.out / "summary.json").write_text(json.dumps(nan_to_none(summaries), ensure_ascii=False, indent=2),
-                                           encoding="utf-8")
-    title = f"Evaluation: {args.dataset.name}" + (f" (first {args.limit})" if args.limit else "")
-    from rag.report import format_summary_table, write_reports
-
-    paths = write_reports(args.out, title, summaries, primary_rows, command)
-    print(format_summary_table(summaries))
-    print(f"\nwrote {args.out / 'results.jsonl'}, " + ", ".join(str(p) for p in paths.values()))
-    return summaries
+            f.write(json.dumps(nan_to_none(row_to_json(row)), ensure_ascii=False) + "\n")
+    (out / "summary.json").write_text(json.dumps(nan_to_none(summaries), ensure_ascii=False, indent=2),
+                                      encoding="utf-8")
+    title = f"Evaluation: {request.dataset.name}" + (f" (first {request.limit})" if request.limit else "")
+    paths = write_reports(out, title, summaries, primary_rows, command)
+    return EvalResult(summaries, primary_rows, {"results.jsonl": out / "results.jsonl",
+                                                "summary.json": out / "summary.json", **paths})

@@ -14,6 +14,8 @@ import re
 import unicodedata
 from collections.abc import Sequence
 
+import numpy as np
+
 from rag.schema import CITATION_MARKER, Span
 
 SpanLike = Span | tuple[int, int]
@@ -59,6 +61,17 @@ def contains_gold(prediction: str, golds: Sequence[str]) -> bool:
     stripped first; golds that normalize to "" are ignored; False for no golds."""
     pred = normalize_answer(strip_citation_markers(prediction))
     return any(g and g in pred for g in map(normalize_answer, golds))
+
+
+def facts_found(prediction: str, groups: Sequence[Sequence[str]]) -> int:
+    """How many fact groups the prediction holds (a group is held when one of its strings is, after
+    normalize_answer on both sides; markers stripped)."""
+    return sum(contains_gold(prediction, group) for group in groups)
+
+
+def facts_ok(prediction: str, groups: Sequence[Sequence[str]], needed: int) -> bool:
+    """True when the prediction holds at least `needed` of the fact groups (False for none given)."""
+    return bool(groups) and facts_found(prediction, groups) >= needed
 
 
 # --- CMRC 2018: ymcui/cmrc2018 cmrc2018_evaluate.py v6 (mixed_segmentation, remove_punctuation,
@@ -272,20 +285,21 @@ def refusal_rates(refused: Sequence[bool], answerable: Sequence[bool]) -> dict[s
 
 # --- Aggregation -------------------------------------------------------------------------------
 def percentile(values: Sequence[float], p: float) -> float:
-    """p-th percentile (0 <= p <= 100) with linear interpolation between closest ranks, as
-    numpy's default ``method="linear"`` (Hyndman & Fan type 7). NaN values are ignored (as
-    ``numpy.nanpercentile``); NaN when nothing is left."""
+    """p-th percentile (0 <= p <= 100), numpy's default linear interpolation between closest ranks
+    (Hyndman & Fan type 7). NaN values are ignored; NaN when nothing is left."""
     if not 0 <= p <= 100:
         raise ValueError(f"p must be in [0, 100], got {p}")
-    xs = sorted(v for v in values if not math.isnan(v))
-    if not xs:
-        return math.nan
-    pos = (len(xs) - 1) * p / 100
-    lo = math.floor(pos)
-    return xs[lo] + (xs[min(lo + 1, len(xs) - 1)] - xs[lo]) * (pos - lo)
+    xs = _without_nan(values)
+    return float(np.percentile(xs, p)) if xs.size else math.nan
 
 
 def mean_ignoring_nan(values: Sequence[float]) -> float:
-    """Arithmetic mean of the non-NaN values (as ``numpy.nanmean``); NaN when there are none."""
-    xs = [v for v in values if not math.isnan(v)]
-    return sum(xs) / len(xs) if xs else math.nan
+    """Arithmetic mean of the non-NaN values; NaN when there are none."""
+    xs = _without_nan(values)
+    return float(xs.mean()) if xs.size else math.nan
+
+
+def _without_nan(values: Sequence[float]) -> np.ndarray:
+    """The values as floats, NaN dropped (checked first: np.nanmean warns on an all-NaN input)."""
+    xs = np.asarray(values, dtype=float)
+    return xs[~np.isnan(xs)]

@@ -13,7 +13,7 @@ import base64
 import html
 import io
 import math
-import unicodedata
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,15 +22,17 @@ from typing import Any
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from tabulate import tabulate
 
 from rag.errors import InputError
 from rag.metrics import mean_ignoring_nan, percentile
+from rag.schema import EvalRow
 
 DASH = "–"  # shown for NaN and missing values
 MAX_CASES = 25
 MAX_CELL = 300  # characters of an answer or question shown in the cases table
 
-QUALITY_KEYS = ("n", "n_answerable", "n_unanswerable", "hit@1", "hit@3", "hit@5", "recall@5", "mrr",
+QUALITY_KEYS = ("n", "n_answerable", "n_unanswerable", "hit@1", "hit@3", "hit@5", "recall@k", "mrr",
                 "ndcg@5", "answer_contains", "answered_contains", "em", "f1", "answer_len_median", "citation_precision",
                 "citation_recall", "markers_ok", "refused_unanswerable", "wrongly_refused")
 STAGES = ("embed", "search", "answer", "total")
@@ -45,8 +47,8 @@ TERMINAL_COLUMNS = (("n", "n"), ("hit@5", "hit@5"), ("mrr", "mrr"), ("answer_con
 
 METRICS_NOTE = (
     "Retrieval: a passage is relevant when its character span overlaps an occurrence of an evidence "
-    "string in the source; hit@k = a relevant passage in the top k, recall@5 = share of evidence "
-    "strings found in the top 5, mrr = mean 1/rank of the first relevant passage, ndcg@5 with binary "
+    "string in the source; hit@k = a relevant passage in the top k, recall@k = share of evidence "
+    "strings found in the top k passages (k = the passages retrieved: --k, 4 for the tutorial pipeline), mrr = mean 1/rank of the first relevant passage, ndcg@5 with binary "
     "gains. Answers: answer_contains = some gold answer is contained in the answer after normalization "
     "(NFKC, lowercase, punctuation dropped), over all answerable questions; answered_contains = the same over the answerable questions that were answered (not refused); em and f1 are CMRC 2018 exact match and F1; "
     "answer_len_median in characters. Citations: citation_precision = share of cited passages that "
@@ -59,7 +61,7 @@ METRICS_NOTE = (
 
 
 @dataclass(frozen=True)
-class Section:
+class ReportSection:
     """One part of the report, rendered the same way to Markdown and HTML."""
 
     heading: str
@@ -90,51 +92,55 @@ def format_value(value: Any, key: str) -> str:
     return f"{100 * x:.1f}%"
 
 
+def _recall_keys(summaries: Sequence[dict]) -> list[str]:
+    """The recall@k keys the summaries hold (summarize names them by their k), smallest k first."""
+    keys = {key for s in summaries for key in s if re.fullmatch(r"recall@\d+", key)}
+    return sorted(keys, key=lambda key: int(key.split("@")[1]))
+
+
+def _quality_keys(summaries: Sequence[dict]) -> list[str]:
+    """QUALITY_KEYS with "recall@k" replaced by the recall@k columns present: one per k retrieved."""
+    keys: list[str] = []
+    for key in QUALITY_KEYS:
+        keys += _recall_keys(summaries) if key == "recall@k" else [key]
+    return keys
+
+
 def _table(summaries: Sequence[dict], keys: Sequence[str]) -> tuple[tuple[str, ...], ...]:
     return tuple((str(s["config"]), *(format_value(s.get(k), k) for k in keys)) for s in summaries)
 
 
-def _width(text: str) -> int:
-    """Terminal columns: CJK (wide and full-width) characters take two."""
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
 def format_summary_table(summaries: list[dict]) -> str:
-    """Fixed-width plain-text table: a header line, then one line per configuration."""
+    """Fixed-width plain-text table: a header line, then one line per configuration (CJK characters
+    count two columns). The header goes in as a row: tabulate pads real headers by two more spaces."""
     keys = [k for k, _ in TERMINAL_COLUMNS]
     lines = [("config", *(label for _, label in TERMINAL_COLUMNS)), *_table(summaries, keys)]
-    widths = [max(_width(line[i]) for line in lines) for i in range(len(lines[0]))]
-    return "\n".join(
-        "  ".join(
-            cell + " " * (w - _width(cell)) if i == 0 else " " * (w - _width(cell)) + cell
-            for i, (cell, w) in enumerate(zip(line, widths, strict=True))
-        ).rstrip()
-        for line in lines
-    )
+    return tabulate(lines, tablefmt="plain", disable_numparse=True,
+                    colalign=("left", *["right"] * len(keys)))
 
 
 # --- Per-question analysis (primary configuration) ---------------------------------------------
-def _correct(row: dict) -> float:
+def _correct(row: EvalRow) -> float:
     """Answerable: the gold is contained in the answer; unanswerable: the question was refused."""
-    if row.get("answerable", True):
-        return _num(row.get("metrics", {}).get("contains"))
-    return float(bool(row.get("refused")))
+    if row.answerable:
+        return _num(row.metrics.get("contains"))
+    return float(row.refused)
 
 
-def tag_breakdown(results: Sequence[dict]) -> list[dict]:
+def tag_breakdown(results: Sequence[EvalRow]) -> list[dict]:
     """Per tag: n, mean hit@5 and mean correctness (NaN skipped); "(all)" first, then tags sorted,
     rows without tags under "(untagged)". A row counts once for each of its tags."""
-    groups: dict[str, list[dict]] = {}
+    groups: dict[str, list[EvalRow]] = {}
     for row in results:
-        for tag in row.get("tags") or ["(untagged)"]:
+        for tag in row.tags or ["(untagged)"]:
             groups.setdefault(str(tag), []).append(row)
     ordered = [("(all)", list(results)), *sorted(groups.items())]
     return [{"tag": tag, "n": len(rows),
-             "hit@5": mean_ignoring_nan([_num(r.get("metrics", {}).get("hit@5")) for r in rows]),
+             "hit@5": mean_ignoring_nan([_num(r.metrics.get("hit@5")) for r in rows]),
              "correct": mean_ignoring_nan([_correct(r) for r in rows])} for tag, rows in ordered]
 
 
-def failing_cases(results: Sequence[dict]) -> list[dict]:
+def failing_cases(results: Sequence[EvalRow]) -> list[EvalRow]:
     """Rows judged wrong: answerable without the gold in the answer, or unanswerable and answered."""
     return [r for r in results if _correct(r) == 0.0]
 
@@ -143,32 +149,30 @@ def _cut(text: str, limit: int = MAX_CELL) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-def _case_row(row: dict) -> tuple[str, ...]:
-    answerable = row.get("answerable", True)
-    gold = " / ".join(map(str, row.get("answers", []))) if answerable else "(unanswerable)"
-    why = ("refused" if row.get("refused") else "gold not in answer") if answerable else "should refuse"
-    cited = "; ".join(f"[{c.get('n')}] {c.get('source')}: {_cut(str(c.get('sentence') or c.get('text')), 80)}"
-                      for c in row.get("citations", []))
-    return (str(row.get("id", "")), _cut(str(row.get("question", ""))), gold,
-            _cut(str(row.get("answer", ""))), cited, why)
+def _case_row(row: EvalRow) -> tuple[str, ...]:
+    gold = " / ".join(row.answers) if row.answerable else "(unanswerable)"
+    why = ("refused" if row.refused else "gold not in answer") if row.answerable else "should refuse"
+    cited = "; ".join(f"[{c.n}] {c.hit.chunk.source}: {_cut(c.sentence.text or c.hit.chunk.text, 80)}"
+                      for c in row.answer.citations)
+    return (row.id, _cut(row.question), gold, _cut(row.answer.text), cited, why)
 
 
-def build_sections(summaries: Sequence[dict], results: Sequence[dict]) -> list[Section]:
+def build_sections(summaries: Sequence[dict], results: Sequence[EvalRow]) -> list[ReportSection]:
     primary = str(summaries[0]["config"])
+    quality = _quality_keys(summaries)
     tags = tag_breakdown(results)
     fails = failing_cases(results)
     shown = f"the first {MAX_CASES}" if len(fails) > MAX_CASES else "all"
     tag_rows = tuple((t["tag"], str(t["n"]), format_value(t["hit@5"], "hit@5"),
                       format_value(t["correct"], "correct")) for t in tags)
     return [
-        Section("Summary", METRICS_NOTE, ("config", *QUALITY_KEYS), _table(summaries, QUALITY_KEYS),
-                "metrics"),
-        Section(f"Per tag ({primary})", "correct = gold contained in the answer for answerable "
+        ReportSection("Summary", METRICS_NOTE, ("config", *quality), _table(summaries, quality), "metrics"),
+        ReportSection(f"Per tag ({primary})", "correct = gold contained in the answer for answerable "
                 "questions, refused for unanswerable ones.", ("tag", "n", "hit@5", "correct"), tag_rows,
                 "tags"),
-        Section("Latency", f"Per-stage p50/p95 in ms; histogram: total ms per question for {primary}.",
+        ReportSection("Latency", f"Per-stage p50/p95 in ms; histogram: total ms per question for {primary}.",
                 ("config", *LATENCY_KEYS), _table(summaries, LATENCY_KEYS), "latency"),
-        Section("Cases to look at", f"{len(fails)} of {len(results)} questions judged wrong ({primary}); "
+        ReportSection("Cases to look at", f"{len(fails)} of {len(results)} questions judged wrong ({primary}); "
                 f"{shown} shown.", ("id", "question", "gold", "answer", "cited", "why"),
                 tuple(_case_row(r) for r in fails[:MAX_CASES])),
     ]
@@ -197,7 +201,7 @@ def _bars(ax: Any, labels: Sequence[str], series: dict[str, list[float]]) -> Non
     ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, frameon=False)
 
 
-def build_plots(summaries: Sequence[dict], results: Sequence[dict]) -> dict[str, bytes]:
+def build_plots(summaries: Sequence[dict], results: Sequence[EvalRow]) -> dict[str, bytes]:
     fig = Figure(figsize=(9, 4.8), layout="constrained")
     ax = fig.subplots()
     _bars(ax, PLOT_METRICS, {str(s["config"]): [_num(s.get(k)) for k in PLOT_METRICS] for s in summaries})
@@ -212,7 +216,7 @@ def build_plots(summaries: Sequence[dict], results: Sequence[dict]) -> dict[str,
     ax.set_title(f"Per tag: {summaries[0]['config']}")
     plots["tags"] = _png(fig)
 
-    totals = [x for x in (_num(r.get("timings_ms", {}).get("total")) for r in results) if not math.isnan(x)]
+    totals = [x for x in (_num(r.answer.timings_ms.get("total")) for r in results) if not math.isnan(x)]
     fig = Figure(figsize=(7, 4), layout="constrained")
     ax = fig.subplots()
     if totals:
@@ -238,26 +242,28 @@ def _md_cell(text: str) -> str:
     return " ".join(text.split())
 
 
-def render_markdown(title: str, command: str, generated: str, sections: Sequence[Section]) -> str:
+def render_markdown(title: str, command: str, generated: str, sections: Sequence[ReportSection]) -> str:
     out = [f"# {_md_cell(title)}", "", f"Generated {generated}."]
     if command:
         out += ["", "```", command.replace("```", "'''"), "```"]
     for s in sections:
         out += ["", f"## {_md_cell(s.heading)}", ""] + ([_md_cell(s.text), ""] if s.text else [])
         if s.rows:
-            out += ["| " + " | ".join(map(_md_cell, s.headers)) + " |", "|" + "---|" * len(s.headers)]
-            out += ["| " + " | ".join(map(_md_cell, row)) + " |" for row in s.rows]
+            out.append(tabulate([[_md_cell(c) for c in row] for row in s.rows], [_md_cell(h) for h in s.headers],
+                                tablefmt="github", disable_numparse=True))
         if s.image:
             out += ["", f"![{s.image}]({s.image}.png)"]
     return "\n".join(out) + "\n"
 
 
+# Wide tables (the summary has 20+ columns) scroll inside their own box instead of running off the page.
 _CSS = ("body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em}"
+        ".table-scroll{overflow-x:auto;max-width:100%}"
         "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px;"
         "text-align:left;vertical-align:top}img{max-width:100%}pre{background:#f4f4f4;padding:.5em}")
 
 
-def render_html(title: str, command: str, generated: str, sections: Sequence[Section],
+def render_html(title: str, command: str, generated: str, sections: Sequence[ReportSection],
                 plots: dict[str, bytes]) -> str:
     e = html.escape
     out = ["<!DOCTYPE html>", '<html lang="zh"><head><meta charset="utf-8">', f"<title>{e(title)}</title>",
@@ -268,16 +274,17 @@ def render_html(title: str, command: str, generated: str, sections: Sequence[Sec
     for s in sections:
         out.append(f"<h2>{e(s.heading)}</h2>" + (f"<p>{e(s.text)}</p>" if s.text else ""))
         if s.rows:
-            out.append("<table><tr>" + "".join(f"<th>{e(h)}</th>" for h in s.headers) + "</tr>")
+            out.append('<div class="table-scroll"><table><tr>' + "".join(f"<th>{e(h)}</th>" for h in s.headers)
+                       + "</tr>")
             out += ["<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in s.rows]
-            out.append("</table>")
+            out.append("</table></div>")
         if s.image:
             data = base64.b64encode(plots[s.image]).decode("ascii")
             out.append(f'<p><img alt="{e(s.image)}" src="data:image/png;base64,{data}"></p>')
     return "\n".join(out + ["</body></html>"]) + "\n"
 
 
-def write_reports(out_dir: Path, title: str, summaries: list[dict], results: list[dict],
+def write_reports(out_dir: Path, title: str, summaries: list[dict], results: Sequence[EvalRow],
                   command: str = "") -> dict[str, Path]:
     """Write report.md, report.html and the PNG plots into out_dir (created); return the paths by
     file name. `summaries[0]` is the primary configuration, the one `results` belong to."""

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import re
-import unicodedata
-
 import numpy as np
 
+from rag.documents import dedup_key  # the rule cleaning uses for repeated paragraphs
 from rag.fusion import collapse_duplicates, fuse_rankings
 from rag.schema import Hit
 from rag.store import Index
@@ -21,10 +19,6 @@ def dense_ranking(index: Index, query_vector: np.ndarray, depth: int) -> list[in
 
 def bm25_ranking(index: Index, query_tokens: list[str], depth: int) -> list[tuple[int, float]]:
     return index.bm25.top(query_tokens, depth)
-
-
-def _dedup_text(text: str) -> str:
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
 
 
 def retrieve(index: Index, query_vector: np.ndarray, query_tokens: list[str], k: int, mode: str = "hybrid",
@@ -45,7 +39,7 @@ def retrieve(index: Index, query_vector: np.ndarray, query_tokens: list[str], k:
     fused = fuse_rankings(rankings, rrf_k)
     rows = [int(r) for r, _ in fused]
     items = [(index.chunks[r].id, index.chunks[r].doc_id, (index.chunks[r].start, index.chunks[r].end),
-              _dedup_text(index.chunks[r].text)) for r in rows]
+              dedup_key(index.chunks[r].text)) for r in rows]
     keep = collapse_duplicates(items)[:k]
     if not keep:
         return []

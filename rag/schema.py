@@ -1,4 +1,5 @@
-"""The types that flow between modules: Document -> Chunk -> Hit -> Citation/Answer."""
+"""The types that flow between modules: Document -> Chunk -> Hit -> Citation/Answer, and the records
+built from them: DocumentRecord (what the index holds per document), EvalRow (one evaluated question)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import hashlib
 import os
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 # The citation marker every answerer writes and every reader (UI, metrics, checks) parses: "[n]", n >= 1.
 CITATION_MARKER = re.compile(r"\[(\d+)\]")
@@ -149,3 +151,48 @@ class Answer:
     sentences: tuple[AnswerSentence, ...] = ()  # the answer split into its cited sentences
     answerer: str = ""  # which answerer wrote it ("extractive", "sentence", "llm")
     kind: str = ""  # the question kind the answer was shaped for (factoid, open, summary, entity, ...)
+
+
+@dataclass(frozen=True)
+class DocumentRecord:
+    """What an index records about one document (the manifest's "documents" list, the UI's table)."""
+
+    source: str
+    doc_id: str
+    chars: int  # length of the document's original text
+    chunks: int  # passages indexed from it
+
+    @classmethod
+    def from_json(cls, row: dict[str, Any]) -> DocumentRecord:
+        return cls(source=str(row["source"]), doc_id=str(row["doc_id"]), chars=int(row.get("chars", 0)),
+                   chunks=int(row.get("chunks", 0)))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"source": self.source, "doc_id": self.doc_id, "chars": self.chars, "chunks": self.chunks}
+
+
+@dataclass(frozen=True)
+class EvalRow:
+    """One evaluated question: the case as asked, the engine's answer, and its metrics.
+
+    `metrics` maps metric names ("hit@5", f"recall@{k}", "contains", "len", ...) to floats; a metric that
+    is undefined for the case (retrieval metrics of an unanswerable question) is NaN.
+    """
+
+    id: str
+    question: str
+    answers: tuple[str, ...]  # gold answers; empty: the documents do not answer it
+    evidence: tuple[str, ...]
+    tags: tuple[str, ...]
+    answer: Answer
+    metrics: dict[str, float]
+    has_facts: bool = False  # the case is scored by required facts (open, summary, list, entity questions)
+    split: str = ""  # "dev" or "test" for our QA set; "" for SQuAD files
+
+    @property
+    def answerable(self) -> bool:
+        return bool(self.answers) or self.has_facts
+
+    @property
+    def refused(self) -> bool:
+        return self.answer.refused

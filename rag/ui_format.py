@@ -8,12 +8,11 @@ literally. So every string that comes from a document, a file name or the user g
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterator, Sequence
 from html import escape
 
-from rag.indexer import AddReport
-from rag.schema import CITATION_MARKER, Answer, Chunk, Citation, Hit, Sentence
+from rag.messages import answer_in_words
+from rag.schema import CITATION_MARKER, Answer, Chunk, Citation, DocumentRecord, Hit, Sentence
 
 BLANK_LINES = re.compile(r"\n[ \t\u3000]*(?:\n[ \t\u3000]*)+")
 NO_SCORE = "—"
@@ -24,9 +23,18 @@ def cite_anchor(answer_no: int, n: int) -> str:
     return f"cite-{answer_no}-{n}"
 
 
+def answer_class(answer_no: int) -> str:
+    """The class that ties the answer_no-th reply to its sources."""
+    return f"rag-answer-{answer_no}"
+
+
 def reply_html(text: str, answer_no: int, cited: Sequence[int] = (), notice: str = "") -> str:
-    """A chat reply: escaped text whose [n] markers link to the cited passages in the sources panel."""
-    parts: list[str] = []
+    """A chat reply: escaped text whose [n] markers link to the cited passages in the sources panel.
+
+    The reply is wrapped in a span classed `rag-answer-<answer_no>`, so the page can find the answer's
+    sources (and their plain text, for the copy button) from any message, even one without markers.
+    """
+    parts: list[str] = [f'<span class="rag-reply {answer_class(answer_no)}">']
     if notice:
         parts.append(f'<span class="rag-notice">（提示 / Note: {escape(notice)}）</span><br>')
     last = 0
@@ -40,6 +48,7 @@ def reply_html(text: str, answer_no: int, cited: Sequence[int] = (), notice: str
             parts.append(escape(m.group(0)))
         last = m.end()
     parts.append(_escape_lines(text[last:]))
+    parts.append("</span>")
     return "".join(parts)
 
 
@@ -98,14 +107,28 @@ def _source_card(citation: Citation, answer_no: int) -> str:
             f'<div class="rag-passage">{passage_with_mark(chunk, sentence)}</div></div>')
 
 
-def sources_html(answer: Answer | None, answer_no: int) -> str:
-    """The sources panel for the latest answer: each cited passage with its sentence highlighted."""
-    if answer is None:
-        return '<div class="rag-empty">提问后，这里显示答案引用的段落。<br>Cited passages appear here.</div>'
-    if answer.refused or not answer.citations:
-        return ('<div class="rag-empty">文档中没有找到答案，因此没有引用来源。<br>'
-                'No answer was found in the documents, so nothing is cited.</div>')
-    return "".join(_source_card(c, answer_no) for c in answer.citations)
+NO_SOURCES_YET = '<div class="rag-empty">提问后，这里显示答案引用的段落。<br>Cited passages appear here.</div>'
+NOTHING_CITED = ('<div class="rag-empty">文档中没有找到答案，因此没有引用来源。<br>'
+                 'No answer was found in the documents, so nothing is cited.</div>')
+
+
+def answer_sources_html(answer: Answer, answer_no: int) -> str:
+    """One answer's part of the sources panel: its cited passages with the sentences highlighted (or why
+    nothing is cited), and, hidden, the answer as plain text with its sources for the copy button."""
+    head = f'<div class="rag-answer-head">回答 {answer_no} 的来源 / Sources of answer {answer_no}</div>'
+    cards = (NOTHING_CITED if answer.refused or not answer.citations
+             else "".join(_source_card(c, answer_no) for c in answer.citations))
+    plain = f'<pre class="rag-copy-text" hidden>{escape(answer_in_words(answer, bilingual=True))}</pre>'
+    return (f'<div class="rag-answer-sources {answer_class(answer_no)}" data-answer="{answer_no}">'
+            f"{head}{cards}{plain}</div>")
+
+
+def sources_html(answer_parts: Sequence[str] = ()) -> str:
+    """The sources panel: every answer's part (from answer_sources_html), oldest first. The page shows the
+    latest and, when a [n] marker of an older answer is clicked, that answer's part instead."""
+    if not answer_parts:
+        return NO_SOURCES_YET
+    return '<div class="rag-sources-all">' + "".join(answer_parts) + "</div>"
 
 
 def _score(value: float | None, digits: int) -> str:
@@ -146,41 +169,6 @@ def _hit_row(hit: Hit, cited_as: list[int]) -> str:
             f'<td class="rag-passage">{_passage_text(c.text)}</td></tr>')
 
 
-def document_rows(documents: Sequence[dict]) -> list[list]:
+def document_rows(documents: Sequence[DocumentRecord]) -> list[list]:
     """Rows for the documents table: file name, passages (chunks), characters."""
-    return [[d.get("source", ""), d.get("chunks", 0), d.get("chars", 0)] for d in documents]
-
-
-def upload_summary(report: AddReport) -> str:
-    """What an upload did, one line per outcome, for people."""
-    lines = []
-    if report.added:
-        lines.append(f"已添加 / Added: {', '.join(report.added)}")
-    if report.replaced:
-        lines.append(f"已更新（内容有变化）/ Replaced (content changed): {', '.join(report.replaced)}")
-    if report.unchanged:
-        lines.append(f"未变化，已跳过 / Unchanged, skipped: {', '.join(report.unchanged)}")
-    lines.append(f"新增段落 / New passages: {report.chunks_added}")
-    return "\n".join(lines)
-
-
-SAFE_CHAR = re.compile(r"[^\w.\-]", re.UNICODE)
-MAX_STEM = 80
-MAX_SUFFIX = 10
-
-
-def safe_filename(name: str, default: str = "upload") -> str:
-    """A file name that is safe to create inside one folder: no path, no leading dot, plain characters.
-
-    Letters and digits of any script (so 年报.txt stays readable), '.', '-' and '_' are kept; anything
-    else, including '/', '\\', spaces and control characters, becomes '_'. Only the last path component
-    survives, so '../../etc/passwd' gives 'passwd'.
-    """
-    name = unicodedata.normalize("NFKC", name or "").replace("\\", "/").rsplit("/", 1)[-1]
-    name = SAFE_CHAR.sub("_", name)
-    stem, dot, suffix = name.rpartition(".")
-    if not dot:
-        stem, suffix = name, ""
-    stem = re.sub(r"_+", "_", stem).strip("._-")[:MAX_STEM] or default
-    suffix = re.sub(r"[^\w]", "", suffix).lower()[:MAX_SUFFIX]
-    return f"{stem}.{suffix}" if suffix else stem
+    return [[d.source, d.chunks, d.chars] for d in documents]

@@ -25,11 +25,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from rag.metrics import percentile  # noqa: E402  (after the path is set, so the script runs from anywhere)
-from tests.ui_app import start_app, stop_app  # noqa: E402  (the same launcher the browser tests use)
+from rag.config import PROJECT_ROOT
+from rag.metrics import percentile
+from rag.ui_process import start_app, stop_app  # the same launcher the browser tests use
 
 QUESTIONS = [  # answerable, unanswerable, English and follow-up-free, so every answer path is exercised
     "美图2023年的总收入是多少？", "美图2023年的净利润是多少？", "美图的CFO是谁？", "美图总部在哪里？",
@@ -141,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--levels", type=int, nargs="+", default=[1, 5, 20], help="concurrent clients per level")
     parser.add_argument("--questions", type=int, default=10, help="questions each client asks")
     parser.add_argument("--level-timeout", type=float, default=300.0, help="seconds a level may take at most")
-    parser.add_argument("--index-dir", type=Path, default=ROOT / "index", help="index to copy for the server")
+    parser.add_argument("--index-dir", type=Path, default=PROJECT_ROOT / "index", help="index to copy for the server")
     parser.add_argument("--json", type=Path, help="also write the figures here as JSON")
     args = parser.parse_args(argv)
     if any(n < 1 for n in args.levels) or args.questions < 1:

@@ -29,7 +29,11 @@ REQUIRED_FIELDS = {
 MIN_CASES = 95
 MIN_UNANSWERABLE_SHARE = 0.15
 TAG_MINIMUMS = {
-    "paraphrase": 12,
+    "paraphrase": 25,
+    "summary": 6,
+    "entity": 8,
+    "open": 12,
+    "list": 8,
     "multi_sentence": 5,
     "english": 10,
     "followup": 6,
@@ -118,12 +122,31 @@ def test_answers_are_extractive(cases):
 def test_answerable_and_unanswerable_are_consistent(cases):
     for c in cases:
         tags = set(c["tags"])
-        if c["answers"]:
+        if c["answers"] or c.get("facts"):
             assert c["evidence"], f"{c['id']}: answerable case without evidence"
             assert "answerable" in tags and "unanswerable" not in tags, c["id"]
         else:
             assert c["evidence"] == [], f"{c['id']}: unanswerable case must have no evidence"
             assert "unanswerable" in tags and "answerable" not in tags, c["id"]
+
+
+def test_facts_are_in_the_article(cases, article):
+    """Every required-fact group can be met by the article's own words, and `need` is reachable."""
+    with_facts = [c for c in cases if c.get("facts")]
+    assert len(with_facts) >= 30
+    for c in with_facts:
+        groups, need = c["facts"]["groups"], c["facts"]["need"]
+        assert 1 <= need <= len(groups), c["id"]
+        met = [g for g in groups if any(_WS.sub("", s) in _WS.sub("", article) for s in g)]
+        assert len(met) >= need, f"{c['id']}: only {len(met)} of its fact groups occur in the article"
+
+
+def test_splits(cases):
+    """Every case is in dev or test; each kind of case has some of both."""
+    assert {c.get("split") for c in cases} == {"dev", "test"}
+    for tag in ("summary", "entity", "open", "list", "paraphrase", "unanswerable", "followup"):
+        splits = {c["split"] for c in cases if tag in c["tags"]}
+        assert splits == {"dev", "test"}, f"tag {tag}: splits {splits}"
 
 
 def test_language_tags(cases):

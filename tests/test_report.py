@@ -10,6 +10,7 @@ import pytest
 
 from rag.errors import InputError
 from rag.report import build_sections, format_summary_table, format_value, write_reports
+from rag.schema import Answer, Chunk, Citation, EvalRow, Hit, Sentence
 
 NAN = float("nan")
 
@@ -29,24 +30,23 @@ SCRIPT = "<script>alert(1)</script>"
 
 
 def _row(id_: str, tags: list[str], answerable: bool, refused: bool, hit5: float, contains: float,
-         total: float, **extra: object) -> dict:
-    row = {
-        "id": id_, "question": f"问题 {id_}?", "tags": tags, "answers": ["12亿元"] if answerable else [],
-        "answer": "回答", "refused": refused, "answerable": answerable, "citations": [], "hits": [],
-        "metrics": {"hit@1": hit5, "hit@5": hit5, "mrr": hit5, "contains": contains, "em": NAN, "f1": NAN,
-                    "len": 2.0, "citation_precision": NAN, "citation_recall": NAN, "markers_ok": True},
-        "timings_ms": {"embed": 1.0, "search": 2.0, "answer": total - 3.0, "total": total},
-    }  # fmt: skip
-    row.update(extra)
-    return row
+         total: float, question: str = "", answer: str = "回答", citations: tuple[Citation, ...] = ()) -> EvalRow:
+    metrics = {"hit@1": hit5, "hit@5": hit5, "mrr": hit5, "contains": contains, "em": NAN, "f1": NAN,
+               "len": 2.0, "citation_precision": NAN, "citation_recall": NAN, "markers_ok": 1.0}
+    timings = {"embed": 1.0, "search": 2.0, "answer": total - 3.0, "total": total}
+    question = question or f"问题 {id_}?"
+    return EvalRow(id=id_, question=question, answers=("12亿元",) if answerable else (), evidence=(),
+                   tags=tuple(tags), metrics=metrics,
+                   answer=Answer(question=question, text=answer, refused=refused, citations=citations,
+                                 timings_ms=timings))
 
 
+HOSTILE_CHUNK = Chunk(id="c1", doc_id="d1", source="a.txt", start=0, end=30, title="t", text=f"{SCRIPT}正文")
+HOSTILE_CITATION = Citation(n=1, hit=Hit(chunk=HOSTILE_CHUNK, score=1.0, rank=1), sentence=Sentence("d1", 0, 0, ""))
 RESULTS = [
     _row("q1", ["number", "table"], True, False, 1.0, True, 10.0),  # right
     _row("q2", ["number"], True, False, 0.0, False, 20.0,  # gold not in answer, hostile text
-         question=f"{SCRIPT} 营收是多少?", answer="营收 <b>12</b> | 亿\n元 [1]",
-         citations=[{"n": 1, "source": "a.txt", "start": 0, "end": 30, "title": "t",
-                     "text": f"{SCRIPT}正文", "sentence": ""}]),
+         question=f"{SCRIPT} 营收是多少?", answer="营收 <b>12</b> | 亿\n元 [1]", citations=(HOSTILE_CITATION,)),
     _row("q3", ["number", "unanswerable"], False, False, NAN, NAN, 30.0),  # answered, should refuse
     _row("q4", [], True, True, 1.0, False, 60.0),  # wrongly refused
 ]
@@ -113,15 +113,17 @@ def test_write_reports_files_tables_and_escaping(tmp_path) -> None:
     md = paths["report.md"].read_text(encoding="utf-8")
     assert md.startswith("# 评测 \\<report\\>\n")
     assert "rag eval --k 5" in md
-    assert ("| hybrid | 4 | 2 | 2 | 81.2% | 75.0% | 66.7% | 50.0% | 60.0% | – | 50.0% | 66.7% | 0.0% | 45.0% | 48.0 "
-            "| 50.0% | 100.0% | 100.0% | 50.0% | 0.0% |") in md
-    assert "| bm25 | 4 | – | – | – | – | 25.0% | – | – | – | 50.0% | – | – | 30.0% | – | – | – | – | – | – |" in md
-    assert "| hybrid | 1.2 | 2.0 | 3.0 | 4.0 | 20.0 | 33.0 | 25.0 | 38.5 |" in md
-    assert "| number | 3 | 50.0% | 33.3% |" in md
-    assert ("| q2 | \\<script\\>alert(1)\\</script\\> 营收是多少? | 12亿元 | 营收 \\<b\\>12\\</b\\> \\| 亿 元 [1] "
-            "| [1] a.txt: \\<script\\>alert(1)\\</script\\>正文 | gold not in answer |") in md
-    assert "| q3 | 问题 q3? | (unanswerable) | 回答 |  | should refuse |" in md
-    assert "| q4 | 问题 q4? | 12亿元 | 回答 |  | refused |" in md
+    rows = md_rows(md)
+    assert ("hybrid", "4", "2", "2", "81.2%", "75.0%", "66.7%", "50.0%", "60.0%", "–", "50.0%", "66.7%", "0.0%",
+            "45.0%", "48.0", "50.0%", "100.0%", "100.0%", "50.0%", "0.0%") in rows
+    assert ("bm25", "4", "–", "–", "–", "–", "25.0%", "–", "–", "–", "50.0%", "–", "–", "30.0%", "–", "–", "–",
+            "–", "–", "–") in rows
+    assert ("hybrid", "1.2", "2.0", "3.0", "4.0", "20.0", "33.0", "25.0", "38.5") in rows
+    assert ("number", "3", "50.0%", "33.3%") in rows
+    assert ("q2", "\\<script\\>alert(1)\\</script\\> 营收是多少?", "12亿元", "营收 \\<b\\>12\\</b\\> \\| 亿 元 [1]",
+            "[1] a.txt: \\<script\\>alert(1)\\</script\\>正文", "gold not in answer") in rows
+    assert ("q3", "问题 q3?", "(unanswerable)", "回答", "", "should refuse") in rows
+    assert ("q4", "问题 q4?", "12亿元", "回答", "", "refused") in rows
     assert "q1" not in md  # answered right: not a case to look at
     assert "3 of 4 questions judged wrong (hybrid); all shown." in md
     assert "<script>" not in md
@@ -134,11 +136,26 @@ def test_write_reports_files_tables_and_escaping(tmp_path) -> None:
     assert "[1] a.txt: &lt;script&gt;alert(1)&lt;/script&gt;正文</td>" in page
     assert "<td>营收 &lt;b&gt;12&lt;/b&gt; | 亿\n元 [1]</td>" in page
     assert "<h1>评测 &lt;report&gt;</h1>" in page
+    assert page.count('<div class="table-scroll"><table>') == 4  # wide tables scroll instead of overflowing
     assert "<td>81.2%</td>" in page and "<td>bm25</td><td>4</td><td>–</td>" in page
     images = re.findall(r'<img alt="(\w+)" src="data:image/png;base64,([A-Za-z0-9+/=]+)">', page)
     assert {alt: base64.b64decode(data) for alt, data in images} == {
         name: paths[f"{name}.png"].read_bytes() for name in ("metrics", "tags", "latency")
     }
+
+
+def md_rows(markdown: str) -> list[tuple[str, ...]]:
+    """The cells of every Markdown table line (split on unescaped pipes, padding stripped)."""
+    return [tuple(cell.strip() for cell in re.split(r"(?<!\\)\|", line)[1:-1])
+            for line in markdown.splitlines() if line.startswith("|")]
+
+
+def test_recall_columns_follow_the_k_each_configuration_used(tmp_path) -> None:
+    # rag eval --k 3 --compare: our configurations report recall@3, the tutorial pipeline recall@4
+    ours, tutorial = {"config": "hybrid", "recall@3": 0.5}, {"config": "tutorial", "recall@4": 0.75}
+    summary = build_sections([ours, tutorial], [])[0]
+    assert summary.headers[6:9] == ("hit@5", "recall@3", "recall@4")
+    assert [row[7:9] for row in summary.rows] == [("50.0%", "–"), ("–", "75.0%")]
 
 
 def test_write_reports_without_results_still_writes_everything(tmp_path) -> None:

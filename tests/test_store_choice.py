@@ -32,7 +32,7 @@ def engines(tmp_path_factory, fake_embedder, fake_config):
 
 
 def test_both_stores_give_the_same_hits_and_answers_on_the_article(engines):
-    assert len(QUESTIONS) == 175
+    assert len(QUESTIONS) == 231
     for question in QUESTIONS:
         a, b = (engines[k].ask(question, mode="dense") for k in ("faiss", "milvus"))
         assert [h.chunk.id for h in a.hits] == [h.chunk.id for h in b.hits], question
@@ -141,4 +141,4 @@ def test_milvus_and_faiss_agree_on_the_article_with_the_real_model(real_engine, 
         a, b = real_engine.ask(question), milvus.ask(question)
         same_top5 += [h.chunk.id for h in a.hits] == [h.chunk.id for h in b.hits]
         same_answer += (a.text, a.refused) == (b.text, b.refused)
-    assert (same_top5, same_answer) == (175, 175)
+    assert (same_top5, same_answer) == (231, 231)

@@ -11,17 +11,18 @@ import ui
 from rag.config import Config
 from rag.errors import InputError, UnsupportedFileError
 from rag.indexer import AddReport
-from rag.schema import Answer, Chunk, Citation, Hit, Sentence
+from rag.messages import answer_in_words, describe_add
+from rag.schema import Answer, Chunk, Citation, DocumentRecord, Hit, Sentence
 from rag.ui_format import (
+    answer_sources_html,
     document_rows,
     hits_html,
     passage_with_mark,
     reply_html,
-    safe_filename,
     sources_html,
     stream_prefixes,
-    upload_summary,
 )
+from rag.uploads import add_uploads, storable_name
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = '<img src=x onerror="alert(2)">'
@@ -63,13 +64,13 @@ class CannedEngine:
 
 def test_reply_links_only_cited_markers_and_escapes_the_rest() -> None:
     html = reply_html("收入<b>27亿</b>[1]，另见[2]\n完", 3, cited=[1])
-    assert html == ('收入&lt;b&gt;27亿&lt;/b&gt;<a class="rag-cite" href="#cite-3-1" '
-                    'title="查看来源 / show source [1]">[1]</a>，另见[2]<br>完')
+    assert html == ('<span class="rag-reply rag-answer-3">收入&lt;b&gt;27亿&lt;/b&gt;<a class="rag-cite" '
+                    'href="#cite-3-1" title="查看来源 / show source [1]">[1]</a>，另见[2]<br>完</span>')
 
 
 def test_reply_shows_the_notice_escaped() -> None:
     html = reply_html("好。", 1, notice="cut <b>here</b>")
-    assert html.startswith('<span class="rag-notice">（提示 / Note: cut &lt;b&gt;here&lt;/b&gt;）</span><br>')
+    assert html.startswith('<span class="rag-reply rag-answer-1"><span class="rag-notice">（提示 / Note: cut &lt;b&gt;here&lt;/b&gt;）</span><br>')
 
 
 def test_stream_prefixes_grow_and_never_split_a_marker() -> None:
@@ -97,8 +98,10 @@ def test_passage_shows_runs_of_blank_lines_as_one_break() -> None:
 
 
 def test_sources_escape_file_name_title_and_text() -> None:
-    html = sources_html(canned_answer(), 2)
+    html = answer_sources_html(canned_answer(), 2)
     assert "<script" not in html and "<img" not in html and "<b>" not in html
+    assert html.startswith('<div class="rag-answer-sources rag-answer-2" data-answer="2">'
+                           '<div class="rag-answer-head">回答 2 的来源 / Sources of answer 2</div>')
     assert 'id="cite-2-1"' in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;.txt" in html
     assert "<mark>&lt;script&gt;alert(1)&lt;/script&gt;答案是乙。</mark>结尾。" in html
@@ -107,8 +110,27 @@ def test_sources_escape_file_name_title_and_text() -> None:
 
 def test_sources_for_a_refusal_and_before_any_question() -> None:
     refused = Answer(question="q", text="抱歉，文档中没有找到这个问题的答案。", refused=True)
-    assert "rag-source" not in sources_html(refused, 1) and "nothing is cited" in sources_html(refused, 1)
-    assert "rag-source" not in sources_html(None, 0)
+    part = answer_sources_html(refused, 1)
+    assert "rag-source" not in part and "nothing is cited" in part
+    assert part.endswith('<pre class="rag-copy-text" hidden>抱歉，文档中没有找到这个问题的答案。</pre></div>')
+    assert "rag-source" not in sources_html() and "Cited passages appear here" in sources_html()
+
+
+def test_the_panel_keeps_every_answers_sources_in_order() -> None:
+    parts = [answer_sources_html(canned_answer(), 1), answer_sources_html(canned_answer("乙。[1]"), 2)]
+    assert sources_html(parts) == '<div class="rag-sources-all">' + parts[0] + parts[1] + "</div>"
+
+
+def test_copy_text_is_the_answer_with_its_sources_in_plain_text() -> None:
+    html = answer_sources_html(canned_answer(notice="问题被截断"), 1)
+    copy = re.search(r'<pre class="rag-copy-text" hidden>(.*?)</pre>', html, re.S)[1]
+    assert copy == (
+        "(问题被截断)\n答案是乙。[1]\n\n来源 / Sources:\n"
+        "[1] &lt;script&gt;alert(1)&lt;/script&gt;.txt, 字符 / characters 103-133 — "
+        "&lt;b&gt;&lt;img src=x onerror=&quot;alert(2)&quot;&gt;&lt;/b&gt;\n"
+        "    “&lt;script&gt;alert(1)&lt;/script&gt;答案是乙。”")  # escaped once: the page shows the text
+    assert answer_in_words(canned_answer()).split("\n")[2:4] == ["Sources:", f"[1] {SCRIPT}.txt, characters 103-133"
+                                                                 f" — <b>{IMG}</b>"]
 
 
 def test_hits_table_shows_every_score_and_the_search_query() -> None:
@@ -122,27 +144,41 @@ def test_hits_table_shows_every_score_and_the_search_query() -> None:
     assert "<caption>" not in html  # the passages were used
 
 
-def test_documents_and_upload_summary() -> None:
-    assert document_rows([{"source": "a.txt", "chunks": 3, "chars": 120}]) == [["a.txt", 3, 120]]
-    summary = upload_summary(AddReport(added=["a.txt"], unchanged=["b.txt"], chunks_added=4))
-    assert summary == "已添加 / Added: a.txt\n未变化，已跳过 / Unchanged, skipped: b.txt\n新增段落 / New passages: 4"
+def test_documents_table_rows() -> None:
+    records = ui.document_records(CannedEngine(canned_answer()))
+    assert records == [DocumentRecord(source="a.txt", doc_id="d1", chars=120, chunks=3)]
+    assert document_rows(records) == [["a.txt", 3, 120]]
+    assert DocumentRecord.from_json(records[0].to_json()) == records[0]
 
 
-@pytest.mark.parametrize(("name", "safe"), [
+def test_add_report_in_words_for_the_ui_and_the_cli() -> None:
+    report = AddReport(added=["a.txt", "c.md"], replaced=["d.txt"], unchanged=["b.txt"], chunks_added=4)
+    assert describe_add(report, bilingual=True).split("\n") == [
+        "已添加 / Added: a.txt", "已添加 / Added: c.md", "已更新（内容有变化） / Replaced (content changed): d.txt",
+        "未变化，已跳过 / Unchanged, skipped: b.txt", "新增段落 / New passages: 4"]
+    assert describe_add(report).split("\n") == [
+        "added: a.txt", "added: c.md", "replaced (content changed): d.txt", "unchanged, skipped: b.txt",
+        "new passages: 4"]
+
+
+@pytest.mark.parametrize(("name", "stored"), [
     ("report.txt", "report.txt"),
+    ("星火 report (2025).txt", "星火 report (2025).txt"),  # spaces, brackets and CJK stay as uploaded
+    ("ｒｅｐｏｒｔ．ｔｘｔ", "ｒｅｐｏｒｔ．ｔｘｔ"),  # full-width letters too: only the file system decides
     ("../../etc/passwd", "passwd"),
-    ("..\\..\\Windows\\evil.TXT", "evil.txt"),
-    ("报告 2024 (终).md", "报告_2024_终.md"),
-    ("<script>alert(1)</script>.html", "script.html"),  # "/" ends a path component
-    ("<img src=x onerror=alert(1)>.txt", "img_src_x_onerror_alert_1.txt"),
-    ("a\x00b\n.txt", "a_b.txt"),
-    (".bashrc", "upload.bashrc"),
+    ("..\\..\\Windows\\evil.TXT", "evil.TXT"),
+    ("<script>alert(1)</script>.html", "script_.html"),  # "/" ends a path component
+    ("<img src=x onerror=alert(1)>.txt", "_img src=x onerror=alert(1)_.txt"),
+    ('a\x00b\n|c?.txt', "a_b__c_.txt"),
+    (".bashrc", "bashrc"),
+    ("name. .txt", "name.txt"),
     ("....", "upload"),
     ("", "upload"),
-    ("ｒｅｐｏｒｔ．ｔｘｔ", "report.txt"),  # full-width letters normalized
+    ("a" * 300 + ".txt", "a" * 196 + ".txt"),  # 200 bytes in all
+    ("年" * 100 + ".md", "年" * 65 + ".md"),  # 3 bytes a character: 195 + 3
 ])
-def test_safe_filename(name: str, safe: str) -> None:
-    assert safe_filename(name) == safe
+def test_storable_name(name: str, stored: str) -> None:
+    assert storable_name(name) == stored
 
 
 # --------------------------------------------------------------------------- ui.py handlers
@@ -155,12 +191,12 @@ def test_ask_streams_the_reply_then_remembers_the_turn() -> None:
     assert chat == [{"role": "user", "content": "问&lt;b&gt;？"}, {"role": "assistant", "content": "检索中… / Searching…"}]
     assert box == ""
     replies = [step[0][-1]["content"] for step in steps[1:]]
-    assert replies[0] == "答案是" and len(replies) > 2
+    assert replies[0] == '<span class="rag-reply rag-answer-1">答案是</span>' and len(replies) > 2
     final = reply_html("答案是乙。[1]", 1, [1])
     assert replies[-1] == final and 'href="#cite-1-1"' in final
     assert 'id="cite-1-1"' in steps[1][1]  # the sources arrive with the first words
     conv = steps[-1][4]
-    assert conv.answers == 1
+    assert conv.answers == 1 and conv.sources == [answer_sources_html(engine.answer, 1)]
     assert conv.turns == [{"role": "user", "content": "问<b>？"}, {"role": "assistant", "content": "答案是乙。[1]"}]
     assert engine.calls == [{"question": "问<b>？", "history": [], "k": 7, "mode": "bm25"}]
 
@@ -168,6 +204,7 @@ def test_ask_streams_the_reply_then_remembers_the_turn() -> None:
     assert engine.calls[1]["history"] == conv.turns  # follow-ups see the conversation so far
     assert conv2.answers == 2 and len(conv2.messages) == 4
     assert 'href="#cite-2-1"' in conv2.messages[-1]["content"]  # anchors stay unique per answer
+    assert len(conv2.sources) == 2 and 'id="cite-1-1"' in conv2.sources[0] and 'id="cite-2-1"' in conv2.sources[1]
 
 
 def test_ask_turns_rag_errors_into_a_chat_message(fake_engine) -> None:
@@ -181,21 +218,35 @@ def test_ask_turns_rag_errors_into_a_chat_message(fake_engine) -> None:
     assert chat[0] == {"role": "user", "content": "美图的CFO是谁？"} and "k=99" in chat[1]["content"]
 
 
-def test_upload_stores_a_safe_name_and_indexes_it(fake_engine, tmp_path: Path) -> None:
+def test_upload_is_stored_and_cited_under_the_name_given(fake_engine, tmp_path: Path) -> None:
     incoming = tmp_path / "incoming"
     incoming.mkdir()
-    doc = incoming / "星火 report<1>.txt"
+    doc = incoming / "星火 report (1).txt"
     doc.write_text("星火公司2025年的研发投入为8.8亿元。\n", encoding="utf-8")
     uploads = tmp_path / "uploads"
     messages: list[str] = []
-    report = ui.add_uploads(fake_engine, uploads, [doc], progress=messages.append)
-    assert report.added == ["星火_report_1.txt"] and report.chunks_added == 1
-    assert [p.name for p in uploads.iterdir()] == ["星火_report_1.txt"]  # staging folder removed
-    assert (uploads / "星火_report_1.txt").read_bytes() == doc.read_bytes()
-    assert "星火_report_1.txt" in [d["source"] for d in fake_engine.documents()]
+    report = add_uploads(fake_engine, uploads, [doc], progress=messages.append)
+    assert report.added == ["星火 report (1).txt"] and report.chunks_added == 1
+    assert [p.name for p in uploads.iterdir()] == ["星火 report (1).txt"]  # staging folder removed
+    assert (uploads / "星火 report (1).txt").read_bytes() == doc.read_bytes()
+    assert "星火 report (1).txt" in [d.source for d in ui.document_records(fake_engine)]
+    answer = fake_engine.ask("星火公司2025年的研发投入是多少？")
+    assert [c.hit.chunk.source for c in answer.citations] == ["星火 report (1).txt"]
     assert messages  # progress reached the callback
-    again = ui.add_uploads(fake_engine, uploads, [doc])
-    assert again.unchanged == ["星火_report_1.txt"] and again.chunks_added == 0
+    again = add_uploads(fake_engine, uploads, [doc])
+    assert again.unchanged == ["星火 report (1).txt"] and again.chunks_added == 0
+
+
+def test_two_uploads_with_one_name_are_both_kept(fake_engine, tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first, second = tmp_path / "a" / "notes", tmp_path / "b" / "notes"
+    first.write_text("甲公司的总部位于杭州。\n", encoding="utf-8")
+    second.write_text("乙公司的总部位于成都。\n", encoding="utf-8")
+    first, second = first.rename(first.with_suffix(".txt")), second.rename(second.with_suffix(".txt"))
+    report = add_uploads(fake_engine, tmp_path / "uploads", [first, second])
+    assert report.added == ["notes.txt", "notes-2.txt"]
+    assert sorted(p.name for p in (tmp_path / "uploads").iterdir()) == ["notes-2.txt", "notes.txt"]
 
 
 def test_upload_with_a_bad_file_changes_nothing(fake_engine, tmp_path: Path) -> None:
@@ -206,7 +257,7 @@ def test_upload_with_a_bad_file_changes_nothing(fake_engine, tmp_path: Path) -> 
     current = (fake_engine.index_dir / "CURRENT").read_text()
     uploads = tmp_path / "uploads"
     with pytest.raises(UnsupportedFileError, match=r"tool\.exe: files of type '\.exe' are not supported"):
-        ui.add_uploads(fake_engine, uploads, [good, bad])
+        add_uploads(fake_engine, uploads, [good, bad])
     assert fake_engine.documents() == before
     assert (fake_engine.index_dir / "CURRENT").read_text() == current
     assert list(uploads.iterdir()) == []
@@ -217,18 +268,22 @@ def test_upload_over_the_size_limit_is_refused_before_copying(fake_engine, tmp_p
     big = tmp_path / "big.txt"
     big.write_text("一" * 20, encoding="utf-8")
     with pytest.raises(InputError, match="big.txt is 60 bytes, over the 10 bytes limit"):
-        ui.add_uploads(fake_engine, tmp_path / "uploads", [big])
+        add_uploads(fake_engine, tmp_path / "uploads", [big])
     assert not (tmp_path / "uploads").exists()
     with pytest.raises(InputError, match="no file was chosen"):
-        ui.add_uploads(fake_engine, tmp_path / "uploads", [])
+        add_uploads(fake_engine, tmp_path / "uploads", [])
 
 
 def test_progress_lines_move_the_bar_and_keep_it_for_plain_lines() -> None:
     calls: list[tuple] = []
     say = ui.progress_reporter(lambda amount, desc: calls.append((amount, desc)))
-    for line in ("embedding 22 passages", "  sentences: 29/116", "building BM25 and FAISS"):
+    for line in ("embedding 22 passages from 1 document(s)", "  sentences: 29/116 (25%, ~3 s left)",
+                 "reading 2024/05/notes.txt", "building BM25 and FAISS"):
         say(line)
-    assert calls == [(0.0, "embedding 22 passages"), (0.25, "sentences: 29/116"), (0.25, "building BM25 and FAISS")]
+    assert calls == [(0.0, "向量化 22 个段落（1 个文档） / embedding 22 passages from 1 document(s)"),
+                     (0.25, "句子 / sentences: 29/116"),
+                     (0.25, "reading 2024/05/notes.txt"),  # a path's digits do not move the bar
+                     (0.25, "建立关键词与向量索引 / building the BM25 and FAISS indexes")]
 
 
 def test_build_app_exposes_the_api() -> None:
@@ -244,3 +299,18 @@ def test_parse_auth() -> None:
         with pytest.raises(InputError) as err:
             ui.parse_auth(bad)
         assert str(err.value) == "--auth / RAG_AUTH must look like user:password, with both parts non-empty."
+
+
+def test_ui_helpers_load_no_index_or_ui_library() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, rag.ui_format, rag.messages, rag.uploads; "
+            "print(sorted(m for m in ('faiss', 'gradio', 'torch', 'rag.indexer', 'rag.store') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_example_questions_come_with_the_bundled_corpus() -> None:
+    assert ui.EXAMPLES == ("美图2023年的总收入是多少？", "美图的CFO是谁？", "What was Meitu's net profit in 2023?",
+                           "美图总部在哪里？")  # the last one is not in the article: it shows a refusal

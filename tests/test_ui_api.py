@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from gradio_client import Client
 
-from tests.ui_app import RunningApp, start_app, stop_app, ui_app_fixture  # noqa: F401  (provides `ui_app`)
+from rag.ui_process import RunningApp, start_app, stop_app
+from tests.ui_app import ui_app_fixture  # noqa: F401  (provides `ui_app`)
 
 pytestmark = pytest.mark.browser
 

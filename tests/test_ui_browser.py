@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.ui_app import SCREENSHOTS, RunningApp, ui_app_fixture  # noqa: F401  (provides the `ui_app` fixture)
+from rag.ui_process import RunningApp
+from tests.ui_app import SCREENSHOTS, ui_app_fixture  # noqa: F401  (provides the `ui_app` fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -137,11 +138,53 @@ def test_follow_up_question_uses_the_chat_history(page) -> None:
     shot(page, "03_follow_up")
 
 
+def test_markers_of_an_older_answer_show_that_answers_sources(page) -> None:
+    clear_chat(page)
+    assert "27亿" in compact(ask(page, "美图2023年的总收入是多少？"))
+    assert "颜劲良" in ask(page, "美图的CFO是谁？")
+    first, latest = page.locator(BOT).first, page.locator(BOT).last
+    old_card = first.locator("a.rag-cite").first.get_attribute("href").removeprefix("#")
+    new_card = latest.locator("a.rag-cite").first.get_attribute("href").removeprefix("#")
+    assert page.locator(f"#{new_card}").is_visible() and not page.locator(f"#{old_card}").is_visible()
+    first.locator("a.rag-cite").first.click()
+    page.wait_for_function("id => document.getElementById(id).offsetParent !== null", arg=old_card, timeout=5000)
+    assert not page.locator(f"#{new_card}").is_visible()
+    old_part = page.locator(f"#rag-sources .rag-answer-sources:has(#{old_card})")
+    assert old_part.locator(".rag-answer-head").inner_text().endswith(f"Sources of answer {old_card.split('-')[1]}")
+    assert "27" in page.locator(f"#{old_card} mark").inner_text()
+    assert "rag-active" in page.locator(f"#{old_card}").get_attribute("class")
+    shot(page, "07_older_marker_clicked")
+    latest.locator("a.rag-cite").first.click()  # and back to the latest answer
+    page.wait_for_function("id => document.getElementById(id).offsetParent !== null", arg=new_card, timeout=5000)
+    assert not page.locator(f"#{old_card}").is_visible()
+
+
+def test_copy_button_copies_the_answer_as_plain_text_with_its_sources(page, ui_app: RunningApp) -> None:
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=ui_app.url.rstrip("/"))
+    clear_chat(page)
+    answer = ask(page, "美图的CFO是谁？")
+    bot_row = page.locator("#rag-chat .message-row.bot-row").last
+    bot_row.hover()
+    copy = bot_row.locator("xpath=following-sibling::*[contains(@class, 'message-buttons')][1]//button")
+    copy.click()
+    page.wait_for_function("() => navigator.clipboard.readText().then(t => t.includes('Sources'))", timeout=5000)
+    text = page.evaluate("navigator.clipboard.readText()")
+    lines = text.split("\n")
+    assert compact(lines[0]) == compact(answer) and "<" not in text  # the answer with [1], no markup
+    assert lines[2] == "来源 / Sources:" and lines[3].startswith("[1] meitu_ai_article.txt, 字符 / characters ")
+    assert lines[4].startswith("    “") and lines[4].endswith("”") and "颜劲良" in lines[4]
+    assert copy.get_attribute("aria-label") == "已复制 / Copied"
+    user_row = page.locator("#rag-chat .message-row.user-row").last
+    user_row.hover()
+    user_row.locator("xpath=following-sibling::*[contains(@class, 'message-buttons')][1]//button").click()
+    page.wait_for_function("() => navigator.clipboard.readText().then(t => t === '美图的CFO是谁？')", timeout=5000)
+
+
 def test_upload_then_ask_about_it(page, ui_app: RunningApp, tmp_path: Path) -> None:
     doc = tmp_path / "星火 report (2025).txt"
     doc.write_text("星火公司2025年的研发投入为8.8亿元。\n星火公司的总部位于合肥。\n", encoding="utf-8")
     status = upload(page, doc, "已添加")
-    stored = "星火_report_2025.txt"  # the cleaned name it is stored and cited under
+    stored = doc.name  # stored, listed and cited under the name it was uploaded with
     assert stored in status
     assert (ui_app.uploads_dir / stored).read_text(encoding="utf-8") == doc.read_text(encoding="utf-8")
     assert sorted(p.name for p in ui_app.uploads_dir.iterdir()) == [stored]  # no staging folder left
@@ -149,7 +192,7 @@ def test_upload_then_ask_about_it(page, ui_app: RunningApp, tmp_path: Path) -> N
                            arg=["#rag-docs", stored])
     answer = ask(page, "星火公司2025年的研发投入是多少？")
     assert "8.8亿" in compact(answer)
-    assert stored in page.inner_text("#rag-sources")
+    assert stored in page.locator("#rag-sources .rag-answer-sources").last.locator(".rag-file").all_inner_texts()
     shot(page, "04_uploaded_and_asked")
 
 

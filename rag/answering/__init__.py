@@ -23,8 +23,7 @@ def make_answerer(config: Config, name: str | None = None) -> Answerer:
         return SentenceAnswerer(config.max_answer_chars, RefusalPolicy(
             config.refuse_min_coverage, config.refuse_min_cosine, config.refuse_min_z))
     if name == "extractive":
-        from rag.answering.sentence import RefusalPolicy, SentenceAnswerer  # replaced by the fitted one below
+        from rag.answering.extractive import ExtractiveAnswerer
 
-        return SentenceAnswerer(config.max_answer_chars, RefusalPolicy(
-            config.refuse_min_coverage, config.refuse_min_cosine, config.refuse_min_z))
+        return ExtractiveAnswerer(config.max_answer_chars)
     raise InputError(f"answerer={name!r} is unknown; choose one of {', '.join(ANSWERERS)}.")

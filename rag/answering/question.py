@@ -79,3 +79,61 @@ class Question:
         """Words of the earlier question that the question itself does not use."""
         own = set(self.tokens)
         return tuple(t for t in tokenize(self.previous) if t not in own) if self.previous else ()
+
+
+# What shape of answer a question wants. These are general Chinese/English question words (interrogatives
+# and request verbs), not words of any QA set's questions; the order of the tests below matters.
+SUMMARY_Q = re.compile(r"总结|概括|概述|归纳|摘要|主要(?:观点|内容|讲|说|意思)|大意|要点|核心观点|中心思想|讲了(?:些)?什么|"
+                       r"说了(?:些)?什么内容|写了什么|\bsummar|\bmain (?:point|idea|argument)s?\b|\boverview\b|"
+                       r"\bgist\b|\btl;?dr\b|what (?:is|'s) (?:this|the) (?:article|document|text|story|report|paper|page|passage|file) about", re.I)
+ENTITY_Q = re.compile(r"^(?:请?(?:问|介绍一下|简单介绍一下|介绍))?\s*(?P<a>[^，,。？?的]{1,20}?)(?:是谁|是什么人|是哪位|是什么公司|是什么东西|"
+                      r"是什么意思|是干什么的|是做什么的)[？?。.!！]*$|"
+                      r"^(?:请?问)?\s*(?:谁是|什么是|何为|介绍一下|简单介绍一下|介绍)(?P<b>[^，,。？?]{1,20}?)[？?。.!！]*$|"
+                      r"^\s*(?:who|what) (?:is|are|was|were) (?P<c>(?:the )?[A-Z][\w.&'-]*(?: [A-Z][\w.&'-]*){0,4})\s*\??$|"
+                      r"^\s*(?:tell me about|introduce) (?P<d>[\w .&'-]{1,40}?)\s*[.?!]*$", re.I)
+OPEN_Q = re.compile(r"为什么|为何|原因|怎么|如何|怎样|哪些|哪几|有什么|有何|带来了?什么|意味着什么|做了什么|"
+                    r"面临什么|影响|意义|作用|优势|挑战|问题是什么|介绍|描述|说明|分析|看法|评价|"
+                    r"\bwhy\b|\bhow (?!much|many|long|old|far)|\bwhat (?:are|were)\b|\bdescribe\b|\bexplain\b|"
+                    r"^\s*list\b|\bwhat did\b|\bwhat does\b|\bwhat happened\b|\bimpact\b|\bchallenges?\b", re.I)
+
+# What a factoid answer must be: the interrogative decides the type of the span.
+WANT_PATTERNS = (
+    ("time", re.compile(r"哪一?年|哪个?月|几月|几号|哪一?天|什么时候|何时|什么时间|哪个时期|何年|年份|日期|"
+                        r"\bwhen\b|what (?:year|date|month|day|time)|which (?:year|date|month|day)", re.I)),
+    ("percent", re.compile(r"百分之|百分比|比例|占比|增长率|增速|增幅|毛利率|利润率|份额|(?:增长|下降|下滑|上涨)了?多少|"
+                           r"\bpercent|\bshare of\b|\bby how much\b|\bgrowth rate\b|\bmargin\b", re.I)),
+    ("number", re.compile(r"多少|多[长大高远久重宽深厚]|几[个位家款名天次倍种项条年岁人万亿千百十]?|\bhow (?:much|many|long|old|far)\b|"
+                          r"\bnumber of\b|\bwhat (?:was|is) the (?:total|amount|price|cost|revenue|profit)\b", re.I)),
+    ("person", re.compile(r"谁|哪位|什么人|\bwho(?:m|se)?\b", re.I)),
+    ("place", re.compile(r"哪里|哪儿|在哪|何地|何处|哪个(?:国家|城市|省|地区|地方)|哪国|\bwhere\b", re.I)),
+    ("thing", re.compile(r"什么|哪个|哪家|哪款|哪种|哪一|叫什么|名称|\bwhat\b|\bwhich\b", re.I)),
+)
+SHAPES = ("factoid", "open", "summary", "entity")
+
+
+def answer_shape(question: str) -> str:
+    """"summary", "entity" (who/what is X), "open" (why, how, which ones, describe) or "factoid"."""
+    if SUMMARY_Q.search(question):
+        return "summary"
+    if ENTITY_Q.search(question.strip()):
+        return "entity"
+    if OPEN_Q.search(question) and wanted_type(question) in ("thing", "other"):
+        return "open"
+    return "factoid"
+
+
+def wanted_type(question: str) -> str:
+    """The type of thing a factoid question asks for: time, percent, number, person, place, thing or other."""
+    for name, pattern in WANT_PATTERNS:
+        if pattern.search(question):
+            return name
+    return "other"
+
+
+def entity_of(question: str) -> str:
+    """X in "X是谁" / "什么是X" / "who is X" ("" when the question is not an entity question)."""
+    m = ENTITY_Q.search(question.strip())
+    if not m:
+        return ""
+    name = next(g for g in m.groups() if g)
+    return re.sub(r"^(?:the)\s+", "", name.strip(), flags=re.I)

@@ -1,0 +1,215 @@
+"""The default answerer ("extractive"): answers shaped by the question, every sentence quoted and cited.
+
+- factoid (who / when / how much / which): the best span, in bold inside its sentence ("美图CFO**颜劲良**表示…[1]");
+- open (why / how / which ones / describe) and entity (X是谁, 什么是X): 2-4 sentences from the passages,
+  in document order, each with its own [n], near-duplicates dropped;
+- summary (总结 / 主要观点 / summarize): at most five sentences that stand for the document (summary.py).
+
+Which sentence, which span, and whether to answer at all are decided by logistic models fitted on DRCD
+(scripts/fit_answerer.py, rag/answering/decision.py), not by hand-set weights.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.answering.base import Evidence, refuse
+from rag.answering.citations import passage_slice
+from rag.answering.decision import AnswerModels, default_models
+from rag.answering.features import (
+    SentenceCandidate,
+    char_grams,
+    decision_features,
+    question_terms,
+    sentence_candidates,
+    standing,
+)
+from rag.answering.question import Question, answer_shape, entity_of, wanted_type
+from rag.answering.spans import span_candidates
+from rag.answering.summary import MAX_SENTENCES, documents_to_summarize, summary_hits, summary_sentences
+from rag.schema import Answer, AnswerSentence, AnswerSpan, Citation, Hit, Sentence
+
+ALL_DOCUMENTS = re.compile(r"所有|全部|各个|每个|每篇|这些|\ball\b|\bevery\b|\beach\b", re.I)
+# Open answers: sentences whose logit is within OPEN_MARGIN of the best one join it (at most OPEN_MAX),
+# while the whole answer stays within OPEN_CHARS. Sentences sharing more than DUPLICATE_GRAMS of their
+# character bigrams with one already chosen are near-duplicates and are left out.
+OPEN_MAX = 4
+OPEN_CHARS = 250
+OPEN_MARGIN = 2.0
+DUPLICATE_GRAMS = 0.6
+SPAN_SENTENCES = 3  # the span is looked for in this many of the best sentences
+CLAUSE = re.compile(r"[^，,：:；;、]*[，,：:；;、]?")
+
+
+@dataclass(frozen=True)
+class Pick:
+    """A chosen sentence, and the document range the answer quotes from it (a clause window when cut)."""
+
+    candidate: SentenceCandidate
+    start: int
+    end: int
+    text: str
+
+
+class ExtractiveAnswerer:
+    name = "extractive"
+
+    def __init__(self, max_chars: int = 120, models: AnswerModels | None = None) -> None:
+        self.max_chars = max_chars
+        self.models = models or default_models()
+
+    def answer(self, question: Question, hits: Sequence[Hit], evidence: Evidence,
+               on_token: Callable[[str], None] | None = None) -> Answer:
+        text = question.text
+        shape = answer_shape(text)
+        want = wanted_type(text)
+        if question.previous and shape == "factoid" and want == "other":  # "净利润呢？" asks what the last did
+            shape, want = answer_shape(question.previous), wanted_type(question.previous)
+        if not hits:
+            return refuse(text, answerer=self.name, kind=shape)
+        index = evidence.index
+        if shape == "summary":
+            return self._summary(question, hits, evidence)
+        english = question.language == "en"
+        terms = question_terms(text, question.previous, index)
+        candidates = sentence_candidates(terms, want, english, evidence.query_vector, index, hits)
+        if not candidates:
+            return refuse(text, hits, self.name, shape)
+        logits = self.models.sentence.logits(np.stack([c.features for c in candidates]))
+        order = [int(i) for i in np.argsort(-logits, kind="stable")]
+        best = candidates[order[0]]
+        second = float(logits[order[1]]) if len(order) > 1 else float(logits[order[0]]) - 5.0
+        z = standing(float(best.features[0]), index.sentence_vectors @ evidence.query_vector)
+        decision = decision_features(float(logits[order[0]]), second, best, z, terms, hits, english)
+        if float(self.models.answer.logits(decision)[0]) < self.models.answer.threshold:
+            return refuse(text, hits, self.name, shape)
+        if shape == "factoid":
+            return self._factoid(question, want, candidates, logits, order, hits, shape)
+        if shape == "entity":
+            name = entity_of(text).lower()
+            mentions = [i for i in order if name and name in candidates[i].sentence.text.lower()]
+            order = mentions + [i for i in order if i not in mentions] if mentions else order
+        return self._open(question, candidates, logits, order, hits, shape)
+
+    # -- factoid ---------------------------------------------------------------------------------------
+    def _factoid(self, question: Question, want: str, candidates: list[SentenceCandidate], logits: np.ndarray,
+                 order: list[int], hits: Sequence[Hit], shape: str) -> Answer:
+        asked = question.text if not question.previous else f"{question.previous} {question.text}"
+        best_span, best_logit, best_i, used_context = None, -np.inf, order[0], False
+        for i in order[:SPAN_SENTENCES]:
+            c = candidates[i]
+            context = c.previous.text if c.previous else ""
+            spans = span_candidates(asked, want, c.sentence.text, float(logits[i]), context)
+            if not spans:
+                continue
+            span_logits = self.models.span.logits(np.stack([s.features for s in spans]))
+            j = int(np.argmax(span_logits))
+            if float(span_logits[j]) > best_logit:
+                best_span, best_logit, best_i = spans[j], float(span_logits[j]), i
+                used_context = bool(context) and _is_list_pick(spans[j])
+        c = candidates[best_i]
+        sentence = c.sentence
+        if best_span is None or best_span.end - best_span.start >= len(sentence.text):
+            pick = self._cut(c, sentence.start, sentence.end, None)
+            return self._compose(question, [pick], hits, shape, span=None)
+        s_start, s_end = sentence.start + best_span.start, sentence.start + best_span.end
+        start = c.previous.start if used_context and c.previous else sentence.start
+        pick = self._cut(c, start, sentence.end, (s_start, s_end))
+        span = AnswerSpan(best_span.text, sentence.doc_id, s_start, s_end, n=1)
+        return self._compose(question, [pick], hits, shape, span=span)
+
+    def _cut(self, c: SentenceCandidate, start: int, end: int, keep: tuple[int, int] | None) -> Pick:
+        """The quoted range: the whole [start, end) when short enough, else the clause window holding `keep`
+        (or the first clauses) within max_chars."""
+        text = passage_slice(c.hit, start, end)
+        if len(text) <= self.max_chars:
+            return Pick(c, start, end, text)
+        bounds, at = [], start
+        for clause in CLAUSE.findall(text):
+            if clause:
+                bounds.append((at, at + len(clause)))
+                at += len(clause)
+        lo = 0
+        if keep:
+            lo = next((k for k, (_, e) in enumerate(bounds) if e > keep[0]), 0)
+        hi = lo
+        while hi + 1 < len(bounds) and bounds[hi + 1][1] - bounds[lo][0] <= self.max_chars:
+            hi += 1
+        while keep and bounds[hi][1] < keep[1] and hi + 1 < len(bounds):
+            hi += 1
+        while lo > 0 and bounds[hi][1] - bounds[lo - 1][0] <= self.max_chars:
+            lo -= 1
+        s, e = bounds[lo][0], bounds[hi][1]
+        piece = passage_slice(c.hit, s, e)
+        trimmed = piece.rstrip("，,：:；;、")
+        return Pick(c, s, s + len(trimmed), trimmed)
+
+    # -- open / entity ---------------------------------------------------------------------------------
+    def _open(self, question: Question, candidates: list[SentenceCandidate], logits: np.ndarray,
+              order: list[int], hits: Sequence[Hit], shape: str) -> Answer:
+        top = float(logits[order[0]])
+        chosen: list[Pick] = []
+        grams: list[set[str]] = []
+        used = 0
+        for i in order:
+            if len(chosen) >= OPEN_MAX or (chosen and float(logits[i]) < top - OPEN_MARGIN):
+                break
+            c = candidates[i]
+            g = char_grams(c.sentence.text)
+            if any(len(g & h) / max(min(len(g), len(h)), 1) > DUPLICATE_GRAMS for h in grams):
+                continue
+            pick = self._cut(c, c.sentence.start, c.sentence.end, None) if not chosen else \
+                Pick(c, c.sentence.start, c.sentence.end, c.sentence.text)
+            if chosen and used + len(pick.text) > OPEN_CHARS:
+                continue
+            chosen.append(pick)
+            grams.append(g)
+            used += len(pick.text)
+        doc_order = {d: k for k, d in enumerate(dict.fromkeys(p.candidate.sentence.doc_id for p in chosen))}
+        chosen.sort(key=lambda p: (doc_order[p.candidate.sentence.doc_id], p.start))  # document order
+        return self._compose(question, chosen, hits, shape, span=None)
+
+    # -- summary ---------------------------------------------------------------------------------------
+    def _summary(self, question: Question, hits: Sequence[Hit], evidence: Evidence) -> Answer:
+        index = evidence.index
+        docs = documents_to_summarize(index, hits, bool(ALL_DOCUMENTS.search(question.text)))
+        rows = summary_sentences(index, docs, MAX_SENTENCES)
+        by_row = summary_hits(index, rows, evidence.query_vector)
+        picks = []
+        for row in rows:
+            if row in by_row:
+                s = index.sentences[row]
+                c = SentenceCandidate(row, s, by_row[row], None, np.zeros(0))
+                picks.append(Pick(c, s.start, s.end, s.text))
+        if not picks:
+            return refuse(question.text, hits, self.name, "summary")
+        summary_passages = tuple(dict.fromkeys(p.candidate.hit for p in picks))
+        return self._compose(question, picks, summary_passages, "summary", span=None)
+
+    # -- composition -----------------------------------------------------------------------------------
+    def _compose(self, question: Question, picks: list[Pick], hits: Sequence[Hit], shape: str,
+                 span: AnswerSpan | None) -> Answer:
+        citations, sentences, parts = [], [], []
+        for n, pick in enumerate(picks, start=1):
+            c = pick.candidate
+            cited = Sentence(c.sentence.doc_id, min(pick.start, c.sentence.start), c.sentence.end,
+                             passage_slice(c.hit, min(pick.start, c.sentence.start), c.sentence.end))
+            citations.append(Citation(n=n, hit=c.hit, sentence=cited))
+            shown = pick.text
+            if span is not None and span.n == n and pick.start <= span.start and span.end <= pick.start + len(shown):
+                a, b = span.start - pick.start, span.end - pick.start
+                shown = f"{shown[:a]}**{shown[a:b]}**{shown[b:]}"
+            sentences.append(AnswerSentence(text=shown, citations=(n,)))
+            parts.append(f"{shown}[{n}]")
+        return Answer(question=question.text, text="".join(parts), refused=False, citations=tuple(citations),
+                      hits=tuple(hits), span=span, sentences=tuple(sentences), answerer=self.name, kind=shape)
+
+
+def _is_list_pick(span: object) -> bool:
+    from rag.answering.spans import SPAN_FEATURES
+
+    return float(span.features[SPAN_FEATURES.index("is_list_item")]) > 0  # type: ignore[attr-defined]

@@ -1,0 +1,176 @@
+"""Features of answer candidates: sentences of the retrieved passages, and spans inside a sentence.
+
+Pure functions over plain data. The fitted models in rag/answering/decision.py weigh these features; the
+names returned here are the schema the saved model file is checked against. Nothing here knows the
+article: every signal is a general one (cosine, word and character overlap, the type of thing asked for,
+where the question's words sit around a span).
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from rag.schema import Hit, Sentence
+from rag.tokenize import STOPWORDS, token_set, tokenize
+
+if TYPE_CHECKING:
+    from rag.store import Index
+
+# Patterns of answer types, for Chinese and English text alike ("2016年", "in 2016", "3月15日", "March").
+HAS_TIME = re.compile(r"\d{2,4}\s*年|\d{1,2}\s*月|\d{1,2}\s*[日号]|[一二三四五六七八九十〇零]{2,4}年|世纪|年代|朝|"
+                      r"去年|今年|明年|年初|年底|年末|上半年|下半年|季度|\b(?:1[5-9]|20)\d{2}\b|"
+                      r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d|\bq[1-4]\b", re.I)
+HAS_PERCENT = re.compile(r"\d\s*%|百分之|\d\s*成|\bpercent\b|\bper cent\b", re.I)
+HAS_NUMBER = re.compile(r"\d|[一二两三四五六七八九十百千万亿]+\s*(?:亿|万|千|百|个|款|家|倍|成|名|种|人|次|项|条|位|岁|米|公里)|"
+                        r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|hundred|thousand|million|billion)\b",
+                        re.I)
+HAS_MONEY = re.compile(r"\d+(?:\.\d+)?\s*(?:亿|万|千)?\s*(?:元|美元|港元|人民币|英镑|欧元|日元)|[$¥￥€£]\s*\d|"
+                       r"\d\s*(?:million|billion)?\s*(?:dollars|yuan|usd|rmb)\b", re.I)
+YEAR = re.compile(r"(?<!\d)(?:1[5-9]|20)\d{2}(?!\d)")
+TYPE_PATTERN = {"time": HAS_TIME, "percent": HAS_PERCENT, "number": HAS_NUMBER}
+WANTS = ("time", "percent", "number", "person", "place", "thing", "other")
+
+
+def char_grams(text: str) -> set[str]:
+    """Character bigrams of the CJK runs plus lower-cased Latin words and numbers: overlap of these
+    survives word-segmentation differences (利润率 / 毛利率 share 利润 and 润率)."""
+    out: set[str] = set()
+    for run in re.findall(r"[\u3400-\u9fff]+", text):
+        out.update(run[i:i + 2] for i in range(len(run) - 1))
+        if len(run) == 1:
+            out.add(run)
+    out.update(w for w in re.findall(r"[a-z]+|\d+(?:\.\d+)?", text.lower()) if w not in STOPWORDS)
+    return out
+
+
+def sentences_in_hits(index: Index, hits: Sequence[Hit]) -> list[tuple[int, Hit]]:
+    """(sentence row, hit) for every indexed sentence lying wholly inside a retrieved passage."""
+    out: list[tuple[int, Hit]] = []
+    seen: set[int] = set()
+    for hit in hits:
+        rows, starts = index.sentence_rows_by_doc.get(hit.chunk.doc_id, ([], []))
+        for r in rows[bisect.bisect_left(starts, hit.chunk.start):]:
+            s = index.sentences[r]
+            if s.start >= hit.chunk.end:
+                break
+            if s.end <= hit.chunk.end and r not in seen:
+                seen.add(r)
+                out.append((r, hit))
+    return out
+
+
+@dataclass(frozen=True)
+class QuestionTerms:
+    """The question's words with their idf in the index. Words the index never uses are kept apart:
+    they are the paraphrase problem (首席执行官 for CEO), so they must not count against a sentence."""
+
+    known: dict[str, float]  # word -> idf, for words the index holds
+    unseen_share: float  # share of the question's word weight that the index never uses
+    grams: frozenset[str]  # character bigrams / Latin words of the question
+    years: frozenset[str]
+
+
+def question_terms(question: str, previous: str, index: Index) -> QuestionTerms:
+    known: dict[str, float] = {}
+    unseen = 0.0
+    top = index.max_idf
+    own = tokenize(question)
+    for tokens, factor in ((own, 1.0), ([t for t in tokenize(previous) if t not in own], 0.5)):
+        for t in tokens:
+            idf = index.bm25.idf(t)
+            if idf > 0:
+                known.setdefault(t, factor * idf)
+            else:
+                unseen += factor * top
+    total = sum(known.values()) + unseen
+    return QuestionTerms(known, unseen / total if total > 0 else 0.0, frozenset(char_grams(question)),
+                         frozenset(YEAR.findall(question)))
+
+
+def coverage(weights: dict[str, float], tokens: frozenset[str] | set[str]) -> float:
+    total = sum(weights.values())
+    return sum(w for t, w in weights.items() if t in tokens) / total if total > 0 else 0.0
+
+
+SENTENCE_FEATURES = ("cos", "cos_gap", "cos_z", "cov", "cov_ctx", "grams", "grams_ctx", "type_match", "years_ok",
+                     "inv_rank", "hit_gap", "in_bm25", "first_in_par", "log_len", "en_cos_z")
+
+
+@dataclass(frozen=True)
+class SentenceCandidate:
+    row: int  # the sentence's row in the index
+    sentence: Sentence
+    hit: Hit
+    previous: Sentence | None  # the sentence before it in the same paragraph of the passage
+    features: np.ndarray  # SENTENCE_FEATURES, in that order
+
+
+def _same_paragraph(hit: Hit, a: Sentence, b: Sentence) -> bool:
+    lo, hi = sorted((a.start, b.start))
+    return "\n" not in hit.chunk.text[lo - hit.chunk.start: hi - hit.chunk.start]
+
+
+def sentence_candidates(terms: QuestionTerms, want: str, english: bool, query_vector: np.ndarray,
+                        index: Index, hits: Sequence[Hit]) -> list[SentenceCandidate]:
+    """Every sentence of the hits with its features (SENTENCE_FEATURES), in passage order."""
+    pairs = sentences_in_hits(index, hits)
+    if not pairs:
+        return []
+    rows = [r for r, _ in pairs]
+    cosines = index.sentence_vectors[rows] @ query_vector.astype(np.float32)
+    top_cos, mean_cos, std_cos = float(cosines.max()), float(cosines.mean()), float(cosines.std()) or 1.0
+    top_hit = max((h.dense for h in hits if h.dense is not None), default=0.0)
+    type_pattern = TYPE_PATTERN.get(want)
+    out = []
+    for i, ((row, hit), cos) in enumerate(zip(pairs, cosines, strict=True)):
+        sentence = index.sentences[row]
+        prev = None
+        if i > 0 and pairs[i - 1][1] is hit and _same_paragraph(hit, index.sentences[rows[i - 1]], sentence):
+            prev = index.sentences[rows[i - 1]]
+        own = token_set(sentence.text) | token_set(hit.chunk.title)
+        ctx = own | token_set(prev.text) if prev else own
+        grams = char_grams(sentence.text + " " + hit.chunk.title)
+        grams_ctx = grams | char_grams(prev.text) if prev else grams
+        n_grams = max(len(terms.grams), 1)
+        paragraph = hit.chunk.title + (prev.text if prev else "") + sentence.text
+        cos_z = (float(cos) - mean_cos) / std_cos
+        out.append(SentenceCandidate(row, sentence, hit, prev, np.array([
+            float(cos), float(cos) - top_cos, cos_z,
+            coverage(terms.known, own), coverage(terms.known, ctx),
+            len(terms.grams & grams) / n_grams, len(terms.grams & grams_ctx) / n_grams,
+            float(bool(type_pattern.search(sentence.text))) if type_pattern else 0.0,
+            float(all(y in paragraph for y in terms.years)),
+            1.0 / hit.rank, (hit.dense or 0.0) - top_hit, float(hit.bm25 is not None),
+            float(prev is None), math.log1p(len(sentence.text)), cos_z if english else 0.0,
+        ], dtype=np.float64)))
+    return out
+
+
+# Decision (answer or refuse), one row per question: how good the best candidate is, absolutely and
+# against everything indexed.
+DECISION_FEATURES = ("best_logit", "second_gap", "best_cos", "standing", "best_cov", "best_grams", "unseen_share",
+                     "top_hit_dense", "top_in_bm25", "n_terms", "english")
+
+
+def decision_features(best_logit: float, second_logit: float, best: SentenceCandidate, standing: float,
+                      terms: QuestionTerms, hits: Sequence[Hit], english: bool) -> np.ndarray:
+    f = dict(zip(SENTENCE_FEATURES, best.features, strict=True))
+    return np.array([best_logit, best_logit - second_logit, f["cos"], standing, f["cov_ctx"], f["grams_ctx"],
+                     terms.unseen_share, hits[0].dense or 0.0, float(hits[0].bm25 is not None),
+                     math.log1p(len(terms.known)), float(english)], dtype=np.float64)
+
+
+def standing(cosine: float, all_cosines: np.ndarray) -> float:
+    """How many standard deviations `cosine` stands above the mean of every indexed sentence's cosine:
+    e5 cosines are bunched (unrelated text scores 0.8+), so only a relative signal separates."""
+    if len(all_cosines) < 2:
+        return 0.0
+    std = float(all_cosines.std())
+    return (cosine - float(all_cosines.mean())) / std if std > 0 else 0.0

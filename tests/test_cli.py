@@ -1,0 +1,29 @@
+"""The `rag` command's own decisions, without the model: flag checks and where the article is seeded."""
+
+from __future__ import annotations
+
+from rag.cli import main
+from rag.errors import InputError
+
+
+def test_rag_eval_reports_bad_flags_in_one_line(tmp_path, capsys) -> None:
+    assert main(["eval", "--limit", "0", "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err == "error: --limit 0 must be at least 1.\n"
+    assert not (tmp_path / "out").exists()
+
+
+def test_rag_ask_seeds_the_article_only_into_the_default_index(tmp_path, monkeypatch) -> None:
+    from rag.chat import Engine
+    from rag.config import PROJECT_ROOT
+
+    seeds: list[bool] = []
+
+    def fake_open(config, index_dir, progress=None, seed=False, **_):
+        seeds.append(seed)
+        raise InputError("stop here")  # the model is not needed to see the decision
+
+    monkeypatch.setattr(Engine, "open", staticmethod(fake_open))
+    monkeypatch.chdir(PROJECT_ROOT)
+    for index_dir in ("index", "./index/", str(PROJECT_ROOT / "index"), str(tmp_path / "index")):
+        assert main(["ask", "美图的CFO是谁？", "--index-dir", index_dir]) == 2
+    assert seeds == [True, True, True, False]

@@ -1,0 +1,82 @@
+"""rag.evaluate (scoring, rows, summaries) and the `rag eval` request checks, with hand-computed values."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from rag.datasets import Case
+from rag.documents import make_document
+from rag.errors import InputError
+from rag.evaluate import Corpus, eval_row, row_to_json, summarize
+from rag.evaluation_runs import EvalRequest
+from rag.schema import Answer, Chunk, Citation, Hit, Sentence
+
+TEXT = "美图2023年收入为270亿元。\n\n公司总部位于厦门。\n\n这是第三段无关的内容。"
+DOC = make_document("a.txt", TEXT)
+
+
+def _chunk(text: str) -> Chunk:
+    start = TEXT.index(text)
+    return Chunk(Chunk.make_id(DOC.doc_id, start, start + len(text)), DOC.doc_id, "a.txt", start,
+                 start + len(text), "", text)
+
+
+REVENUE, HQ = _chunk("美图2023年收入为270亿元。"), _chunk("公司总部位于厦门。")
+SENTENCE = Sentence(DOC.doc_id, TEXT.index("美图"), TEXT.index("。") + 1, "美图2023年收入为270亿元。")
+TIMINGS = {"embed": 10.0, "search": 1.0, "answer": 2.0, "total": 13.0}
+ANSWERED = Case("q1", "美图收入多少？", answers=("270亿元",), evidence=("收入为270亿元",), tags=("number",))
+UNANSWERABLE = Case("q2", "美图CEO是谁？", answers=(), evidence=())
+CORPUS = Corpus([DOC])
+
+
+def _answer(refused: bool) -> Answer:
+    hits = (Hit(HQ, 0.03, 1), Hit(REVENUE, 0.02, 2))  # the relevant passage ranks second
+    if refused:
+        return Answer("q", "抱歉，文档中没有找到这个问题的答案。", True, hits=hits, timings_ms=TIMINGS)
+    return Answer("q", "美图2023年收入为270亿元。[1]", False, citations=(Citation(1, hits[1], SENTENCE),),
+                  hits=hits, timings_ms=TIMINGS)
+
+
+def test_answerable_case_metrics_by_hand() -> None:
+    row = eval_row(ANSWERED, _answer(refused=False), 2, CORPUS)
+    m = row.metrics
+    assert (m["hit@1"], m["hit@3"], m["hit@5"], m["recall@2"], m["mrr"]) == (0.0, 1.0, 1.0, 1.0, 0.5)
+    assert m["ndcg@5"] == pytest.approx(1 / math.log2(3))  # one relevant passage, at rank 2
+    assert (m["contains"], m["em"], m["citation_precision"], m["citation_recall"]) == (1.0, 0.0, 1.0, 1.0)
+    # CMRC F1: prediction 美 图 2023 年 收 入 为 270 亿 元 (10), gold 270 亿 元 (3): P 3/10, R 1
+    assert m["f1"] == pytest.approx(2 * 0.3 / 1.3)
+    assert (m["len"], m["markers_ok"]) == (16.0, 1.0)
+
+
+def test_unanswerable_case_has_no_retrieval_metrics() -> None:
+    row = eval_row(UNANSWERABLE, _answer(refused=True), 2, CORPUS)
+    assert not row.answerable and row.refused
+    assert all(math.isnan(row.metrics[k]) for k in ("hit@1", "recall@2", "mrr", "contains", "len"))
+
+
+def test_summary_and_results_line() -> None:
+    rows = [eval_row(ANSWERED, _answer(False), 2, CORPUS), eval_row(UNANSWERABLE, _answer(True), 2, CORPUS)]
+    s = summarize("hybrid", rows, 2)
+    assert (s["config"], s["n"], s["n_answerable"], s["n_unanswerable"]) == ("hybrid", 2, 1, 1)
+    assert (s["hit@1"], s["hit@5"], s["recall@2"], s["mrr"]) == (0.0, 1.0, 1.0, 0.5)
+    assert (s["refused_unanswerable"], s["wrongly_refused"], s["answer_len_median"]) == (1.0, 0.0, 16.0)
+    assert (s["total_p50_ms"], s["embed_p95_ms"], s["markers_ok"]) == (13.0, 10.0, 1.0)
+    line = row_to_json(rows[0])
+    assert list(line) == ["id", "question", "tags", "answers", "evidence", "answerable", "answer", "refused",
+                          "answerer", "kind", "span", "split",
+                          "citations", "hits", "retrieval_query", "metrics", "timings_ms"]
+    assert (line["id"], line["tags"], line["answer"], line["refused"]) == ("q1", ["number"], _answer(False).text,
+                                                                           False)
+    assert [c["sentence"] for c in line["citations"]] == [SENTENCE.text]
+    assert [h["rank"] for h in line["hits"]] == [1, 2] and line["timings_ms"] == TIMINGS
+
+
+def test_eval_request_checks_its_values(tmp_path) -> None:
+    with pytest.raises(InputError, match="--limit 0 must be at least 1"):
+        EvalRequest(limit=0)
+    with pytest.raises(InputError, match="nope.jsonl does not exist"):
+        EvalRequest(dataset=tmp_path / "nope.jsonl")
+    with pytest.raises(InputError, match="--mode 'fuzzy' is unknown"):
+        EvalRequest(mode="fuzzy")
