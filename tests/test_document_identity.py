@@ -30,3 +30,17 @@ def test_identity_is_the_resolved_path_or_else_the_source(tmp_path):
     assert doc.path == str(f.resolve()) and identity(doc) == str(f.resolve())
     assert identity({"source": "cmrc#3", "doc_id": "h"}) == "cmrc#3"  # QA contexts and older indexes
     assert identity({"source": "x.txt", "doc_id": "h", "path": "/p/x.txt"}) == "/p/x.txt"
+
+
+def test_uploading_a_changed_file_again_replaces_it(fake_engine, tmp_path):
+    from rag.uploads import add_uploads
+
+    upload = tmp_path / "browser" / "价格.txt"
+    upload.parent.mkdir()
+    upload.write_text("价格表\n\n产品价格为100元。", encoding="utf-8")
+    assert add_uploads(fake_engine, tmp_path / "uploads", [upload]).added == ["价格.txt"]
+    upload.write_text("价格表\n\n产品价格为200元。", encoding="utf-8")
+    report = add_uploads(fake_engine, tmp_path / "uploads", [upload])
+    assert report.replaced == ["价格.txt"] and report.added == []
+    kept = [d for d in fake_engine.documents() if d["source"] == "价格.txt"]
+    assert len(kept) == 1 and kept[0]["path"] == str((tmp_path / "uploads" / "价格.txt").resolve())
