@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rag.documents import check_file_size, read_documents
+from rag.documents import check_file_size, path_key, read_documents
 from rag.errors import InputError
 
 if TYPE_CHECKING:
@@ -75,7 +75,7 @@ def add_uploads(engine: Engine, uploads_dir: Path, files: Sequence[str | Path],
             staged.append(_stage(p, staging, staged))
         # A document is identified by its path (rag/indexer.py identity): the path it will be kept at,
         # not the staging one, so uploading a changed file again replaces it.
-        documents = [replace(d, path=str(uploads_dir / s.name))
+        documents = [replace(d, path=path_key(uploads_dir / s.name))
                      for d, s in zip(read_documents(staged, engine.config.max_file_bytes), staged, strict=True)]
         report = engine.add_documents(documents, progress=progress)
         kept = set(report.added) | set(report.replaced)

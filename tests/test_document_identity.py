@@ -3,6 +3,8 @@ one replaces only itself."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rag.documents import read_file
 from rag.indexer import identity
 
@@ -44,3 +46,16 @@ def test_uploading_a_changed_file_again_replaces_it(fake_engine, tmp_path):
     assert report.replaced == ["价格.txt"] and report.added == []
     kept = [d for d in fake_engine.documents() if d["source"] == "价格.txt"]
     assert len(kept) == 1 and kept[0]["path"] == str((tmp_path / "uploads" / "价格.txt").resolve())
+
+
+def test_a_file_name_that_is_not_utf8_still_gets_a_storable_identity(tmp_path):
+    import json
+    import os
+
+    from rag.documents import path_key
+
+    raw = os.path.join(os.fsencode(tmp_path), "报告".encode("gbk") + b".txt")
+    with open(raw, "wb") as f:
+        f.write("正文。".encode())
+    key = path_key(Path(os.fsdecode(raw)))
+    assert key.endswith("\\xb1\\xa8\\xb8\\xe6.txt") and json.dumps(key, ensure_ascii=False).encode("utf-8")
