@@ -9,13 +9,12 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-import faiss
-import numpy as np
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from rag.chunking import locate_pieces
 from rag.embedding import Embedder
 from rag.schema import Answer, Chunk, Citation, Document, Hit, Sentence
+from rag.stores import new_store
 
 TUTORIAL_CHUNK_SIZE = 1000
 TUTORIAL_OVERLAP = 200
@@ -34,16 +33,15 @@ class TutorialPipeline:
         self.embedder = embedder
         self.chunks = [c for d in documents for c in tutorial_chunks(d)]
         vectors = embedder.embed_passages([c.text for c in self.chunks])
-        self.index = faiss.IndexFlatIP(embedder.dim)
-        self.index.add(vectors.astype(np.float32))
+        self.index = new_store("faiss", embedder.dim)  # flat: exact inner product
+        self.index.add(range(len(self.chunks)), [c.doc_id for c in self.chunks], vectors)
 
     def ask(self, question: str) -> Answer:
         t0 = time.perf_counter()
         vector = self.embedder.embed_queries([question])
         t1 = time.perf_counter()
-        scores, rows = self.index.search(vector.astype(np.float32), min(TUTORIAL_K, len(self.chunks)))
-        hits = [Hit(chunk=self.chunks[r], score=float(s), rank=i, dense=float(s))
-                for i, (r, s) in enumerate(zip(rows[0], scores[0], strict=True), start=1) if r >= 0]
+        hits = [Hit(chunk=self.chunks[r], score=s, rank=i, dense=s)
+                for i, (r, s) in enumerate(self.index.search(vector[0], TUTORIAL_K), start=1)]
         t2 = time.perf_counter()
         top = hits[0].chunk
         citation = Citation(n=1, hit=hits[0], sentence=Sentence(top.doc_id, top.start, top.end, top.text))

@@ -21,6 +21,7 @@ from rag.documents import read_documents
 from rag.embedding import Embedder, load_embedder
 from rag.errors import IndexMissingError, InputError, ModelError
 from rag.indexer import AddReport, add_documents, empty_index
+from rag.resume import RESUME_DIR
 from rag.retrieval import retrieve
 from rag.schema import Answer, Document
 from rag.store import Index, load_index, save_index, writer_lock
@@ -86,7 +87,7 @@ class Engine:
             index = None
         embedder = embedder or load_embedder(config, progress=progress)
         if index is None:
-            engine = cls(config, index_dir, embedder, empty_index(embedder))
+            engine = cls(config, index_dir, embedder, empty_index(embedder, config))
             if progress:
                 progress(f"first run: no index in {index_dir}; indexing the bundled article there")
             engine.add_files([BUNDLED_CORPUS], progress=progress)
@@ -126,9 +127,10 @@ class Engine:
             try:  # start from what is on disk: another process may have added documents meanwhile
                 base = load_index(self.index_dir, self.config)
             except IndexMissingError:
-                base = empty_index(self.embedder)
+                base = empty_index(self.embedder, self.config)
             check_fingerprint(base, self.embedder, self.index_dir)
-            new_index, report = add_documents(base, documents, self.embedder, self.config, progress)
+            new_index, report = add_documents(base, documents, self.embedder, self.config, progress,
+                                              resume_dir=self.index_dir / RESUME_DIR)
             if report.changed:
                 save_index(new_index, self.index_dir, self.config)
             self.index = new_index
@@ -142,8 +144,8 @@ class Engine:
     def rebuild(self, documents: Sequence[Document], progress: Progress | None = None) -> AddReport:
         """Replace the whole index by one built from `documents` (already read, see read_documents)."""
         with writer_lock(self.index_dir, on_wait=progress):
-            new_index, report = add_documents(empty_index(self.embedder), documents, self.embedder,
-                                              self.config, progress)
+            new_index, report = add_documents(empty_index(self.embedder, self.config), documents, self.embedder,
+                                              self.config, progress, resume_dir=self.index_dir / RESUME_DIR)
             save_index(new_index, self.index_dir, self.config)
             self.index = new_index
         return report

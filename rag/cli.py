@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.answering import ANSWERERS
-from rag.config import BUNDLED_CORPUS, DEFAULT_INDEX_DIR, MODES, Config
+from rag.config import BUNDLED_CORPUS, DEFAULT_INDEX_DIR, MODES, VECTOR_STORES, Config
 from rag.errors import InputError, RagError
 from rag.evaluate import DEFAULT_DATASET, DEFAULT_OUT
 from rag.messages import describe_add
@@ -23,6 +23,37 @@ from rag.serialize import answer_to_json
 
 def _progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+class IndexProgress:
+    """Indexing progress on the terminal: a tqdm bar per counted stage, other events as lines. Where stderr
+    is not a terminal (logs, pipes) every event is one line, as before."""
+
+    def __init__(self) -> None:
+        self.bars: dict[str, Any] = {}
+        self.tty = sys.stderr.isatty()
+
+    def __call__(self, event: str) -> None:
+        from rag.progress import as_progress
+
+        event = as_progress(event)
+        if not self.tty:
+            _progress(event)
+            return
+        from tqdm import tqdm
+
+        bar = self.bars.get(event.stage)
+        if event.stage in ("passages", "sentences") and event.total:
+            if bar is None:
+                tqdm.write(str(event), file=sys.stderr)
+                self.bars[event.stage] = tqdm(total=event.total, desc=event.stage, unit=" texts",
+                                              file=sys.stderr, leave=True)
+                return
+            bar.update(event.done - bar.n)
+            if event.done >= event.total:
+                bar.close()
+            return
+        tqdm.write(str(event), file=sys.stderr)
 
 
 def format_answer(answer: Answer) -> str:
@@ -52,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_index.add_argument("--index-type", choices=("flat", "hnsw", "ivf"), default=None)
     p_index.add_argument("--chunk-size", type=int, default=None)
     p_index.add_argument("--model", default=None, help="sentence-transformers id or path")
+    p_index.add_argument("--store", dest="vector_store", choices=VECTOR_STORES, default=None,
+                         help="vector store (default: $RAG_VECTOR_STORE or faiss; milvus = milvus-lite in the "
+                              "index folder, or the server at $RAG_MILVUS_URI)")
 
     p_ask = sub.add_parser("ask", help="answer a question with cited passages")
     p_ask.add_argument("question", nargs="?", help="the question (omit with --batch or to chat interactively)")
@@ -62,6 +96,22 @@ def build_parser() -> argparse.ArgumentParser:
     p_ask.add_argument("--json", action="store_true", help="print one JSON object per answer")
     p_ask.add_argument("--batch", type=Path, help="JSONL file with {id, question[, history]} per line")
     p_ask.add_argument("--index-dir", type=Path, default=DEFAULT_INDEX_DIR)
+
+    p_bench = sub.add_parser("bench", help="measure build and query cost at a corpus size (see rag/bench.py)")
+    p_bench.add_argument("--chunks", type=int, default=1000, help="corpus size in chunks (default 1000)")
+    p_bench.add_argument("--synthetic", action="store_true",
+                         help="random vectors and texts of real sentences (index and BM25 scaling only)")
+    p_bench.add_argument("--store", dest="vector_store", choices=VECTOR_STORES, default=None)
+    p_bench.add_argument("--index-type", choices=("flat", "hnsw", "ivf"), default=None)
+    p_bench.add_argument("--json", action="store_true", help="print one JSON object")
+    p_bench.add_argument("--queries", type=int, default=200, help="timed queries per retrieval mode (default 200)")
+    p_bench.add_argument("--sweep", default=None, help="sizes to run one after another, e.g. 1000,10000,100000 "
+                         "(each --store of --stores in its own process); writes --out")
+    p_bench.add_argument("--stores", default="faiss,milvus", help="stores for --sweep (default faiss,milvus)")
+    p_bench.add_argument("--index-types", action="store_true",
+                         help="compare FAISS flat/HNSW/IVF on --chunks synthetic vectors (recall@10 vs flat)")
+    p_bench.add_argument("--out", type=Path, default=Path("eval/out/bench"),
+                         help="where --sweep writes summary.json and bench.png")
 
     p_eval = sub.add_parser("eval", help="run the evaluation suite")
     p_eval.add_argument("--dataset", type=Path, default=DEFAULT_DATASET,
@@ -95,7 +145,8 @@ def config_from(args: argparse.Namespace, index_dir: Path) -> Config:
     from rag.store import config_for_index
 
     return config_for_index(index_dir, rebuild=getattr(args, "rebuild", False),
-                            **{k: getattr(args, k, None) for k in ("k", "mode", "index_type", "chunk_size", "model", "answerer")})
+                            **{k: getattr(args, k, None) for k in ("k", "mode", "index_type", "chunk_size", "model", "answerer",
+                                                          "vector_store")})
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -108,11 +159,12 @@ def cmd_index(args: argparse.Namespace) -> int:
     paths = args.paths or [BUNDLED_CORPUS]
     documents = read_documents(paths, config.max_file_bytes)  # a bad file fails before the model loads
     embedder = load_embedder(config, progress=_progress)
-    engine = Engine(config, args.index_dir, embedder, empty_index(embedder))
+    engine = Engine(config, args.index_dir, embedder, empty_index(embedder, config))
+    progress = IndexProgress()
     if args.rebuild:
-        report = engine.rebuild(documents, progress=_progress)
+        report = engine.rebuild(documents, progress=progress)
     else:  # loads what is on disk under the writer lock; a mismatched index raises there
-        report = engine.add_documents(documents, progress=_progress)
+        report = engine.add_documents(documents, progress=progress)
     print(describe_add(report))
     print(f"index: {args.index_dir}")
     return 0
@@ -202,6 +254,61 @@ def _interactive(engine: Any, args: argparse.Namespace) -> int:
         history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.text}]
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from rag import bench
+
+    if args.index_types:
+        rows = bench.compare_index_types(args.chunks)
+        for row in rows:
+            print(json.dumps(row) if args.json else "  ".join(f"{k}={v}" for k, v in row.items()))
+        return 0
+    if args.sweep:
+        return _bench_sweep(args)
+    config = Config.from_env(vector_store=args.vector_store, index_type=args.index_type)
+    result = bench.run_bench(args.chunks, config, args.synthetic, queries=args.queries)
+    if args.json:
+        print(bench.result_json(result))
+    else:
+        for key, value in json.loads(bench.result_json(result)).items():
+            print(f"{key:>20}: {value}")
+    return 0
+
+
+def _bench_sweep(args: argparse.Namespace) -> int:
+    """Each size and store in a fresh process, so one run's memory never counts in the next one's peak."""
+    import subprocess
+
+    from rag import bench
+
+    try:
+        sizes = [int(s) for s in args.sweep.split(",") if s.strip()]
+    except ValueError:
+        raise InputError(f"--sweep {args.sweep!r} must be sizes separated by commas, e.g. 1000,10000.") from None
+    stores = [s.strip() for s in args.stores.split(",") if s.strip()]
+    if bad := [s for s in stores if s not in VECTOR_STORES]:
+        raise InputError(f"--stores names {bad}; choose from {', '.join(VECTOR_STORES)}.")
+    args.out.mkdir(parents=True, exist_ok=True)
+    results = []
+    for size in sizes:
+        for store in stores:
+            command = [sys.executable, "-m", "rag.cli", "bench", "--chunks", str(size), "--store", store, "--json"]
+            command += ["--synthetic"] if args.synthetic else []
+            command += ["--index-type", args.index_type] if args.index_type else []
+            command += ["--queries", str(args.queries)]
+            _progress(f"bench: {size} chunks on {store}")
+            child = subprocess.run(command, capture_output=True, text=True)
+            if child.returncode:
+                _progress(f"bench: {size} chunks on {store} failed: {child.stderr.strip()[-500:]}")
+                continue
+            results.append(json.loads(child.stdout.strip().splitlines()[-1]))
+            print(json.dumps(results[-1]), flush=True)
+            (args.out / "summary.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
+    if results:
+        bench.plot(results, args.out / "bench.png")
+        _progress(f"bench: wrote {args.out / 'summary.json'} and {args.out / 'bench.png'}")
+    return 0 if len(results) == len(sizes) * len(stores) else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -210,6 +317,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_index(args)
         if args.command == "ask":
             return cmd_ask(args)
+        if args.command == "bench":
+            return cmd_bench(args)
         return cmd_eval(args)
     except RagError as exc:
         if getattr(args, "json", False):

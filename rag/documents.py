@@ -12,6 +12,7 @@ import os
 import re
 import unicodedata
 from collections.abc import Iterator
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -148,6 +149,12 @@ def _read_docx(path: Path) -> str:
     return "\n\n".join(p.text.strip() for p in document.paragraphs if p.text.strip())
 
 
+def path_key(path: Path) -> str:
+    """The resolved path as text that can always be stored (a document's identity): bytes of a name that
+    are not UTF-8 become \\xNN escapes, so a GBK-named file still gets one stable, writable key."""
+    return os.fsencode(Path(path).resolve()).decode("utf-8", "backslashreplace")
+
+
 def display_name(path: Path) -> str:
     """The file name as people see it, on one line and storable as UTF-8.
 
@@ -204,7 +211,7 @@ def read_file(path: Path, max_bytes: int = Config.max_file_bytes, source: str | 
         text = _read_html(path.read_bytes(), name)
     else:
         text = decode_text(path.read_bytes(), name)
-    return make_document(name, text)
+    return replace(make_document(name, text), path=path_key(path))
 
 
 def expand_paths(paths: list[Path]) -> list[Path]:

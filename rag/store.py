@@ -1,17 +1,19 @@
-"""The index on disk: FAISS file + chunks + BM25 + sentence vectors + manifest, written atomically.
+"""The index on disk: vector store + chunks + BM25 + sentence vectors + manifest, written atomically.
 
 Layout of an index directory:
     CURRENT            name of the live generation (replaced atomically with os.replace)
-    gen-000007/        one complete, immutable generation: manifest.json, chunks.jsonl, vectors.npy,
-                       dense.faiss, bm25.json, sentences.jsonl, sentence_vectors.npy
-    .lock              flock()ed by a writer, so two `rag index` runs never interleave
+    gen-000007/        one complete generation: manifest.json, chunks.jsonl, vectors.npy, bm25.npz,
+                       bm25_vocab.json, sentences.jsonl, sentence_vectors.npy, and the vector store's
+                       own files (FAISS: dense.faiss, dense_keys.npy, dense_docs.json; Milvus: milvus.db/ or milvus.json)
+    .lock              held by a writer (filelock), so two `rag index` runs never interleave
+    .resume/           vectors of documents an interrupted writer finished (rag/resume.py)
 A writer builds a new generation beside the live one and only then points CURRENT at it, so a crash at
-any moment leaves the previous index loadable. Every file's sha256 is in the manifest and is checked on load.
+any moment leaves the previous index loadable. The sha256 of every file that never changes once written is
+in the manifest and is checked on load; a Milvus database is checked by asking it (see _check_store).
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
@@ -23,26 +25,34 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import faiss
 import numpy as np
+from filelock import FileLock, Timeout
 
+from rag import resume
 from rag.bm25 import BM25
+from rag.bm25 import FILES as BM25_FILES
 from rag.config import Config
 from rag.errors import IndexCorruptError, IndexLockedError, IndexMismatchError, IndexMissingError
+from rag.progress import Progress
 from rag.schema import Chunk, Sentence, file_sha256
+from rag.stores import VectorStore, load_store, release
 
-FORMAT_VERSION = 1
-FILES = ("chunks.jsonl", "vectors.npy", "dense.faiss", "bm25.json", "sentences.jsonl", "sentence_vectors.npy")
+# 2: the vector store became pluggable (its kind in the settings, its files listed by the store), BM25 moved
+# to bm25s (bm25.npz + bm25_vocab.json instead of bm25.json).
+FORMAT_VERSION = 2
+FILES = ("chunks.jsonl", "vectors.npy", *BM25_FILES, "sentences.jsonl", "sentence_vectors.npy")
+PROBES = 3  # stored vectors searched back on load when the store's files cannot be checksummed
 
 
 @dataclass
 class Index:
-    """Everything retrieval and answering need, in memory. Rows of `vectors` follow `chunks`."""
+    """Everything retrieval and answering need. Rows of `vectors` follow `chunks`; the vector store
+    `dense` holds the same vectors keyed by row (see rag/stores/)."""
 
     manifest: dict[str, Any]
     chunks: list[Chunk]
     vectors: np.ndarray
-    faiss_index: Any
+    dense: VectorStore
     bm25: BM25
     sentences: list[Sentence]
     sentence_vectors: np.ndarray
@@ -63,27 +73,7 @@ class Index:
     @cached_property
     def max_idf(self) -> float:
         """The idf of the rarest indexed word (1.0 for an empty index)."""
-        rarest = min((len(p) for p in self.bm25.postings.values()), default=0)
-        return self.bm25.idf_of_df(rarest) or 1.0
-
-
-def build_faiss(vectors: np.ndarray, index_type: str) -> Any:
-    """Inner product on L2-normalized vectors = cosine. Flat is exact; HNSW/IVF trade accuracy for speed."""
-    n, dim = vectors.shape if vectors.size else (0, vectors.shape[1] if vectors.ndim == 2 else 0)
-    if index_type == "hnsw":
-        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)  # M=32: FAISS wiki's usual value
-        index.hnsw.efSearch = 64
-    elif index_type == "ivf" and n >= 2:
-        # ~4*sqrt(n) lists, but at least 39 training points per list as FAISS recommends.
-        nlist = max(1, min(int(4 * np.sqrt(n)), n // 39))
-        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
-        index.train(vectors)
-        index.nprobe = min(nlist, 8)
-    else:
-        index = faiss.IndexFlatIP(dim)
-    if n:
-        index.add(vectors)
-    return index
+        return self.bm25.max_idf or 1.0
 
 
 def _write_jsonl(path: Path, rows: Iterator[dict[str, Any]]) -> None:
@@ -124,18 +114,19 @@ def save_index(index: Index, index_dir: Path, config: Config) -> Path:
     try:
         _write_jsonl(tmp / "chunks.jsonl", (asdict(c) for c in index.chunks))
         np.save(tmp / "vectors.npy", index.vectors.astype(np.float32))
-        faiss.write_index(index.faiss_index, str(tmp / "dense.faiss"))
-        (tmp / "bm25.json").write_text(json.dumps(index.bm25.to_json(), ensure_ascii=False), encoding="utf-8")
+        store_files = index.dense.save(tmp)
+        index.bm25.save(tmp)
         _write_jsonl(tmp / "sentences.jsonl", (asdict(s) for s in index.sentences))
         np.save(tmp / "sentence_vectors.npy", index.sentence_vectors.astype(np.float32))
         manifest = dict(index.manifest)
         manifest.update(format=FORMAT_VERSION, settings=config.index_settings(),
                         counts={"documents": len(manifest["documents"]), "chunks": len(index.chunks),
                                 "sentences": len(index.sentences)},
-                        files={name: file_sha256(tmp / name) for name in FILES},
+                        store=index.dense.kind,
+                        files={name: file_sha256(tmp / name) for name in (*FILES, *store_files)},
                         saved_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
         (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
-        for name in (*FILES, "manifest.json"):
+        for name in (*FILES, *store_files, "manifest.json"):
             with open(tmp / name, "rb") as f:
                 os.fsync(f.fileno())
         os.replace(tmp, gen)
@@ -151,17 +142,22 @@ def save_index(index: Index, index_dir: Path, config: Config) -> Path:
     index.manifest = manifest
     for old in index_dir.glob("gen-*"):
         if old.name != gen.name:
+            release(old)
             shutil.rmtree(old, ignore_errors=True)
     for stale in index_dir.glob(".tmp-gen-*"):  # left by writers killed mid-save (we hold the lock)
         shutil.rmtree(stale, ignore_errors=True)
     for stale in index_dir.glob(".CURRENT.*"):
         stale.unlink(missing_ok=True)
+    resume.clear(index_dir)  # the new generation holds every vector the resume cache kept
     return gen
 
 
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    """Row by row: a million chunks' dicts all at once would double the loading peak."""
     with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+        for line in f:
+            if line.strip():
+                yield json.loads(line)
 
 
 def read_manifest(index_dir: Path) -> tuple[Path, dict[str, Any]]:
@@ -196,7 +192,7 @@ def config_for_index(index_dir: Path, rebuild: bool = False, **overrides: Any) -
             saved = read_manifest(index_dir)[1].get("settings", {})
         except (IndexMissingError, IndexCorruptError):
             saved = {}
-    for key in ("model", "chunk_size", "chunk_overlap", "index_type"):
+    for key in ("model", "chunk_size", "chunk_overlap", "index_type", "vector_store"):
         if overrides.get(key) is None and key in saved and f"RAG_{key.upper()}" not in os.environ:
             overrides[key] = saved[key]
     return Config.from_env(**overrides)
@@ -236,7 +232,7 @@ def _load_generation(index_dir: Path, config: Config) -> Index:
         raise IndexMismatchError(f"the index in {index_dir} has format {manifest.get('format')}, this version "
                                  f"reads {FORMAT_VERSION}; {fix}.")
     check_settings(manifest, config, index_dir)
-    for name in FILES:
+    for name in dict.fromkeys((*FILES, *manifest.get("files", {}))):
         path = gen / name
         if not path.exists():
             raise IndexCorruptError(f"{path} is missing; {fix}.")
@@ -245,43 +241,65 @@ def _load_generation(index_dir: Path, config: Config) -> Index:
     try:
         chunks = [Chunk(**row) for row in _read_jsonl(gen / "chunks.jsonl")]
         sentences = [Sentence(**row) for row in _read_jsonl(gen / "sentences.jsonl")]
-        vectors = np.load(gen / "vectors.npy")
-        sentence_vectors = np.load(gen / "sentence_vectors.npy")
-        faiss_index = faiss.read_index(str(gen / "dense.faiss"))
-        bm25 = BM25.from_json(json.loads((gen / "bm25.json").read_text(encoding="utf-8")))
+        # Memory-mapped: only the rows a question touches become resident (a million passages' vectors
+        # are 1.5 GB, and the vector store already holds its own copy). Files of a generation never change.
+        vectors = np.load(gen / "vectors.npy", mmap_mode="r")
+        sentence_vectors = np.load(gen / "sentence_vectors.npy", mmap_mode="r")
+        bm25 = BM25.load(gen)
     except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
         raise IndexCorruptError(f"the index in {gen} cannot be read ({type(exc).__name__}: {exc}); {fix}.") from None
-    counts = {"chunks": len(chunks), "vectors": len(vectors), "faiss": faiss_index.ntotal,
-              "bm25": bm25.n_docs, "manifest": manifest.get("counts", {}).get("chunks")}
-    if len(set(counts.values())) != 1 or len(sentences) != len(sentence_vectors):
-        raise IndexCorruptError(f"the files of {gen} disagree on how many passages there are ({counts}); {fix}.")
     if manifest.get("dim") != (vectors.shape[1] if vectors.ndim == 2 else None) and len(vectors):
         raise IndexCorruptError(f"the vectors in {gen} have the wrong dimension; {fix}.")
-    return Index(manifest=manifest, chunks=chunks, vectors=vectors, faiss_index=faiss_index, bm25=bm25,
+    kind = manifest.get("settings", {}).get("vector_store")
+    try:
+        dense = load_store(kind, gen, int(manifest.get("dim", 0)), config.index_type, config.milvus_uri)
+    except IndexLockedError:
+        raise
+    except Exception as exc:  # each engine raises its own types (RuntimeError, MilvusException...)
+        raise IndexCorruptError(f"the {kind} vector store in {gen} cannot be read "
+                                f"({type(exc).__name__}: {exc}); {fix}.") from None
+    counts = {"chunks": len(chunks), "vectors": len(vectors), kind: dense.count(),
+              "bm25": bm25.n_docs, "manifest": manifest.get("counts", {}).get("chunks")}
+    if len(set(counts.values())) != 1 or len(sentences) != len(sentence_vectors):
+        dense.close()
+        raise IndexCorruptError(f"the files of {gen} disagree on how many passages there are ({counts}); {fix}.")
+    if not manifest.get("files", {}).keys() - set(FILES):  # nothing of the store was checksummed
+        _check_store(dense, vectors, gen, fix)
+    return Index(manifest=manifest, chunks=chunks, vectors=vectors, dense=dense, bm25=bm25,
                  sentences=sentences, sentence_vectors=sentence_vectors)
+
+
+def _check_store(dense: VectorStore, vectors: np.ndarray, gen: Path, fix: str) -> None:
+    """Search a few stored vectors back: each must find its own row first with cosine 1. Catches a store
+    holding other vectors, or keyed in another order, than the checksummed vectors.npy."""
+    n = len(vectors)
+    for row in sorted({0, n // 2, n - 1})[:PROBES] if n else []:
+        found = dense.search(vectors[row], 5)  # 5, not 1: an identical passage elsewhere may tie with it
+        if not any(key == row and abs(score - 1.0) < 1e-3 for key, score in found):
+            dense.close()
+            raise IndexCorruptError(f"the {dense.kind} vector store in {gen} does not hold passage {row}'s vector "
+                                    f"(searching it found {found[:2]}); {fix}.")
 
 
 @contextmanager
 def writer_lock(index_dir: Path, wait_s: float = 120.0,
                 on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
-    """Hold an exclusive lock on the index directory; wait up to `wait_s` for another writer to finish."""
+    """Hold an exclusive lock on the index directory; wait up to `wait_s` for another writer to finish.
+
+    filelock's lock is an flock() on index/.lock: the kernel releases it when its holder dies."""
     index_dir.mkdir(parents=True, exist_ok=True)
-    with open(index_dir / ".lock", "a+") as handle:
-        deadline = time.monotonic() + wait_s
-        told = False
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise IndexLockedError(f"another process is writing the index in {index_dir} "
-                                           f"(waited {wait_s:.0f} s); try again when it has finished.") from None
-                if on_wait and not told:
-                    on_wait(f"another process is writing {index_dir}; waiting for it to finish...")
-                    told = True
-                time.sleep(0.2)
+    lock = FileLock(index_dir / ".lock", thread_local=False, is_singleton=False)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        if on_wait:
+            on_wait(Progress(f"another process is writing {index_dir}; waiting for it to finish...", "waiting"))
         try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            lock.acquire(timeout=wait_s)
+        except Timeout:
+            raise IndexLockedError(f"another process is writing the index in {index_dir} "
+                                   f"(waited {wait_s:.0f} s); try again when it has finished.") from None
+    try:
+        yield
+    finally:
+        lock.release()

@@ -11,10 +11,11 @@ import shutil
 import unicodedata
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rag.documents import check_file_size
+from rag.documents import check_file_size, path_key, read_documents
 from rag.errors import InputError
 
 if TYPE_CHECKING:
@@ -72,7 +73,11 @@ def add_uploads(engine: Engine, uploads_dir: Path, files: Sequence[str | Path],
         staged: list[Path] = []
         for p in paths:
             staged.append(_stage(p, staging, staged))
-        report = engine.add_files(staged, progress=progress)
+        # A document is identified by its path (rag/indexer.py identity): the path it will be kept at,
+        # not the staging one, so uploading a changed file again replaces it.
+        documents = [replace(d, path=path_key(uploads_dir / s.name))
+                     for d, s in zip(read_documents(staged, engine.config.max_file_bytes), staged, strict=True)]
+        report = engine.add_documents(documents, progress=progress)
         kept = set(report.added) | set(report.replaced)
         for s in staged:
             if s.name in kept:

@@ -133,7 +133,7 @@ def test_approximate_index_types_answer_like_flat(tmp_path, fake_embedder, fake_
     engine = Engine(config, tmp_path / index_type, fake_embedder, empty_index(fake_embedder))
     engine.add_files([ARTICLE])
     loaded = load_index(tmp_path / index_type, config)
-    assert loaded.faiss_index.ntotal == len(loaded.chunks) == 23
+    assert loaded.dense.count() == len(loaded.chunks) == 23
     assert "27" in engine.ask("美图2023年的总收入是多少？").text
 
 

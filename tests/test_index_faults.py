@@ -130,7 +130,7 @@ def test_kill_during_rag_index_leaves_the_previous_index_working(index_dir, tmp_
 
 @pytest.mark.integration
 def test_a_crash_while_saving_leaves_no_trace(index_dir, tmp_path, monkeypatch):
-    import rag.store
+    import rag.stores.faiss_store
 
     config = Config()
     engine = Engine.open(config, index_dir, embedder=load_embedder(config))
@@ -141,7 +141,7 @@ def test_a_crash_while_saving_leaves_no_trace(index_dir, tmp_path, monkeypatch):
     def killed(*_args):
         raise KeyboardInterrupt("simulated kill while writing dense.faiss")
 
-    monkeypatch.setattr(rag.store.faiss, "write_index", killed)
+    monkeypatch.setattr(rag.stores.faiss_store.faiss, "write_index", killed)
     with pytest.raises(KeyboardInterrupt):
         engine.add_files([doc])
     assert tree_digest(index_dir) == before
@@ -150,7 +150,7 @@ def test_a_crash_while_saving_leaves_no_trace(index_dir, tmp_path, monkeypatch):
 
 @pytest.mark.integration
 def test_a_full_disk_is_one_error_line_from_the_cli(index_dir, tmp_path, monkeypatch, capsys):
-    import rag.store
+    import rag.stores.faiss_store
     from rag.cli import main
 
     def full(*_args):
@@ -159,7 +159,7 @@ def test_a_full_disk_is_one_error_line_from_the_cli(index_dir, tmp_path, monkeyp
     doc = tmp_path / "new.txt"
     doc.write_text("星火公司2025年的研发投入为8.8亿元。", encoding="utf-8")
     before = tree_digest(index_dir)
-    monkeypatch.setattr(rag.store.faiss, "write_index", full)
+    monkeypatch.setattr(rag.stores.faiss_store.faiss, "write_index", full)
     assert main(["index", str(doc), "--index-dir", str(index_dir)]) == 1
     err = capsys.readouterr().err.splitlines()
     assert err[-1] == "error: [Errno 28] No space left on device"
@@ -284,7 +284,7 @@ def test_index_built_with_other_settings_is_refused(index_dir, settings, message
 @pytest.mark.integration
 def test_index_of_another_format_version_is_refused(index_dir):
     _edit_manifest(live(index_dir), format=99)
-    with pytest.raises(IndexMismatchError, match=r"has format 99, this version reads 1; rebuild it with `rag index "
+    with pytest.raises(IndexMismatchError, match=r"has format 99, this version reads 2; rebuild it with `rag index "
                                                  r"--rebuild"):
         load_index(index_dir, Config())
 

@@ -29,29 +29,44 @@ def test_bm25_scores_match_the_formula():
     assert bm.idf("a") == pytest.approx(math.log(8 / 3))
     assert bm.idf("zzz") == 0.0
     # every doc has length 2 = avgdl, tf=1: tf*(k1+1)/(tf+k1) = 2.5/2.5 = 1, so score = idf
-    assert bm.scores(["a"]) == pytest.approx([math.log(8 / 3), 0.0, 0.0])
+    assert list(bm.scores(["a"])) == pytest.approx([math.log(8 / 3), 0.0, 0.0])
     # df(b)=2: idf = ln(1 + 1.5/2.5) = ln(1.6); a repeated query term counts once
-    assert bm.scores(["b", "b"]) == pytest.approx([math.log(1.6), math.log(1.6), 0.0])
+    assert list(bm.scores(["b", "b"])) == pytest.approx([math.log(1.6), math.log(1.6), 0.0])
+    assert bm.df("b") == 2 and bm.df("zzz") == 0
+    assert bm.max_idf == pytest.approx(math.log(8 / 3))  # the rarest words occur once
 
 
 def test_bm25_length_normalization_and_top():
     bm = BM25.build([["x"], ["x", "y", "y", "y"]])
     # avgdl = 2.5; doc0: norm = 1.5*(0.25+0.75*1/2.5) = 0.825 -> 2.5/1.825; doc1: 1.5*(0.25+0.75*4/2.5) = 2.175
     idf = math.log(1 + 0.5 / 2.5)
-    assert bm.scores(["x"]) == pytest.approx([idf * 2.5 / 1.825, idf * 2.5 / 3.175])
+    assert list(bm.scores(["x"])) == pytest.approx([idf * 2.5 / 1.825, idf * 2.5 / 3.175])
     assert [row for row, _ in bm.top(["x"], 5)] == [0, 1]
     assert bm.top(["nothing"], 5) == []
 
 
-def test_bm25_json_round_trip():
+def test_bm25_top_breaks_ties_by_row_and_keeps_only_n():
+    bm = BM25.build([["z"], ["x"], ["y"], ["x"], ["x"]])
+    assert [row for row, _ in bm.top(["x", "y"], 2)] == [2, 1]  # y is rarer; then the first tied x
+    assert [row for row, _ in bm.top(["x"], 2)] == [1, 3]
+    assert bm.top(["x"], 0) == []
+
+
+def test_bm25_save_load_round_trip(tmp_path):
     bm = BM25.build([["美图", "收入"], ["收入", "增长", "增长"]])
-    again = BM25.from_json(bm.to_json())
-    assert again == bm
-    assert again.scores(["增长"]) == bm.scores(["增长"])
+    assert bm.save(tmp_path) == ["bm25.npz", "bm25_vocab.json"]
+    again = BM25.load(tmp_path)
+    assert again.vocab == bm.vocab and again.n_docs == 2
+    assert list(again.scores(["增长"])) == list(bm.scores(["增长"]))
+    assert again.idf("美图") == bm.idf("美图") == pytest.approx(math.log(1 + 1.5 / 1.5))
 
 
-def test_bm25_empty_corpus():
-    assert BM25.build([]).scores(["a"]) == []
+def test_bm25_empty_corpus(tmp_path):
+    empty = BM25.build([])
+    assert list(empty.scores(["a"])) == [] and empty.max_idf == 0.0
+    empty.save(tmp_path)
+    assert BM25.load(tmp_path).top(["a"], 3) == []
+    assert BM25.build([[], []]).top(["a"], 3) == []
 
 
 def test_reciprocal_rank_fusion_exact_scores():
