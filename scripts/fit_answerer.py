@@ -299,12 +299,12 @@ def main() -> int:
         documents = [d for d in documents if d.source in keep]
     embedder = load_embedder(config, progress=lambda m: print(m, file=sys.stderr))
     index_dir = ROOT / "index" / f"fit-{args.dataset.stem}-{len(documents)}"
-    index = open_index(documents, config, index_dir, embedder)
     started = time.perf_counter()
-    cache = index_dir / "examples.pkl"  # features of every question, reused while only the models change
+    cache = ROOT / "index" / f"fit-{args.dataset.stem}-{len(documents)}.examples.pkl"  # reused by --reuse-features
     if args.reuse_features and cache.exists():
         exs = pickle.loads(cache.read_bytes())
     else:
+        index = open_index(documents, config, index_dir, embedder)
         exs = examples(qas, index, embedder, config)
         cache.write_bytes(pickle.dumps(exs))
     print(f"features for {len(exs)} questions in {time.perf_counter() - started:.0f}s", file=sys.stderr)
