@@ -23,7 +23,7 @@ from typing import Any
 import gradio as gr
 
 from rag.chat import Engine
-from rag.config import BUNDLED_EXAMPLES, DEFAULT_INDEX_DIR, PROJECT_ROOT
+from rag.config import BUNDLED_EXAMPLES, DEFAULT_INDEX_DIR, PROJECT_ROOT, Config
 from rag.documents import format_size
 from rag.errors import InputError, RagError
 from rag.messages import READING_FILES, describe_add, progress_in_words
@@ -152,7 +152,8 @@ class Conversation:
     sources: list[str] = field(default_factory=list)  # each answer's part of the sources panel, in order
 
 
-def ask_stream(engine: Engine, question: Any, k: Any, mode: Any, conv: Conversation) -> Iterator[tuple]:
+def ask_stream(engine: Engine, question: Any, k: Any, mode: Any, conv: Conversation,
+               answerer: Any = None) -> Iterator[tuple]:
     """Ask the engine and yield (chat messages, sources, passages, question box, conversation) as it streams.
 
     A RagError (empty question, bad k ...) becomes an assistant message and a warning, never a traceback.
@@ -164,7 +165,8 @@ def ask_stream(engine: Engine, question: Any, k: Any, mode: Any, conv: Conversat
     yield (messages + [{"role": "assistant", "content": "检索中… / Searching…"}],
            gr.skip(), gr.skip(), "", gr.skip())
     try:
-        answer = engine.ask(question, history=conv.turns, k=int(k) if k else None, mode=mode or None)
+        answer = engine.ask(question, history=conv.turns, k=int(k) if k else None, mode=mode or None,
+                            answerer=answerer or None)
     except RagError as exc:
         failure = f"无法回答 / Cannot answer: {exc}"
     except Exception:  # a bug, not the user's fault: log it, keep the page usable
@@ -195,6 +197,12 @@ def ask_stream(engine: Engine, question: Any, k: Any, mode: Any, conv: Conversat
                           {"role": "assistant", "content": answer.text}]
     yield (messages, sources_html(sources), hits_html(answer), "",
            Conversation(turns, messages, answer_no, sources))
+
+
+def answerer_choices(config: Config) -> list[tuple[str, str]]:
+    """(label, value) of each answerer a user may pick in the settings."""
+    return [("抽取式（默认）/ Extractive (default)", "extractive"),
+            ("单句基线 / One-sentence baseline", "sentence")]
 
 
 def document_records(engine: Engine) -> list[DocumentRecord]:
@@ -230,12 +238,12 @@ def build_app(engine: Engine, uploads_dir: Path = UPLOADS_DIR) -> gr.Blocks:
     def documents_table() -> list[list]:
         return document_rows(document_records(engine))
 
-    def on_ask(question: str, k: float, mode: str, conv: Conversation) -> Iterator[tuple]:
-        yield from ask_stream(engine, question, k, mode, conv)
+    def on_ask(question: str, k: float, mode: str, answerer: str, conv: Conversation) -> Iterator[tuple]:
+        yield from ask_stream(engine, question, k, mode, conv, answerer)
 
     def example_handler(text: str) -> Callable[..., Iterator[tuple]]:
-        def on_example(k: float, mode: str, conv: Conversation) -> Iterator[tuple]:
-            yield from ask_stream(engine, text, k, mode, conv)
+        def on_example(k: float, mode: str, answerer: str, conv: Conversation) -> Iterator[tuple]:
+            yield from ask_stream(engine, text, k, mode, conv, answerer)
         return on_example
 
     def on_upload(files: list[str] | None, progress: gr.Progress = gr.Progress()) -> tuple:  # noqa: B008
@@ -279,6 +287,8 @@ def build_app(engine: Engine, uploads_dir: Path = UPLOADS_DIR) -> gr.Blocks:
             with gr.Row():
                 k = gr.Slider(1, 50, value=config.k, step=1, label="检索段落数 / Passages to retrieve (top-k)")
                 mode = gr.Radio(MODE_CHOICES, value=config.mode, label="检索方式 / Retrieval mode")
+                answerer = gr.Radio(answerer_choices(config), value=config.answerer, elem_id="rag-answerer",
+                                    label="回答方式 / Answerer")
         with gr.Accordion("文档 / Documents", open=True, elem_id="rag-documents"):
             with gr.Row():
                 upload = gr.File(label=f"上传 / Upload (.txt .md .html .pdf .docx, ≤ {format_size(config.max_file_bytes)})",
@@ -291,10 +301,11 @@ def build_app(engine: Engine, uploads_dir: Path = UPLOADS_DIR) -> gr.Blocks:
 
         ask_outputs = [chatbot, sources, passages, question, conv]
         ask_options = {"show_progress": "minimal", "concurrency_id": "ask", "concurrency_limit": ASK_CONCURRENCY}
-        send.click(on_ask, [question, k, mode, conv], ask_outputs, api_name="ask", **ask_options)
-        question.submit(on_ask, [question, k, mode, conv], ask_outputs, api_visibility="private", **ask_options)
+        send.click(on_ask, [question, k, mode, answerer, conv], ask_outputs, api_name="ask", **ask_options)
+        question.submit(on_ask, [question, k, mode, answerer, conv], ask_outputs, api_visibility="private",
+                        **ask_options)
         for button, text in zip(examples, EXAMPLES, strict=True):
-            button.click(example_handler(text), [k, mode, conv], ask_outputs, api_visibility="private",
+            button.click(example_handler(text), [k, mode, answerer, conv], ask_outputs, api_visibility="private",
                          **ask_options)
         clear.click(on_clear, None, [chatbot, sources, passages, conv], api_visibility="private")
         chatbot.clear(on_clear, None, [chatbot, sources, passages, conv], api_visibility="private")

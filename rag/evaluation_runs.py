@@ -32,7 +32,7 @@ from rag.evaluate import (
 )
 from rag.indexer import empty_index
 from rag.report import write_reports
-from rag.schema import EvalRow
+from rag.schema import Answer, EvalRow
 from rag.serialize import nan_to_none
 
 Progress = Callable[[str], None]
@@ -85,8 +85,8 @@ def open_engine(config: Config, index_dir: Path, embedder: Embedder, documents: 
     return engine
 
 
-def engine_asker(engine: Engine, config: Config):
-    def ask(case: Case):
+def engine_asker(engine: Engine, config: Config) -> Callable[[Case], Answer]:
+    def ask(case: Case) -> Answer:
         return engine.ask(case.question, history=list(case.history), k=config.k, mode=config.mode,
                           answerer=config.answerer)
     return ask

@@ -49,7 +49,16 @@ def reply_html(text: str, answer_no: int, cited: Sequence[int] = (), notice: str
         last = m.end()
     parts.append(_escape_lines(text[last:]))
     parts.append("</span>")
-    return "".join(parts)
+    return bold_spans("".join(parts))
+
+
+BOLD = re.compile(r"\*\*(.+?)\*\*")
+
+
+def bold_spans(html: str) -> str:
+    """**span** (the exact answer of a factoid, marked by the answerer) -> <b class="rag-span">span</b>.
+    Runs on already-escaped HTML, so only the bold tag itself is added."""
+    return BOLD.sub(r'<b class="rag-span">\1</b>', html)
 
 
 def _escape_lines(text: str) -> str:

@@ -51,7 +51,7 @@ class CannedEngine:
         self.answer = answer
         self.calls: list[dict] = []
 
-    def ask(self, question, history=None, k=None, mode=None) -> Answer:
+    def ask(self, question, history=None, k=None, mode=None, answerer=None) -> Answer:
         self.calls.append({"question": question, "history": [dict(t) for t in history or []], "k": k, "mode": mode})
         return self.answer
 
@@ -314,3 +314,12 @@ def test_ui_helpers_load_no_index_or_ui_library() -> None:
 def test_example_questions_come_with_the_bundled_corpus() -> None:
     assert ui.EXAMPLES == ("美图2023年的总收入是多少？", "美图的CFO是谁？", "What was Meitu's net profit in 2023?",
                            "美图总部在哪里？")  # the last one is not in the article: it shows a refusal
+
+
+def test_bold_span_is_rendered_and_escaped() -> None:
+    from rag.ui_format import bold_spans, reply_html
+
+    html = reply_html("美图CFO**颜劲良**表示<b>x</b>[1]", 1, cited=[1])
+    assert '<b class="rag-span">颜劲良</b>' in html
+    assert "&lt;b&gt;x&lt;/b&gt;" in html  # document text stays escaped
+    assert bold_spans("no span here") == "no span here"

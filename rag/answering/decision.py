@@ -64,6 +64,11 @@ class AnswerModels:
     answer: LinearModel
     meta: dict[str, Any]
 
+    @property
+    def cross_language_standing(self) -> float:
+        """Standing (z) an English question's best sentence needs over Chinese text (see extractive.py)."""
+        return float(self.meta.get("cross_language_standing", 2.2))
+
 
 def load_models(path: Path = MODEL_FILE) -> AnswerModels:
     try:

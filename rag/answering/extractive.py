@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -24,12 +24,13 @@ from rag.answering.features import (
     SentenceCandidate,
     char_grams,
     decision_features,
+    mostly_cjk,
     question_terms,
     sentence_candidates,
     standing,
 )
 from rag.answering.question import Question, answer_shape, entity_of, wanted_type
-from rag.answering.spans import span_candidates
+from rag.answering.spans import SPAN_FEATURES, SpanCandidate, best_span
 from rag.answering.summary import MAX_SENTENCES, documents_to_summarize, summary_hits, summary_sentences
 from rag.schema import Answer, AnswerSentence, AnswerSpan, Citation, Hit, Sentence
 
@@ -43,6 +44,18 @@ OPEN_MARGIN = 2.0
 DUPLICATE_GRAMS = 0.6
 SPAN_SENTENCES = 3  # the span is looked for in this many of the best sentences
 CLAUSE = re.compile(r"[^，,：:；;、]*[，,：:；;、]?")
+
+
+@dataclass(frozen=True)
+class Analysis:
+    shape: str
+    want: str
+    candidates: list[SentenceCandidate] = field(default_factory=list)
+    logits: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    order: list[int] = field(default_factory=list)
+    span: SpanCandidate | None = None
+    span_index: int = 0
+    score: float = -np.inf  # answer-or-refuse logit; answer when >= the model's threshold
 
 
 @dataclass(frozen=True)
@@ -62,64 +75,68 @@ class ExtractiveAnswerer:
         self.max_chars = max_chars
         self.models = models or default_models()
 
-    def answer(self, question: Question, hits: Sequence[Hit], evidence: Evidence,
-               on_token: Callable[[str], None] | None = None) -> Answer:
+    def analyse(self, question: Question, hits: Sequence[Hit], evidence: Evidence) -> Analysis:
+        """Everything the answer is decided from: shape, ranked sentence candidates, best span, and the
+        answer-or-refuse score (exposed so scripts/fit_answerer.py can calibrate on exactly this)."""
         text = question.text
-        shape = answer_shape(text)
-        want = wanted_type(text)
+        shape, want = answer_shape(text), wanted_type(text)
         if question.previous and shape == "factoid" and want == "other":  # "净利润呢？" asks what the last did
             shape, want = answer_shape(question.previous), wanted_type(question.previous)
-        if not hits:
-            return refuse(text, answerer=self.name, kind=shape)
+        if not hits or shape == "summary":
+            return Analysis(shape, want)
         index = evidence.index
-        if shape == "summary":
-            return self._summary(question, hits, evidence)
         english = question.language == "en"
         terms = question_terms(text, question.previous, index)
         candidates = sentence_candidates(terms, want, english, evidence.query_vector, index, hits)
         if not candidates:
-            return refuse(text, hits, self.name, shape)
+            return Analysis(shape, want)
         logits = self.models.sentence.logits(np.stack([c.features for c in candidates]))
         order = [int(i) for i in np.argsort(-logits, kind="stable")]
         best = candidates[order[0]]
         second = float(logits[order[1]]) if len(order) > 1 else float(logits[order[0]]) - 5.0
         z = standing(float(best.features[0]), index.sentence_vectors @ evidence.query_vector)
-        decision = decision_features(float(logits[order[0]]), second, best, z, terms, hits, english)
-        if float(self.models.answer.logits(decision)[0]) < self.models.answer.threshold:
-            return refuse(text, hits, self.name, shape)
-        if shape == "factoid":
-            return self._factoid(question, want, candidates, logits, order, hits, shape)
-        if shape == "entity":
+        asked = f"{question.previous} {text}" if question.previous else text
+        span, span_logit, span_i = (best_span(asked, want, candidates, logits, order, self.models.span, SPAN_SENTENCES)
+                                    if shape == "factoid" else (None, 0.0, order[0]))
+        decision = decision_features(float(logits[order[0]]), second, best, z, terms, hits, english, want,
+                                     span_logit if shape == "factoid" and span is not None else None)
+        score = float(self.models.answer.logits(decision)[0])
+        if english and mostly_cjk(best.sentence.text):
+            # An English question over text it shares no words with (Chinese documents): the model, fitted on
+            # Chinese questions, has no lexical signal here, so the decision is the cosine's standing alone,
+            # against a threshold chosen on the article's dev split (model.json meta, cross_language_standing).
+            score = z - self.models.cross_language_standing + self.models.answer.threshold
+        return Analysis(shape, want, candidates, logits, order, span, span_i, score)
+
+    def answer(self, question: Question, hits: Sequence[Hit], evidence: Evidence,
+               on_token: Callable[[str], None] | None = None) -> Answer:
+        text = question.text
+        a = self.analyse(question, hits, evidence)
+        if a.shape == "summary" and hits:
+            return self._summary(question, hits, evidence)
+        if not a.candidates or a.score < self.models.answer.threshold:
+            return refuse(text, hits, self.name, a.shape)
+        if a.shape == "factoid":
+            return self._factoid(question, a.candidates[a.span_index], a.span, hits, a.shape)
+        order = a.order
+        if a.shape == "entity":
             name = entity_of(text).lower()
-            mentions = [i for i in order if name and name in candidates[i].sentence.text.lower()]
+            mentions = [i for i in order if name and name in a.candidates[i].sentence.text.lower()]
             order = mentions + [i for i in order if i not in mentions] if mentions else order
-        return self._open(question, candidates, logits, order, hits, shape)
+        return self._open(question, a.candidates, a.logits, order, hits, a.shape)
 
     # -- factoid ---------------------------------------------------------------------------------------
-    def _factoid(self, question: Question, want: str, candidates: list[SentenceCandidate], logits: np.ndarray,
-                 order: list[int], hits: Sequence[Hit], shape: str) -> Answer:
-        asked = question.text if not question.previous else f"{question.previous} {question.text}"
-        best_span, best_logit, best_i, used_context = None, -np.inf, order[0], False
-        for i in order[:SPAN_SENTENCES]:
-            c = candidates[i]
-            context = c.previous.text if c.previous else ""
-            spans = span_candidates(asked, want, c.sentence.text, float(logits[i]), context)
-            if not spans:
-                continue
-            span_logits = self.models.span.logits(np.stack([s.features for s in spans]))
-            j = int(np.argmax(span_logits))
-            if float(span_logits[j]) > best_logit:
-                best_span, best_logit, best_i = spans[j], float(span_logits[j]), i
-                used_context = bool(context) and _is_list_pick(spans[j])
-        c = candidates[best_i]
+    def _factoid(self, question: Question, c: SentenceCandidate, best: SpanCandidate | None, hits: Sequence[Hit],
+                 shape: str) -> Answer:
         sentence = c.sentence
-        if best_span is None or best_span.end - best_span.start >= len(sentence.text):
+        if best is None or best.end - best.start >= len(sentence.text):
             pick = self._cut(c, sentence.start, sentence.end, None)
             return self._compose(question, [pick], hits, shape, span=None)
-        s_start, s_end = sentence.start + best_span.start, sentence.start + best_span.end
-        start = c.previous.start if used_context and c.previous else sentence.start
+        used_context = c.previous is not None and _is_list_pick(best)
+        s_start, s_end = sentence.start + best.start, sentence.start + best.end
+        start = c.previous.start if used_context else sentence.start
         pick = self._cut(c, start, sentence.end, (s_start, s_end))
-        span = AnswerSpan(best_span.text, sentence.doc_id, s_start, s_end, n=1)
+        span = AnswerSpan(best.text, sentence.doc_id, s_start, s_end, n=1)
         return self._compose(question, [pick], hits, shape, span=span)
 
     def _cut(self, c: SentenceCandidate, start: int, end: int, keep: tuple[int, int] | None) -> Pick:
@@ -209,7 +226,5 @@ class ExtractiveAnswerer:
                       hits=tuple(hits), span=span, sentences=tuple(sentences), answerer=self.name, kind=shape)
 
 
-def _is_list_pick(span: object) -> bool:
-    from rag.answering.spans import SPAN_FEATURES
-
-    return float(span.features[SPAN_FEATURES.index("is_list_item")]) > 0  # type: ignore[attr-defined]
+def _is_list_pick(span: SpanCandidate) -> bool:
+    return float(span.features[SPAN_FEATURES.index("is_list_item")]) > 0

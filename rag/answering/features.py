@@ -156,15 +156,30 @@ def sentence_candidates(terms: QuestionTerms, want: str, english: bool, query_ve
 # Decision (answer or refuse), one row per question: how good the best candidate is, absolutely and
 # against everything indexed.
 DECISION_FEATURES = ("best_logit", "second_gap", "best_cos", "standing", "best_cov", "best_grams", "unseen_share",
-                     "top_hit_dense", "top_in_bm25", "n_terms", "english")
+                     "top_hit_dense", "top_in_bm25", "n_terms", "english", "typed_want", "typed_match",
+                     "factoid", "span_logit", "years_ok")
 
 
 def decision_features(best_logit: float, second_logit: float, best: SentenceCandidate, standing: float,
-                      terms: QuestionTerms, hits: Sequence[Hit], english: bool) -> np.ndarray:
+                      terms: QuestionTerms, hits: Sequence[Hit], english: bool, want: str,
+                      span_logit: float | None) -> np.ndarray:
+    """The answer-or-refuse inputs. `span_logit` is the best factoid span's score (None: not a factoid)."""
     f = dict(zip(SENTENCE_FEATURES, best.features, strict=True))
+    typed = want in TYPE_PATTERN
     return np.array([best_logit, best_logit - second_logit, f["cos"], standing, f["cov_ctx"], f["grams_ctx"],
                      terms.unseen_share, hits[0].dense or 0.0, float(hits[0].bm25 is not None),
-                     math.log1p(len(terms.known)), float(english)], dtype=np.float64)
+                     math.log1p(len(terms.known)), float(english), float(typed), f["type_match"] if typed else 0.0,
+                     float(span_logit is not None), span_logit if span_logit is not None else 0.0,
+                     f["years_ok"]],
+                    dtype=np.float64)
+
+
+def mostly_cjk(text: str) -> bool:
+    """True when most letters of `text` are CJK characters (an English question over such text shares no
+    words with it, so only meaning can match)."""
+    cjk = sum(1 for c in text if "\u3400" <= c <= "\u9fff")
+    latin = sum(1 for c in text if c.isascii() and c.isalpha())
+    return cjk > latin
 
 
 def standing(cosine: float, all_cosines: np.ndarray) -> float:

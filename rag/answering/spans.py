@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -49,7 +50,8 @@ QUOTED = re.compile(r"《[^》]{1,30}》|“[^”]{1,30}”|「[^」]{1,30}」|\
 SPAN_FEATURES = (
     ("log_chars", "n_tokens", "q_overlap", "has_q_word", "is_clause", "is_list_item", "quoted",
      "has_time", "has_percent", "has_number", "has_money", "left_match", "right_match", "near_q",
-     "after_q", "after_copula", "sentence_logit")
+     "after_q", "after_copula", "sentence_logit", "ctx_near", "ctx_wide", "ctx_left", "ctx_right",
+     "left_gap", "right_gap", "left_adjacent", "right_adjacent", "between")
     + tuple(f"pos_{g}" for g in POS_GROUPS)
     + tuple(f"{w}_x_{k}" for w in WANTS for k in ("time", "percent", "number", "money", "nr", "ns", "nt", "noun",
                                                    "eng", "clause"))
@@ -80,11 +82,14 @@ def _group(flag: str) -> str:
     return _POS_GROUP.get(flag, _POS_GROUP.get(flag[:2], _POS_GROUP.get(flag[:1], "other")))
 
 
+INTERROGATIVE = re.compile(r"是谁|谁|什么时候|什么|多少|哪一?[个年位家种款天里些]?|何时|何地|几[个位家年月]?|怎样|如何|"
+                           r"\b(?:who|what|when|where|which|how many|how much)\b", re.I)
+
+
 def question_context(question: str) -> tuple[str, str]:
     """The words right before and right after the interrogative (谁/什么/多少/哪...): in a sentence that
     answers, the answer tends to sit between the same neighbours (X的CFO是谁 ~ X的CFO颜劲良)."""
-    m = re.search(r"是谁|谁|什么时候|什么|多少|哪一?[个年位家种款天里些]?|何时|何地|几[个位家年月]?|怎样|如何|"
-                  r"\b(?:who|what|when|where|which|how many|how much)\b", question, re.I)
+    m = INTERROGATIVE.search(question)
     if not m:
         return "", ""
     left = re.sub(r"[是为的在了有\s]+$", "", question[:m.start()])
@@ -92,6 +97,28 @@ def question_context(question: str) -> tuple[str, str]:
     left_word = re.findall(r"[\u3400-\u9fff]{1,2}$|[A-Za-z0-9]+$", left)
     right_word = re.findall(r"^[\u3400-\u9fff]{1,2}|^[A-Za-z0-9]+", right)
     return (left_word[0] if left_word else ""), (right_word[0] if right_word else "")
+
+
+def aligned_edges(question: str, sentence: str) -> tuple[int, int]:
+    """Where, in the sentence, the question's text before the interrogative ends and the text after it
+    begins: the longest suffix (prefix) of 2+ characters found in the sentence. -1 where none is found."""
+    m = INTERROGATIVE.search(question)
+    if not m:
+        return -1, -1
+    left, right = question[:m.start()].rstrip("是为的在了有 "), question[m.end():].lstrip("是为的了 ")
+    right = re.sub(r"[？?。.!！]+$", "", right)
+    left_end = right_start = -1
+    for k in range(min(len(left), 12), 1, -1):
+        at = sentence.rfind(left[-k:])
+        if at >= 0:
+            left_end = at + k
+            break
+    for k in range(min(len(right), 12), 1, -1):
+        at = sentence.find(right[:k])
+        if at >= 0:
+            right_start = at
+            break
+    return left_end, right_start
 
 
 def _list_items(sentence: str) -> list[tuple[int, int]]:
@@ -145,8 +172,10 @@ def span_candidates(question: str, want: str, sentence: str, sentence_logit: flo
         return []
     q_lower = question.lower()
     q_words = [w for w in re.findall(r"[\u3400-\u9fff]{2,}|[A-Za-z0-9]+", question)]
-    q_hits = [m.start() for w in {t for t in _tokens_of(question)} for m in re.finditer(re.escape(w), sentence)]
+    q_terms = set(_tokens_of(question))
+    q_hits = [m.start() for w in q_terms for m in re.finditer(re.escape(w), sentence)]
     left, right = question_context(question)
+    edges = aligned_edges(question, sentence)
     spans: dict[tuple[int, int], dict[str, float]] = {}
 
     def add(s: int, e: int, **flags: float) -> None:
@@ -191,8 +220,33 @@ def span_candidates(question: str, want: str, sentence: str, sentence_logit: flo
     for (s, e), flags in spans.items():
         text = sentence[s:e]
         out.append(SpanCandidate(s, e, text, _span_features(
-            text, s, e, sentence, flags, want, q_lower, q_words, q_hits, left, right, sentence_logit)))
+            text, s, e, sentence, flags, want, q_lower, q_words, q_hits, left, right, sentence_logit, q_terms,
+            edges)))
     return out
+
+
+def _share_in(terms: set[str], window: str) -> float:
+    """Share of the question's words found in a window of text around a span: an answer sits among the
+    words the question uses ("X的作者是谁" ~ "X的作者雷蒙·钱德勒")."""
+    return sum(t in window for t in terms) / len(terms) if terms else 0.0
+
+
+def best_span(question: str, want: str, candidates: Sequence, sentence_logits: np.ndarray, order: Sequence[int],
+              model, sentences: int = 3) -> tuple[SpanCandidate | None, float, int]:
+    """(span, its logit, index of its sentence candidate): the best-scoring span of the `sentences` best
+    sentences (`order` ranks `candidates`; each has .sentence and .previous)."""
+    best, best_logit, best_i = None, -math.inf, order[0] if len(order) else -1
+    for i in order[:sentences]:
+        c = candidates[i]
+        spans = span_candidates(question, want, c.sentence.text, float(sentence_logits[i]),
+                                c.previous.text if c.previous else "")
+        if not spans:
+            continue
+        logits = model.logits(np.stack([s.features for s in spans]))
+        j = int(np.argmax(logits))
+        if float(logits[j]) > best_logit:
+            best, best_logit, best_i = spans[j], float(logits[j]), i
+    return best, best_logit, best_i
 
 
 @lru_cache(maxsize=256)
@@ -204,7 +258,7 @@ def _tokens_of(question: str) -> tuple[str, ...]:
 
 def _span_features(text: str, s: int, e: int, sentence: str, flags: dict[str, float], want: str, q_lower: str,
                    q_words: list[str], q_hits: list[int], left: str, right: str,
-                   sentence_logit: float) -> np.ndarray:
+                   sentence_logit: float, q_terms: set[str], edges: tuple[int, int]) -> np.ndarray:
     words = [w for w in _pos_words(sentence) if s <= w[2] < e]
     groups = {_group(f) for _, f, _ in words}
     chars = [c for c in text if not c.isspace()]
@@ -223,7 +277,16 @@ def _span_features(text: str, s: int, e: int, sentence: str, flags: dict[str, fl
             flags.get("list_item", 0.0), flags.get("quoted", 0.0),
             float(kinds["time"]), float(kinds["percent"]), float(kinds["number"]), float(kinds["money"]),
             float(bool(left) and left in before), float(bool(right) and right in after),
-            math.log1p(near), after_q, float(bool(re.search(r"(?:是|为|叫|称)$", before))), sentence_logit]
+            math.log1p(near), after_q, float(bool(re.search(r"(?:是|为|叫|称)$", before))), sentence_logit,
+            _share_in(q_terms, sentence[max(0, s - 8):s] + " " + sentence[e:e + 8]),
+            _share_in(q_terms, sentence[max(0, s - 20):s] + " " + sentence[e:e + 20]),
+            _share_in(q_terms, sentence[max(0, s - 12):s]), _share_in(q_terms, sentence[e:e + 12])]
+    left_end, right_start = edges
+    left_gap = s - left_end if left_end >= 0 else 99
+    right_gap = right_start - e if right_start >= 0 else 99
+    base += [math.log1p(abs(left_gap)) * (1 if left_gap >= 0 else -1), math.log1p(abs(right_gap)) * (1 if right_gap >= 0 else -1),
+             float(0 <= left_gap <= 2), float(0 <= right_gap <= 2),
+             float(left_end >= 0 and right_start >= 0 and left_end <= s and e <= right_start)]
     pos = [float(g in groups) for g in POS_GROUPS]
     cross = [float(w == want and kinds[k]) for w in WANTS for k in ("time", "percent", "number", "money", "nr",
                                                                    "ns", "nt", "noun", "eng", "clause")]
