@@ -342,7 +342,8 @@ def compare_index_types(n: int, k: int = 10) -> list[dict[str, Any]]:
 
 
 def plot(results: list[dict[str, Any]], path: Path) -> None:
-    """Cost against corpus size: retrieval p95, build time and serving memory, one line per store."""
+    """Cost against corpus size: retrieval p95, build time and serving memory, one line per store and
+    index type."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -351,10 +352,12 @@ def plot(results: list[dict[str, Any]], path: Path) -> None:
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
     for (key, label), ax in zip([("retrieval_ms_p95", "hybrid retrieval p95 (ms)"), ("build_s", "build (s)"),
                                  ("rss_mb", "serving peak RSS (MB)")], axes, strict=True):
-        for store in sorted({r["store"] for r in results}):
-            rows = sorted((r for r in results if r["store"] == store), key=lambda r: r["chunks"])
-            ax.plot([r["chunks"] for r in rows], [r[key] for r in rows], marker="o", label=store)
+        for line in sorted({(r["store"], r.get("index_type", "flat")) for r in results}):
+            rows = sorted((r for r in results if (r["store"], r.get("index_type", "flat")) == line),
+                          key=lambda r: r["chunks"])
+            ax.plot([r["chunks"] for r in rows], [r[key] for r in rows], marker="o", label=" ".join(line))
         ax.set_xscale("log")
+        ax.set_yscale("log")
         ax.set_xlabel("chunks (synthetic)" if all(r["synthetic"] for r in results) else "chunks")
         ax.set_title(label)
         ax.grid(alpha=0.3)

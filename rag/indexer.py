@@ -147,7 +147,9 @@ def _embed(todo: Sequence[Document], per_doc: list[tuple[list[Chunk], list[Sente
     say(Progress(f"embedding {total_s} sentences for answer extraction", "sentences", 0, total_s))
     count_c, count_s = _counter(say, "passages"), _counter(say, "sentences")
     done_c = done_s = 0
-    for batch in _batches(pending, [len(per_doc[i][0]) for i in pending]):
+    batches = _batches(pending, [len(per_doc[i][0]) for i in pending])
+    keep = cache if len(batches) > 1 else ResumeCache(None, {})  # one batch: nothing to resume from
+    for batch in batches:
         chunks = [c for i in batch for c in per_doc[i][0]]
         sentences = [s for i in batch for s in per_doc[i][1]]
         c_vecs = embedder.embed_passages([passage_text(c) for c in chunks],
@@ -159,7 +161,7 @@ def _embed(todo: Sequence[Document], per_doc: list[tuple[list[Chunk], list[Sente
         for i in batch:
             n_c, n_s = len(per_doc[i][0]), len(per_doc[i][1])
             found[i] = (c_vecs[c_at:c_at + n_c], s_vecs[s_at:s_at + n_s])
-            cache.put(todo[i].doc_id, *found[i])
+            keep.put(todo[i].doc_id, *found[i])
             c_at, s_at = c_at + n_c, s_at + n_s
     dim = embedder.dim
     return (np.vstack([f[0] for f in found] or [np.zeros((0, dim), np.float32)]).astype(np.float32),

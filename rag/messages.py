@@ -53,6 +53,10 @@ PROGRESS_LINES = (
     (re.compile(r"embedding (\d+) sentences for answer extraction"),
      "向量化 {0} 个句子（用于抽取答案） / embedding {0} sentences for answer extraction"),
     (re.compile(r"building BM25 and FAISS"), "建立关键词与向量索引 / building the BM25 and FAISS indexes"),
+    (re.compile(r"building BM25 and the (\w+) vector store"),
+     "建立关键词与向量索引（{0}） / building BM25 and the {0} vector store"),
+    (re.compile(r"resuming: (\d+) document\(s\) were embedded by an interrupted run"),
+     "继续上次中断的索引：{0} 个文档已向量化 / resuming: {0} document(s) were embedded by an interrupted run"),
 )
 # "  sentences: 32/116 (20%, ~3 s left)": the only lines that carry how much is done
 PROGRESS_COUNTER = re.compile(r"(passages|sentences): (\d+)/(\d+)(?= |$)")

@@ -1,7 +1,8 @@
 """Resumable indexing: every finished document's vectors wait in `index/.resume/` until a generation
 holding them is saved, so an interrupted `rag index` of 10,000 files embeds only what it had not done.
 
-Entries are keyed by the document's content hash and valid only for the model and chunk settings in
+Only runs of more than one batch keep entries (one batch has nothing to resume from, and a small add
+leaves no trace). Entries are keyed by the document's content hash and valid only for the model and chunk settings in
 `settings.json` (other settings wipe the folder). Each entry is written to a temporary name and renamed,
 so a kill leaves whole entries or none. The index itself is untouched until the save: the previous
 generation stays live, as before.

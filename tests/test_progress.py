@@ -60,3 +60,12 @@ def test_cli_progress_draws_a_bar_on_a_terminal(monkeypatch):
     out = err.getvalue()
     assert out.startswith("embedding 200 passages from 1 document(s)\n")
     assert "200/200" in out and "passages: 100/200 (50%" not in out  # counts go to the bar, not lines
+
+
+def test_the_ui_words_for_the_new_progress_lines():
+    from rag.messages import progress_in_words
+
+    assert progress_in_words("building BM25 and the milvus vector store") == (
+        "建立关键词与向量索引（milvus） / building BM25 and the milvus vector store", None)
+    assert progress_in_words("resuming: 12 document(s) were embedded by an interrupted run") == (
+        "继续上次中断的索引：12 个文档已向量化 / resuming: 12 document(s) were embedded by an interrupted run", None)
