@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,6 +22,7 @@ from rag.answering.base import Evidence, refuse
 from rag.answering.citations import passage_slice
 from rag.answering.decision import AnswerModels, default_models
 from rag.answering.features import (
+    TYPE_PATTERN,
     SentenceCandidate,
     char_grams,
     decision_features,
@@ -30,9 +32,19 @@ from rag.answering.features import (
     standing,
 )
 from rag.answering.question import Question, answer_shape, entity_of, wanted_type
-from rag.answering.spans import SPAN_FEATURES, SpanCandidate, best_span
+from rag.answering.spans import (
+    SPAN_FEATURES,
+    SpanCandidate,
+    best_span,
+    list_items,
+    list_position,
+    span_candidates,
+)
 from rag.answering.summary import MAX_SENTENCES, documents_to_summarize, summary_hits, summary_sentences
 from rag.schema import Answer, AnswerSentence, AnswerSpan, Citation, Hit, Sentence
+
+if TYPE_CHECKING:
+    from rag.store import Index
 
 ALL_DOCUMENTS = re.compile(r"所有|全部|各个|每个|每篇|这些|\ball\b|\bevery\b|\beach\b", re.I)
 # Open answers: sentences whose logit is within OPEN_MARGIN of the best one join it (at most OPEN_MAX),
@@ -98,6 +110,8 @@ class ExtractiveAnswerer:
         asked = f"{question.previous} {text}" if question.previous else text
         span, span_logit, span_i = (best_span(asked, want, candidates, logits, order, self.models.span, SPAN_SENTENCES)
                                     if shape == "factoid" else (None, 0.0, order[0]))
+        if shape == "factoid":  # an item of a "分别为 A、B 和 C" enumeration is picked by position, not by score
+            span, span_i = _list_pick(asked, want, candidates, logits, order, index) or (span, span_i)
         decision = decision_features(float(logits[order[0]]), second, best, z, terms, hits, english, want,
                                      span_logit if shape == "factoid" and span is not None else None)
         score = float(self.models.answer.logits(decision)[0])
@@ -224,6 +238,39 @@ class ExtractiveAnswerer:
             parts.append(f"{shown}[{n}]")
         return Answer(question=question.text, text="".join(parts), refused=False, citations=tuple(citations),
                       hits=tuple(hits), span=span, sentences=tuple(sentences), answerer=self.name, kind=shape)
+
+
+LIST_SENTENCES = 8  # how many of the best sentences are searched for an enumeration the question points into
+
+
+def _list_pick(question: str, want: str, candidates: list[SentenceCandidate], logits: np.ndarray,
+               order: list[int], index: Index) -> tuple[SpanCandidate, int] | None:
+    """(span, candidate index) of the enumeration item the question names by position, if any. The names
+    may sit in the sentence before, even when a passage border separates the two; the sentence after one of
+    the best is searched too (the best one often names the items, the next gives their values)."""
+    by_row = {c.row: k for k, c in enumerate(candidates)}
+    searched = list(dict.fromkeys(j for i in order[:LIST_SENTENCES]
+                                  for j in (i, by_row.get(candidates[i].row + 1)) if j is not None))
+    for i in searched:
+        c = candidates[i]
+        before = index.sentences[c.row - 1] if c.row > 0 else None
+        context = c.previous.text if c.previous else (
+            before.text if before is not None and before.doc_id == c.sentence.doc_id else "")
+        items = list_items(c.sentence.text)
+        position = list_position(question, c.sentence.text, context) if items else None
+        if position is None or position >= len(items):
+            continue
+        start, end = items[position]
+        item = c.sentence.text[start:end]
+        grams = {item[k:k + 2] for k in range(len(item) - 1)} or {item}
+        if sum(g in question for g in grams) >= len(grams) / 2:  # the question names this item: not its answer
+            continue
+        if want in TYPE_PATTERN and not TYPE_PATTERN[want].search(item):  # asks an amount, item is a name
+            continue
+        for span in span_candidates(question, want, c.sentence.text, float(logits[i]), context):
+            if (span.start, span.end) == (start, end):
+                return span, i
+    return None
 
 
 def _is_list_pick(span: SpanCandidate) -> bool:

@@ -121,7 +121,7 @@ def aligned_edges(question: str, sentence: str) -> tuple[int, int]:
     return left_end, right_start
 
 
-def _list_items(sentence: str) -> list[tuple[int, int]]:
+def list_items(sentence: str) -> list[tuple[int, int]]:
     """Item spans of a "分别为 A、B 和 C" enumeration (empty when there is none)."""
     m = LIST_CUE.search(sentence)
     if not m:
@@ -211,7 +211,7 @@ def span_candidates(question: str, want: str, sentence: str, sentence_logit: flo
             add(m.start() + c.end(), m.end(), clause=1.0)
     for m in QUOTED.finditer(sentence):
         add(m.start(), m.end(), quoted=1.0)
-    items = _list_items(sentence)
+    items = list_items(sentence)
     pos = list_position(question, sentence, context) if items else None
     for k, (s, e) in enumerate(items):
         add(s, e, list_item=1.0 if pos is None or pos == k else -1.0)
