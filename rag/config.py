@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,18 @@ class Config:
     refuse_min_coverage: float = 0.30  # share of the question's word weight found near the answer
     refuse_min_cosine: float = 0.87  # question-sentence cosine (questions with Chinese words)
     refuse_min_z: float = 2.2  # best sentence's standing over all sentences (English questions)
+    # The optional LLM answerer (--answerer llm, see rag/answering/llm.py): any OpenAI-compatible endpoint,
+    # e.g. http://127.0.0.1:11434/v1 (Ollama) or http://127.0.0.1:8000/v1 (llama-cpp-python's server).
+    llm_base_url: str = ""
+    # The model name the endpoint serves (RAG_LLM_MODEL).
+    llm_model: str = ""
+    # Sent as the bearer token; local servers need none. Never printed, never saved (repr=False, to_dict).
+    llm_api_key: str = field(default="", repr=False)
+    # Seconds to wait for the endpoint before falling back to the extractive answer.
+    llm_timeout_s: float = 60.0
+    # Prompt budget in tokens (instructions + conversation + passages + question): passages are cut to fit,
+    # so a small local model's context window never silently truncates the prompt.
+    llm_context_tokens: int = 3000
 
     def __post_init__(self) -> None:
         if self.chunk_size < 50 or self.chunk_size > 450:
@@ -66,6 +78,14 @@ class Config:
             raise InputError(f"answerer={self.answerer!r} is unknown; choose one of {', '.join(ANSWERERS)}.")
         if not 1 <= self.k <= 50:
             raise InputError(f"k={self.k} is out of range; use 1..50 passages.")
+        if self.llm_base_url and not self.llm_base_url.startswith(("http://", "https://")):
+            raise InputError(f"RAG_LLM_BASE_URL={self.llm_base_url!r} is not an http(s) URL; give the endpoint's "
+                             "OpenAI-compatible base, e.g. http://127.0.0.1:11434/v1.")
+        if not self.llm_timeout_s > 0:
+            raise InputError(f"llm_timeout_s={self.llm_timeout_s} must be above 0 seconds (RAG_LLM_TIMEOUT_S).")
+        if self.llm_context_tokens < 500:
+            raise InputError(f"llm_context_tokens={self.llm_context_tokens} is too small for instructions and "
+                             "passages; use 500 or more (RAG_LLM_CONTEXT_TOKENS).")
 
     def with_(self, **changes: Any) -> Config:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -76,7 +96,10 @@ class Config:
                 "chunk_overlap": self.chunk_overlap, "index_type": self.index_type}
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Every field except the API key, which must never reach a file or a log."""
+        values = asdict(self)
+        values.pop("llm_api_key")
+        return values
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Config:
