@@ -244,3 +244,26 @@ def test_cli_without_endpoint_is_an_error(fake_index_dir, monkeypatch, capsys):
     rc = main(["ask", REVENUE_Q, "--answerer", "llm", "--index-dir", str(fake_index_dir)])
     assert rc == 2
     assert capsys.readouterr().err.startswith("error: RAG_LLM_BASE_URL is not set;")
+
+
+def test_interactive_cli_streams_the_draft_then_prints_the_checked_answer(fake_index_dir, monkeypatch, capsys):
+    questions = iter([REVENUE_Q])
+
+    def fake_input(prompt: str) -> str:
+        try:
+            return next(questions)
+        except StopIteration:
+            raise EOFError from None
+
+    monkeypatch.setattr("builtins.input", fake_input)
+    reply = ("美图2023年总收入27亿元", "[2]。员工人数为4800人。")  # passage 2 says 总收入27亿元 too
+    with ScriptedLLM(stream(*reply)) as llm:
+        monkeypatch.setenv("RAG_LLM_BASE_URL", llm.base_url)
+        monkeypatch.setenv("RAG_LLM_MODEL", "m")
+        rc = main(["ask", "--answerer", "llm", "--index-dir", str(fake_index_dir)])
+    out = capsys.readouterr()
+    assert rc == 0
+    assert "美图2023年总收入27亿元[2]。员工人数为4800人。\n\n" in out.err
+    assert out.out.startswith("美图2023年总收入27亿元[1]。员工人数为4800人。\n"
+                              "  (not supported by the passages: 员工人数为4800人。)\n\nSources:\n[1] meitu_ai_article.txt")
+    assert "    “美图2023年年报显示,美图实现总收入27亿元人民币,同比增长29.3%。”" in out.out  # passage 2's sentence
