@@ -19,6 +19,7 @@ from rag.answering.llm import (
 from rag.answering.question import Question
 from rag.answering.support import (
     INSTRUCTION,
+    grams,
     missing_requirements,
     names,
     numbers,
@@ -31,11 +32,16 @@ from rag.errors import InputError
 from rag.schema import Answer, AnswerSentence, Chunk, Hit
 
 
-def test_overlap_is_the_share_of_claim_bigrams_found():
-    # claim bigrams: 美图 图收 收入 入2 27 7亿; all but 图收 are in the support: 5 of 6
+def test_overlap_is_the_share_of_claim_grams_found():
+    # claim grams: 美|图 图|收 收|入 入|27 27|亿 and the number 27; all but 图|收 are in the support: 5 of 6
+    assert grams("美图收入27亿。") == {"美|图", "图|收", "收|入", "入|27", "27|亿", "27"}
     assert overlap("美图收入27亿。", "美图总收入27亿元") == pytest.approx(5 / 6)
+    # Latin text counts words, not letter pairs, and leaves out function words
+    assert grams("Meitu sold its phone business.") == {"meitu", "sold", "phone", "business"}
+    assert overlap("Meitu sold its phone business", "Fortune Business Insights") == 0.25
     assert overlap("", "美图") == 0.0
     assert overlap("AI", "ai") == 1.0
+    assert overlap("美", "美图") == 1.0
 
 
 def test_numbers_compare_by_value():

@@ -3,9 +3,9 @@
 A claim (one sentence of generated text, its [n] markers removed) is compared with every sentence of a
 passage, and with every pair of neighbouring sentences of one paragraph, since a claim often joins two:
 
-- **character overlap**: the share of the claim's character bigrams (CJK characters, letters and digits,
-  lower-cased, punctuation and spaces dropped) found in the candidate. Chinese paraphrase keeps most
-  bigrams (美图2023年总收入27亿元 vs 美图2023年的总收入是27亿元: 10 of 14).
+- **character overlap**: the share of the claim's character pairs (neighbouring CJK characters, or a CJK
+  character and a number) and Latin words found in the candidate. Chinese paraphrase keeps most pairs
+  (美图2023年的总收入为27亿元 vs 财报显示美图2023年总收入27 亿元: 0.73).
 - **meaning**: the claim's embedding cosine with the candidate's sentences, as a standing (standard
   deviations above the claim's mean cosine with every indexed sentence). e5 cosines are bunched (unrelated
   Chinese text scores 0.83-0.90), so only a relative signal says anything; it is what supports an English
@@ -45,6 +45,9 @@ INSTRUCTION = re.compile(
     r"你现在是|系统提示|\bignore\s+(?:all\s+|any\s+|the\s+)?(?:previous|prior|above|earlier)|\bdisregard\b|"
     r"\bsystem prompt\b|\byou are now\b|\b(?:reply|respond|answer|say)\s+(?:with\s+)?[\"'“‘]", re.I)
 TERMINAL = "。！？!?；;."
+UNIT = re.compile(r"[a-z0-9]+|[\u3400-\u9fff\uf900-\ufaff]")
+ENGLISH_STOP = frozenset("a an the of in on at to is was were be been are and or for its it this that with by as "
+                         "from has have had than which who".split())
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,7 @@ class SupportBar:
     min_overlap: float = 0.5  # bigram share that supports on its own
     min_overlap_with_meaning: float = 0.25  # a weaker overlap, when the meaning also stands out ...
     min_standing_with_overlap: float = 1.5  # ... by this many standard deviations
-    min_standing_alone: float = 3.0  # meaning alone (a claim in another language than the passage)
+    min_standing_alone: float = 4.0  # meaning alone (an unrelated English claim about the article stood at 3.0)
 
 
 DEFAULT_BAR = SupportBar()
@@ -80,15 +83,21 @@ def normalize(text: str) -> str:
     return "".join(c for c in text.lower() if c.isalnum())
 
 
-def bigrams(text: str) -> set[str]:
-    t = normalize(text)
-    return {t} if len(t) == 1 else {t[i:i + 2] for i in range(len(t) - 1)}
+def grams(text: str) -> set[str]:
+    """What overlap counts: pairs of neighbouring units where one is a CJK character (a unit is a CJK
+    character or a run of Latin letters and digits), plus each Latin word or number outside ENGLISH_STOP.
+    Character pairs suit Chinese; Latin text shares too many letter pairs by chance, so it counts words."""
+    units = UNIT.findall(text.lower())
+    out = {a + "|" + b for a, b in zip(units, units[1:], strict=False) if not (a.isascii() and b.isascii())}
+    out |= {u for u in units if u.isascii() and u not in ENGLISH_STOP}
+    return out or set(units)
 
 
 def overlap(claim: str, support: str) -> float:
-    """Share of the claim's character bigrams found in `support` (0 for an empty claim)."""
-    grams = bigrams(claim)
-    return len(grams & bigrams(support)) / len(grams) if grams else 0.0
+    """Share of the claim's grams found in `support` (0 for an empty claim)."""
+    mine = grams(claim)
+    theirs = grams(support) | set(UNIT.findall(support.lower()))  # units too, for a one-character claim
+    return len(mine & theirs) / len(mine) if mine else 0.0
 
 
 def numbers(text: str) -> set[str]:
