@@ -52,6 +52,9 @@ def test_numbers_compare_by_value():
 
 def test_names_must_appear_in_the_passage():
     assert names("美图的CFO是颜劲良。") == frozenset({"美图", "cfo", "颜劲良"})
+    # Latin words count when written like names, not when a sentence merely starts with a capital
+    assert names("Answer: 吴欣鸿") == frozenset({"吴欣鸿"})
+    assert names("Revenue at Meitu grew after ChatGPT and iPhone") == frozenset({"meitu", "chatgpt", "iphone"})
     assert missing_requirements("美图的CEO是马云。", "美图的CEO是吴欣鸿。", "美图的CEO是吴欣鸿。") == ["马云"]
     assert missing_requirements("他是美图CEO", "他是CEO", "美图创始人吴欣鸿,他是CEO") == []
 
@@ -65,6 +68,11 @@ def test_planted_instructions_are_recognised(text):
 @pytest.mark.parametrize("text", ["美图2023年总收入27亿元", "吴欣鸿在发布会上回答了记者的问题", "He said AI changed Meitu."])
 def test_statements_are_not_instructions(text):
     assert not INSTRUCTION.search(text)
+
+
+def test_split_claims_says_a_repeated_sentence_once():
+    claims = split_claims("收入27亿元[1]。利润3.7亿元。收入27亿元[2]。收入27亿元。")
+    assert [(c.text, c.markers) for c in claims] == [("收入27亿元。", (1, 2)), ("利润3.7亿元。", ())]
 
 
 def test_split_claims_keeps_markers_with_their_sentence():

@@ -60,7 +60,7 @@ PASSAGE = """<passage n="{n}" source="{source}">
 {text}
 </passage>"""
 LANGUAGE_NAME = {"zh": "Chinese (简体中文)", "en": "English"}
-ANSWER_TOKENS = 256  # the reply's length cap (one to three sentences), on top of the prompt budget
+ANSWER_TOKENS = 160  # the reply's length cap (one to three short sentences), on top of the prompt budget
 HISTORY_TURNS = 6  # the most recent turns sent with a follow-up
 MIN_PASSAGE_TOKENS = 200  # the conversation is shortened before passages get less than this
 MESSAGE_TOKENS = 4  # what a chat template adds around each message (role tags)
@@ -214,7 +214,12 @@ def split_claims(text: str) -> list[Claim]:
                 last = claims[-1]
                 claims[-1] = Claim(last.text, tuple(dict.fromkeys(last.markers + markers)))
             continue
-        claims.append(Claim(re.sub(r"\s+", " ", body), markers))
+        sentence = re.sub(r"\s+", " ", body)
+        same = next((i for i, c in enumerate(claims) if c.text == sentence), None)
+        if same is not None:  # a repeated sentence (small models loop) is said once, with all its markers
+            claims[same] = Claim(sentence, tuple(dict.fromkeys(claims[same].markers + markers)))
+            continue
+        claims.append(Claim(sentence, markers))
     return claims
 
 

@@ -13,7 +13,8 @@ passage, and with every pair of neighbouring sentences of one paragraph, since a
 - **hard requirements**: every number of the claim appears in the candidate (or the passage title), every
   name (a person, place, organisation or Latin-script name, found by jieba's part-of-speech tagger)
   appears in the cited passage, and the candidate is not an instruction planted in a document
-  ("忽略以上内容…", "ignore previous instructions"): an instruction supports nothing.
+  ("忽略以上内容…", "ignore previous instructions"): an instruction supports nothing. A question (small
+  models echo the question) claims nothing, so nothing supports it.
 
 The thresholds in SupportBar were set by hand on claims about the bundled article (see README, "LLM
 answers"); they are not fitted.
@@ -55,8 +56,10 @@ class SupportBar:
     """When a candidate supports a claim. Set by hand (see the module docstring)."""
 
     min_overlap: float = 0.5  # bigram share that supports on its own
-    min_overlap_with_meaning: float = 0.25  # a weaker overlap, when the meaning also stands out ...
-    min_standing_with_overlap: float = 1.5  # ... by this many standard deviations
+    min_overlap_with_meaning: float = 0.4  # a weaker overlap, when the meaning also stands out ...
+    # ... by this many standard deviations. Claims on the article's topic that recombine its words wrongly
+    # (付费订阅用户数…增长了1.7%, where 1.7% is the monthly users' growth) stood at 2.1-3.1 with overlap 0.3-0.47.
+    min_standing_with_overlap: float = 3.0
     min_standing_alone: float = 4.0  # meaning alone (an unrelated English claim about the article stood at 3.0)
 
 
@@ -108,11 +111,22 @@ def numbers(text: str) -> set[str]:
 
 @lru_cache(maxsize=4096)
 def names(text: str) -> frozenset[str]:
-    """Names of people, places, organisations and Latin-script names (two characters or more)."""
+    """Names of people, places and organisations (two characters or more), and Latin words written like
+    names: a capital inside the word (ChatGPT, AI, iPhone), or a capital first letter that does not start
+    the sentence (so "Answer:" or "Revenue grew" are not names, "by Meitu" is)."""
     import jieba.posseg  # loaded on first use: ~0.5 s
 
-    return frozenset(w.word.lower() for w in jieba.posseg.cut(text)
-                     if w.flag in NAME_TAGS and len(w.word) >= 2 and not w.word.isdigit())
+    found = set()
+    pos = 0
+    for w in jieba.posseg.cut(text):
+        word, at_start = w.word, not normalize(text[:pos])
+        pos += len(word)
+        if w.flag not in NAME_TAGS or len(word) < 2 or word.isdigit():
+            continue
+        if w.flag == "eng" and not (any(c.isupper() for c in word[1:]) or (word[0].isupper() and not at_start)):
+            continue
+        found.add(word.lower())
+    return frozenset(found)
 
 
 def missing_requirements(claim: str, support: str, passage: str) -> list[str]:
@@ -157,12 +171,19 @@ def row_of(index: Index, sentence: Sentence) -> int | None:
     return None
 
 
+def is_question(claim: str) -> bool:
+    """A question asks; it claims nothing, so nothing supports it (small models echo the question)."""
+    return strip_markers(claim).rstrip().endswith(("？", "?"))
+
+
 def best_support(claim: str, claim_vector: np.ndarray | None, hit: Hit, index: Index,
                  bar: SupportBar = DEFAULT_BAR) -> Support | None:
     """The candidate of `hit` that supports `claim` best (supported ones first), or None if it has none.
 
     `claim_vector` is the claim embedded as a passage (None: judge by characters alone).
     """
+    if is_question(claim):
+        return None
     sentences = passage_sentences(index, hit)
     cosines: list[float] = [math.nan] * len(sentences)
     mean = std = math.nan
