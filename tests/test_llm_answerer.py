@@ -87,13 +87,13 @@ def test_uncited_claim_with_a_number_the_passages_lack_is_marked_unsupported(fak
     assert check_citations(answer) == []
 
 
-def test_an_echoed_question_is_not_supported(fake_engine):
-    reply = "美图2023年的总收入是多少？[1]美图2023年总收入27亿元[1]。"
+def test_an_echoed_question_or_a_list_number_is_not_supported(fake_engine):
+    reply = "美图2023年的总收入是多少？[1]美图2023年总收入27亿元[1]。\n2.[1]"
     with ScriptedLLM(stream(reply)) as llm:
         answer, _ = ask_llm(fake_engine, llm.base_url)
     assert [(s.text, s.citations, s.unsupported) for s in answer.sentences] == [
-        ("美图2023年的总收入是多少？", (), True), ("美图2023年总收入27亿元。", (1,), False)]
-    assert answer.text == "美图2023年的总收入是多少？美图2023年总收入27亿元[1]。"
+        ("美图2023年的总收入是多少？", (), True), ("美图2023年总收入27亿元。", (1,), False), ("2.", (), True)]
+    assert answer.text == "美图2023年的总收入是多少？美图2023年总收入27亿元[1]。2."
 
 
 def test_cited_claim_with_a_wrong_number_is_not_supported(fake_engine):

@@ -14,7 +14,7 @@ passage, and with every pair of neighbouring sentences of one paragraph, since a
   name (a person, place, organisation or Latin-script name, found by jieba's part-of-speech tagger)
   appears in the cited passage, and the candidate is not an instruction planted in a document
   ("忽略以上内容…", "ignore previous instructions"): an instruction supports nothing. A question (small
-  models echo the question) claims nothing, so nothing supports it.
+  models echo the question) claims nothing, so nothing supports it; nor does a list number ("3.").
 
 The thresholds in SupportBar were set by hand on claims about the bundled article (see README, "LLM
 answers"); they are not fitted.
@@ -176,13 +176,17 @@ def is_question(claim: str) -> bool:
     return strip_markers(claim).rstrip().endswith(("？", "?"))
 
 
+def says_something(claim: str) -> bool:
+    """At least two letters or characters: a list number ("3.") or a lone digit is no claim."""
+    return sum(c.isalpha() for c in claim) >= 2
+
 def best_support(claim: str, claim_vector: np.ndarray | None, hit: Hit, index: Index,
                  bar: SupportBar = DEFAULT_BAR) -> Support | None:
     """The candidate of `hit` that supports `claim` best (supported ones first), or None if it has none.
 
     `claim_vector` is the claim embedded as a passage (None: judge by characters alone).
     """
-    if is_question(claim):
+    if is_question(claim) or not says_something(claim):
         return None
     sentences = passage_sentences(index, hit)
     cosines: list[float] = [math.nan] * len(sentences)
