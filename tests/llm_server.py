@@ -15,13 +15,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 @dataclass(frozen=True)
 class Reply:
-    """One scripted reply: `pieces` streamed as chat.completion.chunk events, or `status` with `body`,
-    or a wait of `hang_s` seconds before anything is sent."""
+    """One scripted reply: `pieces` streamed as chat.completion.chunk events (`gap_s` seconds apart), or
+    `status` with `body`, or a wait of `hang_s` seconds before anything is sent."""
 
     pieces: tuple[str, ...] = ()
     status: int = 200
     body: bytes = b""
     hang_s: float = 0.0
+    gap_s: float = 0.0
 
 
 def stream(*pieces: str) -> Reply:
@@ -59,6 +60,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "text/event-stream")
         self.end_headers()
         for piece in reply.pieces:
+            if reply.gap_s and owner.released.wait(reply.gap_s):
+                return
             self.wfile.write(chunk_event(piece))
             self.wfile.flush()
         self.wfile.write(b"data: [DONE]\n\n")

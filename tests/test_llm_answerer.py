@@ -112,11 +112,12 @@ def test_the_refusal_sentence_becomes_a_refusal(fake_engine):
 
 @pytest.mark.parametrize(("reply", "reason"), [
     (Reply(hang_s=10), "no reply within 0.5 s"),
+    (Reply(pieces=("美图",) * 20, gap_s=0.2), "the reply was still streaming after 0.5 s"),
     (Reply(status=500, body=b'{"error": {"message": "boom"}}'), "{url} answered HTTP 500"),
     (Reply(body=b"data: {not json\n\n"), "the reply from {url} is not an OpenAI-compatible chat stream "
                                          "(JSONDecodeError)"),
     (Reply(body=b"<html>busy</html>"), "{url} sent no text"),
-], ids=["hang", "http-500", "garbage", "no-text"])
+], ids=["hang", "trickle", "http-500", "garbage", "no-text"])
 def test_endpoint_failures_give_the_extractive_answer_with_a_notice(fake_engine, reply, reason):
     expected = extractive(fake_engine)
     with ScriptedLLM(reply) as llm:
