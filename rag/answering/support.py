@@ -1,0 +1,235 @@
+"""Does a passage support a generated sentence? Sentence-level checks for the LLM answerer (pure, no I/O).
+
+A claim (one sentence of generated text, its [n] markers removed) is compared with every sentence of a
+passage, and with every pair of neighbouring sentences of one paragraph, since a claim often joins two:
+
+- **character overlap**: the share of the claim's character pairs (neighbouring CJK characters, or a CJK
+  character and a number) and Latin words found in the candidate. Chinese paraphrase keeps most pairs
+  (美图2023年的总收入为27亿元 vs 财报显示美图2023年总收入27 亿元: 0.73).
+- **meaning**: the claim's embedding cosine with the candidate's sentences, as a standing (standard
+  deviations above the claim's mean cosine with every indexed sentence). e5 cosines are bunched (unrelated
+  Chinese text scores 0.83-0.90), so only a relative signal says anything; it is what supports an English
+  claim about Chinese text, where no bigram can match.
+- **hard requirements**: every number of the claim appears in the candidate (or the passage title), every
+  name (a person, place, organisation or Latin-script name, found by jieba's part-of-speech tagger)
+  appears in the cited passage, and the candidate is not an instruction planted in a document
+  ("忽略以上内容…", "ignore previous instructions"): an instruction supports nothing. A question (small
+  models echo the question) claims nothing, so nothing supports it; nor does a list number ("3.").
+
+The thresholds in SupportBar were set by hand on claims about the bundled article (see README, "LLM
+answers"); they are not fitted.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from rag.schema import CITATION_MARKER, Answer, AnswerSentence, Hit, Sentence
+
+if TYPE_CHECKING:
+    from rag.store import Index
+
+NUMBER = re.compile(r"\d+(?:\.\d+)?")
+# Part-of-speech tags of jieba.posseg that mark names: person, place, organisation, other proper noun, Latin.
+NAME_TAGS = frozenset({"nr", "nrfg", "nrt", "ns", "nt", "nz", "eng"})
+# Text that tells a reader what to do rather than stating something: never evidence for a claim.
+INSTRUCTION = re.compile(
+    r"(?:忽略|无视|忘记|不要理会)(?:以上|上面|上述|之前|前面|所有|先前)|(?:回答|回复|输出|只说|说出|请说)\s*[“\"'‘「『]|"
+    r"你现在是|系统提示|\bignore\s+(?:all\s+|any\s+|the\s+)?(?:previous|prior|above|earlier)|\bdisregard\b|"
+    r"\bsystem prompt\b|\byou are now\b|\b(?:reply|respond|answer|say)\s+(?:with\s+)?[\"'“‘]", re.I)
+TERMINAL = "。！？!?；;."
+UNIT = re.compile(r"[a-z0-9]+|[\u3400-\u9fff\uf900-\ufaff]")
+ENGLISH_STOP = frozenset("a an the of in on at to is was were be been are and or for its it this that with by as "
+                         "from has have had than which who".split())
+
+
+@dataclass(frozen=True)
+class SupportBar:
+    """When a candidate supports a claim. Set by hand (see the module docstring)."""
+
+    min_overlap: float = 0.5  # bigram share that supports on its own
+    min_overlap_with_meaning: float = 0.4  # a weaker overlap, when the meaning also stands out ...
+    # ... by this many standard deviations. Claims on the article's topic that recombine its words wrongly
+    # (付费订阅用户数…增长了1.7%, where 1.7% is the monthly users' growth) stood at 2.1-3.1 with overlap 0.3-0.47.
+    min_standing_with_overlap: float = 3.0
+    min_standing_alone: float = 4.0  # meaning alone (an unrelated English claim about the article stood at 3.0)
+
+
+DEFAULT_BAR = SupportBar()
+
+
+@dataclass(frozen=True)
+class Support:
+    """The best candidate of one passage for one claim, and whether it clears the bar."""
+
+    hit: Hit
+    sentence: Sentence  # one passage sentence, or two neighbouring ones joined
+    overlap: float
+    standing: float  # nan when no embedder was available
+    supported: bool
+
+    @property
+    def score(self) -> float:
+        return self.overlap + 0.1 * (0.0 if math.isnan(self.standing) else self.standing)
+
+
+def normalize(text: str) -> str:
+    """Lower-cased letters, digits and CJK characters only."""
+    return "".join(c for c in text.lower() if c.isalnum())
+
+
+def grams(text: str) -> set[str]:
+    """What overlap counts: pairs of neighbouring units where one is a CJK character (a unit is a CJK
+    character or a run of Latin letters and digits), plus each Latin word or number outside ENGLISH_STOP.
+    Character pairs suit Chinese; Latin text shares too many letter pairs by chance, so it counts words."""
+    units = UNIT.findall(text.lower())
+    out = {a + "|" + b for a, b in zip(units, units[1:], strict=False) if not (a.isascii() and b.isascii())}
+    out |= {u for u in units if u.isascii() and u not in ENGLISH_STOP}
+    return out or set(units)
+
+
+def overlap(claim: str, support: str) -> float:
+    """Share of the claim's grams found in `support` (0 for an empty claim)."""
+    mine = grams(claim)
+    theirs = grams(support) | set(UNIT.findall(support.lower()))  # units too, for a one-character claim
+    return len(mine & theirs) / len(mine) if mine else 0.0
+
+
+def numbers(text: str) -> set[str]:
+    """Numbers in text, so that 27.0 and 27 compare equal and 1,000 reads as 1000."""
+    text = re.sub(r"(?<=\d),(?=\d{3})", "", text)
+    return {format(float(n), "g") for n in NUMBER.findall(text)}
+
+
+@lru_cache(maxsize=4096)
+def names(text: str) -> frozenset[str]:
+    """Names of people, places and organisations (two characters or more), and Latin words written like
+    names: a capital inside the word (ChatGPT, AI, iPhone), or a capital first letter that does not start
+    the sentence (so "Answer:" or "Revenue grew" are not names, "by Meitu" is)."""
+    import jieba.posseg  # loaded on first use: ~0.5 s
+
+    found = set()
+    pos = 0
+    for w in jieba.posseg.cut(text):
+        word, at_start = w.word, not normalize(text[:pos])
+        pos += len(word)
+        if w.flag not in NAME_TAGS or len(word) < 2 or word.isdigit():
+            continue
+        if w.flag == "eng" and not (any(c.isupper() for c in word[1:]) or (word[0].isupper() and not at_start)):
+            continue
+        found.add(word.lower())
+    return frozenset(found)
+
+
+def missing_requirements(claim: str, support: str, passage: str) -> list[str]:
+    """Numbers of the claim absent from `support`, and names absent from the whole `passage`."""
+    missing = sorted(numbers(claim) - numbers(support))
+    lowered = passage.lower()
+    missing += sorted(n for n in names(claim) if n not in lowered)
+    return missing
+
+
+def passage_sentences(index: Index, hit: Hit) -> list[Sentence]:
+    """The indexed sentences lying wholly inside the hit's passage, in order (the passage itself if none)."""
+    rows, starts = index.sentence_rows_by_doc.get(hit.chunk.doc_id, ([], []))
+    out = []
+    for r in rows[bisect.bisect_left(starts, hit.chunk.start):]:
+        s = index.sentences[r]
+        if s.start >= hit.chunk.end:
+            break
+        if s.end <= hit.chunk.end:
+            out.append(s)
+    c = hit.chunk
+    return out or [Sentence(c.doc_id, c.start, c.end, c.text)]
+
+
+def candidates(hit: Hit, sentences: Sequence[Sentence]) -> list[tuple[Sentence, tuple[int, ...]]]:
+    """Each sentence, and each pair of neighbours in one paragraph joined, with the positions it covers."""
+    out = [(s, (i,)) for i, s in enumerate(sentences)]
+    c = hit.chunk
+    for i in range(len(sentences) - 1):
+        a, b = sentences[i], sentences[i + 1]
+        joined = c.text[a.start - c.start: b.end - c.start]
+        if "\n" not in joined:
+            out.append((Sentence(a.doc_id, a.start, b.end, joined), (i, i + 1)))
+    return out
+
+
+def row_of(index: Index, sentence: Sentence) -> int | None:
+    rows, starts = index.sentence_rows_by_doc.get(sentence.doc_id, ([], []))
+    i = bisect.bisect_left(starts, sentence.start)
+    if i < len(rows) and index.sentences[rows[i]].start == sentence.start:
+        return rows[i]
+    return None
+
+
+def is_question(claim: str) -> bool:
+    """A question asks; it claims nothing, so nothing supports it (small models echo the question)."""
+    return strip_markers(claim).rstrip().endswith(("？", "?"))
+
+
+def says_something(claim: str) -> bool:
+    """At least two letters or characters: a list number ("3.") or a lone digit is no claim."""
+    return sum(c.isalpha() for c in claim) >= 2
+
+def best_support(claim: str, claim_vector: np.ndarray | None, hit: Hit, index: Index,
+                 bar: SupportBar = DEFAULT_BAR) -> Support | None:
+    """The candidate of `hit` that supports `claim` best (supported ones first), or None if it has none.
+
+    `claim_vector` is the claim embedded as a passage (None: judge by characters alone).
+    """
+    if is_question(claim) or not says_something(claim):
+        return None
+    sentences = passage_sentences(index, hit)
+    cosines: list[float] = [math.nan] * len(sentences)
+    mean = std = math.nan
+    if claim_vector is not None and len(index.sentence_vectors):
+        all_cos = index.sentence_vectors @ claim_vector.astype(np.float32)
+        mean, std = float(all_cos.mean()), float(all_cos.std()) or 1.0
+        cosines = [math.nan if (r := row_of(index, s)) is None else float(all_cos[r]) for s in sentences]
+    passage = f"{hit.chunk.title}\n{hit.chunk.text}"
+    best: Support | None = None
+    best_key: tuple[bool, float] = (False, -math.inf)
+    for sentence, positions in candidates(hit, sentences):
+        if INSTRUCTION.search(sentence.text):
+            continue
+        over = overlap(claim, sentence.text)
+        cos = max((cosines[p] for p in positions), default=math.nan)
+        standing = (cos - mean) / std if not math.isnan(cos) else math.nan
+        meaning = -math.inf if math.isnan(standing) else standing
+        clears = (over >= bar.min_overlap or meaning >= bar.min_standing_alone
+                  or (over >= bar.min_overlap_with_meaning and meaning >= bar.min_standing_with_overlap))
+        supported = clears and not missing_requirements(claim, f"{hit.chunk.title}\n{sentence.text}", passage)
+        found = Support(hit, sentence, over, standing, supported)
+        key = (supported, found.score - 0.05 * (len(positions) - 1))  # a single sentence wins a tie with a pair
+        if best is None or key > best_key:
+            best, best_key = found, key
+    return best
+
+
+def with_markers(sentence: AnswerSentence) -> str:
+    """The sentence as it reads in the answer: markers before its closing punctuation (27亿元[1]。)."""
+    marks = "".join(f"[{n}]" for n in sentence.citations)
+    text = sentence.text.rstrip()
+    body = text.rstrip(TERMINAL)
+    return body + marks + text[len(body):]
+
+
+def strip_markers(text: str) -> str:
+    return CITATION_MARKER.sub("", text).strip()
+
+
+def supported_sentence_rate(answer: Answer) -> float:
+    """Share of an answer's sentences whose citation supports them (nan for an answer without sentences,
+    such as a refusal). Extractive sentences are quotes, so they count as supported."""
+    if not answer.sentences:
+        return math.nan
+    return sum(not s.unsupported for s in answer.sentences) / len(answer.sentences)
