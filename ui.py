@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import queue
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -30,6 +32,7 @@ from rag.messages import READING_FILES, describe_add, progress_in_words
 from rag.schema import DocumentRecord
 from rag.store import config_for_index
 from rag.ui_format import (
+    answer_html,
     answer_sources_html,
     document_rows,
     hits_html,
@@ -139,6 +142,8 @@ PAGE_CSS = """
 #rag-chat a.rag-cite { color: var(--color-accent); font-weight: 600; text-decoration: none; padding: 0 1px; }
 #rag-chat .message-buttons button.rag-copied { color: var(--color-accent) !important; }
 #rag-chat .rag-notice { font-size: .85em; opacity: .75; }
+#rag-chat .rag-unsupported { text-decoration: underline wavy #c60; color: #8a5a00; }
+#rag-chat b.rag-span { font-weight: 700; }
 """
 
 
@@ -164,16 +169,37 @@ def ask_stream(engine: Engine, question: Any, k: Any, mode: Any, conv: Conversat
         messages.append({"role": "user", "content": escape(question.strip()).replace("\n", "<br>")})
     yield (messages + [{"role": "assistant", "content": "检索中… / Searching…"}],
            gr.skip(), gr.skip(), "", gr.skip())
-    try:
-        answer = engine.ask(question, history=conv.turns, k=int(k) if k else None, mode=mode or None,
-                            answerer=answerer or None)
-    except RagError as exc:
-        failure = f"无法回答 / Cannot answer: {exc}"
-    except Exception:  # a bug, not the user's fault: log it, keep the page usable
-        traceback.print_exc()
+    # The engine runs in a worker thread so that a generating answerer's tokens (on_token) reach the page
+    # as they arrive; this generator only relays them.
+    pieces: queue.SimpleQueue[str] = queue.SimpleQueue()
+    outcome: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            outcome["answer"] = engine.ask(question, history=conv.turns, k=int(k) if k else None,
+                                           mode=mode or None, answerer=answerer or None, on_token=pieces.put)
+        except Exception as exc:  # reported below, in the request's own thread
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=work, daemon=True)
+    worker.start()
+    draft = ""
+    while worker.is_alive() or not pieces.empty():
+        try:
+            draft += pieces.get(timeout=0.1)
+        except queue.Empty:
+            continue
+        shown = {"role": "assistant", "content": escape(draft).replace("\n", "<br>") + " …"}
+        yield messages + [shown], gr.skip(), gr.skip(), "", gr.skip()
+    worker.join()
+    error = outcome.get("error")
+    if isinstance(error, RagError):
+        failure = f"无法回答 / Cannot answer: {error}"
+    elif error is not None:  # a bug, not the user's fault: log it, keep the page usable
+        traceback.print_exception(error)
         failure = "内部错误，详情见服务器日志 / Internal error; see the server log."
     else:
-        failure = ""
+        answer, failure = outcome["answer"], ""
     if failure:
         gr.Warning(failure)
         messages.append({"role": "assistant", "content": f"⚠️ {escape(failure)}"})
@@ -184,15 +210,17 @@ def ask_stream(engine: Engine, question: Any, k: Any, mode: Any, conv: Conversat
     cited = [c.n for c in answer.citations]
     sources = conv.sources + [answer_sources_html(answer, answer_no)]
     first = True
-    for shown in stream_prefixes(answer.text, STREAM_STEP):
-        reply = {"role": "assistant", "content": reply_html(shown, answer_no, cited, answer.notice)}
+    for shown in ([answer.text] if draft else stream_prefixes(answer.text, STREAM_STEP)):  # streamed already
+        whole = shown == answer.text  # the last step shows the answer as it stays (marks included)
+        reply = {"role": "assistant", "content": answer_html(answer, answer_no) if whole
+                 else reply_html(shown, answer_no, cited, answer.notice)}
         if first:
             yield messages + [reply], sources_html(sources), hits_html(answer), "", gr.skip()
             first = False
         else:
             yield messages + [reply], gr.skip(), gr.skip(), "", gr.skip()
         time.sleep(STREAM_DELAY_S)
-    messages.append({"role": "assistant", "content": reply_html(answer.text, answer_no, cited, answer.notice)})
+    messages.append({"role": "assistant", "content": answer_html(answer, answer_no)})
     turns = conv.turns + [{"role": "user", "content": question},
                           {"role": "assistant", "content": answer.text}]
     yield (messages, sources_html(sources), hits_html(answer), "",
@@ -201,8 +229,11 @@ def ask_stream(engine: Engine, question: Any, k: Any, mode: Any, conv: Conversat
 
 def answerer_choices(config: Config) -> list[tuple[str, str]]:
     """(label, value) of each answerer a user may pick in the settings."""
-    return [("抽取式（默认）/ Extractive (default)", "extractive"),
-            ("单句基线 / One-sentence baseline", "sentence")]
+    choices = [("抽取式（默认）/ Extractive (default)", "extractive"),
+               ("单句基线 / One-sentence baseline", "sentence")]
+    if config.llm_base_url and config.llm_model:  # an OpenAI-compatible endpoint is configured
+        choices.append(("大模型生成，引用经过核对 / LLM, citations checked", "llm"))
+    return choices
 
 
 def document_records(engine: Engine) -> list[DocumentRecord]:
@@ -300,7 +331,10 @@ def build_app(engine: Engine, uploads_dir: Path = UPLOADS_DIR) -> gr.Blocks:
                                 elem_id="rag-docs")
 
         ask_outputs = [chatbot, sources, passages, question, conv]
-        ask_options = {"show_progress": "minimal", "concurrency_id": "ask", "concurrency_limit": ASK_CONCURRENCY}
+        # An LLM answer mostly waits on the endpoint, not the CPU: with one configured, more questions may
+        # run at once, so a slow model streaming to one user does not queue everyone else's questions.
+        limit = ASK_CONCURRENCY * 4 if config.llm_base_url else ASK_CONCURRENCY
+        ask_options = {"show_progress": "minimal", "concurrency_id": "ask", "concurrency_limit": limit}
         send.click(on_ask, [question, k, mode, answerer, conv], ask_outputs, api_name="ask", **ask_options)
         question.submit(on_ask, [question, k, mode, answerer, conv], ask_outputs, api_visibility="private",
                         **ask_options)

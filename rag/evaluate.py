@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from rag import metrics as M
+from rag.answering.support import supported_sentence_rate
 from rag.config import DEFAULT_INDEX_DIR, PROJECT_ROOT
 from rag.datasets import Case, is_squad, load_jsonl_cases, load_squad, select_split
 from rag.schema import Answer, Document, EvalRow
@@ -75,6 +76,9 @@ def score_case(case: Case, answer: Answer, corpus: Corpus, k: int) -> dict[str, 
     m["correct"] = (m["facts_ok"] if case.facts else m["contains"]) if case.answerable else float(answer.refused)
     m["len"] = float(len(prediction)) if not answer.refused else nan
     m["markers_ok"] = float(M.markers_resolve(answer.text, len(answer.citations)))
+    # LLM answers: share of the answer's sentences that their citation supports (NaN for refusals and for
+    # answers without sentences); no LLM judge.
+    m["supported_sentence_rate"] = supported_sentence_rate(answer)
     return m
 
 
@@ -126,7 +130,8 @@ def summarize(config: str, rows: Sequence[EvalRow], k: int) -> dict[str, Any]:
         "answered_contains": mean("contains", [r for r in answerable if not r.refused]), "em": mean("em"),
         "f1": mean("f1"), "answer_len_median": M.percentile(lengths, 50),
         "citation_precision": mean("citation_precision"), "citation_recall": mean("citation_recall"),
-        "markers_ok": mean("markers_ok", rows), "correct": mean("correct", rows), **rates}
+        "markers_ok": mean("markers_ok", rows), "correct": mean("correct", rows),
+        "supported_sentence_rate": mean("supported_sentence_rate", rows), **rates}
     factoid_lengths = [r.metrics["len"] for r in rows if r.answer.kind == "factoid" and not r.refused]
     open_lengths = [r.metrics["len"] for r in rows if r.answer.kind in ("open", "entity") and not r.refused]
     out["factoid_len_median"] = M.percentile(factoid_lengths, 50)

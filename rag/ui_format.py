@@ -52,6 +52,23 @@ def reply_html(text: str, answer_no: int, cited: Sequence[int] = (), notice: str
     return bold_spans("".join(parts))
 
 
+def answer_html(answer: Answer, answer_no: int) -> str:
+    """The final chat reply. A generated answer's unsupported sentences carry a visible mark."""
+    cited = [c.n for c in answer.citations]
+    if not any(s.unsupported for s in answer.sentences):
+        return reply_html(answer.text, answer_no, cited, answer.notice)
+    from rag.answering.support import with_markers
+
+    parts = [reply_html("", answer_no, cited, answer.notice)]
+    for s in answer.sentences:
+        if s.unsupported:
+            parts.append('<span class="rag-unsupported" title="没有段落支持这句话 / No passage supports this '
+                         f'sentence">⚠ {_escape_lines(s.text)}</span>')
+        else:
+            parts.append(reply_html(with_markers(s), answer_no, cited))
+    return "".join(parts)
+
+
 BOLD = re.compile(r"\*\*(.+?)\*\*")
 
 

@@ -51,7 +51,7 @@ class CannedEngine:
         self.answer = answer
         self.calls: list[dict] = []
 
-    def ask(self, question, history=None, k=None, mode=None, answerer=None) -> Answer:
+    def ask(self, question, history=None, k=None, mode=None, answerer=None, on_token=None) -> Answer:
         self.calls.append({"question": question, "history": [dict(t) for t in history or []], "k": k, "mode": mode})
         return self.answer
 
