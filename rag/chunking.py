@@ -17,7 +17,9 @@ from rag.schema import Chunk, Document, Sentence, trim_span
 # Paragraphs first, then sentence ends (Chinese and ASCII), then clauses, then anything.
 SEPARATORS = ["\n\n", "\n", "。", "！", "？", "；", "!", "?", ";", "，", ",", " ", ""]
 # A sentence ends at one of these, plus any closing quotes/brackets that follow it, or at a line break.
-SENTENCE_RE = re.compile(r"[^\n]*?(?:[。！？!?；;…]+[”’」』)）\"']*|\n|$)")
+# A sentence ends at Chinese end punctuation (with closing quotes), at an English full stop followed by a
+# space and a capital (not 2.7, not e.g. lower-case runs), at a line break, or at the end.
+SENTENCE_RE = re.compile(r"[^\n]*?(?:[。！？!?；;…]+[”’」』)）\"']*|\.(?=\s+[A-Z“\"(])|\n|$)")
 
 
 def make_splitter(chunk_size: int, chunk_overlap: int) -> RecursiveCharacterTextSplitter:

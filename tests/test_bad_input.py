@@ -298,7 +298,7 @@ def test_cli_batch_reports_each_bad_line_and_answers_the_rest(real_index_dir, tm
     assert "27" in rows[1]["answer"] and "error" not in rows[1]
     errors = [r.get("error", "") for r in rows]
     assert errors[0].startswith("line 1: ") and errors[2].startswith("line 3: ")  # bad JSON, not UTF-8
-    assert '"history" must be a list' in errors[3]
+    assert 'history must be a list' in errors[3]
     assert "the question must be text, not NoneType" in errors[4]
     assert 'needs an object with "id" and "question"' in errors[5]
     assert "the question is empty" in errors[6]

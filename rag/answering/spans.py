@@ -181,9 +181,9 @@ def span_candidates(question: str, want: str, sentence: str, sentence_logit: flo
     def add(s: int, e: int, **flags: float) -> None:
         while s < e and sentence[s] in " \t":
             s += 1
-        while e > s and sentence[e - 1] in " \t，,。；;":
+        while e > s and sentence[e - 1] in " \t，,。；;.!?:：、":
             e -= 1
-        if e > s:
+        if e > s and any(ch.isalnum() for ch in sentence[s:e]):
             spans.setdefault((s, e), {}).update(flags)
 
     # runs of words inside one clause
