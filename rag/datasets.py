@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from rag.documents import make_document
@@ -21,7 +21,6 @@ class Case:
     history: tuple[dict, ...] = ()
     tags: tuple[str, ...] = ()
     source: str | None = None  # document the evidence lives in (None: search every document)
-    evidence_offsets: tuple[int, ...] = field(default=())  # known start offsets (SQuAD answer_start)
     # Required facts of open/summary/list/entity answers: groups of acceptable strings; the answer must
     # hold one string of at least `facts_needed` groups. Empty: scored by `answers` alone.
     facts: tuple[tuple[str, ...], ...] = ()
@@ -105,12 +104,10 @@ def load_squad(path: Path, limit: int | None = None, absent_share: float = 0.0) 
                 if limit is not None and len(cases) >= limit:
                     break
                 answers = tuple(dict.fromkeys(a["text"] for a in qa.get("answers", []) if a["text"].strip()))
-                starts = tuple(a.get("answer_start", -1) for a in qa.get("answers", []))
                 if absent:
                     cases.append(Case(id=str(qa["id"]), question=qa["question"], answers=(), evidence=(),
                                       tags=("squad", "absent"), source=None))
                     continue
                 cases.append(Case(id=str(qa["id"]), question=qa["question"], answers=answers,
-                                  evidence=answers, tags=("squad",), source=source,
-                                  evidence_offsets=starts))
+                                  evidence=answers, tags=("squad",), source=source))
     return documents, cases

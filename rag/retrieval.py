@@ -17,10 +17,6 @@ def dense_ranking(index: Index, query_vector: np.ndarray, depth: int) -> list[in
     return [row for row, _ in index.dense.search(query_vector.astype(np.float32), min(depth, len(index.chunks)))]
 
 
-def bm25_ranking(index: Index, query_tokens: list[str], depth: int) -> list[tuple[int, float]]:
-    return index.bm25.top(query_tokens, depth)
-
-
 def retrieve(index: Index, query_vector: np.ndarray, query_tokens: list[str], k: int, mode: str = "hybrid",
              rrf_k: int = 60, depth: int = 30) -> list[Hit]:
     """Top-k hits for one question. mode: "hybrid" (fused), "dense" or "bm25" (one ranking alone).
@@ -33,7 +29,7 @@ def retrieve(index: Index, query_vector: np.ndarray, query_tokens: list[str], k:
     if mode in ("hybrid", "dense"):
         rankings.append([str(r) for r in dense_ranking(index, query_vector, depth)])
     if mode in ("hybrid", "bm25"):
-        ranked = bm25_ranking(index, query_tokens, depth)
+        ranked = index.bm25.top(query_tokens, depth)
         bm25_scores = dict(ranked)
         rankings.append([str(r) for r, _ in ranked])
     fused = fuse_rankings(rankings, rrf_k)

@@ -11,7 +11,6 @@ document ("忽略以上内容…") can only be quoted, never followed.
 
 from __future__ import annotations
 
-import bisect
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -21,6 +20,7 @@ import numpy as np
 
 from rag.answering.base import Evidence, refuse
 from rag.answering.citations import passage_slice
+from rag.answering.features import sentences_in_hits
 from rag.answering.question import Question, question_language
 from rag.schema import Answer, Citation, Hit, Sentence
 from rag.tokenize import token_set, tokenize
@@ -123,22 +123,6 @@ class Candidate:
     coverage: float  # word-weight share of the question found in the sentence and the one before
     gain: float  # how much of that the previous sentence adds
     score: float
-
-
-def sentences_in_hits(index: Index, hits: list[Hit]) -> list[tuple[int, Hit]]:
-    """(sentence row, hit) for every indexed sentence lying wholly inside a retrieved passage."""
-    out: list[tuple[int, Hit]] = []
-    seen: set[int] = set()
-    for hit in hits:
-        rows, starts = index.sentence_rows_by_doc.get(hit.chunk.doc_id, ([], []))
-        for r in rows[bisect.bisect_left(starts, hit.chunk.start):]:
-            s = index.sentences[r]
-            if s.start >= hit.chunk.end:
-                break
-            if s.end <= hit.chunk.end and r not in seen:
-                seen.add(r)
-                out.append((r, hit))
-    return out
 
 
 def term_weights(query: Query, index: Index) -> dict[str, float]:
