@@ -32,7 +32,7 @@ HOSTILE_HTML = f"""<html><head><script>alert("head")</script></head><body><artic
 <p>{INJECTION}</p><script>alert(1)</script><p onclick="alert(2)">上海的地铁网络有二十条线路，每天运送上千万乘客。</p>
 <img src=x onerror="alert(3)"></article></body></html>"""
 HOSTILE_NAME = "<img src=x onerror=alert(1)>.txt"
-ARTICLE_QUESTIONS = ["美图2023年的总收入是多少？", "美图2023年的净利润是多少？", "2023年美图影像与设计产品业务的收入是多少？",
+ARTICLE_QUESTIONS = ["美图2023年的总收入是多少？", "美图2023年总收入同比增长了多少？", "2023年美图影像与设计产品业务的收入是多少？",
                      "截至2023年12月31日,美图的付费订阅用户数是多少？", "2023年美图的月活跃用户数是多少？"]
 
 
@@ -65,7 +65,8 @@ def fingerprint(answer) -> tuple:
 
 
 def unmarked(text: str) -> str:
-    return re.sub(r"\[\d+\]", "", text)
+    """The answer without its [n] markers and the ** around a factoid's span: the quoted text itself."""
+    return re.sub(r"\[\d+\]", "", text).replace("**", "")
 
 
 def test_html_reader_drops_scripts_and_handlers_but_keeps_the_text(hostile_files):

@@ -100,7 +100,7 @@ def coverage(weights: dict[str, float], tokens: frozenset[str] | set[str]) -> fl
 
 
 SENTENCE_FEATURES = ("cos", "cos_gap", "cos_z", "cov", "cov_ctx", "grams", "grams_ctx", "type_match", "years_ok",
-                     "inv_rank", "hit_gap", "in_bm25", "first_in_par", "log_len", "en_cos_z")
+                     "inv_rank", "hit_gap", "in_bm25", "first_in_par", "log_len", "en_cos_z", "rarest", "rarest_ctx")
 
 
 @dataclass(frozen=True)
@@ -128,6 +128,9 @@ def sentence_candidates(terms: QuestionTerms, want: str, english: bool, query_ve
     top_cos, mean_cos, std_cos = float(cosines.max()), float(cosines.mean()), float(cosines.std()) or 1.0
     top_hit = max((h.dense for h in hits if h.dense is not None), default=0.0)
     type_pattern = TYPE_PATTERN.get(want)
+    # the question's most specific word the index knows (净利润 in 美图2023年的净利润是多少): a sentence
+    # without it rarely answers, however close its cosine
+    rarest = max(terms.known, key=lambda t: (terms.known[t], t)) if terms.known else ""
     out = []
     for i, ((row, hit), cos) in enumerate(zip(pairs, cosines, strict=True)):
         sentence = index.sentences[row]
@@ -149,6 +152,7 @@ def sentence_candidates(terms: QuestionTerms, want: str, english: bool, query_ve
             float(all(y in paragraph for y in terms.years)),
             1.0 / hit.rank, (hit.dense or 0.0) - top_hit, float(hit.bm25 is not None),
             float(prev is None), math.log1p(len(sentence.text)), cos_z if english else 0.0,
+            float(bool(rarest) and rarest in own), float(bool(rarest) and rarest in ctx),
         ], dtype=np.float64)))
     return out
 
