@@ -16,7 +16,7 @@ from rag.answering import ANSWERERS
 from rag.config import BUNDLED_CORPUS, DEFAULT_INDEX_DIR, MODES, VECTOR_STORES, Config
 from rag.errors import InputError, RagError
 from rag.evaluate import DEFAULT_DATASET, DEFAULT_OUT
-from rag.messages import describe_add
+from rag.messages import answer_in_words, describe_add
 from rag.schema import Answer
 from rag.serialize import answer_to_json
 
@@ -57,20 +57,8 @@ class IndexProgress:
 
 
 def format_answer(answer: Answer) -> str:
-    lines = []
-    if answer.notice:
-        lines.append(f"({answer.notice})")
-    lines.append(answer.text)
-    lines += [f"  (not supported by the passages: {s.text})" for s in answer.sentences if s.unsupported]
-    if answer.citations:
-        lines.append("")
-        lines.append("Sources:")
-        for c in answer.citations:
-            ch = c.hit.chunk
-            where = f"{ch.source}, characters {c.sentence.start}-{c.sentence.end}"
-            lines.append(f"[{c.n}] {where}" + (f" — {ch.title}" if ch.title else ""))
-            lines.append(f"    “{c.sentence.text}”")
-    return "\n".join(lines)
+    """The answer as the terminal shows it: text, unsupported sentences, then its sources."""
+    return answer_in_words(answer)
 
 
 def build_parser() -> argparse.ArgumentParser:
