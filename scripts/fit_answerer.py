@@ -210,18 +210,10 @@ def held_out_span_quality(exs, sentence_model: LinearModel, span_model: LinearMo
             continue
         n += 1
         logits = sentence_model.logits(np.stack([c.features for c in cands]))
-        order = np.argsort(-logits, kind="stable")
+        order = [int(i) for i in np.argsort(-logits, kind="stable")]
         sent_ok += labels[order[0]]
-        best, best_logit = "", -np.inf
-        for i in order[:3]:
-            c = cands[i]
-            spans = span_candidates(qa.question, want, c.sentence.text, float(logits[i]),
-                                    c.previous.text if c.previous else "")
-            if spans:
-                sl = span_model.logits(np.stack([s.features for s in spans]))
-                j = int(np.argmax(sl))
-                if sl[j] > best_logit:
-                    best, best_logit = spans[j].text, float(sl[j])
+        span, _, _ = best_span(qa.question, want, cands, logits, order, span_model)  # as the answerer does
+        best = span.text if span is not None else ""
         em += cmrc_em(best, [qa.answer])
         f1 += cmrc_f1(best, [qa.answer])
     return {"questions": n, "best_sentence_holds_answer": sent_ok / max(n, 1), "span_em": em / max(n, 1),

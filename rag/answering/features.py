@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from rag.answering.question import script_counts
 from rag.schema import Hit, Sentence
 from rag.tokenize import STOPWORDS, token_set, tokenize
 
@@ -181,8 +182,7 @@ def decision_features(best_logit: float, second_logit: float, best: SentenceCand
 def mostly_cjk(text: str) -> bool:
     """True when most letters of `text` are CJK characters (an English question over such text shares no
     words with it, so only meaning can match)."""
-    cjk = sum(1 for c in text if "\u3400" <= c <= "\u9fff")
-    latin = sum(1 for c in text if c.isascii() and c.isalpha())
+    cjk, latin = script_counts(text)
     return cjk > latin
 
 

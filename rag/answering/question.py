@@ -23,10 +23,15 @@ FOLLOWUP = re.compile(r"他|她|它|其|该|上述|前者|后者|[这那此](?:[
 SHORT_FOLLOWUP_CHARS = 6
 
 
+def script_counts(text: str) -> tuple[int, int]:
+    """(CJK characters, Latin letters) in text."""
+    return (sum(1 for c in text if "\u3400" <= c <= "\u9fff"),
+            sum(1 for c in text if c.isascii() and c.isalpha()))
+
+
 def question_language(question: str) -> str:
     """"zh" when the question is mostly Chinese characters, else "en"."""
-    cjk = sum(1 for c in question if "\u3400" <= c <= "\u9fff")
-    latin = sum(1 for c in question if c.isascii() and c.isalpha())
+    cjk, latin = script_counts(question)
     return "zh" if cjk * 3 >= latin or cjk >= 4 else "en"
 
 
