@@ -1,0 +1,67 @@
+"""The one-method interface every text generator sits behind, and what a caller can do to one request.
+
+A `Generator` turns chat messages into text, streaming pieces to `Control.on_token`. Implementations:
+the bundled GGUF in-process (rag/answering/bundled.py), any OpenAI-compatible endpoint
+(rag/answering/llm.py), the serving queue that wraps either one (rag/serving.py), and the scripted fakes
+of the tests. Whatever goes wrong (no model, load failure, timeout, endpoint down, the queue too long) is
+a `GenerationFailed` whose message says why in words: the answerer then gives the extractive answer
+with that reason as its notice. A user's Stop is not a failure: the text so far comes back with
+`stopped=True` and is checked like any other.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass
+class Control:
+    """What the caller of one request can see and do while it runs (mutable: the stop flag is shared
+    between the UI thread that sets it and the worker that reads it)."""
+
+    on_token: Callable[[str], None] | None = None  # each generated piece, as it arrives
+    on_queue: Callable[[int], None] | None = None  # requests ahead of this one; called again at 0 when it starts
+    stop: threading.Event = field(default_factory=threading.Event)  # set by Stop / a closed tab
+
+    def token(self, piece: str) -> None:
+        if self.on_token is not None:
+            self.on_token(piece)
+
+    def queued(self, ahead: int) -> None:
+        if self.on_queue is not None:
+            self.on_queue(ahead)
+
+    @property
+    def stopped(self) -> bool:
+        return self.stop.is_set()
+
+
+@dataclass(frozen=True)
+class Generation:
+    """What a generator wrote for one request."""
+
+    text: str
+    stopped: bool = False  # the caller stopped it: `text` is the part written before that
+    prompt_tokens: int = 0  # 0 when the generator cannot tell
+    tokens: int = 0  # generated tokens (0 when the generator cannot tell)
+    first_token_s: float = 0.0  # seconds from the start of generation to the first piece
+    seconds: float = 0.0  # seconds from the start of generation to its end (queue wait excluded)
+    queued_s: float = 0.0  # seconds spent waiting in the serving queue
+
+
+class GenerationFailed(Exception):
+    """No usable text: the message says why, in words fit for a notice ("the model is not installed …")."""
+
+
+class Generator(Protocol):
+    name: str  # what Answer.answerer and the UI show, e.g. "qwen2.5-1.5b" or the endpoint's model
+
+    def generate(self, messages: Sequence[dict[str, str]], max_tokens: int,
+                 control: Control | None = None) -> Generation:
+        """Greedy completion of chat `messages` (role/content dicts), at most `max_tokens` tokens.
+        Streams pieces to `control.on_token`; returns early, with `stopped=True`, once `control.stop` is
+        set. Raises GenerationFailed when no text can be produced."""
+        ...
