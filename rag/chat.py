@@ -15,6 +15,7 @@ from pathlib import Path
 
 from rag.answering import make_answerer
 from rag.answering.base import Answerer, Evidence, refuse
+from rag.answering.generation import Control
 from rag.answering.question import Question
 from rag.config import BUNDLED_CORPUS, DEFAULT_INDEX_DIR, Config
 from rag.documents import read_documents
@@ -97,7 +98,9 @@ class Engine:
 
     def ask(self, question: str, history: Sequence[dict] | None = None, k: int | None = None,
             mode: str | None = None, answerer: str | None = None,
-            on_token: Callable[[str], None] | None = None) -> Answer:
+            on_token: Callable[[str], None] | None = None, control: Control | None = None) -> Answer:
+        """The answer to `question`. `control` (rag/answering/generation.py) streams a model's pieces, reports
+        the request's place in the model queue and stops it; `on_token` alone is the short form."""
         cfg = self.config.with_(k=k, mode=mode, answerer=answerer)  # validates k, mode and answerer
         t0 = time.perf_counter()
         text, notice = clean_question(question, cfg.max_question_chars)
@@ -111,14 +114,18 @@ class Engine:
         t2 = time.perf_counter()
         chosen = self.answerer(cfg.answerer)
         if hits:
-            answer = chosen.answer(asked, hits, Evidence(index, vector, self.embedder), on_token)
+            answer = chosen.answer(asked, hits, Evidence(index, vector, self.embedder), on_token, control=control)
         else:
             answer = refuse(text, answerer=chosen.name)
         t3 = time.perf_counter()
         timings = {"embed": (t1 - t0) * 1000, "search": (t2 - t1) * 1000, "answer": (t3 - t2) * 1000,
                    "total": (t3 - t0) * 1000}
         notices = " ".join(n for n in (notice, answer.notice) if n)
-        return replace(answer, timings_ms={k: round(v, 2) for k, v in timings.items()},
+        # an answerer's own stages (queue, first_token, generate: time since its start) are kept beside these
+        stages = {**answer.timings_ms, **timings}
+        if "first_token" in stages:  # from the question's arrival, as a user waits for it
+            stages["first_token"] += stages["embed"] + stages["search"]
+        return replace(answer, timings_ms={k: round(v, 2) for k, v in stages.items()},
                        retrieval_query=query, notice=notices)
 
     def add_documents(self, documents: Sequence[Document], progress: Progress | None = None) -> AddReport:

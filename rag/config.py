@@ -42,8 +42,10 @@ class Config:
     max_file_bytes: int = 20_000_000  # 20 MB, as the UI and error messages print it
     # Extractive answer length target, characters (without [n] markers).
     max_answer_chars: int = 120
-    # Which answerer writes answers: "extractive" (default, offline) or "sentence" (the old baseline).
-    answerer: str = "extractive"
+    # Which answerer writes answers (rag/answering/__init__.py): "auto" (default: the bundled model reads the best
+    # sentences, every sentence it writes is checked, the extractive answer when it cannot run), "model" (the same
+    # without the extractive answer after a failed check), "extractive", "sentence" (the old baseline), "llm".
+    answerer: str = "auto"
     # Refusal thresholds of the "sentence" baseline (see rag/answering/sentence.py). They depend on the embedding model: these values were
     # calibrated for multilingual-e5-small on eval/qa_article.jsonl with scripts/calibrate_refusal.py.
     refuse_min_coverage: float = 0.30  # share of the question's word weight found near the answer
@@ -68,6 +70,10 @@ class Config:
     # Prompt budget in tokens (instructions + conversation + passages + question): passages are cut to fit,
     # so a small local model's context window never silently truncates the prompt.
     llm_context_tokens: int = 3000
+    # The bundled model's GGUF (built by `make llm-model`, rag/gguf_build.py); any other chat GGUF may be named.
+    llm_model_path: str = str(PROJECT_ROOT / "models" / "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf")
+    # Threads llama.cpp generates with; 0 = one per core.
+    llm_threads: int = 0
 
     def __post_init__(self) -> None:
         if self.chunk_size < 50 or self.chunk_size > 450:
@@ -96,6 +102,8 @@ class Config:
                              "OpenAI-compatible base, e.g. http://127.0.0.1:11434/v1.")
         if not self.llm_timeout_s > 0:
             raise InputError(f"llm_timeout_s={self.llm_timeout_s} must be above 0 seconds (RAG_LLM_TIMEOUT_S).")
+        if self.llm_threads < 0:
+            raise InputError(f"llm_threads={self.llm_threads} must be 0 (one per core) or a thread count (RAG_LLM_THREADS).")
         if self.llm_context_tokens < 500:
             raise InputError(f"llm_context_tokens={self.llm_context_tokens} is too small for instructions and "
                              "passages; use 500 or more (RAG_LLM_CONTEXT_TOKENS).")

@@ -64,16 +64,17 @@ def score_case(case: Case, answer: Answer, corpus: Corpus, k: int) -> dict[str, 
         m = {"hit@1": M.hit_at_k(flags, 1), "hit@3": M.hit_at_k(flags, 3), "hit@5": M.hit_at_k(flags, 5),
              f"recall@{k}": M.recall_at_k(retrieved, evidence, k), "mrr": M.reciprocal_rank(flags),
              "ndcg@5": M.ndcg_at_k(flags, 5), "contains": float(M.contains_gold(prediction, case.answers)),
+             "fair": float(M.fair_match(prediction, case.answers)),
              "em": M.cmrc_em(short, case.answers), "f1": M.cmrc_f1(short, case.answers),
              "citation_precision": M.citation_precision(cited, evidence),
              "citation_recall": M.citation_recall(cited, evidence) if not answer.refused else 0.0}
     else:
-        m = dict.fromkeys(("hit@1", "hit@3", "hit@5", f"recall@{k}", "mrr", "ndcg@5", "contains", "em", "f1",
+        m = dict.fromkeys(("hit@1", "hit@3", "hit@5", f"recall@{k}", "mrr", "ndcg@5", "contains", "fair", "em", "f1",
                            "citation_precision", "citation_recall"), nan)
     m["facts_ok"] = float(M.facts_ok(prediction, case.facts, case.facts_needed)) if case.facts else nan
     # "correct": what a reader would call right — the required facts for open/summary/list/entity cases,
-    # the gold answer for factoids, a refusal for unanswerable ones.
-    m["correct"] = (m["facts_ok"] if case.facts else m["contains"]) if case.answerable else float(answer.refused)
+    # the gold answer for factoids (fair to concise answers: metrics.fair_match), a refusal for unanswerable ones.
+    m["correct"] = (m["facts_ok"] if case.facts else m["fair"]) if case.answerable else float(answer.refused)
     m["len"] = float(len(prediction)) if not answer.refused else nan
     m["markers_ok"] = float(M.markers_resolve(answer.text, len(answer.citations)))
     # LLM answers: share of the answer's sentences that their citation supports (NaN for refusals and for
@@ -126,7 +127,7 @@ def summarize(config: str, rows: Sequence[EvalRow], k: int) -> dict[str, Any]:
         "config": config, "n": len(rows), "n_answerable": len(answerable),
         "n_unanswerable": len(rows) - len(answerable),
         "hit@1": mean("hit@1"), "hit@3": mean("hit@3"), "hit@5": mean("hit@5"), f"recall@{k}": mean(f"recall@{k}"),
-        "mrr": mean("mrr"), "ndcg@5": mean("ndcg@5"), "answer_contains": mean("contains"),
+        "mrr": mean("mrr"), "ndcg@5": mean("ndcg@5"), "answer_contains": mean("contains"), "fair": mean("fair"),
         "answered_contains": mean("contains", [r for r in answerable if not r.refused]), "em": mean("em"),
         "f1": mean("f1"), "answer_len_median": M.percentile(lengths, 50),
         "citation_precision": mean("citation_precision"), "citation_recall": mean("citation_recall"),
@@ -139,7 +140,12 @@ def summarize(config: str, rows: Sequence[EvalRow], k: int) -> dict[str, Any]:
     for tag in TAG_GROUPS:  # share answered correctly per kind of case
         tagged = [r for r in rows if tag in r.tags]
         out[f"correct[{tag}]"] = mean("correct", tagged) if tagged else math.nan
-    for stage in ("embed", "search", "answer", "total"):
+    model_rows = [r for r in rows if "generate" in r.answer.timings_ms]
+    out["model_share"] = len(model_rows) / len(rows) if rows else math.nan  # answers a language model wrote
+    rates_tps = [r.answer.generated_tokens / (r.answer.timings_ms["generate"] / 1000) for r in model_rows
+                 if r.answer.generated_tokens and r.answer.timings_ms["generate"] > 0]
+    out["tokens_per_s"] = M.mean_ignoring_nan(rates_tps) if rates_tps else math.nan
+    for stage in ("embed", "search", "answer", "first_token", "generate", "total"):
         values = [r.answer.timings_ms.get(stage, math.nan) for r in rows]
         out[f"{stage}_p50_ms"] = M.percentile(values, 50)
         out[f"{stage}_p95_ms"] = M.percentile(values, 95)

@@ -63,6 +63,23 @@ def contains_gold(prediction: str, golds: Sequence[str]) -> bool:
     return any(g and g in pred for g in map(normalize_answer, golds))
 
 
+def fair_match(prediction: str, golds: Sequence[str], min_share: float = 0.5) -> bool:
+    """contains_gold, or — fair to a concise answer when the gold is a whole clause (CMRC-style) — the
+    normalized prediction lies inside a gold, covers at least `min_share` of its characters, and holds
+    every number the gold holds. Project definition (issue 14): "a gold span inside the answer, or an
+    answer that is a substantial piece of the gold with its numbers"; min_share 0.5 is set by hand."""
+    if contains_gold(prediction, golds):
+        return True
+    pred = normalize_answer(strip_citation_markers(prediction))
+    if not pred:
+        return False
+    for gold in map(normalize_answer, golds):
+        if gold and pred in gold and len(pred) >= min_share * len(gold):
+            if set(re.findall(r"\d+(?:\.\d+)?", gold)) <= set(re.findall(r"\d+(?:\.\d+)?", pred)):
+                return True
+    return False
+
+
 def facts_found(prediction: str, groups: Sequence[Sequence[str]]) -> int:
     """How many fact groups the prediction holds (a group is held when one of its strings is, after
     normalize_answer on both sides; markers stripped)."""

@@ -151,6 +151,7 @@ class Answer:
     sentences: tuple[AnswerSentence, ...] = ()  # the answer split into its cited sentences
     answerer: str = ""  # which answerer wrote it ("extractive", "sentence", "llm")
     kind: str = ""  # the question kind the answer was shaped for (factoid, open, summary, entity, ...)
+    generated_tokens: int = 0  # tokens a language model wrote for it (0: none ran)
 
 
 @dataclass(frozen=True)

@@ -3,17 +3,22 @@ each implementation is imported only when chosen, so an optional one never costs
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from rag.errors import InputError
 
 if TYPE_CHECKING:
     from rag.answering.base import Answerer
+    from rag.answering.generation import Generator
     from rag.config import Config
 
 # "extractive": the default, fitted on public QA data; "sentence": the one-sentence baseline; "llm": any
 # OpenAI-compatible endpoint (RAG_LLM_BASE_URL), citations checked, the extractive answer as its fallback.
-ANSWERERS = ("extractive", "sentence", "llm")
+# "auto" and "model": a language model reads the best sentences and its sentences are checked (model.py); the
+# bundled GGUF in-process, or the endpoint RAG_LLM_BASE_URL names when it is set.
+ANSWERERS = ("auto", "model", "extractive", "sentence", "llm")
+_GENERATORS: dict[tuple, Generator] = {}  # one model instance per process, whichever answerers use it
 
 
 def make_answerer(config: Config, name: str | None = None) -> Answerer:
@@ -31,4 +36,33 @@ def make_answerer(config: Config, name: str | None = None) -> Answerer:
         from rag.answering.llm import LlmAnswerer
 
         return LlmAnswerer(config, fallback=make_answerer(config, "extractive"))
+    if name in ("auto", "model"):
+        from rag.answering.extractive import ExtractiveAnswerer
+        from rag.answering.model import DEFAULT_POLICY, ModelAnswerer
+
+        policy = DEFAULT_POLICY if name == "auto" else replace(DEFAULT_POLICY, extractive_when_unsupported=False)
+        return ModelAnswerer(make_generator(config), ExtractiveAnswerer(config.max_answer_chars), policy, name)
     raise InputError(f"answerer={name!r} is unknown; choose one of {', '.join(ANSWERERS)}.")
+
+
+def make_generator(config: Config) -> Generator:
+    """The process's one language model: the endpoint RAG_LLM_BASE_URL names, else the bundled GGUF."""
+    if config.llm_base_url:
+        key: tuple = ("endpoint", config.llm_base_url, config.llm_model)
+    else:
+        key = ("gguf", config.llm_model_path, config.llm_threads)
+    if key not in _GENERATORS:
+        if config.llm_base_url:
+            from rag.answering.llm import EndpointGenerator
+
+            _GENERATORS[key] = EndpointGenerator(config)
+        else:
+            from pathlib import Path
+
+            from rag.answering.bundled import LlamaCppGenerator
+            from rag.gguf_build import QWEN_1_5B
+
+            path = Path(config.llm_model_path)
+            name = QWEN_1_5B.name if path.name == QWEN_1_5B.file_name else path.stem
+            _GENERATORS[key] = LlamaCppGenerator(path, name, config.llm_threads, config.llm_timeout_s)
+    return _GENERATORS[key]

@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from rag.answering.base import REFUSAL, Answerer, Evidence, refuse
+from rag.answering.generation import Control, Generation, GenerationFailed
 from rag.answering.question import Question
 from rag.answering.support import (
     DEFAULT_BAR,
@@ -153,7 +154,7 @@ def _reason(exc: Exception, base_url: str, timeout: float) -> str:
 
 
 def stream_completion(client: Any, model: str, messages: Sequence[dict[str, str]], timeout: float,
-                      on_token: Callable[[str], None] | None = None) -> str:
+                      on_token: Callable[[str], None] | None = None, max_tokens: int = ANSWER_TOKENS) -> str:
     """The whole reply, streamed; `on_token` gets each piece. A reply still running after `timeout`
     seconds is cut off (the client's own timeout only bounds each wait for the next piece)."""
     import openai
@@ -164,7 +165,7 @@ def stream_completion(client: Any, model: str, messages: Sequence[dict[str, str]
     pieces: list[str] = []
     try:
         stream = client.chat.completions.create(model=model, messages=list(messages), stream=True,
-                                                temperature=0, max_tokens=ANSWER_TOKENS)
+                                                temperature=0, max_tokens=max_tokens)
     except expected as exc:
         raise EndpointFailure(_reason(exc, base_url, timeout)) from None
     try:
@@ -293,9 +294,11 @@ class LlmAnswerer:
                                     timeout=config.llm_timeout_s, max_retries=0)
 
     def answer(self, question: Question, hits: Sequence[Hit], evidence: Evidence,
-               on_token: Callable[[str], None] | None = None) -> Answer:
+               on_token: Callable[[str], None] | None = None, control: Control | None = None) -> Answer:
         if not hits:
             return refuse(question.text, answerer=self.name)
+        if control is not None and on_token is None:
+            on_token = control.on_token
         prompt = build_prompt(question, hits, self.config.llm_context_tokens)
         try:
             reply = stream_completion(self.client, self.config.llm_model, prompt.messages,
@@ -309,3 +312,60 @@ class LlmAnswerer:
                     f"{self.config.llm_context_tokens}" + (", the last one cut" if prompt.cut else "") + ".")
             answer = replace(answer, notice=" ".join(n for n in (answer.notice, note) if n))
         return answer
+
+
+class EndpointGenerator:
+    """The `Generator` (rag/answering/generation.py) over an OpenAI-compatible endpoint: what the "auto" and
+    "model" answerers use instead of the bundled GGUF when RAG_LLM_BASE_URL is set."""
+
+    def __init__(self, config: Config) -> None:
+        if not config.llm_model:
+            raise InputError(f"RAG_LLM_MODEL is not set; name the model that {config.llm_base_url} serves "
+                             "(e.g. RAG_LLM_MODEL=qwen2.5:7b).")
+        try:
+            import openai
+        except ImportError:
+            raise InputError("an LLM endpoint needs the openai package; install it with "
+                             "`pip install -e '.[llm]'`.") from None
+        self.name = config.llm_model
+        self.model = config.llm_model
+        self.timeout_s = config.llm_timeout_s
+        self.client = openai.OpenAI(base_url=config.llm_base_url, api_key=config.llm_api_key or "unused",
+                                    timeout=config.llm_timeout_s, max_retries=0)
+
+    def generate(self, messages: Sequence[dict[str, str]], max_tokens: int,
+                 control: Control | None = None) -> Generation:
+        control = control or Control()
+        start = time.monotonic()
+        first: list[float] = []
+        count = [0]
+
+        class Stopped(Exception):
+            pass
+
+        def piece(text: str) -> None:
+            if control.stopped:
+                raise Stopped
+            if not first:
+                first.append(time.monotonic() - start)
+            count[0] += 1
+            control.token(text)
+
+        pieces: list[str] = []
+
+        def keep(text: str) -> None:
+            piece(text)
+            pieces.append(text)
+
+        try:
+            stream_completion(self.client, self.model, messages, self.timeout_s, keep, max_tokens=max_tokens)
+        except Stopped:
+            return Generation("".join(pieces), stopped=True, tokens=count[0], first_token_s=first[0] if first else 0.0,
+                              seconds=time.monotonic() - start)
+        except EndpointFailure as exc:
+            if control.stopped:
+                return Generation("".join(pieces), stopped=True, tokens=count[0],
+                                  first_token_s=first[0] if first else 0.0, seconds=time.monotonic() - start)
+            raise GenerationFailed(f"the endpoint gave no answer: {exc}") from None
+        return Generation("".join(pieces), tokens=count[0], first_token_s=first[0] if first else 0.0,
+                          seconds=time.monotonic() - start)

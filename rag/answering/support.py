@@ -109,6 +109,34 @@ def numbers(text: str) -> set[str]:
     return {format(float(n), "g") for n in NUMBER.findall(text)}
 
 
+# A number's magnitude word, so that a claim written in another language or scale is still checked by value:
+# 2.7 billion (yuan) = 27亿 (yuan), 9.11 million = 911万. Units (元, yuan, %) are not compared.
+MAGNITUDE = {"万亿": 1e12, "千万": 1e7, "百万": 1e6, "万": 1e4, "亿": 1e8, "千": 1e3, "thousand": 1e3,
+             "million": 1e6, "billion": 1e9, "trillion": 1e12, "k": 1e3, "m": 1e6, "bn": 1e9}
+QUANTITY = re.compile(r"(\d+(?:\.\d+)?)\s*(万亿|千万|百万|万|亿|千|thousand|million|billion|trillion|bn|k|m)?(?![a-z])",
+                      re.I)
+
+
+def quantities(text: str) -> list[tuple[str, str]]:
+    """Each number of text as (the number as written, its value with the magnitude word applied; "" when
+    it has none): "27 亿元" -> ("27", "2.7e+09"), "2.7 billion" -> ("2.7", "2.7e+09"), "2023年" -> ("2023", "")."""
+    text = re.sub(r"(?<=\d),(?=\d{3})", "", text)
+    out = []
+    for m in QUANTITY.finditer(text):
+        raw = format(float(m.group(1)), "g")
+        word = (m.group(2) or "").lower()
+        out.append((raw, format(float(m.group(1)) * MAGNITUDE[word], ".6g") if word else ""))
+    return out
+
+
+def numbers_missing(claim: str, support: str) -> list[str]:
+    """The claim's numbers that `support` holds neither as written nor by value (27亿 for 2.7 billion)."""
+    have = quantities(support)
+    raws, bare, values = {r for r, _ in have}, {r for r, v in have if not v}, {v for _, v in have if v}
+    # with a magnitude, the value must match (27 billion is not 27亿), or the bare number stand in the support
+    return sorted({r for r, v in quantities(claim) if ((v not in values and r not in bare) if v else r not in raws)})
+
+
 @lru_cache(maxsize=4096)
 def names(text: str) -> frozenset[str]:
     """Names of people, places and organisations (two characters or more), and Latin words written like
@@ -131,7 +159,7 @@ def names(text: str) -> frozenset[str]:
 
 def missing_requirements(claim: str, support: str, passage: str) -> list[str]:
     """Numbers of the claim absent from `support`, and names absent from the whole `passage`."""
-    missing = sorted(numbers(claim) - numbers(support))
+    missing = numbers_missing(claim, support)
     lowered = passage.lower()
     missing += sorted(n for n in names(claim) if n not in lowered)
     return missing
@@ -233,3 +261,43 @@ def supported_sentence_rate(answer: Answer) -> float:
     if not answer.sentences:
         return math.nan
     return sum(not s.unsupported for s in answer.sentences) / len(answer.sentences)
+
+
+# -- the question's own claims ---------------------------------------------------------------------------
+# A short answer (3.7亿元) claims more than it says: read with 美图2022年的净利润是多少？ it claims a 2022
+# figure. The question's numbers, Latin words and quoted titles must therefore stand in the supporting
+# sentence or beside it, like the claim's own.
+QUOTED = re.compile(r"[“\"《「『]([^”\"》」』]{1,30})[”\"》」』]")
+LATIN = re.compile(r"[A-Za-z][A-Za-z0-9.+-]*")
+
+
+def question_anchors(question: str) -> frozenset[str]:
+    """What a question pins its answer to: numbers (years, counts), Latin-script words that are not
+    function words (ChatGPT, Wink), and quoted titles, all lower-cased."""
+    found = set(numbers(question))
+    for m in LATIN.finditer(question):  # written like a name: a capital inside, or first but not at the start
+        w = m.group(0)
+        at_start = not normalize(question[:m.start()])
+        if len(w) > 1 and w.lower() not in ENGLISH_STOP and (any(c.isupper() for c in w[1:])
+                                                              or (w[0].isupper() and not at_start)):
+            found.add(w.lower())
+    found |= {q.strip().lower() for q in QUOTED.findall(question) if q.strip()}
+    return frozenset(found)
+
+
+def anchors_missing(anchors: frozenset[str], context: str) -> list[str]:
+    """The anchors that `context` (the supporting sentence, its neighbours and the passage title) lacks."""
+    lowered = context.lower()
+    have = numbers(context)
+    return sorted(a for a in anchors if (a not in have if NUMBER.fullmatch(a) else a not in lowered))
+
+
+NOT_FOUND = re.compile(
+    r"没有(?:提到|提及|说明|提供|给出|相关|明确)|未(?:提及|提到|说明|给出)|无法(?:回答|确定|得知|从)|不包含|并未|"
+    r"\b(?:do|does|did)\s+not\s+(?:mention|say|state|contain|specify|provide)|\bnot\s+(?:mentioned|stated|specified)"
+    r"|\bno\s+information\b|\bcannot\s+be\s+(?:determined|found)", re.I)
+
+
+def says_not_found(text: str) -> bool:
+    """The model says, in its own words, that the excerpts do not answer (no refusal sentence is asked of it)."""
+    return bool(NOT_FOUND.search(text))

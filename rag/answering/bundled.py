@@ -1,0 +1,119 @@
+"""The bundled language model, in-process: a GGUF file run by llama-cpp-python (no server to start).
+
+`LlamaCppGenerator` is a `Generator` (rag/answering/generation.py). It loads the file on first use (about
+2 s; 1.8 GB resident for the 1.5B model) and keeps it; one generation runs at a time (a lock: llama.cpp's
+context is not thread-safe; rag/serving.py queues requests fairly in front of it). Everything that can go
+wrong — llama-cpp-python not installed, the file missing or unreadable, a crash mid-answer, a reply still
+running after `timeout_s` — is a GenerationFailed whose message names the cause and the fix, so the
+answerer can fall back to the extractive answer at once.
+
+llama.cpp reuses the key/value cache of the longest prompt prefix shared with the previous request, so a
+fixed system prompt is paid for once per process, not per question.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rag.answering.generation import Control, Generation, GenerationFailed
+
+N_CTX = 2048  # the answer prompt stays near 400-700 tokens; 2,048 leaves room for follow-ups and the reply
+
+
+class LlamaCppGenerator:
+    """One GGUF model held by this process."""
+
+    def __init__(self, path: Path, name: str, threads: int = 0, timeout_s: float = 60.0,
+                 n_ctx: int = N_CTX) -> None:
+        self.path = Path(path)
+        self.name = name
+        self.threads = threads
+        self.timeout_s = timeout_s
+        self.n_ctx = n_ctx
+        self._llm: Any = None
+        self._load_error = ""
+        self._lock = threading.Lock()
+
+    def available(self) -> str:
+        """"" when the model can be used, else why not (for notices and `rag doctor`-style checks)."""
+        if self._llm is not None:
+            return ""
+        if self._load_error:
+            return self._load_error
+        if not self.path.is_file():
+            return (f"the language model file {self.path} is not installed; run `make llm-model` "
+                    "(or set RAG_LLM_MODEL_PATH to a GGUF file)")
+        try:
+            import llama_cpp  # noqa: F401
+        except ImportError:
+            return "llama-cpp-python is not installed; run `make llm-model`"
+        return ""
+
+    def load(self) -> Any:
+        """The llama_cpp.Llama instance, loaded once (GenerationFailed when it cannot be)."""
+        if self._llm is not None:
+            return self._llm
+        why = self.available()
+        if why:
+            raise GenerationFailed(why)
+        import os
+
+        import llama_cpp
+
+        threads = self.threads or max(1, len(os.sched_getaffinity(0)))
+        try:
+            self._llm = llama_cpp.Llama(model_path=str(self.path), n_ctx=self.n_ctx, n_threads=threads,
+                                        n_threads_batch=threads, n_batch=512, verbose=False)
+        except Exception as exc:  # a damaged or foreign file: llama.cpp says only "failed to load"
+            self._load_error = (f"the language model {self.path} could not be loaded ({exc}); run "
+                                "`make llm-model` again to rebuild it")
+            raise GenerationFailed(self._load_error) from None
+        return self._llm
+
+    def generate(self, messages: Sequence[dict[str, str]], max_tokens: int,
+                 control: Control | None = None) -> Generation:
+        control = control or Control()
+        with self._lock:
+            llm = self.load()
+            start = time.monotonic()
+            first = 0.0
+            pieces: list[str] = []
+            stopped = False
+            try:
+                stream = llm.create_chat_completion(messages=list(messages), stream=True, temperature=0.0,
+                                                    top_k=1, max_tokens=max_tokens, seed=0)
+                try:
+                    for chunk in stream:
+                        if control.stopped:
+                            stopped = True
+                            break
+                        piece = chunk["choices"][0]["delta"].get("content") or ""
+                        if not piece:
+                            continue
+                        if not pieces:
+                            first = time.monotonic() - start
+                        pieces.append(piece)
+                        control.token(piece)
+                        if time.monotonic() - start > self.timeout_s:
+                            raise GenerationFailed(f"the model was still writing after {self.timeout_s:g} s "
+                                                   "(RAG_LLM_TIMEOUT_S)")
+                finally:
+                    close = getattr(stream, "close", None)
+                    if close is not None:
+                        close()
+            except GenerationFailed:
+                raise
+            except Exception as exc:  # llama.cpp errors mid-answer (context overflow, decode failure)
+                raise GenerationFailed(f"the model failed while answering ({type(exc).__name__}: {exc})") from None
+            prompt_tokens = len(llm.tokenize(_template_text(messages).encode("utf-8"), add_bos=False))
+        return Generation(text="".join(pieces), stopped=stopped, prompt_tokens=prompt_tokens, tokens=len(pieces),
+                          first_token_s=first, seconds=time.monotonic() - start)
+
+
+def _template_text(messages: Sequence[dict[str, str]]) -> str:
+    """Roughly what the chat template feeds the model (ChatML), for the prompt-token count only."""
+    return "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)

@@ -1,0 +1,253 @@
+"""The model answerer ("model", and the default "auto"): a language model reads the best sentences, and
+every sentence it writes is checked against them before anyone sees it cited.
+
+1. The extractive answerer ranks the sentences of the hits (its fitted sentence model). Summaries stay
+   extractive (the summary's sentences stand for the document; five passages do not).
+2. The best sentences, with their neighbours, become numbered excerpts (context.py), the prompt
+   (prompt.py) asks for a brief cited answer, and a `Generator` writes it (bundled.py in-process, or an
+   OpenAI-compatible endpoint in llm.py), streaming to `control.on_token`, stoppable by `control.stop`.
+3. Each sentence of the reply is checked (support.py): supported by an excerpt sentence (overlap/meaning,
+   the claim's numbers and names), and — read with the question — the question's numbers, Latin words and
+   quoted titles stand beside that sentence, and enough of the question's words do (`Policy`). Sentences
+   that fail are left out of the answer and named in the notice. No sentence left, or the model saying in
+   its own words that the excerpts do not say: the answer is refused ("auto") or, where the policy says
+   so, the extractive answer is given if it passes the same question checks.
+4. No model, a failed load, a crash, a timeout, a full queue: the extractive answer, with a notice saying
+   why, and `answerer` says which one wrote it.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+from rag.answering.base import Evidence, refuse
+from rag.answering.context import Excerpt, select_excerpts
+from rag.answering.extractive import Analysis, ExtractiveAnswerer
+from rag.answering.features import coverage, question_terms
+from rag.answering.generation import Control, Generation, GenerationFailed, Generator
+from rag.answering.prompt import build_messages
+from rag.answering.question import Question
+from rag.answering.support import (
+    DEFAULT_BAR,
+    SupportBar,
+    anchors_missing,
+    best_support,
+    question_anchors,
+    says_not_found,
+    with_markers,
+)
+from rag.schema import Answer, AnswerSentence, Citation, Hit, Sentence
+from rag.tokenize import token_set
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How the model is used and when its answer is believed. Fitted values name their data (README)."""
+
+    top_sentences: int = 3  # best candidate sentences sent, each with one neighbour on each side
+    max_excerpt_chars: int = 420  # excerpt budget (~1 token per CJK character): the prompt stays near 450 tokens
+    factoid_tokens: int = 64  # reply cap for factoid questions
+    open_tokens: int = 160  # reply cap for open / entity questions
+    min_question_coverage: float = 0.0  # idf-weighted share of the question's known words beside the support
+    extractive_when_unsupported: bool = False  # give the (checked) extractive answer when the model's fails
+    bar: SupportBar = field(default=DEFAULT_BAR)
+
+
+DEFAULT_POLICY = Policy()
+
+
+@dataclass(frozen=True)
+class Checked:
+    """One sentence of the reply and what the check found."""
+
+    text: str
+    markers: tuple[int, ...]
+    support: object | None  # support.Support of the excerpt that supports it, or None
+    origin: Hit | None
+    question_coverage: float
+    missing: tuple[str, ...]  # question anchors absent beside the support
+
+    @property
+    def kept(self) -> bool:
+        return self.support is not None and not self.missing
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Everything one model answer was decided from (the evaluation and the fitting script read it)."""
+
+    answer: Answer
+    analysis: Analysis | None = None
+    excerpts: tuple[Excerpt, ...] = ()
+    generation: Generation | None = None
+    checked: tuple[Checked, ...] = ()
+    model_refused: bool = False  # the model said the excerpts do not answer
+    failure: str = ""  # why no generation (fallback)
+
+
+def context_of(index, hit: Hit, sentence: Sentence) -> str:  # noqa: ANN001 - Index, kept loose for fakes
+    """The supporting sentence with the sentence before and after it in its passage, and the title."""
+    from rag.answering.support import passage_sentences
+
+    sentences = passage_sentences(index, hit)
+    inside = [i for i, s in enumerate(sentences) if s.start < sentence.end and sentence.start < s.end]
+    if not inside:
+        return f"{hit.chunk.title}\n{sentence.text}"
+    lo, hi = max(0, inside[0] - 1), min(len(sentences), inside[-1] + 2)
+    return hit.chunk.title + "\n" + "".join(s.text for s in sentences[lo:hi])
+
+
+def check_reply(reply: str, question: Question, excerpts: Sequence[Excerpt], evidence: Evidence,
+                bar: SupportBar) -> list[Checked]:
+    """Each sentence of the reply against the excerpts it cites (or all of them when it cites none)."""
+    from rag.answering.llm import split_claims
+
+    claims = split_claims(reply)
+    if not claims:
+        return []
+    vectors = evidence.embedder.embed_passages([c.text for c in claims]) if evidence.embedder is not None else None
+    anchors = question_anchors(question.text)
+    terms = question_terms(question.text, question.previous, evidence.index)
+    out: list[Checked] = []
+    for i, claim in enumerate(claims):
+        vector = None if vectors is None else vectors[i]
+        # the excerpts it cites first; a small model's [n] is often off by one, so then the others: the
+        # sentence must still be supported by real text, only the number it wrote is not trusted
+        cited = [n for n in claim.markers if 1 <= n <= len(excerpts)]
+        found: list = []
+        for group in (cited, [n for n in range(1, len(excerpts) + 1) if n not in cited]):
+            found = [(s, excerpts[n - 1]) for n in group
+                     if (s := best_support(claim.text, vector, excerpts[n - 1].hit, evidence.index, bar)) is not None
+                     and s.supported]
+            if found:
+                break
+        if not found:
+            out.append(Checked(claim.text, claim.markers, None, None, 0.0, ()))
+            continue
+        support, excerpt = max(found, key=lambda f: f[0].score)
+        context = context_of(evidence.index, excerpt.origin, support.sentence)
+        cov = coverage(terms.known, token_set(context)) if terms.known else 1.0
+        out.append(Checked(claim.text, claim.markers, support, excerpt.origin, cov,
+                           tuple(anchors_missing(anchors, context))))
+    return out
+
+
+def compose_checked(question: Question, checked: Sequence[Checked], hits: Sequence[Hit], name: str,
+                    kind: str) -> Answer | None:
+    """The answer of the kept sentences, each citing the passage sentence that supports it; None if none."""
+    numbers: dict[tuple[str, int, int], int] = {}
+    citations: list[Citation] = []
+    sentences: list[AnswerSentence] = []
+    for c in checked:
+        if not c.kept:
+            continue
+        s = c.support.sentence  # type: ignore[union-attr]
+        key = (c.origin.chunk.id, s.start, s.end)  # type: ignore[union-attr]
+        if key not in numbers:
+            numbers[key] = len(numbers) + 1
+            citations.append(Citation(numbers[key], c.origin, s))  # type: ignore[arg-type]
+        sentences.append(AnswerSentence(c.text, (numbers[key],)))
+    if not sentences:
+        return None
+    joiner = "" if question.language == "zh" else " "
+    return Answer(question=question.text, text=joiner.join(with_markers(s) for s in sentences), refused=False,
+                  citations=tuple(citations), hits=tuple(hits), sentences=tuple(sentences), answerer=name, kind=kind)
+
+
+def left_out_notice(checked: Sequence[Checked]) -> str:
+    dropped = [c for c in checked if not c.kept]
+    if not dropped:
+        return ""
+    why = []
+    for c in dropped:
+        reason = (f"the passages do not state {', '.join(c.missing)} beside it" if c.missing
+                  else "no passage sentence supports it")
+        why.append(f"“{c.text[:60]}” ({reason})")
+    return f"Left out of the model's answer: {'; '.join(why)}."
+
+
+class ModelAnswerer:
+    """Answerer protocol: a generator reads the best sentences; its checked sentences are the answer."""
+
+    def __init__(self, generator: Generator, extractive: ExtractiveAnswerer, policy: Policy = DEFAULT_POLICY,
+                 name: str = "model") -> None:
+        self.generator = generator
+        self.extractive = extractive
+        self.policy = policy
+        self.name = name
+
+    def answer(self, question: Question, hits: Sequence[Hit], evidence: Evidence,
+               on_token=None, control: Control | None = None) -> Answer:  # noqa: ANN001
+        if control is None:
+            control = Control(on_token=on_token)
+        elif on_token is not None and control.on_token is None:
+            control.on_token = on_token
+        return self.run(question, hits, evidence, control).answer
+
+    def fallback(self, question: Question, hits: Sequence[Hit], evidence: Evidence, why: str) -> Answer:
+        answer = self.extractive.answer(question, hits, evidence)
+        note = f"The model gave no answer ({why}); this is the extractive answer."
+        return replace(answer, notice=" ".join(n for n in (answer.notice, note) if n))
+
+    def run(self, question: Question, hits: Sequence[Hit], evidence: Evidence, control: Control) -> Outcome:
+        started = time.perf_counter()
+        if not hits:
+            return Outcome(refuse(question.text, answerer=self.name))
+        analysis = self.extractive.analyse(question, hits, evidence)
+        if analysis.shape == "summary" or not analysis.candidates:
+            return Outcome(self.extractive.answer(question, hits, evidence), analysis)
+        p = self.policy
+        excerpts = tuple(select_excerpts(analysis.candidates, analysis.order, p.top_sentences, p.max_excerpt_chars))
+        open_answer = analysis.shape in ("open", "entity")
+        messages = build_messages(question, excerpts, open_answer)
+        before = time.perf_counter() - started
+        try:
+            generation = self.generator.generate(messages, p.open_tokens if open_answer else p.factoid_tokens,
+                                                 control)
+        except GenerationFailed as exc:
+            return Outcome(self.fallback(question, hits, evidence, str(exc)), analysis, excerpts, failure=str(exc))
+        stop_note = "Stopped: this is the part written before Stop, checked like any answer." if generation.stopped else ""
+        checked = tuple(check_reply(generation.text, question, excerpts, evidence, p.bar))
+        model_refused = says_not_found(generation.text)
+        answer = None if model_refused else compose_checked(question, checked, hits, self.name, analysis.shape)
+        if answer is not None and p.min_question_coverage > 0:
+            best = max((c.question_coverage for c in checked if c.kept), default=0.0)
+            if best < p.min_question_coverage:
+                answer = None
+        if answer is None:
+            answer = self.when_unsupported(question, hits, evidence, analysis, model_refused)
+        notes = [answer.notice, left_out_notice(checked) if not answer.refused else "", stop_note]
+        if answer.refused and not model_refused and checked:
+            notes.append("The model's answer was withheld: the passages do not support it.")
+        answer = replace(answer, notice=" ".join(n for n in notes if n), generated_tokens=generation.tokens,
+                         timings_ms={"queue": generation.queued_s * 1000, "first_token": (before + generation.queued_s + generation.first_token_s) * 1000,
+                                     "generate": generation.seconds * 1000})
+        return Outcome(answer, analysis, excerpts, generation, checked, model_refused)
+
+    def when_unsupported(self, question: Question, hits: Sequence[Hit], evidence: Evidence, analysis: Analysis,
+                         model_refused: bool) -> Answer:
+        """The model's answer failed its checks: refuse, or (policy) the extractive answer if it passes the
+        same question checks."""
+        refusal = refuse(question.text, hits, self.name, analysis.shape)
+        if not self.policy.extractive_when_unsupported:
+            return refusal
+        answer = self.extractive.answer(question, hits, evidence)
+        if answer.refused or not answer.citations:
+            return refusal
+        first = answer.citations[0]
+        context = context_of(evidence.index, first.hit, first.sentence)
+        if anchors_missing(question_anchors(question.text), context):
+            return refusal
+        terms = question_terms(question.text, question.previous, evidence.index)
+        if terms.known and coverage(terms.known, token_set(context)) < self.policy.min_question_coverage:
+            return refusal
+        return answer
+
+
+def tokens_per_second(generation: Generation | None) -> float:
+    if generation is None or generation.seconds <= 0 or not generation.tokens:
+        return math.nan
+    return generation.tokens / max(generation.seconds - generation.first_token_s, 1e-6)

@@ -1,0 +1,197 @@
+"""Runs the bundled model over a SQuAD-format set and records everything its answer is decided from, so the
+support thresholds and the combination with the extractive answerer are chosen on one set and reported on
+another (README, "The model answer").
+
+    python scripts/study_model.py --dataset ../shared/datasets/drcd_dev.json --t2s --skip 400 --questions 60 \
+        --absent 40 --adversarial 40 --out artifacts/study-drcd-dev.jsonl
+
+Three kinds of question, each a line of the output with the extractive answer, the model's reply, every
+checked sentence (supported?, the question's coverage beside it, question anchors missing) and timings:
+- answerable: the question with its paragraph indexed;
+- absent: the question with its paragraph left out of the index (its neighbours stay);
+- adversarial: an answerable question with a year, number or name swapped for one its paragraph lacks
+  (the paragraph stays indexed): it looks answerable and is not.
+Paragraphs are taken in file order after `--skip` (DRCD dev's first 400 fitted the extractive answerer).
+Generations are cached by prompt in `--cache`, so a rerun with other thresholds costs no model time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from rag.answering.base import Evidence
+from rag.answering.bundled import LlamaCppGenerator
+from rag.answering.extractive import ExtractiveAnswerer
+from rag.answering.generation import Control, Generation
+from rag.answering.model import DEFAULT_POLICY, ModelAnswerer
+from rag.answering.question import Question
+from rag.chat import Engine
+from rag.config import PROJECT_ROOT, Config
+from rag.documents import make_document
+from rag.embedding import load_embedder
+from rag.indexer import empty_index
+from rag.retrieval import retrieve
+from rag.tokenize import tokenize
+
+YEAR = re.compile(r"(\d{3,4})(?=年)")
+NUMBER = re.compile(r"\d+")
+
+
+class CachedGenerator:
+    """A generator whose replies are kept by prompt (the study reruns thresholds without the model)."""
+
+    def __init__(self, inner: LlamaCppGenerator, path: Path) -> None:
+        self.inner, self.path, self.name = inner, path, inner.name
+        self.cache: dict[str, dict] = {}
+        if path.exists():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                row = json.loads(line)
+                self.cache[row["key"]] = row
+
+    def generate(self, messages, max_tokens, control=None):  # noqa: ANN001
+        key = hashlib.sha1(json.dumps([messages, max_tokens], ensure_ascii=False).encode()).hexdigest()
+        if key not in self.cache:
+            g = self.inner.generate(messages, max_tokens, control)
+            row = {"key": key, "text": g.text, "tokens": g.tokens, "prompt_tokens": g.prompt_tokens,
+                   "first_token_s": g.first_token_s, "seconds": g.seconds}
+            self.cache[key] = row
+            with self.path.open("a", encoding="utf-8") as f:
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        r = self.cache[key]
+        return Generation(r["text"], tokens=r["tokens"], prompt_tokens=r["prompt_tokens"],
+                          first_token_s=r["first_token_s"], seconds=r["seconds"])
+
+
+def swap(question: str, context: str, names: list[str], rng: random.Random) -> str | None:
+    """The question with one year, number or name replaced by one the paragraph does not hold."""
+    import jieba.posseg
+
+    for m in YEAR.finditer(question):
+        for delta in (7, -6, 11, -13):
+            y = str(int(m.group(1)) + delta)
+            if y not in context:
+                return question[:m.start(1)] + y + question[m.end(1):]
+    people = [w.word for w in jieba.posseg.cut(question) if w.flag in ("nr", "nrfg", "nrt") and len(w.word) >= 2]
+    for p in people:
+        others = [n for n in names if n not in context and n != p]
+        if others:
+            return question.replace(p, rng.choice(others), 1)
+    for m in NUMBER.finditer(question):
+        n = int(m.group(0))
+        for candidate in (n + 3, n * 2 + 1, n + 17):
+            if str(candidate) not in context:
+                return question[:m.start()] + str(candidate) + question[m.end():]
+    return None
+
+
+def load_paragraphs(path: Path, t2s: bool, skip: int) -> list[tuple[str, str, list[dict]]]:
+    data = json.loads(path.read_text(encoding="utf-8"))["data"]
+    conv = None
+    if t2s:
+        import opencc
+
+        conv = opencc.OpenCC("t2s").convert
+    out = []
+    for article in data:
+        for p_no, paragraph in enumerate(article.get("paragraphs", [])):
+            source = f"{article.get('id') or article.get('title', 'doc')}#{p_no}"
+            context = conv(paragraph["context"]) if conv else paragraph["context"]
+            qas = [{"id": str(q["id"]), "question": conv(q["question"]) if conv else q["question"],
+                    "answers": [conv(a["text"]) if conv else a["text"] for a in q.get("answers", [])]}
+                   for q in paragraph.get("qas", [])]
+            out.append((source, context, qas))
+    return out[skip:]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--dataset", type=Path, required=True)
+    ap.add_argument("--t2s", action="store_true", help="convert traditional to simplified Chinese (DRCD)")
+    ap.add_argument("--skip", type=int, default=0, help="paragraphs to skip first")
+    ap.add_argument("--questions", type=int, default=60, help="answerable questions (one per paragraph)")
+    ap.add_argument("--absent", type=int, default=40)
+    ap.add_argument("--adversarial", type=int, default=40)
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--cache", type=Path, default=PROJECT_ROOT / "artifacts" / "generations.jsonl")
+    args = ap.parse_args(argv)
+    rng = random.Random(0)
+    paragraphs = load_paragraphs(args.dataset, args.t2s, args.skip)
+    # one question per paragraph; paragraphs alternate between "kept" and "absent" roles
+    kept = paragraphs[0: 2 * args.questions: 2][: args.questions]
+    absent = paragraphs[1: 2 * args.absent: 2][: args.absent]
+    distractors = paragraphs[2 * max(args.questions, args.absent): 2 * max(args.questions, args.absent) + 100]
+    import jieba.posseg
+
+    names = sorted({w.word for _, c, _ in kept + distractors for w in jieba.posseg.cut(c[:300])
+                    if w.flag in ("nr", "nrfg") and len(w.word) >= 2})
+    cases = []
+    for source, _context, qas in kept:
+        qa = next((q for q in qas if q["answers"]), None)
+        if qa:
+            cases.append({"kind": "answerable", "id": qa["id"], "question": qa["question"], "answers": qa["answers"],
+                          "source": source})
+    for source, context, qas in kept:
+        if sum(c["kind"] == "adversarial" for c in cases) >= args.adversarial:
+            break
+        for qa in qas[1:]:
+            changed = swap(qa["question"], context, names, rng)
+            if changed:
+                cases.append({"kind": "adversarial", "id": qa["id"] + "-swap", "question": changed,
+                              "original": qa["question"], "answers": [], "source": source})
+                break
+    for source, _context, qas in absent:
+        if qas:
+            cases.append({"kind": "absent", "id": qas[0]["id"], "question": qas[0]["question"], "answers": [],
+                          "source": source})
+    config = Config()
+    embedder = load_embedder(config, progress=lambda m: print(m, file=sys.stderr))
+    documents = [make_document(s, c) for s, c, _ in kept + distractors]
+    index_dir = Path(tempfile.mkdtemp(prefix="study-index-"))
+    engine = Engine(config, index_dir, embedder, empty_index(embedder))
+    engine.add_documents(documents)
+    generator = CachedGenerator(LlamaCppGenerator(Path(config.llm_model_path), "qwen", 0, 120.0), args.cache)
+    extractive = ExtractiveAnswerer(config.max_answer_chars)
+    answerer = ModelAnswerer(generator, extractive, DEFAULT_POLICY)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with args.out.open("w", encoding="utf-8") as out:
+        for i, case in enumerate(cases):
+            q = Question.make(case["question"], None)
+            vector = embedder.embed_queries([q.retrieval_query])[0]
+            hits = retrieve(engine.index, vector, tokenize(q.retrieval_query), config.k, config.mode,
+                            config.rrf_k, config.fusion_depth)
+            evidence = Evidence(engine.index, vector, embedder)
+            t0 = time.perf_counter()
+            ex = extractive.answer(q, hits, evidence)
+            outcome = answerer.run(q, hits, evidence, Control())
+            g = outcome.generation
+            row = {**case, "extractive": ex.text, "extractive_refused": ex.refused,
+                   "extractive_score": outcome.analysis.score if outcome.analysis else None,
+                   "shape": outcome.analysis.shape if outcome.analysis else "",
+                   "reply": g.text if g else None, "model_refused": outcome.model_refused,
+                   "answer": outcome.answer.text, "refused": outcome.answer.refused,
+                   "excerpts": [e.hit.chunk.text for e in outcome.excerpts],
+                   "paragraph_in_excerpts": any(e.hit.chunk.source == case["source"] for e in outcome.excerpts),
+                   "checked": [{"text": c.text, "supported": c.support is not None, "kept": c.kept,
+                                "coverage": round(c.question_coverage, 3), "missing": list(c.missing),
+                                "overlap": round(c.support.overlap, 3) if c.support else None,
+                                "standing": round(c.support.standing, 3) if c.support else None}
+                               for c in outcome.checked],
+                   "prompt_tokens": g.prompt_tokens if g else 0, "first_token_s": g.first_token_s if g else None,
+                   "gen_s": g.seconds if g else None, "wall_s": time.perf_counter() - t0}
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            out.flush()
+            print(f"[{i + 1}/{len(cases)}] {case['kind']:11s} {case['question'][:30]} -> {(g.text if g else '')[:50]!r}",
+                  file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
