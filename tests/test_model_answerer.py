@@ -25,7 +25,13 @@ from rag.answering.generation import Control, Generation, GenerationFailed
 from rag.answering.model import DEFAULT_POLICY, ModelAnswerer
 from rag.answering.prompt import SYSTEM, build_messages
 from rag.answering.question import Question
-from rag.answering.support import anchors_missing, numbers_missing, question_anchors, quantities, says_not_found
+from rag.answering.support import (
+    anchors_missing,
+    numbers_missing,
+    quantities,
+    question_anchors,
+    says_not_found,
+)
 from rag.errors import ModelError
 from rag.gguf_build import GgufParts, build, verify
 from rag.metrics import fair_match
