@@ -74,6 +74,13 @@ class Engine:
             self._answerers[name] = make_answerer(self.config, name)
         return self._answerers[name]
 
+    def warm(self, progress: Progress | None = None) -> str:
+        """Load the configured answerer's language model now rather than at the first question (the app
+        calls this at start-up). Returns "" or why the model cannot run (answers then fall back)."""
+        answerer = self.answerer()
+        warm = getattr(answerer, "warm", None)
+        return warm(progress) if warm is not None else ""
+
     @classmethod
     def open(cls, config: Config, index_dir: Path | None = None, embedder: Embedder | None = None,
              progress: Progress | None = None, seed: bool = False) -> Engine:

@@ -30,16 +30,18 @@ from pathlib import Path
 from rag.answering.base import Evidence
 from rag.answering.bundled import LlamaCppGenerator
 from rag.answering.extractive import ExtractiveAnswerer
+from rag.answering.features import coverage, question_terms
 from rag.answering.generation import Control, Generation
-from rag.answering.model import DEFAULT_POLICY, ModelAnswerer
+from rag.answering.model import DEFAULT_POLICY, ModelAnswerer, context_of
 from rag.answering.question import Question
+from rag.answering.support import anchors_missing, question_anchors
 from rag.chat import Engine
 from rag.config import PROJECT_ROOT, Config
 from rag.documents import make_document
 from rag.embedding import load_embedder
 from rag.indexer import empty_index
 from rag.retrieval import retrieve
-from rag.tokenize import tokenize
+from rag.tokenize import token_set, tokenize
 
 YEAR = re.compile(r"(\d{3,4})(?=年)")
 NUMBER = re.compile(r"\d+")
@@ -170,9 +172,17 @@ def main(argv: list[str] | None = None) -> int:
             evidence = Evidence(engine.index, vector, embedder)
             t0 = time.perf_counter()
             ex = extractive.answer(q, hits, evidence)
+            ex_missing, ex_cov = [], None
+            if not ex.refused and ex.citations:
+                first = ex.citations[0]
+                context = context_of(engine.index, first.hit, first.sentence)
+                ex_missing = anchors_missing(question_anchors(q.text), context)
+                terms = question_terms(q.text, q.previous, engine.index)
+                ex_cov = coverage(terms.known, token_set(context)) if terms.known else 1.0
             outcome = answerer.run(q, hits, evidence, Control())
             g = outcome.generation
             row = {**case, "extractive": ex.text, "extractive_refused": ex.refused,
+                   "extractive_missing": ex_missing, "extractive_coverage": ex_cov,
                    "extractive_score": outcome.analysis.score if outcome.analysis else None,
                    "shape": outcome.analysis.shape if outcome.analysis else "",
                    "reply": g.text if g else None, "model_refused": outcome.model_refused,

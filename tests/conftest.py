@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from rag.config import BUNDLED_CORPUS, Config
 from tests.fakes import HashEmbedder
+
+# The suite pins the extractive answerer (exact, instant answers) for everything that does not name one,
+# subprocesses (CLI, ui.py) included; the model answerer is exercised where a test names it ("auto"/"model":
+# test_model_answerer.py with a scripted generator, test_llm_integration.py with the bundled model).
+os.environ.setdefault("RAG_ANSWERER", "extractive")
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTICLE = BUNDLED_CORPUS
@@ -45,7 +51,7 @@ def real_index_dir(tmp_path_factory) -> Path:
     from rag.indexer import empty_index
 
     index_dir = tmp_path_factory.mktemp("real") / "index"
-    config = Config()
+    config = Config.from_env()
     embedder = load_embedder(config)
     Engine(config, index_dir, embedder, empty_index(embedder)).add_files([ARTICLE])
     return index_dir
@@ -55,7 +61,7 @@ def real_index_dir(tmp_path_factory) -> Path:
 def real_engine(real_index_dir):
     from rag.chat import Engine
 
-    return Engine.open(Config(), real_index_dir)
+    return Engine.open(Config.from_env(), real_index_dir)
 
 
 @pytest.fixture()
@@ -68,5 +74,5 @@ def real_engine_copy(real_index_dir, tmp_path):
 
     index_dir = tmp_path / "index"
     shutil.copytree(real_index_dir, index_dir)
-    config = Config()
+    config = Config.from_env()
     return Engine.open(config, index_dir, embedder=load_embedder(config))

@@ -33,7 +33,7 @@ def english_engine(tmp_path_factory):
     from rag.embedding import load_embedder
     from rag.indexer import empty_index
 
-    config = Config()
+    config = Config.from_env()
     embedder = load_embedder(config)
     engine = Engine(config, tmp_path_factory.mktemp("en") / "index", embedder, empty_index(embedder))
     engine.add_files([ENGLISH])

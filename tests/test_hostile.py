@@ -54,7 +54,7 @@ def hostile_engine(real_index_dir, hostile_files, tmp_path_factory) -> Engine:
     """The real engine over a copy of the real index with the hostile documents added."""
     index_dir = tmp_path_factory.mktemp("hostile-index") / "index"
     shutil.copytree(real_index_dir, index_dir)
-    config = Config()
+    config = Config.from_env()
     engine = Engine.open(config, index_dir, embedder=load_embedder(config))
     engine.add_files(hostile_files)
     return engine

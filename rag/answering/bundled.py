@@ -13,14 +13,17 @@ fixed system prompt is paid for once per process, not per question.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from rag.answering.generation import Control, Generation, GenerationFailed
 
+REPLY_CACHE = 256  # replies kept by prompt
 N_CTX = 2048  # the answer prompt stays near 400-700 tokens; 2,048 leaves room for follow-ups and the reply
 
 
@@ -35,6 +38,9 @@ class LlamaCppGenerator:
         self.timeout_s = timeout_s
         self.n_ctx = n_ctx
         self._llm: Any = None
+        # Greedy decoding is deterministic: the same prompt gets the same reply, replayed at once (a repeated
+        # question, or two answerers of one evaluation sharing a prompt). Small: replies are short.
+        self._replies: OrderedDict[str, Generation] = OrderedDict()
         self._load_error = ""
         self._lock = threading.Lock()
 
@@ -77,7 +83,11 @@ class LlamaCppGenerator:
     def generate(self, messages: Sequence[dict[str, str]], max_tokens: int,
                  control: Control | None = None) -> Generation:
         control = control or Control()
+        key = json.dumps([list(messages), max_tokens], ensure_ascii=False)
         with self._lock:
+            if key in self._replies:
+                self._replies.move_to_end(key)
+                return _replay(self._replies[key], control)
             llm = self.load()
             start = time.monotonic()
             first = 0.0
@@ -110,8 +120,23 @@ class LlamaCppGenerator:
             except Exception as exc:  # llama.cpp errors mid-answer (context overflow, decode failure)
                 raise GenerationFailed(f"the model failed while answering ({type(exc).__name__}: {exc})") from None
             prompt_tokens = len(llm.tokenize(_template_text(messages).encode("utf-8"), add_bos=False))
-        return Generation(text="".join(pieces), stopped=stopped, prompt_tokens=prompt_tokens, tokens=len(pieces),
-                          first_token_s=first, seconds=time.monotonic() - start)
+            generation = Generation(text="".join(pieces), stopped=stopped, prompt_tokens=prompt_tokens,
+                                    tokens=len(pieces), first_token_s=first, seconds=time.monotonic() - start,
+                                    pieces=tuple(pieces))
+            if not stopped:
+                self._replies[key] = generation
+                while len(self._replies) > REPLY_CACHE:
+                    self._replies.popitem(last=False)
+        return generation
+
+
+def _replay(generation: Generation, control: Control) -> Generation:
+    """A kept reply, streamed again piece by piece (so the UI shows it as it shows any answer)."""
+    for i, piece in enumerate(generation.pieces):
+        if control.stopped:
+            return Generation("".join(generation.pieces[:i]), stopped=True, tokens=i, pieces=generation.pieces[:i])
+        control.token(piece)
+    return generation
 
 
 def _template_text(messages: Sequence[dict[str, str]]) -> str:

@@ -50,6 +50,7 @@ class Generation:
     first_token_s: float = 0.0  # seconds from the start of generation to the first piece
     seconds: float = 0.0  # seconds from the start of generation to its end (queue wait excluded)
     queued_s: float = 0.0  # seconds spent waiting in the serving queue
+    pieces: tuple[str, ...] = ()  # the streamed pieces, in order ("".join(pieces) == text), where kept
 
 
 class GenerationFailed(Exception):

@@ -187,6 +187,21 @@ class ModelAnswerer:
             control.on_token = on_token
         return self.run(question, hits, evidence, control).answer
 
+    def warm(self, progress=None) -> str:  # noqa: ANN001
+        """Load the generator's model if it has one to load; "" or why it cannot run."""
+        load = getattr(self.generator, "load", None)
+        if load is None:
+            return ""
+        if progress:
+            progress(f"loading the language model {self.generator.name}")
+        try:
+            load()
+        except GenerationFailed as exc:
+            if progress:
+                progress(f"the language model cannot run ({exc}); answers will be extractive")
+            return str(exc)
+        return ""
+
     def fallback(self, question: Question, hits: Sequence[Hit], evidence: Evidence, why: str) -> Answer:
         answer = self.extractive.answer(question, hits, evidence)
         note = f"The model gave no answer ({why}); this is the extractive answer."
