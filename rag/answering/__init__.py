@@ -5,15 +5,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from rag.config import ANSWERERS
 from rag.errors import InputError
 
 if TYPE_CHECKING:
     from rag.answering.base import Answerer
     from rag.config import Config
 
-# "extractive": the default, fitted on public QA data; "sentence": the one-sentence baseline; "llm": any
-# OpenAI-compatible endpoint (RAG_LLM_BASE_URL), citations checked, the extractive answer as its fallback.
-ANSWERERS = ("extractive", "sentence", "llm")
+__all__ = ["ANSWERERS", "make_answerer"]
 
 
 def make_answerer(config: Config, name: str | None = None) -> Answerer:
