@@ -17,7 +17,6 @@ from rag.config import BUNDLED_CORPUS, DEFAULT_INDEX_DIR, MODES, VECTOR_STORES, 
 from rag.errors import InputError, RagError
 from rag.evaluate import DEFAULT_DATASET, DEFAULT_OUT
 from rag.messages import answer_in_words, describe_add
-from rag.schema import Answer
 from rag.serialize import answer_to_json
 
 
@@ -54,11 +53,6 @@ class IndexProgress:
                 bar.close()
             return
         tqdm.write(str(event), file=sys.stderr)
-
-
-def format_answer(answer: Answer) -> str:
-    """The answer as the terminal shows it: text, unsupported sentences, then its sources."""
-    return answer_in_words(answer)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -175,7 +169,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     # a generated answer streams to a terminal's stderr as it arrives; the checked answer follows on stdout
     on_token = _StderrDraft() if not args.json and sys.stderr.isatty() else None
     answer = engine.ask(args.question, k=args.k, mode=args.mode, on_token=on_token)
-    print(json.dumps(answer_to_json(answer), ensure_ascii=False) if args.json else format_answer(answer))
+    print(json.dumps(answer_to_json(answer), ensure_ascii=False) if args.json else answer_in_words(answer))
     return 0
 
 
@@ -255,7 +249,7 @@ def _interactive(engine: Any, args: argparse.Namespace) -> int:
             continue
         if on_token.streamed:  # the draft ends; the checked answer (citations renumbered) follows
             print("\n", file=sys.stderr, flush=True)
-        print(format_answer(answer) + "\n")
+        print(answer_in_words(answer) + "\n")
         history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.text}]
 
 

@@ -1,4 +1,5 @@
-"""The extractive answerer: question kinds, shortening, refusal decisions and checked citations."""
+"""The one-sentence baseline answerer ("sentence", rag/answering/sentence.py): question kinds, shortening,
+refusal decisions and checked citations."""
 
 from __future__ import annotations
 

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rag.errors import InputError
-from rag.tokenize import tokenize
 
 # Words that lean on an earlier turn: personal pronouns, and 这/那/此 used on their own or before a
 # measure word (这个, 那家, 此事), but not 这段文字 or 那时候 style phrases that name what they mean.
@@ -74,16 +73,6 @@ class Question:
     @property
     def language(self) -> str:
         return question_language(self.text)
-
-    @property
-    def tokens(self) -> tuple[str, ...]:
-        return tuple(tokenize(self.text))
-
-    @property
-    def previous_tokens(self) -> tuple[str, ...]:
-        """Words of the earlier question that the question itself does not use."""
-        own = set(self.tokens)
-        return tuple(t for t in tokenize(self.previous) if t not in own) if self.previous else ()
 
 
 # What shape of answer a question wants. These are general Chinese/English question words (interrogatives
