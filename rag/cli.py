@@ -12,8 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from rag.answering import ANSWERERS
-from rag.config import BUNDLED_CORPUS, DEFAULT_INDEX_DIR, MODES, VECTOR_STORES, Config
+from rag.config import ANSWERERS, BUNDLED_CORPUS, DEFAULT_INDEX_DIR, MODES, VECTOR_STORES, Config
 from rag.errors import InputError, RagError
 from rag.evaluate import DEFAULT_DATASET, DEFAULT_OUT
 from rag.messages import answer_in_words, describe_add
@@ -124,12 +123,10 @@ def is_default_index(index_dir: Path) -> bool:
     return Path(index_dir).resolve() == DEFAULT_INDEX_DIR.resolve()
 
 
-def config_from(args: argparse.Namespace, index_dir: Path) -> Config:
-    from rag.store import config_for_index
-
-    return config_for_index(index_dir, rebuild=getattr(args, "rebuild", False),
-                            **{k: getattr(args, k, None) for k in ("k", "mode", "index_type", "chunk_size", "model", "answerer",
-                                                          "vector_store")})
+def settings_from(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings chosen on the command line (None = not given); Engine resolves the rest from the index."""
+    return {k: getattr(args, k, None)
+            for k in ("k", "mode", "index_type", "chunk_size", "model", "answerer", "vector_store")}
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -138,7 +135,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     from rag.embedding import load_embedder
     from rag.indexer import empty_index
 
-    config = config_from(args, args.index_dir)
+    config = Engine.config_for(args.index_dir, settings_from(args), rebuild=args.rebuild)
     paths = args.paths or [BUNDLED_CORPUS]
     documents = read_documents(paths, config.max_file_bytes)  # a bad file fails before the model loads
     embedder = load_embedder(config, progress=_progress)
@@ -158,10 +155,11 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
     if args.batch and args.question is not None:
         raise InputError("give either a QUESTION or --batch FILE, not both.")
-    config = config_from(args, args.index_dir)
-    if args.question is not None:
-        clean_question(args.question, config.max_question_chars)  # an unusable question fails before loading
-    engine = Engine.open(config, args.index_dir, progress=_progress, seed=is_default_index(args.index_dir))
+    settings = settings_from(args)
+    if args.question is not None:  # an unusable question (or setting) fails before anything loads
+        clean_question(args.question, Config.from_env(**settings).max_question_chars)
+    engine = Engine.open(index_dir=args.index_dir, settings=settings, progress=_progress,
+                         seed=is_default_index(args.index_dir))
     if args.batch:
         return _ask_batch(engine, args)
     if args.question is None:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from rag.config import Config
 from rag.errors import InputError, UnsupportedFileError
-from rag.schema import Document, Section, Span, content_hash, trim_span
+from rag.schema import Document, Section, Span, content_hash, dedup_key, trim_span
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
 SENTENCE_END = "。！？!?；;…"
@@ -286,12 +286,6 @@ def is_furniture(line: str) -> bool:
 
 def is_heading(line: str) -> bool:
     return bool(HEADING.match(line)) and not line.rstrip().endswith(tuple("。；;，,"))
-
-
-def dedup_key(line: str) -> str:
-    """What two texts share when they are the same passage: NFKC-folded, whitespace removed. Cleaning drops
-    repeated paragraphs by it; retrieval collapses the same passage found in two documents by it."""
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", line))
 
 
 def _headline_runs(text: str, spans: list[Span]) -> set[int]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,13 @@ CITATION_MARKER = re.compile(r"\[(\d+)\]")
 def content_hash(text: str) -> str:
     """Stable hex digest of text; used for document ids and idempotent adds."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def dedup_key(text: str) -> str:
+    """What two texts share when they are the same passage: NFKC-folded, whitespace removed. Cleaning drops
+    repeated paragraphs by it (rag/documents.py); retrieval collapses the same passage found in two
+    documents by it (rag/retrieval.py)."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
