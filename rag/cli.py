@@ -14,7 +14,7 @@ from typing import Any
 
 from rag.config import ANSWERERS, BUNDLED_CORPUS, DEFAULT_INDEX_DIR, MODES, VECTOR_STORES, Config
 from rag.errors import InputError, RagError
-from rag.evaluate import DEFAULT_DATASET, DEFAULT_OUT
+from rag.evaluation.evaluate import DEFAULT_DATASET, DEFAULT_OUT
 from rag.messages import answer_in_words, describe_add
 from rag.serialize import answer_to_json
 
@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_ask.add_argument("--batch", type=Path, help="JSONL file with {id, question[, history]} per line")
     p_ask.add_argument("--index-dir", type=Path, default=DEFAULT_INDEX_DIR)
 
-    p_bench = sub.add_parser("bench", help="measure build and query cost at a corpus size (see rag/bench.py)")
+    p_bench = sub.add_parser("bench", help="measure build and query cost at a corpus size (see rag/evaluation/bench.py)")
     p_bench.add_argument("--chunks", type=int, default=1000, help="corpus size in chunks (default 1000)")
     p_bench.add_argument("--synthetic", action="store_true",
                          help="random vectors and texts of real sentences (index and BM25 scaling only)")
@@ -200,8 +200,8 @@ def _ask_batch(engine: Any, args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from rag.evaluation_runs import EvalRequest, run_evaluation
-    from rag.report import format_summary_table
+    from rag.evaluation.report import format_summary_table
+    from rag.evaluation.runs import EvalRequest, run_evaluation
 
     request = EvalRequest(dataset=args.dataset, index_dir=args.index_dir, k=args.k, mode=args.mode,
                           limit=args.limit, compare=args.compare, out=args.out, split=args.split,
@@ -252,7 +252,7 @@ def _interactive(engine: Any, args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from rag import bench
+    from rag.evaluation import bench
 
     if args.index_types:
         rows = bench.compare_index_types(args.chunks)
@@ -275,7 +275,7 @@ def _bench_sweep(args: argparse.Namespace) -> int:
     """Each size and store in a fresh process, so one run's memory never counts in the next one's peak."""
     import subprocess
 
-    from rag import bench
+    from rag.evaluation import bench
 
     try:
         sizes = [int(s) for s in args.sweep.split(",") if s.strip()]

@@ -43,8 +43,8 @@ from rag.config import Config
 from rag.documents import make_document
 from rag.embedding import load_embedder
 from rag.errors import IndexMissingError
+from rag.evaluation.metrics import cmrc_f1
 from rag.indexer import empty_index
-from rag.metrics import cmrc_f1
 from rag.retrieval import retrieve
 from rag.store import load_index
 from rag.tokenize import tokenize
@@ -210,7 +210,7 @@ def span_rows(exs, model: LinearModel, part: str, seed: int = 0):
 def held_out_span_quality(exs, sentence_model: LinearModel, span_model: LinearModel) -> dict[str, float]:
     """On CALIBRATE factoid questions with the gold paragraph retrieved: how often the chosen sentence
     holds the answer, and span EM/F1 against the gold."""
-    from rag.metrics import cmrc_em
+    from rag.evaluation.metrics import cmrc_em
 
     n = sent_ok = 0
     em = f1 = 0.0
@@ -235,7 +235,7 @@ def article_dev_scores(models: AnswerModels, config: Config, embedder) -> list[t
     from rag.answering.base import Evidence
     from rag.answering.extractive import ExtractiveAnswerer
     from rag.chat import clean_question
-    from rag.datasets import load_jsonl_cases, select_split
+    from rag.evaluation.datasets import load_jsonl_cases, select_split
 
     engine = Engine.open(config, ROOT / "index" / "eval-article", embedder=embedder, seed=True)
     answerer = ExtractiveAnswerer(config.max_answer_chars, models)

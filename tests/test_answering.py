@@ -14,7 +14,7 @@ from rag.answering.features import HAS_MONEY, HAS_PERCENT, HAS_TIME, char_grams
 from rag.answering.question import Question, answer_shape, entity_of, wanted_type
 from rag.answering.spans import SPAN_FEATURES, list_position, span_candidates, split_items
 from rag.errors import InputError, ModelError
-from rag.metrics import facts_found, facts_ok
+from rag.evaluation.metrics import facts_found, facts_ok
 
 
 @pytest.mark.parametrize(("question", "shape"), [

@@ -9,7 +9,7 @@ import pytest
 
 from rag.answering.citations import check_citations
 from rag.config import Config
-from rag.metrics import contains_gold, facts_ok
+from rag.evaluation.metrics import contains_gold, facts_ok
 from tests.conftest import ARTICLE, ROOT
 
 pytestmark = pytest.mark.integration

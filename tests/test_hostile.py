@@ -14,7 +14,7 @@ from rag.chat import Engine
 from rag.config import Config
 from rag.documents import read_file
 from rag.embedding import load_embedder
-from rag.report import write_reports
+from rag.evaluation.report import write_reports
 from rag.schema import Chunk, Citation, EvalRow, Hit, Sentence
 
 SCRIPT = "<script>alert(1)</script>"

@@ -74,6 +74,16 @@ def facts_ok(prediction: str, groups: Sequence[Sequence[str]], needed: int) -> b
     return bool(groups) and facts_found(prediction, groups) >= needed
 
 
+def correctness(answerable: bool, refused: bool, contains: float, facts: float) -> float:
+    """Whether a reader would call the answer right, 1.0 or 0.0: the required facts (`facts`, the case's
+    facts_ok) for open, summary, list and entity cases, the gold contained in the answer (`contains`) for
+    factoids (`facts` NaN: the case lists none), a refusal for unanswerable cases. The one definition of
+    "correct": the summary, the report's per-tag table and its "cases to look at" all read it."""
+    if not answerable:
+        return float(refused)
+    return contains if math.isnan(facts) else facts
+
+
 # --- CMRC 2018: ymcui/cmrc2018 cmrc2018_evaluate.py v6 (mixed_segmentation, remove_punctuation,
 # find_lcs, calc_f1_score, calc_em_score), reproduced
 
