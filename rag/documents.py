@@ -16,12 +16,12 @@ from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 
+from rag.answering.text import COMMAS, SENTENCE_END
 from rag.config import Config
 from rag.errors import InputError, UnsupportedFileError
 from rag.schema import Document, Section, Span, content_hash, dedup_key, trim_span
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
-SENTENCE_END = "。！？!?；;…"
 
 # --------------------------------------------------------------------------- readers
 
@@ -331,7 +331,7 @@ def clean(text: str) -> list[Section]:
             continue
         seen.add(key)
         first_title = not sections and run_start < 0 and not title and len(line) <= 60 \
-            and not any(c in SENTENCE_END + "，," for c in line)
+            and not any(c in SENTENCE_END + COMMAS for c in line)
         if is_heading(line) or first_title:
             close_run()
             title = line.lstrip("# ").strip()

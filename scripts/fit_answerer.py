@@ -30,13 +30,13 @@ from rag.answering.features import (
     DECISION_FEATURES,
     SENTENCE_FEATURES,
     decision_features,
-    mostly_cjk,
     question_terms,
     sentence_candidates,
     standing,
 )
 from rag.answering.question import Question, answer_shape, wanted_type
 from rag.answering.spans import SPAN_FEATURES, best_span, span_candidates
+from rag.answering.text import mostly_cjk
 from rag.chat import Engine
 from rag.config import PROJECT_ROOT as ROOT
 from rag.config import Config

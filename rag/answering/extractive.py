@@ -22,11 +22,8 @@ from rag.answering.base import Evidence, refuse
 from rag.answering.citations import passage_slice
 from rag.answering.decision import AnswerModels, default_models
 from rag.answering.features import (
-    TYPE_PATTERN,
     SentenceCandidate,
-    char_grams,
     decision_features,
-    mostly_cjk,
     question_terms,
     sentence_candidates,
     standing,
@@ -41,6 +38,7 @@ from rag.answering.spans import (
     span_candidates,
 )
 from rag.answering.summary import MAX_SENTENCES, documents_to_summarize, summary_hits, summary_sentences
+from rag.answering.text import TYPE_PATTERN, char_bigrams, char_grams, clauses, mostly_cjk, trim_clause_mark
 from rag.schema import Answer, AnswerSentence, AnswerSpan, Citation, Hit, Sentence
 
 if TYPE_CHECKING:
@@ -55,7 +53,6 @@ OPEN_CHARS = 250
 OPEN_MARGIN = 2.0
 DUPLICATE_GRAMS = 0.6
 SPAN_SENTENCES = 3  # the span is looked for in this many of the best sentences
-CLAUSE = re.compile(r"[^，,：:；;、]*[，,：:；;、]?")
 
 
 @dataclass(frozen=True)
@@ -160,10 +157,9 @@ class ExtractiveAnswerer:
         if len(text) <= self.max_chars:
             return Pick(c, start, end, text)
         bounds, at = [], start
-        for clause in CLAUSE.findall(text):
-            if clause:
-                bounds.append((at, at + len(clause)))
-                at += len(clause)
+        for clause in clauses(text):
+            bounds.append((at, at + len(clause)))
+            at += len(clause)
         lo = 0
         if keep:
             lo = next((k for k, (_, e) in enumerate(bounds) if e > keep[0]), 0)
@@ -176,7 +172,7 @@ class ExtractiveAnswerer:
             lo -= 1
         s, e = bounds[lo][0], bounds[hi][1]
         piece = passage_slice(c.hit, s, e)
-        trimmed = piece.rstrip("，,：:；;、")
+        trimmed = trim_clause_mark(piece)
         return Pick(c, s, s + len(trimmed), trimmed)
 
     # -- open / entity ---------------------------------------------------------------------------------
@@ -262,7 +258,7 @@ def _list_pick(question: str, want: str, candidates: list[SentenceCandidate], lo
             continue
         start, end = items[position]
         item = c.sentence.text[start:end]
-        grams = {item[k:k + 2] for k in range(len(item) - 1)} or {item}
+        grams = char_bigrams(item) or {item}
         if sum(g in question for g in grams) >= len(grams) / 2:  # the question names this item: not its answer
             continue
         if want in TYPE_PATTERN and not TYPE_PATTERN[want].search(item):  # asks an amount, item is a name

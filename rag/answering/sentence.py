@@ -20,8 +20,9 @@ import numpy as np
 
 from rag.answering.base import Evidence, refuse
 from rag.answering.citations import passage_slice
-from rag.answering.features import sentences_in_hits
-from rag.answering.question import Question, question_language
+from rag.answering.features import coverage, sentences_in_hits, standing
+from rag.answering.question import Question
+from rag.answering.text import clauses, question_language, same_paragraph, trim_clause_mark, years
 from rag.schema import Answer, Citation, Hit, Sentence
 from rag.tokenize import token_set, tokenize
 
@@ -54,8 +55,6 @@ HAS_MONEY = re.compile(r"\d+(?:\.\d+)?\s*(?:亿|万|千)?\s*(?:元|美元|港元
 # A count or amount: any number except a calendar year (2023年) or a month/day (3月, 15日).
 HAS_QUANTITY = re.compile(r"(?<![\d.])(?!(?:19|20)\d{2}\s*年)\d+(?:\.\d+)?(?!\s*[月日号])(?![\d.])"
                           r"|[一二两三四五六七八九十百千万亿]+\s*(?:亿|万|个|款|家|倍|成|名|种|年)")
-YEAR = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
-CLAUSE = re.compile(r"[^，,：:；;、]*[，,：:；;、]?")
 
 
 def question_kind(question: str) -> str:
@@ -140,22 +139,6 @@ def term_weights(query: Query, index: Index) -> dict[str, float]:
     return weights
 
 
-def coverage(weights: dict[str, float], text_tokens: set[str] | frozenset[str]) -> float:
-    total = sum(weights.values())
-    if total <= 0:
-        return float("nan")
-    return sum(w for t, w in weights.items() if t in text_tokens) / total
-
-
-def required_years(question: str) -> set[str]:
-    return set(YEAR.findall(question))
-
-
-def same_paragraph(hit: Hit, a: Sentence, b: Sentence) -> bool:
-    lo, hi = sorted((a.start, b.start))
-    return "\n" not in hit.chunk.text[lo - hit.chunk.start: hi - hit.chunk.start]
-
-
 def paragraph_text(hit: Hit, sentence: Sentence) -> str:
     """The passage line that holds the sentence, with the passage title in front."""
     text = hit.chunk.text
@@ -171,7 +154,7 @@ def score_candidates(query: Query, query_vector: np.ndarray, index: Index, hits:
     if not pairs:
         return []
     weights = term_weights(query, index)
-    years = required_years(query.text)
+    required = years(query.text)
     rows = [r for r, _ in pairs]
     cosines = index.sentence_vectors[rows] @ query_vector.astype(np.float32)
     out = []
@@ -179,7 +162,7 @@ def score_candidates(query: Query, query_vector: np.ndarray, index: Index, hits:
         sentence = index.sentences[row]
         if not kind_matches(query.kind, sentence.text):
             continue
-        if years and not all(y in paragraph_text(hit, sentence) for y in years):
+        if required and not all(y in paragraph_text(hit, sentence) for y in required):
             continue
         prev = None
         if i > 0 and pairs[i - 1][1] is hit and same_paragraph(hit, index.sentences[rows[i - 1]], sentence):
@@ -195,14 +178,6 @@ def score_candidates(query: Query, query_vector: np.ndarray, index: Index, hits:
     return out
 
 
-def standing(cosine: float, all_cosines: np.ndarray) -> float:
-    """How many standard deviations `cosine` stands above the mean of `all_cosines`."""
-    if len(all_cosines) < 2:
-        return float("inf")
-    std = float(all_cosines.std())
-    return (cosine - float(all_cosines.mean())) / std if std > 0 else 0.0
-
-
 def should_refuse(best: Candidate | None, z: float, policy: RefusalPolicy) -> bool:
     """No eligible sentence, or too little of the question found around the best one."""
     if best is None:
@@ -216,19 +191,19 @@ def shorten(text: str, limit: int, query: Query, weights: dict[str, float]) -> s
     """Cut a long sentence to the clause window (split at ，,：:；;、) that best covers the question."""
     if len(text) <= limit:
         return text
-    clauses = [c for c in CLAUSE.findall(text) if c]
+    pieces = clauses(text)
     best, best_score = text[:limit], -1.0
-    for i in range(len(clauses)):
+    for i in range(len(pieces)):
         window = ""
-        for j in range(i, len(clauses)):
-            if len(window) + len(clauses[j]) > limit:
+        for j in range(i, len(pieces)):
+            if len(window) + len(pieces[j]) > limit:
                 break
-            window += clauses[j]
+            window += pieces[j]
             cov = coverage(weights, token_set(window))
             score = (0 if np.isnan(cov) else cov) + 0.5 * kind_matches(query.kind, window) - 0.001 * len(window)
             if score > best_score:
                 best, best_score = window, score
-    return best.rstrip("，,：:；;、")
+    return trim_clause_mark(best)
 
 
 def answer_question(query: Query, query_vector: np.ndarray, index: Index, hits: list[Hit],

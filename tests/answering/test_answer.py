@@ -102,7 +102,7 @@ def test_default_policy_matches_the_config_defaults():
 
 def test_standing_is_a_z_score():
     assert A.standing(3.0, np.array([1.0, 2.0, 3.0])) == pytest.approx((3 - 2) / np.std([1, 2, 3]))
-    assert A.standing(0.5, np.array([0.5])) == math.inf
+    assert A.standing(0.5, np.array([0.5])) == 0.0  # no spread to stand out of (the extractive answerer's rule too)
 
 
 def test_refusal_message_follows_the_question_language():
