@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # only the type: importing the indexer would load numpy and j
 def answer_in_words(answer: Answer, bilingual: bool = False) -> str:
     """An answer as plain text, [n] markers kept, followed by its sources: file, character offsets, section
     title and the cited sentence. The UI's copy button copies it (bilingual labels)."""
-    text = answer.text.replace("**", "")  # plain text: the factoid span's bold marks are markup
+    text = answer.text  # plain text: the factoid span is offsets (Answer.span_parts), never markup
     lines = [f"({answer.notice})", text] if answer.notice else [text]
     unsupported = "没有段落支持 / not supported by the passages" if bilingual else "not supported by the passages"
     lines += [f"  ({unsupported}: {s.text})" for s in answer.sentences if s.unsupported]

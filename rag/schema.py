@@ -126,13 +126,15 @@ class Citation:
 @dataclass(frozen=True)
 class AnswerSpan:
     """The shortest text that answers a factoid question (a name, amount, date, list item): it lies inside
-    the sentence of citation `n`, at `start:end` of document `doc_id`'s original text."""
+    the sentence of citation `n`, at `start:end` of document `doc_id`'s original text, and at
+    `at:at + len(text)` of the answer's text (renderers make it bold there; the text carries no markup)."""
 
     text: str
     doc_id: str
     start: int
     end: int
     n: int
+    at: int = -1  # where the span starts in Answer.text; -1 when the answer does not show it
 
 
 @dataclass(frozen=True)
@@ -159,6 +161,15 @@ class Answer:
     sentences: tuple[AnswerSentence, ...] = ()  # the answer split into its cited sentences
     answerer: str = ""  # which answerer wrote it ("extractive", "sentence", "llm")
     kind: str = ""  # the question kind the answer was shaped for (factoid, open, summary, entity, ...)
+    reason: str = ""  # a refusal: the rule that refused and its numbers (rag/answering/decide.py)
+
+    def span_parts(self) -> tuple[str, str, str]:
+        """(text before the span, the span, text after it): what a renderer needs to make the span bold
+        (`**` on a terminal, <b> in HTML, each part escaped on its own). ("text", "", "") without a span."""
+        span = self.span
+        if span is None or span.at < 0 or self.text[span.at:span.at + len(span.text)] != span.text:
+            return self.text, "", ""
+        return self.text[:span.at], span.text, self.text[span.at + len(span.text):]
 
 
 @dataclass(frozen=True)

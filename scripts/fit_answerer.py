@@ -36,7 +36,6 @@ from rag.answering.features import (
 )
 from rag.answering.question import Question, answer_shape, wanted_type
 from rag.answering.spans import SPAN_FEATURES, best_span, span_candidates
-from rag.answering.text import mostly_cjk
 from rag.chat import Engine
 from rag.config import PROJECT_ROOT as ROOT
 from rag.config import Config
@@ -249,10 +248,7 @@ def article_dev_scores(models: AnswerModels, config: Config, embedder) -> list[t
         a = answerer.analyse(question, hits, Evidence(engine.index, vector, embedder))
         if a.shape == "summary" or not a.candidates:
             continue
-        cross = question.language == "en" and mostly_cjk(a.candidates[a.order[0]].sentence.text)
-        z = standing(float(a.candidates[a.order[0]].features[0]),
-                     engine.index.sentence_vectors @ vector)
-        out.append((a.score, case.answerable, cross, z))
+        out.append((a.score, case.answerable, a.cross_language, a.standing))
     return out
 
 

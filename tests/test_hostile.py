@@ -65,8 +65,8 @@ def fingerprint(answer) -> tuple:
 
 
 def unmarked(text: str) -> str:
-    """The answer without its [n] markers and the ** around a factoid's span: the quoted text itself."""
-    return re.sub(r"\[\d+\]", "", text).replace("**", "")
+    """The answer without its [n] markers: the quoted text itself."""
+    return re.sub(r"\[\d+\]", "", text)
 
 
 def test_html_reader_drops_scripts_and_handlers_but_keeps_the_text(hostile_files):

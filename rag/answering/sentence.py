@@ -13,17 +13,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from rag.answering.base import Evidence, refuse
+from rag.answering import decide
+from rag.answering.base import Evidence
 from rag.answering.citations import passage_slice
+from rag.answering.compose import Quote, compose, refuse
+from rag.answering.decide import RefusalPolicy
 from rag.answering.features import coverage, sentences_in_hits, standing
 from rag.answering.question import Question
 from rag.answering.text import clauses, question_language, same_paragraph, trim_clause_mark, years
-from rag.schema import Answer, Citation, Hit, Sentence
+from rag.schema import Answer, Hit, Sentence
 from rag.tokenize import token_set, tokenize
 
 if TYPE_CHECKING:
@@ -79,18 +82,6 @@ KIND_PATTERN = {"year": HAS_DATE, "percent": HAS_PERCENT, "money": HAS_MONEY, "n
 def kind_matches(kind: str, text: str) -> bool:
     pattern = KIND_PATTERN.get(kind)
     return bool(pattern.search(text)) if pattern else True
-
-
-@dataclass(frozen=True)
-class RefusalPolicy:
-    """When to say "not in the documents". The engine passes Config's refuse_* fields."""
-
-    min_coverage: float = 0.30  # a question with Chinese words: share of its word weight near the answer
-    min_cosine: float = 0.87  # ... and the question-sentence cosine
-    # Where word overlap cannot speak (an English question about Chinese text): how far the best sentence's
-    # cosine stands above the cosines of all indexed sentences, in standard deviations. e5 cosines are
-    # bunched (unrelated text scores 0.8+), so only a relative signal like this separates answerable ones.
-    min_z: float = 2.2
 
 
 @dataclass(frozen=True)
@@ -178,13 +169,11 @@ def score_candidates(query: Query, query_vector: np.ndarray, index: Index, hits:
     return out
 
 
-def should_refuse(best: Candidate | None, z: float, policy: RefusalPolicy) -> bool:
-    """No eligible sentence, or too little of the question found around the best one."""
+def decision(best: Candidate | None, z: float, policy: RefusalPolicy) -> decide.Decision:
+    """Answer or refuse, by the baseline's rule (decide.sentence) on its best candidate."""
     if best is None:
-        return True
-    if np.isnan(best.coverage):  # nothing to match by words (English question): judge by meaning alone
-        return z < policy.min_z
-    return best.coverage < policy.min_coverage or best.cosine < policy.min_cosine
+        return decide.sentence(False, float("nan"), 0.0, z, policy)
+    return decide.sentence(True, best.coverage, best.cosine, z, policy)
 
 
 def shorten(text: str, limit: int, query: Query, weights: dict[str, float]) -> str:
@@ -207,13 +196,14 @@ def shorten(text: str, limit: int, query: Query, weights: dict[str, float]) -> s
 
 
 def answer_question(query: Query, query_vector: np.ndarray, index: Index, hits: list[Hit],
-                    max_chars: int = 120, policy: RefusalPolicy | None = None) -> Answer:
+                    max_chars: int = 120, policy: RefusalPolicy | None = None, answerer: str = "sentence") -> Answer:
     """The extractive answer from `hits`, or a refusal when nothing good enough is there."""
     candidates = score_candidates(query, query_vector, index, hits)
     best = candidates[0] if candidates else None
     z = standing(best.cosine, index.sentence_vectors @ query_vector) if best else 0.0
-    if should_refuse(best, z, policy or RefusalPolicy()):
-        return refuse(query.text, hits)
+    verdict = decision(best, z, policy or RefusalPolicy())
+    if not verdict.answer:
+        return refuse(query.text, hits, answerer, query.kind, verdict.reason)
     weights = term_weights(query, index)
     text = best.sentence.text
     sentence = best.sentence
@@ -221,9 +211,10 @@ def answer_question(query: Query, query_vector: np.ndarray, index: Index, hits: 
         sentence = Sentence(sentence.doc_id, best.previous.start, sentence.end,
                             passage_slice(best.hit, best.previous.start, sentence.end))
         text = sentence.text
-    citation = Citation(n=1, hit=best.hit, sentence=sentence)
-    return Answer(question=query.text, text=f"{shorten(text, max_chars, query, weights)}[1]", refused=False,
-                  citations=(citation,), hits=tuple(hits))
+    shown = shorten(text, max_chars, query, weights)
+    start = sentence.start + text.find(shown)
+    return compose(query.text, [Quote(best.hit, sentence, start, start + len(shown), shown)], hits, answerer,
+                   query.kind)
 
 
 class SentenceAnswerer:
@@ -238,8 +229,7 @@ class SentenceAnswerer:
     def answer(self, question: Question, hits: Sequence[Hit], evidence: Evidence,
                on_token: Callable[[str], None] | None = None) -> Answer:
         if not hits:
-            return refuse(question.text, answerer=self.name)
+            return refuse(question.text, answerer=self.name, reason=decide.NO_HITS)
         query = Query.make(question.text, question.previous)
-        answer = answer_question(query, evidence.query_vector, evidence.index, list(hits), self.max_chars,
-                                 self.policy)
-        return replace(answer, answerer=self.name, kind=query.kind)
+        return answer_question(query, evidence.query_vector, evidence.index, list(hits), self.max_chars,
+                               self.policy, self.name)

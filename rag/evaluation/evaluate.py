@@ -56,8 +56,8 @@ def score_case(case: Case, answer: Answer, corpus: Corpus, k: int) -> dict[str, 
     retrieved = [corpus.span(h.chunk.source, h.chunk.start, h.chunk.end) for h in answer.hits]
     cited = [corpus.span(c.hit.chunk.source, c.hit.chunk.start, c.hit.chunk.end) for c in answer.citations]
     flags = M.relevance_flags(retrieved, evidence)
-    prediction = "" if answer.refused else M.strip_citation_markers(answer.text).replace("**", "")
-    # EM/F1 score the shortest answer shown: the bold span when there is one, else the whole answer text.
+    prediction = "" if answer.refused else M.strip_citation_markers(answer.text)
+    # EM/F1 score the shortest answer shown: the factoid span when there is one, else the whole answer text.
     short = prediction if answer.refused or answer.span is None else answer.span.text
     nan = math.nan
     if case.answerable:
