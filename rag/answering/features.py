@@ -42,6 +42,15 @@ def sentences_in_hits(index: Index, hits: Sequence[Hit]) -> list[tuple[int, Hit]
     return out
 
 
+def previous_in_paragraph(index: Index, pairs: Sequence[tuple[int, Hit]], i: int) -> Sentence | None:
+    """The sentence before pairs[i] (see sentences_in_hits) when both lie in the same retrieved passage and
+    the same paragraph: the context both answerers read a sentence with ("其中…" leans on it)."""
+    if i == 0 or pairs[i - 1][1] is not pairs[i][1]:
+        return None
+    before, sentence = index.sentences[pairs[i - 1][0]], index.sentences[pairs[i][0]]
+    return before if same_paragraph(pairs[i][1], before, sentence) else None
+
+
 @dataclass(frozen=True)
 class QuestionTerms:
     """The question's words with their idf in the index. Words the index never uses are kept apart:
@@ -107,9 +116,7 @@ def sentence_candidates(terms: QuestionTerms, want: str, english: bool, query_ve
     out = []
     for i, ((row, hit), cos) in enumerate(zip(pairs, cosines, strict=True)):
         sentence = index.sentences[row]
-        prev = None
-        if i > 0 and pairs[i - 1][1] is hit and same_paragraph(hit, index.sentences[rows[i - 1]], sentence):
-            prev = index.sentences[rows[i - 1]]
+        prev = previous_in_paragraph(index, pairs, i)
         own = token_set(sentence.text) | token_set(hit.chunk.title)
         ctx = own | token_set(prev.text) if prev else own
         grams = char_grams(sentence.text + " " + hit.chunk.title)
