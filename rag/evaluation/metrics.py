@@ -16,7 +16,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from rag.schema import CITATION_MARKER, Span
+from rag.answering.text import markers, strip_markers
+from rag.schema import Span
 
 SpanLike = Span | tuple[int, int]
 
@@ -29,9 +30,9 @@ def _bounds(span: SpanLike) -> tuple[int, int]:
 
 # --- Answer text -------------------------------------------------------------------------------
 def strip_citation_markers(text: str) -> str:
-    """Remove ``[n]`` citation markers (``[1]``, ``[12]``...), nothing else. Project convention;
-    applied to predictions before every answer metric so marker digits never count as answer."""
-    return CITATION_MARKER.sub("", text)
+    """Remove ``[n]`` citation markers (``[1]``, ``[12]``...), nothing else (rag/answering/text.py's
+    strip_markers); applied to predictions before every answer metric so marker digits never count."""
+    return strip_markers(text)
 
 
 def normalize_answer(text: str) -> str:
@@ -274,7 +275,7 @@ def citation_recall(cited: Sequence[SpanLike], evidence: Sequence[Sequence[SpanL
 def markers_resolve(answer_text: str, n_citations: int) -> bool:
     """True when every ``[n]`` in the text is within 1..n_citations and every number 1..n is
     used at least once (project rule: no dangling markers, no unused citations)."""
-    used = {int(m) for m in CITATION_MARKER.findall(answer_text)}
+    used = set(markers(answer_text))
     return used == set(range(1, n_citations + 1))
 
 
