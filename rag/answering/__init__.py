@@ -1,5 +1,8 @@
 """Answerers: question + hits -> Answer (see base.Answerer). `make_answerer` builds the one Config names;
-each implementation is imported only when chosen, so an optional one never costs the default anything."""
+each implementation is imported only when chosen, so an optional one never costs the default anything.
+
+Shared stages every answerer plugs into: text (scripts, sentence and clause ends, type patterns, n-grams,
+markers), decide (every refusal rule and its reason), compose (the only place an Answer is built)."""
 
 from __future__ import annotations
 
