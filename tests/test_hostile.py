@@ -105,7 +105,7 @@ def test_report_escapes_hostile_answers_and_names(hostile_engine, tmp_path):
                                           sentence=Sentence("d", 0, 1, SCRIPT)),)
     row = EvalRow(id=SCRIPT, question=f"{SCRIPT}{INJECTION}", answers=(SCRIPT,), evidence=(), tags=(SCRIPT,),
                   answer=replace(answer, text=f"{SCRIPT} {answer.text}", citations=cited),
-                  metrics={"hit@5": 0.0, "contains": 0.0})
+                  metrics={"hit@5": 0.0, "contains": 0.0, "correct": 0.0})  # scored wrong: listed
     # Only what comes from documents and questions is hostile here; the configuration name is the
     # evaluator's own (report.md puts it unescaped into section text).
     paths = write_reports(tmp_path / "report", SCRIPT, [{"config": "hybrid", "n": 1}], [row], command=SCRIPT)
