@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 import time
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from rag.answering import make_answerer
 from rag.answering.base import Answerer, Evidence, refuse
@@ -25,7 +26,7 @@ from rag.indexer import AddReport, add_documents, empty_index
 from rag.resume import RESUME_DIR
 from rag.retrieval import retrieve
 from rag.schema import Answer, Document
-from rag.store import Index, load_index, save_index, writer_lock
+from rag.store import Index, config_for_index, load_index, save_index, writer_lock
 from rag.tokenize import tokenize
 
 Progress = Callable[[str], None]
@@ -81,12 +82,25 @@ class Engine:
         warm = getattr(answerer, "warm", None)
         return warm(progress) if warm is not None else ""
 
+    @staticmethod
+    def config_for(index_dir: Path, settings: Mapping[str, Any] | None = None, rebuild: bool = False) -> Config:
+        """The configuration for working on `index_dir`: defaults, RAG_* variables, the `settings` chosen
+        explicitly (None = not chosen), and, unless rebuilding, the index's saved build settings for what
+        was not chosen (store.config_for_index), so an index built with other settings just opens."""
+        return config_for_index(Path(index_dir), rebuild=rebuild, **dict(settings or {}))
+
     @classmethod
-    def open(cls, config: Config, index_dir: Path | None = None, embedder: Embedder | None = None,
-             progress: Progress | None = None, seed: bool = False) -> Engine:
+    def open(cls, config: Config | None = None, index_dir: Path | None = None, embedder: Embedder | None = None,
+             progress: Progress | None = None, seed: bool = False,
+             settings: Mapping[str, Any] | None = None) -> Engine:
         """Load the index, then the model (so a missing or broken index fails fast, before seconds of
-        model loading). With `seed`, an index dir holding no index yet gets the bundled article."""
+        model loading). With `seed`, an index dir holding no index yet gets the bundled article.
+        Without `config`, it is resolved from the index and `settings` (see config_for)."""
         index_dir = Path(index_dir or DEFAULT_INDEX_DIR)
+        if config is None:
+            config = cls.config_for(index_dir, settings)
+        elif settings:
+            raise TypeError("Engine.open takes a config or settings to resolve one from, not both")
         try:
             index = load_index(index_dir, config)
         except IndexMissingError:

@@ -6,20 +6,16 @@ Both work section by section on the original text, so every piece keeps exact of
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
+from rag.answering.text import SENTENCE
 from rag.errors import RagError
 from rag.schema import Chunk, Document, Sentence, trim_span
 
 # Paragraphs first, then sentence ends (Chinese and ASCII), then clauses, then anything.
 SEPARATORS = ["\n\n", "\n", "。", "！", "？", "；", "!", "?", ";", "，", ",", " ", ""]
-# A sentence ends at one of these, plus any closing quotes/brackets that follow it, or at a line break.
-# A sentence ends at Chinese end punctuation (with closing quotes), at an English full stop followed by a
-# space and a capital (not 2.7, not e.g. lower-case runs), at a line break, or at the end.
-SENTENCE_RE = re.compile(r"[^\n]*?(?:[。！？!?；;…]+[”’」』)）\"']*|\.(?=\s+[A-Z“\"(])|\n|$)")
 
 
 def make_splitter(chunk_size: int, chunk_overlap: int) -> RecursiveCharacterTextSplitter:
@@ -62,7 +58,7 @@ def chunk_document(document: Document, chunk_size: int, chunk_overlap: int) -> l
 def split_sentences(text: str, offset: int = 0, doc_id: str = "") -> list[Sentence]:
     """Sentences of `text` with offsets shifted by `offset`; surrounding whitespace is excluded."""
     sentences: list[Sentence] = []
-    for m in SENTENCE_RE.finditer(text):
+    for m in SENTENCE.finditer(text):  # where a sentence ends: rag/answering/text.py
         s, e = trim_span(text, m.start(), m.end())
         if e > s:
             sentences.append(Sentence(doc_id=doc_id, start=offset + s, end=offset + e, text=text[s:e]))

@@ -12,12 +12,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from rag.answering import ANSWERERS
-from rag.config import BUNDLED_CORPUS, DEFAULT_INDEX_DIR, MODES, VECTOR_STORES, Config
+from rag.config import ANSWERERS, BUNDLED_CORPUS, DEFAULT_INDEX_DIR, MODES, VECTOR_STORES, Config
 from rag.errors import InputError, RagError
-from rag.evaluate import DEFAULT_DATASET, DEFAULT_OUT
+from rag.evaluation.evaluate import DEFAULT_DATASET, DEFAULT_OUT
 from rag.messages import answer_in_words, describe_add
-from rag.schema import Answer
 from rag.serialize import answer_to_json
 
 
@@ -56,11 +54,6 @@ class IndexProgress:
         tqdm.write(str(event), file=sys.stderr)
 
 
-def format_answer(answer: Answer) -> str:
-    """The answer as the terminal shows it: text, unsupported sentences, then its sources."""
-    return answer_in_words(answer)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rag", description="Ask questions about your documents, offline.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -86,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_ask.add_argument("--batch", type=Path, help="JSONL file with {id, question[, history]} per line")
     p_ask.add_argument("--index-dir", type=Path, default=DEFAULT_INDEX_DIR)
 
-    p_bench = sub.add_parser("bench", help="measure build and query cost at a corpus size (see rag/bench.py)")
+    p_bench = sub.add_parser("bench", help="measure build and query cost at a corpus size (see rag/evaluation/bench.py)")
     p_bench.add_argument("--chunks", type=int, default=1000, help="corpus size in chunks (default 1000)")
     p_bench.add_argument("--synthetic", action="store_true",
                          help="random vectors and texts of real sentences (index and BM25 scaling only)")
@@ -130,12 +123,10 @@ def is_default_index(index_dir: Path) -> bool:
     return Path(index_dir).resolve() == DEFAULT_INDEX_DIR.resolve()
 
 
-def config_from(args: argparse.Namespace, index_dir: Path) -> Config:
-    from rag.store import config_for_index
-
-    return config_for_index(index_dir, rebuild=getattr(args, "rebuild", False),
-                            **{k: getattr(args, k, None) for k in ("k", "mode", "index_type", "chunk_size", "model", "answerer",
-                                                          "vector_store")})
+def settings_from(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings chosen on the command line (None = not given); Engine resolves the rest from the index."""
+    return {k: getattr(args, k, None)
+            for k in ("k", "mode", "index_type", "chunk_size", "model", "answerer", "vector_store")}
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -144,7 +135,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     from rag.embedding import load_embedder
     from rag.indexer import empty_index
 
-    config = config_from(args, args.index_dir)
+    config = Engine.config_for(args.index_dir, settings_from(args), rebuild=args.rebuild)
     paths = args.paths or [BUNDLED_CORPUS]
     documents = read_documents(paths, config.max_file_bytes)  # a bad file fails before the model loads
     embedder = load_embedder(config, progress=_progress)
@@ -164,10 +155,11 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
     if args.batch and args.question is not None:
         raise InputError("give either a QUESTION or --batch FILE, not both.")
-    config = config_from(args, args.index_dir)
-    if args.question is not None:
-        clean_question(args.question, config.max_question_chars)  # an unusable question fails before loading
-    engine = Engine.open(config, args.index_dir, progress=_progress, seed=is_default_index(args.index_dir))
+    settings = settings_from(args)
+    if args.question is not None:  # an unusable question (or setting) fails before anything loads
+        clean_question(args.question, Config.from_env(**settings).max_question_chars)
+    engine = Engine.open(index_dir=args.index_dir, settings=settings, progress=_progress,
+                         seed=is_default_index(args.index_dir))
     if args.batch:
         return _ask_batch(engine, args)
     if args.question is None:
@@ -175,7 +167,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     # a generated answer streams to a terminal's stderr as it arrives; the checked answer follows on stdout
     on_token = _StderrDraft() if not args.json and sys.stderr.isatty() else None
     answer = engine.ask(args.question, k=args.k, mode=args.mode, on_token=on_token)
-    print(json.dumps(answer_to_json(answer), ensure_ascii=False) if args.json else format_answer(answer))
+    print(json.dumps(answer_to_json(answer), ensure_ascii=False) if args.json else answer_in_words(answer))
     return 0
 
 
@@ -208,8 +200,8 @@ def _ask_batch(engine: Any, args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from rag.evaluation_runs import EvalRequest, run_evaluation
-    from rag.report import format_summary_table
+    from rag.evaluation.report import format_summary_table
+    from rag.evaluation.runs import EvalRequest, run_evaluation
 
     request = EvalRequest(dataset=args.dataset, index_dir=args.index_dir, k=args.k, mode=args.mode,
                           limit=args.limit, compare=args.compare, out=args.out, split=args.split,
@@ -255,12 +247,12 @@ def _interactive(engine: Any, args: argparse.Namespace) -> int:
             continue
         if on_token.streamed:  # the draft ends; the checked answer (citations renumbered) follows
             print("\n", file=sys.stderr, flush=True)
-        print(format_answer(answer) + "\n")
+        print(answer_in_words(answer) + "\n")
         history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.text}]
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from rag import bench
+    from rag.evaluation import bench
 
     if args.index_types:
         rows = bench.compare_index_types(args.chunks)
@@ -283,7 +275,7 @@ def _bench_sweep(args: argparse.Namespace) -> int:
     """Each size and store in a fresh process, so one run's memory never counts in the next one's peak."""
     import subprocess
 
-    from rag import bench
+    from rag.evaluation import bench
 
     try:
         sizes = [int(s) for s in args.sweep.split(",") if s.strip()]

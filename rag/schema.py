@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,13 @@ CITATION_MARKER = re.compile(r"\[(\d+)\]")
 def content_hash(text: str) -> str:
     """Stable hex digest of text; used for document ids and idempotent adds."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def dedup_key(text: str) -> str:
+    """What two texts share when they are the same passage: NFKC-folded, whitespace removed. Cleaning drops
+    repeated paragraphs by it (rag/documents.py); retrieval collapses the same passage found in two
+    documents by it (rag/retrieval.py)."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
@@ -118,13 +126,15 @@ class Citation:
 @dataclass(frozen=True)
 class AnswerSpan:
     """The shortest text that answers a factoid question (a name, amount, date, list item): it lies inside
-    the sentence of citation `n`, at `start:end` of document `doc_id`'s original text."""
+    the sentence of citation `n`, at `start:end` of document `doc_id`'s original text, and at
+    `at:at + len(text)` of the answer's text (renderers make it bold there; the text carries no markup)."""
 
     text: str
     doc_id: str
     start: int
     end: int
     n: int
+    at: int = -1  # where the span starts in Answer.text; -1 when the answer does not show it
 
 
 @dataclass(frozen=True)
@@ -152,6 +162,15 @@ class Answer:
     answerer: str = ""  # which answerer wrote it ("extractive", "sentence", "llm")
     kind: str = ""  # the question kind the answer was shaped for (factoid, open, summary, entity, ...)
     generated_tokens: int = 0  # tokens a language model wrote for it (0: none ran)
+    reason: str = ""  # a refusal: the rule that refused and its numbers (rag/answering/decide.py)
+
+    def span_parts(self) -> tuple[str, str, str]:
+        """(text before the span, the span, text after it): what a renderer needs to make the span bold
+        (`**` on a terminal, <b> in HTML, each part escaped on its own). ("text", "", "") without a span."""
+        span = self.span
+        if span is None or span.at < 0 or self.text[span.at:span.at + len(span.text)] != span.text:
+            return self.text, "", ""
+        return self.text[:span.at], span.text, self.text[span.at + len(span.text):]
 
 
 @dataclass(frozen=True)

@@ -22,10 +22,11 @@ def answer_to_json(answer: Answer) -> dict[str, Any]:
                  for c in answer.citations]
     span = None if answer.span is None else {
         "text": answer.span.text, "start": answer.span.start, "end": answer.span.end, "n": answer.span.n,
+        "at": answer.span.at,  # where it stands in "answer" (renderers make it bold; the text has no markup)
         "source": next((c.hit.chunk.source for c in answer.citations if c.n == answer.span.n), None)}
     sentences = [{"text": s.text, "citations": list(s.citations), "unsupported": s.unsupported}
                  for s in answer.sentences]
-    return {"question": answer.question, "answer": answer.text, "refused": answer.refused,
+    return {"question": answer.question, "answer": answer.text, "refused": answer.refused, "reason": answer.reason,
             "answerer": answer.answerer, "kind": answer.kind, "span": span, "sentences": sentences,
             "citations": citations, "hits": [hit_fields(h) for h in answer.hits],
             "retrieval_query": answer.retrieval_query, "notice": answer.notice, "timings_ms": answer.timings_ms,

@@ -61,7 +61,8 @@ class Index:
     def documents(self) -> list[dict[str, Any]]:
         return self.manifest["documents"]
 
-    # Derived lookups, computed once per Index (an Index is never modified after it is built).
+    # Derived lookups, computed once per Index: its chunks, sentences and BM25 never change once it is built
+    # (indexing returns a new Index; save_index replaces only the manifest, which these do not read).
     @cached_property
     def sentence_rows_by_doc(self) -> dict[str, tuple[list[int], list[int]]]:
         """doc_id -> (sentence rows in document order, their start offsets) for bisecting by position."""

@@ -23,7 +23,15 @@ whom whose when where why how much many that this these those it its his her the
 according article mentioned say said tell me please
 """.split())
 
-TOKEN_RE = re.compile(r"[a-z]+(?:'[a-z]+)?|\d+(?:\.\d+)?%?|[\u3400-\u9fff]+")
+# The CJK characters, as a regex class body: CJK Unified Ideographs and Extension A. The one definition
+# (rag/answering/text.py re-exports it): words are split by script here, and answering counts scripts by it.
+CJK_FIRST, CJK_LAST = "\u3400", "\u9fff"
+CJK = f"{CJK_FIRST}-{CJK_LAST}"
+TOKEN_RE = re.compile(rf"[a-z]+(?:'[a-z]+)?|\d+(?:\.\d+)?%?|[{CJK}]+")
+
+
+def is_cjk(char: str) -> bool:
+    return CJK_FIRST <= char <= CJK_LAST
 
 
 @lru_cache(maxsize=1)
@@ -41,7 +49,7 @@ def tokenize(text: str, keep_stopwords: bool = False) -> list[str]:
     text = unicodedata.normalize("NFKC", text).lower()
     tokens: list[str] = []
     for piece in TOKEN_RE.findall(text):
-        if "\u3400" <= piece[0] <= "\u9fff":
+        if is_cjk(piece[0]):
             tokens.extend(w for w in jieba.cut_for_search(piece) if w.strip())
         else:
             tokens.append(piece)

@@ -18,7 +18,7 @@ import json
 import sys
 from pathlib import Path
 
-from rag.metrics import fair_match
+from rag.evaluation.metrics import fair_match
 
 MAX_WRONG_REFUSALS = 0.10  # of answerable questions; the ceiling on CMRC absent runs is 5%, DRCD is harder
 GRID = [0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]

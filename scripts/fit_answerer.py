@@ -25,33 +25,42 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from rag.answering.decision import MODEL_FILE, AnswerModels, LinearModel, fit_logistic  # noqa: E402
-from rag.answering.features import (  # noqa: E402
+from rag.answering.decision import MODEL_FILE, AnswerModels, LinearModel
+from rag.answering.features import (
     DECISION_FEATURES,
     SENTENCE_FEATURES,
     decision_features,
-    mostly_cjk,
     question_terms,
     sentence_candidates,
     standing,
 )
-from rag.answering.question import Question, answer_shape, wanted_type  # noqa: E402
-from rag.answering.spans import SPAN_FEATURES, best_span, span_candidates  # noqa: E402
-from rag.chat import Engine  # noqa: E402
-from rag.config import Config  # noqa: E402
-from rag.documents import make_document  # noqa: E402
-from rag.embedding import load_embedder  # noqa: E402
-from rag.errors import IndexMissingError  # noqa: E402
-from rag.indexer import empty_index  # noqa: E402
-from rag.metrics import cmrc_f1  # noqa: E402
-from rag.retrieval import retrieve  # noqa: E402
-from rag.store import load_index  # noqa: E402
-from rag.tokenize import tokenize  # noqa: E402
+from rag.answering.question import Question, answer_shape, wanted_type
+from rag.answering.spans import SPAN_FEATURES, best_span, span_candidates
+from rag.chat import Engine
+from rag.config import PROJECT_ROOT as ROOT
+from rag.config import Config
+from rag.documents import make_document
+from rag.embedding import load_embedder
+from rag.errors import IndexMissingError
+from rag.evaluation.metrics import cmrc_f1
+from rag.indexer import empty_index
+from rag.retrieval import retrieve
+from rag.store import load_index
+from rag.tokenize import tokenize
 
 DATASETS = Path(os.environ.get("RAG_DATASETS", ROOT.parent / "shared" / "datasets"))
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, features: tuple[str, ...], c: float = 1.0) -> LinearModel:
+    """Standardize, then L2-regularized logistic regression (scikit-learn's lbfgs: deterministic)."""
+    from sklearn.linear_model import LogisticRegression
+
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale[scale == 0] = 1.0
+    clf = LogisticRegression(C=c, max_iter=2000)
+    clf.fit((x - mean) / scale, y)
+    return LinearModel(features, mean, scale, clf.coef_[0].astype(np.float64), float(clf.intercept_[0]))
 CALIBRATE_SHARE = 0.3
 TARGET_WRONG_REFUSALS = 0.03  # the refusal threshold refuses at most this share of answerable CALIBRATE questions
 # Embedding all 1,000 DRCD dev paragraphs takes ~10 minutes on 2 quiet cores; the first 400 (about 1,400
@@ -200,7 +209,7 @@ def span_rows(exs, model: LinearModel, part: str, seed: int = 0):
 def held_out_span_quality(exs, sentence_model: LinearModel, span_model: LinearModel) -> dict[str, float]:
     """On CALIBRATE factoid questions with the gold paragraph retrieved: how often the chosen sentence
     holds the answer, and span EM/F1 against the gold."""
-    from rag.metrics import cmrc_em
+    from rag.evaluation.metrics import cmrc_em
 
     n = sent_ok = 0
     em = f1 = 0.0
@@ -225,7 +234,7 @@ def article_dev_scores(models: AnswerModels, config: Config, embedder) -> list[t
     from rag.answering.base import Evidence
     from rag.answering.extractive import ExtractiveAnswerer
     from rag.chat import clean_question
-    from rag.datasets import load_jsonl_cases, select_split
+    from rag.evaluation.datasets import load_jsonl_cases, select_split
 
     engine = Engine.open(config, ROOT / "index" / "eval-article", embedder=embedder, seed=True)
     answerer = ExtractiveAnswerer(config.max_answer_chars, models)
@@ -239,10 +248,7 @@ def article_dev_scores(models: AnswerModels, config: Config, embedder) -> list[t
         a = answerer.analyse(question, hits, Evidence(engine.index, vector, embedder))
         if a.shape == "summary" or not a.candidates:
             continue
-        cross = question.language == "en" and mostly_cjk(a.candidates[a.order[0]].sentence.text)
-        z = standing(float(a.candidates[a.order[0]].features[0]),
-                     engine.index.sentence_vectors @ vector)
-        out.append((a.score, case.answerable, cross, z))
+        out.append((a.score, case.answerable, a.cross_language, a.standing))
     return out
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.config import PROJECT_ROOT
-from rag.metrics import percentile
+from rag.evaluation.metrics import percentile
 from rag.ui_process import start_app, stop_app  # the same launcher the browser tests use
 
 QUESTIONS = [  # answerable, unanswerable, English and follow-up-free, so every answer path is exercised

@@ -18,7 +18,7 @@ def test_rag_ask_seeds_the_article_only_into_the_default_index(tmp_path, monkeyp
 
     seeds: list[bool] = []
 
-    def fake_open(config, index_dir, progress=None, seed=False, **_):
+    def fake_open(config=None, index_dir=None, progress=None, seed=False, **_):
         seeds.append(seed)
         raise InputError("stop here")  # the model is not needed to see the decision
 

@@ -90,6 +90,28 @@ def test_loading_with_other_settings_is_refused(fake_engine, fake_config):
         load_index(fake_engine.index_dir, fake_config.with_(chunk_size=200))
 
 
+def test_open_resolves_the_config_from_the_index(tmp_path, fake_embedder, fake_config, monkeypatch):
+    from rag.indexer import empty_index
+
+    for name in ("RAG_MODEL", "RAG_CHUNK_SIZE", "RAG_CHUNK_OVERLAP", "RAG_INDEX_TYPE", "RAG_VECTOR_STORE"):
+        monkeypatch.delenv(name, raising=False)
+    built_with = fake_config.with_(chunk_size=200)
+    Engine(built_with, tmp_path / "index", fake_embedder, empty_index(fake_embedder)).add_files([ARTICLE])
+    opened = Engine.open(index_dir=tmp_path / "index", embedder=fake_embedder, settings={"k": 3})
+    assert (opened.config.model, opened.config.chunk_size, opened.config.k) == ("fake-hash", 200, 3)
+    with pytest.raises(IndexMismatchError, match="chunk_size: index has 200, config wants 300"):
+        Engine.open(index_dir=tmp_path / "index", embedder=fake_embedder, settings={"chunk_size": 300})
+
+
+def test_retrieval_does_not_load_the_file_readers():
+    import subprocess
+    import sys
+
+    loaded = subprocess.run([sys.executable, "-c", "import sys, rag.retrieval; print('rag.documents' in sys.modules)"],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == "False"
+
+
 def test_missing_index_says_what_to_run(tmp_path, fake_config):
     with pytest.raises(IndexMissingError, match="rag index --index-dir"):
         load_index(tmp_path / "none", fake_config)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from rag.answering.citations import check_citations
-from rag.metrics import contains_gold
+from rag.evaluation.metrics import contains_gold
 from tests.conftest import ARTICLE, ROOT
 
 pytestmark = pytest.mark.integration

@@ -11,10 +11,11 @@ from rag.answering.citations import check_citations
 from rag.answering.sentence import Query, answer_question
 from rag.chunking import chunk_document, document_sentences
 from rag.config import Config
-from rag.documents import clean, dedup_key, make_document
+from rag.documents import clean, make_document
 from rag.errors import InputError
 from rag.indexer import add_documents, empty_index
 from rag.retrieval import retrieve
+from rag.schema import dedup_key
 from rag.tokenize import tokenize
 from tests.fakes import HashEmbedder
 

@@ -278,12 +278,12 @@ def test_progress_lines_move_the_bar_and_keep_it_for_plain_lines() -> None:
     calls: list[tuple] = []
     say = ui.progress_reporter(lambda amount, desc: calls.append((amount, desc)))
     for line in ("embedding 22 passages from 1 document(s)", "  sentences: 29/116 (25%, ~3 s left)",
-                 "reading 2024/05/notes.txt", "building BM25 and FAISS"):
+                 "reading 2024/05/notes.txt", "building BM25 and the faiss vector store"):
         say(line)
     assert calls == [(0.0, "向量化 22 个段落（1 个文档） / embedding 22 passages from 1 document(s)"),
                      (0.25, "句子 / sentences: 29/116"),
                      (0.25, "reading 2024/05/notes.txt"),  # a path's digits do not move the bar
-                     (0.25, "建立关键词与向量索引 / building the BM25 and FAISS indexes")]
+                     (0.25, "建立关键词与向量索引（faiss） / building BM25 and the faiss vector store")]
 
 
 def test_build_app_exposes_the_api() -> None:

@@ -1,11 +1,15 @@
 """Answerers: question + hits -> Answer (see base.Answerer). `make_answerer` builds the one Config names;
-each implementation is imported only when chosen, so an optional one never costs the default anything."""
+each implementation is imported only when chosen, so an optional one never costs the default anything.
+
+Shared stages every answerer plugs into: text (scripts, sentence and clause ends, type patterns, n-grams,
+markers), decide (every refusal rule and its reason), compose (the only place an Answer is built)."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from rag.config import ANSWERERS
 from rag.errors import InputError
 
 if TYPE_CHECKING:
@@ -13,12 +17,10 @@ if TYPE_CHECKING:
     from rag.answering.generation import Generator
     from rag.config import Config
 
-# "extractive": the default, fitted on public QA data; "sentence": the one-sentence baseline; "llm": any
-# OpenAI-compatible endpoint (RAG_LLM_BASE_URL), citations checked, the extractive answer as its fallback.
 # "auto" and "model": a language model reads the best sentences and its sentences are checked (model.py); the
 # bundled GGUF in-process, or the endpoint RAG_LLM_BASE_URL names when it is set.
-ANSWERERS = ("auto", "model", "extractive", "sentence", "llm")
 _GENERATORS: dict[tuple, Generator] = {}  # one model instance per process, whichever answerers use it
+__all__ = ["ANSWERERS", "make_answerer", "make_generator"]
 
 
 def make_answerer(config: Config, name: str | None = None) -> Answerer:

@@ -10,18 +10,16 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from rag.answering.compose import REFUSAL, refuse
 from rag.answering.generation import Control
-from rag.answering.question import Question, question_language
+from rag.answering.question import Question
 from rag.schema import Answer, Hit
 
 if TYPE_CHECKING:  # types only: answering never loads a model or an index itself
     from rag.embedding import Embedder
     from rag.store import Index
 
-REFUSAL = {
-    "zh": "抱歉，文档中没有找到这个问题的答案。",
-    "en": "Sorry, the documents do not contain the answer to this question.",
-}
+__all__ = ["REFUSAL", "Answerer", "Evidence", "refuse"]  # REFUSAL and refuse live in compose.py
 
 
 @dataclass(frozen=True)
@@ -44,8 +42,3 @@ class Answerer(Protocol):
         queue to `control.on_queue` and stop early when `control.stop` is set; extractive ones ignore both."""
         ...
 
-
-def refuse(question: str, hits: Sequence[Hit] = (), answerer: str = "", kind: str = "") -> Answer:
-    """The fixed "not in the documents" answer, in the question's language."""
-    return Answer(question=question, text=REFUSAL[question_language(question)], refused=True, hits=tuple(hits),
-                  answerer=answerer, kind=kind)

@@ -3,7 +3,8 @@ lying inside its retrieved passage."""
 
 from __future__ import annotations
 
-from rag.schema import CITATION_MARKER, Answer, Hit
+from rag.answering.text import markers
+from rag.schema import Answer, Hit
 
 
 def passage_slice(hit: Hit, start: int, end: int) -> str:
@@ -14,7 +15,7 @@ def passage_slice(hit: Hit, start: int, end: int) -> str:
 def check_citations(answer: Answer) -> list[str]:
     """Problems with an answer's citations (empty when all is well): markers resolve, sentences are real."""
     problems = []
-    used = {int(n) for n in CITATION_MARKER.findall(answer.text)}
+    used = set(markers(answer.text))
     numbers = {c.n for c in answer.citations}
     if used != numbers:
         problems.append(f"markers {sorted(used)} do not match citations {sorted(numbers)}")

@@ -83,15 +83,3 @@ def load_models(path: Path = MODEL_FILE) -> AnswerModels:
 @lru_cache(maxsize=1)
 def default_models() -> AnswerModels:
     return load_models()
-
-
-def fit_logistic(x: np.ndarray, y: np.ndarray, features: tuple[str, ...], c: float = 1.0) -> LinearModel:
-    """Standardize, then L2-regularized logistic regression (scikit-learn's lbfgs: deterministic)."""
-    from sklearn.linear_model import LogisticRegression
-
-    mean = x.mean(axis=0)
-    scale = x.std(axis=0)
-    scale[scale == 0] = 1.0
-    clf = LogisticRegression(C=c, max_iter=2000)
-    clf.fit((x - mean) / scale, y)
-    return LinearModel(features, mean, scale, clf.coef_[0].astype(np.float64), float(clf.intercept_[0]))

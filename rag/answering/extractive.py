@@ -1,12 +1,14 @@
 """The default answerer ("extractive"): answers shaped by the question, every sentence quoted and cited.
 
-- factoid (who / when / how much / which): the best span, in bold inside its sentence ("美图CFO**颜劲良**表示…[1]");
+- factoid (who / when / how much / which): its sentence, with the best span marked by offsets (renderers
+  show it in bold: "美图CFO**颜劲良**表示…[1]");
 - open (why / how / which ones / describe) and entity (X是谁, 什么是X): 2-4 sentences from the passages,
   in document order, each with its own [n], near-duplicates dropped;
 - summary (总结 / 主要观点 / summarize): at most five sentences that stand for the document (summary.py).
 
 Which sentence, which span, and whether to answer at all are decided by logistic models fitted on DRCD
-(scripts/fit_answerer.py, rag/answering/decision.py), not by hand-set weights.
+(scripts/fit_answerer.py, rag/answering/decision.py), not by hand-set weights; the answer-or-refuse rule
+is decide.extractive, and the Answer is built by compose.compose.
 """
 
 from __future__ import annotations
@@ -18,15 +20,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from rag.answering.base import Evidence, refuse
+from rag.answering import decide
+from rag.answering.base import Evidence
 from rag.answering.citations import passage_slice
+from rag.answering.compose import Quote, compose, refuse
 from rag.answering.decision import AnswerModels, default_models
 from rag.answering.features import (
-    TYPE_PATTERN,
     SentenceCandidate,
-    char_grams,
     decision_features,
-    mostly_cjk,
     question_terms,
     sentence_candidates,
     standing,
@@ -42,7 +43,8 @@ from rag.answering.spans import (
     span_candidates,
 )
 from rag.answering.summary import MAX_SENTENCES, documents_to_summarize, summary_hits, summary_sentences
-from rag.schema import Answer, AnswerSentence, AnswerSpan, Citation, Hit, Sentence
+from rag.answering.text import TYPE_PATTERN, char_bigrams, char_grams, clauses, mostly_cjk, trim_clause_mark
+from rag.schema import Answer, AnswerSpan, Hit
 
 if TYPE_CHECKING:
     from rag.store import Index
@@ -56,7 +58,6 @@ OPEN_CHARS = 250
 OPEN_MARGIN = 2.0
 DUPLICATE_GRAMS = 0.6
 SPAN_SENTENCES = 3  # the span is looked for in this many of the best sentences
-CLAUSE = re.compile(r"[^，,：:；;、]*[，,：:；;、]?")
 
 
 @dataclass(frozen=True)
@@ -68,17 +69,13 @@ class Analysis:
     order: list[int] = field(default_factory=list)
     span: SpanCandidate | None = None
     span_index: int = 0
-    score: float = -np.inf  # answer-or-refuse logit; answer when >= the model's threshold
+    score: float = -np.inf  # the answer-or-refuse model's logit (decide.extractive compares it)
+    standing: float = 0.0  # the best sentence's cosine standing over every indexed sentence
+    cross_language: bool = False  # an English question over a (mostly) Chinese best sentence
 
 
-@dataclass(frozen=True)
-class Pick:
-    """A chosen sentence, and the document range the answer quotes from it (a clause window when cut)."""
-
-    candidate: SentenceCandidate
-    start: int
-    end: int
-    text: str
+def quote(c: SentenceCandidate, start: int, end: int, text: str) -> Quote:
+    return Quote(c.hit, c.sentence, start, end, text)
 
 
 class ExtractiveAnswerer:
@@ -116,21 +113,25 @@ class ExtractiveAnswerer:
         decision = decision_features(float(logits[order[0]]), second, best, z, terms, hits, english, want,
                                      span_logit if shape == "factoid" and span is not None else None)
         score = float(self.models.answer.logits(decision)[0])
-        if english and mostly_cjk(best.sentence.text):
-            # An English question over text it shares no words with (Chinese documents): the model, fitted on
-            # Chinese questions, has no lexical signal here, so the decision is the cosine's standing alone,
-            # against a threshold chosen on the article's dev split (model.json meta, cross_language_standing).
-            score = z - self.models.cross_language_standing + self.models.answer.threshold
-        return Analysis(shape, want, candidates, logits, order, span, span_i, score)
+        cross = english and mostly_cjk(best.sentence.text)
+        return Analysis(shape, want, candidates, logits, order, span, span_i, score, z, cross)
+
+    def decision(self, a: Analysis) -> decide.Decision:
+        """Answer or refuse, by the answerer's one rule (decide.extractive)."""
+        return decide.extractive(bool(a.candidates), a.score, self.models.answer.threshold, a.cross_language,
+                                 a.standing, self.models.cross_language_standing)
 
     def answer(self, question: Question, hits: Sequence[Hit], evidence: Evidence,
                on_token: Callable[[str], None] | None = None, control: Control | None = None) -> Answer:
         text = question.text
         a = self.analyse(question, hits, evidence)
-        if a.shape == "summary" and hits:
+        if not hits:
+            return refuse(text, hits, self.name, a.shape, decide.NO_HITS)
+        if a.shape == "summary":
             return self._summary(question, hits, evidence)
-        if not a.candidates or a.score < self.models.answer.threshold:
-            return refuse(text, hits, self.name, a.shape)
+        decision = self.decision(a)
+        if not decision.answer:
+            return refuse(text, hits, self.name, a.shape, decision.reason)
         if a.shape == "factoid":
             return self._factoid(question, a.candidates[a.span_index], a.span, hits, a.shape)
         order = a.order
@@ -146,25 +147,24 @@ class ExtractiveAnswerer:
         sentence = c.sentence
         if best is None or best.end - best.start >= len(sentence.text):
             pick = self._cut(c, sentence.start, sentence.end, None)
-            return self._compose(question, [pick], hits, shape, span=None)
+            return compose(question.text, [pick], hits, self.name, shape)
         used_context = c.previous is not None and _is_list_pick(best)
         s_start, s_end = sentence.start + best.start, sentence.start + best.end
         start = c.previous.start if used_context else sentence.start
         pick = self._cut(c, start, sentence.end, (s_start, s_end))
         span = AnswerSpan(best.text, sentence.doc_id, s_start, s_end, n=1)
-        return self._compose(question, [pick], hits, shape, span=span)
+        return compose(question.text, [pick], hits, self.name, shape, span)
 
-    def _cut(self, c: SentenceCandidate, start: int, end: int, keep: tuple[int, int] | None) -> Pick:
+    def _cut(self, c: SentenceCandidate, start: int, end: int, keep: tuple[int, int] | None) -> Quote:
         """The quoted range: the whole [start, end) when short enough, else the clause window holding `keep`
         (or the first clauses) within max_chars."""
         text = passage_slice(c.hit, start, end)
         if len(text) <= self.max_chars:
-            return Pick(c, start, end, text)
+            return quote(c, start, end, text)
         bounds, at = [], start
-        for clause in CLAUSE.findall(text):
-            if clause:
-                bounds.append((at, at + len(clause)))
-                at += len(clause)
+        for clause in clauses(text):
+            bounds.append((at, at + len(clause)))
+            at += len(clause)
         lo = 0
         if keep:
             lo = next((k for k, (_, e) in enumerate(bounds) if e > keep[0]), 0)
@@ -177,14 +177,14 @@ class ExtractiveAnswerer:
             lo -= 1
         s, e = bounds[lo][0], bounds[hi][1]
         piece = passage_slice(c.hit, s, e)
-        trimmed = piece.rstrip("，,：:；;、")
-        return Pick(c, s, s + len(trimmed), trimmed)
+        trimmed = trim_clause_mark(piece)
+        return quote(c, s, s + len(trimmed), trimmed)
 
     # -- open / entity ---------------------------------------------------------------------------------
     def _open(self, question: Question, candidates: list[SentenceCandidate], logits: np.ndarray,
               order: list[int], hits: Sequence[Hit], shape: str) -> Answer:
         top = float(logits[order[0]])
-        chosen: list[Pick] = []
+        chosen: list[Quote] = []
         grams: list[set[str]] = []
         used = 0
         for i in order:
@@ -195,15 +195,15 @@ class ExtractiveAnswerer:
             if any(len(g & h) / max(min(len(g), len(h)), 1) > DUPLICATE_GRAMS for h in grams):
                 continue
             pick = self._cut(c, c.sentence.start, c.sentence.end, None) if not chosen else \
-                Pick(c, c.sentence.start, c.sentence.end, c.sentence.text)
+                quote(c, c.sentence.start, c.sentence.end, c.sentence.text)
             if chosen and used + len(pick.text) > OPEN_CHARS:
                 continue
             chosen.append(pick)
             grams.append(g)
             used += len(pick.text)
-        doc_order = {d: k for k, d in enumerate(dict.fromkeys(p.candidate.sentence.doc_id for p in chosen))}
-        chosen.sort(key=lambda p: (doc_order[p.candidate.sentence.doc_id], p.start))  # document order
-        return self._compose(question, chosen, hits, shape, span=None)
+        doc_order = {d: k for k, d in enumerate(dict.fromkeys(p.sentence.doc_id for p in chosen))}
+        chosen.sort(key=lambda p: (doc_order[p.sentence.doc_id], p.start))  # document order
+        return compose(question.text, chosen, hits, self.name, shape)
 
     # -- summary ---------------------------------------------------------------------------------------
     def _summary(self, question: Question, hits: Sequence[Hit], evidence: Evidence) -> Answer:
@@ -211,34 +211,13 @@ class ExtractiveAnswerer:
         docs = documents_to_summarize(index, hits, bool(ALL_DOCUMENTS.search(question.text)))
         rows = summary_sentences(index, docs, MAX_SENTENCES)
         by_row = summary_hits(index, rows, evidence.query_vector)
-        picks = []
-        for row in rows:
-            if row in by_row:
-                s = index.sentences[row]
-                c = SentenceCandidate(row, s, by_row[row], None, np.zeros(0))
-                picks.append(Pick(c, s.start, s.end, s.text))
-        if not picks:
-            return refuse(question.text, hits, self.name, "summary")
-        summary_passages = tuple(dict.fromkeys(p.candidate.hit for p in picks))
-        return self._compose(question, picks, summary_passages, "summary", span=None)
-
-    # -- composition -----------------------------------------------------------------------------------
-    def _compose(self, question: Question, picks: list[Pick], hits: Sequence[Hit], shape: str,
-                 span: AnswerSpan | None) -> Answer:
-        citations, sentences, parts = [], [], []
-        for n, pick in enumerate(picks, start=1):
-            c = pick.candidate
-            cited = Sentence(c.sentence.doc_id, min(pick.start, c.sentence.start), c.sentence.end,
-                             passage_slice(c.hit, min(pick.start, c.sentence.start), c.sentence.end))
-            citations.append(Citation(n=n, hit=c.hit, sentence=cited))
-            shown = pick.text
-            if span is not None and span.n == n and pick.start <= span.start and span.end <= pick.start + len(shown):
-                a, b = span.start - pick.start, span.end - pick.start
-                shown = f"{shown[:a]}**{shown[a:b]}**{shown[b:]}"
-            sentences.append(AnswerSentence(text=shown, citations=(n,)))
-            parts.append(f"{shown}[{n}]")
-        return Answer(question=question.text, text="".join(parts), refused=False, citations=tuple(citations),
-                      hits=tuple(hits), span=span, sentences=tuple(sentences), answerer=self.name, kind=shape)
+        picks = [Quote(by_row[row], s, s.start, s.end, s.text)
+                 for row in rows if row in by_row for s in [index.sentences[row]]]
+        decision = decide.summary(len(picks))
+        if not decision.answer:
+            return refuse(question.text, hits, self.name, "summary", decision.reason)
+        summary_passages = tuple(dict.fromkeys(p.hit for p in picks))
+        return compose(question.text, picks, summary_passages, self.name, "summary")
 
 
 LIST_SENTENCES = 8  # how many of the best sentences are searched for an enumeration the question points into
@@ -263,7 +242,7 @@ def _list_pick(question: str, want: str, candidates: list[SentenceCandidate], lo
             continue
         start, end = items[position]
         item = c.sentence.text[start:end]
-        grams = {item[k:k + 2] for k in range(len(item) - 1)} or {item}
+        grams = char_bigrams(item) or {item}
         if sum(g in question for g in grams) >= len(grams) / 2:  # the question names this item: not its answer
             continue
         if want in TYPE_PATTERN and not TYPE_PATTERN[want].search(item):  # asks an amount, item is a name

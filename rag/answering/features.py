@@ -10,45 +10,20 @@ from __future__ import annotations
 
 import bisect
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from rag.answering.question import script_counts
+from rag.answering.text import TYPE_PATTERN, char_grams, same_paragraph, years
 from rag.schema import Hit, Sentence
-from rag.tokenize import STOPWORDS, token_set, tokenize
+from rag.tokenize import token_set, tokenize
 
 if TYPE_CHECKING:
     from rag.store import Index
 
-# Patterns of answer types, for Chinese and English text alike ("2016年", "in 2016", "3月15日", "March").
-HAS_TIME = re.compile(r"\d{2,4}\s*年|\d{1,2}\s*月|\d{1,2}\s*[日号]|[一二三四五六七八九十〇零]{2,4}年|世纪|年代|朝|"
-                      r"去年|今年|明年|年初|年底|年末|上半年|下半年|季度|\b(?:1[5-9]|20)\d{2}\b|"
-                      r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d|\bq[1-4]\b", re.I)
-HAS_PERCENT = re.compile(r"\d\s*%|百分之|\d\s*成|\bpercent\b|\bper cent\b", re.I)
-HAS_NUMBER = re.compile(r"\d|[一二两三四五六七八九十百千万亿]+\s*(?:亿|万|千|百|个|款|家|倍|成|名|种|人|次|项|条|位|岁|米|公里)|"
-                        r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|hundred|thousand|million|billion)\b",
-                        re.I)
-HAS_MONEY = re.compile(r"\d+(?:\.\d+)?\s*(?:亿|万|千)?\s*(?:元|美元|港元|人民币|英镑|欧元|日元)|[$¥￥€£]\s*\d|"
-                       r"\d\s*(?:million|billion)?\s*(?:dollars|yuan|usd|rmb)\b", re.I)
-YEAR = re.compile(r"(?<!\d)(?:1[5-9]|20)\d{2}(?!\d)")
-TYPE_PATTERN = {"time": HAS_TIME, "percent": HAS_PERCENT, "number": HAS_NUMBER}
 WANTS = ("time", "percent", "number", "person", "place", "thing", "other")
-
-
-def char_grams(text: str) -> set[str]:
-    """Character bigrams of the CJK runs plus lower-cased Latin words and numbers: overlap of these
-    survives word-segmentation differences (利润率 / 毛利率 share 利润 and 润率)."""
-    out: set[str] = set()
-    for run in re.findall(r"[\u3400-\u9fff]+", text):
-        out.update(run[i:i + 2] for i in range(len(run) - 1))
-        if len(run) == 1:
-            out.add(run)
-    out.update(w for w in re.findall(r"[a-z]+|\d+(?:\.\d+)?", text.lower()) if w not in STOPWORDS)
-    return out
 
 
 def sentences_in_hits(index: Index, hits: Sequence[Hit]) -> list[tuple[int, Hit]]:
@@ -65,6 +40,15 @@ def sentences_in_hits(index: Index, hits: Sequence[Hit]) -> list[tuple[int, Hit]
                 seen.add(r)
                 out.append((r, hit))
     return out
+
+
+def previous_in_paragraph(index: Index, pairs: Sequence[tuple[int, Hit]], i: int) -> Sentence | None:
+    """The sentence before pairs[i] (see sentences_in_hits) when both lie in the same retrieved passage and
+    the same paragraph: the context both answerers read a sentence with ("其中…" leans on it)."""
+    if i == 0 or pairs[i - 1][1] is not pairs[i][1]:
+        return None
+    before, sentence = index.sentences[pairs[i - 1][0]], index.sentences[pairs[i][0]]
+    return before if same_paragraph(pairs[i][1], before, sentence) else None
 
 
 @dataclass(frozen=True)
@@ -92,12 +76,14 @@ def question_terms(question: str, previous: str, index: Index) -> QuestionTerms:
                 unseen += factor * top
     total = sum(known.values()) + unseen
     return QuestionTerms(known, unseen / total if total > 0 else 0.0, frozenset(char_grams(question)),
-                         frozenset(YEAR.findall(question)))
+                         years(question))
 
 
 def coverage(weights: dict[str, float], tokens: frozenset[str] | set[str]) -> float:
+    """Share of the question's word weight (`weights`: word -> weight) found in `tokens`; NaN when the
+    question has no weighted word (nothing to cover: callers decide what that means)."""
     total = sum(weights.values())
-    return sum(w for t, w in weights.items() if t in tokens) / total if total > 0 else 0.0
+    return sum(w for t, w in weights.items() if t in tokens) / total if total > 0 else math.nan
 
 
 SENTENCE_FEATURES = ("cos", "cos_gap", "cos_z", "cov", "cov_ctx", "grams", "grams_ctx", "type_match", "years_ok",
@@ -111,11 +97,6 @@ class SentenceCandidate:
     hit: Hit
     previous: Sentence | None  # the sentence before it in the same paragraph of the passage
     features: np.ndarray  # SENTENCE_FEATURES, in that order
-
-
-def _same_paragraph(hit: Hit, a: Sentence, b: Sentence) -> bool:
-    lo, hi = sorted((a.start, b.start))
-    return "\n" not in hit.chunk.text[lo - hit.chunk.start: hi - hit.chunk.start]
 
 
 def sentence_candidates(terms: QuestionTerms, want: str, english: bool, query_vector: np.ndarray,
@@ -135,9 +116,7 @@ def sentence_candidates(terms: QuestionTerms, want: str, english: bool, query_ve
     out = []
     for i, ((row, hit), cos) in enumerate(zip(pairs, cosines, strict=True)):
         sentence = index.sentences[row]
-        prev = None
-        if i > 0 and pairs[i - 1][1] is hit and _same_paragraph(hit, index.sentences[rows[i - 1]], sentence):
-            prev = index.sentences[rows[i - 1]]
+        prev = previous_in_paragraph(index, pairs, i)
         own = token_set(sentence.text) | token_set(hit.chunk.title)
         ctx = own | token_set(prev.text) if prev else own
         grams = char_grams(sentence.text + " " + hit.chunk.title)
@@ -147,7 +126,7 @@ def sentence_candidates(terms: QuestionTerms, want: str, english: bool, query_ve
         cos_z = (float(cos) - mean_cos) / std_cos
         out.append(SentenceCandidate(row, sentence, hit, prev, np.array([
             float(cos), float(cos) - top_cos, cos_z,
-            coverage(terms.known, own), coverage(terms.known, ctx),
+            coverage(terms.known, own) if terms.known else 0.0, coverage(terms.known, ctx) if terms.known else 0.0,
             len(terms.grams & grams) / n_grams, len(terms.grams & grams_ctx) / n_grams,
             float(bool(type_pattern.search(sentence.text))) if type_pattern else 0.0,
             float(all(y in paragraph for y in terms.years)),
@@ -179,16 +158,10 @@ def decision_features(best_logit: float, second_logit: float, best: SentenceCand
                     dtype=np.float64)
 
 
-def mostly_cjk(text: str) -> bool:
-    """True when most letters of `text` are CJK characters (an English question over such text shares no
-    words with it, so only meaning can match)."""
-    cjk, latin = script_counts(text)
-    return cjk > latin
-
-
 def standing(cosine: float, all_cosines: np.ndarray) -> float:
     """How many standard deviations `cosine` stands above the mean of every indexed sentence's cosine:
-    e5 cosines are bunched (unrelated text scores 0.8+), so only a relative signal separates."""
+    e5 cosines are bunched (unrelated text scores 0.8+), so only a relative signal separates. 0 where there
+    is no spread to stand out of (fewer than two sentences, or all equal). Both answerers read this one."""
     if len(all_cosines) < 2:
         return 0.0
     std = float(all_cosines.std())

@@ -12,8 +12,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rag.answering.text import QUESTION_END, question_language
 from rag.errors import InputError
-from rag.tokenize import tokenize
+
+__all__ = ["Question", "answer_shape", "check_history", "entity_of", "question_language", "wanted_type"]
 
 # Words that lean on an earlier turn: personal pronouns, and 这/那/此 used on their own or before a
 # measure word (这个, 那家, 此事), but not 这段文字 or 那时候 style phrases that name what they mean.
@@ -21,18 +23,6 @@ FOLLOWUP = re.compile(r"他|她|它|其|该|上述|前者|后者|[这那此](?:[
                       r"\b(he|she|it|its|his|her|they|their|them|this|that|these|those)\b", re.I)
 # A question this short ("净利润呢？") is read as a follow-up even without a pronoun.
 SHORT_FOLLOWUP_CHARS = 6
-
-
-def script_counts(text: str) -> tuple[int, int]:
-    """(CJK characters, Latin letters) in text."""
-    return (sum(1 for c in text if "\u3400" <= c <= "\u9fff"),
-            sum(1 for c in text if c.isascii() and c.isalpha()))
-
-
-def question_language(question: str) -> str:
-    """"zh" when the question is mostly Chinese characters, else "en"."""
-    cjk, latin = script_counts(question)
-    return "zh" if cjk * 3 >= latin or cjk >= 4 else "en"
 
 
 def check_history(history: object) -> list[dict]:
@@ -75,16 +65,6 @@ class Question:
     def language(self) -> str:
         return question_language(self.text)
 
-    @property
-    def tokens(self) -> tuple[str, ...]:
-        return tuple(tokenize(self.text))
-
-    @property
-    def previous_tokens(self) -> tuple[str, ...]:
-        """Words of the earlier question that the question itself does not use."""
-        own = set(self.tokens)
-        return tuple(t for t in tokenize(self.previous) if t not in own) if self.previous else ()
-
 
 # What shape of answer a question wants. These are general Chinese/English question words (interrogatives
 # and request verbs), not words of any QA set's questions; the order of the tests below matters.
@@ -92,8 +72,8 @@ SUMMARY_Q = re.compile(r"总结|概括|概述|归纳|摘要|主要(?:观点|内�
                        r"说了(?:些)?什么内容|写了什么|\bsummar|\bmain (?:point|idea|argument)s?\b|\boverview\b|"
                        r"\bgist\b|\btl;?dr\b|what (?:is|'s) (?:this|the) (?:article|document|text|story|report|paper|page|passage|file) about", re.I)
 ENTITY_Q = re.compile(r"^(?:请?(?:问|介绍一下|简单介绍一下|介绍))?\s*(?P<a>[^，,。？?的]{1,20}?)(?:是谁|是什么人|是哪位|是什么公司|是什么东西|"
-                      r"是什么意思|是干什么的|是做什么的)[？?。.!！]*$|"
-                      r"^(?:请?问)?\s*(?:谁是|什么是|何为|介绍一下|简单介绍一下|介绍)(?P<b>[^，,。？?]{1,20}?)[？?。.!！]*$|"
+                      rf"是什么意思|是干什么的|是做什么的)[{QUESTION_END}]*$|"
+                      rf"^(?:请?问)?\s*(?:谁是|什么是|何为|介绍一下|简单介绍一下|介绍)(?P<b>[^，,。？?]{{1,20}}?)[{QUESTION_END}]*$|"
                       r"^\s*(?:who|what) (?:is|are|was|were) (?P<c>(?:the )?(?-i:[A-Z])[\w.&'-]*(?: (?-i:[A-Z])[\w.&'-]*){0,4})\s*\??$|"
                       r"^\s*(?:tell me about|introduce) (?P<d>[\w .&'-]{1,40}?)\s*[.?!]*$", re.I)
 OPEN_Q = re.compile(r"为什么|为何|原因|怎么|如何|怎样|哪些|哪几|有什么|有何|带来了?什么|意味着什么|做了什么|"

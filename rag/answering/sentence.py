@@ -13,17 +13,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from rag.answering.base import Evidence, refuse
+from rag.answering import decide
+from rag.answering.base import Evidence
 from rag.answering.citations import passage_slice
-from rag.answering.features import sentences_in_hits
+from rag.answering.compose import Quote, compose, refuse
+from rag.answering.decide import RefusalPolicy
+from rag.answering.features import coverage, previous_in_paragraph, sentences_in_hits, standing
 from rag.answering.generation import Control
-from rag.answering.question import Question, question_language
-from rag.schema import Answer, Citation, Hit, Sentence
+from rag.answering.question import Question
+from rag.answering.text import clauses, question_language, trim_clause_mark, years
+from rag.schema import Answer, Hit, Sentence
 from rag.tokenize import token_set, tokenize
 
 if TYPE_CHECKING:
@@ -49,14 +53,15 @@ MONEY_Q = re.compile(r"多少钱|金额|价格|价钱|花了多少|收入|营收
 NUMBER_Q = re.compile(r"多少|几[个位家款名天次倍种]|几$|how (much|many)|\bnumber of\b", re.I)
 PERSON_Q = re.compile(r"谁|哪位|\bwho\b", re.I)
 
+# What the baseline's answer must show for each kind. Narrower than rag/answering/text.py's type patterns
+# on purpose (a bare "27亿" counts as money here, a month name does not count as a date): this answerer is
+# the frozen reference the fitted one is measured against, so its rules stay as they were measured.
 HAS_DATE = re.compile(r"\d{4}\s*年|\d{1,2}\s*月|去年|今年|年初|年底|上半年|下半年")
 HAS_PERCENT = re.compile(r"\d\s*%|百分之")
 HAS_MONEY = re.compile(r"\d+(?:\.\d+)?\s*(?:亿|万|千)?\s*(?:元|美元|港元|人民币)|\d+(?:\.\d+)?\s*[亿万](?![\d])")
 # A count or amount: any number except a calendar year (2023年) or a month/day (3月, 15日).
 HAS_QUANTITY = re.compile(r"(?<![\d.])(?!(?:19|20)\d{2}\s*年)\d+(?:\.\d+)?(?!\s*[月日号])(?![\d.])"
                           r"|[一二两三四五六七八九十百千万亿]+\s*(?:亿|万|个|款|家|倍|成|名|种|年)")
-YEAR = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
-CLAUSE = re.compile(r"[^，,：:；;、]*[，,：:；;、]?")
 
 
 def question_kind(question: str) -> str:
@@ -81,18 +86,6 @@ KIND_PATTERN = {"year": HAS_DATE, "percent": HAS_PERCENT, "money": HAS_MONEY, "n
 def kind_matches(kind: str, text: str) -> bool:
     pattern = KIND_PATTERN.get(kind)
     return bool(pattern.search(text)) if pattern else True
-
-
-@dataclass(frozen=True)
-class RefusalPolicy:
-    """When to say "not in the documents". The engine passes Config's refuse_* fields."""
-
-    min_coverage: float = 0.30  # a question with Chinese words: share of its word weight near the answer
-    min_cosine: float = 0.87  # ... and the question-sentence cosine
-    # Where word overlap cannot speak (an English question about Chinese text): how far the best sentence's
-    # cosine stands above the cosines of all indexed sentences, in standard deviations. e5 cosines are
-    # bunched (unrelated text scores 0.8+), so only a relative signal like this separates answerable ones.
-    min_z: float = 2.2
 
 
 @dataclass(frozen=True)
@@ -141,22 +134,6 @@ def term_weights(query: Query, index: Index) -> dict[str, float]:
     return weights
 
 
-def coverage(weights: dict[str, float], text_tokens: set[str] | frozenset[str]) -> float:
-    total = sum(weights.values())
-    if total <= 0:
-        return float("nan")
-    return sum(w for t, w in weights.items() if t in text_tokens) / total
-
-
-def required_years(question: str) -> set[str]:
-    return set(YEAR.findall(question))
-
-
-def same_paragraph(hit: Hit, a: Sentence, b: Sentence) -> bool:
-    lo, hi = sorted((a.start, b.start))
-    return "\n" not in hit.chunk.text[lo - hit.chunk.start: hi - hit.chunk.start]
-
-
 def paragraph_text(hit: Hit, sentence: Sentence) -> str:
     """The passage line that holds the sentence, with the passage title in front."""
     text = hit.chunk.text
@@ -172,7 +149,7 @@ def score_candidates(query: Query, query_vector: np.ndarray, index: Index, hits:
     if not pairs:
         return []
     weights = term_weights(query, index)
-    years = required_years(query.text)
+    required = years(query.text)
     rows = [r for r, _ in pairs]
     cosines = index.sentence_vectors[rows] @ query_vector.astype(np.float32)
     out = []
@@ -180,11 +157,9 @@ def score_candidates(query: Query, query_vector: np.ndarray, index: Index, hits:
         sentence = index.sentences[row]
         if not kind_matches(query.kind, sentence.text):
             continue
-        if years and not all(y in paragraph_text(hit, sentence) for y in years):
+        if required and not all(y in paragraph_text(hit, sentence) for y in required):
             continue
-        prev = None
-        if i > 0 and pairs[i - 1][1] is hit and same_paragraph(hit, index.sentences[rows[i - 1]], sentence):
-            prev = index.sentences[rows[i - 1]]
+        prev = previous_in_paragraph(index, pairs, i)
         own = token_set(sentence.text) | token_set(hit.chunk.title)
         cov_own = coverage(weights, own)
         cov_ctx = coverage(weights, own | token_set(prev.text)) if prev else cov_own
@@ -196,50 +171,41 @@ def score_candidates(query: Query, query_vector: np.ndarray, index: Index, hits:
     return out
 
 
-def standing(cosine: float, all_cosines: np.ndarray) -> float:
-    """How many standard deviations `cosine` stands above the mean of `all_cosines`."""
-    if len(all_cosines) < 2:
-        return float("inf")
-    std = float(all_cosines.std())
-    return (cosine - float(all_cosines.mean())) / std if std > 0 else 0.0
-
-
-def should_refuse(best: Candidate | None, z: float, policy: RefusalPolicy) -> bool:
-    """No eligible sentence, or too little of the question found around the best one."""
+def decision(best: Candidate | None, z: float, policy: RefusalPolicy) -> decide.Decision:
+    """Answer or refuse, by the baseline's rule (decide.sentence) on its best candidate."""
     if best is None:
-        return True
-    if np.isnan(best.coverage):  # nothing to match by words (English question): judge by meaning alone
-        return z < policy.min_z
-    return best.coverage < policy.min_coverage or best.cosine < policy.min_cosine
+        return decide.sentence(False, float("nan"), 0.0, z, policy)
+    return decide.sentence(True, best.coverage, best.cosine, z, policy)
 
 
 def shorten(text: str, limit: int, query: Query, weights: dict[str, float]) -> str:
     """Cut a long sentence to the clause window (split at ，,：:；;、) that best covers the question."""
     if len(text) <= limit:
         return text
-    clauses = [c for c in CLAUSE.findall(text) if c]
+    pieces = clauses(text)
     best, best_score = text[:limit], -1.0
-    for i in range(len(clauses)):
+    for i in range(len(pieces)):
         window = ""
-        for j in range(i, len(clauses)):
-            if len(window) + len(clauses[j]) > limit:
+        for j in range(i, len(pieces)):
+            if len(window) + len(pieces[j]) > limit:
                 break
-            window += clauses[j]
+            window += pieces[j]
             cov = coverage(weights, token_set(window))
             score = (0 if np.isnan(cov) else cov) + 0.5 * kind_matches(query.kind, window) - 0.001 * len(window)
             if score > best_score:
                 best, best_score = window, score
-    return best.rstrip("，,：:；;、")
+    return trim_clause_mark(best)
 
 
 def answer_question(query: Query, query_vector: np.ndarray, index: Index, hits: list[Hit],
-                    max_chars: int = 120, policy: RefusalPolicy | None = None) -> Answer:
+                    max_chars: int = 120, policy: RefusalPolicy | None = None, answerer: str = "sentence") -> Answer:
     """The extractive answer from `hits`, or a refusal when nothing good enough is there."""
     candidates = score_candidates(query, query_vector, index, hits)
     best = candidates[0] if candidates else None
     z = standing(best.cosine, index.sentence_vectors @ query_vector) if best else 0.0
-    if should_refuse(best, z, policy or RefusalPolicy()):
-        return refuse(query.text, hits)
+    verdict = decision(best, z, policy or RefusalPolicy())
+    if not verdict.answer:
+        return refuse(query.text, hits, answerer, query.kind, verdict.reason)
     weights = term_weights(query, index)
     text = best.sentence.text
     sentence = best.sentence
@@ -247,9 +213,10 @@ def answer_question(query: Query, query_vector: np.ndarray, index: Index, hits: 
         sentence = Sentence(sentence.doc_id, best.previous.start, sentence.end,
                             passage_slice(best.hit, best.previous.start, sentence.end))
         text = sentence.text
-    citation = Citation(n=1, hit=best.hit, sentence=sentence)
-    return Answer(question=query.text, text=f"{shorten(text, max_chars, query, weights)}[1]", refused=False,
-                  citations=(citation,), hits=tuple(hits))
+    shown = shorten(text, max_chars, query, weights)
+    start = sentence.start + text.find(shown)
+    return compose(query.text, [Quote(best.hit, sentence, start, start + len(shown), shown)], hits, answerer,
+                   query.kind)
 
 
 class SentenceAnswerer:
@@ -264,8 +231,7 @@ class SentenceAnswerer:
     def answer(self, question: Question, hits: Sequence[Hit], evidence: Evidence,
                on_token: Callable[[str], None] | None = None, control: Control | None = None) -> Answer:
         if not hits:
-            return refuse(question.text, answerer=self.name)
+            return refuse(question.text, answerer=self.name, reason=decide.NO_HITS)
         query = Query.make(question.text, question.previous)
-        answer = answer_question(query, evidence.query_vector, evidence.index, list(hits), self.max_chars,
-                                 self.policy)
-        return replace(answer, answerer=self.name, kind=query.kind)
+        return answer_question(query, evidence.query_vector, evidence.index, list(hits), self.max_chars,
+                               self.policy, self.name)

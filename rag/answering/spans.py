@@ -16,8 +16,21 @@ from functools import lru_cache
 
 import numpy as np
 
-from rag.answering.features import HAS_MONEY, HAS_NUMBER, HAS_PERCENT, HAS_TIME, WANTS
-from rag.tokenize import STOPWORDS
+from rag.answering.features import WANTS
+from rag.answering.text import (
+    CJK,
+    CLAUSE_MARKS,
+    CLAUSE_RUN,
+    COMMAS,
+    MONEY,
+    NUMBER,
+    PERCENT,
+    QUESTION_END,
+    SENTENCE_END,
+    STOPWORDS,
+    TIME,
+    char_bigrams,
+)
 
 # Words a span may not start or end with. Units and measure words (1939年, 3个) may end one.
 EDGE_STOPWORDS = STOPWORDS - {"年", "月", "日", "个", "家", "位", "中", "上", "下"}
@@ -30,7 +43,9 @@ _POS_GROUP = {"nr": "nr", "nrfg": "nr", "nrt": "nr", "ns": "ns", "nt": "nt", "nz
               "vd": "v", "a": "a", "ad": "a", "j": "nt", "l": "n", "i": "n"}
 # Words a span does not start or end with: particles, prepositions, conjunctions, adverbs, pronouns.
 _EDGE_BAD = re.compile(r"^(?:u.*|p|c|d|r.*|y|e|o|h|k|zg|uj|ul|uz|ug|ud|uv)$")
-CLAUSE_BREAK = re.compile(r"[，,。．！？!?；;：:（）()\s]")
+# A jieba word holding one of these ends a run of words (a span never crosses a clause or a bracket).
+CLAUSE_BREAK = re.compile(rf"[{COMMAS}{SENTENCE_END}．：:（）()\s]")
+SPAN_TRIM = " \t" + CLAUSE_MARKS + SENTENCE_END + "."  # what a span does not end with
 # Enumerations: "分别为/是 A、B 和 C" lists items whose order follows an earlier list of names.
 LIST_CUE = re.compile(r"分别(?:为|是|达到?|占|约为?)?")
 LAST_JOIN = re.compile(r"以及|和|及|与|\band\b")
@@ -94,8 +109,8 @@ def question_context(question: str) -> tuple[str, str]:
         return "", ""
     left = re.sub(r"[是为的在了有\s]+$", "", question[:m.start()])
     right = re.sub(r"^[是为的了\s]+", "", question[m.end():])
-    left_word = re.findall(r"[\u3400-\u9fff]{1,2}$|[A-Za-z0-9]+$", left)
-    right_word = re.findall(r"^[\u3400-\u9fff]{1,2}|^[A-Za-z0-9]+", right)
+    left_word = re.findall(rf"[{CJK}]{{1,2}}$|[A-Za-z0-9]+$", left)
+    right_word = re.findall(rf"^[{CJK}]{{1,2}}|^[A-Za-z0-9]+", right)
     return (left_word[0] if left_word else ""), (right_word[0] if right_word else "")
 
 
@@ -106,7 +121,7 @@ def aligned_edges(question: str, sentence: str) -> tuple[int, int]:
     if not m:
         return -1, -1
     left, right = question[:m.start()].rstrip("是为的在了有 "), question[m.end():].lstrip("是为的了 ")
-    right = re.sub(r"[？?。.!！]+$", "", right)
+    right = re.sub(rf"[{QUESTION_END}]+$", "", right)
     left_end = right_start = -1
     for k in range(min(len(left), 12), 1, -1):
         at = sentence.rfind(left[-k:])
@@ -127,7 +142,7 @@ def list_items(sentence: str) -> list[tuple[int, int]]:
     if not m:
         return []
     tail_end = len(sentence)
-    for stop in "。；;":
+    for stop in SENTENCE_END:
         k = sentence.find(stop, m.end())
         if k >= 0:
             tail_end = min(tail_end, k)
@@ -155,7 +170,7 @@ def list_position(question: str, sentence: str, context: str) -> int | None:
     names = [re.sub(r"^.*?(?:为|是|包括|有)", "", n) or n for n in names]
     # score each name by the character bigrams that only it has (学院 in every name says nothing) and that
     # the question uses; a clear winner is the item asked for
-    grams = [{name[i:i + 2] for i in range(len(name) - 1)} for name in names]
+    grams = [char_bigrams(name) for name in names]
     counts = [sum(g in question for g in mine - set().union(*(o for k, o in enumerate(grams) if k != n)))
               for n, mine in enumerate(grams)]
     ranked = sorted(counts, reverse=True)
@@ -171,7 +186,7 @@ def span_candidates(question: str, want: str, sentence: str, sentence_logit: flo
     if not words:
         return []
     q_lower = question.lower()
-    q_words = [w for w in re.findall(r"[\u3400-\u9fff]{2,}|[A-Za-z0-9]+", question)]
+    q_words = re.findall(rf"[{CJK}]{{2,}}|[A-Za-z0-9]+", question)
     q_terms = set(_tokens_of(question))
     q_hits = [m.start() for w in q_terms for m in re.finditer(re.escape(w), sentence)]
     left, right = question_context(question)
@@ -181,7 +196,7 @@ def span_candidates(question: str, want: str, sentence: str, sentence_logit: flo
     def add(s: int, e: int, **flags: float) -> None:
         while s < e and sentence[s] in " \t":
             s += 1
-        while e > s and sentence[e - 1] in " \t，,。；;.!?:：、":
+        while e > s and sentence[e - 1] in SPAN_TRIM:
             e -= 1
         if e > s and any(ch.isalnum() for ch in sentence[s:e]):
             spans.setdefault((s, e), {}).update(flags)
@@ -204,7 +219,7 @@ def span_candidates(question: str, want: str, sentence: str, sentence_logit: flo
                 continue
             add(at, atj + len(wj))
     # whole clauses, and the part of a clause after 是/为/叫 (definitions: "X是Y")
-    for m in re.finditer(r"[^，,。；;！？!?]+", sentence):
+    for m in CLAUSE_RUN.finditer(sentence):
         add(m.start(), m.end(), clause=1.0)
         c = re.search(r"(?:是|为|叫|称为|被称为|名为)", m.group())
         if c and c.end() < len(m.group()):
@@ -268,8 +283,8 @@ def _span_features(text: str, s: int, e: int, sentence: str, flags: dict[str, fl
     after = sentence[e:e + 4]
     near = min((abs(h - s) for h in q_hits), default=60)
     after_q = float(any(h < s for h in q_hits))
-    kinds = {"time": bool(HAS_TIME.search(text)), "percent": bool(HAS_PERCENT.search(text)),
-             "number": bool(HAS_NUMBER.search(text)), "money": bool(HAS_MONEY.search(text)),
+    kinds = {"time": bool(TIME.search(text)), "percent": bool(PERCENT.search(text)),
+             "number": bool(NUMBER.search(text)), "money": bool(MONEY.search(text)),
              "nr": "nr" in groups, "ns": "ns" in groups, "nt": "nt" in groups,
              "noun": bool(groups & {"n", "nz", "nt", "nr", "ns"}), "eng": "eng" in groups,
              "clause": flags.get("clause", 0.0) > 0}

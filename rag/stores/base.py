@@ -2,7 +2,7 @@
 
 Keys are int64 chosen by the caller (rag uses the chunk's row in its index generation); scores are inner
 products of unit vectors, i.e. cosines. Two implementations pass one shared test suite
-(tests/test_stores.py): FAISS in memory (faiss_store.py) and Milvus (milvus_store.py). Nothing outside
+(tests/stores/test_stores.py): FAISS in memory (faiss_store.py) and Milvus (milvus_store.py). Nothing outside
 rag/stores/ imports faiss or pymilvus.
 """
 

@@ -11,7 +11,6 @@ rag/store.py for the probe of stored vectors).
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
@@ -24,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import pymilvus  # noqa: F401  (imported here so a missing extra fails at import, where it is worded)
+from filelock import FileLock, Timeout
 
 from rag.errors import IndexLockedError
 from rag.stores.base import check_vectors
@@ -73,14 +73,15 @@ def _check_not_open_elsewhere(db: Path) -> None:
 
     if os.path.abspath(db) in server_manager_instance._servers or not (db / "LOCK").exists():
         return  # opened by this process already (the server is shared), or never opened
-    with open(db / "LOCK", "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise IndexLockedError(f"another process has the embedded Milvus database {db} open (milvus-lite "
-                                   "allows one process at a time); stop it (e.g. the UI) and try again, or "
-                                   "use a Milvus server: RAG_MILVUS_URI=http://host:19530.") from None
-        fcntl.flock(handle, fcntl.LOCK_UN)
+    # preserve_lock_file: the LOCK file is milvus-lite's own; probing it must not delete it on release.
+    probe = FileLock(db / "LOCK", timeout=0, thread_local=False, is_singleton=False, preserve_lock_file=True)
+    try:
+        with probe:
+            pass
+    except Timeout:
+        raise IndexLockedError(f"another process has the embedded Milvus database {db} open (milvus-lite "
+                               "allows one process at a time); stop it (e.g. the UI) and try again, or "
+                               "use a Milvus server: RAG_MILVUS_URI=http://host:19530.") from None
 
 
 def _client(uri: str) -> Any:

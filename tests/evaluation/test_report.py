@@ -1,4 +1,4 @@
-"""rag.report: exact formatting, hand-computed per-tag values, hostile text escaped, valid files."""
+"""rag.evaluation.report: exact formatting, hand-computed per-tag values, hostile text escaped, valid files."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import unicodedata
 import pytest
 
 from rag.errors import InputError
-from rag.report import build_sections, format_summary_table, format_value, write_reports
+from rag.evaluation.metrics import correctness
+from rag.evaluation.report import build_sections, format_summary_table, format_value, write_reports
 from rag.schema import Answer, Chunk, Citation, EvalRow, Hit, Sentence
 
 NAN = float("nan")
@@ -32,7 +33,8 @@ SCRIPT = "<script>alert(1)</script>"
 def _row(id_: str, tags: list[str], answerable: bool, refused: bool, hit5: float, contains: float,
          total: float, question: str = "", answer: str = "回答", citations: tuple[Citation, ...] = ()) -> EvalRow:
     metrics = {"hit@1": hit5, "hit@5": hit5, "mrr": hit5, "contains": contains, "em": NAN, "f1": NAN,
-               "len": 2.0, "citation_precision": NAN, "citation_recall": NAN, "markers_ok": 1.0}
+               "len": 2.0, "citation_precision": NAN, "citation_recall": NAN, "markers_ok": 1.0,
+               "correct": correctness(answerable, refused, contains, NAN)}
     timings = {"embed": 1.0, "search": 2.0, "answer": total - 3.0, "total": total}
     question = question or f"问题 {id_}?"
     return EvalRow(id=id_, question=question, answers=("12亿元",) if answerable else (), evidence=(),

@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import ROOT
+
 QA_PATH = ROOT / "eval" / "qa_article.jsonl"
 ARTICLE_PATH = ROOT / "data" / "meitu_ai_article.txt"
 

@@ -1,4 +1,5 @@
-"""The extractive answerer: question kinds, shortening, refusal decisions and checked citations."""
+"""The one-sentence baseline answerer ("sentence", rag/answering/sentence.py): question kinds, shortening,
+refusal decisions and checked citations."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import math
 import numpy as np
 import pytest
 
+from rag.answering import decide
 from rag.answering import sentence as A
 from rag.answering.base import refuse
 from rag.answering.citations import check_citations
@@ -81,15 +83,18 @@ def candidate(coverage: float, cosine: float) -> A.Candidate:
     return A.Candidate(Sentence("d", 100, 103, "句子。"), hit, None, cosine, coverage, 0.0, 1.0)
 
 
-def test_should_refuse_thresholds():
+def test_refusal_rules_and_their_reasons():
     p = A.RefusalPolicy(min_coverage=0.3, min_cosine=0.87, min_z=2.2)
-    assert A.should_refuse(None, 5.0, p)
-    assert not A.should_refuse(candidate(0.3, 0.87), 0.0, p)
-    assert A.should_refuse(candidate(0.29, 0.95), 9.0, p)
-    assert A.should_refuse(candidate(0.9, 0.86), 9.0, p)
+    assert A.decision(None, 5.0, p) == decide.Decision(
+        False, "no sentence of the passages holds the kind of answer asked for (and its years)")
+    assert A.decision(candidate(0.3, 0.87), 0.0, p) == decide.ANSWER
+    assert A.decision(candidate(0.29, 0.95), 9.0, p).reason == \
+        "29% of the question's word weight is found around the best sentence, below 30%"
+    assert A.decision(candidate(0.9, 0.86), 9.0, p).reason == "the best sentence's cosine 0.860 is below 0.870"
     # no word evidence (English question): the z-score decides
-    assert not A.should_refuse(candidate(math.nan, 0.7), 2.2, p)
-    assert A.should_refuse(candidate(math.nan, 0.99), 2.19, p)
+    assert A.decision(candidate(math.nan, 0.7), 2.2, p) == decide.ANSWER
+    assert A.decision(candidate(math.nan, 0.99), 2.19, p).reason == \
+        "no question word can match: the best sentence stands 2.19 standard deviations above the rest, below 2.20"
 
 
 def test_default_policy_matches_the_config_defaults():
@@ -101,7 +106,7 @@ def test_default_policy_matches_the_config_defaults():
 
 def test_standing_is_a_z_score():
     assert A.standing(3.0, np.array([1.0, 2.0, 3.0])) == pytest.approx((3 - 2) / np.std([1, 2, 3]))
-    assert A.standing(0.5, np.array([0.5])) == math.inf
+    assert A.standing(0.5, np.array([0.5])) == 0.0  # no spread to stand out of (the extractive answerer's rule too)
 
 
 def test_refusal_message_follows_the_question_language():

@@ -1,6 +1,6 @@
 """Evaluation as a library: score one case, run a QA set through an answering function, summarize.
 
-It scores retrieval, answers, citations, refusal and latency; `rag.evaluation_runs` drives it for the
+It scores retrieval, answers, citations, refusal and latency; `rag.evaluation.runs` drives it for the
 configurations of `rag eval`, and the `rag eval` command itself lives in `rag.cli`.
 
 Relevance is decided by evidence text, not chunk ids: a passage is relevant when its character span
@@ -18,10 +18,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from rag import metrics as M
 from rag.answering.support import supported_sentence_rate
 from rag.config import DEFAULT_INDEX_DIR, PROJECT_ROOT
-from rag.datasets import Case, is_squad, load_jsonl_cases, load_squad, select_split
+from rag.evaluation import metrics as M
+from rag.evaluation.datasets import Case, is_squad, load_jsonl_cases, load_squad, select_split
 from rag.schema import Answer, Document, EvalRow
 from rag.serialize import answer_to_json
 
@@ -56,8 +56,8 @@ def score_case(case: Case, answer: Answer, corpus: Corpus, k: int) -> dict[str, 
     retrieved = [corpus.span(h.chunk.source, h.chunk.start, h.chunk.end) for h in answer.hits]
     cited = [corpus.span(c.hit.chunk.source, c.hit.chunk.start, c.hit.chunk.end) for c in answer.citations]
     flags = M.relevance_flags(retrieved, evidence)
-    prediction = "" if answer.refused else M.strip_citation_markers(answer.text).replace("**", "")
-    # EM/F1 score the shortest answer shown: the bold span when there is one, else the whole answer text.
+    prediction = "" if answer.refused else M.strip_citation_markers(answer.text)
+    # EM/F1 score the shortest answer shown: the factoid span when there is one, else the whole answer text.
     short = prediction if answer.refused or answer.span is None else answer.span.text
     nan = math.nan
     if case.answerable:
@@ -72,9 +72,9 @@ def score_case(case: Case, answer: Answer, corpus: Corpus, k: int) -> dict[str, 
         m = dict.fromkeys(("hit@1", "hit@3", "hit@5", f"recall@{k}", "mrr", "ndcg@5", "contains", "fair", "em", "f1",
                            "citation_precision", "citation_recall"), nan)
     m["facts_ok"] = float(M.facts_ok(prediction, case.facts, case.facts_needed)) if case.facts else nan
-    # "correct": what a reader would call right — the required facts for open/summary/list/entity cases,
-    # the gold answer for factoids (fair to concise answers: metrics.fair_match), a refusal for unanswerable ones.
-    m["correct"] = (m["facts_ok"] if case.facts else m["fair"]) if case.answerable else float(answer.refused)
+    # "correct": one definition (metrics.correctness); a factoid is right when the gold is in the answer or the
+    # answer is a substantial piece of it (metrics.fair_match: fair to concise model answers).
+    m["correct"] = M.correctness(case.answerable, answer.refused, m["fair"], m["facts_ok"])
     m["len"] = float(len(prediction)) if not answer.refused else nan
     m["markers_ok"] = float(M.markers_resolve(answer.text, len(answer.citations)))
     # LLM answers: share of the answer's sentences that their citation supports (NaN for refusals and for

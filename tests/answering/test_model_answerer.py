@@ -33,8 +33,8 @@ from rag.answering.support import (
     says_not_found,
 )
 from rag.errors import ModelError
+from rag.evaluation.metrics import fair_match
 from rag.gguf_build import GgufParts, build, verify
-from rag.metrics import fair_match
 from rag.retrieval import retrieve
 from rag.tokenize import tokenize
 

@@ -1,4 +1,4 @@
-"""Exact, hand-computed checks of rag.metrics (every expected value is worked out in a comment)."""
+"""Exact, hand-computed checks of rag.evaluation.metrics (every expected value is worked out in a comment)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import random
 import numpy as np
 import pytest
 
-from rag.metrics import (
+from rag.evaluation.metrics import (
     citation_precision,
     citation_recall,
     cmrc_em,

@@ -100,10 +100,11 @@ def test_unknown_store_is_refused_with_the_choices():
 
 def test_cli_store_flag_reaches_the_manifest(tmp_path, monkeypatch):
     from rag import cli
+    from rag.chat import Engine
 
     parser = cli.build_parser()
     args = parser.parse_args(["index", "--store", "milvus", "--index-dir", str(tmp_path / "i")])
-    assert cli.config_from(args, Path(args.index_dir)).vector_store == "milvus"
+    assert Engine.config_for(Path(args.index_dir), cli.settings_from(args)).vector_store == "milvus"
 
 
 def test_an_embedded_milvus_open_in_another_process_is_named(engines, fake_config, tmp_path):

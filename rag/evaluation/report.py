@@ -25,7 +25,7 @@ from matplotlib.figure import Figure
 from tabulate import tabulate
 
 from rag.errors import InputError
-from rag.metrics import mean_ignoring_nan, percentile
+from rag.evaluation.metrics import mean_ignoring_nan, percentile
 from rag.schema import EvalRow
 
 DASH = "–"  # shown for NaN and missing values
@@ -121,10 +121,8 @@ def format_summary_table(summaries: list[dict]) -> str:
 
 # --- Per-question analysis (primary configuration) ---------------------------------------------
 def _correct(row: EvalRow) -> float:
-    """Answerable: the gold is contained in the answer; unanswerable: the question was refused."""
-    if row.answerable:
-        return _num(row.metrics.get("contains"))
-    return float(row.refused)
+    """The row's "correct", as evaluate scored it (metrics.correctness): never decided again here."""
+    return _num(row.metrics.get("correct"))
 
 
 def tag_breakdown(results: Sequence[EvalRow]) -> list[dict]:
@@ -141,7 +139,8 @@ def tag_breakdown(results: Sequence[EvalRow]) -> list[dict]:
 
 
 def failing_cases(results: Sequence[EvalRow]) -> list[EvalRow]:
-    """Rows judged wrong: answerable without the gold in the answer, or unanswerable and answered."""
+    """Rows judged wrong (correct = 0): answerable and refused, or without the gold answer (factoids) or the
+    required facts (open, summary, list, entity cases); or unanswerable and answered."""
     return [r for r in results if _correct(r) == 0.0]
 
 
@@ -151,7 +150,8 @@ def _cut(text: str, limit: int = MAX_CELL) -> str:
 
 def _case_row(row: EvalRow) -> tuple[str, ...]:
     gold = " / ".join(row.answers) if row.answerable else "(unanswerable)"
-    why = ("refused" if row.refused else "gold not in answer") if row.answerable else "should refuse"
+    missing = "required facts not in answer" if row.has_facts else "gold not in answer"
+    why = ("refused" if row.refused else missing) if row.answerable else "should refuse"
     cited = "; ".join(f"[{c.n}] {c.hit.chunk.source}: {_cut(c.sentence.text or c.hit.chunk.text, 80)}"
                       for c in row.answer.citations)
     return (row.id, _cut(row.question), gold, _cut(row.answer.text), cited, why)
@@ -167,8 +167,9 @@ def build_sections(summaries: Sequence[dict], results: Sequence[EvalRow]) -> lis
                       format_value(t["correct"], "correct")) for t in tags)
     return [
         ReportSection("Summary", METRICS_NOTE, ("config", *quality), _table(summaries, quality), "metrics"),
-        ReportSection(f"Per tag ({primary})", "correct = gold contained in the answer for answerable "
-                "questions, refused for unanswerable ones.", ("tag", "n", "hit@5", "correct"), tag_rows,
+        ReportSection(f"Per tag ({primary})", "correct (as in the summary) = the required facts in the answer "
+                "for open, summary, list and entity cases, the gold contained in it for factoids, refused for "
+                "unanswerable ones.", ("tag", "n", "hit@5", "correct"), tag_rows,
                 "tags"),
         ReportSection("Latency", f"Per-stage p50/p95 in ms; histogram: total ms per question for {primary}.",
                 ("config", *LATENCY_KEYS), _table(summaries, LATENCY_KEYS), "latency"),

@@ -1,4 +1,4 @@
-"""rag.evaluate (scoring, rows, summaries) and the `rag eval` request checks, with hand-computed values."""
+"""rag.evaluation.evaluate (scoring, rows, summaries) and the `rag eval` request checks, with hand-computed values."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ import math
 
 import pytest
 
-from rag.datasets import Case
 from rag.documents import make_document
 from rag.errors import InputError
-from rag.evaluate import Corpus, eval_row, row_to_json, summarize
-from rag.evaluation_runs import EvalRequest
+from rag.evaluation.datasets import Case
+from rag.evaluation.evaluate import TAG_GROUPS, Corpus, eval_row, row_to_json, summarize
+from rag.evaluation.report import build_sections, failing_cases, tag_breakdown
+from rag.evaluation.runs import EvalRequest
 from rag.schema import Answer, Chunk, Citation, Hit, Sentence
 
 TEXT = "美图2023年收入为270亿元。\n\n公司总部位于厦门。\n\n这是第三段无关的内容。"
@@ -80,3 +81,32 @@ def test_eval_request_checks_its_values(tmp_path) -> None:
         EvalRequest(dataset=tmp_path / "nope.jsonl")
     with pytest.raises(InputError, match="--mode 'fuzzy' is unknown"):
         EvalRequest(mode="fuzzy")
+
+
+# An open question scored by its required facts: the answer holds both facts but not the "gold" string.
+OPEN = Case("q3", "美图是什么公司？", answers=("一家影像公司",), evidence=("收入为270亿元",), tags=("open", "entity"),
+            facts=(("270亿",), ("厦门",)), facts_needed=2)
+OPEN_ANSWER = Answer("q", "美图2023年收入为270亿元，总部位于厦门。[1]", False,
+                     citations=(Citation(1, Hit(REVENUE, 0.02, 1), SENTENCE),), hits=(Hit(REVENUE, 0.02, 1),),
+                     timings_ms=TIMINGS)
+
+
+def test_the_report_and_the_summary_agree_on_correct() -> None:
+    rows = [eval_row(ANSWERED, _answer(False), 2, CORPUS),  # factoid, gold contained: right
+            eval_row(ANSWERED, _answer(True), 2, CORPUS),  # factoid refused: wrong
+            eval_row(UNANSWERABLE, _answer(True), 2, CORPUS),  # refused: right
+            eval_row(UNANSWERABLE, _answer(False), 2, CORPUS),  # answered: wrong
+            eval_row(OPEN, OPEN_ANSWER, 2, CORPUS)]  # both facts, gold string absent: right
+    assert [r.metrics["correct"] for r in rows] == [1.0, 0.0, 1.0, 0.0, 1.0]
+    assert rows[4].metrics["contains"] == 0.0  # what the report used to judge this row by
+    summary = summarize("hybrid", rows, 2)
+    by_tag = {t["tag"]: t["correct"] for t in tag_breakdown(rows)}
+    assert by_tag["(all)"] == summary["correct"] == 3 / 5
+    shared = [tag for tag in TAG_GROUPS if tag in by_tag]
+    assert shared == ["open", "entity"]
+    assert all(by_tag[tag] == summary[f"correct[{tag}]"] == 1.0 for tag in shared)
+    wrong = failing_cases(rows)
+    assert [r.id for r in wrong] == ["q1", "q2"] and len(wrong) == round((1 - summary["correct"]) * len(rows))
+    cases = build_sections([summary], rows)[3]
+    assert cases.text.startswith("2 of 5 questions judged wrong")
+    assert [row[-1] for row in cases.rows] == ["refused", "should refuse"]

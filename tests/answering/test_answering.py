@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from rag.answering.decision import MODEL_FILE, SCHEMAS, LinearModel, load_models
-from rag.answering.features import HAS_MONEY, HAS_PERCENT, HAS_TIME, char_grams
 from rag.answering.question import Question, answer_shape, entity_of, wanted_type
 from rag.answering.spans import SPAN_FEATURES, list_position, span_candidates, split_items
+from rag.answering.text import MONEY, PERCENT, TIME, char_grams
 from rag.errors import InputError, ModelError
-from rag.metrics import facts_found, facts_ok
+from rag.evaluation.metrics import facts_found, facts_ok
 
 
 @pytest.mark.parametrize(("question", "shape"), [
@@ -71,12 +71,12 @@ def test_question_followup_and_history_errors() -> None:
 
 
 def test_type_patterns_read_english_and_chinese() -> None:
-    assert HAS_TIME.search("The company went public in 2016.")
-    assert HAS_TIME.search("2016年,美图登陆资本市场")
-    assert HAS_MONEY.search("revenue of $2.7 billion")
-    assert HAS_MONEY.search("总收入27亿元")
-    assert HAS_PERCENT.search("grew 29.3% year on year")
-    assert not HAS_TIME.search("it sold 911 units")
+    assert TIME.search("The company went public in 2016.")
+    assert TIME.search("2016年,美图登陆资本市场")
+    assert MONEY.search("revenue of $2.7 billion")
+    assert MONEY.search("总收入27亿元")
+    assert PERCENT.search("grew 29.3% year on year")
+    assert not TIME.search("it sold 911 units")
 
 
 def test_char_grams() -> None:

@@ -13,14 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from rag.answering import ANSWERERS
-from rag.baseline import TutorialPipeline
 from rag.chat import Engine
 from rag.config import BUNDLED_CORPUS, MODES, Config
-from rag.datasets import Case
 from rag.documents import read_file
 from rag.embedding import Embedder, load_embedder
 from rag.errors import InputError
-from rag.evaluate import (
+from rag.evaluation.baseline import TutorialPipeline
+from rag.evaluation.datasets import Case
+from rag.evaluation.evaluate import (
     DEFAULT_DATASET,
     DEFAULT_OUT,
     Corpus,
@@ -30,8 +30,8 @@ from rag.evaluate import (
     run_cases,
     summarize,
 )
+from rag.evaluation.report import write_reports
 from rag.indexer import empty_index
-from rag.report import write_reports
 from rag.schema import Answer, EvalRow
 from rag.serialize import nan_to_none
 

@@ -9,7 +9,7 @@ import pytest
 
 from rag.answering.citations import check_citations
 from rag.config import Config
-from rag.metrics import contains_gold, facts_ok
+from rag.evaluation.metrics import contains_gold, facts_ok
 from tests.conftest import ARTICLE, ROOT
 
 pytestmark = pytest.mark.integration
@@ -24,7 +24,7 @@ def assert_checked(answer, source_text: str) -> None:
         assert source_text[c.hit.chunk.start:c.hit.chunk.end] == c.hit.chunk.text
     if answer.span is not None:
         assert source_text[answer.span.start:answer.span.end] == answer.span.text
-        assert f"**{answer.span.text}**" in answer.text
+        assert answer.span_parts()[1] == answer.span.text and "**" not in answer.text  # offsets, not markup
 
 
 @pytest.fixture(scope="module")
@@ -119,6 +119,7 @@ def test_cli_json_has_span_and_sentences(real_index_dir):
     assert data["answerer"] == "extractive" and data["kind"] == "factoid"
     span = data["span"]
     assert span["text"] == "颜劲良" and ORIGINAL[span["start"]:span["end"]] == "颜劲良"
+    assert data["answer"][span["at"]:span["at"] + len("颜劲良")] == "颜劲良"
     assert data["sentences"][0]["citations"] == [1] and data["sentences"][0]["unsupported"] is False
     base = run_rag("ask", "美图的CFO是谁？", "--json", "--answerer", "sentence", "--index-dir", str(real_index_dir))
     assert json.loads(base.stdout)["answerer"] == "sentence"

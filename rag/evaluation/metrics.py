@@ -16,7 +16,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from rag.schema import CITATION_MARKER, Span
+from rag.answering.text import markers, strip_markers
+from rag.schema import Span
 
 SpanLike = Span | tuple[int, int]
 
@@ -29,9 +30,9 @@ def _bounds(span: SpanLike) -> tuple[int, int]:
 
 # --- Answer text -------------------------------------------------------------------------------
 def strip_citation_markers(text: str) -> str:
-    """Remove ``[n]`` citation markers (``[1]``, ``[12]``...), nothing else. Project convention;
-    applied to predictions before every answer metric so marker digits never count as answer."""
-    return CITATION_MARKER.sub("", text)
+    """Remove ``[n]`` citation markers (``[1]``, ``[12]``...), nothing else (rag/answering/text.py's
+    strip_markers); applied to predictions before every answer metric so marker digits never count."""
+    return strip_markers(text)
 
 
 def normalize_answer(text: str) -> str:
@@ -89,6 +90,16 @@ def facts_found(prediction: str, groups: Sequence[Sequence[str]]) -> int:
 def facts_ok(prediction: str, groups: Sequence[Sequence[str]], needed: int) -> bool:
     """True when the prediction holds at least `needed` of the fact groups (False for none given)."""
     return bool(groups) and facts_found(prediction, groups) >= needed
+
+
+def correctness(answerable: bool, refused: bool, contains: float, facts: float) -> float:
+    """Whether a reader would call the answer right, 1.0 or 0.0: the required facts (`facts`, the case's
+    facts_ok) for open, summary, list and entity cases, the gold found in the answer (`contains`: the
+    evaluation passes fair_match) for factoids (`facts` NaN: the case lists none), a refusal for unanswerable cases. The one definition of
+    "correct": the summary, the report's per-tag table and its "cases to look at" all read it."""
+    if not answerable:
+        return float(refused)
+    return contains if math.isnan(facts) else facts
 
 
 # --- CMRC 2018: ymcui/cmrc2018 cmrc2018_evaluate.py v6 (mixed_segmentation, remove_punctuation,
@@ -281,7 +292,7 @@ def citation_recall(cited: Sequence[SpanLike], evidence: Sequence[Sequence[SpanL
 def markers_resolve(answer_text: str, n_citations: int) -> bool:
     """True when every ``[n]`` in the text is within 1..n_citations and every number 1..n is
     used at least once (project rule: no dangling markers, no unused citations)."""
-    used = {int(m) for m in CITATION_MARKER.findall(answer_text)}
+    used = set(markers(answer_text))
     return used == set(range(1, n_citations + 1))
 
 

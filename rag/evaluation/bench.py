@@ -97,7 +97,7 @@ def folder_mb(folder: Path) -> float:
 def real_documents(n_chunks: int, config: Config) -> tuple[list, list]:
     """Whole contexts, in file order, until they make at least `n_chunks` chunks; their questions."""
     from rag.chunking import chunk_document
-    from rag.datasets import load_squad
+    from rag.evaluation.datasets import load_squad
 
     documents, cases, total = [], [], 0
     for name in REAL_FILES:
@@ -207,9 +207,9 @@ def build_synthetic(n: int, config: Config, index_dir: Path, queries: int = QUER
 
 
 def build_real(n: int, config: Config, index_dir: Path, queries: int = QUERIES) -> BenchResult:
-    from rag.baseline import TutorialPipeline
     from rag.chat import Engine
     from rag.embedding import load_embedder
+    from rag.evaluation.baseline import TutorialPipeline
     from rag.indexer import empty_index
 
     documents, cases = real_documents(n, config)
@@ -283,7 +283,7 @@ def run_bench(n: int, config: Config, synthetic: bool, keep: Path | None = None,
         build = build_synthetic if synthetic else build_real
         result = build(n, config, index_dir, queries)
         child = subprocess.run(
-            [sys.executable, "-m", "rag.bench", "serve", str(index_dir), config.vector_store, config.index_type,
+            [sys.executable, "-m", "rag.evaluation.bench", "serve", str(index_dir), config.vector_store, config.index_type,
              "synthetic" if synthetic else "real"],
             capture_output=True, text=True, cwd=PROJECT_ROOT,
             env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT),
@@ -377,4 +377,4 @@ def _serve_main(argv: list[str]) -> int:
 if __name__ == "__main__":  # the serving half of run_bench
     if sys.argv[1:2] == ["serve"]:
         sys.exit(_serve_main(sys.argv[2:]))
-    sys.exit("usage: python -m rag.bench serve INDEX_DIR STORE INDEX_TYPE synthetic|real (use `rag bench`)")
+    sys.exit("usage: python -m rag.evaluation.bench serve INDEX_DIR STORE INDEX_TYPE synthetic|real (use `rag bench`)")

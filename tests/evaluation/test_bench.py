@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from rag import bench
+from rag.evaluation import bench
 from tests.conftest import ROOT
 
 CONTRACT = ("chunks", "store", "retrieval_ms_p50", "retrieval_ms_p95", "build_s", "rss_mb")

@@ -1,0 +1,59 @@
+"""The only place the extractive and sentence answerers build an Answer, and where every refusal is built.
+
+An answer is a list of quotes, each a range of a retrieved passage cited as [n] right after it. The cited
+sentence is the indexed sentence the quote comes from (from the quote's start when the quote reaches back
+into the sentence before). A factoid's span is kept as offsets (`AnswerSpan.at` into the answer text), not
+as markup: renderers (the CLI, the UI, JSON) decide how to show it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from rag.answering.citations import passage_slice
+from rag.answering.text import marked, question_language
+from rag.schema import Answer, AnswerSentence, AnswerSpan, Citation, Hit, Sentence
+
+REFUSAL = {
+    "zh": "抱歉，文档中没有找到这个问题的答案。",
+    "en": "Sorry, the documents do not contain the answer to this question.",
+}
+
+
+@dataclass(frozen=True)
+class Quote:
+    """A quoted range [start, end) of a hit's passage, shown as `text`, taken from indexed `sentence` (a
+    clause window when the sentence was cut; it may start in the sentence before)."""
+
+    hit: Hit
+    sentence: Sentence
+    start: int
+    end: int
+    text: str
+
+
+def compose(question: str, quotes: Sequence[Quote], hits: Sequence[Hit], answerer: str, kind: str,
+            span: AnswerSpan | None = None) -> Answer:
+    """Quotes in the order given, quote n cited as [n]; `span` (offsets in the documents, citation n) is
+    located in the answer text."""
+    citations, sentences, parts = [], [], []
+    at = 0
+    for n, quote in enumerate(quotes, start=1):
+        first = min(quote.start, quote.sentence.start)
+        cited = Sentence(quote.sentence.doc_id, first, quote.sentence.end,
+                         passage_slice(quote.hit, first, quote.sentence.end))
+        citations.append(Citation(n=n, hit=quote.hit, sentence=cited))
+        sentences.append(AnswerSentence(text=quote.text, citations=(n,)))
+        if span is not None and span.n == n and quote.start <= span.start and span.end <= quote.start + len(quote.text):
+            span = replace(span, at=at + span.start - quote.start)
+        parts.append(marked(quote.text, n))
+        at += len(parts[-1])
+    return Answer(question=question, text="".join(parts), refused=False, citations=tuple(citations),
+                  hits=tuple(hits), span=span, sentences=tuple(sentences), answerer=answerer, kind=kind)
+
+
+def refuse(question: str, hits: Sequence[Hit] = (), answerer: str = "", kind: str = "", reason: str = "") -> Answer:
+    """The fixed "not in the documents" answer, in the question's language, with the rule that refused."""
+    return Answer(question=question, text=REFUSAL[question_language(question)], refused=True, hits=tuple(hits),
+                  answerer=answerer, kind=kind, reason=reason)

@@ -1,0 +1,93 @@
+"""Answer or refuse, and why: every refusal rule of the extractive and sentence answerers.
+
+Each answerer measures (its features, scores and standings live with it); the rule that turns the
+measures into "not in the documents" lives here, one function per answerer, and a refusal names the rule
+and its numbers (`Decision.reason`, carried on the refused `Answer`). A rule of a new answerer is added
+here too, so that "when do we refuse" has one place to read.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Decision:
+    answer: bool
+    reason: str = ""  # why it refused, in words, with the numbers that decided ("" when it answers)
+
+
+ANSWER = Decision(True)
+NO_HITS = "no passage was retrieved for the question"
+
+
+def refuse_because(reason: str) -> Decision:
+    return Decision(False, reason)
+
+
+def no_hits() -> Decision:
+    return refuse_because(NO_HITS)
+
+
+# --- The extractive answerer (rag/answering/extractive.py) ------------------------------------------------
+
+
+def extractive(has_sentences: bool, score: float, threshold: float, cross_language: bool, standing: float,
+               cross_language_standing: float) -> Decision:
+    """The fitted answer-or-refuse model's score against its threshold (both in model.json). An English
+    question over text it shares no words with (Chinese documents) is judged by the best sentence's
+    standing alone: the model, fitted on Chinese questions, has no lexical signal there, so the cosine's
+    standing is compared with a bar chosen on the article's dev split (model.json meta,
+    cross_language_standing)."""
+    if not has_sentences:
+        return refuse_because("no indexed sentence lies inside the retrieved passages")
+    if cross_language:
+        if standing < cross_language_standing:
+            return refuse_because(f"English question over Chinese text: the best sentence stands {standing:.2f} "
+                                  f"standard deviations above the rest, below {cross_language_standing:.2f}")
+        return ANSWER
+    if score < threshold:
+        return refuse_because(f"the answer model scores {score:.2f}, below its threshold {threshold:.2f}")
+    return ANSWER
+
+
+def summary(sentences: int) -> Decision:
+    """A summary needs at least one sentence that stands for the documents and lies in a passage."""
+    if sentences == 0:
+        return refuse_because("no sentence of the documents can stand in a summary (15 to 160 characters, "
+                              "inside a passage)")
+    return ANSWER
+
+
+# --- The one-sentence baseline (rag/answering/sentence.py) ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RefusalPolicy:
+    """When the baseline says "not in the documents". The engine passes Config's refuse_* fields."""
+
+    min_coverage: float = 0.30  # a question with Chinese words: share of its word weight near the answer
+    min_cosine: float = 0.87  # ... and the question-sentence cosine
+    # Where word overlap cannot speak (an English question about Chinese text): how far the best sentence's
+    # cosine stands above the cosines of all indexed sentences, in standard deviations. e5 cosines are
+    # bunched (unrelated text scores 0.8+), so only a relative signal like this separates answerable ones.
+    min_z: float = 2.2
+
+
+def sentence(found: bool, coverage: float, cosine: float, standing: float, policy: RefusalPolicy) -> Decision:
+    """No eligible sentence (none holds what the question asks for, or its years), or too little of the
+    question found around the best one; with no word to match (`coverage` NaN), its meaning alone."""
+    if not found:
+        return refuse_because("no sentence of the passages holds the kind of answer asked for (and its years)")
+    if math.isnan(coverage):
+        if standing < policy.min_z:
+            return refuse_because(f"no question word can match: the best sentence stands {standing:.2f} "
+                                  f"standard deviations above the rest, below {policy.min_z:.2f}")
+        return ANSWER
+    if coverage < policy.min_coverage:
+        return refuse_because(f"{coverage:.0%} of the question's word weight is found around the best sentence, "
+                              f"below {policy.min_coverage:.0%}")
+    if cosine < policy.min_cosine:
+        return refuse_because(f"the best sentence's cosine {cosine:.3f} is below {policy.min_cosine:.3f}")
+    return ANSWER

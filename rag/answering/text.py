@@ -1,0 +1,128 @@
+"""The text rules every answering stage shares, one home each: which characters are Chinese, where
+sentences and clauses end, what a year, an amount or a percentage looks like, character n-grams, and the
+[n] citation markers.
+
+Pure functions and patterns over strings. Chunking (sentences) and document cleaning (sentence ends) use
+them too, so a sentence the index stores and a sentence an answerer cuts end at the same characters. The
+CJK range itself is rag.tokenize's (the bottom layer: BM25 words are split by script there), re-exported.
+"""
+
+from __future__ import annotations
+
+import re
+
+from rag.schema import CITATION_MARKER, Hit, Sentence
+from rag.tokenize import CJK, STOPWORDS, is_cjk
+
+__all__ = ["CJK", "CITATION_MARKER", "STOPWORDS", "is_cjk"]
+
+# --- Scripts ---------------------------------------------------------------------------------------------
+
+
+def script_counts(text: str) -> tuple[int, int]:
+    """(CJK characters, Latin letters) in text."""
+    return sum(1 for c in text if is_cjk(c)), sum(1 for c in text if c.isascii() and c.isalpha())
+
+
+def question_language(question: str) -> str:
+    """"zh" when the question is mostly Chinese characters, else "en"."""
+    cjk, latin = script_counts(question)
+    return "zh" if cjk * 3 >= latin or cjk >= 4 else "en"
+
+
+def mostly_cjk(text: str) -> bool:
+    """True when most letters of `text` are CJK characters (an English question over such text shares no
+    words with it, so only meaning can match)."""
+    cjk, latin = script_counts(text)
+    return cjk > latin
+
+
+# --- Sentences and clauses -----------------------------------------------------------------------------
+# A sentence ends at one of SENTENCE_END (a run of them, plus any closing quotes or brackets), at an English
+# full stop followed by a space and a capital (not 2.7, not e.g.), at a line break, or at the end.
+SENTENCE_END = "。！？!?；;…"
+CLOSING = "”’」』)）\"'"
+SENTENCE = re.compile(rf"[^\n]*?(?:[{SENTENCE_END}]+[{CLOSING}]*|\.(?=\s+[A-Z“\"(])|\n|$)")
+# What ends a question as typed ("X是谁？", "who is X?"): stripped before a question is matched.
+QUESTION_END = "？?。.!！"
+COMMAS = "，,"
+# Clause marks inside a sentence: a long sentence is cut at these into a window that fits.
+CLAUSE_MARKS = "，,：:；;、"
+CLAUSE = re.compile(rf"[^{CLAUSE_MARKS}]*[{CLAUSE_MARKS}]?")
+# Pieces of a sentence between commas and sentence ends (a "whole clause" answer candidate).
+CLAUSE_RUN = re.compile(rf"[^{COMMAS}{SENTENCE_END}]+")
+
+
+def clauses(text: str) -> list[str]:
+    """`text` cut after each clause mark; the pieces, marks kept, join back to `text`."""
+    return [c for c in CLAUSE.findall(text) if c]
+
+
+def trim_clause_mark(text: str) -> str:
+    """`text` without the clause marks it ends with (a window cut after "，" does not end in one)."""
+    return text.rstrip(CLAUSE_MARKS)
+
+
+def same_paragraph(hit: Hit, a: Sentence, b: Sentence) -> bool:
+    """Whether two sentences of the hit's passage stand in one paragraph (no line break between their starts)."""
+    lo, hi = sorted((a.start, b.start))
+    return "\n" not in hit.chunk.text[lo - hit.chunk.start: hi - hit.chunk.start]
+
+
+# --- Type patterns: what a year, a time, an amount, a percentage looks like (Chinese and English) ----------
+YEAR = re.compile(r"(?<!\d)(?:1[5-9]|20)\d{2}(?!\d)")
+TIME = re.compile(r"\d{2,4}\s*年|\d{1,2}\s*月|\d{1,2}\s*[日号]|[一二三四五六七八九十〇零]{2,4}年|世纪|年代|朝|"
+                  r"去年|今年|明年|年初|年底|年末|上半年|下半年|季度|\b(?:1[5-9]|20)\d{2}\b|"
+                  r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d|\bq[1-4]\b", re.I)
+PERCENT = re.compile(r"\d\s*%|百分之|\d\s*成|\bpercent\b|\bper cent\b", re.I)
+NUMBER = re.compile(r"\d|[一二两三四五六七八九十百千万亿]+\s*(?:亿|万|千|百|个|款|家|倍|成|名|种|人|次|项|条|位|岁|米|公里)|"
+                    r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|hundred|thousand|million|billion)\b",
+                    re.I)
+MONEY = re.compile(r"\d+(?:\.\d+)?\s*(?:亿|万|千)?\s*(?:元|美元|港元|人民币|英镑|欧元|日元)|[$¥￥€£]\s*\d|"
+                   r"\d\s*(?:million|billion)?\s*(?:dollars|yuan|usd|rmb)\b", re.I)
+# The wanted type of a factoid question (rag/answering/question.py) -> what its answer must show.
+TYPE_PATTERN = {"time": TIME, "percent": PERCENT, "number": NUMBER}
+
+
+def years(text: str) -> frozenset[str]:
+    """The years written in text (1500-2099, not inside a longer number)."""
+    return frozenset(YEAR.findall(text))
+
+
+# --- Character n-grams ------------------------------------------------------------------------------------
+CJK_RUN = re.compile(f"[{CJK}]+")
+
+
+def char_bigrams(text: str) -> set[str]:
+    """Every pair of neighbouring characters of text (none for a single character)."""
+    return {text[i:i + 2] for i in range(len(text) - 1)}
+
+
+def char_grams(text: str) -> set[str]:
+    """Character bigrams of the CJK runs plus lower-cased Latin words and numbers: overlap of these
+    survives word-segmentation differences (利润率 / 毛利率 share 利润 and 润率)."""
+    out: set[str] = set()
+    for run in CJK_RUN.findall(text):
+        out.update(run[i:i + 2] for i in range(len(run) - 1))
+        if len(run) == 1:
+            out.add(run)
+    out.update(w for w in re.findall(r"[a-z]+|\d+(?:\.\d+)?", text.lower()) if w not in STOPWORDS)
+    return out
+
+
+# --- Citation markers -------------------------------------------------------------------------------------
+
+
+def marked(text: str, n: int) -> str:
+    """A quoted piece as an answer shows it: the text, then its marker."""
+    return f"{text}[{n}]"
+
+
+def markers(text: str) -> list[int]:
+    """The [n] markers of text, in order, repeats kept."""
+    return [int(n) for n in CITATION_MARKER.findall(text)]
+
+
+def strip_markers(text: str) -> str:
+    """Text without its [n] markers, nothing else changed."""
+    return CITATION_MARKER.sub("", text)
