@@ -20,14 +20,16 @@ from pathlib import Path
 
 from rag.evaluation.metrics import fair_match
 
-MAX_WRONG_REFUSALS = 0.10  # of answerable questions; the issue's ceiling on CMRC absent runs is 5%, DRCD is harder
-GRID = [0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]
+MAX_WRONG_REFUSALS = 0.06  # of answerable questions (the issue's ceiling on CMRC is 5%; 2 of 36 here is 5.6%)
+GRID = [0.0, 0.2, 0.3, 0.4, 0.5, 0.6]
+SCORE_GRID = [float("-inf"), -3.0, -2.0, -1.0, 0.0]  # the extractive answerer's answer logit (its own cut is ~1.6)
 
 
-def decide(row: dict, cut: float, fallback: bool) -> tuple[bool, str]:
+def decide(row: dict, cut: float, fallback: bool, score_cut: float = float("-inf")) -> tuple[bool, str]:
     """(refused, answer text) under a policy."""
-    kept = [c for c in row["checked"] if c["kept"] and c["coverage"] >= cut]
-    if row.get("reply") is not None and kept and not row["model_refused"]:
+    kept = [c for c in row["checked"] if c["kept"] and c["passage_coverage"] >= cut]
+    score = row["extractive_score"] if row["extractive_score"] is not None else float("-inf")
+    if row.get("reply") is not None and kept and not row["model_refused"] and score >= score_cut:
         return False, "".join(c["text"] for c in row["checked"] if c["kept"])
     if fallback and not row["extractive_refused"] and not row.get("extractive_missing") \
             and (row.get("extractive_coverage") or 0.0) >= cut:
@@ -35,13 +37,14 @@ def decide(row: dict, cut: float, fallback: bool) -> tuple[bool, str]:
     return True, ""
 
 
-def score(rows: list[dict], policy: str, cut: float = 0.0, fallback: bool = False) -> dict[str, float]:
+def score(rows: list[dict], policy: str, cut: float = 0.0, fallback: bool = False,
+          score_cut: float = float("-inf")) -> dict[str, float]:
     out: dict[str, list[float]] = {"answerable": [], "absent": [], "adversarial": [], "wrong_refusal": []}
     for r in rows:
         if policy == "extractive":
             refused, text = r["extractive_refused"], r["extractive"]
         else:
-            refused, text = decide(r, cut, fallback)
+            refused, text = decide(r, cut, fallback, score_cut)
         if r["kind"] == "answerable":
             out["answerable"].append(float(not refused and fair_match(text, r["answers"])))
             out["wrong_refusal"].append(float(refused))
@@ -54,8 +57,10 @@ def table(rows: list[dict]) -> list[tuple[str, dict[str, float], float, bool]]:
     lines = [("extractive", score(rows, "extractive"), 0.0, False)]
     for fallback in (False, True):
         for cut in GRID:
-            name = f"model, coverage >= {cut:.1f}" + (", else checked extractive" if fallback else ", else refuse")
-            lines.append((name, score(rows, "model", cut, fallback), cut, fallback))
+            for score_cut in SCORE_GRID:
+                name = (f"model, coverage >= {cut:.1f}, extractive logit >= {score_cut:g}"
+                        + (", else checked extractive" if fallback else ", else refuse"))
+                lines.append((name, score(rows, "model", cut, fallback, score_cut), cut, fallback))
     return lines
 
 

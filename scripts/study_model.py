@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
             if not ex.refused and ex.citations:
                 first = ex.citations[0]
                 context = context_of(engine.index, first.hit, first.sentence)
-                ex_missing = anchors_missing(question_anchors(q.text), context)
+                ex_missing = anchors_missing(question_anchors(q.text), f"{first.hit.chunk.title}\n{first.hit.chunk.text}")
                 terms = question_terms(q.text, q.previous, engine.index)
                 ex_cov = coverage(terms.known, token_set(context)) if terms.known else 1.0
             outcome = answerer.run(q, hits, evidence, Control())
@@ -191,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
                    "paragraph_in_excerpts": any(e.hit.chunk.source == case["source"] for e in outcome.excerpts),
                    "checked": [{"text": c.text, "supported": c.support is not None, "kept": c.kept,
                                 "coverage": round(c.question_coverage, 3), "missing": list(c.missing),
+                                "passage_coverage": round(c.passage_coverage, 3),
                                 "overlap": round(c.support.overlap, 3) if c.support else None,
                                 "standing": round(c.support.standing, 3) if c.support else None}
                                for c in outcome.checked],

@@ -6,7 +6,6 @@ markers), decide (every refusal rule and its reason), compose (the only place an
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from rag.config import ANSWERERS
@@ -40,9 +39,9 @@ def make_answerer(config: Config, name: str | None = None) -> Answerer:
         return LlmAnswerer(config, fallback=make_answerer(config, "extractive"))
     if name in ("auto", "model"):
         from rag.answering.extractive import ExtractiveAnswerer
-        from rag.answering.model import DEFAULT_POLICY, ModelAnswerer
+        from rag.answering.model import AUTO_POLICY, DEFAULT_POLICY, ModelAnswerer
 
-        policy = DEFAULT_POLICY if name == "auto" else replace(DEFAULT_POLICY, extractive_when_unsupported=False)
+        policy = AUTO_POLICY if name == "auto" else DEFAULT_POLICY
         return ModelAnswerer(make_generator(config), ExtractiveAnswerer(config.max_answer_chars), policy, name)
     raise InputError(f"answerer={name!r} is unknown; choose one of {', '.join(ANSWERERS)}.")
 

@@ -204,9 +204,14 @@ def is_question(claim: str) -> bool:
     return strip_markers(claim).rstrip().endswith(("？", "?"))
 
 
+LIST_NUMBER = re.compile(r"\s*\(?\d{1,2}[.、)）]?\s*")
+
+
 def says_something(claim: str) -> bool:
-    """At least two letters or characters: a list number ("3.") or a lone digit is no claim."""
-    return sum(c.isalpha() for c in claim) >= 2
+    """At least two letters, characters or digits, and not a list number ("3.", "12)"): a bare answer such as
+    1999年 or 1600万 is a claim."""
+    return sum(c.isalnum() for c in claim) >= 2 and not LIST_NUMBER.fullmatch(claim)
+
 
 def best_support(claim: str, claim_vector: np.ndarray | None, hit: Hit, index: Index,
                  bar: SupportBar = DEFAULT_BAR) -> Support | None:
