@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from rag.answering import make_answerer
+from rag.answering import decide, make_answerer
 from rag.answering.base import Answerer, Evidence, refuse
 from rag.answering.generation import Control
 from rag.answering.question import Question
@@ -137,7 +137,7 @@ class Engine:
         if hits:
             answer = chosen.answer(asked, hits, Evidence(index, vector, self.embedder), on_token, control=control)
         else:
-            answer = refuse(text, answerer=chosen.name)
+            answer = refuse(text, answerer=chosen.name, reason=decide.NO_HITS)
         t3 = time.perf_counter()
         timings = {"embed": (t1 - t0) * 1000, "search": (t2 - t1) * 1000, "answer": (t3 - t2) * 1000,
                    "total": (t3 - t0) * 1000}

@@ -57,3 +57,40 @@ def refuse(question: str, hits: Sequence[Hit] = (), answerer: str = "", kind: st
     """The fixed "not in the documents" answer, in the question's language, with the rule that refused."""
     return Answer(question=question, text=REFUSAL[question_language(question)], refused=True, hits=tuple(hits),
                   answerer=answerer, kind=kind, reason=reason)
+
+
+@dataclass(frozen=True)
+class Generated:
+    """A sentence a language model wrote, and the passage sentences that support it (none: unsupported)."""
+
+    text: str
+    supports: tuple[tuple[Hit, Sentence], ...] = ()
+
+
+def compose_generated(question: str, generated: Sequence[Generated], hits: Sequence[Hit], answerer: str,
+                      kind: str, keep_unsupported: bool) -> Answer | None:
+    """A model's answer: each supported sentence cites the passage sentences that support it, numbered [1]…
+    in order of first use; unsupported sentences are kept without a marker and flagged (`keep_unsupported`,
+    the "llm" answerer, whose UI strikes them through) or left out. None when no sentence is supported."""
+    from rag.answering.support import with_markers  # support imports compose's neighbours; keep this one lazy
+
+    numbers: dict[tuple[str, int, int], int] = {}
+    citations: list[Citation] = []
+    sentences: list[AnswerSentence] = []
+    for g in generated:
+        own: list[int] = []
+        for hit, sentence in g.supports:
+            key = (hit.chunk.id, sentence.start, sentence.end)
+            if key not in numbers:
+                numbers[key] = len(numbers) + 1
+                citations.append(Citation(numbers[key], hit, sentence))
+            if numbers[key] not in own:
+                own.append(numbers[key])
+        if own or keep_unsupported:
+            sentences.append(AnswerSentence(g.text, tuple(own), unsupported=not own))
+    if not citations:
+        return None
+    joiner = "" if question_language(question) == "zh" else " "
+    return Answer(question=question, text=joiner.join(with_markers(s) for s in sentences), refused=False,
+                  citations=tuple(citations), hits=tuple(hits), sentences=tuple(sentences), answerer=answerer,
+                  kind=kind)

@@ -91,3 +91,49 @@ def sentence(found: bool, coverage: float, cosine: float, standing: float, polic
     if cosine < policy.min_cosine:
         return refuse_because(f"the best sentence's cosine {cosine:.3f} is below {policy.min_cosine:.3f}")
     return ANSWER
+
+
+# --- The model answerers (rag/answering/model.py: "model", "auto"; rag/answering/llm.py: "llm") ----------
+# Their sentences are checked one by one (support.py); what remains decides here.
+MODEL_SAID_NOT_FOUND = "the model said the passages do not answer the question"
+NOTHING_SUPPORTED = "no sentence of the model's answer is supported by the passages"
+
+
+def model_answer(said_not_found: bool, kept: int, passage_coverage: float, extractive_score: float,
+                 min_coverage: float, min_extractive_score: float) -> Decision:
+    """The model's checked answer stands when the model did not say "not there", at least one of its
+    sentences is supported with the question's anchors beside it (`kept`), the question's known words cover
+    `min_coverage` of their idf weight in the supporting passage, and the extractive answerer's answer logit
+    for the question is at least `min_extractive_score` (the two cuts of "auto" were fitted on DRCD dev by
+    scripts/choose_policy.py; "model" uses neither)."""
+    if said_not_found:
+        return refuse_because(MODEL_SAID_NOT_FOUND)
+    if kept == 0:
+        return refuse_because(NOTHING_SUPPORTED)
+    if passage_coverage < min_coverage:
+        return refuse_because(f"the question's words cover {passage_coverage:.2f} of their weight in the supporting "
+                              f"passage, below {min_coverage:.2f}")
+    if extractive_score < min_extractive_score:
+        return refuse_because(f"the extractive answer model scores {extractive_score:.2f} for this question, below "
+                              f"{min_extractive_score:.2f}: the passages do not look like they hold an answer")
+    return ANSWER
+
+
+def extractive_after_model(anchors_missing: list[str], coverage: float, min_coverage: float) -> Decision:
+    """The extractive answer given in place of a model answer that failed its checks ("auto" with
+    Policy.extractive_when_unsupported) must pass the same question checks."""
+    if anchors_missing:
+        return refuse_because(f"the question's {', '.join(anchors_missing)} is not in the extractive answer's passage")
+    if coverage < min_coverage:
+        return refuse_because(f"the question's words cover {coverage:.2f} of the extractive answer's passage, "
+                              f"below {min_coverage:.2f}")
+    return ANSWER
+
+
+def llm_reply(said_refusal: bool, supported: int) -> Decision:
+    """The "llm" answerer: its fixed refusal sentence, or no supported sentence, is a refusal."""
+    if said_refusal:
+        return refuse_because("the model replied with the refusal sentence")
+    if supported == 0:
+        return refuse_because(NOTHING_SUPPORTED)
+    return ANSWER

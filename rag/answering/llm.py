@@ -23,7 +23,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from rag.answering import decide
 from rag.answering.base import REFUSAL, Answerer, Evidence, refuse
+from rag.answering.compose import Generated, compose_generated
 from rag.answering.generation import Control, Generation, GenerationFailed
 from rag.answering.question import Question
 from rag.answering.support import (
@@ -32,10 +34,10 @@ from rag.answering.support import (
     best_support,
     normalize,
     strip_markers,
-    with_markers,
 )
+from rag.answering.text import markers as text_markers
 from rag.errors import InputError
-from rag.schema import CITATION_MARKER, Answer, AnswerSentence, Citation, Hit
+from rag.schema import Answer, Hit
 
 if TYPE_CHECKING:
     from rag.config import Config
@@ -208,7 +210,7 @@ def split_claims(text: str) -> list[Claim]:
         end = m.end() if m else len(text)
         piece = text[pos:end]
         pos = end
-        markers = tuple(dict.fromkeys(int(n) for n in CITATION_MARKER.findall(piece)))
+        markers = tuple(dict.fromkeys(text_markers(piece)))
         body = strip_markers(piece)
         if not normalize(body):  # markers alone, or punctuation: they belong to the sentence before
             if claims and markers:
@@ -226,7 +228,7 @@ def split_claims(text: str) -> list[Claim]:
 
 def is_refusal(text: str) -> bool:
     """The reply says the fixed refusal sentence (in either language), whatever else it says."""
-    said = normalize(CITATION_MARKER.sub("", text))
+    said = normalize(strip_markers(text))
     return any(normalize(r) in said for r in REFUSAL.values())
 
 
@@ -234,14 +236,13 @@ def check_answer(reply: str, question: Question, passages: Sequence[Hit], hits: 
                  evidence: Evidence, bar: SupportBar = DEFAULT_BAR) -> Answer:
     """The Answer the reader sees: each sentence of `reply` cited only where a sent passage supports it."""
     if is_refusal(reply):
-        return refuse(question.text, hits, answerer=LlmAnswerer.name)
+        decision = decide.llm_reply(True, 0)
+        return refuse(question.text, hits, answerer=LlmAnswerer.name, reason=decision.reason)
     claims = split_claims(reply)
     vectors = None
     if evidence.embedder is not None and claims:
         vectors = evidence.embedder.embed_passages([c.text for c in claims])
-    numbers: dict[tuple[str, int, int], int] = {}
-    citations: list[Citation] = []
-    sentences: list[AnswerSentence] = []
+    generated: list[Generated] = []
     for i, claim in enumerate(claims):
         cited = [n for n in claim.markers if 1 <= n <= len(passages)]
         vector = None if vectors is None else vectors[i]
@@ -251,22 +252,13 @@ def check_answer(reply: str, question: Question, passages: Sequence[Hit], hits: 
             pool = [s for s in (best_support(claim.text, vector, h, evidence.index, bar) for h in passages)
                     if s is not None and s.supported]
             found = sorted(pool, key=lambda s: -s.score)[:1]
-        own: list[int] = []
-        for s in found:
-            key = (s.hit.chunk.id, s.sentence.start, s.sentence.end)
-            if key not in numbers:
-                numbers[key] = len(numbers) + 1
-                citations.append(Citation(numbers[key], s.hit, s.sentence))
-            if numbers[key] not in own:
-                own.append(numbers[key])
-        sentences.append(AnswerSentence(claim.text, tuple(own), unsupported=not own))
-    if not citations:
-        return replace(refuse(question.text, hits, answerer=LlmAnswerer.name),
+        generated.append(Generated(claim.text, tuple((s.hit, s.sentence) for s in found)))
+    answer = compose_generated(question.text, generated, hits, LlmAnswerer.name, "generated", keep_unsupported=True)
+    decision = decide.llm_reply(False, 0 if answer is None else len(answer.citations))
+    if answer is None:
+        return replace(refuse(question.text, hits, answerer=LlmAnswerer.name, reason=decision.reason),
                        notice="the model's answer was withheld: no sentence of it is supported by the passages.")
-    joiner = "" if question.language == "zh" else " "
-    return Answer(question=question.text, text=joiner.join(with_markers(s) for s in sentences), refused=False,
-                  citations=tuple(citations), hits=tuple(hits), sentences=tuple(sentences),
-                  answerer=LlmAnswerer.name, kind="generated")
+    return answer
 
 
 class LlmAnswerer:
@@ -296,7 +288,7 @@ class LlmAnswerer:
     def answer(self, question: Question, hits: Sequence[Hit], evidence: Evidence,
                on_token: Callable[[str], None] | None = None, control: Control | None = None) -> Answer:
         if not hits:
-            return refuse(question.text, answerer=self.name)
+            return refuse(question.text, answerer=self.name, reason=decide.NO_HITS)
         if control is not None and on_token is None:
             on_token = control.on_token
         prompt = build_prompt(question, hits, self.config.llm_context_tokens)

@@ -23,7 +23,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
+from rag.answering import decide
 from rag.answering.base import Evidence, refuse
+from rag.answering.compose import Generated, compose_generated
 from rag.answering.context import Excerpt, select_excerpts
 from rag.answering.extractive import Analysis, ExtractiveAnswerer
 from rag.answering.features import coverage, question_terms
@@ -37,9 +39,8 @@ from rag.answering.support import (
     best_support,
     question_anchors,
     says_not_found,
-    with_markers,
 )
-from rag.schema import Answer, AnswerSentence, Citation, Hit, Sentence
+from rag.schema import Answer, Hit, Sentence
 from rag.tokenize import token_set
 
 
@@ -148,23 +149,8 @@ def check_reply(reply: str, question: Question, excerpts: Sequence[Excerpt], evi
 def compose_checked(question: Question, checked: Sequence[Checked], hits: Sequence[Hit], name: str,
                     kind: str) -> Answer | None:
     """The answer of the kept sentences, each citing the passage sentence that supports it; None if none."""
-    numbers: dict[tuple[str, int, int], int] = {}
-    citations: list[Citation] = []
-    sentences: list[AnswerSentence] = []
-    for c in checked:
-        if not c.kept:
-            continue
-        s = c.support.sentence  # type: ignore[union-attr]
-        key = (c.origin.chunk.id, s.start, s.end)  # type: ignore[union-attr]
-        if key not in numbers:
-            numbers[key] = len(numbers) + 1
-            citations.append(Citation(numbers[key], c.origin, s))  # type: ignore[arg-type]
-        sentences.append(AnswerSentence(c.text, (numbers[key],)))
-    if not sentences:
-        return None
-    joiner = "" if question.language == "zh" else " "
-    return Answer(question=question.text, text=joiner.join(with_markers(s) for s in sentences), refused=False,
-                  citations=tuple(citations), hits=tuple(hits), sentences=tuple(sentences), answerer=name, kind=kind)
+    kept = [Generated(c.text, ((c.origin, c.support.sentence),)) for c in checked if c.kept]  # type: ignore[union-attr]
+    return compose_generated(question.text, kept, hits, name, kind, keep_unsupported=False)
 
 
 def left_out_notice(checked: Sequence[Checked]) -> str:
@@ -220,7 +206,7 @@ class ModelAnswerer:
     def run(self, question: Question, hits: Sequence[Hit], evidence: Evidence, control: Control) -> Outcome:
         started = time.perf_counter()
         if not hits:
-            return Outcome(refuse(question.text, answerer=self.name))
+            return Outcome(refuse(question.text, answerer=self.name, reason=decide.NO_HITS))
         analysis = self.extractive.analyse(question, hits, evidence)
         if analysis.shape == "summary" or not analysis.candidates:
             return Outcome(self.extractive.answer(question, hits, evidence), analysis)
@@ -237,26 +223,25 @@ class ModelAnswerer:
         stop_note = "Stopped: this is the part written before Stop, checked like any answer." if generation.stopped else ""
         checked = tuple(check_reply(generation.text, question, excerpts, evidence, p.bar))
         model_refused = says_not_found(generation.text)
-        answer = None if model_refused else compose_checked(question, checked, hits, self.name, analysis.shape)
-        if answer is not None:
-            best = max((c.passage_coverage for c in checked if c.kept), default=0.0)
-            if best < p.min_question_coverage or analysis.score < p.min_extractive_score:
-                answer = None
+        kept = [c for c in checked if c.kept]
+        decision = decide.model_answer(model_refused, len(kept), max((c.passage_coverage for c in kept), default=0.0),
+                                       analysis.score, p.min_question_coverage, p.min_extractive_score)
+        answer = compose_checked(question, checked, hits, self.name, analysis.shape) if decision.answer else None
         if answer is None:
-            answer = self.when_unsupported(question, hits, evidence, analysis, model_refused)
+            answer = self.when_unsupported(question, hits, evidence, analysis, decision.reason)
         notes = [answer.notice, left_out_notice(checked) if not answer.refused else "", stop_note]
         if answer.refused and not model_refused and checked:
-            notes.append("The model's answer was withheld: the passages do not support it.")
+            notes.append(f"The model's answer was withheld: {answer.reason}.")
         answer = replace(answer, notice=" ".join(n for n in notes if n), generated_tokens=generation.tokens,
                          timings_ms={"queue": generation.queued_s * 1000, "first_token": (before + generation.queued_s + generation.first_token_s) * 1000,
                                      "generate": generation.seconds * 1000})
         return Outcome(answer, analysis, excerpts, generation, checked, model_refused)
 
     def when_unsupported(self, question: Question, hits: Sequence[Hit], evidence: Evidence, analysis: Analysis,
-                         model_refused: bool) -> Answer:
-        """The model's answer failed its checks: refuse, or (policy) the extractive answer if it passes the
-        same question checks."""
-        refusal = refuse(question.text, hits, self.name, analysis.shape)
+                         reason: str) -> Answer:
+        """The model's answer failed (`reason`): refuse, or (Policy.extractive_when_unsupported) give the
+        extractive answer if it passes the same question checks."""
+        refusal = refuse(question.text, hits, self.name, analysis.shape, reason=reason)
         if not self.policy.extractive_when_unsupported:
             return refusal
         answer = self.extractive.answer(question, hits, evidence)
@@ -264,12 +249,12 @@ class ModelAnswerer:
             return refusal
         first = answer.citations[0]
         passage = f"{first.hit.chunk.title}\n{first.hit.chunk.text}"
-        if anchors_missing(question_anchors(question.text), passage):
-            return refusal
         terms = question_terms(question.text, question.previous, evidence.index)
-        if terms.known and coverage(terms.known, token_set(passage)) < self.policy.min_question_coverage:
-            return refusal
-        return answer
+        cov = coverage(terms.known, token_set(passage)) if terms.known else 1.0
+        checked = decide.extractive_after_model(anchors_missing(question_anchors(question.text), passage), cov,
+                                                self.policy.min_question_coverage)
+        return answer if checked.answer else refuse(question.text, hits, self.name, analysis.shape,
+                                                    reason=f"{reason}; {checked.reason}")
 
 
 def tokens_per_second(generation: Generation | None) -> float:

@@ -32,7 +32,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from rag.schema import CITATION_MARKER, Answer, AnswerSentence, Hit, Sentence
+from rag.answering.text import SENTENCE_END, same_paragraph
+from rag.answering.text import strip_markers as text_strip_markers
+from rag.schema import Answer, AnswerSentence, Hit, Sentence
 
 if TYPE_CHECKING:
     from rag.store import Index
@@ -45,7 +47,7 @@ INSTRUCTION = re.compile(
     r"(?:忽略|无视|忘记|不要理会)(?:以上|上面|上述|之前|前面|所有|先前)|(?:回答|回复|输出|只说|说出|请说)\s*[“\"'‘「『]|"
     r"你现在是|系统提示|\bignore\s+(?:all\s+|any\s+|the\s+)?(?:previous|prior|above|earlier)|\bdisregard\b|"
     r"\bsystem prompt\b|\byou are now\b|\b(?:reply|respond|answer|say)\s+(?:with\s+)?[\"'“‘]", re.I)
-TERMINAL = "。！？!?；;."
+TERMINAL = SENTENCE_END + "."  # what a marker goes before (27亿元[1]。); a full stop ends English sentences
 UNIT = re.compile(r"[a-z0-9]+|[\u3400-\u9fff\uf900-\ufaff]")
 ENGLISH_STOP = frozenset("a an the of in on at to is was were be been are and or for its it this that with by as "
                          "from has have had than which who".split())
@@ -186,7 +188,7 @@ def candidates(hit: Hit, sentences: Sequence[Sentence]) -> list[tuple[Sentence, 
     for i in range(len(sentences) - 1):
         a, b = sentences[i], sentences[i + 1]
         joined = c.text[a.start - c.start: b.end - c.start]
-        if "\n" not in joined:
+        if same_paragraph(hit, a, b):
             out.append((Sentence(a.doc_id, a.start, b.end, joined), (i, i + 1)))
     return out
 
@@ -257,7 +259,8 @@ def with_markers(sentence: AnswerSentence) -> str:
 
 
 def strip_markers(text: str) -> str:
-    return CITATION_MARKER.sub("", text).strip()
+    """Text without its [n] markers, trimmed (text.strip_markers keeps the spacing)."""
+    return text_strip_markers(text).strip()
 
 
 def supported_sentence_rate(answer: Answer) -> float:
