@@ -7,6 +7,7 @@ and hands the hits to the configured answerer (rag/answering/).
 from __future__ import annotations
 
 import re
+import threading
 import time
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from rag.answering import make_answerer
 from rag.answering.base import Answerer, Evidence, refuse
+from rag.answering.generation import Control
 from rag.answering.question import Question
 from rag.config import BUNDLED_CORPUS, DEFAULT_INDEX_DIR, Config
 from rag.documents import read_documents
@@ -65,13 +67,16 @@ class Engine:
         self.embedder = embedder
         self.index = index
         self._answerers: dict[str, Answerer] = {}
+        self._answerers_lock = threading.Lock()
 
     def answerer(self, name: str | None = None) -> Answerer:
-        """The answerer `name` (default: the configured one), built once and kept."""
+        """The answerer `name` (default: the configured one), built once and kept: two first questions
+        at once must not build two, since an answerer holds the process's one model queue."""
         name = name or self.config.answerer
-        if name not in self._answerers:
-            self._answerers[name] = make_answerer(self.config, name)
-        return self._answerers[name]
+        with self._answerers_lock:
+            if name not in self._answerers:
+                self._answerers[name] = make_answerer(self.config, name)
+            return self._answerers[name]
 
     @classmethod
     def open(cls, config: Config, index_dir: Path | None = None, embedder: Embedder | None = None,
@@ -97,7 +102,11 @@ class Engine:
 
     def ask(self, question: str, history: Sequence[dict] | None = None, k: int | None = None,
             mode: str | None = None, answerer: str | None = None,
-            on_token: Callable[[str], None] | None = None) -> Answer:
+            on_token: Callable[[str], None] | None = None, control: Control | None = None) -> Answer:
+        """Answer `question`; `control` lets a caller see the queue position and stop a generating
+        answerer (its on_token is used when `on_token` is not given)."""
+        if on_token is None and control is not None:
+            on_token = control.on_token
         cfg = self.config.with_(k=k, mode=mode, answerer=answerer)  # validates k, mode and answerer
         t0 = time.perf_counter()
         text, notice = clean_question(question, cfg.max_question_chars)
@@ -111,11 +120,12 @@ class Engine:
         t2 = time.perf_counter()
         chosen = self.answerer(cfg.answerer)
         if hits:
-            answer = chosen.answer(asked, hits, Evidence(index, vector, self.embedder), on_token)
+            answer = chosen.answer(asked, hits, Evidence(index, vector, self.embedder), on_token, control=control)
         else:
             answer = refuse(text, answerer=chosen.name)
         t3 = time.perf_counter()
-        timings = {"embed": (t1 - t0) * 1000, "search": (t2 - t1) * 1000, "answer": (t3 - t2) * 1000,
+        timings = {**answer.timings_ms,  # an answerer's own parts (queue wait, first token), if it has them
+                   "embed": (t1 - t0) * 1000, "search": (t2 - t1) * 1000, "answer": (t3 - t2) * 1000,
                    "total": (t3 - t0) * 1000}
         notices = " ".join(n for n in (notice, answer.notice) if n)
         return replace(answer, timings_ms={k: round(v, 2) for k, v in timings.items()},

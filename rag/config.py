@@ -68,6 +68,9 @@ class Config:
     # Prompt budget in tokens (instructions + conversation + passages + question): passages are cut to fit,
     # so a small local model's context window never silently truncates the prompt.
     llm_context_tokens: int = 3000
+    # Longest wait in the serving queue for the one model (rag/serving.py); a question that waited longer
+    # gets the extractive answer at once, with a notice. 15 s is three or four 4-s answers ahead: README "Serving".
+    llm_queue_s: float = 15.0
 
     def __post_init__(self) -> None:
         if self.chunk_size < 50 or self.chunk_size > 450:
@@ -96,6 +99,9 @@ class Config:
                              "OpenAI-compatible base, e.g. http://127.0.0.1:11434/v1.")
         if not self.llm_timeout_s > 0:
             raise InputError(f"llm_timeout_s={self.llm_timeout_s} must be above 0 seconds (RAG_LLM_TIMEOUT_S).")
+        if not self.llm_queue_s > 0:
+            raise InputError(f"llm_queue_s={self.llm_queue_s} must be above 0 seconds; set RAG_LLM_QUEUE_S "
+                             "to how long a question may wait for the model, e.g. 15.")
         if self.llm_context_tokens < 500:
             raise InputError(f"llm_context_tokens={self.llm_context_tokens} is too small for instructions and "
                              "passages; use 500 or more (RAG_LLM_CONTEXT_TOKENS).")

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from rag.answering.generation import Control
 from rag.answering.question import Question, question_language
 from rag.schema import Answer, Hit
 
@@ -37,9 +38,10 @@ class Answerer(Protocol):
     name: str  # recorded in Answer.answerer, chosen by Config.answerer / --answerer / RAG_ANSWERER
 
     def answer(self, question: Question, hits: Sequence[Hit], evidence: Evidence,
-               on_token: Callable[[str], None] | None = None) -> Answer:
+               on_token: Callable[[str], None] | None = None, control: Control | None = None) -> Answer:
         """The answer to `question` from `hits`, or a refusal. Answerers that generate text call
-        `on_token` with each piece as it arrives; extractive ones may ignore it."""
+        `on_token` with each piece as it arrives, tell `control` their queue position, and stop early
+        when `control.stop` is set; extractive ones may ignore both."""
         ...
 
 

@@ -31,6 +31,7 @@ from rag.answering.features import (
     sentence_candidates,
     standing,
 )
+from rag.answering.generation import Control
 from rag.answering.question import Question, answer_shape, entity_of, wanted_type
 from rag.answering.spans import (
     SPAN_FEATURES,
@@ -123,7 +124,7 @@ class ExtractiveAnswerer:
         return Analysis(shape, want, candidates, logits, order, span, span_i, score)
 
     def answer(self, question: Question, hits: Sequence[Hit], evidence: Evidence,
-               on_token: Callable[[str], None] | None = None) -> Answer:
+               on_token: Callable[[str], None] | None = None, control: Control | None = None) -> Answer:
         text = question.text
         a = self.analyse(question, hits, evidence)
         if a.shape == "summary" and hits:

@@ -21,6 +21,7 @@ import numpy as np
 from rag.answering.base import Evidence, refuse
 from rag.answering.citations import passage_slice
 from rag.answering.features import sentences_in_hits
+from rag.answering.generation import Control
 from rag.answering.question import Question, question_language
 from rag.schema import Answer, Citation, Hit, Sentence
 from rag.tokenize import token_set, tokenize
@@ -261,7 +262,7 @@ class SentenceAnswerer:
         self.policy = policy
 
     def answer(self, question: Question, hits: Sequence[Hit], evidence: Evidence,
-               on_token: Callable[[str], None] | None = None) -> Answer:
+               on_token: Callable[[str], None] | None = None, control: Control | None = None) -> Answer:
         if not hits:
             return refuse(question.text, answerer=self.name)
         query = Query.make(question.text, question.previous)
