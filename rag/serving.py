@@ -107,3 +107,36 @@ class ModelQueue:
                 self._running = None
                 self._changed.notify_all()
         return replace(generation, queued_s=queued_s)
+
+
+class Requests:
+    """The requests each browser tab (a session key) has running, so that Stop, New chat or a closed tab
+    can set their stop flags. Thread-safe; a key leaves when its last request does."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: dict[str, list[Control]] = {}
+
+    def add(self, key: str, control: Control) -> None:
+        with self._lock:
+            self._running.setdefault(key, []).append(control)
+
+    def remove(self, key: str, control: Control) -> None:
+        with self._lock:
+            controls = [c for c in self._running.get(key, ()) if c is not control]  # identity, not equality
+            if controls:
+                self._running[key] = controls
+            else:
+                self._running.pop(key, None)
+
+    def stop(self, key: str) -> int:
+        """Set the stop flag of every request of `key`; how many there were."""
+        with self._lock:
+            controls = list(self._running.get(key, ()))
+        for control in controls:
+            control.stop.set()
+        return len(controls)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return sum(len(c) for c in self._running.values())
