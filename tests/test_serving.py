@@ -4,6 +4,7 @@ the queue limit; no sleep decides an outcome (waits are bounded only so a bug fa
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 
 import pytest
@@ -352,3 +353,25 @@ def test_a_second_question_sees_its_place_and_falls_back_after_the_queue_limit(f
     assert positions == [1] and answer.answerer == "extractive"  # the fake embedder makes it a refusal
     assert answer.notice.startswith("The LLM gave no answer (the model is busy: this question waited 0 s in the "
                                     "queue (RAG_LLM_QUEUE_S=0.2) with 1 ahead of it)")
+
+
+def test_stop_frees_the_endpoint_within_a_second(fake_engine) -> None:
+    """The issue's bound: once Stop is set, the next request has the model within 1 s (here the scripted
+    endpoint sends a piece every 50 ms, as a slow model's tokens come)."""
+    from tests.llm_server import Reply, ScriptedLLM
+
+    started = threading.Event()
+    control = Control(on_token=lambda piece: started.set())
+    with ScriptedLLM(Reply(pieces=("美图",) * 2000, gap_s=0.05)) as llm:  # 100 s if never stopped
+        engine = llm_engine(fake_engine, llm.base_url)
+        queue = engine.answerer("llm").generator
+        first = threading.Thread(target=engine.ask, args=(REVENUE_Q,), kwargs={"answerer": "llm", "control": control})
+        first.start()
+        assert started.wait(WAIT_S)
+        stopped_at = time.monotonic()
+        control.stop.set()
+        while queue.busy and time.monotonic() - stopped_at < WAIT_S:
+            time.sleep(0.01)
+        freed_after = time.monotonic() - stopped_at
+        first.join(WAIT_S)
+    assert not queue.busy and freed_after < 1.0

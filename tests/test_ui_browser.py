@@ -66,7 +66,7 @@ def wait_reply(page, replies_before: int, timeout_s: float = 30) -> str:
 
 
 def clear_chat(page) -> None:
-    page.click("#rag-clear")
+    page.click("#rag-new")
     page.wait_for_function("sel => document.querySelectorAll(sel).length === 0", arg=BOT)
 
 
