@@ -261,7 +261,7 @@ def build_app(engine: Engine, uploads_dir: Path = UPLOADS_DIR) -> gr.Blocks:
 
     def on_new(request: gr.Request) -> tuple:
         running.stop(session_key(request))
-        return (*shown(Conversation(), request), None)
+        return (*shown(Conversation(), request), Conversation().to_json())  # stored too (None is not written)
 
     def on_saved(conv: Conversation, request: gr.Request) -> tuple:
         return conv.to_json(), export_file(conv, exports / session_key(request))

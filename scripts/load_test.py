@@ -267,14 +267,24 @@ def run_soak(url: str, pid: int, clients: int, seconds: float) -> dict:
             time.sleep(min(seconds / 10, max(0.0, until - time.monotonic())))
             sample()
     level.wall_s = time.monotonic() - start
-    time.sleep(2)  # let the server drop the finished requests' threads before the last count
+    under_load = samples[1:]  # samples[0] is the idle server before the first question
+    mid = under_load[len(under_load) // 2]
+    # Idle again: worker threads of finished requests (and the pool's idle ones, which anyio ends after
+    # 10 s) go away; wait until the count holds for 6 s, 40 s at most, before the last idle count.
+    settle_until, held = time.monotonic() + 40, 0
+    while time.monotonic() < settle_until and held < 3:
+        before = threads(pid)
+        time.sleep(2)
+        held = held + 1 if threads(pid) == before else 0
     sample()
     level.rss_peak_mb = peak_rss_mb(pid)
-    mid = samples[len(samples) // 2]
     summary = level.summary()
-    summary.update(seconds=seconds, rss_start_mb=samples[0]["rss_mb"], rss_mid_mb=mid["rss_mb"],
-                   rss_end_mb=samples[-1]["rss_mb"], threads_start=samples[0]["threads"],
-                   threads_end=samples[-1]["threads"], samples=samples)
+    summary.update(seconds=seconds, rss_idle_start_mb=samples[0]["rss_mb"], rss_start_mb=under_load[0]["rss_mb"],
+                   rss_mid_mb=mid["rss_mb"], rss_end_mb=under_load[-1]["rss_mb"],
+                   rss_idle_end_mb=samples[-1]["rss_mb"], threads_idle_start=samples[0]["threads"],
+                   threads_start=under_load[0]["threads"], threads_mid=mid["threads"],
+                   threads_end=under_load[-1]["threads"], threads_idle_end=samples[-1]["threads"],
+                   samples=samples)
     return summary
 
 
@@ -343,8 +353,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.soak:
             s = run_soak(url, process.pid, args.clients, args.soak)
             print_level(s, f"soak {args.clients} clients x {args.soak:g} s")
-            print(f"server RSS start {s['rss_start_mb']} MB, mid {s['rss_mid_mb']} MB, end {s['rss_end_mb']} MB; "
-                  f"threads start {s['threads_start']}, end {s['threads_end']}")
+            print(f"under load: server RSS start {s['rss_start_mb']} MB, mid {s['rss_mid_mb']} MB, end "
+                  f"{s['rss_end_mb']} MB; threads start {s['threads_start']}, mid {s['threads_mid']}, end "
+                  f"{s['threads_end']}. Idle before / after: RSS {s['rss_idle_start_mb']} / {s['rss_idle_end_mb']} MB, "
+                  f"threads {s['threads_idle_start']} / {s['threads_idle_end']}")
             report["soak"] = s
             failed = s["errors"] > 0
         else:
