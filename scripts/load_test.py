@@ -269,13 +269,15 @@ def run_soak(url: str, pid: int, clients: int, seconds: float) -> dict:
     level.wall_s = time.monotonic() - start
     under_load = samples[1:]  # samples[0] is the idle server before the first question
     mid = under_load[len(under_load) // 2]
-    # Idle again: worker threads of finished requests (and the pool's idle ones, which anyio ends after
-    # 10 s) go away; wait until the count holds for 6 s, 40 s at most, before the last idle count.
-    settle_until, held = time.monotonic() + 40, 0
-    while time.monotonic() < settle_until and held < 3:
-        before = threads(pid)
-        time.sleep(2)
-        held = held + 1 if threads(pid) == before else 0
+    # Idle again: the worker thread of each finished question has ended; the thread pool Gradio runs its
+    # steps in (anyio's, up to 40 threads) ends threads idle for 10 s, but only when it is next used: so
+    # wait 11 s, ask one question, and count.
+    time.sleep(11)
+    from gradio_client import Client
+
+    ask_once(Client(url, verbose=False, analytics_enabled=False, download_files=False), QUESTIONS[0],
+             REQUEST_TIMEOUT_S)
+    time.sleep(2)
     sample()
     level.rss_peak_mb = peak_rss_mb(pid)
     summary = level.summary()
