@@ -59,6 +59,12 @@ LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 # With a model answerer, questions wait in the model's own queue (rag/serving.py), where each sees its
 # place and RAG_LLM_QUEUE_S applies; Gradio's limit must not hold them back before they get there.
 MODEL_ASK_CONCURRENCY = 64
+# Gradio keeps each tab's server-side state (the chat state, its components' values: about 1 MB with a
+# 10-turn chat) for an hour after the tab closes, up to this many tabs, dropping the oldest beyond it. Its
+# default, 10,000, would let a day of visitors fill the memory; a tab whose state was dropped still has its
+# chat in the browser (BrowserState) and gets it back on reload.
+SESSION_CAPACITY = 200
+EXPORTS_KEPT_S = 3600  # exported Markdown files (in Gradio's cache) are deleted after an hour
 STATIC = Path(__file__).resolve().parent  # ui.css and ui.js sit beside this file
 PAGE_CSS_FILE = STATIC / "ui.css"
 PAGE_JS = (STATIC / "ui.js").read_text(encoding="utf-8")  # citation clicks and plain-text copy
@@ -269,7 +275,8 @@ def build_app(engine: Engine, uploads_dir: Path = UPLOADS_DIR) -> gr.Blocks:
     def on_load(saved: Any, request: gr.Request) -> tuple:
         return shown(Conversation.from_json(saved), request)
 
-    with gr.Blocks(title="文档问答 / Document Q&A", analytics_enabled=False) as demo:
+    with gr.Blocks(title="文档问答 / Document Q&A", analytics_enabled=False,
+                   delete_cache=(EXPORTS_KEPT_S, EXPORTS_KEPT_S)) as demo:
         conv = gr.State(Conversation())
         # The chat kept in this browser (localStorage, encrypted with a key of this server process), so a
         # reload keeps it; nothing of it is kept on the server or shared with other browsers.
@@ -365,7 +372,8 @@ def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, auth: tup
            max_file_bytes: int | None = None) -> None:
     demo.queue(default_concurrency_limit=ASK_CONCURRENCY)
     demo.launch(server_name=host, server_port=port, auth=auth, share=False, max_file_size=max_file_bytes,
-                css_paths=[PAGE_CSS_FILE], ssr_mode=False, show_error=False, footer_links=["api", "settings"])
+                css_paths=[PAGE_CSS_FILE], ssr_mode=False, show_error=False, footer_links=["api", "settings"],
+                state_session_capacity=SESSION_CAPACITY)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,8 +11,9 @@ time spent queued for the model, the share of answers the model wrote (`model_sh
 answerer named under each answer: anything but the extractive fallback) and throughput; then the
 server's peak resident memory (VmHWM: the most it ever held, model load included).
 
-`--soak SECONDS --clients N` instead keeps N clients asking for SECONDS and reports the server's RSS and
-thread count at the start, middle and end, and every error.
+`--soak SECONDS --clients N` instead keeps N clients asking for SECONDS (each a new session every 10
+questions, as people come and go) and reports the server's RSS and thread count at the start, middle and
+end, and every error.
 
 `--scripted-llm` starts tests/llm_server.py (a scripted OpenAI-compatible server: `--llm-hang-s` of
 silence, then one reply at `--llm-gap-s` per character) and points the app's `llm` answerer at it, so the
@@ -49,6 +50,9 @@ QUESTIONS = [  # answerable, unanswerable, English and follow-up-free, so every 
 STARTUP_TIMEOUT_S = 300  # model load on two busy cores, plus indexing the article when there is no index
 REQUEST_TIMEOUT_S = 120
 POLL_S = 0.05  # how often a client looks at its reply's progress (the resolution of the timings)
+# In a soak each client opens a new session (a new person) after this many questions: one endless chat
+# would measure a 300-turn conversation, not many people.
+SOAK_SESSION_QUESTIONS = 10
 FALLBACK_ANSWERERS = ("extractive", "sentence")  # answers not written by a model
 QUEUED = "排队中"  # what the reply bubble says while the question waits for the model
 STATUS = re.compile(r'^<span class="rag-status">(.*)</span>$', re.S)
@@ -207,6 +211,15 @@ def run_client(url: str, n_questions: int, offset: int, deadline: float, level: 
         return
     i = 0
     while (i < n_questions) if until is None else (time.monotonic() < until):
+        if until is not None and i and i % SOAK_SESSION_QUESTIONS == 0:  # a soak client is a stream of people
+            try:
+                client = Client(url, verbose=False, analytics_enabled=False, download_files=False)
+            except Exception as exc:
+                with lock:
+                    level.requests += 1
+                    level.errors += 1
+                    level.error_samples.append(f"connect: {type(exc).__name__}: {exc}"[:200])
+                return
         if time.monotonic() >= deadline:
             left = n_questions - i if until is None else 1
             with lock:
