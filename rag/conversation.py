@@ -114,7 +114,7 @@ class Turn:
     draft: str = ""
     shown: str = ""  # the reply's HTML while the finished answer appears
     finished: ChatTurn | None = None
-    changed_sources: bool = False  # the sources panel and passages table need redrawing
+    changed_sources: bool = False  # the sources panel needs redrawing (the answer's part just arrived)
 
     def step(self, **changes: Any) -> Turn:
         return replace(self, **changes)
@@ -136,7 +136,8 @@ def conversation_markdown(conversation: Conversation, title: str = "对话 / Con
     sources (file, characters, cited sentence) as rag.messages.answer_in_words gives them."""
     lines = [f"# {title}", ""]
     for i, t in enumerate(conversation.turns, 1):
-        lines += [f"## {i}. {t.question.strip() or '(空问题 / empty question)'}", ""]
+        heading = " ".join(t.question.split()) or "(空问题 / empty question)"  # one line, whatever was typed
+        lines += [f"## {i}. {heading}", ""]
         if t.failed:
             lines += [f"> {t.notice or 'error'}", ""]
             continue
