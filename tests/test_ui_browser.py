@@ -140,7 +140,10 @@ def test_markers_of_an_older_answer_show_that_answers_sources(page) -> None:
     first, latest = page.locator(BOT).first, page.locator(BOT).last
     old_card = first.locator("a.rag-cite").first.get_attribute("href").removeprefix("#")
     new_card = latest.locator("a.rag-cite").first.get_attribute("href").removeprefix("#")
-    assert page.locator(f"#{new_card}").is_visible() and not page.locator(f"#{old_card}").is_visible()
+    # the panel is redrawn with the answer's last step: wait for it rather than race it
+    page.wait_for_function("id => { const el = document.getElementById(id); return el && el.offsetParent !== null; }",
+                           arg=new_card, timeout=5000)
+    assert not page.locator(f"#{old_card}").is_visible()
     first.locator("a.rag-cite").first.click()
     page.wait_for_function("id => document.getElementById(id).offsetParent !== null", arg=old_card, timeout=5000)
     assert not page.locator(f"#{new_card}").is_visible()
