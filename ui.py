@@ -9,28 +9,30 @@ rag.ui_format. Retrieval and answering live in rag/. The model and index load on
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
-import queue
 import sys
+import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable
 from html import escape
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
+from rag.answering.generation import Control
 from rag.chat import Engine
 from rag.config import BUNDLED_EXAMPLES, DEFAULT_INDEX_DIR, PROJECT_ROOT, Config
+from rag.conversation import ChatTurn, Conversation, Turn, conversation_markdown, question_html, status_text
 from rag.documents import format_size
 from rag.errors import InputError, RagError
-from rag.messages import READING_FILES, describe_add, progress_in_words
-from rag.schema import DocumentRecord
-from rag.store import config_for_index
+from rag.messages import READING_FILES, answer_in_words, describe_add, progress_in_words
+from rag.schema import Answer, DocumentRecord
+from rag.serving import Requests
 from rag.ui_format import (
     answer_html,
     answer_sources_html,
@@ -53,183 +55,122 @@ STREAM_DELAY_S = 0.015
 ASK_CONCURRENCY = 4
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
-SOURCES_CSS = """
-.rag-source { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 8px 10px;
-  margin: 0 0 10px; scroll-margin: 12px; transition: box-shadow .3s, background-color .3s; }
-.rag-source.rag-active { box-shadow: 0 0 0 3px #f59e0b; background-color: rgba(245, 158, 11, .10); }
-.rag-source-head { font-weight: 600; }
-.rag-n { color: var(--color-accent); margin-right: 4px; }
-.rag-source-meta { font-size: .85em; opacity: .75; margin: 2px 0 6px; }
-.rag-passage { line-height: 1.65; white-space: pre-wrap; overflow-wrap: anywhere; }
-mark { background: #fde68a; color: #1f2937; padding: 0 1px; border-radius: 2px; }
-.rag-empty { opacity: .7; padding: 6px 2px; }
-.rag-answer-head { font-size: .85em; opacity: .75; margin: 0 0 6px; }
-.rag-answer-sources:not(:last-child) { display: none; }
-.rag-picked > .rag-answer-sources { display: none; }
-.rag-picked > .rag-answer-sources.rag-shown { display: block; }
-"""
-HITS_CSS = """
-table.rag-hits { border-collapse: collapse; width: 100%; font-size: .9em; }
-.rag-hits th, .rag-hits td { border: 1px solid var(--border-color-primary); padding: 4px 6px; vertical-align: top; }
-.rag-hits th { text-align: left; white-space: nowrap; }
-.rag-hits caption { text-align: left; padding: 4px 0; opacity: .8; }
-.rag-hits .rag-passage { white-space: pre-wrap; overflow-wrap: anywhere; min-width: 18em; }
-.rag-title { font-size: .85em; opacity: .75; }
-.rag-query { margin: 2px 0 8px; }
-.rag-empty { opacity: .7; }
-"""
-# Markers in the chat are <a href="#cite-A-N"> links. The page has <base href="./">, so following such a
-# link natively can reload the page when the URL has a query string; intercept it and scroll instead.
-# The sources panel holds every answer's sources, the latest shown: a marker of an older answer shows
-# that answer's sources. The chat's copy buttons (the only per-message buttons enabled) would copy a
-# message's HTML; copy the answer as plain text with its sources instead (kept hidden in the panel).
-CITE_JS = """
-if (!window.__ragClicks) {
-  window.__ragClicks = true;
-  const copied = "已复制 / Copied";
-  async function writeClipboard(text) {
-    if (navigator.clipboard && window.isSecureContext) return navigator.clipboard.writeText(text);
-    const area = document.createElement("textarea");  // plain http on a LAN: no Clipboard API
-    area.value = text;
-    area.style.position = "fixed";
-    area.style.left = "-9999px";
-    document.body.append(area);
-    area.select();
-    try { document.execCommand("copy"); } finally { area.remove(); }
-  }
-  function plainText(row) {
-    const reply = row ? row.querySelector(".rag-reply") : null;
-    const answer = reply ? /rag-answer-(\\d+)/.exec(reply.className) : null;
-    const stored = answer ? document.querySelector(`#rag-sources .rag-answer-${answer[1]} .rag-copy-text`) : null;
-    if (stored) return stored.textContent;
-    const content = row ? row.querySelector(".message-content") : null;  // questions, error messages
-    return content ? content.innerText.trim() : "";
-  }
-  document.addEventListener("click", (event) => {
-    const target = event.target instanceof Element ? event.target : null;
-    const copy = target ? target.closest("#rag-chat .message-buttons button") : null;
-    if (copy) {
-      event.preventDefault();
-      event.stopImmediatePropagation();
-      const buttons = copy.closest(".message-buttons");
-      writeClipboard(plainText(buttons ? buttons.previousElementSibling : null)).then(() => {
-        const label = copy.getAttribute("aria-label");
-        copy.classList.add("rag-copied");
-        copy.setAttribute("aria-label", copied);
-        copy.title = copied;
-        setTimeout(() => { copy.classList.remove("rag-copied"); copy.setAttribute("aria-label", label); copy.title = label; }, 2000);
-      });
-      return;
-    }
-    const link = target ? target.closest('a[href^="#cite-"]') : null;
-    if (!link) return;
-    event.preventDefault();
-    event.stopPropagation();
-    const card = document.getElementById(link.getAttribute("href").slice(1));
-    if (!card) return;
-    const part = card.closest(".rag-answer-sources");
-    if (part && part.parentElement) {
-      part.parentElement.classList.add("rag-picked");
-      for (const other of part.parentElement.children) other.classList.toggle("rag-shown", other === part);
-    }
-    document.querySelectorAll(".rag-source.rag-active").forEach((el) => el.classList.remove("rag-active"));
-    card.classList.add("rag-active");
-    card.scrollIntoView({behavior: "smooth", block: "nearest"});
-  }, true);
-}
-"""
-PAGE_CSS = """
-#rag-chat a.rag-cite { color: var(--color-accent); font-weight: 600; text-decoration: none; padding: 0 1px; }
-#rag-chat .message-buttons button.rag-copied { color: var(--color-accent) !important; }
-#rag-chat .rag-notice { font-size: .85em; opacity: .75; }
-#rag-chat .rag-unsupported { text-decoration: underline wavy #c60; color: #8a5a00; }
-#rag-chat b.rag-span { font-weight: 700; }
-"""
+# With a model answerer, questions wait in the model's own queue (rag/serving.py), where each sees its
+# place and RAG_LLM_QUEUE_S applies; Gradio's limit must not hold them back before they get there.
+MODEL_ASK_CONCURRENCY = 64
+# Gradio keeps each tab's server-side state (the chat state, its components' values: about 1 MB with a
+# 10-turn chat) for an hour after the tab closes, up to this many tabs, dropping the oldest beyond it. Its
+# default, 10,000, would let a day of visitors fill the memory; a tab whose state was dropped still has its
+# chat in the browser (BrowserState) and gets it back on reload.
+SESSION_CAPACITY = 200
+EXPORTS_KEPT_S = 3600  # exported Markdown files (in Gradio's cache) are deleted after an hour
+STATIC = Path(__file__).resolve().parent  # ui.css and ui.js sit beside this file
+PAGE_CSS_FILE = STATIC / "ui.css"
+PAGE_JS = (STATIC / "ui.js").read_text(encoding="utf-8")  # citation clicks and plain-text copy
 
 
-@dataclass
-class Conversation:
-    """One browser session's chat: the plain turns the engine reads and the messages the Chatbot shows."""
+async def ask_stream(engine: Engine, question: Any, k: Any, mode: Any, conv: Conversation,
+                     answerer: Any = None, control: Control | None = None) -> AsyncIterator[Turn]:
+    """Ask the engine and yield the turn in flight (rag.conversation.Turn) at every step: searching,
+    queued (with the number ahead), writing (the tokens so far), the checked answer appearing, done.
 
-    turns: list[dict] = field(default_factory=list)
-    messages: list[dict] = field(default_factory=list)
-    answers: int = 0  # numbers each answer, so its citation anchors are unique on the page
-    sources: list[str] = field(default_factory=list)  # each answer's part of the sources panel, in order
-
-
-def ask_stream(engine: Engine, question: Any, k: Any, mode: Any, conv: Conversation,
-               answerer: Any = None) -> Iterator[tuple]:
-    """Ask the engine and yield (chat messages, sources, passages, question box, conversation) as it streams.
-
-    A RagError (empty question, bad k ...) becomes an assistant message and a warning, never a traceback.
+    The engine runs in a worker thread and reports through `control`; its reports wake this coroutine
+    (no thread of Gradio's pool waits here, however long the model queue is). When the page goes away
+    Gradio closes this generator and `control.stop` is set, so a queued request leaves the queue and a
+    running one frees the model. A RagError (empty question, bad k ...) becomes a failed turn with a
+    warning, never a traceback.
     """
     question = question if isinstance(question, str) else ""
-    messages = list(conv.messages)
-    if question.strip():
-        messages.append({"role": "user", "content": escape(question.strip()).replace("\n", "<br>")})
-    yield (messages + [{"role": "assistant", "content": "检索中… / Searching…"}],
-           gr.skip(), gr.skip(), "", gr.skip())
-    # The engine runs in a worker thread so that a generating answerer's tokens (on_token) reach the page
-    # as they arrive; this generator only relays them.
-    pieces: queue.SimpleQueue[str] = queue.SimpleQueue()
+    control = control or Control()
+    loop = asyncio.get_running_loop()
+    events: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+
+    def report(kind: str, value: Any) -> None:  # called from the worker thread
+        try:
+            loop.call_soon_threadsafe(events.put_nowait, (kind, value))
+        except RuntimeError:  # the loop is gone (server shutting down): nobody is listening
+            pass
+
+    control.on_token = lambda piece: report("token", piece)
+    control.on_queue = lambda ahead: report("queue", ahead)
     outcome: dict[str, Any] = {}
 
     def work() -> None:
         try:
-            outcome["answer"] = engine.ask(question, history=conv.turns, k=int(k) if k else None,
-                                           mode=mode or None, answerer=answerer or None, on_token=pieces.put)
-        except Exception as exc:  # reported below, in the request's own thread
+            outcome["answer"] = engine.ask(question, history=conv.history(), k=int(k) if k else None,
+                                           mode=mode or None, answerer=answerer or None, control=control)
+        except Exception as exc:  # reported below, in the request's own coroutine
             outcome["error"] = exc
+        finally:
+            report("end", None)
 
-    worker = threading.Thread(target=work, daemon=True)
-    worker.start()
-    draft = ""
-    while worker.is_alive() or not pieces.empty():
-        try:
-            draft += pieces.get(timeout=0.1)
-        except queue.Empty:
-            continue
-        shown = {"role": "assistant", "content": escape(draft).replace("\n", "<br>") + " …"}
-        yield messages + [shown], gr.skip(), gr.skip(), "", gr.skip()
-    worker.join()
-    error = outcome.get("error")
-    if isinstance(error, RagError):
-        failure = f"无法回答 / Cannot answer: {error}"
-    elif error is not None:  # a bug, not the user's fault: log it, keep the page usable
-        traceback.print_exception(error)
-        failure = "内部错误，详情见服务器日志 / Internal error; see the server log."
-    else:
-        answer, failure = outcome["answer"], ""
-    if failure:
+    turn = Turn(conv, question)
+    yield turn
+    threading.Thread(target=work, daemon=True, name="rag-ask").start()
+    try:
+        while (event := await events.get())[0] != "end":
+            kind, value = event
+            if kind == "queue":
+                turn = turn.step(phase="queued" if value else "writing", ahead=value)
+            else:
+                turn = turn.step(phase="writing", draft=turn.draft + value)
+            yield turn
+    finally:
+        control.stop.set()  # a no-op once the answer is in; frees the model when the page went away
+    async for step in finish(turn, outcome.get("answer"), outcome.get("error")):
+        yield step
+
+
+async def finish(turn: Turn, answer: Answer | None, error: BaseException | None) -> AsyncIterator[Turn]:
+    """The end of a turn: the answer appears (a few characters at a time when the answerer did not
+    stream it already) and joins the conversation, or the failure does."""
+    conv = turn.conversation
+    if error is not None or answer is None:
+        if isinstance(error, RagError):
+            failure = f"无法回答 / Cannot answer: {error}"
+        else:  # a bug, not the user's fault: log it, keep the page usable
+            traceback.print_exception(error)
+            failure = "内部错误，详情见服务器日志 / Internal error; see the server log."
         gr.Warning(failure)
-        messages.append({"role": "assistant", "content": f"⚠️ {escape(failure)}"})
-        yield messages, gr.skip(), gr.skip(), question, Conversation(conv.turns, messages, conv.answers, conv.sources)
+        failed = ChatTurn(question=turn.question, reply_html=f"⚠️ {escape(failure)}", notice=failure)
+        yield turn.step(phase="failed", conversation=conv.add(failed), finished=failed)
         return
-
-    answer_no = conv.answers + 1
+    number = conv.answers + 1
+    done = ChatTurn(question=turn.question, answer=answer.text, reply_html=answer_html(answer, number),
+                    sources_html=answer_sources_html(answer, number), words=answer_in_words(answer, True),
+                    answerer=answer.answerer, notice=answer.notice, number=number)
     cited = [c.n for c in answer.citations]
-    sources = conv.sources + [answer_sources_html(answer, answer_no)]
-    first = True
-    for shown in ([answer.text] if draft else stream_prefixes(answer.text, STREAM_STEP)):  # streamed already
-        whole = shown == answer.text  # the last step shows the answer as it stays (marks included)
-        reply = {"role": "assistant", "content": answer_html(answer, answer_no) if whole
-                 else reply_html(shown, answer_no, cited, answer.notice)}
-        if first:
-            yield messages + [reply], sources_html(sources), hits_html(answer), "", gr.skip()
-            first = False
-        else:
-            yield messages + [reply], gr.skip(), gr.skip(), "", gr.skip()
-        time.sleep(STREAM_DELAY_S)
-    messages.append({"role": "assistant", "content": answer_html(answer, answer_no)})
-    turns = conv.turns + [{"role": "user", "content": question},
-                          {"role": "assistant", "content": answer.text}]
-    yield (messages, sources_html(sources), hits_html(answer), "",
-           Conversation(turns, messages, answer_no, sources))
+    steps = [] if turn.draft else list(stream_prefixes(answer.text, STREAM_STEP))[:-1]  # streamed already
+    for i, prefix in enumerate(steps):
+        yield turn.step(phase="answer", finished=done, shown=reply_html(prefix, number, cited, answer.notice),
+                        changed_sources=i == 0)
+        await asyncio.sleep(STREAM_DELAY_S)
+    yield turn.step(phase="done", conversation=conv.add(done, hits_html(answer)), finished=done,
+                    changed_sources=True)
+
+
+def turn_outputs(turn: Turn) -> tuple:
+    """The turn in flight -> (chat, sources panel, passages table, question box, conversation state)."""
+    conv = turn.conversation
+    if turn.phase in ("done", "failed"):
+        box = turn.question if turn.phase == "failed" else ""  # a failed question stays, to be edited
+        return (conv.messages(), sources_html(conv.sources()), conv.passages_html or hits_html(None), box, conv)
+    chat = conv.messages()
+    if turn.question.strip():
+        chat.append({"role": "user", "content": question_html(turn.question)})
+    if turn.phase == "answer" and turn.finished is not None:
+        chat.append({"role": "assistant", "content": turn.shown})
+        sources = sources_html(conv.sources() + [turn.finished.sources_html]) if turn.changed_sources else gr.skip()
+        return chat, sources, gr.skip(), "", gr.skip()
+    chat.append({"role": "assistant", "content": f'<span class="rag-status">{status_text(turn)}</span>'})
+    return chat, gr.skip(), gr.skip(), "", gr.skip()
 
 
 def answerer_choices(config: Config) -> list[tuple[str, str]]:
     """(label, value) of each answerer a user may pick in the settings."""
-    choices = [("抽取式（默认）/ Extractive (default)", "extractive"),
+    choices = [("模型作答，逐句核对（默认）/ Model, every sentence checked (default)", "auto"),
+               ("仅模型 / Model only", "model"),
+               ("抽取式（即时）/ Extractive (instant)", "extractive"),
                ("单句基线 / One-sentence baseline", "sentence")]
     if config.llm_base_url and config.llm_model:  # an OpenAI-compatible endpoint is configured
         choices.append(("大模型生成，引用经过核对 / LLM, citations checked", "llm"))
@@ -262,20 +203,54 @@ def progress_reporter(progress: Any) -> Callable[[str], None]:
     return say
 
 
+def session_key(request: gr.Request | None) -> str:
+    """The browser tab a request came from (Gradio's session hash; the same across a tab's events)."""
+    return getattr(request, "session_hash", None) or "no-session"
+
+
+def export_file(conv: Conversation, folder: Path) -> str | None:
+    """The chat as a Markdown file for the Export button (None while the chat is empty)."""
+    if not conv.turns:
+        return None
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "conversation.md"
+    path.write_text(conversation_markdown(conv), encoding="utf-8")
+    return str(path)
+
+
 def build_app(engine: Engine, uploads_dir: Path = UPLOADS_DIR) -> gr.Blocks:
     """The whole UI over one loaded engine. Launch it with `launch(demo, ...)` (adds page CSS)."""
     config = engine.config
+    running = Requests()  # each tab's requests in flight, for Stop, New chat and closed tabs
+    exports = Path(tempfile.mkdtemp(prefix="rag-exports-"))
 
     def documents_table() -> list[list]:
         return document_rows(document_records(engine))
 
-    def on_ask(question: str, k: float, mode: str, answerer: str, conv: Conversation) -> Iterator[tuple]:
-        yield from ask_stream(engine, question, k, mode, conv, answerer)
+    async def run_turn(question: Any, k: float, mode: str, answerer: str, conv: Conversation,
+                       request: gr.Request | None) -> AsyncIterator[tuple]:
+        key, control = session_key(request), Control()
+        running.add(key, control)
+        try:
+            async for turn in ask_stream(engine, question, k, mode, conv, answerer, control):
+                yield turn_outputs(turn)
+        finally:
+            running.remove(key, control)
 
-    def example_handler(text: str) -> Callable[..., Iterator[tuple]]:
-        def on_example(k: float, mode: str, answerer: str, conv: Conversation) -> Iterator[tuple]:
-            yield from ask_stream(engine, text, k, mode, conv, answerer)
+    async def on_ask(question: str, k: float, mode: str, answerer: str, conv: Conversation,
+                     request: gr.Request) -> AsyncIterator[tuple]:
+        async for outputs in run_turn(question, k, mode, answerer, conv, request):
+            yield outputs
+
+    def example_handler(text: str) -> Callable[..., AsyncIterator[tuple]]:
+        async def on_example(k: float, mode: str, answerer: str, conv: Conversation,
+                             request: gr.Request) -> AsyncIterator[tuple]:
+            async for outputs in run_turn(text, k, mode, answerer, conv, request):
+                yield outputs
         return on_example
+
+    def on_stop(request: gr.Request) -> None:
+        running.stop(session_key(request))
 
     def on_upload(files: list[str] | None, progress: gr.Progress = gr.Progress()) -> tuple:  # noqa: B008
         progress(0, desc=READING_FILES)
@@ -286,11 +261,27 @@ def build_app(engine: Engine, uploads_dir: Path = UPLOADS_DIR) -> gr.Blocks:
             return f"未添加 / Not added: {exc}\n索引没有变化 / The index is unchanged.", documents_table(), None
         return describe_add(report, bilingual=True), documents_table(), None
 
-    def on_clear() -> tuple:
-        return [], sources_html(), hits_html(None), Conversation()
+    def shown(conv: Conversation, request: gr.Request | None) -> tuple:
+        """(chat, sources, passages, conversation, export) of a whole conversation."""
+        return (conv.messages(), sources_html(conv.sources()), conv.passages_html or hits_html(None), conv,
+                export_file(conv, exports / session_key(request)))
 
-    with gr.Blocks(title="文档问答 / Document Q&A", analytics_enabled=False) as demo:
+    def on_new(request: gr.Request) -> tuple:
+        running.stop(session_key(request))
+        return (*shown(Conversation(), request), Conversation().to_json())  # stored too (None is not written)
+
+    def on_saved(conv: Conversation, request: gr.Request) -> tuple:
+        return conv.to_json(), export_file(conv, exports / session_key(request))
+
+    def on_load(saved: Any, request: gr.Request) -> tuple:
+        return shown(Conversation.from_json(saved), request)
+
+    with gr.Blocks(title="文档问答 / Document Q&A", analytics_enabled=False,
+                   delete_cache=(EXPORTS_KEPT_S, EXPORTS_KEPT_S)) as demo:
         conv = gr.State(Conversation())
+        # The chat kept in this browser (localStorage, encrypted with a key of this server process), so a
+        # reload keeps it; nothing of it is kept on the server or shared with other browsers.
+        saved = gr.BrowserState(None, storage_key="rag-chat")
         gr.Markdown("## 文档问答 · Document Q&A\n"
                     "答案只来自已索引的文档，并标注来源；点击答案中的 [n] 查看原文段落。  \n"
                     "Answers come only from the indexed documents; click a [n] marker to see the passage.")
@@ -303,17 +294,21 @@ def build_app(engine: Engine, uploads_dir: Path = UPLOADS_DIR) -> gr.Blocks:
                     question = gr.Textbox(label="提问 / Ask", elem_id="rag-question", scale=5, max_lines=4,
                                           placeholder="例如 / e.g. 美图2023年的总收入是多少？")
                     send = gr.Button("发送 / Send", variant="primary", scale=1, elem_id="rag-send")
+                    stop = gr.Button("停止 / Stop", variant="stop", scale=1, elem_id="rag-stop")
                 gr.Markdown("示例问题 / Example questions")
                 with gr.Row():
                     examples = [gr.Button(text, size="sm", elem_classes="rag-example") for text in EXAMPLES]
-                clear = gr.Button("清空对话 / Clear chat", size="sm", variant="secondary", elem_id="rag-clear")
+                with gr.Row():
+                    new_chat = gr.Button("新对话 / New chat", size="sm", variant="secondary", elem_id="rag-new")
+                    export = gr.DownloadButton("导出 Markdown / Export", size="sm", elem_id="rag-export",
+                                               value=None)
             with gr.Column(scale=2, min_width=320):
                 sources = gr.HTML(sources_html(), label="来源 / Sources", show_label=True,
                                   elem_id="rag-sources", max_height=620, container=True, padding=True,
-                                  css_template=SOURCES_CSS, js_on_load=CITE_JS)
+                                  js_on_load=PAGE_JS)
         with gr.Accordion("全部检索段落与分数 / All retrieved passages and scores", open=False,
                           elem_id="rag-hits-accordion"):
-            passages = gr.HTML(hits_html(None), elem_id="rag-passages", css_template=HITS_CSS, js_on_load=None)
+            passages = gr.HTML(hits_html(None), elem_id="rag-passages", js_on_load=None)
         with gr.Accordion("设置 / Settings", open=False, elem_id="rag-settings"):
             with gr.Row():
                 k = gr.Slider(1, 50, value=config.k, step=1, label="检索段落数 / Passages to retrieve (top-k)")
@@ -331,28 +326,41 @@ def build_app(engine: Engine, uploads_dir: Path = UPLOADS_DIR) -> gr.Blocks:
                                 elem_id="rag-docs")
 
         ask_outputs = [chatbot, sources, passages, question, conv]
-        # An LLM answer mostly waits on the endpoint, not the CPU: with one configured, more questions may
-        # run at once, so a slow model streaming to one user does not queue everyone else's questions.
-        limit = ASK_CONCURRENCY * 4 if config.llm_base_url else ASK_CONCURRENCY
-        ask_options = {"show_progress": "minimal", "concurrency_id": "ask", "concurrency_limit": limit}
-        send.click(on_ask, [question, k, mode, answerer, conv], ask_outputs, api_name="ask", **ask_options)
-        question.submit(on_ask, [question, k, mode, answerer, conv], ask_outputs, api_visibility="private",
-                        **ask_options)
+        ask_options = {"show_progress": "minimal", "concurrency_id": "ask",
+                       "concurrency_limit": ask_concurrency(config)}
+        asked = [send.click(on_ask, [question, k, mode, answerer, conv], ask_outputs, api_name="ask", **ask_options),
+                 question.submit(on_ask, [question, k, mode, answerer, conv], ask_outputs, api_visibility="private",
+                                 **ask_options)]
         for button, text in zip(examples, EXAMPLES, strict=True):
-            button.click(example_handler(text), [k, mode, answerer, conv], ask_outputs, api_visibility="private",
-                         **ask_options)
-        clear.click(on_clear, None, [chatbot, sources, passages, conv], api_visibility="private")
-        chatbot.clear(on_clear, None, [chatbot, sources, passages, conv], api_visibility="private")
+            asked.append(button.click(example_handler(text), [k, mode, answerer, conv], ask_outputs,
+                                      api_visibility="private", **ask_options))
+        for event in asked:  # the finished turn is kept in the browser and offered for export
+            event.then(on_saved, [conv], [saved, export], api_visibility="private", show_progress="hidden")
+        # Stop never waits behind questions: it only sets this tab's stop flags.
+        stop.click(on_stop, None, None, api_visibility="private", concurrency_limit=None, show_progress="hidden")
+        new_outputs = [chatbot, sources, passages, conv, export, saved]
+        new_chat.click(on_new, None, new_outputs, api_visibility="private", cancels=asked)
+        chatbot.clear(on_new, None, new_outputs, api_visibility="private", cancels=asked)
         # One writer at a time: adding embeds passages and writes a new index generation.
         upload.upload(on_upload, [upload], [status, docs, upload], api_name="add_files",
                       concurrency_limit=1, concurrency_id="index-writer")
         demo.load(documents_table, None, docs, api_name="documents")
+        demo.load(on_load, [saved], [chatbot, sources, passages, conv, export], api_visibility="private")
+        demo.unload(on_stop)  # a closed tab stops its queued and running requests
     return demo
 
 
+def ask_concurrency(config: Config) -> int:
+    """Questions Gradio lets run at once. With a model answerer they wait in its queue instead."""
+    return MODEL_ASK_CONCURRENCY if config.llm_base_url or config.answerer in ("auto", "model") else ASK_CONCURRENCY
+
+
 def open_engine(index_dir: Path, say: Callable[[str], None]) -> Engine:
-    """Load the index and the model; an index dir with no index yet gets the bundled article."""
-    return Engine.open(config_for_index(index_dir), index_dir, progress=say, seed=True)
+    """Load the index, the embedding model and the language model (warmed now, so the first question does
+    not pay for it); an index dir with no index yet gets the bundled article."""
+    engine = Engine.open(index_dir=index_dir, progress=say, seed=True)
+    engine.warm(say)
+    return engine
 
 
 def parse_auth(value: str | None) -> tuple[str, str] | None:
@@ -368,7 +376,8 @@ def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, auth: tup
            max_file_bytes: int | None = None) -> None:
     demo.queue(default_concurrency_limit=ASK_CONCURRENCY)
     demo.launch(server_name=host, server_port=port, auth=auth, share=False, max_file_size=max_file_bytes,
-                css=PAGE_CSS, ssr_mode=False, show_error=False, footer_links=["api", "settings"])
+                css_paths=[PAGE_CSS_FILE], ssr_mode=False, show_error=False, footer_links=["api", "settings"],
+                state_session_capacity=SESSION_CAPACITY)
 
 
 def main(argv: list[str] | None = None) -> int:

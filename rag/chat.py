@@ -7,6 +7,7 @@ and hands the hits to the configured answerer (rag/answering/).
 from __future__ import annotations
 
 import re
+import threading
 import time
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
@@ -67,13 +68,16 @@ class Engine:
         self.embedder = embedder
         self.index = index
         self._answerers: dict[str, Answerer] = {}
+        self._answerers_lock = threading.Lock()
 
     def answerer(self, name: str | None = None) -> Answerer:
-        """The answerer `name` (default: the configured one), built once and kept."""
+        """The answerer `name` (default: the configured one), built once and kept: two first questions
+        at once must not build two, since an answerer holds the process's one model queue."""
         name = name or self.config.answerer
-        if name not in self._answerers:
-            self._answerers[name] = make_answerer(self.config, name)
-        return self._answerers[name]
+        with self._answerers_lock:
+            if name not in self._answerers:
+                self._answerers[name] = make_answerer(self.config, name)
+            return self._answerers[name]
 
     def warm(self, progress: Progress | None = None) -> str:
         """Load the configured answerer's language model now rather than at the first question (the app
@@ -122,6 +126,8 @@ class Engine:
             on_token: Callable[[str], None] | None = None, control: Control | None = None) -> Answer:
         """The answer to `question`. `control` (rag/answering/generation.py) streams a model's pieces, reports
         the request's place in the model queue and stops it; `on_token` alone is the short form."""
+        if on_token is None and control is not None:
+            on_token = control.on_token
         cfg = self.config.with_(k=k, mode=mode, answerer=answerer)  # validates k, mode and answerer
         t0 = time.perf_counter()
         text, notice = clean_question(question, cfg.max_question_chars)
@@ -139,7 +145,8 @@ class Engine:
         else:
             answer = refuse(text, answerer=chosen.name, reason=decide.NO_HITS)
         t3 = time.perf_counter()
-        timings = {"embed": (t1 - t0) * 1000, "search": (t2 - t1) * 1000, "answer": (t3 - t2) * 1000,
+        timings = {**answer.timings_ms,  # an answerer's own parts (queue wait, first token), if it has them
+                   "embed": (t1 - t0) * 1000, "search": (t2 - t1) * 1000, "answer": (t3 - t2) * 1000,
                    "total": (t3 - t0) * 1000}
         notices = " ".join(n for n in (notice, answer.notice) if n)
         # an answerer's own stages (queue, first_token, generate: time since its start) are kept beside these

@@ -79,6 +79,9 @@ class Config:
     llm_model_path: str = str(PROJECT_ROOT / "models" / "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf")
     # Threads llama.cpp generates with; 0 = one per core.
     llm_threads: int = 0
+    # Longest wait in the serving queue for the one model (rag/serving.py); a question that waited longer
+    # gets the extractive answer at once, with a notice. 15 s is three or four 4-s answers ahead: README "Serving".
+    llm_queue_s: float = 15.0
 
     def __post_init__(self) -> None:
         if self.chunk_size < 50 or self.chunk_size > 450:
@@ -107,6 +110,9 @@ class Config:
             raise InputError(f"llm_timeout_s={self.llm_timeout_s} must be above 0 seconds (RAG_LLM_TIMEOUT_S).")
         if self.llm_threads < 0:
             raise InputError(f"llm_threads={self.llm_threads} must be 0 (one per core) or a thread count (RAG_LLM_THREADS).")
+        if not self.llm_queue_s > 0:
+            raise InputError(f"llm_queue_s={self.llm_queue_s} must be above 0 seconds; set RAG_LLM_QUEUE_S "
+                             "to how long a question may wait for the model, e.g. 15.")
         if self.llm_context_tokens < 500:
             raise InputError(f"llm_context_tokens={self.llm_context_tokens} is too small for instructions and "
                              "passages; use 500 or more (RAG_LLM_CONTEXT_TOKENS).")

@@ -53,10 +53,11 @@ def reply_html(text: str, answer_no: int, cited: Sequence[int] = (), notice: str
 
 
 def answer_html(answer: Answer, answer_no: int) -> str:
-    """The final chat reply. A generated answer's unsupported sentences carry a visible mark."""
+    """The final chat reply, followed by which answerer wrote it. A generated answer's unsupported
+    sentences carry a visible mark."""
     cited = [c.n for c in answer.citations]
     if not any(s.unsupported for s in answer.sentences):
-        return reply_html(answer.text, answer_no, cited, answer.notice)
+        return reply_html(answer.text, answer_no, cited, answer.notice) + answered_by_html(answer.answerer)
     from rag.answering.support import with_markers
 
     parts = [reply_html("", answer_no, cited, answer.notice)]
@@ -66,7 +67,21 @@ def answer_html(answer: Answer, answer_no: int) -> str:
                          f'sentence">⚠ {_escape_lines(s.text)}</span>')
         else:
             parts.append(reply_html(with_markers(s), answer_no, cited))
-    return "".join(parts)
+    return "".join(parts) + answered_by_html(answer.answerer)
+
+
+ANSWERER_LABELS = {"extractive": "抽取式 / extractive", "sentence": "单句基线 / one-sentence baseline",
+                   "llm": "大模型 / LLM"}
+
+
+def answered_by_html(answerer: str) -> str:
+    """A small line under an answer naming the answerer that wrote it (the model, or the extractive
+    fallback); `data-answerer` carries the plain name for scripts (the load test counts them)."""
+    if not answerer:
+        return ""
+    label = ANSWERER_LABELS.get(answerer, answerer)
+    return (f'<br><span class="rag-by" data-answerer="{escape(answerer)}">'
+            f"回答者 / answered by: {escape(label)}</span>")
 
 
 BOLD = re.compile(r"\*\*(.+?)\*\*")

@@ -107,3 +107,36 @@ def closed_port_url() -> str:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     return f"http://127.0.0.1:{port}/v1"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve one scripted reply to every request until killed: the load test's stand-in for a slow model.
+
+        python -m tests.llm_server [--reply TEXT] [--hang-s 1.0] [--gap-s 0.027]
+
+    The reply is streamed one character per piece (about one token each for Chinese), `gap_s` apart, after
+    `hang_s` of silence (the model reading the prompt). Prints the base URL on its first line.
+    """
+    import argparse
+    import signal
+
+    parser = argparse.ArgumentParser(description=main.__doc__.split("\n\n")[0])
+    parser.add_argument("--reply", default="财报显示，美图2023年总收入27亿元，同比增长29.3%[1]。"
+                        "净利润3.7亿元，同比增长233.2%[1]。")
+    parser.add_argument("--hang-s", type=float, default=1.0, help="silence before the first piece")
+    parser.add_argument("--gap-s", type=float, default=0.027, help="seconds between pieces (37 tokens/s)")
+    args = parser.parse_args(argv)
+    llm = ScriptedLLM(Reply(pieces=tuple(args.reply), hang_s=args.hang_s, gap_s=args.gap_s))
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    with llm:
+        print(llm.base_url, flush=True)
+        try:
+            done.wait()
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

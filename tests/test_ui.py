@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
+import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 import ui
+from rag.answering.generation import Control
 from rag.config import Config
+from rag.conversation import ChatTurn, Conversation, conversation_markdown
 from rag.errors import InputError, UnsupportedFileError
 from rag.indexer import AddReport
 from rag.messages import answer_in_words, describe_add
 from rag.schema import Answer, Chunk, Citation, DocumentRecord, Hit, Sentence
+from rag.serving import Requests
 from rag.ui_format import (
+    answer_html,
     answer_sources_html,
     document_rows,
     hits_html,
@@ -51,7 +59,7 @@ class CannedEngine:
         self.answer = answer
         self.calls: list[dict] = []
 
-    def ask(self, question, history=None, k=None, mode=None, answerer=None, on_token=None) -> Answer:
+    def ask(self, question, history=None, k=None, mode=None, answerer=None, on_token=None, control=None) -> Answer:
         self.calls.append({"question": question, "history": [dict(t) for t in history or []], "k": k, "mode": mode})
         return self.answer
 
@@ -184,38 +192,135 @@ def test_storable_name(name: str, stored: str) -> None:
 # --------------------------------------------------------------------------- ui.py handlers
 
 
+def turns(engine, question, conv=None, control=None, **kw) -> list:
+    """Every Turn ask_stream yields (it is an async generator)."""
+    async def collect() -> list:
+        return [t async for t in ui.ask_stream(engine, question, kw.get("k", 5), kw.get("mode", "hybrid"),
+                                               conv or Conversation(), None, control)]
+    return asyncio.run(collect())
+
+
 def test_ask_streams_the_reply_then_remembers_the_turn() -> None:
     engine = CannedEngine(canned_answer("答案是乙。[1]"))
-    steps = list(ui.ask_stream(engine, "问<b>？", 7, "bm25", ui.Conversation()))
-    chat, sources, passages, box, conv = steps[0]
-    assert chat == [{"role": "user", "content": "问&lt;b&gt;？"}, {"role": "assistant", "content": "检索中… / Searching…"}]
+    steps = turns(engine, "问<b>？", k=7, mode="bm25")
+    chat, sources, passages, box, conv = ui.turn_outputs(steps[0])
+    assert chat == [{"role": "user", "content": "问&lt;b&gt;？"},
+                    {"role": "assistant", "content": '<span class="rag-status">检索中… / Searching…</span>'}]
     assert box == ""
-    replies = [step[0][-1]["content"] for step in steps[1:]]
+    outputs = [ui.turn_outputs(t) for t in steps]
+    replies = [o[0][-1]["content"] for o in outputs[1:]]
     assert replies[0] == '<span class="rag-reply rag-answer-1">答案是</span>' and len(replies) > 2
-    final = reply_html("答案是乙。[1]", 1, [1])
+    final = answer_html(engine.answer, 1)
     assert replies[-1] == final and 'href="#cite-1-1"' in final
-    assert 'id="cite-1-1"' in steps[1][1]  # the sources arrive with the first words
-    conv = steps[-1][4]
-    assert conv.answers == 1 and conv.sources == [answer_sources_html(engine.answer, 1)]
-    assert conv.turns == [{"role": "user", "content": "问<b>？"}, {"role": "assistant", "content": "答案是乙。[1]"}]
+    assert 'id="cite-1-1"' in outputs[1][1]  # the sources arrive with the first words
+    conv = outputs[-1][4]
+    assert conv.answers == 1 and conv.sources() == [answer_sources_html(engine.answer, 1)]
+    assert conv.history() == [{"role": "user", "content": "问<b>？"}, {"role": "assistant", "content": "答案是乙。[1]"}]
     assert engine.calls == [{"question": "问<b>？", "history": [], "k": 7, "mode": "bm25"}]
 
-    *_, (_, _, _, _, conv2) = ui.ask_stream(engine, "他呢？", 5, "hybrid", conv)
-    assert engine.calls[1]["history"] == conv.turns  # follow-ups see the conversation so far
-    assert conv2.answers == 2 and len(conv2.messages) == 4
-    assert 'href="#cite-2-1"' in conv2.messages[-1]["content"]  # anchors stay unique per answer
-    assert len(conv2.sources) == 2 and 'id="cite-1-1"' in conv2.sources[0] and 'id="cite-2-1"' in conv2.sources[1]
+    conv2 = turns(engine, "他呢？", conv)[-1].conversation
+    assert engine.calls[1]["history"] == conv.history()  # follow-ups see the conversation so far
+    assert conv2.answers == 2 and len(conv2.messages()) == 4
+    assert 'href="#cite-2-1"' in conv2.messages()[-1]["content"]  # anchors stay unique per answer
+    assert len(conv2.sources()) == 2 and 'id="cite-1-1"' in conv2.sources()[0] and 'id="cite-2-1"' in conv2.sources()[1]
+
+
+class ScriptedEngine(CannedEngine):
+    """Reports queue positions and tokens through the control, as a queued model answerer does."""
+
+    def __init__(self, answer: Answer, positions=(2, 1, 0), pieces=("答案", "是乙。[1]")) -> None:
+        super().__init__(answer)
+        self.positions, self.pieces = positions, pieces
+        self.stopped_seen: list[bool] = []
+
+    def ask(self, question, history=None, k=None, mode=None, answerer=None, on_token=None, control=None):
+        for ahead in self.positions:
+            control.queued(ahead)
+        for piece in self.pieces:
+            control.token(piece)
+        self.stopped_seen.append(control.stopped)
+        return self.answer
+
+
+def test_the_queue_position_shows_then_the_tokens_then_the_checked_answer() -> None:
+    engine = ScriptedEngine(replace(canned_answer("答案是乙。[1]"), answerer="llm"))
+    steps = turns(engine, "问？")
+    assert [t.phase for t in steps] == ["searching", "queued", "queued", "writing", "writing", "writing", "done"]
+    shown = [ui.turn_outputs(t)[0][-1]["content"] for t in steps]
+    assert shown[1] == '<span class="rag-status">排队中，前面还有 2 个问题 / queued: 2 ahead</span>'
+    assert shown[2] == '<span class="rag-status">排队中，前面还有 1 个问题 / queued: 1 ahead</span>'
+    assert shown[3] == '<span class="rag-status">生成中… / Writing…</span>'
+    assert shown[4:6] == ['<span class="rag-status">答案 …</span>', '<span class="rag-status">答案是乙。[1] …</span>']
+    assert shown[6] == answer_html(engine.answer, 1)  # streamed already: the checked answer replaces the draft
+    assert 'data-answerer="llm"' in shown[6] and "回答者 / answered by: 大模型 / LLM" in shown[6]
+    assert engine.stopped_seen == [False]
+
+
+def test_closing_the_stream_early_stops_the_request() -> None:
+    engine = ScriptedEngine(canned_answer())
+    control = Control()
+
+    async def first_two() -> None:
+        stream = ui.ask_stream(engine, "问？", 5, "hybrid", Conversation(), None, control)
+        await stream.__anext__()
+        await stream.__anext__()
+        await stream.aclose()  # what Gradio does when the tab goes away
+
+    asyncio.run(first_two())
+    assert control.stopped
 
 
 def test_ask_turns_rag_errors_into_a_chat_message(fake_engine) -> None:
     with pytest.warns(UserWarning, match="question is empty"):
-        *_, (chat, _, _, box, conv) = ui.ask_stream(fake_engine, "   ", 5, "hybrid", ui.Conversation())
+        chat, _, _, box, conv = ui.turn_outputs(turns(fake_engine, "   ")[-1])
     assert chat == [{"role": "assistant", "content": "⚠️ 无法回答 / Cannot answer: the question is empty; "
                                                      "type a question about the documents."}]
-    assert conv.turns == [] and conv.answers == 0 and box == "   "
+    assert conv.history() == [] and conv.answers == 0 and box == "   "
     with pytest.warns(UserWarning, match="k=99 is out of range"):
-        *_, (chat, *_rest) = ui.ask_stream(fake_engine, "美图的CFO是谁？", 99, "hybrid", ui.Conversation())
+        chat, *_rest = ui.turn_outputs(turns(fake_engine, "美图的CFO是谁？", k=99)[-1])
     assert chat[0] == {"role": "user", "content": "美图的CFO是谁？"} and "k=99" in chat[1]["content"]
+
+
+def test_a_conversation_survives_its_json_round_trip_and_bad_stored_data_is_an_empty_chat() -> None:
+    engine = CannedEngine(canned_answer("答案是乙。[1]"))
+    conv = turns(engine, "问？")[-1].conversation
+    conv = turns(engine, "再问？", conv)[-1].conversation
+    stored = json.loads(json.dumps(conv.to_json()))  # what localStorage holds
+    assert Conversation.from_json(stored) == conv
+    restored = Conversation.from_json(stored)
+    assert restored.messages() == conv.messages() and restored.sources() == conv.sources()
+    assert restored.passages_html == hits_html(engine.answer) and restored.answers == 2
+    for bad in (None, "x", {"version": 99, "turns": []}, {"version": 1, "turns": ["x"]},
+                {"version": 1, "turns": [{"question": 5}]}):
+        assert Conversation.from_json(bad) == Conversation()
+
+
+def test_export_is_markdown_with_every_answers_sources() -> None:
+    engine = CannedEngine(replace(canned_answer("答案是乙。[1]", notice="问题被截断"), answerer="extractive"))
+    conv = turns(engine, "问？")[-1].conversation
+    conv = conv.add(ChatTurn(question="坏问题", reply_html="⚠️ x", notice="无法回答 / Cannot answer: k=99"))
+    conv = turns(engine, "再问？", conv)[-1].conversation
+    md = conversation_markdown(conv)
+    assert md.startswith("# 对话 / Conversation\n\n## 1. 问？\n\n*回答者 / Answered by: 抽取式 / extractive*\n\n"
+                         "(问题被截断)\n答案是乙。[1]\n\n```text\n来源 / Sources:\n"
+                         f"[1] {SCRIPT}.txt, 字符 / characters 103-133 — <b>{IMG}</b>\n"
+                         f"    “{SCRIPT}答案是乙。”\n```\n\n## 2. 坏问题\n\n> 无法回答 / Cannot answer: k=99\n\n## 3. 再问？")
+    assert md.count("来源 / Sources:") == 2
+    path = ui.export_file(conv, Path(tempfile.mkdtemp()) / "tab")
+    assert Path(path).read_text(encoding="utf-8") == md and ui.export_file(Conversation(), Path("unused")) is None
+
+
+def test_requests_of_a_tab_are_stopped_together_and_only_them() -> None:
+    running = Requests()
+    a1, a2, b = Control(), Control(), Control()
+    running.add("a", a1)
+    running.add("a", a2)
+    running.add("b", b)
+    assert running.stop("a") == 2 and a1.stopped and a2.stopped and not b.stopped
+    running.remove("a", a1)
+    running.remove("a", a2)
+    running.remove("b", b)
+    assert len(running) == 0 and running.stop("a") == 0
 
 
 def test_upload_is_stored_and_cited_under_the_name_given(fake_engine, tmp_path: Path) -> None:

@@ -21,7 +21,6 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--no-first-run", "--disable-sync"]
 BOT = '#rag-chat [data-testid="bot"]'
-PLACEHOLDER = "检索中"
 XSS_TEXT = ('安全测试文件：<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">'
             "这段文字用于网页安全测试。")
 
@@ -50,23 +49,19 @@ def compact(text: str) -> str:
     return re.sub(r"\s+", "", text)
 
 
-def wait_reply(page, replies_before: int, timeout_s: float = 30) -> str:
-    """Wait for a new bot message to finish streaming (unchanged for 0.6 s); return its text."""
-    page.wait_for_function("([sel, n]) => document.querySelectorAll(sel).length > n", arg=[BOT, replies_before],
-                           timeout=timeout_s * 1000)
-    deadline, last, stable_since = time.monotonic() + timeout_s, None, time.monotonic()
-    while time.monotonic() < deadline:
-        text = page.locator(BOT).last.inner_text()
-        if text != last or PLACEHOLDER in text:
-            last, stable_since = text, time.monotonic()
-        elif time.monotonic() - stable_since > 0.6:
-            return text
-        time.sleep(0.1)
-    raise AssertionError(f"the reply did not settle within {timeout_s} s: {last!r}")
+def wait_reply(page, replies_before: int, timeout_s: float = 60) -> str:
+    """Wait for a new bot message to be final (it names its answerer, or is an error message); return
+    its text."""
+    page.wait_for_function(
+        "([sel, n]) => { const bots = document.querySelectorAll(sel); if (bots.length <= n) return false;"
+        " const last = bots[bots.length - 1];"
+        " return !!last.querySelector('.rag-by') || last.innerText.trim().startsWith('⚠️'); }",
+        arg=[BOT, replies_before], timeout=timeout_s * 1000)
+    return page.locator(BOT).last.inner_text()
 
 
 def clear_chat(page) -> None:
-    page.click("#rag-clear")
+    page.click("#rag-new")
     page.wait_for_function("sel => document.querySelectorAll(sel).length === 0", arg=BOT)
 
 
@@ -145,7 +140,10 @@ def test_markers_of_an_older_answer_show_that_answers_sources(page) -> None:
     first, latest = page.locator(BOT).first, page.locator(BOT).last
     old_card = first.locator("a.rag-cite").first.get_attribute("href").removeprefix("#")
     new_card = latest.locator("a.rag-cite").first.get_attribute("href").removeprefix("#")
-    assert page.locator(f"#{new_card}").is_visible() and not page.locator(f"#{old_card}").is_visible()
+    # the panel is redrawn with the answer's last step: wait for it rather than race it
+    page.wait_for_function("id => { const el = document.getElementById(id); return el && el.offsetParent !== null; }",
+                           arg=new_card, timeout=5000)
+    assert not page.locator(f"#{old_card}").is_visible()
     first.locator("a.rag-cite").first.click()
     page.wait_for_function("id => document.getElementById(id).offsetParent !== null", arg=old_card, timeout=5000)
     assert not page.locator(f"#{new_card}").is_visible()
@@ -170,7 +168,8 @@ def test_copy_button_copies_the_answer_as_plain_text_with_its_sources(page, ui_a
     page.wait_for_function("() => navigator.clipboard.readText().then(t => t.includes('Sources'))", timeout=5000)
     text = page.evaluate("navigator.clipboard.readText()")
     lines = text.split("\n")
-    assert compact(lines[0]) == compact(answer) and "<" not in text  # the answer with [1], no markup
+    shown = answer.split("回答者 / answered by")[0]  # the line naming the answerer is not copied
+    assert compact(lines[0]) == compact(shown) and "<" not in text  # the answer with [1], no markup
     assert lines[2] == "来源 / Sources:" and lines[3].startswith("[1] meitu_ai_article.txt, 字符 / characters ")
     assert lines[4].startswith("    “") and lines[4].endswith("”") and "颜劲良" in lines[4]
     assert copy.get_attribute("aria-label") == "已复制 / Copied"

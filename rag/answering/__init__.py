@@ -47,16 +47,19 @@ def make_answerer(config: Config, name: str | None = None) -> Answerer:
 
 
 def make_generator(config: Config) -> Generator:
-    """The process's one language model: the endpoint RAG_LLM_BASE_URL names, else the bundled GGUF."""
+    """The process's one language model behind its queue: the endpoint RAG_LLM_BASE_URL names, else the
+    bundled GGUF. Built once per process and setting, whichever answerers use it."""
     if config.llm_base_url:
         key: tuple = ("endpoint", config.llm_base_url, config.llm_model)
     else:
         key = ("gguf", config.llm_model_path, config.llm_threads)
     if key not in _GENERATORS:
-        if config.llm_base_url:
-            from rag.answering.llm import EndpointGenerator
+        from rag.serving import ModelQueue
 
-            _GENERATORS[key] = EndpointGenerator(config)
+        if config.llm_base_url:
+            from rag.answering.llm import endpoint_generator
+
+            inner: Generator = endpoint_generator(config)
         else:
             from pathlib import Path
 
@@ -65,5 +68,7 @@ def make_generator(config: Config) -> Generator:
 
             path = Path(config.llm_model_path)
             name = QWEN_1_5B.name if path.name == QWEN_1_5B.file_name else path.stem
-            _GENERATORS[key] = LlamaCppGenerator(path, name, config.llm_threads, config.llm_timeout_s)
+            inner = LlamaCppGenerator(path, name, config.llm_threads, config.llm_timeout_s)
+        # one fair queue in front of the one model (rag/serving.py): arrival order, places told, RAG_LLM_QUEUE_S
+        _GENERATORS[key] = ModelQueue(inner, config.llm_queue_s)
     return _GENERATORS[key]

@@ -38,6 +38,7 @@ from rag.answering.support import (
 from rag.answering.text import markers as text_markers
 from rag.errors import InputError
 from rag.schema import Answer, Hit
+from rag.serving import ModelQueue
 
 if TYPE_CHECKING:
     from rag.config import Config
@@ -138,7 +139,7 @@ def build_prompt(question: Question, hits: Sequence[Hit], budget: int) -> Prompt
     return Prompt(messages, tuple(sent), len(hits) - len(sent), cut)
 
 
-class EndpointFailure(Exception):
+class EndpointFailure(GenerationFailed):
     """The endpoint gave no usable reply; the message says why, for the notice."""
 
 
@@ -156,15 +157,19 @@ def _reason(exc: Exception, base_url: str, timeout: float) -> str:
 
 
 def stream_completion(client: Any, model: str, messages: Sequence[dict[str, str]], timeout: float,
-                      on_token: Callable[[str], None] | None = None, max_tokens: int = ANSWER_TOKENS) -> str:
-    """The whole reply, streamed; `on_token` gets each piece. A reply still running after `timeout`
-    seconds is cut off (the client's own timeout only bounds each wait for the next piece)."""
+                      control: Control | None = None, max_tokens: int = ANSWER_TOKENS) -> Generation:
+    """The whole reply, streamed; `control.on_token` gets each piece, and a set `control.stop` ends it
+    after the piece in hand (the text so far comes back, `stopped=True`). A reply still running after
+    `timeout` seconds is cut off (the client's own timeout only bounds each wait for the next piece)."""
     import openai
 
+    control = control or Control()
     base_url = str(client.base_url).rstrip("/")
     expected = (openai.OpenAIError, ValueError, TypeError, AttributeError, KeyError, IndexError)
     start = time.monotonic()
+    first = 0.0
     pieces: list[str] = []
+    stopped = False
     try:
         stream = client.chat.completions.create(model=model, messages=list(messages), stream=True,
                                                 temperature=0, max_tokens=max_tokens)
@@ -172,7 +177,7 @@ def stream_completion(client: Any, model: str, messages: Sequence[dict[str, str]
         raise EndpointFailure(_reason(exc, base_url, timeout)) from None
     try:
         chunks = iter(stream)
-        while True:
+        while not control.stopped:
             try:
                 chunk = next(chunks)
                 piece = "".join(c.delta.content or "" for c in (chunk.choices or ()) if c.delta is not None)
@@ -183,17 +188,32 @@ def stream_completion(client: Any, model: str, messages: Sequence[dict[str, str]
             if time.monotonic() - start > timeout:
                 raise EndpointFailure(f"the reply was still streaming after {timeout:g} s")
             if piece:
+                first = first or time.monotonic() - start
                 pieces.append(piece)
-                if on_token is not None:
-                    on_token(piece)
+                control.token(piece)
+        stopped = control.stopped
     finally:
         close = getattr(stream, "close", None)
         if close is not None:
             close()
     text = "".join(pieces)
-    if not text.strip():
+    if not text.strip() and not stopped:
         raise EndpointFailure(f"{base_url} sent no text")
-    return text
+    return Generation(text=text, stopped=stopped, tokens=len(pieces), first_token_s=first,
+                      seconds=time.monotonic() - start)
+
+
+class EndpointGenerator:
+    """The Generator protocol (rag/answering/generation.py) over an OpenAI-compatible chat endpoint."""
+
+    def __init__(self, client: Any, model: str, timeout: float) -> None:
+        self.client = client
+        self.name = model
+        self.timeout = timeout
+
+    def generate(self, messages: Sequence[dict[str, str]], max_tokens: int,
+                 control: Control | None = None) -> Generation:
+        return stream_completion(self.client, self.name, messages, self.timeout, control, max_tokens)
 
 
 @dataclass(frozen=True)
@@ -284,80 +304,53 @@ class LlmAnswerer:
         # token, and never taken from OPENAI_API_KEY, so a real OpenAI key is not sent to another endpoint.
         self.client = openai.OpenAI(base_url=config.llm_base_url, api_key=config.llm_api_key or "unused",
                                     timeout=config.llm_timeout_s, max_retries=0)
+        # One queue per answerer, and the engine keeps one answerer per process: requests reach the
+        # endpoint one at a time, in arrival order, each told its place (rag/serving.py).
+        self.generator = ModelQueue(EndpointGenerator(self.client, config.llm_model, config.llm_timeout_s),
+                                    config.llm_queue_s)
 
     def answer(self, question: Question, hits: Sequence[Hit], evidence: Evidence,
                on_token: Callable[[str], None] | None = None, control: Control | None = None) -> Answer:
         if not hits:
             return refuse(question.text, answerer=self.name, reason=decide.NO_HITS)
-        if control is not None and on_token is None:
-            on_token = control.on_token
+        control = control or Control()
+        if on_token is not None and control.on_token is None:
+            control = replace(control, on_token=on_token)  # the same stop flag, shared
         prompt = build_prompt(question, hits, self.config.llm_context_tokens)
         try:
-            reply = stream_completion(self.client, self.config.llm_model, prompt.messages,
-                                      self.config.llm_timeout_s, on_token)
-        except EndpointFailure as exc:
+            generation = self.generator.generate(prompt.messages, ANSWER_TOKENS, control)
+        except GenerationFailed as exc:
             fallback = self.fallback.answer(question, hits, evidence)
             return replace(fallback, notice=f"The LLM gave no answer ({exc}); this is the extractive answer.")
+        timings = {"queue": round(generation.queued_s * 1000, 2),
+                   "first_token": round(generation.first_token_s * 1000, 2),
+                   "generate": round(generation.seconds * 1000, 2)}
+        if generation.stopped and not generation.text.strip():
+            fallback = self.fallback.answer(question, hits, evidence)
+            return replace(fallback, timings_ms=timings,
+                           notice="Stopped before the LLM wrote anything; this is the extractive answer.")
+        reply = generation.text
         answer = check_answer(reply, question, prompt.passages, hits, evidence)
         if prompt.left_out or prompt.cut:
             note = (f"{len(prompt.passages)} of {len(hits)} passages fitted RAG_LLM_CONTEXT_TOKENS="
                     f"{self.config.llm_context_tokens}" + (", the last one cut" if prompt.cut else "") + ".")
             answer = replace(answer, notice=" ".join(n for n in (answer.notice, note) if n))
-        return answer
+        if generation.stopped:
+            note = "Stopped: this is the part the LLM wrote before Stop, checked like any answer."
+            answer = replace(answer, notice=" ".join(n for n in (answer.notice, note) if n))
+        return replace(answer, timings_ms=timings)
 
 
-class EndpointGenerator:
-    """The `Generator` (rag/answering/generation.py) over an OpenAI-compatible endpoint: what the "auto" and
-    "model" answerers use instead of the bundled GGUF when RAG_LLM_BASE_URL is set."""
-
-    def __init__(self, config: Config) -> None:
-        if not config.llm_model:
-            raise InputError(f"RAG_LLM_MODEL is not set; name the model that {config.llm_base_url} serves "
-                             "(e.g. RAG_LLM_MODEL=qwen2.5:7b).")
-        try:
-            import openai
-        except ImportError:
-            raise InputError("an LLM endpoint needs the openai package; install it with "
-                             "`pip install -e '.[llm]'`.") from None
-        self.name = config.llm_model
-        self.model = config.llm_model
-        self.timeout_s = config.llm_timeout_s
-        self.client = openai.OpenAI(base_url=config.llm_base_url, api_key=config.llm_api_key or "unused",
-                                    timeout=config.llm_timeout_s, max_retries=0)
-
-    def generate(self, messages: Sequence[dict[str, str]], max_tokens: int,
-                 control: Control | None = None) -> Generation:
-        control = control or Control()
-        start = time.monotonic()
-        first: list[float] = []
-        count = [0]
-
-        class Stopped(Exception):
-            pass
-
-        def piece(text: str) -> None:
-            if control.stopped:
-                raise Stopped
-            if not first:
-                first.append(time.monotonic() - start)
-            count[0] += 1
-            control.token(text)
-
-        pieces: list[str] = []
-
-        def keep(text: str) -> None:
-            piece(text)
-            pieces.append(text)
-
-        try:
-            stream_completion(self.client, self.model, messages, self.timeout_s, keep, max_tokens=max_tokens)
-        except Stopped:
-            return Generation("".join(pieces), stopped=True, tokens=count[0], first_token_s=first[0] if first else 0.0,
-                              seconds=time.monotonic() - start)
-        except EndpointFailure as exc:
-            if control.stopped:
-                return Generation("".join(pieces), stopped=True, tokens=count[0],
-                                  first_token_s=first[0] if first else 0.0, seconds=time.monotonic() - start)
-            raise GenerationFailed(f"the endpoint gave no answer: {exc}") from None
-        return Generation("".join(pieces), tokens=count[0], first_token_s=first[0] if first else 0.0,
-                          seconds=time.monotonic() - start)
+def endpoint_generator(config: Config) -> EndpointGenerator:
+    """The endpoint RAG_LLM_BASE_URL names, as the Generator of the "auto" and "model" answerers."""
+    if not config.llm_model:
+        raise InputError(f"RAG_LLM_MODEL is not set; name the model that {config.llm_base_url} serves "
+                         "(e.g. RAG_LLM_MODEL=qwen2.5:7b).")
+    try:
+        import openai
+    except ImportError:
+        raise InputError("an LLM endpoint needs the openai package; install it with "
+                         "`pip install -e '.[llm]'`.") from None
+    client = openai.OpenAI(base_url=config.llm_base_url, api_key=config.llm_api_key or "unused",
+                           timeout=config.llm_timeout_s, max_retries=0)
+    return EndpointGenerator(client, config.llm_model, config.llm_timeout_s)

@@ -185,7 +185,8 @@ class ModelAnswerer:
 
     def warm(self, progress=None) -> str:  # noqa: ANN001
         """Load the generator's model if it has one to load; "" or why it cannot run."""
-        load = getattr(self.generator, "load", None)
+        inner = getattr(self.generator, "generator", self.generator)  # the model behind the serving queue
+        load = getattr(inner, "load", None)
         if load is None:
             return ""
         if progress:

@@ -1,0 +1,142 @@
+"""One model, many people: `ModelQueue` runs the requests of a serving process through one generator, one
+at a time, in arrival order.
+
+A model instance uses both cores for one answer (2–5 s), so answers cannot usefully run side by side: the
+queue makes everyone else wait their turn, tells each waiting request how many are ahead of it
+(`Control.queued`, shown as "queued: 3 ahead"), and gives up on a request that has waited longer than
+`queue_s` (RAG_LLM_QUEUE_S) by raising `GenerationFailed`, so the answerer gives the instant extractive
+answer with the reason as its notice. A request whose `Control.stop` is set while it waits leaves the
+queue at once; once it runs, the generator itself checks the same flag per token.
+
+The queue creates no threads: each request waits in its caller's thread, on one condition variable.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+from rag.answering.generation import Control, Generation, GenerationFailed, Generator
+from rag.errors import InputError
+
+# How often a waiting request looks at its stop flag (threading.Event cannot wake a Condition wait): a
+# stopped request leaves the queue within this time.
+STOP_POLL_S = 0.05
+
+
+class _Ticket:
+    """One waiting request; identity is what matters (two requests may carry equal messages)."""
+
+    __slots__ = ("arrived",)
+
+    def __init__(self, arrived: float) -> None:
+        self.arrived = arrived
+
+
+class ModelQueue:
+    """A `Generator` that serializes the requests to the generator it wraps, first come first served."""
+
+    def __init__(self, generator: Generator, queue_s: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        if not queue_s > 0:
+            raise InputError(f"queue_s={queue_s} must be above 0 seconds (RAG_LLM_QUEUE_S).")
+        self.generator = generator
+        self.name = generator.name
+        self.queue_s = queue_s
+        self._clock = clock  # injectable so tests can move time without sleeping
+        self._changed = threading.Condition()
+        self._waiting: list[_Ticket] = []  # arrival order
+        self._running: _Ticket | None = None
+
+    @property
+    def waiting(self) -> int:
+        """Requests waiting now (the one running not counted)."""
+        with self._changed:
+            return len(self._waiting)
+
+    @property
+    def busy(self) -> bool:
+        with self._changed:
+            return self._running is not None
+
+    def _ahead(self, ticket: _Ticket) -> int:
+        """Requests that will run before `ticket`: those queued before it, plus the one running."""
+        return self._waiting.index(ticket) + (self._running is not None)
+
+    def generate(self, messages: Sequence[dict[str, str]], max_tokens: int,
+                 control: Control | None = None) -> Generation:
+        control = control or Control()
+        ticket = _Ticket(self._clock())
+        with self._changed:
+            self._waiting.append(ticket)
+        told: int | None = None
+        try:
+            while True:
+                with self._changed:
+                    waited = self._clock() - ticket.arrived
+                    if control.stopped:
+                        return Generation(text="", stopped=True, queued_s=waited)
+                    if self._waiting[0] is ticket and self._running is None:
+                        self._waiting.remove(ticket)
+                        self._running = ticket
+                        break
+                    ahead = self._ahead(ticket)
+                    if waited >= self.queue_s:
+                        raise GenerationFailed(
+                            f"the model is busy: this question waited {waited:.0f} s in the queue "
+                            f"(RAG_LLM_QUEUE_S={self.queue_s:g}) with {ahead} ahead of it")
+                    if ahead != told:
+                        told = ahead
+                    else:
+                        self._changed.wait(STOP_POLL_S)
+                        continue
+                control.queued(ahead)  # outside the lock: the callback may be slow (it feeds a page)
+        finally:
+            with self._changed:
+                if ticket in self._waiting:  # stopped, timed out, or on_queue raised
+                    self._waiting.remove(ticket)
+                    self._changed.notify_all()
+        queued_s = self._clock() - ticket.arrived
+        try:
+            control.queued(0)
+            generation = self.generator.generate(messages, max_tokens, control)
+        finally:
+            with self._changed:
+                self._running = None
+                self._changed.notify_all()
+        return replace(generation, queued_s=queued_s)
+
+
+class Requests:
+    """The requests each browser tab (a session key) has running, so that Stop, New chat or a closed tab
+    can set their stop flags. Thread-safe; a key leaves when its last request does."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: dict[str, list[Control]] = {}
+
+    def add(self, key: str, control: Control) -> None:
+        with self._lock:
+            self._running.setdefault(key, []).append(control)
+
+    def remove(self, key: str, control: Control) -> None:
+        with self._lock:
+            controls = [c for c in self._running.get(key, ()) if c is not control]  # identity, not equality
+            if controls:
+                self._running[key] = controls
+            else:
+                self._running.pop(key, None)
+
+    def stop(self, key: str) -> int:
+        """Set the stop flag of every request of `key`; how many there were."""
+        with self._lock:
+            controls = list(self._running.get(key, ()))
+        for control in controls:
+            control.stop.set()
+        return len(controls)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return sum(len(c) for c in self._running.values())

@@ -1,0 +1,377 @@
+"""rag/serving.py: one model, a fair queue. Deterministic fakes driven by threading.Event, a fake clock for
+the queue limit; no sleep decides an outcome (waits are bounded only so a bug fails instead of hanging)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+
+import pytest
+
+from rag.answering.generation import Control, Generation, GenerationFailed
+from rag.config import Config
+from rag.errors import InputError
+from rag.serving import ModelQueue
+
+WAIT_S = 5.0  # a bound on every wait in these tests; reaching it is a failure, never an outcome
+
+
+class GatedGenerator:
+    """Writes one piece, then waits for `release` (or the request's stop) before each further piece.
+
+    `started` gets each request's tag as it starts; `running` counts requests inside generate at once.
+    """
+
+    name = "gated"
+
+    def __init__(self, pieces: int = 3) -> None:
+        self.pieces = pieces
+        self.started: list[str] = []
+        self.entered: dict[str, threading.Event] = {}
+        self.release: dict[str, threading.Event] = {}
+        self.running = 0
+        self.most_running = 0
+        self._lock = threading.Lock()
+
+    def gate(self, tag: str) -> None:
+        self.entered.setdefault(tag, threading.Event())
+        self.release.setdefault(tag, threading.Event())
+
+    def generate(self, messages: Sequence[dict[str, str]], max_tokens: int,
+                 control: Control | None = None) -> Generation:
+        control = control or Control()
+        tag = messages[-1]["content"]
+        self.gate(tag)
+        with self._lock:
+            self.started.append(tag)
+            self.running += 1
+            self.most_running = max(self.most_running, self.running)
+        try:
+            self.entered[tag].set()
+            text = ""
+            for i in range(self.pieces):
+                if i:  # the first piece comes at once; the rest wait for the test (or for Stop)
+                    while not self.release[tag].wait(0.01):
+                        if control.stopped:
+                            return Generation(text=text, stopped=True, tokens=i)
+                if control.stopped:
+                    return Generation(text=text, stopped=True, tokens=i)
+                piece = f"{tag}{i} "
+                text += piece
+                control.token(piece)
+            return Generation(text=text, tokens=self.pieces)
+        finally:
+            with self._lock:
+                self.running -= 1
+
+
+class FailingGenerator:
+    name = "broken"
+
+    def generate(self, messages, max_tokens, control=None) -> Generation:
+        raise GenerationFailed("the model is not installed")
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def messages(tag: str) -> list[dict[str, str]]:
+    return [{"role": "user", "content": tag}]
+
+
+class Request:
+    """One request in its own thread, recording what its Control saw."""
+
+    def __init__(self, queue: ModelQueue, tag: str, control: Control | None = None) -> None:
+        self.tag = tag
+        self.positions: list[int] = []
+        self.tokens: list[str] = []
+        self.position_changed = threading.Condition()
+        self.control = control or Control()
+        self.control.on_queue = self._queued
+        self.control.on_token = self.tokens.append
+        self.result: Generation | None = None
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, args=(queue,), name=f"request-{tag}")
+        self.thread.start()
+
+    def _queued(self, ahead: int) -> None:
+        with self.position_changed:
+            self.positions.append(ahead)
+            self.position_changed.notify_all()
+
+    def _run(self, queue: ModelQueue) -> None:
+        try:
+            self.result = queue.generate(messages(self.tag), 16, self.control)
+        except BaseException as exc:  # recorded for the test's thread
+            self.error = exc
+
+    def wait_position(self, ahead: int) -> None:
+        with self.position_changed:
+            assert self.position_changed.wait_for(lambda: self.positions and self.positions[-1] == ahead, WAIT_S), \
+                f"{self.tag} never saw position {ahead}; saw {self.positions}"
+
+    def join(self) -> Generation:
+        self.thread.join(WAIT_S)
+        assert not self.thread.is_alive(), f"{self.tag} is still running"
+        if self.error is not None:
+            raise self.error
+        assert self.result is not None
+        return self.result
+
+
+def wait_waiting(queue: ModelQueue, n: int) -> None:
+    deadline = threading.Event()
+    for _ in range(int(WAIT_S / 0.01)):
+        if queue.waiting == n:
+            return
+        deadline.wait(0.01)
+    raise AssertionError(f"{queue.waiting} waiting, expected {n}")
+
+
+def test_a_lone_request_runs_at_once_and_hears_position_zero() -> None:
+    model = GatedGenerator(pieces=1)
+    queue = ModelQueue(model, queue_s=15)
+    request = Request(queue, "a")
+    result = request.join()
+    assert (result.text, result.stopped, result.tokens) == ("a0 ", False, 1)
+    assert request.positions == [0] and request.tokens == ["a0 "]
+    assert queue.name == "gated" and (queue.waiting, queue.busy) == (0, False)
+
+
+def test_requests_run_one_at_a_time_in_arrival_order_and_hear_their_positions() -> None:
+    model = GatedGenerator(pieces=2)
+    queue = ModelQueue(model, queue_s=15)
+    a = Request(queue, "a")
+    model.gate("a")
+    assert model.entered["a"].wait(WAIT_S)
+    b = Request(queue, "b")
+    b.wait_position(1)
+    c = Request(queue, "c")
+    c.wait_position(2)
+    d = Request(queue, "d")
+    d.wait_position(3)
+    behind = {"a": [(c, 1), (d, 2)], "b": [(d, 1)], "c": []}
+    for tag, waiting in (("a", 2), ("b", 1), ("c", 0)):
+        model.gate(tag)
+        model.release[tag].set()
+        nxt = chr(ord(tag) + 1)
+        model.gate(nxt)
+        assert model.entered[nxt].wait(WAIT_S)
+        assert queue.waiting == waiting
+        for request, ahead in behind[tag]:  # each hears it moved up before the next one finishes
+            request.wait_position(ahead)
+    model.release["d"].set()
+    results = [r.join() for r in (a, b, c, d)]
+    assert model.started == ["a", "b", "c", "d"] and model.most_running == 1
+    assert [r.text for r in results] == ["a0 a1 ", "b0 b1 ", "c0 c1 ", "d0 d1 "]
+    # each heard every position it passed through, counting down to 0 when it started
+    assert (a.positions, b.positions, c.positions, d.positions) == ([0], [1, 0], [2, 1, 0], [3, 2, 1, 0])
+
+
+def test_a_request_stopped_while_queued_leaves_at_once_and_the_others_move_up() -> None:
+    model = GatedGenerator(pieces=2)
+    queue = ModelQueue(model, queue_s=15)
+    a = Request(queue, "a")
+    model.gate("a")
+    assert model.entered["a"].wait(WAIT_S)
+    b = Request(queue, "b")
+    b.wait_position(1)
+    c = Request(queue, "c")
+    c.wait_position(2)
+    b.control.stop.set()
+    stopped = b.join()  # while a still holds the model
+    assert (stopped.text, stopped.stopped) == ("", True) and model.started == ["a"]
+    c.wait_position(1)
+    model.release["a"].set()
+    model.gate("c")
+    model.release["c"].set()
+    assert a.join().text == "a0 a1 " and c.join().text == "c0 c1 "
+    assert model.started == ["a", "c"] and b.positions == [1] and c.positions == [2, 1, 0]
+
+
+def test_stop_while_running_returns_the_partial_text_and_frees_the_model() -> None:
+    model = GatedGenerator(pieces=3)
+    queue = ModelQueue(model, queue_s=15)
+    a = Request(queue, "a")
+    model.gate("a")
+    assert model.entered["a"].wait(WAIT_S)
+    b = Request(queue, "b")
+    b.wait_position(1)
+    a.control.stop.set()
+    partial = a.join()
+    assert (partial.text, partial.stopped, partial.tokens) == ("a0 ", True, 1)
+    model.gate("b")
+    assert model.entered["b"].wait(WAIT_S)  # the next request got the model
+    model.release["b"].set()
+    assert b.join().text == "b0 b1 b2 "
+
+
+def test_a_request_stopped_before_its_turn_never_reaches_the_model() -> None:
+    model = GatedGenerator(pieces=1)
+    control = Control()
+    control.stop.set()
+    result = ModelQueue(model, queue_s=15).generate(messages("a"), 16, control)
+    assert (result.text, result.stopped) == ("", True) and model.started == []
+
+
+def test_a_request_that_waits_longer_than_queue_s_fails_with_the_reason() -> None:
+    clock = FakeClock()
+    model = GatedGenerator(pieces=2)
+    queue = ModelQueue(model, queue_s=15, clock=clock)
+    a = Request(queue, "a")
+    model.gate("a")
+    assert model.entered["a"].wait(WAIT_S)
+    b = Request(queue, "b")
+    b.wait_position(1)
+    clock.now += 14.9
+    c = Request(queue, "c")  # arrives later: its own 15 s start now
+    c.wait_position(2)
+    clock.now += 0.2  # b has waited 15.1 s, c 0.2 s
+    with pytest.raises(GenerationFailed, match=r"waited 15 s in the queue \(RAG_LLM_QUEUE_S=15\) with 1 ahead"):
+        b.join()
+    c.wait_position(1)
+    assert queue.waiting == 1 and model.started == ["a"]
+    model.release["a"].set()
+    model.gate("c")
+    model.release["c"].set()
+    result = c.join()
+    assert result.text == "c0 c1 " and result.queued_s == pytest.approx(0.2)
+    assert a.join().queued_s == 0.0
+
+
+def test_a_failing_generator_frees_the_queue_for_the_next_request() -> None:
+    queue = ModelQueue(FailingGenerator(), queue_s=15)
+    for _ in range(2):
+        with pytest.raises(GenerationFailed, match="not installed"):
+            queue.generate(messages("a"), 16)
+    assert (queue.waiting, queue.busy) == (0, False)
+
+
+def test_a_raising_position_callback_leaves_no_ticket_behind() -> None:
+    model = GatedGenerator(pieces=2)
+    queue = ModelQueue(model, queue_s=15)
+    a = Request(queue, "a")
+    model.gate("a")
+    assert model.entered["a"].wait(WAIT_S)
+
+    def broken(ahead: int) -> None:
+        raise RuntimeError("page gone")
+
+    with pytest.raises(RuntimeError, match="page gone"):
+        queue.generate(messages("b"), 16, Control(on_queue=broken))
+    assert queue.waiting == 0
+    model.release["a"].set()
+    assert a.join().text == "a0 a1 "
+
+
+def test_many_requests_all_run_exactly_once_and_leave_no_threads() -> None:
+    before = set(threading.enumerate())
+    model = GatedGenerator(pieces=1)
+    queue = ModelQueue(model, queue_s=15)
+    requests = [Request(queue, f"q{i}") for i in range(20)]
+    results = [r.join() for r in requests]
+    assert sorted(model.started) == sorted(f"q{i}" for i in range(20)) and model.most_running == 1
+    assert all(r.text == f"{r_.tag}0 " for r, r_ in zip(results, requests, strict=True))
+    assert all(r.positions[-1] == 0 and r.positions == sorted(r.positions, reverse=True) for r in requests)
+    assert set(threading.enumerate()) - before == set()
+    assert (queue.waiting, queue.busy) == (0, False)
+
+
+@pytest.mark.parametrize("bad", [0, -1.0])
+def test_queue_s_must_be_positive(bad: float) -> None:
+    with pytest.raises(InputError, match=f"queue_s={bad} must be above 0 seconds"):
+        ModelQueue(GatedGenerator(), queue_s=bad)
+    with pytest.raises(InputError, match=f"llm_queue_s={bad} must be above 0 seconds; set RAG_LLM_QUEUE_S"):
+        Config(llm_queue_s=bad)
+
+
+def test_llm_queue_s_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Config().llm_queue_s == 15.0
+    monkeypatch.setenv("RAG_LLM_QUEUE_S", "7.5")
+    assert Config.from_env().llm_queue_s == 7.5
+    monkeypatch.setenv("RAG_LLM_QUEUE_S", "soon")
+    with pytest.raises(InputError, match="RAG_LLM_QUEUE_S='soon' is not a float number"):
+        Config.from_env()
+
+
+# The llm answerer through its queue, against the scripted endpoint (tests/llm_server.py).
+
+REVENUE_Q = "美图2023年的总收入是多少？"
+
+
+def llm_engine(engine, base_url: str, queue_s: float = 15.0):
+    engine.config = engine.config.with_(llm_base_url=base_url, llm_model="m", llm_timeout_s=10.0,
+                                        llm_queue_s=queue_s)
+    engine._answerers.clear()
+    return engine
+
+
+def test_stop_keeps_the_part_written_so_far_and_checks_it(fake_engine) -> None:
+    from tests.llm_server import Reply, ScriptedLLM
+
+    control = Control()
+    tokens: list[str] = []
+
+    def on_token(piece: str) -> None:
+        tokens.append(piece)
+        control.stop.set()  # Stop pressed while the first sentence shows
+
+    control.on_token = on_token
+    pieces = ("美图2023年的总收入是27亿元，同比增长29.3%[1]。", "美图的员工人数为4800人。", "还有更多。")
+    with ScriptedLLM(Reply(pieces=pieces, gap_s=0.05)) as llm:
+        answer = llm_engine(fake_engine, llm.base_url).ask(REVENUE_Q, answerer="llm", control=control)
+    assert tokens == [pieces[0]]
+    assert (answer.text, answer.answerer, answer.refused) == (pieces[0], "llm", False)
+    assert [c.n for c in answer.citations] == [1]
+    assert answer.notice == "Stopped: this is the part the LLM wrote before Stop, checked like any answer."
+    assert {"queue", "first_token", "generate", "total"} <= set(answer.timings_ms)
+
+
+def test_a_second_question_sees_its_place_and_falls_back_after_the_queue_limit(fake_engine) -> None:
+    from tests.llm_server import Reply, ScriptedLLM
+
+    with ScriptedLLM(Reply(hang_s=WAIT_S)) as llm:  # the first question holds the endpoint
+        engine = llm_engine(fake_engine, llm.base_url, queue_s=0.2)
+        queue = engine.answerer("llm").generator
+        first = threading.Thread(target=engine.ask, args=(REVENUE_Q,), kwargs={"answerer": "llm"})
+        first.start()
+        for _ in range(int(WAIT_S / 0.01)):
+            if queue.busy:
+                break
+            threading.Event().wait(0.01)
+        positions: list[int] = []
+        answer = engine.ask(REVENUE_Q, answerer="llm", control=Control(on_queue=positions.append))
+    first.join(WAIT_S)
+    assert not first.is_alive()
+    assert positions == [1] and answer.answerer == "extractive"  # the fake embedder makes it a refusal
+    assert answer.notice.startswith("The LLM gave no answer (the model is busy: this question waited 0 s in the "
+                                    "queue (RAG_LLM_QUEUE_S=0.2) with 1 ahead of it)")
+
+
+def test_stop_frees_the_endpoint_within_a_second(fake_engine) -> None:
+    """The issue's bound: once Stop is set, the next request has the model within 1 s (here the scripted
+    endpoint sends a piece every 50 ms, as a slow model's tokens come)."""
+    from tests.llm_server import Reply, ScriptedLLM
+
+    started = threading.Event()
+    control = Control(on_token=lambda piece: started.set())
+    with ScriptedLLM(Reply(pieces=("美图",) * 2000, gap_s=0.05)) as llm:  # 100 s if never stopped
+        engine = llm_engine(fake_engine, llm.base_url)
+        queue = engine.answerer("llm").generator
+        first = threading.Thread(target=engine.ask, args=(REVENUE_Q,), kwargs={"answerer": "llm", "control": control})
+        first.start()
+        assert started.wait(WAIT_S)
+        stopped_at = time.monotonic()
+        control.stop.set()
+        while queue.busy and time.monotonic() - stopped_at < WAIT_S:
+            time.sleep(0.01)
+        freed_after = time.monotonic() - stopped_at
+        first.join(WAIT_S)
+    assert not queue.busy and freed_after < 1.0
