@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from rag.ui_process import RunningApp
-from tests.ui_app import SCREENSHOTS, ui_app_fixture  # noqa: F401  (provides the `ui_app` fixture)
+from tests.ui.ui_app import SCREENSHOTS, ui_app_fixture  # noqa: F401  (provides the `ui_app` fixture)
 
 pytestmark = pytest.mark.browser
 

@@ -18,8 +18,8 @@ import pytest
 
 from rag.ui_process import RunningApp, start_app, stop_app
 from tests.llm_server import Reply, ScriptedLLM
-from tests.test_ui_browser import BOT, CHROMIUM, CHROMIUM_ARGS
-from tests.ui_app import SCREENSHOTS
+from tests.ui.test_ui_browser import BOT, CHROMIUM, CHROMIUM_ARGS
+from tests.ui.ui_app import SCREENSHOTS
 
 pytestmark = pytest.mark.browser
 

@@ -11,7 +11,7 @@ import pytest
 from gradio_client import Client
 
 from rag.ui_process import RunningApp, start_app, stop_app
-from tests.ui_app import ui_app_fixture  # noqa: F401  (provides `ui_app`)
+from tests.ui.ui_app import ui_app_fixture  # noqa: F401  (provides `ui_app`)
 
 pytestmark = pytest.mark.browser
 

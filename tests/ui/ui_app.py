@@ -3,7 +3,7 @@
 The app gets a copy of conftest's `real_index_dir` (the article indexed with the real model, shared with
 the integration tests) as its --index-dir and a temporary --uploads-dir, so tests never touch the
 project's index/ or data/uploads/.
-Use it in a test module with `from tests.ui_app import ui_app_fixture` (the fixture is named `ui_app`).
+Use it in a test module with `from tests.ui.ui_app import ui_app_fixture` (the fixture is named `ui_app`).
 """
 
 from __future__ import annotations
