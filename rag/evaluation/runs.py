@@ -126,6 +126,7 @@ def run_evaluation(request: EvalRequest, command: str, progress: Progress) -> Ev
 
     summaries: list[dict[str, Any]] = []
     primary_rows: list[EvalRow] = []
+    other_rows: dict[str, list[EvalRow]] = {}  # side-by-side answerers: each one's rows, kept too
     for label, config, idx in configurations(request, base, index_dir):
         engine = open_engine(config, idx, embedder, documents, progress)
         for case in cases[:3]:  # warm-up, so latency figures are steady-state
@@ -134,6 +135,8 @@ def run_evaluation(request: EvalRequest, command: str, progress: Progress) -> Ev
         summaries.append(summarize(label, rows, config.k))
         if not primary_rows:
             primary_rows = rows
+        elif len(request.answerers) > 1 and not request.compare:
+            other_rows[config.answerer] = rows
     if request.compare:
         progress("reference: the plain tutorial pipeline (1000/200 chunks, top-4, answer = top chunk)")
         tutorial = TutorialPipeline(embedder, corpus_docs)
@@ -147,6 +150,10 @@ def run_evaluation(request: EvalRequest, command: str, progress: Progress) -> Ev
     with open(out / "results.jsonl", "w", encoding="utf-8") as f:
         for row in primary_rows:
             f.write(json.dumps(nan_to_none(row_to_json(row)), ensure_ascii=False) + "\n")
+    for answerer, rows in other_rows.items():  # results-<answerer>.jsonl, same lines, for per-case comparison
+        with open(out / f"results-{answerer}.jsonl", "w", encoding="utf-8") as f:
+            for row in rows:
+                f.write(json.dumps(nan_to_none(row_to_json(row)), ensure_ascii=False) + "\n")
     (out / "summary.json").write_text(json.dumps(nan_to_none(summaries), ensure_ascii=False, indent=2),
                                       encoding="utf-8")
     title = f"Evaluation: {request.dataset.name}" + (f" (first {request.limit})" if request.limit else "")
