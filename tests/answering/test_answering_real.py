@@ -136,6 +136,8 @@ def test_eval_compares_answerers(real_index_dir, tmp_path):
     assert all(s["markers_ok"] == 1.0 for s in summary)
     rows = [json.loads(x) for x in (out / "results.jsonl").read_text(encoding="utf-8").splitlines()]
     assert {r["split"] for r in rows} == {"dev"}
+    second = [json.loads(x) for x in (out / "results-sentence.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [r["id"] for r in second] == [r["id"] for r in rows] and {r["answerer"] for r in second} == {"sentence"}
 
 
 def test_cmrc_absent_contexts_are_refused(tmp_path):
