@@ -18,10 +18,12 @@ every sentence it writes is checked against them before anyone sees it cited.
 
 from __future__ import annotations
 
+import json
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from rag.answering import decide
 from rag.answering.base import Evidence, refuse
@@ -40,6 +42,7 @@ from rag.answering.support import (
     question_anchors,
     says_not_found,
 )
+from rag.errors import ModelError
 from rag.schema import Answer, Hit, Sentence
 from rag.tokenize import token_set
 
@@ -56,6 +59,10 @@ class Policy:
     min_question_coverage: float = 0.0  # idf share of the question's known words in the supporting passage
     min_extractive_score: float = -math.inf  # the extractive answerer's answer-or-refuse logit for the question
     extractive_when_unsupported: bool = False  # give the (checked) extractive answer when the model's fails
+    # "shape/language" (factoid/zh, open/en, …) -> which answerer writes that kind of answer: "auto" (these
+    # cuts), "model" (no cuts) or "extractive" (no model). Chosen on the article's dev split by
+    # scripts/choose_routing.py and saved in routes.json; a kind not listed is answered as "auto".
+    routes: Mapping[str, str] = field(default_factory=dict)
     bar: SupportBar = field(default=DEFAULT_BAR)
 
 
@@ -64,7 +71,22 @@ DEFAULT_POLICY = Policy()  # "model": the model alone; only its sentences' check
 # supports it and the extractive answerer's answer logit agrees the passages hold an answer. Both cuts were
 # chosen by scripts/choose_policy.py on DRCD dev (paragraphs 401+, 36 answerable / 28 absent / 28 adversarial
 # questions): the policy with the best mean of the three rates among those refusing <= 6% of answerable ones.
-AUTO_POLICY = Policy(min_question_coverage=0.4, min_extractive_score=-2.0)
+ROUTES_FILE = Path(__file__).with_name("routes.json")
+
+
+def load_routes(path: Path = ROUTES_FILE) -> dict[str, str]:
+    """The saved routes (empty when there is no file: every kind is answered as "auto")."""
+    if not path.is_file():
+        return {}
+    routes = json.loads(path.read_text(encoding="utf-8"))["routes"]
+    unknown = sorted(set(routes.values()) - {"auto", "model", "extractive"})
+    if unknown:
+        raise ModelError(f"{path} routes questions to {unknown}; only auto, model and extractive are known. "
+                         "Rerun scripts/choose_routing.py --write.")
+    return dict(routes)
+
+
+AUTO_POLICY = Policy(min_question_coverage=0.4, min_extractive_score=-2.0, routes=load_routes())
 
 
 @dataclass(frozen=True)
@@ -209,9 +231,11 @@ class ModelAnswerer:
         if not hits:
             return Outcome(refuse(question.text, answerer=self.name, reason=decide.NO_HITS))
         analysis = self.extractive.analyse(question, hits, evidence)
-        if analysis.shape == "summary" or not analysis.candidates:
+        route = self.policy.routes.get(f"{analysis.shape}/{question.language}", "auto")
+        if analysis.shape == "summary" or not analysis.candidates or route == "extractive":
             return Outcome(self.extractive.answer(question, hits, evidence), analysis)
-        p = self.policy
+        p = self.policy if route == "auto" else replace(self.policy, min_question_coverage=0.0,
+                                                        min_extractive_score=-math.inf)
         excerpts = tuple(select_excerpts(analysis.candidates, analysis.order, p.top_sentences, p.max_excerpt_chars))
         open_answer = analysis.shape in ("open", "entity")
         messages = build_messages(question, excerpts, open_answer)

