@@ -79,6 +79,9 @@ class Config:
     llm_model_path: str = str(PROJECT_ROOT / "models" / "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf")
     # Threads llama.cpp generates with; 0 = one per core.
     llm_threads: int = 0
+    # Replies the bundled model keeps by prompt (greedy decoding: the same prompt gets the same reply, replayed at
+    # once); 0 turns this off (the load test measures the model itself with RAG_LLM_REPLY_CACHE=0).
+    llm_reply_cache: int = 256
     # Longest wait in the serving queue for the one model (rag/serving.py); a question that waited longer
     # gets the extractive answer at once, with a notice. 15 s is three or four 4-s answers ahead: README "Serving".
     llm_queue_s: float = 15.0
@@ -108,6 +111,9 @@ class Config:
                              "OpenAI-compatible base, e.g. http://127.0.0.1:11434/v1.")
         if not self.llm_timeout_s > 0:
             raise InputError(f"llm_timeout_s={self.llm_timeout_s} must be above 0 seconds (RAG_LLM_TIMEOUT_S).")
+        if self.llm_reply_cache < 0:
+            raise InputError(f"llm_reply_cache={self.llm_reply_cache} must be 0 (off) or a number of replies "
+                             "(RAG_LLM_REPLY_CACHE).")
         if self.llm_threads < 0:
             raise InputError(f"llm_threads={self.llm_threads} must be 0 (one per core) or a thread count (RAG_LLM_THREADS).")
         if not self.llm_queue_s > 0:

@@ -23,7 +23,7 @@ from typing import Any
 
 from rag.answering.generation import Control, Generation, GenerationFailed
 
-REPLY_CACHE = 256  # replies kept by prompt
+REPLY_CACHE = 256  # replies kept by prompt (Config.llm_reply_cache)
 N_CTX = 2048  # the answer prompt stays near 400-700 tokens; 2,048 leaves room for follow-ups and the reply
 
 
@@ -31,7 +31,7 @@ class LlamaCppGenerator:
     """One GGUF model held by this process."""
 
     def __init__(self, path: Path, name: str, threads: int = 0, timeout_s: float = 60.0,
-                 n_ctx: int = N_CTX) -> None:
+                 n_ctx: int = N_CTX, reply_cache: int = REPLY_CACHE) -> None:
         self.path = Path(path)
         self.name = name
         self.threads = threads
@@ -41,6 +41,7 @@ class LlamaCppGenerator:
         # Greedy decoding is deterministic: the same prompt gets the same reply, replayed at once (a repeated
         # question, or two answerers of one evaluation sharing a prompt). Small: replies are short.
         self._replies: OrderedDict[str, Generation] = OrderedDict()
+        self.reply_cache = reply_cache
         self._load_error = ""
         self._lock = threading.Lock()
 
@@ -123,9 +124,9 @@ class LlamaCppGenerator:
             generation = Generation(text="".join(pieces), stopped=stopped, prompt_tokens=prompt_tokens,
                                     tokens=len(pieces), first_token_s=first, seconds=time.monotonic() - start,
                                     pieces=tuple(pieces))
-            if not stopped:
+            if not stopped and self.reply_cache:
                 self._replies[key] = generation
-                while len(self._replies) > REPLY_CACHE:
+                while len(self._replies) > self.reply_cache:
                     self._replies.popitem(last=False)
         return generation
 
