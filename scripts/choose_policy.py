@@ -20,24 +20,27 @@ from pathlib import Path
 
 from rag.evaluation.metrics import fair_match
 
-MAX_WRONG_REFUSALS = 0.06  # of answerable questions (the issue's ceiling on CMRC is 5%; 2 of 36 here is 5.6%)
+# of answerable questions: the same 3% the extractive answerer's own refusal cut was fitted to (model.json)
+MAX_WRONG_REFUSALS = 0.03
 GRID = [0.0, 0.2, 0.3, 0.4, 0.5, 0.6]
 SCORE_GRID = [float("-inf"), -3.0, -2.0, -1.0, 0.0]  # the extractive answerer's answer logit (its own cut is ~1.6)
+FALLBACK_GRID = [1.0, 2.0, 3.0, 4.0, 5.0]  # the logit above which a checked extractive answer replaces a failed one
 
 
-def decide(row: dict, cut: float, fallback: bool, score_cut: float = float("-inf")) -> tuple[bool, str]:
-    """(refused, answer text) under a policy."""
+def decide(row: dict, cut: float, fallback: float | None, score_cut: float = float("-inf")) -> tuple[bool, str]:
+    """(refused, answer text) under a policy; `fallback`: the extractive logit above which the checked
+    extractive answer replaces a model answer that failed (None: refuse instead)."""
     kept = [c for c in row["checked"] if c["kept"] and c["passage_coverage"] >= cut]
     score = row["extractive_score"] if row["extractive_score"] is not None else float("-inf")
     if row.get("reply") is not None and kept and not row["model_refused"] and score >= score_cut:
         return False, "".join(c["text"] for c in row["checked"] if c["kept"])
-    if fallback and not row["extractive_refused"] and not row.get("extractive_missing") \
-            and (row.get("extractive_coverage") or 0.0) >= cut:
+    if fallback is not None and score >= fallback and not row["extractive_refused"] \
+            and not row.get("extractive_missing") and (row.get("extractive_coverage") or 0.0) >= cut:
         return False, row["extractive"]
     return True, ""
 
 
-def score(rows: list[dict], policy: str, cut: float = 0.0, fallback: bool = False,
+def score(rows: list[dict], policy: str, cut: float = 0.0, fallback: float | None = None,
           score_cut: float = float("-inf")) -> dict[str, float]:
     out: dict[str, list[float]] = {"answerable": [], "absent": [], "adversarial": [], "wrong_refusal": []}
     for r in rows:
@@ -55,11 +58,12 @@ def score(rows: list[dict], policy: str, cut: float = 0.0, fallback: bool = Fals
 
 def table(rows: list[dict]) -> list[tuple[str, dict[str, float], float, bool]]:
     lines = [("extractive", score(rows, "extractive"), 0.0, False)]
-    for fallback in (False, True):
+    for fallback in (None, *FALLBACK_GRID):
         for cut in GRID:
             for score_cut in SCORE_GRID:
                 name = (f"model, coverage >= {cut:.1f}, extractive logit >= {score_cut:g}"
-                        + (", else checked extractive" if fallback else ", else refuse"))
+                        + (f", else checked extractive if its logit >= {fallback:g}" if fallback is not None
+                           else ", else refuse"))
                 lines.append((name, score(rows, "model", cut, fallback, score_cut), cut, fallback))
     return lines
 
@@ -82,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     show(f"fitting set: {args.fit} ({len(fit)} questions)", lines)
     allowed = [ln for ln in lines[1:] if ln[1]["wrong_refusal"] <= 100 * MAX_WRONG_REFUSALS]
     best = max(allowed or lines[1:], key=lambda ln: (ln[1]["answerable"] + ln[1]["absent"] + ln[1]["adversarial"]) / 3)
-    print(f"\nchosen on {args.fit.name}: {best[0]}")
+    print(f"\nchosen on {args.fit.name} (at most {100 * MAX_WRONG_REFUSALS:.0f}% of answerable refused): {best[0]}")
     for path in args.report:
         rows = load(path)
         show(f"reporting set: {path} ({len(rows)} questions)", [lines[0], *[ln for ln in table(rows) if ln[0] == best[0]]])

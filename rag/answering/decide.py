@@ -121,7 +121,7 @@ def model_answer(said_not_found: bool, kept: int, passage_coverage: float, extra
 
 def extractive_after_model(anchors_missing: list[str], coverage: float, min_coverage: float) -> Decision:
     """The extractive answer given in place of a model answer that failed its checks ("auto" with
-    Policy.extractive_when_unsupported) must pass the same question checks."""
+    Policy.extractive_fallback_score) must pass the same question checks."""
     if anchors_missing:
         return refuse_because(f"the question's {', '.join(anchors_missing)} is not in the extractive answer's passage")
     if coverage < min_coverage:
