@@ -263,7 +263,9 @@ class ModelAnswerer:
             notes.append(f"The model's answer was withheld: {answer.reason}.")
         answer = replace(answer, notice=" ".join(n for n in notes if n), generated_tokens=generation.tokens,
                          timings_ms={"queue": generation.queued_s * 1000, "first_token": (before + generation.queued_s + generation.first_token_s) * 1000,
-                                     "generate": generation.seconds * 1000})
+                                     "generate": generation.seconds * 1000,
+                                     "decode": max(generation.seconds - generation.first_token_s, 0.0) * 1000,
+                                     "prompt_tokens": float(generation.prompt_tokens)})
         return Outcome(answer, analysis, excerpts, generation, checked, model_refused)
 
     def when_unsupported(self, question: Question, hits: Sequence[Hit], evidence: Evidence, analysis: Analysis,

@@ -142,9 +142,12 @@ def summarize(config: str, rows: Sequence[EvalRow], k: int) -> dict[str, Any]:
         out[f"correct[{tag}]"] = mean("correct", tagged) if tagged else math.nan
     model_rows = [r for r in rows if "generate" in r.answer.timings_ms]
     out["model_share"] = len(model_rows) / len(rows) if rows else math.nan  # answers a language model wrote
-    rates_tps = [r.answer.generated_tokens / (r.answer.timings_ms["generate"] / 1000) for r in model_rows
-                 if r.answer.generated_tokens and r.answer.timings_ms["generate"] > 0]
+    # decode speed: the tokens after the first over the time after the first (prefill is in first_token)
+    rates_tps = [(r.answer.generated_tokens - 1) / (r.answer.timings_ms["decode"] / 1000) for r in model_rows
+                 if r.answer.generated_tokens > 1 and r.answer.timings_ms.get("decode", 0) > 0]
     out["tokens_per_s"] = M.mean_ignoring_nan(rates_tps) if rates_tps else math.nan
+    prompt_rows = [r.answer.timings_ms["prompt_tokens"] for r in model_rows if "prompt_tokens" in r.answer.timings_ms]
+    out["prompt_tokens_p50"] = M.percentile(prompt_rows, 50) if prompt_rows else math.nan
     for stage in ("embed", "search", "answer", "first_token", "generate", "total"):
         values = [r.answer.timings_ms.get(stage, math.nan) for r in rows]
         out[f"{stage}_p50_ms"] = M.percentile(values, 50)
