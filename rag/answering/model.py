@@ -238,8 +238,9 @@ class ModelAnswerer:
         route = self.policy.routes.get(f"{analysis.shape}/{question.language}", "auto")
         if analysis.shape == "summary" or not analysis.candidates or route == "extractive":
             return Outcome(self.extractive.answer(question, hits, evidence), analysis)
-        p = self.policy if route == "auto" else replace(self.policy, min_question_coverage=0.0,
-                                                        min_extractive_score=-math.inf)
+        p = self.policy if route == "auto" else replace(self.policy, min_question_coverage=0.0,  # "model"
+                                                        min_extractive_score=-math.inf,
+                                                        extractive_fallback_score=math.inf)
         excerpts = tuple(select_excerpts(analysis.candidates, analysis.order, p.top_sentences, p.max_excerpt_chars))
         open_answer = analysis.shape in ("open", "entity")
         messages = build_messages(question, excerpts, open_answer)
