@@ -50,9 +50,10 @@ def make_generator(config: Config) -> Generator:
     """The process's one language model behind its queue: the endpoint RAG_LLM_BASE_URL names, else the
     bundled GGUF. Built once per process and setting, whichever answerers use it."""
     if config.llm_base_url:
-        key: tuple = ("endpoint", config.llm_base_url, config.llm_model)
+        key: tuple = ("endpoint", config.llm_base_url, config.llm_model, config.llm_timeout_s)
     else:
-        key = ("gguf", config.llm_model_path, config.llm_threads, config.llm_reply_cache)
+        key = ("gguf", config.llm_model_path, config.llm_threads, config.llm_reply_cache, config.llm_timeout_s)
+    key += (config.llm_queue_s,)
     if key not in _GENERATORS:
         from rag.serving import ModelQueue
 

@@ -13,6 +13,7 @@ fixed system prompt is paid for once per process, not per question.
 
 from __future__ import annotations
 
+import atexit
 import json
 import threading
 import time
@@ -75,11 +76,20 @@ class LlamaCppGenerator:
         try:
             self._llm = llama_cpp.Llama(model_path=str(self.path), n_ctx=self.n_ctx, n_threads=threads,
                                         n_threads_batch=threads, n_batch=512, verbose=False)
+            # freed before the interpreter tears llama_cpp down (its own destructor then fails noisily)
+            atexit.register(self.close)
         except Exception as exc:  # a damaged or foreign file: llama.cpp says only "failed to load"
             self._load_error = (f"the language model {self.path} could not be loaded ({exc}); run "
                                 "`make llm-model` again to rebuild it")
             raise GenerationFailed(self._load_error) from None
         return self._llm
+
+    def close(self) -> None:
+        """Free the model (the next question loads it again)."""
+        with self._lock:
+            if self._llm is not None:
+                self._llm.close()
+                self._llm = None
 
     def generate(self, messages: Sequence[dict[str, str]], max_tokens: int,
                  control: Control | None = None) -> Generation:

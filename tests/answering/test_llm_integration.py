@@ -36,7 +36,9 @@ QUESTIONS = [
 
 @pytest.fixture(scope="module")
 def engine(real_index_dir) -> Engine:
-    config = Config()
+    # a generous timeout: on a busy shared machine one answer has taken over 60 s (the timeout itself is
+    # tested below, in a process of its own)
+    config = Config(llm_timeout_s=600.0)
     if not Path(config.llm_model_path).is_file():
         pytest.fail(f"{config.llm_model_path} is missing: the llm tests need the bundled model; run `make llm-model`.")
     return Engine.open(config, real_index_dir)
