@@ -56,6 +56,9 @@ def score(rows: list[dict], policy: str, cut: float = 0.0, fallback: float | Non
     return {k: 100 * sum(v) / len(v) if v else float("nan") for k, v in out.items()}
 
 
+MODEL_ONLY = "model, coverage >= 0.0, extractive logit >= -inf, else refuse"  # the model with its sentence checks only
+
+
 def table(rows: list[dict]) -> list[tuple[str, dict[str, float], float, bool]]:
     lines = [("extractive", score(rows, "extractive"), 0.0, False)]
     for fallback in (None, *FALLBACK_GRID):
@@ -89,7 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nchosen on {args.fit.name} (at most {100 * MAX_WRONG_REFUSALS:.0f}% of answerable refused): {best[0]}")
     for path in args.report:
         rows = load(path)
-        show(f"reporting set: {path} ({len(rows)} questions)", [lines[0], *[ln for ln in table(rows) if ln[0] == best[0]]])
+        shown = table(rows)
+        show(f"reporting set: {path} ({len(rows)} questions)",
+             [shown[0], *[ln for ln in shown if ln[0] in (best[0], MODEL_ONLY)]])
     return 0
 
 
