@@ -258,7 +258,7 @@ class ModelAnswerer:
                                        analysis.score, p.min_question_coverage, p.min_extractive_score)
         answer = compose_checked(question, checked, hits, self.name, analysis.shape) if decision.answer else None
         if answer is None:
-            answer = self.when_unsupported(question, hits, evidence, analysis, decision.reason)
+            answer = self.when_unsupported(question, hits, evidence, analysis, decision.reason, p)
         notes = [answer.notice, left_out_notice(checked) if not answer.refused else "", stop_note]
         if answer.refused and not model_refused and checked:
             notes.append(f"The model's answer was withheld: {answer.reason}.")
@@ -270,11 +270,11 @@ class ModelAnswerer:
         return Outcome(answer, analysis, excerpts, generation, checked, model_refused)
 
     def when_unsupported(self, question: Question, hits: Sequence[Hit], evidence: Evidence, analysis: Analysis,
-                         reason: str) -> Answer:
+                         reason: str, policy: Policy) -> Answer:
         """The model's answer failed (`reason`): refuse, or give the extractive answer when its answer logit
         clears Policy.extractive_fallback_score and it passes the same question checks."""
         refusal = refuse(question.text, hits, self.name, analysis.shape, reason=reason)
-        if analysis.score < self.policy.extractive_fallback_score:
+        if analysis.score < policy.extractive_fallback_score:
             return refusal
         answer = self.extractive.answer(question, hits, evidence)
         if answer.refused or not answer.citations:
@@ -284,7 +284,7 @@ class ModelAnswerer:
         terms = question_terms(question.text, question.previous, evidence.index)
         cov = coverage(terms.known, token_set(passage)) if terms.known else 1.0
         checked = decide.extractive_after_model(anchors_missing(question_anchors(question.text), passage), cov,
-                                                self.policy.min_question_coverage)
+                                                policy.min_question_coverage)
         if not checked.answer:
             return refuse(question.text, hits, self.name, analysis.shape, reason=f"{reason}; {checked.reason}")
         note = f"The model's answer was withheld ({reason}); this is the extractive answer, which passes the same checks."

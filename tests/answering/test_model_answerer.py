@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
 import sys
 import threading
 import zipfile
@@ -296,3 +297,23 @@ def test_saved_routes_name_only_known_answerers(tmp_path):
     path.write_text('{"routes": {"open/zh": "gpt"}}', encoding="utf-8")
     with pytest.raises(ModelError, match=r"routes questions to \['gpt'\]"):
         load_routes(path)
+
+
+def test_a_model_route_gives_no_extractive_fallback(fake_engine):
+    """The "model" route is the model with its sentence checks alone, as measured: a failed answer is refused
+    even where the policy would otherwise hand over a confident extractive answer."""
+    from rag.answering.decision import default_models
+
+    models = default_models()
+    answering = ExtractiveAnswerer(models=replace(models, answer=replace(models.answer, threshold=-math.inf)))
+    always = replace(DEFAULT_POLICY, extractive_fallback_score=-math.inf)
+    q = Question.make(REVENUE_Q, None)
+    vector = fake_engine.embedder.embed_queries([q.text])[0]
+    hits = retrieve(fake_engine.index, vector, tokenize(q.text), 5, "hybrid", 60, 30)
+    evidence = Evidence(fake_engine.index, vector, fake_engine.embedder)
+    invented = Scripted("美图有4800名员工[1]。")
+    fell_back = ModelAnswerer(invented, answering, always, "auto").answer(q, hits, evidence)
+    assert fell_back.answerer == "extractive" and "this is the extractive answer" in fell_back.notice
+    routed = ModelAnswerer(invented, answering, replace(always, routes={"factoid/zh": "model"}), "auto")
+    answer = routed.answer(q, hits, evidence)
+    assert (answer.refused, answer.answerer) == (True, "auto")
