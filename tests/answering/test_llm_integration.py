@@ -22,7 +22,7 @@ from rag.config import Config
 
 pytestmark = [pytest.mark.llm, pytest.mark.integration]
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # (question, what the answer must hold, or None: it must be refused). Plain facts of the article, and
 # questions it does not answer that a small model answers anyway when nothing checks it.
 QUESTIONS = [
