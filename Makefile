@@ -36,7 +36,7 @@ $(LLM_STAMP): $(STAMP)
 		CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF" \
 			$(VENV)/bin/pip wheel -q --no-cache-dir --no-deps -w $(LLAMA_WHEELS) llama-cpp-python==$(LLAMA_VERSION); \
 	fi
-	$(VENV)/bin/pip install -q --no-deps $(LLAMA_WHEELS)/llama_cpp_python-*.whl
+	$(VENV)/bin/pip install -q --no-deps --force-reinstall $(LLAMA_WHEELS)/llama_cpp_python-*.whl
 	$(VENV)/bin/pip install -q 'diskcache>=5.6.1' 'jinja2>=2.11.3' 'typing-extensions>=4.5.0'
 	$(PY) -m rag.gguf_build --dest $(GGUF)
 	touch $(LLM_STAMP)
