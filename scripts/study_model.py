@@ -34,7 +34,7 @@ from rag.answering.features import coverage, question_terms
 from rag.answering.generation import Control, Generation
 from rag.answering.model import DEFAULT_POLICY, ModelAnswerer, context_of
 from rag.answering.question import Question
-from rag.answering.support import anchors_missing, question_anchors
+from rag.answering.support import anchors_missing, passage_text, question_anchors
 from rag.chat import Engine
 from rag.config import PROJECT_ROOT, Config
 from rag.documents import make_document
@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
             if not ex.refused and ex.citations:
                 first = ex.citations[0]
                 context = context_of(engine.index, first.hit, first.sentence)
-                ex_missing = anchors_missing(question_anchors(q.text), f"{first.hit.chunk.title}\n{first.hit.chunk.text}")
+                ex_missing = anchors_missing(question_anchors(q.text), passage_text(first.hit))
                 terms = question_terms(q.text, q.previous, engine.index)
                 ex_cov = coverage(terms.known, token_set(context)) if terms.known else 1.0
             outcome = answerer.run(q, hits, evidence, Control())

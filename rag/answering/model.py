@@ -39,6 +39,7 @@ from rag.answering.support import (
     SupportBar,
     anchors_missing,
     best_support,
+    passage_text,
     question_anchors,
     says_not_found,
 )
@@ -164,7 +165,7 @@ def check_reply(reply: str, question: Question, excerpts: Sequence[Excerpt], evi
             continue
         support, excerpt = max(found, key=lambda f: f[0].score)
         context = context_of(evidence.index, excerpt.origin, support.sentence)
-        passage = f"{excerpt.origin.chunk.title}\n{excerpt.origin.chunk.text}"
+        passage = passage_text(excerpt.origin)
         cov = coverage(terms.known, token_set(context)) if terms.known else 1.0
         wide = coverage(terms.known, token_set(passage)) if terms.known else 1.0
         out.append(Checked(claim.text, claim.markers, support, excerpt.origin, cov,
@@ -280,7 +281,7 @@ class ModelAnswerer:
         if answer.refused or not answer.citations:
             return refusal
         first = answer.citations[0]
-        passage = f"{first.hit.chunk.title}\n{first.hit.chunk.text}"
+        passage = passage_text(first.hit)
         terms = question_terms(question.text, question.previous, evidence.index)
         cov = coverage(terms.known, token_set(passage)) if terms.known else 1.0
         checked = decide.extractive_after_model(anchors_missing(question_anchors(question.text), passage), cov,

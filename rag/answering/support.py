@@ -181,6 +181,11 @@ def passage_sentences(index: Index, hit: Hit) -> list[Sentence]:
     return out or [Sentence(c.doc_id, c.start, c.end, c.text)]
 
 
+def passage_text(hit: Hit) -> str:
+    """The hit's passage with its section title: where a claim's names and a question's anchors are looked for."""
+    return f"{hit.chunk.title}\n{hit.chunk.text}"
+
+
 def candidates(hit: Hit, sentences: Sequence[Sentence]) -> list[tuple[Sentence, tuple[int, ...]]]:
     """Each sentence, and each pair of neighbours in one paragraph joined, with the positions it covers."""
     out = [(s, (i,)) for i, s in enumerate(sentences)]
@@ -230,7 +235,7 @@ def best_support(claim: str, claim_vector: np.ndarray | None, hit: Hit, index: I
         all_cos = index.sentence_vectors @ claim_vector.astype(np.float32)
         mean, std = float(all_cos.mean()), float(all_cos.std()) or 1.0
         cosines = [math.nan if (r := row_of(index, s)) is None else float(all_cos[r]) for s in sentences]
-    passage = f"{hit.chunk.title}\n{hit.chunk.text}"
+    passage = passage_text(hit)
     best: Support | None = None
     best_key: tuple[bool, float] = (False, -math.inf)
     for sentence, positions in candidates(hit, sentences):
