@@ -5,7 +5,10 @@ A model instance uses both cores for one answer (2–5 s), so answers cannot use
 queue makes everyone else wait their turn, tells each waiting request how many are ahead of it
 (`Control.queued`, shown as "queued: 3 ahead"), and gives up on a request that has waited longer than
 `queue_s` (RAG_LLM_QUEUE_S) by raising `GenerationFailed`, so the answerer gives the instant extractive
-answer with the reason as its notice. A request whose `Control.stop` is set while it waits leaves the
+answer with the reason as its notice. It does not make anyone wait in vain: once one answer has been timed,
+a request whose expected wait (what is left of the running answer, plus one average answer for each request
+ahead) would take it past `queue_s` gets the fallback at once instead of after `queue_s`, so every reply is
+complete within about `queue_s` plus one answer. A request whose `Control.stop` is set while it waits leaves the
 queue at once; once it runs, the generator itself checks the same flag per token.
 
 The queue creates no threads: each request waits in its caller's thread, on one condition variable.
@@ -24,6 +27,9 @@ from rag.errors import InputError
 # How often a waiting request looks at its stop flag (threading.Event cannot wake a Condition wait): a
 # stopped request leaves the queue within this time.
 STOP_POLL_S = 0.05
+# Weight of the latest answer in the running average of answer times the wait is predicted from: recent
+# enough to follow a change of load, smooth enough that one long answer does not empty the queue.
+SERVICE_WEIGHT = 0.3
 
 
 class _Ticket:
@@ -49,6 +55,14 @@ class ModelQueue:
         self._changed = threading.Condition()
         self._waiting: list[_Ticket] = []  # arrival order
         self._running: _Ticket | None = None
+        self._running_since = 0.0
+        self._service_s: float | None = None  # running average of one answer's seconds (None: none timed yet)
+
+    @property
+    def service_s(self) -> float | None:
+        """The running average of one answer's seconds, or None before the first answer."""
+        with self._changed:
+            return self._service_s
 
     @property
     def waiting(self) -> int:
@@ -64,6 +78,14 @@ class ModelQueue:
     def _ahead(self, ticket: _Ticket) -> int:
         """Requests that will run before `ticket`: those queued before it, plus the one running."""
         return self._waiting.index(ticket) + (self._running is not None)
+
+    def _expected_wait(self, ticket: _Ticket, now: float) -> float:
+        """Seconds until `ticket` should start: the rest of the running answer plus one average answer per
+        request queued before it (0 before any answer was timed: nothing to predict from)."""
+        if self._service_s is None:
+            return 0.0
+        running = max(self._service_s - (now - self._running_since), 0.0) if self._running is not None else 0.0
+        return running + self._waiting.index(ticket) * self._service_s
 
     def generate(self, messages: Sequence[dict[str, str]], max_tokens: int,
                  control: Control | None = None) -> Generation:
@@ -81,12 +103,18 @@ class ModelQueue:
                     if self._waiting[0] is ticket and self._running is None:
                         self._waiting.remove(ticket)
                         self._running = ticket
+                        self._running_since = self._clock()
                         break
                     ahead = self._ahead(ticket)
                     if waited >= self.queue_s:
                         raise GenerationFailed(
                             f"the model is busy: this question waited {waited:.0f} s in the queue "
                             f"(RAG_LLM_QUEUE_S={self.queue_s:g}) with {ahead} ahead of it")
+                    expected = self._expected_wait(ticket, self._clock())
+                    if waited + expected > self.queue_s:
+                        raise GenerationFailed(
+                            f"the model is busy: {ahead} ahead of this question would keep it waiting about "
+                            f"{waited + expected:.0f} s, more than RAG_LLM_QUEUE_S={self.queue_s:g}")
                     if ahead != told:
                         told = ahead
                     else:
@@ -99,11 +127,16 @@ class ModelQueue:
                     self._waiting.remove(ticket)
                     self._changed.notify_all()
         queued_s = self._clock() - ticket.arrived
+        generation: Generation | None = None
         try:
             control.queued(0)
             generation = self.generator.generate(messages, max_tokens, control)
         finally:
             with self._changed:
+                took = self._clock() - self._running_since
+                if generation is not None and not generation.stopped:  # a whole answer times the next waits
+                    self._service_s = took if self._service_s is None else (
+                        SERVICE_WEIGHT * took + (1 - SERVICE_WEIGHT) * self._service_s)
                 self._running = None
                 self._changed.notify_all()
         return replace(generation, queued_s=queued_s)

@@ -375,3 +375,46 @@ def test_stop_frees_the_endpoint_within_a_second(fake_engine) -> None:
         freed_after = time.monotonic() - stopped_at
         first.join(WAIT_S)
     assert not queue.busy and freed_after < 1.0
+
+
+def test_once_an_answer_is_timed_a_request_that_would_wait_past_queue_s_falls_back_at_once() -> None:
+    clock = FakeClock()
+    model = GatedGenerator(pieces=2)
+    queue = ModelQueue(model, queue_s=15, clock=clock)
+    assert queue.service_s is None
+    first = Request(queue, "first")
+    model.gate("first")
+    assert model.entered["first"].wait(WAIT_S)
+    clock.now += 6.0  # the first answer takes 6 s
+    model.release["first"].set()
+    first.join()
+    assert queue.service_s == pytest.approx(6.0)
+    a = Request(queue, "a")  # runs at once
+    model.gate("a")
+    assert model.entered["a"].wait(WAIT_S)
+    b = Request(queue, "b")  # expects 6 s (what is left of a)
+    b.wait_position(1)
+    c = Request(queue, "c")  # 6 + 6 = 12 s: still within 15
+    c.wait_position(2)
+    d = Request(queue, "d")  # 6 + 6 + 6 = 18 s: past 15, so it falls back now, not after waiting 15 s
+    with pytest.raises(GenerationFailed, match=r"3 ahead of this question would keep it waiting about 18 s, "
+                                               r"more than RAG_LLM_QUEUE_S=15"):
+        d.join()
+    clock.now += 4.0  # a has run 4 s of its expected 6: b expects 2 s, c 8 s
+    assert queue.waiting == 2
+    for tag in ("a", "b", "c"):
+        model.gate(tag)
+        model.release[tag].set()
+    assert [r.join().text for r in (a, b, c)] == ["a0 a1 ", "b0 b1 ", "c0 c1 "]
+
+
+def test_a_stopped_answer_does_not_time_the_queue() -> None:
+    model = GatedGenerator(pieces=2)
+    queue = ModelQueue(model, queue_s=15)
+    control = Control()
+    a = Request(queue, "a", control)
+    model.gate("a")
+    assert model.entered["a"].wait(WAIT_S)
+    control.stop.set()
+    assert a.join().stopped
+    assert queue.service_s is None
