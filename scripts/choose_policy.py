@@ -3,6 +3,13 @@ one set (the fitting set), and prints the same table for another (the reporting 
 
     python scripts/choose_policy.py artifacts/study-drcd-dev.jsonl [--report artifacts/study-drcd-test.jsonl]
 
+    python scripts/choose_policy.py --claim-cut artifacts/study-drcd-dev.jsonl artifacts/study-article-dev.jsonl \
+        --report artifacts/study-drcd-test.jsonl
+
+The second form chooses the factoid claim cut (Policy.min_claim_coverage) of the routed default (English
+factoids extractive, Chinese ones the model with its sentence checks) on the fitting sets together, and
+reports it on the others.
+
 A policy: the model's checked answer stands when one of its sentences is kept (supported, the question's
 anchors beside it) and the question's known words cover at least `min_question_coverage` of their idf
 weight beside the support; otherwise either a refusal, or the extractive answer when it passes the same
@@ -78,11 +85,112 @@ def show(title: str, lines) -> None:  # noqa: ANN001
         print(f"| {name} | {s['answerable']:.1f} | {s['absent']:.1f} | {s['adversarial']:.1f} | {s['wrong_refusal']:.1f} |")
 
 
+CLAIM_GRID = [0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]
+ROUTES = ("model", "auto")
+AUTO_CUTS = (0.4, 1.0, -1.0)  # Policy: question coverage, extractive fallback logit, extractive logit (DRCD dev)
+
+
+def routed(row: dict, route: str, claim_cut: float) -> tuple[bool, str]:
+    """(refused, answer text) as the default answers a factoid: English ones extractive; Chinese ones by
+    `route` ("model": the model with its sentence checks; "auto": plus the DRCD-dev cuts and the checked
+    extractive fallback), the best kept sentence needing `claim_cut` of claim coverage (the fallback too)."""
+    if "en" in row.get("tags", ()) or row.get("reply") is None:  # English, or no model answer was made
+        return row["extractive_refused"], row["extractive"]
+    kept = [c for c in row["checked"] if c["kept"]]
+    claim = max((c.get("claim_coverage", 1.0) for c in kept), default=0.0)
+    if route == "model":
+        if row["model_refused"] or not kept or claim < claim_cut:
+            return True, ""
+        return False, "".join(c["text"] for c in kept)
+    cut, fallback, score_cut = AUTO_CUTS
+    refused, text = decide(row, cut, fallback, score_cut)
+    if refused:
+        return True, ""
+    if text == row["extractive"] and (row.get("extractive_claim_coverage") or 0.0) < claim_cut:
+        return True, ""  # the fallback: the extractive answer's sentence must carry the question too
+    if text != row["extractive"] and claim < claim_cut:
+        return True, ""
+    return False, text
+
+
+def claim_rates(rows: list[dict], route: str, claim_cut: float) -> dict[str, float]:
+    """answerable right, not-answerable refused (absent, adversarial, unanswerable), answerable refused."""
+    right, refused_ok, wrong_refusal = [], [], []
+    for r in rows:
+        refused, text = routed(r, route, claim_cut if r.get("shape", "factoid") == "factoid" else 0.0)
+        if r["kind"] == "answerable":
+            right.append(float(not refused and fair_match(text, r["answers"])))
+            wrong_refusal.append(float(refused))
+        else:
+            refused_ok.append(float(refused))
+    pct = lambda v: 100 * sum(v) / len(v) if v else float("nan")  # noqa: E731
+    return {"answerable": pct(right), "refused": pct(refused_ok), "wrong_refusal": pct(wrong_refusal)}
+
+
+def balanced(fits: list[list[dict]], route: str, cut: float) -> float:
+    """Mean of answerable right and not-answerable refused, averaged over the fitting sets (each counts the
+    same, whatever its size)."""
+    return sum((r["answerable"] + r["refused"]) / 2 for r in (claim_rates(f, route, cut) for f in fits)) / len(fits)
+
+
+def choose_claim_cut(fits: list[list[dict]]) -> tuple[str, float]:
+    """The Chinese factoid route and claim cut with the best balanced rate (ties: the smaller cut, "model")."""
+    return max(((route, cut) for route in ROUTES for cut in CLAIM_GRID),
+               key=lambda rc: (round(balanced(fits, *rc), 6), -rc[1], rc[0] == "model"))
+
+
+def claim_table(title: str, rows: list[dict], combos) -> None:  # noqa: ANN001
+    print(f"\n{title} ({len(rows)} questions)\n| Chinese factoids | claim cut | answerable right | not answerable refused "
+          "| answerable refused |\n|---|---|---|---|---|")
+    ext = {"answerable": 0.0}
+    right = [float(not r["extractive_refused"] and fair_match(r["extractive"], r["answers"]))
+             for r in rows if r["kind"] == "answerable"]
+    ok = [float(r["extractive_refused"]) for r in rows if r["kind"] != "answerable"]
+    wrong = [float(r["extractive_refused"]) for r in rows if r["kind"] == "answerable"]
+    pct = lambda v: 100 * sum(v) / len(v) if v else float("nan")  # noqa: E731
+    ext = {"answerable": pct(right), "refused": pct(ok), "wrong_refusal": pct(wrong)}
+    print(f"| extractive | – | {ext['answerable']:.1f} | {ext['refused']:.1f} | {ext['wrong_refusal']:.1f} |")
+    for route, cut in combos:
+        r = claim_rates(rows, route, cut)
+        print(f"| {route} | {cut:.1f} | {r['answerable']:.1f} | {r['refused']:.1f} | {r['wrong_refusal']:.1f} |")
+
+
+def claim_main(fit_paths: list[Path], report_paths: list[Path], write: Path | None = None) -> int:
+    load = lambda p: [json.loads(line) for line in p.read_text(encoding="utf-8").splitlines()]  # noqa: E731
+    fits = [load(p) for p in fit_paths]
+    grid = [(route, cut) for route in ROUTES for cut in CLAIM_GRID]
+    for path, rows in zip(fit_paths, fits):
+        claim_table(f"fitting set: {path}", rows, grid)
+    route, best = choose_claim_cut(fits)
+    print(f"\nchosen (best balanced rate, fitting sets averaged): Chinese factoids -> {route}, claim cut {best:.1f} "
+          f"(balanced {balanced(fits, route, best):.1f}; as shipped before, model with cut 0.0: "
+          f"{balanced(fits, 'model', 0.0):.1f})")
+    for path in report_paths:
+        claim_table(f"reporting set: {path}", load(path), [("model", 0.0), (route, best)])
+    if write is not None:
+        saved = json.loads(write.read_text(encoding="utf-8")) if write.is_file() else {"meta": {}, "routes": {}}
+        saved["routes"]["factoid/zh"] = route
+        saved["claim"] = {"min_claim_coverage": best, "factoid/zh": route,
+                          "fitted_on": [str(p) for p in fit_paths],
+                          "how": "scripts/choose_policy.py --claim-cut: the Chinese factoid route and claim cut "
+                                 "with the best mean of answerable-right and unanswerable-refused rates, the "
+                                 "fitting sets averaged"}
+        write.write_text(json.dumps(saved, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {write}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("fit", type=Path)
+    ap.add_argument("fit", type=Path, nargs="+")
     ap.add_argument("--report", type=Path, action="append", default=[])
+    ap.add_argument("--claim-cut", action="store_true",
+                    help="choose the default's factoid claim cut (Policy.min_claim_coverage) on the fitting sets")
+    ap.add_argument("--write", type=Path, help="with --claim-cut: save the choice (rag/answering/routes.json)")
     args = ap.parse_args(argv)
+    if args.claim_cut:
+        return claim_main(args.fit, args.report, args.write)
+    args.fit = args.fit[0]
     load = lambda p: [json.loads(line) for line in p.read_text(encoding="utf-8").splitlines()]  # noqa: E731
     fit = load(args.fit)
     lines = table(fit)

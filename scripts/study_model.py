@@ -11,7 +11,12 @@ checked sentence (supported?, the question's coverage beside it, question anchor
 - absent: the question with its paragraph left out of the index (its neighbours stay);
 - adversarial: an answerable question with a year, number or name swapped for one its paragraph lacks
   (the paragraph stays indexed): it looks answerable and is not.
+- noun swap (`--noun-swaps N`): an answerable question with its longest noun that the paragraph holds
+  replaced by a noun of another paragraph that this one lacks (研发投入 asked where only 净利润 is given).
 Paragraphs are taken in file order after `--skip` (DRCD dev's first 400 fitted the extractive answerer).
+
+`--qa eval/qa_article.jsonl --split dev` studies our own set instead, over the project's index: its
+answerable factoids (kind "answerable") and unanswerable questions (kind "unanswerable").
 Generations are cached by prompt in `--cache`, so a rerun with other thresholds costs no model time.
 """
 
@@ -25,6 +30,7 @@ import re
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from rag.answering.base import Evidence
@@ -32,7 +38,7 @@ from rag.answering.bundled import LlamaCppGenerator
 from rag.answering.extractive import ExtractiveAnswerer
 from rag.answering.features import coverage, question_terms
 from rag.answering.generation import Control, Generation
-from rag.answering.model import DEFAULT_POLICY, ModelAnswerer, context_of
+from rag.answering.model import DEFAULT_POLICY, ModelAnswerer, claim_share, context_of
 from rag.answering.question import Question
 from rag.answering.support import anchors_missing, passage_text, question_anchors
 from rag.chat import Engine
@@ -94,6 +100,21 @@ def swap(question: str, context: str, names: list[str], rng: random.Random) -> s
     return None
 
 
+NOUN_FLAGS = ("n", "nz", "vn", "nt", "ns")
+
+
+def noun_swap(question: str, context: str, nouns: list[str], rng: random.Random) -> str | None:
+    """The question with its longest noun that `context` holds replaced by one of `nouns` it lacks."""
+    import jieba.posseg
+
+    own = sorted({w.word for w in jieba.posseg.cut(question) if w.flag in NOUN_FLAGS and len(w.word) >= 2
+                  and w.word in context}, key=lambda w: (-len(w), w))
+    others = [n for n in nouns if n not in context and n not in question]
+    if not own or not others:
+        return None
+    return question.replace(own[0], rng.choice(others), 1)
+
+
 def load_paragraphs(path: Path, t2s: bool, skip: int) -> list[tuple[str, str, list[dict]]]:
     data = json.loads(path.read_text(encoding="utf-8"))["data"]
     conv = None
@@ -113,18 +134,9 @@ def load_paragraphs(path: Path, t2s: bool, skip: int) -> list[tuple[str, str, li
     return out[skip:]
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--dataset", type=Path, required=True)
-    ap.add_argument("--t2s", action="store_true", help="convert traditional to simplified Chinese (DRCD)")
-    ap.add_argument("--skip", type=int, default=0, help="paragraphs to skip first")
-    ap.add_argument("--questions", type=int, default=60, help="answerable questions (one per paragraph)")
-    ap.add_argument("--absent", type=int, default=40)
-    ap.add_argument("--adversarial", type=int, default=40)
-    ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--cache", type=Path, default=PROJECT_ROOT / "artifacts" / "generations.jsonl")
-    args = ap.parse_args(argv)
-    rng = random.Random(0)
+def dataset_cases(args: argparse.Namespace, rng: random.Random) -> tuple[list[dict], list]:
+    """Answerable, adversarial, noun-swapped and absent cases of a SQuAD-format set, and the documents to
+    index (the answerable questions' paragraphs and distractors; the absent ones' left out)."""
     paragraphs = load_paragraphs(args.dataset, args.t2s, args.skip)
     # one question per paragraph; paragraphs alternate between "kept" and "absent" roles
     kept = paragraphs[0: 2 * args.questions: 2][: args.questions]
@@ -153,36 +165,100 @@ def main(argv: list[str] | None = None) -> int:
         if qas:
             cases.append({"kind": "absent", "id": qas[0]["id"], "question": qas[0]["question"], "answers": [],
                           "source": source})
+    nouns = sorted({w.word for _, c, _ in kept + distractors for w in jieba.posseg.cut(c[:300])
+                    if w.flag in NOUN_FLAGS and len(w.word) >= 2})
+    swapped = 0
+    for source, context, qas in kept:
+        if swapped >= args.noun_swaps:
+            break
+        for qa in qas[2:]:
+            changed = noun_swap(qa["question"], context, nouns, rng)
+            if changed:
+                cases.append({"kind": "adversarial", "id": qa["id"] + "-noun", "question": changed,
+                              "original": qa["question"], "answers": [], "source": source})
+                swapped += 1
+                break
+    return cases, [make_document(s, c) for s, c, _ in kept + distractors]
+
+
+def own_cases(path: Path, split: str) -> list[dict]:
+    """Our QA set's answerable factoids (with gold answers) and unanswerable questions of one split."""
+    cases = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line) if line.strip() else None
+        if not row or row.get("split", "test") != split:
+            continue
+        tags = row.get("tags", [])
+        if "unanswerable" in tags:
+            kind = "unanswerable"
+        elif row.get("answers") and "factoid" in tags:
+            kind = "answerable"
+        else:
+            continue
+        cases.append({"kind": kind, "id": row["id"], "question": row["question"], "answers": row.get("answers", []),
+                      "history": row.get("history", []), "source": "", "tags": tags})
+    return cases
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--dataset", type=Path, help="a SQuAD-format set (or --qa)")
+    ap.add_argument("--t2s", action="store_true", help="convert traditional to simplified Chinese (DRCD)")
+    ap.add_argument("--skip", type=int, default=0, help="paragraphs to skip first")
+    ap.add_argument("--questions", type=int, default=60, help="answerable questions (one per paragraph)")
+    ap.add_argument("--absent", type=int, default=40)
+    ap.add_argument("--adversarial", type=int, default=40)
+    ap.add_argument("--noun-swaps", type=int, default=0, help="noun-swapped adversarial questions")
+    ap.add_argument("--qa", type=Path, help="study this QA file (ours) over the project's index instead")
+    ap.add_argument("--split", default="dev", help="with --qa: the split to study")
+    ap.add_argument("--top-sentences", type=int, default=DEFAULT_POLICY.top_sentences,
+                    help="candidate sentences sent to the model (Policy.top_sentences)")
+    ap.add_argument("--excerpt-chars", type=int, default=DEFAULT_POLICY.max_excerpt_chars,
+                    help="excerpt budget in characters (Policy.max_excerpt_chars)")
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--cache", type=Path, default=PROJECT_ROOT / "artifacts" / "generations.jsonl")
+    args = ap.parse_args(argv)
+    if not args.dataset and not args.qa:
+        ap.error("give --dataset (a SQuAD-format set) or --qa (our QA file)")
+    rng = random.Random(0)
     config = Config()
-    embedder = load_embedder(config, progress=lambda m: print(m, file=sys.stderr))
-    documents = [make_document(s, c) for s, c, _ in kept + distractors]
-    index_dir = Path(tempfile.mkdtemp(prefix="study-index-"))
-    engine = Engine(config, index_dir, embedder, empty_index(embedder))
-    engine.add_documents(documents)
     generator = CachedGenerator(LlamaCppGenerator(Path(config.llm_model_path), "qwen", 0, 120.0), args.cache)
+    if args.qa:
+        cases = own_cases(args.qa, args.split)
+        engine = Engine.open(config)
+        embedder = engine.embedder
+    else:
+        cases, documents = dataset_cases(args, rng)
+        embedder = load_embedder(config, progress=lambda m: print(m, file=sys.stderr))
+        index_dir = Path(tempfile.mkdtemp(prefix="study-index-"))
+        engine = Engine(config, index_dir, embedder, empty_index(embedder))
+        engine.add_documents(documents)
     extractive = ExtractiveAnswerer(config.max_answer_chars)
-    answerer = ModelAnswerer(generator, extractive, DEFAULT_POLICY)
+    policy = replace(DEFAULT_POLICY, top_sentences=args.top_sentences, max_excerpt_chars=args.excerpt_chars)
+    answerer = ModelAnswerer(generator, extractive, policy)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("w", encoding="utf-8") as out:
         for i, case in enumerate(cases):
-            q = Question.make(case["question"], None)
+            q = Question.make(case["question"], case.get("history") or None)
             vector = embedder.embed_queries([q.retrieval_query])[0]
             hits = retrieve(engine.index, vector, tokenize(q.retrieval_query), config.k, config.mode,
                             config.rrf_k, config.fusion_depth)
             evidence = Evidence(engine.index, vector, embedder)
             t0 = time.perf_counter()
             ex = extractive.answer(q, hits, evidence)
-            ex_missing, ex_cov = [], None
+            ex_missing, ex_cov, ex_claim = [], None, None
+            terms = question_terms(q.text, q.previous, engine.index)
             if not ex.refused and ex.citations:
                 first = ex.citations[0]
                 context = context_of(engine.index, first.hit, first.sentence)
                 ex_missing = anchors_missing(question_anchors(q.text), passage_text(first.hit))
-                terms = question_terms(q.text, q.previous, engine.index)
                 ex_cov = coverage(terms.known, token_set(context)) if terms.known else 1.0
+                ex_claim = claim_share(terms, context)
             outcome = answerer.run(q, hits, evidence, Control())
             g = outcome.generation
             row = {**case, "extractive": ex.text, "extractive_refused": ex.refused,
                    "extractive_missing": ex_missing, "extractive_coverage": ex_cov,
+                   "extractive_claim_coverage": ex_claim, "unseen_share": round(terms.unseen_share, 3),
                    "extractive_score": outcome.analysis.score if outcome.analysis else None,
                    "shape": outcome.analysis.shape if outcome.analysis else "",
                    "reply": g.text if g else None, "model_refused": outcome.model_refused,
@@ -192,6 +268,7 @@ def main(argv: list[str] | None = None) -> int:
                    "checked": [{"text": c.text, "supported": c.support is not None, "kept": c.kept,
                                 "coverage": round(c.question_coverage, 3), "missing": list(c.missing),
                                 "passage_coverage": round(c.passage_coverage, 3),
+                                "claim_coverage": round(c.claim_coverage, 3),
                                 "overlap": round(c.support.overlap, 3) if c.support else None,
                                 "standing": round(c.support.standing, 3) if c.support else None}
                                for c in outcome.checked],

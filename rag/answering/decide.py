@@ -100,16 +100,23 @@ NOTHING_SUPPORTED = "no sentence of the model's answer is supported by the passa
 
 
 def model_answer(said_not_found: bool, kept: int, passage_coverage: float, extractive_score: float,
-                 min_coverage: float, min_extractive_score: float) -> Decision:
+                 min_coverage: float, min_extractive_score: float, claim_coverage: float = 1.0,
+                 min_claim_coverage: float = 0.0) -> Decision:
     """The model's checked answer stands when the model did not say "not there", at least one of its
     sentences is supported with the question's anchors beside it (`kept`), the question's known words cover
     `min_coverage` of their idf weight in the supporting passage, and the extractive answerer's answer logit
     for the question is at least `min_extractive_score` (the two cuts of "auto" were fitted on DRCD dev by
-    scripts/choose_policy.py; "model" uses neither)."""
+    scripts/choose_policy.py; "model" uses neither). A factoid's answer also needs `min_claim_coverage` of
+    the question's whole word weight (words the documents never use count as missing) beside its best
+    supporting sentence (every model route)."""
     if said_not_found:
         return refuse_because(MODEL_SAID_NOT_FOUND)
     if kept == 0:
         return refuse_because(NOTHING_SUPPORTED)
+    if claim_coverage < min_claim_coverage:
+        return refuse_because(f"beside the answer's supporting sentence stand {claim_coverage:.2f} of the question's "
+                              f"word weight, below {min_claim_coverage:.2f}: the value may belong to something else "
+                              "than what was asked")
     if passage_coverage < min_coverage:
         return refuse_because(f"the question's words cover {passage_coverage:.2f} of their weight in the supporting "
                               f"passage, below {min_coverage:.2f}")
@@ -119,11 +126,15 @@ def model_answer(said_not_found: bool, kept: int, passage_coverage: float, extra
     return ANSWER
 
 
-def extractive_after_model(anchors_missing: list[str], coverage: float, min_coverage: float) -> Decision:
+def extractive_after_model(anchors_missing: list[str], coverage: float, min_coverage: float,
+                           claim_coverage: float = 1.0, min_claim_coverage: float = 0.0) -> Decision:
     """The extractive answer given in place of a model answer that failed its checks ("auto" with
     Policy.extractive_fallback_score) must pass the same question checks."""
     if anchors_missing:
         return refuse_because(f"the question's {', '.join(anchors_missing)} is not in the extractive answer's passage")
+    if claim_coverage < min_claim_coverage:
+        return refuse_because(f"beside the extractive answer's sentence stand {claim_coverage:.2f} of the question's "
+                              f"word weight, below {min_claim_coverage:.2f}")
     if coverage < min_coverage:
         return refuse_because(f"the question's words cover {coverage:.2f} of the extractive answer's passage, "
                               f"below {min_coverage:.2f}")

@@ -30,7 +30,7 @@ from rag.answering.base import Evidence, refuse
 from rag.answering.compose import Generated, compose_generated
 from rag.answering.context import Excerpt, select_excerpts
 from rag.answering.extractive import Analysis, ExtractiveAnswerer
-from rag.answering.features import coverage, question_terms
+from rag.answering.features import QuestionTerms, coverage, question_terms
 from rag.answering.generation import Control, Generation, GenerationFailed, Generator
 from rag.answering.prompt import build_messages
 from rag.answering.question import Question
@@ -62,6 +62,12 @@ class Policy:
     # when the model's answer fails, the extractive answer is given instead if its answer logit is at least this
     # and it passes the same question checks (inf: never; refuse)
     extractive_fallback_score: float = math.inf
+    # A factoid's answer is believed only where this share of the question's whole word weight (words the
+    # index never saw count as missing) stands beside its supporting sentence (the sentence, its neighbours,
+    # the title): a value from the right sentence answering another noun's question (研发投入 asked, 净利润's
+    # figure given) leaves the asked noun out. Applies on every model route. Fitted by
+    # scripts/choose_policy.py --claim-cut (README).
+    min_claim_coverage: float = 0.0
     # "shape/language" (factoid/zh, open/en, …) -> which answerer writes that kind of answer: "auto" (these
     # cuts), "model" (no cuts) or "extractive" (no model). Chosen on the article's dev split by
     # scripts/choose_routing.py and saved in routes.json; a kind not listed is answered as "auto".
@@ -90,8 +96,19 @@ def load_routes(path: Path = ROUTES_FILE) -> dict[str, str]:
     return dict(routes)
 
 
+def load_claim_cut(path: Path = ROUTES_FILE) -> float:
+    """The saved factoid claim cut (Policy.min_claim_coverage; 0.0 when none was fitted)."""
+    if not path.is_file():
+        return 0.0
+    cut = json.loads(path.read_text(encoding="utf-8")).get("claim", {}).get("min_claim_coverage", 0.0)
+    if not 0.0 <= cut <= 1.0:
+        raise ModelError(f"{path} has min_claim_coverage={cut}, outside 0..1. Rerun scripts/choose_policy.py "
+                         "--claim-cut --write.")
+    return float(cut)
+
+
 AUTO_POLICY = Policy(min_question_coverage=0.4, min_extractive_score=-1.0, extractive_fallback_score=1.0,
-                     routes=load_routes())
+                     routes=load_routes(), min_claim_coverage=load_claim_cut())
 
 
 @dataclass(frozen=True)
@@ -105,6 +122,7 @@ class Checked:
     question_coverage: float  # idf share of the question's known words in the supporting sentence and neighbours
     missing: tuple[str, ...]  # question anchors absent from the passage of the support
     passage_coverage: float = 0.0  # the same share over the whole passage of the support
+    claim_coverage: float = 1.0  # share of the question's whole word weight (unseen words missing) beside the support
 
     @property
     def kept(self) -> bool:
@@ -134,6 +152,14 @@ def context_of(index, hit: Hit, sentence: Sentence) -> str:  # noqa: ANN001 - In
         return f"{hit.chunk.title}\n{sentence.text}"
     lo, hi = max(0, inside[0] - 1), min(len(sentences), inside[-1] + 2)
     return hit.chunk.title + "\n" + "".join(s.text for s in sentences[lo:hi])
+
+
+def claim_share(terms: QuestionTerms, context: str) -> float:
+    """Share of the question's whole word weight found in `context`: its known words by idf, and the words
+    the index never saw (weighted as the rarest word) counted as missing; 1.0 for a question with no word."""
+    if not terms.known:
+        return 1.0 - terms.unseen_share
+    return coverage(terms.known, token_set(context)) * (1.0 - terms.unseen_share)
 
 
 def check_reply(reply: str, question: Question, excerpts: Sequence[Excerpt], evidence: Evidence,
@@ -169,7 +195,7 @@ def check_reply(reply: str, question: Question, excerpts: Sequence[Excerpt], evi
         cov = coverage(terms.known, token_set(context)) if terms.known else 1.0
         wide = coverage(terms.known, token_set(passage)) if terms.known else 1.0
         out.append(Checked(claim.text, claim.markers, support, excerpt.origin, cov,
-                           tuple(anchors_missing(anchors, passage)), wide))
+                           tuple(anchors_missing(anchors, passage)), wide, claim_share(terms, context)))
     return out
 
 
@@ -256,7 +282,9 @@ class ModelAnswerer:
         model_refused = says_not_found(generation.text)
         kept = [c for c in checked if c.kept]
         decision = decide.model_answer(model_refused, len(kept), max((c.passage_coverage for c in kept), default=0.0),
-                                       analysis.score, p.min_question_coverage, p.min_extractive_score)
+                                       analysis.score, p.min_question_coverage, p.min_extractive_score,
+                                       max((c.claim_coverage for c in kept), default=0.0),
+                                       p.min_claim_coverage if analysis.shape == "factoid" else 0.0)
         answer = compose_checked(question, checked, hits, self.name, analysis.shape) if decision.answer else None
         if answer is None:
             answer = self.when_unsupported(question, hits, evidence, analysis, decision.reason, p)
@@ -284,8 +312,10 @@ class ModelAnswerer:
         passage = passage_text(first.hit)
         terms = question_terms(question.text, question.previous, evidence.index)
         cov = coverage(terms.known, token_set(passage)) if terms.known else 1.0
+        beside = claim_share(terms, context_of(evidence.index, first.hit, first.sentence)) if first.sentence else 0.0
         checked = decide.extractive_after_model(anchors_missing(question_anchors(question.text), passage), cov,
-                                                policy.min_question_coverage)
+                                                policy.min_question_coverage, beside,
+                                                policy.min_claim_coverage if analysis.shape == "factoid" else 0.0)
         if not checked.answer:
             return refuse(question.text, hits, self.name, analysis.shape, reason=f"{reason}; {checked.reason}")
         note = f"The model's answer was withheld ({reason}); this is the extractive answer, which passes the same checks."

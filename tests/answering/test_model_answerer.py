@@ -311,3 +311,43 @@ def test_a_model_route_gives_no_extractive_fallback(fake_engine):
     routed = ModelAnswerer(invented, answering, replace(always, routes={"factoid/zh": "model"}), "auto")
     answer = routed.answer(q, hits, evidence)
     assert (answer.refused, answer.answerer) == (True, "auto")
+
+
+def test_a_value_answering_another_nouns_question_is_refused_by_the_claim_cut(fake_engine):
+    """3.7亿元 is the net profit; asked for 研发投入 (a word the article never uses), the same supported value
+    would answer something else. The claim cut refuses it, on every model route; the net-profit question
+    keeps its answer."""
+    strict = replace(DEFAULT_POLICY, min_claim_coverage=0.5)
+    ok = run(fake_engine, Scripted("3.7亿元[1]"), question="美图2023年的净利润是多少？", policy=strict)
+    assert (ok.answer.refused, ok.answer.text) == (False, "3.7亿元[1]")
+    assert ok.checked[0].claim_coverage > 0.5
+    other = run(fake_engine, Scripted("3.7亿元[1]"), question="美图2023年的研发投入是多少？", policy=strict)
+    assert other.answer.refused and other.checked[0].kept
+    assert other.checked[0].claim_coverage < 0.5
+    assert "of the question's word weight, below 0.50" in other.answer.reason
+    loose = run(fake_engine, Scripted("3.7亿元[1]"), question="美图2023年的研发投入是多少？")  # no cut: the model alone
+    assert not loose.answer.refused
+    routed = replace(strict, min_question_coverage=1.01, routes={"factoid/zh": "model"})  # "model" drops only the other cuts
+    assert run(fake_engine, Scripted("3.7亿元[1]"), question="美图2023年的研发投入是多少？", policy=routed).answer.refused
+
+
+def test_claim_share_counts_words_the_index_never_saw_as_missing():
+    from rag.answering.features import QuestionTerms
+    from rag.answering.model import claim_share
+
+    terms = QuestionTerms({"美图": 1.0, "净利润": 3.0}, 0.5, frozenset(), ())
+    assert claim_share(terms, "美图的净利润是3.7亿元") == pytest.approx(0.5)  # all known words there, half the weight unseen
+    assert claim_share(terms, "美图的总收入是27亿元") == pytest.approx(0.125)
+    assert claim_share(QuestionTerms({}, 0.0, frozenset(), ()), "任何") == 1.0
+
+
+def test_the_saved_claim_cut_is_read_and_checked(tmp_path):
+    from rag.answering.model import load_claim_cut
+
+    assert load_claim_cut(tmp_path / "none.json") == 0.0
+    path = tmp_path / "routes.json"
+    path.write_text('{"routes": {}, "claim": {"min_claim_coverage": 0.3}}', encoding="utf-8")
+    assert load_claim_cut(path) == 0.3
+    path.write_text('{"routes": {}, "claim": {"min_claim_coverage": 3}}', encoding="utf-8")
+    with pytest.raises(ModelError, match="min_claim_coverage=3, outside 0..1"):
+        load_claim_cut(path)
