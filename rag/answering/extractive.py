@@ -123,8 +123,11 @@ class ExtractiveAnswerer:
 
     def answer(self, question: Question, hits: Sequence[Hit], evidence: Evidence,
                on_token: Callable[[str], None] | None = None, control: Control | None = None) -> Answer:
+        return self.answer_from(question, hits, evidence, self.analyse(question, hits, evidence))
+
+    def answer_from(self, question: Question, hits: Sequence[Hit], evidence: Evidence, a: Analysis) -> Answer:
+        """The answer decided from an analysis already made (the model answerer's fallback reuses its own)."""
         text = question.text
-        a = self.analyse(question, hits, evidence)
         if not hits:
             return refuse(text, hits, self.name, a.shape, decide.NO_HITS)
         if a.shape == "summary":

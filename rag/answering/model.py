@@ -252,8 +252,9 @@ class ModelAnswerer:
             return str(exc)
         return ""
 
-    def fallback(self, question: Question, hits: Sequence[Hit], evidence: Evidence, why: str) -> Answer:
-        answer = self.extractive.answer(question, hits, evidence)
+    def fallback(self, question: Question, hits: Sequence[Hit], evidence: Evidence, why: str,
+                 analysis: Analysis) -> Answer:
+        answer = self.extractive.answer_from(question, hits, evidence, analysis)
         note = f"The model gave no answer ({why}); this is the extractive answer."
         return replace(answer, notice=" ".join(n for n in (answer.notice, note) if n))
 
@@ -264,7 +265,7 @@ class ModelAnswerer:
         analysis = self.extractive.analyse(question, hits, evidence)
         route = self.policy.routes.get(f"{analysis.shape}/{question.language}", "auto")
         if analysis.shape == "summary" or not analysis.candidates or route == "extractive":
-            return Outcome(self.extractive.answer(question, hits, evidence), analysis)
+            return Outcome(self.extractive.answer_from(question, hits, evidence, analysis), analysis)
         p = self.policy if route == "auto" else replace(self.policy, min_question_coverage=0.0,  # "model"
                                                         min_extractive_score=-math.inf,
                                                         extractive_fallback_score=math.inf)
@@ -276,7 +277,8 @@ class ModelAnswerer:
             generation = self.generator.generate(messages, p.open_tokens if open_answer else p.factoid_tokens,
                                                  control)
         except GenerationFailed as exc:
-            return Outcome(self.fallback(question, hits, evidence, str(exc)), analysis, excerpts, failure=str(exc))
+            return Outcome(self.fallback(question, hits, evidence, str(exc), analysis), analysis, excerpts,
+                           failure=str(exc))
         stop_note = "Stopped: this is the part written before Stop, checked like any answer." if generation.stopped else ""
         checked = tuple(check_reply(generation.text, question, excerpts, evidence, p.bar))
         model_refused = says_not_found(generation.text)
@@ -305,7 +307,7 @@ class ModelAnswerer:
         refusal = refuse(question.text, hits, self.name, analysis.shape, reason=reason)
         if analysis.score < policy.extractive_fallback_score:
             return refusal
-        answer = self.extractive.answer(question, hits, evidence)
+        answer = self.extractive.answer_from(question, hits, evidence, analysis)
         if answer.refused or not answer.citations:
             return refusal
         first = answer.citations[0]
