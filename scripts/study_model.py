@@ -12,7 +12,7 @@ checked sentence (supported?, the question's coverage beside it, question anchor
 - adversarial: an answerable question with a year, number or name swapped for one its paragraph lacks
   (the paragraph stays indexed): it looks answerable and is not.
 - noun swap (`--noun-swaps N`): an answerable question with its longest noun that the paragraph holds
-  replaced by a noun of another paragraph that this one lacks (研发投入 asked where only 净利润 is given).
+  replaced by a noun of another paragraph that this one lacks (员工薪酬 asked where only 净利润 is given).
 Paragraphs are taken in file order after `--skip` (DRCD dev's first 400 fitted the extractive answerer).
 
 `--qa eval/qa_article.jsonl --split dev` studies our own set instead, over the project's index: its

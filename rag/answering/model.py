@@ -64,7 +64,7 @@ class Policy:
     extractive_fallback_score: float = math.inf
     # A factoid's answer is believed only where this share of the question's whole word weight (words the
     # index never saw count as missing) stands beside its supporting sentence (the sentence, its neighbours,
-    # the title): a value from the right sentence answering another noun's question (研发投入 asked, 净利润's
+    # the title): a value from the right sentence answering another noun's question (员工薪酬 asked, 净利润's
     # figure given) leaves the asked noun out. Applies on every model route. Fitted by
     # scripts/choose_policy.py --claim-cut (README).
     min_claim_coverage: float = 0.0

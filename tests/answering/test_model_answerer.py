@@ -314,21 +314,21 @@ def test_a_model_route_gives_no_extractive_fallback(fake_engine):
 
 
 def test_a_value_answering_another_nouns_question_is_refused_by_the_claim_cut(fake_engine):
-    """3.7亿元 is the net profit; asked for 研发投入 (a word the article never uses), the same supported value
+    """3.7亿元 is the net profit; asked for 员工薪酬 (words the article never uses), the same supported value
     would answer something else. The claim cut refuses it, on every model route; the net-profit question
     keeps its answer."""
     strict = replace(DEFAULT_POLICY, min_claim_coverage=0.5)
     ok = run(fake_engine, Scripted("3.7亿元[1]"), question="美图2023年的净利润是多少？", policy=strict)
     assert (ok.answer.refused, ok.answer.text) == (False, "3.7亿元[1]")
     assert ok.checked[0].claim_coverage > 0.5
-    other = run(fake_engine, Scripted("3.7亿元[1]"), question="美图2023年的研发投入是多少？", policy=strict)
+    other = run(fake_engine, Scripted("3.7亿元[1]"), question="美图2023年的员工薪酬是多少？", policy=strict)
     assert other.answer.refused and other.checked[0].kept
     assert other.checked[0].claim_coverage < 0.5
     assert "of the question's word weight, below 0.50" in other.answer.reason
-    loose = run(fake_engine, Scripted("3.7亿元[1]"), question="美图2023年的研发投入是多少？")  # no cut: the model alone
+    loose = run(fake_engine, Scripted("3.7亿元[1]"), question="美图2023年的员工薪酬是多少？")  # no cut: the model alone
     assert not loose.answer.refused
     routed = replace(strict, min_question_coverage=1.01, routes={"factoid/zh": "model"})  # "model" drops only the other cuts
-    assert run(fake_engine, Scripted("3.7亿元[1]"), question="美图2023年的研发投入是多少？", policy=routed).answer.refused
+    assert run(fake_engine, Scripted("3.7亿元[1]"), question="美图2023年的员工薪酬是多少？", policy=routed).answer.refused
 
 
 def test_claim_share_counts_words_the_index_never_saw_as_missing():
