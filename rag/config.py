@@ -82,6 +82,10 @@ class Config:
     # Replies the bundled model keeps by prompt (greedy decoding: the same prompt gets the same reply, replayed at
     # once); 0 turns this off (the load test measures the model itself with RAG_LLM_REPLY_CACHE=0).
     llm_reply_cache: int = 256
+    # A JSONL file that keeps the bundled model's replies across runs (RAG_LLM_REPLY_FILE; "" = none): an
+    # evaluation rerun after a change to the checks replays the same prompts' replies, with their measured
+    # timings, instead of generating them again. For evaluation, not serving.
+    llm_reply_file: str = ""
     # Longest wait in the serving queue for the one model (rag/serving.py); a question that waited longer
     # gets the extractive answer at once, with a notice. 15 s is three or four 4-s answers ahead: README "Serving".
     llm_queue_s: float = 15.0

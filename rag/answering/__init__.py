@@ -52,7 +52,8 @@ def make_generator(config: Config) -> Generator:
     if config.llm_base_url:
         key: tuple = ("endpoint", config.llm_base_url, config.llm_model, config.llm_timeout_s)
     else:
-        key = ("gguf", config.llm_model_path, config.llm_threads, config.llm_reply_cache, config.llm_timeout_s)
+        key = ("gguf", config.llm_model_path, config.llm_threads, config.llm_reply_cache, config.llm_timeout_s,
+               config.llm_reply_file)
     key += (config.llm_queue_s,)
     if key not in _GENERATORS:
         from rag.serving import ModelQueue
@@ -70,7 +71,8 @@ def make_generator(config: Config) -> Generator:
             path = Path(config.llm_model_path)
             name = QWEN_1_5B.name if path.name == QWEN_1_5B.file_name else path.stem
             inner = LlamaCppGenerator(path, name, config.llm_threads, config.llm_timeout_s,
-                                      reply_cache=config.llm_reply_cache)
+                                      reply_cache=config.llm_reply_cache,
+                                      reply_file=Path(config.llm_reply_file) if config.llm_reply_file else None)
         # one fair queue in front of the one model (rag/serving.py): arrival order, places told, RAG_LLM_QUEUE_S
         _GENERATORS[key] = ModelQueue(inner, config.llm_queue_s)
     return _GENERATORS[key]

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.answering.generation import Control, Generation, GenerationFailed
+from rag.errors import InputError
 
 REPLY_CACHE = 256  # replies kept by prompt (Config.llm_reply_cache)
 N_CTX = 2048  # the answer prompt stays near 400-700 tokens; 2,048 leaves room for follow-ups and the reply
@@ -32,7 +33,7 @@ class LlamaCppGenerator:
     """One GGUF model held by this process."""
 
     def __init__(self, path: Path, name: str, threads: int = 0, timeout_s: float = 60.0,
-                 n_ctx: int = N_CTX, reply_cache: int = REPLY_CACHE) -> None:
+                 n_ctx: int = N_CTX, reply_cache: int = REPLY_CACHE, reply_file: Path | None = None) -> None:
         self.path = Path(path)
         self.name = name
         self.threads = threads
@@ -43,6 +44,9 @@ class LlamaCppGenerator:
         # question, or two answerers of one evaluation sharing a prompt). Small: replies are short.
         self._replies: OrderedDict[str, Generation] = OrderedDict()
         self.reply_cache = reply_cache
+        # replies kept across runs (Config.llm_reply_file): key -> Generation, for this model only
+        self.reply_file = reply_file
+        self._saved: dict[str, Generation] = _read_replies(reply_file, name) if reply_file else {}
         self._load_error = ""
         self._lock = threading.Lock()
 
@@ -99,6 +103,8 @@ class LlamaCppGenerator:
             if key in self._replies:
                 self._replies.move_to_end(key)
                 return _replay(self._replies[key], control)
+            if key in self._saved:
+                return _replay(self._saved[key], control)
             llm = self.load()
             start = time.monotonic()
             first = 0.0
@@ -138,7 +144,38 @@ class LlamaCppGenerator:
                 self._replies[key] = generation
                 while len(self._replies) > self.reply_cache:
                     self._replies.popitem(last=False)
+            if not stopped and self.reply_file is not None:
+                self._saved[key] = generation
+                _append_reply(self.reply_file, self.name, key, generation)
         return generation
+
+
+def _read_replies(path: Path, model: str) -> dict[str, Generation]:
+    """The replies of `model` kept in `path` (none when the file does not exist yet)."""
+    out: dict[str, Generation] = {}
+    if not path.is_file():
+        return out
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            if row["model"] == model:
+                out[row["key"]] = Generation(
+                    text="".join(row["pieces"]), prompt_tokens=row["prompt_tokens"], tokens=len(row["pieces"]),
+                    first_token_s=row["first_token_s"], seconds=row["seconds"], pieces=tuple(row["pieces"]))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InputError(f"{path} line {number} is not a kept reply ({exc}); delete the file or set "
+                             "RAG_LLM_REPLY_FILE to another") from None
+    return out
+
+
+def _append_reply(path: Path, model: str, key: str, generation: Generation) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    row = {"model": model, "key": key, "pieces": list(generation.pieces), "prompt_tokens": generation.prompt_tokens,
+           "first_token_s": generation.first_token_s, "seconds": generation.seconds}
+    with path.open("a", encoding="utf-8") as f:
+        f.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
 def _replay(generation: Generation, control: Control) -> Generation:

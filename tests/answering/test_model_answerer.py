@@ -351,3 +351,41 @@ def test_the_saved_claim_cut_is_read_and_checked(tmp_path):
     path.write_text('{"routes": {}, "claim": {"min_claim_coverage": 3}}', encoding="utf-8")
     with pytest.raises(ModelError, match="min_claim_coverage=3, outside 0..1"):
         load_claim_cut(path)
+
+
+class FakeLlama:
+    """Streams a fixed reply the way llama_cpp.Llama.create_chat_completion does; counts its calls."""
+
+    def __init__(self, *pieces: str) -> None:
+        self.pieces, self.calls = pieces, 0
+
+    def create_chat_completion(self, **_: object):
+        self.calls += 1
+        return iter([{"choices": [{"delta": {"content": p}}]} for p in self.pieces])
+
+    def tokenize(self, data: bytes, add_bos: bool = False) -> list[int]:
+        return list(range(len(data) // 3))
+
+    def close(self) -> None:
+        pass
+
+
+def test_replies_kept_in_a_file_are_replayed_by_the_next_run_without_the_model(tmp_path):
+    kept = tmp_path / "replies.jsonl"
+    first = LlamaCppGenerator(tmp_path / "m.gguf", "qwen", reply_cache=0, reply_file=kept)
+    first._llm = FakeLlama("27亿元", "[1]")
+    g = first.generate([{"role": "user", "content": "总收入？"}], 16)
+    assert (g.text, first._llm.calls) == ("27亿元[1]", 1)
+    second = LlamaCppGenerator(tmp_path / "m.gguf", "qwen", reply_cache=0, reply_file=kept)
+    second._llm = FakeLlama("never used")
+    tokens: list[str] = []
+    again = second.generate([{"role": "user", "content": "总收入？"}], 16, Control(on_token=tokens.append))
+    assert (again.text, again.seconds, second._llm.calls, tokens) == ("27亿元[1]", g.seconds, 0, ["27亿元", "[1]"])
+    other_model = LlamaCppGenerator(tmp_path / "m.gguf", "gemma", reply_cache=0, reply_file=kept)
+    other_model._llm = FakeLlama("别的")
+    assert other_model.generate([{"role": "user", "content": "总收入？"}], 16).text == "别的"
+    kept.write_text("not json\n", encoding="utf-8")
+    from rag.errors import InputError
+
+    with pytest.raises(InputError, match=r"replies.jsonl line 1 is not a kept reply .*RAG_LLM_REPLY_FILE"):
+        LlamaCppGenerator(tmp_path / "m.gguf", "qwen", reply_file=kept)
