@@ -1,15 +1,15 @@
 """One model, many people: `ModelQueue` runs the requests of a serving process through one generator, one
 at a time, in arrival order.
 
-A model instance uses both cores for one answer (2–5 s), so answers cannot usefully run side by side: the
-queue makes everyone else wait their turn, tells each waiting request how many are ahead of it
-(`Control.queued`, shown as "queued: 3 ahead"), and gives up on a request that has waited longer than
-`queue_s` (RAG_LLM_QUEUE_S) by raising `GenerationFailed`, so the answerer gives the instant extractive
-answer with the reason as its notice. It does not make anyone wait in vain: once one answer has been timed,
-a request whose expected wait (what is left of the running answer, plus one average answer for each request
-ahead) would take it past `queue_s` gets the fallback at once instead of after `queue_s`, so every reply is
-complete within about `queue_s` plus one answer. A request whose `Control.stop` is set while it waits leaves the
-queue at once; once it runs, the generator itself checks the same flag per token.
+A model instance uses both cores for one answer (4–8 s on this 2-core machine), so answers cannot usefully
+run side by side: the queue makes everyone else wait their turn, tells each waiting request how many are
+ahead of it (`Control.queued`, shown as "queued: 3 ahead"), and gives up on a request that has waited
+longer than `queue_s` (RAG_LLM_QUEUE_S) by raising `GenerationFailed`, so the answerer gives the instant
+extractive answer with the reason as its notice. Nobody waits in vain: once one answer has been timed, a
+request whose expected wait (what is left of the running answer, plus one average answer for each request
+ahead) would take it past `queue_s` gets the fallback at once instead of after `queue_s`. A request whose
+`Control.stop` is set while it waits leaves the queue at once; once it runs, the generator itself checks
+the same flag per token.
 
 The queue creates no threads: each request waits in its caller's thread, on one condition variable.
 """
