@@ -181,15 +181,20 @@ def check_reply(reply: str, question: Question, excerpts: Sequence[Excerpt], evi
         cited = [n for n in claim.markers if 1 <= n <= len(excerpts)]
         found: list = []
         for group in (cited, [n for n in range(1, len(excerpts) + 1) if n not in cited]):
-            found = [(s, excerpts[n - 1]) for n in group
-                     if (s := best_support(claim.text, vector, excerpts[n - 1].hit, evidence.index, bar)) is not None
-                     and s.supported]
+            for n in group:
+                origin = excerpts[n - 1].origin
+                # among the sentences that support it, the one that carries the question (claim_share)
+                prefer = lambda sentence, origin=origin: claim_share(  # noqa: E731
+                    terms, context_of(evidence.index, origin, sentence))
+                s = best_support(claim.text, vector, excerpts[n - 1].hit, evidence.index, bar, prefer)
+                if s is not None and s.supported:
+                    found.append((s, excerpts[n - 1], prefer(s.sentence)))
             if found:
                 break
         if not found:
             out.append(Checked(claim.text, claim.markers, None, None, 0.0, ()))
             continue
-        support, excerpt = max(found, key=lambda f: f[0].score)
+        support, excerpt, _ = max(found, key=lambda f: (f[2], f[0].score))
         context = context_of(evidence.index, excerpt.origin, support.sentence)
         passage = passage_text(excerpt.origin)
         cov = coverage(terms.known, token_set(context)) if terms.known else 1.0

@@ -25,7 +25,7 @@ from __future__ import annotations
 import bisect
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -221,10 +221,12 @@ def says_something(claim: str) -> bool:
 
 
 def best_support(claim: str, claim_vector: np.ndarray | None, hit: Hit, index: Index,
-                 bar: SupportBar = DEFAULT_BAR) -> Support | None:
+                 bar: SupportBar = DEFAULT_BAR, prefer: Callable[[Sentence], float] | None = None) -> Support | None:
     """The candidate of `hit` that supports `claim` best (supported ones first), or None if it has none.
 
-    `claim_vector` is the claim embedded as a passage (None: judge by characters alone).
+    `claim_vector` is the claim embedded as a passage (None: judge by characters alone). `prefer` ranks the
+    supporting sentences before their support score does: a bare value (吴欣鸿) is supported by every
+    sentence that names it, and the one to cite is the one about what was asked.
     """
     if is_question(claim) or not says_something(claim):
         return None
@@ -249,7 +251,8 @@ def best_support(claim: str, claim_vector: np.ndarray | None, hit: Hit, index: I
                   or (over >= bar.min_overlap_with_meaning and meaning >= bar.min_standing_with_overlap))
         supported = clears and not missing_requirements(claim, f"{hit.chunk.title}\n{sentence.text}", passage)
         found = Support(hit, sentence, over, standing, supported)
-        key = (supported, found.score - 0.05 * (len(positions) - 1))  # a single sentence wins a tie with a pair
+        rank = prefer(sentence) if prefer is not None and supported else 0.0
+        key = (supported, rank, found.score - 0.05 * (len(positions) - 1))  # a single sentence wins a tie with a pair
         if best is None or key > best_key:
             best, best_key = found, key
     return best

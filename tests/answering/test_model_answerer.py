@@ -389,3 +389,19 @@ def test_replies_kept_in_a_file_are_replayed_by_the_next_run_without_the_model(t
 
     with pytest.raises(InputError, match=r"replies.jsonl line 1 is not a kept reply .*RAG_LLM_REPLY_FILE"):
         LlamaCppGenerator(tmp_path / "m.gguf", "qwen", reply_file=kept)
+
+
+def test_among_supporting_sentences_the_preferred_one_is_cited(fake_engine):
+    """A bare name is supported by every sentence that names it; `prefer` (the model answerer passes the
+    question's claim share) picks among them before the support score does."""
+    from rag.answering.support import best_support, passage_sentences
+
+    q, hits, evidence = retrieved(fake_engine, "吴欣鸿在业绩发布会上说了什么？")
+    hit = next(h for h in hits if sum("吴欣鸿" in s.text for s in passage_sentences(evidence.index, h)) >= 2)
+    plain = best_support("吴欣鸿", None, hit, evidence.index)
+    assert plain is not None and plain.supported
+    other = next(s.text for s in passage_sentences(evidence.index, hit) if "吴欣鸿" in s.text and s.text != plain.sentence.text)
+    preferred = best_support("吴欣鸿", None, hit, evidence.index, prefer=lambda s: float(s.text == other))
+    assert preferred is not None and preferred.supported and preferred.sentence.text == other
+    unsupported = best_support("颜劲良", None, hit, evidence.index, prefer=lambda s: 1.0)
+    assert unsupported is None or not unsupported.supported  # preference never makes a sentence support a claim
