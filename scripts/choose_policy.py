@@ -6,9 +6,9 @@ one set (the fitting set), and prints the same table for another (the reporting 
     python scripts/choose_policy.py --claim-cut artifacts/study-drcd-dev.jsonl artifacts/study-article-dev.jsonl \
         --report artifacts/study-drcd-test.jsonl
 
-The second form chooses the factoid claim cut (Policy.min_claim_coverage) of the routed default (English
-factoids extractive, Chinese ones the model with its sentence checks) on the fitting sets together, and
-reports it on the others.
+The second form chooses the factoid claim cut (Policy.min_claim_coverage) on the fitting sets together,
+for the Chinese factoid route scripts/choose_routing.py chose (routes.json; English factoids extractive),
+and reports it on the others; both routes' rows are printed.
 
 A policy: the model's checked answer stands when one of its sentences is kept (supported, the question's
 anchors beside it) and the question's known words cover at least `min_question_coverage` of their idf
@@ -85,6 +85,7 @@ def show(title: str, lines) -> None:  # noqa: ANN001
         print(f"| {name} | {s['answerable']:.1f} | {s['absent']:.1f} | {s['adversarial']:.1f} | {s['wrong_refusal']:.1f} |")
 
 
+ROUTES_FILE = Path(__file__).resolve().parents[1] / "rag" / "answering" / "routes.json"
 CLAIM_GRID = [0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]
 ROUTES = ("model", "auto")
 AUTO_CUTS = (0.4, 1.0, -1.0)  # Policy: question coverage, extractive fallback logit, extractive logit (DRCD dev)
@@ -133,10 +134,10 @@ def balanced(fits: list[list[dict]], route: str, cut: float) -> float:
     return sum((r["answerable"] + r["refused"]) / 2 for r in (claim_rates(f, route, cut) for f in fits)) / len(fits)
 
 
-def choose_claim_cut(fits: list[list[dict]]) -> tuple[str, float]:
-    """The Chinese factoid route and claim cut with the best balanced rate (ties: the smaller cut, "model")."""
-    return max(((route, cut) for route in ROUTES for cut in CLAIM_GRID),
-               key=lambda rc: (round(balanced(fits, *rc), 6), -rc[1], rc[0] == "model"))
+def choose_claim_cut(fits: list[list[dict]], route: str) -> tuple[str, float]:
+    """The claim cut with the best balanced rate for the Chinese factoid route chosen before
+    (scripts/choose_routing.py; ties: the smaller cut)."""
+    return route, max(CLAIM_GRID, key=lambda cut: (round(balanced(fits, route, cut), 6), -cut))
 
 
 def claim_table(title: str, rows: list[dict], combos) -> None:  # noqa: ANN001
@@ -161,20 +162,22 @@ def claim_main(fit_paths: list[Path], report_paths: list[Path], write: Path | No
     grid = [(route, cut) for route in ROUTES for cut in CLAIM_GRID]
     for path, rows in zip(fit_paths, fits):
         claim_table(f"fitting set: {path}", rows, grid)
-    route, best = choose_claim_cut(fits)
-    print(f"\nchosen (best balanced rate, fitting sets averaged): Chinese factoids -> {route}, claim cut {best:.1f} "
+    saved_file = write if write is not None and write.is_file() else ROUTES_FILE
+    routed_before = json.loads(saved_file.read_text(encoding="utf-8"))["routes"].get("factoid/zh", "auto")
+    route, best = choose_claim_cut(fits, routed_before)
+    print(f"\nchosen (best balanced rate, fitting sets averaged, for the route {saved_file} gives): "
+          f"Chinese factoids -> {route}, claim cut {best:.1f} "
           f"(balanced {balanced(fits, route, best):.1f}; as shipped before, model with cut 0.0: "
           f"{balanced(fits, 'model', 0.0):.1f})")
     for path in report_paths:
         claim_table(f"reporting set: {path}", load(path), [("model", 0.0), (route, best)])
     if write is not None:
         saved = json.loads(write.read_text(encoding="utf-8")) if write.is_file() else {"meta": {}, "routes": {}}
-        saved["routes"]["factoid/zh"] = route
         saved["claim"] = {"min_claim_coverage": best, "factoid/zh": route,
                           "fitted_on": [str(p) for p in fit_paths],
-                          "how": "scripts/choose_policy.py --claim-cut: the Chinese factoid route and claim cut "
-                                 "with the best mean of answerable-right and unanswerable-refused rates, the "
-                                 "fitting sets averaged"}
+                          "how": "scripts/choose_policy.py --claim-cut: for the Chinese factoid route of "
+                                 "choose_routing.py, the claim cut with the best mean of answerable-right and "
+                                 "unanswerable-refused rates, the fitting sets averaged"}
         write.write_text(json.dumps(saved, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         print(f"wrote {write}")
     return 0

@@ -69,8 +69,9 @@ class Policy:
     # scripts/choose_policy.py --claim-cut (README).
     min_claim_coverage: float = 0.0
     # "shape/language" (factoid/zh, open/en, …) -> which answerer writes that kind of answer: "auto" (these
-    # cuts), "model" (no cuts) or "extractive" (no model). Chosen on the article's dev split by
-    # scripts/choose_routing.py and saved in routes.json; a kind not listed is answered as "auto".
+    # cuts), "model" (none but the claim cut) or "extractive" (no model). Chosen on the article's dev split by
+    # scripts/choose_routing.py (the Chinese factoid route since by choose_policy.py --claim-cut) and saved in
+    # routes.json; a kind not listed is answered as "auto".
     routes: Mapping[str, str] = field(default_factory=dict)
     bar: SupportBar = field(default=DEFAULT_BAR)
 
