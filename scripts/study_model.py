@@ -134,6 +134,22 @@ def load_paragraphs(path: Path, t2s: bool, skip: int) -> list[tuple[str, str, li
     return out[skip:]
 
 
+def swapped(kept: list, limit: int, skip: int, change, suffix: str) -> list[dict]:  # noqa: ANN001
+    """Up to `limit` adversarial cases, one per kept paragraph: its first question after the first `skip`
+    that `change(question, context)` can turn into one the paragraph does not answer."""
+    out: list[dict] = []
+    for source, context, qas in kept:
+        if len(out) >= limit:
+            break
+        for qa in qas[skip:]:
+            changed = change(qa["question"], context)
+            if changed:
+                out.append({"kind": "adversarial", "id": qa["id"] + suffix, "question": changed,
+                            "original": qa["question"], "answers": [], "source": source})
+                break
+    return out
+
+
 def dataset_cases(args: argparse.Namespace, rng: random.Random) -> tuple[list[dict], list]:
     """Answerable, adversarial, noun-swapped and absent cases of a SQuAD-format set, and the documents to
     index (the answerable questions' paragraphs and distractors; the absent ones' left out)."""
@@ -152,32 +168,14 @@ def dataset_cases(args: argparse.Namespace, rng: random.Random) -> tuple[list[di
         if qa:
             cases.append({"kind": "answerable", "id": qa["id"], "question": qa["question"], "answers": qa["answers"],
                           "source": source})
-    for source, context, qas in kept:
-        if sum(c["kind"] == "adversarial" for c in cases) >= args.adversarial:
-            break
-        for qa in qas[1:]:
-            changed = swap(qa["question"], context, names, rng)
-            if changed:
-                cases.append({"kind": "adversarial", "id": qa["id"] + "-swap", "question": changed,
-                              "original": qa["question"], "answers": [], "source": source})
-                break
+    cases += swapped(kept, args.adversarial, 1, lambda q, c: swap(q, c, names, rng), "-swap")
     for source, _context, qas in absent:
         if qas:
             cases.append({"kind": "absent", "id": qas[0]["id"], "question": qas[0]["question"], "answers": [],
                           "source": source})
     nouns = sorted({w.word for _, c, _ in kept + distractors for w in jieba.posseg.cut(c[:300])
                     if w.flag in NOUN_FLAGS and len(w.word) >= 2})
-    swapped = 0
-    for source, context, qas in kept:
-        if swapped >= args.noun_swaps:
-            break
-        for qa in qas[2:]:
-            changed = noun_swap(qa["question"], context, nouns, rng)
-            if changed:
-                cases.append({"kind": "adversarial", "id": qa["id"] + "-noun", "question": changed,
-                              "original": qa["question"], "answers": [], "source": source})
-                swapped += 1
-                break
+    cases += swapped(kept, args.noun_swaps, 2, lambda q, c: noun_swap(q, c, nouns, rng), "-noun")
     return cases, [make_document(s, c) for s, c, _ in kept + distractors]
 
 
