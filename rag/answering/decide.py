@@ -115,7 +115,7 @@ def model_answer(said_not_found: bool, kept: int, passage_coverage: float, extra
         return refuse_because(NOTHING_SUPPORTED)
     if claim_coverage < min_claim_coverage:
         return refuse_because(f"beside the answer's supporting sentence stand {claim_coverage:.2f} of the question's "
-                              f"word weight, below {min_claim_coverage:.2f}: the value may belong to something else "
+                              f"word weight, below {min_claim_coverage:.2f}: the value may belong to something other "
                               "than what was asked")
     if passage_coverage < min_coverage:
         return refuse_because(f"the question's words cover {passage_coverage:.2f} of their weight in the supporting "
