@@ -25,6 +25,7 @@ import json
 import sys
 from pathlib import Path
 
+from rag.answering.model import AUTO_POLICY, ROUTES_FILE
 from rag.evaluation.metrics import fair_match
 
 # of answerable questions: the same 3% the extractive answerer's own refusal cut was fitted to (model.json)
@@ -85,10 +86,16 @@ def show(title: str, lines) -> None:  # noqa: ANN001
         print(f"| {name} | {s['answerable']:.1f} | {s['absent']:.1f} | {s['adversarial']:.1f} | {s['wrong_refusal']:.1f} |")
 
 
-ROUTES_FILE = Path(__file__).resolve().parents[1] / "rag" / "answering" / "routes.json"
 CLAIM_GRID = [0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]
 ROUTES = ("model", "auto")
-AUTO_CUTS = (0.4, 1.0, -1.0)  # Policy: question coverage, extractive fallback logit, extractive logit (DRCD dev)
+
+
+def load_rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def percent(values: list[float]) -> float:
+    return 100 * sum(values) / len(values) if values else float("nan")
 
 
 def routed(row: dict, route: str, claim_cut: float) -> tuple[bool, str]:
@@ -103,8 +110,8 @@ def routed(row: dict, route: str, claim_cut: float) -> tuple[bool, str]:
         if row["model_refused"] or not kept or claim < claim_cut:
             return True, ""
         return False, "".join(c["text"] for c in kept)
-    cut, fallback, score_cut = AUTO_CUTS
-    refused, text = decide(row, cut, fallback, score_cut)
+    refused, text = decide(row, AUTO_POLICY.min_question_coverage, AUTO_POLICY.extractive_fallback_score,
+                           AUTO_POLICY.min_extractive_score)
     if refused:
         return True, ""
     if text == row["extractive"] and (row.get("extractive_claim_coverage") or 0.0) < claim_cut:
@@ -124,8 +131,7 @@ def claim_rates(rows: list[dict], route: str, claim_cut: float) -> dict[str, flo
             wrong_refusal.append(float(refused))
         else:
             refused_ok.append(float(refused))
-    pct = lambda v: 100 * sum(v) / len(v) if v else float("nan")  # noqa: E731
-    return {"answerable": pct(right), "refused": pct(refused_ok), "wrong_refusal": pct(wrong_refusal)}
+    return {"answerable": percent(right), "refused": percent(refused_ok), "wrong_refusal": percent(wrong_refusal)}
 
 
 def balanced(fits: list[list[dict]], route: str, cut: float) -> float:
@@ -134,22 +140,20 @@ def balanced(fits: list[list[dict]], route: str, cut: float) -> float:
     return sum((r["answerable"] + r["refused"]) / 2 for r in (claim_rates(f, route, cut) for f in fits)) / len(fits)
 
 
-def choose_claim_cut(fits: list[list[dict]], route: str) -> tuple[str, float]:
+def choose_claim_cut(fits: list[list[dict]], route: str) -> float:
     """The claim cut with the best balanced rate for the Chinese factoid route chosen before
     (scripts/choose_routing.py; ties: the smaller cut)."""
-    return route, max(CLAIM_GRID, key=lambda cut: (round(balanced(fits, route, cut), 6), -cut))
+    return max(CLAIM_GRID, key=lambda cut: (round(balanced(fits, route, cut), 6), -cut))
 
 
 def claim_table(title: str, rows: list[dict], combos) -> None:  # noqa: ANN001
     print(f"\n{title} ({len(rows)} questions)\n| Chinese factoids | claim cut | answerable right | not answerable refused "
           "| answerable refused |\n|---|---|---|---|---|")
-    ext = {"answerable": 0.0}
     right = [float(not r["extractive_refused"] and fair_match(r["extractive"], r["answers"]))
              for r in rows if r["kind"] == "answerable"]
     ok = [float(r["extractive_refused"]) for r in rows if r["kind"] != "answerable"]
     wrong = [float(r["extractive_refused"]) for r in rows if r["kind"] == "answerable"]
-    pct = lambda v: 100 * sum(v) / len(v) if v else float("nan")  # noqa: E731
-    ext = {"answerable": pct(right), "refused": pct(ok), "wrong_refusal": pct(wrong)}
+    ext = {"answerable": percent(right), "refused": percent(ok), "wrong_refusal": percent(wrong)}
     print(f"| extractive | – | {ext['answerable']:.1f} | {ext['refused']:.1f} | {ext['wrong_refusal']:.1f} |")
     for route, cut in combos:
         r = claim_rates(rows, route, cut)
@@ -157,20 +161,19 @@ def claim_table(title: str, rows: list[dict], combos) -> None:  # noqa: ANN001
 
 
 def claim_main(fit_paths: list[Path], report_paths: list[Path], write: Path | None = None) -> int:
-    load = lambda p: [json.loads(line) for line in p.read_text(encoding="utf-8").splitlines()]  # noqa: E731
-    fits = [load(p) for p in fit_paths]
+    fits = [load_rows(p) for p in fit_paths]
     grid = [(route, cut) for route in ROUTES for cut in CLAIM_GRID]
-    for path, rows in zip(fit_paths, fits):
+    for path, rows in zip(fit_paths, fits, strict=True):
         claim_table(f"fitting set: {path}", rows, grid)
     saved_file = write if write is not None and write.is_file() else ROUTES_FILE
-    routed_before = json.loads(saved_file.read_text(encoding="utf-8"))["routes"].get("factoid/zh", "auto")
-    route, best = choose_claim_cut(fits, routed_before)
+    route = json.loads(saved_file.read_text(encoding="utf-8"))["routes"].get("factoid/zh", "auto")
+    best = choose_claim_cut(fits, route)
     print(f"\nchosen (best balanced rate, fitting sets averaged, for the route {saved_file} gives): "
           f"Chinese factoids -> {route}, claim cut {best:.1f} "
           f"(balanced {balanced(fits, route, best):.1f}; as shipped before, model with cut 0.0: "
           f"{balanced(fits, 'model', 0.0):.1f})")
     for path in report_paths:
-        claim_table(f"reporting set: {path}", load(path), [("model", 0.0), (route, best)])
+        claim_table(f"reporting set: {path}", load_rows(path), [("model", 0.0), (route, best)])
     if write is not None:
         saved = json.loads(write.read_text(encoding="utf-8")) if write.is_file() else {"meta": {}, "routes": {}}
         saved["claim"] = {"min_claim_coverage": best, "factoid/zh": route,
@@ -194,15 +197,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.claim_cut:
         return claim_main(args.fit, args.report, args.write)
     args.fit = args.fit[0]
-    load = lambda p: [json.loads(line) for line in p.read_text(encoding="utf-8").splitlines()]  # noqa: E731
-    fit = load(args.fit)
+    fit = load_rows(args.fit)
     lines = table(fit)
     show(f"fitting set: {args.fit} ({len(fit)} questions)", lines)
     allowed = [ln for ln in lines[1:] if ln[1]["wrong_refusal"] <= 100 * MAX_WRONG_REFUSALS]
     best = max(allowed or lines[1:], key=lambda ln: (ln[1]["answerable"] + ln[1]["absent"] + ln[1]["adversarial"]) / 3)
     print(f"\nchosen on {args.fit.name} (at most {100 * MAX_WRONG_REFUSALS:.0f}% of answerable refused): {best[0]}")
     for path in args.report:
-        rows = load(path)
+        rows = load_rows(path)
         shown = table(rows)
         show(f"reporting set: {path} ({len(rows)} questions)",
              [shown[0], *[ln for ln in shown if ln[0] in (best[0], MODEL_ONLY)]])

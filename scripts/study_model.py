@@ -45,6 +45,7 @@ from rag.chat import Engine
 from rag.config import PROJECT_ROOT, Config
 from rag.documents import make_document
 from rag.embedding import load_embedder
+from rag.evaluation.datasets import load_jsonl_cases, select_split
 from rag.indexer import empty_index
 from rag.retrieval import retrieve
 from rag.tokenize import token_set, tokenize
@@ -182,19 +183,15 @@ def dataset_cases(args: argparse.Namespace, rng: random.Random) -> tuple[list[di
 def own_cases(path: Path, split: str) -> list[dict]:
     """Our QA set's answerable factoids (with gold answers) and unanswerable questions of one split."""
     cases = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        row = json.loads(line) if line.strip() else None
-        if not row or row.get("split", "test") != split:
-            continue
-        tags = row.get("tags", [])
-        if "unanswerable" in tags:
+    for case in select_split(load_jsonl_cases(path), split):
+        if "unanswerable" in case.tags:
             kind = "unanswerable"
-        elif row.get("answers") and "factoid" in tags:
+        elif case.answers and "factoid" in case.tags:
             kind = "answerable"
         else:
             continue
-        cases.append({"kind": kind, "id": row["id"], "question": row["question"], "answers": row.get("answers", []),
-                      "history": row.get("history", []), "source": "", "tags": tags})
+        cases.append({"kind": kind, "id": case.id, "question": case.question, "answers": list(case.answers),
+                      "history": list(case.history), "source": "", "tags": list(case.tags)})
     return cases
 
 
