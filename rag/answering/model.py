@@ -199,13 +199,13 @@ def check_reply(reply: str, question: Question, excerpts: Sequence[Excerpt], evi
         if not found:
             out.append(Checked(claim.text, claim.markers, None, None, 0.0, ()))
             continue
-        support, excerpt, _ = max(found, key=lambda f: (f[2], f[0].score))
+        support, excerpt, share = max(found, key=lambda f: (f[2], f[0].score))
         context = context_of(evidence.index, excerpt.origin, support.sentence)
         passage = passage_text(excerpt.origin)
         cov = coverage(terms.known, token_set(context)) if terms.known else 1.0
         wide = coverage(terms.known, token_set(passage)) if terms.known else 1.0
         out.append(Checked(claim.text, claim.markers, support, excerpt.origin, cov,
-                           tuple(anchors_missing(anchors, passage)), wide, claim_share(terms, context)))
+                           tuple(anchors_missing(anchors, passage)), wide, share))
     return out
 
 
