@@ -82,6 +82,8 @@ async def ask_stream(engine: Engine, question: Any, k: Any, mode: Any, conv: Con
     """
     question = question if isinstance(question, str) else ""
     control = control or Control()
+    if control.asked is None:  # the model queue's limit counts from here, the search included
+        control.asked = time.monotonic()
     loop = asyncio.get_running_loop()
     events: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
 

@@ -5,9 +5,11 @@ A model instance uses both cores for one answer (4–8 s on this 2-core machine)
 run side by side: the queue makes everyone else wait their turn, tells each waiting request how many are
 ahead of it (`Control.queued`, shown as "queued: 3 ahead"), and gives up on a request that has waited
 longer than `queue_s` (RAG_LLM_QUEUE_S) by raising `GenerationFailed`, so the answerer gives the instant
-extractive answer with the reason as its notice. Nobody waits in vain: once one answer has been timed, a
-request whose expected wait (what is left of the running answer, plus one average answer for each request
-ahead) would take it past `queue_s` gets the fallback at once instead of after `queue_s`. A request whose
+extractive answer with the reason as its notice. The wait counts from `Control.asked` (when the person
+asked) when the caller sets it, so the search before the queue is inside the limit. Nobody waits in vain:
+a request whose expected wait (what is left of the running answer, plus one average answer for each
+request ahead) would take it past `queue_s` gets the fallback at once instead of after `queue_s`; before
+any answer has been timed, one answer is taken to last `prior_s`. A request whose
 `Control.stop` is set while it waits leaves the queue at once; once it runs, the generator itself checks
 the same flag per token.
 
@@ -30,27 +32,33 @@ STOP_POLL_S = 0.05
 # Weight of the latest answer in the running average of answer times the wait is predicted from: recent
 # enough to follow a change of load, smooth enough that one long answer does not empty the queue.
 SERVICE_WEIGHT = 0.3
+# One answer's seconds until the first is timed, so the first wave of a crowd is not all let in to wait the
+# full RAG_LLM_QUEUE_S: the bundled model's whole answer on the article test (round 3) took p50 3.3 s / p95
+# 5.2 s; the p95 is rounded down so a lone second person is not turned away by a guess.
+PRIOR_SERVICE_S = 5.0
 
 
 class _Ticket:
     """One waiting request; identity is what matters (two requests may carry equal messages)."""
 
-    __slots__ = ("arrived",)
+    __slots__ = ("arrived", "queued")
 
-    def __init__(self, arrived: float) -> None:
-        self.arrived = arrived
+    def __init__(self, arrived: float, queued: float) -> None:
+        self.arrived = arrived  # when the person asked: what RAG_LLM_QUEUE_S counts from
+        self.queued = queued  # when it reached the queue: what the reported queue time counts from
 
 
 class ModelQueue:
     """A `Generator` that serializes the requests to the generator it wraps, first come first served."""
 
     def __init__(self, generator: Generator, queue_s: float,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, prior_s: float | None = PRIOR_SERVICE_S) -> None:
         if not queue_s > 0:
             raise InputError(f"queue_s={queue_s} must be above 0 seconds (RAG_LLM_QUEUE_S).")
         self.generator = generator
         self.name = generator.name
         self.queue_s = queue_s
+        self.prior_s = prior_s  # one answer's seconds before any is timed (None: predict nothing until then)
         self._clock = clock  # injectable so tests can move time without sleeping
         self._changed = threading.Condition()
         self._waiting: list[_Ticket] = []  # arrival order
@@ -81,16 +89,18 @@ class ModelQueue:
 
     def _expected_wait(self, ticket: _Ticket, now: float) -> float:
         """Seconds until `ticket` should start: the rest of the running answer plus one average answer per
-        request queued before it (0 before any answer was timed: nothing to predict from)."""
-        if self._service_s is None:
+        request queued before it (`prior_s` per answer before any was timed; 0 without one)."""
+        service = self._service_s if self._service_s is not None else self.prior_s
+        if service is None:
             return 0.0
-        running = max(self._service_s - (now - self._running_since), 0.0) if self._running is not None else 0.0
-        return running + self._waiting.index(ticket) * self._service_s
+        running = max(service - (now - self._running_since), 0.0) if self._running is not None else 0.0
+        return running + self._waiting.index(ticket) * service
 
     def generate(self, messages: Sequence[dict[str, str]], max_tokens: int,
                  control: Control | None = None) -> Generation:
         control = control or Control()
-        ticket = _Ticket(self._clock())
+        now = self._clock()
+        ticket = _Ticket(min(control.asked, now) if control.asked is not None else now, now)
         with self._changed:
             self._waiting.append(ticket)
         told: int | None = None
@@ -99,7 +109,7 @@ class ModelQueue:
                 with self._changed:
                     waited = self._clock() - ticket.arrived
                     if control.stopped:
-                        return Generation(text="", stopped=True, queued_s=waited)
+                        return Generation(text="", stopped=True, queued_s=self._clock() - ticket.queued)
                     if self._waiting[0] is ticket and self._running is None:
                         self._waiting.remove(ticket)
                         self._running = ticket
@@ -108,7 +118,7 @@ class ModelQueue:
                     ahead = self._ahead(ticket)
                     if waited >= self.queue_s:
                         raise GenerationFailed(
-                            f"the model is busy: this question waited {waited:.0f} s in the queue "
+                            f"the model is busy: this question waited {waited:.0f} s for the model "
                             f"(RAG_LLM_QUEUE_S={self.queue_s:g}) with {ahead} ahead of it")
                     expected = self._expected_wait(ticket, self._clock())
                     if waited + expected > self.queue_s:
@@ -126,7 +136,7 @@ class ModelQueue:
                 if ticket in self._waiting:  # stopped, timed out, or on_queue raised
                     self._waiting.remove(ticket)
                     self._changed.notify_all()
-        queued_s = self._clock() - ticket.arrived
+        queued_s = self._clock() - ticket.queued
         generation: Generation | None = None
         try:
             control.queued(0)

@@ -54,6 +54,7 @@ POLL_S = 0.05  # how often a client looks at its reply's progress (the resolutio
 # would measure a 300-turn conversation, not many people.
 SOAK_SESSION_QUESTIONS = 10
 FALLBACK_ANSWERERS = ("extractive", "sentence")  # answers not written by a model
+BUSY = "the model is busy"  # the fallback's notice when the queue was too long (rag/serving.py)
 QUEUED = "排队中"  # what the reply bubble says while the question waits for the model
 STATUS = re.compile(r'^<span class="rag-status">(.*)</span>$', re.S)
 ANSWERER = re.compile(r'data-answerer="([^"]*)"')
@@ -72,6 +73,7 @@ class Level:
     first_token_s: list[float] = field(default_factory=list)
     queued_s: list[float] = field(default_factory=list)
     answerers: dict[str, int] = field(default_factory=dict)
+    busy_fallbacks: int = 0  # answers given by the fallback because the model's queue was too long
     error_samples: list[str] = field(default_factory=list)
     wall_s: float = 0.0
     rss_peak_mb: float = 0.0
@@ -86,7 +88,8 @@ class Level:
                 "queue_p50_s": pct(self.queued_s, 50), "queue_p95_s": pct(self.queued_s, 95),
                 "queue_max_s": round(max(self.queued_s), 3) if self.queued_s else None,
                 "model_share": round(by_model / answered, 3) if answered else None,
-                "answerers": dict(sorted(self.answerers.items())), "wall_s": round(self.wall_s, 1),
+                "answerers": dict(sorted(self.answerers.items())), "busy_fallbacks": self.busy_fallbacks,
+                "wall_s": round(self.wall_s, 1),
                 "answers_per_s": round(len(lat) / self.wall_s, 2) if self.wall_s else None,
                 "server_peak_rss_mb": round(self.rss_peak_mb, 1), "error_samples": self.error_samples[:5]}
 
@@ -245,6 +248,7 @@ def run_client(url: str, n_questions: int, offset: int, deadline: float, level: 
                 level.first_token_s.append(timing.first_token_s)
                 level.queued_s.append(timing.queued_s)
                 level.answerers[timing.answerer] = level.answerers.get(timing.answerer, 0) + 1
+                level.busy_fallbacks += BUSY in timing.reply
 
 
 def run_level(url: str, pid: int, clients: int, n_questions: int, timeout_s: float) -> Level:
@@ -318,7 +322,7 @@ def print_level(s: dict, label: str) -> None:
     print(f"{label}: {s['requests']} requests, {s['errors']} errors, answer p50 {s['p50_s']} s / p95 "
           f"{s['p95_s']} s / max {s['max_s']} s, first token p50 {s['first_token_p50_s']} s / p95 "
           f"{s['first_token_p95_s']} s, queued p95 {s['queue_p95_s']} s (max {s['queue_max_s']}), model share "
-          f"{s['model_share']} {s['answerers']}, {s['answers_per_s']} answers/s over {s['wall_s']} s; "
+          f"{s['model_share']} {s['answerers']} ({s['busy_fallbacks']} for a busy model), {s['answers_per_s']} answers/s over {s['wall_s']} s; "
           f"server peak RSS {s['server_peak_rss_mb']} MB", flush=True)
     for sample in s["error_samples"]:
         print(f"      error: {sample}")

@@ -234,7 +234,7 @@ def test_a_request_that_waits_longer_than_queue_s_fails_with_the_reason() -> Non
     c = Request(queue, "c")  # arrives later: its own 15 s start now
     c.wait_position(2)
     clock.now += 0.2  # b has waited 15.1 s, c 0.2 s
-    with pytest.raises(GenerationFailed, match=r"waited 15 s in the queue \(RAG_LLM_QUEUE_S=15\) with 1 ahead"):
+    with pytest.raises(GenerationFailed, match=r"waited 15 s for the model \(RAG_LLM_QUEUE_S=15\) with 1 ahead"):
         b.join()
     c.wait_position(1)
     assert queue.waiting == 1 and model.started == ["a"]
@@ -340,6 +340,7 @@ def test_a_second_question_sees_its_place_and_falls_back_after_the_queue_limit(f
     with ScriptedLLM(Reply(hang_s=WAIT_S)) as llm:  # the first question holds the endpoint
         engine = llm_engine(fake_engine, llm.base_url, queue_s=0.2)
         queue = engine.answerer("llm").generator
+        queue.prior_s = None  # no guess before the first answer: this test is about the limit itself
         first = threading.Thread(target=engine.ask, args=(REVENUE_Q,), kwargs={"answerer": "llm"})
         first.start()
         for _ in range(int(WAIT_S / 0.01)):
@@ -351,8 +352,8 @@ def test_a_second_question_sees_its_place_and_falls_back_after_the_queue_limit(f
     first.join(WAIT_S)
     assert not first.is_alive()
     assert positions == [1] and answer.answerer == "extractive"  # the fake embedder makes it a refusal
-    assert answer.notice.startswith("The LLM gave no answer (the model is busy: this question waited 0 s in the "
-                                    "queue (RAG_LLM_QUEUE_S=0.2) with 1 ahead of it)")
+    assert answer.notice.startswith("The LLM gave no answer (the model is busy: this question waited 0 s for the "
+                                    "model (RAG_LLM_QUEUE_S=0.2) with 1 ahead of it)")
 
 
 def test_stop_frees_the_endpoint_within_a_second(fake_engine) -> None:
@@ -365,6 +366,7 @@ def test_stop_frees_the_endpoint_within_a_second(fake_engine) -> None:
     with ScriptedLLM(Reply(pieces=("美图",) * 2000, gap_s=0.05)) as llm:  # 100 s if never stopped
         engine = llm_engine(fake_engine, llm.base_url)
         queue = engine.answerer("llm").generator
+        queue.prior_s = None  # no guess before the first answer: this test is about the limit itself
         first = threading.Thread(target=engine.ask, args=(REVENUE_Q,), kwargs={"answerer": "llm", "control": control})
         first.start()
         assert started.wait(WAIT_S)
@@ -406,6 +408,43 @@ def test_once_an_answer_is_timed_a_request_that_would_wait_past_queue_s_falls_ba
         model.gate(tag)
         model.release[tag].set()
     assert [r.join().text for r in (a, b, c)] == ["a0 a1 ", "b0 b1 ", "c0 c1 "]
+
+
+def test_before_any_answer_is_timed_the_prior_predicts_the_wait() -> None:
+    clock = FakeClock()
+    model = GatedGenerator(pieces=2)
+    queue = ModelQueue(model, queue_s=15, clock=clock, prior_s=5.0)
+    a = Request(queue, "a")
+    model.gate("a")
+    assert model.entered["a"].wait(WAIT_S)
+    waiting = []
+    for i, tag in enumerate(("b", "c", "d")):  # expect 5, 10 and 15 s: within 15
+        waiting.append(Request(queue, tag))
+        waiting[-1].wait_position(i + 1)
+    e = Request(queue, "e")  # 5 + 5 + 5 + 5 = 20 s
+    with pytest.raises(GenerationFailed, match=r"4 ahead of this question would keep it waiting about 20 s"):
+        e.join()
+    assert queue.service_s is None  # the prior is a guess, not a timing
+    for tag in ("a", "b", "c", "d"):
+        model.gate(tag)
+        model.release[tag].set()
+    assert [r.join().text for r in [a, *waiting]] == ["a0 a1 ", "b0 b1 ", "c0 c1 ", "d0 d1 "]
+
+
+def test_the_wait_counts_from_when_the_person_asked() -> None:
+    clock = FakeClock()
+    model = GatedGenerator(pieces=2)
+    queue = ModelQueue(model, queue_s=15, clock=clock, prior_s=None)
+    a = Request(queue, "a")
+    model.gate("a")
+    assert model.entered["a"].wait(WAIT_S)
+    b = Request(queue, "b", Control(asked=clock.now - 14.0))  # searched for 14 s before reaching the queue
+    b.wait_position(1)
+    clock.now += 1.1
+    with pytest.raises(GenerationFailed, match=r"waited 15 s for the model \(RAG_LLM_QUEUE_S=15\) with 1 ahead"):
+        b.join()
+    model.release["a"].set()
+    assert a.join().queued_s == pytest.approx(0.0)
 
 
 def test_a_stopped_answer_does_not_time_the_queue() -> None:

@@ -25,6 +25,9 @@ class Control:
     on_token: Callable[[str], None] | None = None  # each generated piece, as it arrives
     on_queue: Callable[[int], None] | None = None  # requests ahead of this one; called again at 0 when it starts
     stop: threading.Event = field(default_factory=threading.Event)  # set by Stop / a closed tab
+    # time.monotonic() when the person asked (None: when the request reaches the model queue). The queue's
+    # RAG_LLM_QUEUE_S counts from here, so the time spent searching before the queue is inside the limit.
+    asked: float | None = None
 
     def token(self, piece: str) -> None:
         if self.on_token is not None:
