@@ -9,7 +9,9 @@ extractive answer with the reason as its notice. The wait counts from `Control.a
 asked) when the caller sets it, so the search before the queue is inside the limit. Nobody waits in vain:
 a request whose expected wait (what is left of the running answer, plus one average answer for each
 request ahead) would take it past `queue_s` gets the fallback at once instead of after `queue_s`; before
-any answer has been timed, one answer is taken to last `prior_s`. A request whose
+any answer has been timed, one answer is taken to last `prior_s`. When answers run slower than `prior_s`
+(two cores shared with many people's searches), the limit shrinks by the difference, so that a reply is
+whole within `queue_s` plus one unhurried answer however slow the model has become. A request whose
 `Control.stop` is set while it waits leaves the queue at once; once it runs, the generator itself checks
 the same flag per token.
 
@@ -96,6 +98,18 @@ class ModelQueue:
         running = max(service - (now - self._running_since), 0.0) if self._running is not None else 0.0
         return running + self._waiting.index(ticket) * service
 
+    def _limit(self) -> tuple[float, str]:
+        """How long a request may wait to start, and the reason in words. `queue_s`, less what answers take
+        now beyond an unhurried one (`prior_s`): a reply should be whole within `queue_s` plus one unhurried
+        answer, and when answers slow down (the two cores shared with many searches) the one that starts
+        last must start earlier."""
+        setting = f"RAG_LLM_QUEUE_S={self.queue_s:g}"
+        if self._service_s is None or self.prior_s is None or self._service_s <= self.prior_s:
+            return self.queue_s, setting
+        slower = self._service_s - self.prior_s
+        return (self.queue_s - slower,
+                f"{setting} less {slower:.0f} s, as answers take {self._service_s:.0f} s now against {self.prior_s:g}")
+
     def generate(self, messages: Sequence[dict[str, str]], max_tokens: int,
                  control: Control | None = None) -> Generation:
         control = control or Control()
@@ -116,15 +130,16 @@ class ModelQueue:
                         self._running_since = self._clock()
                         break
                     ahead = self._ahead(ticket)
-                    if waited >= self.queue_s:
+                    limit, why = self._limit()
+                    if waited >= limit:
                         raise GenerationFailed(
                             f"the model is busy: this question waited {waited:.0f} s for the model "
-                            f"(RAG_LLM_QUEUE_S={self.queue_s:g}) with {ahead} ahead of it")
+                            f"({why}) with {ahead} ahead of it")
                     expected = self._expected_wait(ticket, self._clock())
-                    if waited + expected > self.queue_s:
+                    if waited + expected > limit:
                         raise GenerationFailed(
                             f"the model is busy: {ahead} ahead of this question would keep it waiting about "
-                            f"{waited + expected:.0f} s, more than RAG_LLM_QUEUE_S={self.queue_s:g}")
+                            f"{waited + expected:.0f} s, more than {why}")
                     if ahead != told:
                         told = ahead
                     else:

@@ -382,7 +382,7 @@ def test_stop_frees_the_endpoint_within_a_second(fake_engine) -> None:
 def test_once_an_answer_is_timed_a_request_that_would_wait_past_queue_s_falls_back_at_once() -> None:
     clock = FakeClock()
     model = GatedGenerator(pieces=2)
-    queue = ModelQueue(model, queue_s=15, clock=clock)
+    queue = ModelQueue(model, queue_s=15, clock=clock, prior_s=6.0)
     assert queue.service_s is None
     first = Request(queue, "first")
     model.gate("first")
@@ -400,7 +400,7 @@ def test_once_an_answer_is_timed_a_request_that_would_wait_past_queue_s_falls_ba
     c.wait_position(2)
     d = Request(queue, "d")  # 6 + 6 + 6 = 18 s: past 15, so it falls back now, not after waiting 15 s
     with pytest.raises(GenerationFailed, match=r"3 ahead of this question would keep it waiting about 18 s, "
-                                               r"more than RAG_LLM_QUEUE_S=15"):
+                                               r"more than RAG_LLM_QUEUE_S=15$"):
         d.join()
     clock.now += 4.0  # a has run 4 s of its expected 6: b expects 2 s, c 8 s
     assert queue.waiting == 2
@@ -445,6 +445,32 @@ def test_the_wait_counts_from_when_the_person_asked() -> None:
         b.join()
     model.release["a"].set()
     assert a.join().queued_s == pytest.approx(0.0)
+
+
+def test_when_answers_run_slower_than_usual_the_last_must_start_earlier() -> None:
+    clock = FakeClock()
+    model = GatedGenerator(pieces=2)
+    queue = ModelQueue(model, queue_s=15, clock=clock, prior_s=5.0)
+    first = Request(queue, "first")
+    model.gate("first")
+    assert model.entered["first"].wait(WAIT_S)
+    clock.now += 9.0  # under load an answer takes 9 s, 4 s more than an unhurried one
+    model.release["first"].set()
+    first.join()
+    a = Request(queue, "a")
+    model.gate("a")
+    assert model.entered["a"].wait(WAIT_S)
+    b = Request(queue, "b")  # expects 9 s: within 15 - 4 = 11
+    b.wait_position(1)
+    c = Request(queue, "c")  # 18 s: it would start after 15 s and end 27 s after asking, not 15 + 5
+    with pytest.raises(GenerationFailed, match=r"waiting about 18 s, more than RAG_LLM_QUEUE_S=15 less 4 s, as "
+                                               r"answers take 9 s now against 5"):
+        c.join()
+    clock.now += 11.5  # b has waited past its 11 s
+    with pytest.raises(GenerationFailed, match=r"waited 12 s for the model \(RAG_LLM_QUEUE_S=15 less 4 s"):
+        b.join()
+    model.release["a"].set()
+    assert a.join().text == "a0 a1 "
 
 
 def test_a_stopped_answer_does_not_time_the_queue() -> None:

@@ -191,7 +191,8 @@ def check_reply(reply: str, question: Question, excerpts: Sequence[Excerpt], evi
                 # among the sentences that support it, the one that carries the question (claim_share)
                 prefer = lambda sentence, origin=origin: claim_share(  # noqa: E731
                     terms, context_of(evidence.index, origin, sentence))
-                s = best_support(claim.text, vector, excerpts[n - 1].hit, evidence.index, bar, prefer)
+                s = best_support(claim.text, vector, excerpts[n - 1].hit, evidence.index, bar, prefer,
+                                 question.text)
                 if s is not None and s.supported:
                     found.append((s, excerpts[n - 1], prefer(s.sentence)))
             if found:

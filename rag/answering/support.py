@@ -88,19 +88,53 @@ def normalize(text: str) -> str:
     return "".join(c for c in text.lower() if c.isalnum())
 
 
-def grams(text: str) -> set[str]:
-    """What overlap counts: pairs of neighbouring units where one is a CJK character (a unit is a CJK
-    character or a run of Latin letters and digits), plus each Latin word or number outside ENGLISH_STOP.
-    Character pairs suit Chinese; Latin text shares too many letter pairs by chance, so it counts words."""
-    units = UNIT.findall(text.lower())
+def unit_grams(units: Sequence[str]) -> set[str]:
+    """The grams of one run of units (see `grams`)."""
     out = {a + "|" + b for a, b in zip(units, units[1:], strict=False) if not (a.isascii() and b.isascii())}
     out |= {u for u in units if u.isascii() and u not in ENGLISH_STOP}
     return out or set(units)
 
 
-def overlap(claim: str, support: str) -> float:
-    """Share of the claim's grams found in `support` (0 for an empty claim)."""
-    mine = grams(claim)
+def grams(text: str) -> set[str]:
+    """What overlap counts: pairs of neighbouring units where one is a CJK character (a unit is a CJK
+    character or a run of Latin letters and digits), plus each Latin word or number outside ENGLISH_STOP.
+    Character pairs suit Chinese; Latin text shares too many letter pairs by chance, so it counts words."""
+    return unit_grams(UNIT.findall(text.lower()))
+
+
+def said_beyond(claim: str, question: str) -> list[list[str]]:
+    """The runs of the claim's units that do not repeat the question: what the claim says beyond it.
+
+    A small model answers in the question's words (美图去年赚了多少钱？ -> 美图去年赚了3.7亿元。); read with its
+    question, that sentence claims what a bare 3.7亿元 claims, so only 3.7亿元 has to be found in a passage.
+    Whether the question's own words stand beside the supporting sentence is the claim coverage's job
+    (rag.answering.model), and the claim's numbers and names are still all required (`missing_requirements`).
+    A repeated stretch is two units or more, or one Latin word (a single shared character such as 的 is not
+    a repeat)."""
+    units = UNIT.findall(claim.lower())
+    asked = UNIT.findall(question.lower())
+    if not asked:
+        return [units] if units else []
+    seen = {tuple(asked[i:j]) for i in range(len(asked)) for j in range(i + 1, len(asked) + 1)}
+    runs: list[list[str]] = [[]]
+    i = 0
+    while i < len(units):
+        n = 0
+        while i + n < len(units) and tuple(units[i:i + n + 1]) in seen:
+            n += 1
+        if n >= 2 or (n == 1 and units[i].isascii() and units[i].isalpha()):
+            runs.append([])
+            i += n
+        else:
+            runs[-1].append(units[i])
+            i += 1
+    return [r for r in runs if r]
+
+
+def overlap(claim: str, support: str, question: str = "") -> float:
+    """Share of the claim's grams found in `support` (0 for an empty claim); with `question`, of the grams
+    of what it says beyond the question (`said_beyond`)."""
+    mine = set().union(*(unit_grams(r) for r in said_beyond(claim, question))) if question else grams(claim)
     theirs = grams(support) | set(UNIT.findall(support.lower()))  # units too, for a one-character claim
     return len(mine & theirs) / len(mine) if mine else 0.0
 
@@ -221,14 +255,19 @@ def says_something(claim: str) -> bool:
 
 
 def best_support(claim: str, claim_vector: np.ndarray | None, hit: Hit, index: Index,
-                 bar: SupportBar = DEFAULT_BAR, prefer: Callable[[Sentence], float] | None = None) -> Support | None:
+                 bar: SupportBar = DEFAULT_BAR, prefer: Callable[[Sentence], float] | None = None,
+                 question: str = "") -> Support | None:
     """The candidate of `hit` that supports `claim` best (supported ones first), or None if it has none.
 
     `claim_vector` is the claim embedded as a passage (None: judge by characters alone). `prefer` ranks the
     supporting sentences before their support score does: a bare value (吴欣鸿) is supported by every
-    sentence that names it, and the one to cite is the one about what was asked.
+    sentence that names it, and the one to cite is the one about what was asked. With `question`, the
+    character overlap counts only what the claim says beyond the question (`said_beyond`), and a claim
+    that only repeats the question claims nothing.
     """
     if is_question(claim) or not says_something(claim):
+        return None
+    if question and not says_something("".join(u for r in said_beyond(claim, question) for u in r)):
         return None
     sentences = passage_sentences(index, hit)
     cosines: list[float] = [math.nan] * len(sentences)
@@ -243,7 +282,7 @@ def best_support(claim: str, claim_vector: np.ndarray | None, hit: Hit, index: I
     for sentence, positions in candidates(hit, sentences):
         if INSTRUCTION.search(sentence.text):
             continue
-        over = overlap(claim, sentence.text)
+        over = overlap(claim, sentence.text, question)
         cos = max((cosines[p] for p in positions), default=math.nan)
         standing = (cos - mean) / std if not math.isnan(cos) else math.nan
         meaning = -math.inf if math.isnan(standing) else standing

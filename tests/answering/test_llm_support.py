@@ -24,6 +24,7 @@ from rag.answering.support import (
     names,
     numbers,
     overlap,
+    said_beyond,
     supported_sentence_rate,
     with_markers,
 )
@@ -42,6 +43,29 @@ def test_overlap_is_the_share_of_claim_grams_found():
     assert overlap("", "美图") == 0.0
     assert overlap("AI", "ai") == 1.0
     assert overlap("美", "美图") == 1.0
+
+
+def test_what_a_claim_says_beyond_its_question():
+    # the model's echo of the question is left out; a single shared character (的, 为) is not an echo
+    assert said_beyond("美图去年赚了3.7亿元。", "美图去年赚了多少钱？") == [["3", "7", "亿", "元"]]
+    assert said_beyond("影像与设计产品业务2023年进账最少，为13.27亿元。", "美图三大业务里哪一块2023年进账最少？") == [
+        list("影像与设计产品"), ["为", "13", "27", "亿", "元"]]
+    # another document (a CMRC-style paragraph) and English: one repeated Latin word is an echo
+    assert said_beyond("《战国无双3》由光荣和ω-force开发。", "《战国无双3》是由哪两个公司合作开发的？") == [
+        ["由", "光", "荣", "和", "force"]]
+    assert said_beyond("Meitu had 911,000 paying subscribers.", "How many paying subscribers did Meitu have?") == [
+        ["had", "911", "000"]]
+    assert said_beyond("美图去年赚了多少钱", "美图去年赚了多少钱？") == []  # only the question: says nothing
+    assert said_beyond("27亿元", "") == [["27", "亿", "元"]]
+
+
+def test_overlap_read_with_the_question_counts_only_what_the_claim_adds():
+    support = "经调整后归属于母公司权益持有人净利润3.7亿元,同比增长233.2%。"
+    # alone, the echoed words 去年赚了 count against the claim; read with its question only 3.7亿元 is counted
+    assert overlap("美图去年赚了3.7亿元。", support) == pytest.approx(4 / 10)
+    assert overlap("美图去年赚了3.7亿元。", support, "美图去年赚了多少钱？") == 1.0
+    # what it adds must still be there: another figure is not
+    assert overlap("美图去年赚了4.5亿元。", support, "美图去年赚了多少钱？") == pytest.approx(1 / 4)
 
 
 def test_numbers_compare_by_value():
