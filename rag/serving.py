@@ -124,17 +124,17 @@ class ModelQueue:
                     waited = self._clock() - ticket.arrived
                     if control.stopped:
                         return Generation(text="", stopped=True, queued_s=self._clock() - ticket.queued)
+                    ahead = self._ahead(ticket)
+                    limit, why = self._limit()
+                    if waited >= limit:  # checked before starting too: the limit shrinks when an answer ends slow
+                        raise GenerationFailed(
+                            f"the model is busy: this question waited {waited:.0f} s for the model "
+                            f"({why}) with {ahead} ahead of it")
                     if self._waiting[0] is ticket and self._running is None:
                         self._waiting.remove(ticket)
                         self._running = ticket
                         self._running_since = self._clock()
                         break
-                    ahead = self._ahead(ticket)
-                    limit, why = self._limit()
-                    if waited >= limit:
-                        raise GenerationFailed(
-                            f"the model is busy: this question waited {waited:.0f} s for the model "
-                            f"({why}) with {ahead} ahead of it")
                     expected = self._expected_wait(ticket, self._clock())
                     if waited + expected > limit:
                         raise GenerationFailed(

@@ -98,14 +98,14 @@ def percent(values: list[float]) -> float:
     return 100 * sum(values) / len(values) if values else float("nan")
 
 
-def routed(row: dict, route: str, claim_cut: float) -> tuple[bool, str]:
+def routed(row: dict, route: str, claim_cut: float, field: str = "claim_coverage") -> tuple[bool, str]:
     """(refused, answer text) as the default answers a factoid: English ones extractive; Chinese ones by
     `route` ("model": the model with its sentence checks; "auto": plus the DRCD-dev cuts and the checked
     extractive fallback), the best kept sentence needing `claim_cut` of claim coverage (the fallback too)."""
     if "en" in row.get("tags", ()) or row.get("reply") is None:  # English, or no model answer was made
         return row["extractive_refused"], row["extractive"]
     kept = [c for c in row["checked"] if c["kept"]]
-    claim = max((c.get("claim_coverage", 1.0) for c in kept), default=0.0)
+    claim = max((c.get(field, 1.0) for c in kept), default=0.0)
     if route == "model":
         if row["model_refused"] or not kept or claim < claim_cut:
             return True, ""
@@ -121,11 +121,11 @@ def routed(row: dict, route: str, claim_cut: float) -> tuple[bool, str]:
     return False, text
 
 
-def claim_rates(rows: list[dict], route: str, claim_cut: float) -> dict[str, float]:
+def claim_rates(rows: list[dict], route: str, claim_cut: float, field: str = "claim_coverage") -> dict[str, float]:
     """answerable right, not-answerable refused (absent, adversarial, unanswerable), answerable refused."""
     right, refused_ok, wrong_refusal = [], [], []
     for r in rows:
-        refused, text = routed(r, route, claim_cut if r.get("shape", "factoid") == "factoid" else 0.0)
+        refused, text = routed(r, route, claim_cut if r.get("shape", "factoid") == "factoid" else 0.0, field)
         if r["kind"] == "answerable":
             right.append(float(not refused and fair_match(text, r["answers"])))
             wrong_refusal.append(float(refused))
@@ -134,19 +134,19 @@ def claim_rates(rows: list[dict], route: str, claim_cut: float) -> dict[str, flo
     return {"answerable": percent(right), "refused": percent(refused_ok), "wrong_refusal": percent(wrong_refusal)}
 
 
-def balanced(fits: list[list[dict]], route: str, cut: float) -> float:
+def balanced(fits: list[list[dict]], route: str, cut: float, field: str = "claim_coverage") -> float:
     """Mean of answerable right and not-answerable refused, averaged over the fitting sets (each counts the
     same, whatever its size)."""
-    return sum((r["answerable"] + r["refused"]) / 2 for r in (claim_rates(f, route, cut) for f in fits)) / len(fits)
+    return sum((r["answerable"] + r["refused"]) / 2 for r in (claim_rates(f, route, cut, field) for f in fits)) / len(fits)
 
 
-def choose_claim_cut(fits: list[list[dict]], route: str) -> float:
+def choose_claim_cut(fits: list[list[dict]], route: str, field: str = "claim_coverage") -> float:
     """The claim cut with the best balanced rate for the Chinese factoid route chosen before
     (scripts/choose_routing.py; ties: the smaller cut)."""
-    return max(CLAIM_GRID, key=lambda cut: (round(balanced(fits, route, cut), 6), -cut))
+    return max(CLAIM_GRID, key=lambda cut: (round(balanced(fits, route, cut, field), 6), -cut))
 
 
-def claim_table(title: str, rows: list[dict], combos) -> None:  # noqa: ANN001
+def claim_table(title: str, rows: list[dict], combos, field: str = "claim_coverage") -> None:  # noqa: ANN001
     print(f"\n{title} ({len(rows)} questions)\n| Chinese factoids | claim cut | answerable right | not answerable refused "
           "| answerable refused |\n|---|---|---|---|---|")
     right = [float(not r["extractive_refused"] and fair_match(r["extractive"], r["answers"]))
@@ -156,24 +156,25 @@ def claim_table(title: str, rows: list[dict], combos) -> None:  # noqa: ANN001
     ext = {"answerable": percent(right), "refused": percent(ok), "wrong_refusal": percent(wrong)}
     print(f"| extractive | – | {ext['answerable']:.1f} | {ext['refused']:.1f} | {ext['wrong_refusal']:.1f} |")
     for route, cut in combos:
-        r = claim_rates(rows, route, cut)
+        r = claim_rates(rows, route, cut, field)
         print(f"| {route} | {cut:.1f} | {r['answerable']:.1f} | {r['refused']:.1f} | {r['wrong_refusal']:.1f} |")
 
 
-def claim_main(fit_paths: list[Path], report_paths: list[Path], write: Path | None = None) -> int:
+def claim_main(fit_paths: list[Path], report_paths: list[Path], write: Path | None = None,
+               field: str = "claim_coverage") -> int:
     fits = [load_rows(p) for p in fit_paths]
     grid = [(route, cut) for route in ROUTES for cut in CLAIM_GRID]
     for path, rows in zip(fit_paths, fits, strict=True):
-        claim_table(f"fitting set: {path}", rows, grid)
+        claim_table(f"fitting set: {path}", rows, grid, field)
     saved_file = write if write is not None and write.is_file() else ROUTES_FILE
     route = json.loads(saved_file.read_text(encoding="utf-8"))["routes"].get("factoid/zh", "auto")
-    best = choose_claim_cut(fits, route)
+    best = choose_claim_cut(fits, route, field)
     print(f"\nchosen (best balanced rate, fitting sets averaged, for the route {saved_file} gives): "
           f"Chinese factoids -> {route}, claim cut {best:.1f} "
-          f"(balanced {balanced(fits, route, best):.1f}; as shipped before, model with cut 0.0: "
+          f"(balanced {balanced(fits, route, best, field):.1f} with {field}; as shipped before, model with cut 0.0: "
           f"{balanced(fits, 'model', 0.0):.1f})")
     for path in report_paths:
-        claim_table(f"reporting set: {path}", load_rows(path), [("model", 0.0), (route, best)])
+        claim_table(f"reporting set: {path}", load_rows(path), [("model", 0.0), (route, best)], field)
     if write is not None:
         saved = json.loads(write.read_text(encoding="utf-8")) if write.is_file() else {"meta": {}, "routes": {}}
         saved["claim"] = {"min_claim_coverage": best, "factoid/zh": route,
@@ -193,9 +194,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--claim-cut", action="store_true",
                     help="choose the default's factoid claim cut (Policy.min_claim_coverage) on the fitting sets")
     ap.add_argument("--write", type=Path, help="with --claim-cut: save the choice (rag/answering/routes.json)")
+    ap.add_argument("--claim-field", default="claim_coverage",
+                    help="with --claim-cut: the study's measure to cut on (claim_coverage_soft: a variant)")
     args = ap.parse_args(argv)
     if args.claim_cut:
-        return claim_main(args.fit, args.report, args.write)
+        return claim_main(args.fit, args.report, args.write, args.claim_field)
     args.fit = args.fit[0]
     fit = load_rows(args.fit)
     lines = table(fit)

@@ -54,6 +54,7 @@ POLL_S = 0.05  # how often a client looks at its reply's progress (the resolutio
 # would measure a 300-turn conversation, not many people.
 SOAK_SESSION_QUESTIONS = 10
 FALLBACK_ANSWERERS = ("extractive", "sentence")  # answers not written by a model
+SLOWEST_KEPT = 5  # replies kept per level to show where the tail's time went
 BUSY = "the model is busy"  # the fallback's notice when the queue was too long (rag/serving.py)
 QUEUED = "排队中"  # what the reply bubble says while the question waits for the model
 STATUS = re.compile(r'^<span class="rag-status">(.*)</span>$', re.S)
@@ -74,6 +75,7 @@ class Level:
     queued_s: list[float] = field(default_factory=list)
     answerers: dict[str, int] = field(default_factory=dict)
     busy_fallbacks: int = 0  # answers given by the fallback because the model's queue was too long
+    slowest: list[dict] = field(default_factory=list)  # the slowest replies: what they waited for
     error_samples: list[str] = field(default_factory=list)
     wall_s: float = 0.0
     rss_peak_mb: float = 0.0
@@ -91,7 +93,8 @@ class Level:
                 "answerers": dict(sorted(self.answerers.items())), "busy_fallbacks": self.busy_fallbacks,
                 "wall_s": round(self.wall_s, 1),
                 "answers_per_s": round(len(lat) / self.wall_s, 2) if self.wall_s else None,
-                "server_peak_rss_mb": round(self.rss_peak_mb, 1), "error_samples": self.error_samples[:5]}
+                "server_peak_rss_mb": round(self.rss_peak_mb, 1), "error_samples": self.error_samples[:5],
+                "slowest": self.slowest}
 
 
 def proc_status(pid: int, key: str) -> int | None:
@@ -249,6 +252,11 @@ def run_client(url: str, n_questions: int, offset: int, deadline: float, level: 
                 level.queued_s.append(timing.queued_s)
                 level.answerers[timing.answerer] = level.answerers.get(timing.answerer, 0) + 1
                 level.busy_fallbacks += BUSY in timing.reply
+                level.slowest.append({"question": question, "total_s": round(timing.total_s, 2),
+                                      "queued_s": round(timing.queued_s, 2),
+                                      "first_token_s": round(timing.first_token_s, 2),
+                                      "answerer": timing.answerer, "busy": BUSY in timing.reply})
+                level.slowest = sorted(level.slowest, key=lambda t: -t["total_s"])[:SLOWEST_KEPT]
 
 
 def run_level(url: str, pid: int, clients: int, n_questions: int, timeout_s: float) -> Level:

@@ -473,6 +473,23 @@ def test_when_answers_run_slower_than_usual_the_last_must_start_earlier() -> Non
     assert a.join().text == "a0 a1 "
 
 
+def test_a_request_at_the_front_falls_back_when_a_slow_answer_shrinks_its_limit() -> None:
+    clock = FakeClock()
+    model = GatedGenerator(pieces=2)
+    queue = ModelQueue(model, queue_s=15, clock=clock, prior_s=5.0)
+    a = Request(queue, "a")
+    model.gate("a")
+    assert model.entered["a"].wait(WAIT_S)
+    b = Request(queue, "b")
+    b.wait_position(1)
+    clock.now += 12.0  # a takes 12 s: b has waited 12 s, past the 15 - 7 = 8 s it may now wait
+    model.release["a"].set()
+    with pytest.raises(GenerationFailed, match=r"waited 12 s for the model \(RAG_LLM_QUEUE_S=15 less 7 s, as "
+                                               r"answers take 12 s now against 5\) with 0 ahead"):
+        b.join()
+    assert a.join().text == "a0 a1 " and model.started == ["a"]
+
+
 def test_a_stopped_answer_does_not_time_the_queue() -> None:
     model = GatedGenerator(pieces=2)
     queue = ModelQueue(model, queue_s=15)
