@@ -113,6 +113,19 @@ def test_the_question_year_must_stand_beside_the_support(fake_engine):
     assert [c.missing for c in swapped.checked] == [("2022",)]
 
 
+def test_a_reply_in_the_questions_words_is_checked_on_what_it_adds(fake_engine):
+    """The model restates the question around its value: 美图2023年赚了 is the question's, not a claim the
+    passage must word the same way; 3.7亿元 is what it adds, and a value the passage lacks is still withheld."""
+    question = "美图2023年赚了多少钱？"
+    echoed = run(fake_engine, Scripted("美图2023年赚了3.7亿元[1]。"), question=question)
+    assert (echoed.answer.refused, echoed.answer.text) == (False, "美图2023年赚了3.7亿元[1]。")
+    assert echoed.checked[0].support.overlap == 1.0
+    invented = run(fake_engine, Scripted("美图2023年赚了4.5亿元[1]。"), question=question)
+    assert invented.answer.refused and not invented.checked[0].kept
+    only_question = run(fake_engine, Scripted("美图2023年赚了多少钱"), question=question)
+    assert only_question.answer.refused and only_question.checked[0].support is None
+
+
 def test_the_model_saying_it_is_not_there_is_a_refusal(fake_engine):
     a = run(fake_engine, Scripted("资料中没有提到美图的股价。")).answer
     assert (a.refused, a.text) == (True, REFUSAL["zh"])
