@@ -131,10 +131,22 @@ def said_beyond(claim: str, question: str) -> list[list[str]]:
     return [r for r in runs if r]
 
 
+ASKING = re.compile(r"多少|什么|哪|谁|几|怎么|怎样|如何|为何|为什么|是否|吗|\b(?:what|who|which|how|when|where|why)\b", re.I)
+
+
+def echoes_question(claim: str, question: str) -> bool:
+    """The claim is the question again without its question mark (美图去年赚了多少钱): nothing beyond the
+    question's words, and a word that asks. A pick among the question's own words (吴鼎昌, 可以) asks nothing."""
+    return not said_beyond(claim, question) and bool(ASKING.search(claim))
+
+
 def overlap(claim: str, support: str, question: str = "") -> float:
     """Share of the claim's grams found in `support` (0 for an empty claim); with `question`, of the grams
-    of what it says beyond the question (`said_beyond`)."""
-    mine = set().union(*(unit_grams(r) for r in said_beyond(claim, question))) if question else grams(claim)
+    of what it says beyond the question (`said_beyond`), when it says anything beyond it."""
+    runs = said_beyond(claim, question) if question else []
+    # a claim made only of the question's words (吴鼎昌 picked from the names it lists, 可以 for 可不可以) is
+    # read whole: what it says is which of them
+    mine = set().union(*(unit_grams(r) for r in runs)) if runs else grams(claim)
     theirs = grams(support) | set(UNIT.findall(support.lower()))  # units too, for a one-character claim
     return len(mine & theirs) / len(mine) if mine else 0.0
 
@@ -262,12 +274,9 @@ def best_support(claim: str, claim_vector: np.ndarray | None, hit: Hit, index: I
     `claim_vector` is the claim embedded as a passage (None: judge by characters alone). `prefer` ranks the
     supporting sentences before their support score does: a bare value (吴欣鸿) is supported by every
     sentence that names it, and the one to cite is the one about what was asked. With `question`, the
-    character overlap counts only what the claim says beyond the question (`said_beyond`), and a claim
-    that only repeats the question claims nothing.
+    character overlap counts only what the claim says beyond the question (`said_beyond`).
     """
-    if is_question(claim) or not says_something(claim):
-        return None
-    if question and not says_something("".join(u for r in said_beyond(claim, question) for u in r)):
+    if is_question(claim) or not says_something(claim) or (question and echoes_question(claim, question)):
         return None
     sentences = passage_sentences(index, hit)
     cosines: list[float] = [math.nan] * len(sentences)

@@ -23,6 +23,7 @@ from rag.answering.support import (
     missing_requirements,
     names,
     numbers,
+    echoes_question,
     overlap,
     said_beyond,
     supported_sentence_rate,
@@ -66,6 +67,12 @@ def test_overlap_read_with_the_question_counts_only_what_the_claim_adds():
     assert overlap("美图去年赚了3.7亿元。", support, "美图去年赚了多少钱？") == 1.0
     # what it adds must still be there: another figure is not
     assert overlap("美图去年赚了4.5亿元。", support, "美图去年赚了多少钱？") == pytest.approx(1 / 4)
+    # a bare value, and an answer made only of the question's words, are read whole
+    assert overlap("3.7亿元", support, "美图去年赚了多少钱？") == 1.0
+    assert overlap("可以", "两种语言之间可以沟通", "两种语言之间可不可以沟通？") == 1.0
+    assert not echoes_question("可以", "两种语言之间可不可以沟通？")
+    assert echoes_question("美图去年赚了多少钱", "美图去年赚了多少钱？")
+    assert echoes_question("How many paying subscribers did Meitu have", "How many paying subscribers did Meitu have?")
 
 
 def test_numbers_compare_by_value():
