@@ -19,11 +19,11 @@ from rag.answering.llm import (
 from rag.answering.question import Question
 from rag.answering.support import (
     INSTRUCTION,
+    echoes_question,
     grams,
     missing_requirements,
     names,
     numbers,
-    echoes_question,
     overlap,
     said_beyond,
     supported_sentence_rate,
