@@ -220,6 +220,22 @@ def soft_claim_share(question: Question, index, context: str) -> float:  # noqa:
     return sum(w * credit(t) for t, w in weights.items()) / total
 
 
+def question_standing(index, vector, origin, sentence, neighbours: bool) -> float:  # noqa: ANN001
+    """How far the supporting sentence (with its neighbours) stands out in meaning from every indexed
+    sentence for this question: its best e5 cosine with the question, in standard deviations above the
+    mean over the index (measured for choosing, not used by the answerer)."""
+    from rag.answering.support import passage_sentences, row_of
+
+    sims = index.sentence_vectors @ vector.astype("float32")
+    mean, std = float(sims.mean()), float(sims.std()) or 1.0
+    sentences = passage_sentences(index, origin)
+    inside = [i for i, x in enumerate(sentences) if x.start < sentence.end and sentence.start < x.end]
+    if neighbours and inside:
+        inside = list(range(max(0, inside[0] - 1), min(len(sentences), inside[-1] + 2)))
+    rows = [r for r in (row_of(index, sentences[i]) for i in inside) if r is not None]
+    return round(max(((float(sims[r]) - mean) / std for r in rows), default=float("nan")), 3)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--dataset", type=Path, help="a SQuAD-format set (or --qa)")
@@ -292,6 +308,11 @@ def main(argv: list[str] | None = None) -> int:
                                 "claim_coverage_soft": round(soft_claim_share(
                                     q, engine.index, context_of(engine.index, c.origin, c.support.sentence)), 3)
                                 if c.support is not None and c.origin is not None else 0.0,
+                                "q_standing": question_standing(engine.index, vector, c.origin, c.support.sentence, False)
+                                if c.support is not None and c.origin is not None else None,
+                                "q_standing_ctx": question_standing(engine.index, vector, c.origin, c.support.sentence,
+                                                                    True)
+                                if c.support is not None and c.origin is not None else None,
                                 "overlap": round(c.support.overlap, 3) if c.support else None,
                                 "standing": round(c.support.standing, 3) if c.support else None}
                                for c in outcome.checked],
