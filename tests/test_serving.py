@@ -410,13 +410,19 @@ def test_once_an_answer_is_timed_a_request_that_would_wait_past_queue_s_falls_ba
     assert [r.join().text for r in (a, b, c)] == ["a0 a1 ", "b0 b1 ", "c0 c1 "]
 
 
-def test_before_any_answer_is_timed_the_prior_predicts_the_wait() -> None:
+def queue_running(prior_s: float | None, tag: str = "a") -> tuple[FakeClock, GatedGenerator, ModelQueue, Request]:
+    """A queue on a fake clock (queue_s 15) whose model is busy with request `tag`."""
     clock = FakeClock()
     model = GatedGenerator(pieces=2)
-    queue = ModelQueue(model, queue_s=15, clock=clock, prior_s=5.0)
-    a = Request(queue, "a")
-    model.gate("a")
-    assert model.entered["a"].wait(WAIT_S)
+    queue = ModelQueue(model, queue_s=15, clock=clock, prior_s=prior_s)
+    running = Request(queue, tag)
+    model.gate(tag)
+    assert model.entered[tag].wait(WAIT_S)
+    return clock, model, queue, running
+
+
+def test_before_any_answer_is_timed_the_prior_predicts_the_wait() -> None:
+    clock, model, queue, a = queue_running(5.0)
     waiting = []
     for i, tag in enumerate(("b", "c", "d")):  # expect 5, 10 and 15 s: within 15
         waiting.append(Request(queue, tag))
@@ -432,12 +438,7 @@ def test_before_any_answer_is_timed_the_prior_predicts_the_wait() -> None:
 
 
 def test_the_wait_counts_from_when_the_person_asked() -> None:
-    clock = FakeClock()
-    model = GatedGenerator(pieces=2)
-    queue = ModelQueue(model, queue_s=15, clock=clock, prior_s=None)
-    a = Request(queue, "a")
-    model.gate("a")
-    assert model.entered["a"].wait(WAIT_S)
+    clock, model, queue, a = queue_running(None)
     b = Request(queue, "b", Control(asked=clock.now - 14.0))  # searched for 14 s before reaching the queue
     b.wait_position(1)
     clock.now += 1.1
@@ -448,12 +449,7 @@ def test_the_wait_counts_from_when_the_person_asked() -> None:
 
 
 def test_when_answers_run_slower_than_usual_the_last_must_start_earlier() -> None:
-    clock = FakeClock()
-    model = GatedGenerator(pieces=2)
-    queue = ModelQueue(model, queue_s=15, clock=clock, prior_s=5.0)
-    first = Request(queue, "first")
-    model.gate("first")
-    assert model.entered["first"].wait(WAIT_S)
+    clock, model, queue, first = queue_running(5.0, "first")
     clock.now += 9.0  # under load an answer takes 9 s, 4 s more than an unhurried one
     model.release["first"].set()
     first.join()
@@ -474,12 +470,7 @@ def test_when_answers_run_slower_than_usual_the_last_must_start_earlier() -> Non
 
 
 def test_a_request_at_the_front_falls_back_when_a_slow_answer_shrinks_its_limit() -> None:
-    clock = FakeClock()
-    model = GatedGenerator(pieces=2)
-    queue = ModelQueue(model, queue_s=15, clock=clock, prior_s=5.0)
-    a = Request(queue, "a")
-    model.gate("a")
-    assert model.entered["a"].wait(WAIT_S)
+    clock, model, queue, a = queue_running(5.0)
     b = Request(queue, "b")
     b.wait_position(1)
     clock.now += 12.0  # a takes 12 s: b has waited 12 s, past the 15 - 7 = 8 s it may now wait
