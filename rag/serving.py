@@ -36,8 +36,14 @@ STOP_POLL_S = 0.05
 SERVICE_WEIGHT = 0.3
 # One answer's seconds until the first is timed, so the first wave of a crowd is not all let in to wait the
 # full RAG_LLM_QUEUE_S: the bundled model's whole answer on the article test (round 3) took p50 3.3 s / p95
-# 5.2 s; the p95 is rounded down so a lone second person is not turned away by a guess.
+# 5.2 s; the p95 is rounded down so a lone second person is not turned away by a guess. Served alone, an
+# answer takes a little longer (the page's search and streaming around it), so on a quiet server the limit
+# below already shrinks by about a second. Only the bundled model gets it: an endpoint's speed is unknown.
 PRIOR_SERVICE_S = 5.0
+# However slow answers become, a request may wait at least this share of RAG_LLM_QUEUE_S: otherwise one very
+# slow answer (a remote model, a machine under load) would turn every later request away, nothing would run
+# again, and the average that shrank the limit would never recover.
+MIN_LIMIT_SHARE = 0.5
 
 
 class _Ticket:
@@ -57,11 +63,15 @@ class ModelQueue:
                  clock: Callable[[], float] = time.monotonic, prior_s: float | None = PRIOR_SERVICE_S) -> None:
         if not queue_s > 0:
             raise InputError(f"queue_s={queue_s} must be above 0 seconds (RAG_LLM_QUEUE_S).")
+        if prior_s is not None and not prior_s > 0:
+            raise InputError(f"prior_s={prior_s} must be above 0 seconds, or None for no guess before the first answer.")
         self.generator = generator
         self.name = generator.name
         self.queue_s = queue_s
         self.prior_s = prior_s  # one answer's seconds before any is timed (None: predict nothing until then)
-        self._clock = clock  # injectable so tests can move time without sleeping
+        # injectable so tests can move time without sleeping; Control.asked is read on the same clock
+        # (time.monotonic), so a caller that sets it must use this clock's time base
+        self._clock = clock
         self._changed = threading.Condition()
         self._waiting: list[_Ticket] = []  # arrival order
         self._running: _Ticket | None = None
@@ -100,15 +110,15 @@ class ModelQueue:
 
     def _limit(self) -> tuple[float, str]:
         """How long a request may wait to start, and the reason in words. `queue_s`, less what answers take
-        now beyond an unhurried one (`prior_s`): a reply should be whole within `queue_s` plus one unhurried
-        answer, and when answers slow down (the two cores shared with many searches) the one that starts
-        last must start earlier."""
+        now beyond an unhurried one (`prior_s`), but never under MIN_LIMIT_SHARE of `queue_s`: a reply should
+        be whole within `queue_s` plus one unhurried answer, and when answers slow down (the two cores shared
+        with many searches) the one that starts last must start earlier."""
         setting = f"RAG_LLM_QUEUE_S={self.queue_s:g}"
         if self._service_s is None or self.prior_s is None or self._service_s <= self.prior_s:
             return self.queue_s, setting
-        slower = self._service_s - self.prior_s
-        return (self.queue_s - slower,
-                f"{setting} less {slower:.0f} s, as answers take {self._service_s:.0f} s now against {self.prior_s:g}")
+        limit = max(self.queue_s - (self._service_s - self.prior_s), MIN_LIMIT_SHARE * self.queue_s)
+        return (limit, f"{setting} cut to {limit:.1f} s, as answers take {self._service_s:.1f} s now against "
+                       f"{self.prior_s:g}")
 
     def generate(self, messages: Sequence[dict[str, str]], max_tokens: int,
                  control: Control | None = None) -> Generation:

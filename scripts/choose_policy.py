@@ -198,6 +198,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="with --claim-cut: the study's measure to cut on (claim_coverage_soft: a variant)")
     args = ap.parse_args(argv)
     if args.claim_cut:
+        first = next((c for r in load_rows(args.fit[0]) for c in r["checked"]), {})
+        if first and args.claim_field not in first:
+            ap.error(f"--claim-field {args.claim_field}: the study rows have no such measure; the claim measures "
+                     f"they have: {', '.join(k for k in first if k.startswith('claim'))}")
         return claim_main(args.fit, args.report, args.write, args.claim_field)
     args.fit = args.fit[0]
     fit = load_rows(args.fit)

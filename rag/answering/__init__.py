@@ -56,7 +56,7 @@ def make_generator(config: Config) -> Generator:
                config.llm_reply_file)
     key += (config.llm_queue_s,)
     if key not in _GENERATORS:
-        from rag.serving import ModelQueue
+        from rag.serving import PRIOR_SERVICE_S, ModelQueue
 
         if config.llm_base_url:
             from rag.answering.llm import endpoint_generator
@@ -74,5 +74,6 @@ def make_generator(config: Config) -> Generator:
                                       reply_cache=config.llm_reply_cache,
                                       reply_file=Path(config.llm_reply_file) if config.llm_reply_file else None)
         # one fair queue in front of the one model (rag/serving.py): arrival order, places told, RAG_LLM_QUEUE_S
-        _GENERATORS[key] = ModelQueue(inner, config.llm_queue_s)
+        _GENERATORS[key] = ModelQueue(inner, config.llm_queue_s,
+                                      prior_s=None if config.llm_base_url else PRIOR_SERVICE_S)
     return _GENERATORS[key]

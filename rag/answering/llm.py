@@ -306,8 +306,9 @@ class LlmAnswerer:
                                     timeout=config.llm_timeout_s, max_retries=0)
         # One queue per answerer, and the engine keeps one answerer per process: requests reach the
         # endpoint one at a time, in arrival order, each told its place (rag/serving.py).
+        # No guessed answer time (prior_s): an endpoint's speed is unknown until one answer is timed.
         self.generator = ModelQueue(EndpointGenerator(self.client, config.llm_model, config.llm_timeout_s),
-                                    config.llm_queue_s)
+                                    config.llm_queue_s, prior_s=None)
 
     def answer(self, question: Question, hits: Sequence[Hit], evidence: Evidence,
                on_token: Callable[[str], None] | None = None, control: Control | None = None) -> Answer:

@@ -88,11 +88,12 @@ def normalize(text: str) -> str:
     return "".join(c for c in text.lower() if c.isalnum())
 
 
-def unit_grams(units: Sequence[str]) -> set[str]:
-    """The grams of one run of units (see `grams`)."""
+def unit_grams(units: Sequence[str], fallback: bool = True) -> set[str]:
+    """The grams of one run of units (see `grams`); with `fallback`, the units themselves when it has none
+    (a one-character claim, or function words only)."""
     out = {a + "|" + b for a, b in zip(units, units[1:], strict=False) if not (a.isascii() and b.isascii())}
     out |= {u for u in units if u.isascii() and u not in ENGLISH_STOP}
-    return out or set(units)
+    return out or (set(units) if fallback else set())
 
 
 def grams(text: str) -> set[str]:
@@ -115,12 +116,12 @@ def said_beyond(claim: str, question: str) -> list[list[str]]:
     asked = UNIT.findall(question.lower())
     if not asked:
         return [units] if units else []
-    seen = {tuple(asked[i:j]) for i in range(len(asked)) for j in range(i + 1, len(asked) + 1)}
+    joined = "\x00" + "\x00".join(asked) + "\x00"  # units never hold \x00: a match is whole units
     runs: list[list[str]] = [[]]
     i = 0
     while i < len(units):
         n = 0
-        while i + n < len(units) and tuple(units[i:i + n + 1]) in seen:
+        while i + n < len(units) and "\x00" + "\x00".join(units[i:i + n + 1]) + "\x00" in joined:
             n += 1
         if n >= 2 or (n == 1 and units[i].isascii() and units[i].isalpha()):
             runs.append([])
@@ -129,6 +130,21 @@ def said_beyond(claim: str, question: str) -> list[list[str]]:
             runs[-1].append(units[i])
             i += 1
     return [r for r in runs if r]
+
+
+def claim_grams(claim: str, question: str = "") -> set[str]:
+    """The grams of `claim` that overlap counts: with `question`, those of what it says beyond it
+    (`said_beyond`) when that is a stretch of two units or more or holds a number; otherwise the whole
+    claim's. A claim made only of the question's words (吴鼎昌 picked from the names it lists, 可以 for
+    可不可以) is read whole, for what it says is which of them; so is one whose only addition is a lone
+    character (不 in 美图2023年不盈利 asked 是否盈利: a single character is in any passage)."""
+    if question:
+        runs = said_beyond(claim, question)
+        if any(len(r) >= 2 or any(u.isdigit() for u in r) for r in runs):
+            mine = set().union(*(unit_grams(r, fallback=False) for r in runs))
+            if mine:
+                return mine
+    return grams(claim)
 
 
 ASKING = re.compile(r"多少|什么|哪|谁|几|怎么|怎样|如何|为何|为什么|是否|吗|\b(?:what|who|which|how|when|where|why)\b", re.I)
@@ -141,12 +157,12 @@ def echoes_question(claim: str, question: str) -> bool:
 
 
 def overlap(claim: str, support: str, question: str = "") -> float:
-    """Share of the claim's grams found in `support` (0 for an empty claim); with `question`, of the grams
-    of what it says beyond the question (`said_beyond`), when it says anything beyond it."""
-    runs = said_beyond(claim, question) if question else []
-    # a claim made only of the question's words (吴鼎昌 picked from the names it lists, 可以 for 可不可以) is
-    # read whole: what it says is which of them
-    mine = set().union(*(unit_grams(r) for r in runs)) if runs else grams(claim)
+    """Share of the claim's grams (`claim_grams`: with `question`, of what it says beyond it) found in
+    `support` (0 for an empty claim)."""
+    return overlap_of(claim_grams(claim, question), support)
+
+
+def overlap_of(mine: set[str], support: str) -> float:
     theirs = grams(support) | set(UNIT.findall(support.lower()))  # units too, for a one-character claim
     return len(mine & theirs) / len(mine) if mine else 0.0
 
@@ -286,12 +302,13 @@ def best_support(claim: str, claim_vector: np.ndarray | None, hit: Hit, index: I
         mean, std = float(all_cos.mean()), float(all_cos.std()) or 1.0
         cosines = [math.nan if (r := row_of(index, s)) is None else float(all_cos[r]) for s in sentences]
     passage = passage_text(hit)
+    mine = claim_grams(claim, question)  # once per claim: the candidates below share it
     best: Support | None = None
     best_key: tuple[bool, float] = (False, -math.inf)
     for sentence, positions in candidates(hit, sentences):
         if INSTRUCTION.search(sentence.text):
             continue
-        over = overlap(claim, sentence.text, question)
+        over = overlap_of(mine, sentence.text)
         cos = max((cosines[p] for p in positions), default=math.nan)
         standing = (cos - mean) / std if not math.isnan(cos) else math.nan
         meaning = -math.inf if math.isnan(standing) else standing

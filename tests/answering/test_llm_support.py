@@ -72,6 +72,10 @@ def test_overlap_read_with_the_question_counts_only_what_the_claim_adds():
     assert overlap("可以", "两种语言之间可以沟通", "两种语言之间可不可以沟通？") == 1.0
     assert not echoes_question("可以", "两种语言之间可不可以沟通？")
     assert echoes_question("美图去年赚了多少钱", "美图去年赚了多少钱？")
+    # a lone added character is in any passage, so the claim is read whole; English function words count nothing
+    assert overlap("美图2023年不盈利", "公司不打算分红。", "美图2023年是否盈利？") == 0.0
+    assert overlap("Meitu was founded by Wu", "Meitu was founded by Cai.", "Who founded Meitu?") == 0.0
+    assert overlap("Meitu was founded by Cai", "Meitu was founded by Cai.", "Who founded Meitu?") == 1.0
     assert echoes_question("How many paying subscribers did Meitu have", "How many paying subscribers did Meitu have?")
 
 
