@@ -11,7 +11,8 @@ a request whose expected wait (what is left of the running answer, plus one aver
 request ahead) would take it past `queue_s` gets the fallback at once instead of after `queue_s`; before
 any answer has been timed, one answer is taken to last `prior_s`. When answers run slower than `prior_s`
 (two cores shared with many people's searches), the limit shrinks by the difference, so that a reply is
-whole within `queue_s` plus one unhurried answer however slow the model has become. A request whose
+whole within `queue_s` plus one unhurried answer; it never shrinks below half of `queue_s`, so one very slow
+answer cannot shut the model out for good (and then that bound can be missed). A request whose
 `Control.stop` is set while it waits leaves the queue at once; once it runs, the generator itself checks
 the same flag per token.
 

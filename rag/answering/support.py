@@ -5,7 +5,9 @@ passage, and with every pair of neighbouring sentences of one paragraph, since a
 
 - **character overlap**: the share of the claim's character pairs (neighbouring CJK characters, or a CJK
   character and a number) and Latin words found in the candidate. Chinese paraphrase keeps most pairs
-  (美图2023年的总收入为27亿元 vs 财报显示美图2023年总收入27 亿元: 0.73).
+  (美图2023年的总收入为27亿元 vs 财报显示美图2023年总收入27 亿元: 0.73). Read with its question, only what
+  the claim says beyond the question counts (`said_beyond`): a small model restates the question around
+  its answer, and those words are the claim coverage's to judge (rag.answering.model), not the overlap's.
 - **meaning**: the claim's embedding cosine with the candidate's sentences, as a standing (standard
   deviations above the claim's mean cosine with every indexed sentence). e5 cosines are bunched (unrelated
   Chinese text scores 0.83-0.90), so only a relative signal says anything; it is what supports an English
