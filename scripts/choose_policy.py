@@ -163,6 +163,10 @@ def claim_table(title: str, rows: list[dict], combos, field: str = "claim_covera
 def claim_main(fit_paths: list[Path], report_paths: list[Path], write: Path | None = None,
                field: str = "claim_coverage") -> int:
     fits = [load_rows(p) for p in fit_paths]
+    first = next((c for r in fits[0] for c in r["checked"]), {})
+    if first and field not in first:
+        raise SystemExit(f"--claim-field {field}: the study rows have no such measure; the claim measures they "
+                         f"have: {', '.join(k for k in first if k.startswith('claim'))}")
     grid = [(route, cut) for route in ROUTES for cut in CLAIM_GRID]
     for path, rows in zip(fit_paths, fits, strict=True):
         claim_table(f"fitting set: {path}", rows, grid, field)
@@ -198,10 +202,6 @@ def main(argv: list[str] | None = None) -> int:
                     help="with --claim-cut: the study's measure to cut on (claim_coverage_soft: a variant)")
     args = ap.parse_args(argv)
     if args.claim_cut:
-        first = next((c for r in load_rows(args.fit[0]) for c in r["checked"]), {})
-        if first and args.claim_field not in first:
-            ap.error(f"--claim-field {args.claim_field}: the study rows have no such measure; the claim measures "
-                     f"they have: {', '.join(k for k in first if k.startswith('claim'))}")
         return claim_main(args.fit, args.report, args.write, args.claim_field)
     args.fit = args.fit[0]
     fit = load_rows(args.fit)

@@ -33,12 +33,14 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+
 from rag.answering.base import Evidence
 from rag.answering.bundled import LlamaCppGenerator
 from rag.answering.extractive import ExtractiveAnswerer
 from rag.answering.features import coverage, question_terms
 from rag.answering.generation import Control, Generation
-from rag.answering.model import DEFAULT_POLICY, ModelAnswerer, claim_share, context_of
+from rag.answering.model import DEFAULT_POLICY, ModelAnswerer, claim_share, context_of, context_sentences
 from rag.answering.question import Question
 from rag.answering.support import anchors_missing, passage_text, question_anchors
 from rag.chat import Engine
@@ -220,20 +222,29 @@ def soft_claim_share(question: Question, index, context: str) -> float:  # noqa:
     return sum(w * credit(t) for t, w in weights.items()) / total
 
 
-def question_standing(index, vector, origin, sentence, neighbours: bool) -> float:  # noqa: ANN001
-    """How far the supporting sentence (with its neighbours) stands out in meaning from every indexed
-    sentence for this question: its best e5 cosine with the question, in standard deviations above the
-    mean over the index (measured for choosing, not used by the answerer)."""
-    from rag.answering.support import passage_sentences, row_of
-
+def standings(index, vector) -> np.ndarray:  # noqa: ANN001
+    """Every indexed sentence's e5 cosine with the question, in standard deviations above their mean."""
     sims = index.sentence_vectors @ vector.astype("float32")
-    mean, std = float(sims.mean()), float(sims.std()) or 1.0
-    sentences = passage_sentences(index, origin)
-    inside = [i for i, x in enumerate(sentences) if x.start < sentence.end and sentence.start < x.end]
-    if neighbours and inside:
-        inside = list(range(max(0, inside[0] - 1), min(len(sentences), inside[-1] + 2)))
-    rows = [r for r in (row_of(index, sentences[i]) for i in inside) if r is not None]
-    return round(max(((float(sims[r]) - mean) / std for r in rows), default=float("nan")), 3)
+    return (sims - float(sims.mean())) / (float(sims.std()) or 1.0)
+
+
+def question_standing(index, standing: np.ndarray, origin, sentence, neighbours: bool) -> float:  # noqa: ANN001
+    """How far the supporting sentence (with its neighbours) stands out in meaning for this question: the
+    best of its sentences' `standings` (measured for choosing, not used by the answerer)."""
+    from rag.answering.support import row_of
+
+    rows = [r for r in (row_of(index, x) for x in context_sentences(index, origin, sentence, neighbours))
+            if r is not None]
+    return round(max((float(standing[r]) for r in rows), default=float("nan")), 3)
+
+
+def variants(q: Question, index, standing: np.ndarray, c) -> dict:  # noqa: ANN001
+    """The measures of one checked sentence that were tried and not taken (README, step 5)."""
+    if c.support is None or c.origin is None:
+        return {"claim_coverage_soft": 0.0, "q_standing": None, "q_standing_ctx": None}
+    return {"claim_coverage_soft": round(soft_claim_share(q, index, context_of(index, c.origin, c.support.sentence)), 3),
+            "q_standing": question_standing(index, standing, c.origin, c.support.sentence, False),
+            "q_standing_ctx": question_standing(index, standing, c.origin, c.support.sentence, True)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -291,6 +302,7 @@ def main(argv: list[str] | None = None) -> int:
                 ex_cov = coverage(terms.known, token_set(context)) if terms.known else 1.0
                 ex_claim = claim_share(terms, context)
             outcome = answerer.run(q, hits, evidence, Control())
+            standing = standings(engine.index, vector)
             g = outcome.generation
             row = {**case, "extractive": ex.text, "extractive_refused": ex.refused,
                    "extractive_missing": ex_missing, "extractive_coverage": ex_cov,
@@ -305,14 +317,7 @@ def main(argv: list[str] | None = None) -> int:
                                 "coverage": round(c.question_coverage, 3), "missing": list(c.missing),
                                 "passage_coverage": round(c.passage_coverage, 3),
                                 "claim_coverage": round(c.claim_coverage, 3),
-                                "claim_coverage_soft": round(soft_claim_share(
-                                    q, engine.index, context_of(engine.index, c.origin, c.support.sentence)), 3)
-                                if c.support is not None and c.origin is not None else 0.0,
-                                "q_standing": question_standing(engine.index, vector, c.origin, c.support.sentence, False)
-                                if c.support is not None and c.origin is not None else None,
-                                "q_standing_ctx": question_standing(engine.index, vector, c.origin, c.support.sentence,
-                                                                    True)
-                                if c.support is not None and c.origin is not None else None,
+                                **variants(q, engine.index, standing, c),
                                 "overlap": round(c.support.overlap, 3) if c.support else None,
                                 "standing": round(c.support.standing, 3) if c.support else None}
                                for c in outcome.checked],

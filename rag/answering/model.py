@@ -147,16 +147,26 @@ class Outcome:
     failure: str = ""  # why no generation (fallback)
 
 
-def context_of(index, hit: Hit, sentence: Sentence) -> str:  # noqa: ANN001 - Index, kept loose for fakes
-    """The supporting sentence with the sentence before and after it in its passage, and the title."""
+def context_sentences(index, hit: Hit, sentence: Sentence, neighbours: bool = True) -> list[Sentence]:  # noqa: ANN001
+    """The passage sentences `sentence` spans (one, or two joined), with the one before and after it when
+    `neighbours`; none when it lies in no sentence of the passage."""
     from rag.answering.support import passage_sentences
 
     sentences = passage_sentences(index, hit)
     inside = [i for i, s in enumerate(sentences) if s.start < sentence.end and sentence.start < s.end]
     if not inside:
+        return []
+    if not neighbours:
+        return sentences[inside[0]:inside[-1] + 1]
+    return sentences[max(0, inside[0] - 1):min(len(sentences), inside[-1] + 2)]
+
+
+def context_of(index, hit: Hit, sentence: Sentence) -> str:  # noqa: ANN001 - Index, kept loose for fakes
+    """The supporting sentence with the sentence before and after it in its passage, and the title."""
+    around = context_sentences(index, hit, sentence)
+    if not around:
         return f"{hit.chunk.title}\n{sentence.text}"
-    lo, hi = max(0, inside[0] - 1), min(len(sentences), inside[-1] + 2)
-    return hit.chunk.title + "\n" + "".join(s.text for s in sentences[lo:hi])
+    return hit.chunk.title + "\n" + "".join(s.text for s in around)
 
 
 def claim_share(terms: QuestionTerms, context: str) -> float:

@@ -140,12 +140,15 @@ def claim_grams(claim: str, question: str = "") -> set[str]:
     claim's. A claim made only of the question's words (吴鼎昌 picked from the names it lists, 可以 for
     可不可以) is read whole, for what it says is which of them; so is one whose only addition is a lone
     character (不 in 美图2023年不盈利 asked 是否盈利: a single character is in any passage)."""
-    if question:
-        runs = said_beyond(claim, question)
-        if any(len(r) >= 2 or any(u.isdigit() for u in r) for r in runs):
-            mine = set().union(*(unit_grams(r, fallback=False) for r in runs))
-            if mine:
-                return mine
+    return grams_beyond(claim, said_beyond(claim, question) if question else None)
+
+
+def grams_beyond(claim: str, runs: list[list[str]] | None) -> set[str]:
+    """`claim_grams` from the claim's `said_beyond` runs (None: no question to read it with)."""
+    if runs and any(len(r) >= 2 or any(u.isdigit() for u in r) for r in runs):
+        mine = set().union(*(unit_grams(r, fallback=False) for r in runs))
+        if mine:
+            return mine
     return grams(claim)
 
 
@@ -155,7 +158,12 @@ ASKING = re.compile(r"多少|什么|哪|谁|几|怎么|怎样|如何|为何|为�
 def echoes_question(claim: str, question: str) -> bool:
     """The claim is the question again without its question mark (美图去年赚了多少钱): nothing beyond the
     question's words, and a word that asks. A pick among the question's own words (吴鼎昌, 可以) asks nothing."""
-    return not said_beyond(claim, question) and bool(ASKING.search(claim))
+    return only_asks(claim, said_beyond(claim, question))
+
+
+def only_asks(claim: str, runs: list[list[str]]) -> bool:
+    """`echoes_question` from the claim's `said_beyond` runs."""
+    return not runs and bool(ASKING.search(claim))
 
 
 def overlap(claim: str, support: str, question: str = "") -> float:
@@ -294,7 +302,8 @@ def best_support(claim: str, claim_vector: np.ndarray | None, hit: Hit, index: I
     sentence that names it, and the one to cite is the one about what was asked. With `question`, the
     character overlap counts only what the claim says beyond the question (`said_beyond`).
     """
-    if is_question(claim) or not says_something(claim) or (question and echoes_question(claim, question)):
+    runs = said_beyond(claim, question) if question else None  # once: the echo test and the grams share it
+    if is_question(claim) or not says_something(claim) or (runs is not None and only_asks(claim, runs)):
         return None
     sentences = passage_sentences(index, hit)
     cosines: list[float] = [math.nan] * len(sentences)
@@ -304,7 +313,7 @@ def best_support(claim: str, claim_vector: np.ndarray | None, hit: Hit, index: I
         mean, std = float(all_cos.mean()), float(all_cos.std()) or 1.0
         cosines = [math.nan if (r := row_of(index, s)) is None else float(all_cos[r]) for s in sentences]
     passage = passage_text(hit)
-    mine = claim_grams(claim, question)  # once per claim: the candidates below share it
+    mine = grams_beyond(claim, runs)  # once per claim: the candidates below share it
     best: Support | None = None
     best_key: tuple[bool, float] = (False, -math.inf)
     for sentence, positions in candidates(hit, sentences):
