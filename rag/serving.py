@@ -12,9 +12,13 @@ request ahead) would take it past `queue_s` gets the fallback at once instead of
 any answer has been timed, one answer is taken to last `prior_s`. When answers run slower than `prior_s`
 (two cores shared with many people's searches), the limit shrinks by the difference, so that a reply is
 whole within `queue_s` plus one unhurried answer; it never shrinks below half of `queue_s`, so one very slow
-answer cannot shut the model out for good (and then that bound can be missed). A request whose
-`Control.stop` is set while it waits leaves the queue at once; once it runs, the generator itself checks
-the same flag per token.
+answer cannot shut the model out for good. What the prediction misses (one answer let in late that then
+runs slow, its prompt read on two cores shared with many searches) the deadline catches: while others wait,
+the running request has `Control.deadline` set to `queue_s` plus one answer's time after its question (one
+answer: the fastest this process has timed, or `prior_s` if that is longer), and the generator gives up
+there, so the reply (the extractive one) is whole within that bound. A person alone is never cut: with
+nobody waiting, nothing is set. A request whose `Control.stop` is set while it waits leaves the queue at
+once; once it runs, the generator itself checks the same flag between its model calls.
 
 The queue creates no threads: each request waits in its caller's thread, on one condition variable.
 """
@@ -76,8 +80,10 @@ class ModelQueue:
         self._changed = threading.Condition()
         self._waiting: list[_Ticket] = []  # arrival order
         self._running: _Ticket | None = None
+        self._running_control: Control | None = None
         self._running_since = 0.0
         self._service_s: float | None = None  # running average of one answer's seconds (None: none timed yet)
+        self._fastest_s: float | None = None  # the fastest whole answer timed: one unhurried answer
 
     @property
     def service_s(self) -> float | None:
@@ -121,6 +127,27 @@ class ModelQueue:
         return (limit, f"{setting} cut to {limit:.1f} s, as answers take {self._service_s:.1f} s now against "
                        f"{self.prior_s:g}")
 
+    def answer_s(self) -> float | None:
+        """One answer's seconds for the deadline: the fastest whole answer timed (the others ran slower for
+        the load), or `prior_s` when that is longer or nothing was timed; None when there is neither."""
+        with self._changed:
+            return self._answer_s()
+
+    def _answer_s(self) -> float | None:
+        known = [s for s in (self.prior_s, self._fastest_s) if s is not None]
+        return max(known) if known else None
+
+    def _set_deadline(self, ticket: _Ticket, control: Control) -> None:
+        """Give the running request its deadline, now that others wait: `queue_s` plus one answer after
+        its question (under the lock; a deadline once set stays)."""
+        answer_s = self._answer_s()
+        if control.deadline is not None or answer_s is None:
+            return
+        control.deadline = ticket.arrived + self.queue_s + answer_s
+        control.deadline_why = (f"the model had not finished {self.queue_s + answer_s:.0f} s after the question "
+                                f"while others waited: RAG_LLM_QUEUE_S={self.queue_s:g} + {answer_s:.1f} s for "
+                                "one answer")
+
     def generate(self, messages: Sequence[dict[str, str]], max_tokens: int,
                  control: Control | None = None) -> Generation:
         control = control or Control()
@@ -128,6 +155,8 @@ class ModelQueue:
         ticket = _Ticket(min(control.asked, now) if control.asked is not None else now, now)
         with self._changed:
             self._waiting.append(ticket)
+            if self._running is not None and self._running_control is not None:
+                self._set_deadline(self._running, self._running_control)
         told: int | None = None
         try:
             while True:
@@ -144,7 +173,10 @@ class ModelQueue:
                     if self._waiting[0] is ticket and self._running is None:
                         self._waiting.remove(ticket)
                         self._running = ticket
+                        self._running_control = control
                         self._running_since = self._clock()
+                        if self._waiting:
+                            self._set_deadline(ticket, control)
                         break
                     expected = self._expected_wait(ticket, self._clock())
                     if waited + expected > limit:
@@ -169,11 +201,16 @@ class ModelQueue:
             generation = self.generator.generate(messages, max_tokens, control)
         finally:
             with self._changed:
-                took = self._clock() - self._running_since
-                if generation is not None and not generation.stopped:  # a whole answer times the next waits
+                now = self._clock()
+                took = now - self._running_since
+                whole = generation is not None and not generation.stopped and not generation.replayed
+                if whole or (generation is None and control.overdue(now)):  # a cut answer was slow at least this
                     self._service_s = took if self._service_s is None else (
                         SERVICE_WEIGHT * took + (1 - SERVICE_WEIGHT) * self._service_s)
+                if whole:
+                    self._fastest_s = took if self._fastest_s is None else min(self._fastest_s, took)
                 self._running = None
+                self._running_control = None
                 self._changed.notify_all()
         return replace(generation, queued_s=queued_s)
 

@@ -56,6 +56,7 @@ SOAK_SESSION_QUESTIONS = 10
 FALLBACK_ANSWERERS = ("extractive", "sentence")  # answers not written by a model
 SLOWEST_KEPT = 5  # replies kept per level to show where the tail's time went
 BUSY = "the model is busy"  # the fallback's notice when the queue was too long (rag/serving.py)
+CUT = "while others waited"  # the fallback's notice when a model answer ran past its deadline (rag/serving.py)
 QUEUED = "排队中"  # what the reply bubble says while the question waits for the model
 STATUS = re.compile(r'^<span class="rag-status">(.*)</span>$', re.S)
 ANSWERER = re.compile(r'data-answerer="([^"]*)"')
@@ -75,6 +76,7 @@ class Level:
     queued_s: list[float] = field(default_factory=list)
     answerers: dict[str, int] = field(default_factory=dict)
     busy_fallbacks: int = 0  # answers given by the fallback because the model's queue was too long
+    cut_fallbacks: int = 0  # model answers cut at their deadline, the fallback given instead
     slowest: list[dict] = field(default_factory=list)  # the slowest replies: what they waited for
     error_samples: list[str] = field(default_factory=list)
     wall_s: float = 0.0
@@ -91,6 +93,7 @@ class Level:
                 "queue_max_s": round(max(self.queued_s), 3) if self.queued_s else None,
                 "model_share": round(by_model / answered, 3) if answered else None,
                 "answerers": dict(sorted(self.answerers.items())), "busy_fallbacks": self.busy_fallbacks,
+                "cut_fallbacks": self.cut_fallbacks,
                 "wall_s": round(self.wall_s, 1),
                 "answers_per_s": round(len(lat) / self.wall_s, 2) if self.wall_s else None,
                 "server_peak_rss_mb": round(self.rss_peak_mb, 1), "error_samples": self.error_samples[:5],
@@ -252,10 +255,12 @@ def run_client(url: str, n_questions: int, offset: int, deadline: float, level: 
                 level.queued_s.append(timing.queued_s)
                 level.answerers[timing.answerer] = level.answerers.get(timing.answerer, 0) + 1
                 level.busy_fallbacks += BUSY in timing.reply
+                level.cut_fallbacks += CUT in timing.reply
                 level.slowest.append({"question": question, "total_s": round(timing.total_s, 2),
                                       "queued_s": round(timing.queued_s, 2),
                                       "first_token_s": round(timing.first_token_s, 2),
-                                      "answerer": timing.answerer, "busy": BUSY in timing.reply})
+                                      "answerer": timing.answerer, "busy": BUSY in timing.reply,
+                                      "cut": CUT in timing.reply})
                 level.slowest = sorted(level.slowest, key=lambda t: -t["total_s"])[:SLOWEST_KEPT]
 
 
@@ -330,7 +335,7 @@ def print_level(s: dict, label: str) -> None:
     print(f"{label}: {s['requests']} requests, {s['errors']} errors, answer p50 {s['p50_s']} s / p95 "
           f"{s['p95_s']} s / max {s['max_s']} s, first token p50 {s['first_token_p50_s']} s / p95 "
           f"{s['first_token_p95_s']} s, queued p95 {s['queue_p95_s']} s (max {s['queue_max_s']}), model share "
-          f"{s['model_share']} {s['answerers']} ({s['busy_fallbacks']} for a busy model), {s['answers_per_s']} answers/s over {s['wall_s']} s; "
+          f"{s['model_share']} {s['answerers']} ({s['busy_fallbacks']} for a busy model, {s['cut_fallbacks']} cut at the deadline), {s['answers_per_s']} answers/s over {s['wall_s']} s; "
           f"server peak RSS {s['server_peak_rss_mb']} MB", flush=True)
     for sample in s["error_samples"]:
         print(f"      error: {sample}")

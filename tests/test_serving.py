@@ -520,3 +520,110 @@ def test_a_stopped_answer_does_not_time_the_queue() -> None:
     control.stop.set()
     assert a.join().stopped
     assert queue.service_s is None
+
+
+def test_a_lone_request_has_no_deadline_until_someone_waits_behind_it() -> None:
+    clock, model, queue, a = queue_running(5.0)  # a asked at 100 (the fake clock)
+    assert a.control.deadline is None  # alone, an answer is never cut
+    clock.now += 3
+    b = Request(queue, "b")
+    b.wait_position(1)
+    assert a.control.deadline == 100 + 15 + 5  # its question + RAG_LLM_QUEUE_S + one answer (the prior)
+    assert a.control.deadline_why == ("the model had not finished 20 s after the question while others waited"
+                                      ": RAG_LLM_QUEUE_S=15 + 5.0 s for one answer")
+    assert a.control.overdue(119.9) is False and a.control.overdue(120) is True
+    model.release["a"].set()
+    clock.now += 1
+    assert a.join().text == "a0 a1 "
+    model.gate("b")
+    assert model.entered["b"].wait(WAIT_S)
+    assert b.control.deadline is None  # nobody behind b when it started
+    model.release["b"].set()
+    b.join()
+
+
+def test_a_request_starting_with_others_behind_it_gets_its_deadline_at_once() -> None:
+    clock, model, queue, a = queue_running(5.0)
+    b = Request(queue, "b", Control(asked=98.0))  # asked 2 s before it reached the queue
+    b.wait_position(1)
+    c = Request(queue, "c")
+    c.wait_position(2)
+    model.release["a"].set()
+    a.join()
+    model.gate("b")
+    assert model.entered["b"].wait(WAIT_S)
+    assert b.control.deadline == 98 + 15 + 5  # counted from when the person asked
+    for tag in ("b", "c"):
+        model.gate(tag)
+        model.release[tag].set()
+    assert [b.join().text, c.join().text] == ["b0 b1 ", "c0 c1 "]
+
+
+def test_one_answer_is_the_fastest_timed_or_the_prior_when_that_is_longer() -> None:
+    clock, model, queue, a = queue_running(5.0)
+    assert queue.answer_s() == 5.0
+    clock.now += 8  # answers on a slower machine: 8 s, then 12 s under load
+    model.release["a"].set()
+    a.join()
+    assert queue.answer_s() == 8.0
+    b = Request(queue, "b")
+    model.gate("b")
+    assert model.entered["b"].wait(WAIT_S)
+    clock.now += 12
+    model.release["b"].set()
+    b.join()
+    assert queue.answer_s() == 8.0 and queue.service_s == pytest.approx(0.3 * 12 + 0.7 * 8)
+    no_prior = ModelQueue(GatedGenerator(pieces=1), queue_s=15, clock=clock, prior_s=None)
+    assert no_prior.answer_s() is None  # an endpoint: no deadline until one answer is timed
+    no_prior.generate(messages("x"), 4)
+    assert no_prior.answer_s() == 0.0  # the fake clock did not move
+
+
+class DeadlineGenerator:
+    """Writes one piece, then gives up the way the real generators do once the request is overdue on the
+    test's clock (or runs to its end when `release` is set)."""
+
+    name = "deadline"
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def generate(self, messages, max_tokens, control=None) -> Generation:
+        control = control or Control()
+        control.token("part ")
+        self.entered.set()
+        while not self.release.wait(0.01):
+            if control.overdue(self.clock()):
+                raise GenerationFailed(control.deadline_why)
+        return Generation(text="part whole")
+
+
+def test_an_answer_cut_at_its_deadline_falls_back_and_its_time_counts_as_slow() -> None:
+    clock = FakeClock()
+    model = DeadlineGenerator(clock)
+    queue = ModelQueue(model, queue_s=15, clock=clock)
+    a = Request(queue, "a")
+    assert model.entered.wait(WAIT_S)
+    b = Request(queue, "b")
+    b.wait_position(1)
+    clock.now += 21  # past 100 + 15 + 5
+    with pytest.raises(GenerationFailed, match=r"had not finished 20 s after the question while others waited"):
+        a.join()
+    assert queue.service_s == 21.0  # slow at least this: the limit shrinks for the next ones
+    assert queue.answer_s() == 5.0  # but it is no whole answer, so not one unhurried answer
+    with pytest.raises(GenerationFailed, match=r"waited 21 s for the model \(RAG_LLM_QUEUE_S=15 cut to 7.5 s"):
+        b.join()
+
+
+def test_a_replayed_reply_does_not_time_the_queue() -> None:
+    class Replaying:
+        name = "replaying"
+
+        def generate(self, messages, max_tokens, control=None) -> Generation:
+            return Generation(text="kept", replayed=True)
+
+    queue = ModelQueue(Replaying(), queue_s=15)
+    assert queue.generate(messages("a"), 4).text == "kept"
+    assert (queue.service_s, queue.answer_s()) == (None, 5.0)

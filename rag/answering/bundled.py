@@ -1,11 +1,12 @@
 """The bundled language model, in-process: a GGUF file run by llama-cpp-python (no server to start).
 
 `LlamaCppGenerator` is a `Generator` (rag/answering/generation.py). It loads the file on first use (about
-2 s; 1.8 GB resident for the 1.5B model) and keeps it; one generation runs at a time (a lock: llama.cpp's
+2 s; 1.3 GB resident for the 1.5B model) and keeps it; one generation runs at a time (a lock: llama.cpp's
 context is not thread-safe; rag/serving.py queues requests fairly in front of it). Everything that can go
 wrong — llama-cpp-python not installed, the file missing or unreadable, a crash mid-answer, a reply still
-running after `timeout_s` — is a GenerationFailed whose message names the cause and the fix, so the
-answerer can fall back to the extractive answer at once.
+running after `timeout_s` or past the serving queue's deadline — is a GenerationFailed whose message names
+the cause and the fix, so the answerer can fall back to the extractive answer at once. Stop, the timeout and
+the deadline are looked at between llama.cpp's calls, while the prompt is read too (`PROMPT_BATCH`).
 
 llama.cpp reuses the key/value cache of the longest prompt prefix shared with the previous request, so a
 fixed system prompt is paid for once per process, not per question.
@@ -19,6 +20,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,15 @@ from rag.errors import InputError
 
 REPLY_CACHE = 256  # replies kept by prompt (Config.llm_reply_cache)
 N_CTX = 2048  # the answer prompt stays near 400-700 tokens; 2,048 leaves room for follow-ups and the reply
+# Prompt tokens read per llama.cpp call. Stop, the serving queue's deadline and RAG_LLM_TIMEOUT_S are looked
+# at between calls, so this bounds how long the model stays busy after one of them (32 tokens: about 0.9 s on
+# this 2-core machine, where the prompt is read at 35-57 tokens/s). Reading a 140-token prompt took 3.96 s
+# against 3.78 s with 512 (16: 4.23 s), README "Serving".
+PROMPT_BATCH = 32
+
+
+class _Ended(Exception):
+    """Raised between llama.cpp calls to end a generation: the reason in words, or "" for Stop."""
 
 
 class LlamaCppGenerator:
@@ -49,6 +60,7 @@ class LlamaCppGenerator:
         self._saved: dict[str, Generation] = _read_replies(reply_file, name) if reply_file else {}
         self._load_error = ""
         self._lock = threading.Lock()
+        self._why_end: Any = None  # while a generation runs: () -> why it must end now ("" for Stop), or None
 
     def available(self) -> str:
         """"" when the model can be used, else why not (for notices and `rag doctor`-style checks)."""
@@ -82,7 +94,9 @@ class LlamaCppGenerator:
             # mapped file leaves a second copy of the weights resident: 1.89 GB RSS after a few answers
             # against 1.28 GB read in (same speed within the machine's noise; README, "Serving")
             self._llm = llama_cpp.Llama(model_path=str(self.path), n_ctx=self.n_ctx, n_threads=threads,
-                                        n_threads_batch=threads, n_batch=512, use_mmap=False, verbose=False)
+                                        n_threads_batch=threads, n_batch=PROMPT_BATCH, use_mmap=False,
+                                        verbose=False)
+            _end_between_calls(self._llm, self._end_reason)
             # freed before the interpreter tears llama_cpp down (its own destructor then fails noisily)
             atexit.register(self.close)
         except Exception as exc:  # a damaged or foreign file: llama.cpp says only "failed to load"
@@ -90,6 +104,11 @@ class LlamaCppGenerator:
                                 "`make llm-model` again to rebuild it")
             raise GenerationFailed(self._load_error) from None
         return self._llm
+
+    def _end_reason(self) -> str | None:
+        """Why the running generation must end now ("" for Stop), or None (also when none runs)."""
+        why_end = self._why_end
+        return why_end() if why_end is not None else None
 
     def close(self) -> None:
         """Free the model (the next question loads it again)."""
@@ -113,14 +132,26 @@ class LlamaCppGenerator:
             first = 0.0
             pieces: list[str] = []
             stopped = False
+
+            def why_end() -> str | None:
+                """Why the generation must end now ("" for Stop), or None to go on."""
+                if control.stopped:
+                    return ""
+                if control.overdue():
+                    return control.deadline_why or "the model ran past its deadline"
+                if time.monotonic() - start > self.timeout_s:
+                    return f"the model was still writing after {self.timeout_s:g} s (RAG_LLM_TIMEOUT_S)"
+                return None
+
+            self._why_end = why_end  # read between llama.cpp calls, mid-prompt too (_end_between_calls)
             try:
                 stream = llm.create_chat_completion(messages=list(messages), stream=True, temperature=0.0,
                                                     top_k=1, max_tokens=max_tokens, seed=0)
                 try:
                     for chunk in stream:
-                        if control.stopped:
-                            stopped = True
-                            break
+                        why = why_end()
+                        if why is not None:
+                            raise _Ended(why)
                         piece = chunk["choices"][0]["delta"].get("content") or ""
                         if not piece:
                             continue
@@ -128,17 +159,18 @@ class LlamaCppGenerator:
                             first = time.monotonic() - start
                         pieces.append(piece)
                         control.token(piece)
-                        if time.monotonic() - start > self.timeout_s:
-                            raise GenerationFailed(f"the model was still writing after {self.timeout_s:g} s "
-                                                   "(RAG_LLM_TIMEOUT_S)")
                 finally:
                     close = getattr(stream, "close", None)
                     if close is not None:
                         close()
-            except GenerationFailed:
-                raise
+            except _Ended as ended:
+                if str(ended):
+                    raise GenerationFailed(str(ended)) from None
+                stopped = True  # Stop: the text so far is the answer, checked like any other
             except Exception as exc:  # llama.cpp errors mid-answer (context overflow, decode failure)
                 raise GenerationFailed(f"the model failed while answering ({type(exc).__name__}: {exc})") from None
+            finally:
+                self._why_end = None
             prompt_tokens = len(llm.tokenize(_template_text(messages).encode("utf-8"), add_bos=False))
             generation = Generation(text="".join(pieces), stopped=stopped, prompt_tokens=prompt_tokens,
                                     tokens=len(pieces), first_token_s=first, seconds=time.monotonic() - start,
@@ -151,6 +183,30 @@ class LlamaCppGenerator:
                 self._saved[key] = generation
                 _append_reply(self.reply_file, self.name, key, generation)
         return generation
+
+
+def _end_between_calls(llm: Any, why_end: Any) -> None:
+    """Make `llm` raise _Ended before each llama.cpp decode call once `why_end()` gives a reason (not None).
+
+    llama-cpp-python reads a prompt in calls of `n_batch` tokens and then one call per generated token, and
+    looks at nothing of ours in between: without this, Stop or a deadline would wait for the whole prompt
+    (4-16 s here). The check sits on the context's `decode` (llama-cpp-python 0.3.36, pinned), between calls,
+    so the cache is left whole: llama-cpp-python counts only the batches it decoded and the next prompt
+    reuses them. (llama.cpp's own abort callback would end a call midway, but it calls back into Python for
+    every graph node, which needs the interpreter lock hundreds of times per token while other threads of the
+    server run searches.)"""
+    ctx = getattr(llm, "_ctx", None)
+    decode = getattr(ctx, "decode", None)
+    if decode is None:  # another llama-cpp-python: Stop and deadlines then act per generated token only
+        return
+
+    def checked_decode(batch: Any) -> Any:
+        why = why_end()
+        if why is not None:
+            raise _Ended(why)
+        return decode(batch)
+
+    ctx.decode = checked_decode
 
 
 def _read_replies(path: Path, model: str) -> dict[str, Generation]:
@@ -185,9 +241,10 @@ def _replay(generation: Generation, control: Control) -> Generation:
     """A kept reply, streamed again piece by piece (so the UI shows it as it shows any answer)."""
     for i, piece in enumerate(generation.pieces):
         if control.stopped:
-            return Generation("".join(generation.pieces[:i]), stopped=True, tokens=i, pieces=generation.pieces[:i])
+            return Generation("".join(generation.pieces[:i]), stopped=True, tokens=i, pieces=generation.pieces[:i],
+                              replayed=True)
         control.token(piece)
-    return generation
+    return replace(generation, replayed=True)
 
 
 def _template_text(messages: Sequence[dict[str, str]]) -> str:

@@ -12,6 +12,7 @@ with that reason as its notice. A user's Stop is not a failure: the text so far 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -28,6 +29,12 @@ class Control:
     # time.monotonic() when the person asked (None: when the request reaches the model queue). The queue's
     # RAG_LLM_QUEUE_S counts from here, so the time spent searching before the queue is inside the limit.
     asked: float | None = None
+    # time.monotonic() by which the generator must have ended, and why, in words for the notice. The serving
+    # queue sets it while others wait for the model, so that a crowd's replies stay within RAG_LLM_QUEUE_S
+    # plus one answer: past it the generator stops (within one prompt batch, mid-prefill too) and raises
+    # GenerationFailed(deadline_why), and the answerer gives the extractive answer. None: no deadline.
+    deadline: float | None = None
+    deadline_why: str = ""
 
     def token(self, piece: str) -> None:
         if self.on_token is not None:
@@ -40,6 +47,10 @@ class Control:
     @property
     def stopped(self) -> bool:
         return self.stop.is_set()
+
+    def overdue(self, now: float | None = None) -> bool:
+        """Whether the deadline has passed (`now` on the time.monotonic clock; the present by default)."""
+        return self.deadline is not None and (time.monotonic() if now is None else now) >= self.deadline
 
 
 @dataclass(frozen=True)
@@ -54,6 +65,7 @@ class Generation:
     seconds: float = 0.0  # seconds from the start of generation to its end (queue wait excluded)
     queued_s: float = 0.0  # seconds spent waiting in the serving queue
     pieces: tuple[str, ...] = ()  # the streamed pieces, in order ("".join(pieces) == text), where kept
+    replayed: bool = False  # a kept reply streamed again: took no model time, so it times nothing
 
 
 class GenerationFailed(Exception):
@@ -67,5 +79,6 @@ class Generator(Protocol):
                  control: Control | None = None) -> Generation:
         """Greedy completion of chat `messages` (role/content dicts), at most `max_tokens` tokens.
         Streams pieces to `control.on_token`; returns early, with `stopped=True`, once `control.stop` is
-        set. Raises GenerationFailed when no text can be produced."""
+        set. Raises GenerationFailed when no text can be produced, or with `control.deadline_why` once
+        `control.deadline` has passed."""
         ...

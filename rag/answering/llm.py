@@ -160,7 +160,8 @@ def stream_completion(client: Any, model: str, messages: Sequence[dict[str, str]
                       control: Control | None = None, max_tokens: int = ANSWER_TOKENS) -> Generation:
     """The whole reply, streamed; `control.on_token` gets each piece, and a set `control.stop` ends it
     after the piece in hand (the text so far comes back, `stopped=True`). A reply still running after
-    `timeout` seconds is cut off (the client's own timeout only bounds each wait for the next piece)."""
+    `timeout` seconds, or past `control.deadline`, is cut off (the client's own timeout only bounds each wait
+    for the next piece)."""
     import openai
 
     control = control or Control()
@@ -187,6 +188,8 @@ def stream_completion(client: Any, model: str, messages: Sequence[dict[str, str]
                 raise EndpointFailure(_reason(exc, base_url, timeout)) from None
             if time.monotonic() - start > timeout:
                 raise EndpointFailure(f"the reply was still streaming after {timeout:g} s")
+            if control.overdue():
+                raise EndpointFailure(control.deadline_why or "the reply ran past its deadline")
             if piece:
                 first = first or time.monotonic() - start
                 pieces.append(piece)

@@ -115,3 +115,22 @@ def test_cli_contract_with_the_model_and_past_its_timeout(real_index_dir):
     row = json.loads(slow.stdout)
     assert row["answerer"] == "extractive" and "RAG_LLM_TIMEOUT_S" in row["notice"]
     assert "Traceback" not in slow.stderr
+
+
+def test_stop_while_the_prompt_is_read_frees_the_model_before_the_prompt_ends():
+    from rag.answering.bundled import LlamaCppGenerator
+
+    generator = LlamaCppGenerator(Path(Config().llm_model_path), "qwen", reply_cache=0)
+    long_question = "请逐条说明美图公司的影像产品、设计产品和视频产品各有哪些功能。" * 12  # ~400 prompt tokens
+    messages = [{"role": "user", "content": long_question}]
+    control = Control()
+    generator.load()
+    threading.Timer(0.5, control.stop.set).start()
+    stopped = generator.generate(messages, 16, control)
+    llm = generator._llm
+    prompt = len(llm.tokenize(long_question.encode("utf-8"), add_bos=False))
+    assert stopped.stopped and stopped.text == ""
+    assert llm.n_tokens < prompt  # read in part: Stop did not wait for the whole prompt
+    after = generator.generate([{"role": "user", "content": "1+1等于几？只回答数字。"}], 8)
+    assert "2" in after.text and not after.stopped
+    generator.close()

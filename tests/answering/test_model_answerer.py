@@ -418,3 +418,84 @@ def test_among_supporting_sentences_the_preferred_one_is_cited(fake_engine):
     assert preferred is not None and preferred.supported and preferred.sentence.text == other
     unsupported = best_support("颜劲良", None, hit, evidence.index, prefer=lambda s: 1.0)
     assert unsupported is None or not unsupported.supported  # preference never makes a sentence support a claim
+
+
+class FakeContext:
+    """llama-cpp-python's context as far as the generator sees it: one `decode` per batch of tokens."""
+
+    def __init__(self) -> None:
+        self.decoded = 0
+
+    def decode(self, batch: object) -> None:
+        self.decoded += 1
+
+
+class DecodingLlama(FakeLlama):
+    """Reads a prompt in `prompt_batches` decode calls, then decodes once per streamed piece, as
+    llama_cpp.Llama does; `on_decode(n)` runs after the n-th call (to press Stop, or pass a deadline)."""
+
+    def __init__(self, *pieces: str, prompt_batches: int = 4, on_decode=None) -> None:  # noqa: ANN001
+        super().__init__(*pieces)
+        self._ctx = FakeContext()
+        self.prompt_batches, self.on_decode = prompt_batches, on_decode or (lambda n: None)
+
+    def _decode(self) -> None:
+        self._ctx.decode(None)
+        self.on_decode(self._ctx.decoded)
+
+    def create_chat_completion(self, **_: object):
+        self.calls += 1
+        for _ in range(self.prompt_batches):
+            self._decode()
+        for piece in self.pieces:
+            yield {"choices": [{"delta": {"content": piece}}]}
+            self._decode()
+
+
+def generator_with(llm: DecodingLlama, tmp_path: Path, **kwargs: object) -> LlamaCppGenerator:
+    from rag.answering.bundled import _end_between_calls
+
+    g = LlamaCppGenerator(tmp_path / "m.gguf", "qwen", reply_cache=0, **kwargs)
+    g._llm = llm
+    _end_between_calls(llm, g._end_reason)  # what load() does to the real model
+    return g
+
+
+def test_stop_while_the_prompt_is_read_ends_it_before_the_next_batch(tmp_path):
+    control = Control()
+    llm = DecodingLlama("27亿元", on_decode=lambda n: control.stop.set() if n == 2 else None)
+    g = generator_with(llm, tmp_path)
+    out = g.generate([{"role": "user", "content": "总收入？"}], 16, control)
+    assert (out.text, out.stopped, llm._ctx.decoded) == ("", True, 2)  # batches 3 and 4 never ran
+    control.stop.clear()
+    again = g.generate([{"role": "user", "content": "总收入？"}], 16, control)  # the model is free and whole
+    assert (again.text, again.stopped) == ("27亿元", False)
+
+
+def test_a_passed_deadline_ends_the_prompt_and_says_why(tmp_path):
+    control = Control(deadline_why="the model had not finished 20 s after the question while others waited")
+    llm = DecodingLlama("27亿元", on_decode=lambda n: setattr(control, "deadline", 0.0) if n == 1 else None)
+    g = generator_with(llm, tmp_path)
+    with pytest.raises(GenerationFailed, match=r"^the model had not finished 20 s after the question"):
+        g.generate([{"role": "user", "content": "总收入？"}], 16, control)
+    assert llm._ctx.decoded == 1
+
+
+def test_stop_mid_answer_keeps_the_pieces_written(tmp_path):
+    control = Control()
+    llm = DecodingLlama("27亿元", "，同比", "增长", prompt_batches=1,
+                        on_decode=lambda n: control.stop.set() if n == 3 else None)
+    out = generator_with(llm, tmp_path).generate([{"role": "user", "content": "总收入？"}], 16, control)
+    assert (out.text, out.stopped) == ("27亿元，同比", True)
+
+
+def test_the_timeout_ends_a_prompt_that_reads_too_long(tmp_path, monkeypatch):
+    import rag.answering.bundled as bundled
+
+    now = [0.0]
+    monkeypatch.setattr(bundled.time, "monotonic", lambda: now[0])
+    llm = DecodingLlama("27亿元", on_decode=lambda n: now.__setitem__(0, 9.0) if n == 2 else None)
+    g = generator_with(llm, tmp_path, timeout_s=5.0)
+    with pytest.raises(GenerationFailed, match=r"still writing after 5 s \(RAG_LLM_TIMEOUT_S\)"):
+        g.generate([{"role": "user", "content": "总收入？"}], 16)
+    assert llm._ctx.decoded == 2  # the 9 s reached after batch 2 ended the prompt before batch 3
