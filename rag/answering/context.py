@@ -12,10 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rag.answering.citations import passage_slice
 from rag.answering.features import SentenceCandidate
+from rag.answering.support import passage_sentences
 from rag.schema import Chunk, Hit
+
+if TYPE_CHECKING:
+    from rag.store import Index
 
 
 @dataclass(frozen=True)
@@ -76,3 +81,25 @@ def select_excerpts(candidates: Sequence[SentenceCandidate], order: Sequence[int
         chunk = Chunk(Chunk.make_id(c.doc_id, start, end), c.doc_id, c.source, start, end, c.title, text)
         out.append(Excerpt(Hit(chunk, hit.score, hit.rank, hit.dense, hit.bm25), hit, rank))
     return out
+
+
+def whole_sentences(excerpt: Excerpt, index: Index) -> Hit:
+    """The excerpt's hit, widened to the whole sentences of its passage that it shows only part of.
+
+    An excerpt cut to `max_chars` can end (or a run begin) inside a sentence; the model reads the part and
+    often finishes it (`…他决定要当个` → `他决定要当个演艺人员`). Its claim is then about that sentence, so the
+    support check must see the sentence whole; it is real text of the retrieved passage either way, and a
+    finish the document does not have still fails the check."""
+    c, o = excerpt.hit.chunk, excerpt.origin.chunk
+    start, end = c.start, c.end
+    for s in passage_sentences(index, excerpt.origin):
+        if s.start < c.start < s.end:
+            start = s.start
+        if s.start < c.end < s.end:
+            end = s.end
+    if (start, end) == (c.start, c.end):
+        return excerpt.hit
+    chunk = Chunk(Chunk.make_id(c.doc_id, start, end), c.doc_id, c.source, start, end, c.title,
+                  o.text[start - o.start: end - o.start])
+    h = excerpt.hit
+    return Hit(chunk, h.score, h.rank, h.dense, h.bm25)

@@ -28,7 +28,7 @@ from pathlib import Path
 from rag.answering import decide
 from rag.answering.base import Evidence, refuse
 from rag.answering.compose import Generated, compose_generated
-from rag.answering.context import Excerpt, select_excerpts
+from rag.answering.context import Excerpt, select_excerpts, whole_sentences
 from rag.answering.extractive import Analysis, ExtractiveAnswerer
 from rag.answering.features import QuestionTerms, coverage, question_terms
 from rag.answering.generation import Control, Generation, GenerationFailed, Generator
@@ -188,6 +188,7 @@ def check_reply(reply: str, question: Question, excerpts: Sequence[Excerpt], evi
     vectors = evidence.embedder.embed_passages([c.text for c in claims]) if evidence.embedder is not None else None
     anchors = question_anchors(question.text)
     terms = question_terms(question.text, question.previous, evidence.index)
+    shown = [whole_sentences(e, evidence.index) for e in excerpts]  # a sentence cut by max_chars, whole
     out: list[Checked] = []
     for i, claim in enumerate(claims):
         vector = None if vectors is None else vectors[i]
@@ -201,8 +202,7 @@ def check_reply(reply: str, question: Question, excerpts: Sequence[Excerpt], evi
                 # among the sentences that support it, the one that carries the question (claim_share)
                 prefer = lambda sentence, origin=origin: claim_share(  # noqa: E731
                     terms, context_of(evidence.index, origin, sentence))
-                s = best_support(claim.text, vector, excerpts[n - 1].hit, evidence.index, bar, prefer,
-                                 question.text)
+                s = best_support(claim.text, vector, shown[n - 1], evidence.index, bar, prefer, question.text)
                 if s is not None and s.supported:
                     found.append((s, excerpts[n - 1], prefer(s.sentence)))
             if found:

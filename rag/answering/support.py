@@ -203,9 +203,36 @@ def quantities(text: str) -> list[tuple[str, str]]:
     return out
 
 
+# A count written in Chinese numerals before a measure word (只有一个国际机场, 两条跑道, 十二名, 三万人), or a
+# year in Chinese digits (二〇二三年): the passage states a number the model writes in digits (1个国际机场).
+CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+CN_UNITS = {"十": 10, "百": 100, "千": 1000}
+CN_COUNT = re.compile(r"[零〇一二两三四五六七八九十百千]+(?=[个家名位条次座所只种项款部台辆本张件届倍岁人万亿])")
+CN_YEAR = re.compile(r"[零〇一二三四五六七八九]{4}(?=年)")
+
+
+def cn_value(numeral: str) -> int:
+    """二十 -> 20, 十二 -> 12, 一百零五 -> 105, 两 -> 2 (positional Chinese numerals below 10,000)."""
+    total = current = 0
+    for ch in numeral:
+        if ch in CN_UNITS:
+            total += (current or 1) * CN_UNITS[ch]
+            current = 0
+        else:
+            current = CN_DIGITS[ch]
+    return total + current
+
+
+def with_digits(text: str) -> str:
+    """Text with its Chinese-numeral counts and years written in digits, for comparing numbers by value."""
+    text = CN_YEAR.sub(lambda m: "".join(str(CN_DIGITS[c]) for c in m.group(0)), text)
+    return CN_COUNT.sub(lambda m: str(cn_value(m.group(0))), text)
+
+
 def numbers_missing(claim: str, support: str) -> list[str]:
-    """The claim's numbers that `support` holds neither as written nor by value (27亿 for 2.7 billion)."""
-    have = quantities(support)
+    """The claim's numbers that `support` holds neither as written nor by value (27亿 for 2.7 billion, 1个 for
+    一个)."""
+    have = quantities(with_digits(support))
     raws, bare, values = {r for r, _ in have}, {r for r, v in have if not v}, {v for _, v in have if v}
     # with a magnitude, the value must match (27 billion is not 27亿), or the bare number stand in the support
     return sorted({r for r, v in quantities(claim) if ((v not in values and r not in bare) if v else r not in raws)})
@@ -380,7 +407,7 @@ def question_anchors(question: str) -> frozenset[str]:
 def anchors_missing(anchors: frozenset[str], context: str) -> list[str]:
     """The anchors that `context` (the supporting sentence, its neighbours and the passage title) lacks."""
     lowered = context.lower()
-    have = numbers(context)
+    have = numbers(with_digits(context))
     return sorted(a for a in anchors if (a not in have if NUMBER.fullmatch(a) else a not in lowered))
 
 

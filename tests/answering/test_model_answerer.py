@@ -499,3 +499,44 @@ def test_the_timeout_ends_a_prompt_that_reads_too_long(tmp_path, monkeypatch):
     with pytest.raises(GenerationFailed, match=r"still writing after 5 s \(RAG_LLM_TIMEOUT_S\)"):
         g.generate([{"role": "user", "content": "总收入？"}], 16)
     assert llm._ctx.decoded == 2  # the 9 s reached after batch 2 ended the prompt before batch 3
+
+
+def test_a_sentence_cut_by_the_excerpt_limit_is_checked_whole(fake_engine):
+    """The first excerpt is cut to max_excerpt_chars, which can end inside a sentence; the model finishes
+    it, and the check reads that sentence whole (real text of the passage), while a finish the document
+    does not have is still withheld."""
+    from dataclasses import replace as dc_replace
+
+    from rag.answering.context import whole_sentences
+
+    policy = dc_replace(DEFAULT_POLICY, max_excerpt_chars=60)
+    q, hits, evidence = retrieved(fake_engine)
+    outcome = ModelAnswerer(Scripted("x"), ExtractiveAnswerer(), policy, "model").run(q, hits, evidence, Control())
+    first = outcome.excerpts[0]
+    assert first.hit.chunk.text == "3月15日,美图发布2023年业绩报告。" + REVENUE_SENTENCE + "净利润3.7亿元,同"
+    widened = whole_sentences(first, evidence.index).chunk
+    assert widened.text == "3月15日,美图发布2023年业绩报告。" + REVENUE_SENTENCE + "净利润3.7亿元,同比增长233.2%。"
+    origin = first.origin.chunk
+    assert widened.text == origin.text[widened.start - origin.start: widened.end - origin.start]
+    finished = ModelAnswerer(Scripted("净利润3.7亿元,同比增长233.2%[1]。"), ExtractiveAnswerer(), policy,
+                             "model").run(q, hits, evidence, Control())
+    support = finished.checked[0].support
+    assert finished.checked[0].kept and support.sentence.text == "净利润3.7亿元,同比增长233.2%。"
+    assert (support.sentence.end, support.hit.chunk.id) == (widened.end, widened.id)  # found in excerpt [1], whole
+    invented = ModelAnswerer(Scripted("净利润3.7亿元,同比增长9999%[1]。"), ExtractiveAnswerer(), policy,
+                             "model").run(q, hits, evidence, Control())
+    assert [c.kept for c in invented.checked] == [False]
+    uncut = ModelAnswerer(Scripted("x"), ExtractiveAnswerer(), DEFAULT_POLICY, "model").run(q, hits, evidence, Control())
+    assert uncut.excerpts[0].hit.chunk.text.endswith("。")  # whole sentences: checked as it was sent
+    assert whole_sentences(uncut.excerpts[0], evidence.index) is uncut.excerpts[0].hit
+
+
+def test_chinese_numeral_counts_and_years_compare_with_digits():
+    from rag.answering.support import with_digits
+
+    assert with_digits("只有一个国际机场，两条跑道，十二名球员，一百零五座，三万人，二〇二三年") == \
+        "只有1个国际机场，2条跑道，12名球员，105座，3万人，2023年"
+    assert with_digits("统一规划，万一") == "统一规划，万一"  # no measure word after: not a count
+    assert numbers_missing("莱索托有1个国际机场。", "莱索托只有一个国际机场") == []
+    assert numbers_missing("莱索托有2个国际机场。", "莱索托只有一个国际机场") == ["2"]
+    assert anchors_missing(frozenset({"2"}), "两条跑道") == []
