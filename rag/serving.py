@@ -143,10 +143,11 @@ class ModelQueue:
         answer_s = self._answer_s()
         if control.deadline is not None or answer_s is None:
             return
-        control.deadline = ticket.arrived + self.queue_s + answer_s
+        # the reason first: the generator's thread reads both without the lock, and acts once `deadline` is set
         control.deadline_why = (f"the model had not finished {self.queue_s + answer_s:.0f} s after the question "
                                 f"while others waited: RAG_LLM_QUEUE_S={self.queue_s:g} + {answer_s:.1f} s for "
                                 "one answer")
+        control.deadline = ticket.arrived + self.queue_s + answer_s
 
     def generate(self, messages: Sequence[dict[str, str]], max_tokens: int,
                  control: Control | None = None) -> Generation:

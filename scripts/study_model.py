@@ -41,6 +41,7 @@ from rag.answering.extractive import ExtractiveAnswerer
 from rag.answering.features import coverage, question_terms
 from rag.answering.generation import Control, Generation
 from rag.answering.model import DEFAULT_POLICY, ModelAnswerer, claim_share, context_of, context_sentences
+from rag.answering.prompt import build_messages
 from rag.answering.question import Question
 from rag.answering.support import anchors_missing, passage_text, question_anchors
 from rag.chat import Engine
@@ -54,6 +55,33 @@ from rag.tokenize import token_set, tokenize
 
 YEAR = re.compile(r"(\d{3,4})(?=年)")
 NUMBER = re.compile(r"\d+")
+
+
+# A second look (measured, not shipped; README "How auto was chosen", step 6): where the claim cut would refuse
+# a factoid, ask the model in the same conversation whether the excerpts answer exactly what was asked.
+JUDGE = {
+    "zh": "问题问的是：{question}\n上面的摘录有没有明确写出这个问题所问的那一项的答案？如果摘录里的数字或信息属于别的事物，回答“否”。只回答“是”或“否”。",
+    "en": ("The question asks: {question}\nDo the excerpts above state the answer to exactly what this question "
+           "asks? If the figure or fact belongs to something else, answer No. Answer only Yes or No."),
+}
+JUDGE_WORDS = {"zh": ("是", "否"), "en": ("Yes", "No")}
+
+
+def judge_messages(messages: list[dict], reply: str, question: Question) -> list[dict]:
+    """The answer's conversation, its reply, and the question whether the excerpts answer what was asked."""
+    return [*messages, {"role": "assistant", "content": reply},
+            {"role": "user", "content": JUDGE[question.language].format(question=question.text)}]
+
+
+def p_yes(generator: LlamaCppGenerator, messages: list[dict], language: str) -> float:
+    """P(yes) against P(no) for the judge's first token, from the logits after its prompt (ChatML)."""
+    llm = generator.load()
+    prompt = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages) + "<|im_start|>assistant\n"
+    llm.reset()
+    llm.eval(llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
+    logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),))
+    yes, no = (llm.tokenize(w.encode("utf-8"), add_bos=False)[0] for w in JUDGE_WORDS[language])
+    return float(1 / (1 + np.exp(logits[no] - logits[yes])))
 
 
 class CachedGenerator:
@@ -262,6 +290,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="candidate sentences sent to the model (Policy.top_sentences)")
     ap.add_argument("--excerpt-chars", type=int, default=DEFAULT_POLICY.max_excerpt_chars,
                     help="excerpt budget in characters (Policy.max_excerpt_chars)")
+    ap.add_argument("--judge-below", type=float, default=0.0,
+                    help="ask the model whether the excerpts answer what was asked (judge_messages), for factoids "
+                         "whose best kept sentence has claim coverage below this (0: never)")
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--cache", type=Path, default=PROJECT_ROOT / "artifacts" / "generations.jsonl")
     args = ap.parse_args(argv)
@@ -304,6 +335,13 @@ def main(argv: list[str] | None = None) -> int:
             outcome = answerer.run(q, hits, evidence, Control())
             standing = standings(engine.index, vector)
             g = outcome.generation
+            judge = None
+            kept_claims = [c.claim_coverage for c in outcome.checked if c.kept]
+            if (args.judge_below and g is not None and kept_claims and not outcome.model_refused
+                    and max(kept_claims) < args.judge_below and outcome.analysis.shape == "factoid"):
+                asked = judge_messages(build_messages(q, outcome.excerpts, False), g.text, q)
+                judge = {"text": generator.generate(asked, 4).text,
+                         "p_yes": round(p_yes(generator.inner, asked, q.language), 3)}
             row = {**case, "extractive": ex.text, "extractive_refused": ex.refused,
                    "extractive_missing": ex_missing, "extractive_coverage": ex_cov,
                    "extractive_claim_coverage": ex_claim, "unseen_share": round(terms.unseen_share, 3),
@@ -321,6 +359,7 @@ def main(argv: list[str] | None = None) -> int:
                                 "overlap": round(c.support.overlap, 3) if c.support else None,
                                 "standing": round(c.support.standing, 3) if c.support else None}
                                for c in outcome.checked],
+                   "judge": judge,
                    "prompt_tokens": g.prompt_tokens if g else 0, "first_token_s": g.first_token_s if g else None,
                    "gen_s": g.seconds if g else None, "wall_s": time.perf_counter() - t0}
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
