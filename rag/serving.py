@@ -17,7 +17,8 @@ runs slow, its prompt read on two cores shared with many searches) the deadline 
 the running request has `Control.deadline` set to `queue_s` plus one answer's time after its question (one
 answer: the fastest this process has timed, or `prior_s` if that is longer), and the generator gives up
 there, so the reply (the extractive one) is whole within that bound. A person alone is never cut: with
-nobody waiting, nothing is set. A request whose `Control.stop` is set while it waits leaves the queue at
+nobody waiting nothing is set, and when the last one waiting leaves (Stop, a closed tab, its own limit) the
+deadline goes again. An endpoint (no `prior_s`) gets no deadline: RAG_LLM_TIMEOUT_S bounds its answers. A request whose `Control.stop` is set while it waits leaves the queue at
 once; once it runs, the generator itself checks the same flag between its model calls.
 
 The queue creates no threads: each request waits in its caller's thread, on one condition variable.
@@ -129,17 +130,19 @@ class ModelQueue:
 
     def answer_s(self) -> float | None:
         """One answer's seconds for the deadline: the fastest whole answer timed (the others ran slower for
-        the load), or `prior_s` when that is longer or nothing was timed; None when there is neither."""
+        the load), or `prior_s` when that is longer or nothing was timed; None without a prior (an endpoint:
+        no deadline, RAG_LLM_TIMEOUT_S alone bounds its answers)."""
         with self._changed:
             return self._answer_s()
 
     def _answer_s(self) -> float | None:
-        known = [s for s in (self.prior_s, self._fastest_s) if s is not None]
-        return max(known) if known else None
+        if self.prior_s is None:  # an endpoint: its speed is not ours to guess, and one quick reply is no floor
+            return None
+        return max(self.prior_s, self._fastest_s or 0.0)
 
     def _set_deadline(self, ticket: _Ticket, control: Control) -> None:
         """Give the running request its deadline, now that others wait: `queue_s` plus one answer after
-        its question (under the lock; a deadline once set stays)."""
+        its question (under the lock; it stays while anyone waits, see _clear_deadline)."""
         answer_s = self._answer_s()
         if control.deadline is not None or answer_s is None:
             return
@@ -148,6 +151,13 @@ class ModelQueue:
                                 f"while others waited: RAG_LLM_QUEUE_S={self.queue_s:g} + {answer_s:.1f} s for "
                                 "one answer")
         control.deadline = ticket.arrived + self.queue_s + answer_s
+
+    @staticmethod
+    def _clear_deadline(control: Control) -> None:
+        """Nobody waits behind the running request any more (they left, timed out or were turned away):
+        its deadline goes, so a person alone is never cut (under the lock; the generator rereads it)."""
+        control.deadline = None
+        control.deadline_why = ""
 
     def generate(self, messages: Sequence[dict[str, str]], max_tokens: int,
                  control: Control | None = None) -> Generation:
@@ -192,8 +202,10 @@ class ModelQueue:
                 control.queued(ahead)  # outside the lock: the callback may be slow (it feeds a page)
         finally:
             with self._changed:
-                if ticket in self._waiting:  # stopped, timed out, or on_queue raised
+                if ticket in self._waiting:  # stopped, timed out, turned away, or on_queue raised
                     self._waiting.remove(ticket)
+                    if not self._waiting and self._running_control is not None:
+                        self._clear_deadline(self._running_control)  # alone again: never cut a lone person
                     self._changed.notify_all()
         queued_s = self._clock() - ticket.queued
         generation: Generation | None = None

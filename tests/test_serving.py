@@ -574,9 +574,8 @@ def test_one_answer_is_the_fastest_timed_or_the_prior_when_that_is_longer() -> N
     b.join()
     assert queue.answer_s() == 8.0 and queue.service_s == pytest.approx(0.3 * 12 + 0.7 * 8)
     no_prior = ModelQueue(GatedGenerator(pieces=1), queue_s=15, clock=clock, prior_s=None)
-    assert no_prior.answer_s() is None  # an endpoint: no deadline until one answer is timed
-    no_prior.generate(messages("x"), 4)
-    assert no_prior.answer_s() == 0.0  # the fake clock did not move
+    no_prior.generate(messages("x"), 4)  # timed at 0 s (the fake clock did not move): no floor for a deadline
+    assert no_prior.answer_s() is None  # an endpoint: never a deadline, RAG_LLM_TIMEOUT_S bounds it
 
 
 class DeadlineGenerator:
@@ -627,3 +626,31 @@ def test_a_replayed_reply_does_not_time_the_queue() -> None:
     queue = ModelQueue(Replaying(), queue_s=15)
     assert queue.generate(messages("a"), 4).text == "kept"
     assert (queue.service_s, queue.answer_s()) == (None, 5.0)
+
+
+def test_when_the_last_one_waiting_leaves_the_running_answer_loses_its_deadline() -> None:
+    clock, model, queue, a = queue_running(5.0)
+    b = Request(queue, "b")
+    b.wait_position(1)
+    assert a.control.deadline == 120
+    b.control.stop.set()  # the one waiting presses Stop (or closes the tab, or its own limit passes)
+    assert b.join().stopped
+    assert (a.control.deadline, a.control.deadline_why) == (None, "")  # alone again: never cut
+    c = Request(queue, "c")  # someone new waits: the deadline is back, from a's question as before
+    c.wait_position(1)
+    assert a.control.deadline == 120
+    model.release["a"].set()
+    a.join()
+    model.gate("c")
+    model.release["c"].set()
+    assert c.join().text == "c0 c1 "
+
+
+def test_a_request_turned_away_at_once_leaves_no_deadline_behind() -> None:
+    clock, model, queue, a = queue_running(5.0)
+    b = Request(queue, "b", Control(asked=clock.now - 11))  # asked 11 s ago + a's 5 s to go: past 15 s
+    with pytest.raises(GenerationFailed, match="the model is busy: 1 ahead of this question would keep it waiting"):
+        b.join()
+    assert a.control.deadline is None
+    model.release["a"].set()
+    assert a.join().text == "a0 a1 "

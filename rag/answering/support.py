@@ -203,30 +203,47 @@ def quantities(text: str) -> list[tuple[str, str]]:
     return out
 
 
-# A count written in Chinese numerals before a measure word (只有一个国际机场, 两条跑道, 十二名, 三万人), or a
-# year in Chinese digits (二〇二三年): the passage states a number the model writes in digits (1个国际机场).
+# A count written in Chinese numerals before a measure word (只有一个国际机场, 两条跑道, 十二名, 三万人, 一万二千人),
+# or a year in Chinese digits (二〇二三年): the passage states a number the model writes in digits (1个国际机场).
+# Not converted: a numeral right after a digit (3千万 is read by its magnitude words already), an ordinal
+# (第十二届), or a range (三四个, 七八十人), whose one value would support a claim the text does not make.
 CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 CN_UNITS = {"十": 10, "百": 100, "千": 1000}
-CN_COUNT = re.compile(r"[零〇一二两三四五六七八九十百千]+(?=[个家名位条次座所只种项款部台辆本张件届倍岁人万亿])")
-CN_YEAR = re.compile(r"[零〇一二三四五六七八九]{4}(?=年)")
+CN_MAGNITUDES = {"万": 10_000, "亿": 100_000_000}
+CN_COUNT = re.compile(r"(?<![\d.第零〇一二两三四五六七八九十百千万亿])[零〇一二两三四五六七八九十百千][零〇一二两三四五六七八九十百千万亿]*"
+                      r"(?=[个家名位条次座所只种项款部台辆本张件届倍岁人万亿])")
+CN_RANGE = re.compile(r"[一二两三四五六七八九]{2}")
+CN_YEAR = re.compile(r"(?<![\d.零〇一二两三四五六七八九十百千万亿])[零〇一二三四五六七八九]{4}(?=年)")
 
 
 def cn_value(numeral: str) -> int:
-    """二十 -> 20, 十二 -> 12, 一百零五 -> 105, 两 -> 2 (positional Chinese numerals below 10,000)."""
-    total = current = 0
+    """二十 -> 20, 十二 -> 12, 一百零五 -> 105, 两 -> 2, 一万二千 -> 12000 (positional Chinese numerals)."""
+    total = section = current = 0
     for ch in numeral:
-        if ch in CN_UNITS:
-            total += (current or 1) * CN_UNITS[ch]
+        if ch in CN_MAGNITUDES:
+            total += ((section + current) or 1) * CN_MAGNITUDES[ch]
+            section = current = 0
+        elif ch in CN_UNITS:
+            section += (current or 1) * CN_UNITS[ch]
             current = 0
         else:
             current = CN_DIGITS[ch]
-    return total + current
+    return total + section + current
+
+
+def _cn_count(numeral: str) -> str:
+    if CN_RANGE.search(numeral):
+        return numeral
+    value = cn_value(numeral)
+    if value >= 10_000 and value % 1_000 == 0:  # in 万, so 27亿-style magnitude words still compare by value
+        return f"{value / 10_000:g}万"
+    return str(value)
 
 
 def with_digits(text: str) -> str:
     """Text with its Chinese-numeral counts and years written in digits, for comparing numbers by value."""
     text = CN_YEAR.sub(lambda m: "".join(str(CN_DIGITS[c]) for c in m.group(0)), text)
-    return CN_COUNT.sub(lambda m: str(cn_value(m.group(0))), text)
+    return CN_COUNT.sub(lambda m: _cn_count(m.group(0)), text)
 
 
 def numbers_missing(claim: str, support: str) -> list[str]:

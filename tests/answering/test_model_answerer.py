@@ -490,10 +490,12 @@ def test_stop_mid_answer_keeps_the_pieces_written(tmp_path):
 
 
 def test_the_timeout_ends_a_prompt_that_reads_too_long(tmp_path, monkeypatch):
+    import types
+
     import rag.answering.bundled as bundled
 
     now = [0.0]
-    monkeypatch.setattr(bundled.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(bundled, "time", types.SimpleNamespace(monotonic=lambda: now[0]))  # this module's clock only
     llm = DecodingLlama("27亿元", on_decode=lambda n: now.__setitem__(0, 9.0) if n == 2 else None)
     g = generator_with(llm, tmp_path, timeout_s=5.0)
     with pytest.raises(GenerationFailed, match=r"still writing after 5 s \(RAG_LLM_TIMEOUT_S\)"):
@@ -537,6 +539,12 @@ def test_chinese_numeral_counts_and_years_compare_with_digits():
     assert with_digits("只有一个国际机场，两条跑道，十二名球员，一百零五座，三万人，二〇二三年") == \
         "只有1个国际机场，2条跑道，12名球员，105座，3万人，2023年"
     assert with_digits("统一规划，万一") == "统一规划，万一"  # no measure word after: not a count
+    assert with_digits("一万二千人，一千二百万人") == "1.2万人，1200万人"
+    # after a digit (magnitude words already read it), an ordinal, a range: left as written
+    assert with_digits("3千万，5百人，第十二届，三四个，七八十人") == "3千万，5百人，第十二届，三四个，七八十人"
+    assert numbers_missing("3000万", "3千万") == [] and numbers_missing("3.1亿", "3千万") == ["3.1"]
+    assert numbers_missing("1.2万人", "一万二千人") == [] and numbers_missing("2000人", "一万二千人") == ["2000"]
+    assert numbers_missing("12届", "第十二届") == ["12"]
     assert numbers_missing("莱索托有1个国际机场。", "莱索托只有一个国际机场") == []
     assert numbers_missing("莱索托有2个国际机场。", "莱索托只有一个国际机场") == ["2"]
     assert anchors_missing(frozenset({"2"}), "两条跑道") == []
