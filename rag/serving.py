@@ -16,9 +16,9 @@ answer cannot shut the model out for good. What the prediction misses (one answe
 runs slow, its prompt read on two cores shared with many searches) the deadline catches: while others wait,
 the running request has `Control.deadline` set to `queue_s` plus one answer's time after its question (one
 answer: the fastest this process has timed, or `prior_s` if that is longer), and the generator gives up
-there, so the reply (the extractive one) is whole within that bound. A person alone is never cut: with
-nobody waiting nothing is set, and when the last one waiting leaves (Stop, a closed tab, its own limit) the
-deadline goes again. An endpoint (no `prior_s`) gets no deadline: RAG_LLM_TIMEOUT_S bounds its answers. A request whose `Control.stop` is set while it waits leaves the queue at
+there, so the reply (the extractive one) is whole within that bound. A person alone from start to end is
+never cut: nothing is set while nobody waits. Once someone has waited, the deadline stays. An endpoint (no
+`prior_s`) gets no deadline: RAG_LLM_TIMEOUT_S bounds its answers. A request whose `Control.stop` is set while it waits leaves the queue at
 once; once it runs, the generator itself checks the same flag between its model calls.
 
 The queue creates no threads: each request waits in its caller's thread, on one condition variable.
@@ -142,7 +142,9 @@ class ModelQueue:
 
     def _set_deadline(self, ticket: _Ticket, control: Control) -> None:
         """Give the running request its deadline, now that others wait: `queue_s` plus one answer after
-        its question (under the lock; it stays while anyone waits, see _clear_deadline)."""
+        its question (under the lock). Once set it stays, also when those waiting leave or are turned away:
+        the load that slows the answer is still there (the others keep asking), and the bound is for every
+        reply, this one's too."""
         answer_s = self._answer_s()
         if control.deadline is not None or answer_s is None:
             return
@@ -151,13 +153,6 @@ class ModelQueue:
                                 f"while others waited: RAG_LLM_QUEUE_S={self.queue_s:g} + {answer_s:.1f} s for "
                                 "one answer")
         control.deadline = ticket.arrived + self.queue_s + answer_s
-
-    @staticmethod
-    def _clear_deadline(control: Control) -> None:
-        """Nobody waits behind the running request any more (they left, timed out or were turned away):
-        its deadline goes, so a person alone is never cut (under the lock; the generator rereads it)."""
-        control.deadline = None
-        control.deadline_why = ""
 
     def generate(self, messages: Sequence[dict[str, str]], max_tokens: int,
                  control: Control | None = None) -> Generation:
@@ -202,10 +197,8 @@ class ModelQueue:
                 control.queued(ahead)  # outside the lock: the callback may be slow (it feeds a page)
         finally:
             with self._changed:
-                if ticket in self._waiting:  # stopped, timed out, turned away, or on_queue raised
+                if ticket in self._waiting:  # stopped, timed out, or on_queue raised
                     self._waiting.remove(ticket)
-                    if not self._waiting and self._running_control is not None:
-                        self._clear_deadline(self._running_control)  # alone again: never cut a lone person
                     self._changed.notify_all()
         queued_s = self._clock() - ticket.queued
         generation: Generation | None = None
