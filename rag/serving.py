@@ -18,8 +18,9 @@ the running request has `Control.deadline` set to `queue_s` plus one answer's ti
 answer: the fastest this process has timed, or `prior_s` if that is longer), and the generator gives up
 there, so the reply (the extractive one) is whole within that bound. A person alone from start to end is
 never cut: nothing is set while nobody waits. Once someone has waited, the deadline stays. An endpoint (no
-`prior_s`) gets no deadline: RAG_LLM_TIMEOUT_S bounds its answers. A request whose `Control.stop` is set while it waits leaves the queue at
-once; once it runs, the generator itself checks the same flag between its model calls.
+`prior_s`) gets no deadline: RAG_LLM_TIMEOUT_S bounds its answers. A request whose `Control.stop` is set
+while it waits leaves the queue at once; once it runs, the generator itself checks the same flag between
+its model calls.
 
 The queue creates no threads: each request waits in its caller's thread, on one condition variable.
 """
@@ -55,11 +56,12 @@ MIN_LIMIT_SHARE = 0.5
 class _Ticket:
     """One waiting request; identity is what matters (two requests may carry equal messages)."""
 
-    __slots__ = ("arrived", "queued")
+    __slots__ = ("arrived", "control", "queued")
 
-    def __init__(self, arrived: float, queued: float) -> None:
+    def __init__(self, arrived: float, queued: float, control: Control) -> None:
         self.arrived = arrived  # when the person asked: what RAG_LLM_QUEUE_S counts from
         self.queued = queued  # when it reached the queue: what the reported queue time counts from
+        self.control = control  # the request's own: where its deadline is set once others wait behind it
 
 
 class ModelQueue:
@@ -81,7 +83,6 @@ class ModelQueue:
         self._changed = threading.Condition()
         self._waiting: list[_Ticket] = []  # arrival order
         self._running: _Ticket | None = None
-        self._running_control: Control | None = None
         self._running_since = 0.0
         self._service_s: float | None = None  # running average of one answer's seconds (None: none timed yet)
         self._fastest_s: float | None = None  # the fastest whole answer timed: one unhurried answer
@@ -140,12 +141,12 @@ class ModelQueue:
             return None
         return max(self.prior_s, self._fastest_s or 0.0)
 
-    def _set_deadline(self, ticket: _Ticket, control: Control) -> None:
+    def _set_deadline(self, ticket: _Ticket) -> None:
         """Give the running request its deadline, now that others wait: `queue_s` plus one answer after
         its question (under the lock). Once set it stays, also when those waiting leave or are turned away:
         the load that slows the answer is still there (the others keep asking), and the bound is for every
         reply, this one's too."""
-        answer_s = self._answer_s()
+        answer_s, control = self._answer_s(), ticket.control
         if control.deadline is not None or answer_s is None:
             return
         # the reason first: the generator's thread reads both without the lock, and acts once `deadline` is set
@@ -158,11 +159,11 @@ class ModelQueue:
                  control: Control | None = None) -> Generation:
         control = control or Control()
         now = self._clock()
-        ticket = _Ticket(min(control.asked, now) if control.asked is not None else now, now)
+        ticket = _Ticket(min(control.asked, now) if control.asked is not None else now, now, control)
         with self._changed:
             self._waiting.append(ticket)
-            if self._running is not None and self._running_control is not None:
-                self._set_deadline(self._running, self._running_control)
+            if self._running is not None:
+                self._set_deadline(self._running)
         told: int | None = None
         try:
             while True:
@@ -179,10 +180,9 @@ class ModelQueue:
                     if self._waiting[0] is ticket and self._running is None:
                         self._waiting.remove(ticket)
                         self._running = ticket
-                        self._running_control = control
                         self._running_since = self._clock()
                         if self._waiting:
-                            self._set_deadline(ticket, control)
+                            self._set_deadline(ticket)
                         break
                     expected = self._expected_wait(ticket, self._clock())
                     if waited + expected > limit:
@@ -216,7 +216,6 @@ class ModelQueue:
                 if whole:
                     self._fastest_s = took if self._fastest_s is None else min(self._fastest_s, took)
                 self._running = None
-                self._running_control = None
                 self._changed.notify_all()
         return replace(generation, queued_s=queued_s)
 

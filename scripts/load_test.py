@@ -254,13 +254,13 @@ def run_client(url: str, n_questions: int, offset: int, deadline: float, level: 
                 level.first_token_s.append(timing.first_token_s)
                 level.queued_s.append(timing.queued_s)
                 level.answerers[timing.answerer] = level.answerers.get(timing.answerer, 0) + 1
-                level.busy_fallbacks += BUSY in timing.reply
-                level.cut_fallbacks += CUT in timing.reply
+                busy, cut = BUSY in timing.reply, CUT in timing.reply
+                level.busy_fallbacks += busy
+                level.cut_fallbacks += cut
                 level.slowest.append({"question": question, "total_s": round(timing.total_s, 2),
                                       "queued_s": round(timing.queued_s, 2),
                                       "first_token_s": round(timing.first_token_s, 2),
-                                      "answerer": timing.answerer, "busy": BUSY in timing.reply,
-                                      "cut": CUT in timing.reply})
+                                      "answerer": timing.answerer, "busy": busy, "cut": cut})
                 level.slowest = sorted(level.slowest, key=lambda t: -t["total_s"])[:SLOWEST_KEPT]
 
 

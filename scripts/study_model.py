@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.answering.base import Evidence
-from rag.answering.bundled import LlamaCppGenerator
+from rag.answering.bundled import LlamaCppGenerator, template_text
 from rag.answering.extractive import ExtractiveAnswerer
 from rag.answering.features import coverage, question_terms
 from rag.answering.generation import Control, Generation
@@ -76,7 +76,7 @@ def judge_messages(messages: list[dict], reply: str, question: Question) -> list
 def p_yes(generator: LlamaCppGenerator, messages: list[dict], language: str) -> float:
     """P(yes) against P(no) for the judge's first token, from the logits after its prompt (ChatML)."""
     llm = generator.load()
-    prompt = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages) + "<|im_start|>assistant\n"
+    prompt = template_text(messages) + "<|im_start|>assistant\n"
     llm.reset()
     llm.eval(llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
     logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),))

@@ -171,7 +171,7 @@ class LlamaCppGenerator:
                 raise GenerationFailed(f"the model failed while answering ({type(exc).__name__}: {exc})") from None
             finally:
                 self._why_end = None
-            prompt_tokens = len(llm.tokenize(_template_text(messages).encode("utf-8"), add_bos=False))
+            prompt_tokens = len(llm.tokenize(template_text(messages).encode("utf-8"), add_bos=False))
             generation = Generation(text="".join(pieces), stopped=stopped, prompt_tokens=prompt_tokens,
                                     tokens=len(pieces), first_token_s=first, seconds=time.monotonic() - start,
                                     pieces=tuple(pieces))
@@ -247,6 +247,7 @@ def _replay(generation: Generation, control: Control) -> Generation:
     return replace(generation, replayed=True)
 
 
-def _template_text(messages: Sequence[dict[str, str]]) -> str:
-    """Roughly what the chat template feeds the model (ChatML), for the prompt-token count only."""
+def template_text(messages: Sequence[dict[str, str]]) -> str:
+    """Roughly what the chat template feeds the model (ChatML): for the prompt-token count, and the judge
+    prompt scripts/study_model.py scores."""
     return "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
