@@ -163,6 +163,9 @@ class Answer:
     kind: str = ""  # the question kind the answer was shaped for (factoid, open, summary, entity, ...)
     generated_tokens: int = 0  # tokens a language model wrote for it (0: none ran)
     reason: str = ""  # a refusal: the rule that refused and its numbers (rag/answering/decide.py)
+    # a model's factoid reply: the probability it gave the least sure token of its content
+    # (rag/answering/confidence.py, the statistic routes.json names); None when not measured
+    confidence: float | None = None
 
     def span_parts(self) -> tuple[str, str, str]:
         """(text before the span, the span, text after it): what a renderer needs to make the span bold

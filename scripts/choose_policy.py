@@ -25,6 +25,7 @@ import json
 import sys
 from pathlib import Path
 
+from rag.answering.confidence import STATISTICS
 from rag.answering.model import AUTO_POLICY, ROUTES_FILE
 from rag.evaluation.metrics import fair_match
 
@@ -191,6 +192,84 @@ def claim_main(fit_paths: list[Path], report_paths: list[Path], write: Path | No
     return 0
 
 
+# How sure the model was of its reply (rag/answering/confidence.py): refuse a factoid below MIN_CONFIDENCE_GRID,
+# and take one that fails only the claim cut at WAIVE_GRID or above (inf: never).
+MIN_CONFIDENCE_GRID = [0.0, 0.2, 0.3, 0.4, 0.5, 0.6]
+WAIVE_GRID = [float("inf"), 0.9, 0.95, 0.98, 0.99]
+CONFIDENCE_STATS = tuple(STATISTICS)
+
+
+def confident(row: dict, claim_cut: float, min_conf: float, waive: float, stat: str) -> tuple[bool, str]:
+    """(refused, answer text) of the Chinese factoid route "model" with the confidence rules: as `routed`,
+    then refused when the reply's confidence is below `min_conf`, and the claim cut waived when it is at
+    least `waive` (a reply without probabilities: the claim cut alone)."""
+    if "en" in row.get("tags", ()) or row.get("reply") is None or row.get("shape", "factoid") != "factoid":
+        return routed(row, "model", claim_cut if row.get("shape", "factoid") == "factoid" else 0.0)
+    kept = [c for c in row["checked"] if c["kept"]]
+    if row["model_refused"] or not kept:
+        return True, ""
+    conf = (row.get("confidence") or {}).get(stat)
+    claim = max(c["claim_coverage"] for c in kept)
+    if conf is not None and conf < min_conf:
+        return True, ""
+    if claim < claim_cut and not (conf is not None and conf >= waive):
+        return True, ""
+    return False, "".join(c["text"] for c in kept)
+
+
+def confidence_rates(rows: list[dict], claim_cut: float, min_conf: float, waive: float, stat: str) -> dict[str, float]:
+    right, refused_ok, wrong_refusal = [], [], []
+    for r in rows:
+        refused, text = confident(r, claim_cut, min_conf, waive, stat)
+        if r["kind"] == "answerable":
+            right.append(float(not refused and fair_match(text, r["answers"])))
+            wrong_refusal.append(float(refused))
+        else:
+            refused_ok.append(float(refused))
+    return {"answerable": percent(right), "refused": percent(refused_ok), "wrong_refusal": percent(wrong_refusal)}
+
+
+def confidence_main(fit_paths: list[Path], report_paths: list[Path], write: Path | None = None) -> int:
+    """Choose the claim cut with the two confidence cuts and the statistic on the fitting sets together (best
+    balanced rate, averaged over the sets; ties: the simpler rule), report the choice and the claim cut alone."""
+    fits = [load_rows(p) for p in fit_paths]
+    missing = [str(p) for p, rows in zip(fit_paths, fits, strict=True)
+               if not any(r.get("confidence") for r in rows)]
+    if missing:
+        raise SystemExit(f"{', '.join(missing)}: no token probabilities recorded; run scripts/study_model.py "
+                         "with --token-probs")
+
+    def bal(rule: tuple[float, float, float, str]) -> float:
+        rates = [confidence_rates(rows, *rule) for rows in fits]
+        return sum((r["answerable"] + r["refused"]) / 2 for r in rates) / len(rates)
+
+    rules = [(cut, lo, hi, stat) for stat in CONFIDENCE_STATS for cut in CLAIM_GRID
+             for lo in MIN_CONFIDENCE_GRID for hi in WAIVE_GRID]
+    base = choose_claim_cut(fits, "model")
+    best = max(rules, key=lambda r: (round(bal(r), 6), -r[1], r[2] == float("inf"), -r[0], r[3] == "min"))
+    print(f"claim cut alone: {base:.1f} (balanced {bal((base, 0.0, float('inf'), 'min')):.1f}); "
+          f"chosen: claim cut {best[0]:.1f}, refuse below confidence {best[1]:g}, waive the claim cut at "
+          f"confidence >= {best[2]:g}, statistic {best[3]} (balanced {bal(best):.1f})")
+    print("\n| set | rule | answerable right | not answerable refused | answerable refused |\n|---|---|---|---|---|")
+    for path in [*fit_paths, *report_paths]:
+        rows = load_rows(path)
+        role = "fitting" if path in fit_paths else "reporting"
+        for name, rule in (("claim cut alone", (base, 0.0, float("inf"), "min")), ("chosen", best)):
+            r = confidence_rates(rows, *rule)
+            print(f"| {role}: {path.name} | {name} | {r['answerable']:.1f} | {r['refused']:.1f} | {r['wrong_refusal']:.1f} |")
+    if write is not None:
+        saved = json.loads(write.read_text(encoding="utf-8"))
+        saved["claim"].update({"min_claim_coverage": best[0]})
+        saved["confidence"] = {"min_confidence": best[1], "waive_claim_cut": None if best[2] == float("inf") else best[2],
+                               "statistic": best[3], "fitted_on": [str(p) for p in fit_paths],
+                               "how": "scripts/choose_policy.py --confidence: with the claim cut, for the Chinese "
+                                      "factoid route, the best mean of answerable-right and unanswerable-refused "
+                                      "rates, the fitting sets averaged"}
+        write.write_text(json.dumps(saved, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {write}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("fit", type=Path, nargs="+")
@@ -200,7 +279,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--write", type=Path, help="with --claim-cut: save the choice (rag/answering/routes.json)")
     ap.add_argument("--claim-field", default="claim_coverage",
                     help="with --claim-cut: the study's measure to cut on (claim_coverage_soft: a variant)")
+    ap.add_argument("--confidence", action="store_true",
+                    help="choose the claim cut with the model's confidence cuts (study rows from --token-probs)")
     args = ap.parse_args(argv)
+    if args.confidence:
+        return confidence_main(args.fit, args.report, args.write)
     if args.claim_cut:
         return claim_main(args.fit, args.report, args.write, args.claim_field)
     args.fit = args.fit[0]

@@ -37,6 +37,7 @@ import numpy as np
 
 from rag.answering.base import Evidence
 from rag.answering.bundled import LlamaCppGenerator, template_text
+from rag.answering.confidence import STATISTICS, token_confidence
 from rag.answering.extractive import ExtractiveAnswerer
 from rag.answering.features import coverage, question_terms
 from rag.answering.generation import Control, Generation
@@ -87,8 +88,9 @@ def p_yes(generator: LlamaCppGenerator, messages: list[dict], language: str) -> 
 class CachedGenerator:
     """A generator whose replies are kept by prompt (the study reruns thresholds without the model)."""
 
-    def __init__(self, inner: LlamaCppGenerator, path: Path) -> None:
+    def __init__(self, inner: LlamaCppGenerator, path: Path, token_probs: bool = False) -> None:
         self.inner, self.path, self.name = inner, path, inner.name
+        self.token_probs = token_probs  # a kept reply without its token probabilities is generated again
         self.cache: dict[str, dict] = {}
         if path.exists():
             for line in path.read_text(encoding="utf-8").splitlines():
@@ -97,16 +99,18 @@ class CachedGenerator:
 
     def generate(self, messages, max_tokens, control=None):  # noqa: ANN001
         key = hashlib.sha1(json.dumps([messages, max_tokens], ensure_ascii=False).encode()).hexdigest()
-        if key not in self.cache:
+        if key not in self.cache or (self.token_probs and "token_probs" not in self.cache[key]):
             g = self.inner.generate(messages, max_tokens, control)
             row = {"key": key, "text": g.text, "tokens": g.tokens, "prompt_tokens": g.prompt_tokens,
-                   "first_token_s": g.first_token_s, "seconds": g.seconds}
+                   "first_token_s": g.first_token_s, "seconds": g.seconds,
+                   "token_probs": [list(tp) for tp in g.token_probs]}
             self.cache[key] = row
             with self.path.open("a", encoding="utf-8") as f:
                 f.write(json.dumps(row, ensure_ascii=False) + "\n")
         r = self.cache[key]
         return Generation(r["text"], tokens=r["tokens"], prompt_tokens=r["prompt_tokens"],
-                          first_token_s=r["first_token_s"], seconds=r["seconds"])
+                          first_token_s=r["first_token_s"], seconds=r["seconds"],
+                          token_probs=tuple((t, p) for t, p in r.get("token_probs", ())))
 
 
 def swap(question: str, context: str, names: list[str], rng: random.Random) -> str | None:
@@ -293,6 +297,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--judge-below", type=float, default=0.0,
                     help="ask the model whether the excerpts answer what was asked (judge_messages), for factoids "
                          "whose best kept sentence has claim coverage below this (0: never)")
+    ap.add_argument("--token-probs", action="store_true",
+                    help="record how sure the model was of its reply (rag/answering/confidence.py); replies kept "
+                         "without token probabilities are generated again")
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--cache", type=Path, default=PROJECT_ROOT / "artifacts" / "generations.jsonl")
     args = ap.parse_args(argv)
@@ -300,7 +307,8 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("give --dataset (a SQuAD-format set) or --qa (our QA file)")
     rng = random.Random(0)
     config = Config()
-    generator = CachedGenerator(LlamaCppGenerator(Path(config.llm_model_path), "qwen", 0, 120.0), args.cache)
+    generator = CachedGenerator(LlamaCppGenerator(Path(config.llm_model_path), "qwen", 0, 120.0), args.cache,
+                                args.token_probs)
     if args.qa:
         cases = own_cases(args.qa, args.split)
         engine = Engine.open(config)
@@ -360,6 +368,9 @@ def main(argv: list[str] | None = None) -> int:
                                 "standing": round(c.support.standing, 3) if c.support else None}
                                for c in outcome.checked],
                    "judge": judge,
+                   "confidence": ({name: token_confidence(g.token_probs, q.text, name) for name in STATISTICS}
+                                  if g is not None and g.token_probs else None),
+                   "token_probs": [list(tp) for tp in g.token_probs] if g is not None else [],
                    "prompt_tokens": g.prompt_tokens if g else 0, "first_token_s": g.first_token_s if g else None,
                    "gen_s": g.seconds if g else None, "wall_s": time.perf_counter() - t0}
             out.write(json.dumps(row, ensure_ascii=False) + "\n")

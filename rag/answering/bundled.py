@@ -61,6 +61,9 @@ class LlamaCppGenerator:
         self._load_error = ""
         self._lock = threading.Lock()
         self._why_end: Any = None  # while a generation runs: () -> why it must end now ("" for Stop), or None
+        # while a generation runs: (tokens in the decoded batch, its first token, the next token's argmax and
+        # its probability) per llama.cpp call, for Generation.token_probs (_end_between_calls)
+        self._decoded: list[tuple[int, int, int, float]] | None = None
 
     def available(self) -> str:
         """"" when the model can be used, else why not (for notices and `rag doctor`-style checks)."""
@@ -96,7 +99,7 @@ class LlamaCppGenerator:
             self._llm = llama_cpp.Llama(model_path=str(self.path), n_ctx=self.n_ctx, n_threads=threads,
                                         n_threads_batch=threads, n_batch=PROMPT_BATCH, use_mmap=False,
                                         verbose=False)
-            _end_between_calls(self._llm, self._end_reason)
+            _end_between_calls(self._llm, self._end_reason, self._record)
             # freed before the interpreter tears llama_cpp down (its own destructor then fails noisily)
             atexit.register(self.close)
         except Exception as exc:  # a damaged or foreign file: llama.cpp says only "failed to load"
@@ -109,6 +112,10 @@ class LlamaCppGenerator:
         """Why the running generation must end now ("" for Stop), or None (also when none runs)."""
         why_end = self._why_end
         return why_end() if why_end is not None else None
+
+    def _record(self, n_tokens: int, first: int, best: int, p: float) -> None:
+        if self._decoded is not None:
+            self._decoded.append((n_tokens, first, best, p))
 
     def close(self) -> None:
         """Free the model (the next question loads it again)."""
@@ -144,6 +151,7 @@ class LlamaCppGenerator:
                 return None
 
             self._why_end = why_end  # read between llama.cpp calls, mid-prompt too (_end_between_calls)
+            self._decoded = []
             try:
                 stream = llm.create_chat_completion(messages=list(messages), stream=True, temperature=0.0,
                                                     top_k=1, max_tokens=max_tokens, seed=0)
@@ -171,10 +179,11 @@ class LlamaCppGenerator:
                 raise GenerationFailed(f"the model failed while answering ({type(exc).__name__}: {exc})") from None
             finally:
                 self._why_end = None
+                decoded, self._decoded = self._decoded or [], None
             prompt_tokens = len(llm.tokenize(template_text(messages).encode("utf-8"), add_bos=False))
             generation = Generation(text="".join(pieces), stopped=stopped, prompt_tokens=prompt_tokens,
                                     tokens=len(pieces), first_token_s=first, seconds=time.monotonic() - start,
-                                    pieces=tuple(pieces))
+                                    pieces=tuple(pieces), token_probs=_token_probs(llm, decoded, "".join(pieces)))
             if not stopped and self.reply_cache:
                 self._replies[key] = generation
                 while len(self._replies) > self.reply_cache:
@@ -185,8 +194,10 @@ class LlamaCppGenerator:
         return generation
 
 
-def _end_between_calls(llm: Any, why_end: Any) -> None:
-    """Make `llm` raise _Ended before each llama.cpp decode call once `why_end()` gives a reason (not None).
+def _end_between_calls(llm: Any, why_end: Any, record: Any = None) -> None:
+    """Make `llm` raise _Ended before each llama.cpp decode call once `why_end()` gives a reason (not None),
+    and after each call hand `record(tokens in the batch, its first token, argmax, its probability)` the
+    distribution of the next token (greedy decoding: the argmax is the token written next).
 
     llama-cpp-python reads a prompt in calls of `n_batch` tokens and then one call per generated token, and
     looks at nothing of ours in between: without this, Stop or a deadline would wait for the whole prompt
@@ -200,13 +211,48 @@ def _end_between_calls(llm: Any, why_end: Any) -> None:
     if decode is None:  # another llama-cpp-python: Stop and deadlines then act per generated token only
         return
 
+    get_logits = getattr(ctx, "get_logits", None)
+    n_vocab = llm.n_vocab() if record is not None and get_logits is not None else 0
+
     def checked_decode(batch: Any) -> Any:
         why = why_end()
         if why is not None:
             raise _Ended(why)
-        return decode(batch)
+        result = decode(batch)
+        if n_vocab:
+            import numpy as np
+
+            # llama-cpp-python asks logits for the last token of each batch only: one row
+            logits = np.ctypeslib.as_array(get_logits(), shape=(n_vocab,))
+            best = int(logits.argmax())
+            p = 1.0 / float(np.exp(logits - logits[best]).sum())
+            raw = getattr(batch, "batch", None)
+            n = int(raw.n_tokens) if raw is not None else 0
+            record(n, int(raw.token[0]) if n else -1, best, p)
+        return result
 
     ctx.decode = checked_decode
+
+
+def _token_probs(llm: Any, decoded: list[tuple[int, int, int, float]], text: str) -> tuple[tuple[str, float], ...]:
+    """Each generated token's text and the probability the model gave it, from the recorded decode calls:
+    the prompt's last batch predicts the first token, and each one-token call that feeds back the previous
+    argmax predicts the next. The end-of-turn token, and a token predicted after the reply was cut
+    (max_tokens, Stop), are left out. () when nothing was recorded."""
+    if not decoded:
+        return ()
+    start = len(decoded) - 1
+    while start > 0 and decoded[start][0] == 1 and decoded[start][1] == decoded[start - 1][2]:
+        start -= 1
+    ends = {llm.token_eos(), *llm.tokenize(b"<|im_end|>", add_bos=False, special=True)}
+    out, size, limit = [], 0, len(text.encode("utf-8"))
+    for _, _, best, p in decoded[start:]:
+        piece = llm.detokenize([best])
+        if best in ends or size + len(piece) > limit:
+            break
+        size += len(piece)
+        out.append((piece.decode("utf-8", errors="replace"), round(p, 4)))
+    return tuple(out)
 
 
 def _read_replies(path: Path, model: str) -> dict[str, Generation]:
@@ -222,7 +268,8 @@ def _read_replies(path: Path, model: str) -> dict[str, Generation]:
             if row["model"] == model:
                 out[row["key"]] = Generation(
                     text="".join(row["pieces"]), prompt_tokens=row["prompt_tokens"], tokens=len(row["pieces"]),
-                    first_token_s=row["first_token_s"], seconds=row["seconds"], pieces=tuple(row["pieces"]))
+                    first_token_s=row["first_token_s"], seconds=row["seconds"], pieces=tuple(row["pieces"]),
+                    token_probs=tuple((t, p) for t, p in row.get("token_probs", ())))
         except (ValueError, KeyError, TypeError) as exc:
             raise InputError(f"{path} line {number} is not a kept reply ({exc}); delete the file or set "
                              "RAG_LLM_REPLY_FILE to another") from None
@@ -232,7 +279,8 @@ def _read_replies(path: Path, model: str) -> dict[str, Generation]:
 def _append_reply(path: Path, model: str, key: str, generation: Generation) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     row = {"model": model, "key": key, "pieces": list(generation.pieces), "prompt_tokens": generation.prompt_tokens,
-           "first_token_s": generation.first_token_s, "seconds": generation.seconds}
+           "first_token_s": generation.first_token_s, "seconds": generation.seconds,
+           "token_probs": [list(tp) for tp in generation.token_probs]}
     with path.open("a", encoding="utf-8") as f:
         f.write(json.dumps(row, ensure_ascii=False) + "\n")
 

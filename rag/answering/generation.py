@@ -66,6 +66,9 @@ class Generation:
     queued_s: float = 0.0  # seconds spent waiting in the serving queue
     pieces: tuple[str, ...] = ()  # the streamed pieces, in order ("".join(pieces) == text), where kept
     replayed: bool = False  # a kept reply streamed again: took no model time, so it times nothing
+    # each generated token's text (an incomplete UTF-8 character as U+FFFD) and the probability the model gave
+    # it; () when the generator cannot tell (an endpoint, a scripted fake, a reply kept before this was kept)
+    token_probs: tuple[tuple[str, float], ...] = ()
 
 
 class GenerationFailed(Exception):

@@ -28,6 +28,7 @@ from pathlib import Path
 from rag.answering import decide
 from rag.answering.base import Evidence, refuse
 from rag.answering.compose import Generated, compose_generated
+from rag.answering.confidence import STATISTICS, token_confidence
 from rag.answering.context import Excerpt, select_excerpts, whole_sentences
 from rag.answering.extractive import Analysis, ExtractiveAnswerer
 from rag.answering.features import QuestionTerms, coverage, question_terms
@@ -72,6 +73,14 @@ class Policy:
     # figure given) leaves the asked noun out. Applies on every model route. Fitted by
     # scripts/choose_policy.py --claim-cut (README).
     min_claim_coverage: float = 0.0
+    # How sure the model was of a factoid's reply (rag/answering/confidence.py, `confidence_statistic` of its
+    # content tokens' probabilities): below `min_confidence` it is refused; at `waive_claim_confidence` or above
+    # the claim cut is waived (a paraphrased question's words are not beside its answer). Fitted by
+    # scripts/choose_policy.py --confidence and saved in routes.json. A generator that gives no token
+    # probabilities (an endpoint) is judged by the claim cut alone.
+    min_confidence: float = 0.0
+    waive_claim_confidence: float = math.inf
+    confidence_statistic: str = "min"
     # "shape/language" (factoid/zh, open/en, …) -> which answerer writes that kind of answer: "auto" (these
     # cuts), "model" (none but the claim cut) or "extractive" (no model). Chosen on the article's dev split by
     # scripts/choose_routing.py (the Chinese factoid route since by choose_policy.py --claim-cut) and saved in
@@ -112,8 +121,25 @@ def load_claim_cut(path: Path = ROUTES_FILE) -> float:
     return float(cut)
 
 
+def load_confidence(path: Path = ROUTES_FILE) -> dict:
+    """The saved confidence cuts as Policy fields (none when none were fitted: the claim cut alone)."""
+    if not path.is_file():
+        return {}
+    saved = json.loads(path.read_text(encoding="utf-8")).get("confidence")
+    if not saved:
+        return {}
+    waive = saved.get("waive_claim_cut")
+    out = {"min_confidence": float(saved["min_confidence"]),
+           "waive_claim_confidence": math.inf if waive is None else float(waive),
+           "confidence_statistic": saved["statistic"]}
+    if out["confidence_statistic"] not in STATISTICS or not 0.0 <= out["min_confidence"] <= 1.0:
+        raise ModelError(f"{path} has confidence {saved}: the statistic must be one of {', '.join(STATISTICS)} and "
+                         "min_confidence within 0..1. Rerun scripts/choose_policy.py --confidence --write.")
+    return out
+
+
 AUTO_POLICY = Policy(min_question_coverage=0.4, min_extractive_score=-1.0, extractive_fallback_score=1.0,
-                     routes=load_routes(), min_claim_coverage=load_claim_cut())
+                     routes=load_routes(), min_claim_coverage=load_claim_cut(), **load_confidence())
 
 
 @dataclass(frozen=True)
@@ -145,6 +171,7 @@ class Outcome:
     checked: tuple[Checked, ...] = ()
     model_refused: bool = False  # the model said the excerpts do not answer
     failure: str = ""  # why no generation (fallback)
+    confidence: float | None = None  # how sure the model was of a factoid's reply (confidence.py), if known
 
 
 def context_sentences(index, hit: Hit, sentence: Sentence, neighbours: bool = True) -> list[Sentence]:  # noqa: ANN001
@@ -304,10 +331,15 @@ class ModelAnswerer:
         checked = tuple(check_reply(generation.text, question, excerpts, evidence, p.bar))
         model_refused = says_not_found(generation.text)
         kept = [c for c in checked if c.kept]
+        factoid = analysis.shape == "factoid"
+        confidence = (token_confidence(generation.token_probs, question.text, p.confidence_statistic)
+                      if factoid and not generation.stopped else None)
         decision = decide.model_answer(model_refused, len(kept), max((c.passage_coverage for c in kept), default=0.0),
                                        analysis.score, p.min_question_coverage, p.min_extractive_score,
                                        max((c.claim_coverage for c in kept), default=0.0),
-                                       p.min_claim_coverage if analysis.shape == "factoid" else 0.0)
+                                       p.min_claim_coverage if factoid else 0.0, confidence,
+                                       p.min_confidence if factoid else 0.0,
+                                       p.waive_claim_confidence if factoid else math.inf)
         answer = compose_checked(question, checked, hits, self.name, analysis.shape) if decision.answer else None
         if answer is None:
             answer = self.when_unsupported(question, hits, evidence, analysis, decision.reason, p)
@@ -315,11 +347,12 @@ class ModelAnswerer:
         if answer.refused and not model_refused and checked:
             notes.append(f"The model's answer was withheld: {answer.reason}.")
         answer = replace(answer, notice=" ".join(n for n in notes if n), generated_tokens=generation.tokens,
+                         confidence=None if confidence is None else round(confidence, 4),
                          timings_ms={"queue": generation.queued_s * 1000, "first_token": (before + generation.queued_s + generation.first_token_s) * 1000,
                                      "generate": generation.seconds * 1000,
                                      "decode": max(generation.seconds - generation.first_token_s, 0.0) * 1000,
                                      "prompt_tokens": float(generation.prompt_tokens)})
-        return Outcome(answer, analysis, excerpts, generation, checked, model_refused)
+        return Outcome(answer, analysis, excerpts, generation, checked, model_refused, confidence=confidence)
 
     def when_unsupported(self, question: Question, hits: Sequence[Hit], evidence: Evidence, analysis: Analysis,
                          reason: str, policy: Policy) -> Answer:

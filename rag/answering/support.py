@@ -276,11 +276,24 @@ def names(text: str) -> frozenset[str]:
 
 
 def missing_requirements(claim: str, support: str, passage: str) -> list[str]:
-    """Numbers of the claim absent from `support`, and names absent from the whole `passage`."""
+    """Numbers of the claim absent from `support`, and names absent from the whole `passage`. A "name" that
+    the passage holds in pieces of two characters or more is jieba's cut, not a name: it reads
+    美图口播视频工具叫开拍 as the organisation 美图口播 where the passage has 美图 and AI 口播视频工具开拍.
+    (A name the question brought that the passage lacks stays required: a swapped 安贝卡 echoed by the reply
+    is the sign of a question about someone else.)"""
     missing = numbers_missing(claim, support)
     lowered = passage.lower()
-    missing += sorted(n for n in names(claim) if n not in lowered)
+    missing += sorted(n for n in names(claim) if n not in lowered and not in_pieces(n, lowered))
     return missing
+
+
+def in_pieces(word: str, text: str) -> bool:
+    """Whether `word` splits into two or more pieces of two characters or more, each found in `text`."""
+    ends = {0}  # positions of `word` reachable by pieces found in `text`
+    for end in range(2, len(word) + 1):
+        if any(end - start >= 2 and word[start:end] in text for start in ends):
+            ends.add(end)
+    return len(word) in ends and word not in text and len(word) >= 4
 
 
 def passage_sentences(index: Index, hit: Hit) -> list[Sentence]:
@@ -407,6 +420,9 @@ QUOTED = re.compile(r"[“\"《「『]([^”\"》」』]{1,30})[”\"》」』]"
 LATIN = re.compile(r"[A-Za-z][A-Za-z0-9.+-]*")
 
 
+QUOTE_STOPS = "。！？!?；;，,、.：:…"
+
+
 def question_anchors(question: str) -> frozenset[str]:
     """What a question pins its answer to: numbers (years, counts), Latin-script words that are not
     function words (ChatGPT, Wink), and quoted titles, all lower-cased."""
@@ -417,7 +433,8 @@ def question_anchors(question: str) -> frozenset[str]:
         if len(w) > 1 and w.lower() not in ENGLISH_STOP and (any(c.isupper() for c in w[1:])
                                                               or (w[0].isupper() and not at_start)):
             found.add(w.lower())
-    found |= {q.strip().lower() for q in QUOTED.findall(question) if q.strip()}
+    # a quotation's closing stop is the asker's: 「宁做不满的人类，不做满足的猪猡。」 quotes …猪猡；…
+    found |= {t.lower() for q in QUOTED.findall(question) if (t := q.strip().strip(QUOTE_STOPS).strip())}
     return frozenset(found)
 
 

@@ -110,6 +110,7 @@ def test_cli_contract_with_the_model_and_past_its_timeout(real_index_dir):
     assert (row["answerer"], row["refused"]) == ("auto", False)
     assert "3.7亿" in row["answer"] and row["citations"][0]["sentence"]
     assert row["generated_tokens"] > 0 and "first_token" in row["timings_ms"]
+    assert 0.0 < row["confidence"] <= 1.0  # a factoid's confidence, from the real model's token probabilities
     slow = subprocess.run(cmd, capture_output=True, text=True, env={**env, "RAG_LLM_TIMEOUT_S": "0.01"}, timeout=300)
     assert slow.returncode == 0, slow.stderr
     row = json.loads(slow.stdout)
@@ -133,4 +134,7 @@ def test_stop_while_the_prompt_is_read_frees_the_model_before_the_prompt_ends():
     assert llm.n_tokens < prompt  # read in part: Stop did not wait for the whole prompt
     after = generator.generate([{"role": "user", "content": "1+1等于几？只回答数字。"}], 8)
     assert "2" in after.text and not after.stopped
+    # each written token with the probability the model gave it (confidence.py), read from the decode calls
+    assert "".join(t for t, _ in after.token_probs) == after.text
+    assert all(0.0 < p <= 1.0 for _, p in after.token_probs) and len(after.token_probs) >= 1
     generator.close()

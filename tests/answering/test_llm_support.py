@@ -192,3 +192,24 @@ def test_bad_llm_settings_are_rejected(changes, message):
     with pytest.raises(InputError) as err:
         Config(**changes)
     assert str(err.value).startswith(message)
+
+
+def test_a_name_the_passage_holds_in_pieces_is_jiebas_cut_not_a_name():
+    """jieba reads 美图口播 as an organisation; the passage has 美图 and 口播. A swapped name the question
+    brought (安贝卡), echoed by the reply, stays required."""
+    from rag.answering.support import in_pieces
+
+    passage = "美图发布了7款AI产品,包括AI 口播视频工具开拍"
+    assert missing_requirements("美图口播视频工具叫开拍。", passage, passage) == []
+    assert missing_requirements("安贝卡的外祖母是久弥宫妃", "她的外祖母是久弥宫妃", "她的外祖母是久弥宫妃") == ["安贝卡"]
+    assert missing_requirements("美图的CEO是马云。", "美图的CEO是吴欣鸿。", "美图的CEO是吴欣鸿。") == ["马云"]
+    assert in_pieces("美图口播", passage) and not in_pieces("美图", passage)  # whole: found as it is, not in pieces
+    assert not in_pieces("吴鸿欣", "吴欣鸿说") and not in_pieces("美图口", passage)  # 2 + 1 is not two pieces
+
+
+def test_a_quoted_anchor_is_read_without_its_closing_stop():
+    from rag.answering.support import anchors_missing, question_anchors
+
+    anchors = question_anchors("「宁做不满的人类，不做满足的猪猡。」这是谁的名言?")
+    assert anchors == frozenset({"宁做不满的人类，不做满足的猪猡"})
+    assert anchors_missing(anchors, "弥尔说：「宁做不满的人类，不做满足的猪猡；宁做不满的苏格拉底」") == []

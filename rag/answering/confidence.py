@@ -1,0 +1,90 @@
+"""How sure the model was of what it wrote: the lowest probability it gave a token of its reply's content.
+
+A small model asked about something the excerpts do not give (a noun whose value is not there) still writes a
+value, but it hesitates at that value: `美图2023年的研发预算是3.7亿元` puts 0.24 on the `3`, where the same
+sentence answering the net profit, which the excerpt gives, puts 0.997 on it. Greedy decoding writes the most
+likely token, so its probability is how clear the choice was.
+
+The tokens read are the reply's content (letters, digits, CJK; not punctuation, not `[n]` markers), and with
+`beyond_question` only those of what the reply says beyond its question: restating the question (美图2023年的…)
+is phrasing, where the first token's hesitation says nothing about the answer. Pure: the probabilities come
+from the generator (Generation.token_probs); how low is too low is fitted (scripts/choose_policy.py
+--confidence) and saved beside the claim cut in routes.json.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+
+MARKER = re.compile(r"\[\d+\]")
+REPLACEMENT = "\ufffd"  # a token holding part of a UTF-8 character (a rare CJK character split in two)
+
+
+def _content(text: str) -> bool:
+    return any(c.isalnum() or c == REPLACEMENT for c in text)
+
+
+def repeated_chars(reply: str, question: str) -> list[bool]:
+    """For each character of `reply`: whether it lies in a stretch of two or more characters that the
+    question holds too (case-insensitive; the longest stretch from each position)."""
+    low, asked = reply.lower(), question.lower()
+    marked = [False] * len(reply)
+    i = 0
+    while i < len(low):
+        n = 0
+        while i + n < len(low) and low[i:i + n + 1] in asked:
+            n += 1
+        if n >= 2:
+            marked[i:i + n] = [True] * n
+            i += n
+        else:
+            i += 1
+    return marked
+
+
+def content_probs(token_probs: Sequence[tuple[str, float]], question: str = "",
+                  beyond_question: bool = False) -> list[float]:
+    """The probabilities of the reply's content tokens, in order (with `beyond_question`: of those not wholly
+    inside a stretch repeated from `question`)."""
+    text = "".join(t for t, _ in token_probs)
+    skip = [False] * len(text)
+    for m in MARKER.finditer(text):
+        skip[m.start():m.end()] = [True] * (m.end() - m.start())
+    repeated = repeated_chars(text, question) if beyond_question and question else [False] * len(text)
+    out: list[float] = []
+    pos = 0
+    for piece, p in token_probs:
+        span = range(pos, pos + len(piece))
+        pos += len(piece)
+        if _content(piece) and not all(skip[i] for i in span) and not all(repeated[i] for i in span):
+            out.append(p)
+    return out
+
+
+def _geometric_mean(ps: list[float]) -> float:
+    return math.exp(sum(math.log(max(p, 1e-9)) for p in ps) / len(ps))
+
+
+# name -> (read only what the reply says beyond its question?, the statistic of those probabilities). The
+# first content token also carries the choice of phrasing (a bare `27亿元` or `美图2023年…` restating the
+# question), which is why the "after_first" ones leave it out. Which one decides is fitted (routes.json).
+STATISTICS: dict[str, tuple[bool, Callable[[list[float]], float]]] = {
+    "min": (False, min),
+    "min_after_first": (False, lambda ps: min(ps[1:], default=1.0)),
+    "min_beyond": (True, min),
+    "min_beyond_after_first": (True, lambda ps: min(ps[1:], default=1.0)),
+    "geometric_mean": (False, _geometric_mean),
+}
+
+
+def token_confidence(token_probs: Sequence[tuple[str, float]], question: str = "",
+                     statistic: str = "min") -> float | None:
+    """How sure the model was of its reply by `statistic` (STATISTICS); None when there are no
+    probabilities or no content token to read."""
+    if statistic not in STATISTICS:
+        raise ValueError(f"unknown confidence statistic {statistic!r}; known: {', '.join(STATISTICS)}")
+    beyond, measure = STATISTICS[statistic]
+    ps = content_probs(token_probs, question, beyond) if token_probs else []
+    return measure(ps) if ps else None
