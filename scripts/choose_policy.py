@@ -259,7 +259,7 @@ def confidence_main(fit_paths: list[Path], report_paths: list[Path], write: Path
             print(f"| {role}: {path.name} | {name} | {r['answerable']:.1f} | {r['refused']:.1f} | {r['wrong_refusal']:.1f} |")
     if write is not None:
         saved = json.loads(write.read_text(encoding="utf-8"))
-        saved["claim"].update({"min_claim_coverage": best[0]})
+        saved["claim"].update({"min_claim_coverage": best[0], "fitted_on": [str(p) for p in fit_paths]})
         saved["confidence"] = {"min_confidence": best[1], "waive_claim_cut": None if best[2] == float("inf") else best[2],
                                "statistic": best[3], "fitted_on": [str(p) for p in fit_paths],
                                "how": "scripts/choose_policy.py --confidence: with the claim cut, for the Chinese "
