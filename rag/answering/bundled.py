@@ -238,21 +238,27 @@ def _token_probs(llm: Any, decoded: list[tuple[int, int, int, float]], text: str
     """Each generated token's text and the probability the model gave it, from the recorded decode calls:
     the prompt's last batch predicts the first token, and each one-token call that feeds back the previous
     argmax predicts the next. The end-of-turn token, and a token predicted after the reply was cut
-    (max_tokens, Stop), are left out. () when nothing was recorded."""
+    (max_tokens, Stop), are left out. The tokens must spell the reply from its start: a prompt whose last
+    batch is one token that the batch before predicted (the `\n` after `assistant`) looks like a generation
+    step, and is then passed over. () when nothing was recorded or nothing spells the reply."""
     if not decoded:
         return ()
-    start = len(decoded) - 1
-    while start > 0 and decoded[start][0] == 1 and decoded[start][1] == decoded[start - 1][2]:
-        start -= 1
+    first = len(decoded) - 1
+    while first > 0 and decoded[first][0] == 1 and decoded[first][1] == decoded[first - 1][2]:
+        first -= 1
     ends = {llm.token_eos(), *llm.tokenize(b"<|im_end|>", add_bos=False, special=True)}
-    out, size, limit = [], 0, len(text.encode("utf-8"))
-    for _, _, best, p in decoded[start:]:
-        piece = llm.detokenize([best])
-        if best in ends or size + len(piece) > limit:
-            break
-        size += len(piece)
-        out.append((piece.decode("utf-8", errors="replace"), round(p, 4)))
-    return tuple(out)
+    want = text.encode("utf-8")
+    for start in range(first, len(decoded)):
+        out, size = [], 0
+        for _, _, best, p in decoded[start:]:
+            piece = llm.detokenize([best])
+            if best in ends or want[size:size + len(piece)] != piece:
+                break
+            size += len(piece)
+            out.append((piece.decode("utf-8", errors="replace"), round(p, 4)))
+        if size == len(want):
+            return tuple(out)
+    return ()
 
 
 def _read_replies(path: Path, model: str) -> dict[str, Generation]:

@@ -69,6 +69,10 @@ def test_each_generated_token_gets_the_probability_of_the_call_that_predicted_it
     assert _token_probs(Tokens(), decoded, "abc") == (("a", 0.9), ("b", 0.8), ("c", 0.7))
     assert _token_probs(Tokens(), decoded, "ab") == (("a", 0.9), ("b", 0.8))  # cut by max_tokens: not beyond
     assert _token_probs(Tokens(), [], "abc") == ()
+    # the prompt's last batch is one token (7) that the batch before predicted: not the reply's first token
+    tail = [(32, 5, 7, 0.1), (1, 7, 0, 0.9), (1, 0, 1, 0.8), (1, 1, 9, 0.99)]
+    assert _token_probs(Tokens(), tail, "ab") == (("a", 0.9), ("b", 0.8))
+    assert _token_probs(Tokens(), tail, "xy") == ()  # nothing spells the reply: no probabilities, not wrong ones
 
 
 class LogitsContext:
