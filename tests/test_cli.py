@@ -12,6 +12,21 @@ def test_rag_eval_reports_bad_flags_in_one_line(tmp_path, capsys) -> None:
     assert not (tmp_path / "out").exists()
 
 
+def test_rag_eval_of_a_dataset_never_adds_its_paragraphs_to_the_apps_index(tmp_path, capsys) -> None:
+    from rag.config import PROJECT_ROOT
+
+    squad = tmp_path / "set.json"
+    squad.write_text('{"data": []}', encoding="utf-8")
+    before = sorted(p.name for p in (PROJECT_ROOT / "index").iterdir())
+    assert main(["eval", "--dataset", str(squad), "--index-dir", str(PROJECT_ROOT / "index"),
+                 "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err == (
+        f"error: --index-dir {PROJECT_ROOT / 'index'} is the app's index: evaluating {squad} would add its "
+        "paragraphs to it. Leave --index-dir out (each dataset gets its own under index/eval-*) or give an empty "
+        "folder.\n")
+    assert sorted(p.name for p in (PROJECT_ROOT / "index").iterdir()) == before and not (tmp_path / "out").exists()
+
+
 def test_rag_ask_seeds_the_article_only_into_the_default_index(tmp_path, monkeypatch) -> None:
     from rag.chat import Engine
     from rag.config import PROJECT_ROOT

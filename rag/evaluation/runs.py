@@ -14,12 +14,12 @@ from typing import Any
 
 from rag.answering import ANSWERERS
 from rag.chat import Engine
-from rag.config import BUNDLED_CORPUS, MODES, Config
+from rag.config import BUNDLED_CORPUS, DEFAULT_INDEX_DIR, MODES, Config
 from rag.documents import read_file
 from rag.embedding import Embedder, load_embedder
 from rag.errors import InputError
 from rag.evaluation.baseline import TutorialPipeline
-from rag.evaluation.datasets import Case
+from rag.evaluation.datasets import Case, is_squad
 from rag.evaluation.evaluate import (
     DEFAULT_DATASET,
     DEFAULT_OUT,
@@ -62,6 +62,11 @@ class EvalRequest:
             raise InputError(f"--mode {self.mode!r} is unknown; choose one of {', '.join(MODES)}.")
         if not 0 <= self.absent < 1:
             raise InputError(f"--absent {self.absent} must be a share in [0, 1), e.g. 0.5.")
+        if (self.index_dir is not None and is_squad(Path(self.dataset))
+                and Path(self.index_dir).resolve() == DEFAULT_INDEX_DIR.resolve()):
+            raise InputError(f"--index-dir {self.index_dir} is the app's index: evaluating {self.dataset} would add "
+                             "its paragraphs to it. Leave --index-dir out (each dataset gets its own under "
+                             "index/eval-*) or give an empty folder.")
         unknown = [a for a in self.answerers if a not in ANSWERERS]
         if unknown:
             raise InputError(f"--answerer {','.join(unknown)} is unknown; choose from {', '.join(ANSWERERS)} "
