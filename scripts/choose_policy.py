@@ -232,6 +232,11 @@ def confidence_rates(rows: list[dict], claim_cut: float, min_conf: float, waive:
 def confidence_main(fit_paths: list[Path], report_paths: list[Path], write: Path | None = None) -> int:
     """Choose the claim cut with the two confidence cuts and the statistic on the fitting sets together (best
     balanced rate, averaged over the sets; ties: the simpler rule), report the choice and the claim cut alone."""
+    saved_file = write if write is not None and write.is_file() else ROUTES_FILE
+    route = json.loads(saved_file.read_text(encoding="utf-8"))["routes"].get("factoid/zh", "auto")
+    if route != "model":
+        raise SystemExit(f"{saved_file} routes Chinese factoids to {route!r}; --confidence fits the cuts of the "
+                         "'model' route only (scripts/choose_routing.py chose it; rerun that first)")
     fits = [load_rows(p) for p in fit_paths]
     missing = [str(p) for p, rows in zip(fit_paths, fits, strict=True)
                if not any(r.get("confidence") for r in rows)]
