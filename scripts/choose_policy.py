@@ -10,6 +10,13 @@ The second form chooses the factoid claim cut (Policy.min_claim_coverage) on the
 for the Chinese factoid route scripts/choose_routing.py chose (routes.json; English factoids extractive),
 and reports it on the others; both routes' rows are printed.
 
+    python scripts/choose_policy.py --confidence artifacts/study-drcd-dev-r6c.jsonl \
+        artifacts/study-article-dev-r6c.jsonl --report artifacts/study-drcd-test-r6.jsonl [--write routes.json]
+
+The third chooses the claim cut together with the confidence cuts (Policy.min_confidence,
+waive_claim_confidence) and their statistic (rag/answering/confidence.py), from study rows recorded with
+`study_model.py --token-probs`.
+
 A policy: the model's checked answer stands when one of its sentences is kept (supported, the question's
 anchors beside it) and the question's known words cover at least `min_question_coverage` of their idf
 weight beside the support; otherwise either a refusal, or the extractive answer when it passes the same
@@ -264,8 +271,12 @@ def confidence_main(fit_paths: list[Path], report_paths: list[Path], write: Path
             print(f"| {role}: {path.name} | {name} | {r['answerable']:.1f} | {r['refused']:.1f} | {r['wrong_refusal']:.1f} |")
     if write is not None:
         saved = json.loads(write.read_text(encoding="utf-8"))
-        saved["claim"].update({"min_claim_coverage": best[0], "fitted_on": [str(p) for p in fit_paths]})
-        saved["confidence"] = {"min_confidence": best[1], "waive_claim_cut": None if best[2] == float("inf") else best[2],
+        saved["claim"].update({"min_claim_coverage": best[0], "fitted_on": [str(p) for p in fit_paths],
+                               "how": "scripts/choose_policy.py --confidence (the claim cut fitted with the confidence "
+                                      "cuts): for the Chinese factoid route of choose_routing.py, the best mean of "
+                                      "answerable-right and unanswerable-refused rates, the fitting sets averaged"})
+        saved["confidence"] = {"min_confidence": best[1],
+                               "waive_claim_confidence": None if best[2] == float("inf") else best[2],
                                "statistic": best[3], "fitted_on": [str(p) for p in fit_paths],
                                "how": "scripts/choose_policy.py --confidence: with the claim cut, for the Chinese "
                                       "factoid route, the best mean of answerable-right and unanswerable-refused "

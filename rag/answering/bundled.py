@@ -152,6 +152,10 @@ class LlamaCppGenerator:
 
             self._why_end = why_end  # read between llama.cpp calls, mid-prompt too (_end_between_calls)
             self._decoded = []
+            # llama-cpp-python samples a prompt it finds wholly cached (a question asked again after a Stop at
+            # its first token) from the logits it kept, with no decode call to read the first token's
+            # probability from; this makes it decode the prompt's last token again (one call)
+            llm._requires_eval = True
             try:
                 stream = llm.create_chat_completion(messages=list(messages), stream=True, temperature=0.0,
                                                     top_k=1, max_tokens=max_tokens, seed=0)
@@ -211,6 +215,8 @@ def _end_between_calls(llm: Any, why_end: Any, record: Any = None) -> None:
     if decode is None:  # another llama-cpp-python: Stop and deadlines then act per generated token only
         return
 
+    import numpy as np
+
     get_logits = getattr(ctx, "get_logits", None)
     n_vocab = llm.n_vocab() if record is not None and get_logits is not None else 0
 
@@ -220,8 +226,6 @@ def _end_between_calls(llm: Any, why_end: Any, record: Any = None) -> None:
             raise _Ended(why)
         result = decode(batch)
         if n_vocab:
-            import numpy as np
-
             # llama-cpp-python asks logits for the last token of each batch only: one row
             logits = np.ctypeslib.as_array(get_logits(), shape=(n_vocab,))
             best = int(logits.argmax())
@@ -246,19 +250,35 @@ def _token_probs(llm: Any, decoded: list[tuple[int, int, int, float]], text: str
     first = len(decoded) - 1
     while first > 0 and decoded[first][0] == 1 and decoded[first][1] == decoded[first - 1][2]:
         first -= 1
-    ends = {llm.token_eos(), *llm.tokenize(b"<|im_end|>", add_bos=False, special=True)}
+    ends = {llm.token_eos(), *_end_of_turn(llm)}
     want = text.encode("utf-8")
     for start in range(first, len(decoded)):
         out, size = [], 0
         for _, _, best, p in decoded[start:]:
             piece = llm.detokenize([best])
-            if best in ends or want[size:size + len(piece)] != piece:
+            if best in ends or _is_eog(llm, best) or want[size:size + len(piece)] != piece:
                 break
             size += len(piece)
             out.append((piece.decode("utf-8", errors="replace"), round(p, 4)))
         if size == len(want):
             return tuple(out)
     return ()
+
+
+def _end_of_turn(llm: Any) -> list[int]:
+    """ChatML's end-of-turn token, when the model's vocabulary has it as one token (Qwen's does)."""
+    ids = llm.tokenize(b"<|im_end|>", add_bos=False, special=True)
+    return ids if len(ids) == 1 else []
+
+
+def _is_eog(llm: Any, token: int) -> bool:
+    """Whether llama.cpp counts `token` as an end of generation for this model (any chat template)."""
+    try:
+        import llama_cpp
+
+        return bool(llama_cpp.llama_vocab_is_eog(llm._model.vocab, token))
+    except (ImportError, AttributeError):  # another llama-cpp-python, or a fake: the ids above decide
+        return False
 
 
 def _read_replies(path: Path, model: str) -> dict[str, Generation]:

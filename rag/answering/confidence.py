@@ -29,7 +29,8 @@ def _content(text: str) -> bool:
 def repeated_chars(reply: str, question: str) -> list[bool]:
     """For each character of `reply`: whether it lies in a stretch of two or more characters that the
     question holds too (case-insensitive; the longest stretch from each position)."""
-    low, asked = reply.lower(), question.lower()
+    low = "".join(c.lower() if len(c.lower()) == 1 else c for c in reply)  # one character each (İ lowers to two)
+    asked = question.lower()
     marked = [False] * len(reply)
     i = 0
     while i < len(low):
@@ -69,12 +70,13 @@ def _geometric_mean(ps: list[float]) -> float:
 
 # name -> (read only what the reply says beyond its question?, the statistic of those probabilities). The
 # first content token also carries the choice of phrasing (a bare `27亿元` or `美图2023年…` restating the
-# question), which is why the "after_first" ones leave it out. Which one decides is fitted (routes.json).
+# question), which is why the "after_first" ones leave it out (a reply of one content token is read by it).
+# Which one decides is fitted (routes.json).
 STATISTICS: dict[str, tuple[bool, Callable[[list[float]], float]]] = {
     "min": (False, min),
-    "min_after_first": (False, lambda ps: min(ps[1:], default=1.0)),
+    "min_after_first": (False, lambda ps: min(ps[1:]) if len(ps) > 1 else ps[0]),
     "min_beyond": (True, min),
-    "min_beyond_after_first": (True, lambda ps: min(ps[1:], default=1.0)),
+    "min_beyond_after_first": (True, lambda ps: min(ps[1:]) if len(ps) > 1 else ps[0]),
     "geometric_mean": (False, _geometric_mean),
 }
 

@@ -118,8 +118,8 @@ def model_answer(said_not_found: bool, kept: int, passage_coverage: float, extra
     if kept == 0:
         return refuse_because(NOTHING_SUPPORTED)
     if confidence is not None and confidence < min_confidence:
-        return refuse_because(f"the model gave its answer's least sure token a probability of {confidence:.2f}, "
-                              f"below {min_confidence:.2f}: it was guessing")
+        return refuse_because(f"the model gave its answer's least sure token a probability of {confidence:.3f}, "
+                              f"below {min_confidence:.3f}: it was guessing")
     sure = confidence is not None and confidence >= waive_claim_confidence
     if claim_coverage < min_claim_coverage and not sure:
         return refuse_because(f"beside the answer's supporting sentence stand {claim_coverage:.2f} of the question's "

@@ -128,13 +128,18 @@ def load_confidence(path: Path = ROUTES_FILE) -> dict:
     saved = json.loads(path.read_text(encoding="utf-8")).get("confidence")
     if not saved:
         return {}
-    waive = saved.get("waive_claim_cut")
-    out = {"min_confidence": float(saved["min_confidence"]),
-           "waive_claim_confidence": math.inf if waive is None else float(waive),
-           "confidence_statistic": saved["statistic"]}
-    if out["confidence_statistic"] not in STATISTICS or not 0.0 <= out["min_confidence"] <= 1.0:
-        raise ModelError(f"{path} has confidence {saved}: the statistic must be one of {', '.join(STATISTICS)} and "
-                         "min_confidence within 0..1. Rerun scripts/choose_policy.py --confidence --write.")
+    fix = "Rerun scripts/choose_policy.py --confidence --write."
+    try:
+        waive = saved["waive_claim_confidence"]
+        out = {"min_confidence": float(saved["min_confidence"]),
+               "waive_claim_confidence": math.inf if waive is None else float(waive),
+               "confidence_statistic": saved["statistic"]}
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelError(f"{path} has confidence {saved}, which lacks or garbles {exc}. {fix}") from None
+    if (out["confidence_statistic"] not in STATISTICS or not 0.0 <= out["min_confidence"] <= 1.0
+            or not 0.0 < out["waive_claim_confidence"]):
+        raise ModelError(f"{path} has confidence {saved}: the statistic must be one of {', '.join(STATISTICS)}, "
+                         f"min_confidence within 0..1 and waive_claim_confidence above 0 (or null). {fix}")
     return out
 
 
@@ -347,7 +352,9 @@ class ModelAnswerer:
         if answer.refused and not model_refused and checked:
             notes.append(f"The model's answer was withheld: {answer.reason}.")
         answer = replace(answer, notice=" ".join(n for n in notes if n), generated_tokens=generation.tokens,
-                         confidence=None if confidence is None else round(confidence, 4),
+                         # the model's answer or its refusal, not an extractive answer given in its place
+                         confidence=(None if confidence is None or answer.answerer != self.name
+                                     else round(confidence, 4)),
                          timings_ms={"queue": generation.queued_s * 1000, "first_token": (before + generation.queued_s + generation.first_token_s) * 1000,
                                      "generate": generation.seconds * 1000,
                                      "decode": max(generation.seconds - generation.first_token_s, 0.0) * 1000,

@@ -37,6 +37,7 @@ import numpy as np
 from rag.answering.text import SENTENCE_END, same_paragraph
 from rag.answering.text import strip_markers as text_strip_markers
 from rag.schema import Answer, AnswerSentence, Hit, Sentence
+from rag.tokenize import is_cjk
 
 if TYPE_CHECKING:
     from rag.store import Index
@@ -276,11 +277,11 @@ def names(text: str) -> frozenset[str]:
 
 
 def missing_requirements(claim: str, support: str, passage: str) -> list[str]:
-    """Numbers of the claim absent from `support`, and names absent from the whole `passage`. A "name" that
-    the passage holds in pieces of two characters or more is jieba's cut, not a name: it reads
+    """Numbers of the claim absent from `support`, and names absent from the whole `passage`. A Chinese
+    "name" that the passage holds in pieces of two characters or more is jieba's cut, not a name: it reads
     美图口播视频工具叫开拍 as the organisation 美图口播 where the passage has 美图 and AI 口播视频工具开拍.
-    (A name the question brought that the passage lacks stays required: a swapped 安贝卡 echoed by the reply
-    is the sign of a question about someone else.)"""
+    A name of three characters or fewer has no such pieces, so a swapped 安贝卡 the reply echoes from its
+    question stays required; Latin names (OpenAI) are always required whole."""
     missing = numbers_missing(claim, support)
     lowered = passage.lower()
     missing += sorted(n for n in names(claim) if n not in lowered and not in_pieces(n, lowered))
@@ -288,12 +289,15 @@ def missing_requirements(claim: str, support: str, passage: str) -> list[str]:
 
 
 def in_pieces(word: str, text: str) -> bool:
-    """Whether `word` splits into two or more pieces of two characters or more, each found in `text`."""
+    """Whether the Chinese `word` is not in `text` whole but splits into pieces of two characters or more,
+    each found in `text` (two-letter pieces are in any English text, so Latin words never are)."""
+    if word in text or not all(is_cjk(c) for c in word):
+        return False
     ends = {0}  # positions of `word` reachable by pieces found in `text`
     for end in range(2, len(word) + 1):
         if any(end - start >= 2 and word[start:end] in text for start in ends):
             ends.add(end)
-    return len(word) in ends and word not in text and len(word) >= 4
+    return len(word) in ends
 
 
 def passage_sentences(index: Index, hit: Hit) -> list[Sentence]:
@@ -433,7 +437,7 @@ def question_anchors(question: str) -> frozenset[str]:
         if len(w) > 1 and w.lower() not in ENGLISH_STOP and (any(c.isupper() for c in w[1:])
                                                               or (w[0].isupper() and not at_start)):
             found.add(w.lower())
-    # a quotation's closing stop is the asker's: 「宁做不满的人类，不做满足的猪猡。」 quotes …猪猡；…
+    # a quotation's stops at its ends are the asker's: 「宁做不满的人类，不做满足的猪猡。」 quotes …猪猡；…
     found |= {t.lower() for q in QUOTED.findall(question) if (t := q.strip().strip(QUOTE_STOPS).strip())}
     return frozenset(found)
 

@@ -33,6 +33,7 @@ def test_the_statistics_of_a_reply():
     assert token_confidence(INVENTED) == 0.24
     assert token_confidence(GIVEN) == 0.55
     assert token_confidence(GIVEN, statistic="min_after_first") == 0.99  # the first token also picks the phrasing
+    assert token_confidence((("3", 0.05), ("。", 0.9)), statistic="min_after_first") == 0.05  # one token: itself
     assert token_confidence(INVENTED, statistic="geometric_mean") == pytest.approx(
         math.exp(np.mean(np.log([0.46, 1, 0.95, 1, 1, 1, 0.98, 0.96, 0.49, 1, 0.24, 0.56, 0.97]))))
     assert token_confidence(()) is None and token_confidence((("。", 0.1),)) is None
@@ -126,8 +127,10 @@ def test_an_unsure_answer_is_refused_and_a_sure_one_may_pass_below_the_claim_cut
                 min_extractive_score=-math.inf)
     unsure = decide.model_answer(**args, claim_coverage=0.9, min_claim_coverage=0.3, confidence=0.15, min_confidence=0.2)
     assert not unsure.answer
-    assert unsure.reason == ("the model gave its answer's least sure token a probability of 0.15, below 0.20: "
+    assert unsure.reason == ("the model gave its answer's least sure token a probability of 0.150, below 0.200: "
                              "it was guessing")
+    close = decide.model_answer(**args, confidence=0.197, min_confidence=0.2)
+    assert "0.197, below 0.200" in close.reason  # never "0.20, below 0.20"
     assert decide.model_answer(**args, claim_coverage=0.9, min_claim_coverage=0.3, confidence=0.25,
                                min_confidence=0.2).answer
     low_claim = dict(args, claim_coverage=0.1, min_claim_coverage=0.3)
@@ -143,13 +146,17 @@ def test_the_saved_confidence_cuts_are_read_and_checked(tmp_path):
     path = tmp_path / "routes.json"
     path.write_text('{"routes": {}}', encoding="utf-8")
     assert load_confidence(path) == {}
-    path.write_text('{"routes": {}, "confidence": {"min_confidence": 0.2, "waive_claim_cut": null, '
+    path.write_text('{"routes": {}, "confidence": {"min_confidence": 0.2, "waive_claim_confidence": null, '
                     '"statistic": "min"}}', encoding="utf-8")
     assert load_confidence(path) == {"min_confidence": 0.2, "waive_claim_confidence": math.inf,
                                      "confidence_statistic": "min"}
-    path.write_text('{"routes": {}, "confidence": {"min_confidence": 0.2, "waive_claim_cut": 0.9, '
-                    '"statistic": "mean"}}', encoding="utf-8")
-    with pytest.raises(ModelError, match="the statistic must be one of min, min_after_first"):
+    for bad in ('"min_confidence": 0.2, "waive_claim_confidence": 0.9, "statistic": "mean"',
+                '"min_confidence": 0.2, "waive_claim_confidence": -1, "statistic": "min"'):
+        path.write_text('{"routes": {}, "confidence": {' + bad + '}}', encoding="utf-8")
+        with pytest.raises(ModelError, match="the statistic must be one of min, min_after_first.*Rerun scripts"):
+            load_confidence(path)
+    path.write_text('{"routes": {}, "confidence": {"min_confidence": 0.2}}', encoding="utf-8")
+    with pytest.raises(ModelError, match="lacks or garbles 'waive_claim_confidence'. Rerun scripts/choose_policy.py"):
         load_confidence(path)
 
 
@@ -174,7 +181,7 @@ def test_the_model_answerer_refuses_a_factoid_it_was_unsure_of(fake_engine):
     doubted = (("3", 0.25), *GIVEN[1:])
     out = run(fake_engine, Sure("3.7亿元[1]", doubted), question="美图2023年的净利润是多少？", policy=unsure)
     assert out.answer.refused and out.checked[0].kept
-    assert out.answer.reason.startswith("the model gave its answer's least sure token a probability of 0.25")
+    assert out.answer.reason.startswith("the model gave its answer's least sure token a probability of 0.250")
     assert out.answer.confidence == 0.25 and out.confidence == 0.25
     # without probabilities (an endpoint) the same reply stands, and no confidence is claimed
     plain = run(fake_engine, Sure("3.7亿元[1]", ()), question="美图2023年的净利润是多少？", policy=unsure)
@@ -188,3 +195,59 @@ def test_a_context_without_logits_records_no_probabilities(tmp_path):
     g = generator_with(DecodingLlama("27亿元"), tmp_path)
     out = g.generate([{"role": "user", "content": "总收入？"}], 16, Control())
     assert (out.text, out.token_probs) == ("27亿元", ())
+
+
+class LogitsLlama:
+    """llama_cpp.Llama as generate() uses it, over a 4-token vocabulary ("a" "b" "c", 3 = end of turn): it
+    reads the prompt in `prompt_batches` decode calls, then writes greedily from each call's logits, feeding
+    each token back as llama-cpp-python does; `cached` skips the prompt's decode unless _requires_eval is set
+    (the whole prompt found in the cache)."""
+
+    LOGITS = {0: [0.0, math.log(3.0), 0.0, 0.0], 1: [0.0, 0.0, math.log(9.0), 0.0], 2: [0.0, 0.0, 0.0, 5.0]}
+
+    def __init__(self, prompt_batches: int = 2, cached: bool = False) -> None:
+        self.prompt_batches, self.cached, self._requires_eval = prompt_batches, cached, False
+        self._ctx = LogitsContext([])
+        self.last = 0
+
+    def n_vocab(self) -> int:
+        return 4
+
+    def token_eos(self) -> int:
+        return 3
+
+    def tokenize(self, data: bytes, add_bos: bool = False, special: bool = False) -> list[int]:
+        return [3] if data == b"<|im_end|>" else list(range(len(data) // 3))
+
+    def detokenize(self, tokens: list[int]) -> bytes:
+        return b"".join(b"abc"[t:t + 1] for t in tokens)
+
+    def _decode(self, *tokens: int) -> None:
+        self._ctx.rows.append(self.LOGITS[tokens[-1] % 3])
+        self._ctx.decode(Batch(*tokens))
+
+    def create_chat_completion(self, **_: object):
+        if not self.cached or self._requires_eval:
+            for i in range(self.prompt_batches):
+                self._decode(7 + i, 0)  # the prompt ends on a token whose logits predict "b"
+        while True:
+            best = int(np.argmax(self._ctx.logits))
+            if best == 3:
+                return
+            yield {"choices": [{"delta": {"content": "abc"[best]}}]}
+            self._decode(best)
+
+
+def test_generate_gives_each_written_token_with_its_probability(tmp_path):
+    from tests.answering.test_model_answerer import generator_with
+
+    llm = LogitsLlama()
+    out = generator_with(llm, tmp_path).generate([{"role": "user", "content": "总收入？"}], 16, Control())
+    assert out.text == "bc"
+    assert [t for t, _ in out.token_probs] == ["b", "c"]
+    assert [p for _, p in out.token_probs] == pytest.approx([3 / 6, 9 / 12], abs=1e-4)
+    # the whole prompt already cached: generate() has llama-cpp-python decode its last token again
+    cached = LogitsLlama(cached=True)
+    cached._ctx.logits[:] = LogitsLlama.LOGITS[0]  # what a live decode of that prompt left
+    again = generator_with(cached, tmp_path).generate([{"role": "user", "content": "总收入？"}], 16, Control())
+    assert (again.text, [t for t, _ in again.token_probs]) == ("bc", ["b", "c"])

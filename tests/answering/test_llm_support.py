@@ -205,6 +205,9 @@ def test_a_name_the_passage_holds_in_pieces_is_jiebas_cut_not_a_name():
     assert missing_requirements("美图的CEO是马云。", "美图的CEO是吴欣鸿。", "美图的CEO是吴欣鸿。") == ["马云"]
     assert in_pieces("美图口播", passage) and not in_pieces("美图", passage)  # whole: found as it is, not in pieces
     assert not in_pieces("吴鸿欣", "吴欣鸿说") and not in_pieces("美图口", passage)  # 2 + 1 is not two pieces
+    assert not in_pieces("美图抖音", passage)  # 抖音 is not in the passage
+    english = "open source models are shared; an internal tool reads them"
+    assert not in_pieces("openai", english) and not in_pieces("intel", english)  # Latin names stay whole
 
 
 def test_a_quoted_anchor_is_read_without_its_closing_stop():
