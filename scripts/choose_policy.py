@@ -129,17 +129,27 @@ def routed(row: dict, route: str, claim_cut: float, field: str = "claim_coverage
     return False, text
 
 
-def claim_rates(rows: list[dict], route: str, claim_cut: float, field: str = "claim_coverage") -> dict[str, float]:
-    """answerable right, not-answerable refused (absent, adversarial, unanswerable), answerable refused."""
+def rates(rows: list[dict], decide_row) -> dict[str, float]:  # noqa: ANN001 - row -> (refused, text)
+    """answerable right, not-answerable refused (absent, adversarial, unanswerable), answerable refused, with
+    each row answered by `decide_row`."""
     right, refused_ok, wrong_refusal = [], [], []
     for r in rows:
-        refused, text = routed(r, route, claim_cut if r.get("shape", "factoid") == "factoid" else 0.0, field)
+        refused, text = decide_row(r)
         if r["kind"] == "answerable":
             right.append(float(not refused and fair_match(text, r["answers"])))
             wrong_refusal.append(float(refused))
         else:
             refused_ok.append(float(refused))
     return {"answerable": percent(right), "refused": percent(refused_ok), "wrong_refusal": percent(wrong_refusal)}
+
+
+def claim_rates(rows: list[dict], route: str, claim_cut: float, field: str = "claim_coverage") -> dict[str, float]:
+    return rates(rows, lambda r: routed(r, route, claim_cut if r.get("shape", "factoid") == "factoid" else 0.0, field))
+
+
+def factoid_route(saved_file: Path) -> str:
+    """The Chinese factoid route scripts/choose_routing.py saved in `saved_file`."""
+    return json.loads(saved_file.read_text(encoding="utf-8"))["routes"].get("factoid/zh", "auto")
 
 
 def balanced(fits: list[list[dict]], route: str, cut: float, field: str = "claim_coverage") -> float:
@@ -179,7 +189,7 @@ def claim_main(fit_paths: list[Path], report_paths: list[Path], write: Path | No
     for path, rows in zip(fit_paths, fits, strict=True):
         claim_table(f"fitting set: {path}", rows, grid, field)
     saved_file = write if write is not None and write.is_file() else ROUTES_FILE
-    route = json.loads(saved_file.read_text(encoding="utf-8"))["routes"].get("factoid/zh", "auto")
+    route = factoid_route(saved_file)
     best = choose_claim_cut(fits, route, field)
     print(f"\nchosen (best balanced rate, fitting sets averaged, for the route {saved_file} gives): "
           f"Chinese factoids -> {route}, claim cut {best:.1f} "
@@ -207,40 +217,29 @@ CONFIDENCE_STATS = tuple(STATISTICS)
 
 
 def confident(row: dict, claim_cut: float, min_conf: float, waive: float, stat: str) -> tuple[bool, str]:
-    """(refused, answer text) of the Chinese factoid route "model" with the confidence rules: as `routed`,
-    then refused when the reply's confidence is below `min_conf`, and the claim cut waived when it is at
-    least `waive` (a reply without probabilities: the claim cut alone)."""
-    if "en" in row.get("tags", ()) or row.get("reply") is None or row.get("shape", "factoid") != "factoid":
-        return routed(row, "model", claim_cut if row.get("shape", "factoid") == "factoid" else 0.0)
-    kept = [c for c in row["checked"] if c["kept"]]
-    if row["model_refused"] or not kept:
-        return True, ""
+    """(refused, answer text) of the Chinese factoid route "model" with the confidence rules: a model factoid
+    whose reply's confidence is below `min_conf` is refused, one at `waive` or above needs no claim cut, and
+    the rest is answered as `routed` answers it (a reply without probabilities: the claim cut alone)."""
+    if row.get("shape", "factoid") != "factoid":
+        return routed(row, "model", 0.0)
     conf = (row.get("confidence") or {}).get(stat)
-    claim = max(c["claim_coverage"] for c in kept)
-    if conf is not None and conf < min_conf:
-        return True, ""
-    if claim < claim_cut and not (conf is not None and conf >= waive):
-        return True, ""
-    return False, "".join(c["text"] for c in kept)
+    if "en" not in row.get("tags", ()) and row.get("reply") is not None and conf is not None:
+        if conf < min_conf:
+            return True, ""
+        if conf >= waive:
+            claim_cut = 0.0
+    return routed(row, "model", claim_cut)
 
 
 def confidence_rates(rows: list[dict], claim_cut: float, min_conf: float, waive: float, stat: str) -> dict[str, float]:
-    right, refused_ok, wrong_refusal = [], [], []
-    for r in rows:
-        refused, text = confident(r, claim_cut, min_conf, waive, stat)
-        if r["kind"] == "answerable":
-            right.append(float(not refused and fair_match(text, r["answers"])))
-            wrong_refusal.append(float(refused))
-        else:
-            refused_ok.append(float(refused))
-    return {"answerable": percent(right), "refused": percent(refused_ok), "wrong_refusal": percent(wrong_refusal)}
+    return rates(rows, lambda r: confident(r, claim_cut, min_conf, waive, stat))
 
 
 def confidence_main(fit_paths: list[Path], report_paths: list[Path], write: Path | None = None) -> int:
     """Choose the claim cut with the two confidence cuts and the statistic on the fitting sets together (best
     balanced rate, averaged over the sets; ties: the simpler rule), report the choice and the claim cut alone."""
     saved_file = write if write is not None and write.is_file() else ROUTES_FILE
-    route = json.loads(saved_file.read_text(encoding="utf-8"))["routes"].get("factoid/zh", "auto")
+    route = factoid_route(saved_file)
     if route != "model":
         raise SystemExit(f"{saved_file} routes Chinese factoids to {route!r}; --confidence fits the cuts of the "
                          "'model' route only (scripts/choose_routing.py chose it; rerun that first)")

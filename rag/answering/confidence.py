@@ -15,10 +15,10 @@ from the generator (Generation.token_probs); how low is too low is fitted (scrip
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Sequence
 
-MARKER = re.compile(r"\[\d+\]")
+from rag.schema import CITATION_MARKER
+
 REPLACEMENT = "\ufffd"  # a token holding part of a UTF-8 character (a rare CJK character split in two)
 
 
@@ -51,7 +51,7 @@ def content_probs(token_probs: Sequence[tuple[str, float]], question: str = "",
     inside a stretch repeated from `question`)."""
     text = "".join(t for t, _ in token_probs)
     skip = [False] * len(text)
-    for m in MARKER.finditer(text):
+    for m in CITATION_MARKER.finditer(text):
         skip[m.start():m.end()] = [True] * (m.end() - m.start())
     repeated = repeated_chars(text, question) if beyond_question and question else [False] * len(text)
     out: list[float] = []
