@@ -7,7 +7,10 @@ anything again: every answerer's per-case rows are in results.jsonl / results-<a
 
 A group is a question shape (factoid, open, entity, summary) and language (zh, en: the case's "en" tag).
 Each group goes to the answerer with the most correct answers on the fitting run (ties: the first
-answerer listed, the model-backed default); a group with fewer than MIN_CASES cases keeps the default.
+answerer listed, the model-backed default). A group with fewer than MIN_CASES cases takes its language's
+route instead: the answerer with the most correct answers over all of that language's cases, saved as
+"*/en" / "*/zh" for the kinds the fitting run has too few of or none (an English open question is not
+answered by a rule nobody measured); a language with fewer than MIN_CASES cases keeps the default.
 Words of no question enter any rule: only shapes and languages, decided by rag/answering/question.py.
 """
 
@@ -18,6 +21,8 @@ import json
 import sys
 from collections import defaultdict
 from pathlib import Path
+
+from rag.answering.model import route_for
 
 MIN_CASES = 3
 
@@ -37,6 +42,10 @@ def group(row: dict) -> str:
     return f"{row['kind'] or 'none'}/{'en' if 'en' in row['tags'] else 'zh'}"
 
 
+def best(counts: dict[str, float], names: list[str]) -> str:
+    return max(names, key=lambda n: (counts[n], -names.index(n)))
+
+
 def choose(run: dict[str, dict[str, dict]]) -> dict[str, str]:
     names = list(run)
     default = names[0]
@@ -45,22 +54,36 @@ def choose(run: dict[str, dict[str, dict]]) -> dict[str, str]:
     sizes: dict[str, int] = defaultdict(int)
     for case_id, row in first.items():
         g = group(row)
-        sizes[g] += 1
-        for name in names:
-            counts[g][name] += run[name][case_id]["metrics"]["correct"] or 0.0
+        language = g.split("/")[1]
+        for key in (g, f"*/{language}"):
+            sizes[key] += 1
+            for name in names:
+                counts[key][name] += run[name][case_id]["metrics"]["correct"] or 0.0
+    languages = {g: (best(counts[g], names) if sizes[g] >= MIN_CASES else default)
+                 for g in sorted(sizes) if g.startswith("*/")}
     routes = {}
     for g in sorted(sizes):
-        best = max(names, key=lambda n: (counts[g][n], -names.index(n)))
-        routes[g] = best if sizes[g] >= MIN_CASES else default
+        if g.startswith("*/"):
+            continue
+        routes[g] = best(counts[g], names) if sizes[g] >= MIN_CASES else languages[f"*/{g.split('/')[1]}"]
         shown = ", ".join(f"{n} {counts[g][n]:.0f}" for n in names)
         print(f"{g:14s} n={sizes[g]:3d}  correct: {shown}  -> {routes[g]}")
-    return routes
+    for g, route in languages.items():
+        shown = ", ".join(f"{n} {counts[g][n]:.0f}" for n in names)
+        print(f"{g:14s} n={sizes[g]:3d}  correct: {shown}  -> {route} (kinds with fewer than {MIN_CASES} cases)")
+    return {**routes, **languages}
 
 
 def routed(run: dict[str, dict[str, dict]], routes: dict[str, str]) -> list[dict]:
     default = list(run)[0]
     first = run[default]
-    return [run[routes.get(group(row), default)][cid] for cid, row in first.items()]
+    return [run[_answerer(routes, group(row), default)][cid] for cid, row in first.items()]
+
+
+def _answerer(routes: dict[str, str], g: str, default: str) -> str:
+    """The fitting run's answerer for group `g` as the default answers it ("auto" is the run's default)."""
+    route = route_for(routes, *g.split("/"))
+    return default if route == "auto" else route
 
 
 def figures(rows: list[dict]) -> dict[str, float]:
@@ -89,9 +112,12 @@ def main(argv: list[str] | None = None) -> int:
     print("routes:", json.dumps(routes))
     if args.write:
         meta = {"fitted_on": str(args.fit), "answerers": list(fit), "min_cases": MIN_CASES,
-                "how": "per question shape and language, the answerer with the most correct answers on the fitting run"}
-        args.write.write_text(json.dumps({"meta": meta, "routes": routes}, ensure_ascii=False, indent=2) + "\n",
-                              encoding="utf-8")
+                "how": "per question shape and language, the answerer with the most correct answers on the fitting "
+                       "run; a kind with fewer than min_cases cases takes its language's (*/en, */zh)"}
+        # the claim and confidence cuts choose_policy.py saved in the same file are kept
+        saved = json.loads(args.write.read_text(encoding="utf-8")) if args.write.is_file() else {}
+        saved.update({"meta": meta, "routes": routes})
+        args.write.write_text(json.dumps(saved, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     for path in [args.fit, *args.report]:
         run = load(path)
         print(f"\n{path}:")

@@ -297,6 +297,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--judge-below", type=float, default=0.0,
                     help="ask the model whether the excerpts answer what was asked (judge_messages), for factoids "
                          "whose best kept sentence has claim coverage below this (0: never)")
+    ap.add_argument("--examples", default=DEFAULT_POLICY.prompt_examples,
+                    help="worked examples in the system message (rag/answering/prompt.py EXAMPLES; '' none)")
     ap.add_argument("--token-probs", action="store_true",
                     help="record how sure the model was of its reply (rag/answering/confidence.py); replies kept "
                          "without token probabilities are generated again")
@@ -320,7 +322,8 @@ def main(argv: list[str] | None = None) -> int:
         engine = Engine(config, index_dir, embedder, empty_index(embedder))
         engine.add_documents(documents)
     extractive = ExtractiveAnswerer(config.max_answer_chars)
-    policy = replace(DEFAULT_POLICY, top_sentences=args.top_sentences, max_excerpt_chars=args.excerpt_chars)
+    policy = replace(DEFAULT_POLICY, top_sentences=args.top_sentences, max_excerpt_chars=args.excerpt_chars,
+                     prompt_examples=args.examples)
     answerer = ModelAnswerer(generator, extractive, policy)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("w", encoding="utf-8") as out:
@@ -347,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
             kept_claims = [c.claim_coverage for c in outcome.checked if c.kept]
             if (args.judge_below and g is not None and kept_claims and not outcome.model_refused
                     and max(kept_claims) < args.judge_below and outcome.analysis.shape == "factoid"):
-                asked = judge_messages(build_messages(q, outcome.excerpts, False), g.text, q)
+                asked = judge_messages(build_messages(q, outcome.excerpts, False, args.examples), g.text, q)
                 judge = {"text": generator.generate(asked, 4).text,
                          "p_yes": round(p_yes(generator.inner, asked, q.language), 3)}
             row = {**case, "extractive": ex.text, "extractive_refused": ex.refused,

@@ -59,6 +59,8 @@ class Policy:
     # claim cut's balanced rate (one article dev question).
     top_sentences: int = 2
     max_excerpt_chars: int = 240
+    # worked examples in the system message (prompt.EXAMPLES key; "" none)
+    prompt_examples: str = ""
     factoid_tokens: int = 64  # reply cap for factoid questions
     open_tokens: int = 160  # reply cap for open / entity questions
     # Refusal (decided in rag/answering/decide.py, fitted by scripts/choose_policy.py on DRCD dev, see README):
@@ -84,7 +86,7 @@ class Policy:
     # "shape/language" (factoid/zh, open/en, …) -> which answerer writes that kind of answer: "auto" (these
     # cuts), "model" (none but the claim cut) or "extractive" (no model). Chosen on the article's dev split by
     # scripts/choose_routing.py (the Chinese factoid route since by choose_policy.py --claim-cut) and saved in
-    # routes.json; a kind not listed is answered as "auto".
+    # routes.json; a kind not listed takes its language's route ("*/en"), else "auto" (route_for).
     routes: Mapping[str, str] = field(default_factory=dict)
     bar: SupportBar = field(default=DEFAULT_BAR)
 
@@ -108,6 +110,12 @@ def load_routes(path: Path = ROUTES_FILE) -> dict[str, str]:
         raise ModelError(f"{path} routes questions to {unknown}; only auto, model and extractive are known. "
                          "Rerun scripts/choose_routing.py --write.")
     return dict(routes)
+
+
+def route_for(routes: Mapping[str, str], shape: str, language: str) -> str:
+    """Which answerer writes a `shape` answer in `language`: the kind's own route, else its language's ("*/en":
+    kinds the fitting run had too few of), else "auto"."""
+    return routes.get(f"{shape}/{language}") or routes.get(f"*/{language}") or "auto"
 
 
 def load_claim_cut(path: Path = ROUTES_FILE) -> float:
@@ -316,7 +324,7 @@ class ModelAnswerer:
         if not hits:
             return Outcome(refuse(question.text, answerer=self.name, reason=decide.NO_HITS))
         analysis = self.extractive.analyse(question, hits, evidence)
-        route = self.policy.routes.get(f"{analysis.shape}/{question.language}", "auto")
+        route = route_for(self.policy.routes, analysis.shape, question.language)
         if analysis.shape == "summary" or not analysis.candidates or route == "extractive":
             return Outcome(self.extractive.answer_from(question, hits, evidence, analysis), analysis)
         p = self.policy if route == "auto" else replace(self.policy, min_question_coverage=0.0,  # "model"
@@ -324,7 +332,7 @@ class ModelAnswerer:
                                                         extractive_fallback_score=math.inf)
         excerpts = tuple(select_excerpts(analysis.candidates, analysis.order, p.top_sentences, p.max_excerpt_chars))
         open_answer = analysis.shape in ("open", "entity")
-        messages = build_messages(question, excerpts, open_answer)
+        messages = build_messages(question, excerpts, open_answer, p.prompt_examples)
         before = time.perf_counter() - started
         try:
             generation = self.generator.generate(messages, p.open_tokens if open_answer else p.factoid_tokens,

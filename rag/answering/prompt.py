@@ -26,6 +26,31 @@ INSTRUCTION = {
     "en": ("Answer in English, in one or two sentences. Keep the excerpt's own numbers and names next to "
            "your translation, e.g. 27亿元 (2.7 billion yuan), 颜劲良 (Yan Jinliang)."),
 }
+# Worked examples, written into the system message (so llama.cpp caches them with it: no cost per question).
+# A made-up passage about nothing in any evaluation set. "answers": how a fact is answered (one short sentence
+# in the excerpt's own words, the right excerpt's number); "refuses" adds a question about a fact the excerpts
+# do not give, answered by saying so (which support.says_not_found reads as the model's refusal).
+EXAMPLE_EXCERPTS = """<excerpts>
+[1] (example.txt 青石桥) 青石桥位于临川县城东，始建于1521年，全长86米，共有九孔。2010年，县政府拨款1200万元对桥身进行了大修。
+[2] (example.txt 人物) 桥东的石碑由书法家周怀远题写。周怀远生于1902年，曾任临川中学校长。
+</excerpts>"""
+EXAMPLES = {
+    "answers": [("青石桥全长多少米？", "青石桥全长86米[1]。"), ("桥东石碑上的字是谁写的？", "由书法家周怀远题写[2]。")],
+    "refuses": [("青石桥全长多少米？", "青石桥全长86米[1]。"), ("桥东石碑上的字是谁写的？", "由书法家周怀远题写[2]。"),
+                ("2015年修桥的费用是多少？", "摘录没有提到2015年修桥的费用，只说2010年大修拨款1200万元[1]。")],
+}
+
+
+def system_message(examples: str = "") -> str:
+    """The system message, with the worked examples named by `examples` ("" none; a key of EXAMPLES)."""
+    if not examples:
+        return SYSTEM
+    if examples not in EXAMPLES:
+        raise ValueError(f"prompt examples {examples!r}: use one of {', '.join(sorted(EXAMPLES))} or \"\"")
+    shown = "\n".join(f"问题：{q}\n回答：{a}" for q, a in EXAMPLES[examples])
+    return f"{SYSTEM}\n\nExample (made up; never use its facts):\n{EXAMPLE_EXCERPTS}\n{shown}"
+
+
 OPEN_INSTRUCTION = {
     "zh": "用中文回答，两到三句话，每句都要有出处编号。",
     "en": "Answer in English, in two or three sentences, each with its excerpt number; keep the excerpt's numbers and names.",
@@ -50,11 +75,12 @@ def excerpt_block(n: int, excerpt: Excerpt) -> str:
     return f"[{n}] ({fence(c.source)}{fence(title)}) {fence(' '.join(c.text.split()))}"
 
 
-def build_messages(question: Question, excerpts: Sequence[Excerpt], open_answer: bool = False) -> list[dict[str, str]]:
+def build_messages(question: Question, excerpts: Sequence[Excerpt], open_answer: bool = False,
+                   examples: str = "") -> list[dict[str, str]]:
     lang = question.language
     history = [{"role": t["role"], "content": CITATION_MARKER.sub("", str(t.get("content", ""))).strip()}
                for t in question.history[-HISTORY_TURNS:] if t.get("role") in ("user", "assistant")]
     instruction = (OPEN_INSTRUCTION if open_answer else INSTRUCTION)[lang]
     user = USER.format(excerpts="\n".join(excerpt_block(i + 1, e) for i, e in enumerate(excerpts)),
                        question=question.text, instruction=instruction)
-    return [{"role": "system", "content": SYSTEM}, *history, {"role": "user", "content": user}]
+    return [{"role": "system", "content": system_message(examples)}, *history, {"role": "user", "content": user}]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import math
 import sys
 import threading
@@ -39,6 +40,7 @@ from rag.gguf_build import GgufParts, build, verify
 from rag.retrieval import retrieve
 from rag.tokenize import tokenize
 
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 REVENUE_Q = "美图2023年的总收入是多少？"
 REVENUE_SENTENCE = "财报显示美图2023年总收入27 亿元,同比增长29.3%;"
 
@@ -297,6 +299,59 @@ def test_routes_send_a_kind_of_question_to_the_extractive_answerer_or_drop_the_c
     assert run(fake_engine, generator, policy=routed).answer.text == "美图2023年总收入27亿元[1]。"
 
 
+def test_a_kind_without_its_own_route_takes_its_languages_then_auto(fake_engine):
+    from rag.answering.model import route_for
+
+    routes = {"factoid/en": "extractive", "*/en": "extractive", "factoid/zh": "model"}
+    assert route_for(routes, "factoid", "zh") == "model"
+    assert route_for(routes, "open", "en") == "extractive"  # no open/en route: the language's
+    assert route_for(routes, "open", "zh") == "auto"  # neither: auto
+    question = "What was Meitu's total revenue in 2023?"
+    generator = Scripted("Meitu's revenue was 27亿元 [1].")
+    run(fake_engine, generator, question=question, policy=replace(DEFAULT_POLICY, routes={}))
+    assert len(generator.messages) == 1  # unrouted, the model is asked
+    a = run(fake_engine, generator, question=question, policy=replace(DEFAULT_POLICY, routes={"*/en": "extractive"})).answer
+    assert a.answerer == "extractive" and len(generator.messages) == 1
+
+
+def _choose_routing():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("choose_routing", PROJECT_ROOT / "scripts" / "choose_routing.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_choose_routing_gives_small_kinds_their_languages_route_and_keeps_the_saved_cuts(tmp_path, capsys):
+    cr = _choose_routing()
+
+    def row(i: int, kind: str, lang: str, correct: float) -> dict:
+        return {"id": f"q{i}", "kind": kind, "tags": [lang], "metrics": {"correct": correct}}
+
+    # 4 Chinese factoids (the model right on 3, extractive on 1), 1 Chinese entity question (extractive right),
+    # 3 English factoids (extractive right on 2, the model on 0)
+    cases = [("factoid", "zh", 1, 0), ("factoid", "zh", 1, 0), ("factoid", "zh", 1, 1), ("factoid", "zh", 0, 0),
+             ("entity", "zh", 0, 1), ("factoid", "en", 0, 1), ("factoid", "en", 0, 1), ("factoid", "en", 0, 0)]
+    run = {"auto": {f"q{i}": row(i, k, lang, 0.0) for i, (k, lang, _, _) in enumerate(cases)},
+           "model": {f"q{i}": row(i, k, lang, m) for i, (k, lang, m, _) in enumerate(cases)},
+           "extractive": {f"q{i}": row(i, k, lang, e) for i, (k, lang, _, e) in enumerate(cases)}}
+    routes = cr.choose(run)
+    # entity/zh has 1 case (< MIN_CASES): it takes Chinese's route, where the model has 3 of 5 against 2
+    assert routes == {"entity/zh": "model", "factoid/en": "extractive", "factoid/zh": "model",
+                      "*/en": "extractive", "*/zh": "model"}
+    assert [r["id"] for r in cr.routed(run, routes) if r is run["extractive"][r["id"]]] == ["q5", "q6", "q7"]
+    for path in ("results.jsonl", "results-model.jsonl", "results-extractive.jsonl"):  # --write keeps the cuts
+        name = {"results.jsonl": "auto", "results-model.jsonl": "model", "results-extractive.jsonl": "extractive"}[path]
+        (tmp_path / path).write_text("".join(json.dumps({**r, "answerer": name, "answerable": True, "refused": False})
+                                             + "\n" for r in run[name].values()), encoding="utf-8")
+    saved = tmp_path / "routes.json"
+    saved.write_text('{"routes": {}, "claim": {"min_claim_coverage": 0.3}}', encoding="utf-8")
+    assert cr.main([str(tmp_path), "--write", str(saved)]) == 0
+    written = json.loads(saved.read_text(encoding="utf-8"))
+    assert written["routes"] == routes and written["claim"] == {"min_claim_coverage": 0.3}
+
+
 def test_saved_routes_name_only_known_answerers(tmp_path):
     from rag.answering.model import load_routes
 
@@ -548,3 +603,17 @@ def test_chinese_numeral_counts_and_years_compare_with_digits():
     assert numbers_missing("莱索托有1个国际机场。", "莱索托只有一个国际机场") == []
     assert numbers_missing("莱索托有2个国际机场。", "莱索托只有一个国际机场") == ["2"]
     assert anchors_missing(frozenset({"2"}), "两条跑道") == []
+
+
+def test_worked_examples_extend_the_fixed_system_message_and_a_wrong_name_says_the_choices():
+    from rag.answering.prompt import system_message
+
+    assert system_message("") == SYSTEM
+    shown = system_message("refuses")
+    assert shown.startswith(SYSTEM + "\n\nExample (made up; never use its facts):\n<excerpts>\n[1] (example.txt 青石桥)")
+    assert shown.endswith("问题：2015年修桥的费用是多少？\n回答：摘录没有提到2015年修桥的费用，只说2010年大修拨款1200万元[1]。")
+    assert says_not_found(shown.rsplit("回答：", 1)[1]) and "2015年修桥" not in system_message("answers")
+    q = Question.make("美图2023年的总收入是多少？")
+    assert build_messages(q, [], examples="answers")[0] == {"role": "system", "content": system_message("answers")}
+    with pytest.raises(ValueError, match="prompt examples 'few': use one of answers, refuses or"):
+        system_message("few")
