@@ -152,13 +152,17 @@ NO_SOURCES_YET = '<div class="rag-empty">提问后，这里显示答案引用的
 NOTHING_CITED = ('<div class="rag-empty">文档中没有找到答案，因此没有引用来源。<br>'
                  'No answer was found in the documents, so nothing is cited.</div>')
 
+# a refusal that quotes the sentence its withheld answer stood on (rag/answering/compose.refuse_with_closest)
+CLOSEST_ONLY = ('<div class="rag-empty">文档中没有找到答案；下面是最接近的一句，不是回答。<br>'
+                'No answer was found in the documents; below is the closest sentence, not an answer.</div>')
+
 
 def answer_sources_html(answer: Answer, answer_no: int) -> str:
     """One answer's part of the sources panel: its cited passages with the sentences highlighted (or why
     nothing is cited), and, hidden, the answer as plain text with its sources for the copy button."""
     head = f'<div class="rag-answer-head">回答 {answer_no} 的来源 / Sources of answer {answer_no}</div>'
-    cards = (NOTHING_CITED if answer.refused or not answer.citations
-             else "".join(_source_card(c, answer_no) for c in answer.citations))
+    cards = (NOTHING_CITED if not answer.citations
+             else (CLOSEST_ONLY if answer.refused else "") + "".join(_source_card(c, answer_no) for c in answer.citations))
     plain = f'<pre class="rag-copy-text" hidden>{escape(answer_in_words(answer, bilingual=True))}</pre>'
     return (f'<div class="rag-answer-sources {answer_class(answer_no)}" data-answer="{answer_no}">'
             f"{head}{cards}{plain}</div>")

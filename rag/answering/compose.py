@@ -59,6 +59,25 @@ def refuse(question: str, hits: Sequence[Hit] = (), answerer: str = "", kind: st
                   answerer=answerer, kind=kind, reason=reason)
 
 
+# After a refusal of the model's answer: the passage sentence its answer stood on, quoted as real text and
+# said not to answer the question (a paraphrased question the checks could not confirm still shows its
+# sentence; an unanswerable one shows what the documents say instead). The answer stays refused.
+CLOSEST = {
+    "zh": "最接近的一句（不是对这个问题的回答）：“{quote}”",
+    "en": "The closest sentence (not an answer to this question): “{quote}”",
+}
+
+
+def refuse_with_closest(refusal: Answer, hit: Hit, sentence: Sentence) -> Answer:
+    """`refusal` followed by the passage sentence nearest to an answer, cited [1]; still refused, no span."""
+    lang = question_language(refusal.question)
+    quote = " ".join(sentence.text.split())
+    closest = CLOSEST[lang].format(quote=quote)
+    text = f"{refusal.text}{'' if lang == 'zh' else ' '}{marked(closest, 1)}"
+    return replace(refusal, text=text, citations=(Citation(n=1, hit=hit, sentence=sentence),), span=None,
+                   sentences=(AnswerSentence(text=closest, citations=(1,)),))
+
+
 @dataclass(frozen=True)
 class Generated:
     """A sentence a language model wrote, and the passage sentences that support it (none: unsupported)."""

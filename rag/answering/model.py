@@ -27,7 +27,7 @@ from pathlib import Path
 
 from rag.answering import decide
 from rag.answering.base import Evidence, refuse
-from rag.answering.compose import Generated, compose_generated
+from rag.answering.compose import Generated, compose_generated, refuse_with_closest
 from rag.answering.confidence import STATISTICS, token_confidence
 from rag.answering.context import Excerpt, select_excerpts, whole_sentences
 from rag.answering.extractive import Analysis, ExtractiveAnswerer
@@ -356,6 +356,9 @@ class ModelAnswerer:
         answer = compose_checked(question, checked, hits, self.name, analysis.shape) if decision.answer else None
         if answer is None:
             answer = self.when_unsupported(question, hits, evidence, analysis, decision.reason, p)
+            if answer.refused and kept and not model_refused:  # what its answer stood on, said not to answer
+                best = max(kept, key=lambda c: c.claim_coverage)
+                answer = refuse_with_closest(answer, best.origin, best.support.sentence)  # type: ignore[arg-type,union-attr]
         notes = [answer.notice, left_out_notice(checked) if not answer.refused else "", stop_note]
         if answer.refused and not model_refused and checked:
             notes.append(f"The model's answer was withheld: {answer.reason}.")

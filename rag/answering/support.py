@@ -410,8 +410,9 @@ def strip_markers(text: str) -> str:
 
 def supported_sentence_rate(answer: Answer) -> float:
     """Share of an answer's sentences whose citation supports them (nan for an answer without sentences,
-    such as a refusal). Extractive sentences are quotes, so they count as supported."""
-    if not answer.sentences:
+    such as a refusal, even one that quotes its closest sentence). Extractive sentences are quotes, so they
+    count as supported."""
+    if answer.refused or not answer.sentences:
         return math.nan
     return sum(not s.unsupported for s in answer.sentences) / len(answer.sentences)
 

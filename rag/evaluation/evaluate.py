@@ -66,7 +66,8 @@ def score_case(case: Case, answer: Answer, corpus: Corpus, k: int) -> dict[str, 
              "ndcg@5": M.ndcg_at_k(flags, 5), "contains": float(M.contains_gold(prediction, case.answers)),
              "fair": float(M.fair_match(prediction, case.answers)),
              "em": M.cmrc_em(short, case.answers), "f1": M.cmrc_f1(short, case.answers),
-             "citation_precision": M.citation_precision(cited, evidence),
+             # a refusal's citation (its closest sentence, compose.refuse_with_closest) is not an answer's
+             "citation_precision": M.citation_precision(cited, evidence) if not answer.refused else nan,
              "citation_recall": M.citation_recall(cited, evidence) if not answer.refused else 0.0}
     else:
         m = dict.fromkeys(("hit@1", "hit@3", "hit@5", f"recall@{k}", "mrr", "ndcg@5", "contains", "fair", "em", "f1",

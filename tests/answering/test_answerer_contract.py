@@ -19,11 +19,12 @@ import pytest
 from rag.answering import decide, make_answerer
 from rag.answering.base import REFUSAL, Evidence
 from rag.answering.citations import check_citations
+from rag.answering.compose import CLOSEST
 from rag.answering.decision import default_models
 from rag.answering.extractive import ExtractiveAnswerer
 from rag.answering.generation import Generation
 from rag.answering.model import AUTO_POLICY, DEFAULT_POLICY, ModelAnswerer
-from rag.answering.question import Question
+from rag.answering.question import Question, question_language
 from rag.errors import InputError
 from rag.retrieval import retrieve
 from rag.schema import Chunk, Hit
@@ -85,8 +86,19 @@ def ask(engine, answerer, text: str, history: list[dict] | None = None, hits: li
 
 
 def check_refusal(answer, name: str) -> None:
+    """A refusal says so first; it may then quote, cited [1], the one passage sentence a model's withheld
+    answer stood on (compose.refuse_with_closest), verbatim and said not to be an answer."""
     assert answer.refused and answer.reason, f"{name} refused without saying why"
-    assert answer.text in REFUSAL.values() and answer.citations == () and answer.span is None
+    assert answer.span is None
+    refusal = REFUSAL[question_language(answer.question)]
+    if not answer.citations:
+        assert answer.text == refusal
+        return
+    (cited,) = answer.citations
+    quote = " ".join(cited.sentence.text.split())
+    lang = question_language(answer.question)
+    assert answer.text == f"{refusal}{'' if lang == 'zh' else ' '}{CLOSEST[lang].format(quote=quote)}[1]"
+    assert cited.n == 1 and cited.sentence.text in cited.hit.chunk.text
 
 
 @pytest.mark.parametrize("name", ANSWERERS)

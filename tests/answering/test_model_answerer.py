@@ -393,6 +393,12 @@ def test_a_value_answering_another_nouns_question_is_refused_by_the_claim_cut(fa
     assert other.answer.refused and other.checked[0].kept
     assert other.checked[0].claim_coverage < 0.5
     assert "of the question's word weight, below 0.50" in other.answer.reason
+    # the refusal says so first, then quotes the sentence the withheld 3.7亿元 stood on, said not to answer
+    (cited,) = other.answer.citations
+    assert cited.sentence == other.checked[0].support.sentence and "3.7亿元" in cited.sentence.text
+    assert other.answer.text == ("抱歉，文档中没有找到这个问题的答案。最接近的一句（不是对这个问题的回答）：“"
+                                 + " ".join(cited.sentence.text.split()) + "”[1]")
+    assert other.answer.span is None and "3.7亿元[1]" not in other.answer.text
     loose = run(fake_engine, Scripted("3.7亿元[1]"), question="美图2023年的员工薪酬是多少？")  # no cut: the model alone
     assert not loose.answer.refused
     routed = replace(strict, min_question_coverage=1.01, routes={"factoid/zh": "model"})  # "model" drops only the other cuts

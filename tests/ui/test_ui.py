@@ -124,6 +124,19 @@ def test_sources_for_a_refusal_and_before_any_question() -> None:
     assert "rag-source" not in sources_html() and "Cited passages appear here" in sources_html()
 
 
+def test_a_refusal_quoting_its_closest_sentence_shows_that_sentence_said_not_to_answer() -> None:
+    from rag.answering.compose import refuse, refuse_with_closest
+
+    cited = canned_answer().citations[0]
+    refused = refuse_with_closest(refuse("美图有多少员工？", reason="the claim cut"), cited.hit, cited.sentence)
+    assert refused.refused and refused.text == (f"抱歉，文档中没有找到这个问题的答案。最接近的一句（不是对这个问题的回答）："
+                                                f"“{SCRIPT}答案是乙。”[1]")
+    part = answer_sources_html(refused, 3)
+    assert "below is the closest sentence, not an answer" in part and 'id="cite-3-1"' in part
+    assert part.index("not an answer") < part.index('class="rag-source"') and "nothing is cited" not in part
+    assert '<a class="rag-cite" href="#cite-3-1"' in answer_html(refused, 3)
+
+
 def test_the_panel_keeps_every_answers_sources_in_order() -> None:
     parts = [answer_sources_html(canned_answer(), 1), answer_sources_html(canned_answer("乙。[1]"), 2)]
     assert sources_html(parts) == '<div class="rag-sources-all">' + parts[0] + parts[1] + "</div>"
