@@ -22,8 +22,11 @@ def answer_in_words(answer: Answer, bilingual: bool = False) -> str:
     lines = [f"({answer.notice})", text] if answer.notice else [text]
     unsupported = "没有段落支持 / not supported by the passages" if bilingual else "not supported by the passages"
     lines += [f"  ({unsupported}: {s.text})" for s in answer.sentences if s.unsupported]
-    if answer.citations:
-        lines += ["", "来源 / Sources:" if bilingual else "Sources:"]
+    if answer.citations:  # a refusal's one citation is its closest sentence (compose.refuse_with_closest)
+        heading = (("最接近的一句（不是回答）/ Closest sentence (not an answer):" if bilingual
+                    else "Closest sentence (not an answer):") if answer.refused
+                   else ("来源 / Sources:" if bilingual else "Sources:"))
+        lines += ["", heading]
         for c in answer.citations:
             chunk = c.hit.chunk
             where = f"{chunk.source}, {'字符 / characters' if bilingual else 'characters'} {c.sentence.start}-{c.sentence.end}"

@@ -159,7 +159,8 @@ CLOSEST_ONLY = ('<div class="rag-empty">文档中没有找到答案；下面是�
 
 def answer_sources_html(answer: Answer, answer_no: int) -> str:
     """One answer's part of the sources panel: its cited passages with the sentences highlighted (or why
-    nothing is cited), and, hidden, the answer as plain text with its sources for the copy button."""
+    nothing is cited; for a refusal quoting its closest sentence, that sentence headed "not an answer"), and,
+    hidden, the answer as plain text with its sources for the copy button."""
     head = f'<div class="rag-answer-head">回答 {answer_no} 的来源 / Sources of answer {answer_no}</div>'
     cards = (NOTHING_CITED if not answer.citations
              else (CLOSEST_ONLY if answer.refused else "") + "".join(_source_card(c, answer_no) for c in answer.citations))
@@ -196,7 +197,7 @@ def hits_html(answer: Answer | None) -> str:
     for c in answer.citations:
         cited.setdefault(c.hit.chunk.id, []).append(c.n)
     rows = [_hit_row(h, cited.get(h.chunk.id, [])) for h in answer.hits]
-    caption = ("" if answer.citations else
+    caption = ("" if answer.citations and not answer.refused else
                "<caption>未采用：这些段落不足以回答问题 / Not used: these passages do not answer the question"
                "</caption>")
     return (query + '<table class="rag-hits">' + caption + '<thead><tr><th>#</th><th>来源 / Source</th>'

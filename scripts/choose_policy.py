@@ -34,6 +34,7 @@ from pathlib import Path
 
 from rag.answering.confidence import STATISTICS
 from rag.answering.model import AUTO_POLICY, ROUTES_FILE
+from rag.answering.routing import route_for
 from rag.evaluation.metrics import fair_match
 
 # of answerable questions: the same 3% the extractive answerer's own refusal cut was fitted to (model.json)
@@ -149,7 +150,7 @@ def claim_rates(rows: list[dict], route: str, claim_cut: float, field: str = "cl
 
 def factoid_route(saved_file: Path) -> str:
     """The Chinese factoid route scripts/choose_routing.py saved in `saved_file`."""
-    return json.loads(saved_file.read_text(encoding="utf-8"))["routes"].get("factoid/zh", "auto")
+    return route_for(json.loads(saved_file.read_text(encoding="utf-8"))["routes"], "factoid", "zh")
 
 
 def balanced(fits: list[list[dict]], route: str, cut: float, field: str = "claim_coverage") -> float:

@@ -22,7 +22,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from rag.answering.model import route_for
+from rag.answering.routing import route_for  # not model.py: it reads routes.json on import
 
 MIN_CASES = 3
 
@@ -75,6 +75,10 @@ def choose(run: dict[str, dict[str, dict]]) -> dict[str, str]:
 
 
 def routed(run: dict[str, dict[str, dict]], routes: dict[str, str]) -> list[dict]:
+    """Each case's row from the answerer `routes` give its kind. The rows are the fitting run's as they were:
+    a cut the runtime adds on a model route since that run (the claim and confidence cuts on factoids) is not
+    in them, so this is the routing's figure on that run, not the default's today (measure that with
+    `rag eval --answerer auto`)."""
     default = list(run)[0]
     first = run[default]
     return [run[_answerer(routes, group(row), default)][cid] for cid, row in first.items()]
@@ -114,8 +118,14 @@ def main(argv: list[str] | None = None) -> int:
         meta = {"fitted_on": str(args.fit), "answerers": list(fit), "min_cases": MIN_CASES,
                 "how": "per question shape and language, the answerer with the most correct answers on the fitting "
                        "run; a kind with fewer than min_cases cases takes its language's (*/en, */zh)"}
-        # the claim and confidence cuts choose_policy.py saved in the same file are kept
+        # the claim and confidence cuts choose_policy.py saved in the same file are kept, but they were fitted
+        # for one Chinese factoid route: when that route changes, they must be fitted again
         saved = json.loads(args.write.read_text(encoding="utf-8")) if args.write.is_file() else {}
+        fitted_for = saved.get("claim", {}).get("factoid/zh")
+        if fitted_for and fitted_for != route_for(routes, "factoid", "zh"):
+            print(f"warning: the claim and confidence cuts in {args.write} were fitted for Chinese factoids -> "
+                  f"{fitted_for}, now -> {route_for(routes, 'factoid', 'zh')}; run scripts/choose_policy.py "
+                  f"--confidence … --write {args.write} again", file=sys.stderr)
         saved.update({"meta": meta, "routes": routes})
         args.write.write_text(json.dumps(saved, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     for path in [args.fit, *args.report]:

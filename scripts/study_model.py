@@ -42,7 +42,7 @@ from rag.answering.extractive import ExtractiveAnswerer
 from rag.answering.features import coverage, question_terms
 from rag.answering.generation import Control, Generation
 from rag.answering.model import DEFAULT_POLICY, ModelAnswerer, claim_share, context_of, context_sentences
-from rag.answering.prompt import build_messages
+from rag.answering.prompt import EXAMPLES, build_messages
 from rag.answering.question import Question
 from rag.answering.support import anchors_missing, passage_text, question_anchors
 from rag.chat import Engine
@@ -297,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--judge-below", type=float, default=0.0,
                     help="ask the model whether the excerpts answer what was asked (judge_messages), for factoids "
                          "whose best kept sentence has claim coverage below this (0: never)")
-    ap.add_argument("--examples", default=DEFAULT_POLICY.prompt_examples,
+    ap.add_argument("--examples", default=DEFAULT_POLICY.prompt_examples, choices=["", *EXAMPLES],
                     help="worked examples in the system message (rag/answering/prompt.py EXAMPLES; '' none)")
     ap.add_argument("--token-probs", action="store_true",
                     help="record how sure the model was of its reply (rag/answering/confidence.py); replies kept "

@@ -33,8 +33,9 @@ from rag.answering.context import Excerpt, select_excerpts, whole_sentences
 from rag.answering.extractive import Analysis, ExtractiveAnswerer
 from rag.answering.features import QuestionTerms, coverage, question_terms
 from rag.answering.generation import Control, Generation, GenerationFailed, Generator
-from rag.answering.prompt import build_messages
+from rag.answering.prompt import build_messages, system_message
 from rag.answering.question import Question
+from rag.answering.routing import route_for
 from rag.answering.support import (
     DEFAULT_BAR,
     SupportBar,
@@ -90,6 +91,9 @@ class Policy:
     routes: Mapping[str, str] = field(default_factory=dict)
     bar: SupportBar = field(default=DEFAULT_BAR)
 
+    def __post_init__(self) -> None:
+        system_message(self.prompt_examples)  # an unknown set of worked examples fails here, not per question
+
 
 DEFAULT_POLICY = Policy()  # "model": the model alone; only its sentences' checks refuse
 # "auto", the default: the model's answer stands only where the question's words are in the passage that
@@ -110,12 +114,6 @@ def load_routes(path: Path = ROUTES_FILE) -> dict[str, str]:
         raise ModelError(f"{path} routes questions to {unknown}; only auto, model and extractive are known. "
                          "Rerun scripts/choose_routing.py --write.")
     return dict(routes)
-
-
-def route_for(routes: Mapping[str, str], shape: str, language: str) -> str:
-    """Which answerer writes a `shape` answer in `language`: the kind's own route, else its language's ("*/en":
-    kinds the fitting run had too few of), else "auto"."""
-    return routes.get(f"{shape}/{language}") or routes.get(f"*/{language}") or "auto"
 
 
 def load_claim_cut(path: Path = ROUTES_FILE) -> float:

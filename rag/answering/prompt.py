@@ -5,6 +5,9 @@ changes (excerpts, question, the language to answer in) is in the user message. 
 data. There is no "say X if the excerpts do not answer" rule: told that, the 1.5B model refused a fifth of
 answerable questions (../shared/ENVIRONMENT.md); refusal comes from checking its sentences instead
 (rag/answering/support.py). Follow-ups carry the last turns of the conversation, markers stripped.
+Worked examples (EXAMPLES) can be written into the system message; measured on the article's dev split and
+not used by default (README, "How auto was chosen", step 8): the model never copied the example of saying
+so, and copied the example's numbers into three answers.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from collections.abc import Sequence
 
 from rag.answering.context import Excerpt
 from rag.answering.question import Question
+from rag.errors import ModelError
 from rag.schema import CITATION_MARKER
 
 SYSTEM = """You answer questions using only the numbered excerpts in the user's message.
@@ -34,10 +38,10 @@ EXAMPLE_EXCERPTS = """<excerpts>
 [1] (example.txt 青石桥) 青石桥位于临川县城东，始建于1521年，全长86米，共有九孔。2010年，县政府拨款1200万元对桥身进行了大修。
 [2] (example.txt 人物) 桥东的石碑由书法家周怀远题写。周怀远生于1902年，曾任临川中学校长。
 </excerpts>"""
+ANSWERED = (("青石桥全长多少米？", "青石桥全长86米[1]。"), ("桥东石碑上的字是谁写的？", "由书法家周怀远题写[2]。"))
 EXAMPLES = {
-    "answers": [("青石桥全长多少米？", "青石桥全长86米[1]。"), ("桥东石碑上的字是谁写的？", "由书法家周怀远题写[2]。")],
-    "refuses": [("青石桥全长多少米？", "青石桥全长86米[1]。"), ("桥东石碑上的字是谁写的？", "由书法家周怀远题写[2]。"),
-                ("2015年修桥的费用是多少？", "摘录没有提到2015年修桥的费用，只说2010年大修拨款1200万元[1]。")],
+    "answers": ANSWERED,
+    "refuses": (*ANSWERED, ("2015年修桥的费用是多少？", "摘录没有提到2015年修桥的费用，只说2010年大修拨款1200万元[1]。")),
 }
 
 
@@ -46,7 +50,7 @@ def system_message(examples: str = "") -> str:
     if not examples:
         return SYSTEM
     if examples not in EXAMPLES:
-        raise ValueError(f"prompt examples {examples!r}: use one of {', '.join(sorted(EXAMPLES))} or \"\"")
+        raise ModelError(f"prompt examples {examples!r}: use one of {', '.join(sorted(EXAMPLES))} or \"\"")
     shown = "\n".join(f"问题：{q}\n回答：{a}" for q, a in EXAMPLES[examples])
     return f"{SYSTEM}\n\nExample (made up; never use its facts):\n{EXAMPLE_EXCERPTS}\n{shown}"
 

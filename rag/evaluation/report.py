@@ -152,8 +152,8 @@ def _case_row(row: EvalRow) -> tuple[str, ...]:
     gold = " / ".join(row.answers) if row.answerable else "(unanswerable)"
     missing = "required facts not in answer" if row.has_facts else "gold not in answer"
     why = ("refused" if row.refused else missing) if row.answerable else "should refuse"
-    cited = "; ".join(f"[{c.n}] {c.hit.chunk.source}: {_cut(c.sentence.text or c.hit.chunk.text, 80)}"
-                      for c in row.answer.citations)
+    cited = "; ".join(f"{'closest, not an answer: ' if row.refused else ''}[{c.n}] {c.hit.chunk.source}: "
+                      f"{_cut(c.sentence.text or c.hit.chunk.text, 80)}" for c in row.answer.citations)
     return (row.id, _cut(row.question), gold, _cut(row.answer.text), cited, why)
 
 

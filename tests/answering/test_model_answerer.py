@@ -300,12 +300,13 @@ def test_routes_send_a_kind_of_question_to_the_extractive_answerer_or_drop_the_c
 
 
 def test_a_kind_without_its_own_route_takes_its_languages_then_auto(fake_engine):
-    from rag.answering.model import route_for
+    from rag.answering.routing import route_for
 
     routes = {"factoid/en": "extractive", "*/en": "extractive", "factoid/zh": "model"}
     assert route_for(routes, "factoid", "zh") == "model"
     assert route_for(routes, "open", "en") == "extractive"  # no open/en route: the language's
     assert route_for(routes, "open", "zh") == "auto"  # neither: auto
+    assert route_for({"factoid/en": "model", "*/en": "extractive"}, "factoid", "en") == "model"  # the kind's first
     question = "What was Meitu's total revenue in 2023?"
     generator = Scripted("Meitu's revenue was 27亿元 [1].")
     run(fake_engine, generator, question=question, policy=replace(DEFAULT_POLICY, routes={}))
@@ -345,11 +346,16 @@ def test_choose_routing_gives_small_kinds_their_languages_route_and_keeps_the_sa
         name = {"results.jsonl": "auto", "results-model.jsonl": "model", "results-extractive.jsonl": "extractive"}[path]
         (tmp_path / path).write_text("".join(json.dumps({**r, "answerer": name, "answerable": True, "refused": False})
                                              + "\n" for r in run[name].values()), encoding="utf-8")
+    assert [r["id"] for r in cr.routed(run, {"*/zh": "auto"}) if r is run["auto"][r["id"]]] == [f"q{i}" for i in range(8)]
     saved = tmp_path / "routes.json"
-    saved.write_text('{"routes": {}, "claim": {"min_claim_coverage": 0.3}}', encoding="utf-8")
+    saved.write_text('{"routes": {}, "claim": {"min_claim_coverage": 0.3, "factoid/zh": "model"}}', encoding="utf-8")
     assert cr.main([str(tmp_path), "--write", str(saved)]) == 0
     written = json.loads(saved.read_text(encoding="utf-8"))
-    assert written["routes"] == routes and written["claim"] == {"min_claim_coverage": 0.3}
+    assert written["routes"] == routes and written["claim"] == {"min_claim_coverage": 0.3, "factoid/zh": "model"}
+    assert "warning" not in capsys.readouterr().err
+    saved.write_text('{"routes": {}, "claim": {"min_claim_coverage": 0.3, "factoid/zh": "auto"}}', encoding="utf-8")
+    cr.main([str(tmp_path), "--write", str(saved)])  # the cut was fitted for another route: fit it again
+    assert "fitted for Chinese factoids -> auto, now -> model; run scripts/choose_policy.py" in capsys.readouterr().err
 
 
 def test_saved_routes_name_only_known_answerers(tmp_path):
@@ -621,5 +627,7 @@ def test_worked_examples_extend_the_fixed_system_message_and_a_wrong_name_says_t
     assert says_not_found(shown.rsplit("回答：", 1)[1]) and "2015年修桥" not in system_message("answers")
     q = Question.make("美图2023年的总收入是多少？")
     assert build_messages(q, [], examples="answers")[0] == {"role": "system", "content": system_message("answers")}
-    with pytest.raises(ValueError, match="prompt examples 'few': use one of answers, refuses or"):
+    with pytest.raises(ModelError, match="prompt examples 'few': use one of answers, refuses or"):
         system_message("few")
+    with pytest.raises(ModelError, match="prompt examples 'few'"):  # when the policy is made, not per question
+        replace(DEFAULT_POLICY, prompt_examples="few")

@@ -128,13 +128,19 @@ def test_a_refusal_quoting_its_closest_sentence_shows_that_sentence_said_not_to_
     from rag.answering.compose import refuse, refuse_with_closest
 
     cited = canned_answer().citations[0]
-    refused = refuse_with_closest(refuse("美图有多少员工？", reason="the claim cut"), cited.hit, cited.sentence)
+    refused = refuse_with_closest(refuse("美图有多少员工？", canned_answer().hits, reason="the claim cut"), cited.hit,
+                                  cited.sentence)
     assert refused.refused and refused.text == (f"抱歉，文档中没有找到这个问题的答案。最接近的一句（不是对这个问题的回答）："
                                                 f"“{SCRIPT}答案是乙。”[1]")
     part = answer_sources_html(refused, 3)
     assert "below is the closest sentence, not an answer" in part and 'id="cite-3-1"' in part
     assert part.index("not an answer") < part.index('class="rag-source"') and "nothing is cited" not in part
     assert '<a class="rag-cite" href="#cite-3-1"' in answer_html(refused, 3)
+    assert "Not used: these passages do not answer the question" in hits_html(refused)
+    from rag.messages import answer_in_words
+
+    assert "\n\nClosest sentence (not an answer):\n[1] " in answer_in_words(refused) and "Sources" not in answer_in_words(refused)
+    assert "\n\n来源 / Sources:\n[1] " in answer_in_words(canned_answer(), bilingual=True)
 
 
 def test_the_panel_keeps_every_answers_sources_in_order() -> None:
