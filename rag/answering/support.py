@@ -349,8 +349,14 @@ LIST_NUMBER = re.compile(r"\s*\(?\d{1,2}[.、)）]?\s*")
 
 def says_something(claim: str) -> bool:
     """At least two letters, characters or digits, and not a list number ("3.", "12)"): a bare answer such as
-    1999年 or 1600万 is a claim."""
-    return sum(c.isalnum() for c in claim) >= 2 and not LIST_NUMBER.fullmatch(claim)
+    1999年 or 1600万 is a claim. So is one Chinese character that is a noun (氦, 铁, 唐: jieba's tag), but not
+    a word such as 是, 不 or 对, which answers yes or no and is in any passage."""
+    shown = [c for c in claim if c.isalnum()]
+    if len(shown) == 1 and is_cjk(shown[0]):
+        import jieba.posseg  # loaded on first use: ~0.5 s
+
+        return any(w.flag.startswith("n") for w in jieba.posseg.cut(shown[0]))
+    return len(shown) >= 2 and not LIST_NUMBER.fullmatch(claim)
 
 
 def best_support(claim: str, claim_vector: np.ndarray | None, hit: Hit, index: Index,

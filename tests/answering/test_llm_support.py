@@ -216,3 +216,15 @@ def test_a_quoted_anchor_is_read_without_its_closing_stop():
     anchors = question_anchors("「宁做不满的人类，不做满足的猪猡。」这是谁的名言?")
     assert anchors == frozenset({"宁做不满的人类，不做满足的猪猡"})
     assert anchors_missing(anchors, "弥尔说：「宁做不满的人类，不做满足的猪猡；宁做不满的苏格拉底」") == []
+
+
+def test_a_one_character_noun_is_a_claim_but_a_yes_or_no_word_is_not():
+    """氦 answers 可以产生什么元素？ and is checked like any answer; 是 or 不 is in any passage, so it claims nothing
+    a passage could confirm."""
+    from rag.answering.support import says_something
+
+    assert says_something("氦。") and says_something("铁[1]") and says_something("1999年")
+    assert not says_something("是") and not says_something("不。") and not says_something("对") and not says_something("3.")
+    asked = "质量更大的恒星用碳氮氧循环的反应可以产生什么元素？"
+    assert overlap("氦。", "在质量更大的恒星，氦可以经由碳氮氧循环的反应产生。", asked) == 1.0
+    assert overlap("氦。", "在质量更大的恒星，氢可以经由碳氮氧循环的反应产生。", asked) == 0.0
