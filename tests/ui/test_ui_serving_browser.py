@@ -173,3 +173,33 @@ def test_a_second_browser_sees_its_place_in_the_queue(browser, app: RunningApp, 
     first.context.close()  # the first person closes the tab: their answer stops, the second one runs next
     assert "颜劲良" in wait_answer(second, second_index, timeout_s=15)
     second.context.close()
+
+
+@pytest.fixture(scope="module")
+def auto_app(llm: ScriptedLLM, real_index_dir: Path) -> Iterator[RunningApp]:
+    """The default answerer ("auto": the checked model answer and its cuts), its model the scripted server."""
+    workdir = Path(tempfile.mkdtemp(prefix="rag-auto-test-"))
+    shutil.copytree(real_index_dir, workdir / "index")
+    running = start_app(workdir, workdir / "index", extra_env={
+        "RAG_LLM_BASE_URL": llm.base_url, "RAG_LLM_MODEL": "scripted", "RAG_ANSWERER": "auto"})
+    yield running
+    stop_app(running)
+
+
+def test_a_withheld_answer_shows_its_closest_sentence_said_not_to_answer(browser, auto_app: RunningApp,
+                                                                         llm: ScriptedLLM) -> None:
+    """3.7亿元 is the net profit; asked for 员工薪酬 (words the article never uses), the claim cut withholds it,
+    and the refusal quotes the net-profit sentence it stood on, headed as not an answer."""
+    page = open_page(browser, auto_app)
+    script(llm, "3.7亿元[1]")
+    answer = compact(wait_answer(page, send(page, "美图2023年的员工薪酬是多少？")))
+    assert answer.startswith("（提示/Note:Themodel'sanswerwaswithheld:")
+    assert "抱歉，文档中没有找到这个问题的答案。最接近的一句（不是对这个问题的回答）：“" in answer and "3.7亿元" in answer
+    panel = page.locator("#rag-sources .rag-answer-sources").last
+    assert "below is the closest sentence, not an answer" in panel.inner_text()
+    assert "3.7亿元" in panel.locator(".rag-source mark").inner_text()
+    page.screenshot(path=str(SCREENSHOTS / "14_closest_sentence.png"))
+    script(llm, "美图2023年经调整后净利润3.7亿元[1]。")  # the question it does answer keeps its answer
+    answer = compact(wait_answer(page, send(page, "美图2023年的净利润是多少？")))
+    assert "3.7亿元" in answer and "抱歉" not in answer
+    page.context.close()
