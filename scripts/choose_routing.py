@@ -120,7 +120,13 @@ def main(argv: list[str] | None = None) -> int:
                        "run; a kind with fewer than min_cases cases takes its language's (*/en, */zh)"}
         # the claim and confidence cuts choose_policy.py saved in the same file are kept, but they were fitted
         # for one Chinese factoid route: when that route changes, they must be fitted again
-        saved = json.loads(args.write.read_text(encoding="utf-8")) if args.write.is_file() else {}
+        try:
+            saved = json.loads(args.write.read_text(encoding="utf-8")) if args.write.is_file() else {}
+            if not isinstance(saved, dict):
+                raise ValueError("not a JSON object")
+        except ValueError as exc:
+            raise SystemExit(f"{args.write} is not a routes file ({exc}); move it aside and run this again, then "
+                             "scripts/choose_policy.py --confidence … --write to fit the cuts it held") from None
         fitted_for = saved.get("claim", {}).get("factoid/zh")
         if fitted_for and fitted_for != route_for(routes, "factoid", "zh"):
             print(f"warning: the claim and confidence cuts in {args.write} were fitted for Chinese factoids -> "

@@ -7,7 +7,7 @@ answerable questions (../shared/ENVIRONMENT.md); refusal comes from checking its
 (rag/answering/support.py). Follow-ups carry the last turns of the conversation, markers stripped.
 Worked examples (EXAMPLES) can be written into the system message; measured on the article's dev split and
 not used by default (README, "How auto was chosen", step 8): the model never copied the example of saying
-so, and copied the example's numbers into three answers.
+so, copied the example's 1200万元 into one answer and wrote round figures into two others.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ INSTRUCTION = {
 # Worked examples, written into the system message (so llama.cpp caches them with it: no cost per question).
 # A made-up passage about nothing in any evaluation set. "answers": how a fact is answered (one short sentence
 # in the excerpt's own words, the right excerpt's number); "refuses" adds a question about a fact the excerpts
-# do not give, answered by saying so (which support.says_not_found reads as the model's refusal).
+# do not give, answered by saying so (which support.says_not_found reads as the model's refusal). Only
+# "refuses" was measured.
 EXAMPLE_EXCERPTS = """<excerpts>
 [1] (example.txt 青石桥) 青石桥位于临川县城东，始建于1521年，全长86米，共有九孔。2010年，县政府拨款1200万元对桥身进行了大修。
 [2] (example.txt 人物) 桥东的石碑由书法家周怀远题写。周怀远生于1902年，曾任临川中学校长。

@@ -2,8 +2,8 @@
 
 routes.json maps "shape/language" (factoid/zh, open/en, …) to "auto", "model" or "extractive", and
 "*/language" to the route of the kinds its fitting run had too few cases of (scripts/choose_routing.py).
-Kept apart from rag/answering/model.py, which reads routes.json when imported, so that the fitting script
-can rewrite a damaged file.
+Kept apart from rag/answering/model.py, which reads routes.json when imported (and refuses a bad route), so
+that the fitting script still runs and can rewrite the file.
 """
 
 from __future__ import annotations

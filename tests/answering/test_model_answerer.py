@@ -356,6 +356,9 @@ def test_choose_routing_gives_small_kinds_their_languages_route_and_keeps_the_sa
     saved.write_text('{"routes": {}, "claim": {"min_claim_coverage": 0.3, "factoid/zh": "auto"}}', encoding="utf-8")
     cr.main([str(tmp_path), "--write", str(saved)])  # the cut was fitted for another route: fit it again
     assert "fitted for Chinese factoids -> auto, now -> model; run scripts/choose_policy.py" in capsys.readouterr().err
+    saved.write_text('{"routes": {', encoding="utf-8")  # a damaged file: said so, not a traceback
+    with pytest.raises(SystemExit, match="routes.json is not a routes file .*; move it aside and run this again"):
+        cr.main([str(tmp_path), "--write", str(saved)])
 
 
 def test_saved_routes_name_only_known_answerers(tmp_path):

@@ -1,8 +1,9 @@
 """Serving a slow model, in Debian's headless Chromium: tokens stream, Stop frees the model, a reload keeps
 the chat, a second browser sees its place in the queue.
 
-The app's answerer is `llm`, pointed at tests/llm_server.py in this process: a scripted model whose
-replies each test sets (pieces `gap_s` apart), so every wait here is one the script decides.
+The app's answerer is `llm` (and, for the closest-sentence refusal, the default `auto`), pointed at
+tests/llm_server.py in this process: a scripted model whose replies each test sets (pieces `gap_s` apart), so
+every wait here is one the script decides.
 """
 
 from __future__ import annotations
@@ -201,5 +202,5 @@ def test_a_withheld_answer_shows_its_closest_sentence_said_not_to_answer(browser
     page.screenshot(path=str(SCREENSHOTS / "14_closest_sentence.png"))
     script(llm, "美图2023年经调整后净利润3.7亿元[1]。")  # the question it does answer keeps its answer
     answer = compact(wait_answer(page, send(page, "美图2023年的净利润是多少？")))
-    assert "3.7亿元" in answer and "抱歉" not in answer
+    assert "3.7亿元" in answer and "抱歉" not in answer and "回答者/answeredby:auto" in answer
     page.context.close()
