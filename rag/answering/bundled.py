@@ -19,7 +19,7 @@ import json
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -251,12 +251,14 @@ def _token_probs(llm: Any, decoded: list[tuple[int, int, int, float]], text: str
     while first > 0 and decoded[first][0] == 1 and decoded[first][1] == decoded[first - 1][2]:
         first -= 1
     ends = {llm.token_eos(), *_end_of_turn(llm)}
+    is_eog = _eog_test(llm)
+    # each predicted token's bytes (None: an end of turn) and probability, worked out once for every start tried
+    steps = [(None if best in ends or is_eog(best) else llm.detokenize([best]), p) for _, _, best, p in decoded[first:]]
     want = text.encode("utf-8")
-    for start in range(first, len(decoded)):
+    for start in range(len(steps)):
         out, size = [], 0
-        for _, _, best, p in decoded[start:]:
-            piece = llm.detokenize([best])
-            if best in ends or _is_eog(llm, best) or want[size:size + len(piece)] != piece:
+        for piece, p in steps[start:]:
+            if piece is None or want[size:size + len(piece)] != piece:
                 break
             size += len(piece)
             out.append((piece.decode("utf-8", errors="replace"), round(p, 4)))
@@ -271,14 +273,15 @@ def _end_of_turn(llm: Any) -> list[int]:
     return ids if len(ids) == 1 else []
 
 
-def _is_eog(llm: Any, token: int) -> bool:
-    """Whether llama.cpp counts `token` as an end of generation for this model (any chat template)."""
+def _eog_test(llm: Any) -> Callable[[int], bool]:
+    """Whether llama.cpp counts a token as an end of generation for this model (any chat template)."""
     try:
         import llama_cpp
 
-        return bool(llama_cpp.llama_vocab_is_eog(llm._model.vocab, token))
-    except (ImportError, AttributeError):  # another llama-cpp-python, or a fake: the ids above decide
-        return False
+        is_eog, vocab = llama_cpp.llama_vocab_is_eog, llm._model.vocab
+    except (ImportError, AttributeError):  # another llama-cpp-python, or a fake: the ids of _token_probs decide
+        return lambda token: False
+    return lambda token: bool(is_eog(vocab, token))
 
 
 def _read_replies(path: Path, model: str) -> dict[str, Generation]:
