@@ -56,12 +56,34 @@ def normalize_answer(text: str) -> str:
     return "".join(out)
 
 
+def _digit_at(text: str, i: int) -> bool:
+    return 0 <= i < len(text) and text[i].isdigit()
+
+
+def holds(pred: str, gold: str) -> bool:
+    """`gold` occurs in `pred` (both normalized) and not as a piece of a longer number: a gold that begins
+    (ends) with a digit must not follow (be followed by) a digit or a decimal point between digits, so
+    `27亿` is not in `13.27亿`, `2018` not in `20180` and `1` not in `15`."""
+    start = pred.find(gold)
+    while start >= 0:
+        end = start + len(gold)
+        glued_before = gold[0].isdigit() and (_digit_at(pred, start - 1) or (
+            start >= 2 and pred[start - 1] == "." and _digit_at(pred, start - 2)))
+        glued_after = gold[-1].isdigit() and (_digit_at(pred, end) or (
+            end + 1 < len(pred) and pred[end] == "." and _digit_at(pred, end + 1)))
+        if not glued_before and not glued_after:
+            return True
+        start = pred.find(gold, start + 1)
+    return False
+
+
 def contains_gold(prediction: str, golds: Sequence[str]) -> bool:
-    """True when some non-empty normalized gold is a substring of the normalized prediction
-    (project definition: a lenient exact match for generative answers). Citation markers are
-    stripped first; golds that normalize to "" are ignored; False for no golds."""
+    """True when some non-empty normalized gold is a substring of the normalized prediction, not glued to
+    a longer number (`holds`; project definition: a lenient exact match for generative answers). Citation
+    markers are stripped first; golds that normalize to "" are ignored; False for no golds. (Before round 8
+    a gold inside a longer number counted: `27亿` was found in `13.27亿`.)"""
     pred = normalize_answer(strip_citation_markers(prediction))
-    return any(g and g in pred for g in map(normalize_answer, golds))
+    return any(g and holds(pred, g) for g in map(normalize_answer, golds))
 
 
 def fair_match(prediction: str, golds: Sequence[str], min_share: float = 0.5) -> bool:

@@ -210,6 +210,20 @@ def test_a_name_the_passage_holds_in_pieces_is_jiebas_cut_not_a_name():
     assert not in_pieces("openai", english) and not in_pieces("intel", english)  # Latin names stay whole
 
 
+def test_a_people_named_after_a_place_the_passage_holds_is_not_a_missing_name():
+    """jieba tags 奥地利人 as a name of its own (a CMRC reply, 'which country is he from?'); the passage says
+    奥地利生物学家. A people of a place the passage lacks stays required, and so does a one-character stem."""
+    from rag.answering.support import names, of_a_place
+
+    passage = "卡尔·路德维希·冯·贝塔郎非，奥地利生物学家，一般系统论创始人。"
+    assert "奥地利人" in names("奥地利人。")
+    assert missing_requirements("奥地利人。", passage, passage) == []
+    assert missing_requirements("德国人。", passage, passage) == ["德国人"]
+    assert of_a_place("奥地利人", passage) and not of_a_place("德国人", passage)
+    assert of_a_place("蒙古族", "他出生在蒙古草原") and not of_a_place("日语", "日本人说日本话")  # 日: one character
+    assert not of_a_place("奥地利", passage + "奥地")  # no people or language suffix: the name itself
+
+
 def test_a_quoted_anchor_is_read_without_its_closing_stop():
     from rag.answering.support import anchors_missing, question_anchors
 

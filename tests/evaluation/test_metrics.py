@@ -16,6 +16,7 @@ from rag.evaluation.metrics import (
     cmrc_mixed_segmentation,
     cmrc_remove_punctuation,
     contains_gold,
+    fair_match,
     find_spans,
     hit_at_k,
     markers_resolve,
@@ -94,6 +95,18 @@ def test_contains_gold() -> None:
     assert contains_gold("见[1]。", ["1"]) is False
     # full width prediction vs half width gold
     assert contains_gold("ＧＰＴ－４", ["gpt4"]) is True
+
+
+def test_a_gold_number_inside_a_longer_number_is_not_found() -> None:
+    assert contains_gold("影像与设计产品业务收入为13.27亿", ["27亿"]) is False  # a decimal point before it
+    assert contains_gold("总收入27亿元，其中影像业务13.27亿", ["27亿"]) is True  # the whole number is there too
+    assert contains_gold("2018年", ["2018"]) is True
+    assert contains_gold("20180人", ["2018"]) is False
+    assert contains_gold("15年", ["1"]) is False
+    assert contains_gold("约2.49亿", ["2"]) is False  # a decimal point after it
+    assert contains_gold("第1名", ["1"]) is True
+    assert contains_gold("2020-2021年", ["2021"]) is True  # a range's end is a number of its own
+    assert fair_match("13.27亿", ["27亿"]) is False
 
 
 def test_contains_gold_edge_cases() -> None:
