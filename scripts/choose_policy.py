@@ -236,9 +236,13 @@ def confidence_rates(rows: list[dict], claim_cut: float, min_conf: float, waive:
     return rates(rows, lambda r: confident(r, claim_cut, min_conf, waive, stat))
 
 
-def confidence_main(fit_paths: list[Path], report_paths: list[Path], write: Path | None = None) -> int:
+def confidence_main(fit_paths: list[Path], report_paths: list[Path], write: Path | None = None,
+                    max_refused: float | None = None) -> int:
     """Choose the claim cut with the two confidence cuts and the statistic on the fitting sets together (best
-    balanced rate, averaged over the sets; ties: the simpler rule), report the choice and the claim cut alone."""
+    balanced rate, averaged over the sets; ties: the simpler rule), report the choice and the claim cut alone.
+    `max_refused` (percent): only among the rules that refuse at most that share of the answerable questions on
+    every fitting set (the balanced rate counts a refusal of an unanswerable question as much as a right answer,
+    so on its own it may buy refusals with answerable questions)."""
     saved_file = write if write is not None and write.is_file() else ROUTES_FILE
     route = factoid_route(saved_file)
     if route != "model":
@@ -255,9 +259,19 @@ def confidence_main(fit_paths: list[Path], report_paths: list[Path], write: Path
         rates = [confidence_rates(rows, *rule) for rows in fits]
         return sum((r["answerable"] + r["refused"]) / 2 for r in rates) / len(rates)
 
+    def worst_refusal(rule: tuple[float, float, float, str]) -> float:
+        return max(confidence_rates(rows, *rule)["wrong_refusal"] for rows in fits)
+
     rules = [(cut, lo, hi, stat) for stat in CONFIDENCE_STATS for cut in CLAIM_GRID
              for lo in MIN_CONFIDENCE_GRID for hi in WAIVE_GRID]
     base = choose_claim_cut(fits, "model")
+    if max_refused is not None:
+        allowed = [r for r in rules if worst_refusal(r) <= max_refused]
+        if not allowed:
+            least = min(worst_refusal(r) for r in rules)
+            raise SystemExit(f"--max-answerable-refused {max_refused:g}: no rule refuses that few of the answerable "
+                             f"questions on every fitting set; the fewest is {least:.1f}%, so ask for at least that")
+        rules = allowed
     best = max(rules, key=lambda r: (round(bal(r), 6), -r[1], r[2] == float("inf"), -r[0], r[3] == "min"))
     print(f"claim cut alone: {base:.1f} (balanced {bal((base, 0.0, float('inf'), 'min')):.1f}); "
           f"chosen: claim cut {best[0]:.1f}, refuse below confidence {best[1]:g}, waive the claim cut at "
@@ -270,17 +284,21 @@ def confidence_main(fit_paths: list[Path], report_paths: list[Path], write: Path
             r = confidence_rates(rows, *rule)
             print(f"| {role}: {path.name} | {name} | {r['answerable']:.1f} | {r['refused']:.1f} | {r['wrong_refusal']:.1f} |")
     if write is not None:
+        bound = ("" if max_refused is None else
+                 f", among the rules refusing at most {max_refused:g}% of each fitting set's answerable questions")
         saved = json.loads(write.read_text(encoding="utf-8"))
         saved["claim"].update({"min_claim_coverage": best[0], "fitted_on": [str(p) for p in fit_paths],
                                "how": "scripts/choose_policy.py --confidence (the claim cut fitted with the confidence "
                                       "cuts): for the Chinese factoid route of choose_routing.py, the best mean of "
-                                      "answerable-right and unanswerable-refused rates, the fitting sets averaged"})
+                                      "answerable-right and unanswerable-refused rates, the fitting sets averaged"
+                                      + bound})
         saved["confidence"] = {"min_confidence": best[1],
                                "waive_claim_confidence": None if best[2] == float("inf") else best[2],
                                "statistic": best[3], "fitted_on": [str(p) for p in fit_paths],
+                               "max_answerable_refused": max_refused,
                                "how": "scripts/choose_policy.py --confidence: with the claim cut, for the Chinese "
                                       "factoid route, the best mean of answerable-right and unanswerable-refused "
-                                      "rates, the fitting sets averaged"}
+                                      "rates, the fitting sets averaged" + bound}
         write.write_text(json.dumps(saved, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         print(f"wrote {write}")
     return 0
@@ -297,9 +315,12 @@ def main(argv: list[str] | None = None) -> int:
                     help="with --claim-cut: the study's measure to cut on (claim_coverage_soft: a variant)")
     ap.add_argument("--confidence", action="store_true",
                     help="choose the claim cut with the model's confidence cuts (study rows from --token-probs)")
+    ap.add_argument("--max-answerable-refused", type=float, default=None, metavar="PERCENT",
+                    help="with --confidence: only rules refusing at most PERCENT of each fitting set's answerable "
+                         "questions")
     args = ap.parse_args(argv)
     if args.confidence:
-        return confidence_main(args.fit, args.report, args.write)
+        return confidence_main(args.fit, args.report, args.write, args.max_answerable_refused)
     if args.claim_cut:
         return claim_main(args.fit, args.report, args.write, args.claim_field)
     args.fit = args.fit[0]

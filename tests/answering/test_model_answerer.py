@@ -634,3 +634,44 @@ def test_worked_examples_extend_the_fixed_system_message_and_a_wrong_name_says_t
         system_message("few")
     with pytest.raises(ModelError, match="prompt examples 'few'"):  # when the policy is made, not per question
         replace(DEFAULT_POLICY, prompt_examples="few")
+
+
+def _choose_policy():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("choose_policy", PROJECT_ROOT / "scripts" / "choose_policy.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_choose_policy_can_bound_the_answerable_questions_it_refuses(tmp_path, capsys):
+    from rag.answering.confidence import STATISTICS
+
+    cp = _choose_policy()
+
+    def row(kind: str, conf: float, said_not_found: bool = False) -> dict:
+        return {"kind": kind, "shape": "factoid", "tags": ["zh"], "reply": "3.7亿元[1]", "answers": ["3.7亿元"],
+                "model_refused": said_not_found, "confidence": {stat: conf for stat in STATISTICS},
+                "checked": [{"text": "3.7亿元[1]", "kept": True, "claim_coverage": 1.0, "passage_coverage": 1.0}],
+                "extractive": "", "extractive_refused": True}
+
+    # answerable: one the model was unsure of (0.25), one sure, one it said was not there; absent: three guesses
+    rows = [row("answerable", 0.25), row("answerable", 0.9), row("answerable", 0.9, said_not_found=True),
+            *[row("absent", 0.25)] * 3]
+    fit = tmp_path / "study.jsonl"
+    fit.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    saved = tmp_path / "routes.json"
+    saved.write_text('{"routes": {"factoid/zh": "model"}, "claim": {"min_claim_coverage": 0.0}}', encoding="utf-8")
+    # unbounded: refusing below 0.3 refuses every guess and one answerable question (balanced 66.7 against 33.3)
+    assert cp.main([str(fit), "--confidence", "--write", str(saved)]) == 0
+    assert "refuse below confidence 0.3, " in capsys.readouterr().out
+    assert json.loads(saved.read_text(encoding="utf-8"))["confidence"]["min_confidence"] == 0.3
+    # at most 40% of the answerable refused: 66.7% is too many, so nothing is refused for doubt (33.3%)
+    assert cp.main([str(fit), "--confidence", "--max-answerable-refused", "40", "--write", str(saved)]) == 0
+    assert "refuse below confidence 0, " in capsys.readouterr().out
+    written = json.loads(saved.read_text(encoding="utf-8"))["confidence"]
+    assert (written["min_confidence"], written["max_answerable_refused"]) == (0.0, 40.0)
+    assert written["how"].endswith("among the rules refusing at most 40% of each fitting set's answerable questions")
+    with pytest.raises(SystemExit, match=r"--max-answerable-refused 10: no rule .* the fewest is 33.3%, so ask"):
+        cp.main([str(fit), "--confidence", "--max-answerable-refused", "10"])
