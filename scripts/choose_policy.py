@@ -319,6 +319,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="with --confidence: only rules refusing at most PERCENT of each fitting set's answerable "
                          "questions")
     args = ap.parse_args(argv)
+    if args.max_answerable_refused is not None and not args.confidence:
+        ap.error("--max-answerable-refused bounds the --confidence choice; add --confidence")
     if args.confidence:
         return confidence_main(args.fit, args.report, args.write, args.max_answerable_refused)
     if args.claim_cut:

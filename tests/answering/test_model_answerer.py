@@ -675,3 +675,6 @@ def test_choose_policy_can_bound_the_answerable_questions_it_refuses(tmp_path, c
     assert written["how"].endswith("among the rules refusing at most 40% of each fitting set's answerable questions")
     with pytest.raises(SystemExit, match=r"--max-answerable-refused 10: no rule .* the fewest is 33.3%, so ask"):
         cp.main([str(fit), "--confidence", "--max-answerable-refused", "10"])
+    with pytest.raises(SystemExit):  # the bound belongs to --confidence: said, not ignored
+        cp.main([str(fit), "--max-answerable-refused", "10"])
+    assert "--max-answerable-refused bounds the --confidence choice; add --confidence" in capsys.readouterr().err
