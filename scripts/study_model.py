@@ -49,6 +49,7 @@ from rag.chat import Engine
 from rag.config import PROJECT_ROOT, Config
 from rag.documents import make_document
 from rag.embedding import load_embedder
+from rag.errors import RagError
 from rag.evaluation.datasets import load_jsonl_cases, select_split
 from rag.indexer import empty_index
 from rag.retrieval import retrieve
@@ -290,6 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--noun-swaps", type=int, default=0, help="noun-swapped adversarial questions")
     ap.add_argument("--qa", type=Path, help="study this QA file (ours) over the project's index instead")
     ap.add_argument("--split", default="dev", help="with --qa: the split to study")
+    ap.add_argument("--index-dir", type=Path, default=None, help="with --qa: the index to read (default: index/)")
     ap.add_argument("--top-sentences", type=int, default=DEFAULT_POLICY.top_sentences,
                     help="candidate sentences sent to the model (Policy.top_sentences)")
     ap.add_argument("--excerpt-chars", type=int, default=DEFAULT_POLICY.max_excerpt_chars,
@@ -313,7 +315,10 @@ def main(argv: list[str] | None = None) -> int:
                                 args.token_probs)
     if args.qa:
         cases = own_cases(args.qa, args.split)
-        engine = Engine.open(config)
+        try:
+            engine = Engine.open(config, args.index_dir)
+        except RagError as exc:  # no index yet, or a damaged one: the message names the fix
+            raise SystemExit(f"study_model.py --qa reads the project's index: {exc}") from None
         embedder = engine.embedder
     else:
         cases, documents = dataset_cases(args, rng)

