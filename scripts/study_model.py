@@ -30,6 +30,7 @@ import re
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -271,13 +272,35 @@ def question_standing(index, standing: np.ndarray, origin, sentence, neighbours:
     return round(max((float(standing[r]) for r in rows), default=float("nan")), 3)
 
 
-def variants(q: Question, index, standing: np.ndarray, c) -> dict:  # noqa: ANN001
-    """The measures of one checked sentence that were tried and not taken (README, step 5)."""
+def local_margin(index, sims: np.ndarray, among: Sequence, origin, sentence) -> tuple[float, int]:  # noqa: ANN001
+    """How the supporting sentence's e5 cosine with the question compares with the other sentences of the
+    hits `among` (the excerpts shown, or the passages retrieved): its cosine minus the best other one, and its
+    rank (1 = the closest). Local, so it does not depend on the size of the index (round 4's standing did)."""
+    from rag.answering.support import passage_sentences, row_of
+
+    own = {r for r in (row_of(index, x) for x in context_sentences(index, origin, sentence, False)) if r is not None}
+    rows = {r for hit in among for r in (row_of(index, x) for x in passage_sentences(index, hit)) if r is not None}
+    if not own:
+        return float("nan"), 0
+    mine = max(float(sims[r]) for r in own)
+    others = [float(sims[r]) for r in rows - own]
+    if not others:
+        return 1.0, 1
+    return round(mine - max(others), 4), 1 + sum(o > mine for o in others)
+
+
+def variants(q: Question, index, standing: np.ndarray, c, sims: np.ndarray | None = None,  # noqa: ANN001
+             shown: Sequence = (), retrieved: Sequence = ()) -> dict:
+    """The measures of one checked sentence that were tried and not taken (README, steps 5 and 11)."""
     if c.support is None or c.origin is None:
         return {"claim_coverage_soft": 0.0, "q_standing": None, "q_standing_ctx": None}
-    return {"claim_coverage_soft": round(soft_claim_share(q, index, context_of(index, c.origin, c.support.sentence)), 3),
-            "q_standing": question_standing(index, standing, c.origin, c.support.sentence, False),
-            "q_standing_ctx": question_standing(index, standing, c.origin, c.support.sentence, True)}
+    out = {"claim_coverage_soft": round(soft_claim_share(q, index, context_of(index, c.origin, c.support.sentence)), 3),
+           "q_standing": question_standing(index, standing, c.origin, c.support.sentence, False),
+           "q_standing_ctx": question_standing(index, standing, c.origin, c.support.sentence, True)}
+    if sims is not None:
+        out["q_margin_shown"], out["q_rank_shown"] = local_margin(index, sims, shown, c.origin, c.support.sentence)
+        out["q_margin_hits"], out["q_rank_hits"] = local_margin(index, sims, retrieved, c.origin, c.support.sentence)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -350,6 +373,8 @@ def main(argv: list[str] | None = None) -> int:
                 ex_claim = claim_share(terms, context)
             outcome = answerer.run(q, hits, evidence, Control())
             standing = standings(engine.index, vector)
+            sims = engine.index.sentence_vectors @ vector.astype("float32")
+            shown = [e.hit for e in outcome.excerpts]
             g = outcome.generation
             judge = None
             kept_claims = [c.claim_coverage for c in outcome.checked if c.kept]
@@ -371,7 +396,7 @@ def main(argv: list[str] | None = None) -> int:
                                 "coverage": round(c.question_coverage, 3), "missing": list(c.missing),
                                 "passage_coverage": round(c.passage_coverage, 3),
                                 "claim_coverage": round(c.claim_coverage, 3),
-                                **variants(q, engine.index, standing, c),
+                                **variants(q, engine.index, standing, c, sims, shown, hits),
                                 "overlap": round(c.support.overlap, 3) if c.support else None,
                                 "standing": round(c.support.standing, 3) if c.support else None}
                                for c in outcome.checked],
