@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 # LLAMA_CPU picks how:
 #   portable (the default until another is chosen): GGML_NATIVE=OFF (AVX2/FMA/F16C, no AVX-512): the wheel runs on any x86-64-v3 CPU, and the
 #     model writes the same replies on every one of them (the figures in the README were measured so).
-#   native: compiled for this CPU (AVX-512 where it has it): on an AVX-512 CPU the prompt is read ~1.8x faster
+#   native: compiled for this CPU (AVX-512 where it has it): on an AVX-512 CPU the prompt was read 1.6-1.8x faster here
 #     (README, round 10), but greedy replies can differ from the portable build's. The wheel is kept under a
 #     name that carries this CPU's instruction-set flags, so a wheel built on one CPU is never installed on
 #     another (a different CPU compiles its own).

@@ -213,14 +213,14 @@ class LlamaCppGenerator:
 
 def faster_build_hint(system_info: str, cpu_flags: str) -> str:
     """The hint when the CPU has AVX-512 (`cpu_flags`, /proc/cpuinfo's flags line) and the llama.cpp build
-    (`system_info`, llama_print_system_info) does not use it: the portable build's prompt reading is ~1.8x
+    (`system_info`, llama_print_system_info) does not use it: the portable build's prompt reading was 1.6-1.8x
     slower there (README, round 10)."""
     has = "avx512f" in cpu_flags.split()
     uses = "AVX512 = 1" in system_info
     if not has or uses:
         return ""
     return ("this CPU has AVX-512 and llama.cpp was built without it (the portable build): "
-            "`make llm-model LLAMA_CPU=native` reads prompts about 1.8x faster on such a CPU")
+            "`make llm-model LLAMA_CPU=native` read prompts 1.6-1.8x faster on such a CPU (README, round 10)")
 
 
 def _end_between_calls(llm: Any, why_end: Any, record: Any = None) -> None:
