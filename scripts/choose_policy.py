@@ -28,6 +28,7 @@ fitting set, among those refusing at most MAX_WRONG_REFUSALS of its answerable q
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from pathlib import Path
@@ -255,12 +256,17 @@ def confidence_main(fit_paths: list[Path], report_paths: list[Path], write: Path
         raise SystemExit(f"{', '.join(missing)}: no token probabilities recorded; run scripts/study_model.py "
                          "with --token-probs")
 
+    @functools.cache
+    def fit_rates(rule: tuple[float, float, float, str]) -> list[dict[str, float]]:
+        """The rule's rates on each fitting set, once (the bound and the balanced rate both read them)."""
+        return [confidence_rates(rows, *rule) for rows in fits]
+
     def bal(rule: tuple[float, float, float, str]) -> float:
-        rates = [confidence_rates(rows, *rule) for rows in fits]
+        rates = fit_rates(rule)
         return sum((r["answerable"] + r["refused"]) / 2 for r in rates) / len(rates)
 
     def worst_refusal(rule: tuple[float, float, float, str]) -> float:
-        return max(confidence_rates(rows, *rule)["wrong_refusal"] for rows in fits)
+        return max(r["wrong_refusal"] for r in fit_rates(rule))
 
     rules = [(cut, lo, hi, stat) for stat in CONFIDENCE_STATS for cut in CLAIM_GRID
              for lo in MIN_CONFIDENCE_GRID for hi in WAIVE_GRID]

@@ -256,9 +256,8 @@ def soft_claim_share(question: Question, index, context: str) -> float:  # noqa:
     return sum(w * credit(t) for t, w in weights.items()) / total
 
 
-def standings(index, vector) -> np.ndarray:  # noqa: ANN001
-    """Every indexed sentence's e5 cosine with the question, in standard deviations above their mean."""
-    sims = index.sentence_vectors @ vector.astype("float32")
+def standings(sims: np.ndarray) -> np.ndarray:
+    """Every indexed sentence's e5 cosine with the question (`sims`), in standard deviations above their mean."""
     return (sims - float(sims.mean())) / (float(sims.std()) or 1.0)
 
 
@@ -372,8 +371,8 @@ def main(argv: list[str] | None = None) -> int:
                 ex_cov = coverage(terms.known, token_set(context)) if terms.known else 1.0
                 ex_claim = claim_share(terms, context)
             outcome = answerer.run(q, hits, evidence, Control())
-            standing = standings(engine.index, vector)
-            sims = engine.index.sentence_vectors @ vector.astype("float32")
+            sims = engine.index.sentence_vectors @ vector.astype("float32")  # every indexed sentence's cosine
+            standing = standings(sims)
             shown = [e.hit for e in outcome.excerpts]
             g = outcome.generation
             judge = None

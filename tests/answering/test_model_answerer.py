@@ -343,17 +343,18 @@ def test_a_kind_without_its_own_route_takes_its_languages_then_auto(fake_engine)
     assert a.answerer == "extractive" and len(generator.messages) == 1
 
 
-def _choose_routing():
+def _script(name: str):  # noqa: ANN202 - a module loaded from scripts/
+    """scripts/<name>.py as a module (scripts/ is not a package)."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("choose_routing", PROJECT_ROOT / "scripts" / "choose_routing.py")
+    spec = importlib.util.spec_from_file_location(name, PROJECT_ROOT / "scripts" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
 def test_choose_routing_gives_small_kinds_their_languages_route_and_keeps_the_saved_cuts(tmp_path, capsys):
-    cr = _choose_routing()
+    cr = _script("choose_routing")
 
     def row(i: int, kind: str, lang: str, correct: float) -> dict:
         return {"id": f"q{i}", "kind": kind, "tags": [lang], "metrics": {"correct": correct}}
@@ -664,21 +665,8 @@ def test_worked_examples_extend_the_fixed_system_message_and_a_wrong_name_says_t
         replace(DEFAULT_POLICY, prompt_examples="few")
 
 
-def _choose_policy():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("choose_policy", PROJECT_ROOT / "scripts" / "choose_policy.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_study_model_without_an_index_says_how_to_build_one(tmp_path):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("study_model", PROJECT_ROOT / "scripts" / "study_model.py")
-    study = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(study)
+    study = _script("study_model")
     empty = tmp_path / "no-index"
     empty.mkdir()
     with pytest.raises(SystemExit) as ended:
@@ -692,7 +680,7 @@ def test_study_model_without_an_index_says_how_to_build_one(tmp_path):
 def test_choose_policy_can_bound_the_answerable_questions_it_refuses(tmp_path, capsys):
     from rag.answering.confidence import STATISTICS
 
-    cp = _choose_policy()
+    cp = _script("choose_policy")
 
     def row(kind: str, conf: float, said_not_found: bool = False) -> dict:
         return {"kind": kind, "shape": "factoid", "tags": ["zh"], "reply": "3.7亿元[1]", "answers": ["3.7亿元"],
