@@ -166,6 +166,8 @@ class Answer:
     # a model's factoid reply: the probability it gave the least sure token of its content
     # (rag/answering/confidence.py, the statistic routes.json names); None when not measured
     confidence: float | None = None
+    # the reading check's P("是") where it was asked (a Chinese factoid below the claim cut; README step 12)
+    reading: float | None = None
 
     def span_parts(self) -> tuple[str, str, str]:
         """(text before the span, the span, text after it): what a renderer needs to make the span bold

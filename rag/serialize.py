@@ -30,7 +30,8 @@ def answer_to_json(answer: Answer) -> dict[str, Any]:
             "answerer": answer.answerer, "kind": answer.kind, "span": span, "sentences": sentences,
             "citations": citations, "hits": [hit_fields(h) for h in answer.hits],
             "retrieval_query": answer.retrieval_query, "notice": answer.notice, "timings_ms": answer.timings_ms,
-            "generated_tokens": answer.generated_tokens, "confidence": answer.confidence}
+            "generated_tokens": answer.generated_tokens, "confidence": answer.confidence,
+            "reading": answer.reading}
 
 
 def nan_to_none(value: Any) -> Any:

@@ -155,6 +155,15 @@ class ModelQueue:
                                 "one answer")
         control.deadline = ticket.arrived + self.queue_s + answer_s
 
+    def yes_probability(self, messages: Sequence[dict[str, str]], yes: str, no: str) -> float:
+        """The wrapped generator's reading check (model.ModelAnswerer.read), not queued: one short prompt read
+        right after this request's own answer, serialized with the answers by the generator's lock.
+        GenerationFailed where the wrapped generator cannot read logits (an endpoint)."""
+        ask = getattr(self.generator, "yes_probability", None)
+        if ask is None:
+            raise GenerationFailed(f"{self.name} gives no token probabilities to read a yes/no answer from")
+        return ask(messages, yes, no)
+
     def generate(self, messages: Sequence[dict[str, str]], max_tokens: int,
                  control: Control | None = None) -> Generation:
         control = control or Control()

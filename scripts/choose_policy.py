@@ -310,6 +310,70 @@ def confidence_main(fit_paths: list[Path], report_paths: list[Path], write: Path
     return 0
 
 
+# The reading check (README step 12): where the claim cut would refuse a Chinese factoid, the claim cut is waived
+# when the model, asked apart, gives "this sentence answers the question" at least this probability (inf: never).
+READING_GRID = [float("inf"), 0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.65, 0.6, 0.55, 0.5]
+
+
+def read(row: dict, claim_cut: float, min_conf: float, waive: float, stat: str, waive_reading: float) -> tuple[bool, str]:
+    """(refused, answer text) as `confident` answers, with the reading check: a factoid below the claim cut
+    whose `reading` (recorded by study_model.py --reading-below) is at least `waive_reading` needs no claim cut."""
+    reading = row.get("reading")
+    if reading is not None and reading >= waive_reading and row.get("shape", "factoid") == "factoid":
+        return confident(row, 0.0, min_conf, waive, stat)
+    return confident(row, claim_cut, min_conf, waive, stat)
+
+
+def reading_main(fit_paths: list[Path], report_paths: list[Path], write: Path | None = None) -> int:
+    """Choose Policy.waive_claim_reading with the saved claim and confidence cuts (AUTO_POLICY) on the fitting
+    sets: the best balanced rate, fitting sets averaged; ties: the higher cut (it waives less). Rule set
+    beforehand: a cut is taken only if it raises the balanced rate and refuses no more answerable questions
+    on any fitting set than the claim cut alone; otherwise none (inf)."""
+    fits = [load_rows(p) for p in fit_paths]
+    missing = [str(p) for p, rows in zip(fit_paths, fits, strict=True) if not any("reading" in r for r in rows)]
+    if missing:
+        raise SystemExit(f"{', '.join(missing)}: no reading check recorded; run scripts/study_model.py with "
+                         "--reading-below (e.g. 0.6)")
+    shipped = (AUTO_POLICY.min_claim_coverage, AUTO_POLICY.min_confidence, AUTO_POLICY.waive_claim_confidence,
+               AUTO_POLICY.confidence_statistic)
+
+    def fit_rates(cut: float) -> list[dict[str, float]]:
+        return [rates(rows, lambda r, c=cut: read(r, *shipped, c)) for rows in fits]
+
+    def bal(cut: float) -> float:
+        return sum((r["answerable"] + r["refused"]) / 2 for r in fit_rates(cut)) / len(fits)
+
+    none = fit_rates(float("inf"))
+    allowed = [c for c in READING_GRID if all(r["wrong_refusal"] <= n["wrong_refusal"]
+                                              for r, n in zip(fit_rates(c), none, strict=True))]
+    best = max(allowed, key=lambda c: (round(bal(c), 6), c))
+    if bal(best) <= bal(float("inf")):
+        best = float("inf")
+    print("| reading cut | balanced | " + " | ".join(p.name for p in fit_paths) + " |")
+    for c in READING_GRID:
+        print(f"| {c:g} | {bal(c):.1f} | " + " | ".join(f"{r['answerable']:.1f} / {r['refused']:.1f} / {r['wrong_refusal']:.1f}"
+                                                 for r in fit_rates(c)) + " |")
+    print(f"\nwith claim cut {shipped[0]:g}, confidence {shipped[1]:g} ({shipped[3]}): chosen reading cut {best:g} "
+          f"(balanced {bal(best):.1f} against {bal(float('inf')):.1f} without)")
+    print("\n| set | rule | answerable right | not answerable refused | answerable refused |\n|---|---|---|---|---|")
+    for path in [*fit_paths, *report_paths]:
+        rows = load_rows(path)
+        role = "fitting" if path in fit_paths else "reporting"
+        for name, cut in (("without the reading check", float("inf")), ("chosen", best)):
+            r = rates(rows, lambda row, c=cut: read(row, *shipped, c))
+            print(f"| {role}: {path.name} | {name} | {r['answerable']:.1f} | {r['refused']:.1f} | {r['wrong_refusal']:.1f} |")
+    if write is not None:
+        saved = json.loads(write.read_text(encoding="utf-8"))
+        saved["reading"] = ({"waive_claim_reading": best, "fitted_on": [str(p) for p in fit_paths],
+                             "how": "scripts/choose_policy.py --reading: with the saved claim and confidence cuts, the "
+                                    "best mean of answerable-right and unanswerable-refused rates, the fitting sets "
+                                    "averaged, among the cuts refusing no more answerable questions"}
+                            if best != float("inf") else None)
+        write.write_text(json.dumps(saved, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {write}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("fit", type=Path, nargs="+")
@@ -324,7 +388,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-answerable-refused", type=float, default=None, metavar="PERCENT",
                     help="with --confidence: only rules refusing at most PERCENT of each fitting set's answerable "
                          "questions")
+    ap.add_argument("--reading", action="store_true",
+                    help="choose the reading check's cut (Policy.waive_claim_reading) with the saved claim and "
+                         "confidence cuts (study rows from --reading-below)")
     args = ap.parse_args(argv)
+    if args.reading:
+        return reading_main(args.fit, args.report, args.write)
     if args.max_answerable_refused is not None and not args.confidence:
         ap.error("--max-answerable-refused bounds the --confidence choice; add --confidence")
     if args.confidence:

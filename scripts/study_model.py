@@ -43,7 +43,7 @@ from rag.answering.extractive import ExtractiveAnswerer
 from rag.answering.features import coverage, question_terms
 from rag.answering.generation import Control, Generation
 from rag.answering.model import DEFAULT_POLICY, ModelAnswerer, claim_share, context_of, context_sentences
-from rag.answering.prompt import EXAMPLES, build_messages
+from rag.answering.prompt import EXAMPLES, READING, READING_WORDS, build_messages, reading_messages
 from rag.answering.question import Question
 from rag.answering.support import anchors_missing, passage_text, question_anchors
 from rag.chat import Engine
@@ -256,6 +256,21 @@ def soft_claim_share(question: Question, index, context: str) -> float:  # noqa:
     return sum(w * credit(t) for t, w in weights.items()) / total
 
 
+def claim_words(question: Question, index, context: str) -> list[list]:  # noqa: ANN001
+    """The question's words as model.claim_share weighs them, each with its weight (idf; a word the index
+    never saw weighs as the rarest; a follow-up's earlier words half) and whether it stands beside the
+    support: what a paraphrase check would have to find said in other words (README, step 12)."""
+    have = token_set(context)
+    out: dict[str, list] = {}
+    own = tokenize(question.text)
+    for tokens, factor in ((own, 1.0), ([t for t in tokenize(question.previous) if t not in own], 0.5)):
+        for t in tokens:
+            if t not in out:
+                idf = index.bm25.idf(t)
+                out[t] = [t, round(factor * (idf if idf > 0 else index.max_idf), 3), idf > 0, t in have]
+    return list(out.values())
+
+
 def standings(sims: np.ndarray) -> np.ndarray:
     """Every indexed sentence's e5 cosine with the question (`sims`), in standard deviations above their mean."""
     return (sims - float(sims.mean())) / (float(sims.std()) or 1.0)
@@ -293,7 +308,10 @@ def variants(q: Question, index, standing: np.ndarray, c, sims: np.ndarray | Non
     """The measures of one checked sentence that were tried and not taken (README, steps 5 and 11)."""
     if c.support is None or c.origin is None:
         return {"claim_coverage_soft": 0.0, "q_standing": None, "q_standing_ctx": None}
-    out = {"claim_coverage_soft": round(soft_claim_share(q, index, context_of(index, c.origin, c.support.sentence)), 3),
+    context = context_of(index, c.origin, c.support.sentence)
+    out = {"claim_coverage_soft": round(soft_claim_share(q, index, context), 3),
+           "claim_context": context, "claim_sentence": c.support.sentence.text,
+           "claim_words": claim_words(q, index, context),
            "q_standing": question_standing(index, standing, c.origin, c.support.sentence, False),
            "q_standing_ctx": question_standing(index, standing, c.origin, c.support.sentence, True)}
     if sims is not None:
@@ -321,6 +339,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--judge-below", type=float, default=0.0,
                     help="ask the model whether the excerpts answer what was asked (judge_messages), for factoids "
                          "whose best kept sentence has claim coverage below this (0: never)")
+    ap.add_argument("--reading-below", type=float, default=0.0,
+                    help="ask the reading check (prompt.reading_messages) of Chinese factoids whose best kept sentence "
+                         "has claim coverage below this, recorded as `reading` (0: never; README step 12)")
     ap.add_argument("--examples", default=DEFAULT_POLICY.prompt_examples, choices=["", *EXAMPLES],
                     help="worked examples in the system message (rag/answering/prompt.py EXAMPLES; '' none)")
     ap.add_argument("--token-probs", action="store_true",
@@ -382,6 +403,14 @@ def main(argv: list[str] | None = None) -> int:
                 asked = judge_messages(build_messages(q, outcome.excerpts, False, args.examples), g.text, q)
                 judge = {"text": generator.generate(asked, 4).text,
                          "p_yes": round(p_yes(generator.inner, asked, q.language), 3)}
+            reading = None
+            kept = [c for c in outcome.checked if c.kept]
+            if (args.reading_below and g is not None and kept and not outcome.model_refused
+                    and outcome.analysis.shape == "factoid" and q.language in READING
+                    and max(c.claim_coverage for c in kept) < args.reading_below):
+                best = max(kept, key=lambda c: c.claim_coverage)
+                reading = round(generator.inner.yes_probability(
+                    reading_messages(q.text, best.support.sentence.text, q.language), *READING_WORDS[q.language]), 4)
             row = {**case, "extractive": ex.text, "extractive_refused": ex.refused,
                    "extractive_missing": ex_missing, "extractive_coverage": ex_cov,
                    "extractive_claim_coverage": ex_claim, "unseen_share": round(terms.unseen_share, 3),
@@ -399,7 +428,7 @@ def main(argv: list[str] | None = None) -> int:
                                 "overlap": round(c.support.overlap, 3) if c.support else None,
                                 "standing": round(c.support.standing, 3) if c.support else None}
                                for c in outcome.checked],
-                   "judge": judge,
+                   "judge": judge, "reading": reading,
                    "confidence": ({name: token_confidence(g.token_probs, q.text, name) for name in STATISTICS}
                                   if g is not None and g.token_probs else None),
                    "token_probs": [list(tp) for tp in g.token_probs] if g is not None else [],

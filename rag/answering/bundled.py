@@ -211,6 +211,31 @@ class LlamaCppGenerator:
         return generation
 
 
+    def yes_probability(self, messages: Sequence[dict[str, str]], yes: str, no: str) -> float:
+        """P(the reply's first token is `yes`'s first token) against `no`'s, read from llama.cpp's logits after
+        the prompt (ChatML, the assistant turn opened): one prompt evaluation and no decoding. The prompt's
+        cached prefix (the system message) is reused, and the next answer finds it cached again.
+        GenerationFailed when the model cannot be loaded or llama.cpp fails."""
+        import numpy as np
+
+        with self._lock:
+            llm = self.load()
+            try:
+                prompt = template_text(messages) + "<|im_start|>assistant\n"
+                tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+                cached = list(llm._input_ids[:llm.n_tokens])
+                keep = 0  # the longest cached prefix, leaving at least one token to evaluate for fresh logits
+                while keep < min(len(cached), len(tokens) - 1) and cached[keep] == tokens[keep]:
+                    keep += 1
+                llm.n_tokens = keep
+                llm.eval(tokens[keep:])
+                logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),))
+                first_yes, first_no = (llm.tokenize(w.encode("utf-8"), add_bos=False)[0] for w in (yes, no))
+                return float(1.0 / (1.0 + np.exp(float(logits[first_no]) - float(logits[first_yes]))))
+            except Exception as exc:  # llama.cpp errors (context overflow, decode failure)
+                raise GenerationFailed(f"the model failed while reading ({type(exc).__name__}: {exc})") from None
+
+
 def faster_build_hint(system_info: str, cpu_flags: str) -> str:
     """The hint when the CPU has AVX-512 (`cpu_flags`, /proc/cpuinfo's flags line) and the llama.cpp build
     (`system_info`, llama_print_system_info) does not use it: the portable build's prompt reading was 1.6-1.8x

@@ -102,7 +102,8 @@ NOTHING_SUPPORTED = "no sentence of the model's answer is supported by the passa
 def model_answer(said_not_found: bool, kept: int, passage_coverage: float, extractive_score: float,
                  min_coverage: float, min_extractive_score: float, claim_coverage: float = 1.0,
                  min_claim_coverage: float = 0.0, confidence: float | None = None, min_confidence: float = 0.0,
-                 waive_claim_confidence: float = math.inf) -> Decision:
+                 waive_claim_confidence: float = math.inf, reading: float | None = None,
+                 waive_claim_reading: float = math.inf) -> Decision:
     """The model's checked answer stands when the model did not say "not there", at least one of its
     sentences is supported with the question's anchors beside it (`kept`), the question's known words cover
     `min_coverage` of their idf weight in the supporting passage, and the extractive answerer's answer logit
@@ -112,7 +113,9 @@ def model_answer(said_not_found: bool, kept: int, passage_coverage: float, extra
     supporting sentence (every model route), unless the model was at least `waive_claim_confidence` sure of
     it; and a reply the model was less than `min_confidence` sure of is refused (`confidence`: the lowest
     probability among its content tokens, rag/answering/confidence.py; None when the generator cannot tell,
-    and then neither confidence rule applies)."""
+    and then neither confidence rule applies). The claim cut is also waived where the reading check
+    (`reading`: the model's probability, asked apart, that the supporting sentence answers the question; None
+    when not asked) is at least `waive_claim_reading`."""
     if said_not_found:
         return refuse_because(MODEL_SAID_NOT_FOUND)
     if kept == 0:
@@ -121,6 +124,7 @@ def model_answer(said_not_found: bool, kept: int, passage_coverage: float, extra
         return refuse_because(f"the model gave its answer's least sure token a probability of {confidence:.3f}, "
                               f"below {min_confidence:.3f}: it was guessing")
     sure = confidence is not None and confidence >= waive_claim_confidence
+    sure = sure or (reading is not None and reading >= waive_claim_reading)
     if claim_coverage < min_claim_coverage and not sure:
         return refuse_because(f"beside the answer's supporting sentence stand {claim_coverage:.2f} of the question's "
                               f"word weight, below {min_claim_coverage:.2f}: the value may belong to something other "

@@ -33,7 +33,7 @@ from rag.answering.context import Excerpt, select_excerpts, whole_sentences
 from rag.answering.extractive import Analysis, ExtractiveAnswerer
 from rag.answering.features import QuestionTerms, coverage, question_terms
 from rag.answering.generation import Control, Generation, GenerationFailed, Generator
-from rag.answering.prompt import build_messages, system_message
+from rag.answering.prompt import READING, READING_WORDS, build_messages, reading_messages, system_message
 from rag.answering.question import Question
 from rag.answering.routing import route_for
 from rag.answering.support import (
@@ -84,6 +84,11 @@ class Policy:
     min_confidence: float = 0.0
     waive_claim_confidence: float = math.inf
     confidence_statistic: str = "min"
+    # The reading check (prompt.reading_messages): where the claim cut would refuse a Chinese factoid, the model is
+    # asked apart whether the supporting sentence answers the question; at `waive_claim_reading` or above (its
+    # P("是") against P("不是")) the claim cut is waived. Fitted by scripts/choose_policy.py --reading and saved in
+    # routes.json (inf: never asked). A generator without logits (an endpoint) is never asked.
+    waive_claim_reading: float = math.inf
     # "shape/language" (factoid/zh, open/en, …) -> which answerer writes that kind of answer: "auto" (these
     # cuts), "model" (none but the claim cut) or "extractive" (no model). Chosen on the article's dev split by
     # scripts/choose_routing.py (the Chinese factoid route since by choose_policy.py --claim-cut) and saved in
@@ -149,8 +154,23 @@ def load_confidence(path: Path = ROUTES_FILE) -> dict:
     return out
 
 
+def load_reading(path: Path = ROUTES_FILE) -> dict:
+    """The saved reading-check cut as a Policy field (none when none was fitted: never asked)."""
+    if not path.is_file():
+        return {}
+    saved = json.loads(path.read_text(encoding="utf-8")).get("reading")
+    if not saved:
+        return {}
+    cut = saved.get("waive_claim_reading") if isinstance(saved, dict) else None
+    if not isinstance(cut, (int, float)) or not 0.0 < cut <= 1.0:
+        raise ModelError(f"{path} has reading {saved}: waive_claim_reading must be a number in (0, 1]. Rerun "
+                         "scripts/choose_policy.py --reading --write.")
+    return {"waive_claim_reading": float(cut)}
+
+
 AUTO_POLICY = Policy(min_question_coverage=0.4, min_extractive_score=-1.0, extractive_fallback_score=1.0,
-                     routes=load_routes(), min_claim_coverage=load_claim_cut(), **load_confidence())
+                     routes=load_routes(), min_claim_coverage=load_claim_cut(), **load_confidence(),
+                     **load_reading())
 
 
 @dataclass(frozen=True)
@@ -183,6 +203,7 @@ class Outcome:
     model_refused: bool = False  # the model said the excerpts do not answer
     failure: str = ""  # why no generation (fallback)
     confidence: float | None = None  # how sure the model was of a factoid's reply (confidence.py), if known
+    reading: float | None = None  # the reading check's P("是"), where it was asked (Policy.waive_claim_reading)
 
 
 def context_sentences(index, hit: Hit, sentence: Sentence, neighbours: bool = True) -> list[Sentence]:  # noqa: ANN001
@@ -348,12 +369,17 @@ class ModelAnswerer:
         factoid = analysis.shape == "factoid"
         confidence = (token_confidence(generation.token_probs, question.text, p.confidence_statistic)
                       if factoid and not generation.stopped else None)
+        claim = max((c.claim_coverage for c in kept), default=0.0)
+        reading = None
+        if (factoid and kept and not model_refused and not generation.stopped and claim < p.min_claim_coverage
+                and (confidence is None or confidence >= p.min_confidence)):
+            reading = self.read(question, max(kept, key=lambda c: c.claim_coverage), p, control)
         decision = decide.model_answer(model_refused, len(kept), max((c.passage_coverage for c in kept), default=0.0),
                                        analysis.score, p.min_question_coverage, p.min_extractive_score,
-                                       max((c.claim_coverage for c in kept), default=0.0),
-                                       p.min_claim_coverage if factoid else 0.0, confidence,
+                                       claim, p.min_claim_coverage if factoid else 0.0, confidence,
                                        p.min_confidence if factoid else 0.0,
-                                       p.waive_claim_confidence if factoid else math.inf)
+                                       p.waive_claim_confidence if factoid else math.inf,
+                                       reading, p.waive_claim_reading if factoid else math.inf)
         answer = compose_checked(question, checked, hits, self.name, analysis.shape) if decision.answer else None
         if answer is None:
             answer = self.when_unsupported(question, hits, evidence, analysis, decision.reason, p)
@@ -363,15 +389,35 @@ class ModelAnswerer:
         notes = [answer.notice, left_out_notice(checked) if not answer.refused else "", stop_note]
         if answer.refused and not model_refused and checked:
             notes.append(f"The model's answer was withheld: {answer.reason}.")
+        elif not answer.refused and reading is not None and answer.answerer == self.name:
+            notes.append(f"Few of the question's words stand beside the sentence this answer stands on ({claim:.2f} of "
+                         f"their weight, below {p.min_claim_coverage:.2f}); asked apart, the model read that sentence as "
+                         f"answering the question ({reading:.2f}, at least {p.waive_claim_reading:.2f}).")
         answer = replace(answer, notice=" ".join(n for n in notes if n), generated_tokens=generation.tokens,
                          # the model's answer or its refusal, not an extractive answer given in its place
                          confidence=(None if confidence is None or answer.answerer != self.name
                                      else round(confidence, 4)),
+                         reading=None if reading is None or answer.answerer != self.name else round(reading, 4),
                          timings_ms={"queue": generation.queued_s * 1000, "first_token": (before + generation.queued_s + generation.first_token_s) * 1000,
                                      "generate": generation.seconds * 1000,
                                      "decode": max(generation.seconds - generation.first_token_s, 0.0) * 1000,
                                      "prompt_tokens": float(generation.prompt_tokens)})
-        return Outcome(answer, analysis, excerpts, generation, checked, model_refused, confidence=confidence)
+        return Outcome(answer, analysis, excerpts, generation, checked, model_refused, confidence=confidence,
+                       reading=reading)
+
+    def read(self, question: Question, best: Checked, policy: Policy, control: Control) -> float | None:
+        """The reading check of the kept sentence with the most claim coverage (Policy.waive_claim_reading):
+        None where it is not asked (no cut fitted, a question not in Chinese, a generator without logits, a
+        Stop or a passed deadline) or the model fails while reading (then the claim cut alone decides)."""
+        ask = getattr(self.generator, "yes_probability", None)
+        if (math.isinf(policy.waive_claim_reading) or question.language not in READING or ask is None
+                or best.support is None or control.stopped or control.overdue()):
+            return None
+        yes, no = READING_WORDS[question.language]
+        try:
+            return ask(reading_messages(question.text, best.support.sentence.text, question.language), yes, no)
+        except GenerationFailed:
+            return None
 
     def when_unsupported(self, question: Question, hits: Sequence[Hit], evidence: Evidence, analysis: Analysis,
                          reason: str, policy: Policy) -> Answer:

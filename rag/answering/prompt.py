@@ -89,3 +89,20 @@ def build_messages(question: Question, excerpts: Sequence[Excerpt], open_answer:
     user = USER.format(excerpts="\n".join(excerpt_block(i + 1, e) for i, e in enumerate(excerpts)),
                        question=question.text, instruction=instruction)
     return [{"role": "system", "content": system_message(examples)}, *history, {"role": "user", "content": user}]
+
+
+# The reading check (README, "How auto was chosen", step 12): asked apart from the answer, does the sentence that
+# supports a factoid's reply answer the question? The model's P("是") against P("不是") for its first token. It
+# decides only where the claim cut would refuse a Chinese factoid (a paraphrased question's words are not beside
+# its answer). The system message is the answer prompt's, so llama.cpp keeps it cached for both.
+READING = {"zh": "句子：{sentence}\n问题：{question}\n这句话回答了这个问题吗？只回答“是”或“不是”。"}
+READING_WORDS = {"zh": ("是", "不是")}
+
+
+def reading_messages(question: str, sentence: str, language: str = "zh") -> list[dict[str, str]]:
+    """The reading check's messages for one supporting sentence (ModelError for a language it has none for)."""
+    if language not in READING:
+        raise ModelError(f"the reading check has no prompt in {language!r}; it was measured in Chinese only")
+    user = READING[language].format(sentence=" ".join(sentence.split()), question=question.strip())
+    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
+

@@ -29,6 +29,8 @@ ROOT = Path(__file__).resolve().parents[2]
 # measured cost, so it is not asserted here.
 QUESTIONS = [
     ("美图2023年的总收入是多少？", "27亿"),
+    # a paraphrase (the article says 关闭手机业务): below the claim cut, kept by the reading check (README step 12)
+    ("美图什么时候不再自己造手机了？", "2018"),
     ("美图的CEO是谁？", "吴欣鸿"),
     ("美图的股价今天是多少？", None),
     ("美图有多少家线下门店？", None),
@@ -64,6 +66,27 @@ def test_article_questions(engine):
     out.parent.mkdir(exist_ok=True)
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     assert failures == []
+
+
+def test_the_model_reads_whether_a_sentence_answers_a_question(engine):
+    """The reading check with the bundled model (README step 12), on two article dev questions whose readings
+    were measured there (0.69 and 0.16): the sentence a paraphrase's answer stands on reads as answering it,
+    a sentence holding some other figure does not; the cut fitted between such readings is routes.json's."""
+    from rag.answering.bundled import LlamaCppGenerator
+    from rag.answering.model import AUTO_POLICY
+    from rag.answering.prompt import READING_WORDS, reading_messages
+
+    phones = ("早在2013年,美图开始涉足手机领域,要做一台“让更多人变美的手机”,而这也注定了美图手机是个小众赛道。"
+              "功能单一、用户垂直,加之手机市场价格战愈演愈烈,美图手机始终无法破圈,最终在2018年关闭手机业务,"
+              "将旗下美图手机的品牌独家授权给小米集团。")
+    slow = "原本美图是个慢公司,15年来一直练习一些传统招数,也在AI领域持续深耕,伴随着AIGC的升温,美图公司的任督二脉被打通了。”"
+    reader = LlamaCppGenerator(Path(engine.config.llm_model_path), "qwen", timeout_s=600.0)
+    try:
+        yes = reader.yes_probability(reading_messages("美图什么时候不再自己造手机了？", phones), *READING_WORDS["zh"])
+        no = reader.yes_probability(reading_messages("美图有多少员工？", slow), *READING_WORDS["zh"])
+    finally:
+        reader.close()
+    assert yes >= AUTO_POLICY.waive_claim_reading > no, (yes, no)
 
 
 def test_tokens_stream_before_the_answer_and_every_sentence_is_supported(engine):

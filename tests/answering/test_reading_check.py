@@ -1,0 +1,175 @@
+"""The reading check (README, "How auto was chosen", step 12): where the claim cut would refuse a Chinese
+factoid, the model is asked apart whether the supporting sentence answers the question, and at the fitted
+cut its "yes" waives the claim cut. The prompt, the rule, when it is asked (and when not), the serving queue
+passing it through, the saved cut, and the fitting script; the bundled model's own reading is tested in
+test_llm_integration.py."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import replace
+
+import pytest
+
+from rag.answering import decide
+from rag.answering.generation import Control, Generation, GenerationFailed
+from rag.answering.model import DEFAULT_POLICY, ModelAnswerer, load_reading
+from rag.answering.prompt import SYSTEM, reading_messages
+from rag.answering.question import Question
+from rag.errors import ModelError
+from rag.serving import ModelQueue
+from tests.answering.test_model_answerer import Scripted, _script, run
+
+OTHER_NOUN_Q = "美图2023年的员工薪酬是多少？"  # the article gives 3.7亿元 as the net profit, never a pay figure
+STRICT = replace(DEFAULT_POLICY, min_claim_coverage=0.5, waive_claim_reading=0.6)
+
+
+class Reading(Scripted):
+    """A scripted generator that can also read: yes_probability gives `p` (or raises), recording each ask."""
+
+    def __init__(self, *pieces: str, p: float = 0.9, read_fail: str = "") -> None:
+        super().__init__(*pieces)
+        self.p, self.read_fail = p, read_fail
+        self.asked: list = []
+
+    def yes_probability(self, messages, yes, no):  # noqa: ANN001
+        self.asked.append((messages, yes, no))
+        if self.read_fail:
+            raise GenerationFailed(self.read_fail)
+        return self.p
+
+
+def test_the_reading_prompt_is_the_answer_system_message_and_one_short_question():
+    messages = reading_messages("美图去年赚了多少钱？ ", "美图 2023年\n净利润3.7亿元。")
+    assert messages == [{"role": "system", "content": SYSTEM},
+                        {"role": "user", "content": "句子：美图 2023年 净利润3.7亿元。\n问题：美图去年赚了多少钱？\n"
+                                                    "这句话回答了这个问题吗？只回答“是”或“不是”。"}]
+    with pytest.raises(ModelError, match="no prompt in 'en'; it was measured in Chinese only"):
+        reading_messages("What did Meitu earn?", "美图净利润3.7亿元。", "en")
+
+
+def test_a_yes_at_the_cut_waives_the_claim_cut_and_nothing_else():
+    def rule(reading, confidence=0.9):  # noqa: ANN001, ANN202
+        return decide.model_answer(False, 1, 1.0, 0.0, 0.0, -math.inf, 0.1, 0.3, confidence, 0.2, math.inf,
+                                   reading, 0.6)
+
+    assert rule(0.6).answer and rule(0.95).answer
+    assert not rule(0.59).answer and "below 0.30: the value may belong to something other" in rule(0.59).reason
+    assert not rule(None).answer  # not asked: the claim cut decides
+    assert "it was guessing" in rule(0.95, confidence=0.1).reason  # the confidence cut still refuses first
+    assert not decide.model_answer(True, 1, 1.0, 0.0, 0.0, -math.inf, 0.1, 0.3, 0.9, 0.2, math.inf, 0.99, 0.6).answer
+
+
+def test_a_factoid_below_the_claim_cut_is_kept_when_the_model_reads_its_sentence_as_the_answer(fake_engine):
+    yes = Reading("3.7亿元[1]", p=0.9)
+    kept = run(fake_engine, yes, question=OTHER_NOUN_Q, policy=STRICT)
+    assert (kept.answer.refused, kept.answer.text, kept.reading) == (False, "3.7亿元[1]", 0.9)
+    ((messages, said_yes, said_no),) = yes.asked
+    assert (said_yes, said_no) == ("是", "不是")
+    sentence = " ".join(kept.checked[0].support.sentence.text.split())
+    assert messages == reading_messages(OTHER_NOUN_Q, sentence)
+    no = run(fake_engine, Reading("3.7亿元[1]", p=0.3), question=OTHER_NOUN_Q, policy=STRICT)
+    assert (no.answer.refused, no.reading) == (True, 0.3)
+    assert "of the question's word weight, below 0.50" in no.answer.reason
+
+
+def test_the_reading_check_is_asked_only_where_the_claim_cut_would_refuse(fake_engine):
+    above = Reading("3.7亿元[1]")
+    assert not run(fake_engine, above, question="美图2023年的净利润是多少？", policy=STRICT).answer.refused
+    assert above.asked == []  # the claim cut passes: nothing to ask
+    unfitted = Reading("3.7亿元[1]")
+    assert run(fake_engine, unfitted, question=OTHER_NOUN_Q, policy=replace(STRICT, waive_claim_reading=math.inf)).answer.refused
+    assert unfitted.asked == []  # no cut fitted: never asked
+    invented = Reading("美图有4800名员工[1]。")
+    assert run(fake_engine, invented, question=OTHER_NOUN_Q, policy=STRICT).answer.refused
+    assert invented.asked == []  # nothing supported: nothing to read
+    endpoint = run(fake_engine, Scripted("3.7亿元[1]"), question=OTHER_NOUN_Q, policy=STRICT)  # no logits to read
+    assert (endpoint.answer.refused, endpoint.reading) == (True, None)
+
+
+def test_a_failed_reading_leaves_the_claim_cut_to_decide(fake_engine):
+    failing = Reading("3.7亿元[1]", read_fail="the model failed while reading (RuntimeError: decode)")
+    outcome = run(fake_engine, failing, question=OTHER_NOUN_Q, policy=STRICT)
+    assert (outcome.answer.refused, outcome.reading, len(failing.asked)) == (True, None, 1)
+
+
+def test_no_reading_in_english_after_a_stop_or_past_the_deadline(fake_engine):
+    outcome = run(fake_engine, Reading("3.7亿元[1]"), question=OTHER_NOUN_Q, policy=STRICT)
+    best = outcome.checked[0]
+    reader = Reading("3.7亿元[1]")
+    answerer = ModelAnswerer(reader, fake_engine_extractive(), STRICT, "model")
+    english = Question.make("What was Meitu's staff pay in 2023?")
+    assert answerer.read(english, best, STRICT, Control()) is None
+    stopped = Control()
+    stopped.stop.set()
+    assert answerer.read(Question.make(OTHER_NOUN_Q), best, STRICT, stopped) is None
+    assert answerer.read(Question.make(OTHER_NOUN_Q), best, STRICT, Control(deadline=0.0)) is None
+    assert reader.asked == []
+    assert answerer.read(Question.make(OTHER_NOUN_Q), best, STRICT, Control()) == 0.9
+
+
+def fake_engine_extractive():  # noqa: ANN201
+    from rag.answering.extractive import ExtractiveAnswerer
+
+    return ExtractiveAnswerer()
+
+
+def test_the_serving_queue_passes_the_reading_through_and_says_when_it_cannot():
+    reader = Reading("x")
+    queue = ModelQueue(reader, queue_s=30.0)
+    assert queue.yes_probability([{"role": "user", "content": "?"}], "是", "不是") == 0.9
+    assert len(reader.asked) == 1
+
+    class NoLogits:
+        name = "endpoint"
+
+        def generate(self, messages, max_tokens, control=None):  # noqa: ANN001
+            return Generation("x")
+
+    with pytest.raises(GenerationFailed, match="endpoint gives no token probabilities"):
+        ModelQueue(NoLogits(), queue_s=30.0).yes_probability([], "是", "不是")
+
+
+def test_the_saved_reading_cut_is_read_and_checked(tmp_path):
+    assert load_reading(tmp_path / "none.json") == {}
+    path = tmp_path / "routes.json"
+    path.write_text('{"routes": {}, "reading": null}', encoding="utf-8")
+    assert load_reading(path) == {}
+    path.write_text('{"routes": {}, "reading": {"waive_claim_reading": 0.55}}', encoding="utf-8")
+    assert load_reading(path) == {"waive_claim_reading": 0.55}
+    path.write_text('{"routes": {}, "reading": {"waive_claim_reading": 1.5}}', encoding="utf-8")
+    with pytest.raises(ModelError, match=r"waive_claim_reading must be a number in \(0, 1\]. Rerun"):
+        load_reading(path)
+
+
+def test_choose_policy_fits_the_reading_cut_on_rows_below_the_claim_cut(tmp_path, capsys):
+    cp = _script("choose_policy")
+
+    def row(kind: str, reading: float | None, claim: float = 0.1) -> dict:
+        return {"kind": kind, "shape": "factoid", "tags": ["zh"], "reply": "2018年", "answers": ["2018"],
+                "model_refused": False, "confidence": {"min": 0.9}, "reading": reading,
+                "checked": [{"text": "2018年", "kept": True, "claim_coverage": claim, "passage_coverage": 1.0}],
+                "extractive": "", "extractive_refused": True}
+
+    # a paraphrase read as answered (0.7), one read as not (0.45); an unanswerable one read at 0.5
+    rows = [row("answerable", 0.7), row("answerable", 0.45), row("answerable", None, claim=0.9),
+            row("unanswerable", 0.5)]
+    fit = tmp_path / "study.jsonl"
+    fit.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    saved = tmp_path / "routes.json"
+    saved.write_text('{"routes": {"factoid/zh": "model"}}', encoding="utf-8")
+    assert cp.main([str(fit), "--reading", "--write", str(saved)]) == 0
+    out = capsys.readouterr().out
+    # 0.7 down to 0.55 rescue the first paraphrase and keep the refusal: the highest of them is taken
+    assert "chosen reading cut 0.7 (balanced 83.3 against 66.7 without)" in out
+    assert json.loads(saved.read_text(encoding="utf-8"))["reading"]["waive_claim_reading"] == 0.7
+    rows[0]["reading"] = 0.4  # now no cut helps without answering the unanswerable one first
+    fit.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    assert cp.main([str(fit), "--reading", "--write", str(saved)]) == 0
+    assert "chosen reading cut inf" in capsys.readouterr().out
+    assert json.loads(saved.read_text(encoding="utf-8"))["reading"] is None
+    with pytest.raises(SystemExit, match="no reading check recorded; run scripts/study_model.py with --reading-below"):
+        bare = tmp_path / "bare.jsonl"
+        bare.write_text(json.dumps({k: v for k, v in rows[0].items() if k != "reading"}) + "\n", encoding="utf-8")
+        cp.main([str(bare), "--reading"])
