@@ -156,12 +156,16 @@ class ModelQueue:
         control.deadline = ticket.arrived + self.queue_s + answer_s
 
     def yes_probability(self, messages: Sequence[dict[str, str]], yes: str, no: str) -> float:
-        """The wrapped generator's reading check (model.ModelAnswerer.read), not queued: one short prompt read
-        right after this request's own answer, serialized with the answers by the generator's lock.
+        """The wrapped generator's reading check (model.ModelAnswerer.read): one short prompt read right after
+        this request's own answer, not queued, so only while nobody else wants the model: when an answer runs or
+        waits, GenerationFailed (the claim cut alone then decides), so a crowd never waits for a reading. Also
         GenerationFailed where the wrapped generator cannot read logits (an endpoint)."""
         ask = getattr(self.generator, "yes_probability", None)
         if ask is None:
             raise GenerationFailed(f"{self.name} gives no token probabilities to read a yes/no answer from")
+        with self._changed:
+            if self._running is not None or self._waiting:
+                raise GenerationFailed("the model is busy with other questions: the reading check was skipped")
         return ask(messages, yes, no)
 
     def generate(self, messages: Sequence[dict[str, str]], max_tokens: int,

@@ -210,7 +210,6 @@ class LlamaCppGenerator:
                 _append_reply(self.reply_file, self.name, key, generation)
         return generation
 
-
     def yes_probability(self, messages: Sequence[dict[str, str]], yes: str, no: str) -> float:
         """P(the reply's first token is `yes`'s first token) against `no`'s, read from llama.cpp's logits after
         the prompt (ChatML, the assistant turn opened): one prompt evaluation and no decoding. The prompt's

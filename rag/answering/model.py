@@ -370,10 +370,12 @@ class ModelAnswerer:
         confidence = (token_confidence(generation.token_probs, question.text, p.confidence_statistic)
                       if factoid and not generation.stopped else None)
         claim = max((c.claim_coverage for c in kept), default=0.0)
-        reading = None
+        reading, read_s = None, 0.0
         if (factoid and kept and not model_refused and not generation.stopped and claim < p.min_claim_coverage
                 and (confidence is None or confidence >= p.min_confidence)):
+            t_read = time.perf_counter()
             reading = self.read(question, max(kept, key=lambda c: c.claim_coverage), p, control)
+            read_s = time.perf_counter() - t_read
         decision = decide.model_answer(model_refused, len(kept), max((c.passage_coverage for c in kept), default=0.0),
                                        analysis.score, p.min_question_coverage, p.min_extractive_score,
                                        claim, p.min_claim_coverage if factoid else 0.0, confidence,
@@ -401,7 +403,8 @@ class ModelAnswerer:
                          timings_ms={"queue": generation.queued_s * 1000, "first_token": (before + generation.queued_s + generation.first_token_s) * 1000,
                                      "generate": generation.seconds * 1000,
                                      "decode": max(generation.seconds - generation.first_token_s, 0.0) * 1000,
-                                     "prompt_tokens": float(generation.prompt_tokens)})
+                                     "prompt_tokens": float(generation.prompt_tokens),
+                                     **({"reading": read_s * 1000} if reading is not None else {})})
         return Outcome(answer, analysis, excerpts, generation, checked, model_refused, confidence=confidence,
                        reading=reading)
 

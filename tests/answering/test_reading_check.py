@@ -65,6 +65,8 @@ def test_a_factoid_below_the_claim_cut_is_kept_when_the_model_reads_its_sentence
     yes = Reading("3.7亿元[1]", p=0.9)
     kept = run(fake_engine, yes, question=OTHER_NOUN_Q, policy=STRICT)
     assert (kept.answer.refused, kept.answer.text, kept.reading) == (False, "3.7亿元[1]", 0.9)
+    assert kept.answer.reading == 0.9 and kept.answer.timings_ms["reading"] >= 0.0
+    assert "asked apart, the model read that sentence as answering the question (0.90, at least 0.60)" in kept.answer.notice
     ((messages, said_yes, said_no),) = yes.asked
     assert (said_yes, said_no) == ("是", "不是")
     sentence = " ".join(kept.checked[0].support.sentence.text.split())
@@ -129,6 +131,10 @@ def test_the_serving_queue_passes_the_reading_through_and_says_when_it_cannot():
 
     with pytest.raises(GenerationFailed, match="endpoint gives no token probabilities"):
         ModelQueue(NoLogits(), queue_s=30.0).yes_probability([], "是", "不是")
+    queue._waiting.append(object())  # someone waits for the model: no reading jumps ahead of them
+    with pytest.raises(GenerationFailed, match="busy with other questions: the reading check was skipped"):
+        queue.yes_probability([{"role": "user", "content": "?"}], "是", "不是")
+    assert len(reader.asked) == 1
 
 
 def test_the_saved_reading_cut_is_read_and_checked(tmp_path):
