@@ -97,7 +97,7 @@ def row_to_json(row: EvalRow) -> dict[str, Any]:
     return {"id": row.id, "question": row.question, "tags": list(row.tags), "answers": list(row.answers),
             "evidence": list(row.evidence), "answerable": row.answerable, "answer": out["answer"],
             "refused": out["refused"], "reason": out["reason"], "notice": out["notice"],
-            "confidence": out["confidence"], "reading": out.get("reading"),
+            "confidence": out["confidence"], "reading": out["reading"],
             "answerer": out["answerer"], "kind": out["kind"], "span": out["span"],
             "split": row.split, "citations": out["citations"], "hits": out["hits"],
             "retrieval_query": out["retrieval_query"], "metrics": row.metrics, "timings_ms": out["timings_ms"]}

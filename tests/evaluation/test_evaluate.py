@@ -67,11 +67,11 @@ def test_summary_and_results_line() -> None:
     assert (s["total_p50_ms"], s["embed_p95_ms"], s["markers_ok"]) == (13.0, 10.0, 1.0)
     line = row_to_json(rows[0])
     assert list(line) == ["id", "question", "tags", "answers", "evidence", "answerable", "answer", "refused",
-                          "reason", "notice", "confidence", "answerer", "kind", "span", "split",
+                          "reason", "notice", "confidence", "reading", "answerer", "kind", "span", "split",
                           "citations", "hits", "retrieval_query", "metrics", "timings_ms"]
     assert (line["id"], line["tags"], line["answer"], line["refused"]) == ("q1", ["number"], _answer(False).text,
                                                                            False)
-    assert (line["reason"], line["notice"], line["confidence"]) == ("", "", None)
+    assert (line["reason"], line["notice"], line["confidence"], line["reading"]) == ("", "", None, None)
     withheld = replace(_answer(True), reason="below the claim cut", notice="The model's answer was withheld.",
                        confidence=0.25)
     refused = row_to_json(eval_row(UNANSWERABLE, withheld, 2, CORPUS))  # why it was refused, for reading the run
