@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.answering.base import Evidence
-from rag.answering.bundled import LlamaCppGenerator, template_text
+from rag.answering.bundled import LlamaCppGenerator
 from rag.answering.confidence import STATISTICS, token_confidence
 from rag.answering.extractive import ExtractiveAnswerer
 from rag.answering.features import coverage, question_terms
@@ -78,13 +78,7 @@ def judge_messages(messages: list[dict], reply: str, question: Question) -> list
 
 def p_yes(generator: LlamaCppGenerator, messages: list[dict], language: str) -> float:
     """P(yes) against P(no) for the judge's first token, from the logits after its prompt (ChatML)."""
-    llm = generator.load()
-    prompt = template_text(messages) + "<|im_start|>assistant\n"
-    llm.reset()
-    llm.eval(llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
-    logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),))
-    yes, no = (llm.tokenize(w.encode("utf-8"), add_bos=False)[0] for w in JUDGE_WORDS[language])
-    return float(1 / (1 + np.exp(logits[no] - logits[yes])))
+    return generator.yes_probability(messages, *JUDGE_WORDS[language])
 
 
 class CachedGenerator:

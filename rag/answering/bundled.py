@@ -374,6 +374,6 @@ def _replay(generation: Generation, control: Control) -> Generation:
 
 
 def template_text(messages: Sequence[dict[str, str]]) -> str:
-    """Roughly what the chat template feeds the model (ChatML): for the prompt-token count, and the judge
-    prompt scripts/study_model.py scores."""
+    """Roughly what the chat template feeds the model (ChatML): for the prompt-token count, and the prompts
+    `yes_probability` reads (the reading check; scripts/study_model.py's judge)."""
     return "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
