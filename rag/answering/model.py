@@ -8,7 +8,9 @@ every sentence it writes is checked against them before anyone sees it cited.
    OpenAI-compatible endpoint in llm.py), streaming to `control.on_token`, stoppable by `control.stop`.
 3. Each sentence of the reply is checked (support.py): supported by an excerpt sentence (overlap/meaning,
    the claim's numbers and names), and — read with the question — the question's numbers, Latin words and
-   quoted titles stand beside that sentence, and enough of the question's words do (`Policy`). Sentences
+   quoted titles stand beside that sentence, and enough of the question's words do (`Policy`; where they do
+   not, a Chinese factoid may still stand when the model, asked apart, reads that sentence as answering the
+   question: the reading check, `ModelAnswerer.read`). Sentences
    that fail are left out of the answer and named in the notice. No sentence left, or the model saying in
    its own words that the excerpts do not say: the answer is refused ("auto") or, where the policy says
    so, the extractive answer is given if it passes the same question checks.

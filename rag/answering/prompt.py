@@ -105,4 +105,3 @@ def reading_messages(question: str, sentence: str, language: str = "zh") -> list
         raise ModelError(f"the reading check has no prompt in {language!r}; it was measured in Chinese only")
     user = READING[language].format(sentence=" ".join(sentence.split()), question=question.strip())
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
-
