@@ -155,18 +155,28 @@ class ModelQueue:
                                 "one answer")
         control.deadline = ticket.arrived + self.queue_s + answer_s
 
-    def yes_probability(self, messages: Sequence[dict[str, str]], yes: str, no: str) -> float:
+    def yes_probability(self, messages: Sequence[dict[str, str]], yes: str, no: str,
+                        control: Control | None = None) -> float:
         """The wrapped generator's reading check (model.ModelAnswerer.read): one short prompt read right after
         this request's own answer, not queued, so only while nobody else wants the model: when an answer runs or
-        waits, GenerationFailed (the claim cut alone then decides), so a crowd never waits for a reading. Also
-        GenerationFailed where the wrapped generator cannot read logits (an endpoint)."""
+        waits, GenerationFailed (the claim cut alone then decides), so a crowd never waits behind a reading it
+        did not see coming. While it runs it holds the model like an answer (one arriving meanwhile waits its
+        turn), and its time is left out of the answer timings the queue predicts with. Also GenerationFailed
+        where the wrapped generator cannot read logits (an endpoint)."""
         ask = getattr(self.generator, "yes_probability", None)
         if ask is None:
             raise GenerationFailed(f"{self.name} gives no token probabilities to read a yes/no answer from")
         with self._changed:
             if self._running is not None or self._waiting:
                 raise GenerationFailed("the model is busy with other questions: the reading check was skipped")
-        return ask(messages, yes, no)
+            now = self._clock()
+            self._running, self._running_since = _Ticket(now, now, control or Control()), now
+        try:
+            return ask(messages, yes, no, control)
+        finally:
+            with self._changed:
+                self._running = None
+                self._changed.notify_all()
 
     def generate(self, messages: Sequence[dict[str, str]], max_tokens: int,
                  control: Control | None = None) -> Generation:

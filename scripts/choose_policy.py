@@ -325,12 +325,17 @@ def read(row: dict, claim_cut: float, min_conf: float, waive: float, stat: str, 
 
 
 def reading_main(fit_paths: list[Path], report_paths: list[Path], write: Path | None = None) -> int:
-    """Choose Policy.waive_claim_reading with the saved claim and confidence cuts (AUTO_POLICY) on the fitting
-    sets: the best balanced rate, fitting sets averaged; ties: the higher cut (it waives less). Rule set
-    beforehand: a cut is taken only if it raises the balanced rate and refuses no more answerable questions
-    on any fitting set than the claim cut alone; otherwise none (inf)."""
+    """Choose Policy.waive_claim_reading with the claim and confidence cuts the installed routes.json gives
+    (AUTO_POLICY) on the fitting sets: the best balanced rate, fitting sets averaged; ties: the higher cut (it
+    waives more rarely). Rule set beforehand: a cut is taken only if it raises the balanced rate; otherwise none
+    (inf). (A waiver can only answer more, so it never refuses more answerable questions.)"""
+    saved_file = write if write is not None and write.is_file() else ROUTES_FILE
+    if factoid_route(saved_file) != "model":
+        raise SystemExit(f"{saved_file} routes Chinese factoids to {factoid_route(saved_file)!r}; --reading fits the "
+                         "cut of the 'model' route only (scripts/choose_routing.py chose it; rerun that first)")
     fits = [load_rows(p) for p in fit_paths]
-    missing = [str(p) for p, rows in zip(fit_paths, fits, strict=True) if not any("reading" in r for r in rows)]
+    missing = [str(p) for p, rows in zip(fit_paths, fits, strict=True)
+               if not any(r.get("reading") is not None for r in rows)]
     if missing:
         raise SystemExit(f"{', '.join(missing)}: no reading check recorded; run scripts/study_model.py with "
                          "--reading-below (e.g. 0.6)")
@@ -343,10 +348,7 @@ def reading_main(fit_paths: list[Path], report_paths: list[Path], write: Path | 
     def bal(cut: float) -> float:
         return sum((r["answerable"] + r["refused"]) / 2 for r in fit_rates(cut)) / len(fits)
 
-    none = fit_rates(float("inf"))
-    allowed = [c for c in READING_GRID if all(r["wrong_refusal"] <= n["wrong_refusal"]
-                                              for r, n in zip(fit_rates(c), none, strict=True))]
-    best = max(allowed, key=lambda c: (round(bal(c), 6), c))
+    best = max(READING_GRID, key=lambda c: (round(bal(c), 6), c))
     if bal(best) <= bal(float("inf")):
         best = float("inf")
     print("| reading cut | balanced | " + " | ".join(p.name for p in fit_paths) + " |")
@@ -367,7 +369,7 @@ def reading_main(fit_paths: list[Path], report_paths: list[Path], write: Path | 
         saved["reading"] = ({"waive_claim_reading": best, "fitted_on": [str(p) for p in fit_paths],
                              "how": "scripts/choose_policy.py --reading: with the saved claim and confidence cuts, the "
                                     "best mean of answerable-right and unanswerable-refused rates, the fitting sets "
-                                    "averaged, among the cuts refusing no more answerable questions"}
+                                    "averaged (ties: the higher cut)"}
                             if best != float("inf") else None)
         write.write_text(json.dumps(saved, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         print(f"wrote {write}")

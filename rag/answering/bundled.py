@@ -210,15 +210,30 @@ class LlamaCppGenerator:
                 _append_reply(self.reply_file, self.name, key, generation)
         return generation
 
-    def yes_probability(self, messages: Sequence[dict[str, str]], yes: str, no: str) -> float:
+    def yes_probability(self, messages: Sequence[dict[str, str]], yes: str, no: str,
+                        control: Control | None = None) -> float:
         """P(the reply's first token is `yes`'s first token) against `no`'s, read from llama.cpp's logits after
         the prompt (ChatML, the assistant turn opened): one prompt evaluation and no decoding. The prompt's
-        cached prefix (the system message) is reused, and the next answer finds it cached again.
-        GenerationFailed when the model cannot be loaded or llama.cpp fails."""
+        cached prefix (the system message) is reused, and the next answer finds it cached again. Stop, the
+        deadline and the timeout end it between prompt batches, as they end an answer. GenerationFailed when
+        it ends so, or the model cannot be loaded, or llama.cpp fails."""
         import numpy as np
 
+        control = control or Control()
         with self._lock:
             llm = self.load()
+            start = time.monotonic()
+
+            def why_end() -> str | None:
+                if control.stopped:
+                    return "stopped while reading"
+                if control.overdue():
+                    return control.deadline_why or "the model ran past its deadline"
+                if time.monotonic() - start > self.timeout_s:
+                    return f"the model was still reading after {self.timeout_s:g} s (RAG_LLM_TIMEOUT_S)"
+                return None
+
+            self._why_end = why_end
             try:
                 prompt = template_text(messages) + "<|im_start|>assistant\n"
                 tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
@@ -231,8 +246,12 @@ class LlamaCppGenerator:
                 logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),))
                 first_yes, first_no = (llm.tokenize(w.encode("utf-8"), add_bos=False)[0] for w in (yes, no))
                 return float(1.0 / (1.0 + np.exp(float(logits[first_no]) - float(logits[first_yes]))))
+            except _Ended as ended:
+                raise GenerationFailed(str(ended) or "stopped while reading") from None
             except Exception as exc:  # llama.cpp errors (context overflow, decode failure)
                 raise GenerationFailed(f"the model failed while reading ({type(exc).__name__}: {exc})") from None
+            finally:
+                self._why_end = None
 
 
 def faster_build_hint(system_info: str, cpu_flags: str) -> str:

@@ -374,7 +374,7 @@ class ModelAnswerer:
         claim = max((c.claim_coverage for c in kept), default=0.0)
         reading, read_s = None, 0.0
         if (factoid and kept and not model_refused and not generation.stopped and claim < p.min_claim_coverage
-                and (confidence is None or confidence >= p.min_confidence)):
+                and (confidence is None or p.min_confidence <= confidence < p.waive_claim_confidence)):
             t_read = time.perf_counter()
             reading = self.read(question, max(kept, key=lambda c: c.claim_coverage), p, control)
             read_s = time.perf_counter() - t_read
@@ -393,7 +393,7 @@ class ModelAnswerer:
         notes = [answer.notice, left_out_notice(checked) if not answer.refused else "", stop_note]
         if answer.refused and not model_refused and checked:
             notes.append(f"The model's answer was withheld: {answer.reason}.")
-        elif not answer.refused and reading is not None and answer.answerer == self.name:
+        elif not answer.refused and reading is not None and reading >= p.waive_claim_reading and answer.answerer == self.name:
             notes.append(f"Few of the question's words stand beside the sentence this answer stands on ({claim:.2f} of "
                          f"their weight, below {p.min_claim_coverage:.2f}); asked apart, the model read that sentence as "
                          f"answering the question ({reading:.2f}, at least {p.waive_claim_reading:.2f}).")
@@ -420,7 +420,8 @@ class ModelAnswerer:
             return None
         yes, no = READING_WORDS[question.language]
         try:
-            return ask(reading_messages(question.text, best.support.sentence.text, question.language), yes, no)
+            return ask(reading_messages(question.text, best.support.sentence.text, question.language), yes, no,
+                       control)
         except GenerationFailed:
             return None
 

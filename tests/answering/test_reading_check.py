@@ -33,7 +33,7 @@ class Reading(Scripted):
         self.p, self.read_fail = p, read_fail
         self.asked: list = []
 
-    def yes_probability(self, messages, yes, no):  # noqa: ANN001
+    def yes_probability(self, messages, yes, no, control=None):  # noqa: ANN001
         self.asked.append((messages, yes, no))
         if self.read_fail:
             raise GenerationFailed(self.read_fail)
@@ -120,8 +120,16 @@ def fake_engine_extractive():  # noqa: ANN201
 def test_the_serving_queue_passes_the_reading_through_and_says_when_it_cannot():
     reader = Reading("x")
     queue = ModelQueue(reader, queue_s=30.0)
+    busy_while_reading = []
+    original = reader.yes_probability
+
+    def reading(messages, yes, no, control=None):  # noqa: ANN001, ANN202
+        busy_while_reading.append(queue.busy)  # the reading holds the model like an answer
+        return original(messages, yes, no, control)
+
+    reader.yes_probability = reading
     assert queue.yes_probability([{"role": "user", "content": "?"}], "是", "不是") == 0.9
-    assert len(reader.asked) == 1
+    assert (len(reader.asked), busy_while_reading, queue.busy, queue.service_s) == (1, [True], False, None)
 
     class NoLogits:
         name = "endpoint"
@@ -177,5 +185,78 @@ def test_choose_policy_fits_the_reading_cut_on_rows_below_the_claim_cut(tmp_path
     assert json.loads(saved.read_text(encoding="utf-8"))["reading"] is None
     with pytest.raises(SystemExit, match="no reading check recorded; run scripts/study_model.py with --reading-below"):
         bare = tmp_path / "bare.jsonl"
-        bare.write_text(json.dumps({k: v for k, v in rows[0].items() if k != "reading"}) + "\n", encoding="utf-8")
+        bare.write_text(json.dumps({**rows[0], "reading": None}) + "\n", encoding="utf-8")  # as study_model writes it
         cp.main([str(bare), "--reading"])
+
+
+class ReadingLlama:
+    """The parts of llama_cpp.Llama that yes_probability uses: one token per character, the prompt cache
+    (`_input_ids`, `n_tokens`), `eval` in batches of 4 tokens through `_ctx.decode`, and fixed logits that
+    favour 是 over 不 by 2 (P = 0.881)."""
+
+    def __init__(self, on_decode=None) -> None:  # noqa: ANN001
+        import ctypes
+        import types
+
+        values = [0.0] * 65536
+        values[ord("是")] = 2.0
+        self._floats = (ctypes.c_float * len(values))(*values)
+        self._ctx = types.SimpleNamespace(decode=self._decode, get_logits=lambda: ctypes.cast(
+            self._floats, ctypes.POINTER(ctypes.c_float)))
+        self._input_ids: list[int] = []
+        self.n_tokens, self.evaluated, self.decoded = 0, 0, 0
+        self.on_decode = on_decode or (lambda n: None)
+
+    def n_vocab(self) -> int:
+        return len(self._floats)
+
+    def tokenize(self, text: bytes, add_bos: bool = False, special: bool = False) -> list[int]:
+        return [ord(ch) for ch in text.decode("utf-8")]
+
+    def _decode(self, batch: object) -> None:
+        self.decoded += 1
+        self.on_decode(self.decoded)
+
+    def eval(self, tokens: list[int]) -> None:
+        for i in range(0, len(tokens), 4):
+            batch = tokens[i:i + 4]
+            self._ctx.decode(None)
+            self._input_ids[self.n_tokens:] = batch
+            self.n_tokens += len(batch)
+            self.evaluated += len(batch)
+
+
+def reader_with(llm: ReadingLlama, tmp_path):  # noqa: ANN001, ANN201
+    from rag.answering.bundled import LlamaCppGenerator, _end_between_calls
+
+    g = LlamaCppGenerator(tmp_path / "m.gguf", "qwen", reply_cache=0)
+    g._llm = llm
+    _end_between_calls(llm, g._end_reason, g._record)  # what load() does to the real model
+    return g
+
+
+def test_the_bundled_reading_reuses_the_cached_system_message_and_reads_the_first_token(tmp_path):
+    from rag.answering.bundled import template_text
+
+    llm = ReadingLlama()
+    g = reader_with(llm, tmp_path)
+    first = reading_messages("美图去年赚了多少钱？", "美图净利润3.7亿元。")
+    assert g.yes_probability(first, "是", "不是") == pytest.approx(1 / (1 + math.exp(-2.0)), abs=1e-6)
+    whole = len(template_text(first) + "<|im_start|>assistant\n")
+    assert (llm.evaluated, llm.n_tokens) == (whole, whole)
+    second = reading_messages("美图有多少员工？", "美图月活用户2.49亿。")
+    text = template_text(second) + "<|im_start|>assistant\n"
+    shared = next(i for i, (a, b) in enumerate(zip(template_text(first), text, strict=False)) if a != b)  # the system message and more
+    assert shared > len(SYSTEM)
+    g.yes_probability(second, "是", "不是")
+    assert (llm.evaluated, llm.n_tokens) == (whole + len(text) - shared, len(text))  # only what differs was read
+
+
+def test_stop_ends_a_reading_between_batches_and_frees_the_model(tmp_path):
+    control = Control()
+    llm = ReadingLlama(on_decode=lambda n: control.stop.set() if n == 2 else None)
+    g = reader_with(llm, tmp_path)
+    with pytest.raises(GenerationFailed, match="^stopped while reading$"):
+        g.yes_probability(reading_messages("美图去年赚了多少钱？", "美图净利润3.7亿元。"), "是", "不是", control)
+    assert (llm.decoded, g._why_end) == (2, None)  # batch 3 never ran; nothing left to end the next answer
+    assert 0 < g.yes_probability(reading_messages("美图去年赚了多少钱？", "美图净利润3.7亿元。"), "是", "不是") < 1
