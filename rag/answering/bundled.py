@@ -126,6 +126,17 @@ class LlamaCppGenerator:
         why_end = self._why_end
         return why_end() if why_end is not None else None
 
+    def _ending(self, control: Control, start: float, stopped: str, doing: str) -> str | None:
+        """Why a llama.cpp request begun at `start` (time.monotonic) must end now, or None to go on: Stop
+        (`stopped`), the deadline, or RAG_LLM_TIMEOUT_S while the model was `doing` it."""
+        if control.stopped:
+            return stopped
+        if control.overdue():
+            return control.deadline_why or "the model ran past its deadline"
+        if time.monotonic() - start > self.timeout_s:
+            return f"the model was still {doing} after {self.timeout_s:g} s (RAG_LLM_TIMEOUT_S)"
+        return None
+
     def _record(self, n_tokens: int, first: int, best: int, p: float) -> None:
         if self._decoded is not None:
             self._decoded.append((n_tokens, first, best, p))
@@ -155,13 +166,7 @@ class LlamaCppGenerator:
 
             def why_end() -> str | None:
                 """Why the generation must end now ("" for Stop), or None to go on."""
-                if control.stopped:
-                    return ""
-                if control.overdue():
-                    return control.deadline_why or "the model ran past its deadline"
-                if time.monotonic() - start > self.timeout_s:
-                    return f"the model was still writing after {self.timeout_s:g} s (RAG_LLM_TIMEOUT_S)"
-                return None
+                return self._ending(control, start, "", "writing")
 
             self._why_end = why_end  # read between llama.cpp calls, mid-prompt too (_end_between_calls)
             self._decoded = []
@@ -224,16 +229,7 @@ class LlamaCppGenerator:
             llm = self.load()
             start = time.monotonic()
 
-            def why_end() -> str | None:
-                if control.stopped:
-                    return "stopped while reading"
-                if control.overdue():
-                    return control.deadline_why or "the model ran past its deadline"
-                if time.monotonic() - start > self.timeout_s:
-                    return f"the model was still reading after {self.timeout_s:g} s (RAG_LLM_TIMEOUT_S)"
-                return None
-
-            self._why_end = why_end
+            self._why_end = lambda: self._ending(control, start, "stopped while reading", "reading")
             try:
                 prompt = template_text(messages) + "<|im_start|>assistant\n"
                 tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
