@@ -111,8 +111,8 @@ def test_answer_with_sources_and_clickable_marker(page, ui_app: RunningApp) -> N
     page.set_viewport_size({"width": 520, "height": 720})
     page.evaluate("window.scrollTo(0, 0)")
     page.wait_for_timeout(300)
-    in_view = "id => { const r = document.getElementById(id).getBoundingClientRect(); " \
-              "return r.top >= 0 && r.top < window.innerHeight; }"
+    in_view = "id => { const el = document.getElementById(id); if (!el) return false;" \
+              " const r = el.getBoundingClientRect(); return r.top >= 0 && r.top < window.innerHeight; }"
     assert not page.evaluate(in_view, card_id), "the test needs the passage out of view before the click"
     url = page.url
     link.click()
@@ -145,7 +145,7 @@ def test_markers_of_an_older_answer_show_that_answers_sources(page) -> None:
                            arg=new_card, timeout=5000)
     assert not page.locator(f"#{old_card}").is_visible()
     first.locator("a.rag-cite").first.click()
-    page.wait_for_function("id => document.getElementById(id).offsetParent !== null", arg=old_card, timeout=5000)
+    page.wait_for_function("id => { const el = document.getElementById(id); return !!el && el.offsetParent !== null; }", arg=old_card, timeout=5000)
     assert not page.locator(f"#{new_card}").is_visible()
     old_part = page.locator(f"#rag-sources .rag-answer-sources:has(#{old_card})")
     assert old_part.locator(".rag-answer-head").inner_text().endswith(f"Sources of answer {old_card.split('-')[1]}")
@@ -153,7 +153,7 @@ def test_markers_of_an_older_answer_show_that_answers_sources(page) -> None:
     assert "rag-active" in page.locator(f"#{old_card}").get_attribute("class")
     shot(page, "07_older_marker_clicked")
     latest.locator("a.rag-cite").first.click()  # and back to the latest answer
-    page.wait_for_function("id => document.getElementById(id).offsetParent !== null", arg=new_card, timeout=5000)
+    page.wait_for_function("id => { const el = document.getElementById(id); return !!el && el.offsetParent !== null; }", arg=new_card, timeout=5000)
     assert not page.locator(f"#{old_card}").is_visible()
 
 
@@ -187,7 +187,7 @@ def test_upload_then_ask_about_it(page, ui_app: RunningApp, tmp_path: Path) -> N
     assert stored in status
     assert (ui_app.uploads_dir / stored).read_text(encoding="utf-8") == doc.read_text(encoding="utf-8")
     assert sorted(p.name for p in ui_app.uploads_dir.iterdir()) == [stored]  # no staging folder left
-    page.wait_for_function("([sel, want]) => document.querySelector(sel).innerText.includes(want)",
+    page.wait_for_function("([sel, want]) => { const el = document.querySelector(sel); return !!el && el.innerText.includes(want); }",
                            arg=["#rag-docs", stored])
     answer = ask(page, "星火公司2025年的研发投入是多少？")
     assert "8.8亿" in compact(answer)

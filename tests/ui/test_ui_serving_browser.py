@@ -95,8 +95,10 @@ def test_tokens_appear_before_the_answer_is_complete(browser, app: RunningApp, l
     index = send(page, "美图2023年的总收入是多少？")
     reply = page.locator(BOT).nth(index)
     # a draft with some of the reply, still marked as in progress (the status span, the trailing …)
-    page.wait_for_function("([sel, i]) => { const s = document.querySelectorAll(sel)[i].querySelector('.rag-status');"
-                           " return s && s.innerText.includes('美图2023') && s.innerText.endsWith('…'); }",
+    # the chat is redrawn while it streams: the message may be missing for a moment, which is "not yet"
+    page.wait_for_function("([sel, i]) => { const m = document.querySelectorAll(sel)[i];"
+                           " const s = m && m.querySelector('.rag-status');"
+                           " return !!s && s.innerText.includes('美图2023') && s.innerText.endsWith('…'); }",
                            arg=[BOT, index], timeout=15000)
     draft = compact(reply.inner_text())
     assert "29.3%" not in draft  # not yet complete
