@@ -313,22 +313,38 @@ def confidence_main(fit_paths: list[Path], report_paths: list[Path], write: Path
 # The reading check (README step 12): where the claim cut would refuse a Chinese factoid, the claim cut is waived
 # when the model, asked apart, gives "this sentence answers the question" at least this probability (inf: never).
 READING_GRID = [float("inf"), 0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.65, 0.6, 0.55, 0.5]
+# ... and, the other way (round 12), a factoid the other cuts would answer is refused when its reading is below
+# this (0: never). Fitting it needs a reading of every such factoid (study_model.py --reading-below 2).
+MIN_READING_GRID = [0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3]
+MIN_READING_GAIN = 0.5  # balanced-rate points a refusal cut must add over the waiver alone (reading_main)
 
 
-def read(row: dict, claim_cut: float, min_conf: float, waive: float, stat: str, waive_reading: float) -> tuple[bool, str]:
+def read(row: dict, claim_cut: float, min_conf: float, waive: float, stat: str, waive_reading: float,
+         min_reading: float = 0.0) -> tuple[bool, str]:
     """(refused, answer text) as `confident` answers, with the reading check: a factoid below the claim cut
-    whose `reading` (recorded by study_model.py --reading-below) is at least `waive_reading` needs no claim cut."""
+    whose `reading` (recorded by study_model.py --reading-below) is at least `waive_reading` needs no claim cut,
+    and one read below `min_reading` is refused."""
     reading = row.get("reading")
-    if reading is not None and reading >= waive_reading and row.get("shape", "factoid") == "factoid":
-        return confident(row, 0.0, min_conf, waive, stat)
-    return confident(row, claim_cut, min_conf, waive, stat)
+    factoid = row.get("shape", "factoid") == "factoid"
+    if reading is not None and reading >= waive_reading and factoid:
+        refused, text = confident(row, 0.0, min_conf, waive, stat)
+    else:
+        refused, text = confident(row, claim_cut, min_conf, waive, stat)
+    if not refused and factoid and reading is not None and reading < min_reading:
+        return True, ""
+    return refused, text
 
 
 def reading_main(fit_paths: list[Path], report_paths: list[Path], write: Path | None = None) -> int:
-    """Choose Policy.waive_claim_reading with the claim and confidence cuts the installed routes.json gives
-    (AUTO_POLICY) on the fitting sets: the best balanced rate, fitting sets averaged; ties: the higher cut (it
-    waives more rarely). Rule set beforehand: a cut is taken only if it raises the balanced rate; otherwise none
-    (inf). (A waiver can only answer more, so it never refuses more answerable questions.)"""
+    """Choose the reading check's two cuts (Policy.waive_claim_reading, Policy.min_reading) with the claim and
+    confidence cuts the installed routes.json gives (AUTO_POLICY) on the fitting sets: the best balanced rate,
+    fitting sets averaged; ties: the higher waiver cut, then the lower refusal cut (each acts more rarely).
+    Rules: a waiver is taken only if it raises the balanced rate over no reading check at all (set before round
+    11's fit); a refusal cut only if it raises it over the best waiver alone by MIN_READING_GAIN (set in round 12
+    after its fitting table: a gain smaller than one question of either fitting set is noise, and the cut asks
+    the model once more for every Chinese factoid it would answer); and the refusal cut is fitted only where
+    every fitting set read every factoid (`reading_below` above 1 in its rows: study_model.py --reading-below 2),
+    else it stays 0. (A waiver can only answer more, a refusal cut only refuse more.)"""
     saved_file = write if write is not None and write.is_file() else ROUTES_FILE
     if factoid_route(saved_file) != "model":
         raise SystemExit(f"{saved_file} routes Chinese factoids to {factoid_route(saved_file)!r}; --reading fits the "
@@ -339,38 +355,56 @@ def reading_main(fit_paths: list[Path], report_paths: list[Path], write: Path | 
     if missing:
         raise SystemExit(f"{', '.join(missing)}: no reading check recorded; run scripts/study_model.py with "
                          "--reading-below (e.g. 0.6)")
+    read_all = all(rows and all((r.get("reading_below") or 0.0) > 1.0 for r in rows) for rows in fits)
+    min_grid = MIN_READING_GRID if read_all else [0.0]
+    if not read_all:
+        print("not every factoid was read on the fitting sets (study_model.py --reading-below 2 reads them all): "
+              "only the waiver cut is fitted")
     shipped = (AUTO_POLICY.min_claim_coverage, AUTO_POLICY.min_confidence, AUTO_POLICY.waive_claim_confidence,
                AUTO_POLICY.confidence_statistic)
+    pairs = [(w, m) for w in READING_GRID for m in min_grid]
+    none = (float("inf"), 0.0)
 
-    def fit_rates(cut: float) -> list[dict[str, float]]:
-        return [rates(rows, lambda r, c=cut: read(r, *shipped, c)) for rows in fits]
+    def fit_rates(pair: tuple[float, float]) -> list[dict[str, float]]:
+        return [rates(rows, lambda r, c=pair: read(r, *shipped, *c)) for rows in fits]
 
-    def bal(cut: float) -> float:
-        return sum((r["answerable"] + r["refused"]) / 2 for r in fit_rates(cut)) / len(fits)
+    def bal(pair: tuple[float, float]) -> float:
+        return sum((r["answerable"] + r["refused"]) / 2 for r in fit_rates(pair)) / len(fits)
 
-    best = max(READING_GRID, key=lambda c: (round(bal(c), 6), c))
-    if bal(best) <= bal(float("inf")):
-        best = float("inf")
-    print("| reading cut | balanced | " + " | ".join(p.name for p in fit_paths) + " |")
-    for c in READING_GRID:
-        print(f"| {c:g} | {bal(c):.1f} | " + " | ".join(f"{r['answerable']:.1f} / {r['refused']:.1f} / {r['wrong_refusal']:.1f}"
-                                                 for r in fit_rates(c)) + " |")
-    print(f"\nwith claim cut {shipped[0]:g}, confidence {shipped[1]:g} ({shipped[3]}): chosen reading cut {best:g} "
-          f"(balanced {bal(best):.1f} against {bal(float('inf')):.1f} without)")
+    def choose(candidates: list[tuple[float, float]]) -> tuple[float, float]:
+        return max(candidates, key=lambda c: (round(bal(c), 6), c[0], -c[1]))
+
+    waiver = choose([c for c in pairs if c[1] == 0.0])
+    if bal(waiver) <= bal(none):
+        waiver = none
+    best = choose(pairs)
+    if best[1] > 0.0 and bal(best) < bal(waiver) + MIN_READING_GAIN:
+        print(f"the best pair with a refusal cut, waive at {best[0]:g} and refuse below {best[1]:g}, gains "
+              f"{bal(best) - bal(waiver):.2f} over the waiver alone, under {MIN_READING_GAIN:g}: not taken")
+        best = waiver
+    print("| waive the claim cut at | refuse below | balanced | " + " | ".join(p.name for p in fit_paths) + " |")
+    print("|---|---|---|" + "---|" * len(fit_paths))
+    for c in pairs:
+        print(f"| {c[0]:g} | {c[1]:g} | {bal(c):.1f} | " + " | ".join(
+            f"{r['answerable']:.1f} / {r['refused']:.1f} / {r['wrong_refusal']:.1f}" for r in fit_rates(c)) + " |")
+    print(f"\nwith claim cut {shipped[0]:g}, confidence {shipped[1]:g} ({shipped[3]}): chosen reading cuts: waive at "
+          f"{best[0]:g}, refuse below {best[1]:g} (balanced {bal(best):.1f} against {bal(none):.1f} without)")
     print("\n| set | rule | answerable right | not answerable refused | answerable refused |\n|---|---|---|---|---|")
     for path in [*fit_paths, *report_paths]:
         rows = load_rows(path)
         role = "fitting" if path in fit_paths else "reporting"
-        for name, cut in (("without the reading check", float("inf")), ("chosen", best)):
-            r = rates(rows, lambda row, c=cut: read(row, *shipped, c))
+        for name, cut in (("without the reading check", none), ("chosen", best)):
+            r = rates(rows, lambda row, c=cut: read(row, *shipped, *c))
             print(f"| {role}: {path.name} | {name} | {r['answerable']:.1f} | {r['refused']:.1f} | {r['wrong_refusal']:.1f} |")
     if write is not None:
         saved = json.loads(write.read_text(encoding="utf-8"))
-        saved["reading"] = ({"waive_claim_reading": best, "fitted_on": [str(p) for p in fit_paths],
+        saved["reading"] = ({"waive_claim_reading": None if best[0] == float("inf") else best[0],
+                             "min_reading": best[1], "fitted_on": [str(p) for p in fit_paths],
                              "how": "scripts/choose_policy.py --reading: with the saved claim and confidence cuts, the "
                                     "best mean of answerable-right and unanswerable-refused rates, the fitting sets "
-                                    "averaged (ties: the higher cut)"}
-                            if best != float("inf") else None)
+                                    "averaged (ties: the higher waiver cut, then the lower refusal cut); a refusal "
+                                    f"cut only if it adds {MIN_READING_GAIN:g} points over the waiver alone"}
+                            if best != none else None)
         write.write_text(json.dumps(saved, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         print(f"wrote {write}")
     return 0

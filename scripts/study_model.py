@@ -422,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
                                 "overlap": round(c.support.overlap, 3) if c.support else None,
                                 "standing": round(c.support.standing, 3) if c.support else None}
                                for c in outcome.checked],
-                   "judge": judge, "reading": reading,
+                   "judge": judge, "reading": reading, "reading_below": args.reading_below,
                    "confidence": ({name: token_confidence(g.token_probs, q.text, name) for name in STATISTICS}
                                   if g is not None and g.token_probs else None),
                    "token_probs": [list(tp) for tp in g.token_probs] if g is not None else [],

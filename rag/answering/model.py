@@ -91,6 +91,9 @@ class Policy:
     # P("是") against P("不是")) the claim cut is waived. Fitted by scripts/choose_policy.py --reading and saved in
     # routes.json (inf: never asked). A generator without logits (an endpoint) is never asked.
     waive_claim_reading: float = math.inf
+    # ... and a factoid the other cuts would answer is refused when that reading is below `min_reading` (0: never;
+    # then the model is asked only where the claim cut would refuse). Round 12, same script.
+    min_reading: float = 0.0
     # "shape/language" (factoid/zh, open/en, …) -> which answerer writes that kind of answer: "auto" (these
     # cuts), "model" (none but the claim cut) or "extractive" (no model). Chosen on the article's dev split by
     # scripts/choose_routing.py (the Chinese factoid route since by choose_policy.py --claim-cut) and saved in
@@ -157,17 +160,20 @@ def load_confidence(path: Path = ROUTES_FILE) -> dict:
 
 
 def load_reading(path: Path = ROUTES_FILE) -> dict:
-    """The saved reading-check cut as a Policy field (none when none was fitted: never asked)."""
+    """The saved reading-check cuts as Policy fields (none when none was fitted: never asked)."""
     if not path.is_file():
         return {}
     saved = json.loads(path.read_text(encoding="utf-8")).get("reading")
     if not saved:
         return {}
-    cut = saved.get("waive_claim_reading") if isinstance(saved, dict) else None
-    if not isinstance(cut, (int, float)) or not 0.0 < cut <= 1.0:
-        raise ModelError(f"{path} has reading {saved}: waive_claim_reading must be a number in (0, 1]. Rerun "
+    waive = saved.get("waive_claim_reading") if isinstance(saved, dict) else None
+    low = saved.get("min_reading", 0.0) if isinstance(saved, dict) else None
+    if (not (waive is None or (isinstance(waive, (int, float)) and 0.0 < waive <= 1.0))
+            or not isinstance(low, (int, float)) or not 0.0 <= low < 1.0 or (waive is None and low == 0.0)):
+        raise ModelError(f"{path} has reading {saved}: waive_claim_reading must be a number in (0, 1] or null, "
+                         "min_reading a number in [0, 1), and at least one of them set. Rerun "
                          "scripts/choose_policy.py --reading --write.")
-    return {"waive_claim_reading": float(cut)}
+    return {"waive_claim_reading": math.inf if waive is None else float(waive), "min_reading": float(low)}
 
 
 AUTO_POLICY = Policy(min_question_coverage=0.4, min_extractive_score=-1.0, extractive_fallback_score=1.0,
@@ -373,8 +379,11 @@ class ModelAnswerer:
                       if factoid and not generation.stopped else None)
         claim = max((c.claim_coverage for c in kept), default=0.0)
         reading, read_s = None, 0.0
-        if (factoid and kept and not model_refused and not generation.stopped and claim < p.min_claim_coverage
-                and (confidence is None or p.min_confidence <= confidence < p.waive_claim_confidence)):
+        # asked where it can change the decision: the claim cut would refuse (the waiver), or the answer would
+        # stand and a refusal cut is set
+        waivable = claim < p.min_claim_coverage and (confidence is None or confidence < p.waive_claim_confidence)
+        if (factoid and kept and not model_refused and not generation.stopped
+                and (confidence is None or confidence >= p.min_confidence) and (waivable or p.min_reading > 0.0)):
             t_read = time.perf_counter()
             reading = self.read(question, max(kept, key=lambda c: c.claim_coverage), p, control)
             read_s = time.perf_counter() - t_read
@@ -383,7 +392,8 @@ class ModelAnswerer:
                                        claim, p.min_claim_coverage if factoid else 0.0, confidence,
                                        p.min_confidence if factoid else 0.0,
                                        p.waive_claim_confidence if factoid else math.inf,
-                                       reading, p.waive_claim_reading if factoid else math.inf)
+                                       reading, p.waive_claim_reading if factoid else math.inf,
+                                       p.min_reading if factoid else 0.0)
         answer = compose_checked(question, checked, hits, self.name, analysis.shape) if decision.answer else None
         if answer is None:
             answer = self.when_unsupported(question, hits, evidence, analysis, decision.reason, p)
@@ -415,7 +425,8 @@ class ModelAnswerer:
         None where it is not asked (no cut fitted, a question not in Chinese, a generator without logits, a
         Stop or a passed deadline) or the model fails while reading (then the claim cut alone decides)."""
         ask = getattr(self.generator, "yes_probability", None)
-        if (math.isinf(policy.waive_claim_reading) or question.language not in READING or ask is None
+        if ((math.isinf(policy.waive_claim_reading) and policy.min_reading <= 0.0)
+                or question.language not in READING or ask is None
                 or best.support is None or control.stopped or control.overdue()):
             return None
         yes, no = READING_WORDS[question.language]

@@ -151,10 +151,15 @@ def test_the_saved_reading_cut_is_read_and_checked(tmp_path):
     path.write_text('{"routes": {}, "reading": null}', encoding="utf-8")
     assert load_reading(path) == {}
     path.write_text('{"routes": {}, "reading": {"waive_claim_reading": 0.55}}', encoding="utf-8")
-    assert load_reading(path) == {"waive_claim_reading": 0.55}
-    path.write_text('{"routes": {}, "reading": {"waive_claim_reading": 1.5}}', encoding="utf-8")
-    with pytest.raises(ModelError, match=r"waive_claim_reading must be a number in \(0, 1\]. Rerun"):
-        load_reading(path)
+    assert load_reading(path) == {"waive_claim_reading": 0.55, "min_reading": 0.0}
+    path.write_text('{"routes": {}, "reading": {"waive_claim_reading": null, "min_reading": 0.1}}', encoding="utf-8")
+    assert load_reading(path) == {"waive_claim_reading": math.inf, "min_reading": 0.1}
+    for bad in ('{"waive_claim_reading": 1.5}', '{"waive_claim_reading": 0.6, "min_reading": 1.0}',
+                '{"waive_claim_reading": null, "min_reading": 0.0}', '{"waive_claim_reading": "0.6"}'):
+        path.write_text('{"routes": {}, "reading": %s}' % bad, encoding="utf-8")
+        with pytest.raises(ModelError, match=r"waive_claim_reading must be a number in \(0, 1\] or null, min_reading "
+                                             r"a number in \[0, 1\), and at least one of them set. Rerun"):
+            load_reading(path)
 
 
 def test_choose_policy_fits_the_reading_cut_on_rows_below_the_claim_cut(tmp_path, capsys):
@@ -176,17 +181,85 @@ def test_choose_policy_fits_the_reading_cut_on_rows_below_the_claim_cut(tmp_path
     assert cp.main([str(fit), "--reading", "--write", str(saved)]) == 0
     out = capsys.readouterr().out
     # 0.7 down to 0.55 rescue the first paraphrase and keep the refusal: the highest of them is taken
-    assert "chosen reading cut 0.7 (balanced 83.3 against 66.7 without)" in out
+    assert "only the waiver cut is fitted" in out  # these rows read only the factoids below the claim cut
+    assert "chosen reading cuts: waive at 0.7, refuse below 0 (balanced 83.3 against 66.7 without)" in out
     assert json.loads(saved.read_text(encoding="utf-8"))["reading"]["waive_claim_reading"] == 0.7
     rows[0]["reading"] = 0.4  # now no cut helps without answering the unanswerable one first
     fit.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     assert cp.main([str(fit), "--reading", "--write", str(saved)]) == 0
-    assert "chosen reading cut inf" in capsys.readouterr().out
+    assert "chosen reading cuts: waive at inf, refuse below 0" in capsys.readouterr().out
     assert json.loads(saved.read_text(encoding="utf-8"))["reading"] is None
     with pytest.raises(SystemExit, match="no reading check recorded; run scripts/study_model.py with --reading-below"):
         bare = tmp_path / "bare.jsonl"
         bare.write_text(json.dumps({**rows[0], "reading": None}) + "\n", encoding="utf-8")  # as study_model writes it
         cp.main([str(bare), "--reading"])
+
+
+def test_a_reading_below_the_refusal_cut_refuses_an_answer_the_other_cuts_keep():
+    def rule(reading, claim=0.9):  # noqa: ANN001, ANN202
+        return decide.model_answer(False, 1, 1.0, 0.0, 0.0, -math.inf, claim, 0.3, 0.9, 0.2, math.inf,
+                                   reading, 0.6, 0.1)
+
+    assert rule(0.1).answer and rule(None).answer  # at the cut, or not asked: answered
+    assert not rule(0.09).answer
+    assert rule(0.09).reason == ("asked apart whether the answer's supporting sentence answers the question, the "
+                                 "model said yes with probability 0.09, below 0.10")
+    assert "below 0.30: the value may belong" in rule(0.05, claim=0.1).reason  # the claim cut speaks first
+
+
+def test_with_a_refusal_cut_every_answer_the_other_cuts_keep_is_read(fake_engine):
+    refusing = replace(STRICT, min_reading=0.2)
+    low = Reading("3.7亿元[1]", p=0.1)
+    outcome = run(fake_engine, low, question="美图2023年的净利润是多少？", policy=refusing)  # claim cut passes
+    assert (outcome.answer.refused, outcome.reading, len(low.asked)) == (True, 0.1, 1)
+    assert "said yes with probability 0.10, below 0.20" in outcome.answer.reason
+    assert "3.7亿元" in outcome.answer.text  # the refusal quotes the closest sentence, as for the other cuts
+    high = Reading("3.7亿元[1]", p=0.5)
+    kept = run(fake_engine, high, question="美图2023年的净利润是多少？", policy=refusing)
+    assert (kept.answer.refused, kept.answer.text, kept.answer.reading, len(high.asked)) == (False, "3.7亿元[1]", 0.5, 1)
+    assert "asked apart" not in kept.answer.notice  # the notice is for a waived claim cut only
+    only = Reading("3.7亿元[1]", p=0.1)  # the refusal cut alone, no waiver
+    assert run(fake_engine, only, question="美图2023年的净利润是多少？",
+               policy=replace(refusing, waive_claim_reading=math.inf)).answer.refused
+    assert len(only.asked) == 1
+    failing = Reading("3.7亿元[1]", read_fail="busy")  # not read: the other cuts decide
+    assert not run(fake_engine, failing, question="美图2023年的净利润是多少？", policy=refusing).answer.refused
+
+
+def test_choose_policy_fits_the_refusal_cut_only_where_every_factoid_was_read(tmp_path, capsys, monkeypatch):
+    cp = _script("choose_policy")
+
+    def row(kind: str, reading: float, claim: float = 0.9) -> dict:
+        return {"kind": kind, "shape": "factoid", "tags": ["zh"], "reply": "2018年", "answers": ["2018"],
+                "model_refused": False, "confidence": {"min": 0.9}, "reading": reading, "reading_below": 2.0,
+                "checked": [{"text": "2018年", "kept": True, "claim_coverage": claim, "passage_coverage": 1.0}],
+                "extractive": "", "extractive_refused": True}
+
+    # answerable ones read 0.3 and 0.7; an answer to an unanswerable question the claim cut lets through reads 0.12
+    rows = [row("answerable", 0.3), row("answerable", 0.7), row("unanswerable", 0.12)]
+    fit = tmp_path / "study.jsonl"
+    fit.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    saved = tmp_path / "routes.json"
+    saved.write_text('{"routes": {"factoid/zh": "model"}}', encoding="utf-8")
+    assert cp.main([str(fit), "--reading", "--write", str(saved)]) == 0
+    out = capsys.readouterr().out
+    # 0.15 to 0.3 refuse the unanswerable one and keep both answers: the lowest of them is taken, no waiver needed
+    assert "chosen reading cuts: waive at inf, refuse below 0.15 (balanced 100.0 against 50.0 without)" in out
+    assert json.loads(saved.read_text(encoding="utf-8"))["reading"] == {
+        "waive_claim_reading": None, "min_reading": 0.15, "fitted_on": [str(fit)],
+        "how": "scripts/choose_policy.py --reading: with the saved claim and confidence cuts, the best mean of "
+               "answerable-right and unanswerable-refused rates, the fitting sets averaged (ties: the higher waiver "
+               "cut, then the lower refusal cut); a refusal cut only if it adds 0.5 points over the waiver alone"}
+    assert load_reading(saved) == {"waive_claim_reading": math.inf, "min_reading": 0.15}
+    rows += [row("answerable", 0.14)] * 6  # now that cut also refuses six answers: 62.5, a gain of 12.5
+    fit.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    monkeypatch.setattr(cp, "MIN_READING_GAIN", 13.0)  # a gain below the bar is not taken
+    assert cp.main([str(fit), "--reading", "--write", str(saved)]) == 0
+    out = capsys.readouterr().out
+    assert ("the best pair with a refusal cut, waive at inf and refuse below 0.15, gains 12.50 over the waiver "
+            "alone, under 13: not taken") in out
+    assert "chosen reading cuts: waive at inf, refuse below 0 (balanced 50.0 against 50.0 without)" in out
+    assert json.loads(saved.read_text(encoding="utf-8"))["reading"] is None
 
 
 class ReadingLlama:
