@@ -379,11 +379,12 @@ class ModelAnswerer:
                       if factoid and not generation.stopped else None)
         claim = max((c.claim_coverage for c in kept), default=0.0)
         reading, read_s = None, 0.0
-        # asked where it can change the decision: the claim cut would refuse (the waiver), or the answer would
-        # stand and a refusal cut is set
-        waivable = claim < p.min_claim_coverage and (confidence is None or confidence < p.waive_claim_confidence)
+        # asked only where it can change the decision: the claim cut would refuse and a waiver cut is set, or the
+        # answer would stand and a refusal cut is set
+        below_cut = claim < p.min_claim_coverage and (confidence is None or confidence < p.waive_claim_confidence)
         if (factoid and kept and not model_refused and not generation.stopped
-                and (confidence is None or confidence >= p.min_confidence) and (waivable or p.min_reading > 0.0)):
+                and (confidence is None or confidence >= p.min_confidence)
+                and (not math.isinf(p.waive_claim_reading) if below_cut else p.min_reading > 0.0)):
             t_read = time.perf_counter()
             reading = self.read(question, max(kept, key=lambda c: c.claim_coverage), p, control)
             read_s = time.perf_counter() - t_read

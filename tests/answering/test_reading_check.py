@@ -222,6 +222,9 @@ def test_with_a_refusal_cut_every_answer_the_other_cuts_keep_is_read(fake_engine
     assert run(fake_engine, only, question="美图2023年的净利润是多少？",
                policy=replace(refusing, waive_claim_reading=math.inf)).answer.refused
     assert len(only.asked) == 1
+    below = Reading("3.7亿元[1]", p=0.9)  # below the claim cut with no waiver: refused whatever it reads
+    assert run(fake_engine, below, question=OTHER_NOUN_Q, policy=replace(refusing, waive_claim_reading=math.inf)).answer.refused
+    assert below.asked == []
     failing = Reading("3.7亿元[1]", read_fail="busy")  # not read: the other cuts decide
     assert not run(fake_engine, failing, question="美图2023年的净利润是多少？", policy=refusing).answer.refused
 
