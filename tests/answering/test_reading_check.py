@@ -156,7 +156,7 @@ def test_the_saved_reading_cut_is_read_and_checked(tmp_path):
     assert load_reading(path) == {"waive_claim_reading": math.inf, "min_reading": 0.1}
     for bad in ('{"waive_claim_reading": 1.5}', '{"waive_claim_reading": 0.6, "min_reading": 1.0}',
                 '{"waive_claim_reading": null, "min_reading": 0.0}', '{"waive_claim_reading": "0.6"}'):
-        path.write_text('{"routes": {}, "reading": %s}' % bad, encoding="utf-8")
+        path.write_text('{"routes": {}, "reading": ' + bad + '}', encoding="utf-8")
         with pytest.raises(ModelError, match=r"waive_claim_reading must be a number in \(0, 1\] or null, min_reading "
                                              r"a number in \[0, 1\), and at least one of them set. Rerun"):
             load_reading(path)
