@@ -354,7 +354,7 @@ def reading_main(fit_paths: list[Path], report_paths: list[Path], write: Path | 
                if not any(r.get("reading") is not None for r in rows)]
     if missing:
         raise SystemExit(f"{', '.join(missing)}: no reading check recorded; run scripts/study_model.py with "
-                         "--reading-below (e.g. 0.6)")
+                         "--reading-below (e.g. 0.6; 2 reads every factoid, which a refusal cut needs)")
     read_all = all(rows and all((r.get("reading_below") or 0.0) > 1.0 for r in rows) for rows in fits)
     min_grid = MIN_READING_GRID if read_all else [0.0]
     if not read_all:
@@ -365,6 +365,7 @@ def reading_main(fit_paths: list[Path], report_paths: list[Path], write: Path | 
     pairs = [(w, m) for w in READING_GRID for m in min_grid]
     none = (float("inf"), 0.0)
 
+    @functools.cache
     def fit_rates(pair: tuple[float, float]) -> list[dict[str, float]]:
         return [rates(rows, lambda r, c=pair: read(r, *shipped, *c)) for rows in fits]
 
@@ -378,7 +379,7 @@ def reading_main(fit_paths: list[Path], report_paths: list[Path], write: Path | 
     if bal(waiver) <= bal(none):
         waiver = none
     best = choose(pairs)
-    if best[1] > 0.0 and bal(best) < bal(waiver) + MIN_READING_GAIN:
+    if best[1] > 0.0 and round(bal(best) - bal(waiver), 6) < MIN_READING_GAIN:
         print(f"the best pair with a refusal cut, waive at {best[0]:g} and refuse below {best[1]:g}, gains "
               f"{bal(best) - bal(waiver):.2f} over the waiver alone, under {MIN_READING_GAIN:g}: not taken")
         best = waiver
@@ -425,8 +426,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="with --confidence: only rules refusing at most PERCENT of each fitting set's answerable "
                          "questions")
     ap.add_argument("--reading", action="store_true",
-                    help="choose the reading check's cut (Policy.waive_claim_reading) with the saved claim and "
-                         "confidence cuts (study rows from --reading-below)")
+                    help="choose the reading check's cuts (Policy.waive_claim_reading, and Policy.min_reading where "
+                         "every factoid was read) with the saved claim and confidence cuts (study rows from "
+                         "--reading-below; 2 reads every factoid)")
     args = ap.parse_args(argv)
     if args.reading:
         return reading_main(args.fit, args.report, args.write)

@@ -335,7 +335,8 @@ def main(argv: list[str] | None = None) -> int:
                          "whose best kept sentence has claim coverage below this (0: never)")
     ap.add_argument("--reading-below", type=float, default=0.0,
                     help="ask the reading check (prompt.reading_messages) of Chinese factoids whose best kept sentence "
-                         "has claim coverage below this, recorded as `reading` (0: never; README step 12)")
+                         "has claim coverage below this, recorded as `reading` (0: never; above 1: every one, which "
+                         "choose_policy.py --reading needs to fit a refusal cut; README steps 12-13)")
     ap.add_argument("--examples", default=DEFAULT_POLICY.prompt_examples, choices=["", *EXAMPLES],
                     help="worked examples in the system message (rag/answering/prompt.py EXAMPLES; '' none)")
     ap.add_argument("--token-probs", action="store_true",

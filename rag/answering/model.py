@@ -88,11 +88,13 @@ class Policy:
     confidence_statistic: str = "min"
     # The reading check (prompt.reading_messages): where the claim cut would refuse a Chinese factoid, the model is
     # asked apart whether the supporting sentence answers the question; at `waive_claim_reading` or above (its
-    # P("是") against P("不是")) the claim cut is waived. Fitted by scripts/choose_policy.py --reading and saved in
-    # routes.json (inf: never asked). A generator without logits (an endpoint) is never asked.
+    # P("是") against P("不是")) the claim cut is waived (inf: no waiver). Fitted by scripts/choose_policy.py
+    # --reading and saved in routes.json. A generator without logits (an endpoint) is never asked.
     waive_claim_reading: float = math.inf
-    # ... and a factoid the other cuts would answer is refused when that reading is below `min_reading` (0: never;
-    # then the model is asked only where the claim cut would refuse). Round 12, same script.
+    # ... and a factoid the other cuts would answer is refused when that reading is below `min_reading` (0: never,
+    # and then the model is asked only where the claim cut would refuse; round 12, same script, not taken). Where
+    # no reading is made (an endpoint, English, Stop, the deadline, a failed reading, a busy serving queue), this
+    # cut cannot refuse: the other cuts decide alone.
     min_reading: float = 0.0
     # "shape/language" (factoid/zh, open/en, …) -> which answerer writes that kind of answer: "auto" (these
     # cuts), "model" (none but the claim cut) or "extractive" (no model). Chosen on the article's dev split by
@@ -166,13 +168,24 @@ def load_reading(path: Path = ROUTES_FILE) -> dict:
     saved = json.loads(path.read_text(encoding="utf-8")).get("reading")
     if not saved:
         return {}
-    waive = saved.get("waive_claim_reading") if isinstance(saved, dict) else None
-    low = saved.get("min_reading", 0.0) if isinstance(saved, dict) else None
-    if (not (waive is None or (isinstance(waive, (int, float)) and 0.0 < waive <= 1.0))
-            or not isinstance(low, (int, float)) or not 0.0 <= low < 1.0 or (waive is None and low == 0.0)):
-        raise ModelError(f"{path} has reading {saved}: waive_claim_reading must be a number in (0, 1] or null, "
-                         "min_reading a number in [0, 1), and at least one of them set. Rerun "
-                         "scripts/choose_policy.py --reading --write.")
+    fix = "Rerun scripts/choose_policy.py --reading --write."
+
+    def number(value: object) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+    if not isinstance(saved, dict) or "waive_claim_reading" not in saved:
+        raise ModelError(f"{path} has reading {saved!r}, without waive_claim_reading (a number in (0, 1], or null). {fix}")
+    waive, low = saved["waive_claim_reading"], saved.get("min_reading", 0.0)
+    if not (waive is None or (number(waive) and 0.0 < waive <= 1.0)):
+        raise ModelError(f"{path} has waive_claim_reading {waive!r}: it must be a number in (0, 1], or null. {fix}")
+    if not (number(low) and 0.0 <= low < 1.0):
+        raise ModelError(f"{path} has min_reading {low!r}: it must be a number in [0, 1). {fix}")
+    if waive is None and low == 0.0:
+        raise ModelError(f"{path} has a reading check with neither cut (waive_claim_reading null, min_reading 0); "
+                         f"write reading: null instead. {fix}")
+    if waive is not None and low >= waive:
+        raise ModelError(f"{path} has min_reading {low!r} at or above waive_claim_reading {waive!r}: a reading cannot "
+                         f"both waive the claim cut and refuse. {fix}")
     return {"waive_claim_reading": math.inf if waive is None else float(waive), "min_reading": float(low)}
 
 
@@ -211,7 +224,7 @@ class Outcome:
     model_refused: bool = False  # the model said the excerpts do not answer
     failure: str = ""  # why no generation (fallback)
     confidence: float | None = None  # how sure the model was of a factoid's reply (confidence.py), if known
-    reading: float | None = None  # the reading check's P("是"), where it was asked (Policy.waive_claim_reading)
+    reading: float | None = None  # the reading check's P("是"), where it was asked (Policy.waive_claim_reading, min_reading)
 
 
 def context_sentences(index, hit: Hit, sentence: Sentence, neighbours: bool = True) -> list[Sentence]:  # noqa: ANN001
@@ -379,8 +392,9 @@ class ModelAnswerer:
                       if factoid and not generation.stopped else None)
         claim = max((c.claim_coverage for c in kept), default=0.0)
         reading, read_s = None, 0.0
-        # asked only where it can change the decision: the claim cut would refuse and a waiver cut is set, or the
-        # answer would stand and a refusal cut is set
+        # asked only where it can change the decision of these cuts: the claim cut would refuse and a waiver cut
+        # is set, or the claim cut passes and a refusal cut is set ("auto"'s coverage and extractive-score cuts
+        # may still refuse after it)
         below_cut = claim < p.min_claim_coverage and (confidence is None or confidence < p.waive_claim_confidence)
         if (factoid and kept and not model_refused and not generation.stopped
                 and (confidence is None or confidence >= p.min_confidence)
@@ -404,7 +418,8 @@ class ModelAnswerer:
         notes = [answer.notice, left_out_notice(checked) if not answer.refused else "", stop_note]
         if answer.refused and not model_refused and checked:
             notes.append(f"The model's answer was withheld: {answer.reason}.")
-        elif not answer.refused and reading is not None and reading >= p.waive_claim_reading and answer.answerer == self.name:
+        elif (not answer.refused and below_cut and reading is not None and reading >= p.waive_claim_reading
+              and answer.answerer == self.name):
             notes.append(f"Few of the question's words stand beside the sentence this answer stands on ({claim:.2f} of "
                          f"their weight, below {p.min_claim_coverage:.2f}); asked apart, the model read that sentence as "
                          f"answering the question ({reading:.2f}, at least {p.waive_claim_reading:.2f}).")
@@ -422,9 +437,10 @@ class ModelAnswerer:
                        reading=reading)
 
     def read(self, question: Question, best: Checked, policy: Policy, control: Control) -> float | None:
-        """The reading check of the kept sentence with the most claim coverage (Policy.waive_claim_reading):
-        None where it is not asked (no cut fitted, a question not in Chinese, a generator without logits, a
-        Stop or a passed deadline) or the model fails while reading (then the claim cut alone decides)."""
+        """The reading check of the kept sentence with the most claim coverage (Policy.waive_claim_reading,
+        Policy.min_reading): None where it is not asked (no cut fitted, a question not in Chinese, a generator
+        without logits, a Stop or a passed deadline) or the model fails while reading (then the other cuts decide
+        alone: no waiver, and no refusal by the reading)."""
         ask = getattr(self.generator, "yes_probability", None)
         if ((math.isinf(policy.waive_claim_reading) and policy.min_reading <= 0.0)
                 or question.language not in READING or ask is None

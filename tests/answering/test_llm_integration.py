@@ -7,6 +7,7 @@ said and what the checks made of it to artifacts/model_questions.md."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -86,7 +87,10 @@ def test_the_model_reads_whether_a_sentence_answers_a_question(engine):
         no = reader.yes_probability(reading_messages("美图有多少员工？", slow), *READING_WORDS["zh"])
     finally:
         reader.close()
-    assert yes >= AUTO_POLICY.waive_claim_reading > no, (yes, no)
+    # on either side of the saved cuts: the waiver's (when one is saved) and the refusal cut's (when above 0)
+    assert math.isinf(AUTO_POLICY.waive_claim_reading) or yes >= AUTO_POLICY.waive_claim_reading > no, (yes, no)
+    assert AUTO_POLICY.min_reading <= 0.0 or no < AUTO_POLICY.min_reading <= yes, (yes, no)
+    assert yes - no > 0.3, (yes, no)  # and far apart whatever the cuts
 
 
 def test_tokens_stream_before_the_answer_and_every_sentence_is_supported(engine):

@@ -1,8 +1,8 @@
-"""The reading check (README, "How auto was chosen", step 12): where the claim cut would refuse a Chinese
+"""The reading check (README, "How auto was chosen", steps 12-13): where the claim cut would refuse a Chinese
 factoid, the model is asked apart whether the supporting sentence answers the question, and at the fitted
-cut its "yes" waives the claim cut. The prompt, the rule, when it is asked (and when not), the serving queue
-passing it through, the saved cut, and the fitting script; the bundled model's own reading is tested in
-test_llm_integration.py."""
+cut its "yes" waives the claim cut; a refusal cut (fitted, not taken in round 12) would refuse an answer read
+below it. The prompt, the rules, when it is asked (and when not), the serving queue passing it through, the
+saved cuts, and the fitting script; the bundled model's own reading is tested in test_llm_integration.py."""
 
 from __future__ import annotations
 
@@ -154,12 +154,19 @@ def test_the_saved_reading_cut_is_read_and_checked(tmp_path):
     assert load_reading(path) == {"waive_claim_reading": 0.55, "min_reading": 0.0}
     path.write_text('{"routes": {}, "reading": {"waive_claim_reading": null, "min_reading": 0.1}}', encoding="utf-8")
     assert load_reading(path) == {"waive_claim_reading": math.inf, "min_reading": 0.1}
-    for bad in ('{"waive_claim_reading": 1.5}', '{"waive_claim_reading": 0.6, "min_reading": 1.0}',
-                '{"waive_claim_reading": null, "min_reading": 0.0}', '{"waive_claim_reading": "0.6"}'):
+    for bad, message in (
+            ('{"waive_claim_reading": 1.5}', "has waive_claim_reading 1.5: it must be a number in (0, 1], or null."),
+            ('{"waive_claim_reading": true}', "has waive_claim_reading True: it must be a number in (0, 1], or null."),
+            ('{"waive_claim_reading": "0.6"}', "has waive_claim_reading '0.6': it must be a number in (0, 1], or null."),
+            ('{"min_reading": 0.1}', "without waive_claim_reading (a number in (0, 1], or null)."),
+            ('{"waive_claim_reading": 0.6, "min_reading": 1.0}', "has min_reading 1.0: it must be a number in [0, 1)."),
+            ('{"waive_claim_reading": 0.6, "min_reading": false}', "has min_reading False: it must be a number"),
+            ('{"waive_claim_reading": null, "min_reading": 0.0}', "with neither cut (waive_claim_reading null, min_reading 0)"),
+            ('{"waive_claim_reading": 0.3, "min_reading": 0.3}', "has min_reading 0.3 at or above waive_claim_reading 0.3")):
         path.write_text('{"routes": {}, "reading": ' + bad + '}', encoding="utf-8")
-        with pytest.raises(ModelError, match=r"waive_claim_reading must be a number in \(0, 1\] or null, min_reading "
-                                             r"a number in \[0, 1\), and at least one of them set. Rerun"):
+        with pytest.raises(ModelError) as raised:
             load_reading(path)
+        assert message in str(raised.value) and "Rerun scripts/choose_policy.py --reading --write." in str(raised.value)
 
 
 def test_choose_policy_fits_the_reading_cut_on_rows_below_the_claim_cut(tmp_path, capsys):
@@ -214,9 +221,9 @@ def test_with_a_refusal_cut_every_answer_the_other_cuts_keep_is_read(fake_engine
     assert (outcome.answer.refused, outcome.reading, len(low.asked)) == (True, 0.1, 1)
     assert "said yes with probability 0.10, below 0.20" in outcome.answer.reason
     assert "3.7亿元" in outcome.answer.text  # the refusal quotes the closest sentence, as for the other cuts
-    high = Reading("3.7亿元[1]", p=0.5)
+    high = Reading("3.7亿元[1]", p=0.9)  # at the waiver cut too, but the claim cut passed: nothing was waived
     kept = run(fake_engine, high, question="美图2023年的净利润是多少？", policy=refusing)
-    assert (kept.answer.refused, kept.answer.text, kept.answer.reading, len(high.asked)) == (False, "3.7亿元[1]", 0.5, 1)
+    assert (kept.answer.refused, kept.answer.text, kept.answer.reading, len(high.asked)) == (False, "3.7亿元[1]", 0.9, 1)
     assert "asked apart" not in kept.answer.notice  # the notice is for a waived claim cut only
     only = Reading("3.7亿元[1]", p=0.1)  # the refusal cut alone, no waiver
     assert run(fake_engine, only, question="美图2023年的净利润是多少？",

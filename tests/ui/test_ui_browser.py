@@ -113,6 +113,7 @@ def test_answer_with_sources_and_clickable_marker(page, ui_app: RunningApp) -> N
     page.wait_for_timeout(300)
     in_view = "id => { const el = document.getElementById(id); if (!el) return false;" \
               " const r = el.getBoundingClientRect(); return r.top >= 0 && r.top < window.innerHeight; }"
+    assert page.locator(f"#{card_id}").count() == 1  # the passage is there ...
     assert not page.evaluate(in_view, card_id), "the test needs the passage out of view before the click"
     url = page.url
     link.click()
