@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import random
 import re
 import sys
@@ -210,6 +211,22 @@ def dataset_cases(args: argparse.Namespace, rng: random.Random) -> tuple[list[di
     return cases, [make_document(s, c) for s, c, _ in kept + distractors]
 
 
+def translated(cases: list[dict], path: Path) -> list[dict]:
+    """The cases `path` (JSONL of {id, question}) translates, asked in its language over the same paragraphs and
+    gold answers; the original question is kept as `question_zh`."""
+    try:
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        english = {r["id"]: r["question"] for r in rows}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise SystemExit(f"--translations {path}: cannot read it as JSONL of {{id, question}} ({exc})") from None
+    unknown = sorted(set(english) - {c["id"] for c in cases})
+    if unknown:
+        raise SystemExit(f"--translations {path}: {len(unknown)} ids are not cases of this sample (e.g. {unknown[0]}); "
+                         "give the same --dataset/--skip/--questions/--absent/--adversarial as when it was made")
+    return [{**c, "question_zh": c["question"], "question": english[c["id"]], "tags": ["en"]}
+            for c in cases if c["id"] in english]
+
+
 def own_cases(path: Path, split: str) -> list[dict]:
     """Our QA set's answerable factoids (with gold answers) and unanswerable questions of one split."""
     cases = []
@@ -342,6 +359,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--token-probs", action="store_true",
                     help="record how sure the model was of its reply (rag/answering/confidence.py); replies kept "
                          "without token probabilities are generated again")
+    ap.add_argument("--translations", type=Path, default=None,
+                    help="with --dataset: a JSONL file of {id, question} giving each case's question in English; only "
+                         "the cases it lists are asked, in English, over the same Chinese paragraphs (tagged en)")
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--cache", type=Path, default=PROJECT_ROOT / "artifacts" / "generations.jsonl")
     args = ap.parse_args(argv)
@@ -360,11 +380,17 @@ def main(argv: list[str] | None = None) -> int:
         embedder = engine.embedder
     else:
         cases, documents = dataset_cases(args, rng)
+        if args.translations:
+            cases = translated(cases, args.translations)
         embedder = load_embedder(config, progress=lambda m: print(m, file=sys.stderr))
         index_dir = Path(tempfile.mkdtemp(prefix="study-index-"))
         engine = Engine(config, index_dir, embedder, empty_index(embedder))
         engine.add_documents(documents)
     extractive = ExtractiveAnswerer(config.max_answer_chars)
+    # the same answerer without the cross-language bar, so that scripts/choose_policy.py --english-standing can
+    # try a lower bar than the saved one (a refused answer has no text to score)
+    unbarred = ExtractiveAnswerer(config.max_answer_chars, replace(
+        extractive.models, meta={**extractive.models.meta, "cross_language_standing": -math.inf}))
     policy = replace(DEFAULT_POLICY, top_sentences=args.top_sentences, max_excerpt_chars=args.excerpt_chars,
                      prompt_examples=args.examples)
     answerer = ModelAnswerer(generator, extractive, policy)
@@ -406,10 +432,19 @@ def main(argv: list[str] | None = None) -> int:
                 best = max(kept, key=lambda c: c.claim_coverage)
                 reading = round(generator.inner.yes_probability(
                     reading_messages(q.text, best.support.sentence.text, q.language), *READING_WORDS[q.language]), 4)
+            unbarred_answer = None
+            if outcome.analysis and outcome.analysis.cross_language:
+                plain = unbarred.answer_from(q, hits, evidence, outcome.analysis)
+                unbarred_answer = {"text": plain.text, "refused": plain.refused}
             row = {**case, "extractive": ex.text, "extractive_refused": ex.refused,
                    "extractive_missing": ex_missing, "extractive_coverage": ex_cov,
                    "extractive_claim_coverage": ex_claim, "unseen_share": round(terms.unseen_share, 3),
                    "extractive_score": outcome.analysis.score if outcome.analysis else None,
+                   # the best sentence's cosine standing, and whether the extractive answerer read the question
+                   # as crossing languages (then that standing alone decides: model.json cross_language_standing)
+                   "extractive_standing": round(outcome.analysis.standing, 4) if outcome.analysis else None,
+                   "cross_language": outcome.analysis.cross_language if outcome.analysis else None,
+                   "extractive_unbarred": unbarred_answer,
                    "shape": outcome.analysis.shape if outcome.analysis else "",
                    "reply": g.text if g else None, "model_refused": outcome.model_refused,
                    "answer": outcome.answer.text, "refused": outcome.answer.refused,

@@ -1,0 +1,85 @@
+"""The English route's bar (README, "How auto was chosen", step 14): scripts/choose_policy.py --english-standing
+fits model.json's cross_language_standing on study rows of English questions over Chinese text, and
+scripts/study_model.py --translations asks a sample's questions in English."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.answering.test_model_answerer import _script
+
+
+def row(kind: str, standing: float, text: str = "**韩愈**最先把孟子列为唯一继承孔子道统的人物。[1]",
+        answers: tuple[str, ...] = ("韩愈",)) -> dict:
+    return {"kind": kind, "tags": ["en"], "cross_language": True, "extractive_standing": standing,
+            "extractive_unbarred": {"text": text, "refused": False}, "answers": list(answers) if kind == "answerable" else []}
+
+
+def model_file(tmp_path, bar: float):  # noqa: ANN001, ANN201
+    """A model.json holding the shipped models with `bar` as its saved cross-language standing."""
+    from rag.answering.decision import MODEL_FILE
+
+    saved = json.loads(MODEL_FILE.read_text(encoding="utf-8"))
+    saved["meta"]["cross_language_standing"] = bar
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps(saved, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    return path
+
+
+def write_rows(path, rows):  # noqa: ANN001, ANN201
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def test_the_bar_is_refitted_where_it_lets_unanswerable_english_questions_through(tmp_path, capsys):
+    cp = _script("choose_policy")
+    # answerable ones stand 3.1 and 4.0; questions without an answer 2.5 and 2.9; one answerable answer is wrong
+    fit = write_rows(tmp_path / "study.jsonl", [
+        row("answerable", 3.1), row("answerable", 4.0), row("answerable", 3.5, text="**孔子**…[1]"),
+        row("absent", 2.5), row("adversarial", 2.9),
+        {"kind": "answerable", "tags": ["zh"], "cross_language": False}])  # Chinese rows are not this route's
+    model = model_file(tmp_path, 2.3)
+    assert cp.main([str(fit), "--english-standing", "--write", str(model)]) == 0
+    out = capsys.readouterr().out
+    # at 2.3 both non-answers pass (balanced 33.3); from 3.0 up to 3.1 both are refused and both right answers
+    # stay: the lowest such bar is taken
+    assert "saved bar 2.3 (balanced 33.3); chosen 3 (balanced 83.3)" in out
+    saved = json.loads(model.read_text(encoding="utf-8"))["meta"]
+    assert saved["cross_language_standing"] == 3.0
+    assert saved["cross_language_standing_chosen_on"].startswith(f"scripts/choose_policy.py --english-standing {fit}")
+    capsys.readouterr()
+    assert cp.main([str(fit), "--english-standing", "--write", str(model)]) == 0  # nothing better than 3 now
+    assert "saved bar 3 (balanced 83.3); chosen 3 (balanced 83.3)" in capsys.readouterr().out
+
+
+def test_the_bar_needs_english_rows_with_their_unbarred_answers(tmp_path):
+    cp = _script("choose_policy")
+    chinese = write_rows(tmp_path / "zh.jsonl", [{"kind": "answerable", "tags": ["zh"], "cross_language": False}])
+    with pytest.raises(SystemExit, match="no English question over Chinese text in it"):
+        cp.main([str(chinese), "--english-standing"])
+    before = row("answerable", 3.0)
+    del before["extractive_unbarred"]  # a study made before round 12
+    old = write_rows(tmp_path / "old.jsonl", [before])
+    with pytest.raises(SystemExit, match="no unbarred extractive answers recorded; run scripts/study_model.py again"):
+        cp.main([str(old), "--english-standing"])
+
+
+def test_study_model_asks_the_translated_questions_only(tmp_path):
+    sm = _script("study_model")
+    cases = [{"kind": "answerable", "id": "1-1", "question": "谁最先把孟子列为唯一继承孔子道统的人物?", "answers": ["韩愈"]},
+             {"kind": "adversarial", "id": "1-2-swap", "question": "1933年谁…?", "answers": []},
+             {"kind": "adversarial", "id": "1-3-noun", "question": "…", "answers": []}]
+    path = write_rows(tmp_path / "en.jsonl", [{"id": "1-1", "question": "Who first named Mencius the heir of Confucius?"},
+                                              {"id": "1-2-swap", "question": "Who … in 1933?"}])
+    assert sm.translated(cases, path) == [
+        {**cases[0], "question": "Who first named Mencius the heir of Confucius?", "question_zh": cases[0]["question"],
+         "tags": ["en"]},
+        {**cases[1], "question": "Who … in 1933?", "question_zh": cases[1]["question"], "tags": ["en"]}]
+    write_rows(path, [{"id": "9-9", "question": "Who?"}])
+    with pytest.raises(SystemExit, match="1 ids are not cases of this sample"):
+        sm.translated(cases, path)
+    path.write_text("not json\n", encoding="utf-8")
+    with pytest.raises(SystemExit, match="cannot read it as JSONL of"):
+        sm.translated(cases, path)
