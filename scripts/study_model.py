@@ -46,6 +46,7 @@ from rag.answering.generation import Control, Generation
 from rag.answering.model import DEFAULT_POLICY, ModelAnswerer, claim_share, context_of, context_sentences
 from rag.answering.prompt import EXAMPLES, READING, READING_WORDS, build_messages, reading_messages
 from rag.answering.question import Question
+from rag.answering.support import NUMBER as VALUE
 from rag.answering.support import anchors_missing, passage_text, question_anchors
 from rag.chat import Engine
 from rag.config import PROJECT_ROOT, Config
@@ -387,10 +388,11 @@ def main(argv: list[str] | None = None) -> int:
         engine = Engine(config, index_dir, embedder, empty_index(embedder))
         engine.add_documents(documents)
     extractive = ExtractiveAnswerer(config.max_answer_chars)
-    # the same answerer without the cross-language bar, so that scripts/choose_policy.py --english-standing can
-    # try a lower bar than the saved one (a refused answer has no text to score)
+    # the same answerer without the cross-language bar and number check, so that scripts/choose_policy.py
+    # --english-standing can try a lower bar than the saved one, with or without the check (a refused answer has
+    # no text to score)
     unbarred = ExtractiveAnswerer(config.max_answer_chars, replace(
-        extractive.models, meta={**extractive.models.meta, "cross_language_standing": -math.inf}))
+        extractive.models, meta={**extractive.models.meta, "cross_language_standing": -math.inf}), check_numbers=False)
     policy = replace(DEFAULT_POLICY, top_sentences=args.top_sentences, max_excerpt_chars=args.excerpt_chars,
                      prompt_examples=args.examples)
     answerer = ModelAnswerer(generator, extractive, policy)
@@ -436,6 +438,9 @@ def main(argv: list[str] | None = None) -> int:
             if outcome.analysis and outcome.analysis.cross_language:
                 plain = unbarred.answer_from(q, hits, evidence, outcome.analysis)
                 unbarred_answer = {"text": plain.text, "refused": plain.refused}
+                if not plain.refused and plain.citations:  # the question's numbers its passage lacks
+                    asked = frozenset(a for a in question_anchors(q.text) if VALUE.fullmatch(a))
+                    unbarred_answer["numbers_missing"] = anchors_missing(asked, passage_text(plain.citations[0].hit))
             row = {**case, "extractive": ex.text, "extractive_refused": ex.refused,
                    "extractive_missing": ex_missing, "extractive_coverage": ex_cov,
                    "extractive_claim_coverage": ex_claim, "unseen_share": round(terms.unseen_share, 3),

@@ -58,6 +58,18 @@ def test_real_refusals(real_engine, question):
                            "Sorry, the documents do not contain the answer to this question.")
 
 
+@pytest.mark.parametrize("question", ["What was Meitu's adjusted net profit in 2019?",
+                                      "How many bitcoins did Meitu buy in March 2019?"])
+def test_an_english_question_about_a_year_the_article_never_gives_is_refused(real_engine, question):
+    """Round 12 (README step 15): an English question's numbers must stand in the answer's passage (both passed
+    the standing bar and were answered with another year's figure before)."""
+    answer = real_engine.ask(question)
+    assert answer.refused and answer.citations == ()
+    assert answer.reason == "English question over Chinese text: its 2019 is not in the passage of the answer's sentence"
+    kept = real_engine.ask("How many bitcoins did Meitu buy in March 2021?")  # the year the article gives
+    assert_cited_answer(kept, "379.1214")
+
+
 def test_real_followup(real_engine):
     first = real_engine.ask("美图的CFO是谁？")
     history = [{"role": "user", "content": "美图的CFO是谁？"}, {"role": "assistant", "content": first.text}]

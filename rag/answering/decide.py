@@ -52,6 +52,17 @@ def extractive(has_sentences: bool, score: float, threshold: float, cross_langua
     return ANSWER
 
 
+def cross_language_numbers(missing: list[str]) -> Decision:
+    """An English question over Chinese text is refused when the numbers it asks about (a year, a count) are not
+    in the passage of the answer's sentence: the same anchor rule the model's answers obey (support.py), and the
+    one signal such a question has that is not relative to the index (README, "How auto was chosen", step 15)."""
+    if missing:
+        verb = "is" if len(missing) == 1 else "are"
+        return refuse_because(f"English question over Chinese text: its {', '.join(missing)} {verb} not in the "
+                              "passage of the answer's sentence")
+    return ANSWER
+
+
 def summary(sentences: int) -> Decision:
     """A summary needs at least one sentence that stands for the documents and lies in a passage."""
     if sentences == 0:

@@ -43,6 +43,7 @@ from rag.answering.spans import (
     span_candidates,
 )
 from rag.answering.summary import MAX_SENTENCES, documents_to_summarize, summary_hits, summary_sentences
+from rag.answering.support import NUMBER, anchors_missing, passage_text, question_anchors
 from rag.answering.text import TYPE_PATTERN, char_bigrams, char_grams, clauses, mostly_cjk, trim_clause_mark
 from rag.schema import Answer, AnswerSpan, Hit
 
@@ -81,9 +82,12 @@ def quote(c: SentenceCandidate, start: int, end: int, text: str) -> Quote:
 class ExtractiveAnswerer:
     name = "extractive"
 
-    def __init__(self, max_chars: int = 120, models: AnswerModels | None = None) -> None:
+    def __init__(self, max_chars: int = 120, models: AnswerModels | None = None, check_numbers: bool = True) -> None:
         self.max_chars = max_chars
         self.models = models or default_models()
+        # an English question over Chinese text is refused when its numbers are not in the answer's passage
+        # (decide.cross_language_numbers); scripts/study_model.py turns it off to record what it would refuse
+        self.check_numbers = check_numbers
 
     def analyse(self, question: Question, hits: Sequence[Hit], evidence: Evidence) -> Analysis:
         """Everything the answer is decided from: shape, ranked sentence candidates, best span, and the
@@ -135,11 +139,20 @@ class ExtractiveAnswerer:
         decision = self.decision(a)
         if not decision.answer:
             return refuse(text, hits, self.name, a.shape, decision.reason)
+        answer = self._compose(question, hits, a)
+        if self.check_numbers and a.cross_language and not answer.refused and answer.citations:
+            asked = frozenset(n for n in question_anchors(text) if NUMBER.fullmatch(n))
+            numbers = decide.cross_language_numbers(anchors_missing(asked, passage_text(answer.citations[0].hit)))
+            if not numbers.answer:
+                return refuse(text, hits, self.name, a.shape, numbers.reason)
+        return answer
+
+    def _compose(self, question: Question, hits: Sequence[Hit], a: Analysis) -> Answer:
         if a.shape == "factoid":
             return self._factoid(question, a.candidates[a.span_index], a.span, hits, a.shape)
         order = a.order
         if a.shape == "entity":
-            name = entity_of(text).lower()
+            name = entity_of(question.text).lower()
             mentions = [i for i in order if name and name in a.candidates[i].sentence.text.lower()]
             order = mentions + [i for i in order if i not in mentions] if mentions else order
         return self._open(question, a.candidates, a.logits, order, hits, a.shape)

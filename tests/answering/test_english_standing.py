@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from rag.answering import decide
 from tests.answering.test_model_answerer import _script
 
 
@@ -54,6 +55,20 @@ def test_the_bar_is_refitted_where_it_lets_unanswerable_english_questions_throug
     assert "saved bar 3 (balanced 83.3); chosen 3 (balanced 83.3)" in capsys.readouterr().out
 
 
+def test_an_answer_whose_passage_lacks_the_questions_number_is_refused_in_the_fit(tmp_path, capsys):
+    cp = _script("choose_policy")
+    swapped = row("adversarial", 3.5)
+    swapped["extractive_unbarred"]["numbers_missing"] = ["1933"]  # the question's year is not in the passage
+    fit = write_rows(tmp_path / "study.jsonl", [row("answerable", 3.5), swapped])
+    assert cp.english_row(swapped, 2.3) == (True, "")
+    assert cp.english_row(swapped, 2.3, numbers=False) == (False, swapped["extractive_unbarred"]["text"])
+    assert cp.main([str(fit), "--english-standing", "--write", str(model_file(tmp_path, 2.3))]) == 0
+    out = capsys.readouterr().out
+    assert "| fitting: study.jsonl (2) | saved, no number check 2.3 | 100.0 | 0.0 | 0.0 |" in out
+    assert "| fitting: study.jsonl (2) | saved 2.3 | 100.0 | 100.0 | 0.0 |" in out
+    assert "saved bar 2.3 (balanced 100.0); chosen 2.3 (balanced 100.0)" in out
+
+
 def test_the_bar_needs_english_rows_with_their_unbarred_answers(tmp_path):
     cp = _script("choose_policy")
     chinese = write_rows(tmp_path / "zh.jsonl", [{"kind": "answerable", "tags": ["zh"], "cross_language": False}])
@@ -83,3 +98,10 @@ def test_study_model_asks_the_translated_questions_only(tmp_path):
     path.write_text("not json\n", encoding="utf-8")
     with pytest.raises(SystemExit, match="cannot read it as JSONL of"):
         sm.translated(cases, path)
+
+
+def test_an_english_question_needs_its_numbers_in_the_answers_passage():
+    assert decide.cross_language_numbers([]).answer
+    refused = decide.cross_language_numbers(["15", "2019"])
+    assert (refused.answer, refused.reason) == (
+        False, "English question over Chinese text: its 15, 2019 are not in the passage of the answer's sentence")
