@@ -46,8 +46,7 @@ from rag.answering.generation import Control, Generation
 from rag.answering.model import DEFAULT_POLICY, ModelAnswerer, claim_share, context_of, context_sentences
 from rag.answering.prompt import EXAMPLES, READING, READING_WORDS, build_messages, reading_messages
 from rag.answering.question import Question
-from rag.answering.support import NUMBER as VALUE
-from rag.answering.support import anchors_missing, passage_text, question_anchors
+from rag.answering.support import anchors_missing, passage_text, question_anchors, question_numbers_missing
 from rag.chat import Engine
 from rag.config import PROJECT_ROOT, Config
 from rag.documents import make_document
@@ -439,8 +438,8 @@ def main(argv: list[str] | None = None) -> int:
                 plain = unbarred.answer_from(q, hits, evidence, outcome.analysis)
                 unbarred_answer = {"text": plain.text, "refused": plain.refused}
                 if not plain.refused and plain.citations:  # the question's numbers its passage lacks
-                    asked = frozenset(a for a in question_anchors(q.text) if VALUE.fullmatch(a))
-                    unbarred_answer["numbers_missing"] = anchors_missing(asked, passage_text(plain.citations[0].hit))
+                    unbarred_answer["numbers_missing"] = question_numbers_missing(
+                        q.text, passage_text(plain.citations[0].hit))
             row = {**case, "extractive": ex.text, "extractive_refused": ex.refused,
                    "extractive_missing": ex_missing, "extractive_coverage": ex_cov,
                    "extractive_claim_coverage": ex_claim, "unseen_share": round(terms.unseen_share, 3),

@@ -57,9 +57,8 @@ def cross_language_numbers(missing: list[str]) -> Decision:
     in the passage of the answer's sentence: the same anchor rule the model's answers obey (support.py), and the
     one signal such a question has that is not relative to the index (README, "How auto was chosen", step 15)."""
     if missing:
-        verb = "is" if len(missing) == 1 else "are"
-        return refuse_because(f"English question over Chinese text: its {', '.join(missing)} {verb} not in the "
-                              "passage of the answer's sentence")
+        return refuse_because(f"English question over Chinese text: the question's {', '.join(missing)} is not in "
+                              "the passage of the answer's sentence")
     return ANSWER
 
 

@@ -8,7 +8,9 @@
 
 Which sentence, which span, and whether to answer at all are decided by logistic models fitted on DRCD
 (scripts/fit_answerer.py, rag/answering/decision.py), not by hand-set weights; the answer-or-refuse rule
-is decide.extractive, and the Answer is built by compose.compose.
+is decide.extractive (and, for an English question over Chinese text, decide.cross_language_numbers: the
+question's numbers must stand in the passage of the first cited sentence), and the Answer is built by
+compose.compose.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from rag.answering.spans import (
     span_candidates,
 )
 from rag.answering.summary import MAX_SENTENCES, documents_to_summarize, summary_hits, summary_sentences
-from rag.answering.support import NUMBER, anchors_missing, passage_text, question_anchors
+from rag.answering.support import passage_text, question_numbers_missing
 from rag.answering.text import TYPE_PATTERN, char_bigrams, char_grams, clauses, mostly_cjk, trim_clause_mark
 from rag.schema import Answer, AnswerSpan, Hit
 
@@ -141,8 +143,7 @@ class ExtractiveAnswerer:
             return refuse(text, hits, self.name, a.shape, decision.reason)
         answer = self._compose(question, hits, a)
         if self.check_numbers and a.cross_language and not answer.refused and answer.citations:
-            asked = frozenset(n for n in question_anchors(text) if NUMBER.fullmatch(n))
-            numbers = decide.cross_language_numbers(anchors_missing(asked, passage_text(answer.citations[0].hit)))
+            numbers = decide.cross_language_numbers(question_numbers_missing(text, passage_text(answer.citations[0].hit)))
             if not numbers.answer:
                 return refuse(text, hits, self.name, a.shape, numbers.reason)
         return answer

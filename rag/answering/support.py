@@ -247,6 +247,17 @@ def with_digits(text: str) -> str:
     return CN_COUNT.sub(lambda m: _cn_count(m.group(0)), text)
 
 
+# In an English question, digits that name or rank rather than count: Q3, H1, COVID-19, 3rd, and clock times.
+NOT_QUANTITIES = re.compile(r"[A-Za-z]+-?\d[\w-]*|\d+(?:st|nd|rd|th)\b|\d{1,2}:\d{2}(?::\d{2})?")
+
+
+def question_numbers_missing(question: str, passage: str) -> list[str]:
+    """The numbers a question asks about (a year, a count, an amount) that `passage` holds neither as written nor
+    by value (4 million for 400万): the check of an English question over Chinese text (decide.cross_language_numbers)."""
+    decades = re.sub(r"(?<=\d)s\b", "", question)  # the 1980s asks about 1980 (quantities would misread 1980s)
+    return numbers_missing(NOT_QUANTITIES.sub(" ", decades), passage)
+
+
 def numbers_missing(claim: str, support: str) -> list[str]:
     """The claim's numbers that `support` holds neither as written nor by value (27亿 for 2.7 billion, 1个 for
     一个)."""

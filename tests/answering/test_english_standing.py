@@ -1,6 +1,7 @@
-"""The English route's bar (README, "How auto was chosen", step 14): scripts/choose_policy.py --english-standing
-fits model.json's cross_language_standing on study rows of English questions over Chinese text, and
-scripts/study_model.py --translations asks a sample's questions in English."""
+"""The English route (README, "How auto was chosen", steps 14-15): scripts/choose_policy.py --english-standing
+fits model.json's cross_language_standing on study rows of English questions over Chinese text (with and
+without the number check), scripts/study_model.py --translations asks a sample's questions in English, and an
+English question's numbers must stand in the answer's passage (decide.cross_language_numbers)."""
 
 from __future__ import annotations
 
@@ -104,4 +105,23 @@ def test_an_english_question_needs_its_numbers_in_the_answers_passage():
     assert decide.cross_language_numbers([]).answer
     refused = decide.cross_language_numbers(["15", "2019"])
     assert (refused.answer, refused.reason) == (
-        False, "English question over Chinese text: its 15, 2019 are not in the passage of the answer's sentence")
+        False, "English question over Chinese text: the question's 15, 2019 is not in the passage of the answer's "
+               "sentence")
+
+
+@pytest.mark.parametrize("question,passage,missing", [
+    ("What was Meitu's net profit in 2019?", "美图2023年净利润3.7亿元。", ["2019"]),
+    ("What was Meitu's net profit in 2023?", "美图2023年净利润3.7亿元。", []),
+    # by value: 4 million is 400万, 2.7 billion is 27亿, March 2021 is 2021年三月
+    ("Why do 4 million women marry men?", "同性恋女性约400万。", []),
+    ("Was the revenue 2.7 billion yuan?", "总收入27亿元。", []),
+    ("How many bitcoins did Meitu buy in March 2021?", "2021年三月,美图购买了379.1214枚比特币。", []),
+    ("Was the revenue 3.7 billion yuan?", "总收入27亿元。", ["3.7"]),
+    ("What changed in the 1980s?", "1980年代，相声…", []),
+    # digits that name or rank are not asked about: Q3, COVID-19, 3rd, a clock time
+    ("What did Meitu earn in Q3 2023 during COVID-19, its 3rd year, by 17:30:00?", "2023年", []),
+])
+def test_the_numbers_an_english_question_asks_about(question, passage, missing):
+    from rag.answering.support import question_numbers_missing
+
+    assert question_numbers_missing(question, passage) == missing
