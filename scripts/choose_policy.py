@@ -154,10 +154,15 @@ def factoid_route(saved_file: Path) -> str:
     return route_for(json.loads(saved_file.read_text(encoding="utf-8"))["routes"], "factoid", "zh")
 
 
+def mean_balanced(per_set: list[dict[str, float]]) -> float:
+    """Mean of answerable right and not-answerable refused, averaged over the sets (each counts the same,
+    whatever its size)."""
+    return sum((r["answerable"] + r["refused"]) / 2 for r in per_set) / len(per_set)
+
+
 def balanced(fits: list[list[dict]], route: str, cut: float, field: str = "claim_coverage") -> float:
-    """Mean of answerable right and not-answerable refused, averaged over the fitting sets (each counts the
-    same, whatever its size)."""
-    return sum((r["answerable"] + r["refused"]) / 2 for r in (claim_rates(f, route, cut, field) for f in fits)) / len(fits)
+    """mean_balanced of the claim cut's rates on the fitting sets."""
+    return mean_balanced([claim_rates(f, route, cut, field) for f in fits])
 
 
 def choose_claim_cut(fits: list[list[dict]], route: str, field: str = "claim_coverage") -> float:
@@ -263,7 +268,7 @@ def confidence_main(fit_paths: list[Path], report_paths: list[Path], write: Path
 
     def bal(rule: tuple[float, float, float, str]) -> float:
         rates = fit_rates(rule)
-        return sum((r["answerable"] + r["refused"]) / 2 for r in rates) / len(rates)
+        return mean_balanced(rates)
 
     def worst_refusal(rule: tuple[float, float, float, str]) -> float:
         return max(r["wrong_refusal"] for r in fit_rates(rule))
@@ -370,7 +375,7 @@ def reading_main(fit_paths: list[Path], report_paths: list[Path], write: Path | 
         return [rates(rows, lambda r, c=pair: read(r, *shipped, *c)) for rows in fits]
 
     def bal(pair: tuple[float, float]) -> float:
-        return sum((r["answerable"] + r["refused"]) / 2 for r in fit_rates(pair)) / len(fits)
+        return mean_balanced(fit_rates(pair))
 
     def choose(candidates: list[tuple[float, float]]) -> tuple[float, float]:
         return max(candidates, key=lambda c: (round(bal(c), 6), c[0], -c[1]))
@@ -451,8 +456,7 @@ def english_main(fit_paths: list[Path], report_paths: list[Path], write: Path | 
     saved = load_models(write if write is not None else MODEL_FILE).cross_language_standing
 
     def bal(bar: float) -> float:
-        rs = [rates(rows, lambda r, b=bar: english_row(r, b)) for rows in fits]
-        return sum((r["answerable"] + r["refused"]) / 2 for r in rs) / len(rs)
+        return mean_balanced([rates(rows, lambda r, b=bar: english_row(r, b)) for rows in fits])
 
     best = max(STANDING_GRID, key=lambda b: (round(bal(b), 6), -b))
     if round(bal(best), 6) <= round(bal(saved), 6):

@@ -169,23 +169,34 @@ def test_the_saved_reading_cut_is_read_and_checked(tmp_path):
         assert message in str(raised.value) and "Rerun scripts/choose_policy.py --reading --write." in str(raised.value)
 
 
+def study_row(kind: str, reading: float | None, claim: float, **extra: float) -> dict:
+    """A study_model.py row of a Chinese factoid answered `2018年` (gold 2018), confident, with one kept claim."""
+    return {"kind": kind, "shape": "factoid", "tags": ["zh"], "reply": "2018年", "answers": ["2018"],
+            "model_refused": False, "confidence": {"min": 0.9}, "reading": reading, **extra,
+            "checked": [{"text": "2018年", "kept": True, "claim_coverage": claim, "passage_coverage": 1.0}],
+            "extractive": "", "extractive_refused": True}
+
+
+def fit_reading(cp, tmp_path, rows: list[dict]):  # noqa: ANN001, ANN201
+    """Write `rows` as a study file and a routes.json routing Chinese factoids to the model, and run
+    `choose_policy.py --reading --write` on them; the two paths."""
+    fit, saved = tmp_path / "study.jsonl", tmp_path / "routes.json"
+    fit.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    saved.write_text('{"routes": {"factoid/zh": "model"}}', encoding="utf-8")
+    assert cp.main([str(fit), "--reading", "--write", str(saved)]) == 0
+    return fit, saved
+
+
 def test_choose_policy_fits_the_reading_cut_on_rows_below_the_claim_cut(tmp_path, capsys):
     cp = _script("choose_policy")
 
-    def row(kind: str, reading: float | None, claim: float = 0.1) -> dict:
-        return {"kind": kind, "shape": "factoid", "tags": ["zh"], "reply": "2018年", "answers": ["2018"],
-                "model_refused": False, "confidence": {"min": 0.9}, "reading": reading,
-                "checked": [{"text": "2018年", "kept": True, "claim_coverage": claim, "passage_coverage": 1.0}],
-                "extractive": "", "extractive_refused": True}
+    def row(kind: str, reading: float | None, claim: float = 0.1) -> dict:  # read below the claim cut only
+        return study_row(kind, reading, claim)
 
     # a paraphrase read as answered (0.7), one read as not (0.45); an unanswerable one read at 0.5
     rows = [row("answerable", 0.7), row("answerable", 0.45), row("answerable", None, claim=0.9),
             row("unanswerable", 0.5)]
-    fit = tmp_path / "study.jsonl"
-    fit.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-    saved = tmp_path / "routes.json"
-    saved.write_text('{"routes": {"factoid/zh": "model"}}', encoding="utf-8")
-    assert cp.main([str(fit), "--reading", "--write", str(saved)]) == 0
+    fit, saved = fit_reading(cp, tmp_path, rows)
     out = capsys.readouterr().out
     # 0.7 down to 0.55 rescue the first paraphrase and keep the refusal: the highest of them is taken
     assert "only the waiver cut is fitted" in out  # these rows read only the factoids below the claim cut
@@ -239,19 +250,12 @@ def test_with_a_refusal_cut_every_answer_the_other_cuts_keep_is_read(fake_engine
 def test_choose_policy_fits_the_refusal_cut_only_where_every_factoid_was_read(tmp_path, capsys, monkeypatch):
     cp = _script("choose_policy")
 
-    def row(kind: str, reading: float, claim: float = 0.9) -> dict:
-        return {"kind": kind, "shape": "factoid", "tags": ["zh"], "reply": "2018年", "answers": ["2018"],
-                "model_refused": False, "confidence": {"min": 0.9}, "reading": reading, "reading_below": 2.0,
-                "checked": [{"text": "2018年", "kept": True, "claim_coverage": claim, "passage_coverage": 1.0}],
-                "extractive": "", "extractive_refused": True}
+    def row(kind: str, reading: float, claim: float = 0.9) -> dict:  # every factoid read
+        return study_row(kind, reading, claim, reading_below=2.0)
 
     # answerable ones read 0.3 and 0.7; an answer to an unanswerable question the claim cut lets through reads 0.12
     rows = [row("answerable", 0.3), row("answerable", 0.7), row("unanswerable", 0.12)]
-    fit = tmp_path / "study.jsonl"
-    fit.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-    saved = tmp_path / "routes.json"
-    saved.write_text('{"routes": {"factoid/zh": "model"}}', encoding="utf-8")
-    assert cp.main([str(fit), "--reading", "--write", str(saved)]) == 0
+    fit, saved = fit_reading(cp, tmp_path, rows)
     out = capsys.readouterr().out
     # 0.15 to 0.3 refuse the unanswerable one and keep both answers: the lowest of them is taken, no waiver needed
     assert "chosen reading cuts: waive at inf, refuse below 0.15 (balanced 100.0 against 50.0 without)" in out
