@@ -113,3 +113,11 @@ def compose_generated(question: str, generated: Sequence[Generated], hits: Seque
     return Answer(question=question, text=joiner.join(with_markers(s) for s in sentences), refused=False,
                   citations=tuple(citations), hits=tuple(hits), sentences=tuple(sentences), answerer=answerer,
                   kind=kind)
+
+
+def fallback_notice(writer: str, why: str, refused: bool) -> str:
+    """The notice of an extractive answer given because `writer` ("The model", "The LLM") gave none (`why`):
+    it says the extractive answerer refused too when it did, so a refusal never reads as an answer."""
+    if refused:
+        return f"{writer} gave no answer ({why}); the extractive answerer found none either."
+    return f"{writer} gave no answer ({why}); this is the extractive answer."

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from rag.answering import decide
 from rag.answering.base import REFUSAL, Answerer, Evidence, refuse
-from rag.answering.compose import Generated, compose_generated
+from rag.answering.compose import Generated, compose_generated, fallback_notice
 from rag.answering.generation import Control, Generation, GenerationFailed
 from rag.answering.question import Question
 from rag.answering.support import (
@@ -325,14 +325,16 @@ class LlmAnswerer:
             generation = self.generator.generate(prompt.messages, ANSWER_TOKENS, control)
         except GenerationFailed as exc:
             fallback = self.fallback.answer(question, hits, evidence)
-            return replace(fallback, notice=f"The LLM gave no answer ({exc}); this is the extractive answer.")
+            return replace(fallback, notice=fallback_notice("The LLM", str(exc), fallback.refused))
         timings = {"queue": round(generation.queued_s * 1000, 2),
                    "first_token": round(generation.first_token_s * 1000, 2),
                    "generate": round(generation.seconds * 1000, 2)}
         if generation.stopped and not generation.text.strip():
             fallback = self.fallback.answer(question, hits, evidence)
             return replace(fallback, timings_ms=timings,
-                           notice="Stopped before the LLM wrote anything; this is the extractive answer.")
+                           notice=("Stopped before the LLM wrote anything; " + (
+                               "the extractive answerer found no answer either." if fallback.refused
+                               else "this is the extractive answer.")))
         reply = generation.text
         answer = check_answer(reply, question, prompt.passages, hits, evidence)
         if prompt.left_out or prompt.cut:

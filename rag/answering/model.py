@@ -29,7 +29,7 @@ from pathlib import Path
 
 from rag.answering import decide
 from rag.answering.base import Evidence, refuse
-from rag.answering.compose import Generated, compose_generated, refuse_with_closest
+from rag.answering.compose import Generated, compose_generated, fallback_notice, refuse_with_closest
 from rag.answering.confidence import STATISTICS, token_confidence
 from rag.answering.context import Excerpt, select_excerpts, whole_sentences
 from rag.answering.extractive import Analysis, ExtractiveAnswerer
@@ -359,7 +359,7 @@ class ModelAnswerer:
     def fallback(self, question: Question, hits: Sequence[Hit], evidence: Evidence, why: str,
                  analysis: Analysis) -> Answer:
         answer = self.extractive.answer_from(question, hits, evidence, analysis)
-        note = f"The model gave no answer ({why}); this is the extractive answer."
+        note = fallback_notice("The model", why, answer.refused)
         return replace(answer, notice=" ".join(n for n in (answer.notice, note) if n))
 
     def run(self, question: Question, hits: Sequence[Hit], evidence: Evidence, control: Control) -> Outcome:

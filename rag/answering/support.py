@@ -29,6 +29,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -178,29 +179,40 @@ def overlap_of(mine: set[str], support: str) -> float:
     return len(mine & theirs) / len(mine) if mine else 0.0
 
 
+def plain(value: float) -> str:
+    """A number as digits, to 6 significant digits and never in exponent form: 27.0 -> "27", 1000000 ->
+    "1000000" (not "1e+06", which no text holds, so a question's 1000000 could never be found), 2.7e9 ->
+    "2700000000", 0.25 -> "0.25"."""
+    fixed = format(Decimal(format(value, ".6g")), "f")
+    return fixed.rstrip("0").rstrip(".") if "." in fixed else fixed
+
+
 def numbers(text: str) -> set[str]:
     """Numbers in text, so that 27.0 and 27 compare equal and 1,000 reads as 1000."""
     text = re.sub(r"(?<=\d),(?=\d{3})", "", text)
-    return {format(float(n), "g") for n in NUMBER.findall(text)}
+    return {plain(float(n)) for n in NUMBER.findall(text)}
 
 
 # A number's magnitude word, so that a claim written in another language or scale is still checked by value:
 # 2.7 billion (yuan) = 27亿 (yuan), 9.11 million = 911万. Units (元, yuan, %) are not compared.
 MAGNITUDE = {"万亿": 1e12, "千万": 1e7, "百万": 1e6, "万": 1e4, "亿": 1e8, "千": 1e3, "thousand": 1e3,
              "million": 1e6, "billion": 1e9, "trillion": 1e12, "k": 1e3, "m": 1e6, "bn": 1e9}
-QUANTITY = re.compile(r"(\d+(?:\.\d+)?)\s*(万亿|千万|百万|万|亿|千|thousand|million|billion|trillion|bn|k|m)?(?![a-z])",
-                      re.I)
+# A number (whole: never the 198 of 1980s or the 10 of 100km), a decade's s (the 1980s: 1980), and its magnitude
+# word, which must not start a longer word (5 miles is 5, not 5 million).
+QUANTITY = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)(?:(?<=\d{4})s\b)?"
+                      r"(?:\s*(万亿|千万|百万|万|亿|千|thousand|million|billion|trillion|bn|k|m)(?![a-z]))?", re.I)
 
 
 def quantities(text: str) -> list[tuple[str, str]]:
     """Each number of text as (the number as written, its value with the magnitude word applied; "" when
-    it has none): "27 亿元" -> ("27", "2.7e+09"), "2.7 billion" -> ("2.7", "2.7e+09"), "2023年" -> ("2023", "")."""
+    it has none): "27 亿元" -> ("27", "2700000000"), "2.7 billion" -> ("2.7", "2700000000"), "2023年" -> ("2023", ""),
+    "the 1980s" -> ("1980", "")."""
     text = re.sub(r"(?<=\d),(?=\d{3})", "", text)
     out = []
     for m in QUANTITY.finditer(text):
-        raw = format(float(m.group(1)), "g")
+        raw = plain(float(m.group(1)))
         word = (m.group(2) or "").lower()
-        out.append((raw, format(float(m.group(1)) * MAGNITUDE[word], ".6g") if word else ""))
+        out.append((raw, plain(float(m.group(1)) * MAGNITUDE[word]) if word else ""))
     return out
 
 
@@ -254,8 +266,7 @@ NOT_QUANTITIES = re.compile(r"[A-Za-z]+-?\d[\w-]*|\d+(?:st|nd|rd|th)\b|\d{1,2}:\
 def question_numbers_missing(question: str, passage: str) -> list[str]:
     """The numbers a question asks about (a year, a count, an amount) that `passage` holds neither as written nor
     by value (4 million for 400万): the check of an English question over Chinese text (decide.cross_language_numbers)."""
-    decades = re.sub(r"(?<=\d)s\b", "", question)  # the 1980s asks about 1980 (quantities would misread 1980s)
-    return numbers_missing(NOT_QUANTITIES.sub(" ", decades), passage)
+    return numbers_missing(NOT_QUANTITIES.sub(" ", question), passage)  # the 1980s asks about 1980 (quantities)
 
 
 def numbers_missing(claim: str, support: str) -> list[str]:
