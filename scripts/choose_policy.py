@@ -416,6 +416,72 @@ def reading_main(fit_paths: list[Path], report_paths: list[Path], write: Path | 
     return 0
 
 
+# The unsure model's answer handed to the extractive answerer (README step 16): the confidence below which it is.
+PREFER_GRID = [0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
+
+
+def preferred(row: dict, below: float) -> tuple[bool, str]:
+    """(refused, answer text) as the default answers with the saved claim, confidence and reading cuts, and a
+    Chinese factoid the model answered with a confidence below `below` answered by the extractive answerer where
+    its answer passes the same question checks (not refused, the question's anchors in its passage, the claim cut
+    beside its sentence), as ModelAnswerer.checked_extractive decides."""
+    refused, text = read(row, AUTO_POLICY.min_claim_coverage, AUTO_POLICY.min_confidence,
+                         AUTO_POLICY.waive_claim_confidence, AUTO_POLICY.confidence_statistic,
+                         AUTO_POLICY.waive_claim_reading, AUTO_POLICY.min_reading)
+    conf = (row.get("confidence") or {}).get(AUTO_POLICY.confidence_statistic)
+    if (refused or conf is None or conf >= below or row.get("shape", "factoid") != "factoid"
+            or "en" in row.get("tags", ()) or row.get("reply") is None):
+        return refused, text
+    if (row["extractive_refused"] or row.get("extractive_missing")
+            or (row.get("extractive_claim_coverage") or 0.0) < AUTO_POLICY.min_claim_coverage):
+        return refused, text
+    return False, row["extractive"]
+
+
+def prefer_main(fit_paths: list[Path], report_paths: list[Path], write: Path | None = None) -> int:
+    """Choose Policy.prefer_extractive_below on the fitting sets with the saved cuts: the best balanced rate, the
+    sets averaged (ties: the lower cut, which hands over fewer answers). A handed-over answer is answered either
+    way, so only the answerable-right rate can move. Needs study rows from --token-probs."""
+    fits = [load_rows(p) for p in fit_paths]
+    missing = [str(p) for p, rows in zip(fit_paths, fits, strict=True) if not any(r.get("confidence") for r in rows)]
+    if missing:
+        raise SystemExit(f"{', '.join(missing)}: no token probabilities recorded; run scripts/study_model.py with "
+                         "--token-probs")
+
+    @functools.cache
+    def fit_rates(below: float) -> list[dict[str, float]]:
+        return [rates(rows, lambda r, b=below: preferred(r, b)) for rows in fits]
+
+    best = max(PREFER_GRID, key=lambda b: (round(mean_balanced(fit_rates(b)), 6), -b))
+    print("| hand over below | balanced | " + " | ".join(p.name for p in fit_paths) + " |")
+    print("|---|---|" + "---|" * len(fit_paths))
+    for b in PREFER_GRID:
+        print(f"| {b:g} | {mean_balanced(fit_rates(b)):.1f} | " + " | ".join(
+            f"{r['answerable']:.1f} / {r['refused']:.1f} / {r['wrong_refusal']:.1f}" for r in fit_rates(b)) + " |")
+    print(f"\nchosen: hand an answer the model gave below {best:g} to the extractive answerer (balanced "
+          f"{mean_balanced(fit_rates(best)):.1f} against {mean_balanced(fit_rates(0.0)):.1f} never)")
+    print("\n| set | rule | answerable right | not answerable refused | answerable refused | handed over |")
+    print("|---|---|---|---|---|---|")
+    for path in [*fit_paths, *report_paths]:
+        rows = load_rows(path)
+        role = "fitting" if path in fit_paths else "reporting"
+        for name, below in (("never", 0.0), ("chosen", best)):
+            r = rates(rows, lambda row, b=below: preferred(row, b))
+            moved = sum(preferred(row, below)[1] != preferred(row, 0.0)[1] for row in rows)
+            print(f"| {role}: {path.name} | {name} | {r['answerable']:.1f} | {r['refused']:.1f} | "
+                  f"{r['wrong_refusal']:.1f} | {moved} |")
+    if write is not None:
+        saved = json.loads(write.read_text(encoding="utf-8"))
+        saved["prefer_extractive"] = ({"below": best, "fitted_on": [str(p) for p in fit_paths],
+                                       "how": "scripts/choose_policy.py --prefer-extractive: with the saved claim, "
+                                              "confidence and reading cuts, the best mean of answerable-right and "
+                                              "unanswerable-refused rates, the fitting sets averaged (ties: the lower cut)"}
+                                      if best > 0.0 else None)
+        write.write_text(json.dumps(saved, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {write}")
+    return 0
+
+
 # The English route (README step 14): an English question over Chinese text is answered by the extractive
 # answerer, which refuses it when its best sentence's cosine standing is below model.json's
 # cross_language_standing (first chosen on the article's dev split alone).
@@ -510,7 +576,13 @@ def main(argv: list[str] | None = None) -> int:
                     help="choose the reading check's cuts (Policy.waive_claim_reading, and Policy.min_reading where "
                          "every factoid was read) with the saved claim and confidence cuts (study rows from "
                          "--reading-below; 2 reads every factoid)")
+    ap.add_argument("--prefer-extractive", action="store_true",
+                    help="choose the confidence below which a Chinese factoid the model answered is answered by the "
+                         "extractive answerer instead (Policy.prefer_extractive_below), with the saved cuts (study rows "
+                         "from --token-probs)")
     args = ap.parse_args(argv)
+    if args.prefer_extractive:
+        return prefer_main(args.fit, args.report, args.write)
     if args.english_standing:
         return english_main(args.fit, args.report, args.write)
     if args.reading:

@@ -96,6 +96,12 @@ class Policy:
     # no reading is made (an endpoint, English, Stop, the deadline, a failed reading, a busy serving queue), this
     # cut cannot refuse: the other cuts decide alone.
     min_reading: float = 0.0
+    # A factoid the model answered but was unsure of (its `confidence` below this) is answered by the extractive
+    # answerer instead, where that answer passes the same question checks as a fallback does (its question's
+    # anchors in its passage, the claim cut beside its sentence); otherwise the model's answer stands (0: never).
+    # Off the article the extractive sentence finder is right more often than the model's unsure reading (README,
+    # "How auto was chosen", step 16). Fitted by scripts/choose_policy.py --prefer-extractive, saved in routes.json.
+    prefer_extractive_below: float = 0.0
     # "shape/language" (factoid/zh, open/en, …) -> which answerer writes that kind of answer: "auto" (these
     # cuts), "model" (none but the claim cut) or "extractive" (no model). Chosen on the article's dev split by
     # scripts/choose_routing.py (the Chinese factoid route since by choose_policy.py --claim-cut) and saved in
@@ -189,9 +195,24 @@ def load_reading(path: Path = ROUTES_FILE) -> dict:
     return {"waive_claim_reading": math.inf if waive is None else float(waive), "min_reading": float(low)}
 
 
+def load_prefer_extractive(path: Path = ROUTES_FILE) -> dict:
+    """The saved confidence below which an answered factoid is handed to the extractive answerer, as a Policy
+    field (none when none was fitted: never)."""
+    if not path.is_file():
+        return {}
+    saved = json.loads(path.read_text(encoding="utf-8")).get("prefer_extractive")
+    if saved is None:
+        return {}
+    below = saved.get("below") if isinstance(saved, dict) else None
+    if not isinstance(below, (int, float)) or isinstance(below, bool) or not 0.0 < below <= 1.0:
+        raise ModelError(f"{path} has prefer_extractive {saved!r}: its `below` must be a number in (0, 1] (or write "
+                         "prefer_extractive: null). Rerun scripts/choose_policy.py --prefer-extractive --write.")
+    return {"prefer_extractive_below": float(below)}
+
+
 AUTO_POLICY = Policy(min_question_coverage=0.4, min_extractive_score=-1.0, extractive_fallback_score=1.0,
                      routes=load_routes(), min_claim_coverage=load_claim_cut(), **load_confidence(),
-                     **load_reading())
+                     **load_reading(), **load_prefer_extractive())
 
 
 @dataclass(frozen=True)
@@ -410,6 +431,14 @@ class ModelAnswerer:
                                        reading, p.waive_claim_reading if factoid else math.inf,
                                        p.min_reading if factoid else 0.0)
         answer = compose_checked(question, checked, hits, self.name, analysis.shape) if decision.answer else None
+        unsure = answer is not None and factoid and confidence is not None and confidence < p.prefer_extractive_below
+        if unsure:
+            instead, _ = self.checked_extractive(question, hits, evidence, analysis, p)
+            if instead is not None:
+                note = (f"The model was unsure of its answer (it gave its least sure token a probability of "
+                        f"{confidence:.2f}, below {p.prefer_extractive_below:.2f}); this is the extractive answer, which "
+                        "passes the same checks.")
+                answer = replace(instead, notice=" ".join(n for n in (instead.notice, note) if n))
         if answer is None:
             answer = self.when_unsupported(question, hits, evidence, analysis, decision.reason, p)
             if answer.refused and kept and not model_refused:  # what its answer stood on, said not to answer
@@ -460,9 +489,20 @@ class ModelAnswerer:
         refusal = refuse(question.text, hits, self.name, analysis.shape, reason=reason)
         if analysis.score < policy.extractive_fallback_score:
             return refusal
+        answer, failed = self.checked_extractive(question, hits, evidence, analysis, policy)
+        if answer is None:
+            return refuse(question.text, hits, self.name, analysis.shape, reason=f"{reason}; {failed}") if failed else refusal
+        note = f"The model's answer was withheld ({reason}); this is the extractive answer, which passes the same checks."
+        return replace(answer, notice=" ".join(n for n in (answer.notice, note) if n))
+
+    def checked_extractive(self, question: Question, hits: Sequence[Hit], evidence: Evidence, analysis: Analysis,
+                           policy: Policy) -> tuple[Answer | None, str]:
+        """The extractive answer where it may stand in for the model's: (answer, ""); (None, "") when the
+        extractive answerer refuses too; (None, why) when its answer fails the model route's question checks (the
+        question's anchors in its passage, the claim cut beside its sentence, the question's words in its passage)."""
         answer = self.extractive.answer_from(question, hits, evidence, analysis)
         if answer.refused or not answer.citations:
-            return refusal
+            return None, ""
         first = answer.citations[0]
         passage = passage_text(first.hit)
         terms = question_terms(question.text, question.previous, evidence.index)
@@ -471,10 +511,7 @@ class ModelAnswerer:
         checked = decide.extractive_after_model(anchors_missing(question_anchors(question.text), passage), cov,
                                                 policy.min_question_coverage, beside,
                                                 policy.min_claim_coverage if analysis.shape == "factoid" else 0.0)
-        if not checked.answer:
-            return refuse(question.text, hits, self.name, analysis.shape, reason=f"{reason}; {checked.reason}")
-        note = f"The model's answer was withheld ({reason}); this is the extractive answer, which passes the same checks."
-        return replace(answer, notice=" ".join(n for n in (answer.notice, note) if n))
+        return (answer, "") if checked.answer else (None, checked.reason)
 
 
 def tokens_per_second(generation: Generation | None) -> float:

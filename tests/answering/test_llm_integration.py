@@ -28,14 +28,17 @@ ROOT = Path(__file__).resolve().parents[2]
 # questions it does not answer that a small model answers anyway when nothing checks it. The paraphrase
 # 美图的首席执行官是谁？ (the article says CEO) is refused since the claim cut (README, round 3): a known,
 # measured cost, so it is not asserted here.
+# (question, what the answer must hold or None for a refusal, which answerer writes it)
 QUESTIONS = [
-    ("美图2023年的总收入是多少？", "27亿"),
+    # the model writes 27亿元人民币 and 吴欣鸿 but gives a token of each less than 0.6 probability (0.40, 0.59): the
+    # extractive answer, which passes the same checks, is given instead (README step 16)
+    ("美图2023年的总收入是多少？", "27亿", "extractive"),
     # a paraphrase (the article says 关闭手机业务): below the claim cut, kept by the reading check (README step 12)
-    ("美图什么时候不再自己造手机了？", "2018"),
-    ("美图的CEO是谁？", "吴欣鸿"),
-    ("美图的股价今天是多少？", None),
-    ("美图有多少家线下门店？", None),
-    ("美图2022年的净利润是多少？", None),
+    ("美图什么时候不再自己造手机了？", "2018", "auto"),
+    ("美图的CEO是谁？", "吴欣鸿", "extractive"),
+    ("美图的股价今天是多少？", None, "auto"),
+    ("美图有多少家线下门店？", None, "auto"),
+    ("美图2022年的净利润是多少？", None, "auto"),
 ]
 
 
@@ -52,11 +55,14 @@ def engine(real_index_dir) -> Engine:
 def test_article_questions(engine):
     lines = ["| question | model's reply | checked answer | notice | s |", "|---|---|---|---|---|"]
     failures = []
-    for question, want in QUESTIONS:
+    for question, want, writer in QUESTIONS:
         pieces: list[str] = []
         answer = engine.ask(question, answerer="auto", on_token=pieces.append)
         assert check_citations(answer) == []
-        assert answer.answerer == "auto", answer.notice
+        assert pieces, f"{question}: the model wrote nothing"
+        assert answer.answerer == writer, answer.notice
+        if writer == "extractive":  # handed over by the rule, not a failure of the model
+            assert "The model was unsure of its answer" in answer.notice, answer.notice
         lines.append(f"| {question} | {''.join(pieces)} | {answer.text} | {answer.notice} | "
                      f"{answer.timings_ms['total'] / 1000:.1f} |")
         if want is None and not answer.refused:
@@ -115,8 +121,8 @@ def test_stop_ends_the_generation_and_the_model_answers_the_next_question(engine
     stopped = engine.ask("美图为什么要发展AI？请详细说明。", answerer="auto", control=control)
     assert seen.is_set() and stopped.generated_tokens <= 2
     assert "Stopped" in stopped.notice
-    after = engine.ask("美图2023年的总收入是多少？", answerer="auto")
-    assert "27亿" in after.text and after.answerer == "auto"
+    after = engine.ask("美图2023年的净利润是多少？", answerer="auto")
+    assert "3.7亿" in after.text and after.answerer == "auto"
 
 
 def test_a_missing_model_gives_the_extractive_answer_with_the_fix(real_index_dir, tmp_path):

@@ -1,0 +1,112 @@
+"""An answer the model was unsure of, handed to the extractive answerer (README, "How auto was chosen", step 16):
+below Policy.prefer_extractive_below, a Chinese factoid the model answered is answered by the extractive answerer
+where that answer passes the same question checks; the saved cut, and the fitting script."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import replace
+
+import pytest
+
+from rag.answering.decision import default_models
+from rag.answering.extractive import ExtractiveAnswerer
+from rag.answering.model import DEFAULT_POLICY, ModelAnswerer, load_prefer_extractive
+from rag.errors import ModelError
+from tests.answering.test_confidence import GIVEN, Sure
+from tests.answering.test_model_answerer import _script, retrieved
+
+PROFIT_Q = "美图2023年的净利润是多少？"
+
+
+def extractive_with(threshold: float) -> ExtractiveAnswerer:
+    """The extractive answerer with its answer-or-refuse threshold set (-inf: it always answers; inf: never)."""
+    models = default_models()
+    return ExtractiveAnswerer(models=replace(models, answer=replace(models.answer, threshold=threshold)))
+
+
+def answer(engine, generator, extractive: ExtractiveAnswerer, below: float, question: str = PROFIT_Q):  # noqa: ANN001, ANN201
+    q, hits, evidence = retrieved(engine, question)
+    policy = replace(DEFAULT_POLICY, prefer_extractive_below=below)
+    return ModelAnswerer(generator, extractive, policy, "auto").answer(q, hits, evidence), (q, hits, evidence)
+
+
+def test_an_answer_the_model_was_unsure_of_is_the_extractive_answer_when_that_passes_the_checks(fake_engine):
+    sure_of = Sure("3.7亿元[1]", GIVEN)  # its least sure content token: 0.55
+    always = extractive_with(-math.inf)
+    handed, (q, hits, evidence) = answer(fake_engine, sure_of, always, below=0.6)
+    own = always.answer(q, hits, evidence)
+    assert not own.refused
+    assert (handed.answerer, handed.text, handed.refused, handed.confidence) == ("extractive", own.text, False, None)
+    assert handed.notice.endswith("The model was unsure of its answer (it gave its least sure token a probability of "
+                                  "0.55, below 0.60); this is the extractive answer, which passes the same checks.")
+    kept, _ = answer(fake_engine, sure_of, always, below=0.55)  # at the cut: sure enough
+    assert (kept.answerer, kept.text, kept.confidence) == ("auto", "3.7亿元[1]", 0.55)
+    never, _ = answer(fake_engine, sure_of, always, below=0.0)
+    assert (never.answerer, never.text) == ("auto", "3.7亿元[1]")
+
+
+def test_the_unsure_answer_stands_when_the_extractive_answer_refuses_or_no_probability_is_known(fake_engine):
+    refusing = extractive_with(math.inf)
+    out, _ = answer(fake_engine, Sure("3.7亿元[1]", GIVEN), refusing, below=0.9)
+    assert (out.answerer, out.text, out.refused, out.confidence) == ("auto", "3.7亿元[1]", False, 0.55)
+    assert "unsure" not in out.notice
+    endpoint, _ = answer(fake_engine, Sure("3.7亿元[1]", ()), extractive_with(-math.inf), below=0.9)
+    assert (endpoint.answerer, endpoint.text, endpoint.confidence) == ("auto", "3.7亿元[1]", None)
+
+
+def test_an_extractive_answer_missing_the_questions_year_is_not_handed_the_question(fake_engine):
+    # 2019 is in no passage: the model's 3.7亿元 fails its anchor check, and so would the extractive answer
+    out, _ = answer(fake_engine, Sure("3.7亿元[1]", GIVEN), extractive_with(-math.inf), below=0.9,
+                    question="美图2019年的净利润是多少？")
+    assert out.refused and out.answerer == "auto"
+
+
+def test_the_saved_cut_is_read_and_checked(tmp_path):
+    assert load_prefer_extractive(tmp_path / "none.json") == {}
+    path = tmp_path / "routes.json"
+    path.write_text('{"routes": {}, "prefer_extractive": null}', encoding="utf-8")
+    assert load_prefer_extractive(path) == {}
+    path.write_text('{"routes": {}, "prefer_extractive": {"below": 0.6}}', encoding="utf-8")
+    assert load_prefer_extractive(path) == {"prefer_extractive_below": 0.6}
+    for bad in ('{"below": 1.5}', '{"below": 0}', '{"below": true}', '{"below": "0.6"}', '{}', '0.6'):
+        path.write_text('{"routes": {}, "prefer_extractive": ' + bad + '}', encoding="utf-8")
+        with pytest.raises(ModelError, match=r"its `below` must be a number in \(0, 1\].*Rerun scripts/choose_policy.py "
+                                             "--prefer-extractive --write"):
+            load_prefer_extractive(path)
+
+
+def study_row(kind: str, confidence: float, model_right: bool, extractive_right: bool) -> dict:
+    """A study_model.py row of a Chinese factoid the model answered with one kept claim, and an extractive answer
+    that passes the checks."""
+    return {"kind": kind, "shape": "factoid", "tags": ["zh"], "reply": "x", "answers": ["2018"] if kind == "answerable" else [],
+            "model_refused": False, "confidence": {"min": confidence}, "reading": None,
+            "checked": [{"text": "2018年" if model_right else "2019年", "kept": True, "claim_coverage": 0.9,
+                         "passage_coverage": 1.0}],
+            "extractive": "项目于2018年完工。" if extractive_right else "项目于2017年立项。", "extractive_refused": False,
+            "extractive_missing": [], "extractive_claim_coverage": 0.9}
+
+
+def test_choose_policy_hands_over_below_the_cut_that_gains_most_on_the_fitting_sets(tmp_path, capsys):
+    cp = _script("choose_policy")
+    # the model misreads at 0.35 and 0.45 where the extractive answer is right; it is right at 0.65 where that is not
+    rows = [study_row("answerable", 0.35, False, True), study_row("answerable", 0.45, False, True),
+            study_row("answerable", 0.65, True, False), study_row("answerable", 0.95, True, True),
+            study_row("unanswerable", 0.3, False, False)]
+    fit, saved = tmp_path / "study.jsonl", tmp_path / "routes.json"
+    fit.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    saved.write_text('{"routes": {"factoid/zh": "model"}}', encoding="utf-8")
+    assert cp.main([str(fit), "--prefer-extractive", "--write", str(saved)]) == 0
+    out = capsys.readouterr().out
+    # 0.5 and 0.6 both rescue the two misreadings; the lower is taken; 0.7 loses the right 0.65 answer
+    assert "chosen: hand an answer the model gave below 0.5 to the extractive answerer (balanced 50.0 against 25.0 never)" in out
+    assert "| 0.7 | 37.5 |" in out
+    assert json.loads(saved.read_text(encoding="utf-8"))["prefer_extractive"]["below"] == 0.5
+    # the unanswerable row is answered either way: its refusal rate stays 0
+    assert "| fitting: study.jsonl | chosen | 100.0 | 0.0 | 0.0 | 3 |" in out
+    for row in rows:
+        row["confidence"] = None
+    fit.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    with pytest.raises(SystemExit, match="no token probabilities recorded; run scripts/study_model.py with --token-probs"):
+        cp.main([str(fit), "--prefer-extractive"])
