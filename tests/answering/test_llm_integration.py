@@ -30,12 +30,14 @@ ROOT = Path(__file__).resolve().parents[2]
 # measured cost, so it is not asserted here.
 # (question, what the answer must hold or None for a refusal, which answerer writes it)
 QUESTIONS = [
-    # the model writes 27亿元人民币 and 吴欣鸿 but gives a token of each less than 0.6 probability (0.40, 0.59): the
-    # extractive answer, which passes the same checks, is given instead (README step 16)
+    # the model writes 27亿元人民币 but gives one of its tokens 0.40-0.41: the extractive answer, which passes the same
+    # checks, is given instead (README step 16)
     ("美图2023年的总收入是多少？", "27亿", "extractive"),
     # a paraphrase (the article says 关闭手机业务): below the claim cut, kept by the reading check (README step 12)
     ("美图什么时候不再自己造手机了？", "2018", "auto"),
-    ("美图的CEO是谁？", "吴欣鸿", "extractive"),
+    # 吴欣鸿 gets 0.59 or 0.62 depending on what llama.cpp had cached (the prompt is read in other batches), so
+    # either answerer may write it; both hold the name
+    ("美图的CEO是谁？", "吴欣鸿", None),
     ("美图的股价今天是多少？", None, "auto"),
     ("美图有多少家线下门店？", None, "auto"),
     ("美图2022年的净利润是多少？", None, "auto"),
@@ -60,8 +62,8 @@ def test_article_questions(engine):
         answer = engine.ask(question, answerer="auto", on_token=pieces.append)
         assert check_citations(answer) == []
         assert pieces, f"{question}: the model wrote nothing"
-        assert answer.answerer == writer, answer.notice
-        if writer == "extractive":  # handed over by the rule, not a failure of the model
+        assert answer.answerer == (writer or answer.answerer) and answer.answerer in ("auto", "extractive"), answer.notice
+        if answer.answerer == "extractive":  # handed over by the rule, not a failure of the model
             assert "The model was unsure of its answer" in answer.notice, answer.notice
         lines.append(f"| {question} | {''.join(pieces)} | {answer.text} | {answer.notice} | "
                      f"{answer.timings_ms['total'] / 1000:.1f} |")
