@@ -27,7 +27,7 @@ class ChatTurn:
     reply_html: str = ""  # the chat message as shown (escaped, [n] linked to this answer's sources)
     sources_html: str = ""  # this answer's part of the sources panel
     words: str = ""  # the answer with its sources in plain text (rag.messages.answer_in_words)
-    answerer: str = ""  # which answerer wrote it (Answer.answerer): the model, or the extractive fallback
+    answerer: str = ""  # which answerer wrote it (Answer.answerer): the model, or the extractive answerer (a fallback or hand-over)
     notice: str = ""
     number: int = 0  # the answer's number in this chat (its citation anchors are cite-<number>-<n>)
 

@@ -441,7 +441,13 @@ def preferred(row: dict, below: float) -> tuple[bool, str]:
 def prefer_main(fit_paths: list[Path], report_paths: list[Path], write: Path | None = None) -> int:
     """Choose Policy.prefer_extractive_below on the fitting sets with the saved cuts: the best balanced rate, the
     sets averaged (ties: the lower cut, which hands over fewer answers). A handed-over answer is answered either
-    way, so only the answerable-right rate can move. Needs study rows from --token-probs."""
+    way, so only the answerable-right rate can move. Needs study rows from --token-probs. `preferred` reads the
+    rows as the "model" route answers them (no coverage or extractive-score cut), so that must be the Chinese
+    factoid route."""
+    saved_file = write if write is not None and write.is_file() else ROUTES_FILE
+    if factoid_route(saved_file) != "model":
+        raise SystemExit(f"{saved_file} routes Chinese factoids to {factoid_route(saved_file)!r}; --prefer-extractive "
+                         "fits the hand-over of the 'model' route only (scripts/choose_routing.py chose it; rerun that first)")
     fits = [load_rows(p) for p in fit_paths]
     missing = [str(p) for p, rows in zip(fit_paths, fits, strict=True) if not any(r.get("confidence") for r in rows)]
     if missing:

@@ -153,8 +153,9 @@ def model_answer(said_not_found: bool, kept: int, passage_coverage: float, extra
 
 def extractive_after_model(anchors_missing: list[str], coverage: float, min_coverage: float,
                            claim_coverage: float = 1.0, min_claim_coverage: float = 0.0) -> Decision:
-    """The extractive answer given in place of a model answer that failed its checks ("auto" with
-    Policy.extractive_fallback_score) must pass the same question checks."""
+    """The extractive answer given in place of a model answer, one that failed its checks ("auto" with
+    Policy.extractive_fallback_score) or one the model was unsure of (Policy.prefer_extractive_below), must pass
+    the same question checks."""
     if anchors_missing:
         return refuse_because(f"the question's {', '.join(anchors_missing)} is not in the extractive answer's passage")
     if claim_coverage < min_claim_coverage:

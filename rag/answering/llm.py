@@ -333,7 +333,7 @@ class LlmAnswerer:
             fallback = self.fallback.answer(question, hits, evidence)
             return replace(fallback, timings_ms=timings,
                            notice=("Stopped before the LLM wrote anything; " + (
-                               "the extractive answerer found no answer either." if fallback.refused
+                               "the extractive answerer found none either." if fallback.refused
                                else "this is the extractive answer.")))
         reply = generation.text
         answer = check_answer(reply, question, prompt.passages, hits, evidence)

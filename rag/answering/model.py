@@ -13,7 +13,9 @@ every sentence it writes is checked against them before anyone sees it cited.
    question: the reading check, `ModelAnswerer.read`). Sentences
    that fail are left out of the answer and named in the notice. No sentence left, or the model saying in
    its own words that the excerpts do not say: the answer is refused ("auto") or, where the policy says
-   so, the extractive answer is given if it passes the same question checks.
+   so, the extractive answer is given if it passes the same question checks. A factoid the model answered
+   but was unsure of (`Policy.prefer_extractive_below`) is answered by the extractive answerer where that
+   answer passes the same checks (`ModelAnswerer.checked_extractive`).
 4. No model, a failed load, a crash, a timeout, a full queue: the extractive answer, with a notice saying
    why, and `answerer` says which one wrote it.
 """
@@ -99,6 +101,7 @@ class Policy:
     # A factoid the model answered but was unsure of (its `confidence` below this) is answered by the extractive
     # answerer instead, where that answer passes the same question checks as a fallback does (its question's
     # anchors in its passage, the claim cut beside its sentence); otherwise the model's answer stands (0: never).
+    # Any language on a model route; with routes.json's routes that is Chinese factoids (English ones are extractive).
     # Off the article the extractive sentence finder is right more often than the model's unsure reading (README,
     # "How auto was chosen", step 16). Fitted by scripts/choose_policy.py --prefer-extractive, saved in routes.json.
     prefer_extractive_below: float = 0.0
@@ -432,9 +435,11 @@ class ModelAnswerer:
                                        p.min_reading if factoid else 0.0)
         answer = compose_checked(question, checked, hits, self.name, analysis.shape) if decision.answer else None
         unsure = answer is not None and factoid and confidence is not None and confidence < p.prefer_extractive_below
+        handed = False
         if unsure:
             instead, _ = self.checked_extractive(question, hits, evidence, analysis, p)
             if instead is not None:
+                handed = True
                 note = (f"The model was unsure of its answer (it gave its least sure token a probability of "
                         f"{confidence:.2f}, below {p.prefer_extractive_below:.2f}); this is the extractive answer, which "
                         "passes the same checks.")
@@ -444,7 +449,8 @@ class ModelAnswerer:
             if answer.refused and kept and not model_refused:  # what its answer stood on, said not to answer
                 best = max(kept, key=lambda c: c.claim_coverage)
                 answer = refuse_with_closest(answer, best.origin, best.support.sentence)  # type: ignore[arg-type,union-attr]
-        notes = [answer.notice, left_out_notice(checked) if not answer.refused else "", stop_note]
+        # a handed-over answer is not the model's: what its reply left out is not news about this answer
+        notes = [answer.notice, left_out_notice(checked) if not answer.refused and not handed else "", stop_note]
         if answer.refused and not model_refused and checked:
             notes.append(f"The model's answer was withheld: {answer.reason}.")
         elif (not answer.refused and below_cut and reading is not None and reading >= p.waive_claim_reading

@@ -180,10 +180,11 @@ def overlap_of(mine: set[str], support: str) -> float:
 
 
 def plain(value: float) -> str:
-    """A number as digits, to 6 significant digits and never in exponent form: 27.0 -> "27", 1000000 ->
-    "1000000" (not "1e+06", which no text holds, so a question's 1000000 could never be found), 2.7e9 ->
-    "2700000000", 0.25 -> "0.25"."""
-    fixed = format(Decimal(format(value, ".6g")), "f")
+    """A number as digits, never in exponent form: 27.0 -> "27", 1000000 -> "1000000" (not "1e+06", which no text
+    holds, so a question's 1000000 could never be found), 2.7e9 -> "2700000000", 0.25 -> "0.25". Twelve
+    significant digits: enough to keep 1234567 apart from 1234571, few enough to drop a float's noise
+    (2.7 * 1e8 * 10 is 2700000000.0000005)."""
+    fixed = format(Decimal(format(value, ".12g")), "f")
     return fixed.rstrip("0").rstrip(".") if "." in fixed else fixed
 
 
@@ -197,9 +198,9 @@ def numbers(text: str) -> set[str]:
 # 2.7 billion (yuan) = 27亿 (yuan), 9.11 million = 911万. Units (元, yuan, %) are not compared.
 MAGNITUDE = {"万亿": 1e12, "千万": 1e7, "百万": 1e6, "万": 1e4, "亿": 1e8, "千": 1e3, "thousand": 1e3,
              "million": 1e6, "billion": 1e9, "trillion": 1e12, "k": 1e3, "m": 1e6, "bn": 1e9}
-# A number (whole: never the 198 of 1980s or the 10 of 100km), a decade's s (the 1980s: 1980), and its magnitude
-# word, which must not start a longer word (5 miles is 5, not 5 million).
-QUANTITY = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)(?:(?<=\d{4})s\b)?"
+# A number (whole: never the 198 of 1980s or the 10 of 100km, since nothing after it is required), a decade's s
+# (the 1980s: 1980), and its magnitude word, which must not start a longer word (5 miles is 5, not 5 million).
+QUANTITY = re.compile(r"(\d+(?:\.\d+)?)(?:(?<=\d{4})s\b)?"
                       r"(?:\s*(万亿|千万|百万|万|亿|千|thousand|million|billion|trillion|bn|k|m)(?![a-z]))?", re.I)
 
 

@@ -143,8 +143,10 @@ def summarize(config: str, rows: Sequence[EvalRow], k: int) -> dict[str, Any]:
     for tag in TAG_GROUPS:  # share answered correctly per kind of case
         tagged = [r for r in rows if tag in r.tags]
         out[f"correct[{tag}]"] = mean("correct", tagged) if tagged else math.nan
-    model_rows = [r for r in rows if "generate" in r.answer.timings_ms]
-    out["model_share"] = len(model_rows) / len(rows) if rows else math.nan  # answers a language model wrote
+    model_rows = [r for r in rows if "generate" in r.answer.timings_ms]  # a language model ran for these
+    # answers a language model wrote (not an extractive answer given in place of its own: a fallback or hand-over)
+    written = [r for r in model_rows if r.answer.answerer not in ("extractive", "sentence")]
+    out["model_share"] = len(written) / len(rows) if rows else math.nan
     # decode speed: the tokens after the first over the time after the first (prefill is in first_token)
     rates_tps = [(r.answer.generated_tokens - 1) / (r.answer.timings_ms["decode"] / 1000) for r in model_rows
                  if r.answer.generated_tokens > 1 and r.answer.timings_ms.get("decode", 0) > 0]

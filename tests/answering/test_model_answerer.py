@@ -243,6 +243,11 @@ def test_a_number_is_read_whole_and_a_decade_as_its_year():
         ("1980", ""), ("100", ""), ("5", ""), ("3", "3000000")]
     assert numbers_missing("in the 1980s", "1980年代，相声开始衰落") == []
     assert numbers_missing("about 100km", "全长200km") == ["100"]
+    # a number right after a dot is still read: a dotted date's day, No.1
+    assert quantities("2023.10.15，No.1") == [("2023.1", ""), ("15", ""), ("1", "")]
+    assert numbers_missing("15日", "发布于2023.10.15") == []
+    # twelve significant digits: a seven-digit number is not found in another that rounds alike
+    assert numbers_missing("1234567人", "共1234571人") == ["1234567"]
 
 
 def test_says_not_found_reads_the_models_own_words():

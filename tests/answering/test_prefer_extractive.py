@@ -47,6 +47,14 @@ def test_an_answer_the_model_was_unsure_of_is_the_extractive_answer_when_that_pa
     assert (never.answerer, never.text) == ("auto", "3.7亿元[1]")
 
 
+def test_a_handed_over_answer_does_not_carry_what_the_models_reply_left_out(fake_engine):
+    two = "美图2023年净利润3.7亿元[1]。美图有4800名员工[1]。"  # the second sentence is supported by no passage
+    kept, _ = answer(fake_engine, Sure(two, GIVEN), extractive_with(math.inf), below=0.9)  # nothing to hand to
+    assert kept.answerer == "auto" and "Left out of the model's answer: “美图有4800名员工" in kept.notice
+    handed, _ = answer(fake_engine, Sure(two, GIVEN), extractive_with(-math.inf), below=0.9)
+    assert handed.answerer == "extractive" and "Left out" not in handed.notice
+
+
 def test_the_unsure_answer_stands_when_the_extractive_answer_refuses_or_no_probability_is_known(fake_engine):
     refusing = extractive_with(math.inf)
     out, _ = answer(fake_engine, Sure("3.7亿元[1]", GIVEN), refusing, below=0.9)
@@ -56,11 +64,41 @@ def test_the_unsure_answer_stands_when_the_extractive_answer_refuses_or_no_proba
     assert (endpoint.answerer, endpoint.text, endpoint.confidence) == ("auto", "3.7亿元[1]", None)
 
 
-def test_an_extractive_answer_missing_the_questions_year_is_not_handed_the_question(fake_engine):
-    # 2019 is in no passage: the model's 3.7亿元 fails its anchor check, and so would the extractive answer
-    out, _ = answer(fake_engine, Sure("3.7亿元[1]", GIVEN), extractive_with(-math.inf), below=0.9,
-                    question="美图2019年的净利润是多少？")
-    assert out.refused and out.answerer == "auto"
+def test_the_extractive_answer_must_pass_the_questions_checks_to_stand_in(fake_engine):
+    """checked_extractive, which the hand-over and the fallback share: an answer whose passage lacks the question's
+    year is not given; one that passes is."""
+    answerer = ModelAnswerer(Sure("", ()), extractive_with(-math.inf), DEFAULT_POLICY, "auto")
+    q, hits, evidence = retrieved(fake_engine, "美图2019年的净利润是多少？")  # the article gives no 2019 figure
+    assert not answerer.extractive.answer(q, hits, evidence).refused  # it answers, with another year's sentence
+    analysis = answerer.extractive.analyse(q, hits, evidence)
+    assert answerer.checked_extractive(q, hits, evidence, analysis, DEFAULT_POLICY) == (
+        None, "the question's 2019 is not in the extractive answer's passage")
+    q, hits, evidence = retrieved(fake_engine, PROFIT_Q)
+    given, why = answerer.checked_extractive(q, hits, evidence, answerer.extractive.analyse(q, hits, evidence),
+                                             DEFAULT_POLICY)
+    assert given is not None and not given.refused and why == ""
+
+
+def test_the_unsure_answer_stands_where_the_extractive_answer_fails_the_checks(fake_engine, monkeypatch):
+    monkeypatch.setattr(ModelAnswerer, "checked_extractive", lambda *a: (None, "its passage lacks the year"))
+    out, _ = answer(fake_engine, Sure("3.7亿元[1]", GIVEN), extractive_with(-math.inf), below=0.9)
+    assert (out.answerer, out.text, out.refused, out.confidence) == ("auto", "3.7亿元[1]", False, 0.55)
+    assert "unsure" not in out.notice
+
+
+def test_a_fallback_that_fails_the_checks_refuses_naming_both_reasons(fake_engine, monkeypatch):
+    """when_unsupported through checked_extractive: the model's failure, then why the extractive answer cannot stand."""
+    monkeypatch.setattr(ModelAnswerer, "checked_extractive", lambda *a: (None, "its passage lacks the year"))
+    fallback = replace(DEFAULT_POLICY, extractive_fallback_score=-math.inf)
+    q, hits, evidence = retrieved(fake_engine, PROFIT_Q)
+    out = ModelAnswerer(Sure("美图有4800名员工[1]。", ()), extractive_with(-math.inf), fallback, "auto").answer(
+        q, hits, evidence)
+    assert (out.refused, out.answerer) == (True, "auto")
+    assert out.reason == "no sentence of the model's answer is supported by the passages; its passage lacks the year"
+    monkeypatch.setattr(ModelAnswerer, "checked_extractive", lambda *a: (None, ""))  # the extractive answerer refused
+    out = ModelAnswerer(Sure("美图有4800名员工[1]。", ()), extractive_with(-math.inf), fallback, "auto").answer(
+        q, hits, evidence)
+    assert out.reason == "no sentence of the model's answer is supported by the passages"
 
 
 def test_the_saved_cut_is_read_and_checked(tmp_path):
@@ -105,6 +143,10 @@ def test_choose_policy_hands_over_below_the_cut_that_gains_most_on_the_fitting_s
     assert json.loads(saved.read_text(encoding="utf-8"))["prefer_extractive"]["below"] == 0.5
     # the unanswerable row is answered either way: its refusal rate stays 0
     assert "| fitting: study.jsonl | chosen | 100.0 | 0.0 | 0.0 | 3 |" in out
+    saved.write_text('{"routes": {"factoid/zh": "auto"}}', encoding="utf-8")  # rows read as another route: refused
+    with pytest.raises(SystemExit, match="routes Chinese factoids to 'auto'; --prefer-extractive fits the hand-over of "
+                                         "the 'model' route only"):
+        cp.main([str(fit), "--prefer-extractive", "--write", str(saved)])
     for row in rows:
         row["confidence"] = None
     fit.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")

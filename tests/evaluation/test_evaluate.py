@@ -117,3 +117,14 @@ def test_the_report_and_the_summary_agree_on_correct() -> None:
     cases = build_sections([summary], rows)[3]
     assert cases.text.startswith("2 of 5 questions judged wrong")
     assert [row[-1] for row in cases.rows] == ["refused", "should refuse"]
+
+
+def test_the_model_share_counts_answers_the_model_wrote_not_extractive_ones_given_in_their_place() -> None:
+    ran = {**TIMINGS, "generate": 900.0, "decode": 500.0, "first_token": 400.0}
+    written = replace(_answer(False), answerer="auto", timings_ms=ran, generated_tokens=6)
+    handed = replace(written, answerer="extractive")  # the model ran, its answer was handed over (README step 16)
+    alone = replace(_answer(False), answerer="extractive")  # no model ran
+    rows = [eval_row(ANSWERED, a, 2, CORPUS) for a in (written, handed, alone, alone)]
+    s = summarize("auto", rows, 2)
+    assert s["model_share"] == 0.25
+    assert s["tokens_per_s"] == pytest.approx(5 / 0.5)  # both answers the model ran for: 5 tokens after the first in 0.5 s
