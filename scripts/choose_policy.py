@@ -154,6 +154,16 @@ def factoid_route(saved_file: Path) -> str:
     return route_for(json.loads(saved_file.read_text(encoding="utf-8"))["routes"], "factoid", "zh")
 
 
+def fit_table(heads: list[str], fit_paths: list[Path], lines: list[tuple[list[str], list[dict[str, float]]]]) -> None:
+    """A fitting table: the `heads` columns, then one "answerable right / not answerable refused / answerable
+    refused" column per fitting set; `lines`: (the heads' cells, the rates of each fitting set)."""
+    print("| " + " | ".join([*heads, *(p.name for p in fit_paths)]) + " |")
+    print("|" + "---|" * (len(heads) + len(fit_paths)))
+    for cells, per_set in lines:
+        print("| " + " | ".join([*cells, *(f"{r['answerable']:.1f} / {r['refused']:.1f} / {r['wrong_refusal']:.1f}"
+                                           for r in per_set)]) + " |")
+
+
 def mean_balanced(per_set: list[dict[str, float]]) -> float:
     """Mean of answerable right and not-answerable refused, averaged over the sets (each counts the same,
     whatever its size)."""
@@ -388,11 +398,8 @@ def reading_main(fit_paths: list[Path], report_paths: list[Path], write: Path | 
         print(f"the best pair with a refusal cut, waive at {best[0]:g} and refuse below {best[1]:g}, gains "
               f"{bal(best) - bal(waiver):.2f} over the waiver alone, under {MIN_READING_GAIN:g}: not taken")
         best = waiver
-    print("| waive the claim cut at | refuse below | balanced | " + " | ".join(p.name for p in fit_paths) + " |")
-    print("|---|---|---|" + "---|" * len(fit_paths))
-    for c in pairs:
-        print(f"| {c[0]:g} | {c[1]:g} | {bal(c):.1f} | " + " | ".join(
-            f"{r['answerable']:.1f} / {r['refused']:.1f} / {r['wrong_refusal']:.1f}" for r in fit_rates(c)) + " |")
+    fit_table(["waive the claim cut at", "refuse below", "balanced"], fit_paths,
+              [([f"{c[0]:g}", f"{c[1]:g}", f"{bal(c):.1f}"], fit_rates(c)) for c in pairs])
     print(f"\nwith claim cut {shipped[0]:g}, confidence {shipped[1]:g} ({shipped[3]}): chosen reading cuts: waive at "
           f"{best[0]:g}, refuse below {best[1]:g} (balanced {bal(best):.1f} against {bal(none):.1f} without)")
     print("\n| set | rule | answerable right | not answerable refused | answerable refused |\n|---|---|---|---|---|")
@@ -459,11 +466,8 @@ def prefer_main(fit_paths: list[Path], report_paths: list[Path], write: Path | N
         return [rates(rows, lambda r, b=below: preferred(r, b)) for rows in fits]
 
     best = max(PREFER_GRID, key=lambda b: (round(mean_balanced(fit_rates(b)), 6), -b))
-    print("| hand over below | balanced | " + " | ".join(p.name for p in fit_paths) + " |")
-    print("|---|---|" + "---|" * len(fit_paths))
-    for b in PREFER_GRID:
-        print(f"| {b:g} | {mean_balanced(fit_rates(b)):.1f} | " + " | ".join(
-            f"{r['answerable']:.1f} / {r['refused']:.1f} / {r['wrong_refusal']:.1f}" for r in fit_rates(b)) + " |")
+    fit_table(["hand over below", "balanced"], fit_paths,
+              [([f"{b:g}", f"{mean_balanced(fit_rates(b)):.1f}"], fit_rates(b)) for b in PREFER_GRID])
     print(f"\nchosen: hand an answer the model gave below {best:g} to the extractive answerer (balanced "
           f"{mean_balanced(fit_rates(best)):.1f} against {mean_balanced(fit_rates(0.0)):.1f} never)")
     print("\n| set | rule | answerable right | not answerable refused | answerable refused | handed over |")
