@@ -154,6 +154,15 @@ def factoid_route(saved_file: Path) -> str:
     return route_for(json.loads(saved_file.read_text(encoding="utf-8"))["routes"], "factoid", "zh")
 
 
+def require_model_route(write: Path | None, what: str) -> None:
+    """Exit unless the routes file (`write` where it exists, else the installed one) sends Chinese factoids to the
+    "model" route, the one whose rows `what` reads (`what`: "--reading fits the cut", ...)."""
+    saved_file = write if write is not None and write.is_file() else ROUTES_FILE
+    if factoid_route(saved_file) != "model":
+        raise SystemExit(f"{saved_file} routes Chinese factoids to {factoid_route(saved_file)!r}; {what} of the 'model' "
+                         "route only (scripts/choose_routing.py chose it; rerun that first)")
+
+
 def fit_table(heads: list[str], fit_paths: list[Path], lines: list[tuple[list[str], list[dict[str, float]]]]) -> None:
     """A fitting table: the `heads` columns, then one "answerable right / not answerable refused / answerable
     refused" column per fitting set; `lines`: (the heads' cells, the rates of each fitting set)."""
@@ -360,10 +369,7 @@ def reading_main(fit_paths: list[Path], report_paths: list[Path], write: Path | 
     the model once more for every Chinese factoid it would answer); and the refusal cut is fitted only where
     every fitting set read every factoid (`reading_below` above 1 in its rows: study_model.py --reading-below 2),
     else it stays 0. (A waiver can only answer more, a refusal cut only refuse more.)"""
-    saved_file = write if write is not None and write.is_file() else ROUTES_FILE
-    if factoid_route(saved_file) != "model":
-        raise SystemExit(f"{saved_file} routes Chinese factoids to {factoid_route(saved_file)!r}; --reading fits the "
-                         "cut of the 'model' route only (scripts/choose_routing.py chose it; rerun that first)")
+    require_model_route(write, "--reading fits the cut")
     fits = [load_rows(p) for p in fit_paths]
     missing = [str(p) for p, rows in zip(fit_paths, fits, strict=True)
                if not any(r.get("reading") is not None for r in rows)]
@@ -451,10 +457,7 @@ def prefer_main(fit_paths: list[Path], report_paths: list[Path], write: Path | N
     way, so only the answerable-right rate can move. Needs study rows from --token-probs. `preferred` reads the
     rows as the "model" route answers them (no coverage or extractive-score cut), so that must be the Chinese
     factoid route."""
-    saved_file = write if write is not None and write.is_file() else ROUTES_FILE
-    if factoid_route(saved_file) != "model":
-        raise SystemExit(f"{saved_file} routes Chinese factoids to {factoid_route(saved_file)!r}; --prefer-extractive "
-                         "fits the hand-over of the 'model' route only (scripts/choose_routing.py chose it; rerun that first)")
+    require_model_route(write, "--prefer-extractive fits the hand-over")
     fits = [load_rows(p) for p in fit_paths]
     missing = [str(p) for p, rows in zip(fit_paths, fits, strict=True) if not any(r.get("confidence") for r in rows)]
     if missing:
@@ -531,18 +534,18 @@ def english_main(fit_paths: list[Path], report_paths: list[Path], write: Path | 
                          "--translations, or --qa with a split holding English questions)")
     saved = load_models(write if write is not None else MODEL_FILE).cross_language_standing
 
+    @functools.cache
+    def fit_rates(bar: float) -> list[dict[str, float]]:
+        return [rates(rows, lambda r, b=bar: english_row(r, b)) for rows in fits]
+
     def bal(bar: float) -> float:
-        return mean_balanced([rates(rows, lambda r, b=bar: english_row(r, b)) for rows in fits])
+        return mean_balanced(fit_rates(bar))
 
     best = max(STANDING_GRID, key=lambda b: (round(bal(b), 6), -b))
     if round(bal(best), 6) <= round(bal(saved), 6):
         best = saved
-    print("| standing bar | balanced | " + " | ".join(p.name for p in fit_paths) + " |")
-    print("|---|---|" + "---|" * len(fit_paths))
-    for bar in sorted({*STANDING_GRID, saved}):
-        print(f"| {bar:g} | {bal(bar):.1f} | " + " | ".join(
-            "{answerable:.1f} / {refused:.1f} / {wrong_refusal:.1f}".format(**rates(rows, lambda r, b=bar: english_row(r, b)))
-            for rows in fits) + " |")
+    fit_table(["standing bar", "balanced"], fit_paths,
+              [([f"{bar:g}", f"{bal(bar):.1f}"], fit_rates(bar)) for bar in sorted({*STANDING_GRID, saved})])
     print(f"\nsaved bar {saved:g} (balanced {bal(saved):.1f}); chosen {best:g} (balanced {bal(best):.1f})")
     print("\n| set | bar | answerable right | not answerable refused | answerable refused |\n|---|---|---|---|---|")
     for path in [*fit_paths, *report_paths]:

@@ -115,9 +115,10 @@ def compose_generated(question: str, generated: Sequence[Generated], hits: Seque
                   kind=kind)
 
 
-def fallback_notice(writer: str, why: str, refused: bool) -> str:
-    """The notice of an extractive answer given because `writer` ("The model", "The LLM") gave none (`why`):
-    it says the extractive answerer refused too when it did, so a refusal never reads as an answer."""
+def fallback_notice(what_happened: str, refused: bool) -> str:
+    """The notice of an extractive answer given because a model gave none (`what_happened`: "The LLM gave no
+    answer (…)", "Stopped before the LLM wrote anything"): it says the extractive answerer refused too when it
+    did, so a refusal never reads as an answer."""
     if refused:
-        return f"{writer} gave no answer ({why}); the extractive answerer found none either."
-    return f"{writer} gave no answer ({why}); this is the extractive answer."
+        return f"{what_happened}; the extractive answerer found none either."
+    return f"{what_happened}; this is the extractive answer."

@@ -325,16 +325,14 @@ class LlmAnswerer:
             generation = self.generator.generate(prompt.messages, ANSWER_TOKENS, control)
         except GenerationFailed as exc:
             fallback = self.fallback.answer(question, hits, evidence)
-            return replace(fallback, notice=fallback_notice("The LLM", str(exc), fallback.refused))
+            return replace(fallback, notice=fallback_notice(f"The LLM gave no answer ({exc})", fallback.refused))
         timings = {"queue": round(generation.queued_s * 1000, 2),
                    "first_token": round(generation.first_token_s * 1000, 2),
                    "generate": round(generation.seconds * 1000, 2)}
         if generation.stopped and not generation.text.strip():
             fallback = self.fallback.answer(question, hits, evidence)
             return replace(fallback, timings_ms=timings,
-                           notice=("Stopped before the LLM wrote anything; " + (
-                               "the extractive answerer found none either." if fallback.refused
-                               else "this is the extractive answer.")))
+                           notice=fallback_notice("Stopped before the LLM wrote anything", fallback.refused))
         reply = generation.text
         answer = check_answer(reply, question, prompt.passages, hits, evidence)
         if prompt.left_out or prompt.cut:

@@ -170,6 +170,11 @@ def load_confidence(path: Path = ROUTES_FILE) -> dict:
     return out
 
 
+def _is_number(value: object) -> bool:
+    """A JSON number (not a boolean, which Python counts as an int)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def load_reading(path: Path = ROUTES_FILE) -> dict:
     """The saved reading-check cuts as Policy fields (none when none was fitted: never asked)."""
     if not path.is_file():
@@ -178,16 +183,12 @@ def load_reading(path: Path = ROUTES_FILE) -> dict:
     if not saved:
         return {}
     fix = "Rerun scripts/choose_policy.py --reading --write."
-
-    def number(value: object) -> bool:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-
     if not isinstance(saved, dict) or "waive_claim_reading" not in saved:
         raise ModelError(f"{path} has reading {saved!r}, without waive_claim_reading (a number in (0, 1], or null). {fix}")
     waive, low = saved["waive_claim_reading"], saved.get("min_reading", 0.0)
-    if not (waive is None or (number(waive) and 0.0 < waive <= 1.0)):
+    if not (waive is None or (_is_number(waive) and 0.0 < waive <= 1.0)):
         raise ModelError(f"{path} has waive_claim_reading {waive!r}: it must be a number in (0, 1], or null. {fix}")
-    if not (number(low) and 0.0 <= low < 1.0):
+    if not (_is_number(low) and 0.0 <= low < 1.0):
         raise ModelError(f"{path} has min_reading {low!r}: it must be a number in [0, 1). {fix}")
     if waive is None and low == 0.0:
         raise ModelError(f"{path} has a reading check with neither cut (waive_claim_reading null, min_reading 0); "
@@ -207,7 +208,7 @@ def load_prefer_extractive(path: Path = ROUTES_FILE) -> dict:
     if saved is None:
         return {}
     below = saved.get("below") if isinstance(saved, dict) else None
-    if not isinstance(below, (int, float)) or isinstance(below, bool) or not 0.0 < below <= 1.0:
+    if not _is_number(below) or not 0.0 < below <= 1.0:
         raise ModelError(f"{path} has prefer_extractive {saved!r}: its `below` must be a number in (0, 1] (or write "
                          "prefer_extractive: null). Rerun scripts/choose_policy.py --prefer-extractive --write.")
     return {"prefer_extractive_below": float(below)}
@@ -383,7 +384,7 @@ class ModelAnswerer:
     def fallback(self, question: Question, hits: Sequence[Hit], evidence: Evidence, why: str,
                  analysis: Analysis) -> Answer:
         answer = self.extractive.answer_from(question, hits, evidence, analysis)
-        note = fallback_notice("The model", why, answer.refused)
+        note = fallback_notice(f"The model gave no answer ({why})", answer.refused)
         return replace(answer, notice=" ".join(n for n in (answer.notice, note) if n))
 
     def run(self, question: Question, hits: Sequence[Hit], evidence: Evidence, control: Control) -> Outcome:

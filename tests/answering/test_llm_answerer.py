@@ -281,3 +281,27 @@ def test_interactive_cli_streams_the_draft_then_prints_the_checked_answer(fake_i
     assert out.out.startswith("美图2023年总收入27亿元[1]。员工人数为4800人。\n"
                               "  (not supported by the passages: 员工人数为4800人。)\n\nSources:\n[1] meitu_ai_article.txt")
     assert "    “美图2023年年报显示,美图实现总收入27亿元人民币,同比增长29.3%。”" in out.out  # passage 2's sentence
+
+
+def test_stop_before_the_llm_writes_gives_the_extractive_answer_saying_so(fake_engine):
+    """A Stop before any text: the extractive answer, with a notice that does not call a refusal an answer."""
+    from rag.answering.generation import Generation
+    from rag.answering.llm import LlmAnswerer
+    from tests.answering.test_model_answerer import retrieved
+
+    class StoppedAtOnce:
+        name = "m"
+
+        def generate(self, messages, max_tokens, control=None):  # noqa: ANN001
+            return Generation("", stopped=True)
+
+    config = fake_engine.config.with_(llm_base_url="http://127.0.0.1:9/v1", llm_model="m")
+    fallback = fake_engine.answerer("extractive")
+    answerer = LlmAnswerer(config, fallback)
+    answerer.generator = StoppedAtOnce()
+    q, hits, evidence = retrieved(fake_engine)
+    answer = answerer.answer(q, hits, evidence)
+    own = fallback.answer(q, hits, evidence)
+    assert (answer.text, answer.refused) == (own.text, own.refused)
+    ending = "the extractive answerer found none either." if own.refused else "this is the extractive answer."
+    assert answer.notice == f"Stopped before the LLM wrote anything; {ending}"
