@@ -376,6 +376,11 @@ def reading_main(fit_paths: list[Path], report_paths: list[Path], write: Path | 
     if missing:
         raise SystemExit(f"{', '.join(missing)}: no reading check recorded; run scripts/study_model.py with "
                          "--reading-below (e.g. 0.6; 2 reads every factoid, which a refusal cut needs)")
+    forms = {r.get("reading_form", "sentence") for rows in fits for r in rows if r.get("reading") is not None}
+    if len(forms) > 1:
+        raise SystemExit(f"the fitting sets were read in more than one form ({', '.join(sorted(forms))}); run every "
+                         "study with the same study_model.py --reading-form")
+    (form,) = forms
     read_all = all(rows and all((r.get("reading_below") or 0.0) > 1.0 for r in rows) for rows in fits)
     min_grid = MIN_READING_GRID if read_all else [0.0]
     if not read_all:
@@ -406,8 +411,9 @@ def reading_main(fit_paths: list[Path], report_paths: list[Path], write: Path | 
         best = waiver
     fit_table(["waive the claim cut at", "refuse below", "balanced"], fit_paths,
               [([f"{c[0]:g}", f"{c[1]:g}", f"{bal(c):.1f}"], fit_rates(c)) for c in pairs])
-    print(f"\nwith claim cut {shipped[0]:g}, confidence {shipped[1]:g} ({shipped[3]}): chosen reading cuts: waive at "
-          f"{best[0]:g}, refuse below {best[1]:g} (balanced {bal(best):.1f} against {bal(none):.1f} without)")
+    print(f"\nwith claim cut {shipped[0]:g}, confidence {shipped[1]:g} ({shipped[3]}), the {form} read: chosen reading "
+          f"cuts: waive at {best[0]:g}, refuse below {best[1]:g} (balanced {bal(best):.1f} against {bal(none):.1f} "
+          "without)")
     print("\n| set | rule | answerable right | not answerable refused | answerable refused |\n|---|---|---|---|---|")
     for path in [*fit_paths, *report_paths]:
         rows = load_rows(path)
@@ -418,7 +424,7 @@ def reading_main(fit_paths: list[Path], report_paths: list[Path], write: Path | 
     if write is not None:
         saved = json.loads(write.read_text(encoding="utf-8"))
         saved["reading"] = ({"waive_claim_reading": None if best[0] == float("inf") else best[0],
-                             "min_reading": best[1], "fitted_on": [str(p) for p in fit_paths],
+                             "min_reading": best[1], "form": form, "fitted_on": [str(p) for p in fit_paths],
                              "how": "scripts/choose_policy.py --reading: with the saved claim and confidence cuts, the "
                                     "best mean of answerable-right and unanswerable-refused rates, the fitting sets "
                                     "averaged (ties: the higher waiver cut, then the lower refusal cut); a refusal "

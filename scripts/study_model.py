@@ -44,7 +44,7 @@ from rag.answering.extractive import ExtractiveAnswerer
 from rag.answering.features import coverage, question_terms
 from rag.answering.generation import Control, Generation
 from rag.answering.model import DEFAULT_POLICY, ModelAnswerer, claim_share, context_of, context_sentences
-from rag.answering.prompt import EXAMPLES, READING, READING_WORDS, build_messages, reading_messages
+from rag.answering.prompt import EXAMPLES, READING, READING_FORMS, READING_WORDS, build_messages, reading_messages
 from rag.answering.question import Question
 from rag.answering.support import anchors_missing, passage_text, question_anchors, question_numbers_missing
 from rag.chat import Engine
@@ -354,6 +354,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="ask the reading check (prompt.reading_messages) of Chinese factoids whose best kept sentence "
                          "has claim coverage below this, recorded as `reading` (0: never; above 1: every one, which "
                          "choose_policy.py --reading needs to fit a refusal cut; README steps 12-13)")
+    ap.add_argument("--reading-form", default="sentence", choices=READING_FORMS,
+                    help="what the reading check shows the model: the supporting sentence, or its passage's context "
+                         "(title, sentence, one neighbour each side; Policy.reading_form, README step 17), "
+                         "recorded as `reading_form`")
     ap.add_argument("--examples", default=DEFAULT_POLICY.prompt_examples, choices=["", *EXAMPLES],
                     help="worked examples in the system message (rag/answering/prompt.py EXAMPLES; '' none)")
     ap.add_argument("--token-probs", action="store_true",
@@ -431,8 +435,11 @@ def main(argv: list[str] | None = None) -> int:
                     and outcome.analysis.shape == "factoid" and q.language in READING
                     and max(c.claim_coverage for c in kept) < args.reading_below):
                 best = max(kept, key=lambda c: c.claim_coverage)
+                shown_context = (context_of(engine.index, best.origin, best.support.sentence)
+                                 if args.reading_form == "context" else None)
                 reading = round(generator.inner.yes_probability(
-                    reading_messages(q.text, best.support.sentence.text, q.language), *READING_WORDS[q.language]), 4)
+                    reading_messages(q.text, best.support.sentence.text, q.language, shown_context),
+                    *READING_WORDS[q.language]), 4)
             unbarred_answer = None
             if outcome.analysis and outcome.analysis.cross_language:
                 plain = unbarred.answer_from(q, hits, evidence, outcome.analysis)
@@ -463,6 +470,7 @@ def main(argv: list[str] | None = None) -> int:
                                 "standing": round(c.support.standing, 3) if c.support else None}
                                for c in outcome.checked],
                    "judge": judge, "reading": reading, "reading_below": args.reading_below,
+                   "reading_form": args.reading_form,
                    "confidence": ({name: token_confidence(g.token_probs, q.text, name) for name in STATISTICS}
                                   if g is not None and g.token_probs else None),
                    "token_probs": [list(tp) for tp in g.token_probs] if g is not None else [],

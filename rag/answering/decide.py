@@ -113,7 +113,8 @@ def model_answer(said_not_found: bool, kept: int, passage_coverage: float, extra
                  min_coverage: float, min_extractive_score: float, claim_coverage: float = 1.0,
                  min_claim_coverage: float = 0.0, confidence: float | None = None, min_confidence: float = 0.0,
                  waive_claim_confidence: float = math.inf, reading: float | None = None,
-                 waive_claim_reading: float = math.inf, min_reading: float = 0.0) -> Decision:
+                 waive_claim_reading: float = math.inf, min_reading: float = 0.0,
+                 read_what: str = "the answer's supporting sentence") -> Decision:
     """The model's checked answer stands when the model did not say "not there", at least one of its
     sentences is supported with the question's anchors beside it (`kept`), the question's known words cover
     `min_coverage` of their idf weight in the supporting passage, and the extractive answerer's answer logit
@@ -125,7 +126,8 @@ def model_answer(said_not_found: bool, kept: int, passage_coverage: float, extra
     probability among its content tokens, rag/answering/confidence.py; None when the generator cannot tell,
     and then neither confidence rule applies). The claim cut is also waived where the reading check
     (`reading`: the model's probability, asked apart, that the supporting sentence answers the question; None
-    when not asked) is at least `waive_claim_reading`; an answer read below `min_reading` is refused."""
+    when not asked) is at least `waive_claim_reading`; an answer read below `min_reading` is refused (`read_what`:
+    what the model was shown, for the reason)."""
     if said_not_found:
         return refuse_because(MODEL_SAID_NOT_FOUND)
     if kept == 0:
@@ -140,7 +142,7 @@ def model_answer(said_not_found: bool, kept: int, passage_coverage: float, extra
                               f"word weight, below {min_claim_coverage:.2f}: the value may belong to something other "
                               "than what was asked")
     if reading is not None and reading < min_reading:
-        return refuse_because(f"asked apart whether the answer's supporting sentence answers the question, the model "
+        return refuse_because(f"asked apart whether {read_what} answers the question, the model "
                               f"said yes with probability {reading:.2f}, below {min_reading:.2f}")
     if passage_coverage < min_coverage:
         return refuse_because(f"the question's words cover {passage_coverage:.2f} of their weight in the supporting "

@@ -37,7 +37,14 @@ from rag.answering.context import Excerpt, select_excerpts, whole_sentences
 from rag.answering.extractive import Analysis, ExtractiveAnswerer
 from rag.answering.features import QuestionTerms, coverage, question_terms
 from rag.answering.generation import Control, Generation, GenerationFailed, Generator
-from rag.answering.prompt import READING, READING_WORDS, build_messages, reading_messages, system_message
+from rag.answering.prompt import (
+    READING,
+    READING_FORMS,
+    READING_WORDS,
+    build_messages,
+    reading_messages,
+    system_message,
+)
 from rag.answering.question import Question
 from rag.answering.routing import route_for
 from rag.answering.support import (
@@ -93,6 +100,9 @@ class Policy:
     # P("是") against P("不是")) the claim cut is waived (inf: no waiver). Fitted by scripts/choose_policy.py
     # --reading and saved in routes.json. A generator without logits (an endpoint) is never asked.
     waive_claim_reading: float = math.inf
+    # What the reading check shows the model: "sentence" (round 11) or "context", the passage around it (the title,
+    # the sentence and one neighbour each side, context_of; round 14). Saved in routes.json with the cuts.
+    reading_form: str = "sentence"
     # ... and a factoid the other cuts would answer is refused when that reading is below `min_reading` (0: never,
     # and then the model is asked only where the claim cut would refuse; round 12, same script, not taken). Where
     # no reading is made (an endpoint, English, Stop, the deadline, a failed reading, a busy serving queue), this
@@ -114,6 +124,8 @@ class Policy:
 
     def __post_init__(self) -> None:
         system_message(self.prompt_examples)  # an unknown set of worked examples fails here, not per question
+        if self.reading_form not in READING_FORMS:
+            raise ModelError(f"unknown reading form {self.reading_form!r}: use one of {', '.join(READING_FORMS)}")
 
 
 DEFAULT_POLICY = Policy()  # "model": the model alone; only its sentences' checks refuse
@@ -196,7 +208,11 @@ def load_reading(path: Path = ROUTES_FILE) -> dict:
     if waive is not None and low >= waive:
         raise ModelError(f"{path} has min_reading {low!r} at or above waive_claim_reading {waive!r}: a reading cannot "
                          f"both waive the claim cut and refuse. {fix}")
-    return {"waive_claim_reading": math.inf if waive is None else float(waive), "min_reading": float(low)}
+    form = saved.get("form", "sentence")
+    if form not in READING_FORMS:
+        raise ModelError(f"{path} has reading form {form!r}: it must be one of {', '.join(READING_FORMS)}. {fix}")
+    return {"waive_claim_reading": math.inf if waive is None else float(waive), "min_reading": float(low),
+            "reading_form": form}
 
 
 def load_prefer_extractive(path: Path = ROUTES_FILE) -> dict:
@@ -250,6 +266,11 @@ class Outcome:
     failure: str = ""  # why no generation (fallback)
     confidence: float | None = None  # how sure the model was of a factoid's reply (confidence.py), if known
     reading: float | None = None  # the reading check's P("是"), where it was asked (Policy.waive_claim_reading, min_reading)
+
+
+# what the reading check showed the model, by Policy.reading_form (for the notices)
+READ_WHAT = {"sentence": "the answer's supporting sentence",
+             "context": "the answer's supporting sentence with its neighbours"}
 
 
 def context_sentences(index, hit: Hit, sentence: Sentence, neighbours: bool = True) -> list[Sentence]:  # noqa: ANN001
@@ -425,7 +446,7 @@ class ModelAnswerer:
                 and (confidence is None or confidence >= p.min_confidence)
                 and (not math.isinf(p.waive_claim_reading) if below_cut else p.min_reading > 0.0)):
             t_read = time.perf_counter()
-            reading = self.read(question, max(kept, key=lambda c: c.claim_coverage), p, control)
+            reading = self.read(question, max(kept, key=lambda c: c.claim_coverage), p, control, evidence)
             read_s = time.perf_counter() - t_read
         decision = decide.model_answer(model_refused, len(kept), max((c.passage_coverage for c in kept), default=0.0),
                                        analysis.score, p.min_question_coverage, p.min_extractive_score,
@@ -433,7 +454,7 @@ class ModelAnswerer:
                                        p.min_confidence if factoid else 0.0,
                                        p.waive_claim_confidence if factoid else math.inf,
                                        reading, p.waive_claim_reading if factoid else math.inf,
-                                       p.min_reading if factoid else 0.0)
+                                       p.min_reading if factoid else 0.0, READ_WHAT[p.reading_form])
         answer = compose_checked(question, checked, hits, self.name, analysis.shape) if decision.answer else None
         unsure = answer is not None and factoid and confidence is not None and confidence < p.prefer_extractive_below
         handed = False
@@ -457,7 +478,8 @@ class ModelAnswerer:
         elif (not answer.refused and below_cut and reading is not None and reading >= p.waive_claim_reading
               and answer.answerer == self.name):
             notes.append(f"Few of the question's words stand beside the sentence this answer stands on ({claim:.2f} of "
-                         f"their weight, below {p.min_claim_coverage:.2f}); asked apart, the model read that sentence as "
+                         f"their weight, below {p.min_claim_coverage:.2f}); asked apart, the model read "
+                         f"{'that sentence with its neighbours' if p.reading_form == 'context' else 'that sentence'} as "
                          f"answering the question ({reading:.2f}, at least {p.waive_claim_reading:.2f}).")
         answer = replace(answer, notice=" ".join(n for n in notes if n), generated_tokens=generation.tokens,
                          # the model's answer or its refusal, not an extractive answer given in its place
@@ -472,11 +494,13 @@ class ModelAnswerer:
         return Outcome(answer, analysis, excerpts, generation, checked, model_refused, confidence=confidence,
                        reading=reading)
 
-    def read(self, question: Question, best: Checked, policy: Policy, control: Control) -> float | None:
+    def read(self, question: Question, best: Checked, policy: Policy, control: Control,
+             evidence: Evidence) -> float | None:
         """The reading check of the kept sentence with the most claim coverage (Policy.waive_claim_reading,
-        Policy.min_reading): None where it is not asked (no cut fitted, a question not in Chinese, a generator
-        without logits, a Stop or a passed deadline) or the model fails while reading (then the other cuts decide
-        alone: no waiver, and no refusal by the reading)."""
+        Policy.min_reading), shown alone or in its passage's context (Policy.reading_form): None where it is not
+        asked (no cut fitted, a question not in Chinese, a generator without logits, a Stop or a passed deadline)
+        or the model fails while reading (then the other cuts decide alone: no waiver, and no refusal by the
+        reading)."""
         ask = getattr(self.generator, "yes_probability", None)
         if ((math.isinf(policy.waive_claim_reading) and policy.min_reading <= 0.0)
                 or question.language not in READING or ask is None
@@ -484,8 +508,10 @@ class ModelAnswerer:
             return None
         yes, no = READING_WORDS[question.language]
         try:
-            return ask(reading_messages(question.text, best.support.sentence.text, question.language), yes, no,
-                       control)
+            sentence = best.support.sentence  # type: ignore[attr-defined]
+            context = (context_of(evidence.index, best.origin, sentence) if policy.reading_form == "context"
+                       else None)
+            return ask(reading_messages(question.text, sentence.text, question.language, context), yes, no, control)
         except GenerationFailed:
             return None
 

@@ -96,12 +96,21 @@ def build_messages(question: Question, excerpts: Sequence[Excerpt], open_answer:
 # decides only where the claim cut would refuse a Chinese factoid (a paraphrased question's words are not beside
 # its answer). The system message is the answer prompt's, so llama.cpp keeps it cached for both.
 READING = {"zh": "句子：{sentence}\n问题：{question}\n这句话回答了这个问题吗？只回答“是”或“不是”。"}
+# The same question about the passage around the sentence (its title, the sentence and one neighbour each side,
+# model.context_of: where the claim cut looks for the question's words), for `Policy.reading_form` "context":
+# a paraphrased question often names its subject only in the sentence before (README step 17).
+READING_CONTEXT = {"zh": "段落：{context}\n问题：{question}\n这段话回答了这个问题吗？只回答“是”或“不是”。"}
+READING_FORMS = ("sentence", "context")
 READING_WORDS = {"zh": ("是", "不是")}
 
 
-def reading_messages(question: str, sentence: str, language: str = "zh") -> list[dict[str, str]]:
-    """The reading check's messages for one supporting sentence (ModelError for a language it has none for)."""
+def reading_messages(question: str, sentence: str, language: str = "zh", context: str | None = None) -> list[dict[str, str]]:
+    """The reading check's messages for one supporting sentence, or for the passage around it when `context` is
+    given (ModelError for a language it has none for)."""
     if language not in READING:
         raise ModelError(f"the reading check has no prompt in {language!r}; it was measured in Chinese only")
-    user = READING[language].format(sentence=" ".join(sentence.split()), question=question.strip())
+    if context is not None:
+        user = READING_CONTEXT[language].format(context=" ".join(context.split()), question=question.strip())
+    else:
+        user = READING[language].format(sentence=" ".join(sentence.split()), question=question.strip())
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]

@@ -33,8 +33,9 @@ QUESTIONS = [
     # the model writes 27亿元人民币 but gives one of its tokens 0.40-0.41: the extractive answer, which passes the same
     # checks, is given instead (README step 16)
     ("美图2023年的总收入是多少？", "27亿", "extractive"),
-    # a paraphrase (the article says 关闭手机业务): below the claim cut, kept by the reading check (README step 12)
-    ("美图什么时候不再自己造手机了？", "2018", "auto"),
+    # a paraphrase (the article says 先是大赚1亿美元 after 一入币圈深似海): below the claim cut, kept by the reading check
+    # (README steps 12 and 17: the passage around the sentence read 0.90 on the article dev split)
+    ("美图炒币一开始大赚了多少？", "1亿美元", "auto"),
     # 吴欣鸿 gets 0.59 or 0.62 depending on what llama.cpp had cached (the prompt is read in other batches), so
     # either answerer may write it; both hold the name
     ("美图的CEO是谁？", "吴欣鸿", None),
@@ -78,21 +79,26 @@ def test_article_questions(engine):
 
 
 def test_the_model_reads_whether_a_sentence_answers_a_question(engine):
-    """The reading check with the bundled model (README step 12), on two article dev questions whose readings
-    were measured there (0.69 and 0.16): the sentence a paraphrase's answer stands on reads as answering it,
-    a sentence holding some other figure does not; the cut fitted between such readings is routes.json's."""
+    """The reading check with the bundled model (README steps 12 and 17), in the form routes.json saved, on two
+    article dev questions whose readings were measured there (in context 0.90 and 0.13): the passage a
+    paraphrase's answer stands on reads as answering it, a passage holding some other figure does not; the cuts
+    fitted between such readings are routes.json's."""
     from rag.answering.bundled import LlamaCppGenerator
     from rag.answering.model import AUTO_POLICY
     from rag.answering.prompt import READING_WORDS, reading_messages
 
-    phones = ("早在2013年,美图开始涉足手机领域,要做一台“让更多人变美的手机”,而这也注定了美图手机是个小众赛道。"
-              "功能单一、用户垂直,加之手机市场价格战愈演愈烈,美图手机始终无法破圈,最终在2018年关闭手机业务,"
-              "将旗下美图手机的品牌独家授权给小米集团。")
-    slow = "原本美图是个慢公司,15年来一直练习一些传统招数,也在AI领域持续深耕,伴随着AIGC的升温,美图公司的任督二脉被打通了。”"
+    # (question, the supporting sentence, that sentence with its title and neighbours: model.context_of)
+    crypto = ("美图炒币一开始大赚了多少？", "先是大赚1亿美元,一年多之后,美图则亏损3亿元。",
+              "2、九败一胜,美图没放弃过“冒险”\n一入币圈深似海,美图就像是坐起了过山车。先是大赚1亿美元,一年多之后,美图则亏损3亿元。"
+              "这或许和时任美图董事长蔡文胜的性格分不开。")
+    users = ("美图收购站酷花了多少钱？", "财报显示,2023年,美图月活跃用户数达2.49亿,同比增长2.6%。",
+             "1、AI,怎么拯救美图?\n尤其是基于用户基数,美图有天然的AIGC基因和使用场景。财报显示,2023年,美图月活跃用户数达2.49亿,"
+             "同比增长2.6%。对于美图而言,当别人还在技术层面挣扎时,美图正悄悄凭借AI驱动产品,赢得更多用户、更多收入,并跑通AI商业化。")
+    in_context = AUTO_POLICY.reading_form == "context"
     reader = LlamaCppGenerator(Path(engine.config.llm_model_path), "qwen", timeout_s=600.0)
     try:
-        yes = reader.yes_probability(reading_messages("美图什么时候不再自己造手机了？", phones), *READING_WORDS["zh"])
-        no = reader.yes_probability(reading_messages("美图有多少员工？", slow), *READING_WORDS["zh"])
+        yes, no = (reader.yes_probability(reading_messages(q, sentence, "zh", context if in_context else None),
+                                          *READING_WORDS["zh"]) for q, sentence, context in (crypto, users))
     finally:
         reader.close()
     # on either side of the saved cuts: the waiver's (when one is saved) and the refusal cut's (when above 0)

@@ -14,12 +14,12 @@ import pytest
 
 from rag.answering import decide
 from rag.answering.generation import Control, Generation, GenerationFailed
-from rag.answering.model import DEFAULT_POLICY, ModelAnswerer, load_reading
+from rag.answering.model import DEFAULT_POLICY, ModelAnswerer, context_of, load_reading
 from rag.answering.prompt import SYSTEM, reading_messages
 from rag.answering.question import Question
 from rag.errors import ModelError
 from rag.serving import ModelQueue
-from tests.answering.test_model_answerer import Scripted, _script, run
+from tests.answering.test_model_answerer import Scripted, _script, retrieved, run
 
 OTHER_NOUN_Q = "美图2023年的员工薪酬是多少？"  # the article gives 3.7亿元 as the net profit, never a pay figure
 STRICT = replace(DEFAULT_POLICY, min_claim_coverage=0.5, waive_claim_reading=0.6)
@@ -47,6 +47,10 @@ def test_the_reading_prompt_is_the_answer_system_message_and_one_short_question(
                                                     "这句话回答了这个问题吗？只回答“是”或“不是”。"}]
     with pytest.raises(ModelError, match="no prompt in 'en'; it was measured in Chinese only"):
         reading_messages("What did Meitu earn?", "美图净利润3.7亿元。", "en")
+    # the context form shows the passage around the sentence instead, asked about as a passage
+    around = reading_messages("美图去年赚了多少钱？", "美图净利润3.7亿元。", context="财报\n美图 2023年\n净利润3.7亿元。")
+    assert around[1] == {"role": "user", "content": "段落：财报 美图 2023年 净利润3.7亿元。\n问题：美图去年赚了多少钱？\n"
+                                                     "这段话回答了这个问题吗？只回答“是”或“不是”。"}
 
 
 def test_a_yes_at_the_cut_waives_the_claim_cut_and_nothing_else():
@@ -76,6 +80,26 @@ def test_a_factoid_below_the_claim_cut_is_kept_when_the_model_reads_its_sentence
     assert "of the question's word weight, below 0.50" in no.answer.reason
 
 
+def test_the_context_form_reads_the_sentence_with_its_neighbours_and_title(fake_engine):
+    reader = Reading("3.7亿元[1]", p=0.9)
+    kept = run(fake_engine, reader, question=OTHER_NOUN_Q, policy=replace(STRICT, reading_form="context"))
+    assert (kept.answer.refused, kept.reading) == (False, 0.9)
+    ((messages, _, _),) = reader.asked
+    best = kept.checked[0]
+    _, _, evidence = retrieved(fake_engine, OTHER_NOUN_Q)
+    context = context_of(evidence.index, best.origin, best.support.sentence)
+    assert best.support.sentence.text in context and len(context) > len(best.support.sentence.text)
+    assert messages == reading_messages(OTHER_NOUN_Q, best.support.sentence.text, context=context)
+    assert messages[1]["content"].startswith("段落：")
+    assert "the model read that sentence with its neighbours as answering the question (0.90" in kept.answer.notice
+    low = run(fake_engine, Reading("3.7亿元[1]", p=0.1), question="美图2023年的净利润是多少？",
+              policy=replace(STRICT, reading_form="context", waive_claim_reading=math.inf, min_reading=0.2))
+    assert low.answer.refused and ("asked apart whether the answer's supporting sentence with its neighbours answers "
+                                   "the question, the model said yes with probability 0.10, below 0.20") in low.answer.reason
+    with pytest.raises(ModelError, match="unknown reading form 'passage': use one of sentence, context"):
+        replace(STRICT, reading_form="passage")
+
+
 def test_the_reading_check_is_asked_only_where_the_claim_cut_would_refuse(fake_engine):
     above = Reading("3.7亿元[1]")
     assert not run(fake_engine, above, question="美图2023年的净利润是多少？", policy=STRICT).answer.refused
@@ -101,14 +125,15 @@ def test_no_reading_in_english_after_a_stop_or_past_the_deadline(fake_engine):
     best = outcome.checked[0]
     reader = Reading("3.7亿元[1]")
     answerer = ModelAnswerer(reader, fake_engine_extractive(), STRICT, "model")
+    _, _, evidence = retrieved(fake_engine, OTHER_NOUN_Q)
     english = Question.make("What was Meitu's staff pay in 2023?")
-    assert answerer.read(english, best, STRICT, Control()) is None
+    assert answerer.read(english, best, STRICT, Control(), evidence) is None
     stopped = Control()
     stopped.stop.set()
-    assert answerer.read(Question.make(OTHER_NOUN_Q), best, STRICT, stopped) is None
-    assert answerer.read(Question.make(OTHER_NOUN_Q), best, STRICT, Control(deadline=0.0)) is None
+    assert answerer.read(Question.make(OTHER_NOUN_Q), best, STRICT, stopped, evidence) is None
+    assert answerer.read(Question.make(OTHER_NOUN_Q), best, STRICT, Control(deadline=0.0), evidence) is None
     assert reader.asked == []
-    assert answerer.read(Question.make(OTHER_NOUN_Q), best, STRICT, Control()) == 0.9
+    assert answerer.read(Question.make(OTHER_NOUN_Q), best, STRICT, Control(), evidence) == 0.9
 
 
 def fake_engine_extractive():  # noqa: ANN201
@@ -151,9 +176,10 @@ def test_the_saved_reading_cut_is_read_and_checked(tmp_path):
     path.write_text('{"routes": {}, "reading": null}', encoding="utf-8")
     assert load_reading(path) == {}
     path.write_text('{"routes": {}, "reading": {"waive_claim_reading": 0.55}}', encoding="utf-8")
-    assert load_reading(path) == {"waive_claim_reading": 0.55, "min_reading": 0.0}
-    path.write_text('{"routes": {}, "reading": {"waive_claim_reading": null, "min_reading": 0.1}}', encoding="utf-8")
-    assert load_reading(path) == {"waive_claim_reading": math.inf, "min_reading": 0.1}
+    assert load_reading(path) == {"waive_claim_reading": 0.55, "min_reading": 0.0, "reading_form": "sentence"}
+    path.write_text('{"routes": {}, "reading": {"waive_claim_reading": null, "min_reading": 0.1, "form": "context"}}',
+                    encoding="utf-8")
+    assert load_reading(path) == {"waive_claim_reading": math.inf, "min_reading": 0.1, "reading_form": "context"}
     for bad, message in (
             ('{"waive_claim_reading": 1.5}', "has waive_claim_reading 1.5: it must be a number in (0, 1], or null."),
             ('{"waive_claim_reading": true}', "has waive_claim_reading True: it must be a number in (0, 1], or null."),
@@ -162,7 +188,8 @@ def test_the_saved_reading_cut_is_read_and_checked(tmp_path):
             ('{"waive_claim_reading": 0.6, "min_reading": 1.0}', "has min_reading 1.0: it must be a number in [0, 1)."),
             ('{"waive_claim_reading": 0.6, "min_reading": false}', "has min_reading False: it must be a number"),
             ('{"waive_claim_reading": null, "min_reading": 0.0}', "with neither cut (waive_claim_reading null, min_reading 0)"),
-            ('{"waive_claim_reading": 0.3, "min_reading": 0.3}', "has min_reading 0.3 at or above waive_claim_reading 0.3")):
+            ('{"waive_claim_reading": 0.3, "min_reading": 0.3}', "has min_reading 0.3 at or above waive_claim_reading 0.3"),
+            ('{"waive_claim_reading": 0.6, "form": "passage"}', "has reading form 'passage': it must be one of sentence, context.")):
         path.write_text('{"routes": {}, "reading": ' + bad + '}', encoding="utf-8")
         with pytest.raises(ModelError) as raised:
             load_reading(path)
@@ -202,6 +229,16 @@ def test_choose_policy_fits_the_reading_cut_on_rows_below_the_claim_cut(tmp_path
     assert "only the waiver cut is fitted" in out  # these rows read only the factoids below the claim cut
     assert "chosen reading cuts: waive at 0.7, refuse below 0 (balanced 83.3 against 66.7 without)" in out
     assert json.loads(saved.read_text(encoding="utf-8"))["reading"]["waive_claim_reading"] == 0.7
+    assert json.loads(saved.read_text(encoding="utf-8"))["reading"]["form"] == "sentence"  # rows without a form
+    in_context = [{**r, "reading_form": "context"} for r in rows]
+    fit.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in in_context), encoding="utf-8")
+    assert cp.main([str(fit), "--reading", "--write", str(saved)]) == 0
+    assert "the context read: chosen reading cuts: waive at 0.7" in capsys.readouterr().out
+    assert json.loads(saved.read_text(encoding="utf-8"))["reading"]["form"] == "context"
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in [rows[0], in_context[1]]), encoding="utf-8")
+    with pytest.raises(SystemExit, match=r"read in more than one form \(context, sentence\); run every study"):
+        cp.main([str(fit), str(mixed), "--reading"])
     rows[0]["reading"] = 0.4  # now no cut helps without answering the unanswerable one first
     fit.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     assert cp.main([str(fit), "--reading", "--write", str(saved)]) == 0
@@ -260,11 +297,11 @@ def test_choose_policy_fits_the_refusal_cut_only_where_every_factoid_was_read(tm
     # 0.15 to 0.3 refuse the unanswerable one and keep both answers: the lowest of them is taken, no waiver needed
     assert "chosen reading cuts: waive at inf, refuse below 0.15 (balanced 100.0 against 50.0 without)" in out
     assert json.loads(saved.read_text(encoding="utf-8"))["reading"] == {
-        "waive_claim_reading": None, "min_reading": 0.15, "fitted_on": [str(fit)],
+        "waive_claim_reading": None, "min_reading": 0.15, "form": "sentence", "fitted_on": [str(fit)],
         "how": "scripts/choose_policy.py --reading: with the saved claim and confidence cuts, the best mean of "
                "answerable-right and unanswerable-refused rates, the fitting sets averaged (ties: the higher waiver "
                "cut, then the lower refusal cut); a refusal cut only if it adds 0.5 points over the waiver alone"}
-    assert load_reading(saved) == {"waive_claim_reading": math.inf, "min_reading": 0.15}
+    assert load_reading(saved) == {"waive_claim_reading": math.inf, "min_reading": 0.15, "reading_form": "sentence"}
     rows += [row("answerable", 0.14)] * 6  # now that cut also refuses six answers: 62.5, a gain of 12.5
     fit.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     monkeypatch.setattr(cp, "MIN_READING_GAIN", 13.0)  # a gain below the bar is not taken
