@@ -44,7 +44,14 @@ from rag.answering.extractive import ExtractiveAnswerer
 from rag.answering.features import coverage, question_terms
 from rag.answering.generation import Control, Generation
 from rag.answering.model import DEFAULT_POLICY, ModelAnswerer, claim_share, context_of, context_sentences
-from rag.answering.prompt import EXAMPLES, READING, READING_FORMS, READING_WORDS, build_messages, reading_messages
+from rag.answering.prompt import (
+    EXAMPLES,
+    READING,
+    READING_FORMS,
+    READING_WORDS,
+    build_messages,
+    reading_messages,
+)
 from rag.answering.question import Question
 from rag.answering.support import anchors_missing, passage_text, question_anchors, question_numbers_missing
 from rag.chat import Engine

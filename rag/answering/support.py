@@ -470,9 +470,23 @@ LATIN = re.compile(r"[A-Za-z][A-Za-z0-9.+-]*")
 QUOTE_STOPS = "。！？!?；;，,、.：:…"
 
 
+# jieba.posseg's tag of a person's name: a question naming a person pins its answer to that person (README step 18)
+PERSON_TAG = "nr"
+
+
+@lru_cache(maxsize=4096)
+def person_names(text: str) -> frozenset[str]:
+    """The Chinese names of people in `text` as jieba.posseg tags them (`nr`, two characters or more, all CJK)."""
+    import jieba.posseg  # loaded on first use: ~0.5 s
+
+    return frozenset(w.word for w in jieba.posseg.cut(text)
+                     if w.flag == PERSON_TAG and len(w.word) >= 2 and all(is_cjk(c) for c in w.word))
+
+
 def question_anchors(question: str) -> frozenset[str]:
     """What a question pins its answer to: numbers (years, counts), Latin-script words that are not
-    function words (ChatGPT, Wink), and quoted titles, all lower-cased."""
+    function words (ChatGPT, Wink), quoted titles, all lower-cased, and the Chinese names of people (step 18:
+    a question about a person the passage never names is not answered by it)."""
     found = set(numbers(question))
     for m in LATIN.finditer(question):  # written like a name: a capital inside, or first but not at the start
         w = m.group(0)
@@ -482,6 +496,8 @@ def question_anchors(question: str) -> frozenset[str]:
             found.add(w.lower())
     # a quotation's stops at its ends are the asker's: 「宁做不满的人类，不做满足的猪猡。」 quotes …猪猡；…
     found |= {t.lower() for q in QUOTED.findall(question) if (t := q.strip().strip(QUOTE_STOPS).strip())}
+    # a name inside a quoted title is that title's (jieba tags 白皮书 of 《AI白皮书》 as a person)
+    found |= {n for n in person_names(question) if not any(n in a for a in found)}
     return frozenset(found)
 
 

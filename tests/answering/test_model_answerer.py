@@ -31,6 +31,7 @@ from rag.answering.support import (
     anchors_missing,
     numbers,
     numbers_missing,
+    person_names,
     quantities,
     question_anchors,
     says_not_found,
@@ -114,6 +115,20 @@ def test_the_question_year_must_stand_beside_the_support(fake_engine):
     swapped = run(fake_engine, Scripted("3.7亿元[1]"), question="美图2022年的净利润是多少？")
     assert swapped.answer.refused
     assert [c.missing for c in swapped.checked] == [("2022",)]
+
+
+def test_a_person_the_question_names_must_stand_in_the_passage(fake_engine):
+    """README step 18: a question about a person the passage never names is not answered from it (DRCD's swapped
+    names: the value stands in the passage, the person asked about does not)."""
+    asked = "吴欣鸿认为垂直场景的AI原生应用创新还有多长的窗口期？"
+    ok = run(fake_engine, Scripted("约两年[1]"), question=asked)
+    assert (ok.answer.refused, ok.answer.text) == (False, "约两年[1]")
+    swapped = run(fake_engine, Scripted("约两年[1]"), question=asked.replace("吴欣鸿", "张建国"))
+    assert swapped.answer.refused and [c.missing for c in swapped.checked] == [("张建国",)]
+    assert question_anchors("张建国在哪一年加入美图？") == frozenset({"张建国"})
+    assert question_anchors("美图的CEO是谁？") == frozenset({"ceo"})  # no name of a person: nothing added
+    # jieba reads 白皮书 of the quoted title as a person: a name inside a title the question quotes is the title's
+    assert "白皮书" in person_names("What did Meitu say about ChatGPT in the 《AI白皮书》?")
 
 
 def test_a_reply_in_the_questions_words_is_checked_on_what_it_adds(fake_engine):
