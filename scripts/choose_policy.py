@@ -359,7 +359,8 @@ def read(row: dict, claim_cut: float, min_conf: float, waive: float, stat: str, 
     return refused, text
 
 
-def reading_main(fit_paths: list[Path], report_paths: list[Path], write: Path | None = None) -> int:
+def reading_main(fit_paths: list[Path], report_paths: list[Path], write: Path | None = None,
+                 waiver_only: bool = False) -> int:
     """Choose the reading check's two cuts (Policy.waive_claim_reading, Policy.min_reading) with the claim and
     confidence cuts the installed routes.json gives (AUTO_POLICY) on the fitting sets: the best balanced rate,
     fitting sets averaged; ties: the higher waiver cut, then the lower refusal cut (each acts more rarely).
@@ -382,8 +383,11 @@ def reading_main(fit_paths: list[Path], report_paths: list[Path], write: Path | 
                          "study with the same study_model.py --reading-form")
     (form,) = forms
     read_all = all(rows and all((r.get("reading_below") or 0.0) > 1.0 for r in rows) for rows in fits)
-    min_grid = MIN_READING_GRID if read_all else [0.0]
-    if not read_all:
+    min_grid = MIN_READING_GRID if read_all and not waiver_only else [0.0]
+    if waiver_only:
+        print("--waiver-only: only the waiver cut is fitted (a refusal cut reads every Chinese factoid, a second prompt "
+              "of about 2 s per answer: README step 19)")
+    elif not read_all:
         print("not every factoid was read on the fitting sets (study_model.py --reading-below 2 reads them all): "
               "only the waiver cut is fitted")
     shipped = (AUTO_POLICY.min_claim_coverage, AUTO_POLICY.min_confidence, AUTO_POLICY.waive_claim_confidence,
@@ -428,7 +432,9 @@ def reading_main(fit_paths: list[Path], report_paths: list[Path], write: Path | 
                              "how": "scripts/choose_policy.py --reading: with the saved claim and confidence cuts, the "
                                     "best mean of answerable-right and unanswerable-refused rates, the fitting sets "
                                     "averaged (ties: the higher waiver cut, then the lower refusal cut); a refusal "
-                                    f"cut only if it adds {MIN_READING_GAIN:g} points over the waiver alone"}
+                                    f"cut only if it adds {MIN_READING_GAIN:g} points over the waiver alone"
+                                    + ("; --waiver-only: no refusal cut fitted (it reads every Chinese factoid, about "
+                                       "2 s per answer: README step 19)" if waiver_only else "")}
                             if best != none else None)
         write.write_text(json.dumps(saved, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         print(f"wrote {write}")
@@ -595,6 +601,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="choose the reading check's cuts (Policy.waive_claim_reading, and Policy.min_reading where "
                          "every factoid was read) with the saved claim and confidence cuts (study rows from "
                          "--reading-below; 2 reads every factoid)")
+    ap.add_argument("--waiver-only", action="store_true",
+                    help="with --reading: fit the waiver cut only, no refusal cut (which reads every Chinese factoid: "
+                         "about 2 s more per answer, README step 19)")
     ap.add_argument("--prefer-extractive", action="store_true",
                     help="choose the confidence below which a Chinese factoid the model answered is answered by the "
                          "extractive answerer instead (Policy.prefer_extractive_below), with the saved cuts (study rows "
@@ -605,7 +614,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.english_standing:
         return english_main(args.fit, args.report, args.write)
     if args.reading:
-        return reading_main(args.fit, args.report, args.write)
+        return reading_main(args.fit, args.report, args.write, args.waiver_only)
     if args.max_answerable_refused is not None and not args.confidence:
         ap.error("--max-answerable-refused bounds the --confidence choice; add --confidence")
     if args.confidence:

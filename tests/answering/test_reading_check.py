@@ -311,6 +311,13 @@ def test_choose_policy_fits_the_refusal_cut_only_where_every_factoid_was_read(tm
             "alone, under 13: not taken") in out
     assert "chosen reading cuts: waive at inf, refuse below 0 (balanced 50.0 against 50.0 without)" in out
     assert json.loads(saved.read_text(encoding="utf-8"))["reading"] is None
+    # --waiver-only (step 19): no refusal cut is fitted, whatever it would gain (the first three rows chose 0.15 above)
+    fit.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows[:3]), encoding="utf-8")
+    assert cp.main([str(fit), "--reading", "--waiver-only", "--write", str(saved)]) == 0
+    out = capsys.readouterr().out
+    assert "--waiver-only: only the waiver cut is fitted" in out
+    assert "chosen reading cuts: waive at inf, refuse below 0 (" in out
+    assert json.loads(saved.read_text(encoding="utf-8"))["reading"] is None
 
 
 class ReadingLlama:
