@@ -609,6 +609,8 @@ def main(argv: list[str] | None = None) -> int:
                          "extractive answerer instead (Policy.prefer_extractive_below), with the saved cuts (study rows "
                          "from --token-probs)")
     args = ap.parse_args(argv)
+    if args.waiver_only and not args.reading:
+        ap.error("--waiver-only goes with --reading (it fits the reading check's waiver alone)")
     if args.prefer_extractive:
         return prefer_main(args.fit, args.report, args.write)
     if args.english_standing:

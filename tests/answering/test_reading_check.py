@@ -316,6 +316,9 @@ def test_choose_policy_fits_the_refusal_cut_only_where_every_factoid_was_read(tm
     assert cp.main([str(fit), "--reading", "--waiver-only", "--write", str(saved)]) == 0
     out = capsys.readouterr().out
     assert "--waiver-only: only the waiver cut is fitted" in out
+    with pytest.raises(SystemExit):
+        cp.main([str(fit), "--waiver-only"])
+    assert "--waiver-only goes with --reading" in capsys.readouterr().err
     assert "chosen reading cuts: waive at inf, refuse below 0 (" in out
     assert json.loads(saved.read_text(encoding="utf-8"))["reading"] is None
 
