@@ -359,6 +359,20 @@ def read(row: dict, claim_cut: float, min_conf: float, waive: float, stat: str, 
     return refused, text
 
 
+def reading_forms(paths: list[Path]) -> set[str]:
+    """The forms (study_model.py --reading-form) the rows of `paths` were read in; a row without one was read
+    before round 14, in the sentence form."""
+    return {r.get("reading_form", "sentence") for p in paths for r in load_rows(p) if r.get("reading") is not None}
+
+
+def require_form(paths: list[Path], form: str, what: str) -> None:
+    """Exit unless every reading in `paths` was made in `form` (`what`: whose form it is, for the message)."""
+    other = reading_forms(paths) - {form}
+    if other:
+        raise SystemExit(f"{', '.join(str(p) for p in paths)}: read in the {', '.join(sorted(other))} form, but {what} "
+                         f"is the {form} form; run the studies again with study_model.py --reading-form {form}")
+
+
 def reading_main(fit_paths: list[Path], report_paths: list[Path], write: Path | None = None,
                  waiver_only: bool = False) -> int:
     """Choose the reading check's two cuts (Policy.waive_claim_reading, Policy.min_reading) with the claim and
@@ -377,11 +391,12 @@ def reading_main(fit_paths: list[Path], report_paths: list[Path], write: Path | 
     if missing:
         raise SystemExit(f"{', '.join(missing)}: no reading check recorded; run scripts/study_model.py with "
                          "--reading-below (e.g. 0.6; 2 reads every factoid, which a refusal cut needs)")
-    forms = {r.get("reading_form", "sentence") for rows in fits for r in rows if r.get("reading") is not None}
+    forms = reading_forms(fit_paths)
     if len(forms) > 1:
         raise SystemExit(f"the fitting sets were read in more than one form ({', '.join(sorted(forms))}); run every "
                          "study with the same study_model.py --reading-form")
     (form,) = forms
+    require_form(report_paths, form, "the fitting sets' reading")
     read_all = all(rows and all((r.get("reading_below") or 0.0) > 1.0 for r in rows) for rows in fits)
     min_grid = MIN_READING_GRID if read_all and not waiver_only else [0.0]
     if waiver_only:
@@ -470,6 +485,7 @@ def prefer_main(fit_paths: list[Path], report_paths: list[Path], write: Path | N
     rows as the "model" route answers them (no coverage or extractive-score cut), so that must be the Chinese
     factoid route."""
     require_model_route(write, "--prefer-extractive fits the hand-over")
+    require_form([*fit_paths, *report_paths], AUTO_POLICY.reading_form, "the saved reading check (routes.json)")
     fits = [load_rows(p) for p in fit_paths]
     missing = [str(p) for p, rows in zip(fit_paths, fits, strict=True) if not any(r.get("confidence") for r in rows)]
     if missing:

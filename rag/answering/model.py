@@ -270,7 +270,7 @@ class Outcome:
 
 # what the reading check showed the model, by Policy.reading_form (for the notices)
 READ_WHAT = {"sentence": "the answer's supporting sentence",
-             "context": "the answer's supporting sentence with its neighbours"}
+             "context": "the answer's supporting sentence with its neighbours and title"}
 
 
 def context_sentences(index, hit: Hit, sentence: Sentence, neighbours: bool = True) -> list[Sentence]:  # noqa: ANN001
@@ -477,9 +477,10 @@ class ModelAnswerer:
             notes.append(f"The model's answer was withheld: {answer.reason}.")
         elif (not answer.refused and below_cut and reading is not None and reading >= p.waive_claim_reading
               and answer.answerer == self.name):
+            read_that = READ_WHAT[p.reading_form].replace("the answer's supporting sentence", "that sentence")
             notes.append(f"Few of the question's words stand beside the sentence this answer stands on ({claim:.2f} of "
                          f"their weight, below {p.min_claim_coverage:.2f}); asked apart, the model read "
-                         f"{'that sentence with its neighbours' if p.reading_form == 'context' else 'that sentence'} as "
+                         f"{read_that} as "
                          f"answering the question ({reading:.2f}, at least {p.waive_claim_reading:.2f}).")
         answer = replace(answer, notice=" ".join(n for n in notes if n), generated_tokens=generation.tokens,
                          # the model's answer or its refusal, not an extractive answer given in its place

@@ -496,7 +496,8 @@ def question_anchors(question: str) -> frozenset[str]:
             found.add(w.lower())
     # a quotation's stops at its ends are the asker's: 「宁做不满的人类，不做满足的猪猡。」 quotes …猪猡；…
     found |= {t.lower() for q in QUOTED.findall(question) if (t := q.strip().strip(QUOTE_STOPS).strip())}
-    # a name inside a quoted title is that title's (jieba tags 白皮书 of 《AI白皮书》 as a person)
+    # a name inside a quoted title is that title's (jieba tags 白皮书 of 《AI白皮书》 as a person); one that also stands
+    # outside the title is then not required either (rare; the title still is)
     found |= {n for n in person_names(question) if not any(n in a for a in found)}
     return frozenset(found)
 

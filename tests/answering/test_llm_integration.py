@@ -33,7 +33,7 @@ QUESTIONS = [
     # the model writes 27亿元人民币 but gives one of its tokens 0.40-0.41: the extractive answer, which passes the same
     # checks, is given instead (README step 16)
     ("美图2023年的总收入是多少？", "27亿", "extractive"),
-    # a paraphrase (the article says 先是大赚1亿美元 after 一入币圈深似海): below the claim cut, kept by the reading check
+    # worded unlike the article (先是大赚1亿美元, after 一入币圈深似海): below the claim cut, kept by the reading check
     # (README steps 12 and 17: the passage around the sentence read 0.90 on the article dev split)
     ("美图炒币一开始大赚了多少？", "1亿美元", "auto"),
     # 吴欣鸿 gets 0.59 or 0.62 depending on what llama.cpp had cached (the prompt is read in other batches), so
@@ -87,7 +87,8 @@ def test_the_model_reads_whether_a_sentence_answers_a_question(engine):
     from rag.answering.model import AUTO_POLICY
     from rag.answering.prompt import READING_WORDS, reading_messages
 
-    # (question, the supporting sentence, that sentence with its title and neighbours: model.context_of)
+    # (question, the supporting sentence, that sentence with its title and neighbours as model.context_of gave them in
+    # the round-14 article dev study: `claim_context` of artifacts/study-article-dev-r14.jsonl)
     crypto = ("美图炒币一开始大赚了多少？", "先是大赚1亿美元,一年多之后,美图则亏损3亿元。",
               "2、九败一胜,美图没放弃过“冒险”\n一入币圈深似海,美图就像是坐起了过山车。先是大赚1亿美元,一年多之后,美图则亏损3亿元。"
               "这或许和时任美图董事长蔡文胜的性格分不开。")

@@ -147,6 +147,13 @@ def test_choose_policy_hands_over_below_the_cut_that_gains_most_on_the_fitting_s
     with pytest.raises(SystemExit, match="routes Chinese factoids to 'auto'; --prefer-extractive fits the hand-over of "
                                          "the 'model' route only"):
         cp.main([str(fit), "--prefer-extractive", "--write", str(saved)])
+    # rows read in another form than the saved reading check's would replay the wrong readings: refused
+    other = "sentence" if cp.AUTO_POLICY.reading_form == "context" else "context"
+    read = tmp_path / "read.jsonl"
+    read.write_text(json.dumps({**rows[0], "reading": 0.5, "reading_form": other}) + "\n", encoding="utf-8")
+    with pytest.raises(SystemExit, match=f"read in the {other} form, but the saved reading check \\(routes.json\\) is "
+                                         f"the {cp.AUTO_POLICY.reading_form} form; run the studies again"):
+        cp.main([str(fit), "--prefer-extractive", "--report", str(read)])
     for row in rows:
         row["confidence"] = None
     fit.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")

@@ -91,10 +91,10 @@ def test_the_context_form_reads_the_sentence_with_its_neighbours_and_title(fake_
     assert best.support.sentence.text in context and len(context) > len(best.support.sentence.text)
     assert messages == reading_messages(OTHER_NOUN_Q, best.support.sentence.text, context=context)
     assert messages[1]["content"].startswith("段落：")
-    assert "the model read that sentence with its neighbours as answering the question (0.90" in kept.answer.notice
+    assert "the model read that sentence with its neighbours and title as answering the question (0.90" in kept.answer.notice
     low = run(fake_engine, Reading("3.7亿元[1]", p=0.1), question="美图2023年的净利润是多少？",
               policy=replace(STRICT, reading_form="context", waive_claim_reading=math.inf, min_reading=0.2))
-    assert low.answer.refused and ("asked apart whether the answer's supporting sentence with its neighbours answers "
+    assert low.answer.refused and ("asked apart whether the answer's supporting sentence with its neighbours and title answers "
                                    "the question, the model said yes with probability 0.10, below 0.20") in low.answer.reason
     with pytest.raises(ModelError, match="unknown reading form 'passage': use one of sentence, context"):
         replace(STRICT, reading_form="passage")
@@ -230,11 +230,20 @@ def test_choose_policy_fits_the_reading_cut_on_rows_below_the_claim_cut(tmp_path
     assert "chosen reading cuts: waive at 0.7, refuse below 0 (balanced 83.3 against 66.7 without)" in out
     assert json.loads(saved.read_text(encoding="utf-8"))["reading"]["waive_claim_reading"] == 0.7
     assert json.loads(saved.read_text(encoding="utf-8"))["reading"]["form"] == "sentence"  # rows without a form
+    (tmp_path / "study-sentence.jsonl").write_text(fit.read_text(encoding="utf-8"), encoding="utf-8")  # no form: sentence
     in_context = [{**r, "reading_form": "context"} for r in rows]
     fit.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in in_context), encoding="utf-8")
     assert cp.main([str(fit), "--reading", "--write", str(saved)]) == 0
     assert "the context read: chosen reading cuts: waive at 0.7" in capsys.readouterr().out
     assert json.loads(saved.read_text(encoding="utf-8"))["reading"]["form"] == "context"
+    assert cp.main([str(fit), "--reading", "--waiver-only", "--write", str(saved)]) == 0  # a waiver is still written
+    written = json.loads(saved.read_text(encoding="utf-8"))["reading"]
+    assert (written["waive_claim_reading"], written["min_reading"]) == (0.7, 0.0)
+    assert written["how"].endswith("--waiver-only: no refusal cut fitted (it reads every Chinese factoid, about 2 s per "
+                                   "answer: README step 19)")
+    capsys.readouterr()
+    with pytest.raises(SystemExit, match="read in the sentence form, but the fitting sets' reading is the context form"):
+        cp.main([str(fit), "--reading", "--report", str(tmp_path / "study-sentence.jsonl")])
     mixed = tmp_path / "mixed.jsonl"
     mixed.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in [rows[0], in_context[1]]), encoding="utf-8")
     with pytest.raises(SystemExit, match=r"read in more than one form \(context, sentence\); run every study"):
