@@ -43,14 +43,20 @@ from rag.answering.confidence import STATISTICS, token_confidence
 from rag.answering.extractive import ExtractiveAnswerer
 from rag.answering.features import coverage, question_terms
 from rag.answering.generation import Control, Generation
-from rag.answering.model import DEFAULT_POLICY, ModelAnswerer, claim_share, context_of, context_sentences
+from rag.answering.model import (
+    DEFAULT_POLICY,
+    ModelAnswerer,
+    claim_share,
+    context_of,
+    context_sentences,
+    reading_of,
+)
 from rag.answering.prompt import (
     EXAMPLES,
     READING,
     READING_FORMS,
     READING_WORDS,
     build_messages,
-    reading_messages,
 )
 from rag.answering.question import Question
 from rag.answering.support import anchors_missing, passage_text, question_anchors, question_numbers_missing
@@ -442,11 +448,8 @@ def main(argv: list[str] | None = None) -> int:
                     and outcome.analysis.shape == "factoid" and q.language in READING
                     and max(c.claim_coverage for c in kept) < args.reading_below):
                 best = max(kept, key=lambda c: c.claim_coverage)
-                shown_context = (context_of(engine.index, best.origin, best.support.sentence)
-                                 if args.reading_form == "context" else None)
                 reading = round(generator.inner.yes_probability(
-                    reading_messages(q.text, best.support.sentence.text, q.language, shown_context),
-                    *READING_WORDS[q.language]), 4)
+                    reading_of(q, best, args.reading_form, engine.index), *READING_WORDS[q.language]), 4)
             unbarred_answer = None
             if outcome.analysis and outcome.analysis.cross_language:
                 plain = unbarred.answer_from(q, hits, evidence, outcome.analysis)

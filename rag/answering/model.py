@@ -295,6 +295,14 @@ def context_of(index, hit: Hit, sentence: Sentence) -> str:  # noqa: ANN001 - In
     return hit.chunk.title + "\n" + "".join(s.text for s in around)
 
 
+def reading_of(question: Question, best: Checked, form: str, index) -> list[dict[str, str]]:  # noqa: ANN001
+    """The reading check's messages for the kept sentence `best` (one with a support), in `form`: the sentence
+    alone, or in its passage's context (context_of). ModelAnswerer.read and scripts/study_model.py ask these."""
+    sentence = best.support.sentence  # type: ignore[union-attr]
+    context = context_of(index, best.origin, sentence) if form == "context" else None  # type: ignore[arg-type]
+    return reading_messages(question.text, sentence.text, question.language, context)
+
+
 def claim_share(terms: QuestionTerms, context: str) -> float:
     """Share of the question's whole word weight found in `context`: its known words by idf, and the words
     the index never saw (weighted as the rarest word) counted as missing; 1.0 for a question with no word."""
@@ -509,10 +517,7 @@ class ModelAnswerer:
             return None
         yes, no = READING_WORDS[question.language]
         try:
-            sentence = best.support.sentence  # type: ignore[attr-defined]
-            context = (context_of(evidence.index, best.origin, sentence) if policy.reading_form == "context"
-                       else None)
-            return ask(reading_messages(question.text, sentence.text, question.language, context), yes, no, control)
+            return ask(reading_of(question, best, policy.reading_form, evidence.index), yes, no, control)
         except GenerationFailed:
             return None
 
