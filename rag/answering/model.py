@@ -268,9 +268,8 @@ class Outcome:
     reading: float | None = None  # the reading check's P("是"), where it was asked (Policy.waive_claim_reading, min_reading)
 
 
-# what the reading check showed the model, by Policy.reading_form (for the notices)
-READ_WHAT = {"sentence": "the answer's supporting sentence",
-             "context": "the answer's supporting sentence with its neighbours and title"}
+# what the reading check showed the model beside the supporting sentence, by Policy.reading_form (for the notices)
+READ_WITH = {"sentence": "", "context": " with its neighbours and title"}
 
 
 def context_sentences(index, hit: Hit, sentence: Sentence, neighbours: bool = True) -> list[Sentence]:  # noqa: ANN001
@@ -462,7 +461,8 @@ class ModelAnswerer:
                                        p.min_confidence if factoid else 0.0,
                                        p.waive_claim_confidence if factoid else math.inf,
                                        reading, p.waive_claim_reading if factoid else math.inf,
-                                       p.min_reading if factoid else 0.0, READ_WHAT[p.reading_form])
+                                       p.min_reading if factoid else 0.0,
+                                       f"the answer's supporting sentence{READ_WITH[p.reading_form]}")
         answer = compose_checked(question, checked, hits, self.name, analysis.shape) if decision.answer else None
         unsure = answer is not None and factoid and confidence is not None and confidence < p.prefer_extractive_below
         handed = False
@@ -485,11 +485,10 @@ class ModelAnswerer:
             notes.append(f"The model's answer was withheld: {answer.reason}.")
         elif (not answer.refused and below_cut and reading is not None and reading >= p.waive_claim_reading
               and answer.answerer == self.name):
-            read_that = READ_WHAT[p.reading_form].replace("the answer's supporting sentence", "that sentence")
             notes.append(f"Few of the question's words stand beside the sentence this answer stands on ({claim:.2f} of "
-                         f"their weight, below {p.min_claim_coverage:.2f}); asked apart, the model read "
-                         f"{read_that} as "
-                         f"answering the question ({reading:.2f}, at least {p.waive_claim_reading:.2f}).")
+                         f"their weight, below {p.min_claim_coverage:.2f}); asked apart, the model read that sentence"
+                         f"{READ_WITH[p.reading_form]} as answering the question ({reading:.2f}, at least "
+                         f"{p.waive_claim_reading:.2f}).")
         answer = replace(answer, notice=" ".join(n for n in notes if n), generated_tokens=generation.tokens,
                          # the model's answer or its refusal, not an extractive answer given in its place
                          confidence=(None if confidence is None or answer.answerer != self.name
