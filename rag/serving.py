@@ -157,22 +157,34 @@ class ModelQueue:
 
     def yes_probability(self, messages: Sequence[dict[str, str]], yes: str, no: str,
                         control: Control | None = None) -> float:
-        """The wrapped generator's reading check (model.ModelAnswerer.read): one short prompt read right after
-        this request's own answer, not queued, so only while nobody else wants the model: when an answer runs or
-        waits, GenerationFailed (the claim cut alone then decides), so a crowd never waits behind a reading it
-        did not see coming. While it runs it holds the model like an answer (one arriving meanwhile waits its
-        turn), and its time is left out of the answer timings the queue predicts with. Also GenerationFailed
-        where the wrapped generator cannot read logits (an endpoint)."""
+        """The wrapped generator's reading check (model.ModelAnswerer.read), read as `read_apart` reads."""
         ask = getattr(self.generator, "yes_probability", None)
         if ask is None:
             raise GenerationFailed(f"{self.name} gives no token probabilities to read a yes/no answer from")
+        return self.read_apart(lambda: ask(messages, yes, no, control), control, "the reading check")
+
+    def first_token_probabilities(self, messages: Sequence[dict[str, str]], words: Sequence[str],
+                                  control: Control | None = None) -> list[float]:
+        """The wrapped generator's first-token probabilities (the pick of an English question's sentence,
+        model.ModelAnswerer.pick), read as `read_apart` reads."""
+        ask = getattr(self.generator, "first_token_probabilities", None)
+        if ask is None:
+            raise GenerationFailed(f"{self.name} gives no token probabilities to read a choice from")
+        return self.read_apart(lambda: ask(messages, words, control), control, "the pick")
+
+    def read_apart(self, read: Callable[[], object], control: Control | None, what: str):  # noqa: ANN201
+        """One short prompt read (`what`: the reading check, the pick), not queued, so only while nobody else
+        wants the model: when an answer runs or waits, GenerationFailed (the answerer then decides without it),
+        so a crowd never waits behind a reading it did not see coming. While it runs it holds the model like an
+        answer (one arriving meanwhile waits its turn), and its time is left out of the answer timings the
+        queue predicts with."""
         with self._changed:
             if self._running is not None or self._waiting:
-                raise GenerationFailed("the model is busy with other questions: the reading check was skipped")
+                raise GenerationFailed(f"the model is busy with other questions: {what} was skipped")
             now = self._clock()
             self._running, self._running_since = _Ticket(now, now, control or Control()), now
         try:
-            return ask(messages, yes, no, control)
+            return read()
         finally:
             with self._changed:
                 self._running = None

@@ -595,6 +595,78 @@ def english_main(fit_paths: list[Path], report_paths: list[Path], write: Path | 
     return 0
 
 
+# The pick (README step 20): an English question over Chinese text answered with the sentence the model picks among
+# the extractive answerer's best, refused where it gives "none of them" at least this probability (inf: never).
+PICK_GRID = [float("inf"), 0.5, 0.4, 0.3, 0.25, 0.2, 0.15, 0.1, 0.05]
+
+
+def pick_row(row: dict, none_at: float | None) -> tuple[bool, str]:
+    """(refused, answer text) of an English question over Chinese text as scripts/study_pick.py recorded it: with
+    the pick (`none_at`: its refusal cut), the answer the picked sentence gives unless "none of them" was read at
+    `none_at` or more (the extractive answerer's refusal rules already in that answer); without it (None), the
+    extractive answerer's own answer (the English route before step 20)."""
+    if none_at is None or not row.get("pick"):
+        return row["extractive_refused"], row["extractive"]
+    if row["pick"][0] >= none_at or row["refused"]:
+        return True, ""
+    return False, row["answer"]
+
+
+def pick_main(fit_paths: list[Path], report_paths: list[Path], write: Path | None = None) -> int:
+    """Choose the pick's refusal cut (Policy.pick_none_at) on the fitting sets' English questions over Chinese text:
+    the best balanced rate (answerable right and not-answerable refused), the sets averaged; ties: the higher cut
+    (it refuses less). Rule set before the fit (round 15): taken if it beats the English route without the pick."""
+    def english_rows(path: Path) -> list[dict]:
+        rows = [r for r in load_rows(path) if r.get("cross_language")]
+        if not rows:
+            raise SystemExit(f"{path}: no English question over Chinese text recorded (scripts/study_pick.py rows)")
+        if any("pick" not in r for r in rows):
+            raise SystemExit(f"{path}: not scripts/study_pick.py rows (no `pick` recorded)")
+        return rows
+
+    fits = [english_rows(p) for p in fit_paths]
+    counts = {len(r["pick"]) - 1 for rows in fits for r in rows if r.get("pick")}
+    if len(counts) != 1:
+        raise SystemExit(f"the fitting rows show the model {sorted(counts)} sentences; run every study with the same "
+                         "study_pick.py --sentences")
+    (count,) = counts
+
+    @functools.cache
+    def fit_rates(none_at: float | None) -> list[dict[str, float]]:
+        return [rates(rows, lambda r, c=none_at: pick_row(r, c)) for rows in fits]
+
+    def bal(none_at: float | None) -> float:
+        return mean_balanced(fit_rates(none_at))
+
+    best = max(PICK_GRID, key=lambda c: (round(bal(c), 6), c))
+    taken = round(bal(best), 6) > round(bal(None), 6)
+    fit_table(["pick, refuse at none >=", "balanced"], fit_paths,
+              [(["no pick (extractive)", f"{bal(None):.1f}"], fit_rates(None)),
+               *(([f"{c:g}", f"{bal(c):.1f}"], fit_rates(c)) for c in PICK_GRID)])
+    print(f"\nchosen: pick among {count}, refuse at none >= {best:g} (balanced {bal(best):.1f} against {bal(None):.1f} "
+          f"without the pick): {'taken' if taken else 'not taken'}")
+    print("\n| set | rule | answerable right | not answerable refused | answerable refused |\n|---|---|---|---|---|")
+    for path in [*fit_paths, *report_paths]:
+        rows = english_rows(path)
+        role = "fitting" if path in fit_paths else "reporting"
+        for name, cut in (("no pick", None), ("chosen", best)):
+            r = rates(rows, lambda row, c=cut: pick_row(row, c))
+            print(f"| {role}: {path.name} ({len(rows)}) | {name} | {r['answerable']:.1f} | {r['refused']:.1f} | "
+                  f"{r['wrong_refusal']:.1f} |")
+    if write is not None:
+        saved = json.loads(write.read_text(encoding="utf-8"))
+        saved["pick"] = ({"sentences": count, "refuse_none_at": None if best == float("inf") else best,
+                          "fitted_on": [str(p) for p in fit_paths],
+                          "how": "scripts/choose_policy.py --pick: English questions over Chinese text answered with "
+                                 "the sentence the model picks among the extractive answerer's best; the refusal cut "
+                                 "with the best mean of answerable-right and not-answerable-refused rates, the fitting "
+                                 "sets averaged (ties: the higher cut); taken only if it beats the route without it"}
+                         if taken else None)
+        write.write_text(json.dumps(saved, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {write}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("fit", type=Path, nargs="+")
@@ -624,7 +696,12 @@ def main(argv: list[str] | None = None) -> int:
                     help="choose the confidence below which a Chinese factoid the model answered is answered by the "
                          "extractive answerer instead (Policy.prefer_extractive_below), with the saved cuts (study rows "
                          "from --token-probs)")
+    ap.add_argument("--pick", action="store_true",
+                    help="choose the pick's refusal cut (Policy.pick_none_at) for English questions over Chinese text, "
+                         "on scripts/study_pick.py's rows")
     args = ap.parse_args(argv)
+    if args.pick:
+        return pick_main(args.fit, args.report, args.write)
     if args.waiver_only and not args.reading:
         ap.error("--waiver-only goes with --reading (it fits the reading check's waiver alone)")
     if args.prefer_extractive:

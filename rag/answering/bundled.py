@@ -217,11 +217,18 @@ class LlamaCppGenerator:
 
     def yes_probability(self, messages: Sequence[dict[str, str]], yes: str, no: str,
                         control: Control | None = None) -> float:
-        """P(the reply's first token is `yes`'s first token) against `no`'s, read from llama.cpp's logits after
-        the prompt (ChatML, the assistant turn opened): one prompt evaluation and no decoding. The prompt's
-        cached prefix (the system message) is reused, and the next answer finds it cached again. Stop, the
-        deadline and the timeout end it between prompt batches, as they end an answer. GenerationFailed when
-        it ends so, or the model cannot be loaded, or llama.cpp fails."""
+        """P(the reply's first token is `yes`'s first token) against `no`'s (the reading check): the first of
+        `first_token_probabilities` over the two."""
+        return self.first_token_probabilities(messages, [yes, no], control)[0]
+
+    def first_token_probabilities(self, messages: Sequence[dict[str, str]], words: Sequence[str],
+                                  control: Control | None = None) -> list[float]:
+        """The probabilities of the reply's first token being each of `words`' first tokens, against each other
+        (a softmax over their logits), read from llama.cpp's logits after the prompt (ChatML, the assistant turn
+        opened): one prompt evaluation and no decoding. The prompt's cached prefix is reused, and the next
+        answer finds its own cached again where the two share one. Stop, the deadline and the timeout end it
+        between prompt batches, as they end an answer. GenerationFailed when it ends so, or the model cannot be
+        loaded, or llama.cpp fails."""
         import numpy as np
 
         control = control or Control()
@@ -240,8 +247,10 @@ class LlamaCppGenerator:
                 llm.n_tokens = keep
                 llm.eval(tokens[keep:])
                 logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),))
-                first_yes, first_no = (llm.tokenize(w.encode("utf-8"), add_bos=False)[0] for w in (yes, no))
-                return float(1.0 / (1.0 + np.exp(float(logits[first_no]) - float(logits[first_yes]))))
+                firsts = [llm.tokenize(w.encode("utf-8"), add_bos=False)[0] for w in words]
+                chosen = np.array([float(logits[t]) for t in firsts])
+                weights = np.exp(chosen - chosen.max())
+                return [float(w) for w in weights / weights.sum()]
             except _Ended as ended:
                 raise GenerationFailed(str(ended) or "stopped while reading") from None
             except Exception as exc:  # llama.cpp errors (context overflow, decode failure)

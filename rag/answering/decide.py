@@ -169,6 +169,15 @@ def extractive_after_model(anchors_missing: list[str], coverage: float, min_cove
     return ANSWER
 
 
+def pick(none: float, none_at: float, count: int) -> Decision:
+    """The pick of an English question's sentence (model.ModelAnswerer.pick): refused when the model gave "none of
+    them" (`none`, its first token's probability of "0" against "1".."count") at least `none_at`."""
+    if none >= none_at:
+        return refuse_because(f"asked which of the {count} best sentences answers the English question, the model said "
+                              f"none of them with probability {none:.2f}, at least {none_at:.2f}")
+    return ANSWER
+
+
 def llm_reply(said_refusal: bool, supported: int) -> Decision:
     """The "llm" answerer: its fixed refusal sentence, or no supported sentence, is a refusal."""
     if said_refusal:

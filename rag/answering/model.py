@@ -42,6 +42,8 @@ from rag.answering.prompt import (
     READING_FORMS,
     READING_WORDS,
     build_messages,
+    pick_messages,
+    pick_words,
     reading_messages,
     system_message,
 )
@@ -59,6 +61,9 @@ from rag.answering.support import (
 from rag.errors import ModelError
 from rag.schema import Answer, Hit, Sentence
 from rag.tokenize import token_set
+
+
+PICK_MAX = 9  # the pick reads its answer from one first token: the digits 0-9
 
 
 @dataclass(frozen=True)
@@ -115,6 +120,15 @@ class Policy:
     # Off the article the extractive sentence finder is right more often than the model's unsure reading (README,
     # "How auto was chosen", step 16). Fitted by scripts/choose_policy.py --prefer-extractive, saved in routes.json.
     prefer_extractive_below: float = 0.0
+    # The pick (prompt.pick_messages): an English question over Chinese text (the extractive answerer's
+    # `cross_language`), on the extractive route, is answered with whichever of the extractive answerer's
+    # `pick_sentences` best sentences the model picks (its first-token probabilities over "0".."K"), and refused where
+    # it gives "0" (none of them) `pick_none_at` or more. The extractive answerer's own refusal rules (its standing
+    # bar, the question's numbers in the passage) still apply to the picked sentence. 0 sentences: no pick. Fitted by
+    # scripts/choose_policy.py --pick on scripts/study_pick.py's rows and saved in routes.json. A generator without
+    # logits (an endpoint), a busy serving queue or a failed read: the extractive answer, as without the pick.
+    pick_sentences: int = 0
+    pick_none_at: float = math.inf
     # "shape/language" (factoid/zh, open/en, …) -> which answerer writes that kind of answer: "auto" (these
     # cuts), "model" (none but the claim cut) or "extractive" (no model). Chosen on the article's dev split by
     # scripts/choose_routing.py (the Chinese factoid route since by choose_policy.py --claim-cut) and saved in
@@ -126,6 +140,9 @@ class Policy:
         system_message(self.prompt_examples)  # an unknown set of worked examples fails here, not per question
         if self.reading_form not in READING_FORMS:
             raise ModelError(f"unknown reading form {self.reading_form!r}: use one of {', '.join(READING_FORMS)}")
+        if not 0 <= self.pick_sentences <= PICK_MAX:
+            raise ModelError(f"pick_sentences {self.pick_sentences!r}: the pick reads one digit, so 0 (no pick) to "
+                             f"{PICK_MAX}")
 
 
 DEFAULT_POLICY = Policy()  # "model": the model alone; only its sentences' checks refuse
@@ -230,9 +247,26 @@ def load_prefer_extractive(path: Path = ROUTES_FILE) -> dict:
     return {"prefer_extractive_below": float(below)}
 
 
+def load_pick(path: Path = ROUTES_FILE) -> dict:
+    """The saved pick of an English question's sentence as Policy fields (none when none was fitted: no pick)."""
+    if not path.is_file():
+        return {}
+    saved = json.loads(path.read_text(encoding="utf-8")).get("pick")
+    if saved is None:
+        return {}
+    fix = "Rerun scripts/choose_policy.py --pick --write, or write pick: null."
+    count = saved.get("sentences") if isinstance(saved, dict) else None
+    none_at = saved.get("refuse_none_at") if isinstance(saved, dict) else None
+    if not (isinstance(count, int) and not isinstance(count, bool) and 1 <= count <= PICK_MAX):
+        raise ModelError(f"{path} has pick {saved!r}: its `sentences` must be a whole number from 1 to {PICK_MAX}. {fix}")
+    if not (none_at is None or (_is_number(none_at) and 0.0 < none_at <= 1.0)):
+        raise ModelError(f"{path} has pick refuse_none_at {none_at!r}: it must be a number in (0, 1], or null. {fix}")
+    return {"pick_sentences": count, "pick_none_at": math.inf if none_at is None else float(none_at)}
+
+
 AUTO_POLICY = Policy(min_question_coverage=0.4, min_extractive_score=-1.0, extractive_fallback_score=1.0,
                      routes=load_routes(), min_claim_coverage=load_claim_cut(), **load_confidence(),
-                     **load_reading(), **load_prefer_extractive())
+                     **load_reading(), **load_prefer_extractive(), **load_pick())
 
 
 @dataclass(frozen=True)
@@ -266,10 +300,34 @@ class Outcome:
     failure: str = ""  # why no generation (fallback)
     confidence: float | None = None  # how sure the model was of a factoid's reply (confidence.py), if known
     reading: float | None = None  # the reading check's P("是"), where it was asked (Policy.waive_claim_reading, min_reading)
+    pick: tuple[float, ...] = ()  # the pick's probabilities of "none of them", 1, 2, … where it was read (Policy.pick_sentences)
 
 
 # what the reading check showed the model beside the supporting sentence, by Policy.reading_form (for the notices)
 READ_WITH = {"sentence": "", "context": " with its neighbours and title"}
+
+
+def pick_candidates(analysis: Analysis, count: int) -> list[int]:
+    """The extractive answerer's `count` best candidates (indices into analysis.candidates), best first, one per
+    distinct sentence text (an article's repeated sentence counts once)."""
+    seen: set[str] = set()
+    out: list[int] = []
+    for i in analysis.order:
+        text = analysis.candidates[i].sentence.text.strip()
+        if text not in seen and len(out) < count:
+            seen.add(text)
+            out.append(i)
+    return out
+
+
+def picked(analysis: Analysis, chosen: int) -> Analysis:
+    """The analysis with candidate `chosen` as the extractive answerer's own choice: unchanged when it is the best it
+    ranked or the one its answer quotes already (its answer, span and all, kept), else first in the order, with no
+    span (the whole sentence is the answer)."""
+    own = analysis.span_index if analysis.shape == "factoid" else analysis.order[0]
+    if chosen in (analysis.order[0], own):
+        return analysis
+    return replace(analysis, order=[chosen, *(i for i in analysis.order if i != chosen)], span=None, span_index=chosen)
 
 
 def context_sentences(index, hit: Hit, sentence: Sentence, neighbours: bool = True) -> list[Sentence]:  # noqa: ANN001
@@ -422,6 +480,8 @@ class ModelAnswerer:
         analysis = self.extractive.analyse(question, hits, evidence)
         route = route_for(self.policy.routes, analysis.shape, question.language)
         if analysis.shape == "summary" or not analysis.candidates or route == "extractive":
+            if route == "extractive" and analysis.cross_language and analysis.candidates and self.policy.pick_sentences:
+                return self.pick(question, hits, evidence, analysis, self.policy, control)
             return Outcome(self.extractive.answer_from(question, hits, evidence, analysis), analysis)
         p = self.policy if route == "auto" else replace(self.policy, min_question_coverage=0.0,  # "model"
                                                         min_extractive_score=-math.inf,
@@ -501,6 +561,41 @@ class ModelAnswerer:
                                      **({"reading": read_s * 1000} if reading is not None else {})})
         return Outcome(answer, analysis, excerpts, generation, checked, model_refused, confidence=confidence,
                        reading=reading)
+
+    def pick(self, question: Question, hits: Sequence[Hit], evidence: Evidence, analysis: Analysis, policy: Policy,
+             control: Control) -> Outcome:
+        """An English question over Chinese text (Policy.pick_sentences): the model is shown the extractive answerer's
+        best sentences and asked which answers the question (prompt.pick_messages; one prompt read, no decoding).
+        "None of them" read at Policy.pick_none_at or above is a refusal; otherwise the picked sentence is answered
+        as the extractive answerer answers its own best one (its refusal rules still apply). No logits (an endpoint),
+        Stop, a passed deadline, a busy serving queue or a failed read: the extractive answer, as without the pick."""
+        ask = getattr(self.generator, "first_token_probabilities", None)
+        if ask is None or control.stopped or control.overdue():
+            return Outcome(self.extractive.answer_from(question, hits, evidence, analysis), analysis)
+        top = pick_candidates(analysis, policy.pick_sentences)
+        started = time.perf_counter()
+        try:
+            probs = ask(pick_messages(question.text, [analysis.candidates[i].sentence.text.strip() for i in top]),
+                        pick_words(len(top)), control)
+        except GenerationFailed as exc:
+            answer = self.extractive.answer_from(question, hits, evidence, analysis)
+            note = f"The model could not pick among the best sentences ({exc}); this is the extractive answerer's choice."
+            return Outcome(replace(answer, notice=" ".join(n for n in (answer.notice, note) if n)), analysis,
+                           failure=str(exc))
+        seconds = time.perf_counter() - started
+        best = max(range(1, len(probs)), key=lambda k: probs[k])
+        decision = decide.pick(probs[0], policy.pick_none_at, len(top))
+        if not decision.answer:
+            answer = refuse(question.text, hits, self.name, analysis.shape, reason=decision.reason)
+        else:
+            answer = self.extractive.answer_from(question, hits, evidence, picked(analysis, top[best - 1]))
+            if not answer.refused:
+                note = (f"The model picked this sentence among the extractive answerer's {len(top)} best for the question "
+                        f"(probability {probs[best]:.2f}; “none of them” {probs[0]:.2f}).")
+                answer = replace(answer, answerer=self.name, notice=" ".join(n for n in (answer.notice, note) if n))
+        # nothing streams: the answer shows whole when the pick is read, so that is its first token's time too
+        answer = replace(answer, timings_ms={**answer.timings_ms, "pick": seconds * 1000, "first_token": seconds * 1000})
+        return Outcome(answer, analysis, pick=tuple(round(x, 4) for x in probs))
 
     def read(self, question: Question, best: Checked, policy: Policy, control: Control,
              evidence: Evidence) -> float | None:

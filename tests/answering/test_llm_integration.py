@@ -108,6 +108,20 @@ def test_the_model_reads_whether_a_sentence_answers_a_question(engine):
     assert yes - no > 0.3, (yes, no)  # and far apart whatever the cuts
 
 
+def test_an_english_question_is_answered_with_the_sentence_the_model_picks(engine):
+    """The pick with the bundled model (README step 20), on two article dev questions measured there: the sentence
+    holding the paying subscribers is picked ("none of them" 0.01), and the price of Zcool, which the article never
+    gives, is refused (the extractive answerer's standing bar refuses it already; the pick read 0.26 for none)."""
+    from rag.answering.model import AUTO_POLICY
+
+    assert AUTO_POLICY.pick_sentences > 0, "routes.json saves no pick"
+    answer = engine.ask("How many paying subscribers did Meitu have as of December 31, 2023?", answerer="auto")
+    assert (answer.refused, answer.answerer) == (False, "auto"), answer.notice
+    assert "911万" in answer.text and "The model picked this sentence" in answer.notice
+    assert answer.timings_ms["pick"] > 0 and check_citations(answer) == []
+    assert engine.ask("How much did Meitu pay to acquire Zcool?", answerer="auto").refused
+
+
 def test_tokens_stream_before_the_answer_and_every_sentence_is_supported(engine):
     pieces: list[str] = []
     answer = engine.ask("美图的AI产品中哪个用于商业设计？", answerer="auto", on_token=pieces.append)

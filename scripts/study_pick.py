@@ -1,0 +1,108 @@
+"""Records the pick (README, "How auto was chosen", step 20) on English questions over Chinese text, for fitting
+its refusal cut with scripts/choose_policy.py --pick: for each question, the model's first-token probabilities
+over "0" (none of them) and "1".."K" for the extractive answerer's K best sentences, the answer the picked sentence
+gives (the extractive answerer's refusal rules applied to it, no refusal by the pick), and the extractive
+answerer's own answer (the English route without the pick).
+
+    python scripts/study_pick.py --dataset ../shared/datasets/drcd_dev.json --t2s --skip 400 --questions 60 \
+        --absent 40 --adversarial 40 --translations eval/drcd_dev_a_en.jsonl --out artifacts/pick-drcd-dev-a-en.jsonl
+    python scripts/study_pick.py --qa eval/qa_article.jsonl --split dev --out artifacts/pick-article-dev-en.jsonl
+
+The cases are scripts/study_model.py's (the same --dataset/--skip/--questions/--absent/--adversarial/--noun-swaps
+and --translations give the same questions; --qa keeps a split's English questions). It runs the bundled model
+(one prompt read per question, about 3-4 s on 2 cores); nothing is cached.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import study_model as sm  # noqa: E402 - the cases and index set-up are study_model.py's
+
+from rag.answering.generation import Control  # noqa: E402
+from rag.answering.model import AUTO_POLICY, ModelAnswerer, pick_candidates  # noqa: E402
+
+PICK_SENTENCES = 5  # sentences shown (Policy.pick_sentences): the prototype's count, one digit to read
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--dataset", type=Path, help="a SQuAD-format set (or --qa)")
+    ap.add_argument("--t2s", action="store_true", help="convert traditional to simplified Chinese (DRCD)")
+    ap.add_argument("--skip", type=int, default=0)
+    ap.add_argument("--questions", type=int, default=60)
+    ap.add_argument("--absent", type=int, default=40)
+    ap.add_argument("--adversarial", type=int, default=40)
+    ap.add_argument("--noun-swaps", type=int, default=0)
+    ap.add_argument("--translations", type=Path, help="with --dataset: the cases' questions in English (JSONL)")
+    ap.add_argument("--qa", type=Path, help="our QA file (its English questions) over the project's index")
+    ap.add_argument("--split", default="dev")
+    ap.add_argument("--index-dir", type=Path, default=None, help="with --qa: the index to read (default: index/)")
+    ap.add_argument("--sentences", type=int, default=PICK_SENTENCES, help="sentences shown to the model")
+    ap.add_argument("--out", type=Path, required=True)
+    args = ap.parse_args(argv)
+    if not args.dataset and not args.qa:
+        ap.error("give --dataset (a SQuAD-format set, with --translations) or --qa (our QA file)")
+    if args.dataset and not args.translations:
+        ap.error("--dataset needs --translations: the pick is for English questions over Chinese text")
+    config = sm.Config()
+    if args.qa:
+        cases = [c for c in sm.own_cases(args.qa, args.split) if "en" in c.get("tags", ())]
+        try:
+            engine = sm.Engine.open(config, args.index_dir)
+        except sm.RagError as exc:
+            raise SystemExit(f"study_pick.py --qa reads the project's index: {exc}") from None
+        embedder = engine.embedder
+    else:
+        cases, documents = sm.dataset_cases(args, random.Random(0))
+        cases = sm.translated(cases, args.translations)
+        embedder = sm.load_embedder(config, progress=lambda m: print(m, file=sys.stderr))
+        engine = sm.Engine(config, Path(tempfile.mkdtemp(prefix="study-index-")), embedder, sm.empty_index(embedder))
+        engine.add_documents(documents)
+    generator = sm.LlamaCppGenerator(Path(config.llm_model_path), "qwen", 0, 120.0)
+    extractive = sm.ExtractiveAnswerer(config.max_answer_chars)
+    policy = replace(AUTO_POLICY, pick_sentences=args.sentences, pick_none_at=math.inf)  # record; refuse nothing
+    answerer = ModelAnswerer(generator, extractive, policy, name="auto")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with args.out.open("w", encoding="utf-8") as out:
+        for i, case in enumerate(cases):
+            q = sm.Question.make(case["question"], case.get("history") or None)
+            vector = embedder.embed_queries([q.retrieval_query])[0]
+            hits = sm.retrieve(engine.index, vector, sm.tokenize(q.retrieval_query), config.k, config.mode,
+                               config.rrf_k, config.fusion_depth)
+            evidence = sm.Evidence(engine.index, vector, embedder)
+            t0 = time.perf_counter()
+            analysis = extractive.analyse(q, hits, evidence) if hits else None
+            own = extractive.answer_from(q, hits, evidence, analysis) if analysis else None
+            outcome = (answerer.pick(q, hits, evidence, analysis, policy, Control())
+                       if analysis and analysis.cross_language and analysis.candidates else None)
+            shown = ([analysis.candidates[k].sentence.text.strip() for k in pick_candidates(analysis, args.sentences)]
+                     if outcome else [])
+            row = {**case, "shape": analysis.shape if analysis else "",
+                   "cross_language": bool(analysis and analysis.cross_language),
+                   "extractive": own.text if own else "", "extractive_refused": own.refused if own else True,
+                   "pick": list(outcome.pick) if outcome else None, "sentences": shown,
+                   "answer": outcome.answer.text if outcome else None,
+                   "refused": outcome.answer.refused if outcome else None,
+                   "reason": outcome.answer.reason if outcome else None,
+                   "wall_s": round(time.perf_counter() - t0, 3)}
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            out.flush()
+            probs = row["pick"] or []
+            print(f"[{i + 1}/{len(cases)}] {case['kind']:11s} none {probs[0] if probs else float('nan'):.2f} "
+                  f"{case['question'][:50]} -> {(row['answer'] or '')[:40]!r}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

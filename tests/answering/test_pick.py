@@ -1,0 +1,231 @@
+"""The pick (README, "How auto was chosen", step 20): an English question over Chinese text, on the extractive
+route, is answered with the sentence the model picks among the extractive answerer's best, and refused where the
+model says none of them answers. The prompt, the rule, when it is asked (and when not), the extractive answerer's
+own rules on the picked sentence, the serving queue passing it through, the saved cut, the bundled model's
+first-token read, and the fitting script; the bundled model's own pick is tested in test_llm_integration.py."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import replace
+
+import pytest
+
+from rag.answering import decide
+from rag.answering.extractive import ExtractiveAnswerer
+from rag.answering.generation import Control, GenerationFailed
+from rag.answering.model import DEFAULT_POLICY, ModelAnswerer, Policy, load_pick, pick_candidates, picked
+from rag.answering.prompt import PICK_SYSTEM, pick_messages, pick_words
+from rag.errors import ModelError
+from rag.serving import ModelQueue
+from tests.answering.test_model_answerer import Scripted, retrieved
+from tests.answering.test_reading_check import ReadingLlama, reader_with
+
+ENGLISH_Q = "What was Meitu's total revenue in 2023?"
+ENGLISH_ROUTES = {"factoid/en": "extractive", "*/en": "extractive", "*/zh": "model"}
+PICKING = replace(DEFAULT_POLICY, routes=ENGLISH_ROUTES, pick_sentences=3, pick_none_at=0.5)
+
+
+class Picking(Scripted):
+    """A scripted generator that can also read a choice: first_token_probabilities gives `probs` (or raises)."""
+
+    def __init__(self, probs=(0.1, 0.2, 0.6, 0.1), fail: str = "") -> None:  # noqa: ANN001
+        super().__init__("unused")
+        self.probs, self.fail_pick = list(probs), fail
+        self.asked: list = []
+
+    def first_token_probabilities(self, messages, words, control=None):  # noqa: ANN001
+        self.asked.append((messages, list(words)))
+        if self.fail_pick:
+            raise GenerationFailed(self.fail_pick)
+        return self.probs
+
+
+def unbarred() -> ExtractiveAnswerer:
+    """The extractive answerer without its standing bar for English questions (the fake embedder's cosines are
+    not e5's), so that the pick's own rule is what decides here."""
+    plain = ExtractiveAnswerer()
+    return ExtractiveAnswerer(models=replace(plain.models, meta={**plain.models.meta,
+                                                                 "cross_language_standing": -math.inf}))
+
+
+def run_pick(engine, generator, question=ENGLISH_Q, policy=PICKING, control=None):  # noqa: ANN001, ANN201
+    q, hits, evidence = retrieved(engine, question)
+    answerer = ModelAnswerer(generator, unbarred(), policy, "auto")
+    return answerer.run(q, hits, evidence, control or Control()), q, hits, evidence
+
+
+def test_the_pick_prompt_numbers_the_sentences_and_reads_a_digit():
+    messages = pick_messages("Which app?", ["美图 秀秀\n上线。", "Wink排名第三。"])
+    assert messages == [{"role": "system", "content": PICK_SYSTEM},
+                        {"role": "user", "content": "Sentences:\n1. 美图 秀秀 上线。\n2. Wink排名第三。\n\nQuestion: Which "
+                                                    "app?\nWhich sentence answers the question? Reply with the "
+                                                    "sentence's number only; reply 0 if none of them answers it."}]
+    assert pick_words(3) == ["0", "1", "2", "3"]
+
+
+def test_none_of_them_at_the_cut_refuses():
+    assert decide.pick(0.49, 0.5, 5).answer
+    refused = decide.pick(0.5, 0.5, 5)
+    assert not refused.answer
+    assert refused.reason == ("asked which of the 5 best sentences answers the English question, the model said none "
+                              "of them with probability 0.50, at least 0.50")
+    assert decide.pick(0.99, math.inf, 5).answer  # no cut: the pick never refuses
+
+
+def test_the_picked_sentence_is_the_answer_with_the_extractive_answerers_form(fake_engine):
+    generator = Picking((0.1, 0.2, 0.6, 0.1))
+    outcome, q, hits, evidence = run_pick(fake_engine, generator)
+    extractive = unbarred()
+    analysis = extractive.analyse(q, hits, evidence)
+    assert analysis.cross_language
+    top = pick_candidates(analysis, 3)
+    ((messages, words),) = generator.asked
+    assert messages == pick_messages(ENGLISH_Q, [analysis.candidates[i].sentence.text.strip() for i in top])
+    assert words == ["0", "1", "2", "3"]
+    a = outcome.answer
+    second = analysis.candidates[top[1]].sentence
+    expected = extractive.answer_from(q, hits, evidence, picked(analysis, top[1]))
+    assert (a.refused, a.answerer, a.text, a.citations[0].sentence) == (False, "auto", expected.text, second)
+    assert a.notice == ("The model picked this sentence among the extractive answerer's 3 best for the question "
+                        "(probability 0.60; “none of them” 0.10).")
+    assert outcome.pick == (0.1, 0.2, 0.6, 0.1)
+    assert a.timings_ms["pick"] == a.timings_ms["first_token"] >= 0.0
+    assert generator.messages == []  # nothing was generated
+
+
+def test_none_of_them_refuses_and_a_pick_of_the_first_keeps_the_extractive_answer(fake_engine):
+    refused, *_ = run_pick(fake_engine, Picking((0.55, 0.3, 0.1, 0.05)))
+    assert (refused.answer.refused, refused.answer.answerer) == (True, "auto")
+    assert "the model said none of them with probability 0.55, at least 0.50" in refused.answer.reason
+    first, q, hits, evidence = run_pick(fake_engine, Picking((0.1, 0.7, 0.1, 0.1)))
+    own = unbarred().answer(q, hits, evidence)
+    assert (first.answer.text, first.answer.citations[0].sentence) == (own.text, own.citations[0].sentence)
+    assert first.answer.answerer == "auto"
+
+
+def test_the_extractive_answerers_rules_still_refuse_the_picked_sentence(fake_engine):
+    # a year the article never gives: the question's numbers must stand in the answer's passage (decide.cross_language_numbers)
+    outcome, *_ = run_pick(fake_engine, Picking((0.1, 0.2, 0.6, 0.1)), question="What was Meitu's total revenue in 1999?")
+    assert outcome.answer.refused and outcome.pick == (0.1, 0.2, 0.6, 0.1)
+    assert outcome.answer.reason == ("English question over Chinese text: the question's 1999 is not in the passage of "
+                                     "the answer's sentence")
+    assert outcome.answer.answerer == "extractive"  # its refusal, with its name
+
+
+def test_no_pick_without_logits_in_chinese_without_a_cut_or_after_a_stop(fake_engine):
+    q, hits, evidence = retrieved(fake_engine, ENGLISH_Q)
+    own = unbarred().answer(q, hits, evidence)
+    plain, *_ = run_pick(fake_engine, Scripted("unused"))  # an endpoint: no first-token probabilities
+    assert (plain.answer.text, plain.answer.answerer, plain.pick) == (own.text, "extractive", ())
+    generator = Picking()
+    off, *_ = run_pick(fake_engine, generator, policy=replace(PICKING, pick_sentences=0))
+    assert (off.answer.text, off.pick) == (own.text, ())
+    stopped = Control()
+    stopped.stop.set()
+    run_pick(fake_engine, generator, control=stopped)
+    run_pick(fake_engine, generator, control=Control(deadline=0.0))
+    chinese_routes = replace(PICKING, routes={**ENGLISH_ROUTES, "*/zh": "extractive"})
+    run_pick(fake_engine, generator, question="美图2023年的总收入是多少？", policy=chinese_routes)
+    assert generator.asked == []
+
+
+def test_a_failed_pick_gives_the_extractive_answer_with_a_notice(fake_engine):
+    outcome, q, hits, evidence = run_pick(fake_engine, Picking(fail="the model failed while reading (boom)"))
+    own = unbarred().answer(q, hits, evidence)
+    assert (outcome.answer.text, outcome.answer.answerer) == (own.text, "extractive")
+    assert outcome.answer.notice == ("The model could not pick among the best sentences (the model failed while "
+                                     "reading (boom)); this is the extractive answerer's choice.")
+    assert outcome.failure == "the model failed while reading (boom)"
+
+
+def test_pick_candidates_count_a_repeated_sentence_once(fake_engine):
+    q, hits, evidence = retrieved(fake_engine, ENGLISH_Q)
+    analysis = unbarred().analyse(q, hits, evidence)
+    assert pick_candidates(analysis, 3) == analysis.order[:3]
+    # the same sentence twice (a duplicated passage), ranked second: shown once
+    twice = replace(analysis, candidates=[*analysis.candidates, analysis.candidates[analysis.order[0]]],
+                    order=[analysis.order[0], len(analysis.candidates), *analysis.order[1:]])
+    assert pick_candidates(twice, 3) == analysis.order[:3]
+    own = analysis.span_index if analysis.shape == "factoid" else analysis.order[0]
+    assert picked(analysis, own) is analysis and picked(analysis, analysis.order[0]) is analysis
+    other = picked(analysis, analysis.order[2])
+    assert (other.order[0], other.span, other.span_index) == (analysis.order[2], None, analysis.order[2])
+    assert sorted(other.order) == sorted(analysis.order)
+
+
+def test_the_serving_queue_passes_the_pick_through_and_says_when_it_cannot():
+    generator = Picking()
+    queue = ModelQueue(generator, queue_s=30.0)
+    assert queue.first_token_probabilities([{"role": "user", "content": "?"}], ["0", "1"]) == generator.probs
+    assert (len(generator.asked), queue.busy, queue.service_s) == (1, False, None)
+    with pytest.raises(GenerationFailed, match="scripted gives no token probabilities to read a choice from"):
+        ModelQueue(Scripted("x"), queue_s=30.0).first_token_probabilities([], ["0", "1"])
+    queue._waiting.append(object())
+    with pytest.raises(GenerationFailed, match="busy with other questions: the pick was skipped"):
+        queue.first_token_probabilities([{"role": "user", "content": "?"}], ["0", "1"])
+    assert len(generator.asked) == 1
+
+
+def test_the_bundled_model_reads_a_choice_from_its_first_token(tmp_path):
+    g = reader_with(ReadingLlama(), tmp_path)  # logits: 是 at 2, every other token at 0
+    probs = g.first_token_probabilities(pick_messages("Which?", ["甲。", "乙。"]), ["是", "0", "1"])
+    e = math.exp(2.0)
+    assert probs == pytest.approx([e / (e + 2), 1 / (e + 2), 1 / (e + 2)], abs=1e-6)
+    assert g.yes_probability(pick_messages("Which?", ["甲。"]), "是", "不是") == pytest.approx(e / (e + 1), abs=1e-6)
+
+
+def test_the_saved_pick_is_read_and_checked(tmp_path):
+    assert load_pick(tmp_path / "none.json") == {}
+    path = tmp_path / "routes.json"
+
+    def saved(pick):  # noqa: ANN001, ANN202
+        path.write_text(json.dumps({"routes": {}, "pick": pick}), encoding="utf-8")
+        return load_pick(path)
+
+    assert saved(None) == {}
+    assert saved({"sentences": 5, "refuse_none_at": 0.15}) == {"pick_sentences": 5, "pick_none_at": 0.15}
+    assert saved({"sentences": 5, "refuse_none_at": None}) == {"pick_sentences": 5, "pick_none_at": math.inf}
+    with pytest.raises(ModelError, match=r"its `sentences` must be a whole number from 1 to 9. Rerun "
+                                         r"scripts/choose_policy.py --pick --write"):
+        saved({"sentences": 10, "refuse_none_at": 0.2})
+    with pytest.raises(ModelError, match="pick refuse_none_at 0: it must be a number in"):
+        saved({"sentences": 5, "refuse_none_at": 0})
+    with pytest.raises(ModelError, match="pick_sentences 12: the pick reads one digit, so 0 .no pick. to 9"):
+        Policy(pick_sentences=12)
+
+
+def _row(kind: str, none: float, answer: str, refused: bool = False, extractive: str = "", ex_refused: bool = False,
+         gold: tuple = ("27亿",)) -> dict:
+    return {"kind": kind, "answers": list(gold) if kind == "answerable" else [], "cross_language": True,
+            "pick": [none, 1 - none, 0.0, 0.0, 0.0, 0.0], "answer": answer, "refused": refused,
+            "extractive": extractive or answer, "extractive_refused": ex_refused}
+
+
+def test_choose_policy_fits_the_pick_cut_and_saves_it(tmp_path, capsys):
+    import scripts.choose_policy as cp
+
+    rows = [_row("answerable", 0.05, "美图总收入27亿元。", extractive="美图净利润3.7亿元。"),  # the pick's right sentence
+            _row("answerable", 0.12, "美图总收入27亿元。"),
+            _row("absent", 0.35, "美图月活2.49亿。"), _row("adversarial", 0.17, "美图月活2.49亿。"),
+            _row("adversarial", 0.08, "美图月活2.49亿。")]
+    fit = tmp_path / "pick-fit.jsonl"
+    fit.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
+    routes = tmp_path / "routes.json"
+    routes.write_text(json.dumps({"routes": {}}), encoding="utf-8")
+    assert cp.main(["--pick", str(fit), "--write", str(routes)]) == 0
+    out = capsys.readouterr().out
+    # without the pick: 1 of 2 right, none refused (25.0); refusing at 0.15: both right, 2 of 3 refused (83.3)
+    assert "| no pick (extractive) | 25.0 | 50.0 / 0.0 / 0.0 |" in out
+    assert "| 0.15 | 83.3 | 100.0 / 66.7 / 0.0 |" in out
+    assert "chosen: pick among 5, refuse at none >= 0.15 (balanced 83.3 against 25.0 without the pick): taken" in out
+    pick = json.loads(routes.read_text(encoding="utf-8"))["pick"]
+    assert (pick["sentences"], pick["refuse_none_at"], pick["fitted_on"]) == (5, 0.15, [str(fit)])
+    # a pick that cannot beat the route without it is not saved
+    worse = [_row("answerable", 0.05, "美图净利润3.7亿元。", extractive="美图总收入27亿元。"), _row("absent", 0.9, "x", refused=True,
+                                                                                    ex_refused=True)]
+    fit.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in worse) + "\n", encoding="utf-8")
+    assert cp.main(["--pick", str(fit), "--write", str(routes)]) == 0
+    assert ": not taken" in capsys.readouterr().out
+    assert json.loads(routes.read_text(encoding="utf-8"))["pick"] is None
