@@ -62,7 +62,6 @@ from rag.errors import ModelError
 from rag.schema import Answer, Hit, Sentence
 from rag.tokenize import token_set
 
-
 PICK_MAX = 9  # the pick reads its answer from one first token: the digits 0-9
 
 
