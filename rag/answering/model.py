@@ -566,10 +566,12 @@ class ModelAnswerer:
         """An English question over Chinese text (Policy.pick_sentences): the model is shown the extractive answerer's
         best sentences and asked which answers the question (prompt.pick_messages; one prompt read, no decoding).
         "None of them" read at Policy.pick_none_at or above is a refusal; otherwise the picked sentence is answered
-        as the extractive answerer answers its own best one (its refusal rules still apply). No logits (an endpoint),
-        Stop, a passed deadline, a busy serving queue or a failed read: the extractive answer, as without the pick."""
+        as the extractive answerer answers its own best one (its refusal rules still apply; where its standing bar
+        refuses the question, the model is not asked). No logits (an endpoint), Stop, a passed deadline, a busy serving
+        queue or a failed read: the extractive answer, as without the pick."""
         ask = getattr(self.generator, "first_token_probabilities", None)
-        if ask is None or control.stopped or control.overdue():
+        # the standing bar refuses whichever sentence is picked (it reads the question's cosines, not the sentence)
+        if ask is None or control.stopped or control.overdue() or not self.extractive.decision(analysis).answer:
             return Outcome(self.extractive.answer_from(question, hits, evidence, analysis), analysis)
         top = pick_candidates(analysis, policy.pick_sentences)
         started = time.perf_counter()

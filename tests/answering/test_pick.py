@@ -114,6 +114,17 @@ def test_the_extractive_answerers_rules_still_refuse_the_picked_sentence(fake_en
     assert outcome.answer.answerer == "extractive"  # its refusal, with its name
 
 
+def test_no_pick_where_the_standing_bar_refuses_the_question(fake_engine):
+    q, hits, evidence = retrieved(fake_engine, ENGLISH_Q)
+    plain = ExtractiveAnswerer()
+    barred = ExtractiveAnswerer(models=replace(plain.models, meta={**plain.models.meta,
+                                                                   "cross_language_standing": math.inf}))
+    generator = Picking()
+    outcome = ModelAnswerer(generator, barred, PICKING, "auto").run(q, hits, evidence, Control())
+    assert outcome.answer.refused and "English question over Chinese text: the best sentence stands" in outcome.answer.reason
+    assert (outcome.answer.answerer, outcome.pick, generator.asked) == ("extractive", (), [])
+
+
 def test_no_pick_without_logits_in_chinese_without_a_cut_or_after_a_stop(fake_engine):
     q, hits, evidence = retrieved(fake_engine, ENGLISH_Q)
     own = unbarred().answer(q, hits, evidence)
