@@ -605,9 +605,9 @@ def pick_row(row: dict, none_at: float | None) -> tuple[bool, str]:
     the pick (`none_at`: its refusal cut), the answer the picked sentence gives unless "none of them" was read at
     `none_at` or more (the extractive answerer's refusal rules already in that answer); without it (None), the
     extractive answerer's own answer (the English route before step 20)."""
-    if none_at is None or not row.get("pick"):
+    if none_at is None:
         return row["extractive_refused"], row["extractive"]
-    if row["pick"][0] >= none_at or row["refused"]:
+    if row.get("pick") and row["pick"][0] >= none_at or row["refused"]:  # no pick (the bar refused): its answer
         return True, ""
     return False, row["answer"]
 
@@ -622,14 +622,20 @@ def pick_main(fit_paths: list[Path], report_paths: list[Path], write: Path | Non
             raise SystemExit(f"{path}: no English question over Chinese text recorded (scripts/study_pick.py rows)")
         if any("pick" not in r for r in rows):
             raise SystemExit(f"{path}: not scripts/study_pick.py rows (no `pick` recorded)")
+        failed = [r.get("question", r.get("id", "?")) for r in rows if r.get("failure")]
+        if failed:
+            raise SystemExit(f"{path}: the pick failed on {len(failed)} questions (e.g. {failed[0]!r}); run "
+                             "scripts/study_pick.py again")
         return rows
 
     fits = [english_rows(p) for p in fit_paths]
-    counts = {len(r["pick"]) - 1 for rows in fits for r in rows if r.get("pick")}
-    if len(counts) != 1:
-        raise SystemExit(f"the fitting rows show the model {sorted(counts)} sentences; run every study with the same "
-                         "study_pick.py --sentences")
-    (count,) = counts
+    reports = [english_rows(p) for p in report_paths]
+    counts = {len(r["pick"]) - 1 for rows in [*fits, *reports] for r in rows if r.get("pick")}
+    systems = {r.get("system", "pick") for rows in [*fits, *reports] for r in rows}
+    if len(counts) != 1 or len(systems) != 1:
+        raise SystemExit(f"the rows show the model {sorted(counts)} sentences with {sorted(systems)} system messages; "
+                         "run every study with the same study_pick.py --sentences and --system")
+    (count,), (system,) = counts, systems
 
     @functools.cache
     def fit_rates(none_at: float | None) -> list[dict[str, float]]:
@@ -643,11 +649,10 @@ def pick_main(fit_paths: list[Path], report_paths: list[Path], write: Path | Non
     fit_table(["pick, refuse at none >=", "balanced"], fit_paths,
               [(["no pick (extractive)", f"{bal(None):.1f}"], fit_rates(None)),
                *(([f"{c:g}", f"{bal(c):.1f}"], fit_rates(c)) for c in PICK_GRID)])
-    print(f"\nchosen: pick among {count}, refuse at none >= {best:g} (balanced {bal(best):.1f} against {bal(None):.1f} "
+    print(f"\nchosen: pick among {count} ({system} system message), refuse at none >= {best:g} (balanced {bal(best):.1f} against {bal(None):.1f} "
           f"without the pick): {'taken' if taken else 'not taken'}")
     print("\n| set | rule | answerable right | not answerable refused | answerable refused |\n|---|---|---|---|---|")
-    for path in [*fit_paths, *report_paths]:
-        rows = english_rows(path)
+    for path, rows in zip([*fit_paths, *report_paths], [*fits, *reports], strict=True):
         role = "fitting" if path in fit_paths else "reporting"
         for name, cut in (("no pick", None), ("chosen", best)):
             r = rates(rows, lambda row, c=cut: pick_row(row, c))
@@ -655,7 +660,7 @@ def pick_main(fit_paths: list[Path], report_paths: list[Path], write: Path | Non
                   f"{r['wrong_refusal']:.1f} |")
     if write is not None:
         saved = json.loads(write.read_text(encoding="utf-8"))
-        saved["pick"] = ({"sentences": count, "refuse_none_at": None if best == float("inf") else best,
+        saved["pick"] = ({"sentences": count, "refuse_none_at": None if best == float("inf") else best, "system": system,
                           "fitted_on": [str(p) for p in fit_paths],
                           "how": "scripts/choose_policy.py --pick: English questions over Chinese text answered with "
                                  "the sentence the model picks among the extractive answerer's best; the refusal cut "

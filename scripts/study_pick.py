@@ -30,7 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import study_model as sm  # noqa: E402 - the cases and index set-up are study_model.py's
 
 from rag.answering.generation import Control  # noqa: E402
-from rag.answering.model import AUTO_POLICY, ModelAnswerer, pick_candidates  # noqa: E402
+from rag.answering.model import AUTO_POLICY, PICK_MAX, ModelAnswerer, pick_candidates  # noqa: E402
+from rag.answering.prompt import PICK_SYSTEMS  # noqa: E402
 
 PICK_SENTENCES = 5  # sentences shown (Policy.pick_sentences): the prototype's count, one digit to read
 
@@ -49,8 +50,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--split", default="dev")
     ap.add_argument("--index-dir", type=Path, default=None, help="with --qa: the index to read (default: index/)")
     ap.add_argument("--sentences", type=int, default=PICK_SENTENCES, help="sentences shown to the model")
+    ap.add_argument("--system", choices=sorted(PICK_SYSTEMS), default="pick",
+                    help="the pick's system message: its own, or the answer prompt's (kept cached between the two)")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args(argv)
+    if not 1 <= args.sentences <= PICK_MAX:
+        ap.error(f"--sentences {args.sentences}: the pick reads one digit, so 1 to {PICK_MAX}")
     if not args.dataset and not args.qa:
         ap.error("give --dataset (a SQuAD-format set, with --translations) or --qa (our QA file)")
     if args.dataset and not args.translations:
@@ -71,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         engine.add_documents(documents)
     generator = sm.LlamaCppGenerator(Path(config.llm_model_path), "qwen", 0, 120.0)
     extractive = sm.ExtractiveAnswerer(config.max_answer_chars)
-    policy = replace(AUTO_POLICY, pick_sentences=args.sentences, pick_none_at=math.inf)  # record; refuse nothing
+    # record every pick, refuse nothing by it (choose_policy.py --pick fits the cut)
+    policy = replace(AUTO_POLICY, pick_sentences=args.sentences, pick_none_at=math.inf, pick_system=args.system)
     answerer = ModelAnswerer(generator, extractive, policy, name="auto")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("w", encoding="utf-8") as out:
@@ -84,17 +90,14 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             analysis = extractive.analyse(q, hits, evidence) if hits else None
             own = extractive.answer_from(q, hits, evidence, analysis) if analysis else None
-            outcome = (answerer.pick(q, hits, evidence, analysis, policy, Control())
-                       if analysis and analysis.cross_language and analysis.candidates else None)
+            outcome = answerer.run(q, hits, evidence, Control())  # the product's own path: it decides when to pick
             shown = ([analysis.candidates[k].sentence.text.strip() for k in pick_candidates(analysis, args.sentences)]
-                     if outcome else [])
+                     if outcome.pick else [])
             row = {**case, "shape": analysis.shape if analysis else "",
-                   "cross_language": bool(analysis and analysis.cross_language),
+                   "cross_language": bool(analysis and analysis.cross_language), "system": args.system,
                    "extractive": own.text if own else "", "extractive_refused": own.refused if own else True,
-                   "pick": list(outcome.pick) if outcome else None, "sentences": shown,
-                   "answer": outcome.answer.text if outcome else None,
-                   "refused": outcome.answer.refused if outcome else None,
-                   "reason": outcome.answer.reason if outcome else None,
+                   "pick": list(outcome.pick), "sentences": shown, "failure": outcome.failure,
+                   "answer": outcome.answer.text, "refused": outcome.answer.refused, "reason": outcome.answer.reason,
                    "wall_s": round(time.perf_counter() - t0, 3)}
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
             out.flush()

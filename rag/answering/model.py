@@ -38,6 +38,7 @@ from rag.answering.extractive import Analysis, ExtractiveAnswerer
 from rag.answering.features import QuestionTerms, coverage, question_terms
 from rag.answering.generation import Control, Generation, GenerationFailed, Generator
 from rag.answering.prompt import (
+    PICK_SYSTEMS,
     READING,
     READING_FORMS,
     READING_WORDS,
@@ -128,6 +129,7 @@ class Policy:
     # logits (an endpoint), a busy serving queue or a failed read: the extractive answer, as without the pick.
     pick_sentences: int = 0
     pick_none_at: float = math.inf
+    pick_system: str = "pick"  # its system message (prompt.PICK_SYSTEMS): its own, or the answer prompt's
     # "shape/language" (factoid/zh, open/en, …) -> which answerer writes that kind of answer: "auto" (these
     # cuts), "model" (none but the claim cut) or "extractive" (no model). Chosen on the article's dev split by
     # scripts/choose_routing.py (the Chinese factoid route since by choose_policy.py --claim-cut) and saved in
@@ -142,6 +144,10 @@ class Policy:
         if not 0 <= self.pick_sentences <= PICK_MAX:
             raise ModelError(f"pick_sentences {self.pick_sentences!r}: the pick reads one digit, so 0 (no pick) to "
                              f"{PICK_MAX}")
+        if self.pick_system not in PICK_SYSTEMS:
+            raise ModelError(f"unknown pick system message {self.pick_system!r}: use one of {', '.join(PICK_SYSTEMS)}")
+        if not self.pick_none_at > 0.0:  # NaN too
+            raise ModelError(f"pick_none_at {self.pick_none_at!r}: the pick's refusal cut must be above 0 (inf: never)")
 
 
 DEFAULT_POLICY = Policy()  # "model": the model alone; only its sentences' checks refuse
@@ -260,7 +266,11 @@ def load_pick(path: Path = ROUTES_FILE) -> dict:
         raise ModelError(f"{path} has pick {saved!r}: its `sentences` must be a whole number from 1 to {PICK_MAX}. {fix}")
     if not (none_at is None or (_is_number(none_at) and 0.0 < none_at <= 1.0)):
         raise ModelError(f"{path} has pick refuse_none_at {none_at!r}: it must be a number in (0, 1], or null. {fix}")
-    return {"pick_sentences": count, "pick_none_at": math.inf if none_at is None else float(none_at)}
+    system = saved.get("system", "pick")
+    if system not in PICK_SYSTEMS:
+        raise ModelError(f"{path} has pick system {system!r}: it must be one of {', '.join(PICK_SYSTEMS)}. {fix}")
+    return {"pick_sentences": count, "pick_none_at": math.inf if none_at is None else float(none_at),
+            "pick_system": system}
 
 
 AUTO_POLICY = Policy(min_question_coverage=0.4, min_extractive_score=-1.0, extractive_fallback_score=1.0,
@@ -320,11 +330,11 @@ def pick_candidates(analysis: Analysis, count: int) -> list[int]:
 
 
 def picked(analysis: Analysis, chosen: int) -> Analysis:
-    """The analysis with candidate `chosen` as the extractive answerer's own choice: unchanged when it is the best it
-    ranked or the one its answer quotes already (its answer, span and all, kept), else first in the order, with no
-    span (the whole sentence is the answer)."""
+    """The analysis with candidate `chosen` as the extractive answerer's own choice: unchanged when its answer quotes
+    that sentence already (a factoid's span sentence, which may rank below the best; an open answer's first), else
+    with `chosen` first in the order and no span (the whole sentence is a factoid's answer)."""
     own = analysis.span_index if analysis.shape == "factoid" else analysis.order[0]
-    if chosen in (analysis.order[0], own):
+    if chosen == own:
         return analysis
     return replace(analysis, order=[chosen, *(i for i in analysis.order if i != chosen)], span=None, span_index=chosen)
 
@@ -565,22 +575,25 @@ class ModelAnswerer:
              control: Control) -> Outcome:
         """An English question over Chinese text (Policy.pick_sentences): the model is shown the extractive answerer's
         best sentences and asked which answers the question (prompt.pick_messages; one prompt read, no decoding).
-        "None of them" read at Policy.pick_none_at or above is a refusal; otherwise the picked sentence is answered
-        as the extractive answerer answers its own best one (its refusal rules still apply; where its standing bar
-        refuses the question, the model is not asked). No logits (an endpoint), Stop, a passed deadline, a busy serving
-        queue or a failed read: the extractive answer, as without the pick."""
+        "None of them" read at Policy.pick_none_at or above is a refusal; otherwise the extractive answerer answers
+        from the picked sentence (`picked`; its refusal rules still apply; where its standing bar refuses the
+        question, the model is not asked). A generator without logits (an endpoint), Stop or a passed deadline: the
+        extractive answer, as without the pick; a busy serving queue or a failed read: the same, with a notice."""
+        inner = getattr(self.generator, "generator", self.generator)  # the model behind the serving queue
         ask = getattr(self.generator, "first_token_probabilities", None)
         # the standing bar refuses whichever sentence is picked (it reads the question's cosines, not the sentence)
-        if ask is None or control.stopped or control.overdue() or not self.extractive.decision(analysis).answer:
+        if (ask is None or getattr(inner, "first_token_probabilities", None) is None or control.stopped
+                or control.overdue() or not self.extractive.decision(analysis).answer):
             return Outcome(self.extractive.answer_from(question, hits, evidence, analysis), analysis)
         top = pick_candidates(analysis, policy.pick_sentences)
+        shown = [analysis.candidates[i].sentence.text.strip() for i in top]
         started = time.perf_counter()
         try:
-            probs = ask(pick_messages(question.text, [analysis.candidates[i].sentence.text.strip() for i in top]),
-                        pick_words(len(top)), control)
+            probs = ask(pick_messages(question.text, shown, PICK_SYSTEMS[policy.pick_system]), pick_words(len(top)),
+                        control)
         except GenerationFailed as exc:
             answer = self.extractive.answer_from(question, hits, evidence, analysis)
-            note = f"The model could not pick among the best sentences ({exc}); this is the extractive answerer's choice."
+            note = fallback_notice(f"The model could not pick among the best sentences ({exc})", answer.refused)
             return Outcome(replace(answer, notice=" ".join(n for n in (answer.notice, note) if n)), analysis,
                            failure=str(exc))
         seconds = time.perf_counter() - started
@@ -591,12 +604,13 @@ class ModelAnswerer:
         else:
             answer = self.extractive.answer_from(question, hits, evidence, picked(analysis, top[best - 1]))
             if not answer.refused:
-                note = (f"The model picked this sentence among the extractive answerer's {len(top)} best for the question "
-                        f"(probability {probs[best]:.2f}; “none of them” {probs[0]:.2f}).")
+                note = (f"Among the extractive answerer's {len(top)} best sentences, the model picked “{shown[best - 1][:40]}"
+                        f"{'…' if len(shown[best - 1]) > 40 else ''}” as answering the question (probability "
+                        f"{probs[best]:.2f}; “none of them” {probs[0]:.2f}).")
                 answer = replace(answer, answerer=self.name, notice=" ".join(n for n in (answer.notice, note) if n))
         # nothing streams: the answer shows whole when the pick is read, so that is its first token's time too
         answer = replace(answer, timings_ms={**answer.timings_ms, "pick": seconds * 1000, "first_token": seconds * 1000})
-        return Outcome(answer, analysis, pick=tuple(round(x, 4) for x in probs))
+        return Outcome(answer, analysis, pick=tuple(probs))
 
     def read(self, question: Question, best: Checked, policy: Policy, control: Control,
              evidence: Evidence) -> float | None:

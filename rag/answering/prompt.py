@@ -125,12 +125,15 @@ PICK_SYSTEM = "You match a question to the sentence that answers it. The sentenc
 PICK = ("Sentences:\n{lines}\n\nQuestion: {question}\nWhich sentence answers the question? Reply with the sentence's "
         "number only; reply 0 if none of them answers it.")
 PICK_NONE = "0"
+# its system message (Policy.pick_system): its own, or the answer prompt's, which llama.cpp then keeps cached for both
+PICK_SYSTEMS = {"pick": PICK_SYSTEM, "answer": SYSTEM}
 
 
-def pick_messages(question: str, sentences: Sequence[str]) -> list[dict[str, str]]:
-    """The pick's messages: the sentences numbered from 1, each on one line, and the question."""
+def pick_messages(question: str, sentences: Sequence[str], system: str = PICK_SYSTEM) -> list[dict[str, str]]:
+    """The pick's messages: the sentences numbered from 1, each on one line, and the question (`system`: its system
+    message, one of PICK_SYSTEMS)."""
     lines = "\n".join(f"{n}. {' '.join(s.split())}" for n, s in enumerate(sentences, 1))
-    return [{"role": "system", "content": PICK_SYSTEM},
+    return [{"role": "system", "content": system},
             {"role": "user", "content": PICK.format(lines=lines, question=question)}]
 
 

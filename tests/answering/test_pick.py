@@ -88,21 +88,27 @@ def test_the_picked_sentence_is_the_answer_with_the_extractive_answerers_form(fa
     second = analysis.candidates[top[1]].sentence
     expected = extractive.answer_from(q, hits, evidence, picked(analysis, top[1]))
     assert (a.refused, a.answerer, a.text, a.citations[0].sentence) == (False, "auto", expected.text, second)
-    assert a.notice == ("The model picked this sentence among the extractive answerer's 3 best for the question "
-                        "(probability 0.60; “none of them” 0.10).")
+    assert a.notice == (f"Among the extractive answerer's 3 best sentences, the model picked “{second.text.strip()[:40]}"
+                        f"{'…' if len(second.text.strip()) > 40 else ''}” as answering the question (probability 0.60; "
+                        "“none of them” 0.10).")
     assert outcome.pick == (0.1, 0.2, 0.6, 0.1)
     assert a.timings_ms["pick"] == a.timings_ms["first_token"] >= 0.0
     assert generator.messages == []  # nothing was generated
 
 
-def test_none_of_them_refuses_and_a_pick_of_the_first_keeps_the_extractive_answer(fake_engine):
-    refused, *_ = run_pick(fake_engine, Picking((0.55, 0.3, 0.1, 0.05)))
+def test_none_of_them_refuses_and_a_pick_of_the_quoted_sentence_keeps_the_extractive_answer(fake_engine):
+    refused, q, hits, evidence = run_pick(fake_engine, Picking((0.55, 0.3, 0.1, 0.05)))
     assert (refused.answer.refused, refused.answer.answerer) == (True, "auto")
     assert "the model said none of them with probability 0.55, at least 0.50" in refused.answer.reason
-    first, q, hits, evidence = run_pick(fake_engine, Picking((0.1, 0.7, 0.1, 0.1)))
+    analysis = unbarred().analyse(q, hits, evidence)
+    top = pick_candidates(analysis, 3)
+    assert analysis.span_index in top  # the sentence the extractive answer quotes is among those shown
+    probs = [0.1, 0.1, 0.1, 0.1]
+    probs[1 + top.index(analysis.span_index)] = 0.6
+    same, *_ = run_pick(fake_engine, Picking(probs))
     own = unbarred().answer(q, hits, evidence)
-    assert (first.answer.text, first.answer.citations[0].sentence) == (own.text, own.citations[0].sentence)
-    assert first.answer.answerer == "auto"
+    assert (same.answer.text, same.answer.citations[0].sentence, same.answer.answerer) == (
+        own.text, own.citations[0].sentence, "auto")
 
 
 def test_the_extractive_answerers_rules_still_refuse_the_picked_sentence(fake_engine):
@@ -147,8 +153,23 @@ def test_a_failed_pick_gives_the_extractive_answer_with_a_notice(fake_engine):
     own = unbarred().answer(q, hits, evidence)
     assert (outcome.answer.text, outcome.answer.answerer) == (own.text, "extractive")
     assert outcome.answer.notice == ("The model could not pick among the best sentences (the model failed while "
-                                     "reading (boom)); this is the extractive answerer's choice.")
+                                     "reading (boom)); this is the extractive answer.")
     assert outcome.failure == "the model failed while reading (boom)"
+
+
+def test_through_the_serving_queue_an_endpoint_is_not_asked_and_a_busy_model_says_so(fake_engine):
+    q, hits, evidence = retrieved(fake_engine, ENGLISH_Q)
+    own = unbarred().answer(q, hits, evidence)
+    endpoint = ModelAnswerer(ModelQueue(Scripted("unused"), queue_s=30.0), unbarred(), PICKING, "auto")
+    plain = endpoint.run(q, hits, evidence, Control())
+    assert (plain.answer.text, plain.answer.notice, plain.failure, plain.pick) == (own.text, own.notice, "", ())
+    generator = Picking()
+    queue = ModelQueue(generator, queue_s=30.0)
+    queue._waiting.append(object())  # someone waits for the model
+    busy = ModelAnswerer(queue, unbarred(), PICKING, "auto").run(q, hits, evidence, Control())
+    assert (busy.answer.text, busy.answer.answerer, generator.asked) == (own.text, "extractive", [])
+    assert busy.answer.notice.endswith("The model could not pick among the best sentences (the model is busy with "
+                                       "other questions: the pick was skipped); this is the extractive answer.")
 
 
 def test_pick_candidates_count_a_repeated_sentence_once(fake_engine):
@@ -160,7 +181,12 @@ def test_pick_candidates_count_a_repeated_sentence_once(fake_engine):
                     order=[analysis.order[0], len(analysis.candidates), *analysis.order[1:]])
     assert pick_candidates(twice, 3) == analysis.order[:3]
     own = analysis.span_index if analysis.shape == "factoid" else analysis.order[0]
-    assert picked(analysis, own) is analysis and picked(analysis, analysis.order[0]) is analysis
+    assert picked(analysis, own) is analysis
+    # a factoid whose span the extractive answerer found in its second-ranked sentence: a pick of its first-ranked one
+    # answers from that one, whole
+    lower = replace(analysis, span_index=analysis.order[1])
+    first = picked(lower, analysis.order[0])
+    assert (first.order, first.span, first.span_index) == (analysis.order, None, analysis.order[0])
     other = picked(analysis, analysis.order[2])
     assert (other.order[0], other.span, other.span_index) == (analysis.order[2], None, analysis.order[2])
     assert sorted(other.order) == sorted(analysis.order)
@@ -180,10 +206,12 @@ def test_the_serving_queue_passes_the_pick_through_and_says_when_it_cannot():
 
 
 def test_the_bundled_model_reads_a_choice_from_its_first_token(tmp_path):
-    g = reader_with(ReadingLlama(), tmp_path)  # logits: 是 at 2, every other token at 0
+    llm = ReadingLlama()  # logits: 是 at 2, every other token at 0 ...
+    llm._floats[ord("1")] = 1.0  # ... and 1 at 1
+    g = reader_with(llm, tmp_path)
     probs = g.first_token_probabilities(pick_messages("Which?", ["甲。", "乙。"]), ["是", "0", "1"])
     e = math.exp(2.0)
-    assert probs == pytest.approx([e / (e + 2), 1 / (e + 2), 1 / (e + 2)], abs=1e-6)
+    assert probs == pytest.approx([e / (e + 1 + math.e), 1 / (e + 1 + math.e), math.e / (e + 1 + math.e)], abs=1e-6)
     assert g.yes_probability(pick_messages("Which?", ["甲。"]), "是", "不是") == pytest.approx(e / (e + 1), abs=1e-6)
 
 
@@ -196,8 +224,12 @@ def test_the_saved_pick_is_read_and_checked(tmp_path):
         return load_pick(path)
 
     assert saved(None) == {}
-    assert saved({"sentences": 5, "refuse_none_at": 0.15}) == {"pick_sentences": 5, "pick_none_at": 0.15}
-    assert saved({"sentences": 5, "refuse_none_at": None}) == {"pick_sentences": 5, "pick_none_at": math.inf}
+    assert saved({"sentences": 5, "refuse_none_at": 0.15}) == {"pick_sentences": 5, "pick_none_at": 0.15,
+                                                               "pick_system": "pick"}
+    assert saved({"sentences": 5, "refuse_none_at": None, "system": "answer"}) == {
+        "pick_sentences": 5, "pick_none_at": math.inf, "pick_system": "answer"}
+    with pytest.raises(ModelError, match="has pick system 'other': it must be one of pick, answer"):
+        saved({"sentences": 5, "refuse_none_at": 0.2, "system": "other"})
     with pytest.raises(ModelError, match=r"its `sentences` must be a whole number from 1 to 9. Rerun "
                                          r"scripts/choose_policy.py --pick --write"):
         saved({"sentences": 10, "refuse_none_at": 0.2})
@@ -205,6 +237,9 @@ def test_the_saved_pick_is_read_and_checked(tmp_path):
         saved({"sentences": 5, "refuse_none_at": 0})
     with pytest.raises(ModelError, match="pick_sentences 12: the pick reads one digit, so 0 .no pick. to 9"):
         Policy(pick_sentences=12)
+    for cut in (0.0, -1.0, math.nan):
+        with pytest.raises(ModelError, match="the pick's refusal cut must be above 0"):
+            Policy(pick_none_at=cut)
 
 
 def _row(kind: str, none: float, answer: str, refused: bool = False, extractive: str = "", ex_refused: bool = False,
@@ -230,9 +265,14 @@ def test_choose_policy_fits_the_pick_cut_and_saves_it(tmp_path, capsys):
     # without the pick: 1 of 2 right, none refused (25.0); refusing at 0.15: both right, 2 of 3 refused (83.3)
     assert "| no pick (extractive) | 25.0 | 50.0 / 0.0 / 0.0 |" in out
     assert "| 0.15 | 83.3 | 100.0 / 66.7 / 0.0 |" in out
-    assert "chosen: pick among 5, refuse at none >= 0.15 (balanced 83.3 against 25.0 without the pick): taken" in out
+    assert ("chosen: pick among 5 (pick system message), refuse at none >= 0.15 (balanced 83.3 against 25.0 without "
+            "the pick): taken") in out
     pick = json.loads(routes.read_text(encoding="utf-8"))["pick"]
-    assert (pick["sentences"], pick["refuse_none_at"], pick["fitted_on"]) == (5, 0.15, [str(fit)])
+    assert (pick["sentences"], pick["refuse_none_at"], pick["system"], pick["fitted_on"]) == (5, 0.15, "pick", [str(fit)])
+    # rows where the pick failed are not fitted on
+    fit.write_text(json.dumps({**rows[0], "failure": "boom"}, ensure_ascii=False) + "\n", encoding="utf-8")
+    with pytest.raises(SystemExit, match="the pick failed on 1 questions"):
+        cp.main(["--pick", str(fit)])
     # a pick that cannot beat the route without it is not saved
     worse = [_row("answerable", 0.05, "美图净利润3.7亿元。", extractive="美图总收入27亿元。"), _row("absent", 0.9, "x", refused=True,
                                                                                     ex_refused=True)]
