@@ -316,6 +316,11 @@ class Outcome:
 READ_WITH = {"sentence": "", "context": " with its neighbours and title"}
 
 
+def with_notes(*notes: str) -> str:
+    """An answer's notice: the non-empty notes, in order, one space apart."""
+    return " ".join(n for n in notes if n)
+
+
 def pick_candidates(analysis: Analysis, count: int) -> list[int]:
     """The extractive answerer's `count` best candidates (indices into analysis.candidates), best first, one per
     distinct sentence text (an article's repeated sentence counts once)."""
@@ -480,7 +485,7 @@ class ModelAnswerer:
                  analysis: Analysis) -> Answer:
         answer = self.extractive.answer_from(question, hits, evidence, analysis)
         note = fallback_notice(f"The model gave no answer ({why})", answer.refused)
-        return replace(answer, notice=" ".join(n for n in (answer.notice, note) if n))
+        return replace(answer, notice=with_notes(answer.notice, note))
 
     def run(self, question: Question, hits: Sequence[Hit], evidence: Evidence, control: Control) -> Outcome:
         started = time.perf_counter()
@@ -542,7 +547,7 @@ class ModelAnswerer:
                 note = (f"The model was unsure of its answer (it gave its least sure token a probability of "
                         f"{confidence:.2f}, below {p.prefer_extractive_below:.2f}); this is the extractive answer, which "
                         "passes the same checks.")
-                answer = replace(instead, notice=" ".join(n for n in (instead.notice, note) if n))
+                answer = replace(instead, notice=with_notes(instead.notice, note))
         if answer is None:
             answer = self.when_unsupported(question, hits, evidence, analysis, decision.reason, p)
             if answer.refused and kept and not model_refused:  # what its answer stood on, said not to answer
@@ -558,7 +563,7 @@ class ModelAnswerer:
                          f"their weight, below {p.min_claim_coverage:.2f}); asked apart, the model read that sentence"
                          f"{READ_WITH[p.reading_form]} as answering the question ({reading:.2f}, at least "
                          f"{p.waive_claim_reading:.2f}).")
-        answer = replace(answer, notice=" ".join(n for n in notes if n), generated_tokens=generation.tokens,
+        answer = replace(answer, notice=with_notes(*notes), generated_tokens=generation.tokens,
                          # the model's answer or its refusal, not an extractive answer given in its place
                          confidence=(None if confidence is None or answer.answerer != self.name
                                      else round(confidence, 4)),
@@ -594,7 +599,7 @@ class ModelAnswerer:
         except GenerationFailed as exc:
             answer = self.extractive.answer_from(question, hits, evidence, analysis)
             note = fallback_notice(f"The model could not pick among the best sentences ({exc})", answer.refused)
-            return Outcome(replace(answer, notice=" ".join(n for n in (answer.notice, note) if n)), analysis,
+            return Outcome(replace(answer, notice=with_notes(answer.notice, note)), analysis,
                            failure=str(exc))
         seconds = time.perf_counter() - started
         best = max(range(1, len(probs)), key=lambda k: probs[k])
@@ -607,7 +612,7 @@ class ModelAnswerer:
                 note = (f"Among the extractive answerer's {len(top)} best sentences, the model picked “{shown[best - 1][:40]}"
                         f"{'…' if len(shown[best - 1]) > 40 else ''}” as answering the question (probability "
                         f"{probs[best]:.2f}; “none of them” {probs[0]:.2f}).")
-                answer = replace(answer, answerer=self.name, notice=" ".join(n for n in (answer.notice, note) if n))
+                answer = replace(answer, answerer=self.name, notice=with_notes(answer.notice, note))
         # nothing streams: the answer shows whole when the pick is read, so that is its first token's time too
         answer = replace(answer, timings_ms={**answer.timings_ms, "pick": seconds * 1000, "first_token": seconds * 1000})
         return Outcome(answer, analysis, pick=tuple(probs))
@@ -641,7 +646,7 @@ class ModelAnswerer:
         if answer is None:
             return refuse(question.text, hits, self.name, analysis.shape, reason=f"{reason}; {failed}") if failed else refusal
         note = f"The model's answer was withheld ({reason}); this is the extractive answer, which passes the same checks."
-        return replace(answer, notice=" ".join(n for n in (answer.notice, note) if n))
+        return replace(answer, notice=with_notes(answer.notice, note))
 
     def checked_extractive(self, question: Question, hits: Sequence[Hit], evidence: Evidence, analysis: Analysis,
                            policy: Policy) -> tuple[Answer | None, str]:
