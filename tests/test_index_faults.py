@@ -53,8 +53,11 @@ class LineReader:
         threading.Thread(target=self._pump, args=(pipe,), daemon=True).start()
 
     def _pump(self, pipe) -> None:
-        for line in pipe:
-            self._queue.put(line)
+        try:
+            for line in pipe:
+                self._queue.put(line)
+        except (ValueError, OSError):  # the test closed the pipe (its process ended) while a line was awaited
+            return
 
     def wait_for(self, needle: str, timeout: float) -> str:
         deadline = time.monotonic() + timeout
