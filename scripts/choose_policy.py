@@ -649,8 +649,8 @@ def pick_main(fit_paths: list[Path], report_paths: list[Path], write: Path | Non
     fit_table(["pick, refuse at none >=", "balanced"], fit_paths,
               [(["no pick (extractive)", f"{bal(None):.1f}"], fit_rates(None)),
                *(([f"{c:g}", f"{bal(c):.1f}"], fit_rates(c)) for c in PICK_GRID)])
-    print(f"\nchosen: pick among {count} ({system} system message), refuse at none >= {best:g} (balanced {bal(best):.1f} against {bal(None):.1f} "
-          f"without the pick): {'taken' if taken else 'not taken'}")
+    print(f"\nchosen: pick among {count} ({system} system message), refuse at none >= {best:g} (balanced "
+          f"{bal(best):.1f} against {bal(None):.1f} without the pick): {'taken' if taken else 'not taken'}")
     print("\n| set | rule | answerable right | not answerable refused | answerable refused |\n|---|---|---|---|---|")
     for path, rows in zip([*fit_paths, *report_paths], [*fits, *reports], strict=True):
         role = "fitting" if path in fit_paths else "reporting"

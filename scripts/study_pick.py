@@ -88,9 +88,9 @@ def main(argv: list[str] | None = None) -> int:
                                config.rrf_k, config.fusion_depth)
             evidence = sm.Evidence(engine.index, vector, embedder)
             t0 = time.perf_counter()
-            analysis = extractive.analyse(q, hits, evidence) if hits else None
-            own = extractive.answer_from(q, hits, evidence, analysis) if analysis else None
             outcome = answerer.run(q, hits, evidence, Control())  # the product's own path: it decides when to pick
+            analysis = outcome.analysis  # None when nothing was retrieved
+            own = extractive.answer_from(q, hits, evidence, analysis) if analysis else None
             shown = ([analysis.candidates[k].sentence.text.strip() for k in pick_candidates(analysis, args.sentences)]
                      if outcome.pick else [])
             row = {**case, "shape": analysis.shape if analysis else "",

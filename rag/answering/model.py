@@ -126,7 +126,8 @@ class Policy:
     # it gives "0" (none of them) `pick_none_at` or more. The extractive answerer's own refusal rules (its standing
     # bar, the question's numbers in the passage) still apply to the picked sentence. 0 sentences: no pick. Fitted by
     # scripts/choose_policy.py --pick on scripts/study_pick.py's rows and saved in routes.json. A generator without
-    # logits (an endpoint), a busy serving queue or a failed read: the extractive answer, as without the pick.
+    # logits (an endpoint): the extractive answer, as without the pick; a busy serving queue or a failed read: the
+    # same, with a notice saying so.
     pick_sentences: int = 0
     pick_none_at: float = math.inf
     pick_system: str = "pick"  # its system message (prompt.PICK_SYSTEMS): its own, or the answer prompt's
