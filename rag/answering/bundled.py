@@ -9,7 +9,9 @@ the cause and the fix, so the answerer can fall back to the extractive answer at
 the deadline are looked at between llama.cpp's calls, while the prompt is read too (`PROMPT_BATCH`).
 
 llama.cpp reuses the key/value cache of the longest prompt prefix shared with the previous request, so a
-fixed system prompt is paid for once per process, not per question.
+fixed system prompt is paid for once per process, not per question. That cache holds one prompt, so the model's
+state just after each system message is kept too (`SystemStates`): a prompt with another system message (the
+pick's, README step 20) no longer makes the next answer read its own again.
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ N_CTX = 2048  # the answer prompt stays near 400-700 tokens; 2,048 leaves room f
 # this 2-core machine, where the prompt is read at 35-57 tokens/s). Reading a 140-token prompt took 3.96 s
 # against 3.78 s with 512 (16: 4.23 s), README "Serving".
 PROMPT_BATCH = 32
+# System messages whose model state is kept (SystemStates): the answer prompt's (the reading check shares it) and
+# the pick's, with room for a changed prompt. The answer prompt's 108 tokens keep 3.1 MB.
+SYSTEM_STATES = 4
 
 
 class _Ended(Exception):
@@ -64,6 +69,7 @@ class LlamaCppGenerator:
         # while a generation runs: (tokens in the decoded batch, its first token, the next token's argmax and
         # its probability) per llama.cpp call, for Generation.token_probs (_end_between_calls)
         self._decoded: list[tuple[int, int, int, float]] | None = None
+        self._systems = SystemStates()
 
     def available(self) -> str:
         """"" when the model can be used, else why not (for notices and `rag doctor`-style checks)."""
@@ -147,6 +153,7 @@ class LlamaCppGenerator:
             if self._llm is not None:
                 self._llm.close()
                 self._llm = None
+                self._systems = SystemStates()
 
     def generate(self, messages: Sequence[dict[str, str]], max_tokens: int,
                  control: Control | None = None) -> Generation:
@@ -169,12 +176,13 @@ class LlamaCppGenerator:
                 return self._ending(control, start, "", "writing")
 
             self._why_end = why_end  # read between llama.cpp calls, mid-prompt too (_end_between_calls)
-            self._decoded = []
             # llama-cpp-python samples a prompt it finds wholly cached (a question asked again after a Stop at
             # its first token) from the logits it kept, with no decode call to read the first token's
             # probability from; this makes it decode the prompt's last token again (one call)
             llm._requires_eval = True
             try:
+                self._systems.prepare(llm, messages)
+                self._decoded = []  # from here on: the answer's prompt and tokens (Generation.token_probs)
                 stream = llm.create_chat_completion(messages=list(messages), stream=True, temperature=0.0,
                                                     top_k=1, max_tokens=max_tokens, seed=0)
                 try:
@@ -238,6 +246,7 @@ class LlamaCppGenerator:
 
             self._why_end = lambda: self._ending(control, start, "stopped while reading", "reading")
             try:
+                self._systems.prepare(llm, messages)
                 prompt = template_text(messages) + "<|im_start|>assistant\n"
                 tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
                 cached = list(llm._input_ids[:llm.n_tokens])
@@ -257,6 +266,76 @@ class LlamaCppGenerator:
                 raise GenerationFailed(f"the model failed while reading ({type(exc).__name__}: {exc})") from None
             finally:
                 self._why_end = None
+
+
+class SystemStates:
+    """The model's state just after each system message, the last `keep` used, so that llama.cpp's cache (one
+    prompt) can be given back the system message a prompt starts with instead of reading it again: after the
+    pick (its own system message), the next Chinese answer's first token came 1.5 s later (README step 20,
+    `scripts/bench_pick_cache.py`). Saving or restoring the answer prompt's state took 3 ms.
+
+    `save(llm)` gives the state of llama.cpp's sequence (it must hold the system message alone), and
+    `restore(llm, tokens, state)` puts it back, with the tokens it holds; both are llama.cpp's by default."""
+
+    def __init__(self, keep: int = SYSTEM_STATES, save: Callable[[Any], bytes] | None = None,
+                 restore: Callable[[Any, list[int], bytes], None] | None = None) -> None:
+        self.keep = keep
+        self.save = save or _save_sequence
+        self.restore = restore or _restore_sequence
+        self._states: OrderedDict[tuple[int, ...], bytes] = OrderedDict()
+
+    def prepare(self, llm: Any, messages: Sequence[dict[str, str]]) -> None:
+        """Leave llama.cpp's cache holding the system message that `messages` start with: already there, put
+        back from its kept state, or read now (between batches, so Stop and deadlines end it as they end any
+        prompt) and its state kept. Nothing for messages without a system message."""
+        if not self.keep or not messages or messages[0].get("role") != "system":
+            return
+        prefix = llm.tokenize(template_text(messages[:1]).encode("utf-8"), add_bos=False, special=True)
+        key = tuple(prefix)
+        cached = [int(t) for t in llm._input_ids[:llm.n_tokens][:len(prefix)]]
+        if key in self._states:
+            self._states.move_to_end(key)
+            if cached != prefix:
+                self.restore(llm, prefix, self._states[key])
+            return
+        shared = 0
+        while shared < len(cached) and cached[shared] == prefix[shared]:
+            shared += 1
+        # the cache cut back to the system message, so that its state holds nothing else (once per message:
+        # a question asked again after it loses its cached rest)
+        llm.n_tokens = shared
+        llm.eval(prefix[shared:])
+        self._states[key] = self.save(llm)
+        while len(self._states) > self.keep:
+            self._states.popitem(last=False)
+
+
+def _save_sequence(llm: Any) -> bytes:
+    """llama.cpp's state of sequence 0 (its key/value cache), as bytes."""
+    import ctypes
+
+    import llama_cpp
+
+    ctx = llm._ctx.ctx
+    size = llama_cpp.llama_state_seq_get_size(ctx, 0)
+    buffer = (ctypes.c_uint8 * size)()
+    n = llama_cpp.llama_state_seq_get_data(ctx, buffer, size, 0)
+    return bytes(buffer)[:n]
+
+
+def _restore_sequence(llm: Any, tokens: list[int], state: bytes) -> None:
+    """Put back sequence 0's state saved by `_save_sequence` after `tokens` were read (its cache replaced)."""
+    import ctypes
+
+    import llama_cpp
+
+    source = (ctypes.c_uint8 * len(state)).from_buffer_copy(state)
+    llm.n_tokens = 0  # nothing counted as cached unless the state is back whole
+    if llama_cpp.llama_state_seq_set_data(llm._ctx.ctx, source, len(state), 0) != len(state):
+        raise RuntimeError("llama.cpp could not restore a kept system message's state")
+    llm.input_ids[:len(tokens)] = tokens
+    llm.n_tokens = len(tokens)
+    llm._requires_eval = True
 
 
 def faster_build_hint(system_info: str, cpu_flags: str) -> str:

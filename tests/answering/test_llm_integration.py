@@ -85,7 +85,7 @@ def test_the_model_reads_whether_a_sentence_answers_a_question(engine):
     fitted between such readings are routes.json's."""
     from rag.answering.bundled import LlamaCppGenerator
     from rag.answering.model import AUTO_POLICY
-    from rag.answering.prompt import READING_WORDS, reading_messages
+    from rag.answering.prompt import READING_WORDS, pick_messages, pick_words, reading_messages
 
     # (question, the supporting sentence, that sentence with its title and neighbours as model.context_of gave them in
     # the round-14 article dev study: `claim_context` of artifacts/study-article-dev-r14.jsonl)
@@ -100,8 +100,15 @@ def test_the_model_reads_whether_a_sentence_answers_a_question(engine):
     try:
         yes, no = (reader.yes_probability(reading_messages(q, sentence, "zh", context if in_context else None),
                                           *READING_WORDS["zh"]) for q, sentence, context in (crypto, users))
+        # the pick's own system message pushes the answer prompt's out of llama.cpp's cache; its kept state is put
+        # back for the next reading (bundled.SystemStates), which reads exactly as before
+        reader.first_token_probabilities(pick_messages("How much did Meitu first make?", [crypto[1]]), pick_words(1))
+        again = reader.yes_probability(reading_messages(crypto[0], crypto[1], "zh", crypto[2] if in_context else None),
+                                       *READING_WORDS["zh"])
+        kept = len(reader._systems._states)
     finally:
         reader.close()
+    assert (again, kept) == (pytest.approx(yes, abs=1e-6), 2)
     # on either side of the saved cuts: the waiver's (when one is saved) and the refusal cut's (when above 0)
     assert math.isinf(AUTO_POLICY.waive_claim_reading) or yes >= AUTO_POLICY.waive_claim_reading > no, (yes, no)
     assert AUTO_POLICY.min_reading <= 0.0 or no < AUTO_POLICY.min_reading <= yes, (yes, no)

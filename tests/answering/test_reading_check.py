@@ -369,11 +369,29 @@ class ReadingLlama:
             self.evaluated += len(batch)
 
 
-def reader_with(llm: ReadingLlama, tmp_path):  # noqa: ANN001, ANN201
-    from rag.answering.bundled import LlamaCppGenerator, _end_between_calls
+class KeptStates:
+    """SystemStates' save and restore for a ReadingLlama: a state is the tokens its cache held."""
+
+    def __init__(self) -> None:
+        self.saved, self.restored = 0, 0
+
+    def save(self, llm: ReadingLlama) -> bytes:
+        self.saved += 1
+        return json.dumps(llm._input_ids[:llm.n_tokens]).encode()
+
+    def restore(self, llm: ReadingLlama, tokens: list[int], state: bytes) -> None:
+        assert json.loads(state) == tokens
+        self.restored += 1
+        llm._input_ids, llm.n_tokens = list(tokens), len(tokens)
+
+
+def reader_with(llm: ReadingLlama, tmp_path, states: KeptStates | None = None):  # noqa: ANN001, ANN201
+    from rag.answering.bundled import LlamaCppGenerator, SystemStates, _end_between_calls
 
     g = LlamaCppGenerator(tmp_path / "m.gguf", "qwen", reply_cache=0)
     g._llm = llm
+    states = states or KeptStates()
+    g._systems = SystemStates(save=states.save, restore=states.restore)
     _end_between_calls(llm, g._end_reason, g._record)  # what load() does to the real model
     return g
 
@@ -393,6 +411,48 @@ def test_the_bundled_reading_reuses_the_cached_system_message_and_reads_the_firs
     assert shared > len(SYSTEM)
     g.yes_probability(second, "是", "不是")
     assert (llm.evaluated, llm.n_tokens) == (whole + len(text) - shared, len(text))  # only what differs was read
+
+
+def test_a_prompt_with_another_system_message_does_not_cost_the_next_reading_its_own(tmp_path):
+    """The pick has a system message of its own: without kept states the next reading would read the answer
+    prompt's system message again (README step 20's 1.5 s); its kept state is put back instead."""
+    from rag.answering.bundled import template_text
+    from rag.answering.prompt import PICK_SYSTEM, pick_messages
+
+    states = KeptStates()
+    llm = ReadingLlama()
+    g = reader_with(llm, tmp_path, states)
+    reading = reading_messages("美图去年赚了多少钱？", "美图净利润3.7亿元。")
+    whole = len(template_text(reading) + "<|im_start|>assistant\n")
+    g.yes_probability(reading, "是", "不是")
+    assert (llm.evaluated, states.saved, states.restored) == (whole, 1, 0)  # the system message read once, then kept
+    pick = pick_messages("Which?", ["甲。"])
+    g.first_token_probabilities(pick, ["0", "1"])
+    shared = next(i for i, (a, b) in enumerate(zip(template_text(reading), template_text(pick), strict=False)) if a != b)
+    assert template_text(pick)[:shared] == "<|im_start|>system\nYou "
+    read = whole + len(template_text(pick) + "<|im_start|>assistant\n") - shared
+    assert (llm.evaluated, states.saved, states.restored) == (read, 2, 0)
+    again = reading_messages("美图有多少员工？", "美图月活用户2.49亿。")
+    g.yes_probability(again, "是", "不是")
+    system = len(template_text(again[:1]))
+    assert system > len(SYSTEM) > len(PICK_SYSTEM)
+    after = len(template_text(again) + "<|im_start|>assistant\n")
+    assert (llm.evaluated, states.saved, states.restored) == (read + after - system, 2, 1)  # only the rest was read
+    g.first_token_probabilities(pick_messages("Which one?", ["乙。"]), ["0", "1"])
+    assert states.restored == 2  # the pick's own, put back too
+
+
+def test_stop_while_a_system_message_is_read_keeps_no_state_of_it(tmp_path):
+    control = Control()
+    states = KeptStates()
+    llm = ReadingLlama(on_decode=lambda n: control.stop.set() if n == 2 else None)
+    g = reader_with(llm, tmp_path, states)
+    with pytest.raises(GenerationFailed, match="^stopped while reading$"):
+        g.yes_probability(reading_messages("美图去年赚了多少钱？", "美图净利润3.7亿元。"), "是", "不是", control)
+    assert (llm.n_tokens, states.saved) == (8, 0)  # two batches of the system message, and no half state kept
+    control.stop.clear()
+    g.yes_probability(reading_messages("美图去年赚了多少钱？", "美图净利润3.7亿元。"), "是", "不是")
+    assert (states.saved, llm._input_ids[:8] == llm.tokenize(b"<|im_start|>system\n")[:8]) == (1, True)
 
 
 def test_stop_ends_a_reading_between_batches_and_frees_the_model(tmp_path):
