@@ -223,6 +223,19 @@ class LlamaCppGenerator:
                 _append_reply(self.reply_file, self.name, key, generation)
         return generation
 
+    def keep_systems(self, systems: Sequence[str]) -> None:
+        """Read each system message now and keep the model's state after it (SystemStates), so that the first
+        question asked pays for none of them; the cache is left holding the last. GenerationFailed when the
+        model cannot be loaded or llama.cpp fails."""
+        with self._lock:
+            llm = self.load()
+            try:
+                for system in systems:
+                    self._systems.prepare(llm, [{"role": "system", "content": system}])
+            except Exception as exc:  # llama.cpp errors (a decode failure)
+                raise GenerationFailed(f"the model failed while reading its system messages ({type(exc).__name__}: "
+                                       f"{exc})") from None
+
     def yes_probability(self, messages: Sequence[dict[str, str]], yes: str, no: str,
                         control: Control | None = None) -> float:
         """P(the reply's first token is `yes`'s first token) against `no`'s (the reading check): the first of

@@ -477,6 +477,17 @@ class ModelAnswerer:
             if progress:
                 progress(f"the language model cannot run ({exc}); answers will be extractive")
             return str(exc)
+        keep = getattr(inner, "keep_systems", None)
+        if keep is not None:
+            # read now, not with the first question: the pick's system message (when English questions get one),
+            # then the answer prompt's, which the reading check shares and the cache is left holding
+            systems = [PICK_SYSTEMS[self.policy.pick_system]] if self.policy.pick_sentences else []
+            try:
+                keep([*systems, system_message(self.policy.prompt_examples)])
+            except GenerationFailed as exc:
+                if progress:
+                    progress(f"the language model cannot run ({exc}); answers will be extractive")
+                return str(exc)
         hint = getattr(inner, "build_hint", lambda: "")()
         if progress and hint:
             progress(hint)

@@ -24,7 +24,7 @@ from rag.answering.citations import check_citations
 from rag.answering.context import select_excerpts
 from rag.answering.extractive import ExtractiveAnswerer
 from rag.answering.generation import Control, Generation, GenerationFailed
-from rag.answering.model import DEFAULT_POLICY, ModelAnswerer
+from rag.answering.model import AUTO_POLICY, DEFAULT_POLICY, ModelAnswerer
 from rag.answering.prompt import SYSTEM, build_messages
 from rag.answering.question import Question
 from rag.answering.support import (
@@ -312,6 +312,36 @@ def test_warming_the_model_passes_the_build_hint_to_the_progress():
     said: list[str] = []
     assert ModelAnswerer(Loaded(), ExtractiveAnswerer()).warm(said.append) == ""
     assert said == ["loading the language model fake", "a faster build exists"]
+
+
+def test_warming_reads_the_pick_and_answer_system_messages_before_the_first_question():
+    from rag.answering.prompt import PICK_SYSTEMS, SYSTEM
+
+    class Keeping:
+        name = "fake"
+
+        def __init__(self, fails: bool = False) -> None:
+            self.kept: list[list[str]] = []
+            self.fails = fails
+
+        def load(self):
+            return object()
+
+        def keep_systems(self, systems):  # noqa: ANN001
+            if self.fails:
+                raise GenerationFailed("the model failed while reading its system messages (RuntimeError: decode)")
+            self.kept.append(list(systems))
+
+    model = Keeping()
+    assert ModelAnswerer(model, ExtractiveAnswerer(), policy=AUTO_POLICY).warm() == ""
+    assert model.kept == [[PICK_SYSTEMS[AUTO_POLICY.pick_system], SYSTEM]]  # the answer prompt's last: left cached
+    no_pick = Keeping()
+    ModelAnswerer(no_pick, ExtractiveAnswerer(), policy=replace(AUTO_POLICY, pick_sentences=0)).warm()
+    assert no_pick.kept == [[SYSTEM]]
+    said: list[str] = []
+    why = ModelAnswerer(Keeping(fails=True), ExtractiveAnswerer(), policy=AUTO_POLICY).warm(said.append)
+    assert why == "the model failed while reading its system messages (RuntimeError: decode)"
+    assert said[-1] == f"the language model cannot run ({why}); answers will be extractive"
 
 
 def _fake_parts(tmp_path: Path, blobs: list[bytes]) -> tuple[GgufParts, tuple[str, ...]]:

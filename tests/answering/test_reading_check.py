@@ -442,6 +442,26 @@ def test_a_prompt_with_another_system_message_does_not_cost_the_next_reading_its
     assert states.restored == 2  # the pick's own, put back too
 
 
+def test_system_messages_kept_at_start_up_are_not_read_again_by_the_first_questions(tmp_path):
+    from rag.answering.bundled import template_text
+    from rag.answering.prompt import PICK_SYSTEM, pick_messages
+
+    states = KeptStates()
+    llm = ReadingLlama()
+    g = reader_with(llm, tmp_path, states)
+    g.keep_systems([PICK_SYSTEM, SYSTEM])
+    systems = len(template_text([{"role": "system", "content": PICK_SYSTEM}])) + len(template_text(
+        [{"role": "system", "content": SYSTEM}])) - len("<|im_start|>system\nYou ")  # the two share that much
+    assert (llm.evaluated, states.saved) == (systems, 2)
+    reading = reading_messages("美图去年赚了多少钱？", "美图净利润3.7亿元。")
+    g.yes_probability(reading, "是", "不是")  # the cache holds the answer prompt's system message: the rest is read
+    rest = len(template_text(reading) + "<|im_start|>assistant\n") - len(template_text(reading[:1]))
+    assert (llm.evaluated, states.saved, states.restored) == (systems + rest, 2, 0)
+    pick = pick_messages("Which?", ["甲。"])
+    g.first_token_probabilities(pick, ["0", "1"])
+    assert (states.saved, states.restored) == (2, 1)
+
+
 def test_stop_while_a_system_message_is_read_keeps_no_state_of_it(tmp_path):
     control = Control()
     states = KeptStates()
