@@ -106,6 +106,10 @@ class LlamaCppGenerator:
                                         n_threads_batch=threads, n_batch=PROMPT_BATCH, use_mmap=False,
                                         verbose=False)
             _end_between_calls(self._llm, self._end_reason, self._record)
+            # the kept states are of ChatML system turns (template_text): another chat template's prompts would
+            # never start with them
+            template = (getattr(self._llm, "metadata", None) or {}).get("tokenizer.chat_template", "")
+            self._systems = SystemStates(keep=SYSTEM_STATES if "<|im_start|>" in template else 0)
             # freed before the interpreter tears llama_cpp down (its own destructor then fails noisily)
             atexit.register(self.close)
         except Exception as exc:  # a damaged or foreign file: llama.cpp says only "failed to load"

@@ -462,6 +462,28 @@ def test_system_messages_kept_at_start_up_are_not_read_again_by_the_first_questi
     assert (states.saved, states.restored) == (2, 1)
 
 
+@pytest.mark.parametrize(("template", "kept"), [("{{ '<|im_start|>' + message['role'] }}", 4),
+                                               ("{{ '<start_of_turn>' + message['role'] }}", 0)])
+def test_system_states_are_kept_only_for_a_chatml_model(tmp_path, monkeypatch, template, kept):
+    """The kept states are of ChatML system turns: a GGUF with another chat template (RAG_LLM_MODEL_PATH) keeps
+    none, rather than reading a system turn its prompts never start with."""
+    llama_cpp = pytest.importorskip("llama_cpp")
+
+    class Loaded:
+        def __init__(self, **_: object) -> None:
+            self.metadata = {"tokenizer.chat_template": template}
+
+    monkeypatch.setattr(llama_cpp, "Llama", Loaded)
+    path = tmp_path / "m.gguf"
+    path.write_bytes(b"GGUF")
+    from rag.answering.bundled import LlamaCppGenerator
+
+    g = LlamaCppGenerator(path, "other")
+    g.load()
+    assert g._systems.keep == kept
+    g._llm = None  # nothing of llama.cpp's to free
+
+
 def test_stop_while_a_system_message_is_read_keeps_no_state_of_it(tmp_path):
     control = Control()
     states = KeptStates()
