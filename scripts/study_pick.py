@@ -52,6 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sentences", type=int, default=PICK_SENTENCES, help="sentences shown to the model")
     ap.add_argument("--system", choices=sorted(PICK_SYSTEMS), default="pick",
                     help="the pick's system message: its own, or the answer prompt's (kept cached between the two)")
+    ap.add_argument("--unbarred", action="store_true",
+                    help="lift the extractive answerer's standing bar for English questions (model.json "
+                         "cross_language_standing), so that every question is picked for and the bar can be fitted "
+                         "with the pick's cut (each row records its standing)")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args(argv)
     if not 1 <= args.sentences <= PICK_MAX:
@@ -76,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
         engine.add_documents(documents)
     generator = sm.LlamaCppGenerator(Path(config.llm_model_path), "qwen", 0, 120.0)
     extractive = sm.ExtractiveAnswerer(config.max_answer_chars)
+    if args.unbarred:
+        extractive = sm.ExtractiveAnswerer(config.max_answer_chars, replace(
+            extractive.models, meta={**extractive.models.meta, "cross_language_standing": -math.inf}))
     # record every pick, refuse nothing by it (choose_policy.py --pick fits the cut)
     policy = replace(AUTO_POLICY, pick_sentences=args.sentences, pick_none_at=math.inf, pick_system=args.system)
     answerer = ModelAnswerer(generator, extractive, policy, name="auto")
@@ -95,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
                      if outcome.pick else [])
             row = {**case, "shape": analysis.shape if analysis else "",
                    "cross_language": bool(analysis and analysis.cross_language), "system": args.system,
+                   "standing": round(float(analysis.standing), 4) if analysis else None, "unbarred": args.unbarred,
                    "extractive": own.text if own else "", "extractive_refused": own.refused if own else True,
                    "pick": list(outcome.pick), "sentences": shown, "failure": outcome.failure,
                    "answer": outcome.answer.text, "refused": outcome.answer.refused, "reason": outcome.answer.reason,
