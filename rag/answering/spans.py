@@ -158,7 +158,9 @@ def list_items(sentence: str) -> list[tuple[int, int]]:
 
 def list_position(question: str, sentence: str, context: str) -> int | None:
     """Which item of an enumeration the question asks for: the position, in an earlier list of names
-    ("A、B和C" before 分别为), of the name the question mentions. None when that cannot be told."""
+    ("A、B和C" before 分别为), of the name the question mentions. None when that cannot be told, or when the names
+    are not as many as the items (分别 pairs them one by one: "美图总收入与净利润" in the sentence before "核心业务分别为
+    A、B和C" names no item of it)."""
     m = LIST_CUE.search(sentence)
     head = (context + sentence[:m.start()]) if m else ""
     if not head:
@@ -167,6 +169,8 @@ def list_position(question: str, sentence: str, context: str) -> int | None:
     if not lists:
         return None
     names = [n.strip() for n in split_items(lists[-1])]
+    if len(names) != len(list_items(sentence)):
+        return None
     names = [re.sub(r"^.*?(?:为|是|包括|有)", "", n) or n for n in names]
     # score each name by the character bigrams that only it has (学院 in every name says nothing) and that
     # the question uses; a clear winner is the item asked for

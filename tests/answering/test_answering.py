@@ -98,6 +98,10 @@ def test_list_position_on_other_texts() -> None:
     assert list_position("理学院有多少学生？", sentence, context) == 1
     assert list_position("工学院有多少学生？", sentence, context) == 2
     assert list_position("学校一共有多少学生？", sentence, context) is None  # no item named: no guess
+    # two names before three items: the names are not what 分别 pairs the items with (the article's sentence pair)
+    assert list_position("净利润呢？", "从业务来看,美图的核心业务分别为影像与设计产品业务、美业解决方案业务和广告业务。",
+                         "美图总收入与净利润快速增长的背后,离不开AI的助力。") is None
+    assert list_position("文学院呢？", "学生人数分别为1200人和950人。", "该校设有文学院、理学院和工学院。") is None
 
 
 def test_span_candidates_hold_the_answers() -> None:
