@@ -79,6 +79,15 @@ def test_real_followup(real_engine):
     assert answer.retrieval_query.startswith("美图的CFO是谁？")
 
 
+def test_a_followup_to_a_summary_asks_its_own_question(real_engine):
+    """The issue's example: "那它的净利润呢？" after a summary answers the net profit (it once got the summary again)."""
+    first = real_engine.ask("这篇文章的主要内容是什么？")
+    history = [{"role": "user", "content": "这篇文章的主要内容是什么？"}, {"role": "assistant", "content": first.text}]
+    answer = real_engine.ask("那它的净利润呢？", history=history)
+    assert_cited_answer(answer, "3.7亿")
+    assert answer.retrieval_query == "那它的净利润呢？" and answer.text != first.text
+
+
 def test_cli_ask_json(real_index_dir):
     out = run_rag("ask", "美图2023年的总收入是多少？", "--json", "--index-dir", str(real_index_dir))
     assert out.returncode == 0, out.stderr

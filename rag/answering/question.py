@@ -4,6 +4,8 @@ it leans on.
 Follow-ups are resolved before retrieval: when a question leans on the conversation (a pronoun such as
 他/它/其/this/he, or it is very short), the previous user question is put in front of it for retrieval, so
 "他对毛利率说了什么？" after "美图的CFO是谁？" searches for both. The answer still answers the question as asked.
+A summary question is not leaned on: it names nothing a follow-up could ask about again ("那它的净利润呢？" after
+"这篇文章的主要内容是什么？" asks the net profit, the issue's own example).
 """
 
 from __future__ import annotations
@@ -36,10 +38,11 @@ def check_history(history: object) -> list[dict]:
 
 
 def followup_context(question: str, history: Sequence[dict] | None) -> str:
-    """The earlier user question that `question` leans on, or "" when it stands on its own."""
+    """The earlier user question that `question` leans on, or "" when it stands on its own (or the earlier one
+    asks for a summary, which names nothing to ask about again)."""
     previous = [t.get("content", "") for t in check_history(history) if t.get("role") == "user" and t.get("content")]
     if previous and (FOLLOWUP.search(question) or len(question) <= SHORT_FOLLOWUP_CHARS):
-        return previous[-1]
+        return "" if answer_shape(previous[-1]) == "summary" else previous[-1]
     return ""
 
 

@@ -66,6 +66,10 @@ def test_question_followup_and_history_errors() -> None:
     assert q.previous == "美图的CFO是谁？"
     assert q.retrieval_query == "美图的CFO是谁？ 他对毛利率说了什么？"
     assert Question.make("美图2023年的总收入是多少？", history).previous == ""
+    # a summary question names nothing to ask about again: the follow-up stands on its own (the example)
+    summary = [{"role": "user", "content": "这篇文章的主要内容是什么？"}, {"role": "assistant", "content": "美图……[1]"}]
+    assert Question.make("那它的净利润呢？", summary).retrieval_query == "那它的净利润呢？"
+    assert Question.make("Its net profit?", [{"role": "user", "content": "Summarize the article."}]).previous == ""
     with pytest.raises(InputError, match="history must be a list"):
         Question.make("他是谁？", "美图的CFO是谁？")  # type: ignore[arg-type]
 
