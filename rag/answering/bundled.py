@@ -106,10 +106,13 @@ class LlamaCppGenerator:
                                         n_threads_batch=threads, n_batch=PROMPT_BATCH, use_mmap=False,
                                         verbose=False)
             _end_between_calls(self._llm, self._end_reason, self._record)
-            # the kept states are of ChatML system turns (template_text): another chat template's prompts would
-            # never start with them
-            template = (getattr(self._llm, "metadata", None) or {}).get("tokenizer.chat_template", "")
-            self._systems = SystemStates(keep=SYSTEM_STATES if "<|im_start|>" in template else 0)
+            # the kept states are of ChatML system turns with nothing before them (template_text): the prompts of
+            # another chat template, or of one that puts a BOS token first, would never start with them
+            meta = getattr(self._llm, "metadata", None) or {}
+            template = meta.get("tokenizer.chat_template", "")
+            plain = ("<|im_start|>" in template and "bos_token" not in template
+                     and meta.get("tokenizer.ggml.add_bos_token", "false") != "true")
+            self._systems = SystemStates(keep=SYSTEM_STATES if plain else 0)
             # freed before the interpreter tears llama_cpp down (its own destructor then fails noisily)
             atexit.register(self.close)
         except Exception as exc:  # a damaged or foreign file: llama.cpp says only "failed to load"
@@ -312,9 +315,14 @@ class SystemStates:
         cached = [int(t) for t in llm._input_ids[:llm.n_tokens][:len(prefix)]]
         if key in self._states:
             self._states.move_to_end(key)
-            if cached != prefix:
+            if cached == prefix:
+                return
+            try:
                 self.restore(llm, prefix, self._states[key])
-            return
+                return
+            except RuntimeError:  # llama.cpp refused the state: read the message again below and keep a new one
+                del self._states[key]
+                cached = []
         shared = 0
         while shared < len(cached) and cached[shared] == prefix[shared]:
             shared += 1

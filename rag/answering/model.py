@@ -480,14 +480,15 @@ class ModelAnswerer:
         keep = getattr(inner, "keep_systems", None)
         if keep is not None:
             # read now, not with the first question: the pick's system message (when English questions get one),
-            # then the answer prompt's, which the reading check shares and the cache is left holding
+            # then the answer prompt's (the reading check's too, without worked examples), which the cache is left
+            # holding. A failure here costs only that: each question reads them as before.
             systems = [PICK_SYSTEMS[self.policy.pick_system]] if self.policy.pick_sentences else []
             try:
                 keep([*systems, system_message(self.policy.prompt_examples)])
             except GenerationFailed as exc:
                 if progress:
-                    progress(f"the language model cannot run ({exc}); answers will be extractive")
-                return str(exc)
+                    progress(f"the language model could not read its system messages ahead ({exc}); each question "
+                             "will read them")
         hint = getattr(inner, "build_hint", lambda: "")()
         if progress and hint:
             progress(hint)

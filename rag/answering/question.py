@@ -4,8 +4,8 @@ it leans on.
 Follow-ups are resolved before retrieval: when a question leans on the conversation (a pronoun such as
 他/它/其/this/he, or it is very short), the previous user question is put in front of it for retrieval, so
 "他对毛利率说了什么？" after "美图的CFO是谁？" searches for both. The answer still answers the question as asked.
-A summary question is not leaned on: it names nothing a follow-up could ask about again ("那它的净利润呢？" after
-"这篇文章的主要内容是什么？" asks the net profit, the issue's own example).
+A summary of the whole document is not leaned on: it names nothing a follow-up could ask about again ("那它的净利润呢？"
+after "这篇文章的主要内容是什么？" asks the net profit, the issue's own example).
 """
 
 from __future__ import annotations
@@ -27,6 +27,11 @@ FOLLOWUP = re.compile(r"他|她|它|其|该|上述|前者|后者|[这那此](?:[
 SHORT_FOLLOWUP_CHARS = 6
 
 
+# A summary question about the whole document ("这篇文章的主要内容是什么？", "Summarize the article."), not about something
+# it names ("吴欣鸿在发布会上讲了什么？" names the person a follow-up's 他 means).
+WHOLE_DOCUMENT = re.compile(r"这篇|本文|全文|该文|文章|文档|原文|报道|\b(?:the|this) (?:article|document|text|story|report|paper|page|passage|file)\b", re.I)
+
+
 def check_history(history: object) -> list[dict]:
     """The conversation as a list of {"role", "content"} turns; raises InputError naming what is wrong."""
     if history is None:
@@ -39,10 +44,10 @@ def check_history(history: object) -> list[dict]:
 
 def followup_context(question: str, history: Sequence[dict] | None) -> str:
     """The earlier user question that `question` leans on, or "" when it stands on its own (or the earlier one
-    asks for a summary, which names nothing to ask about again)."""
+    asks for a summary of the whole document, which names nothing to ask about again)."""
     previous = [t.get("content", "") for t in check_history(history) if t.get("role") == "user" and t.get("content")]
     if previous and (FOLLOWUP.search(question) or len(question) <= SHORT_FOLLOWUP_CHARS):
-        return "" if answer_shape(previous[-1]) == "summary" else previous[-1]
+        return "" if answer_shape(previous[-1]) == "summary" and WHOLE_DOCUMENT.search(previous[-1]) else previous[-1]
     return ""
 
 

@@ -156,6 +156,18 @@ def list_items(sentence: str) -> list[tuple[int, int]]:
     return items if len(items) >= 2 else []
 
 
+def list_length(sentence: str) -> int:
+    """How many items an enumeration holds: those of its first comma clause when that clause is a list of its own
+    ("分别为1200人、950人，均创新高" holds two), else every item `list_items` finds ("分别为1200人，950人和1830人")."""
+    m = LIST_CUE.search(sentence)
+    if not m:
+        return 0
+    first = re.split(r"[，,]", sentence[m.end():], maxsplit=1)[0]
+    if re.search(r"、|和|及|与|以及", first):
+        return len(split_items(first.rstrip("。；;！!？?")))
+    return len(list_items(sentence))
+
+
 def list_position(question: str, sentence: str, context: str) -> int | None:
     """Which item of an enumeration the question asks for: the position, in an earlier list of names
     ("A、B和C" before 分别为), of the name the question mentions. None when that cannot be told, or when the names
@@ -169,7 +181,7 @@ def list_position(question: str, sentence: str, context: str) -> int | None:
     if not lists:
         return None
     names = [n.strip() for n in split_items(lists[-1])]
-    if len(names) != len(list_items(sentence)):
+    if len(names) != list_length(sentence):
         return None
     names = [re.sub(r"^.*?(?:为|是|包括|有)", "", n) or n for n in names]
     # score each name by the character bigrams that only it has (学院 in every name says nothing) and that

@@ -70,6 +70,9 @@ def test_question_followup_and_history_errors() -> None:
     summary = [{"role": "user", "content": "这篇文章的主要内容是什么？"}, {"role": "assistant", "content": "美图……[1]"}]
     assert Question.make("那它的净利润呢？", summary).retrieval_query == "那它的净利润呢？"
     assert Question.make("Its net profit?", [{"role": "user", "content": "Summarize the article."}]).previous == ""
+    # a summary of something the question names is leaned on as before
+    said = [{"role": "user", "content": "吴欣鸿在发布会上讲了什么？"}, {"role": "assistant", "content": "……[1]"}]
+    assert Question.make("他提到AI了吗？", said).previous == "吴欣鸿在发布会上讲了什么？"
     with pytest.raises(InputError, match="history must be a list"):
         Question.make("他是谁？", "美图的CFO是谁？")  # type: ignore[arg-type]
 
@@ -106,6 +109,8 @@ def test_list_position_on_other_texts() -> None:
     assert list_position("净利润呢？", "从业务来看,美图的核心业务分别为影像与设计产品业务、美业解决方案业务和广告业务。",
                          "美图总收入与净利润快速增长的背后,离不开AI的助力。") is None
     assert list_position("文学院呢？", "学生人数分别为1200人和950人。", "该校设有文学院、理学院和工学院。") is None
+    # a clause after the list is not an item of it
+    assert list_position("理学院的学生有多少？", "文学院和理学院的学生分别为1200人、950人，均创新高。", "") == 1
 
 
 def test_span_candidates_hold_the_answers() -> None:

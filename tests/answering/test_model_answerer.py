@@ -339,9 +339,9 @@ def test_warming_reads_the_pick_and_answer_system_messages_before_the_first_ques
     ModelAnswerer(no_pick, ExtractiveAnswerer(), policy=replace(AUTO_POLICY, pick_sentences=0)).warm()
     assert no_pick.kept == [[SYSTEM]]
     said: list[str] = []
-    why = ModelAnswerer(Keeping(fails=True), ExtractiveAnswerer(), policy=AUTO_POLICY).warm(said.append)
-    assert why == "the model failed while reading its system messages (RuntimeError: decode)"
-    assert said[-1] == f"the language model cannot run ({why}); answers will be extractive"
+    assert ModelAnswerer(Keeping(fails=True), ExtractiveAnswerer(), policy=AUTO_POLICY).warm(said.append) == ""
+    assert said[-1] == ("the language model could not read its system messages ahead (the model failed while reading "
+                        "its system messages (RuntimeError: decode)); each question will read them")
 
 
 def _fake_parts(tmp_path: Path, blobs: list[bytes]) -> tuple[GgufParts, tuple[str, ...]]:

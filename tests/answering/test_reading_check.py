@@ -462,16 +462,19 @@ def test_system_messages_kept_at_start_up_are_not_read_again_by_the_first_questi
     assert (states.saved, states.restored) == (2, 1)
 
 
-@pytest.mark.parametrize(("template", "kept"), [("{{ '<|im_start|>' + message['role'] }}", 4),
-                                               ("{{ '<start_of_turn>' + message['role'] }}", 0)])
-def test_system_states_are_kept_only_for_a_chatml_model(tmp_path, monkeypatch, template, kept):
-    """The kept states are of ChatML system turns: a GGUF with another chat template (RAG_LLM_MODEL_PATH) keeps
-    none, rather than reading a system turn its prompts never start with."""
+@pytest.mark.parametrize(("template", "bos", "kept"), [("{{ '<|im_start|>' + message['role'] }}", "false", 4),
+                                                      ("{{ '<start_of_turn>' + message['role'] }}", "false", 0),
+                                                      ("{{ bos_token }}{{ '<|im_start|>' + message['role'] }}", "false", 0),
+                                                      ("{{ '<|im_start|>' + message['role'] }}", "true", 0)])
+def test_system_states_are_kept_only_for_a_chatml_model(tmp_path, monkeypatch, template, bos, kept):
+    """The kept states are of ChatML system turns with nothing before them: a GGUF with another chat template, or one
+    that puts a BOS token first (RAG_LLM_MODEL_PATH), keeps none, rather than reading a system turn its prompts never
+    start with."""
     llama_cpp = pytest.importorskip("llama_cpp")
 
     class Loaded:
         def __init__(self, **_: object) -> None:
-            self.metadata = {"tokenizer.chat_template": template}
+            self.metadata = {"tokenizer.chat_template": template, "tokenizer.ggml.add_bos_token": bos}
 
     monkeypatch.setattr(llama_cpp, "Llama", Loaded)
     path = tmp_path / "m.gguf"
@@ -485,16 +488,39 @@ def test_system_states_are_kept_only_for_a_chatml_model(tmp_path, monkeypatch, t
 
 
 def test_stop_while_a_system_message_is_read_keeps_no_state_of_it(tmp_path):
+    from rag.answering.bundled import template_text
+
     control = Control()
     states = KeptStates()
     llm = ReadingLlama(on_decode=lambda n: control.stop.set() if n == 2 else None)
     g = reader_with(llm, tmp_path, states)
     with pytest.raises(GenerationFailed, match="^stopped while reading$"):
         g.yes_probability(reading_messages("美图去年赚了多少钱？", "美图净利润3.7亿元。"), "是", "不是", control)
-    assert (llm.n_tokens, states.saved) == (8, 0)  # two batches of the system message, and no half state kept
+    assert (llm.n_tokens, llm.evaluated, states.saved) == (8, 8, 0)  # two batches of it, and no half state kept
     control.stop.clear()
-    g.yes_probability(reading_messages("美图去年赚了多少钱？", "美图净利润3.7亿元。"), "是", "不是")
-    assert (states.saved, llm._input_ids[:8] == llm.tokenize(b"<|im_start|>system\n")[:8]) == (1, True)
+    reading = reading_messages("美图去年赚了多少钱？", "美图净利润3.7亿元。")
+    g.yes_probability(reading, "是", "不是")
+    whole = len(template_text(reading) + "<|im_start|>assistant\n")
+    assert (states.saved, llm.evaluated) == (1, 8 + whole - 8)  # the 8 tokens read before were not read again
+
+
+def test_a_state_llama_cpp_refuses_is_read_again_and_kept_anew(tmp_path):
+    from rag.answering.prompt import pick_messages
+
+    states = KeptStates()
+    llm = ReadingLlama()
+    g = reader_with(llm, tmp_path, states)
+    reading = reading_messages("美图去年赚了多少钱？", "美图净利润3.7亿元。")
+    g.yes_probability(reading, "是", "不是")
+    g.first_token_probabilities(pick_messages("Which?", ["甲。"]), ["0", "1"])
+
+    def refuse(llm: ReadingLlama, tokens: list[int], state: bytes) -> None:
+        llm.n_tokens = 0
+        raise RuntimeError("llama.cpp could not restore a kept system message's state")
+
+    g._systems.restore = refuse
+    assert 0 < g.yes_probability(reading, "是", "不是") < 1  # answered: the system message read again
+    assert states.saved == 3 and len(g._systems._states) == 2
 
 
 def test_stop_ends_a_reading_between_batches_and_frees_the_model(tmp_path):
