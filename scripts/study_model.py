@@ -224,20 +224,27 @@ def dataset_cases(args: argparse.Namespace, rng: random.Random) -> tuple[list[di
     return cases, [make_document(s, c) for s, c, _ in kept + distractors]
 
 
-def translated(cases: list[dict], path: Path) -> list[dict]:
-    """The cases `path` (JSONL of {id, question}) translates, asked in its language over the same paragraphs and
-    gold answers; the original question is kept as `question_zh`."""
+def translated(cases: list[dict], path: Path, option: str = "--translations", tags: tuple[str, ...] = ("en",),
+               kept_as: str = "question_zh") -> list[dict]:
+    """The cases `path` (JSONL of {id, question}) rewrites, asked in its words over the same paragraphs and gold
+    answers, tagged `tags`; the original question is kept as `kept_as`. `option` names the file in messages."""
     try:
         rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
         english = {r["id"]: r["question"] for r in rows}
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise SystemExit(f"--translations {path}: cannot read it as JSONL of {{id, question}} ({exc})") from None
+        raise SystemExit(f"{option} {path}: cannot read it as JSONL of {{id, question}} ({exc})") from None
     unknown = sorted(set(english) - {c["id"] for c in cases})
     if unknown:
-        raise SystemExit(f"--translations {path}: {len(unknown)} ids are not cases of this sample (e.g. {unknown[0]}); "
+        raise SystemExit(f"{option} {path}: {len(unknown)} ids are not cases of this sample (e.g. {unknown[0]}); "
                          "give the same --dataset/--skip/--questions/--absent/--adversarial as when it was made")
-    return [{**c, "question_zh": c["question"], "question": english[c["id"]], "tags": ["en"]}
+    return [{**c, kept_as: c["question"], "question": english[c["id"]], "tags": list(tags)}
             for c in cases if c["id"] in english]
+
+
+def paraphrased(cases: list[dict], path: Path) -> list[dict]:
+    """The cases `path` (JSONL of {id, question}) paraphrases in Chinese (round 17: in words other than the
+    paragraph's, as a user who has not read it asks), tagged paraphrase; the original kept as `question_original`."""
+    return translated(cases, path, "--paraphrases", ("paraphrase",), "question_original")
 
 
 def own_cases(path: Path, split: str) -> list[dict]:
@@ -379,6 +386,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--translations", type=Path, default=None,
                     help="with --dataset: a JSONL file of {id, question} giving each case's question in English; only "
                          "the cases it lists are asked, in English, over the same Chinese paragraphs (tagged en)")
+    ap.add_argument("--paraphrases", type=Path, default=None,
+                    help="with --dataset: a JSONL file of {id, question} giving each case's question reworded in "
+                         "Chinese (eval/drcd_*_para.jsonl); only the cases it lists are asked, tagged paraphrase")
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--cache", type=Path, default=PROJECT_ROOT / "artifacts" / "generations.jsonl")
     args = ap.parse_args(argv)
@@ -397,8 +407,12 @@ def main(argv: list[str] | None = None) -> int:
         embedder = engine.embedder
     else:
         cases, documents = dataset_cases(args, rng)
+        if args.translations and args.paraphrases:
+            ap.error("give --translations or --paraphrases, not both")
         if args.translations:
             cases = translated(cases, args.translations)
+        if args.paraphrases:
+            cases = paraphrased(cases, args.paraphrases)
         embedder = load_embedder(config, progress=lambda m: print(m, file=sys.stderr))
         index_dir = Path(tempfile.mkdtemp(prefix="study-index-"))
         engine = Engine(config, index_dir, embedder, empty_index(embedder))

@@ -101,6 +101,19 @@ def test_study_model_asks_the_translated_questions_only(tmp_path):
         sm.translated(cases, path)
 
 
+def test_study_model_asks_the_paraphrased_questions_in_chinese(tmp_path):
+    sm = _script("study_model")
+    cases = [{"kind": "answerable", "id": "1-1", "question": "美图的首席财务官是谁？", "answers": ["颜劲良"]},
+             {"kind": "adversarial", "id": "1-2-swap", "question": "1933年谁…?", "answers": []}]
+    path = write_rows(tmp_path / "para.jsonl", [{"id": "1-1", "question": "美图管财务的高管叫啥？"}])
+    assert sm.paraphrased(cases, path) == [
+        {**cases[0], "question": "美图管财务的高管叫啥？", "question_original": "美图的首席财务官是谁？",
+         "tags": ["paraphrase"]}]
+    write_rows(path, [{"id": "9-9", "question": "谁？"}])
+    with pytest.raises(SystemExit, match="--paraphrases .*1 ids are not cases of this sample"):
+        sm.paraphrased(cases, path)
+
+
 def test_an_english_question_needs_its_numbers_in_the_answers_passage():
     assert decide.cross_language_numbers([]).answer
     refused = decide.cross_language_numbers(["15", "2019"])
