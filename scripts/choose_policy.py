@@ -523,6 +523,73 @@ def prefer_main(fit_paths: list[Path], report_paths: list[Path], write: Path | N
     return 0
 
 
+# A reply with no supported sentence answered by the extractive answerer instead (README step 21): the extractive
+# answer logit at or above which it is (inf: never, the reply is refused).
+UNSUPPORTED_GRID = [float("inf"), 2.0, 1.0, 0.0, -1.0, float("-inf")]
+
+
+def misread(row: dict) -> bool:
+    """The model answered a Chinese factoid and not one sentence of its reply is supported (nor did it say the
+    excerpts do not tell): the case ModelAnswerer.run falls back on at Policy.unsupported_fallback_score."""
+    return (row.get("reply") is not None and row.get("shape", "factoid") == "factoid" and "en" not in row.get("tags", ())
+            and bool(row["checked"]) and not row["model_refused"] and not any(c["kept"] for c in row["checked"]))
+
+
+def fallen_back(row: dict, at: float) -> tuple[bool, str]:
+    """(refused, answer text) as `preferred` answers with the saved cuts, and a misread reply (`misread`) answered
+    by the extractive answerer where its answer logit is at least `at` and it passes the same question checks (not
+    refused, the question's anchors in its passage, the claim cut beside its sentence)."""
+    refused, text = preferred(row, AUTO_POLICY.prefer_extractive_below)
+    score = row["extractive_score"] if row["extractive_score"] is not None else float("-inf")
+    if (not refused or not misread(row) or score < at or row["extractive_refused"] or row.get("extractive_missing")
+            or (row.get("extractive_claim_coverage") or 0.0) < AUTO_POLICY.min_claim_coverage):
+        return refused, text
+    return False, row["extractive"]
+
+
+def unsupported_main(fit_paths: list[Path], report_paths: list[Path], write: Path | None = None) -> int:
+    """Choose Policy.unsupported_fallback_score on the fitting sets with the saved cuts: the best balanced rate, the
+    sets averaged (ties: the higher logit, which falls back less); taken only if it beats never falling back. Rule
+    and grid written before the fit (round 17)."""
+    require_model_route(write, "--unsupported-fallback fits the fallback")
+    require_form([*fit_paths, *report_paths], AUTO_POLICY.reading_form, "the saved reading check (routes.json)")
+    fits = [load_rows(p) for p in fit_paths]
+
+    @functools.cache
+    def fit_rates(at: float) -> list[dict[str, float]]:
+        return [rates(rows, lambda r, a=at: fallen_back(r, a)) for rows in fits]
+
+    best = max(UNSUPPORTED_GRID, key=lambda a: (round(mean_balanced(fit_rates(a)), 6), a))
+    never = float("inf")
+    if round(mean_balanced(fit_rates(best)), 6) <= round(mean_balanced(fit_rates(never)), 6):
+        best = never
+    fit_table(["extractive logit at least", "balanced"], fit_paths,
+              [([f"{a:g}", f"{mean_balanced(fit_rates(a)):.2f}"], fit_rates(a)) for a in UNSUPPORTED_GRID])
+    print(f"\nchosen: a reply with no supported sentence falls back to the checked extractive answer at logit >= {best:g} "
+          f"(balanced {mean_balanced(fit_rates(best)):.2f} against {mean_balanced(fit_rates(never)):.2f} never)")
+    print("\n| set | rule | answerable right | not answerable refused | answerable refused | fell back |")
+    print("|---|---|---|---|---|---|")
+    for path in [*fit_paths, *report_paths]:
+        rows = load_rows(path)
+        role = "fitting" if path in fit_paths else "reporting"
+        for name, at in (("never", never), ("chosen", best)):
+            r = rates(rows, lambda row, a=at: fallen_back(row, a))
+            moved = sum(fallen_back(row, at) != fallen_back(row, never) for row in rows)
+            print(f"| {role}: {path.name} | {name} | {r['answerable']:.1f} | {r['refused']:.1f} | "
+                  f"{r['wrong_refusal']:.1f} | {moved} |")
+    if write is not None:
+        saved = json.loads(write.read_text(encoding="utf-8"))
+        saved["unsupported_fallback"] = ({"min_extractive_score": best, "fitted_on": [str(p) for p in fit_paths],
+                                          "how": "scripts/choose_policy.py --unsupported-fallback: with the saved "
+                                                 "claim, confidence, reading and hand-over cuts, the best mean of "
+                                                 "answerable-right and unanswerable-refused rates, the fitting sets "
+                                                 "averaged (ties: the higher logit), taken only if it beats never"}
+                                         if best != never else None)
+        write.write_text(json.dumps(saved, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {write}")
+    return 0
+
+
 # The English route (README step 14): an English question over Chinese text is answered by the extractive
 # answerer, which refuses it when its best sentence's cosine standing is below model.json's
 # cross_language_standing (first chosen on the article's dev split alone).
@@ -701,6 +768,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="choose the confidence below which a Chinese factoid the model answered is answered by the "
                          "extractive answerer instead (Policy.prefer_extractive_below), with the saved cuts (study rows "
                          "from --token-probs)")
+    ap.add_argument("--unsupported-fallback", action="store_true",
+                    help="choose the extractive answer logit at which a Chinese factoid reply with no supported "
+                         "sentence is answered by the extractive answerer instead (Policy.unsupported_fallback_score), "
+                         "with the saved cuts")
     ap.add_argument("--pick", action="store_true",
                     help="choose the pick's refusal cut (Policy.pick_none_at) for English questions over Chinese text, "
                          "on scripts/study_pick.py's rows")
@@ -711,6 +782,8 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--waiver-only goes with --reading (it fits the reading check's waiver alone)")
     if args.prefer_extractive:
         return prefer_main(args.fit, args.report, args.write)
+    if args.unsupported_fallback:
+        return unsupported_main(args.fit, args.report, args.write)
     if args.english_standing:
         return english_main(args.fit, args.report, args.write)
     if args.reading:

@@ -120,6 +120,12 @@ class Policy:
     # Off the article the extractive sentence finder is right more often than the model's unsure reading (README,
     # "How auto was chosen", step 16). Fitted by scripts/choose_policy.py --prefer-extractive, saved in routes.json.
     prefer_extractive_below: float = 0.0
+    # A factoid whose reply has no supported sentence (the model misread the excerpt: 333.2% for 233.2%, another list
+    # item's figure) and that the model did not refuse in words is answered by the extractive answerer instead where
+    # its answer logit is at least this and its answer passes the same question checks as a fallback (inf: never,
+    # refuse). Any route; "auto" already falls back at `extractive_fallback_score` for any failed check. Fitted by
+    # scripts/choose_policy.py --unsupported-fallback and saved in routes.json (README, step 21).
+    unsupported_fallback_score: float = math.inf
     # The pick (prompt.pick_messages): an English question over Chinese text (the extractive answerer's
     # `cross_language`), on the extractive route, is answered with whichever of the extractive answerer's
     # `pick_sentences` best sentences the model picks (its first-token probabilities over "0".."K"), and refused where
@@ -253,6 +259,22 @@ def load_prefer_extractive(path: Path = ROUTES_FILE) -> dict:
     return {"prefer_extractive_below": float(below)}
 
 
+def load_unsupported_fallback(path: Path = ROUTES_FILE) -> dict:
+    """The saved extractive logit at which a factoid reply with no supported sentence falls back to the extractive
+    answer, as a Policy field (none when none was fitted: never)."""
+    if not path.is_file():
+        return {}
+    saved = json.loads(path.read_text(encoding="utf-8")).get("unsupported_fallback")
+    if saved is None:
+        return {}
+    at = saved.get("min_extractive_score") if isinstance(saved, dict) else None
+    if not _is_number(at):
+        raise ModelError(f"{path} has unsupported_fallback {saved!r}: its `min_extractive_score` must be a number (or "
+                         "write unsupported_fallback: null). Rerun scripts/choose_policy.py --unsupported-fallback "
+                         "--write.")
+    return {"unsupported_fallback_score": float(at)}
+
+
 def load_pick(path: Path = ROUTES_FILE) -> dict:
     """The saved pick of an English question's sentence as Policy fields (none when none was fitted: no pick)."""
     if not path.is_file():
@@ -276,7 +298,7 @@ def load_pick(path: Path = ROUTES_FILE) -> dict:
 
 AUTO_POLICY = Policy(min_question_coverage=0.4, min_extractive_score=-1.0, extractive_fallback_score=1.0,
                      routes=load_routes(), min_claim_coverage=load_claim_cut(), **load_confidence(),
-                     **load_reading(), **load_prefer_extractive(), **load_pick())
+                     **load_reading(), **load_prefer_extractive(), **load_unsupported_fallback(), **load_pick())
 
 
 @dataclass(frozen=True)
@@ -562,12 +584,17 @@ class ModelAnswerer:
                         "passes the same checks.")
                 answer = replace(instead, notice=with_notes(instead.notice, note))
         if answer is None:
-            answer = self.when_unsupported(question, hits, evidence, analysis, decision.reason, p)
+            # nothing it wrote is supported (and it did not say the excerpts do not tell): it misread them, and the
+            # extractive sentence finder may still have found the answer (README step 21)
+            misread = factoid and checked and not kept and not model_refused
+            fallback_at = min(p.extractive_fallback_score, p.unsupported_fallback_score) if misread else None
+            answer = self.when_unsupported(question, hits, evidence, analysis, decision.reason, p, fallback_at)
             if answer.refused and kept and not model_refused:  # what its answer stood on, said not to answer
                 best = max(kept, key=lambda c: c.claim_coverage)
                 answer = refuse_with_closest(answer, best.origin, best.support.sentence)  # type: ignore[arg-type,union-attr]
-        # a handed-over answer is not the model's: what its reply left out is not news about this answer
-        notes = [answer.notice, left_out_notice(checked) if not answer.refused and not handed else "", stop_note]
+        # a handed-over or fallen-back answer is not the model's: what its reply left out is not news about this answer
+        theirs = not answer.refused and not handed and answer.answerer == self.name
+        notes = [answer.notice, left_out_notice(checked) if theirs else "", stop_note]
         if answer.refused and not model_refused and checked:
             notes.append(f"The model's answer was withheld: {answer.reason}.")
         elif (not answer.refused and below_cut and reading is not None and reading >= p.waive_claim_reading
@@ -649,11 +676,11 @@ class ModelAnswerer:
             return None
 
     def when_unsupported(self, question: Question, hits: Sequence[Hit], evidence: Evidence, analysis: Analysis,
-                         reason: str, policy: Policy) -> Answer:
+                         reason: str, policy: Policy, fallback_at: float | None = None) -> Answer:
         """The model's answer failed (`reason`): refuse, or give the extractive answer when its answer logit
-        clears Policy.extractive_fallback_score and it passes the same question checks."""
+        clears `fallback_at` (default Policy.extractive_fallback_score) and it passes the same question checks."""
         refusal = refuse(question.text, hits, self.name, analysis.shape, reason=reason)
-        if analysis.score < policy.extractive_fallback_score:
+        if analysis.score < (policy.extractive_fallback_score if fallback_at is None else fallback_at):
             return refusal
         answer, failed = self.checked_extractive(question, hits, evidence, analysis, policy)
         if answer is None:
