@@ -529,8 +529,9 @@ UNSUPPORTED_GRID = [float("inf"), 2.0, 1.0, 0.0, -1.0, float("-inf")]
 
 
 def misread(row: dict) -> bool:
-    """The model answered a Chinese factoid and not one sentence of its reply is supported (nor did it say the
-    excerpts do not tell): the case ModelAnswerer.run falls back on at Policy.unsupported_fallback_score."""
+    """The model answered a Chinese factoid, no sentence of its reply is kept (supported, with the question's anchors in
+    its passage), and it did not say the excerpts do not tell: the case ModelAnswerer.run falls back on at
+    Policy.unsupported_fallback_score (study rows hold no stopped reply)."""
     return (row.get("reply") is not None and row.get("shape", "factoid") == "factoid" and "en" not in row.get("tags", ())
             and bool(row["checked"]) and not row["model_refused"] and not any(c["kept"] for c in row["checked"]))
 
@@ -561,8 +562,6 @@ def unsupported_main(fit_paths: list[Path], report_paths: list[Path], write: Pat
 
     best = max(UNSUPPORTED_GRID, key=lambda a: (round(mean_balanced(fit_rates(a)), 6), a))
     never = float("inf")
-    if round(mean_balanced(fit_rates(best)), 6) <= round(mean_balanced(fit_rates(never)), 6):
-        best = never
     fit_table(["extractive logit at least", "balanced"], fit_paths,
               [([f"{a:g}", f"{mean_balanced(fit_rates(a)):.2f}"], fit_rates(a)) for a in UNSUPPORTED_GRID])
     print(f"\nchosen: a reply with no supported sentence falls back to the checked extractive answer at logit >= {best:g} "

@@ -120,8 +120,9 @@ class Policy:
     # Off the article the extractive sentence finder is right more often than the model's unsure reading (README,
     # "How auto was chosen", step 16). Fitted by scripts/choose_policy.py --prefer-extractive, saved in routes.json.
     prefer_extractive_below: float = 0.0
-    # A factoid whose reply has no supported sentence (the model misread the excerpt: 333.2% for 233.2%, another list
-    # item's figure) and that the model did not refuse in words is answered by the extractive answerer instead where
+    # A factoid whose reply has no kept sentence (none supported with the question's anchors in its passage: the model
+    # misread the excerpt, 333.2% for 233.2%, another list item's figure), not stopped and not refused by the model in
+    # words, is answered by the extractive answerer instead where
     # its answer logit is at least this and its answer passes the same question checks as a fallback (inf: never,
     # refuse). Any route; "auto" already falls back at `extractive_fallback_score` for any failed check. Fitted by
     # scripts/choose_policy.py --unsupported-fallback and saved in routes.json (README, step 21).
@@ -268,7 +269,7 @@ def load_unsupported_fallback(path: Path = ROUTES_FILE) -> dict:
     if saved is None:
         return {}
     at = saved.get("min_extractive_score") if isinstance(saved, dict) else None
-    if not _is_number(at):
+    if not _is_number(at) or math.isnan(at):
         raise ModelError(f"{path} has unsupported_fallback {saved!r}: its `min_extractive_score` must be a number (or "
                          "write unsupported_fallback: null). Rerun scripts/choose_policy.py --unsupported-fallback "
                          "--write.")
@@ -584,16 +585,17 @@ class ModelAnswerer:
                         "passes the same checks.")
                 answer = replace(instead, notice=with_notes(instead.notice, note))
         if answer is None:
-            # nothing it wrote is supported (and it did not say the excerpts do not tell): it misread them, and the
-            # extractive sentence finder may still have found the answer (README step 21)
-            misread = factoid and checked and not kept and not model_refused
+            # nothing it wrote is kept (supported, with the question's anchors in its passage), it did not say the
+            # excerpts do not tell, and it was not stopped: it misread them, and the extractive sentence finder may
+            # still have found the answer (README step 21)
+            misread = factoid and checked and not kept and not model_refused and not generation.stopped
             fallback_at = min(p.extractive_fallback_score, p.unsupported_fallback_score) if misread else None
             answer = self.when_unsupported(question, hits, evidence, analysis, decision.reason, p, fallback_at)
             if answer.refused and kept and not model_refused:  # what its answer stood on, said not to answer
                 best = max(kept, key=lambda c: c.claim_coverage)
                 answer = refuse_with_closest(answer, best.origin, best.support.sentence)  # type: ignore[arg-type,union-attr]
         # a handed-over or fallen-back answer is not the model's: what its reply left out is not news about this answer
-        theirs = not answer.refused and not handed and answer.answerer == self.name
+        theirs = not answer.refused and answer.answerer == self.name
         notes = [answer.notice, left_out_notice(checked) if theirs else "", stop_note]
         if answer.refused and not model_refused and checked:
             notes.append(f"The model's answer was withheld: {answer.reason}.")

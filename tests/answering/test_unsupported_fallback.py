@@ -11,7 +11,8 @@ from dataclasses import replace
 
 import pytest
 
-from rag.answering.model import DEFAULT_POLICY, ModelAnswerer, load_unsupported_fallback
+from rag.answering.generation import Generation
+from rag.answering.model import AUTO_POLICY, DEFAULT_POLICY, ModelAnswerer, load_unsupported_fallback
 from rag.errors import ModelError
 from tests.answering.test_confidence import Sure
 from tests.answering.test_model_answerer import _script, retrieved
@@ -20,9 +21,21 @@ from tests.answering.test_prefer_extractive import PROFIT_Q, extractive_with
 MISREAD = "美图2023年净利润为4.8亿元[1]。"  # no passage gives 4.8亿元: not one sentence is supported
 
 
-def ask(engine, reply: str, at: float, **policy):  # noqa: ANN001, ANN003, ANN201
+class Stopped:
+    """A generator whose reply was cut short by Stop."""
+
+    name = "scripted"
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def generate(self, messages, max_tokens, control=None):  # noqa: ANN001
+        return Generation(self.text, stopped=True)
+
+
+def ask(engine, reply: str, at: float, generator=None, **policy):  # noqa: ANN001, ANN003, ANN201
     q, hits, evidence = retrieved(engine, PROFIT_Q)
-    answerer = ModelAnswerer(Sure(reply, ()), extractive_with(-math.inf),
+    answerer = ModelAnswerer(generator or Sure(reply, ()), extractive_with(-math.inf),
                              replace(DEFAULT_POLICY, unsupported_fallback_score=at, **policy), "auto")
     return answerer.answer(q, hits, evidence), answerer, (q, hits, evidence)
 
@@ -52,10 +65,25 @@ def test_only_a_misread_reply_falls_back(fake_engine):
     # a supported reply refused by another check (the claim cut) is not a misreading: refused as before
     cut, _, _ = ask(fake_engine, "3.7亿元[1]", -math.inf, min_claim_coverage=1.01)
     assert (cut.refused, cut.answerer) == (True, "auto")
-    assert "of the question's word weight, below 1.01" in cut.reason
+    # the model's own claim cut, and no fallback tried after it (that would add the extractive answer's reason)
+    assert cut.reason.startswith("beside the answer's supporting sentence stand") and "; " not in cut.reason
+    # a reply Stop cut short is checked like any answer, and not replaced
+    stopped, _, _ = ask(fake_engine, MISREAD, -math.inf, generator=Stopped(MISREAD))
+    assert (stopped.refused, stopped.answerer) == (True, "auto")
+    assert stopped.reason == "no sentence of the model's answer is supported by the passages"
     # a supported reply stands
     right, _, _ = ask(fake_engine, "3.7亿元[1]", -math.inf)
     assert (right.refused, right.answerer, right.text) == (False, "auto", "3.7亿元[1]")
+
+
+def test_on_the_model_route_the_saved_logit_decides(fake_engine):
+    """The "model" route (routes.json's Chinese factoids) otherwise never falls back; the saved logit is 1."""
+    assert AUTO_POLICY.unsupported_fallback_score == 1.0
+    model_route = {"routes": {"factoid/zh": "model"}, "extractive_fallback_score": -math.inf}  # replaced by inf there
+    out, answerer, (q, hits, evidence) = ask(fake_engine, MISREAD, -math.inf, **model_route)
+    assert (out.answerer, out.text) == ("extractive", answerer.extractive.answer(q, hits, evidence).text)
+    refused, _, _ = ask(fake_engine, MISREAD, math.inf, **model_route)
+    assert (refused.refused, refused.answerer) == (True, "auto")
 
 
 def test_the_fallback_still_needs_the_checks_of_a_fallback(fake_engine, monkeypatch):
@@ -72,7 +100,8 @@ def test_the_saved_logit_is_read_and_checked(tmp_path):
     assert load_unsupported_fallback(path) == {}
     path.write_text('{"routes": {}, "unsupported_fallback": {"min_extractive_score": 1.0}}', encoding="utf-8")
     assert load_unsupported_fallback(path) == {"unsupported_fallback_score": 1.0}
-    for bad in ('{"min_extractive_score": "1"}', '{"min_extractive_score": true}', '{}', '1.0'):
+    for bad in ('{"min_extractive_score": "1"}', '{"min_extractive_score": true}', '{"min_extractive_score": NaN}',
+                '{}', '1.0'):
         path.write_text('{"routes": {}, "unsupported_fallback": ' + bad + '}', encoding="utf-8")
         with pytest.raises(ModelError, match=r"its `min_extractive_score` must be a number.*Rerun "
                                              "scripts/choose_policy.py --unsupported-fallback --write"):
@@ -102,8 +131,9 @@ def test_choose_policy_falls_back_at_the_logit_that_gains_most_on_the_fitting_se
            "(balanced 100.00 against 50.00 never)" in out
     assert "| 0 | 50.00 | 100.0 / 0.0 / 0.0 |" in out  # lower, the unanswerable question is answered too
     assert json.loads(saved.read_text(encoding="utf-8"))["unsupported_fallback"]["min_extractive_score"] == 1.0
-    # nothing to gain: not taken, and saved as null
-    fit.write_text(json.dumps(misread_row("unanswerable", 0.5, False)) + "\n", encoding="utf-8")
+    # nothing to gain (the extractive answer is wrong where it would stand in): not taken, and saved as null
+    rows = [misread_row("answerable", 1.5, False), misread_row("unanswerable", 0.5, False)]
+    fit.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     assert cp.main([str(fit), "--unsupported-fallback", "--write", str(saved)]) == 0
     assert "falls back to the checked extractive answer at logit >= inf" in capsys.readouterr().out
     assert json.loads(saved.read_text(encoding="utf-8"))["unsupported_fallback"] is None
