@@ -550,8 +550,9 @@ def fallen_back(row: dict, at: float) -> tuple[bool, str]:
 
 def unsupported_main(fit_paths: list[Path], report_paths: list[Path], write: Path | None = None) -> int:
     """Choose Policy.unsupported_fallback_score on the fitting sets with the saved cuts: the best balanced rate, the
-    sets averaged (ties: the higher logit, which falls back less); taken only if it beats never falling back. Rule
-    and grid written before the fit (round 17)."""
+    sets averaged (ties: the higher logit, which falls back less; never, inf, is the highest, so a logit is taken only
+    if it beats never). Rule and grid written after a throwaway script printed the same fitting table (README step
+    21 says so)."""
     require_model_route(write, "--unsupported-fallback fits the fallback")
     require_form([*fit_paths, *report_paths], AUTO_POLICY.reading_form, "the saved reading check (routes.json)")
     fits = [load_rows(p) for p in fit_paths]
