@@ -460,6 +460,29 @@ def reading_main(fit_paths: list[Path], report_paths: list[Path], write: Path | 
 PREFER_GRID = [0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
 
 
+def extractive_stands(row: dict) -> bool:
+    """The extractive answer may stand in for the model's (ModelAnswerer.checked_extractive): not refused, the
+    question's anchors in its passage, the claim cut beside its sentence."""
+    return not (row["extractive_refused"] or row.get("extractive_missing")
+                or (row.get("extractive_claim_coverage") or 0.0) < AUTO_POLICY.min_claim_coverage)
+
+
+def before_after(fit_paths: list[Path], report_paths: list[Path], decide_row, never: float, best: float,  # noqa: ANN001
+                 moved_head: str) -> None:
+    """The rates of each set under `decide_row(row, value)` at `never` and at the chosen `best`, with the number of
+    rows whose answer the choice changed (`moved_head`)."""
+    print(f"\n| set | rule | answerable right | not answerable refused | answerable refused | {moved_head} |")
+    print("|---|---|---|---|---|---|")
+    for path in [*fit_paths, *report_paths]:
+        rows = load_rows(path)
+        role = "fitting" if path in fit_paths else "reporting"
+        for name, value in (("never", never), ("chosen", best)):
+            r = rates(rows, lambda row, v=value: decide_row(row, v))
+            moved = sum(decide_row(row, value) != decide_row(row, never) for row in rows)
+            print(f"| {role}: {path.name} | {name} | {r['answerable']:.1f} | {r['refused']:.1f} | "
+                  f"{r['wrong_refusal']:.1f} | {moved} |")
+
+
 def preferred(row: dict, below: float) -> tuple[bool, str]:
     """(refused, answer text) as the default answers with the saved claim, confidence and reading cuts, and a
     Chinese factoid the model answered with a confidence below `below` answered by the extractive answerer where
@@ -472,10 +495,7 @@ def preferred(row: dict, below: float) -> tuple[bool, str]:
     if (refused or conf is None or conf >= below or row.get("shape", "factoid") != "factoid"
             or "en" in row.get("tags", ()) or row.get("reply") is None):
         return refused, text
-    if (row["extractive_refused"] or row.get("extractive_missing")
-            or (row.get("extractive_claim_coverage") or 0.0) < AUTO_POLICY.min_claim_coverage):
-        return refused, text
-    return False, row["extractive"]
+    return (False, row["extractive"]) if extractive_stands(row) else (refused, text)
 
 
 def prefer_main(fit_paths: list[Path], report_paths: list[Path], write: Path | None = None) -> int:
@@ -501,16 +521,7 @@ def prefer_main(fit_paths: list[Path], report_paths: list[Path], write: Path | N
               [([f"{b:g}", f"{mean_balanced(fit_rates(b)):.1f}"], fit_rates(b)) for b in PREFER_GRID])
     print(f"\nchosen: hand an answer the model gave below {best:g} to the extractive answerer (balanced "
           f"{mean_balanced(fit_rates(best)):.1f} against {mean_balanced(fit_rates(0.0)):.1f} never)")
-    print("\n| set | rule | answerable right | not answerable refused | answerable refused | handed over |")
-    print("|---|---|---|---|---|---|")
-    for path in [*fit_paths, *report_paths]:
-        rows = load_rows(path)
-        role = "fitting" if path in fit_paths else "reporting"
-        for name, below in (("never", 0.0), ("chosen", best)):
-            r = rates(rows, lambda row, b=below: preferred(row, b))
-            moved = sum(preferred(row, below)[1] != preferred(row, 0.0)[1] for row in rows)
-            print(f"| {role}: {path.name} | {name} | {r['answerable']:.1f} | {r['refused']:.1f} | "
-                  f"{r['wrong_refusal']:.1f} | {moved} |")
+    before_after(fit_paths, report_paths, preferred, 0.0, best, "handed over")
     if write is not None:
         saved = json.loads(write.read_text(encoding="utf-8"))
         saved["prefer_extractive"] = ({"below": best, "fitted_on": [str(p) for p in fit_paths],
@@ -542,8 +553,7 @@ def fallen_back(row: dict, at: float) -> tuple[bool, str]:
     refused, the question's anchors in its passage, the claim cut beside its sentence)."""
     refused, text = preferred(row, AUTO_POLICY.prefer_extractive_below)
     score = row["extractive_score"] if row["extractive_score"] is not None else float("-inf")
-    if (not refused or not misread(row) or score < at or row["extractive_refused"] or row.get("extractive_missing")
-            or (row.get("extractive_claim_coverage") or 0.0) < AUTO_POLICY.min_claim_coverage):
+    if not refused or not misread(row) or score < at or not extractive_stands(row):
         return refused, text
     return False, row["extractive"]
 
@@ -567,16 +577,7 @@ def unsupported_main(fit_paths: list[Path], report_paths: list[Path], write: Pat
               [([f"{a:g}", f"{mean_balanced(fit_rates(a)):.2f}"], fit_rates(a)) for a in UNSUPPORTED_GRID])
     print(f"\nchosen: a reply with no supported sentence falls back to the checked extractive answer at logit >= {best:g} "
           f"(balanced {mean_balanced(fit_rates(best)):.2f} against {mean_balanced(fit_rates(never)):.2f} never)")
-    print("\n| set | rule | answerable right | not answerable refused | answerable refused | fell back |")
-    print("|---|---|---|---|---|---|")
-    for path in [*fit_paths, *report_paths]:
-        rows = load_rows(path)
-        role = "fitting" if path in fit_paths else "reporting"
-        for name, at in (("never", never), ("chosen", best)):
-            r = rates(rows, lambda row, a=at: fallen_back(row, a))
-            moved = sum(fallen_back(row, at) != fallen_back(row, never) for row in rows)
-            print(f"| {role}: {path.name} | {name} | {r['answerable']:.1f} | {r['refused']:.1f} | "
-                  f"{r['wrong_refusal']:.1f} | {moved} |")
+    before_after(fit_paths, report_paths, fallen_back, never, best, "fell back")
     if write is not None:
         saved = json.loads(write.read_text(encoding="utf-8"))
         saved["unsupported_fallback"] = ({"min_extractive_score": best, "fitted_on": [str(p) for p in fit_paths],

@@ -575,11 +575,9 @@ class ModelAnswerer:
                                        f"the answer's supporting sentence{READ_WITH[p.reading_form]}")
         answer = compose_checked(question, checked, hits, self.name, analysis.shape) if decision.answer else None
         unsure = answer is not None and factoid and confidence is not None and confidence < p.prefer_extractive_below
-        handed = False
         if unsure:
             instead, _ = self.checked_extractive(question, hits, evidence, analysis, p)
             if instead is not None:
-                handed = True
                 note = (f"The model was unsure of its answer (it gave its least sure token a probability of "
                         f"{confidence:.2f}, below {p.prefer_extractive_below:.2f}); this is the extractive answer, which "
                         "passes the same checks.")
