@@ -535,8 +535,10 @@ def prefer_main(fit_paths: list[Path], report_paths: list[Path], write: Path | N
 
 
 # A reply with no supported sentence answered by the extractive answerer instead (README step 21): the extractive
-# answer logit at or above which it is (inf: never, the reply is refused).
+# answer logit at or above which it is (inf: never, the reply is refused), and (step 22) the reading of the extractive
+# answer's sentence it must have too (0: none asked).
 UNSUPPORTED_GRID = [float("inf"), 2.0, 1.0, 0.0, -1.0, float("-inf")]
+FALLBACK_READING_GRID = [0.0, 0.3, 0.5, 0.65, 0.8]
 
 
 def misread(row: dict) -> bool:
@@ -547,44 +549,57 @@ def misread(row: dict) -> bool:
             and bool(row["checked"]) and not row["model_refused"] and not any(c["kept"] for c in row["checked"]))
 
 
-def fallen_back(row: dict, at: float) -> tuple[bool, str]:
+def fallen_back(row: dict, at: float, reading_at: float = 0.0) -> tuple[bool, str]:
     """(refused, answer text) as `preferred` answers with the saved cuts, and a misread reply (`misread`) answered
-    by the extractive answerer where its answer logit is at least `at` and it passes the same question checks (not
-    refused, the question's anchors in its passage, the claim cut beside its sentence)."""
+    by the extractive answerer where its answer logit is at least `at`, it passes the same question checks (not
+    refused, the question's anchors in its passage, the claim cut beside its sentence) and, with `reading_at` above 0,
+    the model read its sentence as answering at `reading_at` or above (no reading recorded: refused, as
+    ModelAnswerer.gate_fallback refuses where none can be made)."""
     refused, text = preferred(row, AUTO_POLICY.prefer_extractive_below)
     score = row["extractive_score"] if row["extractive_score"] is not None else float("-inf")
     if not refused or not misread(row) or score < at or not extractive_stands(row):
+        return refused, text
+    if reading_at > 0.0 and (row.get("extractive_reading") is None or row["extractive_reading"] < reading_at):
         return refused, text
     return False, row["extractive"]
 
 
 def unsupported_main(fit_paths: list[Path], report_paths: list[Path], write: Path | None = None) -> int:
-    """Choose Policy.unsupported_fallback_score on the fitting sets with the saved cuts: the best balanced rate, the
-    sets averaged (ties: the higher logit, which falls back less; never, inf, is the highest, so a logit is taken only
-    if it beats never). Rule and grid written after a throwaway script printed the same fitting table (README step
-    21 says so)."""
+    """Choose Policy.unsupported_fallback_score and Policy.unsupported_fallback_reading on the fitting sets with the
+    saved cuts: the best balanced rate, the sets averaged (ties: the higher logit, which falls back less, then the
+    lower reading cut, which reads less; never, inf, is the highest logit, so a fallback is taken only if it beats
+    never). The logit grid was written after a throwaway script printed the same fitting table (README step 21 says
+    so); the reading grid (step 22) before any row with a reading of the extractive answer existed."""
     require_model_route(write, "--unsupported-fallback fits the fallback")
     require_form([*fit_paths, *report_paths], AUTO_POLICY.reading_form, "the saved reading check (routes.json)")
     fits = [load_rows(p) for p in fit_paths]
+    readings = FALLBACK_READING_GRID if any("extractive_reading" in r for rows in fits for r in rows) else [0.0]
+    if readings == [0.0]:
+        print("(no fitting row records extractive_reading, so no reading gate is tried: rerun scripts/study_model.py "
+              "with --reading-below to record it)")
+    never = (float("inf"), 0.0)
+    grid = [never] + [(a, r) for a in UNSUPPORTED_GRID if a != float("inf") for r in readings]
 
     @functools.cache
-    def fit_rates(at: float) -> list[dict[str, float]]:
-        return [rates(rows, lambda r, a=at: fallen_back(r, a)) for rows in fits]
+    def fit_rates(rule: tuple[float, float]) -> list[dict[str, float]]:
+        return [rates(rows, lambda row, a=rule[0], g=rule[1]: fallen_back(row, a, g)) for rows in fits]
 
-    best = max(UNSUPPORTED_GRID, key=lambda a: (round(mean_balanced(fit_rates(a)), 6), a))
-    never = float("inf")
-    fit_table(["extractive logit at least", "balanced"], fit_paths,
-              [([f"{a:g}", f"{mean_balanced(fit_rates(a)):.2f}"], fit_rates(a)) for a in UNSUPPORTED_GRID])
-    print(f"\nchosen: a reply with no supported sentence falls back to the checked extractive answer at logit >= {best:g} "
-          f"(balanced {mean_balanced(fit_rates(best)):.2f} against {mean_balanced(fit_rates(never)):.2f} never)")
-    before_after(fit_paths, report_paths, fallen_back, never, best, "fell back")
+    best = max(grid, key=lambda rule: (round(mean_balanced(fit_rates(rule)), 6), rule[0], -rule[1]))
+    fit_table(["extractive logit at least", "its reading at least", "balanced"], fit_paths,
+              [([f"{a:g}", f"{r:g}", f"{mean_balanced(fit_rates((a, r))):.2f}"], fit_rates((a, r))) for a, r in grid])
+    print(f"\nchosen: a reply with no supported sentence falls back to the checked extractive answer at logit >= "
+          f"{best[0]:g}" + (f" whose sentence the model reads as answering at >= {best[1]:g}" if best[1] else "")
+          + f" (balanced {mean_balanced(fit_rates(best)):.2f} against {mean_balanced(fit_rates(never)):.2f} never)")
+    before_after(fit_paths, report_paths, lambda row, rule: fallen_back(row, *rule), never, best, "fell back")
     if write is not None:
         saved = json.loads(write.read_text(encoding="utf-8"))
-        saved["unsupported_fallback"] = ({"min_extractive_score": best, "fitted_on": [str(p) for p in fit_paths],
+        saved["unsupported_fallback"] = ({"min_extractive_score": best[0], "min_reading": best[1],
+                                          "fitted_on": [str(p) for p in fit_paths],
                                           "how": "scripts/choose_policy.py --unsupported-fallback: with the saved "
                                                  "claim, confidence, reading and hand-over cuts, the best mean of "
                                                  "answerable-right and unanswerable-refused rates, the fitting sets "
-                                                 "averaged (ties: the higher logit), taken only if it beats never"}
+                                                 "averaged (ties: the higher logit, then the lower reading cut), taken "
+                                                 "only if it beats never"}
                                          if best != never else None)
         write.write_text(json.dumps(saved, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         print(f"wrote {write}")

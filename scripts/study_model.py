@@ -13,6 +13,10 @@ checked sentence (supported?, the question's coverage beside it, question anchor
   (the paragraph stays indexed): it looks answerable and is not.
 - noun swap (`--noun-swaps N`): an answerable question with its longest noun that the paragraph holds
   replaced by a noun of another paragraph that this one lacks (员工薪酬 asked where only 净利润 is given).
+- unstated (`--unstated F`, round 18): written questions about a thing an indexed paragraph names, asking for a
+  value it never states (美图投资燧原科技的金额是多少？ where only the year and the company are given); kind
+  "adversarial", tagged "unstated". With `--unstated` only these cases are studied, over the same index, so their
+  rows join the sample's own rows (`cat`) as one set.
 Paragraphs are taken in file order after `--skip` (DRCD dev's first 400 fitted the extractive answerer).
 
 `--qa eval/qa_article.jsonl --split dev` studies our own set instead, over the project's index: its
@@ -49,6 +53,7 @@ from rag.answering.model import (
     claim_share,
     context_of,
     context_sentences,
+    extractive_reading_of,
     reading_of,
 )
 from rag.answering.prompt import (
@@ -121,6 +126,18 @@ class CachedGenerator:
         return Generation(r["text"], tokens=r["tokens"], prompt_tokens=r["prompt_tokens"],
                           first_token_s=r["first_token_s"], seconds=r["seconds"],
                           token_probs=tuple((t, p) for t, p in r.get("token_probs", ())))
+
+    def cached_yes(self, messages, yes: str, no: str) -> float:  # noqa: ANN001
+        """The inner model's P(yes) against P(no) after `messages` (LlamaCppGenerator.yes_probability), kept by prompt
+        like the replies. Named apart so that ModelAnswerer.run, which reads only where its generator has
+        yes_probability, does not start reading inside the study."""
+        key = hashlib.sha1(json.dumps(["yes", messages, yes, no], ensure_ascii=False).encode()).hexdigest()
+        if key not in self.cache:
+            row = {"key": key, "p_yes": self.inner.yes_probability(messages, yes, no)}
+            self.cache[key] = row
+            with self.path.open("a", encoding="utf-8") as f:
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        return self.cache[key]["p_yes"]
 
 
 def swap(question: str, context: str, names: list[str], rng: random.Random) -> str | None:
@@ -245,6 +262,23 @@ def paraphrased(cases: list[dict], path: Path) -> list[dict]:
     """The cases `path` (JSONL of {id, question}) paraphrases in Chinese (round 17: in words other than the
     paragraph's, as a user who has not read it asks), tagged paraphrase; the original kept as `question_original`."""
     return translated(cases, path, "--paraphrases", ("paraphrase",), "question_original")
+
+
+def unstated_cases(path: Path, sources: set[str]) -> list[dict]:
+    """The questions `path` (JSONL of {id, source, question}; eval/drcd_*_unstated.jsonl) asks of the sample's
+    indexed paragraphs (`sources`), each asking for a value its paragraph never states: kind "adversarial", tagged
+    "unstated"."""
+    try:
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        cases = [{"kind": "adversarial", "id": r["id"], "question": r["question"], "answers": [],
+                  "source": r["source"], "tags": ["unstated"], "asks": r.get("asks", "")} for r in rows]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise SystemExit(f"--unstated {path}: cannot read it as JSONL of {{id, source, question}} ({exc})") from None
+    unknown = sorted({c["source"] for c in cases} - sources)
+    if unknown:
+        raise SystemExit(f"--unstated {path}: {len(unknown)} sources are not indexed paragraphs of this sample (e.g. "
+                         f"{unknown[0]}); give the same --dataset/--skip/--questions/--absent as when it was made")
+    return cases
 
 
 def own_cases(path: Path, split: str) -> list[dict]:
@@ -389,6 +423,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--paraphrases", type=Path, default=None,
                     help="with --dataset: a JSONL file of {id, question} giving each case's question reworded in "
                          "Chinese (eval/drcd_*_para.jsonl); only the cases it lists are asked, tagged paraphrase")
+    ap.add_argument("--unstated", type=Path, default=None,
+                    help="JSONL of {id, source, question}: study only these questions, each asking an indexed "
+                         "paragraph for a value it never states (eval/drcd_dev_a_unstated.jsonl)")
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--cache", type=Path, default=PROJECT_ROOT / "artifacts" / "generations.jsonl")
     args = ap.parse_args(argv)
@@ -413,6 +450,10 @@ def main(argv: list[str] | None = None) -> int:
             cases = translated(cases, args.translations)
         if args.paraphrases:
             cases = paraphrased(cases, args.paraphrases)
+        if args.unstated:
+            if args.translations or args.paraphrases:
+                ap.error("--unstated studies its own questions: give it without --translations or --paraphrases")
+            cases = unstated_cases(args.unstated, {c["source"] for c in cases if c["kind"] == "answerable"})
         embedder = load_embedder(config, progress=lambda m: print(m, file=sys.stderr))
         index_dir = Path(tempfile.mkdtemp(prefix="study-index-"))
         engine = Engine(config, index_dir, embedder, empty_index(embedder))
@@ -462,8 +503,17 @@ def main(argv: list[str] | None = None) -> int:
                     and outcome.analysis.shape == "factoid" and q.language in READING
                     and max(c.claim_coverage for c in kept) < args.reading_below):
                 best = max(kept, key=lambda c: c.claim_coverage)
-                reading = round(generator.inner.yes_probability(
+                reading = round(generator.cached_yes(
                     reading_of(q, best, args.reading_form, engine.index), *READING_WORDS[q.language]), 4)
+            # the same reading check of the extractive answer's sentence, where that answer may stand in for the
+            # model's (the model's reply has no kept sentence, or its answer did not stand): what a fallback gate reads
+            extractive_reading = None
+            if (args.reading_below and not ex.refused and ex.citations and ex.citations[0].sentence is not None
+                    and outcome.analysis and outcome.analysis.shape == "factoid" and q.language in READING
+                    and (not kept or outcome.answer.refused or outcome.answer.answerer != answerer.name)):
+                extractive_reading = round(generator.cached_yes(
+                    extractive_reading_of(q, ex.citations[0], args.reading_form, engine.index),
+                    *READING_WORDS[q.language]), 4)
             unbarred_answer = None
             if outcome.analysis and outcome.analysis.cross_language:
                 plain = unbarred.answer_from(q, hits, evidence, outcome.analysis)
@@ -472,6 +522,7 @@ def main(argv: list[str] | None = None) -> int:
                     unbarred_answer["numbers_missing"] = question_numbers_missing(
                         q.text, passage_text(plain.citations[0].hit))
             row = {**case, "extractive": ex.text, "extractive_refused": ex.refused,
+                   "extractive_span": ex.span.text if ex.span is not None else None,
                    "extractive_missing": ex_missing, "extractive_coverage": ex_cov,
                    "extractive_claim_coverage": ex_claim, "unseen_share": round(terms.unseen_share, 3),
                    "extractive_score": outcome.analysis.score if outcome.analysis else None,
@@ -493,7 +544,8 @@ def main(argv: list[str] | None = None) -> int:
                                 "overlap": round(c.support.overlap, 3) if c.support else None,
                                 "standing": round(c.support.standing, 3) if c.support else None}
                                for c in outcome.checked],
-                   "judge": judge, "reading": reading, "reading_below": args.reading_below,
+                   "judge": judge, "reading": reading, "extractive_reading": extractive_reading,
+                   "reading_below": args.reading_below,
                    "reading_form": args.reading_form,
                    "confidence": ({name: token_confidence(g.token_probs, q.text, name) for name in STATISTICS}
                                   if g is not None and g.token_probs else None),

@@ -127,6 +127,12 @@ class Policy:
     # refuse). Any route; "auto" already falls back at `extractive_fallback_score` for any failed check. Fitted by
     # scripts/choose_policy.py --unsupported-fallback and saved in routes.json (README, step 21).
     unsupported_fallback_score: float = math.inf
+    # ... and only where the model, asked apart (the reading check, in `reading_form`), reads the extractive answer's
+    # sentence as answering the question with at least this probability (0: no reading asked). Where no reading can
+    # be made (an endpoint without logits, a question not in Chinese, Stop, the deadline, a failed read) a set gate is
+    # not passed: the reply is refused. Fitted with the logit by the same script (README step 22), on fitting sets
+    # that hold questions about a value their paragraph never states (eval/drcd_dev_a_unstated.jsonl).
+    unsupported_fallback_reading: float = 0.0
     # The pick (prompt.pick_messages): an English question over Chinese text (the extractive answerer's
     # `cross_language`), on the extractive route, is answered with whichever of the extractive answerer's
     # `pick_sentences` best sentences the model picks (its first-token probabilities over "0".."K"), and refused where
@@ -273,7 +279,11 @@ def load_unsupported_fallback(path: Path = ROUTES_FILE) -> dict:
         raise ModelError(f"{path} has unsupported_fallback {saved!r}: its `min_extractive_score` must be a number (or "
                          "write unsupported_fallback: null). Rerun scripts/choose_policy.py --unsupported-fallback "
                          "--write.")
-    return {"unsupported_fallback_score": float(at)}
+    reading = saved.get("min_reading", 0.0)
+    if not _is_number(reading) or not 0.0 <= reading <= 1.0:
+        raise ModelError(f"{path} has unsupported_fallback min_reading {reading!r}: it must be a number from 0 (no "
+                         "reading) to 1. Rerun scripts/choose_policy.py --unsupported-fallback --write.")
+    return {"unsupported_fallback_score": float(at), "unsupported_fallback_reading": float(reading)}
 
 
 def load_pick(path: Path = ROUTES_FILE) -> dict:
@@ -396,6 +406,13 @@ def reading_of(question: Question, best: Checked, form: str, index) -> list[dict
     sentence = best.support.sentence  # type: ignore[union-attr]
     context = context_of(index, best.origin, sentence) if form == "context" else None  # type: ignore[arg-type]
     return reading_messages(question.text, sentence.text, question.language, context)
+
+
+def extractive_reading_of(question: Question, citation, form: str, index) -> list[dict[str, str]]:  # noqa: ANN001
+    """The reading check's messages for the sentence an extractive answer cites first (`citation`: a Citation with
+    its sentence), in `form`, as reading_of asks them for a sentence of the model's reply."""
+    context = context_of(index, citation.hit, citation.sentence) if form == "context" else None
+    return reading_messages(question.text, citation.sentence.text, question.language, context)
 
 
 def claim_share(terms: QuestionTerms, context: str) -> float:
@@ -589,6 +606,10 @@ class ModelAnswerer:
             misread = factoid and checked and not kept and not model_refused and not generation.stopped
             fallback_at = min(p.extractive_fallback_score, p.unsupported_fallback_score) if misread else None
             answer = self.when_unsupported(question, hits, evidence, analysis, decision.reason, p, fallback_at)
+            if misread and not answer.refused and p.unsupported_fallback_reading > 0.0:
+                answer, fallback_read_s = self.gate_fallback(question, hits, answer, analysis, decision.reason, p,
+                                                             control, evidence)
+                read_s += fallback_read_s
             if answer.refused and kept and not model_refused:  # what its answer stood on, said not to answer
                 best = max(kept, key=lambda c: c.claim_coverage)
                 answer = refuse_with_closest(answer, best.origin, best.support.sentence)  # type: ignore[arg-type,union-attr]
@@ -612,7 +633,7 @@ class ModelAnswerer:
                                      "generate": generation.seconds * 1000,
                                      "decode": max(generation.seconds - generation.first_token_s, 0.0) * 1000,
                                      "prompt_tokens": float(generation.prompt_tokens),
-                                     **({"reading": read_s * 1000} if reading is not None else {})})
+                                     **({"reading": read_s * 1000} if read_s else {})})
         return Outcome(answer, analysis, excerpts, generation, checked, model_refused, confidence=confidence,
                        reading=reading)
 
@@ -687,6 +708,34 @@ class ModelAnswerer:
             return refuse(question.text, hits, self.name, analysis.shape, reason=f"{reason}; {failed}") if failed else refusal
         note = f"The model's answer was withheld ({reason}); this is the extractive answer, which passes the same checks."
         return replace(answer, notice=with_notes(answer.notice, note))
+
+    def gate_fallback(self, question: Question, hits: Sequence[Hit], fallen: Answer, analysis: Analysis, reason: str,
+                      policy: Policy, control: Control, evidence: Evidence) -> tuple[Answer, float]:
+        """The extractive answer `fallen` given for a misread reply stands only where the model, asked apart, reads its
+        first cited sentence as answering the question at Policy.unsupported_fallback_reading or above; otherwise, or
+        where no reading can be made, the refusal (`reason`, and why). Returns the answer and the seconds read."""
+        ask = getattr(self.generator, "yes_probability", None)
+        first = fallen.citations[0] if fallen.citations else None
+        why = ""
+        if question.language not in READING or ask is None or first is None or first.sentence is None:
+            why = "no reading of the extractive answer's sentence can be made here"
+        elif control.stopped or control.overdue():
+            why = "no time was left to read the extractive answer's sentence"
+        value, seconds = None, 0.0
+        if not why:
+            yes, no = READING_WORDS[question.language]
+            started = time.perf_counter()
+            try:
+                value = ask(extractive_reading_of(question, first, policy.reading_form, evidence.index), yes, no, control)
+            except GenerationFailed as exc:
+                why = f"the extractive answer's sentence could not be read ({exc})"
+            seconds = time.perf_counter() - started
+        if value is not None and value >= policy.unsupported_fallback_reading:
+            return fallen, seconds
+        if value is not None:
+            why = (f"asked apart, the model read the extractive answer's sentence{READ_WITH[policy.reading_form]} as "
+                   f"answering the question with probability {value:.2f}, below {policy.unsupported_fallback_reading:.2f}")
+        return refuse(question.text, hits, self.name, analysis.shape, reason=f"{reason}; {why}"), seconds
 
     def checked_extractive(self, question: Question, hits: Sequence[Hit], evidence: Evidence, analysis: Analysis,
                            policy: Policy) -> tuple[Answer | None, str]:

@@ -10,6 +10,7 @@ import json
 import pytest
 
 from rag.answering import decide
+from rag.config import PROJECT_ROOT
 from tests.answering.test_model_answerer import _script
 
 
@@ -114,7 +115,36 @@ def test_study_model_asks_the_paraphrased_questions_in_chinese(tmp_path):
         sm.paraphrased(cases, path)
 
 
-def test_an_english_question_needs_its_numbers_in_the_answers_passage():
+def test_study_model_asks_the_unstated_questions_of_the_samples_own_paragraphs(tmp_path):
+    sm = _script("study_model")
+    path = write_rows(tmp_path / "unstated.jsonl", [{"id": "7#0-unstated", "source": "7#0", "asks": "amount",
+                                                      "question": "美图投资燧原科技的金额是多少？"}])
+    assert sm.unstated_cases(path, {"7#0", "7#2"}) == [
+        {"kind": "adversarial", "id": "7#0-unstated", "question": "美图投资燧原科技的金额是多少？", "answers": [],
+         "source": "7#0", "tags": ["unstated"], "asks": "amount"}]
+    with pytest.raises(SystemExit, match=r"--unstated .*1 sources are not indexed paragraphs of this sample \(e\.g\. "
+                                         r"7#0\)"):
+        sm.unstated_cases(path, {"8#0"})
+    write_rows(path, [{"id": "7#0-unstated", "question": "没有来源？"}])
+    with pytest.raises(SystemExit, match="cannot read it as JSONL of"):
+        sm.unstated_cases(path, {"7#0"})
+
+
+@pytest.mark.parametrize("name,sample", [("drcd_dev_a_unstated.jsonl", ("drcd_dev.json", 400)),
+                                         ("drcd_test_unstated.jsonl", ("drcd_test.json", 0))])
+def test_the_shipped_unstated_questions_ask_each_indexed_paragraph_once(name, sample):
+    """One question per indexed paragraph of the sample, in its order, none a question the set already asks there."""
+    sm = _script("study_model")
+    rows = [json.loads(line) for line in (PROJECT_ROOT / "eval" / name).read_text(encoding="utf-8").splitlines()]
+    dataset = PROJECT_ROOT.parent / "shared" / "datasets" / sample[0]
+    if not dataset.is_file():
+        pytest.skip(f"{dataset} is not here")
+    kept = sm.load_paragraphs(dataset, True, sample[1])[0:120:2][:60]
+    assert [r["id"] for r in rows] == [f"{source}-unstated" for source, _, _ in kept]
+    assert [r["source"] for r in rows] == [source for source, _, _ in kept]
+    for row, (_, _, qas) in zip(rows, kept, strict=True):
+        assert row["question"].endswith("？") and row["question"] not in {q["question"] for q in qas}
+
     assert decide.cross_language_numbers([]).answer
     refused = decide.cross_language_numbers(["15", "2019"])
     assert (refused.answer, refused.reason) == (
