@@ -573,9 +573,10 @@ def unsupported_main(fit_paths: list[Path], report_paths: list[Path], write: Pat
     require_model_route(write, "--unsupported-fallback fits the fallback")
     require_form([*fit_paths, *report_paths], AUTO_POLICY.reading_form, "the saved reading check (routes.json)")
     fits = [load_rows(p) for p in fit_paths]
-    readings = FALLBACK_READING_GRID if any("extractive_reading" in r for rows in fits for r in rows) else [0.0]
-    if readings == [0.0]:
-        print("(no fitting row records extractive_reading, so no reading gate is tried: rerun scripts/study_model.py "
+    read = any(r.get("extractive_reading") is not None for rows in fits for r in rows)
+    readings = FALLBACK_READING_GRID if read else [0.0]
+    if not read:
+        print("(no fitting row records an extractive_reading, so no reading gate is tried: rerun scripts/study_model.py "
               "with --reading-below to record it)")
     never = (float("inf"), 0.0)
     grid = [never] + [(a, r) for a in UNSUPPORTED_GRID if a != float("inf") for r in readings]

@@ -196,6 +196,12 @@ def load_paragraphs(path: Path, t2s: bool, skip: int) -> list[tuple[str, str, li
     return out[skip:]
 
 
+def indexed_paragraphs(paragraphs: list, questions: int) -> list:
+    """The sample's indexed ("kept") paragraphs: one question per paragraph, and paragraphs alternate between the kept
+    and the absent roles, so every other one of the first 2 * `questions`."""
+    return paragraphs[0: 2 * questions: 2][:questions]
+
+
 def swapped(kept: list, limit: int, skip: int, change, suffix: str) -> list[dict]:  # noqa: ANN001
     """Up to `limit` adversarial cases, one per kept paragraph: its first question after the first `skip`
     that `change(question, context)` can turn into one the paragraph does not answer."""
@@ -216,8 +222,7 @@ def dataset_cases(args: argparse.Namespace, rng: random.Random) -> tuple[list[di
     """Answerable, adversarial, noun-swapped and absent cases of a SQuAD-format set, and the documents to
     index (the answerable questions' paragraphs and distractors; the absent ones' left out)."""
     paragraphs = load_paragraphs(args.dataset, args.t2s, args.skip)
-    # one question per paragraph; paragraphs alternate between "kept" and "absent" roles
-    kept = paragraphs[0: 2 * args.questions: 2][: args.questions]
+    kept = indexed_paragraphs(paragraphs, args.questions)
     absent = paragraphs[1: 2 * args.absent: 2][: args.absent]
     distractors = paragraphs[2 * max(args.questions, args.absent): 2 * max(args.questions, args.absent) + 100]
     import jieba.posseg

@@ -60,7 +60,7 @@ from rag.answering.support import (
     says_not_found,
 )
 from rag.errors import ModelError
-from rag.schema import Answer, Hit, Sentence
+from rag.schema import Answer, Citation, Hit, Sentence
 from rag.tokenize import token_set
 
 PICK_MAX = 9  # the pick reads its answer from one first token: the digits 0-9
@@ -125,13 +125,14 @@ class Policy:
     # words, is answered by the extractive answerer instead where
     # its answer logit is at least this and its answer passes the same question checks as a fallback (inf: never,
     # refuse). Any route; "auto" already falls back at `extractive_fallback_score` for any failed check. Fitted by
-    # scripts/choose_policy.py --unsupported-fallback and saved in routes.json (README, step 21).
+    # scripts/choose_policy.py --unsupported-fallback and saved in routes.json (README, step 21: logit 1; step 22's
+    # refit with questions about values their paragraph never states: never, routes.json's null).
     unsupported_fallback_score: float = math.inf
     # ... and only where the model, asked apart (the reading check, in `reading_form`), reads the extractive answer's
-    # sentence as answering the question with at least this probability (0: no reading asked). Where no reading can
-    # be made (an endpoint without logits, a question not in Chinese, Stop, the deadline, a failed read) a set gate is
-    # not passed: the reply is refused. Fitted with the logit by the same script (README step 22), on fitting sets
-    # that hold questions about a value their paragraph never states (eval/drcd_dev_a_unstated.jsonl).
+    # sentence as answering the question with at least this probability (0: no reading asked). Only this fallback is
+    # gated, not "auto"'s own at `extractive_fallback_score`. Where no reading can be made (an endpoint without
+    # logits, a question not in Chinese, Stop, the deadline, a busy serving queue, a failed read) a set gate is not
+    # passed: the reply is refused. Fitted with the logit by the same script (README step 22; not taken there).
     unsupported_fallback_reading: float = 0.0
     # The pick (prompt.pick_messages): an English question over Chinese text (the extractive answerer's
     # `cross_language`), on the extractive route, is answered with whichever of the extractive answerer's
@@ -408,9 +409,9 @@ def reading_of(question: Question, best: Checked, form: str, index) -> list[dict
     return reading_messages(question.text, sentence.text, question.language, context)
 
 
-def extractive_reading_of(question: Question, citation, form: str, index) -> list[dict[str, str]]:  # noqa: ANN001
-    """The reading check's messages for the sentence an extractive answer cites first (`citation`: a Citation with
-    its sentence), in `form`, as reading_of asks them for a sentence of the model's reply."""
+def extractive_reading_of(question: Question, citation: Citation, form: str, index) -> list[dict[str, str]]:  # noqa: ANN001
+    """The reading check's messages for the sentence an extractive answer cites first (`citation`), in `form`, as
+    reading_of asks them for a sentence of the model's reply."""
     context = context_of(index, citation.hit, citation.sentence) if form == "context" else None
     return reading_messages(question.text, citation.sentence.text, question.language, context)
 
@@ -571,7 +572,7 @@ class ModelAnswerer:
         confidence = (token_confidence(generation.token_probs, question.text, p.confidence_statistic)
                       if factoid and not generation.stopped else None)
         claim = max((c.claim_coverage for c in kept), default=0.0)
-        reading, read_s = None, 0.0
+        reading, read_s, asked = None, 0.0, False  # asked: the model was asked to read (the timings say how long)
         # asked only where it can change the decision of these cuts: the claim cut would refuse and a waiver cut
         # is set, or the claim cut passes and a refusal cut is set ("auto"'s coverage and extractive-score cuts
         # may still refuse after it)
@@ -581,7 +582,7 @@ class ModelAnswerer:
                 and (not math.isinf(p.waive_claim_reading) if below_cut else p.min_reading > 0.0)):
             t_read = time.perf_counter()
             reading = self.read(question, max(kept, key=lambda c: c.claim_coverage), p, control, evidence)
-            read_s = time.perf_counter() - t_read
+            read_s, asked = time.perf_counter() - t_read, reading is not None
         decision = decide.model_answer(model_refused, len(kept), max((c.passage_coverage for c in kept), default=0.0),
                                        analysis.score, p.min_question_coverage, p.min_extractive_score,
                                        claim, p.min_claim_coverage if factoid else 0.0, confidence,
@@ -606,10 +607,13 @@ class ModelAnswerer:
             misread = factoid and checked and not kept and not model_refused and not generation.stopped
             fallback_at = min(p.extractive_fallback_score, p.unsupported_fallback_score) if misread else None
             answer = self.when_unsupported(question, hits, evidence, analysis, decision.reason, p, fallback_at)
-            if misread and not answer.refused and p.unsupported_fallback_reading > 0.0:
+            # the gate reads only this fallback's answer: one "auto"'s own logit would have given anyway is not gated
+            if (misread and not answer.refused and p.unsupported_fallback_reading > 0.0
+                    and analysis.score < p.extractive_fallback_score):
                 answer, fallback_read_s = self.gate_fallback(question, hits, answer, analysis, decision.reason, p,
                                                              control, evidence)
-                read_s += fallback_read_s
+                if fallback_read_s is not None:
+                    read_s, asked = read_s + fallback_read_s, True
             if answer.refused and kept and not model_refused:  # what its answer stood on, said not to answer
                 best = max(kept, key=lambda c: c.claim_coverage)
                 answer = refuse_with_closest(answer, best.origin, best.support.sentence)  # type: ignore[arg-type,union-attr]
@@ -633,7 +637,7 @@ class ModelAnswerer:
                                      "generate": generation.seconds * 1000,
                                      "decode": max(generation.seconds - generation.first_token_s, 0.0) * 1000,
                                      "prompt_tokens": float(generation.prompt_tokens),
-                                     **({"reading": read_s * 1000} if read_s else {})})
+                                     **({"reading": read_s * 1000} if asked else {})})
         return Outcome(answer, analysis, excerpts, generation, checked, model_refused, confidence=confidence,
                        reading=reading)
 
@@ -710,31 +714,37 @@ class ModelAnswerer:
         return replace(answer, notice=with_notes(answer.notice, note))
 
     def gate_fallback(self, question: Question, hits: Sequence[Hit], fallen: Answer, analysis: Analysis, reason: str,
-                      policy: Policy, control: Control, evidence: Evidence) -> tuple[Answer, float]:
+                      policy: Policy, control: Control, evidence: Evidence) -> tuple[Answer, float | None]:
         """The extractive answer `fallen` given for a misread reply stands only where the model, asked apart, reads its
         first cited sentence as answering the question at Policy.unsupported_fallback_reading or above; otherwise, or
-        where no reading can be made, the refusal (`reason`, and why). Returns the answer and the seconds read."""
+        where no reading can be made, the refusal (`reason`, and why). Returns the answer and the seconds spent asking
+        (None when the model was not asked)."""
+        inner = getattr(self.generator, "generator", self.generator)  # the model behind the serving queue
         ask = getattr(self.generator, "yes_probability", None)
         first = fallen.citations[0] if fallen.citations else None
         why = ""
-        if question.language not in READING or ask is None or first is None or first.sentence is None:
+        if (question.language not in READING or ask is None or getattr(inner, "yes_probability", None) is None
+                or first is None or first.sentence is None):
             why = "no reading of the extractive answer's sentence can be made here"
-        elif control.stopped or control.overdue():
+        elif control.stopped:
+            why = "Stop was pressed before the extractive answer's sentence was read"
+        elif control.overdue():
             why = "no time was left to read the extractive answer's sentence"
-        value, seconds = None, 0.0
-        if not why:
-            yes, no = READING_WORDS[question.language]
-            started = time.perf_counter()
-            try:
-                value = ask(extractive_reading_of(question, first, policy.reading_form, evidence.index), yes, no, control)
-            except GenerationFailed as exc:
-                why = f"the extractive answer's sentence could not be read ({exc})"
-            seconds = time.perf_counter() - started
-        if value is not None and value >= policy.unsupported_fallback_reading:
+        if why:
+            return refuse(question.text, hits, self.name, analysis.shape, reason=f"{reason}; {why}"), None
+        yes, no = READING_WORDS[question.language]
+        started = time.perf_counter()
+        try:
+            value = ask(extractive_reading_of(question, first, policy.reading_form, evidence.index), yes, no, control)
+        except GenerationFailed as exc:  # a busy serving queue, a failed read
+            why = f"the extractive answer's sentence could not be read ({exc})"
+        seconds = time.perf_counter() - started
+        if why:
+            return refuse(question.text, hits, self.name, analysis.shape, reason=f"{reason}; {why}"), seconds
+        if value >= policy.unsupported_fallback_reading:
             return fallen, seconds
-        if value is not None:
-            why = (f"asked apart, the model read the extractive answer's sentence{READ_WITH[policy.reading_form]} as "
-                   f"answering the question with probability {value:.2f}, below {policy.unsupported_fallback_reading:.2f}")
+        why = (f"asked apart, the model read the extractive answer's sentence{READ_WITH[policy.reading_form]} as "
+               f"answering the question with probability {value:.2f}, below {policy.unsupported_fallback_reading:.2f}")
         return refuse(question.text, hits, self.name, analysis.shape, reason=f"{reason}; {why}"), seconds
 
     def checked_extractive(self, question: Question, hits: Sequence[Hit], evidence: Evidence, analysis: Analysis,

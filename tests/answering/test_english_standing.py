@@ -139,12 +139,45 @@ def test_the_shipped_unstated_questions_ask_each_indexed_paragraph_once(name, sa
     dataset = PROJECT_ROOT.parent / "shared" / "datasets" / sample[0]
     if not dataset.is_file():
         pytest.skip(f"{dataset} is not here")
-    kept = sm.load_paragraphs(dataset, True, sample[1])[0:120:2][:60]
+    kept = sm.indexed_paragraphs(sm.load_paragraphs(dataset, True, sample[1]), 60)
     assert [r["id"] for r in rows] == [f"{source}-unstated" for source, _, _ in kept]
     assert [r["source"] for r in rows] == [source for source, _, _ in kept]
     for row, (_, _, qas) in zip(rows, kept, strict=True):
         assert row["question"].endswith("？") and row["question"] not in {q["question"] for q in qas}
 
+
+def test_study_model_keeps_readings_with_the_replies(tmp_path):
+    """A reading is asked of the model once per prompt and kept in the replies' cache file (a live reading moves
+    between runs, README step 22), beside the replies, neither shadowing the other."""
+    from rag.answering.generation import Generation
+
+    sm = _script("study_model")
+
+    class Inner:
+        name = "inner"
+
+        def __init__(self) -> None:
+            self.reads, self.replies = 0, 0
+
+        def yes_probability(self, messages, yes, no, control=None):  # noqa: ANN001
+            self.reads += 1
+            return 0.7
+
+        def generate(self, messages, max_tokens, control=None):  # noqa: ANN001
+            self.replies += 1
+            return Generation("3.7亿元[1]")
+
+    inner, path = Inner(), tmp_path / "cache.jsonl"
+    messages = [{"role": "user", "content": "问题"}]
+    cached = sm.CachedGenerator(inner, path)
+    assert cached.cached_yes(messages, "是", "不是") == 0.7 and cached.generate(messages, 8).text == "3.7亿元[1]"
+    again = sm.CachedGenerator(inner, path)  # a rerun reads both from the file
+    assert again.cached_yes(messages, "是", "不是") == 0.7 and again.generate(messages, 8).text == "3.7亿元[1]"
+    assert (inner.reads, inner.replies) == (1, 1)
+    assert again.cached_yes(messages, "对", "不对") == 0.7 and inner.reads == 2  # other answer words: asked anew
+
+
+def test_an_english_question_needs_its_numbers_in_the_answers_passage():
     assert decide.cross_language_numbers([]).answer
     refused = decide.cross_language_numbers(["15", "2019"])
     assert (refused.answer, refused.reason) == (

@@ -1,7 +1,9 @@
 """A reply with no supported sentence falls back to the extractive answer (README, "How auto was chosen", step 21):
 where nothing the model wrote is supported (it misread the excerpts) and it did not say they do not tell, a factoid
 is answered by the extractive answerer when its answer logit is at least Policy.unsupported_fallback_score and its
-answer passes the same question checks; the saved logit, and the fitting script."""
+answer passes the same question checks; step 22: and, with a reading gate, where the model reads that answer's
+sentence as answering (Policy.unsupported_fallback_reading, ModelAnswerer.gate_fallback). The saved values (never,
+since step 22's refit), and the fitting script."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from dataclasses import replace
 
 import pytest
 
-from rag.answering.generation import Generation, GenerationFailed
+from rag.answering.generation import Control, Generation, GenerationFailed
 from rag.answering.model import (
     AUTO_POLICY,
     DEFAULT_POLICY,
@@ -83,7 +85,7 @@ def test_only_a_misread_reply_falls_back(fake_engine):
     assert (right.refused, right.answerer, right.text) == (False, "auto", "3.7亿元[1]")
 
 
-def test_on_the_model_route_the_saved_logit_decides(fake_engine):
+def test_on_the_model_route_the_logit_decides_and_the_saved_one_is_never(fake_engine):
     """The "model" route (routes.json's Chinese factoids) otherwise never falls back. Saved: never (round 17 chose
     logit 1; refitted in round 18 with questions about values their paragraph never states, never won)."""
     assert math.isinf(AUTO_POLICY.unsupported_fallback_score) and AUTO_POLICY.unsupported_fallback_reading == 0.0
@@ -136,10 +138,34 @@ def test_with_a_reading_gate_the_fallback_stands_only_where_the_model_reads_its_
     ungated = SureReader(MISREAD, 0.1)
     free, _, _ = ask(fake_engine, MISREAD, -math.inf, generator=ungated)
     assert (free.answerer, ungated.asked) == ("extractive", [])
-    # a supported reply is never read by the gate
+    # a supported reply is never read by the gate, and no reading time is reported where nothing was read
     right = SureReader("3.7亿元[1]", 0.1)
     kept, _, _ = ask(fake_engine, "3.7亿元[1]", -math.inf, generator=right, **gate)
     assert (kept.answerer, kept.text, right.asked) == ("auto", "3.7亿元[1]", [])
+    assert "reading" not in kept.timings_ms and "reading" not in plain.timings_ms
+
+
+def test_the_gate_is_not_passed_after_stop_or_the_deadline_and_leaves_autos_own_fallback_alone(fake_engine):
+    gate = {"unsupported_fallback_reading": 0.5}
+    q, hits, evidence = retrieved(fake_engine, PROFIT_Q)
+
+    def run(control, **policy):  # noqa: ANN001, ANN003, ANN202
+        reader = SureReader(MISREAD, 0.9)
+        answerer = ModelAnswerer(reader, extractive_with(-math.inf),
+                                 replace(DEFAULT_POLICY, unsupported_fallback_score=-math.inf, **gate, **policy), "auto")
+        return answerer.run(q, hits, evidence, control).answer, reader
+
+    stopped = Control()
+    stopped.stop.set()
+    out, reader = run(stopped)
+    assert out.refused and reader.asked == []
+    assert out.reason.endswith("; Stop was pressed before the extractive answer's sentence was read")
+    out, reader = run(Control(deadline=0.0))
+    assert out.refused and reader.asked == [] and out.reason.endswith("; no time was left to read the extractive "
+                                                                      "answer's sentence")
+    # "auto"'s own fallback (the logit clears extractive_fallback_score) is given without the reading
+    out, reader = run(Control(), extractive_fallback_score=-math.inf)
+    assert (out.answerer, out.refused, reader.asked) == ("extractive", False, [])
 
 
 def test_the_fallback_still_needs_the_checks_of_a_fallback(fake_engine, monkeypatch):
@@ -194,9 +220,16 @@ def test_choose_policy_falls_back_at_the_logit_that_gains_most_on_the_fitting_se
     assert "chosen: a reply with no supported sentence falls back to the checked extractive answer at logit >= 1 " \
            "(balanced 100.00 against 50.00 never)" in out
     assert "| 0 | 0 | 50.00 | 100.0 / 0.0 / 0.0 |" in out  # lower, the unanswerable question is answered too
-    assert "no fitting row records extractive_reading, so no reading gate is tried" in out
+    assert "no fitting row records an extractive_reading, so no reading gate is tried" in out
     assert json.loads(saved.read_text(encoding="utf-8"))["unsupported_fallback"]["min_reading"] == 0.0
     assert json.loads(saved.read_text(encoding="utf-8"))["unsupported_fallback"]["min_extractive_score"] == 1.0
+    # rows whose extractive_reading is recorded as null (no --reading-below): no gate tried either
+    rows = [{**misread_row("answerable", 1.5, True), "extractive_reading": None},
+            {**misread_row("unanswerable", 0.5, False), "extractive_reading": None}]
+    fit.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    assert cp.main([str(fit), "--unsupported-fallback"]) == 0
+    out = capsys.readouterr().out
+    assert "no fitting row records an extractive_reading" in out and "| 1 | 0.3 |" not in out
     # nothing to gain (the extractive answer is wrong where it would stand in): not taken, and saved as null
     rows = [misread_row("answerable", 1.5, False), misread_row("unanswerable", 0.5, False)]
     fit.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
