@@ -197,11 +197,16 @@ def load_claim_cut(path: Path = ROUTES_FILE) -> float:
     return float(cut)
 
 
+def _saved(path: Path, key: str) -> object:
+    """routes.json's `key` section as saved (None where the file or the section is missing)."""
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text(encoding="utf-8")).get(key)
+
+
 def load_confidence(path: Path = ROUTES_FILE) -> dict:
     """The saved confidence cuts as Policy fields (none when none were fitted: the claim cut alone)."""
-    if not path.is_file():
-        return {}
-    saved = json.loads(path.read_text(encoding="utf-8")).get("confidence")
+    saved = _saved(path, "confidence")
     if not saved:
         return {}
     fix = "Rerun scripts/choose_policy.py --confidence --write."
@@ -226,9 +231,7 @@ def _is_number(value: object) -> bool:
 
 def load_reading(path: Path = ROUTES_FILE) -> dict:
     """The saved reading-check cuts as Policy fields (none when none was fitted: never asked)."""
-    if not path.is_file():
-        return {}
-    saved = json.loads(path.read_text(encoding="utf-8")).get("reading")
+    saved = _saved(path, "reading")
     if not saved:
         return {}
     fix = "Rerun scripts/choose_policy.py --reading --write."
@@ -255,9 +258,7 @@ def load_reading(path: Path = ROUTES_FILE) -> dict:
 def load_prefer_extractive(path: Path = ROUTES_FILE) -> dict:
     """The saved confidence below which an answered factoid is handed to the extractive answerer, as a Policy
     field (none when none was fitted: never)."""
-    if not path.is_file():
-        return {}
-    saved = json.loads(path.read_text(encoding="utf-8")).get("prefer_extractive")
+    saved = _saved(path, "prefer_extractive")
     if saved is None:
         return {}
     below = saved.get("below") if isinstance(saved, dict) else None
@@ -270,9 +271,7 @@ def load_prefer_extractive(path: Path = ROUTES_FILE) -> dict:
 def load_unsupported_fallback(path: Path = ROUTES_FILE) -> dict:
     """The saved extractive logit at which a factoid reply with no supported sentence falls back to the extractive
     answer, as a Policy field (none when none was fitted: never)."""
-    if not path.is_file():
-        return {}
-    saved = json.loads(path.read_text(encoding="utf-8")).get("unsupported_fallback")
+    saved = _saved(path, "unsupported_fallback")
     if saved is None:
         return {}
     at = saved.get("min_extractive_score") if isinstance(saved, dict) else None
@@ -289,9 +288,7 @@ def load_unsupported_fallback(path: Path = ROUTES_FILE) -> dict:
 
 def load_pick(path: Path = ROUTES_FILE) -> dict:
     """The saved pick of an English question's sentence as Policy fields (none when none was fitted: no pick)."""
-    if not path.is_file():
-        return {}
-    saved = json.loads(path.read_text(encoding="utf-8")).get("pick")
+    saved = _saved(path, "pick")
     if saved is None:
         return {}
     fix = "Rerun scripts/choose_policy.py --pick --write, or write pick: null."
@@ -401,19 +398,23 @@ def context_of(index, hit: Hit, sentence: Sentence) -> str:  # noqa: ANN001 - In
     return hit.chunk.title + "\n" + "".join(s.text for s in around)
 
 
-def reading_of(question: Question, best: Checked, form: str, index) -> list[dict[str, str]]:  # noqa: ANN001
-    """The reading check's messages for the kept sentence `best` (one with a support), in `form`: the sentence
-    alone, or in its passage's context (context_of). ModelAnswerer.read and scripts/study_model.py ask these."""
-    sentence = best.support.sentence  # type: ignore[union-attr]
-    context = context_of(index, best.origin, sentence) if form == "context" else None  # type: ignore[arg-type]
+def sentence_reading(question: Question, hit: Hit, sentence: Sentence, form: str, index) -> list[dict[str, str]]:  # noqa: ANN001
+    """The reading check's messages for one passage sentence of `hit`, in `form`: the sentence alone, or in its
+    passage's context (context_of)."""
+    context = context_of(index, hit, sentence) if form == "context" else None
     return reading_messages(question.text, sentence.text, question.language, context)
+
+
+def reading_of(question: Question, best: Checked, form: str, index) -> list[dict[str, str]]:  # noqa: ANN001
+    """The reading check's messages for the kept sentence `best` (one with a support), in `form`.
+    ModelAnswerer.read and scripts/study_model.py ask these."""
+    return sentence_reading(question, best.origin, best.support.sentence, form, index)  # type: ignore[arg-type,union-attr]
 
 
 def extractive_reading_of(question: Question, citation: Citation, form: str, index) -> list[dict[str, str]]:  # noqa: ANN001
     """The reading check's messages for the sentence an extractive answer cites first (`citation`), in `form`, as
     reading_of asks them for a sentence of the model's reply."""
-    context = context_of(index, citation.hit, citation.sentence) if form == "context" else None
-    return reading_messages(question.text, citation.sentence.text, question.language, context)
+    return sentence_reading(question, citation.hit, citation.sentence, form, index)
 
 
 def claim_share(terms: QuestionTerms, context: str) -> float:
