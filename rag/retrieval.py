@@ -1,6 +1,9 @@
-"""Question -> ranked Hits: dense (the vector store) and BM25 rankings fused by reciprocal rank fusion."""
+"""Question -> ranked Hits: dense (the vector store) and BM25 rankings fused by reciprocal rank fusion, and with
+mode "hybrid-sentences" a third ranking: the chunks those two found, ordered by their best sentence's cosine."""
 
 from __future__ import annotations
+
+from bisect import bisect_left
 
 import numpy as np
 
@@ -16,21 +19,56 @@ def dense_ranking(index: Index, query_vector: np.ndarray, depth: int) -> list[in
     return [row for row, _ in index.dense.search(query_vector.astype(np.float32), min(depth, len(index.chunks)))]
 
 
+def chunk_sentence_rows(index: Index, row: int) -> list[int]:
+    """Rows of index.sentences lying wholly inside chunk `row` (a sentence cut by the chunk's border is not)."""
+    chunk = index.chunks[row]
+    rows, starts = index.sentence_rows_by_doc.get(chunk.doc_id, ([], []))
+    inside = []
+    for i in range(bisect_left(starts, chunk.start), len(rows)):
+        sentence = index.sentences[rows[i]]
+        if sentence.start >= chunk.end:
+            break
+        if sentence.end <= chunk.end:
+            inside.append(rows[i])
+    return inside
+
+
+def sentence_ranking(index: Index, query_vector: np.ndarray, pool: list[int]) -> list[int]:
+    """The chunk rows of `pool` ordered by their best sentence's cosine to the query, best first (ties keep the
+    pool's order); a chunk holding no whole sentence is left out.
+
+    A chunk's vector averages its 300 characters, so a question about one clause of it can match that clause's
+    sentence far better than the chunk. Only the pool is read (the chunks the other rankings found), so the cost
+    stays one small product per question however large the index.
+    """
+    best: dict[int, float] = {}
+    for row in pool:
+        inside = chunk_sentence_rows(index, row)
+        if inside:
+            best[row] = float(np.max(np.asarray(index.sentence_vectors[inside]) @ query_vector))
+    return sorted(best, key=lambda row: -best[row])
+
+
 def retrieve(index: Index, query_vector: np.ndarray, query_tokens: list[str], k: int, mode: str = "hybrid",
              rrf_k: int = 60, depth: int = 30) -> list[Hit]:
-    """Top-k hits for one question. mode: "hybrid" (fused), "dense" or "bm25" (one ranking alone).
+    """Top-k hits for one question. mode: "hybrid" (dense and BM25 fused), "hybrid-sentences" (those two and
+    sentence_ranking over the chunks they found, fused), "dense" or "bm25" (one ranking alone).
 
     Each Hit carries its cosine to the query (`dense`, always computed) and its BM25 score (`bm25`, None
     when BM25 did not match it), so callers can show why a passage ranked where it did.
     """
     rankings: list[list[str]] = []
     bm25_scores: dict[int, float] = {}
-    if mode in ("hybrid", "dense"):
+    query_vector = query_vector.astype(np.float32)
+    if mode in ("hybrid", "hybrid-sentences", "dense"):
         rankings.append([str(r) for r in dense_ranking(index, query_vector, depth)])
-    if mode in ("hybrid", "bm25"):
+    if mode in ("hybrid", "hybrid-sentences", "bm25"):
         ranked = index.bm25.top(query_tokens, depth)
         bm25_scores = dict(ranked)
         rankings.append([str(r) for r, _ in ranked])
+    if mode == "hybrid-sentences":
+        pool = list(dict.fromkeys(int(r) for ranking in rankings for r in ranking))
+        rankings.append([str(r) for r in sentence_ranking(index, query_vector, pool)])
     fused = fuse_rankings(rankings, rrf_k)
     rows = [int(r) for r, _ in fused]
     items = [(index.chunks[r].id, index.chunks[r].doc_id, (index.chunks[r].start, index.chunks[r].end),
@@ -39,7 +77,7 @@ def retrieve(index: Index, query_vector: np.ndarray, query_tokens: list[str], k:
     if not keep:
         return []
     chosen = [rows[i] for i in keep]
-    cosines = index.vectors[chosen] @ query_vector.astype(np.float32)
+    cosines = index.vectors[chosen] @ query_vector
     return [Hit(chunk=index.chunks[row], score=float(fused[i][1]), rank=rank, dense=float(cos),
                 bm25=bm25_scores.get(row))
             for rank, (i, row, cos) in enumerate(zip(keep, chosen, cosines, strict=True), start=1)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from rag.answering.citations import check_citations
@@ -39,7 +40,7 @@ def test_answer_is_short_cited_and_checked(fake_engine):
 
 
 def test_every_mode_and_k(fake_engine):
-    for mode in ("hybrid", "dense", "bm25"):
+    for mode in ("hybrid", "hybrid-sentences", "dense", "bm25"):
         answer = fake_engine.ask("美图付费订阅用户数", k=3, mode=mode)
         assert 1 <= len(answer.hits) <= 3
         assert [h.rank for h in answer.hits] == list(range(1, len(answer.hits) + 1))
@@ -169,3 +170,19 @@ def test_progress_is_reported_in_tenths(fake_embedder):
     assert len(lines) == 11 and lines[-1].startswith("  passages: 100/100 done in")
     _counter(lines.append, "tiny")(3, 3)
     assert len(lines) == 11
+
+
+def test_sentence_ranking_orders_chunks_by_their_best_sentence(fake_engine, fake_embedder):
+    from rag.retrieval import chunk_sentence_rows, sentence_ranking
+
+    index = fake_engine.index
+    for row, chunk in enumerate(index.chunks):
+        inside = [index.sentences[i] for i in chunk_sentence_rows(index, row)]
+        assert all(s.doc_id == chunk.doc_id and chunk.start <= s.start and s.end <= chunk.end for s in inside)
+    target = next(i for i, s in enumerate(index.sentences) if "付费订阅用户数" in s.text)
+    holders = [row for row in range(len(index.chunks)) if target in chunk_sentence_rows(index, row)]
+    others = [row for row in range(len(index.chunks)) if row not in holders][:5]
+    # the query is that sentence's own vector: the chunks holding it come first, whatever the pool's order
+    ranked = sentence_ranking(index, np.asarray(index.sentence_vectors[target]), others + holders)
+    assert sorted(ranked[:len(holders)]) == sorted(holders)
+    assert sorted(ranked) == sorted(others + holders)
