@@ -132,27 +132,38 @@ class Engine:
         t0 = time.perf_counter()
         text, notice = clean_question(question, cfg.max_question_chars)
         asked = Question.make(text, history)
-        query = asked.retrieval_query
-        tokens = tokenize(query)
-        vector = self.embedder.embed_queries([query])[0]
-        t1 = time.perf_counter()
         index = self.index  # one consistent snapshot even if an upload swaps it meanwhile
-        hits = retrieve(index, vector, tokens, cfg.k, cfg.mode, cfg.rrf_k, cfg.fusion_depth)
-        t2 = time.perf_counter()
         chosen = self.answerer(cfg.answerer)
+        query, search_note, translated_ms = asked.retrieval_query, "", None
+        search_query = getattr(chosen, "search_query", None)  # the model answerer may translate it (English over Chinese)
+        if search_query is not None and asked.language == "en" and index.mostly_cjk:
+            t_tr = time.perf_counter()
+            query, search_note = search_query(asked, control or Control())
+            if query != asked.retrieval_query or search_note:  # a translation was asked for
+                translated_ms = (time.perf_counter() - t_tr) * 1000
+        t1 = time.perf_counter()
+        tokens = tokenize(query)
+        # the search reads `query`; the answer path reads the question as asked (its cosines, the standing bar)
+        vectors = self.embedder.embed_queries(list(dict.fromkeys([query, asked.retrieval_query])))
+        vector, asked_vector = vectors[0], vectors[-1]
+        t2 = time.perf_counter()
+        hits = retrieve(index, vector, tokens, cfg.k, cfg.mode, cfg.rrf_k, cfg.fusion_depth)
+        t3 = time.perf_counter()
         if hits:
-            answer = chosen.answer(asked, hits, Evidence(index, vector, self.embedder), on_token, control=control)
+            answer = chosen.answer(asked, hits, Evidence(index, asked_vector, self.embedder), on_token, control=control)
         else:
             answer = refuse(text, answerer=chosen.name, reason=decide.NO_HITS)
-        t3 = time.perf_counter()
+        t4 = time.perf_counter()
         timings = {**answer.timings_ms,  # an answerer's own parts (queue wait, first token), if it has them
-                   "embed": (t1 - t0) * 1000, "search": (t2 - t1) * 1000, "answer": (t3 - t2) * 1000,
-                   "total": (t3 - t0) * 1000}
-        notices = " ".join(n for n in (notice, answer.notice) if n)
+                   "embed": (t2 - t1) * 1000, "search": (t3 - t2) * 1000, "answer": (t4 - t3) * 1000,
+                   "total": (t4 - t0) * 1000}
+        if translated_ms is not None:
+            timings["translate"] = translated_ms
+        notices = " ".join(n for n in (notice, search_note, answer.notice) if n)
         # an answerer's own stages (queue, first_token, generate: time since its start) are kept beside these
         stages = {**answer.timings_ms, **timings}
         if "first_token" in stages:  # from the question's arrival, as a user waits for it
-            stages["first_token"] += stages["embed"] + stages["search"]
+            stages["first_token"] += (t3 - t0) * 1000
         return replace(answer, timings_ms={k: round(v, 2) for k, v in stages.items()},
                        retrieval_query=query, notice=notices)
 

@@ -155,7 +155,9 @@ class Answer:
     citations: tuple[Citation, ...] = ()
     hits: tuple[Hit, ...] = ()
     timings_ms: dict[str, float] = field(default_factory=dict)
-    retrieval_query: str = ""  # the question as resolved against the conversation
+    # what the search read: the question as resolved against the conversation (for an English question over
+    # Chinese text, the model's translation where it makes one: ModelAnswerer.search_query)
+    retrieval_query: str = ""
     notice: str = ""  # e.g. "the question was cut to 500 characters"
     span: AnswerSpan | None = None  # factoid answers: the exact answering text, shown in bold
     sentences: tuple[AnswerSentence, ...] = ()  # the answer split into its cited sentences

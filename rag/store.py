@@ -36,12 +36,14 @@ from rag.errors import IndexCorruptError, IndexLockedError, IndexMismatchError, 
 from rag.progress import Progress
 from rag.schema import Chunk, Sentence, file_sha256
 from rag.stores import VectorStore, load_store, release
+from rag.tokenize import is_cjk
 
 # 2: the vector store became pluggable (its kind in the settings, its files listed by the store), BM25 moved
 # to bm25s (bm25.npz + bm25_vocab.json instead of bm25.json).
 FORMAT_VERSION = 2
 FILES = ("chunks.jsonl", "vectors.npy", *BM25_FILES, "sentences.jsonl", "sentence_vectors.npy")
 PROBES = 3  # stored vectors searched back on load (Milvus' files cannot be checksummed)
+MOSTLY_CJK_CHUNKS = 2000  # chunks Index.mostly_cjk reads (set by hand: ~600k characters, counted once per index)
 
 
 @dataclass
@@ -70,6 +72,20 @@ class Index:
         for row, s in enumerate(self.sentences):
             rows.setdefault(s.doc_id, []).append(row)
         return {doc: (r, [self.sentences[i].start for i in r]) for doc, r in rows.items()}
+
+    @cached_property
+    def mostly_cjk(self) -> bool:
+        """Whether most letters of the indexed text are CJK characters (then an English question shares no word
+        with it, and the model answerer may translate it before the search: ModelAnswerer.search_query). Read on
+        the first MOSTLY_CJK_CHUNKS chunks, so a large index answers at once."""
+        cjk = latin = 0
+        for chunk in self.chunks[:MOSTLY_CJK_CHUNKS]:
+            for ch in chunk.text:
+                if is_cjk(ch):
+                    cjk += 1
+                elif ch.isascii() and ch.isalpha():
+                    latin += 1
+        return cjk > latin
 
     @cached_property
     def max_idf(self) -> float:

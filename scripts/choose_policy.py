@@ -720,6 +720,11 @@ def pick_main(fit_paths: list[Path], report_paths: list[Path], write: Path | Non
         raise SystemExit(f"the rows show the model {sorted(counts)} sentences with {sorted(systems)} system messages; "
                          "run every study with the same study_pick.py --sentences and --system")
     (count,), (system,) = counts, systems
+    translated = {bool(r.get("translate")) for rows in fits for r in rows}
+    if len(translated) != 1:
+        raise SystemExit("some fitting rows were searched in translation and some not; run every fitting study with "
+                         "or every one without study_pick.py --translate")
+    (translate,) = translated
 
     @functools.cache
     def fit_rates(none_at: float | None) -> list[dict[str, float]]:
@@ -733,7 +738,8 @@ def pick_main(fit_paths: list[Path], report_paths: list[Path], write: Path | Non
     fit_table(["pick, refuse at none >=", "balanced"], fit_paths,
               [(["no pick (extractive)", f"{bal(None):.1f}"], fit_rates(None)),
                *(([f"{c:g}", f"{bal(c):.1f}"], fit_rates(c)) for c in PICK_GRID)])
-    print(f"\nchosen: pick among {count} ({system} system message), refuse at none >= {best:g} (balanced "
+    print(f"\nchosen: pick among {count} ({system} system message{', searched in translation' if translate else ''}), "
+          f"refuse at none >= {best:g} (balanced "
           f"{bal(best):.1f} against {bal(None):.1f} without the pick): {'taken' if taken else 'not taken'}")
     print("\n| set | rule | answerable right | not answerable refused | answerable refused |\n|---|---|---|---|---|")
     for path, rows in zip([*fit_paths, *report_paths], [*fits, *reports], strict=True):
@@ -745,7 +751,7 @@ def pick_main(fit_paths: list[Path], report_paths: list[Path], write: Path | Non
     if write is not None:
         saved = json.loads(write.read_text(encoding="utf-8"))
         saved["pick"] = ({"sentences": count, "refuse_none_at": None if best == float("inf") else best, "system": system,
-                          "fitted_on": [str(p) for p in fit_paths],
+                          "translate": translate, "fitted_on": [str(p) for p in fit_paths],
                           "how": "scripts/choose_policy.py --pick: English questions over Chinese text answered with "
                                  "the sentence the model picks among the extractive answerer's best; the refusal cut "
                                  "with the best mean of answerable-right and not-answerable-refused rates, the fitting "

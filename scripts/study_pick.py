@@ -10,7 +10,7 @@ answerer's own answer (the English route without the pick).
 
 The cases are scripts/study_model.py's (the same --dataset/--skip/--questions/--absent/--adversarial/--noun-swaps
 and --translations give the same questions; --qa keeps a split's English questions). It runs the bundled model
-(one prompt read per question, about 3-4 s on 2 cores); nothing is cached.
+(one prompt read per question, about 3-4 s on 2 cores, and with --translate one short translation first); nothing is cached.
 """
 
 from __future__ import annotations
@@ -56,6 +56,12 @@ def main(argv: list[str] | None = None) -> int:
                     help="lift the extractive answerer's standing bar for English questions (model.json "
                          "cross_language_standing), so that every question is picked for and the bar can be fitted "
                          "with the pick's cut (each row records its standing)")
+    ap.add_argument("--translate", action="store_true",
+                    help="search with the model's Chinese translation of each question (Policy.translate_for_search, "
+                         "ModelAnswerer.search_query), as the product does when routes.json's pick says translate")
+    ap.add_argument("--rank-translated", action="store_true",
+                    help="with --translate: the answer path too reads the translation's vector (the sentence ranking and "
+                         "the standing bar), not the English question's (a measured variant, not the product's)")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args(argv)
     if not 1 <= args.sentences <= PICK_MAX:
@@ -84,16 +90,21 @@ def main(argv: list[str] | None = None) -> int:
         extractive = sm.ExtractiveAnswerer(config.max_answer_chars, replace(
             extractive.models, meta={**extractive.models.meta, "cross_language_standing": -math.inf}))
     # record every pick, refuse nothing by it (choose_policy.py --pick fits the cut)
-    policy = replace(AUTO_POLICY, pick_sentences=args.sentences, pick_none_at=math.inf, pick_system=args.system)
+    policy = replace(AUTO_POLICY, pick_sentences=args.sentences, pick_none_at=math.inf, pick_system=args.system,
+                     translate_for_search=args.translate)
     answerer = ModelAnswerer(generator, extractive, policy, name="auto")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("w", encoding="utf-8") as out:
         for i, case in enumerate(cases):
             q = sm.Question.make(case["question"], case.get("history") or None)
-            vector = embedder.embed_queries([q.retrieval_query])[0]
-            hits = sm.retrieve(engine.index, vector, sm.tokenize(q.retrieval_query), config.k, config.mode,
+            t0 = time.perf_counter()
+            query, note = answerer.search_query(q, Control())  # as Engine.ask searches (the question as asked if off)
+            translate_s = time.perf_counter() - t0
+            search_vector, vector = embedder.embed_queries(list(dict.fromkeys([query, q.retrieval_query])))[[0, -1]]
+            hits = sm.retrieve(engine.index, search_vector, sm.tokenize(query), config.k, config.mode,
                                config.rrf_k, config.fusion_depth)
-            evidence = sm.Evidence(engine.index, vector, embedder)
+            # the answer path reads the question as asked (or, measured apart, the translation's vector)
+            evidence = sm.Evidence(engine.index, search_vector if args.rank_translated else vector, embedder)
             t0 = time.perf_counter()
             outcome = answerer.run(q, hits, evidence, Control())  # the product's own path: it decides when to pick
             analysis = outcome.analysis  # None when nothing was retrieved
@@ -106,6 +117,9 @@ def main(argv: list[str] | None = None) -> int:
                    "extractive": own.text if own else "", "extractive_refused": own.refused if own else True,
                    "pick": list(outcome.pick), "sentences": shown, "failure": outcome.failure,
                    "answer": outcome.answer.text, "refused": outcome.answer.refused, "reason": outcome.answer.reason,
+                   "translate": args.translate, "rank_translated": args.rank_translated,
+                   "search_query": query, "search_note": note,
+                   "translate_s": round(translate_s, 3),
                    "wall_s": round(time.perf_counter() - t0, 3)}
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
             out.flush()

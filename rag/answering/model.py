@@ -42,11 +42,15 @@ from rag.answering.prompt import (
     READING,
     READING_FORMS,
     READING_WORDS,
+    TRANSLATE_SYSTEM,
+    TRANSLATE_TOKENS,
     build_messages,
     pick_messages,
     pick_words,
     reading_messages,
     system_message,
+    translate_messages,
+    translation_of,
 )
 from rag.answering.question import Question
 from rag.answering.routing import route_for
@@ -145,6 +149,11 @@ class Policy:
     pick_sentences: int = 0
     pick_none_at: float = math.inf
     pick_system: str = "pick"  # its system message (prompt.PICK_SYSTEMS): its own, or the answer prompt's
+    # ... and before the search, the model translates such a question into Chinese (prompt.translate_messages) and
+    # the search reads the translation (ModelAnswerer.search_query; the answer path still reads the question as
+    # asked). Where it cannot (an endpoint, Stop, the deadline, a busy queue, a failed or non-Chinese reply) the
+    # search reads the question as asked. Chosen by README step 23's rule and saved in routes.json's pick section.
+    translate_for_search: bool = False
     # "shape/language" (factoid/zh, open/en, …) -> which answerer writes that kind of answer: "auto" (these
     # cuts), "model" (none but the claim cut) or "extractive" (no model). Chosen on the article's dev split by
     # scripts/choose_routing.py (the Chinese factoid route since by choose_policy.py --claim-cut) and saved in
@@ -301,8 +310,11 @@ def load_pick(path: Path = ROUTES_FILE) -> dict:
     system = saved.get("system", "pick")
     if system not in PICK_SYSTEMS:
         raise ModelError(f"{path} has pick system {system!r}: it must be one of {', '.join(PICK_SYSTEMS)}. {fix}")
+    translate = saved.get("translate", False)
+    if not isinstance(translate, bool):
+        raise ModelError(f"{path} has pick translate {translate!r}: it must be true or false. {fix}")
     return {"pick_sentences": count, "pick_none_at": math.inf if none_at is None else float(none_at),
-            "pick_system": system}
+            "pick_system": system, "translate_for_search": translate}
 
 
 AUTO_POLICY = Policy(min_question_coverage=0.4, min_extractive_score=-1.0, extractive_fallback_score=1.0,
@@ -525,6 +537,7 @@ class ModelAnswerer:
             # then the answer prompt's (the reading check's too, without worked examples), which the cache is left
             # holding. A failure here costs only that: each question reads them as before.
             systems = [PICK_SYSTEMS[self.policy.pick_system]] if self.policy.pick_sentences else []
+            systems = [TRANSLATE_SYSTEM, *systems] if self.policy.translate_for_search else systems
             try:
                 keep([*systems, system_message(self.policy.prompt_examples)])
             except GenerationFailed as exc:
@@ -535,6 +548,29 @@ class ModelAnswerer:
         if progress and hint:
             progress(hint)
         return ""
+
+    def search_query(self, question: Question, control: Control) -> tuple[str, str]:
+        """What the search should read for `question` over Chinese text (the caller knows the index is): its
+        retrieval query translated into Chinese by the model where Policy.translate_for_search is set and the
+        question is English, else the query as asked; and a note saying why a translation was not used ("" when
+        none was wanted or it was). Never raises: a failed translation costs only the better search."""
+        query = question.retrieval_query
+        if not self.policy.translate_for_search or question.language != "en":
+            return query, ""
+        inner = getattr(self.generator, "generator", self.generator)  # the model behind the serving queue
+        if getattr(inner, "first_token_probabilities", None) is None:  # an endpoint: no pick either
+            return query, ""
+        if control.stopped or control.overdue():
+            return query, ""
+        quiet = replace(control, on_token=None)  # the translation is not the answer: nothing of it streams; Stop is shared
+        try:
+            generation = self.generator.generate(translate_messages(query), TRANSLATE_TOKENS, quiet)
+        except GenerationFailed as exc:
+            return query, f"The question was searched as asked: the model could not translate it ({exc})."
+        translated = None if generation.stopped else translation_of(generation.text)
+        if translated is None:
+            return query, ""
+        return translated, ""
 
     def fallback(self, question: Question, hits: Sequence[Hit], evidence: Evidence, why: str,
                  analysis: Analysis) -> Answer:

@@ -140,3 +140,26 @@ def pick_messages(question: str, sentences: Sequence[str], system: str = PICK_SY
 def pick_words(count: int) -> list[str]:
     """The first tokens the pick reads: "0" (none of them) and "1".."count"."""
     return [PICK_NONE, *(str(n) for n in range(1, count + 1))]
+
+
+# Search in the documents' language (README, "How auto was chosen", step 23): an English question over Chinese text
+# shares no word with it, so BM25 finds nothing and the dense ranking alone retrieves. The model translates the
+# question first and the search reads the translation (the answer path still reads the question as asked).
+# Measured with exactly this wording and its own system message.
+TRANSLATE_SYSTEM = "You translate questions into Simplified Chinese."
+TRANSLATE = "Translate this question into Simplified Chinese. Reply with the Chinese question only.\n\n{question}"
+TRANSLATE_TOKENS = 60  # a question's length in Chinese, with room; a longer reply is cut and read as it stands
+
+
+def translate_messages(question: str) -> list[dict[str, str]]:
+    """The translation's messages for one question (its own system message, kept cached by ModelAnswerer.warm)."""
+    return [{"role": "system", "content": TRANSLATE_SYSTEM},
+            {"role": "user", "content": TRANSLATE.format(question=" ".join(question.split()))}]
+
+
+def translation_of(reply: str) -> str | None:
+    """The translated question in a reply: its first non-empty line without quotes around it; None when that
+    line holds no Chinese character (the model answered, refused or echoed the English instead)."""
+    line = next((ln.strip() for ln in reply.splitlines() if ln.strip()), "")
+    line = line.strip("\"'“”「」")
+    return line if any("\u4e00" <= c <= "\u9fff" for c in line) else None

@@ -315,7 +315,7 @@ def test_warming_the_model_passes_the_build_hint_to_the_progress():
 
 
 def test_warming_reads_the_pick_and_answer_system_messages_before_the_first_question():
-    from rag.answering.prompt import PICK_SYSTEMS, SYSTEM
+    from rag.answering.prompt import PICK_SYSTEMS, SYSTEM, TRANSLATE_SYSTEM
 
     class Keeping:
         name = "fake"
@@ -333,8 +333,12 @@ def test_warming_reads_the_pick_and_answer_system_messages_before_the_first_ques
             self.kept.append(list(systems))
 
     model = Keeping()
-    assert ModelAnswerer(model, ExtractiveAnswerer(), policy=AUTO_POLICY).warm() == ""
+    untranslated = replace(AUTO_POLICY, translate_for_search=False)
+    assert ModelAnswerer(model, ExtractiveAnswerer(), policy=untranslated).warm() == ""
     assert model.kept == [[PICK_SYSTEMS[AUTO_POLICY.pick_system], SYSTEM]]  # the answer prompt's last: left cached
+    translating = Keeping()
+    ModelAnswerer(translating, ExtractiveAnswerer(), policy=replace(AUTO_POLICY, translate_for_search=True)).warm()
+    assert translating.kept == [[TRANSLATE_SYSTEM, PICK_SYSTEMS[AUTO_POLICY.pick_system], SYSTEM]]
     no_pick = Keeping()
     ModelAnswerer(no_pick, ExtractiveAnswerer(), policy=replace(AUTO_POLICY, pick_sentences=0)).warm()
     assert no_pick.kept == [[SYSTEM]]

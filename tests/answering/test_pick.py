@@ -16,7 +16,8 @@ from rag.answering import decide
 from rag.answering.extractive import ExtractiveAnswerer
 from rag.answering.generation import Control, GenerationFailed
 from rag.answering.model import DEFAULT_POLICY, ModelAnswerer, Policy, load_pick, pick_candidates, picked
-from rag.answering.prompt import PICK_SYSTEM, pick_messages, pick_words
+from rag.answering.prompt import PICK_SYSTEM, TRANSLATE_SYSTEM, pick_messages, pick_words, translate_messages
+from rag.answering.question import Question
 from rag.errors import ModelError
 from rag.serving import ModelQueue
 from tests.answering.test_model_answerer import Scripted, retrieved
@@ -225,9 +226,11 @@ def test_the_saved_pick_is_read_and_checked(tmp_path):
 
     assert saved(None) == {}
     assert saved({"sentences": 5, "refuse_none_at": 0.15}) == {"pick_sentences": 5, "pick_none_at": 0.15,
-                                                               "pick_system": "pick"}
-    assert saved({"sentences": 5, "refuse_none_at": None, "system": "answer"}) == {
-        "pick_sentences": 5, "pick_none_at": math.inf, "pick_system": "answer"}
+                                                               "pick_system": "pick", "translate_for_search": False}
+    assert saved({"sentences": 5, "refuse_none_at": None, "system": "answer", "translate": True}) == {
+        "pick_sentences": 5, "pick_none_at": math.inf, "pick_system": "answer", "translate_for_search": True}
+    with pytest.raises(ModelError, match="has pick translate 'yes': it must be true or false"):
+        saved({"sentences": 5, "refuse_none_at": 0.2, "translate": "yes"})
     with pytest.raises(ModelError, match="has pick system 'other': it must be one of pick, answer"):
         saved({"sentences": 5, "refuse_none_at": 0.2, "system": "other"})
     with pytest.raises(ModelError, match=r"its `sentences` must be a whole number from 1 to 9. Rerun "
@@ -269,6 +272,17 @@ def test_choose_policy_fits_the_pick_cut_and_saves_it(tmp_path, capsys):
             "the pick): taken") in out
     pick = json.loads(routes.read_text(encoding="utf-8"))["pick"]
     assert (pick["sentences"], pick["refuse_none_at"], pick["system"], pick["fitted_on"]) == (5, 0.15, "pick", [str(fit)])
+    assert pick["translate"] is False  # rows without study_pick.py --translate
+    # rows searched in translation are saved so, and a fit that mixes the two is refused
+    fit.write_text("\n".join(json.dumps({**r, "translate": True}, ensure_ascii=False) for r in rows) + "\n",
+                   encoding="utf-8")
+    assert cp.main(["--pick", str(fit), "--write", str(routes)]) == 0
+    assert "(pick system message, searched in translation), refuse at none >= 0.15" in capsys.readouterr().out
+    assert json.loads(routes.read_text(encoding="utf-8"))["pick"]["translate"] is True
+    mixed = tmp_path / "pick-mixed.jsonl"
+    mixed.write_text(json.dumps(rows[0], ensure_ascii=False) + "\n", encoding="utf-8")
+    with pytest.raises(SystemExit, match="some fitting rows were searched in translation and some not"):
+        cp.main(["--pick", str(fit), str(mixed)])
     # rows where the pick failed are not fitted on
     fit.write_text(json.dumps({**rows[0], "failure": "boom"}, ensure_ascii=False) + "\n", encoding="utf-8")
     with pytest.raises(SystemExit, match="the pick failed on 1 questions"):
@@ -280,3 +294,75 @@ def test_choose_policy_fits_the_pick_cut_and_saves_it(tmp_path, capsys):
     assert cp.main(["--pick", str(fit), "--write", str(routes)]) == 0
     assert ": not taken" in capsys.readouterr().out
     assert json.loads(routes.read_text(encoding="utf-8"))["pick"] is None
+
+
+TRANSLATING = replace(PICKING, translate_for_search=True)
+
+
+def test_an_english_question_is_searched_in_its_translation_and_answered_as_asked(fake_engine):
+    generator = Picking((0.1, 0.6, 0.2, 0.1))
+    generator.pieces = ("“美图2023年的总收入", "是多少？”\n(translation)")
+    fake_engine._answerers["auto"] = ModelAnswerer(generator, unbarred(), TRANSLATING, "auto")
+    streamed: list[str] = []
+    answer = fake_engine.ask(ENGLISH_Q, answerer="auto", on_token=streamed.append)
+    assert generator.messages[0] == translate_messages(ENGLISH_Q)
+    assert generator.messages[0][0] == {"role": "system", "content": TRANSLATE_SYSTEM}
+    assert answer.retrieval_query == "美图2023年的总收入是多少？"  # what the search read
+    assert streamed == []  # the translation is not the answer: nothing of it streams
+    assert "translate" in answer.timings_ms and answer.timings_ms["first_token"] >= answer.timings_ms["translate"]
+    pick_prompt = generator.asked[0][0][1]["content"]
+    assert pick_prompt.endswith(f"Question: {ENGLISH_Q}\nWhich sentence answers the question? Reply with the "
+                                "sentence's number only; reply 0 if none of them answers it.")  # asked as asked
+    chinese = fake_engine.ask("美图2023年的总收入是多少？", answerer="auto")
+    # the Chinese question asked no translation: the one translation is still the English question's
+    assert [m for m in generator.messages if m[0]["content"] == TRANSLATE_SYSTEM] == [translate_messages(ENGLISH_Q)]
+    assert "translate" not in chinese.timings_ms
+
+
+@pytest.mark.parametrize("reply, fail, searched, note", [
+    (("Meitu's revenue?",), "", ENGLISH_Q, ""),  # no Chinese in the reply: searched as asked, silently
+    ((), "the model queue is full", ENGLISH_Q,
+     "The question was searched as asked: the model could not translate it (the model queue is full)."),
+])
+def test_a_translation_that_fails_leaves_the_question_searched_as_asked(fake_engine, reply, fail, searched, note):
+    generator = Picking((0.1, 0.6, 0.2, 0.1))
+    generator.pieces, generator.fail = reply, fail
+    answerer = ModelAnswerer(generator, unbarred(), TRANSLATING, "auto")
+    assert answerer.search_query(Question.make(ENGLISH_Q), Control()) == (searched, note)
+
+
+def test_no_translation_unless_set_english_over_chinese_and_running(fake_engine):
+    q = Question.make(ENGLISH_Q)
+    for policy, stop in ((PICKING, False), (TRANSLATING, True)):
+        generator = Picking()
+        generator.pieces = ("美图的收入是多少？",)
+        control = Control()
+        if stop:
+            control.stop.set()
+        assert ModelAnswerer(generator, unbarred(), policy, "auto").search_query(q, control) == (ENGLISH_Q, "")
+        assert generator.messages == []
+    chinese = Question.make("美图2023年的总收入是多少？")
+    assert ModelAnswerer(Picking(), unbarred(), TRANSLATING, "auto").search_query(chinese, Control()) == (
+        chinese.retrieval_query, "")
+    endpoint = Scripted("美图的收入是多少？")  # no logits: an endpoint, which gets no pick either
+    assert ModelAnswerer(endpoint, unbarred(), TRANSLATING, "auto").search_query(q, Control()) == (ENGLISH_Q, "")
+    assert endpoint.messages == []
+
+
+def test_an_english_index_is_not_searched_in_translation(fake_engine, tmp_path, fake_embedder, fake_config):
+    from rag.chat import Engine
+    from rag.indexer import empty_index
+
+    assert fake_engine.index.mostly_cjk  # the bundled article
+    source = tmp_path / "en.txt"
+    source.write_text("Meitu made 2.7 billion yuan in 2023 (美图). Its net profit was 370 million yuan.\n",
+                      encoding="utf-8")
+    engine = Engine(fake_config, tmp_path / "en", fake_embedder, empty_index(fake_embedder))
+    engine.add_files([source])
+    assert not engine.index.mostly_cjk
+    generator = Picking()
+    generator.pieces = ("美图的收入是多少？",)
+    engine._answerers["auto"] = ModelAnswerer(generator, unbarred(), TRANSLATING, "auto")
+    answer = engine.ask("What was Meitu's revenue?", answerer="auto")
+    assert answer.retrieval_query == "What was Meitu's revenue?" and generator.messages[:1] != [
+        translate_messages("What was Meitu's revenue?")]
