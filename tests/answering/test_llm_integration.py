@@ -134,6 +134,23 @@ def test_an_english_question_is_answered_with_the_sentence_the_model_picks(engin
     assert barred.refused and "pick" not in barred.timings_ms, barred.reason
 
 
+def test_the_model_translates_an_english_question_for_the_search(engine):
+    """The search's translation with the bundled model (README step 23; an option routes.json leaves off): the
+    English question comes back as a Chinese one that keeps its date, and nothing says it failed."""
+    from dataclasses import replace
+
+    from rag.answering.generation import Control
+    from rag.answering.model import ModelAnswerer
+    from rag.answering.question import Question
+
+    auto = engine.answerer("auto")
+    translating = ModelAnswerer(auto.generator, auto.extractive, replace(auto.policy, translate_for_search=True), "auto")
+    question = Question.make("How many paying subscribers did Meitu have as of December 31, 2023?")
+    query, note = translating.search_query(question, Control())
+    assert note == "" and query != question.retrieval_query
+    assert any("\u4e00" <= c <= "\u9fff" for c in query) and "2023" in query, query
+
+
 def test_tokens_stream_before_the_answer_and_every_sentence_is_supported(engine):
     pieces: list[str] = []
     answer = engine.ask("美图的AI产品中哪个用于商业设计？", answerer="auto", on_token=pieces.append)
