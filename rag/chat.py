@@ -136,14 +136,15 @@ class Engine:
         chosen = self.answerer(cfg.answerer)
         query, search_note, translated_ms = asked.retrieval_query, "", None
         search_query = getattr(chosen, "search_query", None)  # the model answerer may translate it (English over Chinese)
-        if search_query is not None and asked.language == "en" and index.mostly_cjk:
+        if search_query is not None and asked.language == "en":
             t_tr = time.perf_counter()
-            query, search_note = search_query(asked, control or Control())
-            if query != asked.retrieval_query or search_note:  # a translation was asked for
+            query, search_note, translated = search_query(asked, index, control or Control())
+            if translated:  # the model was asked
                 translated_ms = (time.perf_counter() - t_tr) * 1000
         t1 = time.perf_counter()
         tokens = tokenize(query)
-        # the search reads `query`; the answer path reads the question as asked (its cosines, the standing bar)
+        # the search reads `query`; the answer path reads the question as asked with its own vector (its sentence
+        # cosines, the standing bar), while the hits' dense and BM25 scores are `query`'s
         vectors = self.embedder.embed_queries(list(dict.fromkeys([query, asked.retrieval_query])))
         vector, asked_vector = vectors[0], vectors[-1]
         t2 = time.perf_counter()

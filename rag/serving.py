@@ -172,8 +172,16 @@ class ModelQueue:
             raise GenerationFailed(f"{self.name} gives no token probabilities to read a choice from")
         return self.read_apart(lambda: ask(messages, words, control), control, "the pick")
 
+    def generate_apart(self, messages: Sequence[dict[str, str]], max_tokens: int,
+                       control: Control | None = None) -> Generation:
+        """A short generation that is not an answer (the search's translation of an English question,
+        model.ModelAnswerer.search_query), run as `read_apart` runs a reading: skipped while others want the model,
+        never counted in the answer timings the queue predicts with, and no queue place reported."""
+        return self.read_apart(lambda: self.generator.generate(messages, max_tokens, control), control,
+                               "the translation")
+
     def read_apart(self, read: Callable[[], object], control: Control | None, what: str):  # noqa: ANN201
-        """One short prompt read (`what`: the reading check, the pick), not queued, so only while nobody else
+        """One short prompt read (`what`: the reading check, the pick, the translation), not queued, so only while nobody else
         wants the model: when an answer runs or waits, GenerationFailed (the answerer then decides without it),
         so a crowd never waits behind a reading it did not see coming. While it runs it holds the model like an
         answer (one arriving meanwhile waits its turn), and its time is left out of the answer timings the

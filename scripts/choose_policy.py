@@ -696,7 +696,11 @@ def pick_row(row: dict, none_at: float | None) -> tuple[bool, str]:
     return False, row["answer"]
 
 
-def pick_main(fit_paths: list[Path], report_paths: list[Path], write: Path | None = None) -> int:
+MIN_TRANSLATE_GAIN = 0.5  # balanced points the translated search must add over searching as asked (README step 23)
+
+
+def pick_main(fit_paths: list[Path], report_paths: list[Path], write: Path | None = None,
+              untranslated: list[Path] | None = None) -> int:
     """Choose the pick's refusal cut (Policy.pick_none_at) on the fitting sets' English questions over Chinese text:
     the best balanced rate (answerable right and not-answerable refused), the sets averaged; ties: the higher cut
     (it refuses less). Rule set before the fit (round 15): taken if it beats the English route without the pick."""
@@ -725,6 +729,9 @@ def pick_main(fit_paths: list[Path], report_paths: list[Path], write: Path | Non
         raise SystemExit("some fitting rows were searched in translation and some not; run every fitting study with "
                          "or every one without study_pick.py --translate")
     (translate,) = translated
+    if translate and write is not None and not untranslated:
+        raise SystemExit("the fitting rows were searched in translation: give the same studies searched as asked with "
+                         "--untranslated, so that the translation is saved only if it beats them (README step 23)")
 
     @functools.cache
     def fit_rates(none_at: float | None) -> list[dict[str, float]]:
@@ -735,6 +742,18 @@ def pick_main(fit_paths: list[Path], report_paths: list[Path], write: Path | Non
 
     best = max(PICK_GRID, key=lambda c: (round(bal(c), 6), c))
     taken = round(bal(best), 6) > round(bal(None), 6)
+    if translate and untranslated:
+        plain = [english_rows(p) for p in untranslated]
+        if any(r.get("translate") for rows in plain for r in rows):
+            raise SystemExit("--untranslated: those rows were searched in translation too (study_pick.py --translate)")
+        plain_best = max(mean_balanced([rates(rows, lambda r, c=c: pick_row(r, c)) for rows in plain])
+                         for c in PICK_GRID)
+        gain = bal(best) - plain_best
+        print(f"searched in translation: balanced {bal(best):.1f} against {plain_best:.1f} searched as asked "
+              f"({gain:+.2f}; taken from {MIN_TRANSLATE_GAIN:g})")
+        if round(gain, 6) < MIN_TRANSLATE_GAIN:
+            print("the translation is not taken: nothing is written (fit the untranslated rows to save a pick)")
+            write, taken = None, False
     fit_table(["pick, refuse at none >=", "balanced"], fit_paths,
               [(["no pick (extractive)", f"{bal(None):.1f}"], fit_rates(None)),
                *(([f"{c:g}", f"{bal(c):.1f}"], fit_rates(c)) for c in PICK_GRID)])
@@ -798,9 +817,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pick", action="store_true",
                     help="choose the pick's refusal cut (Policy.pick_none_at) for English questions over Chinese text, "
                          "on scripts/study_pick.py's rows")
+    ap.add_argument("--untranslated", type=Path, nargs="+", default=None,
+                    help="with --pick on rows searched in translation (study_pick.py --translate): the same studies "
+                         "searched as asked; the translation is saved only if it beats them by MIN_TRANSLATE_GAIN")
     args = ap.parse_args(argv)
     if args.pick:
-        return pick_main(args.fit, args.report, args.write)
+        return pick_main(args.fit, args.report, args.write, args.untranslated)
     if args.waiver_only and not args.reading:
         ap.error("--waiver-only goes with --reading (it fits the reading check's waiver alone)")
     if args.prefer_extractive:

@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         for i, case in enumerate(cases):
             q = sm.Question.make(case["question"], case.get("history") or None)
             t0 = time.perf_counter()
-            query, note = answerer.search_query(q, Control())  # as Engine.ask searches (the question as asked if off)
+            query, note, _ = answerer.search_query(q, engine.index, Control())  # as Engine.ask searches
             translate_s = time.perf_counter() - t0
             search_vector, vector = embedder.embed_queries(list(dict.fromkeys([query, q.retrieval_query])))[[0, -1]]
             hits = sm.retrieve(engine.index, search_vector, sm.tokenize(query), config.k, config.mode,

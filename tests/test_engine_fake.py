@@ -172,17 +172,32 @@ def test_progress_is_reported_in_tenths(fake_embedder):
     assert len(lines) == 11
 
 
-def test_sentence_ranking_orders_chunks_by_their_best_sentence(fake_engine, fake_embedder):
-    from rag.retrieval import chunk_sentence_rows, sentence_ranking
+def test_sentence_ranking_orders_chunks_by_their_best_sentence(fake_engine):
+    from rag.fusion import fuse_rankings
+    from rag.retrieval import chunk_sentence_rows, dense_ranking, retrieve, sentence_ranking
+    from rag.tokenize import tokenize
 
     index = fake_engine.index
-    for row, chunk in enumerate(index.chunks):
-        inside = [index.sentences[i] for i in chunk_sentence_rows(index, row)]
-        assert all(s.doc_id == chunk.doc_id and chunk.start <= s.start and s.end <= chunk.end for s in inside)
+    for row, chunk in enumerate(index.chunks):  # exactly the sentences wholly inside, found by brute force
+        assert chunk_sentence_rows(index, row) == [
+            i for i, s in enumerate(index.sentences)
+            if s.doc_id == chunk.doc_id and chunk.start <= s.start and s.end <= chunk.end]
+    query = fake_engine.embedder.embed_queries(["美图付费订阅用户数"])[0]
+    pool = list(range(len(index.chunks)))[::-1]
+    best = {row: max(float(np.dot(index.sentence_vectors[i], query)) for i in chunk_sentence_rows(index, row))
+            for row in pool if chunk_sentence_rows(index, row)}
+    expected = sorted(best, key=lambda row: (-best[row], pool.index(row)))  # ties keep the pool's order
+    assert sentence_ranking(index, query, pool) == expected
     target = next(i for i, s in enumerate(index.sentences) if "付费订阅用户数" in s.text)
-    holders = [row for row in range(len(index.chunks)) if target in chunk_sentence_rows(index, row)]
-    others = [row for row in range(len(index.chunks)) if row not in holders][:5]
-    # the query is that sentence's own vector: the chunks holding it come first, whatever the pool's order
-    ranked = sentence_ranking(index, np.asarray(index.sentence_vectors[target]), others + holders)
+    holders = [row for row in pool if target in chunk_sentence_rows(index, row)]
+    # the query is that sentence's own vector: the chunks holding it come first
+    ranked = sentence_ranking(index, np.asarray(index.sentence_vectors[target]), pool)
     assert sorted(ranked[:len(holders)]) == sorted(holders)
-    assert sorted(ranked) == sorted(others + holders)
+    # hybrid-sentences fuses that ranking of the pool with the other two (reciprocal rank fusion, k = 60)
+    tokens = tokenize("美图付费订阅用户数")
+    dense = [str(r) for r in dense_ranking(index, query, 30)]
+    bm25 = [str(r) for r, _ in index.bm25.top(tokens, 30)]
+    pool = list(dict.fromkeys(int(r) for r in dense + bm25))
+    fused = [int(r) for r, _ in fuse_rankings([dense, bm25, [str(r) for r in sentence_ranking(index, query, pool)]])]
+    got = [h.chunk.id for h in retrieve(index, query, tokens, 5, "hybrid-sentences")]
+    assert got[0] == index.chunks[fused[0]].id and set(got) <= {index.chunks[r].id for r in fused}

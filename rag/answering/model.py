@@ -28,6 +28,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rag.answering import decide
 from rag.answering.base import Evidence, refuse
@@ -66,6 +67,9 @@ from rag.answering.support import (
 from rag.errors import ModelError
 from rag.schema import Answer, Citation, Hit, Sentence
 from rag.tokenize import token_set
+
+if TYPE_CHECKING:
+    from rag.store import Index
 
 PICK_MAX = 9  # the pick reads its answer from one first token: the digits 0-9
 
@@ -150,9 +154,10 @@ class Policy:
     pick_none_at: float = math.inf
     pick_system: str = "pick"  # its system message (prompt.PICK_SYSTEMS): its own, or the answer prompt's
     # ... and before the search, the model translates such a question into Chinese (prompt.translate_messages) and
-    # the search reads the translation (ModelAnswerer.search_query; the answer path still reads the question as
-    # asked). Where it cannot (an endpoint, Stop, the deadline, a busy queue, a failed or non-Chinese reply) the
-    # search reads the question as asked. Chosen by README step 23's rule and saved in routes.json's pick section.
+    # the search reads the translation (ModelAnswerer.search_query; the answer path reads the question as asked with
+    # its own vector, while the hits' dense and BM25 scores are the translation's). Where it cannot (an endpoint, Stop,
+    # the deadline, others wanting the model, a failed or non-Chinese reply) the search reads the question as asked.
+    # Chosen by README step 23's rule (not taken) and saved in routes.json's pick section.
     translate_for_search: bool = False
     # "shape/language" (factoid/zh, open/en, …) -> which answerer writes that kind of answer: "auto" (these
     # cuts), "model" (none but the claim cut) or "extractive" (no model). Chosen on the article's dev split by
@@ -549,28 +554,31 @@ class ModelAnswerer:
             progress(hint)
         return ""
 
-    def search_query(self, question: Question, control: Control) -> tuple[str, str]:
-        """What the search should read for `question` over Chinese text (the caller knows the index is): its
-        retrieval query translated into Chinese by the model where Policy.translate_for_search is set and the
-        question is English, else the query as asked; and a note saying why a translation was not used ("" when
-        none was wanted or it was). Never raises: a failed translation costs only the better search."""
+    def search_query(self, question: Question, index: Index, control: Control) -> tuple[str, str, bool]:
+        """What the search should read for `question`: where Policy.translate_for_search is set, the question is
+        English and `index` mostly Chinese (Index.mostly_cjk, read only then), the question translated into Chinese
+        by the model (after the earlier question a follow-up leans on, kept as it was); else its retrieval query as
+        asked. Also a note saying why a wanted translation was not used ("" otherwise), and whether the model was
+        asked. Through the serving queue the translation runs apart (ModelQueue.generate_apart): skipped while others
+        want the model. Never raises: a failed translation costs only the better search."""
         query = question.retrieval_query
-        if not self.policy.translate_for_search or question.language != "en":
-            return query, ""
+        if not self.policy.translate_for_search or question.language != "en" or not index.mostly_cjk:
+            return query, "", False
         inner = getattr(self.generator, "generator", self.generator)  # the model behind the serving queue
         if getattr(inner, "first_token_probabilities", None) is None:  # an endpoint: no pick either
-            return query, ""
+            return query, "", False
         if control.stopped or control.overdue():
-            return query, ""
+            return query, "", False
         quiet = replace(control, on_token=None)  # the translation is not the answer: nothing of it streams; Stop is shared
+        generate = getattr(self.generator, "generate_apart", self.generator.generate)
         try:
-            generation = self.generator.generate(translate_messages(query), TRANSLATE_TOKENS, quiet)
+            generation = generate(translate_messages(question.text), TRANSLATE_TOKENS, quiet)
         except GenerationFailed as exc:
-            return query, f"The question was searched as asked: the model could not translate it ({exc})."
+            return query, f"The question was searched as asked: the model could not translate it ({exc}).", True
         translated = None if generation.stopped else translation_of(generation.text)
         if translated is None:
-            return query, ""
-        return translated, ""
+            return query, "", True
+        return (f"{question.previous} {translated}" if question.previous else translated), "", True
 
     def fallback(self, question: Question, hits: Sequence[Hit], evidence: Evidence, why: str,
                  analysis: Analysis) -> Answer:

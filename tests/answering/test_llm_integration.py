@@ -146,8 +146,8 @@ def test_the_model_translates_an_english_question_for_the_search(engine):
     auto = engine.answerer("auto")
     translating = ModelAnswerer(auto.generator, auto.extractive, replace(auto.policy, translate_for_search=True), "auto")
     question = Question.make("How many paying subscribers did Meitu have as of December 31, 2023?")
-    query, note = translating.search_query(question, Control())
-    assert note == "" and query != question.retrieval_query
+    query, note, asked = translating.search_query(question, engine.index, Control())
+    assert (note, asked) == ("", True) and query != question.retrieval_query
     assert any("\u4e00" <= c <= "\u9fff" for c in query) and "2023" in query, query
 
 

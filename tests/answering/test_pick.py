@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from dataclasses import replace
 
 import pytest
@@ -273,10 +274,21 @@ def test_choose_policy_fits_the_pick_cut_and_saves_it(tmp_path, capsys):
     pick = json.loads(routes.read_text(encoding="utf-8"))["pick"]
     assert (pick["sentences"], pick["refuse_none_at"], pick["system"], pick["fitted_on"]) == (5, 0.15, "pick", [str(fit)])
     assert pick["translate"] is False  # rows without study_pick.py --translate
-    # rows searched in translation are saved so, and a fit that mixes the two is refused
+    # rows searched in translation are saved so only when they beat the same rows searched as asked by 0.5 points
+    plain = tmp_path / "pick-plain.jsonl"
+    plain.write_text(fit.read_text(encoding="utf-8"), encoding="utf-8")
     fit.write_text("\n".join(json.dumps({**r, "translate": True}, ensure_ascii=False) for r in rows) + "\n",
                    encoding="utf-8")
-    assert cp.main(["--pick", str(fit), "--write", str(routes)]) == 0
+    with pytest.raises(SystemExit, match="give the same studies searched as asked with --untranslated"):
+        cp.main(["--pick", str(fit), "--write", str(routes)])
+    assert cp.main(["--pick", str(fit), "--untranslated", str(plain), "--write", str(routes)]) == 0
+    out = capsys.readouterr().out
+    assert "searched in translation: balanced 83.3 against 83.3 searched as asked (+0.00; taken from 0.5)" in out
+    assert "the translation is not taken: nothing is written" in out and ": not taken" in out
+    assert json.loads(routes.read_text(encoding="utf-8"))["pick"]["translate"] is False  # the earlier save stands
+    worse_plain = [{**rows[0], "answer": "美图净利润3.7亿元。"}, *rows[1:]]  # searched as asked, one answer wrong
+    plain.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in worse_plain) + "\n", encoding="utf-8")
+    assert cp.main(["--pick", str(fit), "--untranslated", str(plain), "--write", str(routes)]) == 0
     assert "(pick system message, searched in translation), refuse at none >= 0.15" in capsys.readouterr().out
     assert json.loads(routes.read_text(encoding="utf-8"))["pick"]["translate"] is True
     mixed = tmp_path / "pick-mixed.jsonl"
@@ -299,17 +311,29 @@ def test_choose_policy_fits_the_pick_cut_and_saves_it(tmp_path, capsys):
 TRANSLATING = replace(PICKING, translate_for_search=True)
 
 
+class SlowPicking(Picking):
+    """A picking generator whose generations (here: the translation) take `seconds`, streaming as Scripted does."""
+
+    def __init__(self, seconds: float = 0.0) -> None:
+        super().__init__((0.1, 0.6, 0.2, 0.1))
+        self.seconds = seconds
+
+    def generate(self, messages, max_tokens, control=None):  # noqa: ANN001
+        time.sleep(self.seconds)
+        return super().generate(messages, max_tokens, control)
+
+
 def test_an_english_question_is_searched_in_its_translation_and_answered_as_asked(fake_engine):
-    generator = Picking((0.1, 0.6, 0.2, 0.1))
+    generator = SlowPicking(0.2)
     generator.pieces = ("“美图2023年的总收入", "是多少？”\n(translation)")
     fake_engine._answerers["auto"] = ModelAnswerer(generator, unbarred(), TRANSLATING, "auto")
     streamed: list[str] = []
-    answer = fake_engine.ask(ENGLISH_Q, answerer="auto", on_token=streamed.append)
+    answer = fake_engine.ask(ENGLISH_Q, answerer="auto", control=Control(on_token=streamed.append))
     assert generator.messages[0] == translate_messages(ENGLISH_Q)
     assert generator.messages[0][0] == {"role": "system", "content": TRANSLATE_SYSTEM}
     assert answer.retrieval_query == "美图2023年的总收入是多少？"  # what the search read
-    assert streamed == []  # the translation is not the answer: nothing of it streams
-    assert "translate" in answer.timings_ms and answer.timings_ms["first_token"] >= answer.timings_ms["translate"]
+    assert streamed == []  # the translation is not the answer: nothing of it streams to the caller's control
+    assert answer.timings_ms["translate"] >= 200 and answer.timings_ms["first_token"] >= 200  # waited for, counted
     pick_prompt = generator.asked[0][0][1]["content"]
     assert pick_prompt.endswith(f"Question: {ENGLISH_Q}\nWhich sentence answers the question? Reply with the "
                                 "sentence's number only; reply 0 if none of them answers it.")  # asked as asked
@@ -319,16 +343,42 @@ def test_an_english_question_is_searched_in_its_translation_and_answered_as_aske
     assert "translate" not in chinese.timings_ms
 
 
+def test_a_follow_up_translates_only_itself_after_the_question_it_leans_on(fake_engine):
+    generator = Picking()
+    generator.pieces = ("它的净利润呢？",)
+    answerer = ModelAnswerer(generator, unbarred(), TRANSLATING, "auto")
+    history = [{"role": "user", "content": "美图2023年的总收入是多少？"}, {"role": "assistant", "content": "27亿元[1]"}]
+    q = Question.make("And its net profit?", history)
+    assert answerer.search_query(q, fake_engine.index, Control()) == (f"{q.previous} 它的净利润呢？", "", True)
+    assert generator.messages == [translate_messages("And its net profit?")]
+
+
 @pytest.mark.parametrize("reply, fail, searched, note", [
     (("Meitu's revenue?",), "", ENGLISH_Q, ""),  # no Chinese in the reply: searched as asked, silently
-    ((), "the model queue is full", ENGLISH_Q,
-     "The question was searched as asked: the model could not translate it (the model queue is full)."),
+    ((), "the model crashed", ENGLISH_Q,
+     "The question was searched as asked: the model could not translate it (the model crashed)."),
 ])
 def test_a_translation_that_fails_leaves_the_question_searched_as_asked(fake_engine, reply, fail, searched, note):
     generator = Picking((0.1, 0.6, 0.2, 0.1))
     generator.pieces, generator.fail = reply, fail
     answerer = ModelAnswerer(generator, unbarred(), TRANSLATING, "auto")
-    assert answerer.search_query(Question.make(ENGLISH_Q), Control()) == (searched, note)
+    assert answerer.search_query(Question.make(ENGLISH_Q), fake_engine.index, Control()) == (searched, note, True)
+
+
+def test_through_the_serving_queue_the_translation_runs_apart_and_is_skipped_when_others_wait(fake_engine):
+    generator = Picking()
+    generator.pieces = ("美图的收入是多少？",)
+    queue = ModelQueue(generator, queue_s=30.0)
+    answerer = ModelAnswerer(queue, unbarred(), TRANSLATING, "auto")
+    told: list[int] = []
+    q = Question.make(ENGLISH_Q)
+    assert answerer.search_query(q, fake_engine.index, Control(on_queue=told.append)) == ("美图的收入是多少？", "", True)
+    assert (told, queue.service_s) == ([], None)  # no queue place reported, not counted as an answer
+    queue._waiting.append(object())  # someone waits for the model: the translation is skipped, not queued
+    assert answerer.search_query(q, fake_engine.index, Control()) == (
+        ENGLISH_Q, "The question was searched as asked: the model could not translate it (the model is busy with "
+                   "other questions: the translation was skipped).", True)
+    assert len(generator.messages) == 1
 
 
 def test_no_translation_unless_set_english_over_chinese_and_running(fake_engine):
@@ -339,13 +389,15 @@ def test_no_translation_unless_set_english_over_chinese_and_running(fake_engine)
         control = Control()
         if stop:
             control.stop.set()
-        assert ModelAnswerer(generator, unbarred(), policy, "auto").search_query(q, control) == (ENGLISH_Q, "")
+        assert ModelAnswerer(generator, unbarred(), policy, "auto").search_query(q, fake_engine.index, control) == (
+            ENGLISH_Q, "", False)
         assert generator.messages == []
     chinese = Question.make("美图2023年的总收入是多少？")
-    assert ModelAnswerer(Picking(), unbarred(), TRANSLATING, "auto").search_query(chinese, Control()) == (
-        chinese.retrieval_query, "")
+    assert ModelAnswerer(Picking(), unbarred(), TRANSLATING, "auto").search_query(
+        chinese, fake_engine.index, Control()) == (chinese.retrieval_query, "", False)
     endpoint = Scripted("美图的收入是多少？")  # no logits: an endpoint, which gets no pick either
-    assert ModelAnswerer(endpoint, unbarred(), TRANSLATING, "auto").search_query(q, Control()) == (ENGLISH_Q, "")
+    assert ModelAnswerer(endpoint, unbarred(), TRANSLATING, "auto").search_query(q, fake_engine.index, Control()) == (
+        ENGLISH_Q, "", False)
     assert endpoint.messages == []
 
 
@@ -364,5 +416,5 @@ def test_an_english_index_is_not_searched_in_translation(fake_engine, tmp_path, 
     generator.pieces = ("美图的收入是多少？",)
     engine._answerers["auto"] = ModelAnswerer(generator, unbarred(), TRANSLATING, "auto")
     answer = engine.ask("What was Meitu's revenue?", answerer="auto")
-    assert answer.retrieval_query == "What was Meitu's revenue?" and generator.messages[:1] != [
-        translate_messages("What was Meitu's revenue?")]
+    assert answer.retrieval_query == "What was Meitu's revenue?" and "translate" not in answer.timings_ms
+    assert translate_messages("What was Meitu's revenue?") not in generator.messages
