@@ -3,8 +3,6 @@ mode "hybrid-sentences" a third ranking: the chunks those two found, ordered by 
 
 from __future__ import annotations
 
-from bisect import bisect_left
-
 import numpy as np
 
 from rag.fusion import collapse_duplicates, fuse_rankings
@@ -19,20 +17,6 @@ def dense_ranking(index: Index, query_vector: np.ndarray, depth: int) -> list[in
     return [row for row, _ in index.dense.search(query_vector.astype(np.float32), min(depth, len(index.chunks)))]
 
 
-def chunk_sentence_rows(index: Index, row: int) -> list[int]:
-    """Rows of index.sentences lying wholly inside chunk `row` (a sentence cut by the chunk's border is not)."""
-    chunk = index.chunks[row]
-    rows, starts = index.sentence_rows_by_doc.get(chunk.doc_id, ([], []))
-    inside = []
-    for i in range(bisect_left(starts, chunk.start), len(rows)):
-        sentence = index.sentences[rows[i]]
-        if sentence.start >= chunk.end:
-            break
-        if sentence.end <= chunk.end:
-            inside.append(rows[i])
-    return inside
-
-
 def sentence_ranking(index: Index, query_vector: np.ndarray, pool: list[int]) -> list[int]:
     """The chunk rows of `pool` ordered by their best sentence's cosine to the query, best first (ties keep the
     pool's order); a chunk holding no whole sentence is left out.
@@ -43,7 +27,7 @@ def sentence_ranking(index: Index, query_vector: np.ndarray, pool: list[int]) ->
     """
     best: dict[int, float] = {}
     for row in pool:
-        inside = chunk_sentence_rows(index, row)
+        inside = index.sentence_rows_in(index.chunks[row])
         if inside:
             best[row] = float(np.max(np.asarray(index.sentence_vectors[inside]) @ query_vector))
     return sorted(best, key=lambda row: -best[row])

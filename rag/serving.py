@@ -181,8 +181,8 @@ class ModelQueue:
                                "the translation")
 
     def read_apart(self, read: Callable[[], object], control: Control | None, what: str):  # noqa: ANN201
-        """One short prompt read (`what`: the reading check, the pick, the translation), not queued, so only while nobody else
-        wants the model: when an answer runs or waits, GenerationFailed (the answerer then decides without it),
+        """One short prompt read (`what`: the reading check, the pick, the translation), not queued, so only while
+        nobody else wants the model: when an answer runs or waits, GenerationFailed (the answerer then decides without it),
         so a crowd never waits behind a reading it did not see coming. While it runs it holds the model like an
         answer (one arriving meanwhile waits its turn), and its time is left out of the answer timings the
         queue predicts with."""

@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import time
+from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -29,6 +30,7 @@ import numpy as np
 from filelock import FileLock, Timeout
 
 from rag import resume
+from rag.answering.text import mostly_cjk
 from rag.bm25 import BM25
 from rag.bm25 import FILES as BM25_FILES
 from rag.config import Config
@@ -36,7 +38,6 @@ from rag.errors import IndexCorruptError, IndexLockedError, IndexMismatchError, 
 from rag.progress import Progress
 from rag.schema import Chunk, Sentence, file_sha256
 from rag.stores import VectorStore, load_store, release
-from rag.tokenize import is_cjk
 
 # 2: the vector store became pluggable (its kind in the settings, its files listed by the store), BM25 moved
 # to bm25s (bm25.npz + bm25_vocab.json instead of bm25.json).
@@ -73,19 +74,24 @@ class Index:
             rows.setdefault(s.doc_id, []).append(row)
         return {doc: (r, [self.sentences[i].start for i in r]) for doc, r in rows.items()}
 
+    def sentence_rows_in(self, chunk: Chunk) -> list[int]:
+        """Rows of `sentences` lying wholly inside `chunk`, in document order (one cut by its border is not)."""
+        rows, starts = self.sentence_rows_by_doc.get(chunk.doc_id, ([], []))
+        inside = []
+        for r in rows[bisect_left(starts, chunk.start):]:
+            sentence = self.sentences[r]
+            if sentence.start >= chunk.end:
+                break
+            if sentence.end <= chunk.end:
+                inside.append(r)
+        return inside
+
     @cached_property
     def mostly_cjk(self) -> bool:
         """Whether most letters of the indexed text are CJK characters (then an English question shares no word
         with it, and the model answerer may translate it before the search: ModelAnswerer.search_query). Read on
         the first MOSTLY_CJK_CHUNKS chunks, so a large index answers at once."""
-        cjk = latin = 0
-        for chunk in self.chunks[:MOSTLY_CJK_CHUNKS]:
-            for ch in chunk.text:
-                if is_cjk(ch):
-                    cjk += 1
-                elif ch.isascii() and ch.isalpha():
-                    latin += 1
-        return cjk > latin
+        return mostly_cjk("".join(chunk.text for chunk in self.chunks[:MOSTLY_CJK_CHUNKS]))
 
     @cached_property
     def max_idf(self) -> float:

@@ -174,22 +174,22 @@ def test_progress_is_reported_in_tenths(fake_embedder):
 
 def test_sentence_ranking_orders_chunks_by_their_best_sentence(fake_engine):
     from rag.fusion import fuse_rankings
-    from rag.retrieval import chunk_sentence_rows, dense_ranking, retrieve, sentence_ranking
+    from rag.retrieval import dense_ranking, retrieve, sentence_ranking
     from rag.tokenize import tokenize
 
     index = fake_engine.index
-    for row, chunk in enumerate(index.chunks):  # exactly the sentences wholly inside, found by brute force
-        assert chunk_sentence_rows(index, row) == [
+    for chunk in index.chunks:  # exactly the sentences wholly inside, found by brute force
+        assert index.sentence_rows_in(chunk) == [
             i for i, s in enumerate(index.sentences)
             if s.doc_id == chunk.doc_id and chunk.start <= s.start and s.end <= chunk.end]
     query = fake_engine.embedder.embed_queries(["美图付费订阅用户数"])[0]
     pool = list(range(len(index.chunks)))[::-1]
-    best = {row: max(float(np.dot(index.sentence_vectors[i], query)) for i in chunk_sentence_rows(index, row))
-            for row in pool if chunk_sentence_rows(index, row)}
+    inside = {row: index.sentence_rows_in(index.chunks[row]) for row in pool}
+    best = {row: max(float(np.dot(index.sentence_vectors[i], query)) for i in inside[row]) for row in pool if inside[row]}
     expected = sorted(best, key=lambda row: (-best[row], pool.index(row)))  # ties keep the pool's order
     assert sentence_ranking(index, query, pool) == expected
     target = next(i for i, s in enumerate(index.sentences) if "付费订阅用户数" in s.text)
-    holders = [row for row in pool if target in chunk_sentence_rows(index, row)]
+    holders = [row for row in pool if target in inside[row]]
     # the query is that sentence's own vector: the chunks holding it come first
     ranked = sentence_ranking(index, np.asarray(index.sentence_vectors[target]), pool)
     assert sorted(ranked[:len(holders)]) == sorted(holders)

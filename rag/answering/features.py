@@ -8,7 +8,6 @@ where the question's words sit around a span).
 
 from __future__ import annotations
 
-import bisect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,12 +30,8 @@ def sentences_in_hits(index: Index, hits: Sequence[Hit]) -> list[tuple[int, Hit]
     out: list[tuple[int, Hit]] = []
     seen: set[int] = set()
     for hit in hits:
-        rows, starts = index.sentence_rows_by_doc.get(hit.chunk.doc_id, ([], []))
-        for r in rows[bisect.bisect_left(starts, hit.chunk.start):]:
-            s = index.sentences[r]
-            if s.start >= hit.chunk.end:
-                break
-            if s.end <= hit.chunk.end and r not in seen:
+        for r in index.sentence_rows_in(hit.chunk):
+            if r not in seen:
                 seen.add(r)
                 out.append((r, hit))
     return out

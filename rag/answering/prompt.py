@@ -144,7 +144,8 @@ def pick_words(count: int) -> list[str]:
 
 # Search in the documents' language (README, "How auto was chosen", step 23): an English question over Chinese text
 # shares no word with it, so BM25 finds nothing and the dense ranking alone retrieves. The model translates the
-# question first and the search reads the translation (the answer path still reads the question as asked).
+# question first and the search reads the translation (the answer path reads the question as asked with its own
+# vector; the hits' scores are the translation's).
 # Measured with exactly this wording and its own system message.
 TRANSLATE_SYSTEM = "You translate questions into Simplified Chinese."
 TRANSLATE = "Translate this question into Simplified Chinese. Reply with the Chinese question only.\n\n{question}"

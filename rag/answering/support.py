@@ -338,14 +338,7 @@ def in_pieces(word: str, text: str) -> bool:
 
 def passage_sentences(index: Index, hit: Hit) -> list[Sentence]:
     """The indexed sentences lying wholly inside the hit's passage, in order (the passage itself if none)."""
-    rows, starts = index.sentence_rows_by_doc.get(hit.chunk.doc_id, ([], []))
-    out = []
-    for r in rows[bisect.bisect_left(starts, hit.chunk.start):]:
-        s = index.sentences[r]
-        if s.start >= hit.chunk.end:
-            break
-        if s.end <= hit.chunk.end:
-            out.append(s)
+    out = [index.sentences[r] for r in index.sentence_rows_in(hit.chunk)]
     c = hit.chunk
     return out or [Sentence(c.doc_id, c.start, c.end, c.text)]
 
