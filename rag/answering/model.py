@@ -514,6 +514,11 @@ class ModelAnswerer:
         self.policy = policy
         self.name = name
 
+    @property
+    def inner(self) -> Generator:
+        """The model itself: behind the serving queue (rag/serving.py) where there is one, else the generator."""
+        return getattr(self.generator, "generator", self.generator)
+
     def answer(self, question: Question, hits: Sequence[Hit], evidence: Evidence,
                on_token=None, control: Control | None = None) -> Answer:  # noqa: ANN001
         if control is None:
@@ -524,7 +529,7 @@ class ModelAnswerer:
 
     def warm(self, progress=None) -> str:  # noqa: ANN001
         """Load the generator's model if it has one to load; "" or why it cannot run."""
-        inner = getattr(self.generator, "generator", self.generator)  # the model behind the serving queue
+        inner = self.inner
         load = getattr(inner, "load", None)
         if load is None:
             return ""
@@ -564,7 +569,7 @@ class ModelAnswerer:
         query = question.retrieval_query
         if not self.policy.translate_for_search or question.language != "en" or not index.mostly_cjk:
             return query, "", False
-        inner = getattr(self.generator, "generator", self.generator)  # the model behind the serving queue
+        inner = self.inner
         if getattr(inner, "first_token_probabilities", None) is None:  # an endpoint: no pick either
             return query, "", False
         if control.stopped or control.overdue():
@@ -694,7 +699,7 @@ class ModelAnswerer:
         from the picked sentence (`picked`; its refusal rules still apply; where its standing bar refuses the
         question, the model is not asked). A generator without logits (an endpoint), Stop or a passed deadline: the
         extractive answer, as without the pick; a busy serving queue or a failed read: the same, with a notice."""
-        inner = getattr(self.generator, "generator", self.generator)  # the model behind the serving queue
+        inner = self.inner
         ask = getattr(self.generator, "first_token_probabilities", None)
         # the standing bar refuses whichever sentence is picked (it reads the question's cosines, not the sentence)
         if (ask is None or getattr(inner, "first_token_probabilities", None) is None or control.stopped
@@ -764,7 +769,7 @@ class ModelAnswerer:
         first cited sentence as answering the question at Policy.unsupported_fallback_reading or above; otherwise, or
         where no reading can be made, the refusal (`reason`, and why). Returns the answer and the seconds spent asking
         (None when the model was not asked)."""
-        inner = getattr(self.generator, "generator", self.generator)  # the model behind the serving queue
+        inner = self.inner
         ask = getattr(self.generator, "yes_probability", None)
         first = fallen.citations[0] if fallen.citations else None
         why = ""
