@@ -24,10 +24,17 @@ def script_counts(text: str) -> tuple[int, int]:
     return sum(1 for c in text if is_cjk(c)), sum(1 for c in text if c.isascii() and c.isalpha())
 
 
+LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+
+
 def question_language(question: str) -> str:
-    """"zh" when the question is mostly Chinese characters, else "en"."""
+    """"zh" when the question is mostly Chinese: CJK characters at least a third of its Latin letters, or at
+    least four of them, or at least two per Latin word. The last counts a product name written in Latin
+    letters as the one word it is: "DreamAvatar是什么？" (3 CJK characters, 11 letters, 1 word) is Chinese,
+    "Who founded 美图?" (2 characters, 2 words) English."""
     cjk, latin = script_counts(question)
-    return "zh" if cjk * 3 >= latin or cjk >= 4 else "en"
+    words = len(LATIN_WORD.findall(question))
+    return "zh" if cjk * 3 >= latin or cjk >= 4 or (cjk and cjk >= 2 * words) else "en"
 
 
 def mostly_cjk(text: str) -> bool:

@@ -41,6 +41,11 @@ def test_kind_matches(kind, text, ok):
 def test_question_language():
     assert question_language("美图的CFO是谁？") == "zh"
     assert question_language("Who is Meitu's CFO?") == "en"
+    # a product named in Latin letters is one word of a Chinese question (11 letters, 3 characters)
+    assert question_language("DreamAvatar是什么？") == "zh"
+    assert question_language("Stam1na是什么？") == "zh"
+    assert question_language("Who founded 美图?") == "en"
+    assert question_language("What is MiracleVision?") == "en"
 
 
 def test_followup_inherits_the_kind_of_the_previous_question():
