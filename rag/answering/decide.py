@@ -62,6 +62,14 @@ def cross_language_numbers(missing: list[str]) -> Decision:
     return ANSWER
 
 
+def answer_type(missing: str) -> Decision:
+    """A Chinese factoid's answer sentence must show what the question asks for (question.missing_answer_type): an
+    amount of money for 多少钱, a date for 哪一年, a count of 家 for 多少家. Round 20 (README step 24)."""
+    if missing:
+        return refuse_because(f"the question asks for {missing}, and the answer's sentence gives none")
+    return ANSWER
+
+
 def summary(sentences: int) -> Decision:
     """A summary needs at least one sentence that stands for the documents and lies in a passage."""
     if sentences == 0:

@@ -35,7 +35,7 @@ from rag.answering.features import (
     standing,
 )
 from rag.answering.generation import Control
-from rag.answering.question import Question, answer_shape, entity_of, wanted_type
+from rag.answering.question import Question, answer_shape, entity_of, missing_answer_type, wanted_type
 from rag.answering.spans import (
     SPAN_FEATURES,
     SpanCandidate,
@@ -45,7 +45,7 @@ from rag.answering.spans import (
     span_candidates,
 )
 from rag.answering.summary import MAX_SENTENCES, documents_to_summarize, summary_hits, summary_sentences
-from rag.answering.support import passage_text, question_numbers_missing
+from rag.answering.support import passage_text, question_numbers_missing, strip_markers
 from rag.answering.text import TYPE_PATTERN, char_bigrams, char_grams, clauses, mostly_cjk, trim_clause_mark
 from rag.schema import Answer, AnswerSpan, Hit
 
@@ -142,6 +142,10 @@ class ExtractiveAnswerer:
         if not decision.answer:
             return refuse(text, hits, self.name, a.shape, decision.reason)
         answer = self._compose(question, hits, a)
+        if a.shape == "factoid" and question.language == "zh" and not answer.refused:
+            typed = decide.answer_type(missing_answer_type(text, strip_markers(answer.text)))
+            if not typed.answer:
+                return refuse(text, hits, self.name, a.shape, typed.reason)
         if self.check_numbers and a.cross_language and not answer.refused and answer.citations:
             numbers = decide.cross_language_numbers(question_numbers_missing(text, passage_text(answer.citations[0].hit)))
             if not numbers.answer:

@@ -14,10 +14,20 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rag.answering.text import QUESTION_END, question_language
+from rag.answering.text import (
+    COUNTERS,
+    DURATION,
+    MONEY_AMOUNT,
+    NUMERAL,
+    QUESTION_END,
+    TYPE_PATTERN,
+    question_language,
+    shows_count,
+)
 from rag.errors import InputError
 
-__all__ = ["Question", "answer_shape", "check_history", "entity_of", "question_language", "wanted_type"]
+__all__ = ["Question", "answer_shape", "check_history", "entity_of", "missing_answer_type", "question_language",
+           "wanted_type"]
 
 # Words that lean on an earlier turn: personal pronouns, and 这/那/此 used on their own or before a
 # measure word (这个, 那家, 此事), but not 这段文字 or 那时候 style phrases that name what they mean.
@@ -121,6 +131,47 @@ def wanted_type(question: str) -> str:
         if pattern.search(question):
             return name
     return "other"
+
+
+# Within "number": a question about money, a length of time, or a count with its counter (多少家, 几款; not 这几/哪几).
+ASKS_MONEY = re.compile(r"多少钱|花了多少|价格|造价|售价|价值多少|金额|多少(?:美元|元|港元|英镑|欧元|日元)")
+ASKS_DURATION = re.compile(r"多久|多长时间|多少(?:年|个月|天|小时|分钟|秒|周|星期|世纪)|几(?:年|个月|天|小时|分钟|周|个星期|世纪)")
+ASKS_COUNT = re.compile(rf"(?:多少|(?<![这那哪])几)([{COUNTERS}])")
+# Checked only where the question asks a date (哪一年, 几月, 哪天): 什么时候 and 何时 may want a period or an event.
+ASKS_DATE = re.compile(r"哪一?年|何年|几月|哪个?月|几号|几日|哪一?天|年份|日期")
+# A percentage or a number asked beside "which" or "who" is what the name is picked by, not the answer.
+ASKS_WHICH = re.compile(r"哪(?!几)|谁|什么(?!时候|时间)")
+ASKS_HOW_OFTEN = re.compile(r"(?:多久|多长时间)[^，,。？?]{0,4}一次")  # a frequency: 每9局比赛 answers it in any unit
+COUNTED = re.compile(rf"{NUMERAL}\s*(?:多|余|来)?\s*[{COUNTERS}]")
+DEMONSTRATIVE_FEW = re.compile(r"[这那哪]几")
+TYPE_NAMES = {"time": "a time", "percent": "a percentage", "number": "a number"}
+
+
+def missing_answer_type(question: str, answer: str) -> str:
+    """What a Chinese factoid question asks for that `answer` does not show ("" when it shows it, or when the question
+    asks for no time, percentage or number): "an amount of money" for 美图收购站酷花了多少钱？ answered 今年2月, "a
+    length of time" for 花了多长时间？ answered 六百卷, "a count of 家" for 有多少家门店？ answered 2.49亿."""
+    want = wanted_type(question)
+    if want == "number" and wanted_type(DEMONSTRATIVE_FEW.sub("", question)) != "number":
+        return ""  # 这几种生物只在哪个地方才有？ asks a place: 这几 is "these few", not a count
+    if want not in TYPE_PATTERN:
+        return ""
+    if want == "time" and not ASKS_DATE.search(question):
+        return ""  # 什么时候 is also answered by a period or an event (春节时期, 二战后)
+    if want != "time" and ASKS_WHICH.search(question):
+        return ""  # 哪家初创公司蚕食份额？ asks a name, about a share
+    if want == "number":
+        if ASKS_MONEY.search(question):
+            return "" if MONEY_AMOUNT.search(answer) else "an amount of money"
+        if ASKS_DURATION.search(question) and not ASKS_HOW_OFTEN.search(question):
+            return "" if DURATION.search(answer) else "a length of time"
+        count = ASKS_COUNT.search(question)
+        if count:
+            return "" if shows_count(answer, count.group(1)) else f"a count of {count.group(1)}"
+        # any number: digits, or a Chinese numeral with a unit of time, money or a counter (约两年 answers 多长的窗口期)
+        if DURATION.search(answer) or MONEY_AMOUNT.search(answer) or COUNTED.search(answer):
+            return ""
+    return "" if TYPE_PATTERN[want].search(answer) else TYPE_NAMES[want]
 
 
 def entity_of(question: str) -> str:

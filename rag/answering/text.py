@@ -89,6 +89,23 @@ MONEY = re.compile(r"\d+(?:\.\d+)?\s*(?:亿|万|千)?\s*(?:元|美元|港元|人
                    r"\d\s*(?:million|billion)?\s*(?:dollars|yuan|usd|rmb)\b", re.I)
 # The wanted type of a factoid question (rag/answering/question.py) -> what its answer must show.
 TYPE_PATTERN = {"time": TIME, "percent": PERCENT, "number": NUMBER}
+# Within "number", what an answer to a question about money, a length of time or a count must show (question.py's
+# missing_answer_type). Numerals in digits or Chinese (三百, 两, 几 as in 几十万); fitted on round 18's DRCD dev a and
+# article dev study rows (README step 24).
+NUMERAL = r"(?:\d[\d,.]*|[零〇一二两三四五六七八九十百千万亿]+|几|数|半)"
+MONEY_AMOUNT = re.compile(NUMERAL + r"\s*(?:多|余)?\s*(?:亿|万|千|百)?\s*(?:元|美元|港元|港币|人民币|英镑|欧元|日元|法郎|马克|"
+                          r"卢布|块|钱|两|贯|文)|[$¥￥€£]\s*\d|" + NUMERAL + r"\s*(?:万|亿)")  # a bare 30万 or 13.27亿 is a sum
+DURATION = re.compile(r"(?<![\d.])(?!(?:1[5-9]|20)\d{2}\s*年)" + NUMERAL + r"\s*(?:多|余)?\s*(?:年|个月|月|天|日|小时|钟头|分钟|秒|周|星期|世纪|代|载|旬|季)")
+# Counters a count question asks with (多少家, 几款); a count of people or things (人, 名, 位, 户, 个) also stands
+# as a bare 万 or 亿 (月活跃用户数达2.49亿 answers 多少人).
+COUNTERS = "个名位家款种项条座所台部辆架艘本卷章篇首次场届枚只头匹人岁层张件门支间颗棵株户"
+BARE_MAGNITUDE_COUNTERS = "人名位户个"
+
+
+def shows_count(text: str, counter: str) -> bool:
+    """Whether text gives a number followed by `counter` (or by 万/亿 for a count of people or things)."""
+    units = re.escape(counter) + ("|万|亿" if counter in BARE_MAGNITUDE_COUNTERS else "")
+    return re.search(NUMERAL + rf"\s*(?:多|余|来)?\s*(?:{units})", text) is not None
 
 
 def years(text: str) -> frozenset[str]:

@@ -12,7 +12,7 @@ from rag.answering import decide
 from rag.answering import sentence as A
 from rag.answering.base import refuse
 from rag.answering.citations import check_citations
-from rag.answering.question import question_language
+from rag.answering.question import missing_answer_type, question_language
 from rag.answering.sentence import Query, kind_matches, question_kind, shorten
 from rag.schema import Answer, Chunk, Citation, Hit, Sentence
 
@@ -36,6 +36,32 @@ def test_question_kind(question, kind):
 ])
 def test_kind_matches(kind, text, ok):
     assert kind_matches(kind, text) is ok
+
+
+@pytest.mark.parametrize(("question", "answer", "missing"), [
+    ("美图收购站酷花了多少钱？", "今年2月,美图收购了中国视觉设计师在线社区站酷。", "an amount of money"),
+    ("美图收购站酷花了多少钱？", "交易对价约为2210万美元。", ""),
+    ("投资金额是多少？", "约30万", ""),  # a bare 万 or 亿 is a sum
+    ("花了多长时间？", "花了六百卷。", "a length of time"),
+    ("花了多长时间？", "历时四年。", ""),
+    ("多久就放弃了社交？", "2018年,美图提出了“美和社交”的战略。", "a length of time"),  # a year is a point in time
+    ("多久就放弃了社交？", "不到一年,美图就放弃了社交。", ""),
+    ("还有多长的窗口期？", "约两年的窗口期。", ""),  # any number: a Chinese numeral with a unit of time
+    ("多久要换一次球？", "每9局比赛换一批新球。", ""),  # a frequency, in any unit
+    ("美图有多少家线下门店？", "月活跃用户数达2.49亿。", "a count of 家"),
+    ("美图有多少家线下门店？", "开设了三百多家门店。", ""),
+    ("每月有多少人在用？", "月活跃用户数达4.5亿。", ""),  # a count of people stands as a bare 亿
+    ("这几种生物只在哪个地方才有？", "钓鱼台。", ""),  # 这几 is "these few"
+    ("MiracleVision模型有多少参数？", "已通过备案。", "a number"),
+    ("美图哪一年上市？", "美图登陆资本市场。", "a time"),
+    ("美图哪一年上市？", "2016年,美图登陆资本市场。", ""),
+    ("武穴酥糖一般只在什么时候生产？", "春节时期。", ""),  # 什么时候 may want a period or an event
+    ("哪家初创公司在蚕食市场份额？", "Tiamat等初创公司。", ""),  # a share beside "which" picks the name
+    ("美图的毛利率是多少？", "毛利率提升。", "a percentage"),
+    ("美图的CFO是谁？", "颜劲良", ""),  # asks no time, percentage or number
+])
+def test_missing_answer_type(question, answer, missing):
+    assert missing_answer_type(question, answer) == missing
 
 
 def test_question_language():

@@ -53,6 +53,17 @@ def test_factoid_answers_are_bold_spans(real_engine, question, gold):
     assert_checked(answer, ORIGINAL)
 
 
+@pytest.mark.parametrize(("question", "reason"), [
+    # the issue's own examples: a date was bolded for a price, a year for a count of stores (README step 24)
+    ("美图收购站酷花了多少钱？", "the question asks for an amount of money, and the answer's sentence gives none"),
+    ("美图有多少家线下门店？", "the question asks for a count of 家, and the answer's sentence gives none"),
+])
+def test_an_answer_without_what_the_question_asks_for_is_refused(real_engine, question, reason):
+    answer = real_engine.ask(question)
+    assert answer.refused and answer.answerer == "extractive"
+    assert answer.reason == reason
+
+
 def test_summary_is_five_cited_sentences_in_document_order(real_engine):
     answer = real_engine.ask("这篇文章的主要观点是什么？")
     assert answer.kind == "summary" and not answer.refused
