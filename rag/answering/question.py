@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rag.answering.text import (
+    COUNTED,
     COUNTERS,
     DURATION,
     MONEY_AMOUNT,
-    NUMERAL,
     QUESTION_END,
     TYPE_PATTERN,
     question_language,
@@ -142,7 +142,6 @@ ASKS_DATE = re.compile(r"哪一?年|何年|几月|哪个?月|几号|几日|哪�
 # A percentage or a number asked beside "which" or "who" is what the name is picked by, not the answer.
 ASKS_WHICH = re.compile(r"哪(?!几)|谁|什么(?!时候|时间)")
 ASKS_HOW_OFTEN = re.compile(r"(?:多久|多长时间)[^，,。？?]{0,4}一次")  # a frequency: 每9局比赛 answers it in any unit
-COUNTED = re.compile(rf"{NUMERAL}\s*(?:多|余|来)?\s*[{COUNTERS}]")
 DEMONSTRATIVE_FEW = re.compile(r"[这那哪]几")
 TYPE_NAMES = {"time": "a time", "percent": "a percentage", "number": "a number"}
 

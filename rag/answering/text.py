@@ -34,7 +34,7 @@ def question_language(question: str) -> str:
     "Who founded 美图?" (2 characters, 2 words) English."""
     cjk, latin = script_counts(question)
     words = len(LATIN_WORD.findall(question))
-    return "zh" if cjk * 3 >= latin or cjk >= 4 or (cjk and cjk >= 2 * words) else "en"
+    return "zh" if cjk * 3 >= latin or cjk >= 4 or (cjk > 0 and cjk >= 2 * words) else "en"
 
 
 def mostly_cjk(text: str) -> bool:
@@ -100,6 +100,7 @@ DURATION = re.compile(r"(?<![\d.])(?!(?:1[5-9]|20)\d{2}\s*年)" + NUMERAL + r"\s
 # as a bare 万 or 亿 (月活跃用户数达2.49亿 answers 多少人).
 COUNTERS = "个名位家款种项条座所台部辆架艘本卷章篇首次场届枚只头匹人岁层张件门支间颗棵株户"
 BARE_MAGNITUDE_COUNTERS = "人名位户个"
+COUNTED = re.compile(rf"{NUMERAL}\s*(?:多|余|来)?\s*[{COUNTERS}]")  # a numeral with any counter: 三百多家
 
 
 def shows_count(text: str, counter: str) -> bool:
