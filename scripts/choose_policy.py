@@ -35,7 +35,9 @@ from pathlib import Path
 
 from rag.answering.confidence import STATISTICS
 from rag.answering.model import AUTO_POLICY, ROUTES_FILE
+from rag.answering.question import missing_answer_type
 from rag.answering.routing import route_for
+from rag.answering.support import strip_markers
 from rag.evaluation.metrics import fair_match
 
 # of answerable questions: the same 3% the extractive answerer's own refusal cut was fitted to (model.json)
@@ -781,6 +783,63 @@ def pick_main(fit_paths: list[Path], report_paths: list[Path], write: Path | Non
     return 0
 
 
+# The answer-type check on the model's own answers (README step 24): taken only if it loses no answerable answer on
+# any fitting set and gains this many balanced-rate points, the fitting sets averaged (written before the rows).
+MIN_TYPE_GAIN = 0.5
+
+
+def _type_missing(row: dict, text: str) -> bool:
+    return ("en" not in row.get("tags", ()) and row.get("shape", "factoid") == "factoid"
+            and bool(missing_answer_type(row["question"], strip_markers(text))))
+
+
+def extractive_typed(row: dict) -> tuple[bool, str]:
+    """(refused, answer text) as the default answers since round 20 with the saved cuts: an extractive answer to a
+    Chinese factoid that does not show what the question asks for (question.missing_answer_type) is refused by the
+    extractive answerer, so where the default preferred it to the model's unsure answer the model's answer stands
+    (ModelAnswerer.run's `unsure` path), and where it stood in otherwise the answer is refused. Rows recorded since
+    round 20 carry the check in their extractive fields already; on older rows this applies it."""
+    refused, text = preferred(row, AUTO_POLICY.prefer_extractive_below)
+    if refused or text != row["extractive"] or not _type_missing(row, text):
+        return refused, text
+    own_refused, own = preferred(row, 0.0)  # the model's answer, never handed to the extractive answerer
+    return (own_refused, own) if not own_refused and own != row["extractive"] else (True, "")
+
+
+def model_typed(row: dict) -> tuple[bool, str]:
+    """As `extractive_typed`, and the model's own answer refused too where it does not show what is asked."""
+    refused, text = extractive_typed(row)
+    return (True, "") if not refused and _type_missing(row, text) else (refused, text)
+
+
+def answer_type_main(fit_paths: list[Path], report_paths: list[Path]) -> int:
+    """Whether the answer-type check should also refuse the model's own answers: the rates as the default answers
+    since round 20 (`extractive_typed`) and with the model's answers checked too (`model_typed`), on the fitting sets
+    (the verdict: MIN_TYPE_GAIN balanced points and no answerable answer lost) and the reporting sets. Nothing is
+    saved: the product checks extractive answers only."""
+    print("| set | rule | answerable right | not answerable refused | answerable refused | answers changed |")
+    print("|---|---|---|---|---|---|")
+    gains, lost = [], 0
+    for path in [*fit_paths, *report_paths]:
+        rows = load_rows(path)
+        role = "fitting" if path in fit_paths else "reporting"
+        before, after = rates(rows, extractive_typed), rates(rows, model_typed)
+        moved = sum(model_typed(r) != extractive_typed(r) for r in rows)
+        print(f"| {role}: {path.name} | extractive answers checked (shipped) | {before['answerable']:.1f} | "
+              f"{before['refused']:.1f} | {before['wrong_refusal']:.1f} | |")
+        print(f"| {role}: {path.name} | the model's answers too | {after['answerable']:.1f} | {after['refused']:.1f} | "
+              f"{after['wrong_refusal']:.1f} | {moved} |")
+        if role == "fitting":
+            gains.append(((after["answerable"] + after["refused"]) - (before["answerable"] + before["refused"])) / 2)
+            lost += sum(1 for r in rows if r["kind"] == "answerable" and model_typed(r)[0]
+                        and not extractive_typed(r)[0] and fair_match(extractive_typed(r)[1], r["answers"]))
+    gain = sum(gains) / len(gains)
+    taken = lost == 0 and round(gain, 6) >= MIN_TYPE_GAIN
+    print(f"\nbalanced gain on the fitting sets {gain:.2f} (needs {MIN_TYPE_GAIN:g}), right answers lost {lost}: "
+          f"{'taken' if taken else 'not taken'} for the model's own answers")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("fit", type=Path, nargs="+")
@@ -820,7 +879,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--untranslated", type=Path, nargs="+", default=None,
                     help="with --pick on rows searched in translation (study_pick.py --translate): the same studies "
                          "searched as asked; the translation is saved only if it beats them by MIN_TRANSLATE_GAIN")
+    ap.add_argument("--answer-type", action="store_true",
+                    help="report whether the answer-type check (question.missing_answer_type) should refuse the model's "
+                         "own Chinese factoid answers too, with the saved cuts (README step 24); nothing is saved")
     args = ap.parse_args(argv)
+    if args.answer_type:
+        return answer_type_main(args.fit, args.report)
     if args.pick:
         return pick_main(args.fit, args.report, args.write, args.untranslated)
     if args.waiver_only and not args.reading:
