@@ -35,7 +35,7 @@ from pathlib import Path
 
 from rag.answering.confidence import STATISTICS
 from rag.answering.model import AUTO_POLICY, ROUTES_FILE
-from rag.answering.question import missing_answer_type
+from rag.answering.question import missing_answer_type, question_language
 from rag.answering.routing import route_for
 from rag.answering.support import strip_markers
 from rag.evaluation.metrics import fair_match
@@ -789,7 +789,7 @@ MIN_TYPE_GAIN = 0.5
 
 
 def _type_missing(row: dict, text: str) -> bool:
-    return ("en" not in row.get("tags", ()) and row.get("shape", "factoid") == "factoid"
+    return (question_language(row["question"]) == "zh" and row.get("shape", "factoid") == "factoid"
             and bool(missing_answer_type(row["question"], strip_markers(text))))
 
 

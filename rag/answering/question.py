@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from rag.answering.text import (
     COUNTED,
     COUNTERS,
+    DATE_WORDS,
     DURATION,
     MONEY_AMOUNT,
     QUESTION_END,
+    SHARE_WORDS,
     TYPE_PATTERN,
     question_language,
     shows_count,
@@ -133,15 +135,21 @@ def wanted_type(question: str) -> str:
     return "other"
 
 
-# Within "number": a question about money, a length of time, or a count with its counter (多少家, 几款; not 这几/哪几).
-ASKS_MONEY = re.compile(r"多少钱|花了多少|价格|造价|售价|价值多少|金额|多少(?:美元|元|港元|英镑|欧元|日元)")
-ASKS_DURATION = re.compile(r"多久|多长时间|多少(?:年|个月|天|小时|分钟|秒|周|星期|世纪)|几(?:年|个月|天|小时|分钟|周|个星期|世纪)")
-ASKS_COUNT = re.compile(rf"(?:多少|(?<![这那哪])几)([{COUNTERS}])")
+# Within "number": a question about money, a length of time, or a count with its counter (多少家, 几款; not 这几/哪几, not
+# the ordinal 第几). A length of time is looked for first (花了多少时间, 几个小时), then money, then a count.
+ASKS_DURATION = re.compile(r"多久|多长时间|(?:花|用|需要?|历时|持续)了?多少时间|多少个?(?:年|月|天|小时|钟头|分钟|秒|周|星期|世纪)|"
+                           r"几个?(?:年|月|天|小时|钟头|分钟|周|星期|世纪)")
+ASKS_MONEY = re.compile(r"多少钱|花了多少|价格|造价|售价|价值多少|金额|多少(?:美元|元|港元|港币|英镑|欧元|日元|韩元|人民币|台币|"
+                        r"新台币|美金|本金|资金|经费|费用)")
+ASKS_COUNT = re.compile(rf"(?:多少|(?<![这那哪第])几)([{COUNTERS}])")
+ORDINAL = re.compile(r"第几|第多少")  # a rank: 排名第三 answers it with no counter
 # Checked only where the question asks a date (哪一年, 几月, 哪天): 什么时候 and 何时 may want a period or an event.
 ASKS_DATE = re.compile(r"哪一?年|何年|几月|哪个?月|几号|几日|哪一?天|年份|日期")
 # A percentage or a number asked beside "which" or "who" is what the name is picked by, not the answer.
 ASKS_WHICH = re.compile(r"哪(?!几)|谁|什么(?!时候|时间)")
 ASKS_HOW_OFTEN = re.compile(r"(?:多久|多长时间)[^，,。？?]{0,4}一次")  # a frequency: 每9局比赛 answers it in any unit
+# 增长了多少 may be answered by an amount (增长了3.5亿元) as well as by a share
+ASKS_CHANGE = re.compile(r"(?:增长|增加|下降|下滑|减少|上涨|上升|下跌|提升|提高)了?多少")
 DEMONSTRATIVE_FEW = re.compile(r"[这那哪]几")
 TYPE_NAMES = {"time": "a time", "percent": "a percentage", "number": "a number"}
 
@@ -159,18 +167,24 @@ def missing_answer_type(question: str, answer: str) -> str:
         return ""  # 什么时候 is also answered by a period or an event (春节时期, 二战后)
     if want != "time" and ASKS_WHICH.search(question):
         return ""  # 哪家初创公司蚕食份额？ asks a name, about a share
+    any_number = (TYPE_PATTERN["number"].search(answer) or DURATION.search(answer) or MONEY_AMOUNT.search(answer)
+                  or COUNTED.search(answer))
     if want == "number":
-        if ASKS_MONEY.search(question):
-            return "" if MONEY_AMOUNT.search(answer) else "an amount of money"
+        if ORDINAL.search(question):
+            return ""
         if ASKS_DURATION.search(question) and not ASKS_HOW_OFTEN.search(question):
             return "" if DURATION.search(answer) else "a length of time"
+        if ASKS_MONEY.search(question):
+            return "" if MONEY_AMOUNT.search(answer) else "an amount of money"
         count = ASKS_COUNT.search(question)
         if count:
             return "" if shows_count(answer, count.group(1)) else f"a count of {count.group(1)}"
         # any number: digits, or a Chinese numeral with a unit of time, money or a counter (约两年 answers 多长的窗口期)
-        if DURATION.search(answer) or MONEY_AMOUNT.search(answer) or COUNTED.search(answer):
-            return ""
-    return "" if TYPE_PATTERN[want].search(answer) else TYPE_NAMES[want]
+        return "" if any_number else TYPE_NAMES[want]
+    if want == "percent":
+        shown = TYPE_PATTERN["percent"].search(answer) or SHARE_WORDS.search(answer)
+        return "" if shown or (ASKS_CHANGE.search(question) and any_number) else TYPE_NAMES[want]
+    return "" if TYPE_PATTERN["time"].search(answer) or DATE_WORDS.search(answer) else TYPE_NAMES[want]
 
 
 def entity_of(question: str) -> str:

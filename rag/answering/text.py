@@ -89,23 +89,39 @@ MONEY = re.compile(r"\d+(?:\.\d+)?\s*(?:亿|万|千)?\s*(?:元|美元|港元|人
                    r"\d\s*(?:million|billion)?\s*(?:dollars|yuan|usd|rmb)\b", re.I)
 # The wanted type of a factoid question (rag/answering/question.py) -> what its answer must show.
 TYPE_PATTERN = {"time": TIME, "percent": PERCENT, "number": NUMBER}
-# Within "number", what an answer to a question about money, a length of time or a count must show (question.py's
-# missing_answer_type). Numerals in digits or Chinese (三百, 两, 几 as in 几十万); fitted on round 18's DRCD dev a and
-# article dev study rows (README step 24).
-NUMERAL = r"(?:\d[\d,.]*|[零〇一二两三四五六七八九十百千万亿]+|几|数|半)"
-MONEY_AMOUNT = re.compile(NUMERAL + r"\s*(?:多|余)?\s*(?:亿|万|千|百)?\s*(?:元|美元|港元|港币|人民币|英镑|欧元|日元|法郎|马克|"
-                          r"卢布|块|钱|两|贯|文)|[$¥￥€£]\s*\d|" + NUMERAL + r"\s*(?:万|亿)")  # a bare 30万 or 13.27亿 is a sum
-DURATION = re.compile(r"(?<![\d.])(?!(?:1[5-9]|20)\d{2}\s*年)" + NUMERAL + r"\s*(?:多|余)?\s*(?:年|个月|月|天|日|小时|钟头|分钟|秒|周|星期|世纪|代|载|旬|季)")
-# Counters a count question asks with (多少家, 几款); a count of people or things (人, 名, 位, 户, 个) also stands
-# as a bare 万 or 亿 (月活跃用户数达2.49亿 answers 多少人).
+# What an answer must show for the kind of value a Chinese factoid asks (question.py's missing_answer_type, README step
+# 24). Fitted on round 18's DRCD dev a and article dev study rows, widened in review to accept more ways of writing the
+# same value (三个小时, 两个多月, 1000韩元, 十二月, 康熙三年, 3个百分点). MONEY above stays as the span features read it.
+# A numeral: digits, or Chinese numerals starting with a digit character (not a lone 千 or 万: 千万不要), or 几 (几十万).
+NUMERAL = r"(?:\d[\d,.]*|[零〇一二两三四五六七八九十][零〇一二两三四五六七八九十百千万亿]*|几)"
+CURRENCY = r"(?:元|美元|港元|港币|人民币|英镑|欧元|日元|韩元|日圆|美金|台币|新台币|澳元|加元|法郎|马克|卢布|镑|块|钱|两|贯|文)"
+MONEY_AMOUNT = re.compile(NUMERAL + r"\s*(?:多|余)?\s*(?:亿|万|千|百)?\s*" + CURRENCY + r"|[$¥￥€£]\s*\d|"
+                          + NUMERAL + r"\s*(?:万|亿)")  # a bare 30万 or 13.27亿 is a sum
+YEAR_POINT = r"(?:1[5-9]|20)\d{2}\s*年(?!历史|之久|的历史)"  # 2018年 is a point in time; 2000年的历史 is a length
+DURATION = re.compile(
+    r"(?<![\d.])(?!" + YEAR_POINT + ")" + NUMERAL + r"\s*(?:多|余)?\s*(?:个\s*(?:多|半)?\s*(?:月|小时|钟头|星期|世纪|季度)|"
+    r"(?:多|余)?\s*(?:年|天|小时|钟头|分钟|秒|周|星期|世纪|代|载|旬|季度))|"
+    r"半\s*个?\s*(?:年|月|天|小时|世纪)|(?:有|约|近|达|逾|历时|长达)\s*\d+\s*(?:多|余)?\s*年")  # 3月 is a date, 3个月 a length
+# A date shown in Chinese numerals or by an era (十二月, 康熙三年, 光绪元年, 元旦) besides TIME's forms.
+DATE_WORDS = re.compile(r"[一二三四五六七八九十]{1,3}\s*[月日号]|(?:元|[一二三四五六七八九十]{1,4})年|元旦|春节|除夕")
+# A share written without a % sign: 3个百分点, 三分之一, 三成, 一半, 翻倍.
+SHARE_WORDS = re.compile(r"百分点|分之|[一二两三四五六七八九十]\s*成|一半|翻倍|\d\s*倍|[一二两三四五六七八九十]\s*倍")
+# Counters a count question asks with (多少家, 几款). People and things are counted with any of 人名位个户, or as a bare
+# 万 or 亿 (月活跃用户数达2.49亿 answers 多少人); 个 stands for any counter.
 COUNTERS = "个名位家款种项条座所台部辆架艘本卷章篇首次场届枚只头匹人岁层张件门支间颗棵株户"
-BARE_MAGNITUDE_COUNTERS = "人名位户个"
+PEOPLE_COUNTERS = "人名位户个"
 COUNTED = re.compile(rf"{NUMERAL}\s*(?:多|余|来)?\s*[{COUNTERS}]")  # a numeral with any counter: 三百多家
 
 
 def shows_count(text: str, counter: str) -> bool:
-    """Whether text gives a number followed by `counter` (or by 万/亿 for a count of people or things)."""
-    units = re.escape(counter) + ("|万|亿" if counter in BARE_MAGNITUDE_COUNTERS else "")
+    """Whether text gives a number followed by `counter`: for 个 any counter, for a count of people or things any of
+    PEOPLE_COUNTERS or a bare 万/亿 (1200名学生 answers 多少人)."""
+    if counter == "个":
+        units = f"[{COUNTERS}]|万|亿"
+    elif counter in PEOPLE_COUNTERS:
+        units = f"[{PEOPLE_COUNTERS}]|万|亿"
+    else:
+        units = re.escape(counter)
     return re.search(NUMERAL + rf"\s*(?:多|余|来)?\s*(?:{units})", text) is not None
 
 

@@ -59,6 +59,17 @@ def test_kind_matches(kind, text, ok):
     ("哪家初创公司在蚕食市场份额？", "Tiamat等初创公司。", ""),  # a share beside "which" picks the name
     ("美图的毛利率是多少？", "毛利率提升。", "a percentage"),
     ("美图的CFO是谁？", "颜劲良", ""),  # asks no time, percentage or number
+    # review: other ways of writing the asked value are accepted
+    ("花了多少时间？", "历时三年。", ""),  # a length of time is looked for before money (花了多少)
+    ("历时多久？", "历时三个小时。", ""), ("多久？", "两个多月", ""), ("多久？", "半个世纪", ""),
+    ("有多少年历史？", "已有2000年的历史", ""),  # a length, though it reads like a year
+    ("多久？", "2018年3月,美图上市", "a length of time"),  # 3月 is a date, 3个月 a length
+    ("花费多少人民币？", "3000元人民币", ""), ("造价多少？", "造价为1000韩元", ""), ("多少本金？", "5000元", ""),
+    ("飞行需要几个小时？", "4小时", ""),  # 几个小时 asks a length, not a count of 个
+    ("学校有多少人？", "1200名学生", ""), ("有多少个创始人？", "由三位创始人", ""), ("排在第几位？", "排名第三", ""),
+    ("营收增长了多少？", "增长了3.5亿元", ""), ("毛利率下降了多少？", "下降了3个百分点", ""), ("市场份额是多少？", "份额接近三成", ""),
+    ("哪个月上市？", "十二月", ""), ("哪一年？", "康熙三年", ""),
+    ("多少钱？", "千万不要去。", "an amount of money"),  # a lone 千 or 万 is no numeral
 ])
 def test_missing_answer_type(question, answer, missing):
     assert missing_answer_type(question, answer) == missing
