@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rag.answering.text import (
-    COUNTED,
     COUNTERS,
     DATE_WORDS,
     DURATION,
@@ -25,6 +24,7 @@ from rag.answering.text import (
     TYPE_PATTERN,
     question_language,
     shows_count,
+    shows_number,
 )
 from rag.errors import InputError
 
@@ -167,8 +167,6 @@ def missing_answer_type(question: str, answer: str) -> str:
         return ""  # 什么时候 is also answered by a period or an event (春节时期, 二战后)
     if want != "time" and ASKS_WHICH.search(question):
         return ""  # 哪家初创公司蚕食份额？ asks a name, about a share
-    any_number = (TYPE_PATTERN["number"].search(answer) or DURATION.search(answer) or MONEY_AMOUNT.search(answer)
-                  or COUNTED.search(answer))
     if want == "number":
         if ORDINAL.search(question):
             return ""
@@ -179,11 +177,10 @@ def missing_answer_type(question: str, answer: str) -> str:
         count = ASKS_COUNT.search(question)
         if count:
             return "" if shows_count(answer, count.group(1)) else f"a count of {count.group(1)}"
-        # any number: digits, or a Chinese numeral with a unit of time, money or a counter (约两年 answers 多长的窗口期)
-        return "" if any_number else TYPE_NAMES[want]
+        return "" if shows_number(answer) else TYPE_NAMES[want]
     if want == "percent":
         shown = TYPE_PATTERN["percent"].search(answer) or SHARE_WORDS.search(answer)
-        return "" if shown or (ASKS_CHANGE.search(question) and any_number) else TYPE_NAMES[want]
+        return "" if shown or (ASKS_CHANGE.search(question) and shows_number(answer)) else TYPE_NAMES[want]
     return "" if TYPE_PATTERN["time"].search(answer) or DATE_WORDS.search(answer) else TYPE_NAMES[want]
 
 

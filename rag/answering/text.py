@@ -113,6 +113,12 @@ PEOPLE_COUNTERS = "人名位户个"
 COUNTED = re.compile(rf"{NUMERAL}\s*(?:多|余|来)?\s*[{COUNTERS}]")  # a numeral with any counter: 三百多家
 
 
+def shows_number(text: str) -> bool:
+    """Whether text gives any number: digits, or a Chinese numeral with a unit of time, money or a counter (约两年
+    answers 多长的窗口期). Read only where a question asks for a number of no narrower kind."""
+    return any(p.search(text) for p in (NUMBER, DURATION, MONEY_AMOUNT, COUNTED))
+
+
 def shows_count(text: str, counter: str) -> bool:
     """Whether text gives a number followed by `counter`: for 个 any counter, for a count of people or things any of
     PEOPLE_COUNTERS or a bare 万/亿 (1200名学生 answers 多少人)."""
