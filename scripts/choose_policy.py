@@ -505,7 +505,8 @@ def prefer_main(fit_paths: list[Path], report_paths: list[Path], write: Path | N
     sets averaged (ties: the lower cut, which hands over fewer answers). A handed-over answer is answered either
     way, so only the answerable-right rate can move. Needs study rows from --token-probs. `preferred` reads the
     rows as the "model" route answers them (no coverage or extractive-score cut), so that must be the Chinese
-    factoid route."""
+    factoid route; since round 21 the hand-over is read with the answer-type check as shipped (`extractive_typed`:
+    an extractive answer that does not show what the question asks for leaves the model's answer standing)."""
     require_model_route(write, "--prefer-extractive fits the hand-over")
     require_form([*fit_paths, *report_paths], AUTO_POLICY.reading_form, "the saved reading check (routes.json)")
     fits = [load_rows(p) for p in fit_paths]
@@ -516,14 +517,14 @@ def prefer_main(fit_paths: list[Path], report_paths: list[Path], write: Path | N
 
     @functools.cache
     def fit_rates(below: float) -> list[dict[str, float]]:
-        return [rates(rows, lambda r, b=below: preferred(r, b)) for rows in fits]
+        return [rates(rows, lambda r, b=below: extractive_typed(r, b)) for rows in fits]
 
     best = max(PREFER_GRID, key=lambda b: (round(mean_balanced(fit_rates(b)), 6), -b))
     fit_table(["hand over below", "balanced"], fit_paths,
               [([f"{b:g}", f"{mean_balanced(fit_rates(b)):.1f}"], fit_rates(b)) for b in PREFER_GRID])
     print(f"\nchosen: hand an answer the model gave below {best:g} to the extractive answerer (balanced "
           f"{mean_balanced(fit_rates(best)):.1f} against {mean_balanced(fit_rates(0.0)):.1f} never)")
-    before_after(fit_paths, report_paths, preferred, 0.0, best, "handed over")
+    before_after(fit_paths, report_paths, extractive_typed, 0.0, best, "handed over")
     if write is not None:
         saved = json.loads(write.read_text(encoding="utf-8"))
         saved["prefer_extractive"] = ({"below": best, "fitted_on": [str(p) for p in fit_paths],
@@ -552,14 +553,16 @@ def misread(row: dict) -> bool:
 
 
 def fallen_back(row: dict, at: float, reading_at: float = 0.0) -> tuple[bool, str]:
-    """(refused, answer text) as `preferred` answers with the saved cuts, and a misread reply (`misread`) answered
-    by the extractive answerer where its answer logit is at least `at`, it passes the same question checks (not
-    refused, the question's anchors in its passage, the claim cut beside its sentence) and, with `reading_at` above 0,
+    """(refused, answer text) as `extractive_typed` answers with the saved cuts, and a misread reply (`misread`)
+    answered by the extractive answerer where its answer logit is at least `at`, it passes the same question checks
+    (not refused, the question's anchors in its passage, the claim cut beside its sentence), it shows what the
+    question asks for (the answer-type check the extractive answerer applies since round 20) and, with `reading_at` above 0,
     the model read its sentence as answering at `reading_at` or above (no reading recorded: refused, as
     ModelAnswerer.gate_fallback refuses where none can be made)."""
-    refused, text = preferred(row, AUTO_POLICY.prefer_extractive_below)
+    refused, text = extractive_typed(row)
     score = row["extractive_score"] if row["extractive_score"] is not None else float("-inf")
-    if not refused or not misread(row) or score < at or not extractive_stands(row):
+    if (not refused or not misread(row) or score < at or not extractive_stands(row)
+            or _type_missing(row, row["extractive"])):
         return refused, text
     if reading_at > 0.0 and (row.get("extractive_reading") is None or row["extractive_reading"] < reading_at):
         return refused, text
@@ -793,13 +796,13 @@ def _type_missing(row: dict, text: str) -> bool:
             and bool(missing_answer_type(row["question"], strip_markers(text))))
 
 
-def extractive_typed(row: dict) -> tuple[bool, str]:
+def extractive_typed(row: dict, below: float = AUTO_POLICY.prefer_extractive_below) -> tuple[bool, str]:
     """(refused, answer text) as the default answers since round 20 with the saved cuts: an extractive answer to a
     Chinese factoid that does not show what the question asks for (question.missing_answer_type) is refused by the
     extractive answerer, so where the default preferred it to the model's unsure answer the model's answer stands
     (ModelAnswerer.run's `unsure` path), and where it stood in otherwise the answer is refused. Rows recorded since
     round 20 carry the check in their extractive fields already; on older rows this applies it."""
-    refused, text = preferred(row, AUTO_POLICY.prefer_extractive_below)
+    refused, text = preferred(row, below)
     if refused or text != row["extractive"] or not _type_missing(row, text):
         return refused, text
     own_refused, own = preferred(row, 0.0)  # the model's answer, never handed to the extractive answerer

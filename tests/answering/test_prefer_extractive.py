@@ -118,7 +118,8 @@ def test_the_saved_cut_is_read_and_checked(tmp_path):
 def study_row(kind: str, confidence: float, model_right: bool, extractive_right: bool) -> dict:
     """A study_model.py row of a Chinese factoid the model answered with one kept claim, and an extractive answer
     that passes the checks."""
-    return {"kind": kind, "shape": "factoid", "tags": ["zh"], "reply": "x", "answers": ["2018"] if kind == "answerable" else [],
+    return {"kind": kind, "question": "项目哪一年完工？", "shape": "factoid", "tags": ["zh"], "reply": "x",
+            "answers": ["2018"] if kind == "answerable" else [],
             "model_refused": False, "confidence": {"min": confidence}, "reading": None,
             "checked": [{"text": "2018年" if model_right else "2019年", "kept": True, "claim_coverage": 0.9,
                          "passage_coverage": 1.0}],

@@ -2,8 +2,9 @@
 where nothing the model wrote is supported (it misread the excerpts) and it did not say they do not tell, a factoid
 is answered by the extractive answerer when its answer logit is at least Policy.unsupported_fallback_score and its
 answer passes the same question checks; step 22: and, with a reading gate, where the model reads that answer's
-sentence as answering (Policy.unsupported_fallback_reading, ModelAnswerer.gate_fallback). The saved values (never,
-since step 22's refit), and the fitting script."""
+sentence as answering (Policy.unsupported_fallback_reading, ModelAnswerer.gate_fallback); step 25: and where it
+shows what the question asks for (the extractive answerer's answer-type check, step 24). The saved values (logit 1
+with the gate at 0.8, since step 25's refit), and the fitting script."""
 
 from __future__ import annotations
 
@@ -85,10 +86,11 @@ def test_only_a_misread_reply_falls_back(fake_engine):
     assert (right.refused, right.answerer, right.text) == (False, "auto", "3.7亿元[1]")
 
 
-def test_on_the_model_route_the_logit_decides_and_the_saved_one_is_never(fake_engine):
-    """The "model" route (routes.json's Chinese factoids) otherwise never falls back. Saved: never (round 17 chose
-    logit 1; refitted in round 18 with questions about values their paragraph never states, never won)."""
-    assert math.isinf(AUTO_POLICY.unsupported_fallback_score) and AUTO_POLICY.unsupported_fallback_reading == 0.0
+def test_on_the_model_route_the_logit_decides_and_the_saved_one_is_logit_1_gated_at_0_8(fake_engine):
+    """The "model" route (routes.json's Chinese factoids) otherwise never falls back. Saved: logit 1 read at 0.8 (round
+    17 chose logit 1; round 18's refit with questions about values their paragraph never states chose never; round
+    21's, with the answer-type check applied to the fallback's extractive answer, logit 1 gated at 0.8)."""
+    assert (AUTO_POLICY.unsupported_fallback_score, AUTO_POLICY.unsupported_fallback_reading) == (1.0, 0.8)
     model_route = {"routes": {"factoid/zh": "model"}, "extractive_fallback_score": -math.inf}  # replaced by inf there
     out, answerer, (q, hits, evidence) = ask(fake_engine, MISREAD, -math.inf, **model_route)
     assert (out.answerer, out.text) == ("extractive", answerer.extractive.answer(q, hits, evidence).text)
@@ -201,7 +203,7 @@ def test_the_saved_logit_is_read_and_checked(tmp_path):
 def misread_row(kind: str, score: float, extractive_right: bool) -> dict:
     """A study_model.py row of a Chinese factoid whose reply no passage sentence supports, and an extractive answer
     with logit `score` that passes the checks."""
-    return {"kind": kind, "shape": "factoid", "tags": ["zh"], "reply": "x", "model_refused": False,
+    return {"kind": kind, "question": "项目哪一年完工？", "shape": "factoid", "tags": ["zh"], "reply": "x", "model_refused": False,
             "answers": ["2018"] if kind == "answerable" else [], "confidence": {"min": 0.9}, "reading": None,
             "checked": [{"text": "2019年", "kept": False, "claim_coverage": 1.0, "passage_coverage": 0.0}],
             "extractive": "项目于2018年完工。" if extractive_right else "项目于2017年立项。", "extractive_refused": False,
@@ -255,3 +257,38 @@ def test_choose_policy_fits_the_reading_gate_where_the_logit_alone_cannot_tell(t
             "sentence the model reads as answering at >= 0.3 (balanced 100.00 against 50.00 never)") in out
     fallback = json.loads(saved.read_text(encoding="utf-8"))["unsupported_fallback"]
     assert (fallback["min_extractive_score"], fallback["min_reading"]) == (1.0, 0.3)
+
+
+def test_choose_policy_reads_the_fallback_with_the_answer_type_check_as_shipped(tmp_path, capsys):
+    """Round 21: the fallback's extractive answer is the extractive answerer's, which refuses an answer that does not
+    show what the question asks for (question.missing_answer_type); the script reads old rows that way too."""
+    cp = _script("choose_policy")
+    right = misread_row("answerable", 1.5, True)
+    # a money question the passage does not answer: the extractive sentence holds a year, not an amount
+    money = {**misread_row("unanswerable", 1.5, False), "question": "项目花了多少钱？"}
+    assert cp.fallen_back(right, 1.0) == (False, "项目于2018年完工。")
+    assert cp.fallen_back(money, 1.0) == (True, "")
+    assert cp.fallen_back({**money, "question": "项目哪一年立项？"}, 1.0) == (False, "项目于2017年立项。")
+    fit, saved = tmp_path / "study.jsonl", tmp_path / "routes.json"
+    fit.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in (right, money)), encoding="utf-8")
+    saved.write_text('{"routes": {"factoid/zh": "model"}}', encoding="utf-8")
+    assert cp.main([str(fit), "--unsupported-fallback", "--write", str(saved)]) == 0
+    out = capsys.readouterr().out
+    # the sure wrong answer is typed out at every logit (without the check, logit 1 would answer it: 50.00)
+    assert "| 1 | 0 | 100.00 | 100.0 / 100.0 / 0.0 |" in out and "| -inf | 0 | 100.00 | 100.0 / 100.0 / 0.0 |" in out
+    assert json.loads(saved.read_text(encoding="utf-8"))["unsupported_fallback"]["min_extractive_score"] == 1.0
+
+
+def test_a_misread_reply_does_not_fall_back_to_an_extractive_answer_without_what_is_asked(fake_engine):
+    """The product's fallback is the extractive answerer's answer (checked_extractive -> answer_from), so its
+    answer-type check applies: a money question whose best sentence gives no amount is refused, naming why."""
+    question = "美图投资燧原科技的金额是多少？"  # the article names the investment, never its amount
+    q, hits, evidence = retrieved(fake_engine, question)
+    extractive = extractive_with(-math.inf)
+    own = extractive.answer(q, hits, evidence)
+    assert own.refused and own.reason == "the question asks for an amount of money, and the answer's sentence gives none"
+    answerer = ModelAnswerer(Sure("美图投资燧原科技的金额是10亿元[1]。", ()), extractive,
+                             replace(DEFAULT_POLICY, unsupported_fallback_score=-math.inf), "auto")
+    out = answerer.answer(q, hits, evidence)
+    assert (out.refused, out.answerer) == (True, "auto")
+    assert out.reason == "no sentence of the model's answer is supported by the passages"
