@@ -140,6 +140,13 @@ class CachedGenerator:
         return self.cache[key]["p_yes"]
 
 
+def may_stand_in(kept: bool, stands: bool, confidence: float | None, read_below: float) -> bool:
+    """Whether the extractive answer may stand in for the model's, so that its sentence's reading is worth recording:
+    the reply kept no sentence, or its answer did not stand (a fallback gate reads it), or (`read_below` above 0,
+    --read-extractive-below) it stands with a confidence below `read_below` (step 16's hand-over may give it away)."""
+    return not kept or not stands or (confidence is not None and confidence < read_below)
+
+
 def swap(question: str, context: str, names: list[str], rng: random.Random) -> str | None:
     """The question with one year, number or name replaced by one the paragraph does not hold."""
     import jieba.posseg
@@ -413,6 +420,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="ask the reading check (prompt.reading_messages) of Chinese factoids whose best kept sentence "
                          "has claim coverage below this, recorded as `reading` (0: never; above 1: every one, which "
                          "choose_policy.py --reading needs to fit a refusal cut; README steps 12-13)")
+    ap.add_argument("--read-extractive-below", type=float, default=0.0,
+                    help="with --reading-below: also read the extractive answer's sentence where the model's answer "
+                         "stands but its confidence (Policy.confidence_statistic) is below this, the answers "
+                         "Policy.prefer_extractive_below may hand over (a gate on that hand-over; 0: only where the "
+                         "model's answer does not stand, as a fallback gate reads)")
     ap.add_argument("--reading-form", default="sentence", choices=READING_FORMS,
                     help="what the reading check shows the model: the supporting sentence, or its passage's context "
                          "(title, sentence, one neighbour each side; Policy.reading_form, README step 17), "
@@ -513,9 +525,10 @@ def main(argv: list[str] | None = None) -> int:
             # the same reading check of the extractive answer's sentence, where that answer may stand in for the
             # model's (the model's reply has no kept sentence, or its answer did not stand): what a fallback gate reads
             extractive_reading = None
+            stands = not outcome.answer.refused and outcome.answer.answerer == answerer.name
             if (args.reading_below and not ex.refused and ex.citations and ex.citations[0].sentence is not None
                     and outcome.analysis and outcome.analysis.shape == "factoid" and q.language in READING
-                    and (not kept or outcome.answer.refused or outcome.answer.answerer != answerer.name)):
+                    and may_stand_in(bool(kept), stands, outcome.confidence, args.read_extractive_below)):
                 extractive_reading = round(generator.cached_yes(
                     extractive_reading_of(q, ex.citations[0], args.reading_form, engine.index),
                     *READING_WORDS[q.language]), 4)

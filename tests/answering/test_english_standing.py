@@ -177,6 +177,18 @@ def test_study_model_keeps_readings_with_the_replies(tmp_path):
     assert again.cached_yes(messages, "对", "不对") == 0.7 and inner.reads == 2  # other answer words: asked anew
 
 
+def test_study_model_reads_the_extractive_sentence_where_it_may_stand_in():
+    """Round 21: besides a misread reply and a withheld answer, --read-extractive-below reads it where the model's
+    answer stands but was given below that confidence (the hand-over's cases)."""
+    sm = _script("study_model")
+    assert sm.may_stand_in(kept=False, stands=False, confidence=None, read_below=0.0)
+    assert sm.may_stand_in(kept=True, stands=False, confidence=0.95, read_below=0.0)
+    assert not sm.may_stand_in(kept=True, stands=True, confidence=0.5, read_below=0.0)  # the flag off: as before
+    assert sm.may_stand_in(kept=True, stands=True, confidence=0.5, read_below=0.9)
+    assert not sm.may_stand_in(kept=True, stands=True, confidence=0.9, read_below=0.9)  # at the cut: sure enough
+    assert not sm.may_stand_in(kept=True, stands=True, confidence=None, read_below=0.9)  # no confidence known
+
+
 def test_an_english_question_needs_its_numbers_in_the_answers_passage():
     assert decide.cross_language_numbers([]).answer
     refused = decide.cross_language_numbers(["15", "2019"])
