@@ -843,6 +843,92 @@ def answer_type_main(fit_paths: list[Path], report_paths: list[Path]) -> int:
     return 0
 
 
+# Round 21 (README step 25): ways to hand over or fall back better, measured against the shipped rule and not taken.
+# Each is taken only if it beats the shipped rule on the fitting sets, the sets averaged; a reading gate on the hand-over
+# reads every unsure factoid (about 2 s), so it must also add MIN_READING_GAIN.
+
+
+def shipped(row: dict) -> tuple[bool, str]:
+    """(refused, answer text) as the default answers with routes.json's cuts: the hand-over and the fallback."""
+    return fallen_back(row, AUTO_POLICY.unsupported_fallback_score, AUTO_POLICY.unsupported_fallback_reading)
+
+
+def handed_over(row: dict) -> bool:
+    """The shipped default gives the extractive answer where the model's own answer stood: step 16's hand-over."""
+    refused, text = shipped(row)
+    own = extractive_typed(row, 0.0)
+    return not refused and text == row["extractive"] and not misread(row) and own != (refused, text)
+
+
+def on_same_sentence(row: dict) -> bool:
+    """The extractive answer quotes the sentence the model's best kept claim stands on (its `claim_sentence`)."""
+    kept = [c for c in row["checked"] if c["kept"]]
+    if not kept:
+        return False
+    sentence = (max(kept, key=lambda c: c["claim_coverage"]).get("claim_sentence") or "").strip()
+    extractive = strip_markers(row["extractive"]).strip()
+    return bool(sentence) and bool(extractive) and (sentence in extractive or extractive in sentence)
+
+
+def same_sentence_only(row: dict) -> tuple[bool, str]:
+    """The hand-over only where the extractive answer is the sentence the model's answer stands on."""
+    return extractive_typed(row, 0.0) if handed_over(row) and not on_same_sentence(row) else shipped(row)
+
+
+def gated_hand_over(row: dict, gate: float) -> tuple[bool, str]:
+    """The hand-over only where the model read the extractive answer's sentence as answering at `gate` or more
+    (`extractive_reading`, recorded for these rows by study_model.py --read-extractive-below)."""
+    reading = row.get("extractive_reading")
+    if handed_over(row) and (reading is None or reading < gate):
+        return extractive_typed(row, 0.0)
+    return shipped(row)
+
+
+def wider_fallback(row: dict, scope: str, at: float, reading_at: float) -> tuple[bool, str]:
+    """The fallback at (`at`, `reading_at`) for a misread reply and, with scope "withheld", a reply whose kept sentence a
+    cut withheld, or, with "said", also a reply saying the excerpts do not tell."""
+    refused, text = extractive_typed(row)
+    chinese_factoid = (row.get("reply") is not None and row.get("shape", "factoid") == "factoid"
+                       and "en" not in row.get("tags", ()))
+    wanted = misread(row) or (chinese_factoid and scope != "misread" and (scope == "said" or not row["model_refused"]))
+    score = row["extractive_score"] if row["extractive_score"] is not None else float("-inf")
+    if (not refused or not wanted or score < at or not extractive_stands(row) or _type_missing(row, row["extractive"])
+            or (reading_at > 0.0 and (row.get("extractive_reading") or 0.0) < reading_at)):
+        return refused, text
+    return False, row["extractive"]
+
+
+def variants_main(fit_paths: list[Path], report_paths: list[Path]) -> int:
+    """Report each variant's best rule on the fitting sets against the shipped one, and every rule on every set."""
+    fits = [load_rows(p) for p in fit_paths]
+    rules: list[tuple[str, object]] = [("shipped", shipped), ("same sentence only", same_sentence_only)]
+    rules += [(f"hand-over read >= {g:g}", functools.partial(gated_hand_over, gate=g))
+              for g in FALLBACK_READING_GRID if g > 0]
+    for scope in ("withheld", "said"):
+        rules += [(f"fallback {scope}, logit >= {a:g}, read >= {g:g}",
+                   functools.partial(wider_fallback, scope=scope, at=a, reading_at=g))
+                  for a in UNSUPPORTED_GRID if a != float("inf") for g in FALLBACK_READING_GRID]
+    score = {name: mean_balanced([rates(rows, rule) for rows in fits]) for name, rule in rules}  # type: ignore[arg-type]
+    base = score["shipped"]
+    print("| variant | balanced on the fitting sets |\n|---|---|")
+    for name, _ in rules:
+        print(f"| {name} | {score[name]:.2f} |")
+    for family in ("same sentence only", "hand-over read", "fallback withheld", "fallback said"):
+        best = max((n for n, _ in rules if n.startswith(family)), key=lambda n: round(score[n], 6))
+        need = MIN_READING_GAIN if family == "hand-over read" else 0.0
+        taken = round(score[best] - base, 6) > need
+        print(f"{family}: best {best} ({score[best]:.2f} against the shipped {base:.2f}): "
+              f"{'beats' if taken else 'does not beat'} the shipped rule")
+    print("\n| set | rule | answerable right | not answerable refused | answerable refused |\n|---|---|---|---|---|")
+    for path in [*fit_paths, *report_paths]:
+        rows = load_rows(path)
+        for name, rule in rules:
+            if name == "shipped" or name in ("same sentence only", "hand-over read >= 0.65"):
+                r = rates(rows, rule)  # type: ignore[arg-type]
+                print(f"| {path.name} | {name} | {r['answerable']:.1f} | {r['refused']:.1f} | {r['wrong_refusal']:.1f} |")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("fit", type=Path, nargs="+")
@@ -885,7 +971,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--answer-type", action="store_true",
                     help="report whether the answer-type check (question.missing_answer_type) should refuse the model's "
                          "own Chinese factoid answers too, with the saved cuts (README step 24); nothing is saved")
+    ap.add_argument("--hand-over-variants", action="store_true",
+                    help="report the hand-over and fallback variants of README step 25 against the shipped rule (the "
+                         "hand-over only onto the model's own sentence, a reading gate on it, the fallback for withheld "
+                         "or refused replies too); nothing is saved")
     args = ap.parse_args(argv)
+    if args.hand_over_variants:
+        return variants_main(args.fit, args.report)
     if args.answer_type:
         return answer_type_main(args.fit, args.report)
     if args.pick:

@@ -182,3 +182,29 @@ def test_choose_policy_answer_type_simulates_the_shipped_check_and_judges_the_mo
     assert "| fitting: study.jsonl | extractive answers checked (shipped) | 100.0 | 0.0 | 0.0 | |" in out
     assert "| fitting: study.jsonl | the model's answers too | 100.0 | 100.0 | 0.0 | 1 |" in out
     assert "balanced gain on the fitting sets 50.00 (needs 0.5), right answers lost 0: taken for the model's own answers" in out
+
+
+def test_choose_policy_reports_the_hand_over_variants_against_the_shipped_rule(tmp_path, capsys):
+    """README step 25: the hand-over only onto the model's own sentence, or only where the model reads the extractive
+    sentence as answering, against the shipped hand-over; reported, never saved."""
+    cp = _script("choose_policy")
+    # unsure (0.5) and right; the extractive answer is another sentence, which the model reads as not answering (0.2)
+    elsewhere = {**study_row("answerable", 0.5, True, False), "extractive_score": 2.0, "extractive_reading": 0.2}
+    # unsure and wrong; the extractive answer is the very sentence its claim stands on, read as answering (0.9)
+    same = {**study_row("answerable", 0.5, False, True), "extractive_score": 2.0, "extractive_reading": 0.9}
+    same["checked"] = [{**same["checked"][0], "claim_sentence": "项目于2018年完工。"}]
+    sure = {**study_row("unanswerable", 0.95, False, False), "extractive_score": 2.0}
+    assert cp.shipped(elsewhere) == (False, "项目于2017年立项。") and cp.handed_over(elsewhere)
+    assert cp.same_sentence_only(elsewhere) == (False, "2018年") and not cp.on_same_sentence(elsewhere)
+    assert cp.same_sentence_only(same) == (False, "项目于2018年完工。") and cp.on_same_sentence(same)
+    assert cp.gated_hand_over(elsewhere, 0.5) == (False, "2018年")
+    assert cp.gated_hand_over(same, 0.8) == (False, "项目于2018年完工。")
+    fit = tmp_path / "study.jsonl"
+    fit.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in (elsewhere, same, sure)), encoding="utf-8")
+    assert cp.main([str(fit), "--hand-over-variants"]) == 0
+    out = capsys.readouterr().out
+    assert "| shipped | 25.00 |" in out and "| same sentence only | 50.00 |" in out
+    assert "| hand-over read >= 0.8 | 50.00 |" in out
+    assert "same sentence only: best same sentence only (50.00 against the shipped 25.00): beats the shipped rule" in out
+    assert "hand-over read: best hand-over read >= 0.3 (50.00 against the shipped 25.00): beats the shipped rule" in out
+    assert "| study.jsonl | shipped | 50.0 | 0.0 | 0.0 |" in out
