@@ -884,13 +884,13 @@ def gated_hand_over(row: dict, gate: float) -> tuple[bool, str]:
     return shipped(row)
 
 
-def wider_fallback(row: dict, scope: str, at: float, reading_at: float) -> tuple[bool, str]:
-    """The fallback at (`at`, `reading_at`) for a misread reply and, with scope "withheld", a reply whose kept sentence a
-    cut withheld, or, with "said", also a reply saying the excerpts do not tell."""
+def wider_fallback(row: dict, at: float, reading_at: float) -> tuple[bool, str]:
+    """The fallback at (`at`, `reading_at`) for a misread reply and for a Chinese factoid reply a cut withheld (not one
+    the model refused in words: none of round 21's fitting rows has one, so that scope cannot be measured there)."""
     refused, text = extractive_typed(row)
     chinese_factoid = (row.get("reply") is not None and row.get("shape", "factoid") == "factoid"
                        and "en" not in row.get("tags", ()))
-    wanted = misread(row) or (chinese_factoid and scope != "misread" and (scope == "said" or not row["model_refused"]))
+    wanted = misread(row) or (chinese_factoid and not row["model_refused"])
     score = row["extractive_score"] if row["extractive_score"] is not None else float("-inf")
     if (not refused or not wanted or score < at or not extractive_stands(row) or _type_missing(row, row["extractive"])
             or (reading_at > 0.0 and (row.get("extractive_reading") or 0.0) < reading_at)):
@@ -899,31 +899,35 @@ def wider_fallback(row: dict, scope: str, at: float, reading_at: float) -> tuple
 
 
 def variants_main(fit_paths: list[Path], report_paths: list[Path]) -> int:
-    """Report each variant's best rule on the fitting sets against the shipped one, and every rule on every set."""
+    """Report every variant's balanced rate on the fitting sets against the shipped rule, whether each family's best
+    beats it (the reading gate by MIN_READING_GAIN), and on every set the shipped rule, the same-sentence hand-over,
+    every reading gate and the wider fallback's best rule. Needs rows read in routes.json's reading form."""
+    require_model_route(None, "--hand-over-variants reads the hand-over and the fallback")
+    require_form([*fit_paths, *report_paths], AUTO_POLICY.reading_form, "the saved reading check (routes.json)")
     fits = [load_rows(p) for p in fit_paths]
     rules: list[tuple[str, object]] = [("shipped", shipped), ("same sentence only", same_sentence_only)]
     rules += [(f"hand-over read >= {g:g}", functools.partial(gated_hand_over, gate=g))
               for g in FALLBACK_READING_GRID if g > 0]
-    for scope in ("withheld", "said"):
-        rules += [(f"fallback {scope}, logit >= {a:g}, read >= {g:g}",
-                   functools.partial(wider_fallback, scope=scope, at=a, reading_at=g))
-                  for a in UNSUPPORTED_GRID if a != float("inf") for g in FALLBACK_READING_GRID]
+    rules += [(f"fallback withheld, logit >= {a:g}, read >= {g:g}", functools.partial(wider_fallback, at=a, reading_at=g))
+              for a in UNSUPPORTED_GRID if a != float("inf") for g in FALLBACK_READING_GRID]
     score = {name: mean_balanced([rates(rows, rule) for rows in fits]) for name, rule in rules}  # type: ignore[arg-type]
     base = score["shipped"]
     print("| variant | balanced on the fitting sets |\n|---|---|")
     for name, _ in rules:
         print(f"| {name} | {score[name]:.2f} |")
-    for family in ("same sentence only", "hand-over read", "fallback withheld", "fallback said"):
+    shown = {"shipped", "same sentence only"} | {n for n, _ in rules if n.startswith("hand-over read")}
+    for family in ("same sentence only", "hand-over read", "fallback withheld"):
         best = max((n for n, _ in rules if n.startswith(family)), key=lambda n: round(score[n], 6))
-        need = MIN_READING_GAIN if family == "hand-over read" else 0.0
-        taken = round(score[best] - base, 6) > need
+        gain = round(score[best] - base, 6)
+        taken = gain >= MIN_READING_GAIN if family == "hand-over read" else gain > 0
+        shown.add(best)
         print(f"{family}: best {best} ({score[best]:.2f} against the shipped {base:.2f}): "
               f"{'beats' if taken else 'does not beat'} the shipped rule")
     print("\n| set | rule | answerable right | not answerable refused | answerable refused |\n|---|---|---|---|---|")
     for path in [*fit_paths, *report_paths]:
         rows = load_rows(path)
         for name, rule in rules:
-            if name == "shipped" or name in ("same sentence only", "hand-over read >= 0.65"):
+            if name in shown:
                 r = rates(rows, rule)  # type: ignore[arg-type]
                 print(f"| {path.name} | {name} | {r['answerable']:.1f} | {r['refused']:.1f} | {r['wrong_refusal']:.1f} |")
     return 0
@@ -974,7 +978,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hand-over-variants", action="store_true",
                     help="report the hand-over and fallback variants of README step 25 against the shipped rule (the "
                          "hand-over only onto the model's own sentence, a reading gate on it, the fallback for withheld "
-                         "or refused replies too); nothing is saved")
+                         "replies too); nothing is saved")
     args = ap.parse_args(argv)
     if args.hand_over_variants:
         return variants_main(args.fit, args.report)

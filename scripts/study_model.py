@@ -424,7 +424,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="with --reading-below: also read the extractive answer's sentence where the model's answer "
                          "stands but its confidence (Policy.confidence_statistic) is below this, the answers "
                          "Policy.prefer_extractive_below may hand over (a gate on that hand-over; 0: only where the "
-                         "model's answer does not stand, as a fallback gate reads)")
+                         "model's answer does not stand, as a fallback gate reads). The confidence is known only with "
+                         "--token-probs; without it this reads nothing more")
     ap.add_argument("--reading-form", default="sentence", choices=READING_FORMS,
                     help="what the reading check shows the model: the supporting sentence, or its passage's context "
                          "(title, sentence, one neighbour each side; Policy.reading_form, README step 17), "
@@ -523,7 +524,8 @@ def main(argv: list[str] | None = None) -> int:
                 reading = round(generator.cached_yes(
                     reading_of(q, best, args.reading_form, engine.index), *READING_WORDS[q.language]), 4)
             # the same reading check of the extractive answer's sentence, where that answer may stand in for the
-            # model's (the model's reply has no kept sentence, or its answer did not stand): what a fallback gate reads
+            # model's (the model's reply has no kept sentence, or its answer did not stand: what a fallback gate reads;
+            # with --read-extractive-below, also an answer that stands but that the hand-over may give away)
             extractive_reading = None
             stands = not outcome.answer.refused and outcome.answer.answerer == answerer.name
             if (args.reading_below and not ex.refused and ex.citations and ex.citations[0].sentence is not None

@@ -134,13 +134,15 @@ class Policy:
     # its answer logit is at least this and its answer passes the same question checks as a fallback (inf: never,
     # refuse). Any route; "auto" already falls back at `extractive_fallback_score` for any failed check. Fitted by
     # scripts/choose_policy.py --unsupported-fallback and saved in routes.json (README, step 21: logit 1; step 22's
-    # refit with questions about values their paragraph never states: never, routes.json's null).
+    # refit with questions about values their paragraph never states: never; step 25's, with the extractive answerer's
+    # answer-type check in place: logit 1 with the reading gate below at 0.8).
     unsupported_fallback_score: float = math.inf
     # ... and only where the model, asked apart (the reading check, in `reading_form`), reads the extractive answer's
     # sentence as answering the question with at least this probability (0: no reading asked). Only this fallback is
     # gated, not "auto"'s own at `extractive_fallback_score`. Where no reading can be made (an endpoint without
     # logits, a question not in Chinese, Stop, the deadline, a busy serving queue, a failed read) a set gate is not
-    # passed: the reply is refused. Fitted with the logit by the same script (README step 22; not taken there).
+    # passed: the reply is refused. Fitted with the logit by the same script (README step 22, not taken there; step
+    # 25: 0.8).
     unsupported_fallback_reading: float = 0.0
     # The pick (prompt.pick_messages): an English question over Chinese text (the extractive answerer's
     # `cross_language`), on the extractive route, is answered with whichever of the extractive answerer's

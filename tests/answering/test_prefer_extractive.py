@@ -208,3 +208,50 @@ def test_choose_policy_reports_the_hand_over_variants_against_the_shipped_rule(t
     assert "same sentence only: best same sentence only (50.00 against the shipped 25.00): beats the shipped rule" in out
     assert "hand-over read: best hand-over read >= 0.3 (50.00 against the shipped 25.00): beats the shipped rule" in out
     assert "| study.jsonl | shipped | 50.0 | 0.0 | 0.0 |" in out
+    assert "| study.jsonl | hand-over read >= 0.3 | 100.0 | 0.0 | 0.0 |" in out
+    # no reading recorded: the gate is not passed, so the model's answer stands
+    assert cp.gated_hand_over({**elsewhere, "extractive_reading": None}, 0.3) == (False, "2018年")
+    # a misread reply that fell back, or a question no model answered, is no hand-over
+    misread = {**elsewhere, "checked": [{**elsewhere["checked"][0], "kept": False}], "extractive_reading": 0.9}
+    assert cp.shipped(misread) == (False, "项目于2017年立项。") and not cp.handed_over(misread)
+    assert not cp.handed_over({**elsewhere, "reply": None})
+
+
+def test_the_wider_fallback_answers_a_withheld_reply_too(tmp_path, capsys):
+    """README step 25: the fallback also where a cut withheld a supported reply (here the confidence cut, 0.1 < 0.2);
+    never where the model refused in words, and never below the logit, the reading gate, or the answer-type check."""
+    cp = _script("choose_policy")
+    withheld = {**study_row("answerable", 0.1, False, True), "extractive_score": 1.5, "extractive_reading": 0.9}
+    assert cp.shipped(withheld) == (True, "")  # the shipped fallback is for misread replies only
+    assert cp.wider_fallback(withheld, 1.0, 0.8) == (False, "项目于2018年完工。")
+    assert cp.wider_fallback(withheld, 2.0, 0.0) == (True, "")  # the logit
+    assert cp.wider_fallback(withheld, 1.0, 0.95) == (True, "")  # the reading gate
+    assert cp.wider_fallback({**withheld, "question": "项目花了多少钱？"}, 1.0, 0.8) == (True, "")  # no amount
+    assert cp.wider_fallback({**withheld, "model_refused": True}, 1.0, 0.8) == (True, "")
+    said = {**study_row("unanswerable", 0.9, False, False), "model_refused": True, "extractive_score": 1.5}
+    fit = tmp_path / "study.jsonl"
+    fit.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in (withheld, said)), encoding="utf-8")
+    assert cp.main([str(fit), "--hand-over-variants"]) == 0
+    out = capsys.readouterr().out
+    # logit 2 is the first grid point, and the best by the rate; ties keep the first
+    assert "| fallback withheld, logit >= 2, read >= 0 | 50.00 |" in out
+    assert ("fallback withheld: best fallback withheld, logit >= 1, read >= 0 (100.00 against the shipped 50.00): beats "
+            "the shipped rule") in out
+    assert "| study.jsonl | fallback withheld, logit >= 1, read >= 0 | 100.0 | 100.0 | 0.0 |" in out
+
+
+def test_choose_policy_fits_the_hand_over_with_the_answer_type_check(tmp_path, capsys):
+    """Since round 21 the hand-over is fitted as shipped: an extractive answer that does not show what is asked is
+    refused by the extractive answerer, so the model's unsure answer stands and handing over gains nothing there."""
+    cp = _script("choose_policy")
+    # the model's unsure 2018年 is right; the extractive sentence it would be handed to gives no year
+    rows = [{**study_row("answerable", 0.35, True, False), "extractive": "项目由第三工程队完工。"},
+            study_row("answerable", 0.95, True, True),
+            {**study_row("unanswerable", 0.9, False, False), "model_refused": True}]
+    fit = tmp_path / "study.jsonl"
+    fit.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    assert cp.main([str(fit), "--prefer-extractive"]) == 0
+    out = capsys.readouterr().out
+    # without the check every cut above 0.35 would hand the right answer to the yearless sentence (50.0)
+    assert "| 0.9 | 50.0 |" not in out and "| 0.9 | 100.0 |" in out
+    assert "chosen: hand an answer the model gave below 0 to the extractive answerer" in out
