@@ -131,6 +131,7 @@ def test_study_model_asks_the_unstated_questions_of_the_samples_own_paragraphs(t
 
 
 @pytest.mark.parametrize("name,sample", [("drcd_dev_a_unstated.jsonl", ("drcd_dev.json", 400)),
+                                         ("drcd_dev_c_unstated.jsonl", ("drcd_dev.json", 840)),
                                          ("drcd_test_unstated.jsonl", ("drcd_test.json", 0))])
 def test_the_shipped_unstated_questions_ask_each_indexed_paragraph_once(name, sample):
     """One question per indexed paragraph of the sample, in its order, none a question the set already asks there."""
@@ -144,6 +145,32 @@ def test_the_shipped_unstated_questions_ask_each_indexed_paragraph_once(name, sa
     assert [r["source"] for r in rows] == [source for source, _, _ in kept]
     for row, (_, _, qas) in zip(rows, kept, strict=True):
         assert row["question"].endswith("？") and row["question"] not in {q["question"] for q in qas}
+
+
+@pytest.mark.parametrize("name,sample", [
+    ("drcd_dev_a_para.jsonl", ("drcd_dev.json", 400, 60, 40, 40, 30)),
+    ("drcd_dev_c_para.jsonl", ("drcd_dev.json", 840, 60, 40, 40, 30)),
+    ("drcd_test_para.jsonl", ("drcd_test.json", 0, 60, 0, 60, 40))])
+def test_the_shipped_paraphrases_reword_every_case_of_their_sample_keeping_its_numbers(name, sample):
+    """Every case of the sample, in order, reworded (not repeated), with every digit run and 《》 title of the question
+    it rewords (so a swapped year or number stays swapped)."""
+    import argparse
+    import random
+    import re
+
+    sm = _script("study_model")
+    dataset = PROJECT_ROOT.parent / "shared" / "datasets" / sample[0]
+    if not dataset.is_file():
+        pytest.skip(f"{dataset} is not here")
+    args = argparse.Namespace(dataset=dataset, t2s=True, skip=sample[1], questions=sample[2], absent=sample[3],
+                              adversarial=sample[4], noun_swaps=sample[5])
+    cases, _ = sm.dataset_cases(args, random.Random(0))
+    rows = [json.loads(line) for line in (PROJECT_ROOT / "eval" / name).read_text(encoding="utf-8").splitlines()]
+    assert [r["id"] for r in rows] == [c["id"] for c in cases]
+    for row, case in zip(rows, cases, strict=True):
+        assert row["question"] and row["question"] != case["question"]
+        for kept in re.findall(r"\d+|《[^》]+》", case["question"]):
+            assert kept in row["question"], (row["id"], kept)
 
 
 def test_study_model_keeps_readings_with_the_replies(tmp_path):
