@@ -166,8 +166,8 @@ def test_choose_policy_answer_type_simulates_the_shipped_check_and_judges_the_mo
     """README step 24: an extractive answer without what the question asks for is refused by the extractive answerer,
     so the model's unsure answer stands; --answer-type reports whether the model's own answers should be checked too."""
     cp = _script("choose_policy")
-    # the model was unsure (0.4) and right; the extractive sentence it would be handed to gives no year
-    year = {**study_row("answerable", 0.4, True, False), "question": "项目哪一年完工？", "extractive": "项目由第三工程队完工。[1]"}
+    # the model was unsure (0.3, below the saved cut) and right; the extractive sentence it would be handed to gives no year
+    year = {**study_row("answerable", 0.3, True, False), "question": "项目哪一年完工？", "extractive": "项目由第三工程队完工。[1]"}
     assert cp.preferred(year, cp.AUTO_POLICY.prefer_extractive_below) == (False, "项目由第三工程队完工。[1]")
     assert cp.extractive_typed(year) == (False, "2018年")
     assert cp.model_typed(year) == (False, "2018年")
@@ -188,10 +188,11 @@ def test_choose_policy_reports_the_hand_over_variants_against_the_shipped_rule(t
     """README step 25: the hand-over only onto the model's own sentence, or only where the model reads the extractive
     sentence as answering, against the shipped hand-over; reported, never saved."""
     cp = _script("choose_policy")
-    # unsure (0.5) and right; the extractive answer is another sentence, which the model reads as not answering (0.2)
-    elsewhere = {**study_row("answerable", 0.5, True, False), "extractive_score": 2.0, "extractive_reading": 0.2}
+    # unsure (0.3, below the saved cut) and right; the extractive answer is another sentence, which the model reads as
+    # not answering (0.2)
+    elsewhere = {**study_row("answerable", 0.3, True, False), "extractive_score": 2.0, "extractive_reading": 0.2}
     # unsure and wrong; the extractive answer is the very sentence its claim stands on, read as answering (0.9)
-    same = {**study_row("answerable", 0.5, False, True), "extractive_score": 2.0, "extractive_reading": 0.9}
+    same = {**study_row("answerable", 0.3, False, True), "extractive_score": 2.0, "extractive_reading": 0.9}
     same["checked"] = [{**same["checked"][0], "claim_sentence": "项目于2018年完工。"}]
     sure = {**study_row("unanswerable", 0.95, False, False), "extractive_score": 2.0}
     assert cp.shipped(elsewhere) == (False, "项目于2017年立项。") and cp.handed_over(elsewhere)
