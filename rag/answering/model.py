@@ -135,7 +135,7 @@ class Policy:
     # refuse). Any route; "auto" already falls back at `extractive_fallback_score` for any failed check. Fitted by
     # scripts/choose_policy.py --unsupported-fallback and saved in routes.json (README, step 21: logit 1; step 22's
     # refit with questions about values their paragraph never states: never; step 25's, with the extractive answerer's
-    # answer-type check in place: logit 1 with the reading gate below at 0.8).
+    # answer-type check in place and five fitting sets: logit 0 with the reading gate below at 0.8).
     unsupported_fallback_score: float = math.inf
     # ... and only where the model, asked apart (the reading check, in `reading_form`), reads the extractive answer's
     # sentence as answering the question with at least this probability (0: no reading asked). Only this fallback is
