@@ -30,9 +30,9 @@ ROOT = Path(__file__).resolve().parents[2]
 # measured cost, so it is not asserted here.
 # (question, what the answer must hold or None for a refusal, which answerer writes it)
 QUESTIONS = [
-    # the model writes 27亿元人民币 but gives one of its tokens 0.40-0.41: the extractive answer, which passes the same
-    # checks, is given instead (README step 16)
-    ("美图2023年的总收入是多少？", "27亿", "extractive"),
+    # the model writes 27亿元人民币 but gives one of its tokens 0.40-0.41, at the hand-over cut (0.4 since round 21's
+    # refit, README step 25; 0.6 before, step 16), so either answerer may write it; both hold the figure
+    ("美图2023年的总收入是多少？", "27亿", None),
     # worded unlike the article (先是大赚1亿美元, after 一入币圈深似海): below the claim cut, kept by the reading check
     # (README steps 12 and 17: the passage around the sentence read 0.90 on the article dev split)
     ("美图炒币一开始大赚了多少？", "1亿美元", "auto"),
