@@ -552,16 +552,19 @@ def misread(row: dict) -> bool:
             and bool(row["checked"]) and not row["model_refused"] and not any(c["kept"] for c in row["checked"]))
 
 
-def fallen_back(row: dict, at: float, reading_at: float = 0.0) -> tuple[bool, str]:
+def fallen_back(row: dict, at: float, reading_at: float = 0.0, withheld: bool = False) -> tuple[bool, str]:
     """(refused, answer text) as `extractive_typed` answers with the saved cuts, and a misread reply (`misread`)
     answered by the extractive answerer where its answer logit is at least `at`, it passes the same question checks
     (not refused, the question's anchors in its passage, the claim cut beside its sentence), it shows what the
     question asks for (the answer-type check the extractive answerer applies since round 20) and, with `reading_at` above 0,
     the model read its sentence as answering at `reading_at` or above (no reading recorded: refused, as
-    ModelAnswerer.gate_fallback refuses where none can be made)."""
+    ModelAnswerer.gate_fallback refuses where none can be made). With `withheld` (step 25's variant, not shipped),
+    also a Chinese factoid reply a cut withheld, not one the model refused in words."""
     refused, text = extractive_typed(row)
+    wanted = misread(row) or (withheld and row.get("reply") is not None and row.get("shape", "factoid") == "factoid"
+                              and "en" not in row.get("tags", ()) and not row["model_refused"])
     score = row["extractive_score"] if row["extractive_score"] is not None else float("-inf")
-    if (not refused or not misread(row) or score < at or not extractive_stands(row)
+    if (not refused or not wanted or score < at or not extractive_stands(row)
             or _type_missing(row, row["extractive"])):
         return refused, text
     if reading_at > 0.0 and (row.get("extractive_reading") is None or row["extractive_reading"] < reading_at):
@@ -887,15 +890,7 @@ def gated_hand_over(row: dict, gate: float) -> tuple[bool, str]:
 def wider_fallback(row: dict, at: float, reading_at: float) -> tuple[bool, str]:
     """The fallback at (`at`, `reading_at`) for a misread reply and for a Chinese factoid reply a cut withheld (not one
     the model refused in words: none of round 21's fitting rows has one, so that scope cannot be measured there)."""
-    refused, text = extractive_typed(row)
-    chinese_factoid = (row.get("reply") is not None and row.get("shape", "factoid") == "factoid"
-                       and "en" not in row.get("tags", ()))
-    wanted = misread(row) or (chinese_factoid and not row["model_refused"])
-    score = row["extractive_score"] if row["extractive_score"] is not None else float("-inf")
-    if (not refused or not wanted or score < at or not extractive_stands(row) or _type_missing(row, row["extractive"])
-            or (reading_at > 0.0 and (row.get("extractive_reading") or 0.0) < reading_at)):
-        return refused, text
-    return False, row["extractive"]
+    return fallen_back(row, at, reading_at, withheld=True)
 
 
 def variants_main(fit_paths: list[Path], report_paths: list[Path]) -> int:
