@@ -65,12 +65,15 @@ def score_case(case: Case, answer: Answer, corpus: Corpus, k: int) -> dict[str, 
              f"recall@{k}": M.recall_at_k(retrieved, evidence, k), "mrr": M.reciprocal_rank(flags),
              "ndcg@5": M.ndcg_at_k(flags, 5), "contains": float(M.contains_gold(prediction, case.answers)),
              "fair": float(M.fair_match(prediction, case.answers)),
+             # beside fair, not instead of it: an answer that restates its question before the gold (README step 26)
+             "near": float(M.near_match(prediction, case.answers, case.question)),
              "em": M.cmrc_em(short, case.answers), "f1": M.cmrc_f1(short, case.answers),
              # a refusal's citation (its closest sentence, compose.refuse_with_closest) is not an answer's
              "citation_precision": M.citation_precision(cited, evidence) if not answer.refused else nan,
              "citation_recall": M.citation_recall(cited, evidence) if not answer.refused else 0.0}
     else:
-        m = dict.fromkeys(("hit@1", "hit@3", "hit@5", f"recall@{k}", "mrr", "ndcg@5", "contains", "fair", "em", "f1",
+        m = dict.fromkeys(("hit@1", "hit@3", "hit@5", f"recall@{k}", "mrr", "ndcg@5", "contains", "fair", "near", "em",
+                           "f1",
                            "citation_precision", "citation_recall"), nan)
     m["facts_ok"] = float(M.facts_ok(prediction, case.facts, case.facts_needed)) if case.facts else nan
     # "correct": one definition (metrics.correctness); a factoid is right when the gold is in the answer or the
@@ -131,6 +134,7 @@ def summarize(config: str, rows: Sequence[EvalRow], k: int) -> dict[str, Any]:
         "n_unanswerable": len(rows) - len(answerable),
         "hit@1": mean("hit@1"), "hit@3": mean("hit@3"), "hit@5": mean("hit@5"), f"recall@{k}": mean(f"recall@{k}"),
         "mrr": mean("mrr"), "ndcg@5": mean("ndcg@5"), "answer_contains": mean("contains"), "fair": mean("fair"),
+        "near": mean("near"),
         "answered_contains": mean("contains", [r for r in answerable if not r.refused]), "em": mean("em"),
         "f1": mean("f1"), "answer_len_median": M.percentile(lengths, 50),
         "citation_precision": mean("citation_precision"), "citation_recall": mean("citation_recall"),

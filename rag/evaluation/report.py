@@ -33,7 +33,7 @@ MAX_CASES = 25
 MAX_CELL = 300  # characters of an answer or question shown in the cases table
 
 QUALITY_KEYS = ("n", "n_answerable", "n_unanswerable", "hit@1", "hit@3", "hit@5", "recall@k", "mrr",
-                "ndcg@5", "answer_contains", "answered_contains", "em", "f1", "answer_len_median", "citation_precision",
+                "ndcg@5", "answer_contains", "fair", "near", "answered_contains", "em", "f1", "answer_len_median", "citation_precision",
                 "citation_recall", "markers_ok", "refused_unanswerable", "wrongly_refused")
 STAGES = ("embed", "search", "answer", "total")
 LATENCY_KEYS = tuple(f"{stage}_p{p}_ms" for stage in STAGES for p in (50, 95))
@@ -50,7 +50,7 @@ METRICS_NOTE = (
     "string in the source; hit@k = a relevant passage in the top k, recall@k = share of evidence "
     "strings found in the top k passages (k = the passages retrieved: --k, 4 for the tutorial pipeline), mrr = mean 1/rank of the first relevant passage, ndcg@5 with binary "
     "gains. Answers: answer_contains = some gold answer is contained in the answer after normalization "
-    "(NFKC, lowercase, punctuation dropped), over all answerable questions; answered_contains = the same over the answerable questions that were answered (not refused); em and f1 are CMRC 2018 exact match and F1; "
+    "(NFKC, lowercase, punctuation dropped), over all answerable questions; fair = that, or the answer is a substantial piece of a gold with its numbers (fair to concise answers; correct reads it); near = fair, or what the answer says beyond restating the question overlaps the gold's own words with a character F1 of at least 0.45, with the gold's numbers and no others (checked against hand labels, README step 26); answered_contains = the same over the answerable questions that were answered (not refused); em and f1 are CMRC 2018 exact match and F1; "
     "answer_len_median in characters. Citations: citation_precision = share of cited passages that "
     "overlap evidence, citation_recall = share of evidence strings covered by a cited passage, "
     "markers_ok = every [n] marker resolves and every citation is used. Refusal: refused_unanswerable = "

@@ -50,6 +50,22 @@ def test_answerable_case_metrics_by_hand() -> None:
     # CMRC F1: prediction 美 图 2023 年 收 入 为 270 亿 元 (10), gold 270 亿 元 (3): P 3/10, R 1
     assert m["f1"] == pytest.approx(2 * 0.3 / 1.3)
     assert (m["len"], m["markers_ok"]) == (16.0, 1.0)
+    assert (m["fair"], m["near"]) == (1.0, 1.0)  # the gold is in the answer
+
+
+def test_near_is_scored_with_the_case_question_and_summarized_beside_fair() -> None:
+    # 美图2023年收入为270亿元 against the gold 约270亿元: not inside it (fair 0); beyond the question 美图收入多少？
+    # (runs 美图, 收入) it says 2023年为270亿元, against the gold's 约270亿元: common 270亿元 (5 of 11 and 6 characters),
+    # F1 = 2 * (5/11) * (5/6) / (5/11 + 5/6) = 0.588; but 2023 is a number the gold lacks, so near is 0 too
+    hedged = replace(ANSWERED, answers=("约270亿元",))
+    m = eval_row(hedged, _answer(refused=False), 2, CORPUS).metrics
+    assert (m["contains"], m["fair"], m["near"]) == (0.0, 0.0, 0.0)
+    # without the year: 美图收入为270亿元 says 为270亿元 beyond the question: 5 of 6 and 6, F1 = 0.833
+    short = replace(_answer(refused=False), text="美图收入为270亿元。[1]")
+    rows = [eval_row(hedged, short, 2, CORPUS), eval_row(UNANSWERABLE, _answer(True), 2, CORPUS)]
+    assert (rows[0].metrics["fair"], rows[0].metrics["near"]) == (0.0, 1.0)
+    s = summarize("hybrid", rows, 2)
+    assert (s["fair"], s["near"]) == (0.0, 1.0)  # over the answerable question only
 
 
 def test_unanswerable_case_has_no_retrieval_metrics() -> None:

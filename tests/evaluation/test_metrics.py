@@ -22,6 +22,7 @@ from rag.evaluation.metrics import (
     markers_resolve,
     mean_ignoring_nan,
     ndcg_at_k,
+    near_match,
     normalize_answer,
     percentile,
     recall_at_k,
@@ -30,6 +31,7 @@ from rag.evaluation.metrics import (
     relevance_flags,
     spans_overlap,
     strip_citation_markers,
+    without_question,
 )
 from rag.schema import Span
 
@@ -107,6 +109,40 @@ def test_a_gold_number_inside_a_longer_number_is_not_found() -> None:
     assert contains_gold("第1名", ["1"]) is True
     assert contains_gold("2020-2021年", ["2021"]) is True  # a range's end is a number of its own
     assert fair_match("13.27亿", ["27亿"]) is False
+
+
+def test_without_question_drops_the_runs_the_question_holds() -> None:
+    # 嘉兴南站建筑总面积为 and 平方米 are runs of the question; 5.6万 is not
+    assert without_question("嘉兴南站建筑总面积为5.6万平方米", "嘉兴南站建筑总面积为多少平方米？") == "5.6万"
+    # a single shared character (的) is kept: runs start at two characters
+    assert without_question("加入欧盟的决心", "什么的考验？") == "加入欧盟的决心"
+    assert without_question("足球运动员", "邹游的职业是什么？") == "足球运动员"
+    assert without_question("", "问题") == ""
+
+
+def test_near_match_credits_an_answer_that_restates_its_question() -> None:
+    q = "嘉兴南站建筑总面积为多少平方米？"
+    # fair_match: 嘉兴南站建筑总面积为5.6万平方米 is not inside 近5.6万平方米; beyond the question it says 5.6万 against
+    # the gold's 近5.6万: common substring 4 of 4 and 5 characters, F1 = 2 * 1 * 0.8 / 1.8 = 0.889
+    assert fair_match("嘉兴南站建筑总面积为5.6万平方米[1]。", ["近5.6万平方米"]) is False
+    assert near_match("嘉兴南站建筑总面积为5.6万平方米[1]。", ["近5.6万平方米"], q) is True
+    assert near_match("嘉兴南站建筑总面积为5.6万平方米", ["近5.6万平方米"], q, min_f1=0.9) is False
+    # 10-14个叉有些甚至达至20个 (16) in 分开为10-14个叉有些甚至达至20个 (19): F1 = 2 * 16 / 35 = 0.914
+    assert near_match("雄鹿的鹿角有10-14个叉，有些甚至达至20个[1]。", ["分开为10-14个叉，有些甚至达至20个。"],
+                      "雄鹿的鹿角有什么特点？") is True
+
+
+def test_near_match_refuses_another_value_and_foreign_numbers() -> None:
+    assert near_match("邹游的职业是中场[1]。", ["足球运动员"], "邹游的职业是什么？") is False  # 中场: nothing in common
+    assert near_match("4条线[1]。", ["8线", "8条线"], "嘉兴南站有几条线？") is False  # 4 against 8
+    # the gold's 1655 is not in the answer
+    assert near_match("硕塞卒于顺治元年（1644年）", ["顺治十一年", "1655年"], "硕塞卒于哪一年？") is False
+    # every word right, but a number the gold lacks added: 2 against the gold's none
+    assert near_match("西巴丹岛以优美的自然景观及潜水环境闻名世界", ["优美的的自然景观及潜水环境"], "西巴丹岛以什么闻名世界？") is True
+    assert near_match("西巴丹岛以2种优美的自然景观及潜水环境闻名世界", ["优美的的自然景观及潜水环境"], "西巴丹岛以什么闻名世界？") is False
+    # a gold the question holds whole (a choice question) is left to fair_match
+    assert near_match("生产向产品", ["生活向"], "开拍属于生活向产品还是生产向产品？") is False
+    assert near_match("", ["足球运动员"], "邹游的职业是什么？") is False
 
 
 def test_contains_gold_edge_cases() -> None:

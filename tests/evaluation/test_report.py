@@ -17,7 +17,8 @@ NAN = float("nan")
 
 HYBRID = {
     "config": "hybrid", "n": 4, "n_answerable": 2, "n_unanswerable": 2, "hit@1": 0.8125, "hit@3": 0.75,
-    "hit@5": 2 / 3, "recall@5": 0.5, "mrr": 0.6, "ndcg@5": NAN, "answer_contains": 0.5, "answered_contains": 2 / 3, "em": 0.0,
+    "hit@5": 2 / 3, "recall@5": 0.5, "mrr": 0.6, "ndcg@5": NAN, "answer_contains": 0.5, "fair": 0.5, "near": 1.0,
+    "answered_contains": 2 / 3, "em": 0.0,
     "f1": 0.45, "answer_len_median": 48.0, "citation_precision": 0.5, "citation_recall": 1.0,
     "markers_ok": 1.0, "refused_unanswerable": 0.5, "wrongly_refused": 0.0,
     "embed_p50_ms": 1.25, "embed_p95_ms": 2.0, "search_p50_ms": 3.0, "search_p95_ms": 4.0,
@@ -116,9 +117,9 @@ def test_write_reports_files_tables_and_escaping(tmp_path) -> None:
     assert md.startswith("# 评测 \\<report\\>\n")
     assert "rag eval --k 5" in md
     rows = md_rows(md)
-    assert ("hybrid", "4", "2", "2", "81.2%", "75.0%", "66.7%", "50.0%", "60.0%", "–", "50.0%", "66.7%", "0.0%",
-            "45.0%", "48.0", "50.0%", "100.0%", "100.0%", "50.0%", "0.0%") in rows
-    assert ("bm25", "4", "–", "–", "–", "–", "25.0%", "–", "–", "–", "50.0%", "–", "–", "30.0%", "–", "–", "–",
+    assert ("hybrid", "4", "2", "2", "81.2%", "75.0%", "66.7%", "50.0%", "60.0%", "–", "50.0%", "50.0%", "100.0%", "66.7%",
+            "0.0%", "45.0%", "48.0", "50.0%", "100.0%", "100.0%", "50.0%", "0.0%") in rows
+    assert ("bm25", "4", "–", "–", "–", "–", "25.0%", "–", "–", "–", "50.0%", "–", "–", "–", "–", "30.0%", "–", "–", "–",
             "–", "–", "–") in rows
     assert ("hybrid", "1.2", "2.0", "3.0", "4.0", "20.0", "33.0", "25.0", "38.5") in rows
     assert ("number", "3", "50.0%", "33.3%") in rows
