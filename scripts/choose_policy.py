@@ -851,9 +851,76 @@ def answer_type_main(fit_paths: list[Path], report_paths: list[Path]) -> int:
 # reads every unsure factoid (about 2 s), so it must also add MIN_READING_GAIN.
 
 
-def shipped(row: dict) -> tuple[bool, str]:
-    """(refused, answer text) as the default answers with routes.json's cuts: the hand-over and the fallback."""
+def fallen_back_shipped(row: dict) -> tuple[bool, str]:
+    """(refused, answer text) with routes.json's cuts up to the fallback (the hand-over and the fallback)."""
     return fallen_back(row, AUTO_POLICY.unsupported_fallback_score, AUTO_POLICY.unsupported_fallback_reading)
+
+
+def score_cut(row: dict, below: float) -> tuple[bool, str]:
+    """(refused, answer text) as `fallen_back_shipped` answers, and the model's own factoid answer (not handed over, not
+    a fallback: its text is not the extractive answer's) refused where the extractive answer logit is below `below`
+    (README step 27; ModelAnswerer.run's Policy.model_min_extractive_score)."""
+    refused, text = fallen_back_shipped(row)
+    score = row["extractive_score"] if row["extractive_score"] is not None else float("-inf")
+    if (not refused and text != row["extractive"] and row.get("reply") is not None
+            and row.get("shape", "factoid") == "factoid" and "en" not in row.get("tags", ()) and score < below):
+        return True, ""
+    return refused, text
+
+
+def shipped(row: dict) -> tuple[bool, str]:
+    """(refused, answer text) as the default answers with routes.json's cuts: the hand-over, the fallback and (step 27)
+    the extractive logit below which the model's own answer is refused."""
+    return score_cut(row, AUTO_POLICY.model_min_extractive_score)
+
+
+# README step 27: the model's own answer refused where the extractive answer logit is below a cut, chosen by the best
+# balanced rate on the fitting sets among cuts under which no fitting set's answerable-right rate falls more than
+# MAX_ANSWERABLE_LOSS points against no cut (the issue's "never lose more than 2 points"), taken if it gains
+# MIN_SCORE_CUT_GAIN.
+MODEL_SCORE_GRID = [float("-inf"), -3.0, -2.5, -2.0, -1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0]
+MAX_ANSWERABLE_LOSS = 2.0
+MIN_SCORE_CUT_GAIN = 0.5
+
+
+def model_score_main(fit_paths: list[Path], report_paths: list[Path], write: Path | None = None) -> int:
+    """Choose Policy.model_min_extractive_score on the fitting sets with the saved cuts (rule above), report it on the
+    reporting sets, and with `write` save it in routes.json (none when not taken)."""
+    require_model_route(write, "--model-score-cut reads the model's own answers")
+    fits = [load_rows(p) for p in fit_paths]
+
+    @functools.cache
+    def fit_rates(below: float) -> list[dict[str, float]]:
+        return [rates(rows, lambda r, b=below: score_cut(r, b)) for rows in fits]
+
+    never = fit_rates(float("-inf"))
+
+    def guarded(below: float) -> bool:
+        return all(r["answerable"] >= n["answerable"] - MAX_ANSWERABLE_LOSS - 1e-9
+                   for r, n in zip(fit_rates(below), never, strict=True))
+
+    fit_table(["refuse below", "balanced", f"no set loses > {MAX_ANSWERABLE_LOSS:g}"], fit_paths,
+              [([f"{b:g}", f"{mean_balanced(fit_rates(b)):.2f}", "yes" if guarded(b) else "no"], fit_rates(b))
+               for b in MODEL_SCORE_GRID])
+    best = max((b for b in MODEL_SCORE_GRID if guarded(b)), key=lambda b: (round(mean_balanced(fit_rates(b)), 6), -b))
+    gain = mean_balanced(fit_rates(best)) - mean_balanced(never)
+    taken = best != float("-inf") and round(gain, 6) >= MIN_SCORE_CUT_GAIN
+    print(f"\nchosen: refuse the model's own answer below an extractive logit of {best:g} (balanced "
+          f"{mean_balanced(fit_rates(best)):.2f} against {mean_balanced(never):.2f} never; needs {MIN_SCORE_CUT_GAIN:g}): "
+          f"{'taken' if taken else 'not taken'}")
+    before_after(fit_paths, report_paths, score_cut, float("-inf"), best, "refused by the cut")
+    if write is not None:
+        saved = json.loads(write.read_text(encoding="utf-8"))
+        saved["model_score_cut"] = ({"below": best, "fitted_on": [str(p) for p in fit_paths],
+                                     "how": "scripts/choose_policy.py --model-score-cut: with the saved cuts, the best "
+                                            "mean of answerable-right and unanswerable-refused rates, the fitting sets "
+                                            "averaged, among cuts under which no fitting set's answerable-right rate "
+                                            f"falls more than {MAX_ANSWERABLE_LOSS:g} points (ties: the lower cut); "
+                                            f"taken if it gains {MIN_SCORE_CUT_GAIN:g}"}
+                                    if taken else None)
+        write.write_text(json.dumps(saved, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {write}")
+    return 0
 
 
 def handed_over(row: dict) -> bool:
@@ -974,7 +1041,12 @@ def main(argv: list[str] | None = None) -> int:
                     help="report the hand-over and fallback variants of README step 25 against the shipped rule (the "
                          "hand-over only onto the model's own sentence, a reading gate on it, the fallback for withheld "
                          "replies too); nothing is saved")
+    ap.add_argument("--model-score-cut", action="store_true",
+                    help="choose the extractive answer logit below which the model's own Chinese factoid answer is "
+                         "refused (Policy.model_min_extractive_score, README step 27), with the saved cuts")
     args = ap.parse_args(argv)
+    if args.model_score_cut:
+        return model_score_main(args.fit, args.report, args.write)
     if args.hand_over_variants:
         return variants_main(args.fit, args.report)
     if args.answer_type:

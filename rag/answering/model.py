@@ -144,6 +144,13 @@ class Policy:
     # passed: the reply is refused. Fitted with the logit by the same script (README step 22, not taken there; step
     # 25: 0.8).
     unsupported_fallback_reading: float = 0.0
+    # The model's own answer to a factoid (one the cuts above kept, not handed over, not a fallback) is refused where the
+    # extractive answerer's answer logit for the question is below this (-inf: never): there the passages do not look
+    # like they hold an answer at all, and the model's kept answer is mostly a value of something else (README, "How auto
+    # was chosen", step 27: -3 fitted on five sets with a guard that no set loses more than 2 points of answerable
+    # right). Any route; "auto" has its own `min_extractive_score` before the model's answer is read. Fitted by
+    # scripts/choose_policy.py --model-score-cut and saved in routes.json.
+    model_min_extractive_score: float = -math.inf
     # The pick (prompt.pick_messages): an English question over Chinese text (the extractive answerer's
     # `cross_language`), on the extractive route, is answered with whichever of the extractive answerer's
     # `pick_sentences` best sentences the model picks (its first-token probabilities over "0".."K"), and refused where
@@ -302,6 +309,19 @@ def load_unsupported_fallback(path: Path = ROUTES_FILE) -> dict:
     return {"unsupported_fallback_score": float(at), "unsupported_fallback_reading": float(reading)}
 
 
+def load_model_score_cut(path: Path = ROUTES_FILE) -> dict:
+    """The saved extractive logit below which the model's own factoid answer is refused, as a Policy field (none when
+    none was fitted: never)."""
+    saved = _saved(path, "model_score_cut")
+    if saved is None:
+        return {}
+    below = saved.get("below") if isinstance(saved, dict) else None
+    if not _is_number(below) or math.isnan(below):
+        raise ModelError(f"{path} has model_score_cut {saved!r}: its `below` must be a number (or write "
+                         "model_score_cut: null). Rerun scripts/choose_policy.py --model-score-cut --write.")
+    return {"model_min_extractive_score": float(below)}
+
+
 def load_pick(path: Path = ROUTES_FILE) -> dict:
     """The saved pick of an English question's sentence as Policy fields (none when none was fitted: no pick)."""
     saved = _saved(path, "pick")
@@ -326,7 +346,8 @@ def load_pick(path: Path = ROUTES_FILE) -> dict:
 
 AUTO_POLICY = Policy(min_question_coverage=0.4, min_extractive_score=-1.0, extractive_fallback_score=1.0,
                      routes=load_routes(), min_claim_coverage=load_claim_cut(), **load_confidence(),
-                     **load_reading(), **load_prefer_extractive(), **load_unsupported_fallback(), **load_pick())
+                     **load_reading(), **load_prefer_extractive(), **load_unsupported_fallback(), **load_pick(),
+                     **load_model_score_cut())
 
 
 @dataclass(frozen=True)
@@ -652,17 +673,23 @@ class ModelAnswerer:
                         f"{confidence:.2f}, below {p.prefer_extractive_below:.2f}); this is the extractive answer, which "
                         "passes the same checks.")
                 answer = replace(instead, notice=with_notes(instead.notice, note))
+        reason = decision.reason
+        if (answer is not None and factoid and not answer.refused and answer.answerer == self.name
+                and analysis.score < p.model_min_extractive_score):  # README step 27
+            answer = None
+            reason = (f"the extractive answer model scores {analysis.score:.2f} for this question, below "
+                      f"{p.model_min_extractive_score:.2f}: the passages do not look like they hold an answer")
         if answer is None:
             # nothing it wrote is kept (supported, with the question's anchors in its passage), it did not say the
             # excerpts do not tell, and it was not stopped: it misread them, and the extractive sentence finder may
             # still have found the answer (README step 21)
             misread = factoid and checked and not kept and not model_refused and not generation.stopped
             fallback_at = min(p.extractive_fallback_score, p.unsupported_fallback_score) if misread else None
-            answer = self.when_unsupported(question, hits, evidence, analysis, decision.reason, p, fallback_at)
+            answer = self.when_unsupported(question, hits, evidence, analysis, reason, p, fallback_at)
             # the gate reads only this fallback's answer: one "auto"'s own logit would have given anyway is not gated
             if (misread and not answer.refused and p.unsupported_fallback_reading > 0.0
                     and analysis.score < p.extractive_fallback_score):
-                answer, fallback_read_s = self.gate_fallback(question, hits, answer, analysis, decision.reason, p,
+                answer, fallback_read_s = self.gate_fallback(question, hits, answer, analysis, reason, p,
                                                              control, evidence)
                 if fallback_read_s is not None:
                     read_s, asked = read_s + fallback_read_s, True
