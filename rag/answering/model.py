@@ -147,9 +147,10 @@ class Policy:
     # The model's own answer to a factoid (one the cuts above kept, not handed over, not a fallback) is refused where the
     # extractive answerer's answer logit for the question is below this (-inf: never): there the passages do not look
     # like they hold an answer at all, and the model's kept answer is mostly a value of something else (README, "How auto
-    # was chosen", step 27: -3 fitted on five sets with a guard that no set loses more than 2 points of answerable
-    # right). Any route; "auto" has its own `min_extractive_score` before the model's answer is read. Fitted by
-    # scripts/choose_policy.py --model-score-cut and saved in routes.json.
+    # was chosen", step 27: on five fitting sets, with a guard that no set loses more than 2 points of answerable right,
+    # -3 gained 0.45 balanced points, short of the 0.5 asked: not taken, routes.json saves null). Any route; "auto" has
+    # its own `min_extractive_score` before the model's answer is read. Fitted by scripts/choose_policy.py
+    # --model-score-cut and saved in routes.json.
     model_min_extractive_score: float = -math.inf
     # The pick (prompt.pick_messages): an English question over Chinese text (the extractive answerer's
     # `cross_language`), on the extractive route, is answered with whichever of the extractive answerer's

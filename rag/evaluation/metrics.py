@@ -104,8 +104,8 @@ def fair_match(prediction: str, golds: Sequence[str], min_share: float = 0.5) ->
 
 
 NUMBER = re.compile(r"\d+(?:\.\d+)?")
-# near_match's one fitted value: chosen on hand labels of CMRC dev questions 1-300, checked on labels of 301-600
-# (README, step 26; scripts/near_labels.py)
+# near_match's one fitted value: chosen on labels of CMRC dev questions 1-300's answers, checked on labels of 301-600's
+# (eval/cmrc_near_labels.jsonl; README, step 26; scripts/near_labels.py)
 NEAR_MIN_F1 = 0.45
 
 

@@ -25,7 +25,7 @@ from matplotlib.figure import Figure
 from tabulate import tabulate
 
 from rag.errors import InputError
-from rag.evaluation.metrics import mean_ignoring_nan, percentile
+from rag.evaluation.metrics import NEAR_MIN_F1, mean_ignoring_nan, percentile
 from rag.schema import EvalRow
 
 DASH = "–"  # shown for NaN and missing values
@@ -50,7 +50,8 @@ METRICS_NOTE = (
     "string in the source; hit@k = a relevant passage in the top k, recall@k = share of evidence "
     "strings found in the top k passages (k = the passages retrieved: --k, 4 for the tutorial pipeline), mrr = mean 1/rank of the first relevant passage, ndcg@5 with binary "
     "gains. Answers: answer_contains = some gold answer is contained in the answer after normalization "
-    "(NFKC, lowercase, punctuation dropped), over all answerable questions; fair = that, or the answer is a substantial piece of a gold with its numbers (fair to concise answers; correct reads it); near = fair, or what the answer says beyond restating the question overlaps the gold's own words with a character F1 of at least 0.45, with the gold's numbers and no others (checked against hand labels, README step 26); answered_contains = the same over the answerable questions that were answered (not refused); em and f1 are CMRC 2018 exact match and F1; "
+    "(NFKC, lowercase, punctuation dropped), over all answerable questions; fair = that, or the answer is a substantial piece of a gold with its numbers (fair to concise answers; correct reads it); near = fair, or what the answer says beyond restating the question overlaps the gold's own words with a character F1 of at least "
+    f"{NEAR_MIN_F1:g}, with the gold's numbers and no others (checked against labels, README step 26); answered_contains = answer_contains over the answerable questions that were answered (not refused); em and f1 are CMRC 2018 exact match and F1; "
     "answer_len_median in characters. Citations: citation_precision = share of cited passages that "
     "overlap evidence, citation_recall = share of evidence strings covered by a cited passage, "
     "markers_ok = every [n] marker resolves and every citation is used. Refusal: refused_unanswerable = "

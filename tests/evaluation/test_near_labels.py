@@ -1,4 +1,4 @@
-"""scripts/near_labels.py (the hand labels near_match is checked against) and the shipped labels, with exact values."""
+"""scripts/near_labels.py (the labels near_match is checked against) and the shipped labels, with exact values."""
 
 from __future__ import annotations
 
