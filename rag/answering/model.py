@@ -292,17 +292,26 @@ def load_prefer_extractive(path: Path = ROUTES_FILE) -> dict:
     return {"prefer_extractive_below": float(below)}
 
 
+def _saved_logit(path: Path, section: str, key: str, option: str) -> tuple[dict, float] | None:
+    """routes.json's `section` and its extractive logit `key` (None when the section is absent or null); a value that
+    is not a number names the script option (`option`) that writes it."""
+    saved = _saved(path, section)
+    if saved is None:
+        return None
+    value = saved.get(key) if isinstance(saved, dict) else None
+    if not _is_number(value) or math.isnan(value):
+        raise ModelError(f"{path} has {section} {saved!r}: its `{key}` must be a number (or write {section}: null). "
+                         f"Rerun scripts/choose_policy.py {option} --write.")
+    return saved, float(value)
+
+
 def load_unsupported_fallback(path: Path = ROUTES_FILE) -> dict:
     """The saved extractive logit at which a factoid reply with no supported sentence falls back to the extractive
     answer, as a Policy field (none when none was fitted: never)."""
-    saved = _saved(path, "unsupported_fallback")
-    if saved is None:
+    found = _saved_logit(path, "unsupported_fallback", "min_extractive_score", "--unsupported-fallback")
+    if found is None:
         return {}
-    at = saved.get("min_extractive_score") if isinstance(saved, dict) else None
-    if not _is_number(at) or math.isnan(at):
-        raise ModelError(f"{path} has unsupported_fallback {saved!r}: its `min_extractive_score` must be a number (or "
-                         "write unsupported_fallback: null). Rerun scripts/choose_policy.py --unsupported-fallback "
-                         "--write.")
+    saved, at = found
     reading = saved.get("min_reading", 0.0)
     if not _is_number(reading) or not 0.0 <= reading <= 1.0:
         raise ModelError(f"{path} has unsupported_fallback min_reading {reading!r}: it must be a number from 0 (no "
@@ -313,14 +322,8 @@ def load_unsupported_fallback(path: Path = ROUTES_FILE) -> dict:
 def load_model_score_cut(path: Path = ROUTES_FILE) -> dict:
     """The saved extractive logit below which the model's own factoid answer is refused, as a Policy field (none when
     none was fitted: never)."""
-    saved = _saved(path, "model_score_cut")
-    if saved is None:
-        return {}
-    below = saved.get("below") if isinstance(saved, dict) else None
-    if not _is_number(below) or math.isnan(below):
-        raise ModelError(f"{path} has model_score_cut {saved!r}: its `below` must be a number (or write "
-                         "model_score_cut: null). Rerun scripts/choose_policy.py --model-score-cut --write.")
-    return {"model_min_extractive_score": float(below)}
+    found = _saved_logit(path, "model_score_cut", "below", "--model-score-cut")
+    return {} if found is None else {"model_min_extractive_score": found[1]}
 
 
 def load_pick(path: Path = ROUTES_FILE) -> dict:
