@@ -47,11 +47,21 @@ SCORE_GRID = [float("-inf"), -3.0, -2.0, -1.0, 0.0]  # the extractive answerer's
 FALLBACK_GRID = [1.0, 2.0, 3.0, 4.0, 5.0]  # the logit above which a checked extractive answer replaces a failed one
 
 
+def logit(row: dict) -> float:
+    """The row's extractive answer logit (-inf where none was recorded)."""
+    return row["extractive_score"] if row["extractive_score"] is not None else float("-inf")
+
+
+def model_factoid(row: dict) -> bool:
+    """The model was asked a factoid that is not English (English factoids take the extractive route)."""
+    return row.get("reply") is not None and row.get("shape", "factoid") == "factoid" and "en" not in row.get("tags", ())
+
+
 def decide(row: dict, cut: float, fallback: float | None, score_cut: float = float("-inf")) -> tuple[bool, str]:
     """(refused, answer text) under a policy; `fallback`: the extractive logit above which the checked
     extractive answer replaces a model answer that failed (None: refuse instead)."""
     kept = [c for c in row["checked"] if c["kept"] and c["passage_coverage"] >= cut]
-    score = row["extractive_score"] if row["extractive_score"] is not None else float("-inf")
+    score = logit(row)
     if row.get("reply") is not None and kept and not row["model_refused"] and score >= score_cut:
         return False, "".join(c["text"] for c in row["checked"] if c["kept"])
     if fallback is not None and score >= fallback and not row["extractive_refused"] \
@@ -548,8 +558,8 @@ def misread(row: dict) -> bool:
     """The model answered a Chinese factoid, no sentence of its reply is kept (supported, with the question's anchors in
     its passage), and it did not say the excerpts do not tell: the case ModelAnswerer.run falls back on at
     Policy.unsupported_fallback_score (study rows hold no stopped reply)."""
-    return (row.get("reply") is not None and row.get("shape", "factoid") == "factoid" and "en" not in row.get("tags", ())
-            and bool(row["checked"]) and not row["model_refused"] and not any(c["kept"] for c in row["checked"]))
+    return (model_factoid(row) and bool(row["checked"]) and not row["model_refused"]
+            and not any(c["kept"] for c in row["checked"]))
 
 
 def fallen_back(row: dict, at: float, reading_at: float = 0.0, withheld: bool = False) -> tuple[bool, str]:
@@ -561,10 +571,8 @@ def fallen_back(row: dict, at: float, reading_at: float = 0.0, withheld: bool = 
     ModelAnswerer.gate_fallback refuses where none can be made). With `withheld` (step 25's variant, not shipped),
     also a Chinese factoid reply a cut withheld, not one the model refused in words."""
     refused, text = extractive_typed(row)
-    wanted = misread(row) or (withheld and row.get("reply") is not None and row.get("shape", "factoid") == "factoid"
-                              and "en" not in row.get("tags", ()) and not row["model_refused"])
-    score = row["extractive_score"] if row["extractive_score"] is not None else float("-inf")
-    if (not refused or not wanted or score < at or not extractive_stands(row)
+    wanted = misread(row) or (withheld and model_factoid(row) and not row["model_refused"])
+    if (not refused or not wanted or logit(row) < at or not extractive_stands(row)
             or _type_missing(row, row["extractive"])):
         return refused, text
     if reading_at > 0.0 and (row.get("extractive_reading") is None or row["extractive_reading"] < reading_at):
@@ -861,9 +869,7 @@ def score_cut(row: dict, below: float) -> tuple[bool, str]:
     a fallback: its text is not the extractive answer's) refused where the extractive answer logit is below `below`
     (README step 27; ModelAnswerer.run's Policy.model_min_extractive_score)."""
     refused, text = fallen_back_shipped(row)
-    score = row["extractive_score"] if row["extractive_score"] is not None else float("-inf")
-    if (not refused and text != row["extractive"] and row.get("reply") is not None
-            and row.get("shape", "factoid") == "factoid" and "en" not in row.get("tags", ()) and score < below):
+    if not refused and text != row["extractive"] and model_factoid(row) and logit(row) < below:
         return True, ""
     return refused, text
 

@@ -156,9 +156,14 @@ def model_answer(said_not_found: bool, kept: int, passage_coverage: float, extra
         return refuse_because(f"the question's words cover {passage_coverage:.2f} of their weight in the supporting "
                               f"passage, below {min_coverage:.2f}")
     if extractive_score < min_extractive_score:
-        return refuse_because(f"the extractive answer model scores {extractive_score:.2f} for this question, below "
-                              f"{min_extractive_score:.2f}: the passages do not look like they hold an answer")
+        return refuse_because(low_score(extractive_score, min_extractive_score))
     return ANSWER
+
+
+def low_score(extractive_score: float, cut: float) -> str:
+    """Why an answer is refused where the extractive answerer's answer-or-refuse logit is below `cut`."""
+    return (f"the extractive answer model scores {extractive_score:.2f} for this question, below {cut:.2f}: the "
+            "passages do not look like they hold an answer")
 
 
 def extractive_after_model(anchors_missing: list[str], coverage: float, min_coverage: float,

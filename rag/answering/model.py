@@ -681,8 +681,7 @@ class ModelAnswerer:
         if (answer is not None and factoid and not answer.refused and answer.answerer == self.name
                 and analysis.score < p.model_min_extractive_score):  # README step 27
             answer = None
-            reason = (f"the extractive answer model scores {analysis.score:.2f} for this question, below "
-                      f"{p.model_min_extractive_score:.2f}: the passages do not look like they hold an answer")
+            reason = decide.low_score(analysis.score, p.model_min_extractive_score)
         if answer is None:
             # nothing it wrote is kept (supported, with the question's anchors in its passage), it did not say the
             # excerpts do not tell, and it was not stopped: it misread them, and the extractive sentence finder may

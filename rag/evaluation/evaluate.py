@@ -73,8 +73,7 @@ def score_case(case: Case, answer: Answer, corpus: Corpus, k: int) -> dict[str, 
              "citation_recall": M.citation_recall(cited, evidence) if not answer.refused else 0.0}
     else:
         m = dict.fromkeys(("hit@1", "hit@3", "hit@5", f"recall@{k}", "mrr", "ndcg@5", "contains", "fair", "near", "em",
-                           "f1",
-                           "citation_precision", "citation_recall"), nan)
+                           "f1", "citation_precision", "citation_recall"), nan)
     m["facts_ok"] = float(M.facts_ok(prediction, case.facts, case.facts_needed)) if case.facts else nan
     # "correct": one definition (metrics.correctness); a factoid is right when the gold is in the answer or the
     # answer is a substantial piece of it (metrics.fair_match: fair to concise model answers).

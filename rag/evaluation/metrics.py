@@ -86,6 +86,9 @@ def contains_gold(prediction: str, golds: Sequence[str]) -> bool:
     return any(g and holds(pred, g) for g in map(normalize_answer, golds))
 
 
+NUMBER = re.compile(r"\d+(?:\.\d+)?")  # a number as fair_match and near_match compare them (29.3, 2018)
+
+
 def fair_match(prediction: str, golds: Sequence[str], min_share: float = 0.5) -> bool:
     """contains_gold, or — fair to a concise answer when the gold is a whole clause (CMRC-style) — the
     normalized prediction lies inside a gold, covers at least `min_share` of its characters, and holds
@@ -98,12 +101,11 @@ def fair_match(prediction: str, golds: Sequence[str], min_share: float = 0.5) ->
         return False
     for gold in map(normalize_answer, golds):
         if gold and pred in gold and len(pred) >= min_share * len(gold):
-            if set(re.findall(r"\d+(?:\.\d+)?", gold)) <= set(re.findall(r"\d+(?:\.\d+)?", pred)):
+            if set(NUMBER.findall(gold)) <= set(NUMBER.findall(pred)):
                 return True
     return False
 
 
-NUMBER = re.compile(r"\d+(?:\.\d+)?")
 # near_match's one fitted value: chosen on labels of CMRC dev questions 1-300's answers, checked on labels of 301-600's
 # (eval/cmrc_near_labels.jsonl; README, step 26; scripts/near_labels.py)
 NEAR_MIN_F1 = 0.45
