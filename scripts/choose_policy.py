@@ -257,9 +257,15 @@ CONFIDENCE_STATS = tuple(STATISTICS)
 def confident(row: dict, claim_cut: float, min_conf: float, waive: float, stat: str) -> tuple[bool, str]:
     """(refused, answer text) of the Chinese factoid route "model" with the confidence rules: a model factoid
     whose reply's confidence is below `min_conf` is refused, one at `waive` or above needs no claim cut, and
-    the rest is answered as `routed` answers it (a reply without probabilities: the claim cut alone)."""
+    the rest is answered as `routed` answers it (a reply without probabilities: the claim cut alone). A question of
+    another shape takes its route in routes.json (Chinese open questions "auto", whose own cuts refuse the model's
+    answer below an extractive logit of -1, as ModelAnswerer.run does; until round 23 every shape was simulated on
+    "model", README step 28), with no claim cut (a factoid cut)."""
     if row.get("shape", "factoid") != "factoid":
-        return routed(row, "model", 0.0)
+        route = route_for(AUTO_POLICY.routes, row.get("shape", "factoid"), "zh")
+        if route == "extractive":
+            return row["extractive_refused"], row["extractive"]
+        return routed(row, route, 0.0)
     conf = (row.get("confidence") or {}).get(stat)
     if "en" not in row.get("tags", ()) and row.get("reply") is not None and conf is not None:
         if conf < min_conf:

@@ -80,7 +80,11 @@ def test_choose_policy_simulates_the_cut_on_the_models_own_factoid_answers_only(
     assert cp.score_cut(own, -math.inf) == (False, "2017年")
     assert cp.score_cut(own, -3.0) == (True, "")
     assert cp.score_cut(own, -3.5) == (False, "2017年")  # at the cut: kept
-    assert cp.score_cut(row("unanswerable", -3.5, False, shape="open"), -3.0) == (False, "2017年")  # not a factoid
+    # a Chinese open question takes routes.json's "auto" route, whose own cut refuses the model's answer below a logit
+    # of -1 (README step 28; simulated on "model" until round 23); above it the factoid cut leaves it alone
+    assert cp.score_cut(row("unanswerable", -3.5, False, shape="open"), -math.inf) == (True, "")
+    assert cp.score_cut(row("unanswerable", -0.5, False, shape="open"), 0.0) == (False, "2017年")  # not a factoid
+    assert cp.score_cut(row("unanswerable", -3.5, False, shape="entity"), -math.inf) == (False, "2017年")  # "model"
     assert cp.score_cut({**own, "tags": ["en"]}, -3.0) == (False, "项目于2018年完工。")  # English: extractive route
     assert cp.shipped(own) == (False, "2017年")  # routes.json saves no cut
 
