@@ -260,7 +260,7 @@ def confident(row: dict, claim_cut: float, min_conf: float, waive: float, stat: 
     the rest is answered as `routed` answers it (a reply without probabilities: the claim cut alone). A question of
     another shape takes its route in routes.json (Chinese open questions "auto", whose own cuts refuse the model's
     answer below an extractive logit of -1, as ModelAnswerer.run does; until round 23 every shape was simulated on
-    "model", README step 28), with no claim cut (a factoid cut)."""
+    "model", README step 28), with no claim cut (that cut is for factoids)."""
     if row.get("shape", "factoid") != "factoid":
         route = route_for(AUTO_POLICY.routes, row.get("shape", "factoid"), "zh")
         if route == "extractive":
