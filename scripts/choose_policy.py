@@ -123,8 +123,10 @@ def percent(values: list[float]) -> float:
 def routed(row: dict, route: str, claim_cut: float, field: str = "claim_coverage") -> tuple[bool, str]:
     """(refused, answer text) as the default answers a factoid: English ones extractive; Chinese ones by
     `route` ("model": the model with its sentence checks; "auto": plus the DRCD-dev cuts and the checked
-    extractive fallback), the best kept sentence needing `claim_cut` of claim coverage (the fallback too)."""
-    if "en" in row.get("tags", ()) or row.get("reply") is None:  # English, or no model answer was made
+    extractive fallback; "extractive": the extractive answer), the best kept sentence needing `claim_cut` of claim
+    coverage (the fallback too)."""
+    # English, or no model answer was made, or a route without the model
+    if "en" in row.get("tags", ()) or row.get("reply") is None or route == "extractive":
         return row["extractive_refused"], row["extractive"]
     kept = [c for c in row["checked"] if c["kept"]]
     claim = max((c.get(field, 1.0) for c in kept), default=0.0)
@@ -261,11 +263,9 @@ def confident(row: dict, claim_cut: float, min_conf: float, waive: float, stat: 
     another shape takes its route in routes.json (Chinese open questions "auto", whose own cuts refuse the model's
     answer below an extractive logit of -1, as ModelAnswerer.run does; until round 23 every shape was simulated on
     "model", README step 28), with no claim cut (that cut is for factoids)."""
-    if row.get("shape", "factoid") != "factoid":
-        route = route_for(AUTO_POLICY.routes, row.get("shape", "factoid"), "zh")
-        if route == "extractive":
-            return row["extractive_refused"], row["extractive"]
-        return routed(row, route, 0.0)
+    shape = row.get("shape", "factoid")
+    if shape != "factoid":
+        return routed(row, route_for(AUTO_POLICY.routes, shape, "zh"), 0.0)
     conf = (row.get("confidence") or {}).get(stat)
     if "en" not in row.get("tags", ()) and row.get("reply") is not None and conf is not None:
         if conf < min_conf:
