@@ -1,6 +1,6 @@
 """The model's own factoid answer refused where the extractive answerer's answer logit is below a cut (README, "How auto
-was chosen", step 27; Policy.model_min_extractive_score): the product path, the saved value (none: the round-22 fit did
-not take it) and the fitting script's rule, whose simulation is the product's."""
+was chosen", step 27; Policy.model_min_extractive_score): the product path, the saved value (-3: the round-24 fit on eleven pooled
+study sets took it; rounds 22-23 did not) and the fitting script's rule, whose simulation is the product's."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def test_an_extractive_answer_given_in_the_models_place_is_not_refused_by_the_cu
 
 
 def test_the_saved_cut_is_read_and_checked(tmp_path):
-    assert AUTO_POLICY.model_min_extractive_score == -math.inf  # round 22's fit: not taken (README step 27)
+    assert AUTO_POLICY.model_min_extractive_score == -3.0  # round 24's pooled fit: taken (README step 29)
     assert load_model_score_cut(tmp_path / "none.json") == {}
     path = tmp_path / "routes.json"
     path.write_text('{"routes": {}, "model_score_cut": null}', encoding="utf-8")
@@ -86,7 +86,8 @@ def test_choose_policy_simulates_the_cut_on_the_models_own_factoid_answers_only(
     assert cp.score_cut(row("unanswerable", -0.5, False, shape="open"), 0.0) == (False, "2017年")  # not a factoid
     assert cp.score_cut(row("unanswerable", -3.5, False, shape="entity"), -math.inf) == (False, "2017年")  # "model"
     assert cp.score_cut({**own, "tags": ["en"]}, -3.0) == (False, "项目于2018年完工。")  # English: extractive route
-    assert cp.shipped(own) == (False, "2017年")  # routes.json saves no cut
+    assert cp.shipped(own) == (True, "")  # routes.json saves -3 (round 24): -3.5 is below it
+    assert cp.shipped(row("unanswerable", -2.5, False)) == (False, "2017年")
 
 
 def test_choose_policy_takes_the_best_cut_no_fitting_set_loses_more_than_2_points_to(tmp_path, capsys):
