@@ -38,6 +38,7 @@ from rag.answering.model import AUTO_POLICY, ROUTES_FILE
 from rag.answering.question import missing_answer_type, question_language
 from rag.answering.routing import route_for
 from rag.answering.support import strip_markers
+from rag.config import Config
 from rag.evaluation.metrics import fair_match
 
 # of answerable questions: the same 3% the extractive answerer's own refusal cut was fitted to (model.json)
@@ -880,10 +881,30 @@ def score_cut(row: dict, below: float) -> tuple[bool, str]:
     return refused, text
 
 
+def missing_meaning_of(row: dict) -> float | None:
+    """Step 30's `missing_meaning` of the kept sentence with the highest claim share (the one ModelAnswerer measures);
+    None where nothing is kept or the row was recorded without it (scripts/annotate_meaning.py adds it)."""
+    kept = [c for c in row.get("checked") or [] if c["kept"]]
+    return max(kept, key=lambda c: c.get("claim_coverage", 1.0)).get("missing_meaning") if kept else None
+
+
+def meaning_cut(row: dict, below: float) -> tuple[bool, str]:
+    """(refused, answer text) as `score_cut` answers at routes.json's cut, and the model's own Chinese factoid answer
+    (not handed over, not a fallback) refused where a question word missing beside its support has no word of like
+    meaning there: `missing_meaning_of` below `below` (README step 30; ModelAnswerer.run's
+    Policy.min_missing_meaning)."""
+    refused, text = score_cut(row, AUTO_POLICY.model_min_extractive_score)
+    if not refused and text != row["extractive"] and model_factoid(row):
+        meaning = missing_meaning_of(row)
+        if meaning is not None and meaning < below:
+            return True, ""
+    return refused, text
+
+
 def shipped(row: dict) -> tuple[bool, str]:
-    """(refused, answer text) as the default answers with routes.json's cuts: the hand-over, the fallback and (step 27)
-    the extractive logit below which the model's own answer is refused."""
-    return score_cut(row, AUTO_POLICY.model_min_extractive_score)
+    """(refused, answer text) as the default answers with routes.json's cuts: the hand-over, the fallback, (step 27)
+    the extractive logit below which the model's own answer is refused, and (step 30) the meaning cut."""
+    return meaning_cut(row, AUTO_POLICY.min_missing_meaning)
 
 
 # README step 27: the model's own answer refused where the extractive answer logit is below a cut, chosen by the best
@@ -930,6 +951,57 @@ def model_score_main(fit_paths: list[Path], report_paths: list[Path], write: Pat
                                             f"falls more than {MAX_ANSWERABLE_LOSS:g} points (ties: the lower cut); "
                                             f"taken if it gains {MIN_SCORE_CUT_GAIN:g}"}
                                     if taken else None)
+        write.write_text(json.dumps(saved, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {write}")
+    return 0
+
+
+# README step 30: the meaning cut, chosen as step 27's score cut is (the same objective, guard and gain), over
+# MEANING_GRID (written before the pooled fit: artifacts/r25/rule.md).
+MEANING_GRID = [float("-inf"), 0.85, 0.86, 0.865, 0.87, 0.875, 0.88, 0.885, 0.89, 0.9]
+
+
+def meaning_main(fit_paths: list[Path], report_paths: list[Path], write: Path | None = None) -> int:
+    """Choose Policy.min_missing_meaning on the fitting sets with the saved cuts (the rule above), report it on the
+    reporting sets, and with `write` save it in routes.json with the embedder its cosines are from (none when not
+    taken)."""
+    require_model_route(write, "--meaning-cut reads the model's own answers")
+    fits = [load_rows(p) for p in fit_paths]
+    unmeasured = [str(p) for p, rows in zip(fit_paths, fits, strict=True)
+                  if not any(c.get("missing_meaning") is not None for r in rows for c in r.get("checked") or [])]
+    if unmeasured:
+        raise SystemExit(f"{', '.join(unmeasured)}: no missing_meaning recorded; run scripts/annotate_meaning.py on "
+                         "them first (or scripts/study_model.py at this code)")
+
+    @functools.cache
+    def fit_rates(below: float) -> list[dict[str, float]]:
+        return [rates(rows, lambda r, b=below: meaning_cut(r, b)) for rows in fits]
+
+    never = fit_rates(float("-inf"))
+
+    def guarded(below: float) -> bool:
+        return all(r["answerable"] >= n["answerable"] - MAX_ANSWERABLE_LOSS - 1e-9
+                   for r, n in zip(fit_rates(below), never, strict=True))
+
+    fit_table(["refuse below", "balanced", f"no set loses > {MAX_ANSWERABLE_LOSS:g}"], fit_paths,
+              [([f"{b:g}", f"{mean_balanced(fit_rates(b)):.2f}", "yes" if guarded(b) else "no"], fit_rates(b))
+               for b in MEANING_GRID])
+    best = max((b for b in MEANING_GRID if guarded(b)), key=lambda b: (round(mean_balanced(fit_rates(b)), 6), -b))
+    gain = mean_balanced(fit_rates(best)) - mean_balanced(never)
+    taken = best != float("-inf") and round(gain, 6) >= MIN_SCORE_CUT_GAIN
+    print(f"\nchosen: refuse the model's own answer where a missing question word's meaning is below {best:g} (balanced "
+          f"{mean_balanced(fit_rates(best)):.2f} against {mean_balanced(never):.2f} never; needs {MIN_SCORE_CUT_GAIN:g}): "
+          f"{'taken' if taken else 'not taken'}")
+    before_after(fit_paths, report_paths, meaning_cut, float("-inf"), best, "refused by the cut")
+    if write is not None:
+        saved = json.loads(write.read_text(encoding="utf-8"))
+        saved["meaning_cut"] = ({"below": best, "embedder": Config().model, "fitted_on": [str(p) for p in fit_paths],
+                                 "how": "scripts/choose_policy.py --meaning-cut: with the saved cuts, the best mean of "
+                                        "answerable-right and unanswerable-refused rates, the fitting sets averaged, "
+                                        "among cuts under which no fitting set's answerable-right rate falls more than "
+                                        f"{MAX_ANSWERABLE_LOSS:g} points (ties: the lower cut); taken if it gains "
+                                        f"{MIN_SCORE_CUT_GAIN:g}"}
+                                if taken else None)
         write.write_text(json.dumps(saved, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         print(f"wrote {write}")
     return 0
@@ -1056,7 +1128,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model-score-cut", action="store_true",
                     help="choose the extractive answer logit below which the model's own Chinese factoid answer is "
                          "refused (Policy.model_min_extractive_score, README step 27), with the saved cuts")
+    ap.add_argument("--meaning-cut", action="store_true",
+                    help="choose the cosine below which the model's own Chinese factoid answer is refused when a question "
+                         "word missing beside its support has no word of like meaning there (Policy.min_missing_meaning, "
+                         "README step 30), with the saved cuts; rows need missing_meaning (scripts/annotate_meaning.py)")
     args = ap.parse_args(argv)
+    if args.meaning_cut:
+        return meaning_main(args.fit, args.report, args.write)
     if args.model_score_cut:
         return model_score_main(args.fit, args.report, args.write)
     if args.hand_over_variants:

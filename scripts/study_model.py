@@ -47,6 +47,7 @@ from rag.answering.confidence import STATISTICS, token_confidence
 from rag.answering.extractive import ExtractiveAnswerer
 from rag.answering.features import coverage, question_terms
 from rag.answering.generation import Control, Generation
+from rag.answering.meaning import missing_meaning, words_of
 from rag.answering.model import (
     DEFAULT_POLICY,
     ModelAnswerer,
@@ -381,8 +382,9 @@ def local_margin(index, sims: np.ndarray, among: Sequence, origin, sentence) -> 
 
 
 def variants(q: Question, index, standing: np.ndarray, c, sims: np.ndarray | None = None,  # noqa: ANN001
-             shown: Sequence = (), retrieved: Sequence = ()) -> dict:
-    """The measures of one checked sentence that were tried and not taken (README, steps 5 and 11)."""
+             shown: Sequence = (), retrieved: Sequence = (), words=None) -> dict:  # noqa: ANN001
+    """The measures of one checked sentence that were tried and not taken (README, steps 5 and 11), and with `words`
+    (a WordVectors) step 30's `missing_meaning`."""
     if c.support is None or c.origin is None:
         return {"claim_coverage_soft": 0.0, "q_standing": None, "q_standing_ctx": None}
     context = context_of(index, c.origin, c.support.sentence)
@@ -391,6 +393,8 @@ def variants(q: Question, index, standing: np.ndarray, c, sims: np.ndarray | Non
            "claim_words": claim_words(q, index, context),
            "q_standing": question_standing(index, standing, c.origin, c.support.sentence, False),
            "q_standing_ctx": question_standing(index, standing, c.origin, c.support.sentence, True)}
+    if words is not None:  # README step 30 (scripts/annotate_meaning.py adds it to rows made before)
+        out["missing_meaning"] = round(missing_meaning(q.text, context, words), 4)
     if sims is not None:
         out["q_margin_shown"], out["q_rank_shown"] = local_margin(index, sims, shown, c.origin, c.support.sentence)
         out["q_margin_hits"], out["q_rank_hits"] = local_margin(index, sims, retrieved, c.origin, c.support.sentence)
@@ -560,7 +564,7 @@ def main(argv: list[str] | None = None) -> int:
                                 "coverage": round(c.question_coverage, 3), "missing": list(c.missing),
                                 "passage_coverage": round(c.passage_coverage, 3),
                                 "claim_coverage": round(c.claim_coverage, 3),
-                                **variants(q, engine.index, standing, c, sims, shown, hits),
+                                **variants(q, engine.index, standing, c, sims, shown, hits, words_of(embedder)),
                                 "overlap": round(c.support.overlap, 3) if c.support else None,
                                 "standing": round(c.support.standing, 3) if c.support else None}
                                for c in outcome.checked],

@@ -166,6 +166,13 @@ def low_score(extractive_score: float, cut: float) -> str:
             "passages do not look like they hold an answer")
 
 
+def meaning_missing(word: str, cosine: float, cut: float) -> str:
+    """Why the model's own answer is refused where a question word missing beside its support (`word`) has nothing of
+    like meaning there (README step 30)."""
+    return (f"the question asks about “{word}”, and nothing beside the answer's supporting sentence means anything "
+            f"like it (closest word: cosine {cosine:.3f}, below {cut:.3f}): the value may belong to something else")
+
+
 def extractive_after_model(anchors_missing: list[str], coverage: float, min_coverage: float,
                            claim_coverage: float = 1.0, min_claim_coverage: float = 0.0) -> Decision:
     """The extractive answer given in place of a model answer, one that failed its checks ("auto" with

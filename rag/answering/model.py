@@ -38,6 +38,7 @@ from rag.answering.context import Excerpt, select_excerpts, whole_sentences
 from rag.answering.extractive import Analysis, ExtractiveAnswerer
 from rag.answering.features import QuestionTerms, coverage, question_terms
 from rag.answering.generation import Control, Generation, GenerationFailed, Generator
+from rag.answering.meaning import weakest_word, words_of
 from rag.answering.prompt import (
     PICK_SYSTEMS,
     READING,
@@ -152,6 +153,14 @@ class Policy:
     # its own `min_extractive_score` before the model's answer is read. Fitted by scripts/choose_policy.py
     # --model-score-cut and saved in routes.json.
     model_min_extractive_score: float = -math.inf
+    # The model's own answer to a Chinese factoid (one the cuts above kept, not handed over, not a fallback) is refused
+    # where a question word that is missing beside its support has no word of like meaning there: the lowest such
+    # word's best e5 cosine with a word of the support's context (rag/answering/meaning.py) below this (-inf: never). A
+    # swapped-in noun finds no near word; a paraphrase's synonym does. The cosines are `meaning_embedder`'s: with
+    # another embedder the cut is not applied. Fitted by scripts/choose_policy.py --meaning-cut (README step 30) and
+    # saved in routes.json.
+    min_missing_meaning: float = -math.inf
+    meaning_embedder: str = ""
     # The pick (prompt.pick_messages): an English question over Chinese text (the extractive answerer's
     # `cross_language`), on the extractive route, is answered with whichever of the extractive answerer's
     # `pick_sentences` best sentences the model picks (its first-token probabilities over "0".."K"), and refused where
@@ -326,6 +335,20 @@ def load_model_score_cut(path: Path = ROUTES_FILE) -> dict:
     return {} if found is None else {"model_min_extractive_score": found[1]}
 
 
+def load_meaning_cut(path: Path = ROUTES_FILE) -> dict:
+    """The saved meaning cut and the embedder its cosines are from, as Policy fields (none when none was fitted:
+    never)."""
+    found = _saved_logit(path, "meaning_cut", "below", "--meaning-cut")
+    if found is None:
+        return {}
+    saved, below = found
+    embedder = saved.get("embedder")
+    if not isinstance(embedder, str) or not embedder:
+        raise ModelError(f"{path} has meaning_cut {saved!r} without `embedder` (the embedding model its cosines are "
+                         "from). Rerun scripts/choose_policy.py --meaning-cut --write.")
+    return {"min_missing_meaning": below, "meaning_embedder": embedder}
+
+
 def load_pick(path: Path = ROUTES_FILE) -> dict:
     """The saved pick of an English question's sentence as Policy fields (none when none was fitted: no pick)."""
     saved = _saved(path, "pick")
@@ -351,7 +374,7 @@ def load_pick(path: Path = ROUTES_FILE) -> dict:
 AUTO_POLICY = Policy(min_question_coverage=0.4, min_extractive_score=-1.0, extractive_fallback_score=1.0,
                      routes=load_routes(), min_claim_coverage=load_claim_cut(), **load_confidence(),
                      **load_reading(), **load_prefer_extractive(), **load_unsupported_fallback(), **load_pick(),
-                     **load_model_score_cut())
+                     **load_model_score_cut(), **load_meaning_cut())
 
 
 @dataclass(frozen=True)
@@ -682,6 +705,15 @@ class ModelAnswerer:
                 and analysis.score < p.model_min_extractive_score):  # README step 27
             answer = None
             reason = decide.low_score(analysis.score, p.model_min_extractive_score)
+        if (answer is not None and factoid and kept and not answer.refused and answer.answerer == self.name
+                and question.language == "zh" and not math.isinf(p.min_missing_meaning)
+                and getattr(evidence.embedder, "name", None) == p.meaning_embedder):  # README step 30
+            best = max(kept, key=lambda c: c.claim_coverage)
+            word, cosine = weakest_word(question.text, context_of(evidence.index, best.origin, best.support.sentence),  # type: ignore[arg-type,union-attr]
+                                        words_of(evidence.embedder))
+            if cosine < p.min_missing_meaning:
+                answer = None
+                reason = decide.meaning_missing(word, cosine, p.min_missing_meaning)
         if answer is None:
             # nothing it wrote is kept (supported, with the question's anchors in its passage), it did not say the
             # excerpts do not tell, and it was not stopped: it misread them, and the extractive sentence finder may

@@ -1,0 +1,100 @@
+"""Whether the question's words that an answer's support leaves out are there in other words (README step 30).
+
+The claim cut and step 27's score cut count the question's words beside an answer's sentence. A paraphrased
+question (首席财务官 for CFO) and a question with one noun swapped for another (视网膜 asked of a passage about
+Hobbes) both leave words out, so counting cannot tell them apart. This reads each word that is missing by meaning:
+its best e5 cosine with any word of the support's context (the sentence, its neighbours and the title). A synonym
+finds a close word there; a swapped-in noun finds none. The lowest of those cosines, `missing_meaning`, is what
+ModelAnswerer compares with Policy.min_missing_meaning; scripts/choose_policy.py --meaning-cut fits the cut.
+
+Pure: the embedding is passed in as a function from words to L2-normalized vectors (`WordVectors` wraps an
+Embedder and keeps the vectors of words it has seen). Cosines are the embedder's own: a cut fitted with one
+embedder means nothing with another, so routes.json records which one it was fitted with.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from rag.tokenize import token_set, tokenize
+
+# Words that ask rather than name (Chinese interrogatives): what the answer fills in, not something the support
+# must hold. General question words, not words of any QA set.
+INTERROGATIVE = re.compile(r"[哪何谁几]|什么|甚么|多少|多久|多长")
+MIN_WORD_CHARS = 2  # single characters (里, 用) match too much of any context to mean anything
+
+
+def missing_words(question: str, context: str) -> list[str]:
+    """The question's own words (tokenize: stopwords out) of MIN_WORD_CHARS or more that ask for nothing and are not
+    in `context`, in the question's order. Not in it means neither among its words nor written in it: jieba splits an
+    unknown name one way in a short question and another inside a longer sentence (侯活 of 侯活·韦比), and a name the
+    context holds is not missing (round 25's first feature counted only words; README step 30)."""
+    have = token_set(context)
+    text = unicodedata.normalize("NFKC", context).lower()  # as tokenize folds the question's words
+    return [w for w in dict.fromkeys(tokenize(question))
+            if len(w) >= MIN_WORD_CHARS and not INTERROGATIVE.search(w) and w not in have and w not in text]
+
+
+def weakest_word(question: str, context: str, embed: Callable[[Sequence[str]], np.ndarray]) -> tuple[str, float]:
+    """The question's missing word (`missing_words`) whose best cosine with a word of `context` is the lowest, and that
+    cosine; ("", 1.0) when no word is missing, (the first, 0.0) when the context has no word. `embed` maps words to
+    L2-normalized vectors, one row each."""
+    words = missing_words(question, context)
+    if not words:
+        return "", 1.0
+    ours = list(dict.fromkeys(tokenize(context)))
+    if not ours:
+        return words[0], 0.0
+    vectors = embed([*words, *ours])
+    best = (vectors[:len(words)] @ vectors[len(words):].T).max(axis=1)
+    i = int(best.argmin())
+    return words[i], float(best[i])
+
+
+def missing_meaning(question: str, context: str, embed: Callable[[Sequence[str]], np.ndarray]) -> float:
+    """`weakest_word`'s cosine: what Policy.min_missing_meaning cuts on."""
+    return weakest_word(question, context, embed)[1]
+
+
+class WordVectors:
+    """Word vectors from an Embedder's query side, remembered (the same context words come back question after
+    question); at most `keep` words, the least recently used forgotten first. Thread-safe."""
+
+    def __init__(self, embedder, keep: int = 20000) -> None:  # noqa: ANN001 - any Embedder
+        self.embedder = embedder
+        self.keep = keep
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __call__(self, words: Sequence[str]) -> np.ndarray:
+        with self._lock:  # held while embedding: a word seen is never forgotten before it is read back
+            need = list(dict.fromkeys(w for w in words if w not in self._vectors))
+            if need:
+                for word, vector in zip(need, self.embedder.embed_queries(need), strict=True):
+                    self._vectors[word] = vector
+            out = []
+            for w in words:
+                self._vectors.move_to_end(w)
+                out.append(self._vectors[w])
+            while len(self._vectors) > max(self.keep, len(words)):
+                self._vectors.popitem(last=False)
+        return np.asarray(out, dtype=np.float32).reshape(len(words), -1)
+
+
+def words_of(embedder) -> WordVectors:  # noqa: ANN001 - any Embedder
+    """The one WordVectors of `embedder` (made on first use, kept on it), so every answer reuses the words seen."""
+    found = getattr(embedder, "_word_vectors", None)
+    if isinstance(found, WordVectors):
+        return found
+    made = WordVectors(embedder)
+    try:
+        embedder._word_vectors = made
+    except (AttributeError, TypeError):  # a frozen or slotted embedder: the vectors live as long as this answer
+        pass
+    return made

@@ -1,0 +1,53 @@
+"""Adds `missing_meaning` (rag/answering/meaning.py, README step 30) to every checked sentence of study rows made
+before scripts/study_model.py recorded it, from the claim context each row already holds: no model call, no index.
+
+    python scripts/annotate_meaning.py artifacts/r24/study-*.jsonl --out-dir artifacts/r25
+
+Each input file is written under --out-dir with the same name. The cosines are those of the configured embedder
+(Config().model, the default e5-small), which the product's cut must be fitted with.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from rag.answering.meaning import WordVectors, missing_meaning  # noqa: E402
+from rag.config import Config  # noqa: E402
+from rag.embedding import load_embedder  # noqa: E402
+
+
+def annotate(row: dict, words: WordVectors) -> dict:
+    """The row with `missing_meaning` on each checked sentence that records its claim context."""
+    for c in row.get("checked") or []:
+        if c.get("claim_context") is not None:
+            c["missing_meaning"] = round(missing_meaning(row["question"], c["claim_context"], words), 4)
+    return row
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("files", nargs="+", type=Path, help="study rows (scripts/study_model.py --out)")
+    ap.add_argument("--out-dir", type=Path, required=True, help="where the annotated files go (same names)")
+    args = ap.parse_args(argv)
+    missing = [str(p) for p in args.files if not p.is_file()]
+    if missing:
+        raise SystemExit(f"no such study file: {', '.join(missing)}")
+    if any(p.resolve().parent == args.out_dir.resolve() for p in args.files):
+        raise SystemExit(f"--out-dir {args.out_dir} holds an input file: choose another folder, inputs are not rewritten")
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    words = WordVectors(load_embedder(Config()))
+    for path in args.files:
+        rows = [annotate(json.loads(line), words) for line in path.read_text(encoding="utf-8").splitlines()]
+        out = args.out_dir / path.name
+        out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+        print(f"{out}: {len(rows)} rows", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,199 @@
+"""The meaning cut (README, "How auto was chosen", step 30; rag/answering/meaning.py, Policy.min_missing_meaning): the
+question's words missing beside an answer's support, read by meaning; the product path, the saved value (0.865, the
+round-25 fit on eleven pooled study sets) and the fitting script's rule, whose simulation is the product's."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from rag.answering.generation import Control
+from rag.answering.meaning import WordVectors, missing_meaning, missing_words, weakest_word, words_of
+from rag.answering.model import AUTO_POLICY, DEFAULT_POLICY, ModelAnswerer, context_of, load_meaning_cut
+from rag.errors import ModelError
+from tests.answering.test_confidence import GIVEN, Sure
+from tests.answering.test_model_answerer import _script, retrieved
+from tests.answering.test_prefer_extractive import extractive_with
+
+
+def test_missing_words_are_the_questions_own_words_not_beside_the_support():
+    # jieba's search mode gives 视网膜 and its parts; 何年 asks (an interrogative), 获得 and 霍布斯 are there
+    assert missing_words("霍布斯于何年获得视网膜？", "霍布斯于1603年获得学位。") == ["视网", "网膜", "视网膜"]
+    # single characters and stopwords are not counted; a word the context holds is not missing even where jieba splits
+    # it otherwise there (美图CFO gives 美, 图), and Latin words are compared folded (wink, Ｗｉｎｋ)
+    assert missing_words("美图的首席财务官叫什么？", "美图CFO颜劲良表示,毛利率差不多。") == ["首席", "财务", "官叫"]
+    assert missing_words("Ｗｉｎｋ的用户数是多少？", "美图秀秀、Wink的用户数达2亿。") == []
+    assert missing_words("Wink的用户数是多少？", "美图的用户数达2亿。") == ["wink"]
+    # jieba's search mode also gives 一年 out of 哪一年: it has no interrogative, so it counts (as it did in the fit)
+    assert missing_words("谁在哪一年做了什么？", "") == ["一年"]
+    assert missing_words("谁做了什么？", "") == []  # nothing but interrogatives and stopwords
+    assert missing_words("美图2023年的净利润是多少？", "美图2023年净利润3.7亿元。") == []
+
+
+# unit vectors by hand: 首席 and 财务 have a near word in the context (cosine 0.96 and 0.8), 视网膜 none (0.6 at best)
+VECTORS = {"首席": [1.0, 0.0, 0.0], "财务": [0.0, 1.0, 0.0], "视网膜": [0.0, 0.0, 1.0],
+           "cfo": [0.96, 0.28, 0.0], "毛利": [0.0, 0.8, 0.6]}
+
+
+def embed(words):  # noqa: ANN001, ANN201
+    return np.array([VECTORS[w] for w in words], dtype=np.float32)
+
+
+def test_the_weakest_missing_word_and_its_best_cosine(monkeypatch):
+    monkeypatch.setattr("rag.answering.meaning.missing_words", lambda q, c: [w for w in ("首席", "财务", "视网膜") if w in q])
+    monkeypatch.setattr("rag.answering.meaning.tokenize", lambda text: text.split())
+    assert weakest_word("首席 财务", "cfo 毛利", embed) == pytest.approx(("财务", 0.8))  # 首席 0.96 (cfo), 财务 0.8 (毛利)
+    assert weakest_word("首席 视网膜", "cfo 毛利", embed) == pytest.approx(("视网膜", 0.6))
+    assert missing_meaning("首席 视网膜", "cfo 毛利", embed) == pytest.approx(0.6)
+    assert weakest_word("其他", "cfo", embed) == ("", 1.0)  # no word missing
+    assert weakest_word("首席", "", embed) == ("首席", 0.0)  # a context without a word
+
+
+class Counting:
+    name = "counting"
+
+    def __init__(self) -> None:
+        self.asked: list[list[str]] = []
+
+    def embed_queries(self, texts):  # noqa: ANN001, ANN201
+        self.asked.append(list(texts))
+        return np.array([[float(len(t)), 1.0] for t in texts], dtype=np.float32)
+
+
+def test_word_vectors_embed_each_word_once_and_forget_the_least_recently_used():
+    embedder = Counting()
+    words = WordVectors(embedder, keep=2)
+    assert words(["ab", "c", "ab"]).tolist() == [[2.0, 1.0], [1.0, 1.0], [2.0, 1.0]]
+    assert embedder.asked == [["ab", "c"]]
+    words(["c"])  # known: nothing embedded; c is now the most recently used
+    words(["def"])  # a third word: ab, the least recently used, is forgotten
+    words(["c", "ab"])
+    assert embedder.asked == [["ab", "c"], ["def"], ["ab"]]
+    assert words_of(embedder) is words_of(embedder)  # one per embedder, kept on it
+
+    class Frozen:
+        __slots__ = ()
+
+    assert words_of(Frozen()) is not words_of(Frozen())  # cannot be kept on it: one per answer, still correct
+
+
+def test_the_saved_cut_is_read_and_checked(tmp_path):
+    # round 25's pooled fit (README step 30): taken, with the embedder its cosines are from
+    assert (AUTO_POLICY.min_missing_meaning, AUTO_POLICY.meaning_embedder) == (0.865, "multilingual-e5-small")
+    assert load_meaning_cut(tmp_path / "none.json") == {}
+    path = tmp_path / "routes.json"
+    path.write_text('{"routes": {}, "meaning_cut": null}', encoding="utf-8")
+    assert load_meaning_cut(path) == {}
+    path.write_text('{"meaning_cut": {"below": 0.865, "embedder": "multilingual-e5-small"}}', encoding="utf-8")
+    assert load_meaning_cut(path) == {"min_missing_meaning": 0.865, "meaning_embedder": "multilingual-e5-small"}
+    for bad in ('{"below": "0.8", "embedder": "x"}', '{"below": NaN, "embedder": "x"}', "0.8"):
+        path.write_text('{"meaning_cut": ' + bad + "}", encoding="utf-8")
+        with pytest.raises(ModelError, match=r"its `below` must be a number.*--meaning-cut --write"):
+            load_meaning_cut(path)
+    for bad in ('{"below": 0.8}', '{"below": 0.8, "embedder": ""}'):
+        path.write_text('{"meaning_cut": ' + bad + "}", encoding="utf-8")
+        with pytest.raises(ModelError, match=r"without `embedder`.*--meaning-cut --write"):
+            load_meaning_cut(path)
+
+
+QUESTION = "美图2023年的纯利是多少？"  # 纯利 (net profit in other words) is not beside the article's profit sentence
+REPLY = "3.7亿元[1]"
+
+
+def ask(engine, below: float, embedder_name: str | None = None):  # noqa: ANN001, ANN201
+    q, hits, evidence = retrieved(engine, QUESTION)
+    policy = replace(DEFAULT_POLICY, min_missing_meaning=below,
+                     meaning_embedder=engine.embedder.name if embedder_name is None else embedder_name)
+    answerer = ModelAnswerer(Sure(REPLY, GIVEN), extractive_with(-math.inf), policy, "auto")
+    return answerer, q, hits, evidence
+
+
+def test_the_models_own_answer_is_refused_below_the_cut_and_kept_at_it(fake_engine):
+    answerer, q, hits, evidence = ask(fake_engine, -math.inf)
+    kept = answerer.answer(q, hits, evidence)
+    assert (kept.answerer, kept.text, kept.refused) == ("auto", REPLY, False)
+    # what the product measures: the kept sentence's context, the question's weakest missing word
+    run = answerer.run(q, hits, evidence, Control())
+    best = max((c for c in run.checked if c.kept), key=lambda c: c.claim_coverage)
+    context = context_of(evidence.index, best.origin, best.support.sentence)
+    word, cosine = weakest_word(q.text, context, words_of(evidence.embedder))
+    assert (missing_words(q.text, context), word) == (["纯利"], "纯利")
+    at, *_ = ask(fake_engine, cosine)
+    assert at.answer(q, hits, evidence).text == REPLY  # at the cut: kept
+    above, *_ = ask(fake_engine, cosine + 0.001)
+    refused = above.answer(q, hits, evidence)
+    assert refused.refused and refused.answerer == "auto"
+    assert refused.reason == (f"the question asks about “{word}”, and nothing beside the answer's supporting sentence "
+                              f"means anything like it (closest word: cosine {cosine:.3f}, below {cosine + 0.001:.3f}): "
+                              "the value may belong to something else")
+    assert f"The model's answer was withheld: {refused.reason}." in refused.notice
+    assert "不是对这个问题的回答" in refused.text and "3.7亿元" in refused.text  # its sentence quoted, said not to answer
+    # cosines are the embedder's own: fitted with another one, the cut is not applied
+    other, *_ = ask(fake_engine, cosine + 0.001, embedder_name="multilingual-e5-small")
+    assert other.answer(q, hits, evidence).text == REPLY
+
+
+def row(kind: str, meaning: float | None, right: bool, score: float = 1.0, **extra) -> dict:  # noqa: ANN003
+    """A study_model.py row of a Chinese factoid the model answered with a kept, sure sentence whose missing_meaning
+    is `meaning` (None: recorded before step 30), and an extractive answer with logit `score`."""
+    checked = {"text": "2018年" if right else "2017年", "kept": True, "claim_coverage": 1.0, "passage_coverage": 1.0,
+               "coverage": 1.0}
+    unkept = {"text": "另一句", "kept": False, "claim_coverage": 0.0}
+    if meaning is not None:
+        checked["missing_meaning"], unkept["missing_meaning"] = meaning, 0.0
+    return {"kind": kind, "question": "项目哪一年完工？", "shape": "factoid", "tags": ["zh"], "reply": "x",
+            "model_refused": False, "answers": ["2018"] if kind == "answerable" else [], "confidence": {"min": 0.9},
+            "reading": None, "checked": [checked, unkept],
+            "extractive": "项目于2018年完工。", "extractive_refused": False, "extractive_missing": [],
+            "extractive_claim_coverage": 0.9, "extractive_score": score, **extra}
+
+
+def test_choose_policy_simulates_the_cut_on_the_models_own_factoid_answers_only():
+    cp = _script("choose_policy")
+    swap = row("unanswerable", 0.84, False)
+    assert cp.missing_meaning_of(swap) == 0.84  # the kept sentence's, not the unkept one's 0.0
+    assert cp.meaning_cut(swap, -math.inf) == (False, "2017年")
+    assert cp.meaning_cut(swap, 0.865) == (True, "")
+    assert cp.meaning_cut(swap, 0.84) == (False, "2017年")  # at the cut: kept
+    assert cp.meaning_cut(row("unanswerable", None, False), 0.865) == (False, "2017年")  # not recorded: not cut
+    assert cp.meaning_cut({**swap, "tags": ["en"]}, 0.865) == (False, "项目于2018年完工。")  # English: extractive
+    assert cp.meaning_cut(row("unanswerable", 0.84, False, score=-3.5), -math.inf) == (True, "")  # step 27's cut first
+    assert cp.shipped(swap) == (True, "")  # routes.json saves 0.865 (round 25)
+    assert cp.shipped(row("unanswerable", 0.87, False)) == (False, "2017年")
+
+
+def test_choose_policy_takes_the_best_cut_no_fitting_set_loses_more_than_2_points_to(tmp_path, capsys):
+    cp = _script("choose_policy")
+    # set a: one answerable question right (meaning 0.95), two unanswerable ones answered (0.855 and 0.872);
+    # set b: four answerable ones right (three at 0.95, one at 0.868) and one unanswerable one answered (0.855)
+    a = [row("answerable", 0.95, True), row("unanswerable", 0.855, False), row("unanswerable", 0.872, False)]
+    b = [*[row("answerable", 0.95, True)] * 3, row("answerable", 0.868, True), row("unanswerable", 0.855, False)]
+    fits = []
+    for name, rows in (("a", a), ("b", b)):
+        path = tmp_path / f"{name}.jsonl"
+        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+        fits.append(str(path))
+    saved = tmp_path / "routes.json"
+    saved.write_text('{"routes": {"factoid/zh": "model"}}', encoding="utf-8")
+    assert cp.main([*fits, "--meaning-cut", "--write", str(saved)]) == 0
+    out = capsys.readouterr().out
+    # never: a (100 + 0) / 2, b (100 + 0) / 2 -> 50; 0.86 refuses both 0.855 answers: a 75, b 100 -> 87.5
+    assert "| -inf | 50.00 | yes | 100.0 / 0.0 / 0.0 | 100.0 / 0.0 / 0.0 |" in out
+    assert "| 0.86 | 87.50 | yes | 100.0 / 50.0 / 0.0 | 100.0 / 100.0 / 0.0 |" in out
+    # 0.875 also refuses a's 0.872 (a 100) but b's right 0.868 (b loses 25 points of answerable right): the best
+    # balanced rate, 93.75, fails the guard
+    assert "| 0.875 | 93.75 | no | 100.0 / 100.0 / 0.0 | 75.0 / 100.0 / 25.0 |" in out
+    # 0.86 to 0.865 tie at 87.5: the lowest cut is taken, saved with the configured embedder
+    assert ("chosen: refuse the model's own answer where a missing question word's meaning is below 0.86 (balanced "
+            "87.50 against 50.00 never; needs 0.5): taken") in out
+    section = json.loads(saved.read_text(encoding="utf-8"))["meaning_cut"]
+    assert (section["below"], section["embedder"]) == (0.86, "multilingual-e5-small")
+    # rows recorded without the measure: a clear message, not a silent "never"
+    bare = tmp_path / "bare.jsonl"
+    bare.write_text(json.dumps(row("answerable", None, True), ensure_ascii=False) + "\n", encoding="utf-8")
+    with pytest.raises(SystemExit, match=r"bare.jsonl: no missing_meaning recorded; run scripts/annotate_meaning.py"):
+        cp.main([str(bare), "--meaning-cut"])
