@@ -57,6 +57,13 @@ def weakest_word(question: str, context: str, embed: Callable[[Sequence[str]], n
     return words[i], float(best[i])
 
 
+def as_asked(word: str, question: str) -> str:
+    """`word` (folded by tokenize: NFKC, lower-cased) as the question writes it (Wink, not wink), for messages."""
+    shown = unicodedata.normalize("NFKC", question)
+    i = shown.lower().find(word)
+    return shown[i:i + len(word)] if i >= 0 and len(shown.lower()) == len(shown) else word
+
+
 def missing_meaning(question: str, context: str, embed: Callable[[Sequence[str]], np.ndarray]) -> float:
     """`weakest_word`'s cosine: what Policy.min_missing_meaning cuts on."""
     return weakest_word(question, context, embed)[1]

@@ -38,7 +38,7 @@ from rag.answering.context import Excerpt, select_excerpts, whole_sentences
 from rag.answering.extractive import Analysis, ExtractiveAnswerer
 from rag.answering.features import QuestionTerms, coverage, question_terms
 from rag.answering.generation import Control, Generation, GenerationFailed, Generator
-from rag.answering.meaning import weakest_word, words_of
+from rag.answering.meaning import as_asked, weakest_word, words_of
 from rag.answering.prompt import (
     PICK_SYSTEMS,
     READING,
@@ -713,7 +713,7 @@ class ModelAnswerer:
                                         words_of(evidence.embedder))
             if cosine < p.min_missing_meaning:
                 answer = None
-                reason = decide.meaning_missing(word, cosine, p.min_missing_meaning)
+                reason = decide.meaning_missing(as_asked(word, question.text), cosine, p.min_missing_meaning)
         if answer is None:
             # nothing it wrote is kept (supported, with the question's anchors in its passage), it did not say the
             # excerpts do not tell, and it was not stopped: it misread them, and the extractive sentence finder may

@@ -12,7 +12,14 @@ import numpy as np
 import pytest
 
 from rag.answering.generation import Control
-from rag.answering.meaning import WordVectors, missing_meaning, missing_words, weakest_word, words_of
+from rag.answering.meaning import (
+    WordVectors,
+    as_asked,
+    missing_meaning,
+    missing_words,
+    weakest_word,
+    words_of,
+)
 from rag.answering.model import AUTO_POLICY, DEFAULT_POLICY, ModelAnswerer, context_of, load_meaning_cut
 from rag.errors import ModelError
 from tests.answering.test_confidence import GIVEN, Sure
@@ -41,6 +48,12 @@ VECTORS = {"首席": [1.0, 0.0, 0.0], "财务": [0.0, 1.0, 0.0], "视网膜": [0
 
 def embed(words):  # noqa: ANN001, ANN201
     return np.array([VECTORS[w] for w in words], dtype=np.float32)
+
+
+def test_a_missing_word_is_named_as_the_question_writes_it():
+    assert as_asked("wink", "Ｗｉｎｋ的用户数是多少？") == "Wink"  # NFKC folds the full-width letters, the case stays
+    assert as_asked("视网膜", "霍布斯于何年获得视网膜？") == "视网膜"
+    assert as_asked("other", "not in it") == "other"
 
 
 def test_the_weakest_missing_word_and_its_best_cosine(monkeypatch):
