@@ -22,10 +22,12 @@ from rag.embedding import load_embedder  # noqa: E402
 
 
 def annotate(row: dict, words: WordVectors) -> dict:
-    """The row with `missing_meaning` on each checked sentence that records its claim context."""
+    """The row with `missing_meaning` on each checked sentence that records its claim context, and the embedder the
+    cosines are from (`meaning_embedder`: name and weights' fingerprint, which choose_policy.py --meaning-cut saves)."""
     for c in row.get("checked") or []:
         if c.get("claim_context") is not None:
             c["missing_meaning"] = round(missing_meaning(row["question"], c["claim_context"], words), 4)
+    row["meaning_embedder"] = {"name": words.embedder.name, "fingerprint": words.embedder.fingerprint}
     return row
 
 

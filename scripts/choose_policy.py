@@ -38,7 +38,6 @@ from rag.answering.model import AUTO_POLICY, ROUTES_FILE
 from rag.answering.question import missing_answer_type, question_language
 from rag.answering.routing import route_for
 from rag.answering.support import strip_markers
-from rag.config import Config
 from rag.evaluation.metrics import fair_match
 
 # of answerable questions: the same 3% the extractive answerer's own refusal cut was fitted to (model.json)
@@ -961,17 +960,36 @@ def model_score_main(fit_paths: list[Path], report_paths: list[Path], write: Pat
 MEANING_GRID = [float("-inf"), 0.85, 0.86, 0.865, 0.87, 0.875, 0.88, 0.885, 0.89, 0.9]
 
 
+def meaning_provenance(paths: list[Path], sets: list[list[dict]]) -> dict:
+    """The one embedder (`meaning_embedder`: name and weights' fingerprint) whose cosines every row the cut reads was
+    measured with; exits naming the file where a model factoid's kept sentence has no `missing_meaning` (the cut would
+    silently skip it) or where the rows disagree on the embedder."""
+    seen: dict[tuple[str, str], str] = {}
+    for path, rows in zip(paths, sets, strict=True):
+        read = [r for r in rows if model_factoid(r) and any(c["kept"] for c in r.get("checked") or [])]
+        bare = sum(missing_meaning_of(r) is None for r in read)
+        if bare:
+            raise SystemExit(f"{path}: {bare} of its {len(read)} model factoid rows with a kept sentence have no "
+                             "missing_meaning; run scripts/annotate_meaning.py on it (or scripts/study_model.py at this "
+                             "code)")
+        for r in read:
+            e = r.get("meaning_embedder") or {}
+            seen.setdefault((str(e.get("name", "")), str(e.get("fingerprint", ""))), str(path))
+    if len(seen) != 1 or not next(iter(seen))[0]:
+        found = "; ".join(f"{name or '(none recorded)'} {fp} in {path}" for (name, fp), path in seen.items()) or "none"
+        raise SystemExit(f"the fitting rows' missing_meaning must come from one recorded embedder (found: {found}); "
+                         "annotate every file again with scripts/annotate_meaning.py")
+    name, fingerprint = next(iter(seen))
+    return {"name": name, "fingerprint": fingerprint}
+
+
 def meaning_main(fit_paths: list[Path], report_paths: list[Path], write: Path | None = None) -> int:
     """Choose Policy.min_missing_meaning on the fitting sets with the saved cuts (the rule above), report it on the
     reporting sets, and with `write` save it in routes.json with the embedder its cosines are from (none when not
     taken)."""
     require_model_route(write, "--meaning-cut reads the model's own answers")
     fits = [load_rows(p) for p in fit_paths]
-    unmeasured = [str(p) for p, rows in zip(fit_paths, fits, strict=True)
-                  if not any(c.get("missing_meaning") is not None for r in rows for c in r.get("checked") or [])]
-    if unmeasured:
-        raise SystemExit(f"{', '.join(unmeasured)}: no missing_meaning recorded; run scripts/annotate_meaning.py on "
-                         "them first (or scripts/study_model.py at this code)")
+    embedder = meaning_provenance(fit_paths, fits)
 
     @functools.cache
     def fit_rates(below: float) -> list[dict[str, float]]:
@@ -995,7 +1013,8 @@ def meaning_main(fit_paths: list[Path], report_paths: list[Path], write: Path | 
     before_after(fit_paths, report_paths, meaning_cut, float("-inf"), best, "refused by the cut")
     if write is not None:
         saved = json.loads(write.read_text(encoding="utf-8"))
-        saved["meaning_cut"] = ({"below": best, "embedder": Config().model, "fitted_on": [str(p) for p in fit_paths],
+        saved["meaning_cut"] = ({"below": best, "embedder": embedder["name"], "fingerprint": embedder["fingerprint"],
+                                 "fitted_on": [str(p) for p in fit_paths],
                                  "how": "scripts/choose_policy.py --meaning-cut: with the saved cuts, the best mean of "
                                         "answerable-right and unanswerable-refused rates, the fitting sets averaged, "
                                         "among cuts under which no fitting set's answerable-right rate falls more than "

@@ -568,6 +568,7 @@ def main(argv: list[str] | None = None) -> int:
                                 "overlap": round(c.support.overlap, 3) if c.support else None,
                                 "standing": round(c.support.standing, 3) if c.support else None}
                                for c in outcome.checked],
+                   "meaning_embedder": {"name": embedder.name, "fingerprint": embedder.fingerprint},  # step 30
                    "judge": judge, "reading": reading, "extractive_reading": extractive_reading,
                    "reading_below": args.reading_below,
                    "reading_form": args.reading_form,

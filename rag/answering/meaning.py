@@ -84,7 +84,7 @@ class WordVectors:
             need = list(dict.fromkeys(w for w in words if w not in self._vectors))
             if need:
                 for word, vector in zip(need, self.embedder.embed_queries(need), strict=True):
-                    self._vectors[word] = vector
+                    self._vectors[word] = np.array(vector, dtype=np.float32)  # a copy: a row would keep its batch
             out = []
             for w in words:
                 self._vectors.move_to_end(w)

