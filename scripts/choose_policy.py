@@ -915,15 +915,19 @@ MAX_ANSWERABLE_LOSS = 2.0
 MIN_SCORE_CUT_GAIN = 0.5
 
 
-def model_score_main(fit_paths: list[Path], report_paths: list[Path], write: Path | None = None) -> int:
-    """Choose Policy.model_min_extractive_score on the fitting sets with the saved cuts (rule above), report it on the
-    reporting sets, and with `write` save it in routes.json (none when not taken)."""
-    require_model_route(write, "--model-score-cut reads the model's own answers")
-    fits = [load_rows(p) for p in fit_paths]
+def guarded_cut_main(fit_paths: list[Path], report_paths: list[Path], fits: list[list[dict]], grid: list[float],
+                     decide_row, rule: str, section: str, option: str, write: Path | None,  # noqa: ANN001
+                     saved_with: dict | None = None) -> int:
+    """Choose a refusal cut on the model's own answers, `decide_row(row, below)`, over `grid` (-inf: never) by the rule
+    of steps 27 and 30: the best balanced rate on the fitting sets among cuts under which no fitting set's
+    answerable-right rate falls more than MAX_ANSWERABLE_LOSS points against never (ties: the lower cut), taken if it
+    gains MIN_SCORE_CUT_GAIN. Prints the fitting table, the choice (`rule` says what is refused below it) and the
+    rates before and after on every set; with `write` saves it in routes.json's `section` (with `saved_with`; null
+    when not taken)."""
 
     @functools.cache
     def fit_rates(below: float) -> list[dict[str, float]]:
-        return [rates(rows, lambda r, b=below: score_cut(r, b)) for rows in fits]
+        return [rates(rows, lambda r, b=below: decide_row(r, b)) for rows in fits]
 
     never = fit_rates(float("-inf"))
 
@@ -933,26 +937,33 @@ def model_score_main(fit_paths: list[Path], report_paths: list[Path], write: Pat
 
     fit_table(["refuse below", "balanced", f"no set loses > {MAX_ANSWERABLE_LOSS:g}"], fit_paths,
               [([f"{b:g}", f"{mean_balanced(fit_rates(b)):.2f}", "yes" if guarded(b) else "no"], fit_rates(b))
-               for b in MODEL_SCORE_GRID])
-    best = max((b for b in MODEL_SCORE_GRID if guarded(b)), key=lambda b: (round(mean_balanced(fit_rates(b)), 6), -b))
+               for b in grid])
+    best = max((b for b in grid if guarded(b)), key=lambda b: (round(mean_balanced(fit_rates(b)), 6), -b))
     gain = mean_balanced(fit_rates(best)) - mean_balanced(never)
     taken = best != float("-inf") and round(gain, 6) >= MIN_SCORE_CUT_GAIN
-    print(f"\nchosen: refuse the model's own answer below an extractive logit of {best:g} (balanced "
-          f"{mean_balanced(fit_rates(best)):.2f} against {mean_balanced(never):.2f} never; needs {MIN_SCORE_CUT_GAIN:g}): "
-          f"{'taken' if taken else 'not taken'}")
-    before_after(fit_paths, report_paths, score_cut, float("-inf"), best, "refused by the cut")
+    print(f"\nchosen: refuse the model's own answer {rule} {best:g} (balanced {mean_balanced(fit_rates(best)):.2f} "
+          f"against {mean_balanced(never):.2f} never; needs {MIN_SCORE_CUT_GAIN:g}): {'taken' if taken else 'not taken'}")
+    before_after(fit_paths, report_paths, decide_row, float("-inf"), best, "refused by the cut")
     if write is not None:
         saved = json.loads(write.read_text(encoding="utf-8"))
-        saved["model_score_cut"] = ({"below": best, "fitted_on": [str(p) for p in fit_paths],
-                                     "how": "scripts/choose_policy.py --model-score-cut: with the saved cuts, the best "
-                                            "mean of answerable-right and unanswerable-refused rates, the fitting sets "
-                                            "averaged, among cuts under which no fitting set's answerable-right rate "
-                                            f"falls more than {MAX_ANSWERABLE_LOSS:g} points (ties: the lower cut); "
-                                            f"taken if it gains {MIN_SCORE_CUT_GAIN:g}"}
-                                    if taken else None)
+        saved[section] = ({"below": best, **(saved_with or {}), "fitted_on": [str(p) for p in fit_paths],
+                           "how": f"scripts/choose_policy.py {option}: with the saved cuts, the best mean of "
+                                  "answerable-right and unanswerable-refused rates, the fitting sets averaged, among "
+                                  "cuts under which no fitting set's answerable-right rate falls more than "
+                                  f"{MAX_ANSWERABLE_LOSS:g} points (ties: the lower cut); taken if it gains "
+                                  f"{MIN_SCORE_CUT_GAIN:g}"}
+                          if taken else None)
         write.write_text(json.dumps(saved, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         print(f"wrote {write}")
     return 0
+
+
+def model_score_main(fit_paths: list[Path], report_paths: list[Path], write: Path | None = None) -> int:
+    """Choose Policy.model_min_extractive_score on the fitting sets with the saved cuts (rule above), report it on the
+    reporting sets, and with `write` save it in routes.json (none when not taken)."""
+    require_model_route(write, "--model-score-cut reads the model's own answers")
+    return guarded_cut_main(fit_paths, report_paths, [load_rows(p) for p in fit_paths], MODEL_SCORE_GRID, score_cut,
+                            "below an extractive logit of", "model_score_cut", "--model-score-cut", write)
 
 
 # README step 30: the meaning cut, chosen as step 27's score cut is (the same objective, guard and gain), over
@@ -990,40 +1001,9 @@ def meaning_main(fit_paths: list[Path], report_paths: list[Path], write: Path | 
     require_model_route(write, "--meaning-cut reads the model's own answers")
     fits = [load_rows(p) for p in fit_paths]
     embedder = meaning_provenance(fit_paths, fits)
-
-    @functools.cache
-    def fit_rates(below: float) -> list[dict[str, float]]:
-        return [rates(rows, lambda r, b=below: meaning_cut(r, b)) for rows in fits]
-
-    never = fit_rates(float("-inf"))
-
-    def guarded(below: float) -> bool:
-        return all(r["answerable"] >= n["answerable"] - MAX_ANSWERABLE_LOSS - 1e-9
-                   for r, n in zip(fit_rates(below), never, strict=True))
-
-    fit_table(["refuse below", "balanced", f"no set loses > {MAX_ANSWERABLE_LOSS:g}"], fit_paths,
-              [([f"{b:g}", f"{mean_balanced(fit_rates(b)):.2f}", "yes" if guarded(b) else "no"], fit_rates(b))
-               for b in MEANING_GRID])
-    best = max((b for b in MEANING_GRID if guarded(b)), key=lambda b: (round(mean_balanced(fit_rates(b)), 6), -b))
-    gain = mean_balanced(fit_rates(best)) - mean_balanced(never)
-    taken = best != float("-inf") and round(gain, 6) >= MIN_SCORE_CUT_GAIN
-    print(f"\nchosen: refuse the model's own answer where a missing question word's meaning is below {best:g} (balanced "
-          f"{mean_balanced(fit_rates(best)):.2f} against {mean_balanced(never):.2f} never; needs {MIN_SCORE_CUT_GAIN:g}): "
-          f"{'taken' if taken else 'not taken'}")
-    before_after(fit_paths, report_paths, meaning_cut, float("-inf"), best, "refused by the cut")
-    if write is not None:
-        saved = json.loads(write.read_text(encoding="utf-8"))
-        saved["meaning_cut"] = ({"below": best, "embedder": embedder["name"], "fingerprint": embedder["fingerprint"],
-                                 "fitted_on": [str(p) for p in fit_paths],
-                                 "how": "scripts/choose_policy.py --meaning-cut: with the saved cuts, the best mean of "
-                                        "answerable-right and unanswerable-refused rates, the fitting sets averaged, "
-                                        "among cuts under which no fitting set's answerable-right rate falls more than "
-                                        f"{MAX_ANSWERABLE_LOSS:g} points (ties: the lower cut); taken if it gains "
-                                        f"{MIN_SCORE_CUT_GAIN:g}"}
-                                if taken else None)
-        write.write_text(json.dumps(saved, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-        print(f"wrote {write}")
-    return 0
+    return guarded_cut_main(fit_paths, report_paths, fits, MEANING_GRID, meaning_cut,
+                            "where a missing question word's meaning is below", "meaning_cut", "--meaning-cut", write,
+                            {"embedder": embedder["name"], "fingerprint": embedder["fingerprint"]})
 
 
 def handed_over(row: dict) -> bool:

@@ -30,6 +30,7 @@ from rag.answering.model import (
 )
 from rag.errors import ModelError
 from tests.answering.test_confidence import GIVEN, Sure
+from tests.answering.test_english_standing import write_rows
 from tests.answering.test_model_answerer import _script, retrieved
 from tests.answering.test_prefer_extractive import extractive_with
 
@@ -228,11 +229,7 @@ def test_choose_policy_takes_the_best_cut_no_fitting_set_loses_more_than_2_point
     # set b: four answerable ones right (three at 0.95, one at 0.868) and one unanswerable one answered (0.855)
     a = [row("answerable", 0.95, True), row("unanswerable", 0.855, False), row("unanswerable", 0.872, False)]
     b = [*[row("answerable", 0.95, True)] * 3, row("answerable", 0.868, True), row("unanswerable", 0.855, False)]
-    fits = []
-    for name, rows in (("a", a), ("b", b)):
-        path = tmp_path / f"{name}.jsonl"
-        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-        fits.append(str(path))
+    fits = [str(write_rows(tmp_path / f"{name}.jsonl", rows)) for name, rows in (("a", a), ("b", b))]
     saved = tmp_path / "routes.json"
     saved.write_text('{"routes": {"factoid/zh": "model"}}', encoding="utf-8")
     assert cp.main([*fits, "--meaning-cut", "--write", str(saved)]) == 0
@@ -249,17 +246,13 @@ def test_choose_policy_takes_the_best_cut_no_fitting_set_loses_more_than_2_point
     section = json.loads(saved.read_text(encoding="utf-8"))["meaning_cut"]
     assert (section["below"], section["embedder"], section["fingerprint"]) == (0.86, "multilingual-e5-small", "e5:test")
     # rows recorded without the measure, even some of them: a clear message, not a silent "never" for those rows
-    bare = tmp_path / "bare.jsonl"
-    bare.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in (row("answerable", 0.9, True),
-                                                                             row("answerable", None, True))),
-                    encoding="utf-8")
+    bare = write_rows(tmp_path / "bare.jsonl", [row("answerable", 0.9, True), row("answerable", None, True)])
     with pytest.raises(SystemExit, match=r"bare.jsonl: 1 of its 2 model factoid rows with a kept sentence have no "
                                          r"missing_meaning; run scripts/annotate_meaning.py"):
         cp.main([str(bare), "--meaning-cut"])
     # rows measured with two embedders (or none recorded): which one the cut's cosines are from is unknown
-    other = tmp_path / "other.jsonl"
-    other.write_text(json.dumps(row("answerable", 0.9, True, meaning_embedder={"name": "bge", "fingerprint": "b"}),
-                                ensure_ascii=False) + "\n", encoding="utf-8")
+    other = write_rows(tmp_path / "other.jsonl",
+                       [row("answerable", 0.9, True, meaning_embedder={"name": "bge", "fingerprint": "b"})])
     with pytest.raises(SystemExit, match=r"must come from one recorded embedder \(found: multilingual-e5-small e5:test "
                                          r"in .*a.jsonl; bge b in .*other.jsonl\)"):
         cp.main([fits[0], str(other), "--meaning-cut"])

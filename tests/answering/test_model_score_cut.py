@@ -13,6 +13,7 @@ import pytest
 from rag.answering.model import AUTO_POLICY, DEFAULT_POLICY, ModelAnswerer, load_model_score_cut
 from rag.errors import ModelError
 from tests.answering.test_confidence import GIVEN, Sure
+from tests.answering.test_english_standing import write_rows
 from tests.answering.test_model_answerer import _script, retrieved
 from tests.answering.test_prefer_extractive import PROFIT_Q, extractive_with
 
@@ -96,11 +97,7 @@ def test_choose_policy_takes_the_best_cut_no_fitting_set_loses_more_than_2_point
     # set b: four answerable ones right (three at -0.5, one at -1.2) and one unanswerable answered at -3.2
     a = [row("answerable", -0.5, True), row("unanswerable", -3.2, False), row("unanswerable", -1.5, False)]
     b = [*[row("answerable", -0.5, True)] * 3, row("answerable", -1.2, True), row("unanswerable", -3.2, False)]
-    fits = []
-    for name, rows in (("a", a), ("b", b)):
-        path = tmp_path / f"{name}.jsonl"
-        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-        fits.append(str(path))
+    fits = [str(write_rows(tmp_path / f"{name}.jsonl", rows)) for name, rows in (("a", a), ("b", b))]
     saved = tmp_path / "routes.json"
     saved.write_text('{"routes": {"factoid/zh": "model"}}', encoding="utf-8")
     assert cp.main([*fits, "--model-score-cut", "--write", str(saved)]) == 0
@@ -116,8 +113,7 @@ def test_choose_policy_takes_the_best_cut_no_fitting_set_loses_more_than_2_point
             "never; needs 0.5): taken") in out
     assert json.loads(saved.read_text(encoding="utf-8"))["model_score_cut"]["below"] == -3.0
     # nothing to gain: saved as null
-    path = tmp_path / "c.jsonl"
-    path.write_text(json.dumps(row("answerable", -3.5, True), ensure_ascii=False) + "\n", encoding="utf-8")
+    path = write_rows(tmp_path / "c.jsonl", [row("answerable", -3.5, True)])
     assert cp.main([str(path), "--model-score-cut", "--write", str(saved)]) == 0
     assert "not taken" in capsys.readouterr().out
     assert json.loads(saved.read_text(encoding="utf-8"))["model_score_cut"] is None
