@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -364,11 +365,12 @@ MIN_READING_GAIN = 0.5  # balanced-rate points a refusal cut must add over the w
 def read(row: dict, claim_cut: float, min_conf: float, waive: float, stat: str, waive_reading: float,
          min_reading: float = 0.0) -> tuple[bool, str]:
     """(refused, answer text) as `confident` answers, with the reading check: a factoid below the claim cut
-    whose `reading` (recorded by study_model.py --reading-below) is at least `waive_reading` needs no claim cut,
-    and one read below `min_reading` is refused."""
+    whose `reading` (recorded by study_model.py --reading-below) is at least `waive_reading`, or that step 31's meaning
+    waiver keeps (`claim_waived`, marked by `waive_by_meaning`), needs no claim cut, and one read below `min_reading`
+    is refused."""
     reading = row.get("reading")
     factoid = row.get("shape", "factoid") == "factoid"
-    if reading is not None and reading >= waive_reading and factoid:
+    if factoid and (reading is not None and reading >= waive_reading or row.get("claim_waived")):  # step 31 marks it
         refused, text = confident(row, 0.0, min_conf, waive, stat)
     else:
         refused, text = confident(row, claim_cut, min_conf, waive, stat)
@@ -880,21 +882,37 @@ def score_cut(row: dict, below: float) -> tuple[bool, str]:
     return refused, text
 
 
-def missing_meaning_of(row: dict) -> float | None:
-    """Step 30's `missing_meaning` of the kept sentence with the highest claim share (the one ModelAnswerer measures);
-    None where nothing is kept or the row was recorded without it (scripts/annotate_meaning.py adds it)."""
+MEANING_FIELDS = {"window": "missing_meaning", "passage": "missing_meaning_passage"}  # Policy.meaning_scope -> field
+
+
+def missing_meaning_of(row: dict, scope: str = "window") -> float | None:
+    """Step 30's `missing_meaning` (`scope` "passage": step 31's `missing_meaning_passage`, a word missing only where
+    the whole passage lacks it) of the kept sentence with the highest claim share (the one ModelAnswerer measures);
+    None where nothing is kept or the row was recorded without it (scripts/annotate_meaning.py adds the window's)."""
     kept = [c for c in row.get("checked") or [] if c["kept"]]
-    return max(kept, key=lambda c: c.get("claim_coverage", 1.0)).get("missing_meaning") if kept else None
+    return max(kept, key=lambda c: c.get("claim_coverage", 1.0)).get(MEANING_FIELDS[scope]) if kept else None
 
 
-def meaning_cut(row: dict, below: float) -> tuple[bool, str]:
-    """(refused, answer text) as `score_cut` answers at routes.json's cut, and the model's own Chinese factoid answer
-    (not handed over, not a fallback) refused where a question word missing beside its support has no word of like
-    meaning there: `missing_meaning_of` below `below` (README step 30; ModelAnswerer.run's
-    Policy.min_missing_meaning)."""
+def waive_by_meaning(row: dict, at: float, scope: str) -> dict:
+    """The row marked `claim_waived` (which `read` honours) where step 31's waiver keeps the model's Chinese factoid
+    answer below the claim cut: its meaning feature (`scope`) at `at` or above (inf: never). Only answers below the cut
+    are measured in the product; above it the mark changes nothing."""
+    if math.isinf(at) or not model_factoid(row):
+        return row
+    meaning = missing_meaning_of(row, scope)
+    return {**row, "claim_waived": True} if meaning is not None and meaning >= at else row
+
+
+def meaning_cut(row: dict, below: float, scope: str | None = None, waive_at: float | None = None) -> tuple[bool, str]:
+    """(refused, answer text) as `score_cut` answers at routes.json's cut, with the meaning waiver at `waive_at`
+    (None: routes.json's), and the model's own Chinese factoid answer (not handed over, not a fallback) refused where a
+    question word missing beside its support has no word of like meaning there: `missing_meaning_of` (`scope`; None:
+    routes.json's) below `below` (README steps 30-31; ModelAnswerer.run's Policy.min_missing_meaning)."""
+    scope = AUTO_POLICY.meaning_scope if scope is None else scope
+    row = waive_by_meaning(row, AUTO_POLICY.waive_claim_meaning if waive_at is None else waive_at, scope)
     refused, text = score_cut(row, AUTO_POLICY.model_min_extractive_score)
     if not refused and text != row["extractive"] and model_factoid(row):
-        meaning = missing_meaning_of(row)
+        meaning = missing_meaning_of(row, scope)
         if meaning is not None and meaning < below:
             return True, ""
     return refused, text
@@ -902,7 +920,7 @@ def meaning_cut(row: dict, below: float) -> tuple[bool, str]:
 
 def shipped(row: dict) -> tuple[bool, str]:
     """(refused, answer text) as the default answers with routes.json's cuts: the hand-over, the fallback, (step 27)
-    the extractive logit below which the model's own answer is refused, and (step 30) the meaning cut."""
+    the extractive logit below which the model's own answer is refused, and (steps 30-31) the meaning waiver and cut."""
     return meaning_cut(row, AUTO_POLICY.min_missing_meaning)
 
 
@@ -915,42 +933,53 @@ MAX_ANSWERABLE_LOSS = 2.0
 MIN_SCORE_CUT_GAIN = 0.5
 
 
-def guarded_cut_main(fit_paths: list[Path], report_paths: list[Path], fits: list[list[dict]], grid: list[float],
-                     decide_row, rule: str, section: str, option: str, write: Path | None,  # noqa: ANN001
-                     saved_with: dict | None = None) -> int:
-    """Choose a refusal cut on the model's own answers, `decide_row(row, below)`, over `grid` (-inf: never) by the rule
-    of steps 27 and 30: the best balanced rate on the fitting sets among cuts under which no fitting set's
-    answerable-right rate falls more than MAX_ANSWERABLE_LOSS points against never (ties: the lower cut), taken if it
-    gains MIN_SCORE_CUT_GAIN. Prints the fitting table, the choice (`rule` says what is refused below it) and the
-    rates before and after on every set; with `write` saves it in routes.json's `section` (with `saved_with`; null
-    when not taken)."""
+def guarded_choice(fits: list[list[dict]], grid: list[float], decide_row,  # noqa: ANN001
+                   never: float = float("-inf")) -> tuple[float, float, float, object, object]:
+    """The rule of steps 27, 30 and 31 over `grid` for `decide_row(row, value)` (`never`: the value that changes
+    nothing): the best balanced rate on the fitting sets among values under which no fitting set's answerable-right
+    rate falls more than MAX_ANSWERABLE_LOSS points against never (ties: the value nearer never). Returns the best
+    value, its balanced rate, never's, and the functions giving each value's per-set rates and whether it is
+    guarded."""
 
     @functools.cache
-    def fit_rates(below: float) -> list[dict[str, float]]:
-        return [rates(rows, lambda r, b=below: decide_row(r, b)) for rows in fits]
+    def fit_rates(value: float) -> list[dict[str, float]]:
+        return [rates(rows, lambda r, v=value: decide_row(r, v)) for rows in fits]
 
-    never = fit_rates(float("-inf"))
+    base = fit_rates(never)
 
-    def guarded(below: float) -> bool:
+    def guarded(value: float) -> bool:
         return all(r["answerable"] >= n["answerable"] - MAX_ANSWERABLE_LOSS - 1e-9
-                   for r, n in zip(fit_rates(below), never, strict=True))
+                   for r, n in zip(fit_rates(value), base, strict=True))
 
-    fit_table(["refuse below", "balanced", f"no set loses > {MAX_ANSWERABLE_LOSS:g}"], fit_paths,
+    nearer = (lambda v: -v) if never < 0 else (lambda v: v)
+    best = max((v for v in grid if guarded(v)), key=lambda v: (round(mean_balanced(fit_rates(v)), 6), nearer(v)))
+    return best, mean_balanced(fit_rates(best)), mean_balanced(base), fit_rates, guarded
+
+
+def guarded_cut_main(fit_paths: list[Path], report_paths: list[Path], fits: list[list[dict]], grid: list[float],
+                     decide_row, rule: str, section: str, option: str, write: Path | None,  # noqa: ANN001
+                     saved_with: dict | None = None, never: float = float("-inf"), key: str = "below",
+                     does: str = "refuse the model's own answer") -> int:
+    """Choose a cut on the model's own answers, `decide_row(row, value)`, over `grid` by `guarded_choice` (a refusal
+    cut: never is -inf, ties the lower; a waiver: never is inf, ties the higher), taken if it gains MIN_SCORE_CUT_GAIN.
+    Prints the fitting table, the choice (`does` what, `rule` where) and the rates before and after on every set; with
+    `write` saves it in routes.json's `section` at `key` (with `saved_with`; null when not taken)."""
+    best, chosen, base, fit_rates, guarded = guarded_choice(fits, grid, decide_row, never)
+    fit_table([f"{does.split()[0]} at", "balanced", f"no set loses > {MAX_ANSWERABLE_LOSS:g}"], fit_paths,
               [([f"{b:g}", f"{mean_balanced(fit_rates(b)):.2f}", "yes" if guarded(b) else "no"], fit_rates(b))
                for b in grid])
-    best = max((b for b in grid if guarded(b)), key=lambda b: (round(mean_balanced(fit_rates(b)), 6), -b))
-    gain = mean_balanced(fit_rates(best)) - mean_balanced(never)
-    taken = best != float("-inf") and round(gain, 6) >= MIN_SCORE_CUT_GAIN
-    print(f"\nchosen: refuse the model's own answer {rule} {best:g} (balanced {mean_balanced(fit_rates(best)):.2f} "
-          f"against {mean_balanced(never):.2f} never; needs {MIN_SCORE_CUT_GAIN:g}): {'taken' if taken else 'not taken'}")
-    before_after(fit_paths, report_paths, decide_row, float("-inf"), best, "refused by the cut")
+    gain = chosen - base
+    taken = best != never and round(gain, 6) >= MIN_SCORE_CUT_GAIN
+    print(f"\nchosen: {does} {rule} {best:g} (balanced {chosen:.2f} against {base:.2f} never; needs "
+          f"{MIN_SCORE_CUT_GAIN:g}): {'taken' if taken else 'not taken'}")
+    before_after(fit_paths, report_paths, decide_row, never, best, "answers changed")
     if write is not None:
         saved = json.loads(write.read_text(encoding="utf-8"))
-        saved[section] = ({"below": best, **(saved_with or {}), "fitted_on": [str(p) for p in fit_paths],
+        saved[section] = ({key: best, **(saved_with or {}), "fitted_on": [str(p) for p in fit_paths],
                            "how": f"scripts/choose_policy.py {option}: with the saved cuts, the best mean of "
                                   "answerable-right and unanswerable-refused rates, the fitting sets averaged, among "
-                                  "cuts under which no fitting set's answerable-right rate falls more than "
-                                  f"{MAX_ANSWERABLE_LOSS:g} points (ties: the lower cut); taken if it gains "
+                                  "values under which no fitting set's answerable-right rate falls more than "
+                                  f"{MAX_ANSWERABLE_LOSS:g} points (ties: the value nearer never); taken if it gains "
                                   f"{MIN_SCORE_CUT_GAIN:g}"}
                           if taken else None)
         write.write_text(json.dumps(saved, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
@@ -971,18 +1000,19 @@ def model_score_main(fit_paths: list[Path], report_paths: list[Path], write: Pat
 MEANING_GRID = [float("-inf"), 0.85, 0.86, 0.865, 0.87, 0.875, 0.88, 0.885, 0.89, 0.9]
 
 
-def meaning_provenance(paths: list[Path], sets: list[list[dict]]) -> dict:
+def meaning_provenance(paths: list[Path], sets: list[list[dict]], scopes: tuple[str, ...] = ("window",)) -> dict:
     """The one embedder (`meaning_embedder`: name and weights' fingerprint) whose cosines every row the cut reads was
-    measured with; exits naming the file where a model factoid's kept sentence has no `missing_meaning` (the cut would
-    silently skip it) or where the rows disagree on the embedder."""
+    measured with; exits naming the file where a model factoid's kept sentence has no meaning feature of one of
+    `scopes` (the cut would silently skip it) or where the rows disagree on the embedder."""
     seen: dict[tuple[str, str], str] = {}
     for path, rows in zip(paths, sets, strict=True):
         read = [r for r in rows if model_factoid(r) and any(c["kept"] for c in r.get("checked") or [])]
-        bare = sum(missing_meaning_of(r) is None for r in read)
-        if bare:
-            raise SystemExit(f"{path}: {bare} of its {len(read)} model factoid rows with a kept sentence have no "
-                             "missing_meaning; run scripts/annotate_meaning.py on it (or scripts/study_model.py at this "
-                             "code)")
+        for scope in scopes:
+            bare = sum(missing_meaning_of(r, scope) is None for r in read)
+            if bare:
+                raise SystemExit(f"{path}: {bare} of its {len(read)} model factoid rows with a kept sentence have no "
+                                 f"{MEANING_FIELDS[scope]}; run scripts/study_model.py at this code (the window's: "
+                                 "scripts/annotate_meaning.py)")
         for r in read:
             e = r.get("meaning_embedder") or {}
             seen.setdefault((str(e.get("name", "")), str(e.get("fingerprint", ""))), str(path))
@@ -994,16 +1024,59 @@ def meaning_provenance(paths: list[Path], sets: list[list[dict]]) -> dict:
     return {"name": name, "fingerprint": fingerprint}
 
 
-def meaning_main(fit_paths: list[Path], report_paths: list[Path], write: Path | None = None) -> int:
-    """Choose Policy.min_missing_meaning on the fitting sets with the saved cuts (the rule above), report it on the
-    reporting sets, and with `write` save it in routes.json with the embedder its cosines are from (none when not
-    taken)."""
+# README step 31: which scopes --meaning-cut compares (the window of step 30 and the whole passage); the passage is
+# taken on a tie within MEANING_SCOPE_TIE balanced points (artifacts/r26/rule.md, written before the fit).
+MEANING_SCOPE_TIE = 0.01
+
+
+def meaning_main(fit_paths: list[Path], report_paths: list[Path], write: Path | None = None,
+                 scopes: tuple[str, ...] = ("window",)) -> int:
+    """Choose Policy.min_missing_meaning on the fitting sets with the saved cuts (the rule above) for each of `scopes`,
+    the scope with the best guarded balanced rate (the passage on a tie), report it on the reporting sets, and with
+    `write` save it in routes.json with the embedder its cosines are from and its scope (none when not taken). The
+    meaning waiver is held at never while the cut is fitted (step 31 fits it after)."""
     require_model_route(write, "--meaning-cut reads the model's own answers")
     fits = [load_rows(p) for p in fit_paths]
-    embedder = meaning_provenance(fit_paths, fits)
-    return guarded_cut_main(fit_paths, report_paths, fits, MEANING_GRID, meaning_cut,
+    embedder = meaning_provenance(fit_paths, fits, scopes)
+    found = {}
+    for scope in scopes:
+        def decide_row(row: dict, below: float, scope: str = scope) -> tuple[bool, str]:
+            return meaning_cut(row, below, scope, float("inf"))
+        best, chosen, base, _, _ = guarded_choice(fits, MEANING_GRID, decide_row)
+        found[scope] = (chosen, decide_row)
+        print(f"scope {scope}: best guarded cut {best:g}, balanced {chosen:.2f} (never {base:.2f})")
+    scope = max(scopes, key=lambda sc: (round(found[sc][0] + (MEANING_SCOPE_TIE if sc == "passage" else 0.0), 6),
+                                        sc == "passage"))
+    print(f"scope taken: {scope}\n")
+    return guarded_cut_main(fit_paths, report_paths, fits, MEANING_GRID, found[scope][1],
                             "where a missing question word's meaning is below", "meaning_cut", "--meaning-cut", write,
-                            {"embedder": embedder["name"], "fingerprint": embedder["fingerprint"]})
+                            {"embedder": embedder["name"], "fingerprint": embedder["fingerprint"], "scope": scope})
+
+
+# README step 31: the meaning waiver of the claim cut, over WAIVER_GRID (1.0: only where no question word is missing),
+# chosen by the same objective, guard and gain, ties the higher (it waives less); written before the fit.
+WAIVER_GRID = [float("inf"), 0.88, 0.89, 0.9, 0.91, 0.92, 0.93, 0.94, 0.95, 1.0]
+
+
+def meaning_waiver_main(fit_paths: list[Path], report_paths: list[Path], write: Path | None = None) -> int:
+    """Choose Policy.waive_claim_meaning on the fitting sets with the saved cuts (the meaning cut and its scope as
+    routes.json has them), report it, and with `write` save it in routes.json beside the cut (none when not taken)."""
+    require_model_route(write, "--meaning-waiver reads the model's own answers")
+    fits = [load_rows(p) for p in fit_paths]
+    scope = AUTO_POLICY.meaning_scope
+    embedder = meaning_provenance(fit_paths, fits, (scope,))
+    if AUTO_POLICY.meaning_embedder and embedder["name"] != AUTO_POLICY.meaning_embedder:
+        raise SystemExit(f"the rows' cosines are {embedder['name']}'s, the saved meaning cut's "
+                         f"{AUTO_POLICY.meaning_embedder}'s: refit the cut on these rows first")
+
+    def decide_row(row: dict, at: float) -> tuple[bool, str]:
+        return meaning_cut(row, AUTO_POLICY.min_missing_meaning, scope, at)
+
+    return guarded_cut_main(fit_paths, report_paths, fits, WAIVER_GRID, decide_row,
+                            "where every missing question word's meaning is at least", "meaning_waiver",
+                            "--meaning-waiver", write,
+                            {"embedder": embedder["name"], "fingerprint": embedder["fingerprint"], "scope": scope},
+                            never=float("inf"), key="at", does="waive the claim cut for the model's own answer")
 
 
 def handed_over(row: dict) -> bool:
@@ -1131,9 +1204,19 @@ def main(argv: list[str] | None = None) -> int:
                     help="choose the cosine below which the model's own Chinese factoid answer is refused when a question "
                          "word missing beside its support has no word of like meaning there (Policy.min_missing_meaning, "
                          "README step 30), with the saved cuts; rows need missing_meaning (scripts/annotate_meaning.py)")
+    ap.add_argument("--meaning-scope", choices=["window", "passage", "both"], default="window",
+                    help="with --meaning-cut: where a question word counts as missing (README step 31); both: fit each "
+                         "and take the better (the passage on a tie)")
+    ap.add_argument("--meaning-waiver", action="store_true",
+                    help="choose the cosine at which every question word missing beside the support having a word of "
+                         "like meaning there waives the claim cut (Policy.waive_claim_meaning, README step 31), with the "
+                         "saved cuts")
     args = ap.parse_args(argv)
     if args.meaning_cut:
-        return meaning_main(args.fit, args.report, args.write)
+        scopes = ("window", "passage") if args.meaning_scope == "both" else (args.meaning_scope,)
+        return meaning_main(args.fit, args.report, args.write, scopes)
+    if args.meaning_waiver:
+        return meaning_waiver_main(args.fit, args.report, args.write)
     if args.model_score_cut:
         return model_score_main(args.fit, args.report, args.write)
     if args.hand_over_variants:

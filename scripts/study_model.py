@@ -47,7 +47,7 @@ from rag.answering.confidence import STATISTICS, token_confidence
 from rag.answering.extractive import ExtractiveAnswerer
 from rag.answering.features import coverage, question_terms
 from rag.answering.generation import Control, Generation
-from rag.answering.meaning import missing_meaning, words_of
+from rag.answering.meaning import weakest_word, words_of
 from rag.answering.model import (
     DEFAULT_POLICY,
     ModelAnswerer,
@@ -384,7 +384,8 @@ def local_margin(index, sims: np.ndarray, among: Sequence, origin, sentence) -> 
 def variants(q: Question, index, standing: np.ndarray, c, sims: np.ndarray | None = None,  # noqa: ANN001
              shown: Sequence = (), retrieved: Sequence = (), words=None) -> dict:  # noqa: ANN001
     """The measures of one checked sentence that were tried and not taken (README, steps 5 and 11), and with `words`
-    (a WordVectors) step 30's `missing_meaning`."""
+    (a WordVectors) step 30's `missing_meaning` and step 31's `missing_meaning_passage` (a word counts as missing only
+    where the whole passage lacks it), with the word each is of."""
     if c.support is None or c.origin is None:
         return {"claim_coverage_soft": 0.0, "q_standing": None, "q_standing_ctx": None}
     context = context_of(index, c.origin, c.support.sentence)
@@ -394,7 +395,11 @@ def variants(q: Question, index, standing: np.ndarray, c, sims: np.ndarray | Non
            "q_standing": question_standing(index, standing, c.origin, c.support.sentence, False),
            "q_standing_ctx": question_standing(index, standing, c.origin, c.support.sentence, True)}
     if words is not None:  # README step 30 (scripts/annotate_meaning.py adds it to rows made before)
-        out["missing_meaning"] = round(missing_meaning(q.text, context, words), 4)
+        passage = f"{context}\n{passage_text(c.origin)}"
+        out["claim_passage"] = passage_text(c.origin)
+        for key, present in (("", None), ("_passage", passage)):  # step 31: a word missing from the whole passage
+            word, cosine = weakest_word(q.text, context, words, present)
+            out[f"missing_meaning{key}"], out[f"missing_word{key}"] = round(cosine, 4), word
     if sims is not None:
         out["q_margin_shown"], out["q_rank_shown"] = local_margin(index, sims, shown, c.origin, c.support.sentence)
         out["q_margin_hits"], out["q_rank_hits"] = local_margin(index, sims, retrieved, c.origin, c.support.sentence)

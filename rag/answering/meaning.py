@@ -34,18 +34,22 @@ def missing_words(question: str, context: str) -> list[str]:
     """The question's own words (tokenize: stopwords out) of MIN_WORD_CHARS or more that ask for nothing and are not
     in `context`, in the question's order. Not in it means neither among its words nor written in it: jieba splits an
     unknown name one way in a short question and another inside a longer sentence (侯活 of 侯活·韦比), and a name the
-    context holds is not missing (round 25's first feature counted only words; README step 30)."""
+    context holds is not missing (round 25's first feature counted only words; README step 30). Where the words are
+    looked for may be wider than where their meaning is (`weakest_word`'s `present`: the whole passage, step 31)."""
     have = token_set(context)
     text = unicodedata.normalize("NFKC", context).lower()  # as tokenize folds the question's words
     return [w for w in dict.fromkeys(tokenize(question))
             if len(w) >= MIN_WORD_CHARS and not INTERROGATIVE.search(w) and w not in have and w not in text]
 
 
-def weakest_word(question: str, context: str, embed: Callable[[Sequence[str]], np.ndarray]) -> tuple[str, float]:
-    """The question's missing word (`missing_words`) whose best cosine with a word of `context` is the lowest, and that
-    cosine; ("", 1.0) when no word is missing, (the first, 0.0) when the context has no word. `embed` maps words to
-    L2-normalized vectors, one row each."""
-    words = missing_words(question, context)
+def weakest_word(question: str, context: str, embed: Callable[[Sequence[str]], np.ndarray],
+                 present: str | None = None) -> tuple[str, float]:
+    """The question's word missing from `present` (`missing_words`; default: `context`) whose best cosine with a word of
+    `context` is the lowest, and that cosine; ("", 1.0) when no word is missing, (the first, 0.0) when the context has
+    no word. `embed` maps words to L2-normalized vectors, one row each. With `present` the whole passage, a subject it
+    names once, away from the answer's sentence, is not missing (README step 31); the meaning is still read beside
+    the answer."""
+    words = missing_words(question, context if present is None else present)
     if not words:
         return "", 1.0
     ours = list(dict.fromkeys(tokenize(context)))
@@ -64,9 +68,10 @@ def as_asked(word: str, question: str) -> str:
     return shown[i:i + len(word)] if i >= 0 and len(shown.lower()) == len(shown) else word
 
 
-def missing_meaning(question: str, context: str, embed: Callable[[Sequence[str]], np.ndarray]) -> float:
+def missing_meaning(question: str, context: str, embed: Callable[[Sequence[str]], np.ndarray],
+                    present: str | None = None) -> float:
     """`weakest_word`'s cosine: what Policy.min_missing_meaning cuts on."""
-    return weakest_word(question, context, embed)[1]
+    return weakest_word(question, context, embed, present)[1]
 
 
 class WordVectors:

@@ -162,6 +162,15 @@ class Policy:
     min_missing_meaning: float = -math.inf
     meaning_embedder: str = ""  # the embedder's name; with none the cut is never applied
     meaning_fingerprint: str = ""  # ... and its weights' fingerprint, where saved (the same name with other weights: not applied)
+    # Where a question word counts as missing for that cut and the waiver below: "window", not in the support's context
+    # (round 25), or "passage", not anywhere in its passage either (a subject named once, at the top of an encyclopedia
+    # paragraph, is not missing; README step 31). Its meaning is read against the context's words either way.
+    meaning_scope: str = "window"
+    # The claim cut is waived for a Chinese factoid where every question word missing beside the support has a word of
+    # like meaning there: the lowest best cosine (1.0 when none is missing) at least this (inf: never). A paraphrase
+    # (首席财务官 asked, CFO written) keeps its answer; a swapped-in noun finds no near word. Same embedder rule as the
+    # cut. Fitted by scripts/choose_policy.py --meaning-waiver (README step 31) and saved in routes.json.
+    waive_claim_meaning: float = math.inf
     # The pick (prompt.pick_messages): an English question over Chinese text (the extractive answerer's
     # `cross_language`), on the extractive route, is answered with whichever of the extractive answerer's
     # `pick_sentences` best sentences the model picks (its first-token probabilities over "0".."K"), and refused where
@@ -336,24 +345,53 @@ def load_model_score_cut(path: Path = ROUTES_FILE) -> dict:
     return {} if found is None else {"model_min_extractive_score": found[1]}
 
 
-def load_meaning_cut(path: Path = ROUTES_FILE) -> dict:
-    """The saved meaning cut and the embedder its cosines are from, as Policy fields (none when none was fitted:
-    never)."""
-    found = _saved_logit(path, "meaning_cut", "below", "--meaning-cut")
+MEANING_SCOPES = ("window", "passage")
+
+
+def _load_meaning_section(path: Path, section: str, key: str, option: str, field: str) -> dict:
+    """routes.json's `section` of step 30's meaning feature (a cosine at `key`, the embedder its cosines are from and
+    the scope of its missing words) as Policy fields, `field` taking the cosine (none when absent or null)."""
+    found = _saved_logit(path, section, key, option)
     if found is None:
         return {}
-    saved, below = found
-    fix = "Rerun scripts/choose_policy.py --meaning-cut --write, or write meaning_cut: null."
-    if not -1.0 <= below <= 1.0:
-        raise ModelError(f"{path} has meaning_cut below {below!r}: a cosine cut must be from -1 to 1. {fix}")
+    saved, value = found
+    fix = f"Rerun scripts/choose_policy.py {option} --write, or write {section}: null."
+    if not -1.0 <= value <= 1.0:
+        raise ModelError(f"{path} has {section} {key} {value!r}: a cosine must be from -1 to 1. {fix}")
     embedder, fingerprint = saved.get("embedder"), saved.get("fingerprint", "")
     if not isinstance(embedder, str) or not embedder:
-        raise ModelError(f"{path} has meaning_cut {saved!r} without `embedder` (the embedding model its cosines are "
+        raise ModelError(f"{path} has {section} {saved!r} without `embedder` (the embedding model its cosines are "
                          f"from). {fix}")
     if not isinstance(fingerprint, str):
-        raise ModelError(f"{path} has meaning_cut fingerprint {fingerprint!r}: it must be the embedder's weights "
+        raise ModelError(f"{path} has {section} fingerprint {fingerprint!r}: it must be the embedder's weights "
                          f"fingerprint, a string. {fix}")
-    return {"min_missing_meaning": below, "meaning_embedder": embedder, "meaning_fingerprint": fingerprint}
+    scope = saved.get("scope", "window")
+    if scope not in MEANING_SCOPES:
+        raise ModelError(f"{path} has {section} scope {scope!r}: it must be one of {', '.join(MEANING_SCOPES)}. {fix}")
+    return {field: value, "meaning_embedder": embedder, "meaning_fingerprint": fingerprint, "meaning_scope": scope}
+
+
+def load_meaning_cut(path: Path = ROUTES_FILE) -> dict:
+    """The saved meaning cut, the embedder its cosines are from and the scope of its missing words, as Policy fields
+    (none when none was fitted: never)."""
+    return _load_meaning_section(path, "meaning_cut", "below", "--meaning-cut", "min_missing_meaning")
+
+
+def load_meaning_waiver(path: Path = ROUTES_FILE) -> dict:
+    """The saved meaning waiver of the claim cut (README step 31) as Policy fields, as load_meaning_cut."""
+    return _load_meaning_section(path, "meaning_waiver", "at", "--meaning-waiver", "waive_claim_meaning")
+
+
+def load_meaning(path: Path = ROUTES_FILE) -> dict:
+    """The meaning cut and waiver together: one feature, so where both are saved they must read it from the same
+    embedder and scope."""
+    cut, waiver = load_meaning_cut(path), load_meaning_waiver(path)
+    shared = ("meaning_embedder", "meaning_fingerprint", "meaning_scope")
+    if cut and waiver and any(cut[k] != waiver[k] for k in shared):
+        raise ModelError(f"{path} has meaning_cut and meaning_waiver read from different features "
+                         f"({', '.join(f'{cut[k]!r}/{waiver[k]!r}' for k in shared if cut[k] != waiver[k])}): "
+                         "rerun scripts/choose_policy.py --meaning-waiver --write after --meaning-cut.")
+    return {**cut, **waiver}
 
 
 def load_pick(path: Path = ROUTES_FILE) -> dict:
@@ -388,7 +426,7 @@ def meaning_applies(embedder, policy: Policy) -> bool:  # noqa: ANN001 - any Emb
 AUTO_POLICY = Policy(min_question_coverage=0.4, min_extractive_score=-1.0, extractive_fallback_score=1.0,
                      routes=load_routes(), min_claim_coverage=load_claim_cut(), **load_confidence(),
                      **load_reading(), **load_prefer_extractive(), **load_unsupported_fallback(), **load_pick(),
-                     **load_model_score_cut(), **load_meaning_cut())
+                     **load_model_score_cut(), **load_meaning())
 
 
 @dataclass(frozen=True)
@@ -477,6 +515,15 @@ def context_of(index, hit: Hit, sentence: Sentence) -> str:  # noqa: ANN001 - In
     if not around:
         return f"{hit.chunk.title}\n{sentence.text}"
     return hit.chunk.title + "\n" + "".join(s.text for s in around)
+
+
+def weakest_beside(question: Question, best: Checked, evidence: Evidence, scope: str) -> tuple[str, float]:
+    """Step 30's meaning feature of the kept sentence `best`: the question word missing beside its support (`scope`
+    "window": from its context; "passage": from its whole passage too, README step 31) with the least close word
+    there, and that cosine (meaning.weakest_word; ("", 1.0) when none is missing)."""
+    context = context_of(evidence.index, best.origin, best.support.sentence)  # type: ignore[arg-type,union-attr]
+    present = f"{context}\n{passage_text(best.origin)}" if scope == "passage" else None  # type: ignore[arg-type]
+    return weakest_word(question.text, context, words_of(evidence.embedder), present)
 
 
 def sentence_reading(question: Question, hit: Hit, sentence: Sentence, form: str, index) -> list[dict[str, str]]:  # noqa: ANN001
@@ -691,9 +738,17 @@ class ModelAnswerer:
         # is set, or the claim cut passes and a refusal cut is set ("auto"'s coverage and extractive-score cuts
         # may still refuse after it)
         below_cut = claim < p.min_claim_coverage and (confidence is None or confidence < p.waive_claim_confidence)
+        # step 30's meaning feature of the best kept sentence: read where the waiver may keep an answer below the claim
+        # cut (step 31), and again below only where the meaning cut needs it
+        meaning: tuple[str, float] | None = None
+        measurable = (factoid and kept and not model_refused and not generation.stopped and question.language == "zh"
+                      and (confidence is None or confidence >= p.min_confidence))
+        if measurable and below_cut and not math.isinf(p.waive_claim_meaning) and meaning_applies(evidence.embedder, p):
+            meaning = weakest_beside(question, max(kept, key=lambda c: c.claim_coverage), evidence, p.meaning_scope)
+        waived = meaning is not None and meaning[1] >= p.waive_claim_meaning
         if (factoid and kept and not model_refused and not generation.stopped
                 and (confidence is None or confidence >= p.min_confidence)
-                and (not math.isinf(p.waive_claim_reading) if below_cut else p.min_reading > 0.0)):
+                and (not math.isinf(p.waive_claim_reading) and not waived if below_cut else p.min_reading > 0.0)):
             t_read = time.perf_counter()
             reading = self.read(question, max(kept, key=lambda c: c.claim_coverage), p, control, evidence)
             read_s, asked = time.perf_counter() - t_read, reading is not None
@@ -704,7 +759,9 @@ class ModelAnswerer:
                                        p.waive_claim_confidence if factoid else math.inf,
                                        reading, p.waive_claim_reading if factoid else math.inf,
                                        p.min_reading if factoid else 0.0,
-                                       f"the answer's supporting sentence{READ_WITH[p.reading_form]}")
+                                       f"the answer's supporting sentence{READ_WITH[p.reading_form]}",
+                                       meaning[1] if meaning is not None else None,
+                                       p.waive_claim_meaning if factoid else math.inf)
         answer = compose_checked(question, checked, hits, self.name, analysis.shape) if decision.answer else None
         unsure = answer is not None and factoid and confidence is not None and confidence < p.prefer_extractive_below
         if unsure:
@@ -722,9 +779,9 @@ class ModelAnswerer:
         if (answer is not None and factoid and kept and not answer.refused and answer.answerer == self.name
                 and question.language == "zh" and not math.isinf(p.min_missing_meaning)
                 and meaning_applies(evidence.embedder, p)):  # README step 30
-            best = max(kept, key=lambda c: c.claim_coverage)
-            word, cosine = weakest_word(question.text, context_of(evidence.index, best.origin, best.support.sentence),  # type: ignore[arg-type,union-attr]
-                                        words_of(evidence.embedder))
+            if meaning is None:
+                meaning = weakest_beside(question, max(kept, key=lambda c: c.claim_coverage), evidence, p.meaning_scope)
+            word, cosine = meaning
             if cosine < p.min_missing_meaning:
                 answer = None
                 reason = decide.meaning_missing(as_asked(word, question.text), cosine, p.min_missing_meaning)
@@ -750,6 +807,12 @@ class ModelAnswerer:
         notes = [answer.notice, left_out_notice(checked) if theirs else "", stop_note]
         if answer.refused and not model_refused and checked:
             notes.append(f"The model's answer was withheld: {answer.reason}.")
+        elif not answer.refused and below_cut and waived and answer.answerer == self.name:
+            notes.append(f"Few of the question's words stand beside the sentence this answer stands on ({claim:.2f} of "
+                         f"their weight, below {p.min_claim_coverage:.2f}), but each one missing there has a word of "
+                         f"like meaning there (" + (f"the least close: “{as_asked(meaning[0], question.text)}”, cosine "  # type: ignore[index]
+                                                    f"{meaning[1]:.3f}, at least {p.waive_claim_meaning:.3f}"  # type: ignore[index]
+                                                    if meaning[0] else "none is missing") + ").")  # type: ignore[index]
         elif (not answer.refused and below_cut and reading is not None and reading >= p.waive_claim_reading
               and answer.answerer == self.name):
             notes.append(f"Few of the question's words stand beside the sentence this answer stands on ({claim:.2f} of "

@@ -25,10 +25,15 @@ from rag.answering.model import (
     DEFAULT_POLICY,
     ModelAnswerer,
     context_of,
+    load_meaning,
     load_meaning_cut,
     meaning_applies,
+    weakest_beside,
 )
+from rag.answering.question import Question
+from rag.answering.support import passage_text
 from rag.errors import ModelError
+from rag.tokenize import token_set, tokenize
 from tests.answering.test_confidence import GIVEN, Sure
 from tests.answering.test_english_standing import write_rows
 from tests.answering.test_model_answerer import _script, retrieved
@@ -115,11 +120,11 @@ def test_the_saved_cut_is_read_and_checked(tmp_path):
     assert load_meaning_cut(path) == {}
     path.write_text('{"meaning_cut": {"below": 0.865, "embedder": "multilingual-e5-small"}}', encoding="utf-8")
     assert load_meaning_cut(path) == {"min_missing_meaning": 0.865, "meaning_embedder": "multilingual-e5-small",
-                                      "meaning_fingerprint": ""}
+                                      "meaning_fingerprint": "", "meaning_scope": "window"}  # round 25's: the window
     path.write_text('{"meaning_cut": {"below": 0.865, "embedder": "e", "fingerprint": "e:1"}}', encoding="utf-8")
     assert load_meaning_cut(path)["meaning_fingerprint"] == "e:1"
     path.write_text('{"meaning_cut": {"below": 86.5, "embedder": "e"}}', encoding="utf-8")
-    with pytest.raises(ModelError, match=r"meaning_cut below 86.5: a cosine cut must be from -1 to 1.*--meaning-cut --write"):
+    with pytest.raises(ModelError, match=r"meaning_cut below 86.5: a cosine must be from -1 to 1.*--meaning-cut --write"):
         load_meaning_cut(path)
     path.write_text('{"meaning_cut": {"below": 0.8, "embedder": "e", "fingerprint": 1}}', encoding="utf-8")
     with pytest.raises(ModelError, match=r"meaning_cut fingerprint 1: it must be the embedder's weights fingerprint"):
@@ -248,7 +253,7 @@ def test_choose_policy_takes_the_best_cut_no_fitting_set_loses_more_than_2_point
     # rows recorded without the measure, even some of them: a clear message, not a silent "never" for those rows
     bare = write_rows(tmp_path / "bare.jsonl", [row("answerable", 0.9, True), row("answerable", None, True)])
     with pytest.raises(SystemExit, match=r"bare.jsonl: 1 of its 2 model factoid rows with a kept sentence have no "
-                                         r"missing_meaning; run scripts/annotate_meaning.py"):
+                                         r"missing_meaning; run scripts/study_model.py at this code"):
         cp.main([str(bare), "--meaning-cut"])
     # rows measured with two embedders (or none recorded): which one the cut's cosines are from is unknown
     other = write_rows(tmp_path / "other.jsonl",
@@ -256,3 +261,121 @@ def test_choose_policy_takes_the_best_cut_no_fitting_set_loses_more_than_2_point
     with pytest.raises(SystemExit, match=r"must come from one recorded embedder \(found: multilingual-e5-small e5:test "
                                          r"in .*a.jsonl; bge b in .*other.jsonl\)"):
         cp.main([fits[0], str(other), "--meaning-cut"])
+
+
+def test_a_word_counts_as_missing_only_where_it_is_absent_from_where_it_is_looked_for(monkeypatch):
+    # README step 31: with `present` (the whole passage) a word the passage holds away from the answer is not missing;
+    # the meaning of the words still missing is read against the context's words
+    monkeypatch.setattr("rag.answering.meaning.tokenize", lambda text: text.split())
+    assert weakest_word("首席 视网膜", "cfo 毛利", embed) == pytest.approx(("视网膜", 0.6))
+    assert weakest_word("首席 视网膜", "cfo 毛利", embed, present="cfo 毛利 视网膜") == pytest.approx(("首席", 0.96))
+    assert weakest_word("首席 视网膜", "cfo 毛利", embed, present="cfo 毛利 视网膜 首席") == ("", 1.0)
+    assert missing_meaning("首席 视网膜", "cfo 毛利", embed, "视网膜") == pytest.approx(0.96)
+
+
+def test_the_passage_scope_finds_a_word_its_passage_names_away_from_the_answer(fake_engine):
+    answerer, q, hits, evidence = ask(fake_engine, -math.inf)
+    run = answerer.run(q, hits, evidence, Control())
+    best = max((c for c in run.checked if c.kept), key=lambda c: c.claim_coverage)
+    context = context_of(evidence.index, best.origin, best.support.sentence)
+    # a word of the passage that the window around the answer's sentence lacks
+    away = next(w for w in tokenize(passage_text(best.origin)) if len(w) >= 3 and w not in token_set(context)
+                and w not in context.lower())
+    asked = Question.make(f"{away}的纯利是多少？")
+    assert {away, "纯利"} <= set(missing_words(asked.text, context))  # the window lacks both
+    assert away not in missing_words(asked.text, f"{context}\n{passage_text(best.origin)}")
+    assert weakest_beside(asked, best, evidence, "passage")[0] == "纯利"  # only 纯利 is missing from the passage
+
+
+def test_the_meaning_waiver_keeps_an_answer_below_the_claim_cut_where_every_missing_word_has_a_near_word(fake_engine):
+    answerer, q, hits, evidence = ask(fake_engine, -math.inf)
+    run = answerer.run(q, hits, evidence, Control())
+    best = max((c for c in run.checked if c.kept), key=lambda c: c.claim_coverage)
+    _, cosine = weakest_beside(q, best, evidence, "window")
+    strict = replace(answerer.policy, min_claim_coverage=best.claim_coverage + 0.01)  # the claim cut refuses it
+    refused = ModelAnswerer(answerer.generator, answerer.extractive, strict, "auto").answer(q, hits, evidence)
+    assert refused.refused and "of the question's word weight, below" in refused.reason
+    waived = ModelAnswerer(answerer.generator, answerer.extractive, replace(strict, waive_claim_meaning=cosine),
+                           "auto").answer(q, hits, evidence)
+    assert (waived.text, waived.refused) == (REPLY, False)
+    assert (f"but each one missing there has a word of like meaning there (the least close: “纯利”, cosine {cosine:.3f}, "
+            f"at least {cosine:.3f})") in waived.notice
+    above = replace(strict, waive_claim_meaning=cosine + 0.001)
+    assert ModelAnswerer(answerer.generator, answerer.extractive, above, "auto").answer(q, hits, evidence).refused
+    # another embedder's cosines: no waiver
+    other = replace(strict, waive_claim_meaning=cosine, meaning_embedder="multilingual-e5-small")
+    assert ModelAnswerer(answerer.generator, answerer.extractive, other, "auto").answer(q, hits, evidence).refused
+
+
+def test_the_saved_waiver_is_read_and_must_share_the_cuts_feature(tmp_path):
+    path = tmp_path / "routes.json"
+    cut = '"meaning_cut": {"below": 0.86, "embedder": "e", "fingerprint": "e:1", "scope": "passage"}'
+    path.write_text("{" + cut + ', "meaning_waiver": {"at": 0.93, "embedder": "e", "fingerprint": "e:1", '
+                    '"scope": "passage"}}', encoding="utf-8")
+    assert load_meaning(path) == {"min_missing_meaning": 0.86, "waive_claim_meaning": 0.93, "meaning_embedder": "e",
+                                  "meaning_fingerprint": "e:1", "meaning_scope": "passage"}
+    path.write_text("{" + cut + ', "meaning_waiver": null}', encoding="utf-8")
+    assert load_meaning(path)["meaning_scope"] == "passage" and "waive_claim_meaning" not in load_meaning(path)
+    path.write_text("{" + cut + ', "meaning_waiver": {"at": 0.93, "embedder": "e", "fingerprint": "e:1"}}',
+                    encoding="utf-8")
+    with pytest.raises(ModelError, match=r"read from different features \('passage'/'window'\).*--meaning-waiver"):
+        load_meaning(path)
+    path.write_text('{"meaning_waiver": {"at": 0.93, "embedder": "e", "scope": "sentence"}}', encoding="utf-8")
+    with pytest.raises(ModelError, match=r"meaning_waiver scope 'sentence': it must be one of window, passage"):
+        load_meaning(path)
+    path.write_text('{"meaning_waiver": {"at": 1.5, "embedder": "e"}}', encoding="utf-8")
+    with pytest.raises(ModelError, match=r"meaning_waiver at 1.5: a cosine must be from -1 to 1.*--meaning-waiver"):
+        load_meaning(path)
+
+
+def test_choose_policy_simulates_the_waiver_and_the_passage_scope():
+    cp = _script("choose_policy")
+    # a paraphrase below the claim cut (0.3, routes.json): refused, unless the waiver keeps it
+    para = row("answerable", 0.93, True)
+    para["checked"][0] = {**para["checked"][0], "claim_coverage": 0.1, "missing_meaning_passage": 0.97}
+    assert cp.meaning_cut(para, -math.inf, "window", math.inf) == (True, "")
+    assert cp.meaning_cut(para, -math.inf, "window", 0.93) == (False, "2018年")
+    assert cp.meaning_cut(para, -math.inf, "window", 0.94) == (True, "")
+    assert cp.meaning_cut(para, -math.inf, "passage", 0.94) == (False, "2018年")  # the passage's feature: 0.97
+    assert cp.meaning_cut(para, 0.95, "passage", 0.94) == (False, "2018年")
+    assert cp.meaning_cut(para, 0.95, "window", 0.90) == (True, "")  # waived, then refused by the cut
+    assert cp.waive_by_meaning({**para, "tags": ["en"]}, 0.9, "window") == {**para, "tags": ["en"]}  # English: not
+    # the scope a cut reads
+    assert cp.missing_meaning_of(para, "passage") == 0.97 and cp.missing_meaning_of(para) == 0.93
+
+
+def test_choose_policy_compares_the_scopes_and_fits_the_waiver(tmp_path, capsys):
+    cp = _script("choose_policy")
+
+    def scoped(kind: str, window: float, passage: float, right: bool, claim: float = 1.0) -> dict:
+        r = row(kind, window, right)
+        r["checked"][0] = {**r["checked"][0], "missing_meaning_passage": passage, "claim_coverage": claim}
+        return r
+
+    # the window refuses a right answer whose subject is named away from it (0.80 in the window, 1.0 in the passage):
+    # the passage scope keeps it and still refuses the swap (0.80 either way)
+    fit = [scoped("answerable", 0.80, 1.0, True), scoped("answerable", 0.95, 0.95, True),
+           scoped("unanswerable", 0.80, 0.80, False)]
+    path = str(write_rows(tmp_path / "fit.jsonl", fit))
+    saved = tmp_path / "routes.json"
+    saved.write_text('{"routes": {"factoid/zh": "model"}}', encoding="utf-8")
+    assert cp.main([path, "--meaning-cut", "--meaning-scope", "both", "--write", str(saved)]) == 0
+    out = capsys.readouterr().out
+    # window: 0.85 refuses a right answer (loses 50 points: not guarded), so never, 50.00; passage: 0.85, 100.00
+    assert "scope window: best guarded cut -inf, balanced 50.00 (never 50.00)" in out
+    assert "scope passage: best guarded cut 0.85, balanced 100.00 (never 50.00)" in out and "scope taken: passage" in out
+    section = json.loads(saved.read_text(encoding="utf-8"))["meaning_cut"]
+    assert (section["below"], section["scope"]) == (0.85, "passage")
+    # the waiver: a paraphrase below the claim cut whose missing word has a near word (0.93) is kept at 0.93 or below;
+    # a swap below the cut (0.89) is kept too from 0.89 down: 0.9-0.93 keep the one, not the other
+    para = [scoped("answerable", 0.93, 0.93, True, claim=0.1), scoped("unanswerable", 0.89, 0.89, False, claim=0.1)]
+    path = str(write_rows(tmp_path / "para.jsonl", para))
+    saved.write_text('{"routes": {"factoid/zh": "model"}}', encoding="utf-8")
+    assert cp.main([path, "--meaning-waiver", "--write", str(saved)]) == 0
+    out = capsys.readouterr().out
+    assert "| inf | 50.00 | yes | 0.0 / 100.0 / 100.0 |" in out and "| 0.93 | 100.00 | yes | 100.0 / 100.0 / 0.0 |" in out
+    assert "| 0.89 | 50.00 | yes | 100.0 / 0.0 / 0.0 |" in out
+    assert ("chosen: waive the claim cut for the model's own answer where every missing question word's meaning is at "
+            "least 0.93 (balanced 100.00 against 50.00 never; needs 0.5): taken") in out  # ties: the higher
+    section = json.loads(saved.read_text(encoding="utf-8"))["meaning_waiver"]
+    assert (section["at"], section["embedder"], section["scope"]) == (0.93, "multilingual-e5-small", "window")
