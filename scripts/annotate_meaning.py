@@ -1,5 +1,7 @@
 """Adds `missing_meaning` (rag/answering/meaning.py, README step 30) to every checked sentence of study rows made
 before scripts/study_model.py recorded it, from the claim context each row already holds: no model call, no index.
+Where a row records the passage too (`claim_passage`, rows made since round 26) it measures step 31's
+`missing_meaning_passage` as well; either is measured again at this code (round 26's correction of missing_words).
 
     python scripts/annotate_meaning.py artifacts/r24/study-*.jsonl --out-dir artifacts/r25
 
@@ -16,17 +18,25 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rag.answering.meaning import WordVectors, missing_meaning  # noqa: E402
+from rag.answering.meaning import WordVectors, weakest_word  # noqa: E402
 from rag.config import Config  # noqa: E402
 from rag.embedding import load_embedder  # noqa: E402
 
 
 def annotate(row: dict, words: WordVectors) -> dict:
-    """The row with `missing_meaning` on each checked sentence that records its claim context, and the embedder the
-    cosines are from (`meaning_embedder`: name and weights' fingerprint, which choose_policy.py --meaning-cut saves)."""
+    """The row with `missing_meaning` (and `missing_meaning_passage` where the passage is recorded), with the word each
+    is of, on each checked sentence that records its claim context, and the embedder the cosines are from
+    (`meaning_embedder`: name and weights' fingerprint, which choose_policy.py --meaning-cut saves)."""
     for c in row.get("checked") or []:
-        if c.get("claim_context") is not None:
-            c["missing_meaning"] = round(missing_meaning(row["question"], c["claim_context"], words), 4)
+        context = c.get("claim_context")
+        if context is None:
+            continue
+        scopes = [("", None)]
+        if c.get("claim_passage") is not None:  # as scripts/study_model.py measures it
+            scopes.append(("_passage", f"{context}\n{c['claim_passage']}"))
+        for key, present in scopes:
+            word, cosine = weakest_word(row["question"], context, words, present)
+            c[f"missing_meaning{key}"], c[f"missing_word{key}"] = round(cosine, 4), word
     row["meaning_embedder"] = {"name": words.embedder.name, "fingerprint": words.embedder.fingerprint}
     return row
 

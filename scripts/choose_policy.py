@@ -1050,7 +1050,9 @@ def meaning_main(fit_paths: list[Path], report_paths: list[Path], write: Path | 
     print(f"scope taken: {scope}\n")
     return guarded_cut_main(fit_paths, report_paths, fits, MEANING_GRID, found[scope][1],
                             "where a missing question word's meaning is below", "meaning_cut", "--meaning-cut", write,
-                            {"embedder": embedder["name"], "fingerprint": embedder["fingerprint"], "scope": scope})
+                            {"embedder": embedder["name"], "fingerprint": embedder["fingerprint"], "scope": scope,
+                             "scope_chosen_from": ", ".join(f"{sc} {found[sc][0]:.2f}" for sc in scopes)
+                             + f" (the best guarded balanced rate; the passage on a tie within {MEANING_SCOPE_TIE:g})"})
 
 
 # README step 31: the meaning waiver of the claim cut, over WAIVER_GRID (1.0: only where no question word is missing),

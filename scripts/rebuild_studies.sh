@@ -1,8 +1,8 @@
 #!/bin/bash
 # Rebuild the study sets that the "auto" cuts are fitted on and reported with (README, "How auto was chosen",
-# step 29: the eleven pooled files, and the CMRC studies of steps 29 and 30), at the current code, from the committed replies and
+# step 29: the eleven pooled files, and the CMRC studies of steps 29, 30 and 31), at the current code, from the committed replies and
 # readings in eval/replies/ (no model call where they hold every prompt; a missing one is made live and appended
-# to the cache). About 60 minutes on 2 cores. Usage: scripts/rebuild_studies.sh [OUT_DIR] (default artifacts/studies)
+# to the cache). About 60 minutes on 2 cores (25 on an AVX-512 one). Usage: scripts/rebuild_studies.sh [OUT_DIR] (default artifacts/studies)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-artifacts/studies}
@@ -36,10 +36,12 @@ run drcd-test-d --dataset "$D/drcd_test.json" --t2s --skip 520 $S
 run drcd-test-e --dataset "$D/drcd_test.json" --t2s --skip 760 $S
 run cmrc-400 --dataset "$D/cmrc2018_dev.json" --skip 400 $S
 run cmrc-170 --dataset "$D/cmrc2018_dev.json" --skip 170 --questions 50 --absent 30 --adversarial 30 --noun-swaps 30
+run cmrc-620 --dataset "$D/cmrc2018_dev.json" --skip 620 $S
 for s in drcd-dev-a drcd-dev-c drcd-test; do
   cat "$OUT/study-$s.jsonl" "$OUT/study-$s-unstated.jsonl" > "$OUT/study-$s-with-unstated.jsonl"
 done
 echo "$(date +%T) done. The pool of step 29:"
 echo "  $OUT/study-{drcd-dev-a-with-unstated,article-dev,drcd-dev-a-para,drcd-dev-c-with-unstated,drcd-dev-c-para,drcd-test-d,drcd-dev-b,drcd-test-with-unstated,drcd-test-para,drcd-test-fresh,drcd-test-e}.jsonl"
-echo "  held out: $OUT/study-cmrc-400.jsonl (step 29; reported again in step 30), $OUT/study-cmrc-170.jsonl (step 30)"
-echo "  (rows made at this code record step 30's missing_meaning: no scripts/annotate_meaning.py needed)"
+echo "  held out: $OUT/study-cmrc-400.jsonl (step 29; reported again in steps 30-31), $OUT/study-cmrc-170.jsonl (step 30),"
+echo "  $OUT/study-cmrc-620.jsonl (step 31)"
+echo "  (rows made at this code record steps 30-31's missing_meaning and missing_meaning_passage: no scripts/annotate_meaning.py needed)"

@@ -26,7 +26,7 @@ from rag.tokenize import token_set, tokenize
 
 # Words that ask rather than name (Chinese interrogatives): what the answer fills in, not something the support
 # must hold. General question words, not words of any QA set.
-INTERROGATIVE = re.compile(r"[哪何谁几]|什么|甚么|多少|多久|多长")
+INTERROGATIVE = re.compile(r"哪一|[哪何谁几]|什么|甚么|多少|多久|多长")  # 哪一 (哪一年): the 一 asks too (round 26)
 MIN_WORD_CHARS = 2  # single characters (里, 用) match too much of any context to mean anything
 
 
@@ -38,8 +38,19 @@ def missing_words(question: str, context: str) -> list[str]:
     looked for may be wider than where their meaning is (`weakest_word`'s `present`: the whole passage, step 31)."""
     have = token_set(context)
     text = unicodedata.normalize("NFKC", context).lower()  # as tokenize folds the question's words
+    asked = unicodedata.normalize("NFKC", question).lower()
     return [w for w in dict.fromkeys(tokenize(question))
-            if len(w) >= MIN_WORD_CHARS and not INTERROGATIVE.search(w) and w not in have and w not in text]
+            if len(w) >= MIN_WORD_CHARS and not INTERROGATIVE.search(w) and not asking(w, asked)
+            and w not in have and w not in text]
+
+
+def asking(word: str, question: str) -> bool:
+    """Whether every place `word` stands in `question` (both folded) overlaps an interrogative: jieba's search mode
+    gives 少年 out of 多少年来 and 一年 out of 哪一年, pieces of what the question asks, not names of what it is about
+    (round 26's correction, README step 31)."""
+    spans = [m.span() for m in INTERROGATIVE.finditer(question)]
+    starts = [i for i in range(len(question)) if question.startswith(word, i)]
+    return bool(starts) and all(any(i < end and start < i + len(word) for start, end in spans) for i in starts)
 
 
 def weakest_word(question: str, context: str, embed: Callable[[Sequence[str]], np.ndarray],
