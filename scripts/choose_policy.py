@@ -965,7 +965,8 @@ def guarded_cut_main(fit_paths: list[Path], report_paths: list[Path], fits: list
     Prints the fitting table, the choice (`does` what, `rule` where) and the rates before and after on every set; with
     `write` saves it in routes.json's `section` at `key` (with `saved_with`; null when not taken)."""
     best, chosen, base, fit_rates, guarded = guarded_choice(fits, grid, decide_row, never)
-    fit_table([f"{does.split()[0]} at", "balanced", f"no set loses > {MAX_ANSWERABLE_LOSS:g}"], fit_paths,
+    fit_table(["refuse below" if never < 0 else f"{does.split()[0]} at", "balanced",
+               f"no set loses > {MAX_ANSWERABLE_LOSS:g}"], fit_paths,
               [([f"{b:g}", f"{mean_balanced(fit_rates(b)):.2f}", "yes" if guarded(b) else "no"], fit_rates(b))
                for b in grid])
     gain = chosen - base
@@ -1048,6 +1049,11 @@ def meaning_main(fit_paths: list[Path], report_paths: list[Path], write: Path | 
     scope = max(scopes, key=lambda sc: (round(found[sc][0] + (MEANING_SCOPE_TIE if sc == "passage" else 0.0), 6),
                                         sc == "passage"))
     print(f"scope taken: {scope}\n")
+    if write is not None and json.loads(write.read_text(encoding="utf-8")).get("meaning_waiver") is not None:
+        saved = json.loads(write.read_text(encoding="utf-8"))
+        saved["meaning_waiver"] = None  # fitted with the old cut (and maybe another scope): fit it again after this
+        write.write_text(json.dumps(saved, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        print(f"{write}: meaning_waiver set to null (it was fitted with the old cut); rerun --meaning-waiver --write")
     return guarded_cut_main(fit_paths, report_paths, fits, MEANING_GRID, found[scope][1],
                             "where a missing question word's meaning is below", "meaning_cut", "--meaning-cut", write,
                             {"embedder": embedder["name"], "fingerprint": embedder["fingerprint"], "scope": scope,
@@ -1056,7 +1062,8 @@ def meaning_main(fit_paths: list[Path], report_paths: list[Path], write: Path | 
 
 
 # README step 31: the meaning waiver of the claim cut, over WAIVER_GRID (1.0: only where no question word is missing),
-# chosen by the same objective, guard and gain, ties the higher (it waives less); written before the fit.
+# chosen by the same objective, guard and gain, ties the higher (it waives less); written before the fit. It is fitted
+# last: the other fits here read rows without it (`waive_by_meaning` is applied by `meaning_cut`, hence `shipped`, only).
 WAIVER_GRID = [float("inf"), 0.88, 0.89, 0.9, 0.91, 0.92, 0.93, 0.94, 0.95, 1.0]
 
 
@@ -1067,9 +1074,10 @@ def meaning_waiver_main(fit_paths: list[Path], report_paths: list[Path], write: 
     fits = [load_rows(p) for p in fit_paths]
     scope = AUTO_POLICY.meaning_scope
     embedder = meaning_provenance(fit_paths, fits, (scope,))
-    if AUTO_POLICY.meaning_embedder and embedder["name"] != AUTO_POLICY.meaning_embedder:
-        raise SystemExit(f"the rows' cosines are {embedder['name']}'s, the saved meaning cut's "
-                         f"{AUTO_POLICY.meaning_embedder}'s: refit the cut on these rows first")
+    cut = (AUTO_POLICY.meaning_embedder, AUTO_POLICY.meaning_fingerprint)
+    if cut[0] and (embedder["name"], embedder["fingerprint"]) != cut:
+        raise SystemExit(f"the rows' cosines are from {embedder['name']} {embedder['fingerprint']}, the saved meaning "
+                         f"cut's from {cut[0]} {cut[1]}: refit the cut on these rows first (--meaning-cut --write)")
 
     def decide_row(row: dict, at: float) -> tuple[bool, str]:
         return meaning_cut(row, AUTO_POLICY.min_missing_meaning, scope, at)

