@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rag.answering.meaning import WordVectors, weakest_word  # noqa: E402
+from rag.answering.meaning import WordVectors, weakest_in  # noqa: E402
 from rag.config import Config  # noqa: E402
 from rag.embedding import load_embedder  # noqa: E402
 
@@ -31,11 +31,9 @@ def annotate(row: dict, words: WordVectors) -> dict:
         context = c.get("claim_context")
         if context is None:
             continue
-        scopes = [("", None)]
-        if c.get("claim_passage") is not None:  # as scripts/study_model.py measures it
-            scopes.append(("_passage", f"{context}\n{c['claim_passage']}"))
-        for key, present in scopes:
-            word, cosine = weakest_word(row["question"], context, words, present)
+        scopes = [("", "window")] + ([("_passage", "passage")] if c.get("claim_passage") is not None else [])
+        for key, scope in scopes:  # as scripts/study_model.py measures them
+            word, cosine = weakest_in(row["question"], context, c.get("claim_passage") or "", words, scope)
             c[f"missing_meaning{key}"], c[f"missing_word{key}"] = round(cosine, 4), word
     row["meaning_embedder"] = {"name": words.embedder.name, "fingerprint": words.embedder.fingerprint}
     return row

@@ -1049,8 +1049,8 @@ def meaning_main(fit_paths: list[Path], report_paths: list[Path], write: Path | 
     scope = max(scopes, key=lambda sc: (round(found[sc][0] + (MEANING_SCOPE_TIE if sc == "passage" else 0.0), 6),
                                         sc == "passage"))
     print(f"scope taken: {scope}\n")
-    if write is not None and json.loads(write.read_text(encoding="utf-8")).get("meaning_waiver") is not None:
-        saved = json.loads(write.read_text(encoding="utf-8"))
+    saved = json.loads(write.read_text(encoding="utf-8")) if write is not None else {}
+    if saved.get("meaning_waiver") is not None:
         saved["meaning_waiver"] = None  # fitted with the old cut (and maybe another scope): fit it again after this
         write.write_text(json.dumps(saved, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         print(f"{write}: meaning_waiver set to null (it was fitted with the old cut); rerun --meaning-waiver --write")

@@ -47,7 +47,7 @@ from rag.answering.confidence import STATISTICS, token_confidence
 from rag.answering.extractive import ExtractiveAnswerer
 from rag.answering.features import coverage, question_terms
 from rag.answering.generation import Control, Generation
-from rag.answering.meaning import weakest_word, words_of
+from rag.answering.meaning import weakest_in, words_of
 from rag.answering.model import (
     DEFAULT_POLICY,
     ModelAnswerer,
@@ -395,10 +395,9 @@ def variants(q: Question, index, standing: np.ndarray, c, sims: np.ndarray | Non
            "q_standing": question_standing(index, standing, c.origin, c.support.sentence, False),
            "q_standing_ctx": question_standing(index, standing, c.origin, c.support.sentence, True)}
     if words is not None:  # README step 30 (scripts/annotate_meaning.py adds it to rows made before)
-        passage = f"{context}\n{passage_text(c.origin)}"
-        out["claim_passage"] = passage_text(c.origin)
-        for key, present in (("", None), ("_passage", passage)):  # step 31: a word missing from the whole passage
-            word, cosine = weakest_word(q.text, context, words, present)
+        out["claim_passage"] = passage = passage_text(c.origin)
+        for key, scope in (("", "window"), ("_passage", "passage")):  # step 31: a word missing from the whole passage
+            word, cosine = weakest_in(q.text, context, passage, words, scope)
             out[f"missing_meaning{key}"], out[f"missing_word{key}"] = round(cosine, 4), word
     if sims is not None:
         out["q_margin_shown"], out["q_rank_shown"] = local_margin(index, sims, shown, c.origin, c.support.sentence)

@@ -74,6 +74,17 @@ def weakest_word(question: str, context: str, embed: Callable[[Sequence[str]], n
     return words[i], float(best[i])
 
 
+SCOPES = ("window", "passage")  # where a question word is looked for (Policy.meaning_scope, README step 31)
+
+
+def weakest_in(question: str, context: str, passage: str, embed: Callable[[Sequence[str]], np.ndarray],
+               scope: str) -> tuple[str, float]:
+    """`weakest_word` in `scope`: "window", a word is missing where `context` (the support, its neighbours and the
+    title) lacks it; "passage", where the whole `passage` lacks it too (README step 31). The meaning is read against
+    the context's words either way. The product, the studies and annotate_meaning.py all measure it here."""
+    return weakest_word(question, context, embed, f"{context}\n{passage}" if scope == "passage" else None)
+
+
 def as_asked(word: str, question: str) -> str:
     """`word` (folded by tokenize: NFKC, lower-cased) as the question writes it (Wink, not wink), for messages."""
     shown = unicodedata.normalize("NFKC", question)

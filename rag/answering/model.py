@@ -38,7 +38,7 @@ from rag.answering.context import Excerpt, select_excerpts, whole_sentences
 from rag.answering.extractive import Analysis, ExtractiveAnswerer
 from rag.answering.features import QuestionTerms, coverage, question_terms
 from rag.answering.generation import Control, Generation, GenerationFailed, Generator
-from rag.answering.meaning import as_asked, weakest_word, words_of
+from rag.answering.meaning import SCOPES, as_asked, weakest_in, words_of
 from rag.answering.prompt import (
     PICK_SYSTEMS,
     READING,
@@ -345,9 +345,6 @@ def load_model_score_cut(path: Path = ROUTES_FILE) -> dict:
     return {} if found is None else {"model_min_extractive_score": found[1]}
 
 
-MEANING_SCOPES = ("window", "passage")
-
-
 def _load_meaning_section(path: Path, section: str, key: str, option: str, field: str) -> dict:
     """routes.json's `section` of step 30's meaning feature (a cosine at `key`, the embedder its cosines are from and
     the scope of its missing words) as Policy fields, `field` taking the cosine (none when absent or null)."""
@@ -366,8 +363,8 @@ def _load_meaning_section(path: Path, section: str, key: str, option: str, field
         raise ModelError(f"{path} has {section} fingerprint {fingerprint!r}: it must be the embedder's weights "
                          f"fingerprint, a string. {fix}")
     scope = saved.get("scope", "window")
-    if scope not in MEANING_SCOPES:
-        raise ModelError(f"{path} has {section} scope {scope!r}: it must be one of {', '.join(MEANING_SCOPES)}. {fix}")
+    if scope not in SCOPES:
+        raise ModelError(f"{path} has {section} scope {scope!r}: it must be one of {', '.join(SCOPES)}. {fix}")
     return {field: value, "meaning_embedder": embedder, "meaning_fingerprint": fingerprint, "meaning_scope": scope}
 
 
@@ -523,8 +520,7 @@ def weakest_beside(question: Question, best: Checked, evidence: Evidence, scope:
     "window": from its context; "passage": from its whole passage too, README step 31) with the least close word
     there, and that cosine (meaning.weakest_word; ("", 1.0) when none is missing)."""
     context = context_of(evidence.index, best.origin, best.support.sentence)  # type: ignore[arg-type,union-attr]
-    present = f"{context}\n{passage_text(best.origin)}" if scope == "passage" else None  # type: ignore[arg-type]
-    return weakest_word(question.text, context, words_of(evidence.embedder), present)
+    return weakest_in(question.text, context, passage_text(best.origin), words_of(evidence.embedder), scope)  # type: ignore[arg-type]
 
 
 def sentence_reading(question: Question, hit: Hit, sentence: Sentence, form: str, index) -> list[dict[str, str]]:  # noqa: ANN001

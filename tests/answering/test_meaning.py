@@ -283,15 +283,20 @@ def test_a_word_counts_as_missing_only_where_it_is_absent_from_where_it_is_looke
     assert missing_meaning("首席 视网膜", "cfo 毛利", embed, "视网膜") == pytest.approx(0.96)
 
 
-def test_the_passage_scope_finds_a_word_its_passage_names_away_from_the_answer(fake_engine):
-    answerer, q, hits, evidence = ask(fake_engine, -math.inf)
+def asked_away(engine):  # noqa: ANN001, ANN201
+    """The kept sentence QUESTION's answer stands on, its evidence and context, a word its passage names away from that
+    sentence (outside the window), and QUESTION asked about that word: the two scopes differ on it."""
+    answerer, q, hits, evidence = ask(engine, -math.inf)
     run = answerer.run(q, hits, evidence, Control())
     best = max((c for c in run.checked if c.kept), key=lambda c: c.claim_coverage)
     context = context_of(evidence.index, best.origin, best.support.sentence)
-    # a word of the passage that the window around the answer's sentence lacks
     away = next(w for w in tokenize(passage_text(best.origin)) if len(w) >= 3 and w not in token_set(context)
                 and w not in context.lower())
-    asked = Question.make(f"{away}的纯利是多少？")
+    return best, evidence, context, away, Question.make(f"{away}的纯利是多少？")
+
+
+def test_the_passage_scope_finds_a_word_its_passage_names_away_from_the_answer(fake_engine):
+    best, evidence, context, away, asked = asked_away(fake_engine)
     assert {away, "纯利"} <= set(missing_words(asked.text, context))  # the window lacks both
     assert away not in missing_words(asked.text, f"{context}\n{passage_text(best.origin)}")
     assert weakest_beside(asked, best, evidence, "passage")[0] == "纯利"  # only 纯利 is missing from the passage
@@ -444,13 +449,7 @@ def test_annotate_meaning_measures_both_scopes_again_from_the_recorded_context_a
 
 def test_study_model_records_both_scopes_as_the_product_measures_them(fake_engine):
     sm = _script("study_model")
-    answerer, q, hits, evidence = ask(fake_engine, -math.inf)
-    run = answerer.run(q, hits, evidence, Control())
-    best = max((c for c in run.checked if c.kept), key=lambda c: c.claim_coverage)
-    context = context_of(evidence.index, best.origin, best.support.sentence)
-    away = next(w for w in tokenize(passage_text(best.origin)) if len(w) >= 3 and w not in token_set(context)
-                and w not in context.lower())
-    asked = Question.make(f"{away}的纯利是多少？")  # the two scopes differ on it (the window also lacks `away`)
+    best, evidence, _, _, asked = asked_away(fake_engine)  # the two scopes differ on it (the window also lacks `away`)
     standing = np.zeros(len(evidence.index.sentence_vectors), dtype=np.float32)
     out = sm.variants(asked, evidence.index, standing, best, words=words_of(evidence.embedder))
     assert out["claim_passage"] == passage_text(best.origin)
