@@ -2,6 +2,8 @@
 before scripts/study_model.py recorded it, from the claim context each row already holds: no model call, no index.
 Where a row records the passage too (`claim_passage`, rows made since round 26) it measures step 31's
 `missing_meaning_passage` as well; either is measured again at this code (round 26's correction of missing_words).
+Rows made since round 27 record the extractive answer's context and passage too: step 32's `extractive_meaning` and
+`extractive_meaning_passage` are measured again from them.
 
     python scripts/annotate_meaning.py artifacts/r24/study-*.jsonl --out-dir artifacts/r25
 
@@ -35,6 +37,11 @@ def annotate(row: dict, words: WordVectors) -> dict:
         for key, scope in scopes:  # as scripts/study_model.py measures them
             word, cosine = weakest_in(row["question"], context, c.get("claim_passage") or "", words, scope)
             c[f"missing_meaning{key}"], c[f"missing_word{key}"] = round(cosine, 4), word
+    if row.get("extractive_context") is not None:  # rows made since round 27: step 32's feature of the extractive answer
+        for key, scope in (("", "window"), ("_passage", "passage")):
+            word, cosine = weakest_in(row["question"], row["extractive_context"], row.get("extractive_passage") or "",
+                                      words, scope)
+            row[f"extractive_meaning{key}"], row[f"extractive_word{key}"] = round(cosine, 4), word
     row["meaning_embedder"] = {"name": words.embedder.name, "fingerprint": words.embedder.fingerprint}
     return row
 

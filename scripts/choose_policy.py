@@ -35,6 +35,7 @@ import sys
 from pathlib import Path
 
 from rag.answering.confidence import STATISTICS
+from rag.answering.extractive import OPEN_CHARS
 from rag.answering.model import AUTO_POLICY, ROUTES_FILE
 from rag.answering.question import missing_answer_type, question_language
 from rag.answering.routing import route_for
@@ -482,8 +483,9 @@ PREFER_GRID = [0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
 
 def extractive_stands(row: dict) -> bool:
     """The extractive answer may stand in for the model's (ModelAnswerer.checked_extractive): not refused, the
-    question's anchors in its passage, the claim cut beside its sentence."""
-    return not (row["extractive_refused"] or row.get("extractive_missing")
+    question's anchors in its passage, the claim cut beside its sentence, and not stopped by step 32's meaning cut
+    (`extractive_blocked`, marked by `block_by_meaning`)."""
+    return not (row["extractive_refused"] or row.get("extractive_missing") or row.get("extractive_blocked")
                 or (row.get("extractive_claim_coverage") or 0.0) < AUTO_POLICY.min_claim_coverage)
 
 
@@ -903,13 +905,36 @@ def waive_by_meaning(row: dict, at: float, scope: str) -> dict:
     return {**row, "claim_waived": True} if meaning is not None and meaning >= at else row
 
 
-def meaning_cut(row: dict, below: float, scope: str | None = None, waive_at: float | None = None) -> tuple[bool, str]:
+EXTRACTIVE_MEANING_FIELDS = {"window": "extractive_meaning", "passage": "extractive_meaning_passage"}  # step 32
+
+
+def extractive_meaning_of(row: dict, scope: str) -> float | None:
+    """Step 32's feature: steps 30-31's meaning feature (`scope`) of the extractive answer's first cited sentence, as
+    study_model.py records it; None where the extractive answerer refused or the row was recorded before round 27."""
+    return row.get(EXTRACTIVE_MEANING_FIELDS[scope])
+
+
+def block_by_meaning(row: dict, below: float, scope: str) -> dict:
+    """The row marked `extractive_blocked` (which `extractive_stands` honours) where step 32's cut stops the extractive
+    answer standing in for the model's answer to a Chinese factoid: its meaning feature (`scope`) below `below` (-inf:
+    never), as ModelAnswerer.checked_extractive decides."""
+    if below == float("-inf") or not model_factoid(row) or question_language(row["question"]) != "zh":
+        return row
+    meaning = extractive_meaning_of(row, scope)
+    return {**row, "extractive_blocked": True} if meaning is not None and meaning < below else row
+
+
+def meaning_cut(row: dict, below: float, scope: str | None = None, waive_at: float | None = None,
+                extractive_below: float | None = None) -> tuple[bool, str]:
     """(refused, answer text) as `score_cut` answers at routes.json's cut, with the meaning waiver at `waive_at`
-    (None: routes.json's), and the model's own Chinese factoid answer (not handed over, not a fallback) refused where a
-    question word missing beside its support has no word of like meaning there: `missing_meaning_of` (`scope`; None:
-    routes.json's) below `below` (README steps 30-31; ModelAnswerer.run's Policy.min_missing_meaning)."""
+    and step 32's cut of the extractive stand-in at `extractive_below` (None: routes.json's), and the model's own
+    Chinese factoid answer (not handed over, not a fallback) refused where a question word missing beside its support
+    has no word of like meaning there: `missing_meaning_of` (`scope`; None: routes.json's) below `below` (README steps
+    30-31; ModelAnswerer.run's Policy.min_missing_meaning)."""
     scope = AUTO_POLICY.meaning_scope if scope is None else scope
     row = waive_by_meaning(row, AUTO_POLICY.waive_claim_meaning if waive_at is None else waive_at, scope)
+    row = block_by_meaning(row, AUTO_POLICY.min_extractive_meaning if extractive_below is None else extractive_below,
+                           scope)
     refused, text = score_cut(row, AUTO_POLICY.model_min_extractive_score)
     if not refused and text != row["extractive"] and model_factoid(row):
         meaning = missing_meaning_of(row, scope)
@@ -1035,14 +1060,15 @@ def meaning_main(fit_paths: list[Path], report_paths: list[Path], write: Path | 
     """Choose Policy.min_missing_meaning on the fitting sets with the saved cuts (the rule above) for each of `scopes`,
     the scope with the best guarded balanced rate (the passage on a tie), report it on the reporting sets, and with
     `write` save it in routes.json with the embedder its cosines are from and its scope (none when not taken). The
-    meaning waiver is held at never while the cut is fitted (step 31 fits it after)."""
+    meaning waiver and step 32's cut of the extractive stand-in are held at never while the cut is fitted (they are
+    fitted after it)."""
     require_model_route(write, "--meaning-cut reads the model's own answers")
     fits = [load_rows(p) for p in fit_paths]
     embedder = meaning_provenance(fit_paths, fits, scopes)
     found = {}
     for scope in scopes:
         def decide_row(row: dict, below: float, scope: str = scope) -> tuple[bool, str]:
-            return meaning_cut(row, below, scope, float("inf"))
+            return meaning_cut(row, below, scope, float("inf"), float("-inf"))
         best, chosen, base, _, _ = guarded_choice(fits, MEANING_GRID, decide_row)
         found[scope] = (chosen, decide_row)
         print(f"scope {scope}: best guarded cut {best:g}, balanced {chosen:.2f} (never {base:.2f})")
@@ -1050,10 +1076,13 @@ def meaning_main(fit_paths: list[Path], report_paths: list[Path], write: Path | 
                                         sc == "passage"))
     print(f"scope taken: {scope}\n")
     saved = json.loads(write.read_text(encoding="utf-8")) if write is not None else {}
-    if saved.get("meaning_waiver") is not None:
-        saved["meaning_waiver"] = None  # fitted with the old cut (and maybe another scope): fit it again after this
+    later = [k for k in ("meaning_waiver", "extractive_meaning_cut") if saved.get(k) is not None]
+    if later:  # fitted with the old cut (and maybe another scope): fit them again after this
+        for k in later:
+            saved[k] = None
         write.write_text(json.dumps(saved, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-        print(f"{write}: meaning_waiver set to null (it was fitted with the old cut); rerun --meaning-waiver --write")
+        print(f"{write}: {' and '.join(later)} set to null (fitted with the old cut); rerun "
+              + " and ".join(f"--{k.replace('_', '-')} --write" for k in later))
     return guarded_cut_main(fit_paths, report_paths, fits, MEANING_GRID, found[scope][1],
                             "where a missing question word's meaning is below", "meaning_cut", "--meaning-cut", write,
                             {"embedder": embedder["name"], "fingerprint": embedder["fingerprint"], "scope": scope,
@@ -1087,6 +1116,124 @@ def meaning_waiver_main(fit_paths: list[Path], report_paths: list[Path], write: 
                             "--meaning-waiver", write,
                             {"embedder": embedder["name"], "fingerprint": embedder["fingerprint"], "scope": scope},
                             never=float("inf"), key="at", does="waive the claim cut for the model's own answer")
+
+
+def extractive_meaning_main(fit_paths: list[Path], report_paths: list[Path], write: Path | None = None) -> int:
+    """Choose Policy.min_extractive_meaning (README step 32) on the fitting sets with the saved cuts (the meaning cut,
+    its scope and its waiver as routes.json has them) over MEANING_GRID, by step 27's objective, guard and gain, report
+    it, and with `write` save it in routes.json beside the cut (none when not taken)."""
+    require_model_route(write, "--extractive-meaning-cut reads the extractive answers standing in for the model's")
+    fits = [load_rows(p) for p in fit_paths]
+    scope = AUTO_POLICY.meaning_scope
+    embedder = meaning_provenance(fit_paths, fits, (scope,))
+    for path, rows in zip(fit_paths, fits, strict=True):
+        bare = sum(extractive_meaning_of(r, scope) is None for r in rows
+                   if model_factoid(r) and not r["extractive_refused"] and question_language(r["question"]) == "zh")
+        if bare:
+            raise SystemExit(f"{path}: {bare} Chinese factoid rows with an extractive answer have no "
+                             f"{EXTRACTIVE_MEANING_FIELDS[scope]}; run scripts/study_model.py at this code "
+                             "(scripts/rebuild_studies.sh)")
+    cut = (AUTO_POLICY.meaning_embedder, AUTO_POLICY.meaning_fingerprint)
+    if cut[0] and (embedder["name"], embedder["fingerprint"]) != cut:
+        raise SystemExit(f"the rows' cosines are from {embedder['name']} {embedder['fingerprint']}, the saved meaning "
+                         f"cut's from {cut[0]} {cut[1]}: refit the cut on these rows first (--meaning-cut --write)")
+
+    def decide_row(row: dict, below: float) -> tuple[bool, str]:
+        return meaning_cut(row, AUTO_POLICY.min_missing_meaning, scope, None, below)
+
+    return guarded_cut_main(fit_paths, report_paths, fits, MEANING_GRID, decide_row,
+                            "where a missing question word's meaning beside it is below", "extractive_meaning_cut",
+                            "--extractive-meaning-cut", write,
+                            {"embedder": embedder["name"], "fingerprint": embedder["fingerprint"], "scope": scope},
+                            does="refuse the extractive answer standing in for the model's")
+
+
+# README step 33: a Chinese open answer of the model's quotes the sentences it stands on. Taken if, on the fitting sets
+# pooled (too few open rows per set for a per-set guard), the open answerable-right rate gains OPEN_QUOTE_GAIN points
+# and no set loses more than OPEN_QUOTE_MAX_LOSS right open answers (artifacts/r27/rule.md, written before the fit).
+OPEN_QUOTE_GAIN = 2.0
+OPEN_QUOTE_MAX_LOSS = 1
+
+
+def merged_quotes(sentences: list[str]) -> list[str]:
+    """The sentences in order of first use, one kept where another holds it and two joined where one ends as the other
+    begins (five characters or more): model.quote_support merges overlapping ranges of a passage by offsets, which
+    study rows do not record."""
+    out: list[str] = []
+    for s in sentences:
+        for i, o in enumerate(out):
+            if s in o:
+                break
+            if o in s:
+                out[i] = s
+                break
+            k = next((k for k in range(min(len(o), len(s)) - 1, 4, -1) if o.endswith(s[:k])), 0)  # 5+ shared chars
+            if k:
+                out[i] = o + s[k:]
+                break
+        else:
+            out.append(s)
+    return out
+
+
+def open_quoted(row: dict, quote: bool) -> tuple[bool, str]:
+    """(refused, answer text) as the default answers (`shipped`; study_model.py records the "model" answerer's own
+    outcome, not the default's), and with `quote` a Chinese open question's answer in the model's words (not refused,
+    not the extractive answer) replaced by the passage sentences its kept sentences stand on (`claim_sentence`, merged
+    as `merged_quotes`), as ModelAnswerer.run's quote_support does."""
+    refused, text = shipped(row)
+    kept = [c for c in row["checked"] if c["kept"]] if row.get("reply") is not None else []
+    if (not quote or refused or not kept or text == row["extractive"] or row.get("shape") != "open"
+            or question_language(row["question"]) != "zh"):
+        return refused, text
+    quotes: list[str] = []
+    for q in merged_quotes([c["claim_sentence"] for c in kept]):
+        if not quotes or sum(map(len, quotes)) + len(q) <= OPEN_CHARS:  # the first, then what fits (as the product)
+            quotes.append(q)
+    return False, "".join(quotes)
+
+
+def open_quotes_main(fit_paths: list[Path], report_paths: list[Path], write: Path | None = None) -> int:
+    """Choose Policy.quote_open on the fitting sets' Chinese open questions (the rule above), report every set, and with
+    `write` save it in routes.json (null when not taken)."""
+    def open_rows(path: Path) -> list[dict]:
+        return [r for r in load_rows(path) if r.get("shape") == "open" and question_language(r["question"]) == "zh"]
+
+    print("| set | open answerable | right, model's words | right, quoted | open not answerable refused (either) |")
+    print("|---|---|---|---|---|")
+    pooled = {False: 0, True: 0}
+    answerable_fit, worst = 0, 0
+    for path in [*fit_paths, *report_paths]:
+        rows = open_rows(path)
+        per = {q: rates(rows, lambda r, q=q: open_quoted(r, q)) if rows else None for q in (False, True)}
+        answerable = sum(r["kind"] == "answerable" for r in rows)
+        right = {q: round(per[q]["answerable"] * answerable / 100) if answerable else 0 for q in (False, True)}
+        if per[False] is not None:
+            assert per[False]["refused"] == per[True]["refused"] or math.isnan(per[False]["refused"])  # same decisions
+        if path in fit_paths:
+            answerable_fit += answerable
+            for q in (False, True):
+                pooled[q] += right[q]
+            worst = max(worst, right[False] - right[True])
+        refused = per[False]["refused"] if per[False] is not None else float("nan")
+        print(f"| {'fitting' if path in fit_paths else 'reporting'}: {path.name} | {answerable} | {right[False]} | "
+              f"{right[True]} | {refused:.1f} |")
+    before, after = (100 * pooled[q] / answerable_fit if answerable_fit else 0.0 for q in (False, True))
+    taken = after - before >= OPEN_QUOTE_GAIN - 1e-9 and worst <= OPEN_QUOTE_MAX_LOSS
+    print(f"\nfitting sets pooled: {answerable_fit} open answerable, right {before:.1f} with the model's words, {after:.1f} "
+          f"quoted (needs +{OPEN_QUOTE_GAIN:g}; the worst set loses {worst}, at most {OPEN_QUOTE_MAX_LOSS}): "
+          f"{'taken' if taken else 'not taken'}")
+    if write is not None:
+        saved = json.loads(write.read_text(encoding="utf-8"))
+        saved["open_quotes"] = ({"quote": True, "fitted_on": [str(p) for p in fit_paths],
+                                 "how": f"scripts/choose_policy.py --open-quotes: the fitting sets' Chinese open "
+                                        f"answerable-right rate, pooled, gains {OPEN_QUOTE_GAIN:g} points and no set "
+                                        f"loses more than {OPEN_QUOTE_MAX_LOSS} right open answer",
+                                 "right": f"{before:.1f} -> {after:.1f} of {answerable_fit}"}
+                                if taken else None)
+        write.write_text(json.dumps(saved, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {write}")
+    return 0
 
 
 def handed_over(row: dict) -> bool:
@@ -1221,7 +1368,19 @@ def main(argv: list[str] | None = None) -> int:
                     help="choose the cosine at which every question word missing beside the support having a word of "
                          "like meaning there waives the claim cut (Policy.waive_claim_meaning, README step 31), with the "
                          "saved cuts")
+    ap.add_argument("--extractive-meaning-cut", action="store_true",
+                    help="choose the cosine below which the extractive answer may not stand in for the model's on a "
+                         "Chinese factoid (hand-over, fallback) when a question word missing beside its sentence has no "
+                         "word of like meaning there (Policy.min_extractive_meaning, README step 32), with the saved "
+                         "cuts; rows from scripts/study_model.py since round 27")
+    ap.add_argument("--open-quotes", action="store_true",
+                    help="choose whether a Chinese open answer of the model's quotes the passage sentences it stands on "
+                         "(Policy.quote_open, README step 33), from the recorded answers")
     args = ap.parse_args(argv)
+    if args.open_quotes:
+        return open_quotes_main(args.fit, args.report, args.write)
+    if args.extractive_meaning_cut:
+        return extractive_meaning_main(args.fit, args.report, args.write)
     if args.meaning_cut:
         scopes = ("window", "passage") if args.meaning_scope == "both" else (args.meaning_scope,)
         return meaning_main(args.fit, args.report, args.write, scopes)

@@ -405,6 +405,17 @@ def variants(q: Question, index, standing: np.ndarray, c, sims: np.ndarray | Non
     return out
 
 
+def extractive_meaning(q: Question, context: str, passage: str, words) -> dict:  # noqa: ANN001 - a WordVectors
+    """The extractive answer's sentence context and passage, and steps 30-31's meaning feature measured on them in
+    both scopes, with the word each is of (README step 32: what ModelAnswerer.checked_extractive compares with
+    Policy.min_extractive_meaning)."""
+    out: dict = {"extractive_context": context, "extractive_passage": passage}
+    for key, scope in (("", "window"), ("_passage", "passage")):
+        word, cosine = weakest_in(q.text, context, passage, words, scope)
+        out[f"extractive_meaning{key}"], out[f"extractive_word{key}"] = round(cosine, 4), word
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--dataset", type=Path, help="a SQuAD-format set (or --qa)")
@@ -504,6 +515,7 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             ex = extractive.answer(q, hits, evidence)
             ex_missing, ex_cov, ex_claim = [], None, None
+            ex_meaning: dict = {}  # README step 32: steps 30-31's meaning feature of the extractive answer's sentence
             terms = question_terms(q.text, q.previous, engine.index)
             if not ex.refused and ex.citations:
                 first = ex.citations[0]
@@ -511,6 +523,7 @@ def main(argv: list[str] | None = None) -> int:
                 ex_missing = anchors_missing(question_anchors(q.text), passage_text(first.hit))
                 ex_cov = coverage(terms.known, token_set(context)) if terms.known else 1.0
                 ex_claim = claim_share(terms, context)
+                ex_meaning = extractive_meaning(q, context, passage_text(first.hit), words_of(embedder))
             outcome = answerer.run(q, hits, evidence, Control())
             sims = engine.index.sentence_vectors @ vector.astype("float32")  # every indexed sentence's cosine
             standing = standings(sims)
@@ -552,7 +565,7 @@ def main(argv: list[str] | None = None) -> int:
             row = {**case, "extractive": ex.text, "extractive_refused": ex.refused,
                    "extractive_span": ex.span.text if ex.span is not None else None,
                    "extractive_missing": ex_missing, "extractive_coverage": ex_cov,
-                   "extractive_claim_coverage": ex_claim, "unseen_share": round(terms.unseen_share, 3),
+                   "extractive_claim_coverage": ex_claim, **ex_meaning, "unseen_share": round(terms.unseen_share, 3),
                    "extractive_score": outcome.analysis.score if outcome.analysis else None,
                    # the best sentence's cosine standing, and whether the extractive answerer read the question
                    # as crossing languages (then that standing alone decides: model.json cross_language_standing)

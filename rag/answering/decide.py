@@ -170,10 +170,10 @@ def low_score(extractive_score: float, cut: float) -> str:
             "passages do not look like they hold an answer")
 
 
-def meaning_missing(word: str, cosine: float, cut: float) -> str:
-    """Why the model's own answer is refused where a question word missing beside its support (`word`) has nothing of
-    like meaning there (README step 30)."""
-    return (f"the question asks about “{word}”, and nothing beside the answer's supporting sentence means anything "
+def meaning_missing(word: str, cosine: float, cut: float, whose: str = "the answer's supporting sentence") -> str:
+    """Why an answer is refused where a question word missing beside its support (`word`) has nothing of like meaning
+    there (README step 30; `whose`: "the extractive answer's sentence" where it would have stood in, step 32)."""
+    return (f"the question asks about “{word}”, and nothing beside {whose} means anything "
             f"like it (closest word: cosine {cosine:.3f}, below {cut:.3f}): the value may belong to something else")
 
 

@@ -32,10 +32,18 @@ from typing import TYPE_CHECKING
 
 from rag.answering import decide
 from rag.answering.base import Evidence, refuse
-from rag.answering.compose import Generated, compose_generated, fallback_notice, refuse_with_closest
+from rag.answering.citations import passage_slice
+from rag.answering.compose import (
+    Generated,
+    Quote,
+    compose,
+    compose_generated,
+    fallback_notice,
+    refuse_with_closest,
+)
 from rag.answering.confidence import STATISTICS, token_confidence
 from rag.answering.context import Excerpt, select_excerpts, whole_sentences
-from rag.answering.extractive import Analysis, ExtractiveAnswerer
+from rag.answering.extractive import OPEN_CHARS, Analysis, ExtractiveAnswerer
 from rag.answering.features import QuestionTerms, coverage, question_terms
 from rag.answering.generation import Control, Generation, GenerationFailed, Generator
 from rag.answering.meaning import SCOPES, as_asked, weakest_in, words_of
@@ -171,6 +179,18 @@ class Policy:
     # (首席财务官 asked, CFO written) keeps its answer; a swapped-in noun finds no near word. Same embedder rule as the
     # cut. Fitted by scripts/choose_policy.py --meaning-waiver (README step 31) and saved in routes.json.
     waive_claim_meaning: float = math.inf
+    # The extractive answer to a Chinese factoid may stand in for the model's (the hand-over of an unsure answer, the
+    # fallback after a withheld or misread one: checked_extractive) only where the same meaning feature, measured on
+    # its first cited sentence (its context, and its passage for the scope), is at least this (-inf: never refused
+    # so). Below it, a hand-over leaves the model's own answer standing (which meets the cut above) and a fallback is
+    # refused. Same embedder and scope as the cut above. Fitted by scripts/choose_policy.py --extractive-meaning-cut
+    # (README step 32) and saved in routes.json.
+    min_extractive_meaning: float = -math.inf
+    # A Chinese open question whose model answer stands is answered with the passage sentences its kept sentences stand
+    # on, verbatim and cited, the model's own words in the notice (README step 33): the document's words hold a
+    # clause-long answer the small model's restatement loses. Refusals are unchanged. Chosen by scripts/choose_policy.py
+    # --open-quotes and saved in routes.json (open_quotes).
+    quote_open: bool = False
     # The pick (prompt.pick_messages): an English question over Chinese text (the extractive answerer's
     # `cross_language`), on the extractive route, is answered with whichever of the extractive answerer's
     # `pick_sentences` best sentences the model picks (its first-token probabilities over "0".."K"), and refused where
@@ -379,17 +399,45 @@ def load_meaning_waiver(path: Path = ROUTES_FILE) -> dict:
     return _load_meaning_section(path, "meaning_waiver", "at", "--meaning-waiver", "waive_claim_meaning")
 
 
+def load_extractive_meaning_cut(path: Path = ROUTES_FILE) -> dict:
+    """The saved meaning cut of an extractive answer standing in for the model's (README step 32) as Policy fields,
+    as load_meaning_cut."""
+    return _load_meaning_section(path, "extractive_meaning_cut", "below", "--extractive-meaning-cut",
+                                 "min_extractive_meaning")
+
+
+MEANING_SECTIONS = {"meaning_cut": ("--meaning-cut", load_meaning_cut),
+                    "meaning_waiver": ("--meaning-waiver", load_meaning_waiver),
+                    "extractive_meaning_cut": ("--extractive-meaning-cut", load_extractive_meaning_cut)}
+
+
 def load_meaning(path: Path = ROUTES_FILE) -> dict:
-    """The meaning cut and waiver together: one feature, so where both are saved they must read it from the same
-    embedder and scope."""
-    cut, waiver = load_meaning_cut(path), load_meaning_waiver(path)
+    """The meaning cut, its waiver and the stand-in's cut together: one feature, so where more than one is saved they
+    must read it from the same embedder and scope (the later ones are fitted after the cut, with its scope)."""
+    saved = {name: load(path) for name, (_, load) in MEANING_SECTIONS.items()}
     shared = ("meaning_embedder", "meaning_fingerprint", "meaning_scope")
-    if cut and waiver and any(cut[k] != waiver[k] for k in shared):
-        raise ModelError(f"{path} has meaning_cut and meaning_waiver read from different features "
-                         f"({', '.join(f'{cut[k]!r}/{waiver[k]!r}' for k in shared if cut[k] != waiver[k])}): "
-                         "write meaning_waiver: null, or rerun scripts/choose_policy.py --meaning-waiver --write after "
-                         "--meaning-cut.")
-    return {**cut, **waiver}
+    found = [(name, fields) for name, fields in saved.items() if fields]
+    for name, fields in found[1:]:
+        first, base = found[0]
+        if any(fields[k] != base[k] for k in shared):
+            raise ModelError(f"{path} has {first} and {name} read from different features "
+                             f"({', '.join(f'{base[k]!r}/{fields[k]!r}' for k in shared if fields[k] != base[k])}): "
+                             f"write {name}: null, or rerun scripts/choose_policy.py {MEANING_SECTIONS[name][0]} "
+                             f"--write after {MEANING_SECTIONS[first][0]}.")
+    return {k: v for _, fields in found for k, v in fields.items()}
+
+
+def load_open_quotes(path: Path = ROUTES_FILE) -> dict:
+    """Whether a Chinese open answer quotes the sentences the model's answer stands on (README step 33), as a Policy
+    field (none when not saved or null: the model's words)."""
+    saved = _saved(path, "open_quotes")
+    if saved is None:
+        return {}
+    quote = saved.get("quote") if isinstance(saved, dict) else None
+    if not isinstance(quote, bool):
+        raise ModelError(f"{path} has open_quotes {saved!r}: its `quote` must be true or false. Rerun "
+                         "scripts/choose_policy.py --open-quotes --write, or write open_quotes: null.")
+    return {"quote_open": quote}
 
 
 def load_pick(path: Path = ROUTES_FILE) -> dict:
@@ -424,7 +472,7 @@ def meaning_applies(embedder, policy: Policy) -> bool:  # noqa: ANN001 - any Emb
 AUTO_POLICY = Policy(min_question_coverage=0.4, min_extractive_score=-1.0, extractive_fallback_score=1.0,
                      routes=load_routes(), min_claim_coverage=load_claim_cut(), **load_confidence(),
                      **load_reading(), **load_prefer_extractive(), **load_unsupported_fallback(), **load_pick(),
-                     **load_model_score_cut(), **load_meaning())
+                     **load_model_score_cut(), **load_meaning(), **load_open_quotes())
 
 
 @dataclass(frozen=True)
@@ -598,6 +646,33 @@ def compose_checked(question: Question, checked: Sequence[Checked], hits: Sequen
     """The answer of the kept sentences, each citing the passage sentence that supports it; None if none."""
     kept = [Generated(c.text, ((c.origin, c.support.sentence),)) for c in checked if c.kept]  # type: ignore[union-attr]
     return compose_generated(question.text, kept, hits, name, kind, keep_unsupported=False)
+
+
+def quote_support(question: Question, checked: Sequence[Checked], hits: Sequence[Hit], name: str,
+                  kind: str) -> Answer:
+    """The answer of the passage sentences the kept sentences of `checked` stand on, in order of first use, verbatim
+    and cited (README step 33): ranges of one passage that overlap or touch (a sentence, and the pair of neighbours
+    it is part of, both supporting) are one quote, so no text shows twice; after the first, a quote that would take
+    the answer past OPEN_CHARS (250, the extractive answerer's open answers' bound) is left out. `checked` must keep
+    one."""
+    ranges: list[list] = []  # [hit, start, end] in order of first use
+    for c in checked:
+        if not c.kept:
+            continue
+        hit, sentence = c.origin, c.support.sentence  # type: ignore[union-attr]
+        for r in ranges:
+            if r[0].chunk.id == hit.chunk.id and sentence.start <= r[2] and r[1] <= sentence.end:  # type: ignore[union-attr]
+                r[1], r[2] = min(r[1], sentence.start), max(r[2], sentence.end)
+                break
+        else:
+            ranges.append([hit, sentence.start, sentence.end])
+    quotes: list[Quote] = []
+    for hit, start, end in ranges:
+        text = passage_slice(hit, start, end)
+        if quotes and sum(len(q.text) for q in quotes) + len(text) > OPEN_CHARS:
+            continue  # the extractive answerer's bound on an open answer: the first quote, then what fits in 250
+        quotes.append(Quote(hit, Sentence(hit.chunk.doc_id, start, end, text), start, end, text))
+    return compose(question.text, quotes, hits, name, kind)
 
 
 def left_out_notice(checked: Sequence[Checked]) -> str:
@@ -804,6 +879,11 @@ class ModelAnswerer:
         # a handed-over or fallen-back answer is not the model's: what its reply left out is not news about this answer
         theirs = not answer.refused and answer.answerer == self.name
         notes = [answer.notice, left_out_notice(checked) if theirs else "", stop_note]
+        if (theirs and p.quote_open and analysis.shape == "open" and question.language == "zh"
+                and not generation.stopped):  # README step 33 (a stopped answer stays the part written before Stop)
+            words = answer.text
+            answer = quote_support(question, checked, hits, self.name, analysis.shape)
+            notes.append(f"Quoted: the passage sentences the model's answer stands on. Its own words: “{words}”")
         if answer.refused and not model_refused and checked:
             notes.append(f"The model's answer was withheld: {answer.reason}.")
         elif not answer.refused and below_cut and waived and answer.answerer == self.name:
@@ -953,7 +1033,16 @@ class ModelAnswerer:
         checked = decide.extractive_after_model(anchors_missing(question_anchors(question.text), passage), cov,
                                                 policy.min_question_coverage, beside,
                                                 policy.min_claim_coverage if analysis.shape == "factoid" else 0.0)
-        return (answer, "") if checked.answer else (None, checked.reason)
+        if not checked.answer:
+            return None, checked.reason
+        if (analysis.shape == "factoid" and question.language == "zh" and first.sentence is not None
+                and not math.isinf(policy.min_extractive_meaning) and meaning_applies(evidence.embedder, policy)):
+            word, cosine = weakest_in(question.text, context_of(evidence.index, first.hit, first.sentence), passage,
+                                      words_of(evidence.embedder), policy.meaning_scope)  # README step 32
+            if cosine < policy.min_extractive_meaning:
+                return None, decide.meaning_missing(as_asked(word, question.text), cosine, policy.min_extractive_meaning,
+                                                    "the extractive answer's sentence")
+        return answer, ""
 
 
 def tokens_per_second(generation: Generation | None) -> float:

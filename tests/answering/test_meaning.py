@@ -18,6 +18,7 @@ from rag.answering.meaning import (
     as_asked,
     missing_meaning,
     missing_words,
+    weakest_in,
     weakest_word,
     words_of,
 )
@@ -39,6 +40,8 @@ from tests.answering.test_confidence import GIVEN, Sure
 from tests.answering.test_english_standing import write_rows
 from tests.answering.test_model_answerer import _script, retrieved
 from tests.answering.test_prefer_extractive import extractive_with
+
+STAND_IN_CUT = -math.inf  # routes.json's extractive_meaning_cut (README step 32), set when it is fitted
 
 
 def test_missing_words_are_the_questions_own_words_not_beside_the_support():
@@ -406,7 +409,7 @@ def test_choose_policy_compares_the_scopes_and_fits_the_waiver(tmp_path, capsys)
                      encoding="utf-8")
     assert cp.main([path, "--meaning-cut", "--meaning-scope", "both", "--write", str(saved)]) == 0
     assert json.loads(saved.read_text(encoding="utf-8"))["meaning_waiver"] is None
-    assert "meaning_waiver set to null (it was fitted with the old cut)" in capsys.readouterr().out
+    assert "meaning_waiver set to null (fitted with the old cut)" in capsys.readouterr().out
     # the waiver: a paraphrase below the claim cut whose missing word has a near word (0.93) is kept at 0.93 or below;
     # a swap below the cut (0.89) is kept too from 0.89 down: 0.9-0.93 keep the one, not the other
     para = [scoped("answerable", 0.93, 0.93, True, claim=0.1), scoped("unanswerable", 0.89, 0.89, False, claim=0.1)]
@@ -445,6 +448,11 @@ def test_annotate_meaning_measures_both_scopes_again_from_the_recorded_context_a
     assert window["missing_meaning_passage"] == 1.0  # the passage names it: nothing is missing
     assert "missing_meaning" in older and "missing_meaning_passage" not in older and "missing_meaning" not in unchecked
     assert row["meaning_embedder"] == {"name": "counting", "fingerprint": "counting:1"}
+    assert "extractive_meaning" not in row  # recorded before round 27: no extractive context
+    stood = am.annotate({**json.loads(json.dumps(recorded)), "extractive_context": "霍布斯于1603年获得学位。",
+                         "extractive_passage": "霍布斯研究视网膜。"}, WordVectors(Named()))
+    assert (stood["extractive_word"], stood["extractive_meaning"]) == (window["missing_word"], window["missing_meaning"])
+    assert (stood["extractive_word_passage"], stood["extractive_meaning_passage"]) == ("", 1.0)
 
 
 def test_study_model_records_both_scopes_as_the_product_measures_them(fake_engine):
@@ -457,3 +465,119 @@ def test_study_model_records_both_scopes_as_the_product_measures_them(fake_engin
     for key, scope in (("", "window"), ("_passage", "passage")):
         word, cosine = weakest_beside(asked, best, evidence, scope)
         assert (out[f"missing_word{key}"], out[f"missing_meaning{key}"]) == (word, round(cosine, 4))
+
+
+# README step 32: the meaning cut of an extractive answer standing in for the model's (Policy.min_extractive_meaning)
+
+
+def stand_in(engine, below: float, hand_over: float = 0.6, embedder_name: str | None = None):  # noqa: ANN001, ANN201
+    """QUESTION answered by the model unsure of it (least sure token 0.55), handed over below `hand_over`, with step 32's
+    cut at `below`; the extractive answerer always answers."""
+    q, hits, evidence = retrieved(engine, QUESTION)
+    policy = replace(DEFAULT_POLICY, prefer_extractive_below=hand_over, min_extractive_meaning=below,
+                     meaning_embedder=engine.embedder.name if embedder_name is None else embedder_name)
+    return ModelAnswerer(Sure(REPLY, GIVEN), extractive_with(-math.inf), policy, "auto"), q, hits, evidence
+
+
+def test_an_extractive_stand_in_is_refused_below_the_cut_and_the_unsure_answer_stands(fake_engine):
+    answerer, q, hits, evidence = stand_in(fake_engine, -math.inf)
+    handed = answerer.answer(q, hits, evidence)
+    assert handed.answerer == "extractive" and not handed.refused  # never: the hand-over as before
+    # what checked_extractive measures: the extractive answer's first cited sentence, its context and passage
+    first = answerer.extractive.answer(q, hits, evidence).citations[0]
+    context = context_of(evidence.index, first.hit, first.sentence)
+    word, cosine = weakest_in(q.text, context, passage_text(first.hit), words_of(evidence.embedder), "window")
+    assert word == "纯利" and cosine < 1.0
+    at, *_ = stand_in(fake_engine, cosine)
+    assert at.answer(q, hits, evidence).answerer == "extractive"  # at the cut: it stands in
+    above, *_ = stand_in(fake_engine, cosine + 0.001)
+    analysis = above.extractive.analyse(q, hits, evidence)
+    assert above.checked_extractive(q, hits, evidence, analysis, above.policy) == (
+        None, f"the question asks about “纯利”, and nothing beside the extractive answer's sentence means anything "
+              f"like it (closest word: cosine {cosine:.3f}, below {cosine + 0.001:.3f}): the value may belong to "
+              "something else")
+    kept = above.answer(q, hits, evidence)  # the hand-over refused: the model's unsure answer stands
+    assert (kept.answerer, kept.text, kept.refused) == ("auto", REPLY, False)
+    # ... and meets the model's own meaning cut, set at the same value: now nothing stands
+    both = ModelAnswerer(above.generator, above.extractive, replace(above.policy, min_missing_meaning=cosine + 0.001),
+                         "auto")
+    assert both.answer(q, hits, evidence).refused
+    # only with the embedder it was fitted with; only a Chinese factoid
+    other, *_ = stand_in(fake_engine, cosine + 0.001, embedder_name="multilingual-e5-small")
+    assert other.answer(q, hits, evidence).answerer == "extractive"
+    opened = replace(analysis, shape="open")
+    assert above.checked_extractive(q, hits, evidence, opened, above.policy)[0] is not None
+
+
+def test_the_saved_stand_in_cut_is_read_and_must_share_the_cuts_feature(tmp_path):
+    assert AUTO_POLICY.min_extractive_meaning == STAND_IN_CUT  # routes.json (round 27's fit, README step 32)
+    path = tmp_path / "routes.json"
+    cut = '"meaning_cut": {"below": 0.87, "embedder": "e", "fingerprint": "e:1", "scope": "passage"}'
+    path.write_text("{" + cut + ', "extractive_meaning_cut": {"below": 0.88, "embedder": "e", "fingerprint": "e:1", '
+                    '"scope": "passage"}}', encoding="utf-8")
+    assert load_meaning(path) == {"min_missing_meaning": 0.87, "min_extractive_meaning": 0.88, "meaning_embedder": "e",
+                                  "meaning_fingerprint": "e:1", "meaning_scope": "passage"}
+    path.write_text("{" + cut + ', "extractive_meaning_cut": {"below": 0.88, "embedder": "e", "fingerprint": "e:2", '
+                    '"scope": "passage"}}', encoding="utf-8")
+    with pytest.raises(ModelError, match=r"meaning_cut and extractive_meaning_cut read from different features "
+                                         r"\('e:1'/'e:2'\).*--extractive-meaning-cut --write after --meaning-cut"):
+        load_meaning(path)
+    path.write_text('{"extractive_meaning_cut": {"below": 2, "embedder": "e"}}', encoding="utf-8")
+    with pytest.raises(ModelError, match=r"extractive_meaning_cut below 2.0: a cosine.*--extractive-meaning-cut"):
+        load_meaning(path)
+
+
+def stand_in_row(kind: str, meaning: float | None, right: bool, confidence: float = 0.3) -> dict:
+    """A Chinese factoid row the model answered unsure (handed over below 0.4, routes.json) whose extractive answer's
+    meaning feature is `meaning` in either scope (None: recorded before round 27)."""
+    extra = {} if meaning is None else {"extractive_meaning": meaning, "extractive_meaning_passage": meaning}
+    r = row(kind, 0.99, not right, **extra)  # the model's own answer: 2017年 where the stand-in is right, else 2018年
+    r["confidence"] = {"min": confidence}
+    r["extractive"] = "项目于2018年完工。" if right else "项目于2016年完工。"
+    return r
+
+
+def test_choose_policy_simulates_the_stand_in_cut_and_fits_it(tmp_path, capsys):
+    cp = _script("choose_policy")
+    swap = stand_in_row("unanswerable", 0.84, False)
+    assert cp.meaning_cut(swap, -math.inf, "passage", math.inf, -math.inf) == (False, "项目于2016年完工。")  # handed over
+    # below the cut the hand-over is refused: the model's own (sure-enough-to-stand) answer is given instead
+    assert cp.meaning_cut(swap, -math.inf, "passage", math.inf, 0.85) == (False, "2018年")
+    assert cp.meaning_cut(swap, -math.inf, "passage", math.inf, 0.84) == (False, "项目于2016年完工。")  # at: stands
+    assert cp.meaning_cut(stand_in_row("unanswerable", None, False), -math.inf, "passage", math.inf, 0.85) == (
+        False, "项目于2016年完工。")  # not recorded: not cut
+    assert cp.meaning_cut({**swap, "tags": ["en"]}, -math.inf, "passage", math.inf, 0.85)[1] == "项目于2016年完工。"
+    # the fit: a right stand-in at 0.95 and a swap's at 0.84; the model's own answers are wrong for both
+    fit = [stand_in_row("answerable", 0.95, True), stand_in_row("unanswerable", 0.84, False)]
+    fit[1]["checked"][0]["missing_meaning_passage"] = 0.5  # the model's own answer to the swap meets its own cut
+    ours = {"name": AUTO_POLICY.meaning_embedder, "fingerprint": AUTO_POLICY.meaning_fingerprint}
+    path = str(write_rows(tmp_path / "fit.jsonl", [{**r, "meaning_embedder": ours} for r in fit]))
+    saved = tmp_path / "routes.json"
+    saved.write_text('{"routes": {"factoid/zh": "model"}}', encoding="utf-8")
+    assert cp.main([path, "--extractive-meaning-cut", "--write", str(saved)]) == 0
+    out = capsys.readouterr().out
+    assert ("chosen: refuse the extractive answer standing in for the model's where a missing question word's meaning "
+            "beside it is below 0.85 (balanced 100.00 against 50.00 never") in out
+    section = json.loads(saved.read_text(encoding="utf-8"))["extractive_meaning_cut"]
+    assert (section["below"], section["scope"], section["fingerprint"]) == (0.85, "passage", ours["fingerprint"])
+    bare = [{**r, "meaning_embedder": ours} for r in fit]
+    del bare[0]["extractive_meaning_passage"]
+    with pytest.raises(SystemExit, match=r"1 Chinese factoid rows with an extractive answer have no "
+                                         r"extractive_meaning_passage"):
+        cp.main([str(write_rows(tmp_path / "bare.jsonl", bare)), "--extractive-meaning-cut"])
+    # a new meaning cut written sets the stand-in's cut to null (it was fitted with the old one)
+    assert cp.main([path, "--meaning-cut", "--meaning-scope", "passage", "--write", str(saved)]) == 0
+    assert json.loads(saved.read_text(encoding="utf-8"))["extractive_meaning_cut"] is None
+    assert "extractive_meaning_cut set to null" in capsys.readouterr().out
+
+
+def test_study_model_records_the_stand_ins_meaning_as_the_product_measures_it(fake_engine):
+    sm = _script("study_model")
+    answerer, q, hits, evidence = stand_in(fake_engine, -math.inf)
+    first = answerer.extractive.answer(q, hits, evidence).citations[0]
+    context = context_of(evidence.index, first.hit, first.sentence)
+    out = sm.extractive_meaning(q, context, passage_text(first.hit), words_of(evidence.embedder))
+    assert (out["extractive_context"], out["extractive_passage"]) == (context, passage_text(first.hit))
+    for key, scope in (("", "window"), ("_passage", "passage")):
+        word, cosine = weakest_in(q.text, context, passage_text(first.hit), words_of(evidence.embedder), scope)
+        assert (out[f"extractive_word{key}"], out[f"extractive_meaning{key}"]) == (word, round(cosine, 4))
