@@ -35,7 +35,6 @@ import sys
 from pathlib import Path
 
 from rag.answering.confidence import STATISTICS
-from rag.answering.extractive import OPEN_CHARS
 from rag.answering.model import AUTO_POLICY, ROUTES_FILE
 from rag.answering.question import missing_answer_type, question_language
 from rag.answering.routing import route_for
@@ -916,9 +915,9 @@ def extractive_meaning_of(row: dict, scope: str) -> float | None:
 
 def block_by_meaning(row: dict, below: float, scope: str) -> dict:
     """The row marked `extractive_blocked` (which `extractive_stands` honours) where step 32's cut stops the extractive
-    answer standing in for the model's answer to a Chinese factoid: its meaning feature (`scope`) below `below` (-inf:
-    never), as ModelAnswerer.checked_extractive decides."""
-    if below == float("-inf") or not model_factoid(row) or question_language(row["question"]) != "zh":
+    answer standing in for the model's answer to a Chinese factoid: its meaning feature (`scope`) below `below` (-inf,
+    or any infinity, as the product reads it: never), as ModelAnswerer.checked_extractive decides."""
+    if math.isinf(below) or not model_factoid(row) or question_language(row["question"]) != "zh":
         return row
     meaning = extractive_meaning_of(row, scope)
     return {**row, "extractive_blocked": True} if meaning is not None and meaning < below else row
@@ -1091,8 +1090,10 @@ def meaning_main(fit_paths: list[Path], report_paths: list[Path], write: Path | 
 
 
 # README step 31: the meaning waiver of the claim cut, over WAIVER_GRID (1.0: only where no question word is missing),
-# chosen by the same objective, guard and gain, ties the higher (it waives less); written before the fit. It is fitted
-# last: the other fits here read rows without it (`waive_by_meaning` is applied by `meaning_cut`, hence `shipped`, only).
+# chosen by the same objective, guard and gain, ties the higher (it waives less); written before the fit. The order of
+# the meaning fits: the cut, this waiver, then step 32's cut of the extractive stand-in (each held at never while an
+# earlier one is fitted, and a write nulls the later ones); the fits before step 30 read rows without them
+# (`waive_by_meaning` and `block_by_meaning` are applied by `meaning_cut`, hence `shipped`, only).
 WAIVER_GRID = [float("inf"), 0.88, 0.89, 0.9, 0.91, 0.92, 0.93, 0.94, 0.95, 1.0]
 
 
@@ -1108,9 +1109,16 @@ def meaning_waiver_main(fit_paths: list[Path], report_paths: list[Path], write: 
         raise SystemExit(f"the rows' cosines are from {embedder['name']} {embedder['fingerprint']}, the saved meaning "
                          f"cut's from {cut[0]} {cut[1]}: refit the cut on these rows first (--meaning-cut --write)")
 
-    def decide_row(row: dict, at: float) -> tuple[bool, str]:
-        return meaning_cut(row, AUTO_POLICY.min_missing_meaning, scope, at)
+    def decide_row(row: dict, at: float) -> tuple[bool, str]:  # step 32's cut, fitted after this, held at never
+        return meaning_cut(row, AUTO_POLICY.min_missing_meaning, scope, at, float("-inf"))
 
+    if write is not None:
+        saved = json.loads(write.read_text(encoding="utf-8"))
+        if saved.get("extractive_meaning_cut") is not None:
+            saved["extractive_meaning_cut"] = None
+            write.write_text(json.dumps(saved, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+            print(f"{write}: extractive_meaning_cut set to null (fitted with the old waiver); rerun "
+                  "--extractive-meaning-cut --write")
     return guarded_cut_main(fit_paths, report_paths, fits, WAIVER_GRID, decide_row,
                             "where every missing question word's meaning is at least", "meaning_waiver",
                             "--meaning-waiver", write,
@@ -1126,7 +1134,7 @@ def extractive_meaning_main(fit_paths: list[Path], report_paths: list[Path], wri
     fits = [load_rows(p) for p in fit_paths]
     scope = AUTO_POLICY.meaning_scope
     embedder = meaning_provenance(fit_paths, fits, (scope,))
-    for path, rows in zip(fit_paths, fits, strict=True):
+    for path, rows in [*zip(fit_paths, fits, strict=True), *((p, load_rows(p)) for p in report_paths)]:
         bare = sum(extractive_meaning_of(r, scope) is None for r in rows
                    if model_factoid(r) and not r["extractive_refused"] and question_language(r["question"]) == "zh")
         if bare:
@@ -1155,49 +1163,29 @@ OPEN_QUOTE_GAIN = 2.0
 OPEN_QUOTE_MAX_LOSS = 1
 
 
-def merged_quotes(sentences: list[str]) -> list[str]:
-    """The sentences in order of first use, one kept where another holds it and two joined where one ends as the other
-    begins (five characters or more): model.quote_support merges overlapping ranges of a passage by offsets, which
-    study rows do not record."""
-    out: list[str] = []
-    for s in sentences:
-        for i, o in enumerate(out):
-            if s in o:
-                break
-            if o in s:
-                out[i] = s
-                break
-            k = next((k for k in range(min(len(o), len(s)) - 1, 4, -1) if o.endswith(s[:k])), 0)  # 5+ shared chars
-            if k:
-                out[i] = o + s[k:]
-                break
-        else:
-            out.append(s)
-    return out
-
-
 def open_quoted(row: dict, quote: bool) -> tuple[bool, str]:
     """(refused, answer text) as the default answers (`shipped`; study_model.py records the "model" answerer's own
     outcome, not the default's), and with `quote` a Chinese open question's answer in the model's words (not refused,
-    not the extractive answer) replaced by the passage sentences its kept sentences stand on (`claim_sentence`, merged
-    as `merged_quotes`), as ModelAnswerer.run's quote_support does."""
+    not the extractive answer) replaced by its quoted supports, as ModelAnswerer.run's quote_support makes them
+    (`open_quote`, which study_model.py records with that very function since round 27)."""
     refused, text = shipped(row)
-    kept = [c for c in row["checked"] if c["kept"]] if row.get("reply") is not None else []
-    if (not quote or refused or not kept or text == row["extractive"] or row.get("shape") != "open"
-            or question_language(row["question"]) != "zh"):
+    if (not quote or refused or row.get("reply") is None or text == row["extractive"] or row.get("shape") != "open"
+            or question_language(row["question"]) != "zh" or not any(c["kept"] for c in row["checked"])):
         return refused, text
-    quotes: list[str] = []
-    for q in merged_quotes([c["claim_sentence"] for c in kept]):
-        if not quotes or sum(map(len, quotes)) + len(q) <= OPEN_CHARS:  # the first, then what fits (as the product)
-            quotes.append(q)
-    return False, "".join(quotes)
+    return False, row["open_quote"]
 
 
 def open_quotes_main(fit_paths: list[Path], report_paths: list[Path], write: Path | None = None) -> int:
     """Choose Policy.quote_open on the fitting sets' Chinese open questions (the rule above), report every set, and with
     `write` save it in routes.json (null when not taken)."""
     def open_rows(path: Path) -> list[dict]:
-        return [r for r in load_rows(path) if r.get("shape") == "open" and question_language(r["question"]) == "zh"]
+        rows = [r for r in load_rows(path) if r.get("shape") == "open" and question_language(r["question"]) == "zh"]
+        bare = sum(r.get("open_quote") is None for r in rows if r.get("reply") is not None
+                   and any(c["kept"] for c in r["checked"]))
+        if bare:
+            raise SystemExit(f"{path}: {bare} Chinese open rows with a kept sentence have no open_quote; run "
+                             "scripts/study_model.py at this code (scripts/rebuild_studies.sh)")
+        return rows
 
     print("| set | open answerable | right, model's words | right, quoted | open not answerable refused (either) |")
     print("|---|---|---|---|---|")
@@ -1205,19 +1193,22 @@ def open_quotes_main(fit_paths: list[Path], report_paths: list[Path], write: Pat
     answerable_fit, worst = 0, 0
     for path in [*fit_paths, *report_paths]:
         rows = open_rows(path)
-        per = {q: rates(rows, lambda r, q=q: open_quoted(r, q)) if rows else None for q in (False, True)}
+        right = {q: sum(r["kind"] == "answerable" and not refused and fair_match(text, r["answers"])
+                        for r in rows for refused, text in [open_quoted(r, q)]) for q in (False, True)}
+        refusals = {q: sum(r["kind"] != "answerable" and open_quoted(r, q)[0] for r in rows) for q in (False, True)}
+        if refusals[False] != refusals[True]:
+            raise SystemExit(f"{path}: quoting changed which not-answerable open questions are refused "
+                             f"({refusals[False]} -> {refusals[True]}); it must change only the answer's text")
         answerable = sum(r["kind"] == "answerable" for r in rows)
-        right = {q: round(per[q]["answerable"] * answerable / 100) if answerable else 0 for q in (False, True)}
-        if per[False] is not None:
-            assert per[False]["refused"] == per[True]["refused"] or math.isnan(per[False]["refused"])  # same decisions
+        others = len(rows) - answerable
         if path in fit_paths:
             answerable_fit += answerable
             for q in (False, True):
                 pooled[q] += right[q]
             worst = max(worst, right[False] - right[True])
-        refused = per[False]["refused"] if per[False] is not None else float("nan")
+        refused = f"{100 * refusals[False] / others:.1f}" if others else "-"
         print(f"| {'fitting' if path in fit_paths else 'reporting'}: {path.name} | {answerable} | {right[False]} | "
-              f"{right[True]} | {refused:.1f} |")
+              f"{right[True]} | {refused} |")
     before, after = (100 * pooled[q] / answerable_fit if answerable_fit else 0.0 for q in (False, True))
     taken = after - before >= OPEN_QUOTE_GAIN - 1e-9 and worst <= OPEN_QUOTE_MAX_LOSS
     print(f"\nfitting sets pooled: {answerable_fit} open answerable, right {before:.1f} with the model's words, {after:.1f} "

@@ -55,6 +55,7 @@ from rag.answering.model import (
     context_of,
     context_sentences,
     extractive_reading_of,
+    quote_support,
     reading_of,
 )
 from rag.answering.prompt import (
@@ -65,7 +66,13 @@ from rag.answering.prompt import (
     build_messages,
 )
 from rag.answering.question import Question
-from rag.answering.support import anchors_missing, passage_text, question_anchors, question_numbers_missing
+from rag.answering.support import (
+    anchors_missing,
+    passage_text,
+    question_anchors,
+    question_numbers_missing,
+    strip_markers,
+)
 from rag.chat import Engine
 from rag.config import PROJECT_ROOT, Config
 from rag.documents import make_document
@@ -416,6 +423,15 @@ def extractive_meaning(q: Question, context: str, passage: str, words) -> dict: 
     return out
 
 
+def open_quote(q: Question, outcome, hits: Sequence, name: str) -> str | None:  # noqa: ANN001 - an Outcome
+    """README step 33: the text (without its [n]) the default shows for an open answer in the model's words, its
+    supports quoted by the product's own quote_support; None for another shape or where nothing is kept."""
+    if not outcome.analysis or outcome.analysis.shape != "open":
+        return None
+    quoted = quote_support(q, outcome.checked, hits, name, "open")
+    return strip_markers(quoted.text) if quoted is not None else None
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--dataset", type=Path, help="a SQuAD-format set (or --qa)")
@@ -563,6 +579,7 @@ def main(argv: list[str] | None = None) -> int:
                     unbarred_answer["numbers_missing"] = question_numbers_missing(
                         q.text, passage_text(plain.citations[0].hit))
             row = {**case, "extractive": ex.text, "extractive_refused": ex.refused,
+                   "open_quote": open_quote(q, outcome, hits, answerer.name),
                    "extractive_span": ex.span.text if ex.span is not None else None,
                    "extractive_missing": ex_missing, "extractive_coverage": ex_cov,
                    "extractive_claim_coverage": ex_claim, **ex_meaning, "unseen_share": round(terms.unseen_share, 3),

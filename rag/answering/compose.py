@@ -78,6 +78,48 @@ def refuse_with_closest(refusal: Answer, hit: Hit, sentence: Sentence) -> Answer
                    sentences=(AnswerSentence(text=closest, citations=(1,)),))
 
 
+def quote_ranges(supports: Sequence[tuple[Hit, Sentence]], max_chars: int) -> list[tuple[Hit, int, int]]:
+    """The passage ranges `supports` (each a hit and a sentence of it, in order of first use) come to as quotes, each
+    text once (README step 33): ranges of one document that overlap or touch are joined where one of their chunks holds
+    the union and it stays within `max_chars` (or one holds the other); a range overlapping one it cannot join is left
+    out, since its text is partly shown; joining repeats until nothing changes. Each range keeps the place of its first
+    use, and a range is (hit, start, end) in document offsets."""
+    ranges = [(hit, s.start, s.end) for hit, s in supports]
+    changed = True
+    while changed:
+        changed = False
+        for i in range(len(ranges)):
+            for j in range(i + 1, len(ranges)):
+                (a, a0, a1), (b, b0, b1) = ranges[i], ranges[j]
+                if a.chunk.doc_id != b.chunk.doc_id or b0 > a1 or a0 > b1:
+                    continue  # apart
+                lo, hi = min(a0, b0), max(a1, b1)
+                holder = next((h for h in (a, b) if h.chunk.start <= lo and hi <= h.chunk.end), None)
+                if holder is not None and (hi - lo <= max_chars or (lo, hi) in ((a0, a1), (b0, b1))):
+                    ranges[i] = (holder, lo, hi)
+                elif b0 == a1 or a0 == b1:
+                    continue  # touching, not joined: both shown, nothing twice
+                del ranges[j]  # joined into i, or overlapping i where it cannot be: left out
+                changed = True
+                break
+            if changed:
+                break
+    return ranges
+
+
+def compose_quotes(question: str, supports: Sequence[tuple[Hit, Sentence]], hits: Sequence[Hit], answerer: str,
+                   kind: str, max_chars: int) -> Answer | None:
+    """An answer of the passage sentences `supports` name (README step 33): `quote_ranges`, the first quote whole and
+    after it only the quotes that keep the answer within `max_chars`, each cited; None when there is none."""
+    quotes: list[Quote] = []
+    for hit, start, end in quote_ranges(supports, max_chars):
+        text = passage_slice(hit, start, end)
+        if quotes and sum(len(q.text) for q in quotes) + len(text) > max_chars:
+            continue
+        quotes.append(Quote(hit, Sentence(hit.chunk.doc_id, start, end, text), start, end, text))
+    return compose(question, quotes, hits, answerer, kind) if quotes else None
+
+
 @dataclass(frozen=True)
 class Generated:
     """A sentence a language model wrote, and the passage sentences that support it (none: unsupported)."""

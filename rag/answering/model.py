@@ -32,12 +32,10 @@ from typing import TYPE_CHECKING
 
 from rag.answering import decide
 from rag.answering.base import Evidence, refuse
-from rag.answering.citations import passage_slice
 from rag.answering.compose import (
     Generated,
-    Quote,
-    compose,
     compose_generated,
+    compose_quotes,
     fallback_notice,
     refuse_with_closest,
 )
@@ -72,6 +70,7 @@ from rag.answering.support import (
     passage_text,
     question_anchors,
     says_not_found,
+    strip_markers,
 )
 from rag.errors import ModelError
 from rag.schema import Answer, Citation, Hit, Sentence
@@ -649,30 +648,12 @@ def compose_checked(question: Question, checked: Sequence[Checked], hits: Sequen
 
 
 def quote_support(question: Question, checked: Sequence[Checked], hits: Sequence[Hit], name: str,
-                  kind: str) -> Answer:
-    """The answer of the passage sentences the kept sentences of `checked` stand on, in order of first use, verbatim
-    and cited (README step 33): ranges of one passage that overlap or touch (a sentence, and the pair of neighbours
-    it is part of, both supporting) are one quote, so no text shows twice; after the first, a quote that would take
-    the answer past OPEN_CHARS (250, the extractive answerer's open answers' bound) is left out. `checked` must keep
-    one."""
-    ranges: list[list] = []  # [hit, start, end] in order of first use
-    for c in checked:
-        if not c.kept:
-            continue
-        hit, sentence = c.origin, c.support.sentence  # type: ignore[union-attr]
-        for r in ranges:
-            if r[0].chunk.id == hit.chunk.id and sentence.start <= r[2] and r[1] <= sentence.end:  # type: ignore[union-attr]
-                r[1], r[2] = min(r[1], sentence.start), max(r[2], sentence.end)
-                break
-        else:
-            ranges.append([hit, sentence.start, sentence.end])
-    quotes: list[Quote] = []
-    for hit, start, end in ranges:
-        text = passage_slice(hit, start, end)
-        if quotes and sum(len(q.text) for q in quotes) + len(text) > OPEN_CHARS:
-            continue  # the extractive answerer's bound on an open answer: the first quote, then what fits in 250
-        quotes.append(Quote(hit, Sentence(hit.chunk.doc_id, start, end, text), start, end, text))
-    return compose(question.text, quotes, hits, name, kind)
+                  kind: str) -> Answer | None:
+    """The answer of the passage sentences the kept sentences of `checked` stand on (README step 33), verbatim and
+    cited, each text once, within OPEN_CHARS (250, the extractive answerer's bound on an open answer) after the first
+    quote (compose.compose_quotes); None when none is kept."""
+    supports = [(c.origin, c.support.sentence) for c in checked if c.kept]  # type: ignore[union-attr]
+    return compose_quotes(question.text, supports, hits, name, kind, OPEN_CHARS)  # type: ignore[arg-type]
 
 
 def left_out_notice(checked: Sequence[Checked]) -> str:
@@ -879,11 +860,14 @@ class ModelAnswerer:
         # a handed-over or fallen-back answer is not the model's: what its reply left out is not news about this answer
         theirs = not answer.refused and answer.answerer == self.name
         notes = [answer.notice, left_out_notice(checked) if theirs else "", stop_note]
-        if (theirs and p.quote_open and analysis.shape == "open" and question.language == "zh"
-                and not generation.stopped):  # README step 33 (a stopped answer stays the part written before Stop)
-            words = answer.text
-            answer = quote_support(question, checked, hits, self.name, analysis.shape)
-            notes.append(f"Quoted: the passage sentences the model's answer stands on. Its own words: “{words}”")
+        quoted = (quote_support(question, checked, hits, self.name, analysis.shape)
+                  if (theirs and p.quote_open and analysis.shape == "open" and question.language == "zh"
+                      and not generation.stopped) else None)  # README step 33; a stopped answer stays as written
+        if quoted is not None:
+            words = strip_markers(answer.text)
+            answer = quoted
+            notes.append("Quoted: the passage sentences the model's answer stands on. Its own words: "
+                         f"“{words[:120]}{'…' if len(words) > 120 else ''}”")
         if answer.refused and not model_refused and checked:
             notes.append(f"The model's answer was withheld: {answer.reason}.")
         elif not answer.refused and below_cut and waived and answer.answerer == self.name:

@@ -581,3 +581,34 @@ def test_study_model_records_the_stand_ins_meaning_as_the_product_measures_it(fa
     for key, scope in (("", "window"), ("_passage", "passage")):
         word, cosine = weakest_in(q.text, context, passage_text(first.hit), words_of(evidence.embedder), scope)
         assert (out[f"extractive_word{key}"], out[f"extractive_meaning{key}"]) == (word, round(cosine, 4))
+
+
+def test_a_fallback_after_a_misread_reply_meets_the_stand_in_cut_too(fake_engine):
+    q, hits, evidence = retrieved(fake_engine, QUESTION)
+    misread = Sure("5.5亿元[1]", GIVEN)  # a figure no passage holds: nothing kept, the extractive answer falls back
+    first = extractive_with(-math.inf).answer(q, hits, evidence).citations[0]
+    context = context_of(evidence.index, first.hit, first.sentence)
+    _, cosine = weakest_in(q.text, context, passage_text(first.hit), words_of(evidence.embedder), "window")
+
+    def ask_at(below: float):  # noqa: ANN202
+        policy = replace(DEFAULT_POLICY, unsupported_fallback_score=-math.inf, min_extractive_meaning=below,
+                         meaning_embedder=fake_engine.embedder.name)
+        return ModelAnswerer(misread, extractive_with(-math.inf), policy, "auto").answer(q, hits, evidence)
+
+    fallen = ask_at(cosine)
+    assert fallen.answerer == "extractive" and not fallen.refused  # at the cut: it falls back
+    refused = ask_at(cosine + 0.001)
+    assert refused.refused and refused.reason == (
+        f"no sentence of the model's answer is supported by the passages; the question asks about “纯利”, and nothing "
+        f"beside the extractive answer's sentence means anything like it (closest word: cosine {cosine:.3f}, below "
+        f"{cosine + 0.001:.3f}): the value may belong to something else")
+
+
+def test_choose_policy_blocks_the_fallback_as_the_hand_over():
+    cp = _script("choose_policy")
+    misread = stand_in_row("unanswerable", 0.84, False, confidence=0.9)
+    misread["checked"] = [{**misread["checked"][0], "kept": False}]  # nothing kept: the fallback's case
+    misread.update(extractive_score=2.0, extractive_reading=0.9)  # above routes.json's logit 0 and reading 0.8
+    assert cp.meaning_cut(misread, -math.inf, "passage", math.inf, -math.inf) == (False, "项目于2016年完工。")
+    assert cp.meaning_cut(misread, -math.inf, "passage", math.inf, 0.85) == (True, "")  # blocked: refused
+    assert cp.block_by_meaning(misread, math.inf, "passage") is misread  # any infinity: never, as the product reads it
