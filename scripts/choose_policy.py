@@ -35,7 +35,7 @@ import sys
 from pathlib import Path
 
 from rag.answering.confidence import STATISTICS
-from rag.answering.model import AUTO_POLICY, ROUTES_FILE
+from rag.answering.model import AUTO_POLICY, MEANING_SECTIONS, ROUTES_FILE
 from rag.answering.question import missing_answer_type, question_language
 from rag.answering.routing import route_for
 from rag.answering.support import strip_markers
@@ -1049,6 +1049,31 @@ def meaning_provenance(paths: list[Path], sets: list[list[dict]], scopes: tuple[
     return {"name": name, "fingerprint": fingerprint}
 
 
+def require_cut_embedder(embedder: dict) -> None:
+    """Exits where the rows' cosines (`embedder`, from meaning_provenance) are another embedder's than the saved
+    meaning cut's: a fit after the cut (the waiver, step 32's cut) reads the cut's feature."""
+    cut = (AUTO_POLICY.meaning_embedder, AUTO_POLICY.meaning_fingerprint)
+    if cut[0] and (embedder["name"], embedder["fingerprint"]) != cut:
+        raise SystemExit(f"the rows' cosines are from {embedder['name']} {embedder['fingerprint']}, the saved meaning "
+                         f"cut's from {cut[0]} {cut[1]}: refit the cut on these rows first (--meaning-cut --write)")
+
+
+def null_later_meaning_fits(write: Path | None, section: str) -> None:
+    """In `write` (routes.json), sets to null the meaning sections fitted after `section` (model.MEANING_SECTIONS'
+    order: the cut, the waiver, step 32's cut), which were fitted with the old one, and says which to rerun."""
+    if write is None:
+        return
+    saved = json.loads(write.read_text(encoding="utf-8"))
+    order = list(MEANING_SECTIONS)
+    later = [k for k in order[order.index(section) + 1:] if saved.get(k) is not None]
+    if later:
+        for k in later:
+            saved[k] = None
+        write.write_text(json.dumps(saved, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        print(f"{write}: {' and '.join(later)} set to null (fitted with the old {section.split('_')[-1]}); rerun "
+              + " and ".join(f"{MEANING_SECTIONS[k][0]} --write" for k in later))
+
+
 # README step 31: which scopes --meaning-cut compares (the window of step 30 and the whole passage); the passage is
 # taken on a tie within MEANING_SCOPE_TIE balanced points (artifacts/r26/rule.md, written before the fit).
 MEANING_SCOPE_TIE = 0.01
@@ -1074,14 +1099,7 @@ def meaning_main(fit_paths: list[Path], report_paths: list[Path], write: Path | 
     scope = max(scopes, key=lambda sc: (round(found[sc][0] + (MEANING_SCOPE_TIE if sc == "passage" else 0.0), 6),
                                         sc == "passage"))
     print(f"scope taken: {scope}\n")
-    saved = json.loads(write.read_text(encoding="utf-8")) if write is not None else {}
-    later = [k for k in ("meaning_waiver", "extractive_meaning_cut") if saved.get(k) is not None]
-    if later:  # fitted with the old cut (and maybe another scope): fit them again after this
-        for k in later:
-            saved[k] = None
-        write.write_text(json.dumps(saved, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-        print(f"{write}: {' and '.join(later)} set to null (fitted with the old cut); rerun "
-              + " and ".join(f"--{k.replace('_', '-')} --write" for k in later))
+    null_later_meaning_fits(write, "meaning_cut")
     return guarded_cut_main(fit_paths, report_paths, fits, MEANING_GRID, found[scope][1],
                             "where a missing question word's meaning is below", "meaning_cut", "--meaning-cut", write,
                             {"embedder": embedder["name"], "fingerprint": embedder["fingerprint"], "scope": scope,
@@ -1104,21 +1122,12 @@ def meaning_waiver_main(fit_paths: list[Path], report_paths: list[Path], write: 
     fits = [load_rows(p) for p in fit_paths]
     scope = AUTO_POLICY.meaning_scope
     embedder = meaning_provenance(fit_paths, fits, (scope,))
-    cut = (AUTO_POLICY.meaning_embedder, AUTO_POLICY.meaning_fingerprint)
-    if cut[0] and (embedder["name"], embedder["fingerprint"]) != cut:
-        raise SystemExit(f"the rows' cosines are from {embedder['name']} {embedder['fingerprint']}, the saved meaning "
-                         f"cut's from {cut[0]} {cut[1]}: refit the cut on these rows first (--meaning-cut --write)")
+    require_cut_embedder(embedder)
 
     def decide_row(row: dict, at: float) -> tuple[bool, str]:  # step 32's cut, fitted after this, held at never
         return meaning_cut(row, AUTO_POLICY.min_missing_meaning, scope, at, float("-inf"))
 
-    if write is not None:
-        saved = json.loads(write.read_text(encoding="utf-8"))
-        if saved.get("extractive_meaning_cut") is not None:
-            saved["extractive_meaning_cut"] = None
-            write.write_text(json.dumps(saved, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-            print(f"{write}: extractive_meaning_cut set to null (fitted with the old waiver); rerun "
-                  "--extractive-meaning-cut --write")
+    null_later_meaning_fits(write, "meaning_waiver")
     return guarded_cut_main(fit_paths, report_paths, fits, WAIVER_GRID, decide_row,
                             "where every missing question word's meaning is at least", "meaning_waiver",
                             "--meaning-waiver", write,
@@ -1141,10 +1150,7 @@ def extractive_meaning_main(fit_paths: list[Path], report_paths: list[Path], wri
             raise SystemExit(f"{path}: {bare} Chinese factoid rows with an extractive answer have no "
                              f"{EXTRACTIVE_MEANING_FIELDS[scope]}; run scripts/study_model.py at this code "
                              "(scripts/rebuild_studies.sh)")
-    cut = (AUTO_POLICY.meaning_embedder, AUTO_POLICY.meaning_fingerprint)
-    if cut[0] and (embedder["name"], embedder["fingerprint"]) != cut:
-        raise SystemExit(f"the rows' cosines are from {embedder['name']} {embedder['fingerprint']}, the saved meaning "
-                         f"cut's from {cut[0]} {cut[1]}: refit the cut on these rows first (--meaning-cut --write)")
+    require_cut_embedder(embedder)
 
     def decide_row(row: dict, below: float) -> tuple[bool, str]:
         return meaning_cut(row, AUTO_POLICY.min_missing_meaning, scope, None, below)

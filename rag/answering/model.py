@@ -1013,16 +1013,17 @@ class ModelAnswerer:
         passage = passage_text(first.hit)
         terms = question_terms(question.text, question.previous, evidence.index)
         cov = coverage(terms.known, token_set(passage)) if terms.known else 1.0
-        beside = claim_share(terms, context_of(evidence.index, first.hit, first.sentence)) if first.sentence else 0.0
+        context = context_of(evidence.index, first.hit, first.sentence) if first.sentence else None
+        beside = claim_share(terms, context) if context is not None else 0.0
         checked = decide.extractive_after_model(anchors_missing(question_anchors(question.text), passage), cov,
                                                 policy.min_question_coverage, beside,
                                                 policy.min_claim_coverage if analysis.shape == "factoid" else 0.0)
         if not checked.answer:
             return None, checked.reason
-        if (analysis.shape == "factoid" and question.language == "zh" and first.sentence is not None
+        if (analysis.shape == "factoid" and question.language == "zh" and context is not None
                 and not math.isinf(policy.min_extractive_meaning) and meaning_applies(evidence.embedder, policy)):
-            word, cosine = weakest_in(question.text, context_of(evidence.index, first.hit, first.sentence), passage,
-                                      words_of(evidence.embedder), policy.meaning_scope)  # README step 32
+            word, cosine = weakest_in(question.text, context, passage, words_of(evidence.embedder),
+                                      policy.meaning_scope)  # README step 32
             if cosine < policy.min_extractive_meaning:
                 return None, decide.meaning_missing(as_asked(word, question.text), cosine, policy.min_extractive_meaning,
                                                     "the extractive answer's sentence")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -345,17 +346,24 @@ def test_the_meaning_waiver_keeps_an_answer_below_the_claim_cut_where_every_miss
     assert unwaived.answer(q, hits, evidence).refused and reader.read == 2
 
 
+FEATURE = {"embedder": "e", "fingerprint": "e:1", "scope": "passage"}  # one meaning feature, as routes.json saves it
+
+
+def saved_meaning(path, **sections) -> Path:  # noqa: ANN001, ANN003
+    """routes.json at `path` holding the meaning sections given (a dict, or None for null)."""
+    path.write_text(json.dumps(sections), encoding="utf-8")
+    return path
+
+
 def test_the_saved_waiver_is_read_and_must_share_the_cuts_feature(tmp_path):
     path = tmp_path / "routes.json"
-    cut = '"meaning_cut": {"below": 0.86, "embedder": "e", "fingerprint": "e:1", "scope": "passage"}'
-    path.write_text("{" + cut + ', "meaning_waiver": {"at": 0.93, "embedder": "e", "fingerprint": "e:1", '
-                    '"scope": "passage"}}', encoding="utf-8")
+    cut = {"below": 0.86, **FEATURE}
+    saved_meaning(path, meaning_cut=cut, meaning_waiver={"at": 0.93, **FEATURE})
     assert load_meaning(path) == {"min_missing_meaning": 0.86, "waive_claim_meaning": 0.93, "meaning_embedder": "e",
                                   "meaning_fingerprint": "e:1", "meaning_scope": "passage"}
-    path.write_text("{" + cut + ', "meaning_waiver": null}', encoding="utf-8")
+    saved_meaning(path, meaning_cut=cut, meaning_waiver=None)
     assert load_meaning(path)["meaning_scope"] == "passage" and "waive_claim_meaning" not in load_meaning(path)
-    path.write_text("{" + cut + ', "meaning_waiver": {"at": 0.93, "embedder": "e", "fingerprint": "e:1"}}',
-                    encoding="utf-8")
+    saved_meaning(path, meaning_cut=cut, meaning_waiver={"at": 0.93, "embedder": "e", "fingerprint": "e:1"})
     with pytest.raises(ModelError, match=r"read from different features \('passage'/'window'\).*--meaning-waiver"):
         load_meaning(path)
     path.write_text('{"meaning_waiver": {"at": 0.93, "embedder": "e", "scope": "sentence"}}', encoding="utf-8")
@@ -512,13 +520,11 @@ def test_an_extractive_stand_in_is_refused_below_the_cut_and_the_unsure_answer_s
 def test_the_saved_stand_in_cut_is_read_and_must_share_the_cuts_feature(tmp_path):
     assert AUTO_POLICY.min_extractive_meaning == STAND_IN_CUT  # routes.json (round 27's fit, README step 32)
     path = tmp_path / "routes.json"
-    cut = '"meaning_cut": {"below": 0.87, "embedder": "e", "fingerprint": "e:1", "scope": "passage"}'
-    path.write_text("{" + cut + ', "extractive_meaning_cut": {"below": 0.88, "embedder": "e", "fingerprint": "e:1", '
-                    '"scope": "passage"}}', encoding="utf-8")
+    cut = {"below": 0.87, **FEATURE}
+    saved_meaning(path, meaning_cut=cut, extractive_meaning_cut={"below": 0.88, **FEATURE})
     assert load_meaning(path) == {"min_missing_meaning": 0.87, "min_extractive_meaning": 0.88, "meaning_embedder": "e",
                                   "meaning_fingerprint": "e:1", "meaning_scope": "passage"}
-    path.write_text("{" + cut + ', "extractive_meaning_cut": {"below": 0.88, "embedder": "e", "fingerprint": "e:2", '
-                    '"scope": "passage"}}', encoding="utf-8")
+    saved_meaning(path, meaning_cut=cut, extractive_meaning_cut={"below": 0.88, **FEATURE, "fingerprint": "e:2"})
     with pytest.raises(ModelError, match=r"meaning_cut and extractive_meaning_cut read from different features "
                                          r"\('e:1'/'e:2'\).*--extractive-meaning-cut --write after --meaning-cut"):
         load_meaning(path)
