@@ -6,6 +6,7 @@ and hands the hits to the configured answerer (rag/answering/).
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 import time
@@ -18,14 +19,14 @@ from typing import Any
 from rag.answering import decide, make_answerer
 from rag.answering.base import Answerer, Evidence, refuse
 from rag.answering.generation import Control
-from rag.answering.question import Question
+from rag.answering.question import Question, earlier_question, leans_by_search
 from rag.config import BUNDLED_CORPUS, DEFAULT_INDEX_DIR, Config
 from rag.documents import read_documents
 from rag.embedding import Embedder, load_embedder
 from rag.errors import IndexMissingError, InputError, ModelError
 from rag.indexer import AddReport, add_documents, empty_index
 from rag.resume import RESUME_DIR
-from rag.retrieval import retrieve
+from rag.retrieval import best_cosine, retrieve
 from rag.schema import Answer, Document
 from rag.store import Index, config_for_index, load_index, save_index, writer_lock
 from rag.tokenize import tokenize
@@ -133,6 +134,7 @@ class Engine:
         text, notice = clean_question(question, cfg.max_question_chars)
         asked = Question.make(text, history)
         index = self.index  # one consistent snapshot even if an upload swaps it meanwhile
+        asked, lean_ms = self.lean_by_search(asked, index, cfg.followup_dense_gain, cfg.followup_search_only)
         chosen = self.answerer(cfg.answerer)
         query, search_note, translated_ms = asked.retrieval_query, "", None
         search_query = getattr(chosen, "search_query", None)  # the model answerer may translate it (English over Chinese)
@@ -145,7 +147,7 @@ class Engine:
         tokens = tokenize(query)
         # the search reads `query`; the answer path reads the question as asked with its own vector (its sentence
         # cosines, the standing bar), while the hits' dense and BM25 scores are `query`'s
-        vectors = self.embedder.embed_queries(list(dict.fromkeys([query, asked.retrieval_query])))
+        vectors = self.embedder.embed_queries(list(dict.fromkeys([query, asked.answer_query])))
         vector, asked_vector = vectors[0], vectors[-1]
         t2 = time.perf_counter()
         hits = retrieve(index, vector, tokens, cfg.k, cfg.mode, cfg.rrf_k, cfg.fusion_depth)
@@ -160,6 +162,8 @@ class Engine:
                    "total": (t4 - t0) * 1000}
         if translated_ms is not None:
             timings["translate"] = translated_ms
+        if lean_ms is not None:
+            timings["lean"] = lean_ms
         notices = " ".join(n for n in (notice, search_note, answer.notice) if n)
         # an answerer's own stages (queue, first_token, generate: time since its start) are kept beside these
         stages = {**answer.timings_ms, **timings}
@@ -167,6 +171,20 @@ class Engine:
             stages["first_token"] += (t3 - t0) * 1000
         return replace(answer, timings_ms={k: round(v, 2) for k, v in stages.items()},
                        retrieval_query=query, notice=notices)
+
+    def lean_by_search(self, asked: Question, index: Index, gain: float,
+                       search_only: bool = True) -> tuple[Question, float | None]:
+        """`asked`, leaning on the conversation's earlier question where its words did not say so but the search does
+        (question.leans_by_search, README step 34): for the search only (`searched_after`), or for the answer too
+        (`previous`, as a pronoun leans it); and the milliseconds the check took (None: not made)."""
+        earlier = "" if asked.previous or gain == math.inf else earlier_question(asked.history)
+        if not earlier:
+            return asked, None
+        t = time.perf_counter()
+        alone, joined = self.embedder.embed_queries([asked.text, f"{earlier} {asked.text}"])
+        if leans_by_search(best_cosine(index, alone), best_cosine(index, joined), gain):
+            asked = replace(asked, **{"searched_after" if search_only else "previous": earlier})
+        return asked, (time.perf_counter() - t) * 1000
 
     def add_documents(self, documents: Sequence[Document], progress: Progress | None = None) -> AddReport:
         """Add already-read documents; writes a new index generation only when something changed."""

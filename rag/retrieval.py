@@ -17,6 +17,13 @@ def dense_ranking(index: Index, query_vector: np.ndarray, depth: int) -> list[in
     return [row for row, _ in index.dense.search(query_vector.astype(np.float32), min(depth, len(index.chunks)))]
 
 
+def best_cosine(index: Index, query_vector: np.ndarray) -> float | None:
+    """The cosine of the chunk nearest the query (None for an empty index)."""
+    if not index.chunks:
+        return None
+    return float(index.dense.search(query_vector.astype(np.float32), 1)[0][1])
+
+
 def sentence_ranking(index: Index, query_vector: np.ndarray, pool: list[int]) -> list[int]:
     """The chunk rows of `pool` ordered by their best sentence's cosine to the query, best first (ties keep the
     pool's order); a chunk holding no whole sentence is left out.

@@ -28,8 +28,8 @@ from rag.answering.text import (
 )
 from rag.errors import InputError
 
-__all__ = ["Question", "answer_shape", "check_history", "entity_of", "missing_answer_type", "question_language",
-           "wanted_type"]
+__all__ = ["Question", "answer_shape", "check_history", "earlier_question", "entity_of", "leans_by_search",
+           "missing_answer_type", "question_language", "wanted_type"]
 
 # Words that lean on an earlier turn: personal pronouns, and 这/那/此 used on their own or before a
 # measure word (这个, 那家, 此事), but not 这段文字 or 那时候 style phrases that name what they mean.
@@ -54,13 +54,30 @@ def check_history(history: object) -> list[dict]:
     return list(history)
 
 
-def followup_context(question: str, history: Sequence[dict] | None) -> str:
-    """The earlier user question that `question` leans on, or "" when it stands on its own (or the earlier one
-    asks for a summary of the whole document, which names nothing to ask about again)."""
+def earlier_question(history: Sequence[dict] | None) -> str:
+    """The conversation's last user question, which a follow-up may lean on; "" when there is none, or when it asks
+    for a summary of the whole document (it names nothing a follow-up could ask about again)."""
     previous = [t.get("content", "") for t in check_history(history) if t.get("role") == "user" and t.get("content")]
-    if previous and (FOLLOWUP.search(question) or len(question) <= SHORT_FOLLOWUP_CHARS):
-        return "" if answer_shape(previous[-1]) == "summary" and WHOLE_DOCUMENT.search(previous[-1]) else previous[-1]
+    if not previous or (answer_shape(previous[-1]) == "summary" and WHOLE_DOCUMENT.search(previous[-1])):
+        return ""
+    return previous[-1]
+
+
+def followup_context(question: str, history: Sequence[dict] | None) -> str:
+    """The earlier user question that `question` leans on by its words (a pronoun, or it is very short), or "" when
+    they do not say so (rag.chat.Engine.ask may still lean it by the search: `leans_by_search`)."""
+    if FOLLOWUP.search(question) or len(question) <= SHORT_FOLLOWUP_CHARS:
+        return earlier_question(history)
+    check_history(history)
     return ""
+
+
+def leans_by_search(alone: float | None, joined: float | None, gain: float) -> bool:
+    """Whether a question leans on the earlier one because the search says so (README, step 34): the best passage's
+    cosine to the earlier question and this one together (`joined`) exceeds its cosine to this one alone by at least
+    `gain` (Config.followup_dense_gain). A follow-up that leaves its subject out (`后来哪一年关掉的？`) finds its
+    passage only with the earlier question; a new topic's question finds its own better alone."""
+    return alone is not None and joined is not None and joined - alone >= gain
 
 
 @dataclass(frozen=True)
@@ -70,6 +87,9 @@ class Question:
     text: str
     previous: str = ""  # the earlier user question this one leans on ("" when it stands alone)
     history: tuple[dict, ...] = ()  # the whole conversation, oldest first (the LLM answerer sends it)
+    # the earlier question put in front of this one for the search only, the answer reading this one as asked (step 34:
+    # where the search, not the words, says it leans; "" otherwise)
+    searched_after: str = ""
 
     @classmethod
     def make(cls, question: str, history: Sequence[dict] | None = None) -> Question:
@@ -79,6 +99,13 @@ class Question:
     @property
     def retrieval_query(self) -> str:
         """What retrieval searches for: the question, preceded by the earlier question it leans on."""
+        before = self.previous or self.searched_after
+        return f"{before} {self.text}" if before else self.text
+
+    @property
+    def answer_query(self) -> str:
+        """What the answer path embeds for its sentence cosines: the retrieval query, without an earlier question put
+        in front for the search only (`searched_after`: the answer reads the question as asked)."""
         return f"{self.previous} {self.text}" if self.previous else self.text
 
     @property

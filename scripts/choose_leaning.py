@@ -1,0 +1,120 @@
+"""Chooses Config.followup_dense_gain (README, step 34) on rows of scripts/study_leaning.py and reports it on others.
+
+    python scripts/choose_leaning.py artifacts/r28/lean-cmrc.jsonl --report artifacts/r28/lean-drcd.jsonl
+
+A second turn leans on the first where its words say so (`lexical`) or where the earlier question in front raises the
+best passage's cosine by at least the gain, for the search only or for the answer too (the mode). For each gain of the
+grid and each mode, every row is answered as the study answered it that way or not leaning; the rates are those of the
+right answers (fair) and of the second question's paragraph among the hits, per kind: follow-ups (subject left out),
+the same question whole, another paragraph's question. The chosen setting has the best mean of the three kinds'
+right-answer rates on the fitting rows (ties: the larger gain, which leans less, then the search only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+GRID = [-math.inf, -0.02, -0.01, 0.0, 0.005, 0.01, 0.015, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1, math.inf]
+KINDS = ("followup", "same", "other")
+
+
+def leans(row: dict, gain: float) -> bool:
+    """Whether the product leans this second turn on the first at `gain` (rag.answering.question.leans_by_search)."""
+    if row["lexical"]:
+        return True
+    alone, joined = row.get("top_dense_alone"), row.get("top_dense_joined")
+    return alone is not None and joined is not None and joined - alone >= gain
+
+
+MODES = ("search", "whole")  # Config.followup_search_only True / False
+
+
+def outcome(row: dict, gain: float, mode: str, what: str) -> bool:
+    """The row's `what` ("right": a right answer; "hit": its paragraph among the hits) as answered at `gain`, leaning
+    in `mode` ("search": for the search only; "whole": for the answer too). The study answered it each way
+    ("right_search", "right_whole", "hit_joined") and as its words alone decide ("right_lexical", "hit_alone", the
+    latter read only where the words do not lean it)."""
+    leaned = leans(row, gain)
+    if what == "right":
+        if f"right_{mode}" not in row:
+            raise SystemExit(f"rows answered without leaning mode {mode!r}: run scripts/study_leaning.py with --modes "
+                             f"{mode} (or read them with --mode search)")
+        return bool(row[f"right_{mode}" if leaned and not row["lexical"] else "right_lexical"])
+    return bool(row["hit_joined" if leaned else "hit_alone"])
+
+
+def rates(rows: list[dict], gain: float, mode: str) -> dict[str, dict[str, float]]:
+    """Per kind: right-answer, hit and leaning rates (percent) at `gain` in `mode`."""
+    out: dict[str, dict[str, float]] = {}
+    for kind in KINDS:
+        mine = [r for r in rows if r["kind"] == kind]
+        if not mine:
+            continue
+        out[kind] = {"right": 100 * sum(outcome(r, gain, mode, "right") for r in mine) / len(mine),
+                     "hit": 100 * sum(outcome(r, gain, mode, "hit") for r in mine) / len(mine),
+                     "leaned": 100 * sum(leans(r, gain) for r in mine) / len(mine), "n": len(mine)}
+    return out
+
+
+def balanced(rows: list[dict], gain: float, mode: str) -> float:
+    per = rates(rows, gain, mode)
+    return sum(v["right"] for v in per.values()) / len(per)
+
+
+def choose(rows: list[dict], grid: list[float] = GRID) -> tuple[str, float]:
+    """The (mode, gain) with the best balanced right-answer rate on `rows` (ties: the larger gain, which leans less,
+    then the search only, which changes less of the answer)."""
+    return max(((m, g) for g in grid for m in MODES),
+               key=lambda mg: (round(balanced(rows, mg[1], mg[0]), 6), mg[1], mg[0] == "search"))
+
+
+def load(path: Path) -> list[dict]:
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if not rows or "right_search" not in rows[0]:
+        raise SystemExit(f"{path}: no answered rows; run scripts/study_leaning.py with --answerer")
+    return rows
+
+
+def show(title: str, rows: list[dict], settings: list[tuple[str, float]]) -> None:
+    print(f"\n{title}\n| leaning | gain | " + " | ".join(f"{k} right / hit / leaned" for k in KINDS) + " | balanced |")
+    print("|---|---|" + "---|" * (len(KINDS) + 1))
+    for mode, g in settings:
+        per = rates(rows, g, mode)
+        cells = [f"{per[k]['right']:.1f} / {per[k]['hit']:.1f} / {per[k]['leaned']:.1f}" if k in per else "-"
+                 for k in KINDS]
+        name = "words only" if g == math.inf else "always" if g == -math.inf else f"{g:g}"
+        print(f"| {'-' if g == math.inf else mode} | {name} | " + " | ".join(cells) + f" | {balanced(rows, g, mode):.2f} |")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("fit", type=Path, nargs="+", help="study_leaning.py rows the gain is chosen on")
+    ap.add_argument("--report", type=Path, nargs="*", default=[], help="rows it is reported on")
+    ap.add_argument("--at", type=float, default=None,
+                    help="no fit: report every file at this gain (search only), e.g. the saved Config.followup_dense_gain "
+                         "on rows answered by the default answerer")
+    args = ap.parse_args(argv)
+    if args.at is not None:
+        for path in [*args.fit, *args.report]:
+            show(f"{path} at the gain {args.at:g}", load(path), [("search", math.inf), ("search", args.at)])
+        return 0
+    fit = [r for p in args.fit for r in load(p)]
+    mode, best = choose(fit)
+    counts = ", ".join(f"{k} {sum(r['kind'] == k for r in fit)}" for k in KINDS)
+    show(f"fitting rows ({counts})", fit, [(m, g) for m in MODES for g in GRID if not (m == "whole" and g == math.inf)])
+    print(f"\nchosen: followup_dense_gain = {best:g}, followup_search_only = {mode == 'search'} (balanced "
+          f"{balanced(fit, best, mode):.2f}; words only {balanced(fit, math.inf, mode):.2f})")
+    for path in args.report:
+        rows = load(path)
+        show(f"reported: {path} (held out)", rows, [(m, g) for m, g in (("search", math.inf), (mode, best),
+                                                                        ("search", -math.inf), ("whole", -math.inf))
+                                                    if f"right_{m}" in rows[0]])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,152 @@
+"""Follow-ups without a pronoun: records, for conversations made from a SQuAD-format set, what the search finds for
+the second question asked alone and after the first one, so the rule that decides when a question leans on the
+conversation is chosen on one set and reported on another (README, step 34). No model call.
+
+    python scripts/study_leaning.py --dataset ../shared/datasets/cmrc2018_dev.json --skip 800 --paragraphs 120 \
+        --answerer extractive --out artifacts/r28/lean-cmrc.jsonl
+
+Each paragraph's first question is the first turn (answered by its gold answer). Its other questions make the second
+turns, of three kinds:
+- "followup": the question with the subject the two questions share taken out (`新西兰鸲鹟分布在什么地方？` after
+  `新西兰鸲鹟属于什么科目？` becomes `分布在什么地方？`), as asked bare and after 那 ("then"), the way people go on in
+  a chat; only where the subject is in the paragraph and the question keeps at least 4 characters without it;
+- "same": the question unchanged (it names its subject; leaning on the first turn is harmless or not: measured);
+- "other": a question of another paragraph, unchanged (a new topic: leaning on the first turn is noise).
+Every row records whether the product's lexical rule (rag.answering.question.followup_context) leans, the top dense
+cosine of the question alone and after the first one, and whether the second question's paragraph is among the top-k
+hits of the search each way. scripts/choose_leaning.py reads the rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from study_model import load_paragraphs  # noqa: E402
+
+from rag.answering.question import followup_context  # noqa: E402
+from rag.chat import Engine  # noqa: E402
+from rag.config import Config  # noqa: E402
+from rag.documents import make_document  # noqa: E402
+from rag.embedding import load_embedder  # noqa: E402
+from rag.evaluation.metrics import fair_match  # noqa: E402
+from rag.indexer import empty_index  # noqa: E402
+from rag.retrieval import retrieve  # noqa: E402
+from rag.tokenize import tokenize  # noqa: E402
+
+MIN_LEFT = 4  # characters a follow-up keeps without its subject
+OPENERS = ("", "那")  # how the generated follow-ups begin: bare, and after 那 ("then")
+
+
+def shared_subject(first: str, second: str, context: str) -> str:
+    """The longest stretch (2+ characters) both questions hold that the paragraph holds too: what they are about."""
+    best = ""
+    for i in range(len(second)):
+        for j in range(len(second), i + 1, -1):
+            piece = second[i:j]
+            if len(piece) <= len(best):
+                break
+            if piece in first and piece in context and not any(c in piece for c in "？?，,。"):
+                best = piece
+                break
+    return best
+
+
+def without_subject(question: str, subject: str) -> str:
+    left = question.replace(subject, "", 1).lstrip("的之，, ")
+    return left
+
+
+def conversations(paragraphs: list, rng: random.Random) -> list[dict]:
+    """The second turns of the sample's conversations (see the module docstring)."""
+    out: list[dict] = []
+    for n, (source, context, qas) in enumerate(paragraphs):
+        if len(qas) < 2 or not qas[0]["answers"]:
+            continue
+        first = qas[0]
+        history = [{"role": "user", "content": first["question"]},
+                   {"role": "assistant", "content": first["answers"][0]}]
+        for qa in qas[1:]:
+            subject = shared_subject(first["question"], qa["question"], context)
+            left = without_subject(qa["question"], subject) if len(subject) >= 2 else ""
+            if len(left.rstrip("？?")) >= MIN_LEFT:
+                for opener in OPENERS:
+                    out.append({"kind": "followup", "id": f"{qa['id']}-f{len(opener)}", "question": opener + left,
+                                "original": qa["question"], "subject": subject, "history": history, "source": source,
+                                "answers": qa["answers"]})
+            out.append({"kind": "same", "id": f"{qa['id']}-s", "question": qa["question"], "history": history,
+                        "source": source, "answers": qa["answers"]})
+        others = [p for m, p in enumerate(paragraphs) if m != n and p[2]]
+        o_source, _, o_qas = rng.choice(others)
+        qa = rng.choice(o_qas)
+        out.append({"kind": "other", "id": f"{qa['id']}-o{n}", "question": qa["question"], "history": history,
+                    "source": o_source, "answers": qa["answers"]})
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--dataset", type=Path, required=True, help="a SQuAD-format set (CMRC 2018, DRCD)")
+    ap.add_argument("--t2s", action="store_true", help="convert traditional to simplified Chinese (DRCD)")
+    ap.add_argument("--skip", type=int, default=0, help="paragraphs to skip first")
+    ap.add_argument("--paragraphs", type=int, default=120, help="paragraphs to index and make conversations of")
+    ap.add_argument("--answerer", choices=("extractive", "auto"), default=None,
+                    help="also answer each second turn through Engine.ask, leaning by the words alone, always for the "
+                         "search only, and always for the search and the answer (auto calls the bundled model: slow)")
+    ap.add_argument("--limit", type=int, default=None, help="study only the first N second turns")
+    ap.add_argument("--modes", default="search,whole",
+                    help="the always-leaning ways to answer besides the words alone (search: for the search only; "
+                         "whole: for the answer too); fewer saves model time")
+    ap.add_argument("--out", type=Path, required=True)
+    args = ap.parse_args(argv)
+    paragraphs = load_paragraphs(args.dataset, args.t2s, args.skip)[:args.paragraphs]
+    if not paragraphs:
+        raise SystemExit(f"{args.dataset} has no paragraphs after --skip {args.skip}")
+    config = Config.from_env()  # RAG_* settings apply (RAG_LLM_REPLY_FILE keeps the model's replies)
+    embedder = load_embedder(config, progress=lambda m: print(m, file=sys.stderr))
+    engine = Engine(config, Path(tempfile.mkdtemp(prefix="followups-index-")), embedder, empty_index(embedder))
+    engine.add_documents([make_document(source, context) for source, context, _ in paragraphs])
+    index = engine.index
+    rows = conversations(paragraphs, random.Random(0))[:args.limit]
+    # the same index answered three ways: leaning by the question's words alone; always leaning for the search only
+    # (the answer reads the question as asked); always leaning for the search and the answer, as a pronoun leans
+    engines = {name: Engine(config.with_(followup_dense_gain=gain, followup_search_only=only), engine.index_dir,
+                            embedder, index)
+               for name, gain, only in (("lexical", math.inf, True), ("search", -math.inf, True),
+                                        ("whole", -math.inf, False))
+               if name == "lexical" or name in args.modes.split(",")}
+    print(f"{len(rows)} second turns over {len(paragraphs)} paragraphs", file=sys.stderr)
+    with open(args.out, "w", encoding="utf-8") as f:
+        for i, row in enumerate(rows, 1):
+            earlier = row["history"][0]["content"]
+            joined = f"{earlier} {row['question']}"
+            alone_v, joined_v = embedder.embed_queries([row["question"], joined])
+            found = {}
+            for name, text, vector in (("alone", row["question"], alone_v), ("joined", joined, joined_v)):
+                hits = retrieve(index, vector, tokenize(text), config.k, config.mode, config.rrf_k, config.fusion_depth)
+                top = retrieve(index, vector, tokenize(text), 1, "dense")
+                found[name] = {"hit": any(h.chunk.source == row["source"] for h in hits),
+                               "top_dense": round(float(top[0].dense), 4) if top else None}
+            row.update(lexical=bool(followup_context(row["question"], row["history"])), **{
+                f"{k}_{name}": v for name, d in found.items() for k, v in d.items()})
+            if args.answerer:
+                for name, eng in engines.items():
+                    answer = eng.ask(row["question"], row["history"], answerer=args.answerer)
+                    row[f"answer_{name}"] = answer.text
+                    row[f"refused_{name}"] = answer.refused
+                    row[f"right_{name}"] = (not answer.refused) and fair_match(answer.text, row["answers"])
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+            if i % 100 == 0:
+                print(f"{i}/{len(rows)}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
