@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -117,6 +118,9 @@ class Config:
                              f"{', '.join(VECTOR_STORES)} (--store or RAG_VECTOR_STORE).")
         if self.torch_threads < 0:
             raise InputError(f"torch_threads={self.torch_threads} must be 0 (one per core) or a thread count.")
+        if math.isnan(self.followup_dense_gain):
+            raise InputError("followup_dense_gain=nan is not a cosine gain; give a number, or inf to lean by the "
+                             "question's words alone (RAG_FOLLOWUP_DENSE_GAIN).")
         if not 1 <= self.k <= 50:
             raise InputError(f"k={self.k} is out of range; use 1..50 passages.")
         if self.llm_base_url and not self.llm_base_url.startswith(("http://", "https://")):
@@ -153,6 +157,11 @@ class Config:
             raw = os.environ.get(f"RAG_{f.name.upper()}")
             if raw is None:
                 continue
+            if f.type == "bool":
+                if raw.strip().lower() not in BOOLEAN_WORDS:
+                    raise InputError(f"RAG_{f.name.upper()}={raw!r} is not a yes or no; write 1 or 0 (true or false).")
+                values[f.name] = BOOLEAN_WORDS[raw.strip().lower()]
+                continue
             try:
                 values[f.name] = int(raw) if f.type == "int" else float(raw) if f.type == "float" else raw
             except ValueError:
@@ -161,6 +170,7 @@ class Config:
         return cls(**values)
 
 
+BOOLEAN_WORDS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
 DEFAULT_INDEX_DIR = PROJECT_ROOT / "index"
 BUNDLED_CORPUS = PROJECT_ROOT / "data" / "meitu_ai_article.txt"
 BUNDLED_EXAMPLES = PROJECT_ROOT / "data" / "examples.json"  # example questions about BUNDLED_CORPUS (the UI's buttons)

@@ -94,6 +94,9 @@ def test_best_cosine_is_the_nearest_chunk(fake_engine):
     vector = fake_engine.embedder.embed_queries(["美图2023年的总收入是多少？"])[0]
     expected = max(float(v @ vector) for v in fake_engine.index.vectors)
     assert best_cosine(fake_engine.index, vector) == pytest.approx(expected, abs=1e-5)
+    from rag.indexer import empty_index
+
+    assert best_cosine(empty_index(fake_engine.embedder), vector) is None
 
 
 def test_study_makes_follow_ups_without_the_shared_subject():
@@ -133,3 +136,30 @@ def test_choose_leaning_answers_each_row_as_the_product_would():
     assert cl.balanced(rows, math.inf, "search") == pytest.approx(250 / 3)
     # ties: the larger gain, then the search only
     assert cl.choose(rows, [math.inf, 0.02, 0.04, 0.0625, -math.inf]) == ("search", 0.0625)
+
+
+def test_the_settings_from_the_environment(monkeypatch):
+    from rag.config import Config
+    from rag.errors import InputError
+
+    monkeypatch.setenv("RAG_FOLLOWUP_SEARCH_ONLY", "0")
+    monkeypatch.setenv("RAG_FOLLOWUP_DENSE_GAIN", "inf")
+    config = Config.from_env()
+    assert config.followup_search_only is False and config.followup_dense_gain == math.inf
+    monkeypatch.setenv("RAG_FOLLOWUP_SEARCH_ONLY", "maybe")
+    with pytest.raises(InputError, match="RAG_FOLLOWUP_SEARCH_ONLY='maybe' is not a yes or no"):
+        Config.from_env()
+    monkeypatch.setenv("RAG_FOLLOWUP_SEARCH_ONLY", "true")
+    monkeypatch.setenv("RAG_FOLLOWUP_DENSE_GAIN", "nan")
+    with pytest.raises(InputError, match="followup_dense_gain=nan is not a cosine gain"):
+        Config.from_env()
+
+
+def test_the_real_engine_searches_a_follow_up_after_its_question_and_answers_it_as_asked(real_engine):
+    revenue = [{"role": "user", "content": "美图2023年的总收入是多少？"}, {"role": "assistant", "content": "27亿元"}]
+    answer = real_engine.ask("经调整净利润同比增长了多少？", revenue, answerer="extractive")
+    assert answer.retrieval_query == "美图2023年的总收入是多少？ 经调整净利润同比增长了多少？"
+    assert "233.2%" in answer.text and "lean" in answer.timings_ms
+    # a question that names what it asks is answered as asked, whatever the search leaned on
+    answer = real_engine.ask("美图的CEO是谁？", revenue, answerer="extractive")
+    assert "吴欣鸿" in answer.text and not answer.refused
