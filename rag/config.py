@@ -46,8 +46,9 @@ class Config:
     # A question asked after another leans on it (the earlier question in front for the search, its words counting
     # half in the answer's checks) when a pronoun or its shortness says so (rag/answering/question.py). Step 34: it is
     # also searched after the earlier question when putting that in front raises the best passage's cosine by this
-    # much (`后来哪一年关掉的？` after `美图哪一年开始做手机？`); inf: the words alone decide. Chosen by
-    # scripts/choose_leaning.py on CMRC dev paragraphs 740 on, reported on DRCD test paragraphs 880 on (README).
+    # much (`后来哪一年关掉的？` after `美图哪一年开始做手机？`; Chinese questions only); inf: the words alone decide,
+    # 0 or below: nearly every question after another is searched after it. Chosen by scripts/choose_leaning.py on CMRC
+    # dev paragraphs 740 on, reported on DRCD test paragraphs 880 on (README).
     followup_dense_gain: float = 0.015
     # Step 34's leaning reaches the search only (True: the answer reads the question as asked) or the answer too, as a
     # pronoun's does (False). Chosen with followup_dense_gain.

@@ -21,8 +21,8 @@ def best_cosine(index: Index, query_vector: np.ndarray) -> float | None:
     """The cosine of the chunk nearest the query (None for an empty index)."""
     if not index.chunks:
         return None
-    found = index.dense.search(query_vector.astype(np.float32), 1)
-    return float(found[0][1]) if found else None
+    found = dense_ranking(index, query_vector, 1)
+    return float(index.vectors[found[0]] @ query_vector.astype(np.float32)) if found else None
 
 
 def sentence_ranking(index: Index, query_vector: np.ndarray, pool: list[int]) -> list[int]:

@@ -1,8 +1,8 @@
 """Follow-ups without a pronoun: records, for conversations made from a SQuAD-format set, what the search finds for
 the second question asked alone and after the first one, so the rule that decides when a question leans on the
-conversation is chosen on one set and reported on another (README, step 34). No model call.
+conversation is chosen on one set and reported on another (README, step 34). No model call unless `--answerer auto`.
 
-    python scripts/study_leaning.py --dataset ../shared/datasets/cmrc2018_dev.json --skip 800 --paragraphs 120 \
+    python scripts/study_leaning.py --dataset ../shared/datasets/cmrc2018_dev.json --skip 740 --paragraphs 150 \
         --answerer extractive --out artifacts/r28/lean-cmrc.jsonl
 
 Each paragraph's first question is the first turn (answered by its gold answer). Its other questions make the second
@@ -60,8 +60,7 @@ def shared_subject(first: str, second: str, context: str) -> str:
 
 
 def without_subject(question: str, subject: str) -> str:
-    left = question.replace(subject, "", 1).lstrip("的之，, ")
-    return left
+    return question.replace(subject, "", 1).lstrip("的之，, ")
 
 
 def conversations(paragraphs: list, rng: random.Random) -> list[dict]:
@@ -84,6 +83,8 @@ def conversations(paragraphs: list, rng: random.Random) -> list[dict]:
             out.append({"kind": "same", "id": f"{qa['id']}-s", "question": qa["question"], "history": history,
                         "source": source, "answers": qa["answers"]})
         others = [p for m, p in enumerate(paragraphs) if m != n and p[2]]
+        if not others:
+            raise SystemExit("study_leaning.py needs two paragraphs with questions or more: raise --paragraphs")
         o_source, _, o_qas = rng.choice(others)
         qa = rng.choice(o_qas)
         out.append({"kind": "other", "id": f"{qa['id']}-o{n}", "question": qa["question"], "history": history,

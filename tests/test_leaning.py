@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import math
+import random
 import sys
 from pathlib import Path
 
 import pytest
 
 from rag.answering.question import Question, earlier_question, followup_context, leans_by_search
+from rag.config import Config
+from rag.errors import InputError
+from rag.indexer import empty_index
 from rag.retrieval import best_cosine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
@@ -83,9 +87,10 @@ def test_the_engine_leans_where_the_search_gain_reaches_the_setting(fake_engine)
     assert answer.retrieval_query == question and "lean" not in answer.timings_ms
 
 
-def test_no_search_check_without_an_earlier_question_or_after_a_summary_or_a_pronoun(fake_engine):
+def test_no_search_check_without_an_earlier_question_after_a_summary_or_a_pronoun_or_in_english(fake_engine):
     for question, history, previous in (("后来是哪一年关掉的？", [], ""), ("后来是哪一年关掉的？", SUMMARY, ""),
-                                        ("他后来是哪一年关掉的？", PHONE, "美图哪一年开始做手机？")):
+                                        ("他后来是哪一年关掉的？", PHONE, "美图哪一年开始做手机？"),
+                                        ("When was the phone business shut down?", PHONE, "")):
         asked, ms = fake_engine.lean_by_search(Question.make(question, history), fake_engine.index, -math.inf)
         assert asked.previous == previous and asked.searched_after == "" and ms is None
 
@@ -94,8 +99,6 @@ def test_best_cosine_is_the_nearest_chunk(fake_engine):
     vector = fake_engine.embedder.embed_queries(["美图2023年的总收入是多少？"])[0]
     expected = max(float(v @ vector) for v in fake_engine.index.vectors)
     assert best_cosine(fake_engine.index, vector) == pytest.approx(expected, abs=1e-5)
-    from rag.indexer import empty_index
-
     assert best_cosine(empty_index(fake_engine.embedder), vector) is None
 
 
@@ -107,7 +110,7 @@ def test_study_makes_follow_ups_without_the_shared_subject():
         {"id": "a1", "question": "新西兰鸲鹟属于什么科目？", "answers": ["鸲鹟科"]},
         {"id": "a2", "question": "新西兰鸲鹟分布在什么地方？", "answers": ["北岛"]}]),
         ("B#0", "乙城在海边。", [{"id": "b1", "question": "乙城在哪里？", "answers": ["海边"]}])]
-    rows = sl.conversations(paragraphs, __import__("random").Random(0))
+    rows = sl.conversations(paragraphs, random.Random(0))
     made = [(r["kind"], r["question"], r["source"]) for r in rows]
     assert made == [("followup", "分布在什么地方？", "A#0"), ("followup", "那分布在什么地方？", "A#0"),
                     ("same", "新西兰鸲鹟分布在什么地方？", "A#0"), ("other", "乙城在哪里？", "B#0")]
@@ -139,9 +142,6 @@ def test_choose_leaning_answers_each_row_as_the_product_would():
 
 
 def test_the_settings_from_the_environment(monkeypatch):
-    from rag.config import Config
-    from rag.errors import InputError
-
     monkeypatch.setenv("RAG_FOLLOWUP_SEARCH_ONLY", "0")
     monkeypatch.setenv("RAG_FOLLOWUP_DENSE_GAIN", "inf")
     config = Config.from_env()
@@ -155,6 +155,7 @@ def test_the_settings_from_the_environment(monkeypatch):
         Config.from_env()
 
 
+@pytest.mark.integration
 def test_the_real_engine_searches_a_follow_up_after_its_question_and_answers_it_as_asked(real_engine):
     revenue = [{"role": "user", "content": "美图2023年的总收入是多少？"}, {"role": "assistant", "content": "27亿元"}]
     answer = real_engine.ask("经调整净利润同比增长了多少？", revenue, answerer="extractive")
@@ -162,4 +163,5 @@ def test_the_real_engine_searches_a_follow_up_after_its_question_and_answers_it_
     assert "233.2%" in answer.text and "lean" in answer.timings_ms
     # a question that names what it asks is answered as asked, whatever the search leaned on
     answer = real_engine.ask("美图的CEO是谁？", revenue, answerer="extractive")
+    assert answer.retrieval_query == "美图2023年的总收入是多少？ 美图的CEO是谁？"  # leaned by the search (gain 0.029)
     assert "吴欣鸿" in answer.text and not answer.refused

@@ -747,8 +747,7 @@ class ModelAnswerer:
         translated = None if generation.stopped else translation_of(generation.text)
         if translated is None:
             return query, "", True
-        before = question.previous or question.searched_after  # a follow-up translates only itself (step 34: or is searched after)
-        return (f"{before} {translated}" if before else translated), "", True
+        return (f"{question.previous} {translated}" if question.previous else translated), "", True
 
     def fallback(self, question: Question, hits: Sequence[Hit], evidence: Evidence, why: str,
                  analysis: Analysis) -> Answer:
