@@ -44,14 +44,13 @@ class Config:
     # Longest question accepted; longer ones are cut with a notice.
     max_question_chars: int = 500
     # A question asked after another leans on it (the earlier question in front for the search, its words counting
-    # half in the answer's checks) when a pronoun or its shortness says so (rag/answering/question.py). Step 34: it is
-    # also searched after the earlier question when putting that in front raises the best passage's cosine by this
-    # much (`后来哪一年关掉的？` after `美图哪一年开始做手机？`; Chinese questions only); inf: the words alone decide,
-    # 0 or below: nearly every question after another is searched after it. Chosen by scripts/choose_leaning.py on CMRC
-    # dev paragraphs 740 on, reported on DRCD test paragraphs 880 on (README).
-    followup_dense_gain: float = 0.015
-    # Step 34's leaning reaches the search only (True: the answer reads the question as asked) or the answer too, as a
-    # pronoun's does (False). Chosen with followup_dense_gain.
+    # half in the answer's checks) when a pronoun or its shortness says so (rag/answering/question.py). Step 34 (README):
+    # a Chinese question may also be searched after the earlier question when putting that in front raises the best
+    # passage's cosine by this much (`后来哪一年关掉的？` after `美图哪一年开始做手机？`). Measured and not taken: inf, the
+    # words alone decide. scripts/choose_leaning.py chose 0.015 on CMRC dev paragraphs 740 on; held out on DRCD test
+    # paragraphs 880 on it moved little (new topics lost 3 points), and on the bundled article, where every question
+    # is about Meitu, it leaned standalone questions (美图的CFO是谁？ after a revenue question lost its answer).
+    followup_dense_gain: float = math.inf
     followup_search_only: bool = True
     # Largest file accepted for indexing, in bytes.
     max_file_bytes: int = 20_000_000  # 20 MB, as the UI and error messages print it

@@ -156,12 +156,19 @@ def test_the_settings_from_the_environment(monkeypatch):
 
 
 @pytest.mark.integration
-def test_the_real_engine_searches_a_follow_up_after_its_question_and_answers_it_as_asked(real_engine):
+def test_on_the_article_the_fitted_gain_leans_a_standalone_question_so_it_is_off(real_engine):
+    """Why step 34 is not taken: at the fitted 0.015, a question that names what it asks (美图的CFO是谁？) after a revenue
+    question is searched after it, on the bundled article where every question is about Meitu, and loses its answer;
+    off (the default), it is searched alone and answered."""
     revenue = [{"role": "user", "content": "美图2023年的总收入是多少？"}, {"role": "assistant", "content": "27亿元"}]
-    answer = real_engine.ask("经调整净利润同比增长了多少？", revenue, answerer="extractive")
-    assert answer.retrieval_query == "美图2023年的总收入是多少？ 经调整净利润同比增长了多少？"
-    assert "233.2%" in answer.text and "lean" in answer.timings_ms
-    # a question that names what it asks is answered as asked, whatever the search leaned on
-    answer = real_engine.ask("美图的CEO是谁？", revenue, answerer="extractive")
-    assert answer.retrieval_query == "美图2023年的总收入是多少？ 美图的CEO是谁？"  # leaned by the search (gain 0.029)
-    assert "吴欣鸿" in answer.text and not answer.refused
+    assert real_engine.config.followup_dense_gain == math.inf
+    answer = real_engine.ask("美图的CFO是谁？", revenue, answerer="extractive")
+    assert answer.retrieval_query == "美图的CFO是谁？" and "颜劲良" in answer.text and "lean" not in answer.timings_ms
+    saved = real_engine.config
+    try:
+        real_engine.config = saved.with_(followup_dense_gain=0.015)
+        answer = real_engine.ask("美图的CFO是谁？", revenue, answerer="extractive")
+        assert answer.retrieval_query == "美图2023年的总收入是多少？ 美图的CFO是谁？" and "lean" in answer.timings_ms
+        assert "颜劲良" not in answer.text
+    finally:
+        real_engine.config = saved
