@@ -51,6 +51,8 @@ class Config:
     # paragraphs 880 on it moved little (new topics lost 3 points), and on the bundled article, where every question
     # is about Meitu, it leaned standalone questions (美图的CFO是谁？ after a revenue question lost its answer).
     followup_dense_gain: float = math.inf
+    # Where a gain is set, step 34's leaning reaches the search only (True: the answer reads the question as asked,
+    # with its own words and vector) or the answer too, as a pronoun's does (False); the search only measured better.
     followup_search_only: bool = True
     # Largest file accepted for indexing, in bytes.
     max_file_bytes: int = 20_000_000  # 20 MB, as the UI and error messages print it

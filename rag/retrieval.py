@@ -19,8 +19,6 @@ def dense_ranking(index: Index, query_vector: np.ndarray, depth: int) -> list[in
 
 def best_cosine(index: Index, query_vector: np.ndarray) -> float | None:
     """The cosine of the chunk nearest the query (None for an empty index)."""
-    if not index.chunks:
-        return None
     found = dense_ranking(index, query_vector, 1)
     return float(index.vectors[found[0]] @ query_vector.astype(np.float32)) if found else None
 

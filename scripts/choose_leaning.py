@@ -18,19 +18,16 @@ import math
 import sys
 from pathlib import Path
 
+from rag.answering.question import leans_by_search
+
 GRID = [-math.inf, -0.02, -0.01, 0.0, 0.005, 0.01, 0.015, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1, math.inf]
 KINDS = ("followup", "same", "other")
+MODES = ("search", "whole")  # Config.followup_search_only True / False
 
 
 def leans(row: dict, gain: float) -> bool:
     """Whether the product leans this second turn on the first at `gain` (rag.answering.question.leans_by_search)."""
-    if row["lexical"]:
-        return True
-    alone, joined = row.get("top_dense_alone"), row.get("top_dense_joined")
-    return alone is not None and joined is not None and joined - alone >= gain
-
-
-MODES = ("search", "whole")  # Config.followup_search_only True / False
+    return row["lexical"] or leans_by_search(row.get("top_dense_alone"), row.get("top_dense_joined"), gain)
 
 
 def outcome(row: dict, gain: float, mode: str, what: str) -> bool:
@@ -42,7 +39,7 @@ def outcome(row: dict, gain: float, mode: str, what: str) -> bool:
     if what == "right":
         if f"right_{mode}" not in row:
             raise SystemExit(f"rows answered without leaning mode {mode!r}: run scripts/study_leaning.py with --modes "
-                             f"{mode} (or read them with --mode search)")
+                             f"{mode} (or report them at one gain with --at)")
         return bool(row[f"right_{mode}" if leaned and not row["lexical"] else "right_lexical"])
     return bool(row["hit_joined" if leaned else "hit_alone"])
 
