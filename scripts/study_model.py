@@ -68,6 +68,8 @@ from rag.answering.prompt import (
 from rag.answering.question import Question
 from rag.answering.support import (
     anchors_missing,
+    document_lead,
+    document_scope,
     passage_text,
     question_anchors,
     question_numbers_missing,
@@ -402,7 +404,7 @@ def variants(q: Question, index, standing: np.ndarray, c, sims: np.ndarray | Non
            "q_standing": question_standing(index, standing, c.origin, c.support.sentence, False),
            "q_standing_ctx": question_standing(index, standing, c.origin, c.support.sentence, True)}
     if words is not None:  # README step 30 (scripts/annotate_meaning.py adds it to rows made before)
-        out["claim_passage"] = passage = passage_text(c.origin)
+        out["claim_passage"] = passage = document_scope(index, c.origin)  # the passage and its lead (step 35)
         for key, scope in (("", "window"), ("_passage", "passage")):  # step 31: a word missing from the whole passage
             word, cosine = weakest_in(q.text, context, passage, words, scope)
             out[f"missing_meaning{key}"], out[f"missing_word{key}"] = round(cosine, 4), word
@@ -536,10 +538,11 @@ def main(argv: list[str] | None = None) -> int:
             if not ex.refused and ex.citations:
                 first = ex.citations[0]
                 context = context_of(engine.index, first.hit, first.sentence)
-                ex_missing = anchors_missing(question_anchors(q.text), passage_text(first.hit))
+                ex_missing = anchors_missing(question_anchors(q.text), passage_text(first.hit),
+                                             document_lead(engine.index, first.hit))
                 ex_cov = coverage(terms.known, token_set(context)) if terms.known else 1.0
                 ex_claim = claim_share(terms, context)
-                ex_meaning = extractive_meaning(q, context, passage_text(first.hit), words_of(embedder))
+                ex_meaning = extractive_meaning(q, context, document_scope(engine.index, first.hit), words_of(embedder))
             outcome = answerer.run(q, hits, evidence, Control())
             sims = engine.index.sentence_vectors @ vector.astype("float32")  # every indexed sentence's cosine
             standing = standings(sims)

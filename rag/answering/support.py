@@ -299,17 +299,30 @@ def names(text: str) -> frozenset[str]:
     return frozenset(found)
 
 
-def missing_requirements(claim: str, support: str, passage: str) -> list[str]:
-    """Numbers of the claim absent from `support`, and names absent from the whole `passage`. A Chinese
+def missing_requirements(claim: str, support: str, passage: str, lead: str = "") -> list[str]:
+    """Numbers of the claim absent from `support`, and names absent from the whole `passage` and from its
+    document's `lead` (`document_lead`). A Chinese
     "name" that the passage holds in pieces of two characters or more is jieba's cut, not a name: it reads
     美图口播视频工具叫开拍 as the organisation 美图口播 where the passage has 美图 and AI 口播视频工具开拍.
     A name of three characters or fewer has no such pieces, so a swapped 安贝卡 the reply echoes from its
     question stays required; Latin names (OpenAI) are always required whole."""
     missing = numbers_missing(claim, support)
-    lowered = passage.lower()
+    lowered = f"{passage}\n{lead}".lower() if lead else passage.lower()
     missing += sorted(n for n in names(claim)
                       if n not in lowered and not in_pieces(n, lowered) and not of_a_place(n, lowered))
     return missing
+
+
+def document_lead(index: Index, hit: Hit) -> str:
+    """The first sentence of the hit's document, where the hit's passage starts after it ("" where the passage
+    holds it). A document names what it is about first and then says 她, 该片 or 其: a biography's third passage
+    (`至1993年春季赛事结束，她共获得14个世界冠军`) never names 叶乔波. A name the lead holds is therefore found in
+    every passage of its document (`missing_requirements`, `anchors_missing`); numbers are not (README step 35)."""
+    rows, _ = index.sentence_rows_by_doc.get(hit.chunk.doc_id, ([], []))
+    if not rows:
+        return ""
+    first = index.sentences[rows[0]]
+    return first.text if first.start < hit.chunk.start else ""
 
 
 OF_A_PLACE = "人语族"  # 奥地利人, 德国人, 蒙古语, 满族 (a stem of one character, 日 of 日语, is too short to count)
@@ -346,6 +359,13 @@ def passage_sentences(index: Index, hit: Hit) -> list[Sentence]:
 def passage_text(hit: Hit) -> str:
     """The hit's passage with its section title: where a claim's names and a question's anchors are looked for."""
     return f"{hit.chunk.title}\n{hit.chunk.text}"
+
+
+def document_scope(index: Index, hit: Hit) -> str:
+    """The hit's passage (`passage_text`) and its document's lead (`document_lead`): where the question's words are
+    looked for before a reply is let stand (ModelAnswerer's question coverage and meaning check, README step 35)."""
+    lead = document_lead(index, hit)
+    return f"{passage_text(hit)}\n{lead}" if lead else passage_text(hit)
 
 
 def candidates(hit: Hit, sentences: Sequence[Sentence]) -> list[tuple[Sentence, tuple[int, ...]]]:
@@ -409,6 +429,7 @@ def best_support(claim: str, claim_vector: np.ndarray | None, hit: Hit, index: I
         mean, std = float(all_cos.mean()), float(all_cos.std()) or 1.0
         cosines = [math.nan if (r := row_of(index, s)) is None else float(all_cos[r]) for s in sentences]
     passage = passage_text(hit)
+    lead = document_lead(index, hit)
     mine = grams_beyond(claim, runs)  # once per claim: the candidates below share it
     best: Support | None = None
     best_key: tuple[bool, float] = (False, -math.inf)
@@ -421,7 +442,7 @@ def best_support(claim: str, claim_vector: np.ndarray | None, hit: Hit, index: I
         meaning = -math.inf if math.isnan(standing) else standing
         clears = (over >= bar.min_overlap or meaning >= bar.min_standing_alone
                   or (over >= bar.min_overlap_with_meaning and meaning >= bar.min_standing_with_overlap))
-        supported = clears and not missing_requirements(claim, f"{hit.chunk.title}\n{sentence.text}", passage)
+        supported = clears and not missing_requirements(claim, f"{hit.chunk.title}\n{sentence.text}", passage, lead)
         found = Support(hit, sentence, over, standing, supported)
         rank = prefer(sentence) if prefer is not None and supported else 0.0
         key = (supported, rank, found.score - 0.05 * (len(positions) - 1))  # a single sentence wins a tie with a pair
@@ -495,11 +516,13 @@ def question_anchors(question: str) -> frozenset[str]:
     return frozenset(found)
 
 
-def anchors_missing(anchors: frozenset[str], context: str) -> list[str]:
-    """The anchors that `context` (the supporting sentence, its neighbours and the passage title) lacks."""
+def anchors_missing(anchors: frozenset[str], context: str, lead: str = "") -> list[str]:
+    """The anchors that `context` (the supporting sentence, its neighbours and the passage title) lacks. A name,
+    word or title may also stand in its document's `lead` (`document_lead`); a number must stand in `context`."""
     lowered = context.lower()
+    named = f"{lowered}\n{lead.lower()}" if lead else lowered
     have = numbers(with_digits(context))
-    return sorted(a for a in anchors if (a not in have if NUMBER.fullmatch(a) else a not in lowered))
+    return sorted(a for a in anchors if (a not in have if NUMBER.fullmatch(a) else a not in named))
 
 
 NOT_FOUND = re.compile(
