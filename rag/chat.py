@@ -19,7 +19,7 @@ from typing import Any
 from rag.answering import decide, make_answerer
 from rag.answering.base import Answerer, Evidence, refuse
 from rag.answering.generation import Control
-from rag.answering.question import Question, earlier_question, leans_by_search
+from rag.answering.question import Question, earlier_question, leans_by_search, points_back
 from rag.config import BUNDLED_CORPUS, DEFAULT_INDEX_DIR, Config
 from rag.documents import read_documents
 from rag.embedding import Embedder, load_embedder
@@ -133,6 +133,8 @@ class Engine:
         t0 = time.perf_counter()
         text, notice = clean_question(question, cfg.max_question_chars)
         asked = Question.make(text, history)
+        if cfg.pronoun_search_only and asked.previous and asked.language == "zh" and points_back(asked.text):
+            asked = asked.for_the_search_only()  # README step 36 (measured on Chinese conversations only)
         index = self.index  # one consistent snapshot even if an upload swaps it meanwhile
         asked, lean_ms = self.lean_by_search(asked, index, cfg.followup_dense_gain, cfg.followup_search_only)
         chosen = self.answerer(cfg.answerer)

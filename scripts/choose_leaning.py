@@ -69,10 +69,56 @@ def choose(rows: list[dict], grid: list[float] = GRID) -> tuple[str, float]:
                key=lambda mg: (round(balanced(rows, mg[1], mg[0]), 6), mg[1], mg[0] == "search"))
 
 
-def load(path: Path) -> list[dict]:
+PRONOUN_KINDS = ("pronoun", *KINDS)
+
+
+def pronoun_rates(rows: list[dict], search_only: bool) -> dict[str, dict[str, float]]:
+    """README step 36, per kind: the right-answer rate (percent) with a pronoun's leaning reaching the search only
+    (Config.pronoun_search_only, the study's "pronoun" answers) or the answer too (the "lexical" answers)."""
+    key = "right_pronoun" if search_only else "right_lexical"
+    out: dict[str, dict[str, float]] = {}
+    for kind in PRONOUN_KINDS:
+        mine = [r for r in rows if r["kind"] == kind]
+        if mine:
+            out[kind] = {"right": 100 * sum(bool(r[key]) for r in mine) / len(mine), "n": len(mine),
+                         "changed": sum(r["right_pronoun"] != r["right_lexical"] for r in mine)}
+    return out
+
+
+def pronoun_mean(rows: list[dict], search_only: bool) -> float:
+    per = pronoun_rates(rows, search_only)
+    return sum(v["right"] for v in per.values()) / len(per)
+
+
+def show_pronoun(title: str, rows: list[dict]) -> None:
+    print(f"\n{title}\n| a pronoun leans | " + " | ".join(f"{k} (n)" for k in PRONOUN_KINDS) + " | mean |")
+    print("|---|" + "---|" * (len(PRONOUN_KINDS) + 1))
+    for search_only in (False, True):
+        per = pronoun_rates(rows, search_only)
+        cells = [f"{per[k]['right']:.1f} ({per[k]['n']})" if k in per else "-" for k in PRONOUN_KINDS]
+        name = "the search only" if search_only else "the search and the answer"
+        print(f"| {name} | " + " | ".join(cells) + f" | {pronoun_mean(rows, search_only):.2f} |")
+
+
+def choose_pronoun(fit_paths: list[Path], report_paths: list[Path]) -> bool:
+    """Step 36: Config.pronoun_search_only, True where it has the better mean of the kinds' right-answer rates on the
+    fitting rows (a tie keeps the answer leaning, as before)."""
+    fit = [r for p in fit_paths for r in load(p, "right_pronoun")]
+    show_pronoun(f"fitting rows ({len(fit)})", fit)
+    chosen = pronoun_mean(fit, True) > pronoun_mean(fit, False)
+    print(f"\nchosen: pronoun_search_only = {chosen} (mean {pronoun_mean(fit, True):.2f} against "
+          f"{pronoun_mean(fit, False):.2f})")
+    for path in report_paths:
+        show_pronoun(f"reported: {path} (held out)", load(path, "right_pronoun"))
+    return chosen
+
+
+def load(path: Path, needs: str = "right_search") -> list[dict]:
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    if not rows or "right_search" not in rows[0]:
-        raise SystemExit(f"{path}: no answered rows; run scripts/study_leaning.py with --answerer")
+    if not rows or needs not in rows[0]:
+        mode = needs.removeprefix("right_")
+        raise SystemExit(f"{path}: no rows answered in mode {mode!r}; run scripts/study_leaning.py with --answerer and "
+                         f"--modes {mode}" + (" --pronouns" if mode == "pronoun" else ""))
     return rows
 
 
@@ -94,7 +140,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--at", type=float, default=None,
                     help="no fit: report every file at this gain (search only), e.g. the saved Config.followup_dense_gain "
                          "on rows answered by the default answerer")
+    ap.add_argument("--pronoun", action="store_true",
+                    help="README step 36: whether a pronoun's leaning reaches the search only (rows from --pronouns "
+                         "--modes pronoun)")
     args = ap.parse_args(argv)
+    if args.pronoun:
+        choose_pronoun(args.fit, args.report)
+        return 0
     if args.at is not None:
         for path in [*args.fit, *args.report]:
             show(f"{path} at the gain {args.at:g}", load(path), [("search", math.inf), ("search", args.at)])

@@ -11,7 +11,9 @@ turns, of three kinds:
   `新西兰鸲鹟属于什么科目？` becomes `分布在什么地方？`), as asked bare and after 那 ("then"), the way people go on in
   a chat; only where the subject is in the paragraph and the question keeps at least 4 characters without it;
 - "same": the question unchanged (it names its subject; leaning on the first turn is harmless or not: measured);
-- "other": a question of another paragraph, unchanged (a new topic: leaning on the first turn is noise).
+- "other": a question of another paragraph, unchanged (a new topic: leaning on the first turn is noise);
+- "pronoun" (with `--pronouns`, README step 36): the question with that subject replaced by 他 (a person's name, as
+  jieba tags it) or 它 (`它分布在什么地方？`), which the product's words lean on the first turn.
 Every row records whether the product's lexical rule (rag.answering.question.followup_context) leans, the top dense
 cosine of the question alone and after the first one, and whether the second question's paragraph is among the top-k
 hits of the search each way. scripts/choose_leaning.py reads the rows.
@@ -63,7 +65,15 @@ def without_subject(question: str, subject: str) -> str:
     return question.replace(subject, "", 1).lstrip("的之，, ")
 
 
-def conversations(paragraphs: list, rng: random.Random) -> list[dict]:
+def with_pronoun(question: str, subject: str) -> str:
+    """The question with its subject replaced by 他 where jieba tags the subject a person's name, else by 它."""
+    import jieba.posseg  # loaded on first use
+
+    person = any(w.flag == "nr" for w in jieba.posseg.cut(subject))
+    return question.replace(subject, "他" if person else "它", 1)
+
+
+def conversations(paragraphs: list, rng: random.Random, pronouns: bool = False) -> list[dict]:
     """The second turns of the sample's conversations (see the module docstring)."""
     out: list[dict] = []
     for n, (source, context, qas) in enumerate(paragraphs):
@@ -80,6 +90,10 @@ def conversations(paragraphs: list, rng: random.Random) -> list[dict]:
                     out.append({"kind": "followup", "id": f"{qa['id']}-f{len(opener)}", "question": opener + left,
                                 "original": qa["question"], "subject": subject, "history": history, "source": source,
                                 "answers": qa["answers"]})
+            if pronouns and len(subject) >= 2 and len(left.rstrip("？?")) >= MIN_LEFT:
+                out.append({"kind": "pronoun", "id": f"{qa['id']}-p", "question": with_pronoun(qa["question"], subject),
+                            "original": qa["question"], "subject": subject, "history": history, "source": source,
+                            "answers": qa["answers"]})
             out.append({"kind": "same", "id": f"{qa['id']}-s", "question": qa["question"], "history": history,
                         "source": source, "answers": qa["answers"]})
         others = [p for m, p in enumerate(paragraphs) if m != n and p[2]]
@@ -102,9 +116,15 @@ def main(argv: list[str] | None = None) -> int:
                     help="also answer each second turn through Engine.ask, leaning by the words alone, always for the "
                          "search only, and always for the search and the answer (auto calls the bundled model: slow)")
     ap.add_argument("--limit", type=int, default=None, help="study only the first N second turns")
+    ap.add_argument("--kinds", default=None,
+                    help="study only these kinds of second turn (comma-separated: followup,same,other,pronoun), before "
+                         "--limit; e.g. the pronoun follow-ups alone with the slow default answerer")
     ap.add_argument("--modes", default="search,whole",
                     help="the always-leaning ways to answer besides the words alone (search: for the search only; "
-                         "whole: for the answer too); fewer saves model time")
+                         "whole: for the answer too; pronoun: the words alone, a pronoun leaning for the search only, "
+                         "README step 36); fewer saves model time")
+    ap.add_argument("--pronouns", action="store_true",
+                    help="also make follow-ups with the subject replaced by a pronoun (kind 'pronoun', step 36)")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args(argv)
     paragraphs = load_paragraphs(args.dataset, args.t2s, args.skip)[:args.paragraphs]
@@ -115,13 +135,18 @@ def main(argv: list[str] | None = None) -> int:
     engine = Engine(config, Path(tempfile.mkdtemp(prefix="followups-index-")), embedder, empty_index(embedder))
     engine.add_documents([make_document(source, context) for source, context, _ in paragraphs])
     index = engine.index
-    rows = conversations(paragraphs, random.Random(0))[:args.limit]
+    rows = conversations(paragraphs, random.Random(0), args.pronouns)
+    if args.kinds:
+        rows = [r for r in rows if r["kind"] in args.kinds.split(",")]
+    rows = rows[:args.limit]
     # the same index answered three ways: leaning by the question's words alone; always leaning for the search only
     # (the answer reads the question as asked); always leaning for the search and the answer, as a pronoun leans
-    engines = {name: Engine(config.with_(followup_dense_gain=gain, followup_search_only=only), engine.index_dir,
-                            embedder, index)
+    # (step 36: "pronoun", the words alone deciding, a pronoun leaning for the search only; the others with a pronoun
+    # leaning the answer too, as before step 36, whatever Config says)
+    engines = {name: Engine(config.with_(followup_dense_gain=gain, followup_search_only=only,
+                                         pronoun_search_only=name == "pronoun"), engine.index_dir, embedder, index)
                for name, gain, only in (("lexical", math.inf, True), ("search", -math.inf, True),
-                                        ("whole", -math.inf, False))
+                                        ("whole", -math.inf, False), ("pronoun", math.inf, True))
                if name == "lexical" or name in args.modes.split(",")}
     print(f"{len(rows)} second turns over {len(paragraphs)} paragraphs", file=sys.stderr)
     with open(args.out, "w", encoding="utf-8") as f:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rag.answering.text import (
     COUNTERS,
@@ -29,7 +29,7 @@ from rag.answering.text import (
 from rag.errors import InputError
 
 __all__ = ["Question", "answer_shape", "check_history", "earlier_question", "entity_of", "leans_by_search",
-           "missing_answer_type", "question_language", "wanted_type"]
+           "missing_answer_type", "points_back", "question_language", "wanted_type"]
 
 # Words that lean on an earlier turn: personal pronouns, and 这/那/此 used on their own or before a
 # measure word (这个, 那家, 此事), but not 这段文字 or 那时候 style phrases that name what they mean.
@@ -72,6 +72,12 @@ def followup_context(question: str, history: Sequence[dict] | None) -> str:
     return ""
 
 
+def points_back(question: str) -> bool:
+    """Whether the question's own words point back at the conversation (a pronoun, 这/那 with a measure word), not only
+    its shortness (`净利润呢？` leans because it is short; README step 36)."""
+    return bool(FOLLOWUP.search(question))
+
+
 def leans_by_search(alone: float | None, joined: float | None, gain: float) -> bool:
     """Whether a question leans on the earlier one because the search says so (README, step 34): the best passage's
     cosine to the earlier question and this one together (`joined`) exceeds its cosine to this one alone by at least
@@ -95,6 +101,13 @@ class Question:
     def make(cls, question: str, history: Sequence[dict] | None = None) -> Question:
         turns = check_history(history)
         return cls(question, followup_context(question, turns), tuple(turns))
+
+    def for_the_search_only(self) -> Question:
+        """This question leaning on its earlier one for the search only: the earlier question stays in front of it
+        for the search (`searched_after`), and the answer reads it as asked (README step 36)."""
+        if not self.previous:
+            return self
+        return replace(self, previous="", searched_after=self.previous)
 
     @property
     def retrieval_query(self) -> str:
