@@ -19,7 +19,7 @@ from typing import Any
 from rag.answering import decide, make_answerer
 from rag.answering.base import Answerer, Evidence, refuse
 from rag.answering.generation import Control
-from rag.answering.question import Question, earlier_question, leans_by_search, points_back
+from rag.answering.question import Question, earlier_question, leans_by_search
 from rag.config import BUNDLED_CORPUS, DEFAULT_INDEX_DIR, Config
 from rag.documents import read_documents
 from rag.embedding import Embedder, load_embedder
@@ -132,9 +132,7 @@ class Engine:
         cfg = self.config.with_(k=k, mode=mode, answerer=answerer)  # validates k, mode and answerer
         t0 = time.perf_counter()
         text, notice = clean_question(question, cfg.max_question_chars)
-        asked = Question.make(text, history)
-        if cfg.pronoun_search_only and asked.previous and asked.language == "zh" and points_back(asked.text):
-            asked = asked.for_the_search_only()  # README step 36 (measured on Chinese conversations only)
+        asked = Question.make(text, history, cfg.pronoun_search_only)  # README step 36
         index = self.index  # one consistent snapshot even if an upload swaps it meanwhile
         asked, lean_ms = self.lean_by_search(asked, index, cfg.followup_dense_gain, cfg.followup_search_only)
         chosen = self.answerer(cfg.answerer)
@@ -178,10 +176,10 @@ class Engine:
                        search_only: bool = True) -> tuple[Question, float | None]:
         """`asked`, leaning on the conversation's earlier question where its words did not say so but the search does
         (question.leans_by_search, README step 34): for the search only (`searched_after`), or for the answer too
-        (`previous`, as a pronoun leans it); and the milliseconds the check took (None: not made). Only a Chinese
+        (`previous`, as a short question without a pronoun leans it); and the milliseconds the check took (None: not made). Only a Chinese
         question is checked: the gain was fitted on Chinese conversations, and an English question's cosine to
         Chinese passages rises with any Chinese text in front of it."""
-        earlier = ("" if asked.previous or gain == math.inf or asked.language != "zh"
+        earlier = ("" if asked.previous or asked.searched_after or gain == math.inf or asked.language != "zh"
                    else earlier_question(asked.history))
         if not earlier:
             return asked, None

@@ -241,9 +241,10 @@ def article_dev_scores(models: AnswerModels, config: Config, embedder) -> list[t
     out = []
     for case in select_split(load_jsonl_cases(ROOT / "eval" / "qa_article.jsonl"), "dev"):
         text, _ = clean_question(case.question, config.max_question_chars)
-        question = Question.make(text, list(case.history))
-        vector = embedder.embed_queries([question.retrieval_query])[0]
-        hits = retrieve(engine.index, vector, tokenize(question.retrieval_query), config.k, config.mode,
+        question = Question.make(text, list(case.history), config.pronoun_search_only)  # as Engine.ask (step 36)
+        search_vector, vector = embedder.embed_queries(
+            list(dict.fromkeys([question.retrieval_query, question.answer_query])))[[0, -1]]
+        hits = retrieve(engine.index, search_vector, tokenize(question.retrieval_query), config.k, config.mode,
                         config.rrf_k, config.fusion_depth)
         a = answerer.analyse(question, hits, Evidence(engine.index, vector, embedder))
         if a.shape == "summary" or not a.candidates:

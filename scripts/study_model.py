@@ -525,9 +525,11 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("w", encoding="utf-8") as out:
         for i, case in enumerate(cases):
-            q = Question.make(case["question"], case.get("history") or None)
-            vector = embedder.embed_queries([q.retrieval_query])[0]
-            hits = retrieve(engine.index, vector, tokenize(q.retrieval_query), config.k, config.mode,
+            q = Question.make(case["question"], case.get("history") or None, config.pronoun_search_only)  # as Engine.ask
+            # the search reads the retrieval query, the answer the question as asked (different where a pronoun leans
+            # for the search only, README step 36)
+            search_vector, vector = embedder.embed_queries(list(dict.fromkeys([q.retrieval_query, q.answer_query])))[[0, -1]]
+            hits = retrieve(engine.index, search_vector, tokenize(q.retrieval_query), config.k, config.mode,
                             config.rrf_k, config.fusion_depth)
             evidence = Evidence(engine.index, vector, embedder)
             t0 = time.perf_counter()

@@ -25,6 +25,18 @@ def test_points_back_is_a_pronoun_not_shortness():
     assert not points_back("那后来是哪一年关掉的？")  # 那 before a verb is "then", not a pronoun
 
 
+def test_make_leans_a_chinese_pronoun_question_with_words_of_its_own_for_the_search_only():
+    for text, history, moved in (("它的中文名叫什么？", MODEL, True), ("谁成立了它？", MODEL, False), ("它是哪一年推出的？", MODEL, True),
+                                 ("他呢？", MODEL, False),  # 谁成立了它？ and 他呢？: 6 characters or fewer, leaned as before
+                                 ("What is its Chinese name?", MODEL, False),  # measured on Chinese only
+                                 ("净利润呢？", REVENUE, False)):  # short, no pronoun
+        asked = Question.make(text, history, pronoun_search_only=True)
+        earlier = history[0]["content"]
+        assert (asked.previous, asked.searched_after) == (("", earlier) if moved else (earlier, "")), text
+        assert Question.make(text, history) == Question.make(text, history, pronoun_search_only=False)
+        assert Question.make(text, history).previous == earlier
+
+
 def test_for_the_search_only_moves_the_earlier_question_to_the_search():
     asked = Question.make("它的中文名叫什么？", MODEL)
     assert (asked.previous, asked.searched_after) == ("美图的视觉大模型叫什么？", "")
@@ -52,6 +64,14 @@ def test_the_engine_leans_a_pronoun_for_the_search_only_where_set(fake_engine, o
     english = fake_engine.ask("What is its Chinese name?", MODEL)
     assert english.retrieval_query == "美图的视觉大模型叫什么？ What is its Chinese name?"
     assert embedded[-1] == ["美图的视觉大模型叫什么？ What is its Chinese name?"]
+    # with step 34's gain set, a pronoun question is not checked again, nor leaned for the answer by it
+    fake_engine.config = fake_engine.config.with_(followup_dense_gain=-1.0, followup_search_only=False)
+    embedded.clear()
+    answer = fake_engine.ask("它的中文名叫什么？", MODEL)
+    assert "lean" not in answer.timings_ms
+    assert embedded[-1] == (["美图的视觉大模型叫什么？ 它的中文名叫什么？", "它的中文名叫什么？"] if on
+                            else ["美图的视觉大模型叫什么？ 它的中文名叫什么？"])
+    fake_engine.config = fake_engine.config.with_(followup_dense_gain=float("inf"))
     # a short question without a pronoun leans the answer too, as before
     embedded.clear()
     answer = fake_engine.ask("净利润呢？", REVENUE)
@@ -88,16 +108,16 @@ def test_choose_pronoun_takes_the_better_mean_and_keeps_the_old_way_on_a_tie(tmp
                 {"kind": "same", "right_lexical": True, "right_pronoun": True},
                 {"kind": "other", "right_lexical": True, "right_pronoun": False}]
 
-    better, tie = tmp_path / "better.jsonl", tmp_path / "tie.jsonl"
-    rows_better = rows(True) + [{"kind": "followup", "right_lexical": True, "right_pronoun": True}]
-    better.write_text("\n".join(json.dumps(r) for r in rows_better), encoding="utf-8")
+    worse, tie = tmp_path / "worse.jsonl", tmp_path / "tie.jsonl"
+    rows_worse = rows(True) + [{"kind": "followup", "right_lexical": True, "right_pronoun": True}]
+    worse.write_text("\n".join(json.dumps(r) for r in rows_worse), encoding="utf-8")
     rows_tie = [*rows(True)[:2], {"kind": "other", "right_lexical": True, "right_pronoun": True},
                 {"kind": "other", "right_lexical": True, "right_pronoun": False}]
     tie.write_text("\n".join(json.dumps(r) for r in rows_tie), encoding="utf-8")
-    per = cl.pronoun_rates(rows_better, True)
+    per = cl.pronoun_rates(rows_worse, True)
     assert per["pronoun"] == {"right": 100.0, "n": 2, "changed": 1} and per["other"]["right"] == 0.0
-    assert cl.pronoun_mean(rows_better, True) == 75.0 and cl.pronoun_mean(rows_better, False) == 87.5
-    assert cl.choose_pronoun([better], []) is False  # the other question lost more than the pronoun gained
+    assert cl.pronoun_mean(rows_worse, True) == 75.0 and cl.pronoun_mean(rows_worse, False) == 87.5
+    assert cl.choose_pronoun([worse], []) is False  # the other question lost more than the pronoun gained
     # pronoun 100 against 50, other 50 against 100: means 75 each -> the answer keeps leaning
     assert cl.choose_pronoun([tie], []) is False
     gain = tmp_path / "gain.jsonl"

@@ -3,7 +3,9 @@ it leans on.
 
 Follow-ups are resolved before retrieval: when a question leans on the conversation (a pronoun such as
 他/它/其/this/he, or it is very short), the previous user question is put in front of it for retrieval, so
-"他对毛利率说了什么？" after "美图的CFO是谁？" searches for both. The answer still answers the question as asked.
+"他对毛利率说了什么？" after "美图的CFO是谁？" searches for both. The answer still answers the question as asked; since
+README step 36 a Chinese question with a pronoun and words of its own leans the search only (`searched_after`), so the
+earlier question's words do not count in its answer's checks either.
 A summary of the whole document is not leaned on: it names nothing a follow-up could ask about again ("那它的净利润呢？"
 after "这篇文章的主要内容是什么？" asks the net profit, the issue's own example).
 """
@@ -91,16 +93,22 @@ class Question:
     """What every answerer receives: the question as asked, and the conversation it was asked in."""
 
     text: str
-    previous: str = ""  # the earlier user question this one leans on ("" when it stands alone)
+    previous: str = ""  # the earlier user question this one's answer leans on too ("" when it stands alone, or leans for the search only)
     history: tuple[dict, ...] = ()  # the whole conversation, oldest first (the LLM answerer sends it)
     # the earlier question put in front of this one for the search only, the answer reading this one as asked (step 34:
-    # where the search, not the words, says it leans; "" otherwise)
+    # where the search, not the words, says it leans; step 36: a Chinese question a pronoun leans; "" otherwise)
     searched_after: str = ""
 
     @classmethod
-    def make(cls, question: str, history: Sequence[dict] | None = None) -> Question:
+    def make(cls, question: str, history: Sequence[dict] | None = None, pronoun_search_only: bool = False) -> Question:
+        """The question in its conversation; with `pronoun_search_only` (Config.pronoun_search_only, README step 36), a
+        Chinese question a pronoun leans, with words of its own, leans for the search only (`for_the_search_only`)."""
         turns = check_history(history)
-        return cls(question, followup_context(question, turns), tuple(turns))
+        made = cls(question, followup_context(question, turns), tuple(turns))
+        if (pronoun_search_only and made.previous and made.language == "zh" and points_back(question)
+                and len(question) > SHORT_FOLLOWUP_CHARS):  # 他呢？ has nothing else to go on: its answer leans too
+            return made.for_the_search_only()
+        return made
 
     def for_the_search_only(self) -> Question:
         """This question leaning on its earlier one for the search only: the earlier question stays in front of it

@@ -6,10 +6,13 @@ import pytest
 
 from rag.answering.support import (
     DEFAULT_BAR,
+    LEAD_CHARS,
     anchors_missing,
     best_support,
     document_lead,
+    document_scope,
     missing_requirements,
+    passage_text,
     question_anchors,
 )
 from rag.schema import Hit
@@ -136,3 +139,24 @@ def test_the_model_answerer_keeps_a_reply_whose_subject_only_the_lead_names(engi
     refused = ModelAnswerer(Scripted("王丽萍共获得", "14个世界冠军[1]。"), ExtractiveAnswerer(), DEFAULT_POLICY,
                             "model").run(other, [later], evidence, Control())
     assert refused.answer.refused
+
+
+def test_the_scope_of_the_question_words_is_the_passage_and_its_lead(engine):
+    later = passage_with(engine, "她共获得14个世界冠军")
+    assert document_scope(engine.index, later) == f"{passage_text(later)}\n{LEAD}"
+    first = Hit(chunk=[c for c in engine.index.chunks if c.text.startswith("叶乔波")][0], rank=1, score=1.0)
+    assert document_scope(engine.index, first) == passage_text(first)
+
+
+def test_a_lead_without_a_full_stop_is_cut(tmp_path, fake_embedder, fake_config):
+    from rag.chat import Engine
+    from rag.indexer import empty_index
+
+    # a first line with no sentence end: the "sentence" runs on; only its start counts as the lead
+    text = "某公司年度报告 " + "收入 利润 成本 " * 60 + "\n" + "她说今年的收入增长很快。" * 40 + "\n"
+    (tmp_path / "r.txt").write_text(text, encoding="utf-8")
+    eng = Engine(fake_config, tmp_path / "index", fake_embedder, empty_index(fake_embedder))
+    eng.add_files([tmp_path / "r.txt"])
+    last = Hit(chunk=eng.index.chunks[-1], rank=1, score=1.0)
+    lead = document_lead(eng.index, last)
+    assert lead.startswith("某公司年度报告") and len(lead) == LEAD_CHARS
