@@ -176,8 +176,8 @@ class Engine:
                        search_only: bool = True) -> tuple[Question, float | None]:
         """`asked`, leaning on the conversation's earlier question where its words did not say so but the search does
         (question.leans_by_search, README step 34): for the search only (`searched_after`), or for the answer too
-        (`previous`, as a short question without a pronoun leans it); and the milliseconds the check took (None: not made). Only a Chinese
-        question is checked: the gain was fitted on Chinese conversations, and an English question's cosine to
+        (`previous`, as a short question without a pronoun leans it); and the milliseconds the check took (None: not
+        made). Only a Chinese question is checked: the gain was fitted on Chinese conversations, and an English question's cosine to
         Chinese passages rises with any Chinese text in front of it."""
         earlier = ("" if asked.previous or asked.searched_after or gain == math.inf or asked.language != "zh"
                    else earlier_question(asked.history))

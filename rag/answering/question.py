@@ -93,7 +93,8 @@ class Question:
     """What every answerer receives: the question as asked, and the conversation it was asked in."""
 
     text: str
-    previous: str = ""  # the earlier user question this one's answer leans on too ("" when it stands alone, or leans for the search only)
+    # the earlier user question this one's answer leans on too ("" when it stands alone, or leans for the search only)
+    previous: str = ""
     history: tuple[dict, ...] = ()  # the whole conversation, oldest first (the LLM answerer sends it)
     # the earlier question put in front of this one for the search only, the answer reading this one as asked (step 34:
     # where the search, not the words, says it leans; step 36: a Chinese question a pronoun leans; "" otherwise)

@@ -319,9 +319,9 @@ LEAD_CHARS = 200
 
 
 def document_lead(index: Index, hit: Hit) -> str:
-    """The first sentence of the hit's document (at most LEAD_CHARS of it), where the hit's passage starts after its
-    start ("" where the passage begins the document). A document names what it is about first and then says 她, 该片 or 其: a biography's third passage
-    (`至1993年春季赛事结束，她共获得14个世界冠军`) never names 叶乔波. A name the lead holds is therefore found in
+    """The first sentence of the hit's document (at most LEAD_CHARS of it) where the hit's passage starts after that
+    sentence's start; "" where the passage begins the document. A document names what it is about first and then says
+    她, 该片 or 其: a biography's third passage (`至1993年春季赛事结束，她共获得14个世界冠军`) never names 叶乔波. A name the lead holds is therefore found in
     every passage of its document (`missing_requirements`, `anchors_missing`); numbers are not (README step 35)."""
     rows, _ = index.sentence_rows_by_doc.get(hit.chunk.doc_id, ([], []))
     if not rows:
