@@ -56,8 +56,9 @@ class Config:
     followup_search_only: bool = True
     # Step 36 (README): a Chinese question a pronoun leans on the earlier one (它的中文名叫什么？; longer than a bare
     # 他呢？) leans for the search only, the answer reading it as asked (True), or for the answer too (False: the
-    # earlier question's words count in the answer's checks, as before round 29). scripts/choose_leaning.py --pronoun chose True on CMRC dev paragraphs
-    # 740 on (pronoun follow-ups answered right 58.0 -> 85.1, extractive); held out on DRCD test 880 on: 66.4 -> 85.0.
+    # earlier question's words count in the answer's checks, as before round 29). scripts/choose_leaning.py --pronoun
+    # chose True on CMRC dev paragraphs 740 on (pronoun follow-ups answered right 58.0 -> 85.1, extractive); held out
+    # on DRCD test 880 on: 66.4 -> 85.0.
     pronoun_search_only: bool = True
     # Largest file accepted for indexing, in bytes.
     max_file_bytes: int = 20_000_000  # 20 MB, as the UI and error messages print it

@@ -635,12 +635,11 @@ def check_reply(reply: str, question: Question, excerpts: Sequence[Excerpt], evi
             continue
         support, excerpt, share = max(found, key=lambda f: (f[2], f[0].score))
         context = context_of(evidence.index, excerpt.origin, support.sentence)
-        passage = passage_text(excerpt.origin)
         lead = document_lead(evidence.index, excerpt.origin)  # README step 35: where the question's names may stand too
         cov = coverage(terms.known, token_set(context)) if terms.known else 1.0
-        wide = coverage(terms.known, token_set(f"{passage}\n{lead}")) if terms.known else 1.0
+        wide = coverage(terms.known, token_set(document_scope(evidence.index, excerpt.origin))) if terms.known else 1.0
         out.append(Checked(claim.text, claim.markers, support, excerpt.origin, cov,
-                           tuple(anchors_missing(anchors, passage, lead)), wide, share))
+                           tuple(anchors_missing(anchors, passage_text(excerpt.origin), lead)), wide, share))
     return out
 
 
@@ -1014,20 +1013,20 @@ class ModelAnswerer:
         if answer.refused or not answer.citations:
             return None, ""
         first = answer.citations[0]
-        passage = passage_text(first.hit)
-        lead = document_lead(evidence.index, first.hit)  # README step 35
+        scope = document_scope(evidence.index, first.hit)  # the passage and its document's lead (README step 35)
         terms = question_terms(question.text, question.previous, evidence.index)
-        cov = coverage(terms.known, token_set(f"{passage}\n{lead}")) if terms.known else 1.0
+        cov = coverage(terms.known, token_set(scope)) if terms.known else 1.0
         context = context_of(evidence.index, first.hit, first.sentence) if first.sentence else None
         beside = claim_share(terms, context) if context is not None else 0.0
-        checked = decide.extractive_after_model(anchors_missing(question_anchors(question.text), passage, lead), cov,
-                                                policy.min_question_coverage, beside,
+        missing = anchors_missing(question_anchors(question.text), passage_text(first.hit),
+                                  document_lead(evidence.index, first.hit))
+        checked = decide.extractive_after_model(missing, cov, policy.min_question_coverage, beside,
                                                 policy.min_claim_coverage if analysis.shape == "factoid" else 0.0)
         if not checked.answer:
             return None, checked.reason
         if (analysis.shape == "factoid" and question.language == "zh" and context is not None
                 and not math.isinf(policy.min_extractive_meaning) and meaning_applies(evidence.embedder, policy)):
-            word, cosine = weakest_in(question.text, context, f"{passage}\n{lead}", words_of(evidence.embedder),
+            word, cosine = weakest_in(question.text, context, scope, words_of(evidence.embedder),
                                       policy.meaning_scope)  # README step 32
             if cosine < policy.min_extractive_meaning:
                 return None, decide.meaning_missing(as_asked(word, question.text), cosine, policy.min_extractive_meaning,
