@@ -44,6 +44,7 @@ import numpy as np
 from rag.answering.base import Evidence
 from rag.answering.bundled import LlamaCppGenerator
 from rag.answering.confidence import STATISTICS, token_confidence
+from rag.answering.context import FILLS
 from rag.answering.extractive import ExtractiveAnswerer
 from rag.answering.features import coverage, question_terms
 from rag.answering.generation import Control, Generation
@@ -450,6 +451,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="candidate sentences sent to the model (Policy.top_sentences)")
     ap.add_argument("--excerpt-chars", type=int, default=DEFAULT_POLICY.max_excerpt_chars,
                     help="excerpt budget in characters (Policy.max_excerpt_chars)")
+    ap.add_argument("--excerpt-fill", choices=FILLS, default=DEFAULT_POLICY.excerpt_fill,
+                    help="how the excerpt budget is spent (Policy.excerpt_fill, README step 37)")
     ap.add_argument("--judge-below", type=float, default=0.0,
                     help="ask the model whether the excerpts answer what was asked (judge_messages), for factoids "
                          "whose best kept sentence has claim coverage below this (0: never)")
@@ -520,6 +523,7 @@ def main(argv: list[str] | None = None) -> int:
     unbarred = ExtractiveAnswerer(config.max_answer_chars, replace(
         extractive.models, meta={**extractive.models.meta, "cross_language_standing": -math.inf}), check_numbers=False)
     policy = replace(DEFAULT_POLICY, top_sentences=args.top_sentences, max_excerpt_chars=args.excerpt_chars,
+                     excerpt_fill=args.excerpt_fill,
                      prompt_examples=args.examples)
     answerer = ModelAnswerer(generator, extractive, policy)
     args.out.parent.mkdir(parents=True, exist_ok=True)

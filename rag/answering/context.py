@@ -34,21 +34,33 @@ def _same_paragraph(hit: Hit, start: int, end: int) -> bool:
     return "\n" not in passage_slice(hit, start, end).strip()
 
 
+FILLS = ("neighbours", "sentences")  # how the budget is spent (Policy.excerpt_fill, README step 37)
+
+
 def select_excerpts(candidates: Sequence[SentenceCandidate], order: Sequence[int], top: int,
-                    max_chars: int, neighbours: int = 1) -> list[Excerpt]:
+                    max_chars: int, neighbours: int = 1, fill: str = "neighbours") -> list[Excerpt]:
     """Runs of sentences around the `top` best candidates (by `order`), `neighbours` on each side within
     the same passage and paragraph; runs of one passage that touch are merged. The excerpts come in the
     order of their best sentence and stop growing once `max_chars` characters are taken (the best
-    sentence is always sent, cut to `max_chars` when it alone is longer)."""
+    sentence is always sent, cut to `max_chars` when it alone is longer).
+
+    `fill` "neighbours": each best sentence comes with its neighbours, and a run that does not fit whole is
+    left out (so a long first run can leave the second-best sentence out). "sentences": the best sentences
+    themselves are taken first, in rank order while they fit, and then each one's neighbours, nearest rank
+    first, where they still fit (README step 37)."""
+    if fill not in FILLS:
+        raise ValueError(f"excerpt fill {fill!r} is not one of {', '.join(FILLS)}")
     by_hit: dict[str, list[int]] = {}
     for i, c in enumerate(candidates):
         by_hit.setdefault(c.hit.chunk.id, []).append(i)
-    ranges: list[tuple[int, Hit, int, int]] = []  # (rank, hit, start, end)
+    cores: list[tuple[int, Hit, int, int]] = []  # (rank, hit, start, end): each best sentence alone
+    widened: list[tuple[int, Hit, int, int]] = []  # ... and with its neighbours
     for rank, i in enumerate(order[:top]):
         c = candidates[i]
         siblings = by_hit[c.hit.chunk.id]
         at = siblings.index(i)
         start, end = c.sentence.start, c.sentence.end
+        cores.append((rank, c.hit, start, end))
         for j in siblings[max(0, at - neighbours): at]:
             s = candidates[j].sentence
             if _same_paragraph(c.hit, s.start, start):
@@ -57,7 +69,23 @@ def select_excerpts(candidates: Sequence[SentenceCandidate], order: Sequence[int
             s = candidates[j].sentence
             if _same_paragraph(c.hit, end, s.end):
                 end = max(end, s.end)
-        ranges.append((rank, c.hit, start, end))
+        widened.append((rank, c.hit, start, end))
+    if fill == "neighbours":
+        return _excerpts(_merged(widened), max_chars)
+    taken: list[tuple[int, Hit, int, int]] = []
+    for core in cores:  # the best sentences first, while they fit (the best one always, cut if it must be)
+        if not taken or _length(_merged([*taken, core])) <= max_chars:
+            taken.append(core)
+    for wide in widened:  # then their neighbours, best sentence first, where they still fit
+        if any(t[0] == wide[0] for t in taken):
+            trial = [wide if t[0] == wide[0] else t for t in taken]
+            if _length(_merged(trial)) <= max_chars:
+                taken = trial
+    return _excerpts(_merged(taken), max_chars)
+
+
+def _merged(ranges: Sequence[tuple[int, Hit, int, int]]) -> list[tuple[int, Hit, int, int]]:
+    """Runs of one passage that overlap or touch made one, in the order of their best sentence."""
     merged: list[tuple[int, Hit, int, int]] = []
     for rank, hit, start, end in ranges:
         for k, (r2, h2, s2, e2) in enumerate(merged):
@@ -67,6 +95,14 @@ def select_excerpts(candidates: Sequence[SentenceCandidate], order: Sequence[int
         else:
             merged.append((rank, hit, start, end))
     merged.sort(key=lambda m: m[0])
+    return merged
+
+
+def _length(merged: Sequence[tuple[int, Hit, int, int]]) -> int:
+    return sum(len(passage_slice(hit, start, end)) for _, hit, start, end in merged)
+
+
+def _excerpts(merged: Sequence[tuple[int, Hit, int, int]], max_chars: int) -> list[Excerpt]:
     out: list[Excerpt] = []
     used = 0
     for rank, hit, start, end in merged:

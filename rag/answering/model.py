@@ -94,6 +94,10 @@ class Policy:
     # claim cut's balanced rate (one article dev question).
     top_sentences: int = 2
     max_excerpt_chars: int = 240
+    # how that budget is spent (context.FILLS): "neighbours", each best sentence with the sentences beside it (a run
+    # that does not fit whole is left out), or "sentences", the best sentences first and then their neighbours where
+    # they still fit (README step 37)
+    excerpt_fill: str = "neighbours"
     # worked examples in the system message (prompt.EXAMPLES key; "" none)
     prompt_examples: str = ""
     factoid_tokens: int = 64  # reply cap for factoid questions
@@ -771,7 +775,8 @@ class ModelAnswerer:
         p = self.policy if route == "auto" else replace(self.policy, min_question_coverage=0.0,  # "model"
                                                         min_extractive_score=-math.inf,
                                                         extractive_fallback_score=math.inf)
-        excerpts = tuple(select_excerpts(analysis.candidates, analysis.order, p.top_sentences, p.max_excerpt_chars))
+        excerpts = tuple(select_excerpts(analysis.candidates, analysis.order, p.top_sentences, p.max_excerpt_chars,
+                                          fill=p.excerpt_fill))
         open_answer = analysis.shape in ("open", "entity")
         messages = build_messages(question, excerpts, open_answer, p.prompt_examples)
         before = time.perf_counter() - started
