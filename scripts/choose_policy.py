@@ -34,7 +34,7 @@ import math
 import sys
 from pathlib import Path
 
-from rag.answering.confidence import STATISTICS
+from rag.answering.confidence import STATISTICS, question_surprise
 from rag.answering.model import AUTO_POLICY, MEANING_SECTIONS, ROUTES_FILE
 from rag.answering.question import missing_answer_type, question_language
 from rag.answering.routing import route_for
@@ -942,10 +942,24 @@ def meaning_cut(row: dict, below: float, scope: str | None = None, waive_at: flo
     return refused, text
 
 
+def surprise_cut(row: dict, below: float) -> tuple[bool, str]:
+    """(refused, answer text) as `meaning_cut` answers at routes.json's cuts, and the model's own Chinese factoid answer
+    (not handed over, not a fallback) refused where the question's least expected token after the excerpts has a
+    log-probability below `below` (README step 38; rows need `question_logprobs`: scripts/annotate_surprise.py; a row
+    without them is not refused, as the product refuses nothing without them)."""
+    refused, text = meaning_cut(row, AUTO_POLICY.min_missing_meaning)
+    if not refused and text != row["extractive"] and model_factoid(row) and row.get("question_logprobs"):
+        surprise = question_surprise([tuple(tv) for tv in row["question_logprobs"]])
+        if surprise is not None and surprise[1] < below:
+            return True, ""
+    return refused, text
+
+
 def shipped(row: dict) -> tuple[bool, str]:
     """(refused, answer text) as the default answers with routes.json's cuts: the hand-over, the fallback, (step 27)
-    the extractive logit below which the model's own answer is refused, and (steps 30-31) the meaning waiver and cut."""
-    return meaning_cut(row, AUTO_POLICY.min_missing_meaning)
+    the extractive logit below which the model's own answer is refused, (steps 30-31) the meaning waiver and cut, and
+    (step 38) the question's surprise."""
+    return surprise_cut(row, AUTO_POLICY.min_question_logprob)
 
 
 # README step 27: the model's own answer refused where the extractive answer logit is below a cut, chosen by the best
@@ -1010,6 +1024,24 @@ def guarded_cut_main(fit_paths: list[Path], report_paths: list[Path], fits: list
         write.write_text(json.dumps(saved, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         print(f"wrote {write}")
     return 0
+
+
+# README step 38: the question-surprise cut, chosen as step 27's score cut is (the same objective, guard and gain), over
+# SURPRISE_GRID (written before the pooled fit: artifacts/r30/rule.md).
+SURPRISE_GRID = [float("-inf"), *(-17.0 + 0.5 * i for i in range(15))]
+
+
+def surprise_main(fit_paths: list[Path], report_paths: list[Path], write: Path | None = None) -> int:
+    """Choose Policy.min_question_logprob on the fitting sets with the saved cuts (step 27's rule), report it on the
+    reporting sets, and with `write` save it in routes.json's question_surprise_cut (null when not taken)."""
+    require_model_route(write, "--question-surprise-cut reads the model's own answers")
+    fits = [load_rows(p) for p in fit_paths]
+    for path, rows in zip(fit_paths, fits, strict=True):
+        if not any(r.get("question_logprobs") for r in rows):
+            raise SystemExit(f"{path} has no question_logprobs: run scripts/annotate_surprise.py on it first")
+    return guarded_cut_main(fit_paths, report_paths, fits, SURPRISE_GRID, surprise_cut,
+                            "below a question-token log-probability of", "question_surprise_cut",
+                            "--question-surprise-cut", write)
 
 
 def model_score_main(fit_paths: list[Path], report_paths: list[Path], write: Path | None = None) -> int:
@@ -1351,6 +1383,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="report the hand-over and fallback variants of README step 25 against the shipped rule (the "
                          "hand-over only onto the model's own sentence, a reading gate on it, the fallback for withheld "
                          "replies too); nothing is saved")
+    ap.add_argument("--question-surprise-cut", action="store_true",
+                    help="choose the log-probability of the question's least expected token after the excerpts below "
+                         "which the model's own Chinese factoid answer is refused (Policy.min_question_logprob, README "
+                         "step 38); rows from scripts/annotate_surprise.py")
     ap.add_argument("--model-score-cut", action="store_true",
                     help="choose the extractive answer logit below which the model's own Chinese factoid answer is "
                          "refused (Policy.model_min_extractive_score, README step 27), with the saved cuts")
@@ -1385,6 +1421,8 @@ def main(argv: list[str] | None = None) -> int:
         return meaning_waiver_main(args.fit, args.report, args.write)
     if args.model_score_cut:
         return model_score_main(args.fit, args.report, args.write)
+    if args.question_surprise_cut:
+        return surprise_main(args.fit, args.report, args.write)
     if args.hand_over_variants:
         return variants_main(args.fit, args.report)
     if args.answer_type:

@@ -129,14 +129,16 @@ class CachedGenerator:
             g = self.inner.generate(messages, max_tokens, control)
             row = {"key": key, "text": g.text, "tokens": g.tokens, "prompt_tokens": g.prompt_tokens,
                    "first_token_s": g.first_token_s, "seconds": g.seconds,
-                   "token_probs": [list(tp) for tp in g.token_probs]}
+                   "token_probs": [list(tp) for tp in g.token_probs],
+                   "question_logprobs": [list(q) for q in g.question_logprobs]}  # README step 38
             self.cache[key] = row
             with self.path.open("a", encoding="utf-8") as f:
                 f.write(json.dumps(row, ensure_ascii=False) + "\n")
         r = self.cache[key]
         return Generation(r["text"], tokens=r["tokens"], prompt_tokens=r["prompt_tokens"],
                           first_token_s=r["first_token_s"], seconds=r["seconds"],
-                          token_probs=tuple((t, p) for t, p in r.get("token_probs", ())))
+                          token_probs=tuple((t, p) for t, p in r.get("token_probs", ())),
+                          question_logprobs=tuple((t, q) for t, q in r.get("question_logprobs", ())))
 
     def cached_yes(self, messages, yes: str, no: str) -> float:  # noqa: ANN001
         """The inner model's P(yes) against P(no) after `messages` (LlamaCppGenerator.yes_probability), kept by prompt
@@ -618,6 +620,8 @@ def main(argv: list[str] | None = None) -> int:
                    "confidence": ({name: token_confidence(g.token_probs, q.text, name) for name in STATISTICS}
                                   if g is not None and g.token_probs else None),
                    "token_probs": [list(tp) for tp in g.token_probs] if g is not None else [],
+                   # README step 38 (replies kept before round 30 have none: scripts/annotate_surprise.py reads them)
+                   "question_logprobs": [list(q) for q in g.question_logprobs] if g is not None else [],
                    "prompt_tokens": g.prompt_tokens if g else 0, "first_token_s": g.first_token_s if g else None,
                    "gen_s": g.seconds if g else None, "wall_s": time.perf_counter() - t0}
             out.write(json.dumps(row, ensure_ascii=False) + "\n")

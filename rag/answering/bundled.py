@@ -187,8 +187,18 @@ class LlamaCppGenerator:
             # its first token) from the logits it kept, with no decode call to read the first token's
             # probability from; this makes it decode the prompt's last token again (one call)
             llm._requires_eval = True
+            question_logprobs: tuple[tuple[str, float], ...] = ()
             try:
                 self._systems.prepare(llm, messages)
+                # the prompt through its question, read first with the question's tokens scored (README step 38);
+                # the answer's prompt then finds it cached
+                try:
+                    question_logprobs = _question_logprobs(llm, messages)
+                except _Ended:
+                    raise
+                except Exception:  # noqa: BLE001 - a feature, not the answer: read the prompt afresh without it
+                    llm.n_tokens = 0
+                llm._requires_eval = True
                 self._decoded = []  # from here on: the answer's prompt and tokens (Generation.token_probs)
                 stream = llm.create_chat_completion(messages=list(messages), stream=True, temperature=0.0,
                                                     top_k=1, max_tokens=max_tokens, seed=0)
@@ -220,7 +230,8 @@ class LlamaCppGenerator:
             prompt_tokens = len(llm.tokenize(template_text(messages).encode("utf-8"), add_bos=False))
             generation = Generation(text="".join(pieces), stopped=stopped, prompt_tokens=prompt_tokens,
                                     tokens=len(pieces), first_token_s=first, seconds=time.monotonic() - start,
-                                    pieces=tuple(pieces), token_probs=_token_probs(llm, decoded, "".join(pieces)))
+                                    pieces=tuple(pieces), token_probs=_token_probs(llm, decoded, "".join(pieces)),
+                                    question_logprobs=question_logprobs)
             if not stopped and self.reply_cache:
                 self._replies[key] = generation
                 while len(self._replies) > self.reply_cache:
@@ -415,6 +426,57 @@ def _end_between_calls(llm: Any, why_end: Any, record: Any = None) -> None:
     ctx.decode = checked_decode
 
 
+def _question_logprobs(llm: Any, messages: Sequence[dict[str, str]]) -> tuple[tuple[str, float], ...]:
+    """Each token of the question (the last user turn's line after prompt.QUESTION_LEAD) and the natural log-probability
+    the model gives it after everything before it in the prompt (README step 38). The prompt is read up to the
+    question's end, its cached prefix reused, the question's tokens in batches that ask llama.cpp for every row of
+    logits; the answer's prompt then finds all of it cached, so this costs the question's rows of logits (a few
+    hundredths of a second), not another reading. () where the prompt has no question line, or llama-cpp-python lacks
+    what this needs (another version: the answer goes on without it). _Ended (Stop, a deadline) passes through."""
+    import numpy as np
+
+    from rag.answering.prompt import QUESTION_LEAD
+
+    text = template_text(messages)
+    at = text.rfind(QUESTION_LEAD)
+    batch, ctx = getattr(llm, "_batch", None), getattr(llm, "_ctx", None)
+    if at < 0 or batch is None or ctx is None or not hasattr(ctx, "get_logits"):
+        return ()
+    start = at + len(QUESTION_LEAD)
+    end = text.find("\n", start)
+    end = len(text) if end < 0 else end
+    before = llm.tokenize(text[:start].encode("utf-8"), add_bos=False, special=True)
+    whole = llm.tokenize(text[:end].encode("utf-8"), add_bos=False, special=True)
+    k = 0  # where the question's tokens start (a space can join its first character's token)
+    while k < min(len(before), len(whole)) and before[k] == whole[k]:
+        k += 1
+    if k == 0 or k >= len(whole):
+        return ()
+    cached = list(llm._input_ids[:llm.n_tokens])
+    keep = 0  # the cached prefix, leaving the token before the question to read for its logits
+    while keep < min(len(cached), k - 1) and cached[keep] == whole[keep]:
+        keep += 1
+    llm.n_tokens = keep
+    llm.eval(whole[keep:k])
+    n_vocab = llm.n_vocab()
+    rows = [np.ctypeslib.as_array(ctx.get_logits(), shape=(n_vocab,)).copy()]  # predicts the question's first token
+    question = whole[k:]
+    for i in range(0, len(question), PROMPT_BATCH):
+        chunk = question[i:i + PROMPT_BATCH]
+        n_past = llm.n_tokens
+        batch.set_batch(batch=chunk, n_past=n_past, logits_all=True)
+        ctx.decode(batch)
+        rows.extend(np.ctypeslib.as_array(ctx.get_logits(), shape=(len(chunk) * n_vocab,)).reshape(len(chunk), n_vocab))
+        llm.input_ids[n_past:n_past + len(chunk)] = chunk
+        llm.n_tokens += len(chunk)
+    out = []
+    for logits, token in zip(rows, question, strict=False):  # row j predicts question token j
+        shifted = logits - logits.max()
+        out.append((llm.detokenize([token]).decode("utf-8", errors="replace"),
+                    round(float(shifted[token] - np.log(np.exp(shifted).sum())), 3)))
+    return tuple(out)
+
+
 def _token_probs(llm: Any, decoded: list[tuple[int, int, int, float]], text: str) -> tuple[tuple[str, float], ...]:
     """Each generated token's text and the probability the model gave it, from the recorded decode calls:
     the prompt's last batch predicts the first token, and each one-token call that feeds back the previous
@@ -475,7 +537,8 @@ def _read_replies(path: Path, model: str) -> dict[str, Generation]:
                 out[row["key"]] = Generation(
                     text="".join(row["pieces"]), prompt_tokens=row["prompt_tokens"], tokens=len(row["pieces"]),
                     first_token_s=row["first_token_s"], seconds=row["seconds"], pieces=tuple(row["pieces"]),
-                    token_probs=tuple((t, p) for t, p in row.get("token_probs", ())))
+                    token_probs=tuple((t, p) for t, p in row.get("token_probs", ())),
+                    question_logprobs=tuple((t, q) for t, q in row.get("question_logprobs", ())))
         except (ValueError, KeyError, TypeError) as exc:
             raise InputError(f"{path} line {number} is not a kept reply ({exc}); delete the file or set "
                              "RAG_LLM_REPLY_FILE to another") from None
@@ -486,7 +549,8 @@ def _append_reply(path: Path, model: str, key: str, generation: Generation) -> N
     path.parent.mkdir(parents=True, exist_ok=True)
     row = {"model": model, "key": key, "pieces": list(generation.pieces), "prompt_tokens": generation.prompt_tokens,
            "first_token_s": generation.first_token_s, "seconds": generation.seconds,
-           "token_probs": [list(tp) for tp in generation.token_probs]}
+           "token_probs": [list(tp) for tp in generation.token_probs],
+           "question_logprobs": [list(q) for q in generation.question_logprobs]}
     with path.open("a", encoding="utf-8") as f:
         f.write(json.dumps(row, ensure_ascii=False) + "\n")
 

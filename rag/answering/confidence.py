@@ -90,3 +90,16 @@ def token_confidence(token_probs: Sequence[tuple[str, float]], question: str = "
     beyond, measure = STATISTICS[statistic]
     ps = content_probs(token_probs, question, beyond) if token_probs else []
     return measure(ps) if ps else None
+
+
+# The question's surprise (README step 38): how unexpected the question's least expected token is to the model after
+# the excerpts (Generation.question_logprobs). A noun swapped in from elsewhere is; a question about the excerpts,
+# paraphrased or not, mostly is not. Punctuation tokens (its closing question mark) are left out.
+QUESTION_PUNCTUATION = " ？?。.！!，,、：:；;“”\"'「」《》（）()"
+
+
+def question_surprise(logprobs: Sequence[tuple[str, float]]) -> tuple[str, float] | None:
+    """The question's least expected token that is not punctuation (its text, an incomplete UTF-8 character as
+    U+FFFD) and its natural log-probability; None when the generator gave none."""
+    scored = [(t, v) for t, v in logprobs if t.strip(QUESTION_PUNCTUATION)]
+    return min(scored, key=lambda tv: tv[1]) if scored else None

@@ -177,6 +177,14 @@ def meaning_missing(word: str, cosine: float, cut: float, whose: str = "the answ
             f"like it (closest word: cosine {cosine:.3f}, below {cut:.3f}): the value may belong to something else")
 
 
+def unexpected_question(token: str, logprob: float, cut: float) -> str:
+    """Why an answer is refused where a token of the question is unexpected after the passages the model read
+    (README step 38): they are likely about something other than what was asked."""
+    shown = f"“{token.strip()}” " if token.strip() and "\ufffd" not in token else ""
+    return (f"a word of the question {shown}is unexpected after the passages the model read (log-probability "
+            f"{logprob:.1f}, below {cut:.1f}): they are likely about something else")
+
+
 def extractive_after_model(anchors_missing: list[str], coverage: float, min_coverage: float,
                            claim_coverage: float = 1.0, min_claim_coverage: float = 0.0) -> Decision:
     """The extractive answer given in place of a model answer, one that failed its checks ("auto" with

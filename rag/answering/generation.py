@@ -69,6 +69,10 @@ class Generation:
     # each generated token's text (an incomplete UTF-8 character as U+FFFD) and the probability the model gave
     # it; () when the generator cannot tell (an endpoint, a scripted fake, a reply kept before this was kept)
     token_probs: tuple[tuple[str, float], ...] = ()
+    # each token of the question in the prompt (the last user turn's line after prompt.QUESTION_LEAD) and the natural
+    # log-probability the model gave it after everything before it in the prompt, the excerpts included (README step
+    # 38: a noun swapped in from elsewhere is unexpected there); () when the generator cannot tell
+    question_logprobs: tuple[tuple[str, float], ...] = ()
 
 
 class GenerationFailed(Exception):

@@ -39,7 +39,7 @@ from rag.answering.compose import (
     fallback_notice,
     refuse_with_closest,
 )
-from rag.answering.confidence import STATISTICS, token_confidence
+from rag.answering.confidence import STATISTICS, question_surprise, token_confidence
 from rag.answering.context import Excerpt, select_excerpts, whole_sentences
 from rag.answering.extractive import OPEN_CHARS, Analysis, ExtractiveAnswerer
 from rag.answering.features import QuestionTerms, coverage, question_terms
@@ -166,6 +166,12 @@ class Policy:
     # its own `min_extractive_score` before the model's answer is read. Fitted by scripts/choose_policy.py
     # --model-score-cut and saved in routes.json.
     model_min_extractive_score: float = -math.inf
+    # The model's own answer to a Chinese factoid (as above) is refused where a token of the question is this unexpected
+    # after the excerpts: its natural log-probability, read in the answer's prompt (Generation.question_logprobs,
+    # confidence.question_surprise), below this (-inf: never). A noun swapped in from another passage is; a paraphrase
+    # mostly is not. Only the bundled model gives it. Fitted by scripts/choose_policy.py --question-surprise-cut (README
+    # step 38) and saved in routes.json (question_surprise_cut).
+    min_question_logprob: float = -math.inf
     # The model's own answer to a Chinese factoid (one the cuts above kept, not handed over, not a fallback) is refused
     # where a question word that is missing beside its support has no word of like meaning there: the lowest such
     # word's best e5 cosine with a word of the support's context (rag/answering/meaning.py) below this (-inf: never). A
@@ -370,6 +376,19 @@ def load_model_score_cut(path: Path = ROUTES_FILE) -> dict:
     return {} if found is None else {"model_min_extractive_score": found[1]}
 
 
+def load_question_surprise_cut(path: Path = ROUTES_FILE) -> dict:
+    """The saved log-probability below which a question token refuses the model's own answer (README step 38), as a
+    Policy field (none when absent or null: never)."""
+    saved = _saved(path, "question_surprise_cut")
+    if saved is None:
+        return {}
+    value = saved.get("below") if isinstance(saved, dict) else None
+    if not _is_number(value) or math.isnan(value) or value > 0:
+        raise ModelError(f"{path} has question_surprise_cut {saved!r}: its `below` must be a log-probability (a number "
+                         "at most 0), or write question_surprise_cut: null. Rerun scripts/choose_policy.py --question-surprise-cut --write.")
+    return {"min_question_logprob": float(value)}
+
+
 def _load_meaning_section(path: Path, section: str, key: str, option: str, field: str) -> dict:
     """routes.json's `section` of step 30's meaning feature (a cosine at `key`, the embedder its cosines are from and
     the scope of its missing words) as Policy fields, `field` taking the cosine (none when absent or null)."""
@@ -477,7 +496,7 @@ def meaning_applies(embedder, policy: Policy) -> bool:  # noqa: ANN001 - any Emb
 AUTO_POLICY = Policy(min_question_coverage=0.4, min_extractive_score=-1.0, extractive_fallback_score=1.0,
                      routes=load_routes(), min_claim_coverage=load_claim_cut(), **load_confidence(),
                      **load_reading(), **load_prefer_extractive(), **load_unsupported_fallback(), **load_pick(),
-                     **load_model_score_cut(), **load_meaning(), **load_open_quotes())
+                     **load_model_score_cut(), **load_meaning(), **load_open_quotes(), **load_question_surprise_cut())
 
 
 @dataclass(frozen=True)
@@ -848,6 +867,12 @@ class ModelAnswerer:
             if cosine < p.min_missing_meaning:
                 answer = None
                 reason = decide.meaning_missing(as_asked(word, question.text), cosine, p.min_missing_meaning)
+        surprise = question_surprise(generation.question_logprobs) if not math.isinf(p.min_question_logprob) else None
+        if (answer is not None and factoid and not answer.refused and answer.answerer == self.name
+                and question.language == "zh" and surprise is not None
+                and surprise[1] < p.min_question_logprob):  # README step 38
+            answer = None
+            reason = decide.unexpected_question(surprise[0], surprise[1], p.min_question_logprob)
         if answer is None:
             # nothing it wrote is kept (supported, with the question's anchors in its passage), it did not say the
             # excerpts do not tell, and it was not stopped: it misread them, and the extractive sentence finder may

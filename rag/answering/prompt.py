@@ -60,10 +60,11 @@ OPEN_INSTRUCTION = {
     "zh": "用中文回答，两到三句话，每句都要有出处编号。",
     "en": "Answer in English, in two or three sentences, each with its excerpt number; keep the excerpt's numbers and names.",
 }
+QUESTION_LEAD = "问题 / Question: "  # the question's line in the user turn (the bundled model reads its tokens, step 38)
 USER = """<excerpts>
 {excerpts}
 </excerpts>
-问题 / Question: {question}
+""" + QUESTION_LEAD + """{question}
 {instruction}"""
 HISTORY_TURNS = 4  # the last two exchanges: enough for 那它的净利润呢？, cheap to prefill
 FENCE = re.compile(r"<\s*/?\s*excerpts?\b", re.I)

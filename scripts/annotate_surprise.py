@@ -1,0 +1,86 @@
+"""Adds `question_logprobs` (README step 38: each question token's log-probability after the excerpts, as
+Generation.question_logprobs records it in the product) to study rows the default answers with the model's own Chinese
+factoid answer, the only rows step 38's cut can change. One prompt reading per row with the bundled model (about 3.5 s
+here), no generation.
+
+    python scripts/annotate_surprise.py artifacts/r29s/study-*.jsonl --out-dir artifacts/r30s [--cache F]
+
+The prompt is the answer prompt rebuilt from the row (its excerpts, its question, the Chinese instruction); the rows do
+not record each excerpt's source and title, so every excerpt is labelled `(doc)`, where the product writes
+`(<source> <title>)`. `--cache` keeps each row's reading (by file name and id), so a second run reads only new rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import choose_policy  # noqa: E402
+
+from rag.answering.bundled import LlamaCppGenerator, _question_logprobs  # noqa: E402
+from rag.answering.prompt import INSTRUCTION, SYSTEM, USER  # noqa: E402
+from rag.config import Config  # noqa: E402
+
+
+def messages_of(row: dict) -> list[dict[str, str]]:
+    """The answer prompt of a study row, rebuilt from its excerpts (labelled `(doc)`) and question."""
+    blocks = "\n".join(f"[{n}] (doc) {' '.join(e.split())}" for n, e in enumerate(row["excerpts"], 1))
+    user = USER.format(excerpts=blocks, question=row["question"], instruction=INSTRUCTION["zh"])
+    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
+
+
+def wanted(row: dict) -> bool:
+    """A row the default answers with the model's own Chinese factoid answer (choose_policy.shipped), with excerpts."""
+    refused, text = choose_policy.shipped(row)
+    return (not refused and text != row["extractive"] and choose_policy.model_factoid(row) and bool(row.get("excerpts"))
+            and "en" not in row.get("tags", ()))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("files", nargs="+", type=Path, help="study rows (scripts/study_model.py --out)")
+    ap.add_argument("--out-dir", type=Path, required=True, help="where the annotated files go (same names)")
+    ap.add_argument("--cache", type=Path, default=None, help="readings kept by file name and id (JSONL; appended)")
+    args = ap.parse_args(argv)
+    missing = [str(p) for p in args.files if not p.is_file()]
+    if missing:
+        raise SystemExit(f"no such study file: {', '.join(missing)}")
+    if any(p.resolve().parent == args.out_dir.resolve() for p in args.files):
+        raise SystemExit(f"--out-dir {args.out_dir} holds an input file: choose another folder, inputs are not rewritten")
+    cache: dict[str, list] = {}
+    if args.cache is not None and args.cache.is_file():
+        for line in args.cache.read_text(encoding="utf-8").splitlines():
+            entry = json.loads(line)
+            cache[entry["key"]] = entry["lp"]
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    generator = LlamaCppGenerator(Path(Config().llm_model_path))
+    for path in args.files:
+        rows = choose_policy.load_rows(path)
+        read = 0
+        for i, row in enumerate(rows):
+            if not wanted(row):
+                continue
+            key = f"{path.name}:{row['id']}"
+            if key not in cache:
+                llm = generator.load()
+                llm.n_tokens = 0
+                cache[key] = [list(tv) for tv in _question_logprobs(llm, messages_of(row))]
+                if args.cache is not None:
+                    with args.cache.open("a", encoding="utf-8") as f:
+                        f.write(json.dumps({"key": key, "lp": cache[key]}, ensure_ascii=False) + "\n")
+                read += 1
+                print(f"[{i + 1}/{len(rows)}] {row['question'][:30]}", flush=True)
+            row["question_logprobs"] = cache[key]
+        out = args.out_dir / path.name
+        out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+        print(f"{out}: {len(rows)} rows, {read} read now", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,207 @@
+"""The question's surprise after the excerpts (README, "How auto was chosen", step 38; Policy.min_question_logprob): the
+feature, the bundled model's reading of it from llama.cpp's logits (a fake context here; the real model in
+test_llm_integration.py), kept replies keeping it, the product's cut and the fitting script's simulation of it."""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from rag.answering import decide
+from rag.answering.bundled import _append_reply, _question_logprobs, _read_replies, template_text
+from rag.answering.confidence import question_surprise
+from rag.answering.generation import Generation
+from rag.answering.model import DEFAULT_POLICY, ModelAnswerer, load_question_surprise_cut
+from rag.answering.prompt import QUESTION_LEAD
+from rag.errors import ModelError
+from tests.answering.test_confidence import GIVEN
+from tests.answering.test_model_answerer import _script, retrieved
+from tests.answering.test_prefer_extractive import PROFIT_Q, extractive_with
+
+SWAPPED = (("美", -2.1), ("图", -0.01), ("2023", -0.4), ("年的", -0.3), ("视网膜", -14.2), ("是多少", -1.0),
+           ("？", -0.2))
+PLAIN = (("美", -2.1), ("图", -0.01), ("2023", -0.4), ("年的", -0.3), ("净利润", -0.9), ("是多少", -1.0), ("？", -9.0))
+
+
+def test_the_surprise_is_the_least_expected_token_that_is_not_punctuation():
+    assert question_surprise(SWAPPED) == ("视网膜", -14.2)
+    assert question_surprise(PLAIN) == ("美", -2.1)  # the question mark (-9.0) is left out
+    assert question_surprise(()) is None
+    assert question_surprise((("？", -3.0), (" ", -1.0))) is None
+
+
+def test_the_reason_names_the_token_unless_it_is_part_of_a_character():
+    assert decide.unexpected_question("视网膜", -14.2, -13.0) == (
+        "a word of the question “视网膜” is unexpected after the passages the model read (log-probability -14.2, "
+        "below -13.0): they are likely about something else")
+    assert decide.unexpected_question(" \ufffd", -14.2, -13.0).startswith(
+        "a word of the question is unexpected after the passages")
+
+
+class Surprised:
+    """A generator whose reply comes with token probabilities and the question's log-probabilities."""
+
+    name = "scripted"
+
+    def __init__(self, text: str, question_logprobs: tuple) -> None:
+        self.text, self.question_logprobs = text, question_logprobs
+
+    def generate(self, messages, max_tokens, control=None):  # noqa: ANN001
+        return Generation(self.text, tokens=len(GIVEN), token_probs=GIVEN, question_logprobs=self.question_logprobs)
+
+
+def ask(engine, logprobs: tuple, below: float, question: str = PROFIT_Q):  # noqa: ANN001, ANN201
+    q, hits, evidence = retrieved(engine, question)
+    answerer = ModelAnswerer(Surprised("3.7亿元[1]", logprobs), extractive_with(-math.inf),
+                             replace(DEFAULT_POLICY, min_question_logprob=below), "auto")
+    return answerer.answer(q, hits, evidence)
+
+
+def test_the_models_own_answer_is_refused_where_a_question_token_is_below_the_cut(fake_engine):
+    kept = ask(fake_engine, SWAPPED, -math.inf)
+    assert (kept.answerer, kept.text, kept.refused) == ("auto", "3.7亿元[1]", False)
+    assert ask(fake_engine, SWAPPED, -14.2).refused is False  # at the cut: kept
+    refused = ask(fake_engine, SWAPPED, -14.0)
+    assert refused.refused and refused.answerer == "auto"
+    assert refused.reason == decide.unexpected_question("视网膜", -14.2, -14.0)
+    assert f"The model's answer was withheld: {refused.reason}." in refused.notice
+    assert "不是对这个问题的回答" in refused.text and len(refused.citations) == 1  # what it stood on, quoted
+    assert ask(fake_engine, PLAIN, -14.0).refused is False
+    assert ask(fake_engine, (), -14.0).refused is False  # no reading (an endpoint, an old kept reply): not refused
+
+
+def test_the_saved_cut_is_read_and_checked(tmp_path):
+    assert load_question_surprise_cut(tmp_path / "none.json") == {}
+    path = tmp_path / "routes.json"
+    path.write_text('{"question_surprise_cut": null}', encoding="utf-8")
+    assert load_question_surprise_cut(path) == {}
+    path.write_text('{"question_surprise_cut": {"below": -13.5}}', encoding="utf-8")
+    assert load_question_surprise_cut(path) == {"min_question_logprob": -13.5}
+    for bad in ('{"below": "-13"}', '{"below": 2.0}', '{"below": NaN}', "{}", "-13"):
+        path.write_text('{"question_surprise_cut": ' + bad + "}", encoding="utf-8")
+        with pytest.raises(ModelError, match=r"a log-probability \(a number at most 0\).*--question-surprise-cut"):
+            load_question_surprise_cut(path)
+
+
+def test_kept_replies_keep_the_questions_logprobs(tmp_path):
+    path = tmp_path / "replies.jsonl"
+    generation = Generation("3.7亿元[1]", prompt_tokens=300, tokens=2, pieces=("3.7亿元", "[1]"),
+                            token_probs=(("3", 0.5),), question_logprobs=SWAPPED)
+    _append_reply(path, "m", "key", generation)
+    assert _read_replies(path, "m")["key"].question_logprobs == SWAPPED
+    old = json.loads(path.read_text(encoding="utf-8"))
+    del old["question_logprobs"]  # a reply kept before round 30
+    path.write_text(json.dumps(old) + "\n", encoding="utf-8")
+    assert _read_replies(path, "m")["key"].question_logprobs == ()
+
+
+class FakeContext:
+    """llama.cpp's context as _question_logprobs uses it: decode a batch, then the logits of its rows that asked for
+    them (all of them with logits_all, else the last), as a C float pointer. Token t's logits put all weight on t + 1
+    except for a "surprise" token, which the row before gives log-probability -12 exactly."""
+
+    def __init__(self, n_vocab: int, surprise: int) -> None:
+        self.n_vocab, self.surprise, self.rows = n_vocab, surprise, np.zeros((1, n_vocab), dtype=np.float32)
+
+    def logits_after(self, token: int) -> np.ndarray:
+        row = np.full(self.n_vocab, -50.0, dtype=np.float32)
+        row[(token + 1) % self.n_vocab] = 0.0
+        row[self.surprise] = -12.0
+        return row
+
+    def decode(self, batch) -> int:  # noqa: ANN001
+        rows = [self.logits_after(t) for t in batch.tokens]
+        self.rows = np.stack(rows if batch.logits_all else rows[-1:])
+        return 0
+
+    def get_logits(self):  # noqa: ANN201
+        self._keep = np.ascontiguousarray(self.rows.reshape(-1))
+        return self._keep.ctypes.data_as(ctypes.POINTER(ctypes.c_float))
+
+
+class FakeBatch:
+    def set_batch(self, batch, n_past, logits_all):  # noqa: ANN001
+        self.tokens, self.n_past, self.logits_all = list(batch), n_past, logits_all
+
+
+class FakeLlama:
+    """Characters are tokens (their code point modulo the vocabulary); eval decodes one batch without logits_all."""
+
+    def __init__(self, surprise_char: str) -> None:
+        self.vocab = 0x10000
+        self._ctx, self._batch = FakeContext(self.vocab, ord(surprise_char) % self.vocab), FakeBatch()
+        self.input_ids = np.zeros(4096, dtype=np.intc)
+        self.n_tokens = 0
+        self.evaluated: list[int] = []
+
+    @property
+    def _input_ids(self) -> np.ndarray:
+        return self.input_ids[:self.n_tokens]
+
+    def tokenize(self, text: bytes, add_bos: bool = False, special: bool = False) -> list[int]:
+        return [ord(c) % self.vocab for c in text.decode("utf-8")]
+
+    def detokenize(self, tokens: list[int]) -> bytes:
+        return "".join(chr(t) for t in tokens).encode("utf-8")
+
+    def n_vocab(self) -> int:
+        return self.vocab
+
+    def eval(self, tokens: list[int]) -> None:
+        self.evaluated += list(tokens)
+        self._batch.set_batch(tokens, self.n_tokens, False)
+        self._ctx.decode(self._batch)
+        self.input_ids[self.n_tokens:self.n_tokens + len(tokens)] = tokens
+        self.n_tokens += len(tokens)
+
+
+def test_the_bundled_model_reads_each_question_tokens_logprob_from_llamas_logits():
+    messages = [{"role": "system", "content": "S"},
+                {"role": "user", "content": f"<excerpts>\n[1] (a) 净利润3.7亿元\n</excerpts>\n{QUESTION_LEAD}美图的视网膜？\n用中文回答"}]
+    llm = FakeLlama("视")
+    out = _question_logprobs(llm, messages)
+    # each character after the one before it: log-probability log(1 / (1 + e^-12)) ~ 0 where it follows its
+    # predecessor's "next" (never, here: the fake predicts code point + 1), -12 for 视, about -50 otherwise
+    assert [t for t, _ in out] == list("美图的视网膜？")
+    assert dict(out)["视"] == pytest.approx(-12.0, abs=1e-3)
+    assert all(v < -49 for t, v in out if t != "视")
+    text = template_text(messages)
+    through = text[:text.rindex("？") + 1]
+    assert llm.n_tokens == len(through)  # the prompt is read through the question's end (the answer's finds it cached)
+    assert list(llm.input_ids[:llm.n_tokens]) == [ord(c) for c in through]
+    # a second reading reuses the cached prefix: only the token before the question is read again
+    llm.evaluated.clear()
+    assert _question_logprobs(llm, messages) == out
+    assert llm.evaluated == [ord(QUESTION_LEAD[-1])]
+
+
+def test_no_question_line_gives_nothing():
+    assert _question_logprobs(FakeLlama("x"), [{"role": "user", "content": "no question here"}]) == ()
+
+
+def test_choose_policy_simulates_the_cut_on_the_models_own_factoid_answers_only():
+    cp = _script("choose_policy")
+
+    def row(kind: str, lp: list, right: bool = True) -> dict:
+        return {"kind": kind, "question": "项目哪一年完工？", "shape": "factoid", "tags": ["zh"], "reply": "x",
+                "model_refused": False, "answers": ["2018"] if kind == "answerable" else [],
+                "confidence": {"min": 0.9}, "reading": None,
+                "checked": [{"text": "2018年" if right else "2017年", "kept": True, "claim_coverage": 1.0,
+                             "passage_coverage": 1.0, "coverage": 1.0}],
+                "extractive": "项目于2018年完工。", "extractive_refused": False, "extractive_missing": [],
+                "extractive_claim_coverage": 0.9, "extractive_score": 2.0, "question_logprobs": lp}
+
+    swapped = row("adversarial", [["项目", -1.0], ["视网膜", -15.0], ["？", -20.0]], right=False)
+    plain = row("answerable", [["项目", -1.0], ["完工", -6.0], ["？", -20.0]])
+    assert cp.surprise_cut(swapped, -math.inf) == (False, "2017年")
+    assert cp.surprise_cut(swapped, -14.0) == (True, "")
+    assert cp.surprise_cut(plain, -14.0) == (False, "2018年")  # its question mark is not counted
+    assert cp.surprise_cut({**swapped, "question_logprobs": None}, -14.0) == (False, "2017年")
+    english = {**swapped, "tags": ["en"]}  # English factoids take the extractive route: the cut never reads them
+    assert cp.surprise_cut(english, -14.0) == cp.surprise_cut(english, -math.inf)
+    assert cp.SURPRISE_GRID[0] == -math.inf and cp.SURPRISE_GRID[1:] == [-17.0 + 0.5 * i for i in range(15)]
