@@ -58,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
             entry = json.loads(line)
             cache[entry["key"]] = entry["lp"]
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    generator = LlamaCppGenerator(Path(Config().llm_model_path))
+    config = Config()
+    generator = LlamaCppGenerator(Path(config.llm_model_path), Path(config.llm_model_path).stem, config.llm_threads)
     for path in args.files:
         rows = choose_policy.load_rows(path)
         read = 0
