@@ -190,15 +190,6 @@ class LlamaCppGenerator:
             question_logprobs: tuple[tuple[str, float], ...] = ()
             try:
                 self._systems.prepare(llm, messages)
-                # the prompt through its question, read first with the question's tokens scored (README step 38);
-                # the answer's prompt then finds it cached
-                try:
-                    question_logprobs = _question_logprobs(llm, messages)
-                except _Ended:
-                    raise
-                except Exception:  # noqa: BLE001 - a feature, not the answer: read the prompt afresh without it
-                    llm.n_tokens = 0
-                llm._requires_eval = True
                 self._decoded = []  # from here on: the answer's prompt and tokens (Generation.token_probs)
                 stream = llm.create_chat_completion(messages=list(messages), stream=True, temperature=0.0,
                                                     top_k=1, max_tokens=max_tokens, seed=0)
@@ -227,6 +218,13 @@ class LlamaCppGenerator:
             finally:
                 self._why_end = None
                 decoded, self._decoded = self._decoded or [], None
+            if not stopped:
+                # after the answer, from its cached prompt: the question's tokens read again, their logits asked for
+                # (README step 38); the answer's own reading of the prompt is left as it was
+                try:
+                    question_logprobs = _question_logprobs(llm, messages)
+                except Exception:  # noqa: BLE001 - a feature, not the answer: the next prompt is read afresh
+                    llm.n_tokens = 0
             prompt_tokens = len(llm.tokenize(template_text(messages).encode("utf-8"), add_bos=False))
             generation = Generation(text="".join(pieces), stopped=stopped, prompt_tokens=prompt_tokens,
                                     tokens=len(pieces), first_token_s=first, seconds=time.monotonic() - start,
@@ -429,10 +427,10 @@ def _end_between_calls(llm: Any, why_end: Any, record: Any = None) -> None:
 def _question_logprobs(llm: Any, messages: Sequence[dict[str, str]]) -> tuple[tuple[str, float], ...]:
     """Each token of the question (the last user turn's line after prompt.QUESTION_LEAD) and the natural log-probability
     the model gives it after everything before it in the prompt (README step 38). The prompt is read up to the
-    question's end, its cached prefix reused, the question's tokens in batches that ask llama.cpp for every row of
-    logits; the answer's prompt then finds all of it cached, so this costs the question's rows of logits (a few
-    hundredths of a second), not another reading. () where the prompt has no question line, or llama-cpp-python lacks
-    what this needs (another version: the answer goes on without it). _Ended (Stop, a deadline) passes through."""
+    question's end, its cached prefix reused (after the answer, all of it but the token before the question), the
+    question's tokens in batches that ask llama.cpp for every row of logits: the question's rows of logits, not another
+    reading. The cache then holds the prompt through the question. () where the prompt has no question line, or
+    llama-cpp-python lacks what this needs (another version)."""
     import numpy as np
 
     from rag.answering.prompt import QUESTION_LEAD

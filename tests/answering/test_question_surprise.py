@@ -16,7 +16,7 @@ from rag.answering import decide
 from rag.answering.bundled import _append_reply, _question_logprobs, _read_replies, template_text
 from rag.answering.confidence import question_surprise
 from rag.answering.generation import Generation
-from rag.answering.model import DEFAULT_POLICY, ModelAnswerer, load_question_surprise_cut
+from rag.answering.model import AUTO_POLICY, DEFAULT_POLICY, ModelAnswerer, load_question_surprise_cut
 from rag.answering.prompt import QUESTION_LEAD
 from rag.errors import ModelError
 from tests.answering.test_confidence import GIVEN
@@ -76,6 +76,7 @@ def test_the_models_own_answer_is_refused_where_a_question_token_is_below_the_cu
 
 
 def test_the_saved_cut_is_read_and_checked(tmp_path):
+    assert AUTO_POLICY.min_question_logprob == -16.0  # round 30's pooled fit: taken (README step 38)
     assert load_question_surprise_cut(tmp_path / "none.json") == {}
     path = tmp_path / "routes.json"
     path.write_text('{"question_surprise_cut": null}', encoding="utf-8")
@@ -172,9 +173,9 @@ def test_the_bundled_model_reads_each_question_tokens_logprob_from_llamas_logits
     assert all(v < -49 for t, v in out if t != "视")
     text = template_text(messages)
     through = text[:text.rindex("？") + 1]
-    assert llm.n_tokens == len(through)  # the prompt is read through the question's end (the answer's finds it cached)
+    assert llm.n_tokens == len(through)  # the prompt is read through the question's end, and the cache holds that
     assert list(llm.input_ids[:llm.n_tokens]) == [ord(c) for c in through]
-    # a second reading reuses the cached prefix: only the token before the question is read again
+    # a second reading (as after an answer, its prompt cached) reads only the token before the question again
     llm.evaluated.clear()
     assert _question_logprobs(llm, messages) == out
     assert llm.evaluated == [ord(QUESTION_LEAD[-1])]
