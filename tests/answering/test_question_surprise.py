@@ -103,16 +103,16 @@ def test_kept_replies_keep_the_questions_logprobs(tmp_path):
 
 class FakeContext:
     """llama.cpp's context as _question_logprobs uses it: decode a batch, then the logits of its rows that asked for
-    them (all of them with logits_all, else the last), as a C float pointer. Token t's logits put all weight on t + 1
-    except for a "surprise" token, which the row before gives log-probability -12 exactly."""
+    them (all of them with logits_all, else the last), as a C float pointer. The row after token t puts all weight on
+    `follows[t]` (-50 elsewhere), so a token read in the right row scores about 0 and in any other about -50."""
 
-    def __init__(self, n_vocab: int, surprise: int) -> None:
-        self.n_vocab, self.surprise, self.rows = n_vocab, surprise, np.zeros((1, n_vocab), dtype=np.float32)
+    def __init__(self, n_vocab: int, follows: dict[int, int]) -> None:
+        self.n_vocab, self.follows, self.rows = n_vocab, follows, np.zeros((1, n_vocab), dtype=np.float32)
 
     def logits_after(self, token: int) -> np.ndarray:
         row = np.full(self.n_vocab, -50.0, dtype=np.float32)
-        row[(token + 1) % self.n_vocab] = 0.0
-        row[self.surprise] = -12.0
+        if token in self.follows:
+            row[self.follows[token]] = 0.0
         return row
 
     def decode(self, batch) -> int:  # noqa: ANN001
@@ -131,11 +131,14 @@ class FakeBatch:
 
 
 class FakeLlama:
-    """Characters are tokens (their code point modulo the vocabulary); eval decodes one batch without logits_all."""
+    """Characters are tokens (their code points); eval decodes one batch without logits_all. It expects each character
+    of `expected` after the one before it, the first after the space that ends QUESTION_LEAD."""
 
-    def __init__(self, surprise_char: str) -> None:
+    def __init__(self, expected: str) -> None:
         self.vocab = 0x10000
-        self._ctx, self._batch = FakeContext(self.vocab, ord(surprise_char) % self.vocab), FakeBatch()
+        chars = " " + expected
+        self._ctx = FakeContext(self.vocab, {ord(a): ord(b) for a, b in zip(chars, chars[1:], strict=False)})
+        self._batch = FakeBatch()
         self.input_ids = np.zeros(4096, dtype=np.intc)
         self.n_tokens = 0
         self.evaluated: list[int] = []
@@ -145,7 +148,7 @@ class FakeLlama:
         return self.input_ids[:self.n_tokens]
 
     def tokenize(self, text: bytes, add_bos: bool = False, special: bool = False) -> list[int]:
-        return [ord(c) % self.vocab for c in text.decode("utf-8")]
+        return [ord(c) for c in text.decode("utf-8")]
 
     def detokenize(self, tokens: list[int]) -> bytes:
         return "".join(chr(t) for t in tokens).encode("utf-8")
@@ -164,13 +167,15 @@ class FakeLlama:
 def test_the_bundled_model_reads_each_question_tokens_logprob_from_llamas_logits():
     messages = [{"role": "system", "content": "S"},
                 {"role": "user", "content": f"<excerpts>\n[1] (a) 净利润3.7亿元\n</excerpts>\n{QUESTION_LEAD}美图的视网膜？\n用中文回答"}]
-    llm = FakeLlama("视")
+    llm = FakeLlama("美图的净网膜？")  # after 的 it expects 净, not 视
     out = _question_logprobs(llm, messages)
-    # each character after the one before it: log-probability log(1 / (1 + e^-12)) ~ 0 where it follows its
-    # predecessor's "next" (never, here: the fake predicts code point + 1), -12 for 视, about -50 otherwise
     assert [t for t, _ in out] == list("美图的视网膜？")
-    assert dict(out)["视"] == pytest.approx(-12.0, abs=1e-3)
-    assert all(v < -49 for t, v in out if t != "视")
+    # each token is read in the row after the token before it: the expected ones score about 0, 视 about -50, and 网,
+    # after a token the fake expects nothing of (a flat row), minus the log of the vocabulary's size
+    scores = dict(out)
+    assert all(scores[c] > -1e-3 for c in "美图的膜？")
+    assert scores["视"] == pytest.approx(-50.0, abs=0.01)
+    assert scores["网"] == pytest.approx(-np.log(0x10000), abs=0.01)
     text = template_text(messages)
     through = text[:text.rindex("？") + 1]
     assert llm.n_tokens == len(through)  # the prompt is read through the question's end, and the cache holds that
