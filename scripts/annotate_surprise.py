@@ -35,10 +35,10 @@ def messages_of(row: dict) -> list[dict[str, str]]:
 
 
 def wanted(row: dict) -> bool:
-    """A row the default answers with the model's own Chinese factoid answer (choose_policy.shipped), with excerpts."""
+    """A row the default answers with the model's own Chinese factoid answer (choose_policy.shipped; model_factoid
+    leaves English rows out), with excerpts."""
     refused, text = choose_policy.shipped(row)
-    return (not refused and text != row["extractive"] and choose_policy.model_factoid(row) and bool(row.get("excerpts"))
-            and "en" not in row.get("tags", ()))
+    return not refused and text != row["extractive"] and choose_policy.model_factoid(row) and bool(row.get("excerpts"))
 
 
 def main(argv: list[str] | None = None) -> int:
