@@ -1,6 +1,7 @@
 """Adds `question_logprobs` (README step 38: each question token's log-probability after the excerpts, as
 Generation.question_logprobs records it in the product) to study rows the default answers with the model's own Chinese
-factoid answer, the only rows step 38's cut can change. One prompt reading per row with the bundled model (about 3.5 s
+factoid answer, or would answer so with the claim cut waived: the only rows step 38's cut and step 39's waiver can
+change. One prompt reading per row with the bundled model (about 3.5 s
 here), no generation.
 
     python scripts/annotate_surprise.py artifacts/r29s/study-*.jsonl --out-dir artifacts/r30s [--cache F]
@@ -35,10 +36,16 @@ def messages_of(row: dict) -> list[dict[str, str]]:
 
 
 def wanted(row: dict) -> bool:
-    """A row the default answers with the model's own Chinese factoid answer (choose_policy.shipped; model_factoid
-    leaves English rows out), with excerpts."""
-    refused, text = choose_policy.shipped(row)
-    return not refused and text != row["extractive"] and choose_policy.model_factoid(row) and bool(row.get("excerpts"))
+    """A Chinese factoid row (choose_policy.model_factoid leaves English rows out), with excerpts, that the default
+    answers with the model's own answer (step 38's cut may refuse it), or would answer so with the claim cut waived
+    (step 39's waiver may keep it)."""
+    if not (choose_policy.model_factoid(row) and row.get("excerpts")):
+        return False
+    for r in (row, {**row, "claim_waived": True}):
+        refused, text = choose_policy.shipped(r)
+        if not refused and text != row["extractive"]:
+            return True
+    return False
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -942,15 +942,35 @@ def meaning_cut(row: dict, below: float, scope: str | None = None, waive_at: flo
     return refused, text
 
 
-def surprise_cut(row: dict, below: float) -> tuple[bool, str]:
-    """(refused, answer text) as `meaning_cut` answers at routes.json's cuts, and the model's own Chinese factoid answer
-    (not handed over, not a fallback) refused where the question's least expected token after the excerpts has a
-    log-probability below `below` (README step 38; rows need `question_logprobs`: scripts/annotate_surprise.py; a row
-    without them is not refused, as the product refuses nothing without them)."""
+def question_surprise_of(row: dict) -> float | None:
+    """Step 38's feature of a row: the log-probability of its question's least expected token after the excerpts (None
+    where the row has no `question_logprobs`: scripts/annotate_surprise.py)."""
+    if not row.get("question_logprobs"):
+        return None
+    surprise = question_surprise([tuple(tv) for tv in row["question_logprobs"]])
+    return None if surprise is None else surprise[1]
+
+
+def waive_by_surprise(row: dict, at: float) -> dict:
+    """The row marked `claim_waived` (which `read` honours) where step 39's waiver keeps the model's Chinese factoid
+    answer below the claim cut: its question's surprise (`question_surprise_of`) at `at` or above (inf: never)."""
+    if math.isinf(at) or not model_factoid(row):
+        return row
+    surprise = question_surprise_of(row)
+    return {**row, "claim_waived": True} if surprise is not None and surprise >= at else row
+
+
+def surprise_cut(row: dict, below: float, waive_at: float | None = None) -> tuple[bool, str]:
+    """(refused, answer text) as `meaning_cut` answers at routes.json's cuts, with step 39's waiver at `waive_at` (None:
+    routes.json's), and the model's own Chinese factoid answer (not handed over, not a fallback) refused where the
+    question's least expected token after the excerpts has a log-probability below `below` (README step 38; rows need
+    `question_logprobs`: scripts/annotate_surprise.py; a row without them is neither waived nor refused, as the product
+    does nothing with them missing)."""
+    row = waive_by_surprise(row, AUTO_POLICY.waive_claim_surprise if waive_at is None else waive_at)
     refused, text = meaning_cut(row, AUTO_POLICY.min_missing_meaning)
-    if not refused and text != row["extractive"] and model_factoid(row) and row.get("question_logprobs"):
-        surprise = question_surprise([tuple(tv) for tv in row["question_logprobs"]])
-        if surprise is not None and surprise[1] < below:
+    if not refused and text != row["extractive"] and model_factoid(row):
+        surprise = question_surprise_of(row)
+        if surprise is not None and surprise < below:
             return True, ""
     return refused, text
 
@@ -958,7 +978,7 @@ def surprise_cut(row: dict, below: float) -> tuple[bool, str]:
 def shipped(row: dict) -> tuple[bool, str]:
     """(refused, answer text) as the default answers with routes.json's cuts: the hand-over, the fallback, (step 27)
     the extractive logit below which the model's own answer is refused, (steps 30-31) the meaning waiver and cut, and
-    (step 38) the question's surprise."""
+    (steps 38-39) the question's surprise, its cut and its waiver."""
     return surprise_cut(row, AUTO_POLICY.min_question_logprob)
 
 
@@ -1036,12 +1056,35 @@ def surprise_main(fit_paths: list[Path], report_paths: list[Path], write: Path |
     reporting sets, and with `write` save it in routes.json's question_surprise_cut (null when not taken)."""
     require_model_route(write, "--question-surprise-cut reads the model's own answers")
     fits = [load_rows(p) for p in fit_paths]
-    for path, rows in zip(fit_paths, fits, strict=True):
-        if not any(r.get("question_logprobs") for r in rows):
-            raise SystemExit(f"{path} has no question_logprobs: run scripts/annotate_surprise.py on it first")
+    require_surprise(fit_paths, fits)
     return guarded_cut_main(fit_paths, report_paths, fits, SURPRISE_GRID, surprise_cut,
                             "below a question-token log-probability of", "question_surprise_cut",
                             "--question-surprise-cut", write)
+
+
+# README step 39: the claim cut waived where the question's least expected token after the excerpts is at least this
+# log-probability, chosen as step 31's meaning waiver is (step 27's objective, guard and gain; never: inf) over
+# SURPRISE_WAIVER_GRID (written before the pooled fit: README step 39).
+SURPRISE_WAIVER_GRID = [float("inf"), *(-3.0 - 0.5 * i for i in range(25))]
+
+
+def require_surprise(fit_paths: list[Path], fits: list[list[dict]]) -> None:
+    for path, rows in zip(fit_paths, fits, strict=True):
+        if not any(r.get("question_logprobs") for r in rows):
+            raise SystemExit(f"{path} has no question_logprobs: run scripts/annotate_surprise.py on it first")
+
+
+def surprise_waiver_main(fit_paths: list[Path], report_paths: list[Path], write: Path | None = None) -> int:
+    """Choose Policy.waive_claim_surprise on the fitting sets with the saved cuts (step 38's cut as routes.json has it),
+    report it, and with `write` save it in routes.json's question_surprise_waiver (null when not taken)."""
+    require_model_route(write, "--question-surprise-waiver reads the model's own answers")
+    fits = [load_rows(p) for p in fit_paths]
+    require_surprise(fit_paths, fits)
+    return guarded_cut_main(fit_paths, report_paths, fits, SURPRISE_WAIVER_GRID,
+                            lambda row, at: surprise_cut(row, AUTO_POLICY.min_question_logprob, at),
+                            "where the question's least expected token has a log-probability of at least",
+                            "question_surprise_waiver", "--question-surprise-waiver", write,
+                            never=float("inf"), key="at", does="waive the claim cut for the model's own answer")
 
 
 def model_score_main(fit_paths: list[Path], report_paths: list[Path], write: Path | None = None) -> int:
@@ -1387,6 +1430,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="choose the log-probability of the question's least expected token after the excerpts below "
                          "which the model's own Chinese factoid answer is refused (Policy.min_question_logprob, README "
                          "step 38); rows from scripts/annotate_surprise.py")
+    ap.add_argument("--question-surprise-waiver", action="store_true",
+                    help="choose the log-probability of the question's least expected token after the excerpts at or "
+                         "above which the claim cut is waived for the model's own Chinese factoid answer "
+                         "(Policy.waive_claim_surprise, README step 39); rows from scripts/annotate_surprise.py")
     ap.add_argument("--model-score-cut", action="store_true",
                     help="choose the extractive answer logit below which the model's own Chinese factoid answer is "
                          "refused (Policy.model_min_extractive_score, README step 27), with the saved cuts")
@@ -1423,6 +1470,8 @@ def main(argv: list[str] | None = None) -> int:
         return model_score_main(args.fit, args.report, args.write)
     if args.question_surprise_cut:
         return surprise_main(args.fit, args.report, args.write)
+    if args.question_surprise_waiver:
+        return surprise_waiver_main(args.fit, args.report, args.write)
     if args.hand_over_variants:
         return variants_main(args.fit, args.report)
     if args.answer_type:

@@ -40,11 +40,12 @@ run cmrc-620 --dataset "$D/cmrc2018_dev.json" --skip 620 $S
 for s in drcd-dev-a drcd-dev-c drcd-test; do
   cat "$OUT/study-$s.jsonl" "$OUT/study-$s-unstated.jsonl" > "$OUT/study-$s-with-unstated.jsonl"
 done
-# README step 38: the question's log-probabilities after the excerpts, for the rows the model answers (replies kept
+# README steps 38-39: the question's log-probabilities after the excerpts, for the rows the model answers (or would
+# answer with the claim cut waived) (replies kept
 # before round 30 have none): the committed readings replayed, a row they lack read with the model; the files with them
 # are "$OUT/surprise/" (what the default, step 38 included, is fitted and reported on)
 LP="$OUT/question-logprobs.jsonl"
-[ -f "$LP" ] || cp eval/replies/question-logprobs-r30.jsonl "$LP"
+[ -f "$LP" ] || cat eval/replies/question-logprobs-r*.jsonl > "$LP"
 "$PY" scripts/annotate_surprise.py "$OUT"/study-{drcd-dev-a-with-unstated,article-dev,drcd-dev-a-para,drcd-dev-c-with-unstated,drcd-dev-c-para,drcd-test-d,drcd-dev-b,drcd-test-with-unstated,drcd-test-para,drcd-test-fresh,drcd-test-e,cmrc-400,cmrc-170,cmrc-620}.jsonl \
   --out-dir "$OUT/surprise" --cache "$LP" > "$OUT/log-surprise.txt" 2>&1 || { echo "annotate_surprise failed: see $OUT/log-surprise.txt"; exit 1; }
 echo "$(date +%T) done. The pool of step 29 (with step 38's readings: $OUT/surprise/, the same names):"

@@ -123,7 +123,8 @@ def model_answer(said_not_found: bool, kept: int, passage_coverage: float, extra
                  waive_claim_confidence: float = math.inf, reading: float | None = None,
                  waive_claim_reading: float = math.inf, min_reading: float = 0.0,
                  read_what: str = "the answer's supporting sentence", meaning: float | None = None,
-                 waive_claim_meaning: float = math.inf) -> Decision:
+                 waive_claim_meaning: float = math.inf, surprise: float | None = None,
+                 waive_claim_surprise: float = math.inf) -> Decision:
     """The model's checked answer stands when the model did not say "not there", at least one of its
     sentences is supported with the question's anchors beside it (`kept`), the question's known words cover
     `min_coverage` of their idf weight in the supporting passage, and the extractive answerer's answer logit
@@ -138,7 +139,9 @@ def model_answer(said_not_found: bool, kept: int, passage_coverage: float, extra
     when not asked) is at least `waive_claim_reading`; an answer read below `min_reading` is refused (`read_what`:
     what the model was shown, for the reason). It is waived too where every question word missing beside that sentence
     (or from its whole passage: Policy.meaning_scope) has a word of like meaning beside it (`meaning`: the lowest best cosine, rag/answering/meaning.py; None when not
-    measured) at `waive_claim_meaning` or above (README step 31)."""
+    measured) at `waive_claim_meaning` or above (README step 31), and where the question's least expected token after the
+    excerpts (`surprise`: its log-probability, confidence.question_surprise; None when the generator gives none) is at
+    `waive_claim_surprise` or above (README step 39)."""
     if said_not_found:
         return refuse_because(MODEL_SAID_NOT_FOUND)
     if kept == 0:
@@ -149,6 +152,7 @@ def model_answer(said_not_found: bool, kept: int, passage_coverage: float, extra
     sure = confidence is not None and confidence >= waive_claim_confidence
     sure = sure or (reading is not None and reading >= waive_claim_reading)
     sure = sure or (meaning is not None and meaning >= waive_claim_meaning)
+    sure = sure or (surprise is not None and surprise >= waive_claim_surprise)
     if claim_coverage < min_claim_coverage and not sure:
         return refuse_because(f"beside the answer's supporting sentence stand {claim_coverage:.2f} of the question's "
                               f"word weight, below {min_claim_coverage:.2f}: the value may belong to something other "

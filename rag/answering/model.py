@@ -172,6 +172,12 @@ class Policy:
     # mostly is not. Only the bundled model gives it. Fitted by scripts/choose_policy.py --question-surprise-cut (README
     # step 38) and saved in routes.json (question_surprise_cut).
     min_question_logprob: float = -math.inf
+    # The claim cut is waived for the model's own Chinese factoid answer where the question's least expected token after
+    # the excerpts (as above) has a log-probability at least this (inf: never): a paraphrase whose words the passage does
+    # not use, but whose every token the model expected there, keeps its answer without the reading check. Fitted by
+    # scripts/choose_policy.py --question-surprise-waiver (README step 39) and saved in routes.json
+    # (question_surprise_waiver).
+    waive_claim_surprise: float = math.inf
     # The model's own answer to a Chinese factoid (one the cuts above kept, not handed over, not a fallback) is refused
     # where a question word that is missing beside its support has no word of like meaning there: the lowest such
     # word's best e5 cosine with a word of the support's context (rag/answering/meaning.py) below this (-inf: never). A
@@ -376,17 +382,27 @@ def load_model_score_cut(path: Path = ROUTES_FILE) -> dict:
     return {} if found is None else {"model_min_extractive_score": found[1]}
 
 
-def load_question_surprise_cut(path: Path = ROUTES_FILE) -> dict:
-    """The saved log-probability below which a question token refuses the model's own answer (README step 38), as a
-    Policy field (none when absent or null: never)."""
-    saved = _saved(path, "question_surprise_cut")
+def _saved_logprob(path: Path, section: str, key: str, option: str) -> float | None:
+    """routes.json's `section` and its log-probability `key` (None when the section is absent or null); a value that is
+    not a number at most 0 names the script option (`option`) that writes it."""
+    saved = _saved(path, section)
     if saved is None:
-        return {}
-    value = saved.get("below") if isinstance(saved, dict) else None
+        return None
+    value = saved.get(key) if isinstance(saved, dict) else None
     if not _is_number(value) or math.isnan(value) or value > 0:
-        raise ModelError(f"{path} has question_surprise_cut {saved!r}: its `below` must be a log-probability (a number "
-                         "at most 0), or write question_surprise_cut: null. Rerun scripts/choose_policy.py --question-surprise-cut --write.")
-    return {"min_question_logprob": float(value)}
+        raise ModelError(f"{path} has {section} {saved!r}: its `{key}` must be a log-probability (a number at most 0), "
+                         f"or write {section}: null. Rerun scripts/choose_policy.py {option} --write.")
+    return float(value)
+
+
+def load_question_surprise(path: Path = ROUTES_FILE) -> dict:
+    """The saved question-token log-probabilities (README steps 38 and 39): below `question_surprise_cut`'s the model's own
+    Chinese factoid answer is refused, at `question_surprise_waiver`'s or above its claim cut is waived; as Policy fields
+    (none when a section is absent or null: never)."""
+    below = _saved_logprob(path, "question_surprise_cut", "below", "--question-surprise-cut")
+    at = _saved_logprob(path, "question_surprise_waiver", "at", "--question-surprise-waiver")
+    return {**({} if below is None else {"min_question_logprob": below}),
+            **({} if at is None else {"waive_claim_surprise": at})}
 
 
 def _load_meaning_section(path: Path, section: str, key: str, option: str, field: str) -> dict:
@@ -496,7 +512,7 @@ def meaning_applies(embedder, policy: Policy) -> bool:  # noqa: ANN001 - any Emb
 AUTO_POLICY = Policy(min_question_coverage=0.4, min_extractive_score=-1.0, extractive_fallback_score=1.0,
                      routes=load_routes(), min_claim_coverage=load_claim_cut(), **load_confidence(),
                      **load_reading(), **load_prefer_extractive(), **load_unsupported_fallback(), **load_pick(),
-                     **load_model_score_cut(), **load_meaning(), **load_open_quotes(), **load_question_surprise_cut())
+                     **load_model_score_cut(), **load_meaning(), **load_open_quotes(), **load_question_surprise())
 
 
 @dataclass(frozen=True)
@@ -823,9 +839,16 @@ class ModelAnswerer:
         meaning: tuple[str, float] | None = None
         measurable = (factoid and kept and not model_refused and not generation.stopped and question.language == "zh"
                       and (confidence is None or confidence >= p.min_confidence))
-        if measurable and below_cut and not math.isinf(p.waive_claim_meaning) and meaning_applies(evidence.embedder, p):
+        # the question's surprise after the excerpts (read with the answer: nothing to ask) waives the claim cut first
+        # (step 39), and is the cut of step 38 below
+        surprise = (question_surprise(generation.question_logprobs)
+                    if not (math.isinf(p.min_question_logprob) and math.isinf(p.waive_claim_surprise)) else None)
+        unsurprised = (measurable and below_cut and surprise is not None
+                       and surprise[1] >= p.waive_claim_surprise)
+        if (measurable and below_cut and not unsurprised and not math.isinf(p.waive_claim_meaning)
+                and meaning_applies(evidence.embedder, p)):
             meaning = weakest_beside(question, max(kept, key=lambda c: c.claim_coverage), evidence, p.meaning_scope)
-        waived = meaning is not None and meaning[1] >= p.waive_claim_meaning
+        waived = unsurprised or (meaning is not None and meaning[1] >= p.waive_claim_meaning)
         # below the claim cut the reading is asked for its waiver, unless the meaning waiver already passed the answer
         # (then, as above the cut, only for a reading refusal cut)
         if (factoid and kept and not model_refused and not generation.stopped
@@ -843,7 +866,9 @@ class ModelAnswerer:
                                        p.min_reading if factoid else 0.0,
                                        f"the answer's supporting sentence{READ_WITH[p.reading_form]}",
                                        meaning[1] if meaning is not None else None,
-                                       p.waive_claim_meaning if factoid else math.inf)
+                                       p.waive_claim_meaning if factoid else math.inf,
+                                       surprise[1] if surprise is not None and question.language == "zh" else None,
+                                       p.waive_claim_surprise if factoid else math.inf)
         answer = compose_checked(question, checked, hits, self.name, analysis.shape) if decision.answer else None
         unsure = answer is not None and factoid and confidence is not None and confidence < p.prefer_extractive_below
         if unsure:
@@ -867,7 +892,6 @@ class ModelAnswerer:
             if cosine < p.min_missing_meaning:
                 answer = None
                 reason = decide.meaning_missing(as_asked(word, question.text), cosine, p.min_missing_meaning)
-        surprise = question_surprise(generation.question_logprobs) if not math.isinf(p.min_question_logprob) else None
         if (answer is not None and factoid and not answer.refused and answer.answerer == self.name
                 and question.language == "zh" and surprise is not None
                 and surprise[1] < p.min_question_logprob):  # README step 38
@@ -903,6 +927,11 @@ class ModelAnswerer:
                          f"“{words[:120]}{'…' if len(words) > 120 else ''}”")
         if answer.refused and not model_refused and checked:
             notes.append(f"The model's answer was withheld: {answer.reason}.")
+        elif not answer.refused and below_cut and unsurprised and answer.answerer == self.name:
+            notes.append(f"Few of the question's words stand beside the sentence this answer stands on ({claim:.2f} of "
+                         f"their weight, below {p.min_claim_coverage:.2f}), but the model expected every word of the "
+                         f"question after the passages it read (the least expected: log-probability "
+                         f"{surprise[1]:.1f}, at least {p.waive_claim_surprise:.1f}).")  # type: ignore[index]
         elif not answer.refused and below_cut and waived and answer.answerer == self.name:
             notes.append(f"Few of the question's words stand beside the sentence this answer stands on ({claim:.2f} of "
                          f"their weight, below {p.min_claim_coverage:.2f}), but each one missing there has a word of "

@@ -16,7 +16,7 @@ from rag.answering import decide
 from rag.answering.bundled import _append_reply, _question_logprobs, _read_replies, template_text
 from rag.answering.confidence import question_surprise
 from rag.answering.generation import Generation
-from rag.answering.model import AUTO_POLICY, DEFAULT_POLICY, ModelAnswerer, load_question_surprise_cut
+from rag.answering.model import AUTO_POLICY, DEFAULT_POLICY, ModelAnswerer, load_question_surprise
 from rag.answering.prompt import QUESTION_LEAD
 from rag.errors import ModelError
 from tests.answering.test_confidence import GIVEN
@@ -77,16 +77,21 @@ def test_the_models_own_answer_is_refused_where_a_question_token_is_below_the_cu
 
 def test_the_saved_cut_is_read_and_checked(tmp_path):
     assert AUTO_POLICY.min_question_logprob == -16.0  # round 30's pooled fit: taken (README step 38)
-    assert load_question_surprise_cut(tmp_path / "none.json") == {}
+    assert load_question_surprise(tmp_path / "none.json") == {}
     path = tmp_path / "routes.json"
-    path.write_text('{"question_surprise_cut": null}', encoding="utf-8")
-    assert load_question_surprise_cut(path) == {}
+    path.write_text('{"question_surprise_cut": null, "question_surprise_waiver": null}', encoding="utf-8")
+    assert load_question_surprise(path) == {}
     path.write_text('{"question_surprise_cut": {"below": -13.5}}', encoding="utf-8")
-    assert load_question_surprise_cut(path) == {"min_question_logprob": -13.5}
-    for bad in ('{"below": "-13"}', '{"below": 2.0}', '{"below": NaN}', "{}", "-13"):
-        path.write_text('{"question_surprise_cut": ' + bad + "}", encoding="utf-8")
-        with pytest.raises(ModelError, match=r"a log-probability \(a number at most 0\).*--question-surprise-cut"):
-            load_question_surprise_cut(path)
+    assert load_question_surprise(path) == {"min_question_logprob": -13.5}
+    path.write_text('{"question_surprise_cut": {"below": -16}, "question_surprise_waiver": {"at": -9.5}}', encoding="utf-8")
+    assert load_question_surprise(path) == {"min_question_logprob": -16.0, "waive_claim_surprise": -9.5}
+    for section, key, option in (("question_surprise_cut", "below", "--question-surprise-cut"),
+                                 ("question_surprise_waiver", "at", "--question-surprise-waiver")):
+        for bad in (f'{{"{key}": "-13"}}', f'{{"{key}": 2.0}}', f'{{"{key}": NaN}}', "{}", "-13"):
+            path.write_text(f'{{"{section}": {bad}}}', encoding="utf-8")
+            with pytest.raises(ModelError, match=rf"{section} .*`{key}` must be a log-probability \(a number at most 0\).*"
+                                                 rf"{option} --write"):
+                load_question_surprise(path)
 
 
 def test_kept_replies_keep_the_questions_logprobs(tmp_path):
