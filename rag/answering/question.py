@@ -21,6 +21,7 @@ from rag.answering.text import (
     DATE_WORDS,
     DURATION,
     MONEY_AMOUNT,
+    NUMERAL,
     QUESTION_END,
     SHARE_WORDS,
     TYPE_PATTERN,
@@ -191,6 +192,8 @@ ASKS_DURATION = re.compile(r"多久|多长时间|(?:花|用|需要?|历时|持�
 ASKS_MONEY = re.compile(r"多少钱|花了多少|价格|造价|售价|价值多少|金额|多少(?:美元|元|港元|港币|英镑|欧元|日元|韩元|人民币|台币|"
                         r"新台币|美金|本金|资金|经费|费用)")
 ASKS_COUNT = re.compile(rf"(?:多少|(?<![这那哪第])几)([{COUNTERS}])")
+# The unit any count is asked in (几局, 多少圈): a numeral in that unit answers it, a counter COUNTERS lacks too (round 31)
+ASKS_UNIT = re.compile(r"(?:多少|(?<![这那哪第])几)([\u4e00-\u9fff])")
 ORDINAL = re.compile(r"第几|第多少")  # a rank: 排名第三 answers it with no counter
 # Checked only where the question asks a date (哪一年, 几月, 哪天): 什么时候 and 何时 may want a period or an event.
 ASKS_DATE = re.compile(r"哪一?年|何年|几月|哪个?月|几号|几日|哪一?天|年份|日期")
@@ -226,6 +229,9 @@ def missing_answer_type(question: str, answer: str) -> str:
         count = ASKS_COUNT.search(question)
         if count:
             return "" if shows_count(answer, count.group(1)) else f"a count of {count.group(1)}"
+        unit = ASKS_UNIT.search(question)
+        if unit and re.search(NUMERAL + r"\s*(?:多|余|来)?\s*" + re.escape(unit.group(1)), answer):
+            return ""
         return "" if shows_number(answer) else TYPE_NAMES[want]
     if want == "percent":
         shown = TYPE_PATTERN["percent"].search(answer) or SHARE_WORDS.search(answer)

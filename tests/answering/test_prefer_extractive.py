@@ -167,19 +167,21 @@ def test_choose_policy_answer_type_simulates_the_shipped_check_and_judges_the_mo
     so the model's unsure answer stands; --answer-type reports whether the model's own answers should be checked too."""
     cp = _script("choose_policy")
     # the model was unsure (0.3, below the saved cut) and right; the extractive sentence it would be handed to gives no year
-    year = {**study_row("answerable", 0.3, True, False), "question": "项目哪一年完工？", "extractive": "项目由第三工程队完工。[1]"}
+    # (extractive_score 2.0: above every saved logit cut, which --answer-type applies since round 31)
+    year = {**study_row("answerable", 0.3, True, False), "question": "项目哪一年完工？", "extractive": "项目由第三工程队完工。[1]",
+            "extractive_score": 2.0}
     assert cp.preferred(year, cp.AUTO_POLICY.prefer_extractive_below) == (False, "项目由第三工程队完工。[1]")
     assert cp.extractive_typed(year) == (False, "2018年")
     assert cp.model_typed(year) == (False, "2018年")
     # the model's own sure answer to a question about money gives a year: only the model's part refuses it
-    money = {**study_row("unanswerable", 0.9, True, True), "question": "项目花了多少钱？"}
+    money = {**study_row("unanswerable", 0.9, True, True), "question": "项目花了多少钱？", "extractive_score": 2.0}
     assert cp.extractive_typed(money) == (False, "2018年")
     assert cp.model_typed(money) == (True, "")
     fit = tmp_path / "study.jsonl"
     fit.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in (year, money)), encoding="utf-8")
     assert cp.main([str(fit), "--answer-type"]) == 0
     out = capsys.readouterr().out
-    assert "| fitting: study.jsonl | extractive answers checked (shipped) | 100.0 | 0.0 | 0.0 | |" in out
+    assert "| fitting: study.jsonl | shipped (extractive answers checked) | 100.0 | 0.0 | 0.0 | |" in out
     assert "| fitting: study.jsonl | the model's answers too | 100.0 | 100.0 | 0.0 | 1 |" in out
     assert "balanced gain on the fitting sets 50.00 (needs 0.5), right answers lost 0: taken for the model's own answers" in out
 
