@@ -11,7 +11,8 @@ PY=${PYTHON:-.venv/bin/python}
 mkdir -p "$OUT"
 CACHE="$OUT/generations-all.jsonl"
 [ -f "$CACHE" ] || cat eval/replies/generations-r*.jsonl > "$CACHE"
-C="--token-probs --reading-below 2 --reading-form context --read-extractive-below 0.9 --cache $CACHE"
+# STUDY_EXTRA: more study_model.py options for every study (a variant to measure, e.g. --echoed-names-free)
+C="--token-probs --reading-below 2 --reading-form context --read-extractive-below 0.9 --cache $CACHE ${STUDY_EXTRA:-}"
 S="--questions 60 --absent 40 --adversarial 40 --noun-swaps 30"
 T="--dataset $D/drcd_test.json --t2s --questions 60 --absent 0 --adversarial 60 --noun-swaps 40"
 run() {

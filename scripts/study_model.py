@@ -455,6 +455,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="excerpt budget in characters (Policy.max_excerpt_chars)")
     ap.add_argument("--excerpt-fill", choices=FILLS, default=DEFAULT_POLICY.excerpt_fill,
                     help="how the excerpt budget is spent (Policy.excerpt_fill, README step 37)")
+    ap.add_argument("--echoed-names-free", action="store_true",
+                    help="a name the reply repeats from its question need not stand in the passage "
+                         "(SupportBar.echoed_names_required off, README step 41)")
     ap.add_argument("--judge-below", type=float, default=0.0,
                     help="ask the model whether the excerpts answer what was asked (judge_messages), for factoids "
                          "whose best kept sentence has claim coverage below this (0: never)")
@@ -525,8 +528,8 @@ def main(argv: list[str] | None = None) -> int:
     unbarred = ExtractiveAnswerer(config.max_answer_chars, replace(
         extractive.models, meta={**extractive.models.meta, "cross_language_standing": -math.inf}), check_numbers=False)
     policy = replace(DEFAULT_POLICY, top_sentences=args.top_sentences, max_excerpt_chars=args.excerpt_chars,
-                     excerpt_fill=args.excerpt_fill,
-                     prompt_examples=args.examples)
+                     excerpt_fill=args.excerpt_fill, prompt_examples=args.examples,
+                     bar=replace(DEFAULT_POLICY.bar, echoed_names_required=not args.echoed_names_free))
     answerer = ModelAnswerer(generator, extractive, policy)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("w", encoding="utf-8") as out:

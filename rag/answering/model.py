@@ -405,6 +405,19 @@ def load_question_surprise(path: Path = ROUTES_FILE) -> dict:
             **({} if at is None else {"waive_claim_surprise": at})}
 
 
+def load_echoed_names(path: Path = ROUTES_FILE) -> dict:
+    """Whether a name the model's reply repeats from its question must stand in the passage (README step 41), as the
+    Policy's support bar (none when not saved or null: required, DEFAULT_BAR)."""
+    saved = _saved(path, "echoed_names")
+    if saved is None:
+        return {}
+    required = saved.get("required") if isinstance(saved, dict) else None
+    if not isinstance(required, bool):
+        raise ModelError(f"{path} has echoed_names {saved!r}: its `required` must be true or false. Rerun README step "
+                         "41's fit, or write echoed_names: null.")
+    return {"bar": replace(DEFAULT_BAR, echoed_names_required=required)}
+
+
 def _load_meaning_section(path: Path, section: str, key: str, option: str, field: str) -> dict:
     """routes.json's `section` of step 30's meaning feature (a cosine at `key`, the embedder its cosines are from and
     the scope of its missing words) as Policy fields, `field` taking the cosine (none when absent or null)."""
@@ -512,7 +525,8 @@ def meaning_applies(embedder, policy: Policy) -> bool:  # noqa: ANN001 - any Emb
 AUTO_POLICY = Policy(min_question_coverage=0.4, min_extractive_score=-1.0, extractive_fallback_score=1.0,
                      routes=load_routes(), min_claim_coverage=load_claim_cut(), **load_confidence(),
                      **load_reading(), **load_prefer_extractive(), **load_unsupported_fallback(), **load_pick(),
-                     **load_model_score_cut(), **load_meaning(), **load_open_quotes(), **load_question_surprise())
+                     **load_model_score_cut(), **load_meaning(), **load_open_quotes(), **load_question_surprise(),
+                     **load_echoed_names())
 
 
 @dataclass(frozen=True)

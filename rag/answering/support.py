@@ -67,6 +67,11 @@ class SupportBar:
     # (付费订阅用户数…增长了1.7%, where 1.7% is the monthly users' growth) stood at 2.1-3.1 with overlap 0.3-0.47.
     min_standing_with_overlap: float = 3.0
     min_standing_alone: float = 4.0  # meaning alone (an unrelated English claim about the article stood at 3.0)
+    # A name the claim repeats from its question (修水县的森林覆盖率… for 修水县的森林覆盖率是多少？) must stand in the
+    # passage too (True), or is left to the question's own anchor rule (False: `question_anchors` still requires a
+    # Latin name, a quoted title or a person the question names). jieba tags some plain words as names (高达, 登基).
+    # Chosen by README step 41's rule and saved in routes.json (echoed_names).
+    echoed_names_required: bool = True
 
 
 DEFAULT_BAR = SupportBar()
@@ -299,17 +304,19 @@ def names(text: str) -> frozenset[str]:
     return frozenset(found)
 
 
-def missing_requirements(claim: str, support: str, passage: str, lead: str = "") -> list[str]:
+def missing_requirements(claim: str, support: str, passage: str, lead: str = "", echoed: str = "") -> list[str]:
     """Numbers of the claim absent from `support`, and names absent from the whole `passage` and from its
     document's `lead` (`document_lead`). A Chinese
     "name" that the passage holds in pieces of two characters or more is jieba's cut, not a name: it reads
     美图口播视频工具叫开拍 as the organisation 美图口播 where the passage has 美图 and AI 口播视频工具开拍.
     A name of three characters or fewer has no such pieces, so a swapped 安贝卡 the reply echoes from its
-    question stays required; Latin names (OpenAI) are always required whole."""
+    question stays required; Latin names (OpenAI) are always required whole. A name that `echoed` (the question, where
+    SupportBar.echoed_names_required is off) holds is not required here."""
     missing = numbers_missing(claim, support)
     lowered = f"{passage}\n{lead}".lower() if lead else passage.lower()
-    missing += sorted(n for n in names(claim)
-                      if n not in lowered and not in_pieces(n, lowered) and not of_a_place(n, lowered))
+    echo = echoed.lower()
+    missing += sorted(n for n in names(claim) if not (echo and n in echo)
+                      and n not in lowered and not in_pieces(n, lowered) and not of_a_place(n, lowered))
     return missing
 
 
@@ -448,7 +455,8 @@ def best_support(claim: str, claim_vector: np.ndarray | None, hit: Hit, index: I
         meaning = -math.inf if math.isnan(standing) else standing
         clears = (over >= bar.min_overlap or meaning >= bar.min_standing_alone
                   or (over >= bar.min_overlap_with_meaning and meaning >= bar.min_standing_with_overlap))
-        supported = clears and not missing_requirements(claim, f"{hit.chunk.title}\n{sentence.text}", passage, lead)
+        supported = clears and not missing_requirements(claim, f"{hit.chunk.title}\n{sentence.text}", passage, lead,
+                                                        "" if bar.echoed_names_required else question)
         found = Support(hit, sentence, over, standing, supported)
         rank = prefer(sentence) if prefer is not None and supported else 0.0
         key = (supported, rank, found.score - 0.05 * (len(positions) - 1))  # a single sentence wins a tie with a pair
