@@ -70,7 +70,7 @@ class SupportBar:
     # A name the claim repeats from its question (修水县的森林覆盖率… for 修水县的森林覆盖率是多少？) must stand in the
     # passage too (True), or is left to the question's own anchor rule (False: `question_anchors` still requires a
     # Latin name, a quoted title or a person the question names). jieba tags some plain words as names (高达, 登基).
-    # Chosen by README step 41's rule and saved in routes.json (echoed_names).
+    # Measured by README step 41 (scripts/compare_variant.py; not taken); routes.json's echoed_names would set it.
     echoed_names_required: bool = True
 
 
