@@ -405,17 +405,24 @@ def load_question_surprise(path: Path = ROUTES_FILE) -> dict:
             **({} if at is None else {"waive_claim_surprise": at})}
 
 
+def _saved_bool(path: Path, section: str, key: str, rerun: str) -> bool | None:
+    """routes.json's `section` and its true/false `key` (None when the section is absent or null); anything else names
+    how to write it again (`rerun`)."""
+    saved = _saved(path, section)
+    if saved is None:
+        return None
+    value = saved.get(key) if isinstance(saved, dict) else None
+    if not isinstance(value, bool):
+        raise ModelError(f"{path} has {section} {saved!r}: its `{key}` must be true or false. {rerun}, or write "
+                         f"{section}: null.")
+    return value
+
+
 def load_echoed_names(path: Path = ROUTES_FILE) -> dict:
     """Whether a name the model's reply repeats from its question must stand in the passage (README step 41), as the
     Policy's support bar (none when not saved or null: required, DEFAULT_BAR)."""
-    saved = _saved(path, "echoed_names")
-    if saved is None:
-        return {}
-    required = saved.get("required") if isinstance(saved, dict) else None
-    if not isinstance(required, bool):
-        raise ModelError(f"{path} has echoed_names {saved!r}: its `required` must be true or false. Rerun README step "
-                         "41's fit, or write echoed_names: null.")
-    return {"bar": replace(DEFAULT_BAR, echoed_names_required=required)}
+    required = _saved_bool(path, "echoed_names", "required", "Rerun README step 41's measurement")
+    return {} if required is None else {"bar": replace(DEFAULT_BAR, echoed_names_required=required)}
 
 
 def _load_meaning_section(path: Path, section: str, key: str, option: str, field: str) -> dict:
@@ -483,14 +490,8 @@ def load_meaning(path: Path = ROUTES_FILE) -> dict:
 def load_open_quotes(path: Path = ROUTES_FILE) -> dict:
     """Whether a Chinese open answer quotes the sentences the model's answer stands on (README step 33), as a Policy
     field (none when not saved or null: the model's words)."""
-    saved = _saved(path, "open_quotes")
-    if saved is None:
-        return {}
-    quote = saved.get("quote") if isinstance(saved, dict) else None
-    if not isinstance(quote, bool):
-        raise ModelError(f"{path} has open_quotes {saved!r}: its `quote` must be true or false. Rerun "
-                         "scripts/choose_policy.py --open-quotes --write, or write open_quotes: null.")
-    return {"quote_open": quote}
+    quote = _saved_bool(path, "open_quotes", "quote", "Rerun scripts/choose_policy.py --open-quotes --write")
+    return {} if quote is None else {"quote_open": quote}
 
 
 def load_pick(path: Path = ROUTES_FILE) -> dict:
