@@ -4,11 +4,17 @@ anchor rule; and routes.json's echoed_names read into the default's support bar.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from rag.answering.model import load_echoed_names
+from rag.answering.generation import Control
+from rag.answering.model import DEFAULT_POLICY, ModelAnswerer, load_echoed_names
 from rag.answering.support import DEFAULT_BAR, missing_requirements
 from rag.errors import ModelError
+from tests.answering.test_model_answerer import retrieved
+from tests.answering.test_prefer_extractive import extractive_with
+from tests.answering.test_question_surprise import PLAIN, Surprised
 
 QUESTION = "修水县这一地区的森林覆盖率高达百分之多少？"
 SENTENCE = "森林覆盖率49.2%，活立木蓄积量736万立方米。"  # the paragraph never names its county
@@ -40,14 +46,6 @@ def test_the_saved_choice_is_read_into_the_default_bar(tmp_path):
 
 
 def test_the_answerers_check_reads_the_bar(fake_engine):
-    from dataclasses import replace
-
-    from rag.answering.generation import Control
-    from rag.answering.model import DEFAULT_POLICY, ModelAnswerer
-    from tests.answering.test_model_answerer import retrieved
-    from tests.answering.test_prefer_extractive import extractive_with
-    from tests.answering.test_question_surprise import PLAIN, Surprised
-
     question = "厦门的美图2023年的净利润是多少？"  # 厦门 (a place) is not in the passages
     q, hits, evidence = retrieved(fake_engine, question)
 
