@@ -69,6 +69,8 @@ class LlamaCppGenerator:
         # while a generation runs: (tokens in the decoded batch, its first token, the next token's argmax and
         # its probability) per llama.cpp call, for Generation.token_probs (_end_between_calls)
         self._decoded: list[tuple[int, int, int, float]] | None = None
+        # while a generation that asked for the question's log-probabilities runs: their rows, kept as the prompt is read
+        self._question_rows: QuestionRows | None = None
         self._systems = SystemStates()
 
     def available(self) -> str:
@@ -105,7 +107,7 @@ class LlamaCppGenerator:
             self._llm = llama_cpp.Llama(model_path=str(self.path), n_ctx=self.n_ctx, n_threads=threads,
                                         n_threads_batch=threads, n_batch=PROMPT_BATCH, use_mmap=False,
                                         verbose=False)
-            _end_between_calls(self._llm, self._end_reason, self._record)
+            _end_between_calls(self._llm, self._end_reason, self._record, lambda: self._question_rows)
             # the kept states are of ChatML system turns with nothing before them (template_text): the prompts of
             # another chat template, or of one that puts a BOS token first, would never start with them
             meta = getattr(self._llm, "metadata", None) or {}
@@ -167,7 +169,7 @@ class LlamaCppGenerator:
         control = control or Control()
         key = json.dumps([list(messages), max_tokens], ensure_ascii=False)
         with self._lock:
-            if key in self._replies:
+            if key in self._replies and (self._replies[key].question_logprobs or not control.read_question):
                 self._replies.move_to_end(key)
                 return _replay(self._replies[key], control)
             if key in self._saved:
@@ -188,8 +190,14 @@ class LlamaCppGenerator:
             # probability from; this makes it decode the prompt's last token again (one call)
             llm._requires_eval = True
             question_logprobs: tuple[tuple[str, float], ...] = ()
+            # the question's rows of logits, asked for while the prompt is read (README step 42): no pass after it
+            self._question_rows = QuestionRows.of(llm, messages) if control.read_question else None
             try:
                 self._systems.prepare(llm, messages)
+                if self._question_rows is not None:
+                    # the cache may hold this prompt's start through the question (the same excerpts asked about
+                    # again): read again from the token before the question, so that its rows are read too
+                    llm.n_tokens = min(llm.n_tokens, self._question_rows.k - 1)
                 self._decoded = []  # from here on: the answer's prompt and tokens (Generation.token_probs)
                 stream = llm.create_chat_completion(messages=list(messages), stream=True, temperature=0.0,
                                                     top_k=1, max_tokens=max_tokens, seed=0)
@@ -218,13 +226,17 @@ class LlamaCppGenerator:
             finally:
                 self._why_end = None
                 decoded, self._decoded = self._decoded or [], None
-            if not stopped:
-                # after the answer, from its cached prompt: the question's tokens read again, their logits asked for
-                # (README step 38); the answer's own reading of the prompt is left as it was
-                try:
-                    question_logprobs = _question_logprobs(llm, messages)
-                except Exception:  # noqa: BLE001 - a feature, not the answer: the next prompt is read afresh
-                    llm.n_tokens = 0
+                rows, self._question_rows = self._question_rows, None
+            if not stopped and control.read_question:
+                question_logprobs = rows.logprobs(llm) if rows is not None else ()
+                if not question_logprobs:
+                    # the prompt's reading did not give them (a chat template that puts other tokens before the
+                    # question): after the answer, from its cached prompt, the question's tokens read again, their
+                    # logits asked for (README step 38, about 0.35 s); the answer's own reading is left as it was
+                    try:
+                        question_logprobs = _question_logprobs(llm, messages)
+                    except Exception:  # noqa: BLE001 - a feature, not the answer: the next prompt is read afresh
+                        llm.n_tokens = 0
             prompt_tokens = len(llm.tokenize(template_text(messages).encode("utf-8"), add_bos=False))
             generation = Generation(text="".join(pieces), stopped=stopped, prompt_tokens=prompt_tokens,
                                     tokens=len(pieces), first_token_s=first, seconds=time.monotonic() - start,
@@ -384,10 +396,12 @@ def faster_build_hint(system_info: str, cpu_flags: str) -> str:
             "`make llm-model LLAMA_CPU=native` read prompts 1.6-1.8x faster on such a CPU (README, round 10)")
 
 
-def _end_between_calls(llm: Any, why_end: Any, record: Any = None) -> None:
+def _end_between_calls(llm: Any, why_end: Any, record: Any = None, capture: Any = None) -> None:
     """Make `llm` raise _Ended before each llama.cpp decode call once `why_end()` gives a reason (not None),
     and after each call hand `record(tokens in the batch, its first token, argmax, its probability)` the
-    distribution of the next token (greedy decoding: the argmax is the token written next).
+    distribution of the next token (greedy decoding: the argmax is the token written next). Where `capture()` gives
+    QuestionRows, the batch's rows at the positions it wants also ask for their logits, and it keeps them (README step
+    42: the question's log-probabilities read with the prompt); the next token's distribution is then the last row's.
 
     llama-cpp-python reads a prompt in calls of `n_batch` tokens and then one call per generated token, and
     looks at nothing of ours in between: without this, Stop or a deadline would wait for the whole prompt
@@ -410,18 +424,95 @@ def _end_between_calls(llm: Any, why_end: Any, record: Any = None) -> None:
         why = why_end()
         if why is not None:
             raise _Ended(why)
+        raw = getattr(batch, "batch", None)
+        n = int(raw.n_tokens) if raw is not None else 0
+        rows = capture() if capture is not None and n_vocab else None
+        if rows is not None:
+            for i in range(n):
+                if rows.wanted(int(raw.pos[i])):
+                    raw.logits[i] = True
         result = decode(batch)
         if n_vocab:
-            # llama-cpp-python asks logits for the last token of each batch only: one row
-            logits = np.ctypeslib.as_array(get_logits(), shape=(n_vocab,))
-            best = int(logits.argmax())
-            p = 1.0 / float(np.exp(logits - logits[best]).sum())
-            raw = getattr(batch, "batch", None)
-            n = int(raw.n_tokens) if raw is not None else 0
+            # llama-cpp-python asks logits for the last token of each batch only (llama.cpp gives the rows that asked,
+            # in batch order): one row, unless `capture` asked for more
+            outputs = [i for i in range(n) if raw.logits[i]] if rows is not None else []
+            out = max(len(outputs), 1)
+            logits = np.ctypeslib.as_array(get_logits(), shape=(out * n_vocab,)).reshape(out, n_vocab)
+            if rows is not None:
+                for j, i in enumerate(outputs):
+                    if rows.wanted(int(raw.pos[i])):
+                        rows.keep(int(raw.pos[i]), logits[j])
+            last = logits[-1]
+            best = int(last.argmax())
+            p = 1.0 / float(np.exp(last - last[best]).sum())
             record(n, int(raw.token[0]) if n else -1, best, p)
         return result
 
     ctx.decode = checked_decode
+
+
+def _question_tokens(llm: Any, messages: Sequence[dict[str, str]]) -> tuple[list[int], int] | None:
+    """The prompt's tokens through the end of its question (the last user turn's line after prompt.QUESTION_LEAD) and
+    where the question's own tokens start among them (a space can join its first character's token); None where the
+    prompt has no question line."""
+    from rag.answering.prompt import QUESTION_LEAD
+
+    text = template_text(messages)
+    at = text.rfind(QUESTION_LEAD)
+    if at < 0:
+        return None
+    start = at + len(QUESTION_LEAD)
+    end = text.find("\n", start)
+    end = len(text) if end < 0 else end
+    before = llm.tokenize(text[:start].encode("utf-8"), add_bos=False, special=True)
+    whole = llm.tokenize(text[:end].encode("utf-8"), add_bos=False, special=True)
+    k = 0
+    while k < min(len(before), len(whole)) and before[k] == whole[k]:
+        k += 1
+    return None if k == 0 or k >= len(whole) else (list(whole), k)
+
+
+def _logprobs_of(llm: Any, rows: Sequence[Any], tokens: Sequence[int]) -> tuple[tuple[str, float], ...]:
+    """Each token's text and natural log-probability under the row of logits before it (rows[j] predicts tokens[j])."""
+    import numpy as np
+
+    out = []
+    for logits, token in zip(rows, tokens, strict=False):
+        shifted = logits - logits.max()
+        out.append((llm.detokenize([token]).decode("utf-8", errors="replace"),
+                    round(float(shifted[token] - np.log(np.exp(shifted).sum())), 3)))
+    return tuple(out)
+
+
+class QuestionRows:
+    """The question's rows of logits, kept while llama.cpp reads the answer's prompt (README step 42): the rows at the
+    token before the question through its second-to-last token predict its tokens. Reading them with the prompt costs
+    their output rows only; reading the question again after the answer (_question_logprobs) cost about 0.35 s."""
+
+    def __init__(self, whole: list[int], k: int) -> None:
+        self.whole, self.k = whole, k
+        self.rows: dict[int, Any] = {}
+
+    @classmethod
+    def of(cls, llm: Any, messages: Sequence[dict[str, str]]) -> QuestionRows | None:
+        span = _question_tokens(llm, messages)
+        return None if span is None else cls(*span)
+
+    def wanted(self, position: int) -> bool:
+        return self.k - 1 <= position < len(self.whole) - 1
+
+    def keep(self, position: int, logits: Any) -> None:
+        self.rows[position] = logits.copy()
+
+    def logprobs(self, llm: Any) -> tuple[tuple[str, float], ...]:
+        """The question tokens' log-probabilities, as _question_logprobs gives them; () unless every row was read after
+        the tokens they were wanted for (another template would put others there). The question's last token itself may
+        differ: in the whole prompt it can join the line's end (`？\n`), and the rows before it are the same."""
+        positions = range(self.k - 1, len(self.whole) - 1)
+        read = [int(t) for t in llm._input_ids[:len(self.whole) - 1]]
+        if any(p not in self.rows for p in positions) or read != self.whole[:-1]:
+            return ()
+        return _logprobs_of(llm, [self.rows[p] for p in positions], self.whole[self.k:])
 
 
 def _question_logprobs(llm: Any, messages: Sequence[dict[str, str]]) -> tuple[tuple[str, float], ...]:
@@ -430,26 +521,15 @@ def _question_logprobs(llm: Any, messages: Sequence[dict[str, str]]) -> tuple[tu
     question's end, its cached prefix reused (after the answer, all of it but the token before the question), the
     question's tokens in batches that ask llama.cpp for every row of logits: the question's rows of logits, not another
     reading. The cache then holds the prompt through the question. () where the prompt has no question line, or
-    llama-cpp-python lacks what this needs (another version)."""
+    llama-cpp-python lacks what this needs (another version). Since step 42 the answer's own prompt reading gives them
+    (QuestionRows); this runs where it could not."""
     import numpy as np
 
-    from rag.answering.prompt import QUESTION_LEAD
-
-    text = template_text(messages)
-    at = text.rfind(QUESTION_LEAD)
     batch, ctx = getattr(llm, "_batch", None), getattr(llm, "_ctx", None)
-    if at < 0 or batch is None or ctx is None or not hasattr(ctx, "get_logits"):
+    span = _question_tokens(llm, messages)
+    if span is None or batch is None or ctx is None or not hasattr(ctx, "get_logits"):
         return ()
-    start = at + len(QUESTION_LEAD)
-    end = text.find("\n", start)
-    end = len(text) if end < 0 else end
-    before = llm.tokenize(text[:start].encode("utf-8"), add_bos=False, special=True)
-    whole = llm.tokenize(text[:end].encode("utf-8"), add_bos=False, special=True)
-    k = 0  # where the question's tokens start (a space can join its first character's token)
-    while k < min(len(before), len(whole)) and before[k] == whole[k]:
-        k += 1
-    if k == 0 or k >= len(whole):
-        return ()
+    whole, k = span
     cached = list(llm._input_ids[:llm.n_tokens])
     keep = 0  # the cached prefix, leaving the token before the question to read for its logits
     while keep < min(len(cached), k - 1) and cached[keep] == whole[keep]:
@@ -467,12 +547,7 @@ def _question_logprobs(llm: Any, messages: Sequence[dict[str, str]]) -> tuple[tu
         rows.extend(np.ctypeslib.as_array(ctx.get_logits(), shape=(len(chunk) * n_vocab,)).reshape(len(chunk), n_vocab))
         llm.input_ids[n_past:n_past + len(chunk)] = chunk
         llm.n_tokens += len(chunk)
-    out = []
-    for logits, token in zip(rows, question, strict=False):  # row j predicts question token j
-        shifted = logits - logits.max()
-        out.append((llm.detokenize([token]).decode("utf-8", errors="replace"),
-                    round(float(shifted[token] - np.log(np.exp(shifted).sum())), 3)))
-    return tuple(out)
+    return _logprobs_of(llm, rows, question)
 
 
 def _token_probs(llm: Any, decoded: list[tuple[int, int, int, float]], text: str) -> tuple[tuple[str, float], ...]:

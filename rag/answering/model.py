@@ -829,6 +829,11 @@ class ModelAnswerer:
                                           fill=p.excerpt_fill))
         open_answer = analysis.shape in ("open", "entity")
         messages = build_messages(question, excerpts, open_answer, p.prompt_examples)
+        factoid = analysis.shape == "factoid"
+        # the question's tokens are read after the answer only where step 38's cut or step 39's waiver reads them
+        reads_question = factoid and question.language == "zh" and not (
+            math.isinf(p.min_question_logprob) and math.isinf(p.waive_claim_surprise))
+        control.read_question = reads_question
         before = time.perf_counter() - started
         try:
             generation = self.generator.generate(messages, p.open_tokens if open_answer else p.factoid_tokens,
@@ -840,7 +845,6 @@ class ModelAnswerer:
         checked = tuple(check_reply(generation.text, question, excerpts, evidence, p.bar))
         model_refused = says_not_found(generation.text)
         kept = [c for c in checked if c.kept]
-        factoid = analysis.shape == "factoid"
         confidence = (token_confidence(generation.token_probs, question.text, p.confidence_statistic)
                       if factoid and not generation.stopped else None)
         claim = max((c.claim_coverage for c in kept), default=0.0)
@@ -856,8 +860,7 @@ class ModelAnswerer:
                       and (confidence is None or confidence >= p.min_confidence))
         # the question's surprise after the excerpts (read with the answer: nothing to ask) waives the claim cut first
         # (step 39), and is the cut of step 38 below
-        surprise = (question_surprise(generation.question_logprobs)
-                    if not (math.isinf(p.min_question_logprob) and math.isinf(p.waive_claim_surprise)) else None)
+        surprise = question_surprise(generation.question_logprobs) if reads_question else None
         unsurprised = (measurable and below_cut and surprise is not None
                        and surprise[1] >= p.waive_claim_surprise)
         if (measurable and below_cut and not unsurprised and not math.isinf(p.waive_claim_meaning)
@@ -882,7 +885,7 @@ class ModelAnswerer:
                                        f"the answer's supporting sentence{READ_WITH[p.reading_form]}",
                                        meaning[1] if meaning is not None else None,
                                        p.waive_claim_meaning if factoid else math.inf,
-                                       surprise[1] if surprise is not None and question.language == "zh" else None,
+                                       surprise[1] if surprise is not None else None,
                                        p.waive_claim_surprise if factoid else math.inf)
         answer = compose_checked(question, checked, hits, self.name, analysis.shape) if decision.answer else None
         unsure = answer is not None and factoid and confidence is not None and confidence < p.prefer_extractive_below

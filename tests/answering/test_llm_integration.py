@@ -115,6 +115,46 @@ def test_the_model_reads_whether_a_sentence_answers_a_question(engine):
     assert yes - no > 0.3, (yes, no)  # and far apart whatever the cuts
 
 
+def test_the_model_reads_the_questions_tokens_only_when_asked(engine, monkeypatch):
+    """README steps 38 and 42 with the bundled model: asked for, each question token comes back with its
+    log-probability after the excerpts, read with the answer's prompt (no pass after the answer; the same excerpts
+    asked about again are read again from the question), and a noun the excerpts never mention is far less expected
+    than the one they hold; not asked for (an open question, step 38's cut off), nothing is read. The pass of step 38
+    gives the same readings within llama.cpp's batch-to-batch noise."""
+    from rag.answering import bundled
+    from rag.answering.bundled import LlamaCppGenerator
+    from rag.answering.confidence import question_surprise
+    from rag.answering.prompt import QUESTION_LEAD
+
+    passes: list[int] = []
+    the_pass = bundled._question_logprobs
+    monkeypatch.setattr(bundled, "_question_logprobs", lambda llm, m: passes.append(1) or the_pass(llm, m))
+
+    def messages(question: str) -> list[dict[str, str]]:
+        return [{"role": "system", "content": "You answer questions using only the numbered excerpts."},
+                {"role": "user", "content": "<excerpts>\n[1] (meitu.txt) 财报显示美图2023年总收入27亿元,净利润3.7亿元。\n"
+                                            f"</excerpts>\n{QUESTION_LEAD}{question}\n用中文回答，一到两句话。"}]
+
+    reader = LlamaCppGenerator(Path(engine.config.llm_model_path), "qwen", timeout_s=600.0, reply_cache=0)
+    try:
+        plain = reader.generate(messages("美图2023年的净利润是多少？"), 16, Control(read_question=True))
+        swapped = reader.generate(messages("美图2023年的视网膜是多少？"), 16, Control(read_question=True))
+        unread = reader.generate(messages("美图2023年的净利润是多少？"), 16, Control())
+        again = reader.generate(messages("美图2023年的净利润是多少？"), 16, Control(read_question=True))
+        after = the_pass(reader.load(), messages("美图2023年的净利润是多少？"))
+    finally:
+        reader.close()
+    assert passes == []
+    assert plain.text and plain.text == unread.text == again.text  # the question's rows change no answer
+    assert unread.question_logprobs == ()
+    assert [t for t, _ in again.question_logprobs] == [t for t, _ in plain.question_logprobs] == [t for t, _ in after]
+    assert max(abs(a - b) for (_, a), (_, b) in zip(after, plain.question_logprobs, strict=True)) < 0.5
+    assert len(plain.question_logprobs) >= 5 and all(lp <= 0.0 for _, lp in plain.question_logprobs)
+    least_plain, least_swapped = question_surprise(plain.question_logprobs), question_surprise(swapped.question_logprobs)
+    assert least_plain is not None and least_swapped is not None
+    assert least_swapped[1] < least_plain[1] - 3.0, (least_plain, least_swapped)
+
+
 def test_an_english_question_is_answered_with_the_sentence_the_model_picks(engine):
     """The pick with the bundled model (README step 20), on questions measured there: the sentence holding the paying
     subscribers is picked (article dev; "none of them" 0.01); the parameter count of MiracleVision, which the article

@@ -650,7 +650,7 @@ def generator_with(llm: DecodingLlama, tmp_path: Path, **kwargs: object) -> Llam
 
     g = LlamaCppGenerator(tmp_path / "m.gguf", "qwen", reply_cache=0, **kwargs)
     g._llm = llm
-    _end_between_calls(llm, g._end_reason, g._record)  # what load() does to the real model
+    _end_between_calls(llm, g._end_reason, g._record, lambda: g._question_rows)  # what load() does to the real model
     return g
 
 

@@ -15,7 +15,7 @@ import pytest
 from rag.answering import decide
 from rag.answering.bundled import _append_reply, _question_logprobs, _read_replies, template_text
 from rag.answering.confidence import question_surprise
-from rag.answering.generation import Generation
+from rag.answering.generation import Control, Generation
 from rag.answering.model import AUTO_POLICY, DEFAULT_POLICY, ModelAnswerer, load_question_surprise
 from rag.answering.prompt import QUESTION_LEAD
 from rag.errors import ModelError
@@ -73,6 +73,54 @@ def test_the_models_own_answer_is_refused_where_a_question_token_is_below_the_cu
     assert "不是对这个问题的回答" in refused.text and len(refused.citations) == 1  # what it stood on, quoted
     assert ask(fake_engine, PLAIN, -14.0).refused is False
     assert ask(fake_engine, (), -14.0).refused is False  # no reading (an endpoint, an old kept reply): not refused
+
+
+class Recording(Surprised):
+    """Surprised, recording whether each request asked for the question's log-probabilities."""
+
+    def __init__(self, text: str, question_logprobs: tuple) -> None:
+        super().__init__(text, question_logprobs)
+        self.asked: list[bool] = []
+
+    def generate(self, messages, max_tokens, control=None):  # noqa: ANN001
+        self.asked.append(control.read_question)
+        return super().generate(messages, max_tokens, control)
+
+
+def test_the_question_is_read_after_the_answer_only_where_a_cut_reads_it(fake_engine):
+    """The question pass (~0.3 s) runs for a Chinese factoid while step 38's cut or step 39's waiver is set; not for
+    an open question, and not when both are off."""
+    from tests.answering.test_open_quotes import OPEN_Q
+
+    def asked(question: str, policy) -> list[bool]:  # noqa: ANN001
+        q, hits, evidence = retrieved(fake_engine, question)
+        generator = Recording("3.7亿元[1]", SWAPPED)
+        outcome = ModelAnswerer(generator, extractive_with(-math.inf), policy, "auto").run(q, hits, evidence, Control())
+        return [outcome.analysis.shape, *generator.asked]
+
+    off = replace(DEFAULT_POLICY, min_question_logprob=-math.inf, waive_claim_surprise=math.inf)
+    assert asked(PROFIT_Q, replace(off, min_question_logprob=-16.0)) == ["factoid", True]
+    assert asked(PROFIT_Q, replace(off, waive_claim_surprise=-6.0)) == ["factoid", True]
+    assert asked(PROFIT_Q, off) == ["factoid", False]
+    assert asked(OPEN_Q, replace(off, min_question_logprob=-16.0)) == ["open", False]
+
+
+def test_the_bundled_model_reads_the_question_only_when_asked(tmp_path, monkeypatch):
+    from rag.answering import bundled
+    from tests.answering.test_model_answerer import FakeLlama as Streaming
+
+    reads: list[int] = []
+    monkeypatch.setattr(bundled, "_question_logprobs", lambda llm, messages: reads.append(1) or SWAPPED)
+    g = bundled.LlamaCppGenerator(tmp_path / "m.gguf", "qwen", reply_cache=4)
+    g._llm = Streaming("3.7亿元", "[1]")
+    messages = [{"role": "user", "content": "净利润？"}]
+    plain = g.generate(messages, 16, Control())
+    assert (plain.text, plain.question_logprobs, reads, g._llm.calls) == ("3.7亿元[1]", (), [], 1)
+    # the kept reply lacks the reading a later request asks for: that one is answered afresh, read, and kept
+    read = g.generate(messages, 16, Control(read_question=True))
+    assert (read.question_logprobs, reads, g._llm.calls) == (SWAPPED, [1], 2)
+    again = g.generate(messages, 16, Control(read_question=True))
+    assert (again.question_logprobs, reads, g._llm.calls) == (SWAPPED, [1], 2)
 
 
 def test_the_saved_cut_is_read_and_checked(tmp_path):
@@ -189,6 +237,100 @@ def test_the_bundled_model_reads_each_question_tokens_logprob_from_llamas_logits
     llm.evaluated.clear()
     assert _question_logprobs(llm, messages) == out
     assert llm.evaluated == [ord(QUESTION_LEAD[-1])]
+
+
+class RawBatch:
+    """llama_cpp's LlamaBatch as the decode wrapper sees it: `.batch` with each row's token, position and logits flag."""
+
+    def __init__(self) -> None:
+        self.batch = type("raw", (), {"n_tokens": 0, "token": [], "pos": [], "logits": []})()
+
+    def set_batch(self, batch, n_past, logits_all):  # noqa: ANN001 - as llama_cpp's, the last row always asks
+        raw = self.batch
+        raw.n_tokens, raw.token, raw.pos = len(batch), list(batch), [n_past + i for i in range(len(batch))]
+        raw.logits = [logits_all] * len(batch)
+        raw.logits[-1] = True
+
+
+class RowsContext(FakeContext):
+    """FakeContext reading the rows that asked for logits, in batch order, as llama.cpp gives them."""
+
+    def decode(self, batch) -> int:  # noqa: ANN001
+        raw = batch.batch
+        self.rows = np.stack([self.logits_after(t) for t, ask in zip(raw.token, raw.logits, strict=True) if ask])
+        return 0
+
+
+class PromptReadingLlama(FakeLlama):
+    """FakeLlama answering as llama-cpp-python does: the prompt (its ChatML text and the assistant's header) read in
+    batches of `n_batch` tokens after the prefix it shares with the cache (all of it but its last token when the whole prompt
+    is cached), then `reply` written one token per decode call. The decode wrapper sits on its context."""
+
+    def __init__(self, expected: str, reply: str, n_batch: int) -> None:
+        super().__init__(expected)
+        self.reply, self.n_batch = reply, n_batch
+        self._ctx = RowsContext(self.vocab, {**self._ctx.follows, ord("\n"): ord(reply[0]),
+                                             **{ord(a): ord(b) for a, b in zip(reply, reply[1:], strict=False)}})
+        self._batch = RawBatch()
+        self._requires_eval = False
+
+    def token_eos(self) -> int:
+        return 0
+
+    def eval(self, tokens: list[int]) -> None:
+        for i in range(0, len(tokens), self.n_batch):
+            chunk = tokens[i:i + self.n_batch]
+            self._batch.set_batch(chunk, self.n_tokens, False)
+            self._ctx.decode(self._batch)
+            self.input_ids[self.n_tokens:self.n_tokens + len(chunk)] = chunk
+            self.n_tokens += len(chunk)
+
+    def create_chat_completion(self, messages, **_: object):  # noqa: ANN001
+        prompt = self.tokenize((template_text(messages) + "<|im_start|>assistant\n").encode("utf-8"))
+        shared = 0
+        while shared < min(self.n_tokens, len(prompt)) and self.input_ids[shared] == prompt[shared]:
+            shared += 1
+        self.n_tokens = self.read_from = min(shared, len(prompt) - 1)
+        self.eval(prompt[self.n_tokens:])
+        for c in self.reply:
+            yield {"choices": [{"delta": {"content": c}}]}
+            self.eval([ord(c)])
+
+
+@pytest.mark.parametrize("n_batch", [4, 64])  # the question across batches; in the prompt's last batch, with its end
+def test_the_questions_logprobs_are_read_with_the_answers_prompt(tmp_path, monkeypatch, n_batch):
+    """README step 42: the rows before the question's tokens ask for their logits while the prompt is read, so no pass
+    runs after the answer; the reply's token probabilities stay the last row's. Where the cache already held the
+    question (the same prompt again), the pass of step 38 reads them after the answer."""
+    from rag.answering import bundled
+    from tests.answering.test_model_answerer import generator_with
+
+    messages = [{"role": "user", "content": f"<excerpts>\n[1] (a) 净利润3.7亿元\n</excerpts>\n{QUESTION_LEAD}美图的视网膜？\n用中文回答"}]
+    expected = _question_logprobs(FakeLlama("美图的净网膜？"), messages)  # the pass's reading (the test above)
+    passes: list[int] = []
+    monkeypatch.setattr(bundled, "_question_logprobs",
+                        lambda llm, m: passes.append(1) or _question_logprobs(llm, m))
+    g = generator_with(PromptReadingLlama("美图的净网膜？", "3.7亿", n_batch), tmp_path)
+    read = g.generate(messages, 16, Control(read_question=True))
+    prompt = len(template_text(messages) + "<|im_start|>assistant\n")  # characters are the fake's tokens
+    first_row = template_text(messages).index("美图的视网膜") - 1  # the row that predicts the question's first token
+    assert (first_row >= (prompt - 1) // n_batch * n_batch) == (n_batch == 64)  # in the prompt's last batch or not
+    assert (read.text, read.question_logprobs, passes) == ("3.7亿", expected, [])
+    assert [t for t, _ in read.token_probs] == list("3.7亿") and all(p > 0.99 for _, p in read.token_probs)
+    unread = generator_with(PromptReadingLlama("美图的净网膜？", "3.7亿", n_batch), tmp_path).generate(messages, 16,
+                                                                                                Control())
+    assert (unread.question_logprobs, unread.token_probs) == ((), read.token_probs)
+    # asked again, the prompt is cached whole: it is read again from the token before the question
+    again = g.generate(messages, 16, Control(read_question=True))
+    assert (again.text, again.question_logprobs, passes) == ("3.7亿", expected, [])
+    assert g._llm.read_from == first_row  # not only the prompt's last token, as llama-cpp-python would read it
+    # a template that puts a token before the prompt (a BOS) moves every row: they are not trusted, the pass reads them
+    shifted = PromptReadingLlama("美图的净网膜？", "3.7亿", n_batch)
+    render = shifted.tokenize
+    shifted.tokenize = lambda text, add_bos=False, special=False: (  # noqa: ARG005
+        [1] if text.endswith(b"assistant\n") else []) + render(text)
+    other = generator_with(shifted, tmp_path).generate(messages, 16, Control(read_question=True))
+    assert (other.text, other.question_logprobs, passes) == ("3.7亿", expected, [1])
 
 
 def test_no_question_line_gives_nothing():
