@@ -117,31 +117,46 @@ MODEL_SAID_NOT_FOUND = "the model said the passages do not answer the question"
 NOTHING_SUPPORTED = "no sentence of the model's answer is supported by the passages"
 
 
+@dataclass(frozen=True)
+class Waiver:
+    """What kept a factoid's answer below the claim cut: `kind`, the measure that reached its mark, its `value` and
+    the mark it reached (`at`). Measured in the order the answerer can afford them (WAIVERS), the first that holds."""
+
+    kind: str
+    value: float
+    at: float
+
+
+# the claim cut's waivers, cheapest first: the model's confidence in its reply (README step 15) and the question's
+# surprise after the excerpts (step 39) come with the reply; the meaning of the question's missing words (step 31)
+# takes a few embeddings; the reading check (steps 12, 17) asks the model again (about 2 s)
+WAIVERS = ("confidence", "surprise", "meaning", "reading")
+
+
+def waiver(kind: str, value: float | None, at: float) -> Waiver | None:
+    """The waiver of `kind` (one of WAIVERS) where its measure (`value`; None: not measured) reaches `at`."""
+    if kind not in WAIVERS:
+        raise ValueError(f"unknown claim-cut waiver {kind!r}: one of {', '.join(WAIVERS)}")
+    return Waiver(kind, value, at) if value is not None and value >= at else None
+
+
 def model_answer(said_not_found: bool, kept: int, passage_coverage: float, extractive_score: float,
                  min_coverage: float, min_extractive_score: float, claim_coverage: float = 1.0,
                  min_claim_coverage: float = 0.0, confidence: float | None = None, min_confidence: float = 0.0,
-                 waive_claim_confidence: float = math.inf, reading: float | None = None,
-                 waive_claim_reading: float = math.inf, min_reading: float = 0.0,
-                 read_what: str = "the answer's supporting sentence", meaning: float | None = None,
-                 waive_claim_meaning: float = math.inf, surprise: float | None = None,
-                 waive_claim_surprise: float = math.inf) -> Decision:
+                 waived: Waiver | None = None, reading: float | None = None, min_reading: float = 0.0,
+                 read_what: str = "the answer's supporting sentence") -> Decision:
     """The model's checked answer stands when the model did not say "not there", at least one of its
     sentences is supported with the question's anchors beside it (`kept`), the question's known words cover
     `min_coverage` of their idf weight in the supporting passage, and the extractive answerer's answer logit
     for the question is at least `min_extractive_score` (the two cuts of "auto" were fitted on DRCD dev by
     scripts/choose_policy.py; "model" uses neither). A factoid's answer also needs `min_claim_coverage` of
     the question's whole word weight (words the documents never use count as missing) beside its best
-    supporting sentence (every model route), unless the model was at least `waive_claim_confidence` sure of
-    it; and a reply the model was less than `min_confidence` sure of is refused (`confidence`: the lowest
-    probability among its content tokens, rag/answering/confidence.py; None when the generator cannot tell,
-    and then neither confidence rule applies). The claim cut is also waived where the reading check
-    (`reading`: the model's probability, asked apart, that the supporting sentence answers the question; None
-    when not asked) is at least `waive_claim_reading`; an answer read below `min_reading` is refused (`read_what`:
-    what the model was shown, for the reason). It is waived too where every question word missing beside that sentence
-    (or from its whole passage: Policy.meaning_scope) has a word of like meaning beside it (`meaning`: the lowest best cosine, rag/answering/meaning.py; None when not
-    measured) at `waive_claim_meaning` or above (README step 31), and where the question's least expected token after the
-    excerpts (`surprise`: its log-probability, confidence.question_surprise; None when the generator gives none) is at
-    `waive_claim_surprise` or above (README step 39)."""
+    supporting sentence (every model route), unless a waiver held (`waived`: the model's confidence, the question's
+    surprise, the meaning of its missing words or the reading check reached its mark; `waiver`); and a reply the model
+    was less than `min_confidence` sure of is refused (`confidence`: the lowest probability among its content tokens,
+    rag/answering/confidence.py; None when the generator cannot tell, and then this rule does not apply). An answer the
+    reading check (`reading`: the model's probability, asked apart, that the supporting sentence answers the question;
+    None when not asked) read below `min_reading` is refused (`read_what`: what the model was shown, for the reason)."""
     if said_not_found:
         return refuse_because(MODEL_SAID_NOT_FOUND)
     if kept == 0:
@@ -149,11 +164,7 @@ def model_answer(said_not_found: bool, kept: int, passage_coverage: float, extra
     if confidence is not None and confidence < min_confidence:
         return refuse_because(f"the model gave its answer's least sure token a probability of {confidence:.3f}, "
                               f"below {min_confidence:.3f}: it was guessing")
-    sure = confidence is not None and confidence >= waive_claim_confidence
-    sure = sure or (reading is not None and reading >= waive_claim_reading)
-    sure = sure or (meaning is not None and meaning >= waive_claim_meaning)
-    sure = sure or (surprise is not None and surprise >= waive_claim_surprise)
-    if claim_coverage < min_claim_coverage and not sure:
+    if claim_coverage < min_claim_coverage and waived is None:
         return refuse_because(f"beside the answer's supporting sentence stand {claim_coverage:.2f} of the question's "
                               f"word weight, below {min_claim_coverage:.2f}: the value may belong to something other "
                               "than what was asked")

@@ -573,6 +573,26 @@ def with_notes(*notes: str) -> str:
     return " ".join(n for n in notes if n)
 
 
+def waiver_note(waived: decide.Waiver, claim: float, min_claim: float, question: Question, missing: str,
+                read_with: str) -> str:
+    """The notice of a factoid answer kept below the claim cut (`claim` of the question's word weight, below
+    `min_claim`) by the question's surprise, the meaning of its missing words (`missing`: the least close one, "" when
+    none is missing) or the reading check (`read_with`: what the sentence was shown with, READ_WITH)."""
+    few = (f"Few of the question's words stand beside the sentence this answer stands on ({claim:.2f} of their weight, "
+           f"below {min_claim:.2f})")
+    if waived.kind == "surprise":
+        return (f"{few}, but the model expected every word of the question after the passages it read (the least "
+                f"expected: log-probability {waived.value:.1f}, at least {waived.at:.1f}).")
+    if waived.kind == "meaning":
+        closest = (f"the least close: “{as_asked(missing, question.text)}”, cosine {waived.value:.3f}, at least "
+                   f"{waived.at:.3f}" if missing else "none is missing")
+        return f"{few}, but each one missing there has a word of like meaning there ({closest})."
+    if waived.kind == "reading":
+        return (f"{few}; asked apart, the model read that sentence{read_with} as answering the question "
+                f"({waived.value:.2f}, at least {waived.at:.2f}).")
+    raise ValueError(f"no notice for the {waived.kind!r} waiver: the confidence waiver keeps an answer silently")
+
+
 def pick_candidates(analysis: Analysis, count: int) -> list[int]:
     """The extractive answerer's `count` best candidates (indices into analysis.candidates), best first, one per
     distinct sentence text (an article's repeated sentence counts once)."""
@@ -849,44 +869,40 @@ class ModelAnswerer:
                       if factoid and not generation.stopped else None)
         claim = max((c.claim_coverage for c in kept), default=0.0)
         reading, read_s, asked = None, 0.0, False  # asked: the model was asked to read (the timings say how long)
-        # asked only where it can change the decision of these cuts: the claim cut would refuse and a waiver cut
-        # is set, or the claim cut passes and a refusal cut is set ("auto"'s coverage and extractive-score cuts
-        # may still refuse after it)
-        below_cut = claim < p.min_claim_coverage and (confidence is None or confidence < p.waive_claim_confidence)
-        # step 30's meaning feature of the best kept sentence: read where the waiver may keep an answer below the claim
+        # below the claim cut, the first waiver that holds keeps the answer (decide.WAIVERS, cheapest first: each is
+        # measured only where none before it held); the reading is asked only where it can change the decision: the
+        # claim cut would refuse and its waiver is set, or the claim cut passes and a refusal cut is set ("auto"'s
+        # coverage and extractive-score cuts may still refuse after it)
+        below_cut = factoid and claim < p.min_claim_coverage
+        waived = decide.waiver("confidence", confidence, p.waive_claim_confidence) if below_cut else None
+        # step 30's meaning feature of the best kept sentence: read where its waiver may keep an answer below the claim
         # cut (step 31), and again below only where the meaning cut needs it
         meaning: tuple[str, float] | None = None
-        measurable = (factoid and kept and not model_refused and not generation.stopped and question.language == "zh"
+        measurable = (kept and not model_refused and not generation.stopped and question.language == "zh"
                       and (confidence is None or confidence >= p.min_confidence))
-        # the question's surprise after the excerpts (read with the answer: nothing to ask) waives the claim cut first
-        # (step 39), and is the cut of step 38 below
+        # the question's surprise after the excerpts (read with the answer's prompt where a cut reads it: step 42) is
+        # step 39's waiver and step 38's cut below
         surprise = question_surprise(generation.question_logprobs) if reads_question else None
-        unsurprised = (measurable and below_cut and surprise is not None
-                       and surprise[1] >= p.waive_claim_surprise)
-        if (measurable and below_cut and not unsurprised and not math.isinf(p.waive_claim_meaning)
+        if below_cut and waived is None and measurable and surprise is not None:
+            waived = decide.waiver("surprise", surprise[1], p.waive_claim_surprise)
+        if (below_cut and waived is None and measurable and not math.isinf(p.waive_claim_meaning)
                 and meaning_applies(evidence.embedder, p)):
             meaning = weakest_beside(question, max(kept, key=lambda c: c.claim_coverage), evidence, p.meaning_scope)
-        waived = unsurprised or (meaning is not None and meaning[1] >= p.waive_claim_meaning)
-        # below the claim cut the reading is asked for its waiver, unless the meaning waiver already passed the answer
-        # (then, as above the cut, only for a reading refusal cut)
+            waived = decide.waiver("meaning", meaning[1], p.waive_claim_meaning)
         if (factoid and kept and not model_refused and not generation.stopped
                 and (confidence is None or confidence >= p.min_confidence)
-                and (not math.isinf(p.waive_claim_reading) if below_cut and not waived else p.min_reading > 0.0)):
+                and (not math.isinf(p.waive_claim_reading) if below_cut and waived is None else p.min_reading > 0.0)):
             t_read = time.perf_counter()
             reading = self.read(question, max(kept, key=lambda c: c.claim_coverage), p, control, evidence)
             read_s, asked = time.perf_counter() - t_read, reading is not None
+            if below_cut and waived is None:
+                waived = decide.waiver("reading", reading, p.waive_claim_reading)
         decision = decide.model_answer(model_refused, len(kept), max((c.passage_coverage for c in kept), default=0.0),
                                        analysis.score, p.min_question_coverage, p.min_extractive_score,
                                        claim, p.min_claim_coverage if factoid else 0.0, confidence,
-                                       p.min_confidence if factoid else 0.0,
-                                       p.waive_claim_confidence if factoid else math.inf,
-                                       reading, p.waive_claim_reading if factoid else math.inf,
-                                       p.min_reading if factoid else 0.0,
-                                       f"the answer's supporting sentence{READ_WITH[p.reading_form]}",
-                                       meaning[1] if meaning is not None else None,
-                                       p.waive_claim_meaning if factoid else math.inf,
-                                       surprise[1] if surprise is not None else None,
-                                       p.waive_claim_surprise if factoid else math.inf)
+                                       p.min_confidence if factoid else 0.0, waived,
+                                       reading, p.min_reading if factoid else 0.0,
+                                       f"the answer's supporting sentence{READ_WITH[p.reading_form]}")
         answer = compose_checked(question, checked, hits, self.name, analysis.shape) if decision.answer else None
         unsure = answer is not None and factoid and confidence is not None and confidence < p.prefer_extractive_below
         if unsure:
@@ -945,23 +961,10 @@ class ModelAnswerer:
                          f"“{words[:120]}{'…' if len(words) > 120 else ''}”")
         if answer.refused and not model_refused and checked:
             notes.append(f"The model's answer was withheld: {answer.reason}.")
-        elif not answer.refused and below_cut and unsurprised and answer.answerer == self.name:
-            notes.append(f"Few of the question's words stand beside the sentence this answer stands on ({claim:.2f} of "
-                         f"their weight, below {p.min_claim_coverage:.2f}), but the model expected every word of the "
-                         f"question after the passages it read (the least expected: log-probability "
-                         f"{surprise[1]:.1f}, at least {p.waive_claim_surprise:.1f}).")  # type: ignore[index]
-        elif not answer.refused and below_cut and waived and answer.answerer == self.name:
-            notes.append(f"Few of the question's words stand beside the sentence this answer stands on ({claim:.2f} of "
-                         f"their weight, below {p.min_claim_coverage:.2f}), but each one missing there has a word of "
-                         f"like meaning there (" + (f"the least close: “{as_asked(meaning[0], question.text)}”, cosine "  # type: ignore[index]
-                                                    f"{meaning[1]:.3f}, at least {p.waive_claim_meaning:.3f}"  # type: ignore[index]
-                                                    if meaning[0] else "none is missing") + ").")  # type: ignore[index]
-        elif (not answer.refused and below_cut and reading is not None and reading >= p.waive_claim_reading
+        elif (not answer.refused and waived is not None and waived.kind != "confidence"
               and answer.answerer == self.name):
-            notes.append(f"Few of the question's words stand beside the sentence this answer stands on ({claim:.2f} of "
-                         f"their weight, below {p.min_claim_coverage:.2f}); asked apart, the model read that sentence"
-                         f"{READ_WITH[p.reading_form]} as answering the question ({reading:.2f}, at least "
-                         f"{p.waive_claim_reading:.2f}).")
+            notes.append(waiver_note(waived, claim, p.min_claim_coverage, question,
+                                     meaning[0] if meaning is not None else "", READ_WITH[p.reading_form]))
         answer = replace(answer, notice=with_notes(*notes), generated_tokens=generation.tokens,
                          # the model's answer or its refusal, not an extractive answer given in its place
                          confidence=(None if confidence is None or answer.answerer != self.name

@@ -134,11 +134,19 @@ def test_an_unsure_answer_is_refused_and_a_sure_one_may_pass_below_the_claim_cut
     assert decide.model_answer(**args, claim_coverage=0.9, min_claim_coverage=0.3, confidence=0.25,
                                min_confidence=0.2).answer
     low_claim = dict(args, claim_coverage=0.1, min_claim_coverage=0.3)
-    assert not decide.model_answer(**low_claim, confidence=0.97, waive_claim_confidence=0.98).answer
-    assert decide.model_answer(**low_claim, confidence=0.98, waive_claim_confidence=0.98).answer
+    assert decide.waiver("confidence", 0.97, 0.98) is None
+    sure = decide.waiver("confidence", 0.98, 0.98)
+    assert sure == decide.Waiver("confidence", 0.98, 0.98)
+    assert not decide.model_answer(**low_claim, confidence=0.97).answer
+    assert decide.model_answer(**low_claim, confidence=0.98, waived=sure).answer
     # no probabilities (an endpoint): neither rule applies, the claim cut decides
-    assert not decide.model_answer(**low_claim, confidence=None, min_confidence=0.2, waive_claim_confidence=0.5).answer
+    assert decide.waiver("confidence", None, 0.5) is None
+    assert not decide.model_answer(**low_claim, confidence=None, min_confidence=0.2).answer
     assert decide.model_answer(**args, confidence=None, min_confidence=0.2).answer
+    # a waiver never passes the confidence cut: the unsure answer is refused first
+    assert "it was guessing" in decide.model_answer(**low_claim, confidence=0.1, min_confidence=0.2, waived=sure).reason
+    with pytest.raises(ValueError, match="unknown claim-cut waiver 'hunch': one of confidence, surprise, meaning, reading"):
+        decide.waiver("hunch", 1.0, 0.5)
 
 
 def test_the_saved_confidence_cuts_are_read_and_checked(tmp_path):
@@ -186,6 +194,22 @@ def test_the_model_answerer_refuses_a_factoid_it_was_unsure_of(fake_engine):
     # without probabilities (an endpoint) the same reply stands, and no confidence is claimed
     plain = run(fake_engine, Sure("3.7亿元[1]", ()), question="美图2023年的净利润是多少？", policy=unsure)
     assert (plain.answer.refused, plain.answer.confidence) == (False, None)
+
+
+def test_a_sure_factoid_below_the_claim_cut_is_kept_without_a_reading(fake_engine):
+    """The confidence waiver (decide.WAIVERS' first): the model's answer, below the claim cut (the article never gives
+    a pay figure), stands where its least sure content token reaches the waiver's mark; nothing else is measured."""
+    from tests.answering.test_model_answerer import run
+    from tests.answering.test_reading_check import OTHER_NOUN_Q, STRICT
+
+    sure = (("3", 0.98), *((t, 0.99) for t, _ in GIVEN[1:]))
+    strict = replace(STRICT, waive_claim_confidence=0.98)
+    kept = run(fake_engine, Sure("3.7亿元[1]", sure), question=OTHER_NOUN_Q, policy=strict)
+    assert (kept.answer.refused, kept.answer.text, kept.reading, kept.answer.confidence) == (False, "3.7亿元[1]", None, 0.98)
+    assert kept.answer.notice == ""  # the confidence waiver keeps it silently
+    unsure = (("3", 0.97), *sure[1:])
+    refused = run(fake_engine, Sure("3.7亿元[1]", unsure), question=OTHER_NOUN_Q, policy=replace(strict, waive_claim_reading=math.inf))
+    assert refused.answer.refused and "below 0.50: the value may belong to something other" in refused.answer.reason
 
 
 def test_a_context_without_logits_records_no_probabilities(tmp_path):

@@ -54,15 +54,15 @@ def test_the_reading_prompt_is_the_answer_system_message_and_one_short_question(
 
 
 def test_a_yes_at_the_cut_waives_the_claim_cut_and_nothing_else():
-    def rule(reading, confidence=0.9):  # noqa: ANN001, ANN202
-        return decide.model_answer(False, 1, 1.0, 0.0, 0.0, -math.inf, 0.1, 0.3, confidence, 0.2, math.inf,
-                                   reading, 0.6)
+    def rule(reading, confidence=0.9, said_not_found=False):  # noqa: ANN001, ANN202
+        return decide.model_answer(said_not_found, 1, 1.0, 0.0, 0.0, -math.inf, 0.1, 0.3, confidence, 0.2,
+                                   decide.waiver("reading", reading, 0.6), reading)
 
     assert rule(0.6).answer and rule(0.95).answer
     assert not rule(0.59).answer and "below 0.30: the value may belong to something other" in rule(0.59).reason
     assert not rule(None).answer  # not asked: the claim cut decides
     assert "it was guessing" in rule(0.95, confidence=0.1).reason  # the confidence cut still refuses first
-    assert not decide.model_answer(True, 1, 1.0, 0.0, 0.0, -math.inf, 0.1, 0.3, 0.9, 0.2, math.inf, 0.99, 0.6).answer
+    assert not rule(0.99, said_not_found=True).answer
 
 
 def test_a_factoid_below_the_claim_cut_is_kept_when_the_model_reads_its_sentence_as_the_answer(fake_engine):
@@ -261,8 +261,8 @@ def test_choose_policy_fits_the_reading_cut_on_rows_below_the_claim_cut(tmp_path
 
 def test_a_reading_below_the_refusal_cut_refuses_an_answer_the_other_cuts_keep():
     def rule(reading, claim=0.9):  # noqa: ANN001, ANN202
-        return decide.model_answer(False, 1, 1.0, 0.0, 0.0, -math.inf, claim, 0.3, 0.9, 0.2, math.inf,
-                                   reading, 0.6, 0.1)
+        return decide.model_answer(False, 1, 1.0, 0.0, 0.0, -math.inf, claim, 0.3, 0.9, 0.2,
+                                   decide.waiver("reading", reading, 0.6), reading, 0.1)
 
     assert rule(0.1).answer and rule(None).answer  # at the cut, or not asked: answered
     assert not rule(0.09).answer
