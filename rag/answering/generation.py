@@ -35,9 +35,10 @@ class Control:
     # GenerationFailed(deadline_why), and the answerer gives the extractive answer. None: no deadline.
     deadline: float | None = None
     deadline_why: str = ""
-    # whether the generator should also read the question's tokens after the answer, for their log-probabilities
-    # (Generation.question_logprobs; README step 38). The model answerer asks only where a cut of its reads them (a
-    # Chinese factoid): the reading costs about 0.3 s on this CPU, after the last token, before the checks can end.
+    # whether the generator should also give the question tokens' log-probabilities after the excerpts
+    # (Generation.question_logprobs; README steps 38 and 42). The model answerer asks only where a cut of its reads
+    # them (a Chinese factoid). The bundled model reads them with the prompt (their rows of logits: about 0.05 s);
+    # where it cannot, it reads the question again after the answer (about 0.35-0.45 s on this 2-core CPU).
     read_question: bool = False
 
     def token(self, piece: str) -> None:

@@ -850,7 +850,8 @@ class ModelAnswerer:
         open_answer = analysis.shape in ("open", "entity")
         messages = build_messages(question, excerpts, open_answer, p.prompt_examples)
         factoid = analysis.shape == "factoid"
-        # the question's tokens are read after the answer only where step 38's cut or step 39's waiver reads them
+        # the question tokens' log-probabilities are asked for (read with the prompt, step 42) only where step 38's cut
+        # or step 39's waiver reads them
         reads_question = factoid and question.language == "zh" and not (
             math.isinf(p.min_question_logprob) and math.isinf(p.waive_claim_surprise))
         control.read_question = reads_question
