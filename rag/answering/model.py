@@ -815,7 +815,9 @@ class ModelAnswerer:
             return query, "", False
         if control.stopped or control.overdue():
             return query, "", False
-        quiet = replace(control, on_token=None)  # the translation is not the answer: nothing of it streams; Stop is shared
+        # the translation is not the answer: nothing of it streams, its question is not read (a Control kept from an
+        # earlier answer may still ask: step 42); Stop is shared
+        quiet = replace(control, on_token=None, read_question=False)
         generate = getattr(self.generator, "generate_apart", self.generator.generate)
         try:
             generation = generate(translate_messages(question.text), TRANSLATE_TOKENS, quiet)

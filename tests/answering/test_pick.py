@@ -343,6 +343,23 @@ def test_an_english_question_is_searched_in_its_translation_and_answered_as_aske
     assert "translate" not in chinese.timings_ms
 
 
+def test_the_translation_never_asks_for_its_questions_logprobs(fake_engine):
+    """README step 42: a Control kept from an earlier answer may still ask for the question's log-probabilities; the
+    translation is not an answer, so its generation is not asked (nor made again for want of them)."""
+
+    class Recording(Picking):
+        def generate(self, messages, max_tokens, control=None):  # noqa: ANN001
+            self.read_question = control.read_question
+            return super().generate(messages, max_tokens, control)
+
+    generator = Recording()
+    generator.pieces = ("美图的收入是多少？",)
+    answerer = ModelAnswerer(generator, unbarred(), TRANSLATING, "auto")
+    kept = Control(read_question=True)
+    assert answerer.search_query(Question.make(ENGLISH_Q), fake_engine.index, kept)[0] == "美图的收入是多少？"
+    assert (generator.read_question, kept.read_question) == (False, True)
+
+
 def test_a_follow_up_translates_only_itself_after_the_question_it_leans_on(fake_engine):
     generator = Picking()
     generator.pieces = ("它的净利润呢？",)
