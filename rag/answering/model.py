@@ -881,8 +881,11 @@ class ModelAnswerer:
         # step 30's meaning feature of the best kept sentence: read where its waiver may keep an answer below the claim
         # cut (step 31), and again below only where the meaning cut needs it
         meaning: tuple[str, float] | None = None
-        measurable = (kept and not model_refused and not generation.stopped and question.language == "zh"
-                      and (confidence is None or confidence >= p.min_confidence))
+        # a factoid reply the later measures can be taken of: something kept, not "not there", not stopped, not below
+        # the confidence cut; the reading check reads any such reply, the surprise and meaning a Chinese one only
+        readable = (factoid and kept and not model_refused and not generation.stopped
+                    and (confidence is None or confidence >= p.min_confidence))
+        measurable = readable and question.language == "zh"
         # the question's surprise after the excerpts (read with the answer's prompt where a cut reads it: step 42) is
         # step 39's waiver and step 38's cut below
         surprise = question_surprise(generation.question_logprobs) if reads_question else None
@@ -892,9 +895,7 @@ class ModelAnswerer:
                 and meaning_applies(evidence.embedder, p)):
             meaning = weakest_beside(question, max(kept, key=lambda c: c.claim_coverage), evidence, p.meaning_scope)
             waived = decide.waiver("meaning", meaning[1], p.waive_claim_meaning)
-        if (factoid and kept and not model_refused and not generation.stopped
-                and (confidence is None or confidence >= p.min_confidence)
-                and (not math.isinf(p.waive_claim_reading) if below_cut and waived is None else p.min_reading > 0.0)):
+        if readable and (not math.isinf(p.waive_claim_reading) if below_cut and waived is None else p.min_reading > 0.0):
             t_read = time.perf_counter()
             reading = self.read(question, max(kept, key=lambda c: c.claim_coverage), p, control, evidence)
             read_s, asked = time.perf_counter() - t_read, reading is not None
