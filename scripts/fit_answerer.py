@@ -342,6 +342,11 @@ def main() -> int:
     models = AnswerModels(sentence_model, span_model, answer_model, meta)
     payload = {"sentence": models.sentence.to_json(), "span": models.span.to_json(),
                "answer": models.answer.to_json(), "meta": meta}
+    # the excerpt ranker (scripts/fit_excerpt_ranker.py) reads the sentence features, not these models: it is kept
+    previous = json.loads(args.out.read_text(encoding="utf-8")) if args.out.is_file() else {}
+    if "excerpt" in previous:
+        payload["excerpt"] = previous["excerpt"]
+        meta["excerpt"] = previous.get("meta", {}).get("excerpt", {})
     args.out.write_text(json.dumps(payload, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     print(json.dumps(meta["held_out_calibrate"], indent=1))
     print(f"wrote {args.out}", file=sys.stderr)

@@ -51,6 +51,7 @@ from rag.answering.generation import Control, Generation
 from rag.answering.meaning import weakest_in, words_of
 from rag.answering.model import (
     DEFAULT_POLICY,
+    EXCERPT_RANKERS,
     ModelAnswerer,
     claim_share,
     context_of,
@@ -455,6 +456,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="excerpt budget in characters (Policy.max_excerpt_chars)")
     ap.add_argument("--excerpt-fill", choices=FILLS, default=DEFAULT_POLICY.excerpt_fill,
                     help="how the excerpt budget is spent (Policy.excerpt_fill, README step 37)")
+    ap.add_argument("--excerpt-ranker", choices=EXCERPT_RANKERS, default=DEFAULT_POLICY.excerpt_ranker,
+                    help="whose order picks the excerpts' sentences (Policy.excerpt_ranker, README step 43)")
     ap.add_argument("--echoed-names-free", action="store_true",
                     help="a name the reply repeats from its question need not stand in the passage "
                          "(SupportBar.echoed_names_required off, README step 41)")
@@ -528,7 +531,8 @@ def main(argv: list[str] | None = None) -> int:
     unbarred = ExtractiveAnswerer(config.max_answer_chars, replace(
         extractive.models, meta={**extractive.models.meta, "cross_language_standing": -math.inf}), check_numbers=False)
     policy = replace(DEFAULT_POLICY, top_sentences=args.top_sentences, max_excerpt_chars=args.excerpt_chars,
-                     excerpt_fill=args.excerpt_fill, prompt_examples=args.examples,
+                     excerpt_fill=args.excerpt_fill, excerpt_ranker=args.excerpt_ranker,
+                     prompt_examples=args.examples,
                      bar=replace(DEFAULT_POLICY.bar, echoed_names_required=not args.echoed_names_free))
     answerer = ModelAnswerer(generator, extractive, policy)
     args.out.parent.mkdir(parents=True, exist_ok=True)

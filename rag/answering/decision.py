@@ -2,7 +2,8 @@
 
 Each is a logistic regression over named features (rag/answering/features.py, rag/answering/spans.py),
 fitted by scripts/fit_answerer.py on DRCD dev (converted to simplified Chinese) and saved as data in
-rag/answering/model.json. Loading checks that the saved feature names match the code's, so a feature
+rag/answering/model.json. A fourth, the excerpt ranker (which sentences the language model reads; README step 43),
+is fitted by scripts/fit_excerpt_ranker.py on the same data and saved in the same file. Loading checks that the saved feature names match the code's, so a feature
 added without refitting fails loudly instead of silently misweighing.
 """
 
@@ -16,12 +17,15 @@ from typing import Any
 
 import numpy as np
 
-from rag.answering.features import DECISION_FEATURES, SENTENCE_FEATURES
+from rag.answering.features import DECISION_FEATURES, EXCERPT_FEATURES, SENTENCE_FEATURES
 from rag.answering.spans import SPAN_FEATURES
 from rag.errors import ModelError
 
 MODEL_FILE = Path(__file__).with_name("model.json")
-SCHEMAS = {"sentence": SENTENCE_FEATURES, "span": SPAN_FEATURES, "answer": DECISION_FEATURES}
+REFIT = {"sentence": "fit_answerer.py", "span": "fit_answerer.py", "answer": "fit_answerer.py",
+         "excerpt": "fit_excerpt_ranker.py"}  # the script that fits each saved model
+SCHEMAS = {"sentence": SENTENCE_FEATURES, "span": SPAN_FEATURES, "answer": DECISION_FEATURES,
+           "excerpt": EXCERPT_FEATURES}
 
 
 @dataclass(frozen=True)
@@ -49,11 +53,11 @@ class LinearModel:
         expected = SCHEMAS[name]
         if tuple(raw.get("features", ())) != expected:
             raise ModelError(f"the saved '{name}' model in {MODEL_FILE} was fitted on other features than the code "
-                             "computes; refit it with `.venv/bin/python scripts/fit_answerer.py`.")
+                             f"computes; refit it with `.venv/bin/python scripts/{REFIT[name]}`.")
         arrays = [np.asarray(raw[k], dtype=np.float64) for k in ("mean", "scale", "weights")]
         if any(a.shape != (len(expected),) for a in arrays):
             raise ModelError(f"the saved '{name}' model in {MODEL_FILE} has arrays of the wrong length; refit it "
-                             "with `.venv/bin/python scripts/fit_answerer.py`.")
+                             f"with `.venv/bin/python scripts/{REFIT[name]}`.")
         return cls(expected, *arrays, float(raw["bias"]), float(raw.get("threshold", 0.0)))
 
 
@@ -63,6 +67,8 @@ class AnswerModels:
     span: LinearModel
     answer: LinearModel
     meta: dict[str, Any]
+    # which sentences the model reads (README step 43; scripts/fit_excerpt_ranker.py); None: the sentence model's order
+    excerpt: LinearModel | None = None
 
     @property
     def cross_language_standing(self) -> float:
@@ -76,8 +82,9 @@ def load_models(path: Path = MODEL_FILE) -> AnswerModels:
     except (OSError, ValueError) as exc:
         raise ModelError(f"cannot read the answerer's fitted models {path} ({exc}); restore it from git or "
                          "refit with `.venv/bin/python scripts/fit_answerer.py`.") from None
+    excerpt = LinearModel.from_json("excerpt", raw["excerpt"]) if "excerpt" in raw else None
     return AnswerModels(*(LinearModel.from_json(n, raw.get(n, {})) for n in ("sentence", "span", "answer")),
-                        raw.get("meta", {}))
+                        raw.get("meta", {}), excerpt)
 
 
 @lru_cache(maxsize=1)

@@ -30,6 +30,7 @@ from rag.answering.decision import AnswerModels, default_models
 from rag.answering.features import (
     SentenceCandidate,
     decision_features,
+    excerpt_features,
     question_terms,
     sentence_candidates,
     standing,
@@ -75,6 +76,9 @@ class Analysis:
     score: float = -np.inf  # the answer-or-refuse model's logit (decide.extractive compares it)
     standing: float = 0.0  # the best sentence's cosine standing over every indexed sentence
     cross_language: bool = False  # an English question over a (mostly) Chinese best sentence
+    # the candidates in the excerpt ranker's order (README step 43): which sentences a language model reads; the
+    # sentence model's `order` where no excerpt ranker is saved
+    excerpt_order: list[int] = field(default_factory=list)
 
 
 def quote(c: SentenceCandidate, start: int, end: int, text: str) -> Quote:
@@ -120,7 +124,10 @@ class ExtractiveAnswerer:
                                      span_logit if shape == "factoid" and span is not None else None)
         score = float(self.models.answer.logits(decision)[0])
         cross = english and mostly_cjk(best.sentence.text)
-        return Analysis(shape, want, candidates, logits, order, span, span_i, score, z, cross)
+        ranker = self.models.excerpt
+        excerpt_order = (order if ranker is None else
+                         [int(i) for i in np.argsort(-ranker.logits(excerpt_features(terms, candidates)), kind="stable")])
+        return Analysis(shape, want, candidates, logits, order, span, span_i, score, z, cross, excerpt_order)
 
     def decision(self, a: Analysis) -> decide.Decision:
         """Answer or refuse, by the answerer's one rule (decide.extractive)."""

@@ -132,6 +132,36 @@ def sentence_candidates(terms: QuestionTerms, want: str, english: bool, query_ve
     return out
 
 
+# The excerpt ranker (README step 43): which sentences the model reads. The sentence features above, plus how each
+# candidate stands against the best of the same question's candidates, and the question's words weighed by how few of
+# the candidates hold them ("local"): in a passage about one subject, the subject's name is in nearly every sentence
+# and says nothing about which one answers; the words of what is asked (卒于, 全长, 管辖) do.
+EXCERPT_FEATURES = SENTENCE_FEATURES + ("cov_gap", "cov_ctx_gap", "grams_gap", "grams_ctx_gap",
+                                        "local", "local_ctx", "local_gap", "local_ctx_gap")
+
+
+def local_weights(terms: QuestionTerms, sentence_tokens: Sequence[frozenset[str] | set[str]]) -> dict[str, float]:
+    """The question's known words, each weighed by its idf times log((n + 1) / (df + 1)), df the number of the
+    n candidate sentences holding it: a word in every sentence weighs almost nothing."""
+    n = len(sentence_tokens)
+    return {t: idf * math.log((n + 1) / (sum(t in s for s in sentence_tokens) + 1)) for t, idf in terms.known.items()}
+
+
+def excerpt_features(terms: QuestionTerms, candidates: Sequence[SentenceCandidate]) -> np.ndarray:
+    """One row of EXCERPT_FEATURES per candidate (the same question's candidates together: the gaps and the local
+    weights are relative to them)."""
+    x = np.stack([c.features for c in candidates])
+    at = SENTENCE_FEATURES.index
+    gaps = [x[:, at(name)] - x[:, at(name)].max() for name in ("cov", "cov_ctx", "grams", "grams_ctx")]
+    own = [token_set(c.sentence.text) for c in candidates]
+    ctx = [o | token_set(c.previous.text) if c.previous else o for o, c in zip(own, candidates, strict=True)]
+    weights = local_weights(terms, own)
+    local = np.array([[coverage(weights, o) if weights else 0.0, coverage(weights, c) if weights else 0.0]
+                      for o, c in zip(own, ctx, strict=True)], dtype=np.float64)
+    local = np.nan_to_num(local)  # every weight zero (one candidate, or each word in every sentence): nothing local
+    return np.hstack([x, np.stack(gaps, 1), local, local - local.max(axis=0)])
+
+
 # Decision (answer or refuse), one row per question: how good the best candidate is, absolutely and
 # against everything indexed.
 DECISION_FEATURES = ("best_logit", "second_gap", "best_cos", "standing", "best_cov", "best_grams", "unseen_share",

@@ -81,6 +81,7 @@ from rag.tokenize import token_set
 if TYPE_CHECKING:
     from rag.store import Index
 
+EXCERPT_RANKERS = ("excerpt", "sentence")  # Policy.excerpt_ranker
 PICK_MAX = 9  # the pick reads its answer from one first token: the digits 0-9
 
 
@@ -98,6 +99,10 @@ class Policy:
     # that does not fit whole is left out), or "sentences", the best sentences first and then their neighbours where
     # they still fit (README step 37)
     excerpt_fill: str = "neighbours"
+    # whose order picks the best sentences: "excerpt", the excerpt ranker's (extractive.Analysis.excerpt_order, README
+    # step 43: fitted on DRCD dev, the sentence holding the answer among the two best 88.7 -> 92.7 on its held-out
+    # part), or "sentence", the extractive answerer's own sentence model's (before step 43)
+    excerpt_ranker: str = "excerpt"
     # worked examples in the system message (prompt.EXAMPLES key; "" none)
     prompt_examples: str = ""
     factoid_tokens: int = 64  # reply cap for factoid questions
@@ -241,6 +246,8 @@ class Policy:
                              f"{PICK_MAX}")
         if self.pick_system not in PICK_SYSTEMS:
             raise ModelError(f"unknown pick system message {self.pick_system!r}: use one of {', '.join(PICK_SYSTEMS)}")
+        if self.excerpt_ranker not in EXCERPT_RANKERS:
+            raise ModelError(f"unknown excerpt ranker {self.excerpt_ranker!r}: use one of {', '.join(EXCERPT_RANKERS)}")
         if not self.pick_none_at > 0.0:  # NaN too
             raise ModelError(f"pick_none_at {self.pick_none_at!r}: the pick's refusal cut must be above 0 (inf: never)")
 
@@ -847,7 +854,8 @@ class ModelAnswerer:
         p = self.policy if route == "auto" else replace(self.policy, min_question_coverage=0.0,  # "model"
                                                         min_extractive_score=-math.inf,
                                                         extractive_fallback_score=math.inf)
-        excerpts = tuple(select_excerpts(analysis.candidates, analysis.order, p.top_sentences, p.max_excerpt_chars,
+        order = analysis.excerpt_order if p.excerpt_ranker == "excerpt" and analysis.excerpt_order else analysis.order
+        excerpts = tuple(select_excerpts(analysis.candidates, order, p.top_sentences, p.max_excerpt_chars,
                                           fill=p.excerpt_fill))
         open_answer = analysis.shape in ("open", "entity")
         messages = build_messages(question, excerpts, open_answer, p.prompt_examples)

@@ -284,6 +284,22 @@ def numbers_missing(claim: str, support: str) -> list[str]:
     return sorted({r for r, v in quantities(claim) if ((v not in values and r not in bare) if v else r not in raws)})
 
 
+# A percentage (README step 44): 52.8%, 52.8 %, 52.8％, 52.8 percent. In a support a number that ends a range to a
+# percentage counts too (70 of 70-75%, 30 of 30至40%).
+PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s*(?:%|％|per\s?cent\b)", re.I)
+PERCENT_SUPPORT = re.compile(r"(\d+(?:\.\d+)?)(?=\s*(?:[-~～—–至到]\s*\d+(?:\.\d+)?\s*)?(?:%|％|per\s?cent\b))", re.I)
+
+
+def percents_missing(claim: str, support: str) -> list[str]:
+    """The claim's percentages that `support` does not hold as percentages: `13.27%` drawn from `13.27亿` is another
+    number (the amount of money, not a share), though the digits are the same, and numbers_missing compares no
+    units."""
+    def found(pattern: re.Pattern[str], text: str) -> set[str]:
+        return {plain(float(n)) for n in pattern.findall(re.sub(r"(?<=\d),(?=\d{3})", "", text))}
+
+    return sorted(f"{n}%" for n in found(PERCENT, claim) - found(PERCENT_SUPPORT, support))
+
+
 @lru_cache(maxsize=4096)
 def names(text: str) -> frozenset[str]:
     """Names of people, places and organisations (two characters or more), and Latin words written like
@@ -305,7 +321,8 @@ def names(text: str) -> frozenset[str]:
 
 
 def missing_requirements(claim: str, support: str, passage: str, lead: str = "", echoed: str = "") -> list[str]:
-    """Numbers of the claim absent from `support`, and names absent from the whole `passage` and from its
+    """Numbers of the claim absent from `support` (a percentage must stand there as a percentage: step 44), and names
+    absent from the whole `passage` and from its
     document's `lead` (`document_lead`). A Chinese
     "name" that the passage holds in pieces of two characters or more is jieba's cut, not a name: it reads
     美图口播视频工具叫开拍 as the organisation 美图口播 where the passage has 美图 and AI 口播视频工具开拍.
@@ -313,6 +330,7 @@ def missing_requirements(claim: str, support: str, passage: str, lead: str = "",
     question stays required; Latin names (OpenAI) are always required whole. A name that `echoed` (the question, where
     SupportBar.echoed_names_required is off) holds is not required here."""
     missing = numbers_missing(claim, support)
+    missing += [p for p in percents_missing(claim, support) if p[:-1] not in missing]  # README step 44
     lowered = f"{passage}\n{lead}".lower() if lead else passage.lower()
     echo = echoed.lower()
     missing += sorted(n for n in names(claim) if not (echo and n in echo)

@@ -25,6 +25,7 @@ from rag.answering.support import (
     names,
     numbers,
     overlap,
+    percents_missing,
     said_beyond,
     supported_sentence_rate,
     with_markers,
@@ -83,6 +84,22 @@ def test_numbers_compare_by_value():
     assert numbers("收入27.0亿元，用户1,000人，增长29.3%") == {"27", "1000", "29.3"}
     assert missing_requirements("收入28亿元", "收入27亿元", "收入27亿元") == ["28"]
     assert missing_requirements("收入27亿元", "收入27.0亿元", "") == []
+
+
+def test_a_percentage_must_stand_as_a_percentage():
+    # README step 44: the digits of an amount are not a share of it (units are otherwise not compared)
+    assert missing_requirements("比例为13.27%。", "收入为13.27亿,同比增长52.8%。", "") == ["13.27%"]
+    assert missing_requirements("比例为14%。", "收入为13.27亿。", "") == ["14"]  # missing as a number already: once
+    assert percents_missing("同比增长52.8%", "同比增长52.8%,远高于") == []
+    assert percents_missing("同比增长52.8 %", "同比增长52.8％") == []  # a space, a full-width sign
+    assert percents_missing("毛利率70%", "都在70%-75%之间") == percents_missing("毛利率70%", "都在70-75%之间") == []
+    assert percents_missing("增长1,234.5%", "增长1234.5%") == []
+    assert percents_missing("增长5%", "增长5个百分点") == ["5%"]
+    # an English answer over an English text, and over a Chinese one
+    assert percents_missing("Revenue grew 12 percent.", "Revenue rose 12% in 2023.") == []
+    assert percents_missing("Its share was 12%.", "It sold 12 million phones, 30 per cent more.") == ["12%"]
+    assert percents_missing("grew 52.8 percent", "同比增长52.8%") == []
+    assert missing_requirements("收入为13.27亿元", "收入为13.27亿,占比52.8%", "") == []  # no percentage claimed
 
 
 def test_names_must_appear_in_the_passage():
@@ -242,3 +259,24 @@ def test_a_one_character_noun_is_a_claim_but_a_yes_or_no_word_is_not():
     asked = "质量更大的恒星用碳氮氧循环的反应可以产生什么元素？"
     assert overlap("氦。", "在质量更大的恒星，氦可以经由碳氮氧循环的反应产生。", asked) == 1.0
     assert overlap("氦。", "在质量更大的恒星，氢可以经由碳氮氧循环的反应产生。", asked) == 0.0
+
+
+def test_a_share_drawn_from_an_amount_is_withheld_by_the_model_answerer(real_engine, monkeypatch):
+    # README step 44, the product path: the model's 13.27% (the article dev split's reply) stands only on 13.27亿, a
+    # revenue, not a share: no sentence supports it and it is withheld; without the percentage rule it was kept
+    import rag.answering.support as support
+    from rag.answering.extractive import ExtractiveAnswerer
+    from rag.answering.generation import Control
+    from rag.answering.model import DEFAULT_POLICY, ModelAnswerer
+    from tests.answering.test_model_answerer import Scripted, retrieved
+
+    def run(reply: str):  # noqa: ANN202
+        q, hits, evidence = retrieved(real_engine, "美图海外业务收入占总收入的比例是多少？")
+        return ModelAnswerer(Scripted(reply), ExtractiveAnswerer(), DEFAULT_POLICY, "model").run(
+            q, hits, evidence, Control())
+
+    share = run("美图海外业务收入占总收入的比例为13.27%[1]。")
+    assert share.answer.refused and not any(c.kept for c in share.checked)
+    assert "13.27亿" in " ".join(e.hit.chunk.text for e in share.excerpts)
+    monkeypatch.setattr(support, "percents_missing", lambda claim, text: [])
+    assert not run("美图海外业务收入占总收入的比例为13.27%[1]。").answer.refused
