@@ -28,6 +28,7 @@ import numpy as np
 from rag.answering.decision import MODEL_FILE, AnswerModels, LinearModel
 from rag.answering.features import (
     DECISION_FEATURES,
+    EXCERPT_FEATURES,
     SENTENCE_FEATURES,
     decision_features,
     question_terms,
@@ -276,6 +277,16 @@ def tradeoff(x: np.ndarray, y: np.ndarray, model: LinearModel) -> list[dict[str,
     return rows
 
 
+def kept_excerpt(previous: dict) -> tuple[dict, dict] | None:
+    """The excerpt ranker (scripts/fit_excerpt_ranker.py) of the model file being replaced, and its meta, where its
+    features are the code's: it reads the sentence features, not the models fitted here, so a refit keeps it (its meta's
+    "sentence_model" figures stay those of the sentence model of its own fit). None where there is none or it is stale
+    (the answers then read the sentence model's order until it is refit)."""
+    if tuple(previous.get("excerpt", {}).get("features", ())) != EXCERPT_FEATURES:
+        return None
+    return previous["excerpt"], previous.get("meta", {}).get("excerpt", {})
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", type=Path, default=DATASETS / "drcd_dev.json")
@@ -342,11 +353,13 @@ def main() -> int:
     models = AnswerModels(sentence_model, span_model, answer_model, meta)
     payload = {"sentence": models.sentence.to_json(), "span": models.span.to_json(),
                "answer": models.answer.to_json(), "meta": meta}
-    # the excerpt ranker (scripts/fit_excerpt_ranker.py) reads the sentence features, not these models: it is kept
     previous = json.loads(args.out.read_text(encoding="utf-8")) if args.out.is_file() else {}
-    if "excerpt" in previous:
-        payload["excerpt"] = previous["excerpt"]
-        meta["excerpt"] = previous.get("meta", {}).get("excerpt", {})
+    kept = kept_excerpt(previous)
+    if kept is not None:
+        payload["excerpt"], meta["excerpt"] = kept
+    elif "excerpt" in previous:
+        print("the saved excerpt ranker was fitted on other features: dropped; refit it with "
+              "scripts/fit_excerpt_ranker.py", file=sys.stderr)
     args.out.write_text(json.dumps(payload, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     print(json.dumps(meta["held_out_calibrate"], indent=1))
     print(f"wrote {args.out}", file=sys.stderr)

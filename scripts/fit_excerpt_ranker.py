@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fit_answerer import DATASETS, ROOT, examples, fit_logistic, load_drcd, open_index  # noqa: E402
 
 from rag.answering.context import select_excerpts  # noqa: E402
-from rag.answering.decision import MODEL_FILE  # noqa: E402
+from rag.answering.decision import MODEL_FILE, LinearModel  # noqa: E402
 from rag.answering.features import EXCERPT_FEATURES, excerpt_features  # noqa: E402
 from rag.answering.model import DEFAULT_POLICY  # noqa: E402
 from rag.config import Config  # noqa: E402
@@ -69,6 +69,12 @@ def recall(exs, order_of) -> dict[str, float]:
     return {"questions": len(exs), **{f"answer_in_top{k}": at[k] / n for k in at}, "answer_in_excerpts": sent / n}
 
 
+def saved_sentence_model(path: Path) -> LinearModel:
+    """The sentence model of the model file, read alone: a saved ranker fitted on other features than the code's (the
+    reason to refit it) must not stop its own refit, as loading the whole file would."""
+    return LinearModel.from_json("sentence", json.loads(path.read_text(encoding="utf-8"))["sentence"])
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dataset", type=Path, default=DATASETS / "drcd_dev.json")
@@ -97,9 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     ranker = fit_logistic(x, y, EXCERPT_FEATURES)
     calibrate, _, _ = rows(exs, "calibrate")
 
-    from rag.answering.decision import load_models
-
-    sentence_model = load_models(args.out).sentence
+    sentence_model = saved_sentence_model(args.out)
 
     def by_sentence_model(ex) -> list[int]:
         cands = ex[5]["present"][1]

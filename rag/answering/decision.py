@@ -3,7 +3,7 @@
 Each is a logistic regression over named features (rag/answering/features.py, rag/answering/spans.py),
 fitted by scripts/fit_answerer.py on DRCD dev (converted to simplified Chinese) and saved as data in
 rag/answering/model.json. A fourth, the excerpt ranker (which sentences the language model reads; README step 43),
-is fitted by scripts/fit_excerpt_ranker.py on the same data and saved in the same file. Loading checks that the saved feature names match the code's, so a feature
+is fitted by scripts/fit_excerpt_ranker.py on DRCD dev too (all 1,000 paragraphs) and saved in the same file. Loading checks that the saved feature names match the code's, so a feature
 added without refitting fails loudly instead of silently misweighing.
 """
 

@@ -142,7 +142,7 @@ EXCERPT_FEATURES = SENTENCE_FEATURES + ("cov_gap", "cov_ctx_gap", "grams_gap", "
 
 def local_weights(terms: QuestionTerms, sentence_tokens: Sequence[frozenset[str] | set[str]]) -> dict[str, float]:
     """The question's known words, each weighed by its idf times log((n + 1) / (df + 1)), df the number of the
-    n candidate sentences holding it: a word in every sentence weighs almost nothing."""
+    n candidate sentences holding it: a word in every sentence weighs nothing."""
     n = len(sentence_tokens)
     return {t: idf * math.log((n + 1) / (sum(t in s for s in sentence_tokens) + 1)) for t, idf in terms.known.items()}
 
@@ -158,7 +158,7 @@ def excerpt_features(terms: QuestionTerms, candidates: Sequence[SentenceCandidat
     weights = local_weights(terms, own)
     local = np.array([[coverage(weights, o) if weights else 0.0, coverage(weights, c) if weights else 0.0]
                       for o, c in zip(own, ctx, strict=True)], dtype=np.float64)
-    local = np.nan_to_num(local)  # every weight zero (one candidate, or each word in every sentence): nothing local
+    local = np.nan_to_num(local)  # every weight zero (each known word in every sentence): nothing local, not 0/0
     return np.hstack([x, np.stack(gaps, 1), local, local - local.max(axis=0)])
 
 

@@ -99,7 +99,8 @@ class Policy:
     # that does not fit whole is left out), or "sentences", the best sentences first and then their neighbours where
     # they still fit (README step 37)
     excerpt_fill: str = "neighbours"
-    # whose order picks the best sentences: "excerpt", the excerpt ranker's (extractive.Analysis.excerpt_order, README
+    # whose order picks the excerpts' best sentences (not the English pick's, which reads the sentence model's): "excerpt",
+    # the excerpt ranker's (extractive.Analysis.excerpt_order, README
     # step 43: fitted on DRCD dev, the answer inside the excerpts 92.8 -> 94.9 and its sentence among the two best
     # 89.3 -> 92.2 on its held-out part), or "sentence", the extractive answerer's own sentence model's (before step 43)
     excerpt_ranker: str = "excerpt"

@@ -284,10 +284,12 @@ def numbers_missing(claim: str, support: str) -> list[str]:
     return sorted({r for r, v in quantities(claim) if ((v not in values and r not in bare) if v else r not in raws)})
 
 
-# A percentage (README step 44): 52.8%, 52.8 %, 52.8％, 52.8 percent. In a support a number that ends a range to a
-# percentage counts too (70 of 70-75%, 30 of 30至40%).
-PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s*(?:%|％|per\s?cent\b)", re.I)
-PERCENT_SUPPORT = re.compile(r"(\d+(?:\.\d+)?)(?=\s*(?:[-~～—–至到]\s*\d+(?:\.\d+)?\s*)?(?:%|％|per\s?cent\b))", re.I)
+# A percentage (README step 44): 52.8%, 52.8 %, 52.8％, 52.8 percent, .5%. In a support a number that starts a range
+# to a percentage counts too (70 of 70-75%, 30 of 30至40%, 10 of 10、20%, 70 of 70 to 75 percent).
+_NUMBER = r"(\d*\.\d+|\d+(?:\.\d+)?)"
+_SIGN = r"(?:%|％|per\s*cent\b)"
+PERCENT = re.compile(_NUMBER + r"\s*" + _SIGN, re.I)
+PERCENT_SUPPORT = re.compile(_NUMBER + r"(?=\s*(?:(?:[-~～—–至到、]|\bto\b|\band\b)\s*\d*\.?\d+\s*)?" + _SIGN + ")", re.I)
 
 
 def percents_missing(claim: str, support: str) -> list[str]:

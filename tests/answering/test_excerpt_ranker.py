@@ -177,3 +177,20 @@ def test_the_recall_script_finds_the_answer_s_rank_and_whether_the_excerpts_hold
     assert excerpt_recall.standing(analysis, [0, 1, 2, 3], ["用户很多"]) == (3, False)  # s0-s2 sent, s3 not
     assert excerpt_recall.standing(analysis, [0, 1, 2, 3], ["9.11亿"]) == (None, False)
     assert excerpt_recall.holds("净利润3.7 亿元", ["3.7亿"])  # normalized as the evaluation compares
+
+
+def test_a_stale_ranker_neither_stops_its_refit_nor_survives_an_answerer_refit(tmp_path):
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import fit_answerer
+    import fit_excerpt_ranker
+
+    stale = saved(tmp_path, SENTENCE_FEATURES)  # a ranker fitted on other features than the code's
+    with pytest.raises(ModelError):
+        load_models(stale)
+    assert fit_excerpt_ranker.saved_sentence_model(stale).features == SENTENCE_FEATURES  # its refit can read the file
+    raw = json.loads(stale.read_text(encoding="utf-8"))
+    assert fit_answerer.kept_excerpt(raw) is None  # dropped by a refit of the answerer's models
+    current = json.loads(MODEL_FILE.read_text(encoding="utf-8"))
+    ranker, meta = fit_answerer.kept_excerpt(current)
+    assert ranker == current["excerpt"] and meta["script"] == "scripts/fit_excerpt_ranker.py"
+    assert fit_answerer.kept_excerpt({}) is None

@@ -100,6 +100,11 @@ def test_a_percentage_must_stand_as_a_percentage():
     assert percents_missing("Its share was 12%.", "It sold 12 million phones, 30 per cent more.") == ["12%"]
     assert percents_missing("grew 52.8 percent", "同比增长52.8%") == []
     assert missing_requirements("收入为13.27亿元", "收入为13.27亿,占比52.8%", "") == []  # no percentage claimed
+    # ranges and spellings a support may use
+    assert percents_missing("grew 70 percent", "between 70 and 75 percent") == []
+    assert percents_missing("grew 70%", "70 to 75 percent") == percents_missing("10%", "10、20%") == []
+    assert percents_missing("12 per  cent", "12 per  cent") == percents_missing("0.5%", ".5%") == []
+    assert percents_missing("5%", "5 per center") == ["5%"]  # not a percent sign
 
 
 def test_names_must_appear_in_the_passage():
