@@ -9,7 +9,7 @@ on the FIT part's answerable questions: a candidate sentence is positive where t
 on the CALIBRATE part, for the sentence model's order and the ranker's: the sentence holding the answer among the
 best 1, 2 and 3, and the answer inside the excerpts the model would read (context.select_excerpts with the default
 policy's top sentences, budget and fill). Nothing from CMRC or the article is used: those are where it is reported
-(artifacts/r33/headroom.py in round 33's note; README step 43). Deterministic: fixed split, lbfgs.
+(scripts/excerpt_recall.py; README step 43). Deterministic: fixed split, lbfgs.
 """
 
 from __future__ import annotations
@@ -106,12 +106,10 @@ def main(argv: list[str] | None = None) -> int:
     sentence_model = saved_sentence_model(args.out)
 
     def by_sentence_model(ex) -> list[int]:
-        cands = ex[5]["present"][1]
-        return [int(i) for i in np.argsort(-sentence_model.logits(np.stack([c.features for c in cands])), kind="stable")]
+        return sentence_model.ranked(np.stack([c.features for c in ex[5]["present"][1]]))
 
     def by_ranker(ex) -> list[int]:
-        cands = ex[5]["present"][1]
-        return [int(i) for i in np.argsort(-ranker.logits(excerpt_features(ex[2], cands)), kind="stable")]
+        return ranker.ranked(excerpt_features(ex[2], ex[5]["present"][1]))
 
     held_out = {"sentence_model": recall(calibrate, by_sentence_model), "excerpt_ranker": recall(calibrate, by_ranker)}
     raw = json.loads(args.out.read_text(encoding="utf-8"))

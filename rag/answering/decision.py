@@ -43,6 +43,10 @@ class LinearModel:
         x = np.atleast_2d(np.asarray(x, dtype=np.float64))
         return ((x - self.mean) / self.scale) @ self.weights + self.bias
 
+    def ranked(self, x: np.ndarray) -> list[int]:
+        """The rows of `x`, best (highest logit) first; ties keep their order."""
+        return [int(i) for i in np.argsort(-self.logits(x), kind="stable")]
+
     def to_json(self) -> dict[str, Any]:
         return {"features": list(self.features), "mean": self.mean.round(6).tolist(),
                 "scale": self.scale.round(6).tolist(), "weights": self.weights.round(6).tolist(),

@@ -125,8 +125,7 @@ class ExtractiveAnswerer:
         score = float(self.models.answer.logits(decision)[0])
         cross = english and mostly_cjk(best.sentence.text)
         ranker = self.models.excerpt
-        excerpt_order = (order if ranker is None else
-                         [int(i) for i in np.argsort(-ranker.logits(excerpt_features(terms, candidates)), kind="stable")])
+        excerpt_order = order if ranker is None else ranker.ranked(excerpt_features(terms, candidates))
         return Analysis(shape, want, candidates, logits, order, span, span_i, score, z, cross, excerpt_order)
 
     def decision(self, a: Analysis) -> decide.Decision:

@@ -193,10 +193,14 @@ def plain(value: float) -> str:
     return fixed.rstrip("0").rstrip(".") if "." in fixed else fixed
 
 
+def without_thousands_commas(text: str) -> str:
+    """1,000 -> 1000, so that a number reads whole (a comma between other characters stays)."""
+    return re.sub(r"(?<=\d),(?=\d{3})", "", text)
+
+
 def numbers(text: str) -> set[str]:
     """Numbers in text, so that 27.0 and 27 compare equal and 1,000 reads as 1000."""
-    text = re.sub(r"(?<=\d),(?=\d{3})", "", text)
-    return {plain(float(n)) for n in NUMBER.findall(text)}
+    return {plain(float(n)) for n in NUMBER.findall(without_thousands_commas(text))}
 
 
 # A number's magnitude word, so that a claim written in another language or scale is still checked by value:
@@ -213,7 +217,7 @@ def quantities(text: str) -> list[tuple[str, str]]:
     """Each number of text as (the number as written, its value with the magnitude word applied; "" when
     it has none): "27 亿元" -> ("27", "2700000000"), "2.7 billion" -> ("2.7", "2700000000"), "2023年" -> ("2023", ""),
     "the 1980s" -> ("1980", "")."""
-    text = re.sub(r"(?<=\d),(?=\d{3})", "", text)
+    text = without_thousands_commas(text)
     out = []
     for m in QUANTITY.finditer(text):
         raw = plain(float(m.group(1)))
@@ -297,7 +301,7 @@ def percents_missing(claim: str, support: str) -> list[str]:
     number (the amount of money, not a share), though the digits are the same, and numbers_missing compares no
     units."""
     def found(pattern: re.Pattern[str], text: str) -> set[str]:
-        return {plain(float(n)) for n in pattern.findall(re.sub(r"(?<=\d),(?=\d{3})", "", text))}
+        return {plain(float(n)) for n in pattern.findall(without_thousands_commas(text))}
 
     return sorted(f"{n}%" for n in found(PERCENT, claim) - found(PERCENT_SUPPORT, support))
 
