@@ -531,11 +531,17 @@ def meaning_applies(embedder, policy: Policy) -> bool:  # noqa: ANN001 - any Emb
             and (not policy.meaning_fingerprint or getattr(embedder, "fingerprint", None) == policy.meaning_fingerprint))
 
 
-AUTO_POLICY = Policy(min_question_coverage=0.4, min_extractive_score=-1.0, extractive_fallback_score=1.0,
-                     routes=load_routes(), min_claim_coverage=load_claim_cut(), **load_confidence(),
-                     **load_reading(), **load_prefer_extractive(), **load_unsupported_fallback(), **load_pick(),
-                     **load_model_score_cut(), **load_meaning(), **load_open_quotes(), **load_question_surprise(),
-                     **load_echoed_names())
+def auto_policy(path: Path = ROUTES_FILE) -> Policy:
+    """The default ("auto") answerer's policy with the choices saved in `path` (routes.json: AUTO_POLICY; another
+    file where scripts/refit_cuts.py weighs a refit before it is kept)."""
+    return Policy(min_question_coverage=0.4, min_extractive_score=-1.0, extractive_fallback_score=1.0,
+                  routes=load_routes(path), min_claim_coverage=load_claim_cut(path), **load_confidence(path),
+                  **load_reading(path), **load_prefer_extractive(path), **load_unsupported_fallback(path),
+                  **load_pick(path), **load_model_score_cut(path), **load_meaning(path), **load_open_quotes(path),
+                  **load_question_surprise(path), **load_echoed_names(path))
+
+
+AUTO_POLICY = auto_policy()
 
 
 @dataclass(frozen=True)
