@@ -163,6 +163,15 @@ class ModelQueue:
             raise GenerationFailed(f"{self.name} gives no token probabilities to read a yes/no answer from")
         return self.read_apart(lambda: ask(messages, yes, no, control), control, "the reading check")
 
+    def question_logprobs_in(self, messages: Sequence[dict[str, str]],
+                             control: Control | None = None) -> tuple[tuple[str, float], ...]:
+        """The wrapped generator's reading of a prompt's question tokens (model.ModelAnswerer.question_prior, README
+        step 46), read as `read_apart` reads."""
+        read = getattr(self.generator, "question_logprobs_in", None)
+        if not callable(read):
+            raise GenerationFailed(f"{self.name} gives no token log-probabilities to read a question with")
+        return self.read_apart(lambda: read(messages, control), control, "the question's reading")
+
     def first_token_probabilities(self, messages: Sequence[dict[str, str]], words: Sequence[str],
                                   control: Control | None = None) -> list[float]:
         """The wrapped generator's first-token probabilities (the pick of an English question's sentence,

@@ -1,8 +1,9 @@
 """Adds `question_logprobs` (README step 38: each question token's log-probability after the excerpts, as
-Generation.question_logprobs records it in the product) to study rows the default answers with the model's own Chinese
+Generation.question_logprobs records it in the product) and `question_prior_logprobs` (step 46: the same after the same
+prompt without the excerpts, as ModelAnswerer.question_prior reads it) to study rows the default answers with the model's own Chinese
 factoid answer, or would answer so with the claim cut waived: the only rows step 38's cut and step 39's waiver can
-change. One prompt reading per row with the bundled model (about 3.5 s
-here), no generation.
+change. Two prompt readings per row with the bundled model (about 3.5 s
+and 0.4 s here), no generation.
 
     python scripts/annotate_surprise.py artifacts/r29s/study-*.jsonl --out-dir artifacts/r30s [--cache F]
 
@@ -73,17 +74,19 @@ def main(argv: list[str] | None = None) -> int:
         for i, row in enumerate(rows):
             if not wanted(row):
                 continue
-            key = f"{path.name}:{row['id']}"
-            if key not in cache:
-                llm = generator.load()
-                llm.n_tokens = 0
-                cache[key] = [list(tv) for tv in _question_logprobs(llm, messages_of(row))]
-                if args.cache is not None:
-                    with args.cache.open("a", encoding="utf-8") as f:
-                        f.write(json.dumps({"key": key, "lp": cache[key]}, ensure_ascii=False) + "\n")
-                read += 1
-                print(f"[{i + 1}/{len(rows)}] {row['question'][:30]}", flush=True)
-            row["question_logprobs"] = cache[key]
+            # step 38's reading after the excerpts, and step 46's of the same prompt without them
+            for key, field, excerpts in ((f"{path.name}:{row['id']}", "question_logprobs", row["excerpts"]),
+                                         (f"prior:{path.name}:{row['id']}", "question_prior_logprobs", [])):
+                if key not in cache:
+                    llm = generator.load()
+                    llm.n_tokens = 0
+                    cache[key] = [list(tv) for tv in _question_logprobs(llm, messages_of({**row, "excerpts": excerpts}))]
+                    if args.cache is not None:
+                        with args.cache.open("a", encoding="utf-8") as f:
+                            f.write(json.dumps({"key": key, "lp": cache[key]}, ensure_ascii=False) + "\n")
+                    read += 1
+                    print(f"[{i + 1}/{len(rows)}] {field}: {row['question'][:30]}", flush=True)
+                row[field] = cache[key]
         out = args.out_dir / path.name
         out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
         print(f"{out}: {len(rows)} rows, {read} read now", flush=True)

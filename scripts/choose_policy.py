@@ -34,7 +34,7 @@ import math
 import sys
 from pathlib import Path
 
-from rag.answering.confidence import STATISTICS, question_surprise
+from rag.answering.confidence import STATISTICS, question_gain, question_surprise
 from rag.answering.model import AUTO_POLICY, MEANING_SECTIONS, ROUTES_FILE
 from rag.answering.question import missing_answer_type, question_language
 from rag.answering.routing import route_for
@@ -977,11 +977,33 @@ def surprise_cut(row: dict, below: float, waive_at: float | None = None) -> tupl
     return refused, text
 
 
+def question_gain_of(row: dict) -> float | None:
+    """Step 46's feature of a row: the mean gain in log-probability per question token from the excerpts (None where
+    the row lacks `question_logprobs` or `question_prior_logprobs`: scripts/annotate_surprise.py)."""
+    with_excerpts, without = row.get("question_logprobs"), row.get("question_prior_logprobs")
+    if not with_excerpts or not without:
+        return None
+    return question_gain([tuple(tv) for tv in with_excerpts], [tuple(tv) for tv in without])
+
+
+def gain_cut(row: dict, below: float) -> tuple[bool, str]:
+    """(refused, answer text) as `surprise_cut` answers at routes.json's cuts, and the model's own Chinese factoid
+    answer (not handed over, not a fallback, not to a follow-up) refused where the question's mean gain from the
+    excerpts is below `below` (README step 46; a row without the readings is not refused, as the product does nothing
+    without them)."""
+    refused, text = surprise_cut(row, AUTO_POLICY.min_question_logprob)
+    if not refused and text != row["extractive"] and model_factoid(row) and not row.get("history"):
+        gain = question_gain_of(row)
+        if gain is not None and gain < below:
+            return True, ""
+    return refused, text
+
+
 def shipped(row: dict) -> tuple[bool, str]:
     """(refused, answer text) as the default answers with routes.json's cuts: the hand-over, the fallback, (step 27)
-    the extractive logit below which the model's own answer is refused, (steps 30-31) the meaning waiver and cut, and
-    (steps 38-39) the question's surprise, its cut and its waiver."""
-    return surprise_cut(row, AUTO_POLICY.min_question_logprob)
+    the extractive logit below which the model's own answer is refused, (steps 30-31) the meaning waiver and cut,
+    (steps 38-39) the question's surprise, its cut and its waiver, and (step 46) the question's gain from the excerpts."""
+    return gain_cut(row, AUTO_POLICY.min_question_gain)
 
 
 # README step 27: the model's own answer refused where the extractive answer logit is below a cut, chosen by the best
@@ -1068,6 +1090,24 @@ def surprise_main(fit_paths: list[Path], report_paths: list[Path], write: Path |
 # log-probability, chosen as step 31's meaning waiver is (step 27's objective, guard and gain; never: inf) over
 # SURPRISE_WAIVER_GRID (written before the pooled fit: README step 39).
 SURPRISE_WAIVER_GRID = [float("inf"), *(-3.0 - 0.5 * i for i in range(25))]
+
+
+# README step 46: the cut on the question's gain from the excerpts, chosen as step 27's score cut is (the same objective,
+# guard and gain) over GAIN_GRID (mean gains per token; the grid of the round-34 exploration that found the feature).
+GAIN_GRID = [float("-inf"), -1.0, -0.5, 0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0]
+
+
+def gain_main(fit_paths: list[Path], report_paths: list[Path], write: Path | None = None) -> int:
+    """Choose Policy.min_question_gain on the fitting sets with the saved cuts (step 27's rule), report it on the
+    reporting sets, and with `write` save it in routes.json's question_gain_cut (null when not taken)."""
+    require_model_route(write, "--question-gain-cut reads the model's own answers")
+    fits = [load_rows(p) for p in fit_paths]
+    for path, rows in zip(fit_paths, fits, strict=True):
+        if not any(r.get("question_prior_logprobs") for r in rows):
+            raise SystemExit(f"{path} has no question_prior_logprobs: run scripts/annotate_surprise.py on it first")
+    return guarded_cut_main(fit_paths, report_paths, fits, GAIN_GRID, gain_cut,
+                            "below a mean question-token gain from the excerpts of", "question_gain_cut",
+                            "--question-gain-cut", write)
 
 
 def require_surprise(fit_paths: list[Path], fits: list[list[dict]]) -> None:
@@ -1432,6 +1472,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="choose the log-probability of the question's least expected token after the excerpts below "
                          "which the model's own Chinese factoid answer is refused (Policy.min_question_logprob, README "
                          "step 38); rows from scripts/annotate_surprise.py")
+    ap.add_argument("--question-gain-cut", action="store_true",
+                    help="choose the mean gain in log-probability per question token from the excerpts below which the "
+                         "model's own Chinese factoid answer is refused (Policy.min_question_gain, README step 46); "
+                         "rows from scripts/annotate_surprise.py")
     ap.add_argument("--question-surprise-waiver", action="store_true",
                     help="choose the log-probability of the question's least expected token after the excerpts at or "
                          "above which the claim cut is waived for the model's own Chinese factoid answer "
@@ -1474,6 +1518,8 @@ def main(argv: list[str] | None = None) -> int:
         return surprise_main(args.fit, args.report, args.write)
     if args.question_surprise_waiver:
         return surprise_waiver_main(args.fit, args.report, args.write)
+    if args.question_gain_cut:
+        return gain_main(args.fit, args.report, args.write)
     if args.hand_over_variants:
         return variants_main(args.fit, args.report)
     if args.answer_type:

@@ -44,7 +44,8 @@ done
 # README steps 38-39: the question's log-probabilities after the excerpts, for the rows the model answers (or would
 # answer with the claim cut waived) (replies kept
 # before round 30 have none): the committed readings replayed, a row they lack read with the model; the files with them
-# are "$OUT/surprise/" (what the default, step 38 included, is fitted and reported on)
+# are "$OUT/surprise/" (what the default, steps 38 and 46 included, is fitted and reported on); step 46's readings of
+# the same prompts without the excerpts go with them
 LP="$OUT/question-logprobs.jsonl"
 [ -f "$LP" ] || cat eval/replies/question-logprobs-r*.jsonl > "$LP"
 "$PY" scripts/annotate_surprise.py "$OUT"/study-{drcd-dev-a-with-unstated,article-dev,drcd-dev-a-para,drcd-dev-c-with-unstated,drcd-dev-c-para,drcd-test-d,drcd-dev-b,drcd-test-with-unstated,drcd-test-para,drcd-test-fresh,drcd-test-e,cmrc-400,cmrc-170,cmrc-620}.jsonl \

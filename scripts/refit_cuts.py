@@ -33,7 +33,7 @@ if str(PROJECT_ROOT) not in sys.path:
 
 from rag.answering.model import ROUTES_FILE, auto_policy  # noqa: E402
 
-# oldest first, as the sections were first fitted (README steps 7, 12-19, 16, 21, 27-29, 30-31, 38); each reads
+# oldest first, as the sections were first fitted (README steps 7, 12-19, 16, 21, 27-29, 30-31, 38, 46); each reads
 # the sections before it as saved
 MODES: dict[str, tuple[str, ...]] = {
     "confidence": ("--confidence",),
@@ -43,6 +43,7 @@ MODES: dict[str, tuple[str, ...]] = {
     "model-score-cut": ("--model-score-cut",),
     "meaning-cut": ("--meaning-cut", "--meaning-scope", "both"),
     "question-surprise-cut": ("--question-surprise-cut",),
+    "question-gain-cut": ("--question-gain-cut",),
 }
 # step 29's eleven pooled study files (DRCD dev and test samples, their paraphrased and unstated-value sets, the
 # article's dev split) and the CMRC studies of steps 29-31, as scripts/rebuild_studies.sh names them

@@ -270,6 +270,28 @@ class LlamaCppGenerator:
         `first_token_probabilities` over the two."""
         return self.first_token_probabilities(messages, [yes, no], control)[0]
 
+    def question_logprobs_in(self, messages: Sequence[dict[str, str]],
+                             control: Control | None = None) -> tuple[tuple[str, float], ...]:
+        """Each token of `messages`' question (its QUESTION_LEAD line) and its natural log-probability after everything
+        before it (README step 46 reads the answer's prompt without its excerpts): one prompt reading up to the
+        question's end, no decoding, the cached prefix and the kept system message reused. () where the prompt has no
+        question line. Stop, the deadline and the timeout end it between batches; GenerationFailed then, or when the
+        model cannot be loaded or llama.cpp fails."""
+        control = control or Control()
+        with self._lock:
+            llm = self.load()
+            start = time.monotonic()
+            self._why_end = lambda: self._ending(control, start, "stopped while reading", "reading")
+            try:
+                self._systems.prepare(llm, messages)
+                return _question_logprobs(llm, messages)
+            except _Ended as ended:
+                raise GenerationFailed(str(ended) or "stopped while reading") from None
+            except Exception as exc:  # llama.cpp errors (context overflow, decode failure)
+                raise GenerationFailed(f"the model failed while reading ({type(exc).__name__}: {exc})") from None
+            finally:
+                self._why_end = None
+
     def first_token_probabilities(self, messages: Sequence[dict[str, str]], words: Sequence[str],
                                   control: Control | None = None) -> list[float]:
         """The probabilities of the reply's first token being each of `words`' first tokens, against each other

@@ -103,3 +103,19 @@ def question_surprise(logprobs: Sequence[tuple[str, float]]) -> tuple[str, float
     U+FFFD) and its natural log-probability; None when the generator gave none."""
     scored = [(t, v) for t, v in logprobs if t.strip(QUESTION_PUNCTUATION)]
     return min(scored, key=lambda tv: tv[1]) if scored else None
+
+
+# The question's gain from the excerpts (README step 46): the mean, over the question's tokens (punctuation left out),
+# of the log-probability each has after the excerpts less the one it has after the same prompt without them. A question
+# about the excerpts is made more expected by them, paraphrased or not; one about something else (a noun swapped in,
+# a paragraph that was never indexed) hardly is. Both readings must be of the same tokens.
+def question_gain(with_excerpts: Sequence[tuple[str, float]],
+                  without: Sequence[tuple[str, float]]) -> float | None:
+    """The mean gain in natural log-probability per question token from the excerpts; None where either reading is
+    missing, they are not of the same tokens, or no token but punctuation is left."""
+    if not with_excerpts or len(with_excerpts) != len(without):
+        return None
+    if any(a != b for (a, _), (b, _) in zip(with_excerpts, without, strict=True)):
+        return None
+    gains = [c - p for (t, c), (_, p) in zip(with_excerpts, without, strict=True) if t.strip(QUESTION_PUNCTUATION)]
+    return sum(gains) / len(gains) if gains else None

@@ -200,6 +200,13 @@ def unexpected_question(token: str, logprob: float, cut: float) -> str:
             f"{logprob:.1f}, below {cut:.1f}): they are likely about something else")
 
 
+def unexplained_question(gain: float, cut: float) -> str:
+    """Why an answer is refused where the passages the model read make the question hardly more expected than no
+    passage does (README step 46): they are likely about something other than what was asked."""
+    return (f"the passages the model read make the question's words hardly more expected than no passage does (a mean "
+            f"gain of {gain:.2f} in log-probability per token, below {cut:.2f}): they are likely about something else")
+
+
 def extractive_after_model(anchors_missing: list[str], coverage: float, min_coverage: float,
                            claim_coverage: float = 1.0, min_claim_coverage: float = 0.0) -> Decision:
     """The extractive answer given in place of a model answer, one that failed its checks ("auto" with

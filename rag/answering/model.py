@@ -39,7 +39,7 @@ from rag.answering.compose import (
     fallback_notice,
     refuse_with_closest,
 )
-from rag.answering.confidence import STATISTICS, question_surprise, token_confidence
+from rag.answering.confidence import STATISTICS, question_gain, question_surprise, token_confidence
 from rag.answering.context import Excerpt, select_excerpts, whole_sentences
 from rag.answering.extractive import OPEN_CHARS, Analysis, ExtractiveAnswerer
 from rag.answering.features import QuestionTerms, coverage, question_terms
@@ -184,6 +184,13 @@ class Policy:
     # scripts/choose_policy.py --question-surprise-waiver (README step 39) and saved in routes.json
     # (question_surprise_waiver).
     waive_claim_surprise: float = math.inf
+    # The model's own answer to a Chinese factoid (as above) asked outside a conversation is refused where the excerpts
+    # make the question hardly more expected than the same prompt without them: the mean gain in log-probability per
+    # question token (confidence.question_gain; the prompt without excerpts read once more after the answer, ~0.4 s
+    # here) below this (-inf: never). A follow-up's question line leans on the conversation, which both readings hold,
+    # so it is not cut (那它的净利润呢？ gains little). Only the bundled model gives it. Fitted by scripts/choose_policy.py --question-gain-cut (README
+    # step 46) and saved in routes.json (question_gain_cut).
+    min_question_gain: float = -math.inf
     # The model's own answer to a Chinese factoid (one the cuts above kept, not handed over, not a fallback) is refused
     # where a question word that is missing beside its support has no word of like meaning there: the lowest such
     # word's best e5 cosine with a word of the support's context (rag/answering/meaning.py) below this (-inf: never). A
@@ -413,6 +420,20 @@ def load_question_surprise(path: Path = ROUTES_FILE) -> dict:
             **({} if at is None else {"waive_claim_surprise": at})}
 
 
+def load_question_gain(path: Path = ROUTES_FILE) -> dict:
+    """The saved cut on the question's gain from the excerpts (README step 46: `question_gain_cut`'s `below`, a mean
+    gain in natural log-probability per token), as a Policy field (none when the section is absent or null: never)."""
+    saved = _saved(path, "question_gain_cut")
+    if saved is None:
+        return {}
+    value = saved.get("below") if isinstance(saved, dict) else None
+    if not _is_number(value) or not math.isfinite(value):
+        raise ModelError(f"{path} has question_gain_cut {saved!r}: its `below` must be a finite number (a mean gain in "
+                         "log-probability per question token), or write question_gain_cut: null. Rerun "
+                         "scripts/choose_policy.py --question-gain-cut --write.")
+    return {"min_question_gain": float(value)}
+
+
 def _saved_bool(path: Path, section: str, key: str, rerun: str) -> bool | None:
     """routes.json's `section` and its true/false `key` (None when the section is absent or null); anything else names
     how to write it again (`rerun`)."""
@@ -538,7 +559,7 @@ def auto_policy(path: Path = ROUTES_FILE) -> Policy:
                   routes=load_routes(path), min_claim_coverage=load_claim_cut(path), **load_confidence(path),
                   **load_reading(path), **load_prefer_extractive(path), **load_unsupported_fallback(path),
                   **load_pick(path), **load_model_score_cut(path), **load_meaning(path), **load_open_quotes(path),
-                  **load_question_surprise(path), **load_echoed_names(path))
+                  **load_question_surprise(path), **load_question_gain(path), **load_echoed_names(path))
 
 
 AUTO_POLICY = auto_policy()
@@ -870,7 +891,8 @@ class ModelAnswerer:
         # the question tokens' log-probabilities are asked for (read with the prompt, step 42) only where step 38's cut
         # or step 39's waiver reads them
         reads_question = factoid and question.language == "zh" and not (
-            math.isinf(p.min_question_logprob) and math.isinf(p.waive_claim_surprise))
+            math.isinf(p.min_question_logprob) and math.isinf(p.waive_claim_surprise)
+            and math.isinf(p.min_question_gain))  # step 46's gain reads them too
         control.read_question = reads_question
         before = time.perf_counter() - started
         try:
@@ -950,6 +972,18 @@ class ModelAnswerer:
                 and surprise[1] < p.min_question_logprob):  # README step 38
             answer = None
             reason = decide.unexpected_question(surprise[0], surprise[1], p.min_question_logprob)
+        prior_s = None  # README step 46: the question read without the excerpts, where the cut needs it
+        # not for a follow-up: its question line leans on the conversation, which both readings hold (那它的净利润呢？)
+        if (answer is not None and factoid and not answer.refused and answer.answerer == self.name
+                and question.language == "zh" and not question.history and not math.isinf(p.min_question_gain)
+                and generation.question_logprobs):
+            t_prior = time.perf_counter()
+            prior = self.question_prior(question, p, control)
+            prior_s = time.perf_counter() - t_prior
+            gain = None if prior is None else question_gain(generation.question_logprobs, prior)
+            if gain is not None and gain < p.min_question_gain:
+                answer = None
+                reason = decide.unexplained_question(gain, p.min_question_gain)
         if answer is None:
             # nothing it wrote is kept (supported, with the question's anchors in its passage), it did not say the
             # excerpts do not tell, and it was not stopped: it misread them, and the extractive sentence finder may
@@ -993,7 +1027,8 @@ class ModelAnswerer:
                                      "generate": generation.seconds * 1000,
                                      "decode": max(generation.seconds - generation.first_token_s, 0.0) * 1000,
                                      "prompt_tokens": float(generation.prompt_tokens),
-                                     **({"reading": read_s * 1000} if asked else {})})
+                                     **({"reading": read_s * 1000} if asked else {}),
+                                     **({"question_prior": prior_s * 1000} if prior_s is not None else {})})
         return Outcome(answer, analysis, excerpts, generation, checked, model_refused, confidence=confidence,
                        reading=reading)
 
@@ -1053,6 +1088,18 @@ class ModelAnswerer:
         yes, no = READING_WORDS[question.language]
         try:
             return ask(reading_of(question, best, policy.reading_form, evidence.index), yes, no, control)
+        except GenerationFailed:
+            return None
+
+    def question_prior(self, question: Question, policy: Policy, control: Control) -> tuple[tuple[str, float], ...] | None:
+        """The question tokens' log-probabilities after the answer's prompt with no excerpts (README step 46): None
+        where the generator cannot read them (an endpoint, a fake), Stop or the deadline came, or the model failed
+        (then the cut is not applied)."""
+        read = getattr(self.generator, "question_logprobs_in", None)
+        if not callable(read) or control.stopped or control.overdue():
+            return None
+        try:
+            return read(build_messages(question, (), False, policy.prompt_examples), control) or None
         except GenerationFailed:
             return None
 

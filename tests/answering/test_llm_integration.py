@@ -155,6 +155,46 @@ def test_the_model_reads_the_questions_tokens_only_when_asked(engine, monkeypatc
     assert least_swapped[1] < least_plain[1] - 3.0, (least_plain, least_swapped)
 
 
+def test_the_model_reads_how_much_the_excerpts_explain_the_question(engine):
+    """README step 46 with the bundled model: the question read after the answer's prompt with its excerpts block left
+    empty (LlamaCppGenerator.question_logprobs_in) gives the same tokens as the reading with the excerpts; the excerpts
+    about net profit make the net-profit question more expected than without them, by more than they do a question
+    about a noun they never mention; and the default answers a plain article question with the reading made and kept
+    (its timing recorded, the cut passed), and the issue's follow-up (那它的净利润呢？ after the summary) unread."""
+    from rag.answering.bundled import LlamaCppGenerator
+    from rag.answering.confidence import question_gain
+    from rag.answering.model import AUTO_POLICY
+    from rag.answering.prompt import QUESTION_LEAD
+
+    def messages(question: str, excerpts: str) -> list[dict[str, str]]:
+        return [{"role": "system", "content": "You answer questions using only the numbered excerpts."},
+                {"role": "user", "content": f"<excerpts>\n{excerpts}</excerpts>\n{QUESTION_LEAD}{question}\n"
+                                            "用中文回答，一到两句话。"}]
+
+    held = "[1] (meitu.txt) 财报显示美图2023年总收入27亿元,净利润3.7亿元。\n"
+    reader = LlamaCppGenerator(Path(engine.config.llm_model_path), "qwen", timeout_s=600.0, reply_cache=0)
+    try:
+        gains = {}
+        for question in ("美图2023年的净利润是多少？", "美图2023年的视网膜是多少？"):
+            with_excerpts = reader.generate(messages(question, held), 16, Control(read_question=True))
+            without = reader.question_logprobs_in(messages(question, ""), Control())
+            assert [t for t, _ in without] == [t for t, _ in with_excerpts.question_logprobs]
+            gains[question] = question_gain(with_excerpts.question_logprobs, without)
+    finally:
+        reader.close()
+    assert gains["美图2023年的净利润是多少？"] > gains["美图2023年的视网膜是多少？"] + 0.3, gains
+    assert AUTO_POLICY.min_question_gain > -math.inf, "routes.json saves no question_gain_cut"
+    answer = engine.ask("美图2023年的净利润是多少？", answerer="auto")
+    assert (answer.refused, answer.answerer) == (False, "auto"), answer.notice
+    assert "3.7亿" in answer.text and answer.timings_ms["question_prior"] > 0
+    # the issue's follow-up, after the summary: its question line leans on the conversation and is not cut
+    history = [{"role": "user", "content": "这篇文章的主要内容是什么？"},
+               {"role": "assistant", "content": engine.ask("这篇文章的主要内容是什么？", answerer="auto").text}]
+    follow_up = engine.ask("那它的净利润呢？", history=history, answerer="auto")
+    assert not follow_up.refused and "3.7亿" in follow_up.text, follow_up.notice
+    assert "question_prior" not in follow_up.timings_ms
+
+
 def test_an_english_question_is_answered_with_the_sentence_the_model_picks(engine):
     """The pick with the bundled model (README step 20), on questions measured there: the sentence holding the paying
     subscribers is picked (article dev; "none of them" 0.01); the parameter count of MiracleVision, which the article
