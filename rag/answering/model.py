@@ -188,8 +188,8 @@ class Policy:
     # make the question hardly more expected than the same prompt without them: the mean gain in log-probability per
     # question token (confidence.question_gain; the prompt without excerpts read once more after the answer, ~0.4 s
     # here) below this (-inf: never). A follow-up's question line leans on the conversation, which both readings hold,
-    # so it is not cut (那它的净利润呢？ gains little). Only the bundled model gives it. Fitted by scripts/choose_policy.py --question-gain-cut (README
-    # step 46) and saved in routes.json (question_gain_cut).
+    # so it is not cut (那它的净利润呢？ gains little). Only the bundled model gives it. Fitted by
+    # scripts/choose_policy.py --question-gain-cut (README step 46) and saved in routes.json (question_gain_cut).
     min_question_gain: float = -math.inf
     # The model's own answer to a Chinese factoid (one the cuts above kept, not handed over, not a fallback) is refused
     # where a question word that is missing beside its support has no word of like meaning there: the lowest such
@@ -888,8 +888,8 @@ class ModelAnswerer:
         open_answer = analysis.shape in ("open", "entity")
         messages = build_messages(question, excerpts, open_answer, p.prompt_examples)
         factoid = analysis.shape == "factoid"
-        # the question tokens' log-probabilities are asked for (read with the prompt, step 42) only where step 38's cut
-        # or step 39's waiver reads them
+        # the question tokens' log-probabilities are asked for (read with the prompt, step 42) only where step 38's cut,
+        # step 39's waiver or step 46's gain reads them
         reads_question = factoid and question.language == "zh" and not (
             math.isinf(p.min_question_logprob) and math.isinf(p.waive_claim_surprise)
             and math.isinf(p.min_question_gain))  # step 46's gain reads them too
