@@ -277,20 +277,7 @@ class LlamaCppGenerator:
         question's end, no decoding, the cached prefix and the kept system message reused. () where the prompt has no
         question line. Stop, the deadline and the timeout end it between batches; GenerationFailed then, or when the
         model cannot be loaded or llama.cpp fails."""
-        control = control or Control()
-        with self._lock:
-            llm = self.load()
-            start = time.monotonic()
-            self._why_end = lambda: self._ending(control, start, "stopped while reading", "reading")
-            try:
-                self._systems.prepare(llm, messages)
-                return _question_logprobs(llm, messages)
-            except _Ended as ended:
-                raise GenerationFailed(str(ended) or "stopped while reading") from None
-            except Exception as exc:  # llama.cpp errors (context overflow, decode failure)
-                raise GenerationFailed(f"the model failed while reading ({type(exc).__name__}: {exc})") from None
-            finally:
-                self._why_end = None
+        return self._reading(messages, control, _question_logprobs)
 
     def first_token_probabilities(self, messages: Sequence[dict[str, str]], words: Sequence[str],
                                   control: Control | None = None) -> list[float]:
@@ -302,27 +289,35 @@ class LlamaCppGenerator:
         loaded, or llama.cpp fails."""
         import numpy as np
 
+        def first_tokens(llm: Any, messages: Sequence[dict[str, str]]) -> list[float]:
+            prompt = template_text(messages) + "<|im_start|>assistant\n"
+            tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+            cached = list(llm._input_ids[:llm.n_tokens])
+            keep = 0  # the longest cached prefix, leaving at least one token to evaluate for fresh logits
+            while keep < min(len(cached), len(tokens) - 1) and cached[keep] == tokens[keep]:
+                keep += 1
+            llm.n_tokens = keep
+            llm.eval(tokens[keep:])
+            logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),))
+            firsts = [llm.tokenize(w.encode("utf-8"), add_bos=False)[0] for w in words]
+            chosen = np.array([float(logits[t]) for t in firsts])
+            weights = np.exp(chosen - chosen.max())
+            return [float(w) for w in weights / weights.sum()]
+
+        return self._reading(messages, control, first_tokens)
+
+    def _reading(self, messages: Sequence[dict[str, str]], control: Control | None,
+                 read: Callable[[Any, Sequence[dict[str, str]]], Any]) -> Any:
+        """`read(llm, messages)` under the model's lock, the kept system message put back first; Stop, the deadline
+        and the timeout end it between batches (GenerationFailed), as any llama.cpp failure does."""
         control = control or Control()
         with self._lock:
             llm = self.load()
             start = time.monotonic()
-
             self._why_end = lambda: self._ending(control, start, "stopped while reading", "reading")
             try:
                 self._systems.prepare(llm, messages)
-                prompt = template_text(messages) + "<|im_start|>assistant\n"
-                tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
-                cached = list(llm._input_ids[:llm.n_tokens])
-                keep = 0  # the longest cached prefix, leaving at least one token to evaluate for fresh logits
-                while keep < min(len(cached), len(tokens) - 1) and cached[keep] == tokens[keep]:
-                    keep += 1
-                llm.n_tokens = keep
-                llm.eval(tokens[keep:])
-                logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),))
-                firsts = [llm.tokenize(w.encode("utf-8"), add_bos=False)[0] for w in words]
-                chosen = np.array([float(logits[t]) for t in firsts])
-                weights = np.exp(chosen - chosen.max())
-                return [float(w) for w in weights / weights.sum()]
+                return read(llm, messages)
             except _Ended as ended:
                 raise GenerationFailed(str(ended) or "stopped while reading") from None
             except Exception as exc:  # llama.cpp errors (context overflow, decode failure)
