@@ -1,8 +1,8 @@
 """Adds `question_logprobs` (README step 38: each question token's log-probability after the excerpts, as
 Generation.question_logprobs records it in the product) and `question_prior_logprobs` (step 46: the same after the same
 prompt without the excerpts, as ModelAnswerer.question_prior reads it) to study rows the default answers with the model's own Chinese
-factoid answer, or would answer so with the claim cut waived: the only rows step 38's cut and step 39's waiver can
-change. Two prompt readings per row with the bundled model (about 3.5 s
+factoid answer, or would answer so with the claim cut waived, or (step 47) with the extractive answer standing in for it:
+the only rows steps 38, 39, 46 and 47 can change. Two prompt readings per row with the bundled model (about 3.5 s
 and 0.4 s here), no generation.
 
     python scripts/annotate_surprise.py artifacts/r29s/study-*.jsonl --out-dir artifacts/r30s [--cache F]
@@ -46,7 +46,9 @@ def wanted(row: dict) -> bool:
         refused, text = choose_policy.shipped(r)
         if not refused and text != row["extractive"]:
             return True
-    return False
+    # step 47: an extractive answer standing in for the model's (the hand-over, the misread fallback) is read too
+    refused, text = choose_policy.shipped_before_stand_in_cuts(row)
+    return not refused and text == row["extractive"]
 
 
 def main(argv: list[str] | None = None) -> int:

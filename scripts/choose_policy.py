@@ -999,11 +999,35 @@ def gain_cut(row: dict, below: float) -> tuple[bool, str]:
     return refused, text
 
 
+def stand_in_cut(row: dict, cuts: bool) -> tuple[bool, str]:
+    """(refused, answer text) as `gain_cut` answers at routes.json's cuts, and with `cuts` (README step 47) an extractive
+    answer standing in for the model's Chinese factoid answer (the hand-over, the misread fallback: its text is the
+    extractive answer's) refused by the same question cuts at routes.json's values: the question's least expected token
+    after the excerpts below the surprise cut, or, outside a conversation, its mean gain from the excerpts below the gain
+    cut (a row without the readings is not refused, as the product does nothing without them)."""
+    refused, text = gain_cut(row, AUTO_POLICY.min_question_gain)
+    if not cuts or refused or text != row["extractive"] or not model_factoid(row):
+        return refused, text
+    surprise = question_surprise_of(row)
+    if surprise is not None and surprise < AUTO_POLICY.min_question_logprob:
+        return True, ""
+    gain = None if row.get("history") else question_gain_of(row)
+    if gain is not None and gain < AUTO_POLICY.min_question_gain:
+        return True, ""
+    return refused, text
+
+
+def shipped_before_stand_in_cuts(row: dict) -> tuple[bool, str]:
+    """(refused, answer text) as `shipped` answers without step 47 (the stand-ins not read by the question cuts)."""
+    return stand_in_cut(row, False)
+
+
 def shipped(row: dict) -> tuple[bool, str]:
     """(refused, answer text) as the default answers with routes.json's cuts: the hand-over, the fallback, (step 27)
     the extractive logit below which the model's own answer is refused, (steps 30-31) the meaning waiver and cut,
-    (steps 38-39) the question's surprise, its cut and its waiver, and (step 46) the question's gain from the excerpts."""
-    return gain_cut(row, AUTO_POLICY.min_question_gain)
+    (steps 38-39) the question's surprise, its cut and its waiver, (step 46) the question's gain from the excerpts, and
+    (step 47) the same question cuts on an extractive answer standing in for the model's, where routes.json says so."""
+    return stand_in_cut(row, AUTO_POLICY.question_cuts_stand_in)
 
 
 # README step 27: the model's own answer refused where the extractive answer logit is below a cut, chosen by the best
@@ -1108,6 +1132,44 @@ def gain_main(fit_paths: list[Path], report_paths: list[Path], write: Path | Non
     return guarded_cut_main(fit_paths, report_paths, fits, GAIN_GRID, gain_cut,
                             "below a mean question-token gain from the excerpts of", "question_gain_cut",
                             "--question-gain-cut", write)
+
+
+def stand_in_main(fit_paths: list[Path], report_paths: list[Path], write: Path | None = None) -> int:
+    """README step 47: whether the question cuts at routes.json's values also refuse an extractive answer standing in for
+    the model's Chinese factoid answer. Taken where the fitting sets' mean balanced rate gains MIN_SCORE_CUT_GAIN and
+    no fitting set's answerable-right rate falls more than MAX_ANSWERABLE_LOSS points (step 27's rule, no value fitted);
+    with `write` saved in routes.json's stand_in_question_cuts (null when not taken)."""
+    require_model_route(write, "--stand-in-question-cuts reads the model's prompts")
+    fits = [load_rows(p) for p in fit_paths]
+    require_surprise(fit_paths, fits)
+
+    def decide_row(row: dict, value: float) -> tuple[bool, str]:
+        return stand_in_cut(row, bool(value))
+
+    per = {v: [rates(rows, lambda r, v=v: decide_row(r, v)) for rows in fits] for v in (0.0, 1.0)}
+    guarded = all(a["answerable"] >= n["answerable"] - MAX_ANSWERABLE_LOSS - 1e-9
+                  for a, n in zip(per[1.0], per[0.0], strict=True))
+    fit_table(["stand-ins cut", "balanced", f"no set loses > {MAX_ANSWERABLE_LOSS:g}"], fit_paths,
+              [([name, f"{mean_balanced(per[v]):.2f}", "yes" if v == 0.0 or guarded else "no"], per[v])
+               for name, v in (("no", 0.0), ("yes", 1.0))])
+    gain = mean_balanced(per[1.0]) - mean_balanced(per[0.0])
+    taken = guarded and round(gain, 6) >= MIN_SCORE_CUT_GAIN
+    print(f"\nthe question cuts on the extractive stand-ins: balanced {mean_balanced(per[1.0]):.2f} against "
+          f"{mean_balanced(per[0.0]):.2f} without (needs {MIN_SCORE_CUT_GAIN:g}, no set losing > "
+          f"{MAX_ANSWERABLE_LOSS:g}): {'taken' if taken else 'not taken'}")
+    before_after(fit_paths, report_paths, decide_row, 0.0, 1.0, "answers changed")
+    if write is not None:
+        saved = json.loads(write.read_text(encoding="utf-8"))
+        saved["stand_in_question_cuts"] = (
+            {"apply": True, "fitted_on": [str(p) for p in fit_paths],
+             "how": "scripts/choose_policy.py --stand-in-question-cuts: the saved question cuts (question_surprise_cut, "
+                    "question_gain_cut) also refuse an extractive answer standing in for the model's Chinese factoid "
+                    f"answer, taken as the fitting sets' mean balanced rate gained {gain:.2f} (needs "
+                    f"{MIN_SCORE_CUT_GAIN:g}) with no set losing more than {MAX_ANSWERABLE_LOSS:g} points of "
+                    "answerable right"} if taken else None)
+        write.write_text(json.dumps(saved, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {write}")
+    return 0
 
 
 def require_surprise(fit_paths: list[Path], fits: list[list[dict]]) -> None:
@@ -1476,6 +1538,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="choose the mean gain in log-probability per question token from the excerpts below which the "
                          "model's own Chinese factoid answer is refused (Policy.min_question_gain, README step 46); "
                          "rows from scripts/annotate_surprise.py")
+    ap.add_argument("--stand-in-question-cuts", action="store_true",
+                    help="whether the saved question cuts (surprise, gain) also refuse an extractive answer standing in "
+                         "for the model's Chinese factoid answer (Policy.question_cuts_stand_in, README step 47); rows "
+                         "from scripts/annotate_surprise.py")
     ap.add_argument("--question-surprise-waiver", action="store_true",
                     help="choose the log-probability of the question's least expected token after the excerpts at or "
                          "above which the claim cut is waived for the model's own Chinese factoid answer "
@@ -1520,6 +1586,8 @@ def main(argv: list[str] | None = None) -> int:
         return surprise_waiver_main(args.fit, args.report, args.write)
     if args.question_gain_cut:
         return gain_main(args.fit, args.report, args.write)
+    if args.stand_in_question_cuts:
+        return stand_in_main(args.fit, args.report, args.write)
     if args.hand_over_variants:
         return variants_main(args.fit, args.report)
     if args.answer_type:

@@ -44,6 +44,7 @@ MODES: dict[str, tuple[str, ...]] = {
     "meaning-cut": ("--meaning-cut", "--meaning-scope", "both"),
     "question-surprise-cut": ("--question-surprise-cut",),
     "question-gain-cut": ("--question-gain-cut",),
+    "stand-in-question-cuts": ("--stand-in-question-cuts",),
 }
 # step 29's eleven pooled study files (DRCD dev and test samples, their paraphrased and unstated-value sets, the
 # article's dev split) and the CMRC studies of steps 29-31, as scripts/rebuild_studies.sh names them

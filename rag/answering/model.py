@@ -191,6 +191,11 @@ class Policy:
     # so it is not cut (那它的净利润呢？ gains little). Only the bundled model gives it. Fitted by
     # scripts/choose_policy.py --question-gain-cut (README step 46) and saved in routes.json (question_gain_cut).
     min_question_gain: float = -math.inf
+    # README step 47: the two question cuts above (surprise, gain) also refuse an extractive answer standing in for the
+    # model's Chinese factoid answer (the hand-over below prefer_extractive_below, the misread fallback): they judge
+    # whether the question fits the excerpts, which the stand-in's sentence comes from too. Chosen by
+    # scripts/choose_policy.py --stand-in-question-cuts and saved in routes.json (stand_in_question_cuts).
+    question_cuts_stand_in: bool = False
     # The model's own answer to a Chinese factoid (one the cuts above kept, not handed over, not a fallback) is refused
     # where a question word that is missing beside its support has no word of like meaning there: the lowest such
     # word's best e5 cosine with a word of the support's context (rag/answering/meaning.py) below this (-inf: never). A
@@ -447,6 +452,14 @@ def _saved_bool(path: Path, section: str, key: str, rerun: str) -> bool | None:
     return value
 
 
+def load_stand_in_cuts(path: Path = ROUTES_FILE) -> dict:
+    """Whether the question cuts also refuse an extractive stand-in (README step 47: `stand_in_question_cuts`'s
+    `apply`), as a Policy field (none when not saved or null: they do not)."""
+    apply = _saved_bool(path, "stand_in_question_cuts", "apply",
+                        "Rerun scripts/choose_policy.py --stand-in-question-cuts --write")
+    return {} if apply is None else {"question_cuts_stand_in": apply}
+
+
 def load_echoed_names(path: Path = ROUTES_FILE) -> dict:
     """Whether a name the model's reply repeats from its question must stand in the passage (README step 41), as the
     Policy's support bar (none when not saved or null: required, DEFAULT_BAR)."""
@@ -559,7 +572,8 @@ def auto_policy(path: Path = ROUTES_FILE) -> Policy:
                   routes=load_routes(path), min_claim_coverage=load_claim_cut(path), **load_confidence(path),
                   **load_reading(path), **load_prefer_extractive(path), **load_unsupported_fallback(path),
                   **load_pick(path), **load_model_score_cut(path), **load_meaning(path), **load_open_quotes(path),
-                  **load_question_surprise(path), **load_question_gain(path), **load_echoed_names(path))
+                  **load_question_surprise(path), **load_question_gain(path), **load_stand_in_cuts(path),
+                  **load_echoed_names(path))
 
 
 AUTO_POLICY = auto_policy()
@@ -967,23 +981,13 @@ class ModelAnswerer:
             if cosine < p.min_missing_meaning:
                 answer = None
                 reason = decide.meaning_missing(as_asked(word, question.text), cosine, p.min_missing_meaning)
-        if (answer is not None and factoid and not answer.refused and answer.answerer == self.name
-                and question.language == "zh" and surprise is not None
-                and surprise[1] < p.min_question_logprob):  # README step 38
-            answer = None
-            reason = decide.unexpected_question(surprise[0], surprise[1], p.min_question_logprob)
         prior_s = None  # README step 46: the question read without the excerpts, where the cut needs it
-        # not for a follow-up: its question line leans on the conversation, which both readings hold (那它的净利润呢？)
         if (answer is not None and factoid and not answer.refused and answer.answerer == self.name
-                and question.language == "zh" and not question.history and not math.isinf(p.min_question_gain)
-                and generation.question_logprobs):
-            t_prior = time.perf_counter()
-            prior = self.question_prior(question, p, control)
-            prior_s = time.perf_counter() - t_prior
-            gain = None if prior is None else question_gain(generation.question_logprobs, prior)
-            if gain is not None and gain < p.min_question_gain:
-                answer = None
-                reason = decide.unexplained_question(gain, p.min_question_gain)
+                and question.language == "zh"):  # README steps 38 and 46
+            cut, prior_s = self.question_cut(question, generation, surprise, p, control)
+            if cut:
+                answer, reason = None, cut
+        withheld = answer is None
         if answer is None:
             # nothing it wrote is kept (supported, with the question's anchors in its passage), it did not say the
             # excerpts do not tell, and it was not stopped: it misread them, and the extractive sentence finder may
@@ -998,9 +1002,16 @@ class ModelAnswerer:
                                                              control, evidence)
                 if fallback_read_s is not None:
                     read_s, asked = read_s + fallback_read_s, True
-            if answer.refused and kept and not model_refused:  # what its answer stood on, said not to answer
-                best = max(kept, key=lambda c: c.claim_coverage)
-                answer = refuse_with_closest(answer, best.origin, best.support.sentence)  # type: ignore[arg-type,union-attr]
+        if (p.question_cuts_stand_in and factoid and question.language == "zh" and not answer.refused
+                and answer.answerer != self.name and prior_s is None):
+            # README step 47: an extractive answer standing in for the model's (handed over, fallen back) comes from
+            # the same passages, so the question cuts that judge whether the question fits them read it too
+            cut, prior_s = self.question_cut(question, generation, surprise, p, control)
+            if cut:
+                answer, withheld = refuse(question.text, hits, self.name, analysis.shape, reason=cut), True
+        if withheld and answer.refused and kept and not model_refused:  # what its answer stood on, said not to answer
+            best = max(kept, key=lambda c: c.claim_coverage)
+            answer = refuse_with_closest(answer, best.origin, best.support.sentence)  # type: ignore[arg-type,union-attr]
         # a handed-over or fallen-back answer is not the model's: what its reply left out is not news about this answer
         theirs = not answer.refused and answer.answerer == self.name
         notes = [answer.notice, left_out_notice(checked) if theirs else "", stop_note]
@@ -1090,6 +1101,25 @@ class ModelAnswerer:
             return ask(reading_of(question, best, policy.reading_form, evidence.index), yes, no, control)
         except GenerationFailed:
             return None
+
+    def question_cut(self, question: Question, generation: Generation, surprise: tuple[str, float] | None,
+                     policy: Policy, control: Control) -> tuple[str, float | None]:
+        """Why the question does not fit the excerpts the model read, or "" where it does: its least expected token
+        after them below Policy.min_question_logprob (README step 38; `surprise`, None where it was not read), or,
+        outside a conversation (a follow-up's question line leans on the conversation, which both readings hold:
+        那它的净利润呢？), its mean gain from them below Policy.min_question_gain (step 46; one more prompt reading).
+        Returns the reason and the seconds the reading without the excerpts took (None where none was made)."""
+        if surprise is not None and surprise[1] < policy.min_question_logprob:
+            return decide.unexpected_question(surprise[0], surprise[1], policy.min_question_logprob), None
+        if question.history or math.isinf(policy.min_question_gain) or not generation.question_logprobs:
+            return "", None
+        started = time.perf_counter()
+        prior = self.question_prior(question, policy, control)
+        prior_s = time.perf_counter() - started
+        gain = None if prior is None else question_gain(generation.question_logprobs, prior)
+        if gain is not None and gain < policy.min_question_gain:
+            return decide.unexplained_question(gain, policy.min_question_gain), prior_s
+        return "", prior_s
 
     def question_prior(self, question: Question, policy: Policy, control: Control) -> tuple[tuple[str, float], ...] | None:
         """The question tokens' log-probabilities after the answer's prompt with no excerpts (README step 46): None
