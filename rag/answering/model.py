@@ -982,11 +982,12 @@ class ModelAnswerer:
                 answer = None
                 reason = decide.meaning_missing(as_asked(word, question.text), cosine, p.min_missing_meaning)
         prior_s = None  # README step 46: the question read without the excerpts, where the cut needs it
+        judged: str | None = None  # steps 38 and 46's verdict on the question, once taken ("": it fits the excerpts)
         if (answer is not None and factoid and not answer.refused and answer.answerer == self.name
                 and question.language == "zh"):  # README steps 38 and 46
-            cut, prior_s = self.question_cut(question, generation, surprise, p, control)
-            if cut:
-                answer, reason = None, cut
+            judged, prior_s = self.question_cut(question, generation, surprise, p, control)
+            if judged:
+                answer, reason = None, judged
         withheld = answer is None
         if answer is None:
             # nothing it wrote is kept (supported, with the question's anchors in its passage), it did not say the
@@ -1003,12 +1004,14 @@ class ModelAnswerer:
                 if fallback_read_s is not None:
                     read_s, asked = read_s + fallback_read_s, True
         if (p.question_cuts_stand_in and factoid and question.language == "zh" and not answer.refused
-                and answer.answerer != self.name and prior_s is None):
+                and answer.answerer != self.name):
             # README step 47: an extractive answer standing in for the model's (handed over, fallen back) comes from
-            # the same passages, so the question cuts that judge whether the question fits them read it too
-            cut, prior_s = self.question_cut(question, generation, surprise, p, control)
-            if cut:
-                answer, withheld = refuse(question.text, hits, self.name, analysis.shape, reason=cut), True
+            # the same passages, so the question cuts that judge whether the question fits them read it too (once:
+            # "auto"'s fallback after the model's answer was cut for the question keeps that verdict)
+            if judged is None:
+                judged, prior_s = self.question_cut(question, generation, surprise, p, control)
+            if judged:
+                answer, withheld = refuse(question.text, hits, self.name, analysis.shape, reason=judged), True
         if withheld and answer.refused and kept and not model_refused:  # what its answer stood on, said not to answer
             best = max(kept, key=lambda c: c.claim_coverage)
             answer = refuse_with_closest(answer, best.origin, best.support.sentence)  # type: ignore[arg-type,union-attr]

@@ -80,6 +80,19 @@ def test_the_misread_fallback_is_read_too(fake_engine):
     assert (kept.answerer, kept.refused) == ("extractive", False)
 
 
+def test_autos_fallback_after_the_question_was_cut_keeps_that_verdict(fake_engine):
+    """On the "auto" route a withheld answer falls back to the extractive answer at Policy.extractive_fallback_score: with
+    the switch on, one withheld because the question does not fit the excerpts is not given that stand-in either, and
+    the question is not read again."""
+    fallback = replace(DEFAULT_POLICY, min_question_gain=0.75, extractive_fallback_score=-math.inf)
+    fell, asked = answer(fake_engine, PRIMED, fallback)
+    assert (fell.answerer, fell.refused, len(asked)) == ("extractive", False, 1)
+    assert "withheld (" + decide.unexplained_question(-0.1, 0.75) in fell.notice
+    refused, asked = answer(fake_engine, PRIMED, replace(fallback, question_cuts_stand_in=True))
+    assert (refused.answerer, refused.refused, len(asked)) == ("auto", True, 1)
+    assert refused.reason == decide.unexplained_question(-0.1, 0.75)
+
+
 def test_the_models_own_answer_is_read_once(fake_engine):
     """The model's own answer, kept by the gain cut, is not read a second time for the stand-in switch."""
     on = replace(DEFAULT_POLICY, min_question_gain=0.75, question_cuts_stand_in=True)
