@@ -133,6 +133,15 @@ def test_choose_policy_simulates_the_switch(monkeypatch):
     surprising = {**explained, "question_logprobs": [["项目", -20.0], ["哪一年", -1.0], ["完工", 2.0], ["？", 0.0]]}
     assert cp.stand_in_cut(surprising, True) == (True, "")  # -20 below routes.json's -16
     assert cp.shipped_before_stand_in_cuts(unexplained) == (False, "项目于2018年完工。")
+    # scripts/annotate_surprise.py reads a stand-in's question too (its readings removed: as a study row comes)
+    annotate = _script("annotate_surprise")
+    bare = {**unexplained, "question_logprobs": None, "question_prior_logprobs": None, "excerpts": ["项目于2018年完工。"]}
+    assert annotate.wanted(bare)
+    # the extractive answer refused: the model's own answer stands (read as before); with nothing of it kept either,
+    # nothing is answered and nothing read
+    assert annotate.wanted({**bare, "extractive_refused": True})
+    assert not annotate.wanted({**bare, "extractive_refused": True,
+                                "checked": [{**bare["checked"][0], "kept": False}]})
     monkeypatch.setattr(cp, "AUTO_POLICY", replace(AUTO_POLICY, question_cuts_stand_in=True))
     assert cp.shipped(unexplained) == (True, "")
 
