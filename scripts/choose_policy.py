@@ -1143,21 +1143,17 @@ def stand_in_main(fit_paths: list[Path], report_paths: list[Path], write: Path |
     fits = [load_rows(p) for p in fit_paths]
     require_surprise(fit_paths, fits)
 
-    def decide_row(row: dict, value: float) -> tuple[bool, str]:
-        return stand_in_cut(row, bool(value))
-
-    per = {v: [rates(rows, lambda r, v=v: decide_row(r, v)) for rows in fits] for v in (0.0, 1.0)}
-    guarded = all(a["answerable"] >= n["answerable"] - MAX_ANSWERABLE_LOSS - 1e-9
-                  for a, n in zip(per[1.0], per[0.0], strict=True))
+    # step 27's guarded choice over the two settings (never: off); a tie leaves no gain, so it is not taken either way
+    best, _, base, fit_rates, guarded = guarded_choice(fits, [False, True], stand_in_cut, never=False)
     fit_table(["stand-ins cut", "balanced", f"no set loses > {MAX_ANSWERABLE_LOSS:g}"], fit_paths,
-              [([name, f"{mean_balanced(per[v]):.2f}", "yes" if v == 0.0 or guarded else "no"], per[v])
-               for name, v in (("no", 0.0), ("yes", 1.0))])
-    gain = mean_balanced(per[1.0]) - mean_balanced(per[0.0])
-    taken = guarded and round(gain, 6) >= MIN_SCORE_CUT_GAIN
-    print(f"\nthe question cuts on the extractive stand-ins: balanced {mean_balanced(per[1.0]):.2f} against "
-          f"{mean_balanced(per[0.0]):.2f} without (needs {MIN_SCORE_CUT_GAIN:g}, no set losing > "
-          f"{MAX_ANSWERABLE_LOSS:g}): {'taken' if taken else 'not taken'}")
-    before_after(fit_paths, report_paths, decide_row, 0.0, 1.0, "answers changed")
+              [([name, f"{mean_balanced(fit_rates(v)):.2f}", "yes" if guarded(v) else "no"], fit_rates(v))
+               for name, v in (("no", False), ("yes", True))])
+    on = mean_balanced(fit_rates(True))
+    gain = on - base
+    taken = best is True and round(gain, 6) >= MIN_SCORE_CUT_GAIN
+    print(f"\nthe question cuts on the extractive stand-ins: balanced {on:.2f} against {base:.2f} without (needs "
+          f"{MIN_SCORE_CUT_GAIN:g}, no set losing > {MAX_ANSWERABLE_LOSS:g}): {'taken' if taken else 'not taken'}")
+    before_after(fit_paths, report_paths, stand_in_cut, False, True, "answers changed")
     if write is not None:
         saved = json.loads(write.read_text(encoding="utf-8"))
         saved["stand_in_question_cuts"] = (
