@@ -5,7 +5,10 @@ factoid answer, or would answer so with the claim cut waived, or (step 47) with 
 the only rows steps 38, 39, 46 and 47 can change. Two prompt readings per row with the bundled model (about 3.5 s
 and 0.4 s here), no generation.
 
-    python scripts/annotate_surprise.py artifacts/r29s/study-*.jsonl --out-dir artifacts/r30s [--cache F]
+    python scripts/annotate_surprise.py artifacts/r29s/study-*.jsonl --out-dir artifacts/r30s [--cache F] [--open]
+
+`--open` (README step 48, measured and not taken) also reads the rows answered with the model's own answer to a
+Chinese open or entity question, which choose_policy.py --open-question-cuts reads.
 
 The prompt is the answer prompt rebuilt from the row (its excerpts, its question, the Chinese instruction); the rows do
 not record each excerpt's source and title, so every excerpt is labelled `(doc)`, where the product writes
@@ -51,11 +54,25 @@ def wanted(row: dict) -> bool:
     return not refused and text == row["extractive"]
 
 
+def wanted_open(row: dict) -> bool:
+    """README step 48 (`--open`): a Chinese open or entity row, with excerpts, that the default answers with the model's
+    own answer (not the "auto" route's extractive fallback): the rows choose_policy.py --open-question-cuts reads."""
+    if (row.get("shape", "factoid") not in ("open", "entity") or "en" in row.get("tags", ())
+            or row.get("reply") is None or not row.get("excerpts")
+            or choose_policy.question_language(row["question"]) != "zh"):
+        return False
+    refused, text = choose_policy.shipped(row)
+    return not refused and text != row["extractive"]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("files", nargs="+", type=Path, help="study rows (scripts/study_model.py --out)")
     ap.add_argument("--out-dir", type=Path, required=True, help="where the annotated files go (same names)")
     ap.add_argument("--cache", type=Path, default=None, help="readings kept by file name and id (JSONL; appended)")
+    ap.add_argument("--open", action="store_true",
+                    help="also read the rows answered with the model's own answer to a Chinese open or entity question "
+                         "(README step 48, choose_policy.py --open-question-cuts)")
     args = ap.parse_args(argv)
     missing = [str(p) for p in args.files if not p.is_file()]
     if missing:
@@ -74,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = choose_policy.load_rows(path)
         read = 0
         for i, row in enumerate(rows):
-            if not wanted(row):
+            if not (wanted(row) or (args.open and wanted_open(row))):
                 continue
             # step 38's reading after the excerpts, and step 46's of the same prompt without them
             for key, field, excerpts in ((f"{path.name}:{row['id']}", "question_logprobs", row["excerpts"]),

@@ -1168,6 +1168,54 @@ def stand_in_main(fit_paths: list[Path], report_paths: list[Path], write: Path |
     return 0
 
 
+# README step 48 (measured, not taken): the question cuts on the model's own answer to a Chinese question of another
+# shape than a factoid; each setting is the shapes they would read besides factoids
+OPEN_CUT_SHAPES: tuple[tuple[str, ...], ...] = ((), ("open",), ("open", "entity"))
+
+
+def open_question_cut(row: dict, shapes: tuple[str, ...]) -> tuple[bool, str]:
+    """(refused, answer text) as `shipped` answers, and the model's own answer (not the "auto" route's extractive
+    fallback) to a Chinese question of one of `shapes` refused by the question cuts at routes.json's values (its
+    question's least expected token after the excerpts below the surprise cut, or, outside a conversation, its mean
+    gain from them below the gain cut; a row without the readings is not refused: `annotate_surprise.py --open`)."""
+    refused, text = shipped(row)
+    if (refused or row.get("reply") is None or row.get("shape", "factoid") not in shapes or text == row["extractive"]
+            or "en" in row.get("tags", ()) or question_language(row["question"]) != "zh"):
+        return refused, text
+    surprise = question_surprise_of(row)
+    if surprise is not None and surprise < AUTO_POLICY.min_question_logprob:
+        return True, ""
+    gain = None if row.get("history") else question_gain_of(row)
+    if gain is not None and gain < AUTO_POLICY.min_question_gain:
+        return True, ""
+    return refused, text
+
+
+def open_cuts_main(fit_paths: list[Path], report_paths: list[Path]) -> int:
+    """README step 48: whether the question cuts at routes.json's values should also refuse the model's own answer to a
+    Chinese open (or open and entity) question: step 27's rule over OPEN_CUT_SHAPES, no value fitted. Measurement
+    only: the product reads no such switch (a round that takes it adds one), so nothing is saved."""
+    fits = [load_rows(p) for p in fit_paths]
+    require_surprise(fit_paths, fits)
+    # setting -i reads OPEN_CUT_SHAPES[i]: with never 0, guarded_choice breaks a tie towards fewer shapes
+    settings = [-i for i in range(len(OPEN_CUT_SHAPES))]
+    best, _, base, fit_rates, guarded = guarded_choice(fits, settings,
+                                                       lambda row, v: open_question_cut(row, OPEN_CUT_SHAPES[-v]),
+                                                       never=0)
+    names = {0: "factoids only (shipped)", -1: "+ open", -2: "+ open, entity"}
+    fit_table(["the question cuts read", "balanced", f"no set loses > {MAX_ANSWERABLE_LOSS:g}"], fit_paths,
+              [([names[v], f"{mean_balanced(fit_rates(v)):.2f}", "yes" if guarded(v) else "no"], fit_rates(v))
+               for v in settings])
+    gain = mean_balanced(fit_rates(best)) - base
+    taken = best != 0 and round(gain, 6) >= MIN_SCORE_CUT_GAIN
+    print(f"\nbest: {names[best]}, balanced {base + gain:.2f} against {base:.2f} (needs {MIN_SCORE_CUT_GAIN:g}, no set "
+          f"losing > {MAX_ANSWERABLE_LOSS:g}): {'would be taken' if taken else 'not taken'}")
+    shown = best if best != 0 else settings[-1]
+    before_after(fit_paths, report_paths, lambda row, v: open_question_cut(row, OPEN_CUT_SHAPES[-int(v)]), 0, shown,
+                 f"answers changed by {names[shown]}")
+    return 0
+
+
 def require_surprise(fit_paths: list[Path], fits: list[list[dict]]) -> None:
     for path, rows in zip(fit_paths, fits, strict=True):
         if not any(r.get("question_logprobs") for r in rows):
@@ -1538,6 +1586,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="whether the saved question cuts (surprise, gain) also refuse an extractive answer standing in "
                          "for the model's Chinese factoid answer (Policy.question_cuts_stand_in, README step 47); rows "
                          "from scripts/annotate_surprise.py")
+    ap.add_argument("--open-question-cuts", action="store_true",
+                    help="whether the saved question cuts (surprise, gain) should also refuse the model's own answer to a "
+                         "Chinese open (or open and entity) question (README step 48: measured, nothing saved); rows "
+                         "from scripts/annotate_surprise.py --open")
     ap.add_argument("--question-surprise-waiver", action="store_true",
                     help="choose the log-probability of the question's least expected token after the excerpts at or "
                          "above which the claim cut is waived for the model's own Chinese factoid answer "
@@ -1584,6 +1636,10 @@ def main(argv: list[str] | None = None) -> int:
         return gain_main(args.fit, args.report, args.write)
     if args.stand_in_question_cuts:
         return stand_in_main(args.fit, args.report, args.write)
+    if args.open_question_cuts:
+        if args.write is not None:
+            ap.error("--open-question-cuts saves nothing (measured, not taken: README step 48); drop --write")
+        return open_cuts_main(args.fit, args.report)
     if args.hand_over_variants:
         return variants_main(args.fit, args.report)
     if args.answer_type:
