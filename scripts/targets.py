@@ -84,14 +84,14 @@ def summary_rows(run: Path) -> list[dict]:
     return rows
 
 
-def pick(rows: list[dict], answerer: str, run: Path) -> dict | None:
+def pick(rows: list[dict], answerer: str) -> dict | None:
     """The summary row of `answerer` (its config starts with the answerer's name: "auto, hybrid (chunk 300)")."""
     found = [r for r in rows if str(r["config"]).split(",")[0].strip() == answerer]
     return found[0] if found else None
 
 
 def judged(run: Path, answerer: str) -> dict:
-    row = pick(summary_rows(run), answerer, run)
+    row = pick(summary_rows(run), answerer)
     if row is None:
         have = ", ".join(str(r["config"]).split(",")[0] for r in summary_rows(run))
         raise TargetsError(f"{run}: no {answerer!r} row in its summary (it has: {have}); pass --answerer or rerun "
@@ -161,9 +161,9 @@ def baseline_rows(runs: dict[str, Path], baselines: dict[str, Path], answerer: s
     out = []
     for split, run in runs.items():
         rows = summary_rows(run)
-        base = pick(rows, "extractive", run)
+        base = pick(rows, "extractive")
         if base is None and split in baselines:
-            base = pick(summary_rows(baselines[split]), "extractive", baselines[split])
+            base = pick(summary_rows(baselines[split]), "extractive")
             if base is None:
                 raise TargetsError(f"--baseline {split}={baselines[split]}: no 'extractive' row in its summary; "
                                    "rerun `rag eval --answerer extractive` into it")
@@ -213,6 +213,10 @@ def main(argv: list[str] | None = None) -> int:
             if p is not None}
     if not runs and args.studies is None and args.time_log is None:
         ap.error("name at least one run (--article, --cmrc, --half-absent), --studies or --time-log")
+    unjudged = sorted(set(dict(args.baseline)) - set(runs))
+    if unjudged:
+        ap.error(f"--baseline {', '.join(unjudged)}: no run of the default for that split to compare with; add "
+                 f"--{unjudged[0]} DIR")
     try:
         rows = rows_of(runs, args.answerer, args.studies, args.time_log)
         versus = baseline_rows(runs, dict(args.baseline), args.answerer)
@@ -221,7 +225,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(table(rows, versus))
     unmet = [t.name for t, figure, _ in rows if not math.isnan(figure) and not met(t, figure)]
-    print(f"\n{len(rows) - len(unmet)} of {len(rows)} targets met" + (f"; unmet: {', '.join(unmet)}" if unmet else ""))
+    unmet += [f"beats the extractive answerer ({split})" for split, mine, base in versus if mine <= base]
+    total = len(rows) + len(versus)
+    print(f"\n{total - len(unmet)} of {total} targets met" + (f"; unmet: {', '.join(unmet)}" if unmet else ""))
     return 0
 
 

@@ -37,7 +37,7 @@ def test_article_targets_with_their_lines(tmp_path, capsys):
     assert out[10] == f"| whole answer p95 | <= 8 s | 8.10 s | no | article: {article} |"
     assert out[11] == ("| beats the extractive answerer (correct) | > extractive, never 2 points under | 73.6 against "
                        "59.7 | yes | article |")
-    assert out[-1] == "6 of 9 targets met; unmet: article correct, paraphrase, whole answer p95"
+    assert out[-1] == "7 of 10 targets met; unmet: article correct, paraphrase, whole answer p95"
 
 
 def test_half_absent_baseline_from_its_own_run_and_rss(tmp_path, capsys):
@@ -54,6 +54,8 @@ def test_half_absent_baseline_from_its_own_run_and_rss(tmp_path, capsys):
                             f"| serving RSS | <= 3 GB | 2.45 GB | yes | {log} |"]
     assert out[5] == ("| beats the extractive answerer (correct) | > extractive, never 2 points under | 70.0 against "
                       "71.0 | no (within 2 points) | half-absent |")
+    assert out[-1] == ("2 of 4 targets met; unmet: half absent: absent refused, beats the extractive answerer "
+                       "(half-absent)")
 
 
 def test_swaps_read_through_the_shipped_cascade(tmp_path, monkeypatch, capsys):
@@ -81,7 +83,10 @@ def test_bad_input_names_what_and_the_fix(tmp_path, capsys, args, message):
     assert message in capsys.readouterr().err
 
 
-def test_bad_baseline_argument_is_a_usage_error(capsys):
+def test_bad_baseline_argument_is_a_usage_error(tmp_path, capsys):
     with pytest.raises(SystemExit):
         targets.main(["--baseline", "article"])
     assert "write SPLIT=DIR" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # a baseline with no run of the default to compare it with
+        targets.main(["--studies", str(tmp_path), "--baseline", f"cmrc={tmp_path}"])
+    assert "--baseline cmrc: no run of the default for that split" in capsys.readouterr().err
