@@ -489,15 +489,15 @@ def extractive_stands(row: dict) -> bool:
 
 
 def before_after(fit_paths: list[Path], report_paths: list[Path], decide_row, never: float, best: float,  # noqa: ANN001
-                 moved_head: str) -> None:
-    """The rates of each set under `decide_row(row, value)` at `never` and at the chosen `best`, with the number of
-    rows whose answer the choice changed (`moved_head`)."""
+                 moved_head: str, names: tuple[str, str] = ("never", "chosen")) -> None:
+    """The rates of each set under `decide_row(row, value)` at `never` and at the chosen `best` (the rows named by
+    `names`), with the number of rows whose answer the choice changed (`moved_head`)."""
     print(f"\n| set | rule | answerable right | not answerable refused | answerable refused | {moved_head} |")
     print("|---|---|---|---|---|---|")
     for path in [*fit_paths, *report_paths]:
         rows = load_rows(path)
         role = "fitting" if path in fit_paths else "reporting"
-        for name, value in (("never", never), ("chosen", best)):
+        for name, value in zip(names, (never, best), strict=True):
             r = rates(rows, lambda row, v=value: decide_row(row, v))
             moved = sum(decide_row(row, value) != decide_row(row, never) for row in rows)
             print(f"| {role}: {path.name} | {name} | {r['answerable']:.1f} | {r['refused']:.1f} | "
@@ -1197,6 +1197,10 @@ def open_cuts_main(fit_paths: list[Path], report_paths: list[Path]) -> int:
     only: the product reads no such switch (a round that takes it adds one), so nothing is saved."""
     fits = [load_rows(p) for p in fit_paths]
     require_surprise(fit_paths, fits)
+    shapes = set(OPEN_CUT_SHAPES[-1])
+    if not any(r.get("shape") in shapes and r.get("question_logprobs") for rows in fits for r in rows):
+        raise SystemExit("no open or entity row of the fitting sets has question_logprobs: run "
+                         "scripts/annotate_surprise.py --open on them first (without it nothing could move)")
     # setting -i reads OPEN_CUT_SHAPES[i]: with never 0, guarded_choice breaks a tie towards fewer shapes
     settings = [-i for i in range(len(OPEN_CUT_SHAPES))]
     best, _, base, fit_rates, guarded = guarded_choice(fits, settings,
@@ -1212,7 +1216,7 @@ def open_cuts_main(fit_paths: list[Path], report_paths: list[Path]) -> int:
           f"losing > {MAX_ANSWERABLE_LOSS:g}): {'would be taken' if taken else 'not taken'}")
     shown = best if best != 0 else settings[-1]
     before_after(fit_paths, report_paths, lambda row, v: open_question_cut(row, OPEN_CUT_SHAPES[-int(v)]), 0, shown,
-                 f"answers changed by {names[shown]}")
+                 f"answers changed by {names[shown]}", ("shipped", names[shown] + (" (best)" if shown == best else "")))
     return 0
 
 

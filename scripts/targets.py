@@ -35,6 +35,7 @@ SPLITS = ("article", "cmrc", "half-absent")
 # the beats-the-baseline target's figure per split: correct counts a refusal of a question without an answer as right
 BASELINE_METRIC = "correct"
 MAX_LOSS = 2.0  # points: "never loses more than 2 points on any"
+DIGITS = {"%": 1, "s": 2, "GB": 2}  # the table's digits per unit
 RSS_LINE = re.compile(r"Maximum resident set size \(kbytes\):\s*(\d+)")
 
 
@@ -45,7 +46,7 @@ class Target:
     key: str  # the summary.json key (percent figures are stored as shares), or a special reader's name
     at_least: bool  # True: the figure must be >= bound; False: <= bound
     bound: float
-    unit: str = "%"  # "%": shares shown in percent; "s": milliseconds shown in seconds; "GB": kilobytes in GB
+    unit: str = "%"  # "%": shares shown in percent; "s": milliseconds shown in seconds; "GB": KiB (time -v) in GB
 
 
 TARGETS = (
@@ -56,8 +57,9 @@ TARGETS = (
     Target("every displayed sentence supported", "article", "supported_sentence_rate", True, 100.0),
     Target("every [n] resolves", "article", "markers_ok", True, 100.0),
     Target("first token p50", "article", "first_token_p50_ms", False, 2.5, "s"),
-    Target("whole answer p50", "article", "answer_p50_ms", False, 4.0, "s"),
-    Target("whole answer p95", "article", "answer_p95_ms", False, 8.0, "s"),
+    # from the question's arrival to the last word, as first_token is timed (`total`; `answer` leaves out the search)
+    Target("whole answer p50", "article", "total_p50_ms", False, 4.0, "s"),
+    Target("whole answer p95", "article", "total_p95_ms", False, 8.0, "s"),
     Target("CMRC fair", "cmrc", "fair", True, 85.0),
     Target("CMRC answerable refused", "cmrc", "wrongly_refused", False, 5.0),
     Target("half absent: absent refused", "half-absent", "refused_unanswerable", True, 90.0),
@@ -131,11 +133,12 @@ def peak_rss_kb(log: Path) -> float:
 
 def shown(value: float, unit: str) -> float:
     """A summary figure in the table's unit: shares in percent, milliseconds in seconds, kilobytes in GB."""
-    return {"%": value * 100.0, "s": value / 1000.0, "GB": value / 1e6}[unit]
+    return {"%": value * 100.0, "s": value / 1000.0, "GB": value * 1024 / 1e9}[unit]
 
 
 def met(target: Target, value: float) -> bool:
-    value = round(value, 6)
+    """Whether `value`, as the table shows it (rounded to its digits), meets the target: on the line meets it."""
+    value = round(value, DIGITS[target.unit])
     return value >= target.bound if target.at_least else value <= target.bound
 
 
@@ -170,6 +173,8 @@ def baseline_rows(runs: dict[str, Path], baselines: dict[str, Path], answerer: s
         if base is None:
             continue
         mine = judged(run, answerer)
+        if mine.get(BASELINE_METRIC) is None or base.get(BASELINE_METRIC) is None:
+            raise TargetsError(f"{split}: a summary without {BASELINE_METRIC!r}; rerun `rag eval` with this version")
         out.append((split, 100.0 * mine[BASELINE_METRIC], 100.0 * base[BASELINE_METRIC]))
     return out
 
@@ -179,8 +184,7 @@ def table(rows: list[tuple], versus: list[tuple[str, float, float]]) -> str:
     for t, figure, source in rows:
         sign = ">=" if t.at_least else "<="
         unit = "" if t.unit == "%" else f" {t.unit}"
-        digits = 1 if t.unit == "%" else 2
-        now = "–" if math.isnan(figure) else f"{figure:.{digits}f}{unit}"
+        now = "–" if math.isnan(figure) else f"{figure:.{DIGITS[t.unit]}f}{unit}"
         verdict = "–" if math.isnan(figure) else "yes" if met(t, figure) else "no"
         lines.append(f"| {t.name} | {sign} {t.bound:g}{unit} | {now} | {verdict} | {source} |")
     for split, mine, base in versus:
@@ -224,10 +228,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(table(rows, versus))
-    unmet = [t.name for t, figure, _ in rows if not math.isnan(figure) and not met(t, figure)]
+    measured = [(t, figure) for t, figure, _ in rows if not math.isnan(figure)]
+    unmet = [t.name for t, figure in measured if not met(t, figure)]
     unmet += [f"beats the extractive answerer ({split})" for split, mine, base in versus if mine <= base]
-    total = len(rows) + len(versus)
-    print(f"\n{total - len(unmet)} of {total} targets met" + (f"; unmet: {', '.join(unmet)}" if unmet else ""))
+    total = len(measured) + len(versus)
+    unread = [t.name for t, figure, _ in rows if math.isnan(figure)]
+    print(f"\n{total - len(unmet)} of {total} targets met" + (f"; unmet: {', '.join(unmet)}" if unmet else "")
+          + (f"; not in the runs (–): {', '.join(unread)}" if unread else ""))
     return 0
 
 

@@ -60,6 +60,14 @@ def test_the_choice_is_reported_and_nothing_saved(tmp_path, capsys):
     # a: both unanswerable open answers refused (gains 0.33, 0.67): 50 -> 100; b unchanged: (100 + 0) / 2
     assert "| factoids only (shipped) | 50.00 | yes |" in out and "| + open | 75.00 | yes |" in out
     assert "best: + open, balanced 75.00 against 50.00 (needs 0.5, no set losing > 2): would be taken" in out
+    assert "| fitting: a.jsonl | shipped | 100.0 | 0.0 | 0.0 | 0 |" in out
+    assert "| fitting: a.jsonl | + open (best) | 100.0 | 100.0 | 0.0 | 2 |" in out
     with pytest.raises(SystemExit):
         cp.main([*fits, "--open-question-cuts", "--write", str(tmp_path / "routes.json")])
     assert "saves nothing" in capsys.readouterr().err
+    # open rows without their readings (annotate_surprise.py --open not run): said, not a silent "not taken"
+    unread = [{**r, "question_logprobs": None} if r["shape"] == "open" else r
+              for r in [*a, {**shaped("answerable", 4.0), "shape": "factoid"}]]
+    bare = write_rows(tmp_path / "c.jsonl", unread)
+    with pytest.raises(SystemExit, match="annotate_surprise.py --open"):
+        cp.main([str(bare), "--open-question-cuts"])

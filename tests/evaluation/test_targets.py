@@ -14,8 +14,8 @@ import choose_policy  # noqa: E402
 import targets  # noqa: E402
 
 ARTICLE = {"correct": 0.736, "refused_unanswerable": 0.852, "correct[paraphrase]": 0.353, "correct[en]": 0.8,
-           "supported_sentence_rate": 1.0, "markers_ok": 1.0, "first_token_p50_ms": 2500.0, "answer_p50_ms": 3931.8,
-           "answer_p95_ms": 8100.0}
+           "supported_sentence_rate": 1.0, "markers_ok": 1.0, "first_token_p50_ms": 2500.0, "total_p50_ms": 3931.8,
+           "total_p95_ms": 8100.0, "answer_p50_ms": 1.0}
 
 
 def run(tmp_path: Path, name: str, *rows: dict) -> Path:
@@ -45,17 +45,26 @@ def test_half_absent_baseline_from_its_own_run_and_rss(tmp_path, capsys):
                                   "correct": 0.70})
     base = run(tmp_path, "base", {"config": "extractive, hybrid", "correct": 0.71})
     log = tmp_path / "time.log"
-    log.write_text("\tMaximum resident set size (kbytes): 2450004\n", encoding="utf-8")
+    log.write_text("\tMaximum resident set size (kbytes): 2450004\n", encoding="utf-8")  # KiB: 2.51 GB
     assert targets.main(["--half-absent", str(half), "--baseline", f"half-absent={base}",
                          "--time-log", str(log)]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[2:5] == [f"| half absent: absent refused | >= 90 | 87.6 | no | half-absent: {half} |",
                             f"| half absent: answerable refused | <= 5 | 5.0 | yes | half-absent: {half} |",
-                            f"| serving RSS | <= 3 GB | 2.45 GB | yes | {log} |"]
+                            f"| serving RSS | <= 3 GB | 2.51 GB | yes | {log} |"]
     assert out[5] == ("| beats the extractive answerer (correct) | > extractive, never 2 points under | 70.0 against "
                       "71.0 | no (within 2 points) | half-absent |")
     assert out[-1] == ("2 of 4 targets met; unmet: half absent: absent refused, beats the extractive answerer "
                        "(half-absent)")
+
+
+def test_a_figure_the_run_lacks_is_shown_and_not_counted(tmp_path, capsys):
+    article = run(tmp_path, "art", {"config": "auto, hybrid", **{**ARTICLE, "correct[en]": None, "correct": 0.8496}})
+    assert targets.main(["--article", str(article)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[2] == f"| article correct | >= 85 | 85.0 | yes | article: {article} |"  # met as shown
+    assert out[5] == f"| English | >= 80 | – | – | article: {article} |"
+    assert out[-1] == "6 of 8 targets met; unmet: paraphrase, whole answer p95; not in the runs (–): English"
 
 
 def test_swaps_read_through_the_shipped_cascade(tmp_path, monkeypatch, capsys):
