@@ -57,9 +57,7 @@ def wanted(row: dict) -> bool:
 def wanted_open(row: dict) -> bool:
     """README step 48 (`--open`): a Chinese open or entity row, with excerpts, that the default answers with the model's
     own answer (not the "auto" route's extractive fallback): the rows choose_policy.py --open-question-cuts reads."""
-    if (row.get("shape", "factoid") not in ("open", "entity") or "en" in row.get("tags", ())
-            or row.get("reply") is None or not row.get("excerpts")
-            or choose_policy.question_language(row["question"]) != "zh"):
+    if not (row.get("excerpts") and choose_policy.model_asked(row, choose_policy.OPEN_CUT_SHAPES[-1])):
         return False
     refused, text = choose_policy.shipped(row)
     return not refused and text != row["extractive"]

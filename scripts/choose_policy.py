@@ -1008,13 +1008,19 @@ def stand_in_cut(row: dict, cuts: bool) -> tuple[bool, str]:
     refused, text = gain_cut(row, AUTO_POLICY.min_question_gain)
     if not cuts or refused or text != row["extractive"] or not model_factoid(row):
         return refused, text
+    return (True, "") if question_cut(row) else (refused, text)
+
+
+def question_cut(row: dict) -> bool:
+    """Whether the question cuts at routes.json's values refuse what answers the row (ModelAnswerer.question_cut): its
+    question's least expected token after the excerpts below the surprise cut, or, outside a conversation, its mean gain
+    from them below the gain cut (a row without the readings is not refused, as the product does nothing without
+    them)."""
     surprise = question_surprise_of(row)
     if surprise is not None and surprise < AUTO_POLICY.min_question_logprob:
-        return True, ""
+        return True
     gain = None if row.get("history") else question_gain_of(row)
-    if gain is not None and gain < AUTO_POLICY.min_question_gain:
-        return True, ""
-    return refused, text
+    return gain is not None and gain < AUTO_POLICY.min_question_gain
 
 
 def shipped_before_stand_in_cuts(row: dict) -> tuple[bool, str]:
@@ -1179,16 +1185,16 @@ def open_question_cut(row: dict, shapes: tuple[str, ...]) -> tuple[bool, str]:
     question's least expected token after the excerpts below the surprise cut, or, outside a conversation, its mean
     gain from them below the gain cut; a row without the readings is not refused: `annotate_surprise.py --open`)."""
     refused, text = shipped(row)
-    if (refused or row.get("reply") is None or row.get("shape", "factoid") not in shapes or text == row["extractive"]
-            or "en" in row.get("tags", ()) or question_language(row["question"]) != "zh"):
+    if refused or text == row["extractive"] or not model_asked(row, shapes):
         return refused, text
-    surprise = question_surprise_of(row)
-    if surprise is not None and surprise < AUTO_POLICY.min_question_logprob:
-        return True, ""
-    gain = None if row.get("history") else question_gain_of(row)
-    if gain is not None and gain < AUTO_POLICY.min_question_gain:
-        return True, ""
-    return refused, text
+    return (True, "") if question_cut(row) else (refused, text)
+
+
+def model_asked(row: dict, shapes: tuple[str, ...]) -> bool:
+    """The model was asked the row's question, a Chinese one of one of `shapes` (as `model_factoid` says for factoids;
+    English questions take the extractive route)."""
+    return (row.get("reply") is not None and row.get("shape", "factoid") in shapes and "en" not in row.get("tags", ())
+            and question_language(row["question"]) == "zh")
 
 
 def open_cuts_main(fit_paths: list[Path], report_paths: list[Path]) -> int:
