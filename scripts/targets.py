@@ -92,10 +92,11 @@ def pick(rows: list[dict], answerer: str) -> dict | None:
     return found[0] if found else None
 
 
-def judged(run: Path, answerer: str) -> dict:
-    row = pick(summary_rows(run), answerer)
+def judged(rows: list[dict], run: Path, answerer: str) -> dict:
+    """The summary row of `answerer` among `rows` (run's summary.json), or an error naming the answerers it has."""
+    row = pick(rows, answerer)
     if row is None:
-        have = ", ".join(str(r["config"]).split(",")[0] for r in summary_rows(run))
+        have = ", ".join(str(r["config"]).split(",")[0] for r in rows)
         raise TargetsError(f"{run}: no {answerer!r} row in its summary (it has: {have}); pass --answerer or rerun "
                            f"`rag eval --answerer {answerer}`")
     return row
@@ -142,9 +143,11 @@ def met(target: Target, value: float) -> bool:
     return value >= target.bound if target.at_least else value <= target.bound
 
 
-def rows_of(runs: dict[str, Path], answerer: str, studies: Path | None, time_log: Path | None) -> list[tuple]:
-    """(target, figure in its unit or NaN, where it comes from) for each target whose source was given."""
-    summaries = {split: judged(run, answerer) for split, run in runs.items()}
+def rows_of(runs: dict[str, Path], loaded: dict[str, list[dict]], answerer: str, studies: Path | None,
+            time_log: Path | None) -> list[tuple]:
+    """(target, figure in its unit or NaN, where it comes from) for each target whose source was given (`loaded`: each
+    run's summary rows)."""
+    summaries = {split: judged(loaded[split], run, answerer) for split, run in runs.items()}
     swap = swaps_refused(studies) if studies is not None else None
     out = []
     for t in TARGETS:
@@ -159,11 +162,12 @@ def rows_of(runs: dict[str, Path], answerer: str, studies: Path | None, time_log
     return out
 
 
-def baseline_rows(runs: dict[str, Path], baselines: dict[str, Path], answerer: str) -> list[tuple[str, float, float]]:
+def baseline_rows(runs: dict[str, Path], loaded: dict[str, list[dict]], baselines: dict[str, Path],
+                  answerer: str) -> list[tuple[str, float, float]]:
     """(split, default's figure, extractive's figure) in percent for each split with both."""
     out = []
     for split, run in runs.items():
-        rows = summary_rows(run)
+        rows = loaded[split]
         base = pick(rows, "extractive")
         if base is None and split in baselines:
             base = pick(summary_rows(baselines[split]), "extractive")
@@ -172,7 +176,7 @@ def baseline_rows(runs: dict[str, Path], baselines: dict[str, Path], answerer: s
                                    "rerun `rag eval --answerer extractive` into it")
         if base is None:
             continue
-        mine = judged(run, answerer)
+        mine = judged(rows, run, answerer)
         if mine.get(BASELINE_METRIC) is None or base.get(BASELINE_METRIC) is None:
             raise TargetsError(f"{split}: a summary without {BASELINE_METRIC!r}; rerun `rag eval` with this version")
         out.append((split, 100.0 * mine[BASELINE_METRIC], 100.0 * base[BASELINE_METRIC]))
@@ -222,8 +226,9 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--baseline {', '.join(unjudged)}: no run of the default for that split to compare with; add "
                  f"--{unjudged[0]} DIR")
     try:
-        rows = rows_of(runs, args.answerer, args.studies, args.time_log)
-        versus = baseline_rows(runs, dict(args.baseline), args.answerer)
+        loaded = {split: summary_rows(run) for split, run in runs.items()}  # each summary read once
+        rows = rows_of(runs, loaded, args.answerer, args.studies, args.time_log)
+        versus = baseline_rows(runs, loaded, dict(args.baseline), args.answerer)
     except TargetsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
