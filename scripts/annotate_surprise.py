@@ -12,12 +12,17 @@ Chinese open or entity question, which choose_policy.py --open-question-cuts rea
 
 The prompt is the answer prompt rebuilt from the row (its excerpts, its question, the Chinese instruction); the rows do
 not record each excerpt's source and title, so every excerpt is labelled `(doc)`, where the product writes
-`(<source> <title>)`. `--cache` keeps each row's reading (by file name and id), so a second run reads only new rows.
+`(<source> <title>)`. Each reading is kept by the model's name and a digest of the exact prompt it read (`reading_key`),
+so a reading is reused only for the same prompt: a row whose excerpts changed (a new excerpt ranker, say) is read again.
+`--cache` is appended with every new reading; `--known` files (the committed eval/replies/question-logprobs-r*.jsonl)
+are read, never written. Readings kept by study file and row id (before round 37) cannot tell which prompt they read:
+they are counted and left unused.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -37,6 +42,33 @@ def messages_of(row: dict) -> list[dict[str, str]]:
     blocks = "\n".join(f"[{n}] (doc) {' '.join(e.split())}" for n, e in enumerate(row["excerpts"], 1))
     user = USER.format(excerpts=blocks, question=row["question"], instruction=INSTRUCTION["zh"])
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
+
+
+def reading_key(model: str, messages: list[dict[str, str]]) -> str:
+    """The cache key of one reading: the model's name and the sha256 (first 24 hex digits) of the prompt's messages."""
+    text = json.dumps(messages, ensure_ascii=False, sort_keys=True)
+    return f"{model}:{hashlib.sha256(text.encode('utf-8')).hexdigest()[:24]}"
+
+
+def load_readings(paths: list[Path]) -> tuple[dict[str, list], int]:
+    """The readings kept in these JSONL files by reading_key, and how many entries were kept the old way (by study file
+    and row id, which does not say which prompt was read): those are left out."""
+    readings: dict[str, list] = {}
+    legacy = 0
+    for path in paths:
+        if not path.is_file():
+            continue
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            try:
+                entry = json.loads(line)
+                key, lp = entry["key"], entry["lp"]
+            except (ValueError, KeyError, TypeError) as err:
+                raise SystemExit(f"{path}:{n}: not a reading ({err}): each line is {{\"key\": ..., \"lp\": ...}}") from None
+            if ".jsonl:" in key:
+                legacy += 1
+            else:
+                readings[key] = lp
+    return readings, legacy
 
 
 def wanted(row: dict) -> bool:
@@ -67,7 +99,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("files", nargs="+", type=Path, help="study rows (scripts/study_model.py --out)")
     ap.add_argument("--out-dir", type=Path, required=True, help="where the annotated files go (same names)")
-    ap.add_argument("--cache", type=Path, default=None, help="readings kept by file name and id (JSONL; appended)")
+    ap.add_argument("--cache", type=Path, default=None,
+                    help="readings kept by model and prompt (JSONL): read, and appended with every new reading")
+    ap.add_argument("--known", type=Path, nargs="*", default=[],
+                    help="more readings kept by model and prompt, read and never written (eval/replies/question-logprobs-r*.jsonl)")
     ap.add_argument("--open", action="store_true",
                     help="also read the rows answered with the model's own answer to a Chinese open or entity question "
                          "(README step 48, choose_policy.py --open-question-cuts)")
@@ -77,14 +112,14 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"no such study file: {', '.join(missing)}")
     if any(p.resolve().parent == args.out_dir.resolve() for p in args.files):
         raise SystemExit(f"--out-dir {args.out_dir} holds an input file: choose another folder, inputs are not rewritten")
-    cache: dict[str, list] = {}
-    if args.cache is not None and args.cache.is_file():
-        for line in args.cache.read_text(encoding="utf-8").splitlines():
-            entry = json.loads(line)
-            cache[entry["key"]] = entry["lp"]
+    cache, legacy = load_readings([*args.known, *([args.cache] if args.cache is not None else [])])
+    if legacy:
+        print(f"{legacy} readings kept by study file and row id (before round 37) left unused: they do not say which "
+              "prompt they read", flush=True)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     config = Config()
-    generator = LlamaCppGenerator(Path(config.llm_model_path), Path(config.llm_model_path).stem, config.llm_threads)
+    model = Path(config.llm_model_path).stem
+    generator = LlamaCppGenerator(Path(config.llm_model_path), model, config.llm_threads)
     for path in args.files:
         rows = choose_policy.load_rows(path)
         read = 0
@@ -92,15 +127,17 @@ def main(argv: list[str] | None = None) -> int:
             if not (wanted(row) or (args.open and wanted_open(row))):
                 continue
             # step 38's reading after the excerpts, and step 46's of the same prompt without them
-            for key, field, excerpts in ((f"{path.name}:{row['id']}", "question_logprobs", row["excerpts"]),
-                                         (f"prior:{path.name}:{row['id']}", "question_prior_logprobs", [])):
+            for field, excerpts in (("question_logprobs", row["excerpts"]), ("question_prior_logprobs", [])):
+                messages = messages_of({**row, "excerpts": excerpts})
+                key = reading_key(model, messages)
                 if key not in cache:
                     llm = generator.load()
                     llm.n_tokens = 0
-                    cache[key] = [list(tv) for tv in _question_logprobs(llm, messages_of({**row, "excerpts": excerpts}))]
+                    cache[key] = [list(tv) for tv in _question_logprobs(llm, messages)]
                     if args.cache is not None:
                         with args.cache.open("a", encoding="utf-8") as f:
-                            f.write(json.dumps({"key": key, "lp": cache[key]}, ensure_ascii=False) + "\n")
+                            entry = {"key": key, "row": f"{path.name}:{row['id']}", "lp": cache[key]}
+                            f.write(json.dumps(entry, ensure_ascii=False) + "\n")
                     read += 1
                     print(f"[{i + 1}/{len(rows)}] {field}: {row['question'][:30]}", flush=True)
                 row[field] = cache[key]

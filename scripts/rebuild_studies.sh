@@ -43,14 +43,14 @@ for s in drcd-dev-a drcd-dev-c drcd-test; do
 done
 # README steps 38-39: the question's log-probabilities after the excerpts, for the rows the model answers (or would
 # answer with the claim cut waived) (replies kept
-# before round 30 have none): the committed readings replayed, a row they lack read with the model; the files with them
-# are "$OUT/surprise/" (what the default, steps 38 and 46 included, is fitted and reported on); step 46's readings of
-# the same prompts without the excerpts go with them; --open reads the model's own open and entity answers too (step 48,
-# measured and not taken: choose_policy.py --open-question-cuts; round 36's readings are committed)
-LP="$OUT/question-logprobs.jsonl"
-[ -f "$LP" ] || cat eval/replies/question-logprobs-r*.jsonl > "$LP"
+# before round 30 have none): the committed readings of the same prompt replayed (kept by model and prompt digest since
+# round 37, so a row whose excerpts changed is read again), a prompt they lack read with the model and appended to
+# "$OUT/question-logprobs.jsonl"; the files with them are "$OUT/surprise/" (what the default, steps 38 and 46 included,
+# is fitted and reported on); step 46's readings of the same prompts without the excerpts go with them; --open reads
+# the model's own open and entity answers too (step 48, measured and not taken: choose_policy.py --open-question-cuts)
 "$PY" scripts/annotate_surprise.py "$OUT"/study-{drcd-dev-a-with-unstated,article-dev,drcd-dev-a-para,drcd-dev-c-with-unstated,drcd-dev-c-para,drcd-test-d,drcd-dev-b,drcd-test-with-unstated,drcd-test-para,drcd-test-fresh,drcd-test-e,cmrc-400,cmrc-170,cmrc-620}.jsonl \
-  --out-dir "$OUT/surprise" --cache "$LP" --open > "$OUT/log-surprise.txt" 2>&1 || { echo "annotate_surprise failed: see $OUT/log-surprise.txt"; exit 1; }
+  --out-dir "$OUT/surprise" --cache "$OUT/question-logprobs.jsonl" --known eval/replies/question-logprobs-r*.jsonl --open \
+  > "$OUT/log-surprise.txt" 2>&1 || { echo "annotate_surprise failed: see $OUT/log-surprise.txt"; exit 1; }
 echo "$(date +%T) done. The pool of step 29 (with step 38's readings: $OUT/surprise/, the same names):"
 echo "  $OUT/study-{drcd-dev-a-with-unstated,article-dev,drcd-dev-a-para,drcd-dev-c-with-unstated,drcd-dev-c-para,drcd-test-d,drcd-dev-b,drcd-test-with-unstated,drcd-test-para,drcd-test-fresh,drcd-test-e}.jsonl"
 echo "  held out: $OUT/study-cmrc-400.jsonl (step 29; reported again in steps 30-31), $OUT/study-cmrc-170.jsonl (step 30),"
