@@ -110,6 +110,10 @@ def main(argv: list[str] | None = None) -> int:
     missing = [str(p) for p in args.files if not p.is_file()]
     if missing:
         raise SystemExit(f"no such study file: {', '.join(missing)}")
+    unknown = [str(p) for p in args.known if not p.is_file()]
+    if unknown:  # a mistyped name (or a glob that matched nothing) would have every row read again, for an hour
+        raise SystemExit(f"no such readings file (--known): {', '.join(unknown)}; name committed readings, e.g. "
+                         "eval/replies/question-logprobs-r*.jsonl")
     if any(p.resolve().parent == args.out_dir.resolve() for p in args.files):
         raise SystemExit(f"--out-dir {args.out_dir} holds an input file: choose another folder, inputs are not rewritten")
     cache, legacy = load_readings([*args.known, *([args.cache] if args.cache is not None else [])])

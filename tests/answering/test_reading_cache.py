@@ -89,3 +89,14 @@ def test_a_broken_readings_file_is_named(tmp_path, monkeypatch):
     broken.write_text('{"key": "qwen:abc"}\n', encoding="utf-8")
     with pytest.raises(SystemExit, match=r"broken.jsonl:1: not a reading"):
         annotate.main([str(rows), "--out-dir", str(tmp_path / "out"), "--known", str(broken)])
+
+
+def test_a_missing_known_readings_file_is_named(tmp_path, monkeypatch):
+    annotate = _script("annotate_surprise")
+    read = _fake_model(monkeypatch, annotate)
+    (tmp_path / "in").mkdir()
+    rows = write_rows(tmp_path / "in" / "study-a.jsonl", [{**stand_in("answerable", 4.0), "id": "A1"}])
+    with pytest.raises(SystemExit, match=r"no such readings file \(--known\): .*question-logprobs-r\*\.jsonl"):
+        annotate.main([str(rows), "--out-dir", str(tmp_path / "out"), "--known",
+                       str(tmp_path / "question-logprobs-r*.jsonl")])
+    assert read == [] and not (tmp_path / "out").exists()  # nothing read, nothing written
