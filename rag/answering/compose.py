@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from rag.answering.citations import passage_slice
+from rag.answering.hedges import carry_hedges
 from rag.answering.text import marked, question_language
 from rag.schema import Answer, AnswerSentence, AnswerSpan, Citation, Hit, Sentence
 
@@ -148,7 +149,9 @@ def compose_generated(question: str, generated: Sequence[Generated], hits: Seque
             if numbers[key] not in own:
                 own.append(numbers[key])
         if own or keep_unsupported:
-            sentences.append(AnswerSentence(g.text, tuple(own), unsupported=not own))
+            # a supported number keeps its source's hedge (近5.6万, 超过4.5亿): the checks compare values only
+            text = carry_hedges(g.text, [sentence.text for _, sentence in g.supports]) if own else g.text
+            sentences.append(AnswerSentence(text, tuple(own), unsupported=not own))
     if not citations:
         return None
     joiner = "" if question_language(question) == "zh" else " "

@@ -1,0 +1,103 @@
+"""A number's hedge, carried from the sentence it stands on into a model's answer.
+
+The support checks compare numbers by value (support.numbers_missing), so `5.6万平方米` is supported by a passage
+sentence that says `近5.6万平方米`, and `4.5亿` by `超过4.5亿`. Shown as the answer, the bare figure states as exact what
+the document gives as an estimate or a bound. `carry_hedges` puts the source's hedge back, verbatim: a word before
+the number (约, 近, 超过, 不到, …) and 多/余 right after it (`440多光年`, `1万余人`).
+
+It is a fidelity rule, not a fitted one: no threshold, nothing chosen on figures. It changes no verdict (answered or
+refused) and only ever adds a word the cited sentence holds beside that same number. Conservative by design: it acts
+only on a Chinese answer sentence; the number must stand in a supporting sentence with the same unit after it (the
+answer's `10人` is not the source's `超过10米`), every such occurrence must carry the same hedge (a number stated once
+hedged and once not is left as written), and a number the answer already hedges is left alone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from rag.answering.text import question_language
+
+# A number as the answer writes it, with its magnitude word (5.6万, 27亿, 2016, 13.27).
+NUMBER = re.compile(r"\d+(?:\.\d+)?(?:万亿|千万|百万|万|亿|千)?")
+# Words that hedge the number after them, longest first so that 大约 is read before 约. A hedge the answer shows is
+# the source's own word, except that 约为/约有 (a verb with it) are shown as 约.
+BEFORE = ("不超过", "不少于", "不低于", "大约", "约为", "约有", "将近", "接近", "超过", "多于", "少于", "高于", "低于",
+          "不到", "不足", "至少", "最少", "最多", "多达", "约", "近", "逾", "超")
+SHOWN = {"约为": "约", "约有": "约"}
+# A one-character hedge that ends a longer word is not a hedge: 最近3年, 签约3年, 高超.
+NOT_AFTER = {"近": "最附将接靠邻临亲贴逼拉走就远", "约": "签合条预公契制相履违解节邀和婚赴大", "超": "高赶",
+             "逾": ""}
+AFTER = ("多", "余")  # 440多光年, 1万余人: more than the number
+
+
+def _glued(text: str, start: int, end: int) -> bool:
+    """The number text[start:end] is part of a longer one (2016 in 20160, 5 in 3.5, 27亿 in 127亿)."""
+    before = text[start - 1] if start > 0 else ""
+    after = text[end] if end < len(text) else ""
+    after2 = text[end + 1] if end + 1 < len(text) else ""
+    return before.isdigit() or before == "." or after.isdigit() or (after == "." and after2.isdigit())
+
+
+def _is_unit(ch: str) -> bool:
+    """A character that says what the number counts (年, 人, 米, a letter): must agree between answer and source."""
+    return ch.isalnum()  # CJK characters and letters are alphanumeric; punctuation, spaces and [ are not
+
+
+def hedge_before(text: str, start: int) -> str:
+    """The hedge word that ends just before text[start] ("" when none): `约` in `面积约4万`, `超过` in `超过4.5亿`,
+    nothing in `最近3年`."""
+    head = text[:start].rstrip()
+    for word in BEFORE:
+        if head.endswith(word):
+            if len(word) == 1 and len(head) >= 2 and head[-2] in NOT_AFTER.get(word, ""):
+                return ""
+            return word
+    return ""
+
+
+def _source_reading(source: str, number: str, unit: str) -> list[tuple[str, str]]:
+    """Each occurrence of `number` in `source` whose unit agrees with the answer's `unit` (its next character, ""
+    when the answer shows the bare number), as (hedge before, 多/余 after)."""
+    out = []
+    start = source.find(number)
+    while start >= 0:
+        end = start + len(number)
+        if not _glued(source, start, end):
+            suffix = source[end] if end < len(source) and source[end] in AFTER else ""
+            next_ch = source[end + len(suffix)] if end + len(suffix) < len(source) else ""
+            if not _is_unit(unit) or next_ch == unit:
+                out.append((hedge_before(source, start), suffix))
+        start = source.find(number, start + 1)
+    return out
+
+
+def carry_hedges(sentence: str, sources: Sequence[str]) -> str:
+    """`sentence` (a model's answer sentence) with each number's hedge from `sources` (the passage sentences that
+    support it) put back: `嘉兴南站建筑总面积为5.6万平方米` over `…建筑总面积近5.6万平方米…` reads
+    `嘉兴南站建筑总面积为近5.6万平方米`; `440光年` over `距离地球约440多光年` reads `约440多光年`. Unchanged where the
+    sentence is not Chinese, the number is not in a source with the same unit, the sources disagree, or the sentence
+    hedges it already."""
+    if not sources or question_language(sentence) != "zh":
+        return sentence
+    out: list[str] = []
+    last = 0
+    for m in NUMBER.finditer(sentence):
+        number, start, end = m.group(0), m.start(), m.end()
+        if _glued(sentence, start, end):
+            continue
+        unit = sentence[end] if end < len(sentence) else ""
+        readings = {r for source in sources for r in _source_reading(source, number, unit)}
+        if len(readings) != 1:
+            continue
+        before, after = next(iter(readings))
+        has_before = bool(hedge_before(sentence, start))
+        has_after = unit in AFTER
+        add_before = SHOWN.get(before, before) if before and not has_before else ""
+        add_after = after if after and not has_after else ""
+        if not add_before and not add_after:
+            continue
+        out.append(sentence[last:start] + add_before + number + add_after)  # an insertion only: the model's words stay
+        last = end
+    return "".join(out) + sentence[last:] if out else sentence
