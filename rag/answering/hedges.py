@@ -33,16 +33,18 @@ AFTER = ("多", "余")  # 440多光年, 1万余人: more than the number
 
 
 def _glued(text: str, start: int, end: int) -> bool:
-    """The number text[start:end] is part of a longer one (2016 in 20160, 5 in 3.5, 27亿 in 127亿)."""
+    """The number text[start:end] is part of a longer one (2016 in 20160, 5 in 3.5, 27亿 in 127亿) or of a name (the 5
+    of MP5, the 3 of Q3)."""
     before = text[start - 1] if start > 0 else ""
     after = text[end] if end < len(text) else ""
     after2 = text[end + 1] if end + 1 < len(text) else ""
-    return before.isdigit() or before == "." or after.isdigit() or (after == "." and after2.isdigit())
+    return (before.isdigit() or before == "." or (before.isascii() and before.isalpha()) or after.isdigit()
+            or (after == "." and after2.isdigit()))
 
 
 def _is_unit(ch: str) -> bool:
-    """A character that says what the number counts (年, 人, 米, a letter): must agree between answer and source."""
-    return ch.isalnum()  # CJK characters and letters are alphanumeric; punctuation, spaces and [ are not
+    """A character that says what the number counts (年, 人, 米, a letter, %): must agree between answer and source."""
+    return ch.isalnum() or (ch != "" and ch in "%％‰")  # CJK characters and letters are alphanumeric; spaces and [ are not
 
 
 def hedge_before(text: str, start: int) -> str:

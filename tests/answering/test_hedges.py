@@ -31,6 +31,8 @@ UNCHANGED = [
     ("27亿元", "财报显示美图2023年总收入27 亿元,同比增长29.3%;"),  # nothing to carry
     ("5亿", "超过5亿。另有5亿。"),  # hedged once, bare once: the sources disagree
     ("127亿", "超过27亿。"),  # 27亿 inside 127亿 is not that number
+    ("增长50%", "用户近50万。"),  # a percentage is not the source's 50万
+    ("型号为MP5", "射速约5发。"),  # the 5 of a name is not a count
 ]
 
 
