@@ -20,6 +20,8 @@ CARRIED = [
      "美图付费订阅用户数超911万。"),
     ("2210万美元", "这两种加密货币的总对价分别约为2210万美元和1790万美元。", "约2210万美元"),
     ("共有1万人参加。", "共有1万余人参加。", "共有1万余人参加。"),
+    ("期限5年", "期限未超过5年。", "期限未超过5年"),  # a negated hedge keeps its negation
+    ("合同5人", "人数不多于5人。", "合同不多于5人"),
 ]
 
 UNCHANGED = [
@@ -33,6 +35,18 @@ UNCHANGED = [
     ("127亿", "超过27亿。"),  # 27亿 inside 127亿 is not that number
     ("增长50%", "用户近50万。"),  # a percentage is not the source's 50万
     ("型号为MP5", "射速约5发。"),  # the 5 of a name is not a count
+    ("歼-20。", "约20架战机。"),  # nor the 20 of 歼-20
+    ("2001年发生恐怖袭击", "美国纽约2001年发生恐怖袭击。"),  # 纽约 is not 约
+    ("合同3年", "双方续约3年。"),  # nor 续约
+    ("联赛共20支球队", "英超20支球队参赛。"),  # 英超 is not 超
+    ("比分领先3分", "下半场反超3分。"),  # nor 反超
+    ("最近3年营收增长", "近3年营收增长。"),  # qualified already, by a word that is no hedge of its own
+    ("过去5年营收增长", "近5年营收增长。"),  # 近5年 is "the last 5 years", said already
+    ("1500公里左右", "全长超过1500公里。"),  # qualified after the number
+    ("共2,000人", "近2亿人中，共2000人。"),  # the 2 of 2,000 is not a number of its own
+    ("3年级学生", "约3年前。"),  # 年级 is not 年前
+    ("3亿元", "超过3亿美元。"),  # 元 is not 美元
+    ("账户有2万", "账户有2万余额。"),  # 余额 is a word, not "more than"
 ]
 
 
@@ -47,8 +61,8 @@ def test_a_number_is_left_as_written_where_the_hedge_is_not_its_own(answer, sour
 
 
 def test_the_hedge_word_before_a_number():
-    assert [hedge_before(t, t.index("3")) for t in ("约3年", "大约3年", "超过3年", "最近3年", "签约3年", "3年")] == [
-        "约", "大约", "超过", "", "", ""]
+    assert [hedge_before(t, t.index("3")) for t in ("约3年", "大约3年", "超过3年", "未超过3年", "最近3年", "签约3年", "3年")] == [
+        "约", "大约", "超过", "未超过", "", "", ""]
 
 
 def test_no_source_changes_nothing():
