@@ -86,14 +86,13 @@ def hedge_before(text: str, start: int) -> str:
 
 
 def _qualified(sentence: str, start: int, end: int) -> bool:
-    """The answer's number is qualified already: a hedge or approximation word just before it, or one after it and
-    its unit (1500公里左右)."""
+    """The answer's number is qualified already: a hedge or approximation word just before it, or one among the few
+    characters after it (1500公里左右, 5.6万平方米左右, 3年以上)."""
     head = sentence[:start].rstrip()
     if any(head.endswith(word) for word in QUALIFIED_BEFORE):
         return True
-    suffix, unit = _after_number(sentence, end)
-    tail = sentence[end + len(suffix) + len(unit):]
-    return bool(suffix) or any(tail.startswith(word) for word in QUALIFIED_AFTER)
+    window = sentence[end:end + 6]
+    return any(word in window for word in QUALIFIED_AFTER)
 
 
 def _units_agree(answer_unit: str, source_unit: str) -> bool:

@@ -43,6 +43,8 @@ UNCHANGED = [
     ("最近3年营收增长", "近3年营收增长。"),  # qualified already, by a word that is no hedge of its own
     ("过去5年营收增长", "近5年营收增长。"),  # 近5年 is "the last 5 years", said already
     ("1500公里左右", "全长超过1500公里。"),  # qualified after the number
+    ("面积5.6万平方米左右", "建筑总面积近5.6万平方米。"),  # after a longer unit too
+    ("3年以上", "约3年。"),
     ("共2,000人", "近2亿人中，共2000人。"),  # the 2 of 2,000 is not a number of its own
     ("3年级学生", "约3年前。"),  # 年级 is not 年前
     ("3亿元", "超过3亿美元。"),  # 元 is not 美元
