@@ -150,7 +150,7 @@ def compose_generated(question: str, generated: Sequence[Generated], hits: Seque
                 own.append(numbers[key])
         if own or keep_unsupported:
             # a supported number keeps its source's hedge (近5.6万, 超过4.5亿): the checks compare values only
-            text = carry_hedges(g.text, [sentence.text for _, sentence in g.supports]) if own else g.text
+            text = carry_hedges(g.text, [sentence.text for _, sentence in g.supports])  # unsupported: no sources, as written
             sentences.append(AnswerSentence(text, tuple(own), unsupported=not own))
     if not citations:
         return None

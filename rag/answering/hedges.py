@@ -30,12 +30,12 @@ SHOWN = {"约为": "约", "约有": "约"}
 NEGATIONS = "不未没"
 # A one-character hedge that ends a longer word is not a hedge: 最近3年, 签约3年, 纽约2001年, 英超20支球队, 反超3分.
 NOT_AFTER = {"近": "最附将接靠邻临亲贴逼拉走就远新相趋", "约": "签合条预公契制相履违解节邀和婚赴大纽续租特缔毁守失践要集隐简盟协",
-             "超": "高赶中英西德意法欧反出入", "逾": ""}
+             "超": "高赶中英西德意法欧反出入"}
 AFTER = ("多", "余")  # 440多光年, 1万余人: more than the number
 NOT_HEDGE_AFTER = {"多": "媒元样少", "余": "额下数"}  # 多媒体, 余额: a word, not "more than"
 # What already qualifies a number in the answer, so nothing is added: any hedge word (even one that ends a longer
 # word, 最近3年), other approximations before it, and the ones after it (1500公里左右, 5年以内).
-QUALIFIED_BEFORE = (*BEFORE, "最近", "附近", "过去", "大概", "几乎", "差不多", "高达", "达", "签约")
+QUALIFIED_BEFORE = (*BEFORE, "最近", "附近", "过去", "大概", "几乎", "差不多", "高达", "达")
 QUALIFIED_AFTER = ("左右", "上下", "以上", "以下", "以内", "之内", "前后", "多", "余")
 
 
