@@ -26,7 +26,7 @@ from rag.embedding import Embedder, load_embedder
 from rag.errors import IndexMissingError, InputError, ModelError
 from rag.indexer import AddReport, add_documents, empty_index
 from rag.resume import RESUME_DIR
-from rag.retrieval import best_cosine, retrieve
+from rag.retrieval import best_cosine, retrieve_fused
 from rag.schema import Answer, Document
 from rag.store import Index, config_for_index, load_index, save_index, writer_lock
 from rag.tokenize import tokenize
@@ -134,7 +134,11 @@ class Engine:
         text, notice = clean_question(question, cfg.max_question_chars)
         asked = Question.make(text, history, cfg.pronoun_search_only)  # README step 36
         index = self.index  # one consistent snapshot even if an upload swaps it meanwhile
+        if cfg.pronoun_fused and asked.searched_after:  # README step 52: a pronoun's search fused, not replaced
+            asked = replace(asked, searched_after="", fused_after=asked.searched_after)
         asked, lean_ms = self.lean_by_search(asked, index, cfg.followup_dense_gain, cfg.followup_search_only)
+        if cfg.followup_fused and asked.language == "zh":  # step 52: a question after another searched both ways
+            asked = asked.fused_with_earlier()
         chosen = self.answerer(cfg.answerer)
         query, search_note, translated_ms = asked.retrieval_query, "", None
         search_query = getattr(chosen, "search_query", None)  # the model answerer may translate it (English over Chinese)
@@ -144,13 +148,16 @@ class Engine:
             if translated:  # the model was asked
                 translated_ms = (time.perf_counter() - t_tr) * 1000
         t1 = time.perf_counter()
-        tokens = tokenize(query)
-        # the search reads `query`; the answer path reads the question as asked with its own vector (its sentence
-        # cosines, the standing bar), while the hits' dense and BM25 scores are `query`'s
-        vectors = self.embedder.embed_queries(list(dict.fromkeys([query, asked.answer_query])))
-        vector, asked_vector = vectors[0], vectors[-1]
+        # the search reads `query` (and with step 52's fusion the question after the earlier one too); the answer path
+        # reads the question as asked with its own vector (its sentence cosines, the standing bar), while the hits'
+        # dense and BM25 scores are the search's (each hit's best over the searches)
+        searches = [query, *asked.search_queries[1:]]
+        texts = list(dict.fromkeys([*searches, asked.answer_query]))
+        vectors = self.embedder.embed_queries(texts)
+        asked_vector = vectors[texts.index(asked.answer_query)]
         t2 = time.perf_counter()
-        hits = retrieve(index, vector, tokens, cfg.k, cfg.mode, cfg.rrf_k, cfg.fusion_depth)
+        hits = retrieve_fused(index, [(vectors[texts.index(q)], tokenize(q)) for q in searches], cfg.k, cfg.mode,
+                              cfg.rrf_k, cfg.fusion_depth)
         t3 = time.perf_counter()
         if hits:
             answer = chosen.answer(asked, hits, Evidence(index, asked_vector, self.embedder), on_token, control=control)
@@ -170,7 +177,7 @@ class Engine:
         if "first_token" in stages:  # from the question's arrival, as a user waits for it
             stages["first_token"] += (t3 - t0) * 1000
         return replace(answer, timings_ms={k: round(v, 2) for k, v in stages.items()},
-                       retrieval_query=query, notice=notices)
+                       retrieval_query=" | ".join(searches), notice=notices)
 
     def lean_by_search(self, asked: Question, index: Index, gain: float,
                        search_only: bool = True) -> tuple[Question, float | None]:
@@ -179,7 +186,8 @@ class Engine:
         (`previous`, as a short question without a pronoun leans it); and the milliseconds the check took (None: not
         made). Only a Chinese question is checked: the gain was fitted on Chinese conversations, and an English question's cosine to
         Chinese passages rises with any Chinese text in front of it."""
-        earlier = ("" if asked.previous or asked.searched_after or gain == math.inf or asked.language != "zh"
+        earlier = ("" if asked.previous or asked.searched_after or asked.fused_after or gain == math.inf
+                   or asked.language != "zh"
                    else earlier_question(asked.history))
         if not earlier:
             return asked, None

@@ -60,6 +60,14 @@ class Config:
     # chose True on CMRC dev paragraphs 740 on (pronoun follow-ups answered right 58.0 -> 85.1, extractive); held out
     # on DRCD test 880 on: 66.4 -> 85.0.
     pronoun_search_only: bool = True
+    # Step 52 (README): a Chinese question asked after another one that neither its words nor step 34's gain leans is
+    # searched twice, as asked and after the earlier question, and the two rankings fused (reciprocal rank fusion):
+    # a follow-up that leaves its subject out (`那同比增长了多少？`) finds the earlier question's passage, and a new
+    # question keeps its own passages at the top. The answer reads the question as asked. `pronoun_fused` fuses a
+    # pronoun's search the same way instead of searching after the earlier question alone (step 36).
+    # scripts/choose_leaning.py --fused chooses both on CMRC dev paragraphs 740 on; see the README for the figures.
+    followup_fused: bool = False
+    pronoun_fused: bool = False
     # Largest file accepted for indexing, in bytes.
     max_file_bytes: int = 20_000_000  # 20 MB, as the UI and error messages print it
     # Extractive answer length target, characters (without [n] markers).

@@ -3,6 +3,8 @@ mode "hybrid-sentences" a third ranking: the chunks those two found, ordered by 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from rag.fusion import collapse_duplicates, fuse_rankings
@@ -39,17 +41,11 @@ def sentence_ranking(index: Index, query_vector: np.ndarray, pool: list[int]) ->
     return sorted(best, key=lambda row: -best[row])
 
 
-def retrieve(index: Index, query_vector: np.ndarray, query_tokens: list[str], k: int, mode: str = "hybrid",
-             rrf_k: int = 60, depth: int = 30) -> list[Hit]:
-    """Top-k hits for one question. mode: "hybrid" (dense and BM25 fused), "hybrid-sentences" (those two and
-    sentence_ranking over the chunks they found, fused), "dense" or "bm25" (one ranking alone).
-
-    Each Hit carries its cosine to the query (`dense`, always computed) and its BM25 score (`bm25`, None
-    when BM25 did not match it), so callers can show why a passage ranked where it did.
-    """
+def _fused_rows(index: Index, query_vector: np.ndarray, query_tokens: list[str], mode: str, rrf_k: int,
+                depth: int) -> tuple[list[tuple[str, float]], dict[int, float]]:
+    """One query's chunk rows fused across its rankings (as strings, with their RRF scores), and its BM25 scores."""
     rankings: list[list[str]] = []
     bm25_scores: dict[int, float] = {}
-    query_vector = query_vector.astype(np.float32)
     if mode in ("hybrid", "hybrid-sentences", "dense"):
         rankings.append([str(r) for r in dense_ranking(index, query_vector, depth)])
     if mode in ("hybrid", "hybrid-sentences", "bm25"):
@@ -59,7 +55,12 @@ def retrieve(index: Index, query_vector: np.ndarray, query_tokens: list[str], k:
     if mode == "hybrid-sentences":
         pool = list(dict.fromkeys(int(r) for ranking in rankings for r in ranking))
         rankings.append([str(r) for r in sentence_ranking(index, query_vector, pool)])
-    fused = fuse_rankings(rankings, rrf_k)
+    return fuse_rankings(rankings, rrf_k), bm25_scores
+
+
+def _hits(index: Index, fused: list[tuple[str, float]], k: int, vectors: list[np.ndarray],
+          bm25_scores: list[dict[int, float]]) -> list[Hit]:
+    """The top-k distinct chunks of `fused`, each with its best cosine and best BM25 score over the queries."""
     rows = [int(r) for r, _ in fused]
     items = [(index.chunks[r].id, index.chunks[r].doc_id, (index.chunks[r].start, index.chunks[r].end),
               dedup_key(index.chunks[r].text)) for r in rows]
@@ -67,7 +68,40 @@ def retrieve(index: Index, query_vector: np.ndarray, query_tokens: list[str], k:
     if not keep:
         return []
     chosen = [rows[i] for i in keep]
-    cosines = index.vectors[chosen] @ query_vector
-    return [Hit(chunk=index.chunks[row], score=float(fused[i][1]), rank=rank, dense=float(cos),
-                bm25=bm25_scores.get(row))
-            for rank, (i, row, cos) in enumerate(zip(keep, chosen, cosines, strict=True), start=1)]
+    cosines = np.max(np.stack([index.vectors[chosen] @ v for v in vectors]), axis=0)
+    out = []
+    for rank, (i, row, cos) in enumerate(zip(keep, chosen, cosines, strict=True), start=1):
+        found = [s[row] for s in bm25_scores if row in s]
+        out.append(Hit(chunk=index.chunks[row], score=float(fused[i][1]), rank=rank, dense=float(cos),
+                       bm25=max(found) if found else None))
+    return out
+
+
+def retrieve(index: Index, query_vector: np.ndarray, query_tokens: list[str], k: int, mode: str = "hybrid",
+             rrf_k: int = 60, depth: int = 30) -> list[Hit]:
+    """Top-k hits for one question. mode: "hybrid" (dense and BM25 fused), "hybrid-sentences" (those two and
+    sentence_ranking over the chunks they found, fused), "dense" or "bm25" (one ranking alone).
+
+    Each Hit carries its cosine to the query (`dense`, always computed) and its BM25 score (`bm25`, None
+    when BM25 did not match it), so callers can show why a passage ranked where it did.
+    """
+    query_vector = query_vector.astype(np.float32)
+    fused, bm25_scores = _fused_rows(index, query_vector, query_tokens, mode, rrf_k, depth)
+    return _hits(index, fused, k, [query_vector], [bm25_scores])
+
+
+def retrieve_fused(index: Index, queries: Sequence[tuple[np.ndarray, list[str]]], k: int, mode: str = "hybrid",
+                   rrf_k: int = 60, depth: int = 30) -> list[Hit]:
+    """Top-k hits for several searches of one question (README step 52: a follow-up searched as asked and after the
+    earlier question): each query's own fused ranking (as `retrieve` makes it), fused again by reciprocal rank
+    fusion, so chunks both searches rank well come first, then those one search ranks high. Each Hit carries its best
+    cosine and its best BM25 score over the queries (None when no query's BM25 matched it). One query gives
+    `retrieve`'s hits."""
+    if not queries:
+        raise ValueError("retrieve_fused needs at least one query")
+    vectors = [v.astype(np.float32) for v, _ in queries]
+    found = [_fused_rows(index, v, tokens, mode, rrf_k, depth) for v, (_, tokens) in zip(vectors, queries, strict=True)]
+    if len(found) == 1:
+        return _hits(index, found[0][0], k, vectors, [found[0][1]])
+    fused = fuse_rankings([[row for row, _ in ranked] for ranked, _ in found], rrf_k)
+    return _hits(index, fused, k, vectors, [scores for _, scores in found])

@@ -113,6 +113,67 @@ def choose_pronoun(fit_paths: list[Path], report_paths: list[Path]) -> bool:
     return chosen
 
 
+# README step 52: a question no word leans searched as asked and after the earlier question, the rankings fused
+# ("fused"), and a pronoun's search fused too ("fusedpron"), against the shipped way ("pronoun": step 36). Rule written
+# before the figures: a variant is taken where it gains FUSED_MIN_GAIN mean points (the four kinds' right-answer rates)
+# on the fitting rows and no kind loses more than FUSED_MAX_LOSS there; of two taken, the higher mean, a tie within
+# FUSED_TIE keeping "fused" (the smaller change).
+FUSED_MODES = ("pronoun", "fused", "fusedpron")
+FUSED_MIN_GAIN, FUSED_MAX_LOSS, FUSED_TIE = 0.5, 2.0, 0.1
+
+
+def mode_rates(rows: list[dict], mode: str) -> dict[str, dict[str, float]]:
+    """Per kind: the right-answer and hit rates (percent) of the rows as answered in `mode`."""
+    out: dict[str, dict[str, float]] = {}
+    for kind in PRONOUN_KINDS:
+        mine = [r for r in rows if r["kind"] == kind]
+        if mine:
+            out[kind] = {"right": 100 * sum(bool(r[f"right_{mode}"]) for r in mine) / len(mine),
+                         "hit": 100 * sum(bool(r[f"hit_{mode}"]) for r in mine) / len(mine), "n": len(mine)}
+    return out
+
+
+def mode_mean(rows: list[dict], mode: str) -> float:
+    per = mode_rates(rows, mode)
+    return sum(v["right"] for v in per.values()) / len(per)
+
+
+def show_fused(title: str, rows: list[dict]) -> None:
+    print(f"\n{title}\n| search | " + " | ".join(f"{k} right / hit (n)" for k in PRONOUN_KINDS) + " | mean |")
+    print("|---|" + "---|" * (len(PRONOUN_KINDS) + 1))
+    names = {"pronoun": "as shipped (step 36)", "fused": "fused (step 52)", "fusedpron": "fused, pronouns too"}
+    for mode in FUSED_MODES:
+        per = mode_rates(rows, mode)
+        cells = [f"{per[k]['right']:.1f} / {per[k]['hit']:.1f} ({per[k]['n']})" if k in per else "-"
+                 for k in PRONOUN_KINDS]
+        print(f"| {names[mode]} | " + " | ".join(cells) + f" | {mode_mean(rows, mode):.2f} |")
+
+
+def fused_taken(rows: list[dict], mode: str) -> bool:
+    """Whether `mode` passes step 52's rule against the shipped way on `rows`."""
+    base, mine = mode_rates(rows, "pronoun"), mode_rates(rows, mode)
+    return (mode_mean(rows, mode) - mode_mean(rows, "pronoun") >= FUSED_MIN_GAIN - 1e-9
+            and all(mine[k]["right"] >= base[k]["right"] - FUSED_MAX_LOSS - 1e-9 for k in base))
+
+
+def choose_fused(fit_paths: list[Path], report_paths: list[Path]) -> str:
+    """Step 52's choice on the fitting rows: "pronoun" (nothing fused), "fused" or "fusedpron"."""
+    fit = [r for p in fit_paths for r in load(p, "right_fusedpron")]
+    show_fused(f"fitting rows ({len(fit)})", fit)
+    taken = [m for m in ("fused", "fusedpron") if fused_taken(fit, m)]
+    chosen = "pronoun"
+    if taken:
+        chosen = max(taken, key=lambda m: mode_mean(fit, m))
+        if chosen == "fusedpron" and "fused" in taken and mode_mean(fit, "fusedpron") - mode_mean(fit, "fused") <= FUSED_TIE:
+            chosen = "fused"
+    print(f"\nchosen: followup_fused = {chosen != 'pronoun'}, pronoun_fused = {chosen == 'fusedpron'} (mean "
+          f"{mode_mean(fit, chosen):.2f}; as shipped {mode_mean(fit, 'pronoun'):.2f}; needs +{FUSED_MIN_GAIN:g} and no "
+          f"kind losing more than {FUSED_MAX_LOSS:g})")
+    for path in report_paths:
+        show_fused(f"reported: {path} (held out)", load(path, "right_fusedpron"))
+    return chosen
+
+
 def load(path: Path, needs: str = "right_search") -> list[dict]:
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     if not rows or needs not in rows[0]:
@@ -143,7 +204,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pronoun", action="store_true",
                     help="README step 36: whether a pronoun's leaning reaches the search only (rows from --pronouns "
                          "--modes pronoun)")
+    ap.add_argument("--fused", action="store_true",
+                    help="README step 52: whether a follow-up's search is fused with the earlier question's (rows from "
+                         "--pronouns --modes pronoun,fused,fusedpron)")
     args = ap.parse_args(argv)
+    if args.fused:
+        choose_fused(args.fit, args.report)
+        return 0
     if args.pronoun:
         choose_pronoun(args.fit, args.report)
         return 0

@@ -122,7 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--modes", default="search,whole",
                     help="the always-leaning ways to answer besides the words alone (search: for the search only; "
                          "whole: for the answer too; pronoun: the words alone, a pronoun leaning for the search only, "
-                         "README step 36); fewer saves model time")
+                         "README step 36; fused: as pronoun, and a question no word leans searched as asked and after "
+                         "the earlier question, fused, step 52; fusedpron: as fused, a pronoun's search fused too); "
+                         "fewer saves model time")
     ap.add_argument("--pronouns", action="store_true",
                     help="also make follow-ups with the subject replaced by a pronoun (kind 'pronoun', step 36)")
     ap.add_argument("--out", type=Path, required=True)
@@ -143,10 +145,15 @@ def main(argv: list[str] | None = None) -> int:
     # (the answer reads the question as asked); always leaning for the search and the answer, as a pronoun leans
     # (step 36: "pronoun", the words alone deciding, a pronoun leaning for the search only; the others with a pronoun
     # leaning the answer too, as before step 36, whatever Config says)
+    # (step 52: "fused" as "pronoun", and a question no word leans searched both ways and fused; "fusedpron" a
+    # pronoun's search fused too)
     engines = {name: Engine(config.with_(followup_dense_gain=gain, followup_search_only=only,
-                                         pronoun_search_only=name == "pronoun"), engine.index_dir, embedder, index)
+                                         pronoun_search_only=name in ("pronoun", "fused", "fusedpron"),
+                                         followup_fused=name in ("fused", "fusedpron"),
+                                         pronoun_fused=name == "fusedpron"), engine.index_dir, embedder, index)
                for name, gain, only in (("lexical", math.inf, True), ("search", -math.inf, True),
-                                        ("whole", -math.inf, False), ("pronoun", math.inf, True))
+                                        ("whole", -math.inf, False), ("pronoun", math.inf, True),
+                                        ("fused", math.inf, True), ("fusedpron", math.inf, True))
                if name == "lexical" or name in args.modes.split(",")}
     print(f"{len(rows)} second turns over {len(paragraphs)} paragraphs", file=sys.stderr)
     with open(args.out, "w", encoding="utf-8") as f:
@@ -168,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
                     row[f"answer_{name}"] = answer.text
                     row[f"refused_{name}"] = answer.refused
                     row[f"right_{name}"] = (not answer.refused) and fair_match(answer.text, row["answers"])
+                    row[f"hit_{name}"] = any(h.chunk.source == row["source"] for h in answer.hits)
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
             if i % 100 == 0:
                 print(f"{i}/{len(rows)}", file=sys.stderr)

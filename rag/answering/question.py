@@ -100,6 +100,9 @@ class Question:
     # the earlier question put in front of this one for the search only, the answer reading this one as asked (step 34:
     # where the search, not the words, says it leans; step 36: a Chinese question a pronoun leans; "" otherwise)
     searched_after: str = ""
+    # the earlier question whose search is fused with this one's (README step 52: the question searched as asked and
+    # after the earlier question, the two rankings fused; the answer reads it as asked); "" otherwise
+    fused_after: str = ""
 
     @classmethod
     def make(cls, question: str, history: Sequence[dict] | None = None, pronoun_search_only: bool = False) -> Question:
@@ -119,11 +122,28 @@ class Question:
             return self
         return replace(self, previous="", searched_after=self.previous)
 
+    def fused_with_earlier(self) -> Question:
+        """This question searched both as asked and after the conversation's earlier question, the two rankings
+        fused (README step 52), where no word or search leans it already; itself otherwise (no earlier question, or a
+        summary of the whole document before it)."""
+        if self.previous or self.searched_after or self.fused_after:
+            return self
+        earlier = earlier_question(self.history)
+        return replace(self, fused_after=earlier) if earlier else self
+
     @property
     def retrieval_query(self) -> str:
         """What retrieval searches for: the question, preceded by the earlier question it leans on."""
         before = self.previous or self.searched_after
         return f"{before} {self.text}" if before else self.text
+
+    @property
+    def search_queries(self) -> tuple[str, ...]:
+        """Every text the search reads: the retrieval query, and with `fused_after` the question after the earlier
+        one too (their rankings fused: retrieval.retrieve_fused)."""
+        if self.fused_after:
+            return (self.retrieval_query, f"{self.fused_after} {self.text}")
+        return (self.retrieval_query,)
 
     @property
     def answer_query(self) -> str:
