@@ -66,8 +66,11 @@ class Config:
     # question keeps its own passages at the top. The answer reads the question as asked. `pronoun_fused` fuses a
     # pronoun's search the same way instead of searching after the earlier question alone (step 36).
     # scripts/choose_leaning.py --fused chooses both on CMRC dev paragraphs 740 on; see the README for the figures.
-    followup_fused: bool = False
+    followup_fused: bool = True
     pronoun_fused: bool = False
+    # Step 53 (README): where a question's search is fused (step 52), the model's excerpts are chosen as for the
+    # question read after the earlier one (the answer's checks still read it as asked); RAG_FUSED_EXCERPTS.
+    fused_excerpts: bool = False
     # Largest file accepted for indexing, in bytes.
     max_file_bytes: int = 20_000_000  # 20 MB, as the UI and error messages print it
     # Extractive answer length target, characters (without [n] markers).

@@ -123,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="the always-leaning ways to answer besides the words alone (search: for the search only; "
                          "whole: for the answer too; pronoun: the words alone, a pronoun leaning for the search only, "
                          "README step 36; fused: as pronoun, and a question no word leans searched as asked and after "
-                         "the earlier question, fused, step 52; fusedpron: as fused, a pronoun's search fused too); "
+                         "the earlier question, fused, step 52; fusedpron: as fused, a pronoun's search fused too; fusedexc: as "
+                         "fused, the model's excerpts chosen with the earlier question, step 53); "
                          "fewer saves model time")
     ap.add_argument("--pronouns", action="store_true",
                     help="also make follow-ups with the subject replaced by a pronoun (kind 'pronoun', step 36)")
@@ -148,12 +149,14 @@ def main(argv: list[str] | None = None) -> int:
     # (step 52: "fused" as "pronoun", and a question no word leans searched both ways and fused; "fusedpron" a
     # pronoun's search fused too)
     engines = {name: Engine(config.with_(followup_dense_gain=gain, followup_search_only=only,
-                                         pronoun_search_only=name in ("pronoun", "fused", "fusedpron"),
-                                         followup_fused=name in ("fused", "fusedpron"),
-                                         pronoun_fused=name == "fusedpron"), engine.index_dir, embedder, index)
+                                         pronoun_search_only=name in ("pronoun", "fused", "fusedpron", "fusedexc"),
+                                         followup_fused=name in ("fused", "fusedpron", "fusedexc"),
+                                         pronoun_fused=name == "fusedpron", fused_excerpts=name == "fusedexc"),
+                          engine.index_dir, embedder, index)
                for name, gain, only in (("lexical", math.inf, True), ("search", -math.inf, True),
                                         ("whole", -math.inf, False), ("pronoun", math.inf, True),
-                                        ("fused", math.inf, True), ("fusedpron", math.inf, True))
+                                        ("fused", math.inf, True), ("fusedpron", math.inf, True),
+                                        ("fusedexc", math.inf, True))
                if name == "lexical" or name in args.modes.split(",")}
     print(f"{len(rows)} second turns over {len(paragraphs)} paragraphs", file=sys.stderr)
     with open(args.out, "w", encoding="utf-8") as f:

@@ -77,6 +77,8 @@ def test_the_engine_fuses_a_follow_up_and_reads_the_question_as_asked(fake_engin
     embed = fake_engine.embedder.embed_queries
     fake_engine.embedder = type("Spy", (), {"embed_queries": lambda self, texts: embedded.append(list(texts))
                                             or embed(texts), "name": "fake-hash"})()
+    assert fake_engine.config.followup_fused is True  # on by default (step 52's rule took it)
+    fake_engine.config = fake_engine.config.with_(followup_fused=False)
     assert fake_engine.ask(question, PHONE).retrieval_query == question  # off: searched alone
     fake_engine.config = fake_engine.config.with_(followup_fused=True)
     answer = fake_engine.ask(question, PHONE)

@@ -6,6 +6,7 @@ markers), decide (every refusal rule and its reason), compose (the only place an
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from rag.config import ANSWERERS
@@ -42,6 +43,8 @@ def make_answerer(config: Config, name: str | None = None) -> Answerer:
         from rag.answering.model import AUTO_POLICY, DEFAULT_POLICY, ModelAnswerer
 
         policy = AUTO_POLICY if name == "auto" else DEFAULT_POLICY
+        if config.fused_excerpts:  # README step 53
+            policy = replace(policy, fused_excerpts=True)
         return ModelAnswerer(make_generator(config), ExtractiveAnswerer(config.max_answer_chars), policy, name)
     raise InputError(f"answerer={name!r} is unknown; choose one of {', '.join(ANSWERERS)}.")
 

@@ -243,6 +243,11 @@ class Policy:
     # the deadline, others wanting the model, a failed or non-Chinese reply) the search reads the question as asked.
     # Chosen by README step 23's rule (not taken) and saved in routes.json's pick section.
     translate_for_search: bool = False
+    # README step 53: for a Chinese question whose search is fused with its earlier question's (step 52), the
+    # model's excerpts are chosen as for the question read after that earlier one (its sentence candidates and
+    # excerpt order, with the joined text's vector); the answer's checks still read the question as asked.
+    # Config.fused_excerpts sets it (make_answerer).
+    fused_excerpts: bool = False
     # "shape/language" (factoid/zh, open/en, …) -> which answerer writes that kind of answer: "auto" (these
     # cuts), "model" (none but the claim cut) or "extractive" (no model). Chosen on the article's dev split by
     # scripts/choose_routing.py (the Chinese factoid route since by choose_policy.py --claim-cut) and saved in
@@ -849,6 +854,17 @@ class ModelAnswerer:
             progress(hint)
         return ""
 
+    def read_after_earlier(self, question: Question, hits: Sequence[Hit], evidence: Evidence) -> Analysis | None:
+        """The extractive analysis of `question` read after the earlier question its search was fused with (README
+        step 53: the sentence candidates and excerpt order the model's excerpts are chosen from), with the joined
+        text's vector; None without an embedder or where it finds no sentence (the question's own analysis stands)."""
+        if evidence.embedder is None or not question.fused_after:
+            return None
+        leaned = replace(question, previous=question.fused_after, fused_after="")
+        vector = evidence.embedder.embed_queries([leaned.answer_query])[0]
+        found = self.extractive.analyse(leaned, hits, replace(evidence, query_vector=vector))
+        return found if found.candidates else None
+
     def search_query(self, question: Question, index: Index, control: Control) -> tuple[str, str, bool]:
         """What the search should read for `question`: where Policy.translate_for_search is set, the question is
         English and `index` mostly Chinese (Index.mostly_cjk, read only then), the question translated into Chinese
@@ -896,8 +912,10 @@ class ModelAnswerer:
         p = self.policy if route == "auto" else replace(self.policy, min_question_coverage=0.0,  # "model"
                                                         min_extractive_score=-math.inf,
                                                         extractive_fallback_score=math.inf)
-        order = analysis.excerpt_order if p.excerpt_ranker == "excerpt" and analysis.excerpt_order else analysis.order
-        excerpts = tuple(select_excerpts(analysis.candidates, order, p.top_sentences, p.max_excerpt_chars,
+        chooser = (self.read_after_earlier(question, hits, evidence) if p.fused_excerpts and question.fused_after
+                   else None) or analysis  # step 53: a fused follow-up's excerpts chosen with its earlier question
+        order = chooser.excerpt_order if p.excerpt_ranker == "excerpt" and chooser.excerpt_order else chooser.order
+        excerpts = tuple(select_excerpts(chooser.candidates, order, p.top_sentences, p.max_excerpt_chars,
                                           fill=p.excerpt_fill))
         open_answer = analysis.shape in ("open", "entity")
         messages = build_messages(question, excerpts, open_answer, p.prompt_examples)
