@@ -12,9 +12,11 @@ import threading
 import time
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from rag.answering import decide, make_answerer
 from rag.answering.base import Answerer, Evidence, refuse
@@ -27,11 +29,23 @@ from rag.errors import IndexMissingError, InputError, ModelError
 from rag.indexer import AddReport, add_documents, empty_index
 from rag.resume import RESUME_DIR
 from rag.retrieval import best_cosine, retrieve_fused
-from rag.schema import Answer, Document
+from rag.schema import Answer, Document, Hit
 from rag.store import Index, config_for_index, load_index, save_index, writer_lock
 from rag.tokenize import tokenize
 
 Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Searched:
+    """What `Engine.search` found: the hits, the vector the answer path reads (the question as asked), the texts
+    searched (more than one where step 52 fused the search), and the seconds spent embedding and searching."""
+
+    hits: tuple[Hit, ...]
+    answer_vector: np.ndarray
+    queries: tuple[str, ...]
+    embed_s: float
+    search_s: float
 
 
 def clean_question(question: str, limit: int) -> tuple[str, str]:
@@ -132,13 +146,8 @@ class Engine:
         cfg = self.config.with_(k=k, mode=mode, answerer=answerer)  # validates k, mode and answerer
         t0 = time.perf_counter()
         text, notice = clean_question(question, cfg.max_question_chars)
-        asked = Question.make(text, history, cfg.pronoun_search_only)  # README step 36
         index = self.index  # one consistent snapshot even if an upload swaps it meanwhile
-        if cfg.pronoun_fused and asked.searched_after:  # README step 52: a pronoun's search fused, not replaced
-            asked = replace(asked, searched_after="", fused_after=asked.searched_after)
-        asked, lean_ms = self.lean_by_search(asked, index, cfg.followup_dense_gain, cfg.followup_search_only)
-        if cfg.followup_fused and asked.language == "zh":  # step 52: a question after another searched both ways
-            asked = asked.fused_with_earlier()
+        asked, lean_ms = self.resolve(text, history, index, cfg)
         chosen = self.answerer(cfg.answerer)
         query, search_note, translated_ms = asked.retrieval_query, "", None
         search_query = getattr(chosen, "search_query", None)  # the model answerer may translate it (English over Chinese)
@@ -148,19 +157,12 @@ class Engine:
             if translated:  # the model was asked
                 translated_ms = (time.perf_counter() - t_tr) * 1000
         t1 = time.perf_counter()
-        # the search reads `query` (and with step 52's fusion the question after the earlier one too); the answer path
-        # reads the question as asked with its own vector (its sentence cosines, the standing bar), while the hits'
-        # dense and BM25 scores are the search's (each hit's best over the searches)
-        searches = [query, *asked.search_queries[1:]]
-        texts = list(dict.fromkeys([*searches, asked.answer_query]))
-        vectors = self.embedder.embed_queries(texts)
-        asked_vector = vectors[texts.index(asked.answer_query)]
-        t2 = time.perf_counter()
-        hits = retrieve_fused(index, [(vectors[texts.index(q)], tokenize(q)) for q in searches], cfg.k, cfg.mode,
-                              cfg.rrf_k, cfg.fusion_depth)
-        t3 = time.perf_counter()
+        found = self.search(asked, index, cfg, query)
+        t2, t3 = t1 + found.embed_s, t1 + found.embed_s + found.search_s
+        hits = list(found.hits)
         if hits:
-            answer = chosen.answer(asked, hits, Evidence(index, asked_vector, self.embedder), on_token, control=control)
+            answer = chosen.answer(asked, hits, Evidence(index, found.answer_vector, self.embedder), on_token,
+                                   control=control)
         else:
             answer = refuse(text, answerer=chosen.name, reason=decide.NO_HITS)
         t4 = time.perf_counter()
@@ -177,7 +179,38 @@ class Engine:
         if "first_token" in stages:  # from the question's arrival, as a user waits for it
             stages["first_token"] += (t3 - t0) * 1000
         return replace(answer, timings_ms={k: round(v, 2) for k, v in stages.items()},
-                       retrieval_query=" | ".join(searches), notice=notices)
+                       retrieval_query=" | ".join(found.queries), notice=notices)
+
+    def resolve(self, text: str, history: Sequence[dict] | None, index: Index,
+                cfg: Config | None = None) -> tuple[Question, float | None]:
+        """`text` (a cleaned question) in its conversation, as `ask` answers it: leaning on the earlier question by
+        its words (step 36: a pronoun for the search only), by the search where a gain is set (step 34), or searched
+        both as asked and after it, fused (step 52); and the milliseconds step 34's check took (None: not made).
+        Scripts that build their own answerer search through this and `search`, as the product does."""
+        cfg = cfg or self.config
+        asked = Question.make(text, history, cfg.pronoun_search_only)  # README step 36
+        if cfg.pronoun_fused and asked.searched_after:  # README step 52: a pronoun's search fused, not replaced
+            asked = replace(asked, searched_after="", fused_after=asked.searched_after)
+        asked, lean_ms = self.lean_by_search(asked, index, cfg.followup_dense_gain, cfg.followup_search_only)
+        if cfg.followup_fused and asked.language == "zh":  # step 52: a question after another searched both ways
+            asked = asked.fused_with_earlier()
+        return asked, lean_ms
+
+    def search(self, asked: Question, index: Index, cfg: Config | None = None, query: str | None = None) -> Searched:
+        """The hits for `asked` (`resolve`'s): `query` (default its retrieval query; an English question's translation
+        where the model made one) and, where step 52 fused it, the question after the earlier one too, the rankings
+        fused; the answer path reads the question as asked with its own vector (its sentence cosines, the standing
+        bar), while the hits' dense and BM25 scores are the searches' (each hit's best over them)."""
+        cfg = cfg or self.config
+        t0 = time.perf_counter()
+        queries = (query or asked.retrieval_query, *asked.search_queries[1:])
+        texts = list(dict.fromkeys([*queries, asked.answer_query]))
+        vectors = self.embedder.embed_queries(texts)
+        t1 = time.perf_counter()
+        hits = retrieve_fused(index, [vectors[texts.index(q)] for q in queries], [tokenize(q) for q in queries],
+                              cfg.k, cfg.mode, cfg.rrf_k, cfg.fusion_depth)
+        return Searched(tuple(hits), vectors[texts.index(asked.answer_query)], queries, t1 - t0,
+                        time.perf_counter() - t1)
 
     def lean_by_search(self, asked: Question, index: Index, gain: float,
                        search_only: bool = True) -> tuple[Question, float | None]:

@@ -71,9 +71,9 @@ def _hits(index: Index, fused: list[tuple[str, float]], k: int, vectors: list[np
     cosines = np.max(np.stack([index.vectors[chosen] @ v for v in vectors]), axis=0)
     out = []
     for rank, (i, row, cos) in enumerate(zip(keep, chosen, cosines, strict=True), start=1):
-        found = [s[row] for s in bm25_scores if row in s]
+        matched = [scores[row] for scores in bm25_scores if row in scores]
         out.append(Hit(chunk=index.chunks[row], score=float(fused[i][1]), rank=rank, dense=float(cos),
-                       bm25=max(found) if found else None))
+                       bm25=max(matched) if matched else None))
     return out
 
 
@@ -90,18 +90,19 @@ def retrieve(index: Index, query_vector: np.ndarray, query_tokens: list[str], k:
     return _hits(index, fused, k, [query_vector], [bm25_scores])
 
 
-def retrieve_fused(index: Index, queries: Sequence[tuple[np.ndarray, list[str]]], k: int, mode: str = "hybrid",
-                   rrf_k: int = 60, depth: int = 30) -> list[Hit]:
+def retrieve_fused(index: Index, query_vectors: Sequence[np.ndarray], query_tokens: Sequence[list[str]], k: int,
+                   mode: str = "hybrid", rrf_k: int = 60, depth: int = 30) -> list[Hit]:
     """Top-k hits for several searches of one question (README step 52: a follow-up searched as asked and after the
-    earlier question): each query's own fused ranking (as `retrieve` makes it), fused again by reciprocal rank
-    fusion, so chunks both searches rank well come first, then those one search ranks high. Each Hit carries its best
-    cosine and its best BM25 score over the queries (None when no query's BM25 matched it). One query gives
-    `retrieve`'s hits."""
-    if not queries:
-        raise ValueError("retrieve_fused needs at least one query")
-    vectors = [v.astype(np.float32) for v, _ in queries]
-    found = [_fused_rows(index, v, tokens, mode, rrf_k, depth) for v, (_, tokens) in zip(vectors, queries, strict=True)]
-    if len(found) == 1:
-        return _hits(index, found[0][0], k, vectors, [found[0][1]])
-    fused = fuse_rankings([[row for row, _ in ranked] for ranked, _ in found], rrf_k)
-    return _hits(index, fused, k, vectors, [scores for _, scores in found])
+    earlier question; `query_vectors[i]` and `query_tokens[i]` are search i's): each search's own fused ranking (as
+    `retrieve` makes it), fused again by reciprocal rank fusion, so chunks both searches rank well come first, then
+    those one search ranks high. Each Hit carries its best cosine and its best BM25 score over the searches (None
+    when no search's BM25 matched it). One search gives `retrieve`'s hits."""
+    if not query_vectors or len(query_vectors) != len(query_tokens):
+        raise ValueError(f"retrieve_fused needs one token list per query vector and at least one search; got "
+                         f"{len(query_vectors)} vectors and {len(query_tokens)} token lists")
+    vectors = [v.astype(np.float32) for v in query_vectors]
+    ranked = [_fused_rows(index, v, tokens, mode, rrf_k, depth) for v, tokens in zip(vectors, query_tokens, strict=True)]
+    if len(ranked) == 1:
+        return _hits(index, ranked[0][0], k, vectors, [ranked[0][1]])
+    fused = fuse_rankings([[row for row, _ in rows] for rows, _ in ranked], rrf_k)
+    return _hits(index, fused, k, vectors, [scores for _, scores in ranked])

@@ -156,7 +156,8 @@ class Answer:
     hits: tuple[Hit, ...] = ()
     timings_ms: dict[str, float] = field(default_factory=dict)
     # what the search read: the question as resolved against the conversation (for an English question over
-    # Chinese text, the model's translation where it makes one: ModelAnswerer.search_query)
+    # Chinese text, the model's translation where it makes one: ModelAnswerer.search_query); where the search was
+    # fused with the earlier question's (README step 52), both texts searched, joined by " | " (chat.Searched.queries)
     retrieval_query: str = ""
     notice: str = ""  # e.g. "the question was cut to 500 characters"
     span: AnswerSpan | None = None  # factoid answers: the exact answering text, shown in bold

@@ -208,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="README step 52: whether a follow-up's search is fused with the earlier question's (rows from "
                          "--pronouns --modes pronoun,fused,fusedpron)")
     args = ap.parse_args(argv)
+    if args.fused and args.pronoun:
+        ap.error("--fused and --pronoun choose different settings: give one of them")
     if args.fused:
         choose_fused(args.fit, args.report)
         return 0

@@ -35,7 +35,7 @@ from rag.answering.features import (
     sentence_candidates,
     standing,
 )
-from rag.answering.question import Question, answer_shape, wanted_type
+from rag.answering.question import answer_shape, wanted_type
 from rag.answering.spans import SPAN_FEATURES, best_span, span_candidates
 from rag.chat import Engine
 from rag.config import PROJECT_ROOT as ROOT
@@ -242,12 +242,9 @@ def article_dev_scores(models: AnswerModels, config: Config, embedder) -> list[t
     out = []
     for case in select_split(load_jsonl_cases(ROOT / "eval" / "qa_article.jsonl"), "dev"):
         text, _ = clean_question(case.question, config.max_question_chars)
-        question = Question.make(text, list(case.history), config.pronoun_search_only)  # as Engine.ask (step 36)
-        search_vector, vector = embedder.embed_queries(
-            list(dict.fromkeys([question.retrieval_query, question.answer_query])))[[0, -1]]
-        hits = retrieve(engine.index, search_vector, tokenize(question.retrieval_query), config.k, config.mode,
-                        config.rrf_k, config.fusion_depth)
-        a = answerer.analyse(question, hits, Evidence(engine.index, vector, embedder))
+        question, _ = engine.resolve(text, list(case.history), engine.index, config)  # as Engine.ask (steps 36, 52)
+        found = engine.search(question, engine.index, config)
+        a = answerer.analyse(question, list(found.hits), Evidence(engine.index, found.answer_vector, embedder))
         if a.shape == "summary" or not a.candidates:
             continue
         out.append((a.score, case.answerable, a.cross_language, a.standing))

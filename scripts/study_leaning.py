@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.kinds:
         rows = [r for r in rows if r["kind"] in args.kinds.split(",")]
     rows = rows[:args.limit]
-    # the same index answered three ways: leaning by the question's words alone; always leaning for the search only
+    # the same index answered in each mode asked for: leaning by the question's words alone; always leaning for the search only
     # (the answer reads the question as asked); always leaning for the search and the answer, as a pronoun leans
     # (step 36: "pronoun", the words alone deciding, a pronoun leaning for the search only; the others with a pronoun
     # leaning the answer too, as before step 36, whatever Config says)

@@ -84,7 +84,6 @@ from rag.embedding import load_embedder
 from rag.errors import RagError
 from rag.evaluation.datasets import load_jsonl_cases, select_split
 from rag.indexer import empty_index
-from rag.retrieval import retrieve
 from rag.tokenize import token_set, tokenize
 
 YEAR = re.compile(r"(\d{3,4})(?=年)")
@@ -538,13 +537,13 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("w", encoding="utf-8") as out:
         for i, case in enumerate(cases):
-            q = Question.make(case["question"], case.get("history") or None, config.pronoun_search_only)  # as Engine.ask
-            # the search reads the retrieval query, the answer the question as asked (different where a pronoun leans
-            # for the search only, README step 36)
-            search_vector, vector = embedder.embed_queries(list(dict.fromkeys([q.retrieval_query, q.answer_query])))[[0, -1]]
-            hits = retrieve(engine.index, search_vector, tokenize(q.retrieval_query), config.k, config.mode,
-                            config.rrf_k, config.fusion_depth)
-            evidence = Evidence(engine.index, vector, embedder)
+            # as Engine.ask: the search reads the retrieval query (and, fused, the question after the earlier one:
+            # README step 52), the answer the question as asked (different where a pronoun leans for the search only,
+            # step 36)
+            q, _ = engine.resolve(case["question"], case.get("history") or None, engine.index, config)
+            found = engine.search(q, engine.index, config)
+            hits = list(found.hits)
+            evidence = Evidence(engine.index, found.answer_vector, embedder)
             t0 = time.perf_counter()
             ex = extractive.answer(q, hits, evidence)
             ex_missing, ex_cov, ex_claim = [], None, None
@@ -559,7 +558,7 @@ def main(argv: list[str] | None = None) -> int:
                 ex_claim = claim_share(terms, context)
                 ex_meaning = extractive_meaning(q, context, document_scope(engine.index, first.hit), words_of(embedder))
             outcome = answerer.run(q, hits, evidence, Control())
-            sims = engine.index.sentence_vectors @ vector.astype("float32")  # every indexed sentence's cosine
+            sims = engine.index.sentence_vectors @ found.answer_vector.astype("float32")  # every indexed sentence's cosine
             standing = standings(sims)
             shown = [e.hit for e in outcome.excerpts]
             g = outcome.generation

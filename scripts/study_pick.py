@@ -96,15 +96,15 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("w", encoding="utf-8") as out:
         for i, case in enumerate(cases):
-            q = sm.Question.make(case["question"], case.get("history") or None)
+            q, _ = engine.resolve(case["question"], case.get("history") or None, engine.index, config)
             t0 = time.perf_counter()
             query, note, _ = answerer.search_query(q, engine.index, Control())  # as Engine.ask searches
             translate_s = time.perf_counter() - t0
-            search_vector, vector = embedder.embed_queries(list(dict.fromkeys([query, q.retrieval_query])))[[0, -1]]
-            hits = sm.retrieve(engine.index, search_vector, sm.tokenize(query), config.k, config.mode,
-                               config.rrf_k, config.fusion_depth)
+            found = engine.search(q, engine.index, config, query)
+            hits = list(found.hits)
             # the answer path reads the question as asked (or, measured apart, the translation's vector)
-            evidence = sm.Evidence(engine.index, search_vector if args.rank_translated else vector, embedder)
+            vector = embedder.embed_queries([query])[0] if args.rank_translated else found.answer_vector
+            evidence = sm.Evidence(engine.index, vector, embedder)
             t0 = time.perf_counter()
             outcome = answerer.run(q, hits, evidence, Control())  # the product's own path: it decides when to pick
             analysis = outcome.analysis  # None when nothing was retrieved

@@ -133,7 +133,8 @@ class Question:
 
     @property
     def retrieval_query(self) -> str:
-        """What retrieval searches for: the question, preceded by the earlier question it leans on."""
+        """What retrieval searches for: the question, preceded by the earlier question it leans on (with `fused_after`,
+        the first of `search_queries`)."""
         before = self.previous or self.searched_after
         return f"{before} {self.text}" if before else self.text
 

@@ -28,7 +28,7 @@ def fused(engine, question="后来是哪一年关掉的？", history=PHONE):
     q = Question.make(question, history).fused_with_earlier()
     texts = [*q.search_queries]
     vectors = engine.embedder.embed_queries([*texts, q.answer_query])
-    hits = retrieve_fused(engine.index, [(v, tokenize(t)) for v, t in zip(vectors[:-1], texts, strict=True)], 5)
+    hits = retrieve_fused(engine.index, list(vectors[:-1]), [tokenize(t) for t in texts], 5)
     return q, hits, Evidence(engine.index, vectors[-1], engine.embedder)
 
 
