@@ -57,9 +57,13 @@ def rates(rows: list[dict], gain: float, mode: str) -> dict[str, dict[str, float
     return out
 
 
-def balanced(rows: list[dict], gain: float, mode: str) -> float:
-    per = rates(rows, gain, mode)
+def mean_right(per: dict[str, dict[str, float]]) -> float:
+    """The mean of the kinds' right-answer rates (each kind counts once, whatever its size): every choice's objective."""
     return sum(v["right"] for v in per.values()) / len(per)
+
+
+def balanced(rows: list[dict], gain: float, mode: str) -> float:
+    return mean_right(rates(rows, gain, mode))
 
 
 def choose(rows: list[dict], grid: list[float] = GRID) -> tuple[str, float]:
@@ -86,8 +90,7 @@ def pronoun_rates(rows: list[dict], search_only: bool) -> dict[str, dict[str, fl
 
 
 def pronoun_mean(rows: list[dict], search_only: bool) -> float:
-    per = pronoun_rates(rows, search_only)
-    return sum(v["right"] for v in per.values()) / len(per)
+    return mean_right(pronoun_rates(rows, search_only))
 
 
 def show_pronoun(title: str, rows: list[dict]) -> None:
@@ -134,8 +137,7 @@ def mode_rates(rows: list[dict], mode: str) -> dict[str, dict[str, float]]:
 
 
 def mode_mean(rows: list[dict], mode: str) -> float:
-    per = mode_rates(rows, mode)
-    return sum(v["right"] for v in per.values()) / len(per)
+    return mean_right(mode_rates(rows, mode))
 
 
 def show_fused(title: str, rows: list[dict]) -> None:

@@ -106,6 +106,27 @@ def conversations(paragraphs: list, rng: random.Random, pronouns: bool = False) 
     return out
 
 
+# Each way of answering a second turn, as the Config settings that make it (every one named, so that a changed default
+# does not change a mode): the words alone ("lexical", a pronoun leaning the answer too, as before step 36); always
+# leaning for the search only ("search") or for the answer too ("whole", step 34); the words alone with a pronoun
+# leaning the search only ("pronoun", step 36); that, and a question no word leans searched both ways and fused
+# ("fused", step 52), a pronoun's search fused too ("fusedpron"), the model's excerpts chosen with the earlier question
+# ("fusedexc", step 53).
+_OFF = {"followup_fused": False, "pronoun_fused": False, "fused_excerpts": False}
+MODE_SETTINGS: dict[str, dict] = {
+    "lexical": {"followup_dense_gain": math.inf, "followup_search_only": True, "pronoun_search_only": False, **_OFF},
+    "search": {"followup_dense_gain": -math.inf, "followup_search_only": True, "pronoun_search_only": False, **_OFF},
+    "whole": {"followup_dense_gain": -math.inf, "followup_search_only": False, "pronoun_search_only": False, **_OFF},
+    "pronoun": {"followup_dense_gain": math.inf, "followup_search_only": True, "pronoun_search_only": True, **_OFF},
+    "fused": {"followup_dense_gain": math.inf, "followup_search_only": True, "pronoun_search_only": True,
+              **_OFF, "followup_fused": True},
+    "fusedpron": {"followup_dense_gain": math.inf, "followup_search_only": True, "pronoun_search_only": True,
+                  **_OFF, "followup_fused": True, "pronoun_fused": True},
+    "fusedexc": {"followup_dense_gain": math.inf, "followup_search_only": True, "pronoun_search_only": True,
+                 **_OFF, "followup_fused": True, "fused_excerpts": True},
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--dataset", type=Path, required=True, help="a SQuAD-format set (CMRC 2018, DRCD)")
@@ -142,22 +163,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.kinds:
         rows = [r for r in rows if r["kind"] in args.kinds.split(",")]
     rows = rows[:args.limit]
-    # the same index answered in each mode asked for: leaning by the question's words alone; always leaning for the search only
-    # (the answer reads the question as asked); always leaning for the search and the answer, as a pronoun leans
-    # (step 36: "pronoun", the words alone deciding, a pronoun leaning for the search only; the others with a pronoun
-    # leaning the answer too, as before step 36, whatever Config says)
-    # (step 52: "fused" as "pronoun", and a question no word leans searched both ways and fused; "fusedpron" a
-    # pronoun's search fused too)
-    engines = {name: Engine(config.with_(followup_dense_gain=gain, followup_search_only=only,
-                                         pronoun_search_only=name in ("pronoun", "fused", "fusedpron", "fusedexc"),
-                                         followup_fused=name in ("fused", "fusedpron", "fusedexc"),
-                                         pronoun_fused=name == "fusedpron", fused_excerpts=name == "fusedexc"),
-                          engine.index_dir, embedder, index)
-               for name, gain, only in (("lexical", math.inf, True), ("search", -math.inf, True),
-                                        ("whole", -math.inf, False), ("pronoun", math.inf, True),
-                                        ("fused", math.inf, True), ("fusedpron", math.inf, True),
-                                        ("fusedexc", math.inf, True))
-               if name == "lexical" or name in args.modes.split(",")}
+    # the same index answered in each mode asked for (MODE_SETTINGS)
+    engines = {name: Engine(config.with_(**MODE_SETTINGS[name]), engine.index_dir, embedder, index)
+               for name in MODE_SETTINGS if name == "lexical" or name in args.modes.split(",")}
     print(f"{len(rows)} second turns over {len(paragraphs)} paragraphs", file=sys.stderr)
     with open(args.out, "w", encoding="utf-8") as f:
         for i, row in enumerate(rows, 1):
