@@ -200,7 +200,8 @@ class Engine:
         """The hits for `asked` (`resolve`'s): `query` (default its retrieval query; an English question's translation
         where the model made one) and, where step 52 fused it, the question after the earlier one too, the rankings
         fused; the answer path reads the question as asked with its own vector (its sentence cosines, the standing
-        bar), while the hits' dense and BM25 scores are the searches' (each hit's best over them)."""
+        bar), while the hits' dense and BM25 scores are the searches' (each hit's best over them; with
+        Config.fused_scores_asked, step 54, the first search's)."""
         cfg = cfg or self.config
         t0 = time.perf_counter()
         queries = (query or asked.retrieval_query, *asked.search_queries[1:])
@@ -208,7 +209,7 @@ class Engine:
         vectors = self.embedder.embed_queries(texts)
         t1 = time.perf_counter()
         hits = retrieve_fused(index, [vectors[texts.index(q)] for q in queries], [tokenize(q) for q in queries],
-                              cfg.k, cfg.mode, cfg.rrf_k, cfg.fusion_depth)
+                              cfg.k, cfg.mode, cfg.rrf_k, cfg.fusion_depth, cfg.fused_scores_asked)
         return Searched(tuple(hits), vectors[texts.index(asked.answer_query)], queries, t1 - t0,
                         time.perf_counter() - t1)
 

@@ -71,6 +71,11 @@ class Config:
     # followup_fused says): not taken (pronoun follow-ups 84.7 -> 79.7 on CMRC).
     followup_fused: bool = True
     pronoun_fused: bool = False
+    # Step 54 (README): where a question's search is fused (step 52), each hit's cosine and BM25 score are those of the
+    # search as asked (True), not its best over the searches (False, as step 52 was measured): the extractive
+    # answerer's refusal features (the top hit's cosine, whether BM25 matched it) were fitted on one search's scores,
+    # and the earlier question's words raise them for a question the passages do not answer. RAG_FUSED_SCORES_ASKED.
+    fused_scores_asked: bool = False
     # Step 53 (README): where a question's search is fused (step 52), the bundled model's (and an endpoint's "auto")
     # excerpts are chosen as for the question read after the earlier one (the answer's checks still read it as asked);
     # RAG_FUSED_EXCERPTS, read when the answerer is built. Measured and not taken (CMRC: 81.63 -> 78.85 mean).

@@ -91,12 +91,13 @@ def retrieve(index: Index, query_vector: np.ndarray, query_tokens: list[str], k:
 
 
 def retrieve_fused(index: Index, query_vectors: Sequence[np.ndarray], query_tokens: Sequence[list[str]], k: int,
-                   mode: str = "hybrid", rrf_k: int = 60, depth: int = 30) -> list[Hit]:
+                   mode: str = "hybrid", rrf_k: int = 60, depth: int = 30, scores_of_first: bool = False) -> list[Hit]:
     """Top-k hits for several searches of one question (README step 52: a follow-up searched as asked and after the
     earlier question; `query_vectors[i]` and `query_tokens[i]` are search i's): each search's own fused ranking (as
     `retrieve` makes it), fused again by reciprocal rank fusion, so chunks both searches rank well come first, then
     those one search ranks high. Each Hit carries its best cosine and its best BM25 score over the searches (None
-    when no search's BM25 matched it). One search gives `retrieve`'s hits."""
+    when no search's BM25 matched it), or with `scores_of_first` (step 54) those of the first search alone (its
+    cosine to query_vectors[0]; None where that search's BM25 did not rank it). One search gives `retrieve`'s hits."""
     if not query_vectors or len(query_vectors) != len(query_tokens):
         raise ValueError(f"retrieve_fused needs one token list per query vector and at least one search; got "
                          f"{len(query_vectors)} vectors and {len(query_tokens)} token lists")
@@ -105,4 +106,6 @@ def retrieve_fused(index: Index, query_vectors: Sequence[np.ndarray], query_toke
     if len(ranked) == 1:
         return _hits(index, ranked[0][0], k, vectors, [ranked[0][1]])
     fused = fuse_rankings([[row for row, _ in rows] for rows, _ in ranked], rrf_k)
+    if scores_of_first:
+        return _hits(index, fused, k, vectors[:1], [ranked[0][1]])
     return _hits(index, fused, k, vectors, [scores for _, scores in ranked])

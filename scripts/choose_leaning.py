@@ -125,10 +125,11 @@ FUSED_MODES = ("pronoun", "fused", "fusedpron")
 FUSED_MIN_GAIN, FUSED_MAX_LOSS, FUSED_TIE = 0.5, 2.0, 0.1
 
 
-def mode_rates(rows: list[dict], mode: str) -> dict[str, dict[str, float]]:
-    """Per kind: the right-answer and hit rates (percent) of the rows as answered in `mode`."""
+def mode_rates(rows: list[dict], mode: str, kinds: tuple[str, ...] = PRONOUN_KINDS) -> dict[str, dict[str, float]]:
+    """Per kind of `kinds`: the right-answer and hit rates (percent) of the rows as answered in `mode` (for a kind the
+    documents do not answer, "right" is a refusal: study_leaning.py records it so)."""
     out: dict[str, dict[str, float]] = {}
-    for kind in PRONOUN_KINDS:
+    for kind in kinds:
         mine = [r for r in rows if r["kind"] == kind]
         if mine:
             out[kind] = {"right": 100 * sum(bool(r[f"right_{mode}"]) for r in mine) / len(mine),
@@ -176,6 +177,61 @@ def choose_fused(fit_paths: list[Path], report_paths: list[Path]) -> str:
     return chosen
 
 
+# README step 54: second turns the documents do not answer (study_leaning.py --unanswerable), where a refusal is right.
+# Rule written before the figures (artifacts/r40/rule.md): balanced = (the mean of the answerable kinds' right rates +
+# the mean of the unanswerable kinds' refusal rates) / 2. "fusedasked" (Config.fused_scores_asked) is taken where it
+# gains FUSED_MIN_GAIN balanced points over "fused" (shipped) on the fitting rows with no kind losing more than
+# FUSED_MAX_LOSS; then fusion is turned off ("pronoun") only where that gains as much over the shipped way, on the same
+# terms.
+UNANSWERABLE_KINDS = ("absent", "swap", "noun")
+ASKED_MODES = ("pronoun", "fused", "fusedasked")
+
+
+def balanced_mean(rows: list[dict], mode: str) -> float:
+    """Step 54's objective: the answerable kinds' mean right rate and the unanswerable kinds' mean refusal rate, halved."""
+    return (mean_right(mode_rates(rows, mode)) + mean_right(mode_rates(rows, mode, UNANSWERABLE_KINDS))) / 2
+
+
+def beats(rows: list[dict], mode: str, base: str) -> bool:
+    """Whether `mode` passes step 54's rule against `base` on `rows`: +FUSED_MIN_GAIN balanced, no kind of the seven
+    losing more than FUSED_MAX_LOSS."""
+    kinds = PRONOUN_KINDS + UNANSWERABLE_KINDS
+    was, now = mode_rates(rows, base, kinds), mode_rates(rows, mode, kinds)
+    return (balanced_mean(rows, mode) - balanced_mean(rows, base) >= FUSED_MIN_GAIN - 1e-9
+            and all(now[k]["right"] >= was[k]["right"] - FUSED_MAX_LOSS - 1e-9 for k in was))
+
+
+def show_asked(title: str, rows: list[dict]) -> None:
+    kinds = PRONOUN_KINDS + UNANSWERABLE_KINDS
+    print(f"\n{title}\n| search | " + " | ".join(f"{k} (n)" for k in kinds) + " | answerable | refused | balanced |")
+    print("|---|" + "---|" * (len(kinds) + 3))
+    names = {"pronoun": "nothing fused (step 36)", "fused": "fused, best scores (step 52)",
+             "fusedasked": "fused, scores as asked"}
+    for mode in ASKED_MODES:
+        per = mode_rates(rows, mode, kinds)
+        cells = [f"{per[k]['right']:.1f} ({per[k]['n']})" if k in per else "-" for k in kinds]
+        print(f"| {names[mode]} | " + " | ".join(cells) + f" | {mean_right(mode_rates(rows, mode)):.2f} | "
+              f"{mean_right(mode_rates(rows, mode, UNANSWERABLE_KINDS)):.2f} | {balanced_mean(rows, mode):.2f} |")
+
+
+def choose_asked(fit_paths: list[Path], report_paths: list[Path]) -> str:
+    """Step 54's choice on the fitting rows: "fused" (as shipped), "fusedasked" or "pronoun" (fusion off)."""
+    fit = [r for p in fit_paths for r in load(p, "right_fusedasked")]
+    if not any(r["kind"] in UNANSWERABLE_KINDS for r in fit):
+        raise SystemExit("the fitting rows hold no unanswerable second turns: run scripts/study_leaning.py with "
+                         "--unanswerable")
+    show_asked(f"fitting rows ({len(fit)})", fit)
+    chosen = "fusedasked" if beats(fit, "fusedasked", "fused") else "fused"
+    if beats(fit, "pronoun", chosen):
+        chosen = "pronoun"
+    print(f"\nchosen: followup_fused = {chosen != 'pronoun'}, fused_scores_asked = {chosen == 'fusedasked'} "
+          f"(balanced {balanced_mean(fit, chosen):.2f}; as shipped {balanced_mean(fit, 'fused'):.2f}; needs "
+          f"+{FUSED_MIN_GAIN:g} and no kind losing more than {FUSED_MAX_LOSS:g})")
+    for path in report_paths:
+        show_asked(f"reported: {path} (held out)", load(path, "right_fusedasked"))
+    return chosen
+
+
 def load(path: Path, needs: str = "right_search") -> list[dict]:
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     if not rows or needs not in rows[0]:
@@ -209,9 +265,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fused", action="store_true",
                     help="README step 52: whether a follow-up's search is fused with the earlier question's (rows from "
                          "--pronouns --modes pronoun,fused,fusedpron)")
+    ap.add_argument("--scores-asked", action="store_true",
+                    help="README step 54: whether a fused search's hits are scored by the search as asked, and whether "
+                         "fusion stays, with unanswerable second turns counted (rows from --pronouns --unanswerable "
+                         "--modes pronoun,fused,fusedasked)")
     args = ap.parse_args(argv)
-    if args.fused and args.pronoun:
-        ap.error("--fused and --pronoun choose different settings: give one of them")
+    if sum((args.fused, args.pronoun, args.scores_asked)) > 1:
+        ap.error("--fused, --pronoun and --scores-asked choose different settings: give one of them")
+    if args.scores_asked:
+        choose_asked(args.fit, args.report)
+        return 0
     if args.fused:
         choose_fused(args.fit, args.report)
         return 0

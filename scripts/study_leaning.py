@@ -14,6 +14,13 @@ turns, of three kinds:
 - "other": a question of another paragraph, unchanged (a new topic: leaning on the first turn is noise);
 - "pronoun" (with `--pronouns`, README step 36): the question with that subject replaced by 他 (a person's name, as
   jieba tags it) or 它 (`它分布在什么地方？`), which the product's words lean on the first turn.
+With `--unanswerable` (README step 54), three kinds the documents do not answer, where the right outcome is a refusal:
+- "absent": a question of a paragraph that is not indexed, asked as a new topic (--absent-dataset's paragraphs from
+  --absent-skip on; one whose gold answer an indexed paragraph holds is left out);
+- "swap": a made follow-up (as "followup", bare) with a year, number or name swapped for one its paragraph lacks
+  (scripts/study_model.py's swap);
+- "noun": a made follow-up with its longest noun the paragraph holds swapped for one it lacks (study_model's noun_swap).
+They draw from their own random generator, so the answerable rows stay those made without the option.
 Every row records whether the product's lexical rule (rag.answering.question.followup_context) leans, the top dense
 cosine of the question alone and after the first one, and whether the second question's paragraph is among the top-k
 hits of the search each way. scripts/choose_leaning.py reads the rows.
@@ -27,11 +34,12 @@ import math
 import random
 import sys
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from study_model import load_paragraphs  # noqa: E402
+from study_model import NOUN_FLAGS, load_paragraphs, noun_swap, swap  # noqa: E402
 
 from rag.answering.question import followup_context  # noqa: E402
 from rag.chat import Engine  # noqa: E402
@@ -106,13 +114,49 @@ def conversations(paragraphs: list, rng: random.Random, pronouns: bool = False) 
     return out
 
 
+def unanswerable(paragraphs: list, absent: list, rng: random.Random) -> list[dict]:
+    """Step 54's second turns the documents do not answer (see the module docstring), after each paragraph's first
+    question: a question of one of the `absent` (not indexed) paragraphs, and the paragraph's made follow-ups with a
+    year, number or name swapped, or a noun, for one the paragraph lacks."""
+    import jieba.posseg  # loaded on first use
+
+    heads = [c[:300] for _, c, _ in paragraphs]
+    names = sorted({w.word for c in heads for w in jieba.posseg.cut(c) if w.flag in ("nr", "nrfg") and len(w.word) >= 2})
+    nouns = sorted({w.word for c in heads for w in jieba.posseg.cut(c) if w.flag in NOUN_FLAGS and len(w.word) >= 2})
+    # an absent question whose gold answer an indexed paragraph holds may be answered there: left out
+    asked = [(s, qa) for s, _, qas in absent for qa in qas
+             if qa["answers"] and not any(a in c for a in qa["answers"] for _, c, _ in paragraphs)]
+    out: list[dict] = []
+    for n, (source, context, qas) in enumerate(paragraphs):
+        if len(qas) < 2 or not qas[0]["answers"]:
+            continue
+        first = qas[0]
+        history = [{"role": "user", "content": first["question"]},
+                   {"role": "assistant", "content": first["answers"][0]}]
+        for qa in qas[1:]:
+            subject = shared_subject(first["question"], qa["question"], context)
+            left = without_subject(qa["question"], subject) if len(subject) >= 2 else ""
+            if len(left.rstrip("？?")) < MIN_LEFT:
+                continue
+            for kind, changed in (("swap", swap(left, context, names, rng)),
+                                  ("noun", noun_swap(left, context, nouns, rng))):
+                if changed and changed != left:
+                    out.append({"kind": kind, "id": f"{qa['id']}-{kind}", "question": changed, "original": qa["question"],
+                                "subject": subject, "history": history, "source": source, "answers": []})
+        if asked:
+            a_source, qa = rng.choice(asked)
+            out.append({"kind": "absent", "id": f"{qa['id']}-a{n}", "question": qa["question"], "history": history,
+                        "source": a_source, "answers": []})
+    return out
+
+
 # Each way of answering a second turn, as the Config settings that make it (every one named, so that a changed default
 # does not change a mode): the words alone ("lexical", a pronoun leaning the answer too, as before step 36); always
 # leaning for the search only ("search") or for the answer too ("whole", step 34); the words alone with a pronoun
 # leaning the search only ("pronoun", step 36); that, and a question no word leans searched both ways and fused
 # ("fused", step 52), a pronoun's search fused too ("fusedpron"), the model's excerpts chosen with the earlier question
-# ("fusedexc", step 53).
-_OFF = {"followup_fused": False, "pronoun_fused": False, "fused_excerpts": False}
+# ("fusedexc", step 53), the fused hits scored by the search as asked ("fusedasked", step 54).
+_OFF = {"followup_fused": False, "pronoun_fused": False, "fused_excerpts": False, "fused_scores_asked": False}
 MODE_SETTINGS: dict[str, dict] = {
     "lexical": {"followup_dense_gain": math.inf, "followup_search_only": True, "pronoun_search_only": False, **_OFF},
     "search": {"followup_dense_gain": -math.inf, "followup_search_only": True, "pronoun_search_only": False, **_OFF},
@@ -124,6 +168,8 @@ MODE_SETTINGS: dict[str, dict] = {
                   **_OFF, "followup_fused": True, "pronoun_fused": True},
     "fusedexc": {"followup_dense_gain": math.inf, "followup_search_only": True, "pronoun_search_only": True,
                  **_OFF, "followup_fused": True, "fused_excerpts": True},
+    "fusedasked": {"followup_dense_gain": math.inf, "followup_search_only": True, "pronoun_search_only": True,
+                   **_OFF, "followup_fused": True, "fused_scores_asked": True},
 }
 
 
@@ -138,17 +184,31 @@ def main(argv: list[str] | None = None) -> int:
                          "search only, and always for the search and the answer (auto calls the bundled model: slow)")
     ap.add_argument("--limit", type=int, default=None, help="study only the first N second turns")
     ap.add_argument("--kinds", default=None,
-                    help="study only these kinds of second turn (comma-separated: followup,same,other,pronoun), before "
+                    help="study only these kinds of second turn (comma-separated: followup,same,other,pronoun; "
+                         "absent,swap,noun with --unanswerable), before "
                          "--limit; e.g. the pronoun follow-ups alone with the slow default answerer")
     ap.add_argument("--modes", default="search,whole",
                     help="the always-leaning ways to answer besides the words alone (search: for the search only; "
                          "whole: for the answer too; pronoun: the words alone, a pronoun leaning for the search only, "
                          "README step 36; fused: as pronoun, and a question no word leans searched as asked and after "
                          "the earlier question, fused, step 52; fusedpron: as fused, a pronoun's search fused too; fusedexc: as "
-                         "fused, the model's excerpts chosen with the earlier question, step 53); "
+                         "fused, the model's excerpts chosen with the earlier question, step 53; fusedasked: as fused, each "
+                         "hit's scores those of the search as asked, step 54); "
                          "fewer saves model time")
     ap.add_argument("--pronouns", action="store_true",
                     help="also make follow-ups with the subject replaced by a pronoun (kind 'pronoun', step 36)")
+    ap.add_argument("--per-kind", type=int, default=None,
+                    help="study at most the first N second turns of each kind (after --kinds, before --limit): a sample "
+                         "of every kind for the slow default answerer")
+    ap.add_argument("--unanswerable", action="store_true",
+                    help="also make second turns the documents do not answer (kinds absent, swap, noun; README step 54)")
+    ap.add_argument("--absent-dataset", type=Path, default=None,
+                    help="with --unanswerable: the set whose paragraphs (not indexed) the absent questions come from "
+                         "(default --dataset)")
+    ap.add_argument("--absent-skip", type=int, default=None,
+                    help="with --unanswerable: its paragraphs to skip first (default: those --skip and --paragraphs "
+                         "take); at most --paragraphs are read")
+    ap.add_argument("--absent-t2s", action="store_true", help="convert the absent set to simplified Chinese (DRCD)")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args(argv)
     paragraphs = load_paragraphs(args.dataset, args.t2s, args.skip)[:args.paragraphs]
@@ -160,8 +220,29 @@ def main(argv: list[str] | None = None) -> int:
     engine.add_documents([make_document(source, context) for source, context, _ in paragraphs])
     index = engine.index
     rows = conversations(paragraphs, random.Random(0), args.pronouns)
+    if args.unanswerable:
+        absent_skip = args.skip + args.paragraphs if args.absent_skip is None else args.absent_skip
+        same = args.absent_dataset is None or args.absent_dataset.resolve() == args.dataset.resolve()
+        if same and absent_skip < args.skip + len(paragraphs) and args.skip < absent_skip + args.paragraphs:
+            raise SystemExit(f"--absent-skip {absent_skip} reads paragraphs {absent_skip}..{absent_skip + args.paragraphs - 1}"
+                             f", which overlap the indexed {args.skip}..{args.skip + len(paragraphs) - 1}: give a "
+                             "--absent-skip outside them, or --absent-dataset")
+        absent = load_paragraphs(args.absent_dataset or args.dataset, args.absent_t2s or (same and args.t2s),
+                                 absent_skip)[:args.paragraphs]
+        if not absent:
+            raise SystemExit(f"no absent paragraphs after --absent-skip {absent_skip}: give --absent-dataset (another "
+                             "set, not indexed) or a smaller --absent-skip")
+        rows += unanswerable(paragraphs, absent, random.Random(54))
     if args.kinds:
         rows = [r for r in rows if r["kind"] in args.kinds.split(",")]
+    if args.per_kind is not None:
+        seen: Counter[str] = Counter()
+        kept = []
+        for r in rows:
+            seen[r["kind"]] += 1
+            if seen[r["kind"]] <= args.per_kind:
+                kept.append(r)
+        rows = kept
     rows = rows[:args.limit]
     # the same index answered in each mode asked for (MODE_SETTINGS)
     engines = {name: Engine(config.with_(**MODE_SETTINGS[name]), engine.index_dir, embedder, index)
@@ -185,7 +266,8 @@ def main(argv: list[str] | None = None) -> int:
                     answer = eng.ask(row["question"], row["history"], answerer=args.answerer)
                     row[f"answer_{name}"] = answer.text
                     row[f"refused_{name}"] = answer.refused
-                    row[f"right_{name}"] = (not answer.refused) and fair_match(answer.text, row["answers"])
+                    row[f"right_{name}"] = (answer.refused if not row["answers"]  # unanswerable: a refusal is right
+                                            else (not answer.refused) and fair_match(answer.text, row["answers"]))
                     row[f"hit_{name}"] = any(h.chunk.source == row["source"] for h in answer.hits)
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
             if i % 100 == 0:
