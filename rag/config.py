@@ -80,6 +80,13 @@ class Config:
     # excerpts are chosen as for the question read after the earlier one (the answer's checks still read it as asked);
     # RAG_FUSED_EXCERPTS, read when the answerer is built. Measured and not taken (CMRC: 81.63 -> 78.85 mean).
     fused_excerpts: bool = False
+    # Step 55 (README): the extractive answerer refuses a Chinese question whose anchors (numbers, years, Latin-script
+    # names, quoted titles, people's names) are not in the passage of its answer's sentence, as the model's answers
+    # must; it answers alone (--answerer extractive) and whenever the model is busy, missing or failing
+    # (RAG_EXTRACTIVE_ANCHORS). scripts/study_anchors.py chose it on DRCD dev (balanced 62.39 -> 75.17: year/number/
+    # name swaps refused 18.7 -> 94.0, answerable right 81.7 -> 80.3); held out on CMRC dev 170 on 59.71 -> 72.31 and
+    # DRCD test 59.17 -> 74.67 (answerable right -2.0 and -3.0: jieba takes some words for names).
+    extractive_anchors: bool = True
     # Largest file accepted for indexing, in bytes.
     max_file_bytes: int = 20_000_000  # 20 MB, as the UI and error messages print it
     # Extractive answer length target, characters (without [n] markers).

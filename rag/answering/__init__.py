@@ -33,7 +33,7 @@ def make_answerer(config: Config, name: str | None = None) -> Answerer:
     if name == "extractive":
         from rag.answering.extractive import ExtractiveAnswerer
 
-        return ExtractiveAnswerer(config.max_answer_chars)
+        return ExtractiveAnswerer(config.max_answer_chars, check_anchors=config.extractive_anchors)
     if name == "llm":
         from rag.answering.llm import LlmAnswerer
 
@@ -45,6 +45,8 @@ def make_answerer(config: Config, name: str | None = None) -> Answerer:
         policy = AUTO_POLICY if name == "auto" else DEFAULT_POLICY
         if config.fused_excerpts:  # README step 53
             policy = replace(policy, fused_excerpts=True)
+        if config.extractive_anchors:  # README step 55: the fallback when the model gives no answer
+            policy = replace(policy, fallback_anchors=True)
         return ModelAnswerer(make_generator(config), ExtractiveAnswerer(config.max_answer_chars), policy, name)
     raise InputError(f"answerer={name!r} is unknown; choose one of {', '.join(ANSWERERS)}.")
 

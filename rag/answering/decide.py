@@ -62,6 +62,15 @@ def cross_language_numbers(missing: list[str]) -> Decision:
     return ANSWER
 
 
+def question_anchors(missing: list[str]) -> Decision:
+    """A Chinese question's extractive answer is refused when what the question pins it to (its numbers, years,
+    Latin-script names, quoted titles, people's names: support.question_anchors) is not in the passage of the
+    answer's sentence or its document's lead: the rule the model's answers obey (README step 55)."""
+    if missing:
+        return refuse_because(f"the question's {', '.join(missing)} is not in the passage of the answer's sentence")
+    return ANSWER
+
+
 def answer_type(missing: str) -> Decision:
     """A Chinese factoid's answer sentence must show what the question asks for (question.missing_answer_type): an
     amount of money for 多少钱, a date for 哪一年, a count of 家 for 多少家. Round 20 (README step 24)."""

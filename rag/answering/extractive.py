@@ -9,7 +9,8 @@
 Which sentence, which span, and whether to answer at all are decided by logistic models fitted on DRCD
 (scripts/fit_answerer.py, rag/answering/decision.py), not by hand-set weights; the answer-or-refuse rule
 is decide.extractive (and, for an English question over Chinese text, decide.cross_language_numbers: the
-question's numbers must stand in the passage of the first cited sentence), and the Answer is built by
+question's numbers must stand in the passage of the first cited sentence; with Config.extractive_anchors, for a
+Chinese question, decide.question_anchors: all its anchors, README step 55), and the Answer is built by
 compose.compose.
 """
 
@@ -36,6 +37,7 @@ from rag.answering.features import (
     standing,
 )
 from rag.answering.generation import Control
+from rag.answering.meaning import as_asked
 from rag.answering.question import Question, answer_shape, entity_of, missing_answer_type, wanted_type
 from rag.answering.spans import (
     SPAN_FEATURES,
@@ -46,7 +48,14 @@ from rag.answering.spans import (
     span_candidates,
 )
 from rag.answering.summary import MAX_SENTENCES, documents_to_summarize, summary_hits, summary_sentences
-from rag.answering.support import passage_text, question_numbers_missing, strip_markers
+from rag.answering.support import (
+    anchors_missing,
+    document_lead,
+    passage_text,
+    question_anchors,
+    question_numbers_missing,
+    strip_markers,
+)
 from rag.answering.text import TYPE_PATTERN, char_bigrams, char_grams, clauses, mostly_cjk, trim_clause_mark
 from rag.schema import Answer, AnswerSpan, Hit
 
@@ -88,12 +97,16 @@ def quote(c: SentenceCandidate, start: int, end: int, text: str) -> Quote:
 class ExtractiveAnswerer:
     name = "extractive"
 
-    def __init__(self, max_chars: int = 120, models: AnswerModels | None = None, check_numbers: bool = True) -> None:
+    def __init__(self, max_chars: int = 120, models: AnswerModels | None = None, check_numbers: bool = True,
+                 check_anchors: bool = False) -> None:
         self.max_chars = max_chars
         self.models = models or default_models()
         # an English question over Chinese text is refused when its numbers are not in the answer's passage
         # (decide.cross_language_numbers); scripts/study_model.py turns it off to record what it would refuse
         self.check_numbers = check_numbers
+        # a Chinese question is refused when its anchors are not in the answer's passage (decide.question_anchors,
+        # Config.extractive_anchors, README step 55); off inside the model answerer, whose stand-ins check it anyway
+        self.check_anchors = check_anchors
 
     def analyse(self, question: Question, hits: Sequence[Hit], evidence: Evidence) -> Analysis:
         """Everything the answer is decided from: shape, ranked sentence candidates, best span, and the
@@ -137,8 +150,10 @@ class ExtractiveAnswerer:
                on_token: Callable[[str], None] | None = None, control: Control | None = None) -> Answer:
         return self.answer_from(question, hits, evidence, self.analyse(question, hits, evidence))
 
-    def answer_from(self, question: Question, hits: Sequence[Hit], evidence: Evidence, a: Analysis) -> Answer:
-        """The answer decided from an analysis already made (the model answerer's fallback reuses its own)."""
+    def answer_from(self, question: Question, hits: Sequence[Hit], evidence: Evidence, a: Analysis,
+                    check_anchors: bool | None = None) -> Answer:
+        """The answer decided from an analysis already made (the model answerer's fallback reuses its own);
+        `check_anchors` overrides the answerer's own setting (the model answerer's fallback passes Config's)."""
         text = question.text
         if not hits:
             return refuse(text, hits, self.name, a.shape, decide.NO_HITS)
@@ -152,6 +167,13 @@ class ExtractiveAnswerer:
             typed = decide.answer_type(missing_answer_type(text, strip_markers(answer.text)))
             if not typed.answer:
                 return refuse(text, hits, self.name, a.shape, typed.reason)
+        anchors = self.check_anchors if check_anchors is None else check_anchors
+        if anchors and question.language == "zh" and not a.cross_language and not answer.refused and answer.citations:
+            hit = answer.citations[0].hit
+            missing = anchors_missing(question_anchors(text), passage_text(hit), document_lead(evidence.index, hit))
+            pinned = decide.question_anchors([as_asked(m, text) for m in missing])
+            if not pinned.answer:
+                return refuse(text, hits, self.name, a.shape, pinned.reason)
         if self.check_numbers and a.cross_language and not answer.refused and answer.citations:
             numbers = decide.cross_language_numbers(question_numbers_missing(text, passage_text(answer.citations[0].hit)))
             if not numbers.answer:

@@ -248,6 +248,9 @@ class Policy:
     # excerpt order, with the joined text's vector); the answer's checks still read the question as asked.
     # Config.fused_excerpts sets it (make_answerer).
     fused_excerpts: bool = False
+    # README step 55: the extractive answer given when the model gives none (busy, missing, failing) checks a Chinese
+    # question's anchors in its passage (ExtractiveAnswerer.check_anchors); Config.extractive_anchors sets it.
+    fallback_anchors: bool = False
     # "shape/language" (factoid/zh, open/en, …) -> which answerer writes that kind of answer: "auto" (these
     # cuts), "model" (none but the claim cut) or "extractive" (no model). Chosen on the article's dev split by
     # scripts/choose_routing.py (the Chinese factoid route since by choose_policy.py --claim-cut) and saved in
@@ -895,7 +898,7 @@ class ModelAnswerer:
 
     def fallback(self, question: Question, hits: Sequence[Hit], evidence: Evidence, why: str,
                  analysis: Analysis) -> Answer:
-        answer = self.extractive.answer_from(question, hits, evidence, analysis)
+        answer = self.extractive.answer_from(question, hits, evidence, analysis, check_anchors=self.policy.fallback_anchors)
         note = fallback_notice(f"The model gave no answer ({why})", answer.refused)
         return replace(answer, notice=with_notes(answer.notice, note))
 

@@ -1,0 +1,136 @@
+"""README step 55: whether the extractive answerer should check a Chinese question's anchors (its numbers, years,
+Latin-script names, quoted titles, people's names: support.question_anchors) in the passage of its answer's sentence,
+as the model's answers and an extractive stand-in on the model's route already must (`checked_extractive`). No model
+call: each case is answered once by the extractive answerer as shipped, and the row records what the check would say.
+
+    python scripts/study_anchors.py --dataset ../shared/datasets/drcd_dev.json --t2s --questions 300 --absent 150 \
+        --adversarial 150 --noun-swaps 150 --out anchors-drcd-dev.jsonl
+    python scripts/study_anchors.py --choose anchors-drcd-dev.jsonl --report anchors-cmrc.jsonl
+
+The cases are scripts/study_model.py's (`dataset_cases`): answerable questions, the same with a year, number or name
+swapped for one the paragraph lacks ("adversarial"), with a noun swapped ("noun"), and questions whose paragraph is not
+indexed ("absent"). Rule written before the figures (artifacts/r40/rule.md): the check is taken where, on the fitting
+rows, balanced (answerable right + the unanswerable kinds' mean refusal, halved) gains MIN_GAIN and answerable right
+loses at most MAX_LOSS points.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from study_model import dataset_cases  # noqa: E402
+
+from rag.answering.support import anchors_missing, document_lead, passage_text, question_anchors  # noqa: E402
+from rag.chat import Engine  # noqa: E402
+from rag.config import Config  # noqa: E402
+from rag.embedding import load_embedder  # noqa: E402
+from rag.evaluation.metrics import fair_match  # noqa: E402
+from rag.indexer import empty_index  # noqa: E402
+
+KINDS = ("answerable", "adversarial", "noun", "absent")
+MIN_GAIN, MAX_LOSS = 0.5, 2.0
+
+
+def study(args: argparse.Namespace) -> int:
+    cases, documents = dataset_cases(args, random.Random(0))
+    config = Config.from_env()
+    embedder = load_embedder(config, progress=lambda m: print(m, file=sys.stderr))
+    engine = Engine(config, Path(tempfile.mkdtemp(prefix="anchors-index-")), embedder, empty_index(embedder))
+    engine.add_documents(documents)
+    print(f"{len(cases)} cases over {len(documents)} documents", file=sys.stderr)
+    with open(args.out, "w", encoding="utf-8") as f:
+        for case in cases:
+            answer = engine.ask(case["question"], answerer="extractive")
+            missing: list[str] = []
+            if not answer.refused and answer.citations:
+                hit = answer.citations[0].hit
+                missing = anchors_missing(question_anchors(case["question"]), passage_text(hit),
+                                          document_lead(engine.index, hit))
+            kind = "noun" if case["id"].endswith("-noun") else case["kind"]  # dataset_cases calls both swaps adversarial
+            f.write(json.dumps({**case, "kind": kind, "answer": answer.text, "refused": answer.refused,
+                                "right": (not answer.refused) and fair_match(answer.text, case["answers"]),
+                                "anchors": sorted(question_anchors(case["question"])), "missing": missing},
+                               ensure_ascii=False) + "\n")
+    return 0
+
+
+def rates(rows: list[dict], checked: bool) -> dict[str, float]:
+    """Per kind, percent: answerable right, the others refused; answered with the check (`checked`) or without."""
+    out: dict[str, float] = {}
+    for kind in KINDS:
+        mine = [r for r in rows if r["kind"] == kind]
+        if not mine:
+            continue
+        if kind == "answerable":
+            out[kind] = 100 * sum(r["right"] and not (checked and r["missing"]) for r in mine) / len(mine)
+        else:
+            out[kind] = 100 * sum(r["refused"] or bool(checked and r["missing"]) for r in mine) / len(mine)
+    return out
+
+
+def balanced(per: dict[str, float]) -> float:
+    refused = [v for k, v in per.items() if k != "answerable"]
+    return (per["answerable"] + sum(refused) / len(refused)) / 2
+
+
+def show(title: str, rows: list[dict]) -> None:
+    counts = {k: sum(r["kind"] == k for r in rows) for k in KINDS}
+    print(f"\n{title}\n| extractive answerer | " + " | ".join(f"{k} (n={counts[k]})" for k in KINDS) + " | balanced |")
+    print("|---|" + "---|" * (len(KINDS) + 1))
+    for checked in (False, True):
+        per = rates(rows, checked)
+        print(f"| {'anchors checked' if checked else 'as shipped'} | "
+              + " | ".join(f"{per[k]:.1f}" if k in per else "-" for k in KINDS) + f" | {balanced(per):.2f} |")
+
+
+def taken(rows: list[dict]) -> bool:
+    before, after = rates(rows, False), rates(rows, True)
+    return (balanced(after) - balanced(before) >= MIN_GAIN - 1e-9
+            and after["answerable"] >= before["answerable"] - MAX_LOSS - 1e-9)
+
+
+def load(path: Path) -> list[dict]:
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if not rows or "missing" not in rows[0]:
+        raise SystemExit(f"{path} holds no study_anchors.py rows: make them with --dataset ... --out {path}")
+    if not any(r["kind"] == "answerable" for r in rows) or all(r["kind"] == "answerable" for r in rows):
+        raise SystemExit(f"{path} needs answerable rows and unanswerable ones (--absent, --adversarial, --noun-swaps)")
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--dataset", type=Path, help="a SQuAD-format set to study (CMRC 2018, DRCD)")
+    ap.add_argument("--t2s", action="store_true", help="convert traditional to simplified Chinese (DRCD)")
+    ap.add_argument("--skip", type=int, default=0, help="paragraphs to skip first")
+    ap.add_argument("--questions", type=int, default=300, help="answerable questions (one per paragraph)")
+    ap.add_argument("--absent", type=int, default=150)
+    ap.add_argument("--adversarial", type=int, default=150, help="year/number/name-swapped questions")
+    ap.add_argument("--noun-swaps", type=int, default=150, help="noun-swapped questions")
+    ap.add_argument("--out", type=Path, help="the study's rows")
+    ap.add_argument("--choose", type=Path, nargs="+", help="no study: choose on these rows (fitting)")
+    ap.add_argument("--report", type=Path, nargs="*", default=[], help="... and report on these (held out)")
+    args = ap.parse_args(argv)
+    if args.choose:
+        fit = [r for p in args.choose for r in load(p)]
+        show(f"fitting rows ({len(fit)})", fit)
+        before, after = balanced(rates(fit, False)), balanced(rates(fit, True))
+        print(f"\nchosen: extractive_anchors = {taken(fit)} (balanced {before:.2f} -> {after:.2f}; needs "
+              f"+{MIN_GAIN:g} and answerable right losing at most {MAX_LOSS:g})")
+        for path in args.report:
+            show(f"reported: {path} (held out)", load(path))
+        return 0
+    if not args.dataset or not args.out:
+        ap.error("give --dataset and --out to study, or --choose ROWS")
+    return study(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
