@@ -75,6 +75,8 @@ class Config:
     # search as asked (True), not its best over the searches (False, as step 52 was measured): the extractive
     # answerer's refusal features (the top hit's cosine, whether BM25 matched it) were fitted on one search's scores,
     # and the earlier question's words raise them for a question the passages do not answer. RAG_FUSED_SCORES_ASKED.
+    # scripts/choose_leaning.py --scores-asked did not take it (CMRC dev 740 on, extractive: swapped follow-ups
+    # refused 12.3 -> 17.5, noun-swapped 34.3 -> 41.9, but follow-ups right 78.5 -> 71.7).
     fused_scores_asked: bool = False
     # Step 53 (README): where a question's search is fused (step 52), the bundled model's (and an endpoint's "auto")
     # excerpts are chosen as for the question read after the earlier one (the answer's checks still read it as asked);

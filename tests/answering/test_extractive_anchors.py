@@ -4,7 +4,10 @@ titles, people's names) in the passage of its answer's sentence, as the model's 
 
 from __future__ import annotations
 
+import json
+import sys
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -83,3 +86,29 @@ def test_the_models_fallback_checks_the_anchors_when_set(real_engine):
             assert a.notice.endswith("the extractive answerer found none either.")
         else:
             assert not a.refused and "总收入27亿元" in a.text
+
+
+def test_study_anchors_rates_and_rule_by_hand(tmp_path, capsys):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+    import study_anchors as sa
+
+    def row(kind, right=False, refused=False, missing=()):
+        return {"kind": kind, "id": kind, "right": right, "refused": refused, "missing": list(missing)}
+
+    # four answerable (three right, one of them with an anchor its passage lacks), two swaps answered (one of them
+    # lacking its anchor), one absent refused
+    rows = [row("answerable", True), row("answerable", True), row("answerable", True, missing=["李娜"]),
+            row("answerable"), row("adversarial", missing=["2019"]), row("adversarial"), row("absent", refused=True)]
+    assert sa.rates(rows, False) == {"answerable": 75.0, "adversarial": 0.0, "absent": 100.0}
+    assert sa.rates(rows, True) == {"answerable": 50.0, "adversarial": 50.0, "absent": 100.0}
+    assert sa.balanced(sa.rates(rows, False)) == 62.5 and sa.balanced(sa.rates(rows, True)) == 62.5
+    assert not sa.taken(rows)  # no gain, and answerable right loses 25 points
+    rows[2]["missing"] = []  # the check now costs no answerable question: +12.5 balanced
+    assert sa.taken(rows)
+    path = tmp_path / "rows.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    assert sa.main(["--choose", str(path)]) == 0
+    assert "chosen: extractive_anchors = True (balanced 62.50 -> 75.00" in capsys.readouterr().out
+    path.write_text("\n".join(json.dumps(r) for r in rows[:4]), encoding="utf-8")
+    with pytest.raises(SystemExit, match="needs answerable rows and unanswerable ones"):
+        sa.main(["--choose", str(path)])
