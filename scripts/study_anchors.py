@@ -40,7 +40,9 @@ MIN_GAIN, MAX_LOSS = 0.5, 2.0
 
 def study(args: argparse.Namespace) -> int:
     cases, documents = dataset_cases(args, random.Random(0))
-    config = Config.from_env()
+    # the extractive answerer as it was before step 55 (each row records what the check would say), whatever the
+    # environment or the saved default says
+    config = Config.from_env(extractive_anchors=False)
     embedder = load_embedder(config, progress=lambda m: print(m, file=sys.stderr))
     engine = Engine(config, Path(tempfile.mkdtemp(prefix="anchors-index-")), embedder, empty_index(embedder))
     engine.add_documents(documents)

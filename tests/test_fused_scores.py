@@ -136,3 +136,13 @@ def test_choose_asked_follows_its_written_rule(tmp_path, capsys):
     path.write_text("\n".join(json.dumps(r) for r in answerable), encoding="utf-8")
     with pytest.raises(SystemExit, match="no unanswerable second turns"):
         cl.choose_asked([path], [])
+
+
+def test_every_study_mode_names_the_settings_it_answers_with():
+    """A changed default must not change what a mode measured: every mode names each setting steps 52-55 added, and
+    only "fusedanchors" answers with step 55's check (the product since round 40)."""
+    settings = {"followup_fused", "pronoun_fused", "fused_excerpts", "fused_scores_asked", "extractive_anchors"}
+    for name, mode in sl.MODE_SETTINGS.items():
+        assert settings <= set(mode), name
+        assert mode["extractive_anchors"] is (name == "fusedanchors")
+    assert Config().with_(**sl.MODE_SETTINGS["fusedanchors"]).extractive_anchors is True
