@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from study_model import dataset_cases  # noqa: E402
 
-from rag.answering.support import anchors_missing, document_lead, passage_text, question_anchors  # noqa: E402
+from rag.answering.support import passage_lacks_anchors, question_anchors  # noqa: E402
 from rag.chat import Engine  # noqa: E402
 from rag.config import Config  # noqa: E402
 from rag.embedding import load_embedder  # noqa: E402
@@ -50,11 +50,8 @@ def study(args: argparse.Namespace) -> int:
     with open(args.out, "w", encoding="utf-8") as f:
         for case in cases:
             answer = engine.ask(case["question"], answerer="extractive")
-            missing: list[str] = []
-            if not answer.refused and answer.citations:
-                hit = answer.citations[0].hit
-                missing = anchors_missing(question_anchors(case["question"]), passage_text(hit),
-                                          document_lead(engine.index, hit))
+            missing = (passage_lacks_anchors(case["question"], engine.index, answer.citations[0].hit)
+                       if not answer.refused and answer.citations else [])
             kind = "noun" if case["id"].endswith("-noun") else case["kind"]  # dataset_cases calls both swaps adversarial
             f.write(json.dumps({**case, "kind": kind, "answer": answer.text, "refused": answer.refused,
                                 "right": (not answer.refused) and fair_match(answer.text, case["answers"]),

@@ -81,18 +81,29 @@ def with_pronoun(question: str, subject: str) -> str:
     return question.replace(subject, "他" if person else "它", 1)
 
 
-def conversations(paragraphs: list, rng: random.Random, pronouns: bool = False) -> list[dict]:
-    """The second turns of the sample's conversations (see the module docstring)."""
-    out: list[dict] = []
+def made_follow_ups(paragraphs: list):  # noqa: ANN201 - a generator of tuples
+    """Each paragraph with two questions or more whose first is answered: (its position, source, context, the
+    conversation's first turn, and for each of its other questions (qa, subject, left)), where subject is what the
+    question shares with the first (shared_subject) and left the question without it ("" with no subject of 2+
+    characters)."""
     for n, (source, context, qas) in enumerate(paragraphs):
         if len(qas) < 2 or not qas[0]["answers"]:
             continue
         first = qas[0]
         history = [{"role": "user", "content": first["question"]},
                    {"role": "assistant", "content": first["answers"][0]}]
+        made = []
         for qa in qas[1:]:
             subject = shared_subject(first["question"], qa["question"], context)
-            left = without_subject(qa["question"], subject) if len(subject) >= 2 else ""
+            made.append((qa, subject, without_subject(qa["question"], subject) if len(subject) >= 2 else ""))
+        yield n, source, context, history, made
+
+
+def conversations(paragraphs: list, rng: random.Random, pronouns: bool = False) -> list[dict]:
+    """The second turns of the sample's conversations (see the module docstring)."""
+    out: list[dict] = []
+    for n, source, _context, history, made in made_follow_ups(paragraphs):
+        for qa, subject, left in made:
             if len(left.rstrip("？?")) >= MIN_LEFT:
                 for opener in OPENERS:
                     out.append({"kind": "followup", "id": f"{qa['id']}-f{len(opener)}", "question": opener + left,
@@ -127,15 +138,8 @@ def unanswerable(paragraphs: list, absent: list, rng: random.Random) -> list[dic
     asked = [(s, qa) for s, _, qas in absent for qa in qas
              if qa["answers"] and not any(a in c for a in qa["answers"] for _, c, _ in paragraphs)]
     out: list[dict] = []
-    for n, (source, context, qas) in enumerate(paragraphs):
-        if len(qas) < 2 or not qas[0]["answers"]:
-            continue
-        first = qas[0]
-        history = [{"role": "user", "content": first["question"]},
-                   {"role": "assistant", "content": first["answers"][0]}]
-        for qa in qas[1:]:
-            subject = shared_subject(first["question"], qa["question"], context)
-            left = without_subject(qa["question"], subject) if len(subject) >= 2 else ""
+    for n, source, context, history, made in made_follow_ups(paragraphs):
+        for qa, subject, left in made:
             if len(left.rstrip("？?")) < MIN_LEFT:
                 continue
             for kind, changed in (("swap", swap(left, context, names, rng)),

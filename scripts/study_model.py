@@ -69,11 +69,9 @@ from rag.answering.prompt import (
 )
 from rag.answering.question import Question
 from rag.answering.support import (
-    anchors_missing,
-    document_lead,
     document_scope,
+    passage_lacks_anchors,
     passage_text,
-    question_anchors,
     question_numbers_missing,
     strip_markers,
 )
@@ -552,8 +550,7 @@ def main(argv: list[str] | None = None) -> int:
             if not ex.refused and ex.citations:
                 first = ex.citations[0]
                 context = context_of(engine.index, first.hit, first.sentence)
-                ex_missing = anchors_missing(question_anchors(q.text), passage_text(first.hit),
-                                             document_lead(engine.index, first.hit))
+                ex_missing = passage_lacks_anchors(q.text, engine.index, first.hit)
                 ex_cov = coverage(terms.known, token_set(context)) if terms.known else 1.0
                 ex_claim = claim_share(terms, context)
                 ex_meaning = extractive_meaning(q, context, document_scope(engine.index, first.hit), words_of(embedder))

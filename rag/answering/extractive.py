@@ -48,14 +48,7 @@ from rag.answering.spans import (
     span_candidates,
 )
 from rag.answering.summary import MAX_SENTENCES, documents_to_summarize, summary_hits, summary_sentences
-from rag.answering.support import (
-    anchors_missing,
-    document_lead,
-    passage_text,
-    question_anchors,
-    question_numbers_missing,
-    strip_markers,
-)
+from rag.answering.support import passage_lacks_anchors, passage_text, question_numbers_missing, strip_markers
 from rag.answering.text import TYPE_PATTERN, char_bigrams, char_grams, clauses, mostly_cjk, trim_clause_mark
 from rag.schema import Answer, AnswerSpan, Hit
 
@@ -169,8 +162,7 @@ class ExtractiveAnswerer:
                 return refuse(text, hits, self.name, a.shape, typed.reason)
         anchors = self.check_anchors if check_anchors is None else check_anchors
         if anchors and question.language == "zh" and not a.cross_language and not answer.refused and answer.citations:
-            hit = answer.citations[0].hit
-            missing = anchors_missing(question_anchors(text), passage_text(hit), document_lead(evidence.index, hit))
+            missing = passage_lacks_anchors(text, evidence.index, answer.citations[0].hit)
             pinned = decide.question_anchors([as_asked(m, text) for m in missing])
             if not pinned.answer:
                 return refuse(text, hits, self.name, a.shape, pinned.reason)

@@ -69,6 +69,7 @@ from rag.answering.support import (
     best_support,
     document_lead,
     document_scope,
+    passage_lacks_anchors,
     passage_text,
     question_anchors,
     says_not_found,
@@ -1218,8 +1219,7 @@ class ModelAnswerer:
         cov = coverage(terms.known, token_set(scope)) if terms.known else 1.0
         context = context_of(evidence.index, first.hit, first.sentence) if first.sentence else None
         beside = claim_share(terms, context) if context is not None else 0.0
-        missing = anchors_missing(question_anchors(question.text), passage_text(first.hit),
-                                  document_lead(evidence.index, first.hit))
+        missing = passage_lacks_anchors(question.text, evidence.index, first.hit)
         checked = decide.extractive_after_model(missing, cov, policy.min_question_coverage, beside,
                                                 policy.min_claim_coverage if analysis.shape == "factoid" else 0.0)
         if not checked.answer:

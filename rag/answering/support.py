@@ -563,6 +563,12 @@ def anchors_missing(anchors: frozenset[str], context: str, lead: str = "") -> li
     return sorted(a for a in anchors if (a not in have if NUMBER.fullmatch(a) else a not in named))
 
 
+def passage_lacks_anchors(question: str, index: Index, hit: Hit) -> list[str]:
+    """The question's anchors (question_anchors) that `hit`'s passage and its document's lead lack: the check an
+    extractive answer's first cited passage must pass (README steps 16 and 55)."""
+    return anchors_missing(question_anchors(question), passage_text(hit), document_lead(index, hit))
+
+
 NOT_FOUND = re.compile(
     r"没有(?:提到|提及|说明|提供|给出|相关|明确)|未(?:提及|提到|说明|给出)|无法(?:回答|确定|得知|从)|不包含|并未|"
     r"\b(?:do|does|did)\s+not\s+(?:mention|say|state|contain|specify|provide)|\bnot\s+(?:mentioned|stated|specified)"
