@@ -535,10 +535,51 @@ def person_names(text: str) -> frozenset[str]:
                      if w.flag == PERSON_TAG and len(w.word) >= 2 and all(is_cjk(c) for c in w.word))
 
 
-def question_anchors(question: str) -> frozenset[str]:
+# How a question's people's names are read (README step 56): "tagged", every `nr` word as jieba cuts it; "strip", a
+# function word jieba glued onto a name's end taken off (和宜兰 -> 宜兰); "retag", stripped and kept only where
+# jieba still reads what is left as a person's name.
+NAME_READINGS = ("tagged", "strip", "retag")
+NAME_READING = "strip"  # taken on DRCD dev (artifacts/r41/rule.md; scripts/study_anchors.py --names)
+# A character is glue by jieba's own dictionary tag for it alone: conjunction, preposition, adverb, auxiliary (和, 由,
+# 曾, 的); after a name also a verb (说). Surnames that are also glue (曾, 于, 向) are the reading's known cost.
+GLUE_TAGS = frozenset({"c", "p", "d", "u", "uj", "ul", "uz", "ud", "ug", "uv"})
+TRAILING_GLUE_TAGS = GLUE_TAGS | {"v"}
+
+
+def _tag_of(word: str) -> str | None:
+    import jieba.posseg
+
+    return jieba.posseg.dt.word_tag_tab.get(word)
+
+
+@lru_cache(maxsize=4096)
+def unglued(name: str, reading: str = "strip") -> str | None:
+    """A person's name as jieba tagged it, with a function word it glued onto either end taken off ("strip":
+    `和宜兰` -> `宜兰`, `曾效力` -> `效力`); a name of two characters is left whole. "retag" keeps what is left only
+    where jieba, cutting it alone, still tags it one person's name (None: it names no person); "tagged" is the
+    name as cut."""
+    if reading not in NAME_READINGS:
+        raise ValueError(f"name reading {reading!r} is not one of {', '.join(NAME_READINGS)}")
+    if reading == "tagged":
+        return name
+    left = name
+    if len(left) >= 3 and _tag_of(left[0]) in GLUE_TAGS:
+        left = left[1:]
+    if len(left) >= 3 and _tag_of(left[-1]) in TRAILING_GLUE_TAGS:
+        left = left[:-1]
+    if reading == "retag" and left != name:
+        import jieba.posseg
+
+        cut = list(jieba.posseg.cut(left))
+        return left if len(cut) == 1 and cut[0].flag == PERSON_TAG else None
+    return left
+
+
+def question_anchors(question: str, names: str | None = None) -> frozenset[str]:
     """What a question pins its answer to: numbers (years, counts), Latin-script words that are not
     function words (ChatGPT, Wink), quoted titles, all lower-cased, and the Chinese names of people (step 18:
-    a question about a person the passage never names is not answered by it)."""
+    a question about a person the passage never names is not answered by it), read as `names` says
+    (NAME_READINGS; NAME_READING when None, README step 56)."""
     found = set(numbers(question))
     for m in LATIN.finditer(question):  # written like a name: a capital inside, or first but not at the start
         w = m.group(0)
@@ -550,7 +591,9 @@ def question_anchors(question: str) -> frozenset[str]:
     found |= {t.lower() for q in QUOTED.findall(question) if (t := q.strip().strip(QUOTE_STOPS).strip())}
     # a name inside a quoted title is that title's (jieba tags 白皮书 of 《AI白皮书》 as a person); one that also stands
     # outside the title is then not required either (rare; the title still is)
-    found |= {n for n in person_names(question) if not any(n in a for a in found)}
+    reading = NAME_READING if names is None else names
+    people = {u for n in person_names(question) if (u := unglued(n, reading))}
+    found |= {n for n in people if not any(n in a for a in found)}
     return frozenset(found)
 
 
