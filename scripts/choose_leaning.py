@@ -232,6 +232,49 @@ def choose_asked(fit_paths: list[Path], report_paths: list[Path]) -> str:
     return chosen
 
 
+# README step 57: the same question for the default answerer, on a larger sample (rows of study_leaning.py --answerer
+# auto --kinds followup,pronoun,noun --per-kind 50 --modes fusedanchors,fusedaskedanchors). Rule written before the
+# figures (artifacts/r41/rule.md): the mean of the three kinds' rates (follow-ups right, noun swaps refused) must gain
+# ASKED_DEFAULT_MIN_GAIN points with no kind losing more than ASKED_DEFAULT_MAX_LOSS.
+ASKED_DEFAULT_KINDS = ("followup", "pronoun", "noun")
+ASKED_DEFAULT_MODES = ("fusedanchors", "fusedaskedanchors")
+ASKED_DEFAULT_MIN_GAIN, ASKED_DEFAULT_MAX_LOSS = 3.0, 4.0
+
+
+def asked_default_mean(rows: list[dict], mode: str) -> float:
+    return mean_right(mode_rates(rows, mode, ASKED_DEFAULT_KINDS))
+
+
+def asked_default_taken(rows: list[dict]) -> bool:
+    base, mine = (mode_rates(rows, m, ASKED_DEFAULT_KINDS) for m in ASKED_DEFAULT_MODES)
+    return (asked_default_mean(rows, ASKED_DEFAULT_MODES[1]) - asked_default_mean(rows, ASKED_DEFAULT_MODES[0])
+            >= ASKED_DEFAULT_MIN_GAIN - 1e-9
+            and all(mine[k]["right"] >= base[k]["right"] - ASKED_DEFAULT_MAX_LOSS - 1e-9 for k in base))
+
+
+def show_asked_default(title: str, rows: list[dict]) -> None:
+    print(f"\n{title}\n| default answerer | " + " | ".join(f"{k} (n)" for k in ASKED_DEFAULT_KINDS) + " | mean |")
+    print("|---|" + "---|" * (len(ASKED_DEFAULT_KINDS) + 1))
+    names = {"fusedanchors": "fused, best scores (shipped)", "fusedaskedanchors": "fused, scores as asked"}
+    for mode in ASKED_DEFAULT_MODES:
+        per = mode_rates(rows, mode, ASKED_DEFAULT_KINDS)
+        cells = [f"{per[k]['right']:.1f} ({per[k]['n']})" if k in per else "-" for k in ASKED_DEFAULT_KINDS]
+        print(f"| {names[mode]} | " + " | ".join(cells) + f" | {asked_default_mean(rows, mode):.2f} |")
+
+
+def choose_asked_default(fit_paths: list[Path], report_paths: list[Path]) -> bool:
+    """Step 57's choice on the fitting rows: whether Config.fused_scores_asked is turned on for the default answerer."""
+    fit = [r for p in fit_paths for r in load(p, "right_fusedaskedanchors")]
+    show_asked_default(f"fitting rows ({len(fit)})", fit)
+    taken = asked_default_taken(fit)
+    gain = asked_default_mean(fit, ASKED_DEFAULT_MODES[1]) - asked_default_mean(fit, ASKED_DEFAULT_MODES[0])
+    print(f"\nchosen: fused_scores_asked = {taken} (mean {gain:+.2f}; needs +{ASKED_DEFAULT_MIN_GAIN:g} and no kind "
+          f"losing more than {ASKED_DEFAULT_MAX_LOSS:g})")
+    for path in report_paths:
+        show_asked_default(f"reported: {path} (held out)", load(path, "right_fusedaskedanchors"))
+    return taken
+
+
 def load(path: Path, needs: str = "right_search") -> list[dict]:
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     if not rows or needs not in rows[0]:
@@ -269,9 +312,16 @@ def main(argv: list[str] | None = None) -> int:
                     help="README step 54: whether a fused search's hits are scored by the search as asked, and whether "
                          "fusion stays, with unanswerable second turns counted (rows from --pronouns --unanswerable "
                          "--modes pronoun,fused,fusedasked)")
+    ap.add_argument("--scores-asked-default", action="store_true",
+                    help="README step 57: the same for the default answerer (rows from --answerer auto --kinds "
+                         "followup,pronoun,noun --unanswerable --pronouns --modes fusedanchors,fusedaskedanchors)")
     args = ap.parse_args(argv)
-    if sum((args.fused, args.pronoun, args.scores_asked)) > 1:
-        ap.error("--fused, --pronoun and --scores-asked choose different settings: give one of them")
+    if sum((args.fused, args.pronoun, args.scores_asked, args.scores_asked_default)) > 1:
+        ap.error("--fused, --pronoun, --scores-asked and --scores-asked-default choose different settings: give one of "
+                 "them")
+    if args.scores_asked_default:
+        choose_asked_default(args.fit, args.report)
+        return 0
     if args.scores_asked:
         choose_asked(args.fit, args.report)
         return 0

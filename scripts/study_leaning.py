@@ -160,7 +160,8 @@ def unanswerable(paragraphs: list, absent: list, rng: random.Random) -> list[dic
 # leaning the search only ("pronoun", step 36); that, and a question no word leans searched both ways and fused
 # ("fused", step 52), a pronoun's search fused too ("fusedpron"), the model's excerpts chosen with the earlier question
 # ("fusedexc", step 53), the fused hits scored by the search as asked ("fusedasked", step 54), and fused with the
-# extractive answerer checking the question's anchors ("fusedanchors", step 55: the product since round 40).
+# extractive answerer checking the question's anchors ("fusedanchors", step 55: the product since round 40), and
+# that with the fused hits scored as asked ("fusedaskedanchors", step 57).
 # The extractive answerer as steps 34-54 measured it, without step 55's question-anchor check ("fusedanchors" has it).
 _OFF = {"followup_fused": False, "pronoun_fused": False, "fused_excerpts": False, "fused_scores_asked": False,
         "extractive_anchors": False}
@@ -179,6 +180,8 @@ MODE_SETTINGS: dict[str, dict] = {
                    **_OFF, "followup_fused": True, "fused_scores_asked": True},
     "fusedanchors": {"followup_dense_gain": math.inf, "followup_search_only": True, "pronoun_search_only": True,
                      **_OFF, "followup_fused": True, "extractive_anchors": True},
+    "fusedaskedanchors": {"followup_dense_gain": math.inf, "followup_search_only": True, "pronoun_search_only": True,
+                          **_OFF, "followup_fused": True, "fused_scores_asked": True, "extractive_anchors": True},
 }
 
 
@@ -203,7 +206,8 @@ def main(argv: list[str] | None = None) -> int:
                          "the earlier question, fused, step 52; fusedpron: as fused, a pronoun's search fused too; fusedexc: as "
                          "fused, the model's excerpts chosen with the earlier question, step 53; fusedasked: as fused, each "
                          "hit's scores those of the search as asked, step 54; fusedanchors: as fused, the extractive answerer "
-                         "checking the question's anchors, step 55, as shipped since round 40); "
+                         "checking the question's anchors, step 55, as shipped since round 40; "
+                         "fusedaskedanchors: fusedasked with step 55's check, step 57); "
                          "fewer saves model time")
     ap.add_argument("--pronouns", action="store_true",
                     help="also make follow-ups with the subject replaced by a pronoun (kind 'pronoun', step 36)")

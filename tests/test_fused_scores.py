@@ -140,9 +140,38 @@ def test_choose_asked_follows_its_written_rule(tmp_path, capsys):
 
 def test_every_study_mode_names_the_settings_it_answers_with():
     """A changed default must not change what a mode measured: every mode names each setting steps 52-55 added, and
-    only "fusedanchors" answers with step 55's check (the product since round 40)."""
+    only "fusedanchors" (the product since round 40) and step 57's "fusedaskedanchors" answer with step 55's check."""
     settings = {"followup_fused", "pronoun_fused", "fused_excerpts", "fused_scores_asked", "extractive_anchors"}
     for name, mode in sl.MODE_SETTINGS.items():
         assert settings <= set(mode), name
-        assert mode["extractive_anchors"] is (name == "fusedanchors")
+        assert mode["extractive_anchors"] is (name in ("fusedanchors", "fusedaskedanchors"))
+        assert mode["fused_scores_asked"] is (name in ("fusedasked", "fusedaskedanchors"))
     assert Config().with_(**sl.MODE_SETTINGS["fusedanchors"]).extractive_anchors is True
+    asked = Config().with_(**sl.MODE_SETTINGS["fusedaskedanchors"])
+    assert asked.extractive_anchors and asked.fused_scores_asked and asked.followup_fused
+
+
+def test_choose_asked_default_follows_its_written_rule(tmp_path, capsys):
+    """Step 57: scores as asked for the default answerer, taken at +3 mean points with no kind losing more than 4."""
+    def turn(kind, shipped, asked):
+        return {"kind": kind, "right_fusedanchors": shipped, "right_fusedaskedanchors": asked,
+                "hit_fusedanchors": True, "hit_fusedaskedanchors": True}
+
+    # 25 turns a kind: scores as asked gains one follow-up (+4 points) and loses nothing: mean +1.33, not taken
+    rows = ([turn("followup", i < 20, i < 21) for i in range(25)] + [turn("pronoun", i < 20, i < 20) for i in range(25)]
+            + [turn("noun", i < 10, i < 10) for i in range(25)])
+    assert cl.asked_default_mean(rows, "fusedanchors") == pytest.approx((80 + 80 + 40) / 3)
+    assert cl.asked_default_mean(rows, "fusedaskedanchors") == pytest.approx((84 + 80 + 40) / 3)
+    assert not cl.asked_default_taken(rows)
+    # three more noun swaps refused (+12): mean +5.33, taken
+    for r in rows[60:63]:
+        r["right_fusedaskedanchors"] = True
+    assert cl.asked_default_taken(rows)
+    path = tmp_path / "rows.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    assert cl.main([str(path), "--scores-asked-default"]) == 0
+    assert "chosen: fused_scores_asked = True (mean +5.33" in capsys.readouterr().out
+    # but a pronoun follow-up kind losing two turns (8 points) blocks it
+    for r in rows[25:27]:
+        r["right_fusedaskedanchors"] = False
+    assert not cl.asked_default_taken(rows)
