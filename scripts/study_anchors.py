@@ -33,6 +33,7 @@ from rag.answering.support import (  # noqa: E402
     document_lead,
     passage_text,
     question_anchors,
+    question_places,
 )
 from rag.chat import Engine  # noqa: E402
 from rag.config import Config  # noqa: E402
@@ -72,26 +73,30 @@ def study(args: argparse.Namespace) -> int:
     return 0
 
 
-def missing_read(row: dict, reading: str | None) -> list[str]:
+def missing_read(row: dict, reading: str | None, places: int = 0) -> list[str]:
     """The anchors the row's cited passage lacks: as recorded (`reading` None), or with the question's names read
-    as `reading` says (support.NAME_READINGS), on the passage and lead the row recorded."""
+    as `reading` says (support.NAME_READINGS) and its places of `places` characters or more among them (0: none;
+    README step 58), on the passage and lead the row recorded."""
     if reading is None:
         return row["missing"]
     if "passage" not in row:
-        raise SystemExit(f"row {row['id']} has no recorded passage: --names needs rows made by this script since "
-                         "README step 56 (make them again with --dataset ... --out)")
-    return anchors_missing(question_anchors(row["question"], reading), row["passage"], row["lead"]) if row["cited"] else []
+        raise SystemExit(f"row {row['id']} has no recorded passage: --names and --places need rows made by this "
+                         "script since README step 56 (make them again with --dataset ... --out)")
+    if not row["cited"]:
+        return []
+    anchors = question_anchors(row["question"], reading)
+    return anchors_missing(anchors, row["passage"], row["lead"], question_places(row["question"], places, anchors))
 
 
-def rates(rows: list[dict], checked: bool, reading: str | None = None) -> dict[str, float]:
+def rates(rows: list[dict], checked: bool, reading: str | None = None, places: int = 0) -> dict[str, float]:
     """Per kind, percent: answerable right, the others refused; answered with the check (`checked`) or without,
-    the question's names read as `reading` says (None: as the rows recorded)."""
+    the question's names read as `reading` says (None: as the rows recorded), its places as `places` says."""
     out: dict[str, float] = {}
     for kind in KINDS:
         mine = [r for r in rows if r["kind"] == kind]
         if not mine:
             continue
-        lacks = [bool(checked and missing_read(r, reading)) for r in mine]
+        lacks = [bool(checked and missing_read(r, reading, places)) for r in mine]
         if kind == "answerable":
             out[kind] = 100 * sum(r["right"] and not x for r, x in zip(mine, lacks, strict=True)) / len(mine)
         else:
@@ -104,25 +109,22 @@ def balanced(per: dict[str, float]) -> float:
     return (per["answerable"] + sum(refused) / len(refused)) / 2
 
 
-def show(title: str, rows: list[dict]) -> None:
+def table(title: str, rows: list[dict], what: str, lines: list[tuple[str, dict[str, float]]]) -> None:
+    """A markdown table of per-kind rates (`rates`), one line a variant, with the balanced mean."""
     counts = {k: sum(r["kind"] == k for r in rows) for k in KINDS}
-    print(f"\n{title}\n| extractive answerer | " + " | ".join(f"{k} (n={counts[k]})" for k in KINDS) + " | balanced |")
+    print(f"\n{title}\n| {what} | " + " | ".join(f"{k} (n={counts[k]})" for k in KINDS) + " | balanced |")
     print("|---|" + "---|" * (len(KINDS) + 1))
-    for checked in (False, True):
-        per = rates(rows, checked)
-        print(f"| {'anchors checked' if checked else 'as shipped'} | "
-              + " | ".join(f"{per[k]:.1f}" if k in per else "-" for k in KINDS) + f" | {balanced(per):.2f} |")
+    for name, per in lines:
+        print(f"| {name} | " + " | ".join(f"{per[k]:.1f}" if k in per else "-" for k in KINDS)
+              + f" | {balanced(per):.2f} |")
+
+
+def show(title: str, rows: list[dict]) -> None:
+    table(title, rows, "extractive answerer", [("as shipped", rates(rows, False)), ("anchors checked", rates(rows, True))])
 
 
 def show_readings(title: str, rows: list[dict]) -> None:
-    counts = {k: sum(r["kind"] == k for r in rows) for k in KINDS}
-    print(f"\n{title}\n| names read (check on) | " + " | ".join(f"{k} (n={counts[k]})" for k in KINDS)
-          + " | balanced |")
-    print("|---|" + "---|" * (len(KINDS) + 1))
-    for reading in NAME_READINGS:
-        per = rates(rows, True, reading)
-        print(f"| {reading} | " + " | ".join(f"{per[k]:.1f}" if k in per else "-" for k in KINDS)
-              + f" | {balanced(per):.2f} |")
+    table(title, rows, "names read (check on)", [(reading, rates(rows, True, reading)) for reading in NAME_READINGS])
 
 
 def choose_reading(rows: list[dict], shipped: str = "tagged") -> str:
@@ -136,6 +138,27 @@ def choose_reading(rows: list[dict], shipped: str = "tagged") -> str:
     ok = (balanced(per) > balanced(base) + 1e-9 and per["answerable"] > base["answerable"] + 1e-9
           and all(per[k] >= base[k] - MAX_KIND_LOSS - 1e-9 for k in per if k != "answerable"))
     return best if ok else shipped
+
+
+# README step 58 (artifacts/r41/rule.md): places among the question's anchors, names read as shipped since step 56
+PLACE_VARIANTS = (0, 3, 2)  # no places (as shipped), places of 3+ characters, of 2+
+PLACE_MIN_GAIN, PLACE_MAX_LOSS = 0.5, 1.0
+
+
+def show_places(title: str, rows: list[dict], reading: str = "strip") -> None:
+    table(title, rows, "places (check on)", [("none (before step 58)" if not least else f"{least}+ characters",
+                                             rates(rows, True, reading, least)) for least in PLACE_VARIANTS])
+
+
+def choose_places(rows: list[dict], reading: str = "strip") -> int:
+    """Step 58's rule: the variant with the higher balanced mean is taken if it gains PLACE_MIN_GAIN over no places and
+    answerable right loses at most PLACE_MAX_LOSS points; 0 (no places) otherwise."""
+    base = rates(rows, True, reading, 0)
+    best = max(PLACE_VARIANTS[1:], key=lambda least: balanced(rates(rows, True, reading, least)))
+    per = rates(rows, True, reading, best)
+    ok = (balanced(per) - balanced(base) >= PLACE_MIN_GAIN - 1e-9
+          and per["answerable"] >= base["answerable"] - PLACE_MAX_LOSS - 1e-9)
+    return best if ok else 0
 
 
 def taken(rows: list[dict]) -> bool:
@@ -165,17 +188,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, help="the study's rows")
     ap.add_argument("--choose", type=Path, nargs="+", help="no study: choose on these rows (fitting)")
     ap.add_argument("--report", type=Path, nargs="*", default=[], help="... and report on these (held out)")
+    ap.add_argument("--places", action="store_true",
+                    help="with --choose: whether the question's places join its anchors (README step 58)")
     ap.add_argument("--names", action="store_true",
                     help="with --choose: choose how the question's people's names are read (README step 56)")
     args = ap.parse_args(argv)
     if args.choose:
         fit = [r for p in args.choose for r in load(p)]
-        if args.names:
-            show_readings(f"fitting rows ({len(fit)})", fit)
-            print(f"\nchosen: names read {choose_reading(fit)!r} (rule: artifacts/r41/rule.md)")
-            for path in args.report:
-                show_readings(f"reported: {path} (held out)", load(path))
-            return 0
+        for wanted, shown, chosen in (
+                (args.places, show_places, lambda rows: f"PLACE_MIN_CHARS = {choose_places(rows) or None}"),
+                (args.names, show_readings, lambda rows: f"names read {choose_reading(rows)!r}")):
+            if wanted:  # README steps 56 and 58, rules in artifacts/r41/rule.md
+                shown(f"fitting rows ({len(fit)})", fit)
+                print(f"\nchosen: {chosen(fit)} (rule: artifacts/r41/rule.md)")
+                for path in args.report:
+                    shown(f"reported: {path} (held out)", load(path))
+                return 0
         show(f"fitting rows ({len(fit)})", fit)
         before, after = balanced(rates(fit, False)), balanced(rates(fit, True))
         print(f"\nchosen: extractive_anchors = {taken(fit)} (balanced {before:.2f} -> {after:.2f}; needs "

@@ -72,6 +72,7 @@ from rag.answering.support import (
     passage_lacks_anchors,
     passage_text,
     question_anchors,
+    question_places,
     says_not_found,
     strip_markers,
 )
@@ -742,6 +743,7 @@ def check_reply(reply: str, question: Question, excerpts: Sequence[Excerpt], evi
         return []
     vectors = evidence.embedder.embed_passages([c.text for c in claims]) if evidence.embedder is not None else None
     anchors = question_anchors(question.text)
+    places = question_places(question.text, None, anchors)  # README step 58
     terms = question_terms(question.text, question.previous, evidence.index)
     shown = [whole_sentences(e, evidence.index) for e in excerpts]  # a sentence cut by max_chars, whole
     out: list[Checked] = []
@@ -771,7 +773,7 @@ def check_reply(reply: str, question: Question, excerpts: Sequence[Excerpt], evi
         cov = coverage(terms.known, token_set(context)) if terms.known else 1.0
         wide = coverage(terms.known, token_set(document_scope(evidence.index, excerpt.origin))) if terms.known else 1.0
         out.append(Checked(claim.text, claim.markers, support, excerpt.origin, cov,
-                           tuple(anchors_missing(anchors, passage_text(excerpt.origin), lead)), wide, share))
+                           tuple(anchors_missing(anchors, passage_text(excerpt.origin), lead, places)), wide, share))
     return out
 
 

@@ -597,19 +597,50 @@ def question_anchors(question: str, names: str | None = None) -> frozenset[str]:
     return frozenset(found)
 
 
-def anchors_missing(anchors: frozenset[str], context: str, lead: str = "") -> list[str]:
+# jieba.posseg's tag of a place; README step 58 measures places among the question's anchors (PLACE_MIN_CHARS: the
+# shortest place that counts, None: none does)
+PLACE_TAG = "ns"
+PLACE_MIN_CHARS: int | None = 3  # taken on DRCD dev (artifacts/r41/rule.md; scripts/study_anchors.py --places)
+
+
+@lru_cache(maxsize=4096)
+def place_names(text: str) -> frozenset[str]:
+    """The Chinese place names in `text` as jieba.posseg tags them (`ns`, two characters or more, all CJK)."""
+    import jieba.posseg
+
+    return frozenset(w.word for w in jieba.posseg.cut(text)
+                     if w.flag == PLACE_TAG and len(w.word) >= 2 and all(is_cjk(c) for c in w.word))
+
+
+def question_places(question: str, min_chars: int | None = None, anchors: frozenset[str] = frozenset()) -> frozenset[str]:
+    """The places a question names, `min_chars` characters or more after step 56's glue is read off (PLACE_MIN_CHARS
+    when None; 0: none), leaving out any inside the question's other `anchors` (a quoted title's) or its quotes."""
+    least = PLACE_MIN_CHARS if min_chars is None else min_chars
+    if not least:
+        return frozenset()
+    quoted = [t.lower() for t in QUOTED.findall(question)]
+    found = {u for p in place_names(question) if (u := unglued(p, "strip")) and len(u) >= least}
+    return frozenset(p for p in found if not any(p in a for a in anchors) and not any(p in q for q in quoted))
+
+
+def anchors_missing(anchors: frozenset[str], context: str, lead: str = "",
+                    places: frozenset[str] = frozenset()) -> list[str]:
     """The anchors that `context` (where the caller looks: the supporting passage with its title) lacks. A name,
-    word or title may also stand in its document's `lead` (`document_lead`); a number must stand in `context`."""
+    word or title may also stand in its document's `lead` (`document_lead`); a number must stand in `context`. A
+    place (`question_places`, step 58) may stand there whole or in pieces of two characters or more (`in_pieces`)."""
     lowered = context.lower()
     named = f"{lowered}\n{lead.lower()}" if lead else lowered
     have = numbers(with_digits(context))
-    return sorted(a for a in anchors if (a not in have if NUMBER.fullmatch(a) else a not in named))
+    missing = {a for a in anchors if (a not in have if NUMBER.fullmatch(a) else a not in named)}
+    missing |= {p for p in places if p not in named and not in_pieces(p, named)}
+    return sorted(missing)
 
 
 def passage_lacks_anchors(question: str, index: Index, hit: Hit) -> list[str]:
     """The question's anchors (question_anchors) that `hit`'s passage and its document's lead lack: the check an
     extractive answer's first cited passage must pass (README steps 16 and 55)."""
-    return anchors_missing(question_anchors(question), passage_text(hit), document_lead(index, hit))
+    anchors = question_anchors(question)
+    return anchors_missing(anchors, passage_text(hit), document_lead(index, hit), question_places(question, None, anchors))
 
 
 NOT_FOUND = re.compile(

@@ -1,0 +1,89 @@
+"""README step 58: a place of three characters or more that the question names must stand in the answer's passage."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from rag.answering import support
+from rag.answering.support import anchors_missing, passage_lacks_anchors, question_anchors, question_places
+
+Q = "焚烧了丸都城后曹魏军为什么很快就撤离景洪市？"
+PASSAGE = "1244年，曹魏的毌丘俭焚烧了丸都城后以为高句丽灭亡了，所以很快就撤离了。"
+
+
+def test_the_places_a_question_names_by_length():
+    assert question_places(Q, 3) == {"景洪市"}  # jieba's 都城 (of 丸都城) is two characters
+    assert question_places(Q, 2) == {"景洪市", "都城"}
+    assert question_places(Q, 0) == frozenset()
+    assert question_places("东罗马帝国遭到瓜分后，哪个国家宣称继承拜占庭帝国的法统?", 3) == {"罗马帝国"}
+    # a place inside a quoted title is the title's, which is an anchor already
+    titled = "美图在《厦门市影像白皮书》里说了什么？"
+    assert question_places(titled, 3, question_anchors(titled)) == frozenset()
+
+
+def test_a_place_stands_whole_or_in_pieces():
+    assert anchors_missing(frozenset(), PASSAGE, "", frozenset({"景洪市"})) == ["景洪市"]
+    assert anchors_missing(frozenset(), "景洪市位于澜沧江边。", "", frozenset({"景洪市"})) == []
+    # in pieces of two characters or more, as a claim's names (洛杉矶 and 湖人 are both there)
+    assert anchors_missing(frozenset(), "湖人队原在明尼苏达，后迁往洛杉矶。", "", frozenset({"洛杉矶湖人"})) == []
+    # the document's lead counts, as for names
+    assert anchors_missing(frozenset(), PASSAGE, "景洪市是云南的一座城市。", frozenset({"景洪市"})) == []
+    # known limit: a suffix of one character is no piece, so the passage's bare 景洪 does not hold 景洪市
+    assert anchors_missing(frozenset(), "景洪位于澜沧江边。", "", frozenset({"景洪市"})) == ["景洪市"]
+
+
+def test_the_shipped_setting_reaches_the_product_check(monkeypatch, fake_engine):
+    hit = next(h for h in _hits(fake_engine))
+    monkeypatch.setattr(support, "PLACE_MIN_CHARS", None)
+    assert passage_lacks_anchors("美图在景洪市的收入是多少？", fake_engine.index, hit) == []
+    monkeypatch.setattr(support, "PLACE_MIN_CHARS", 3)
+    assert passage_lacks_anchors("美图在景洪市的收入是多少？", fake_engine.index, hit) == ["景洪市"]
+
+
+def _hits(engine):
+    from rag.retrieval import retrieve
+    from rag.tokenize import tokenize
+
+    q = "美图的收入是多少？"
+    return retrieve(engine.index, engine.embedder.embed_queries([q])[0], tokenize(q), 3)
+
+
+def test_study_anchors_places_rule_by_hand(tmp_path, capsys):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+    import study_anchors as sa
+
+    def row(kind, question, passage, right=False):
+        return {"kind": kind, "id": question, "question": question, "right": right, "refused": False,
+                "missing": [], "cited": True, "passage": passage, "lead": ""}
+
+    rows = [row("answerable", "曹魏军焚烧了哪座城？", PASSAGE, right=True),
+            row("answerable", "球队从明尼苏达迁往了哪里？", "湖人队原在明尼苏达，后迁往洛杉矶。", right=True),
+            row("noun", Q, PASSAGE),
+            row("absent", "曹魏军为什么撤离洛阳？", PASSAGE)]
+    assert sa.rates(rows, True, "strip", 0) == {"answerable": 100.0, "noun": 0.0, "absent": 0.0}
+    assert sa.rates(rows, True, "strip", 3) == {"answerable": 100.0, "noun": 100.0, "absent": 0.0}
+    assert sa.rates(rows, True, "strip", 2) == {"answerable": 100.0, "noun": 100.0, "absent": 100.0}  # 洛阳
+    assert sa.choose_places(rows) == 2
+    # a right answer to a question naming a two-character place its passage lacks: places of 2 tie with 3 at 75
+    rows[0]["question"] = "曹魏军在江南焚烧了哪座城？"
+    assert sa.rates(rows, True, "strip", 2)["answerable"] == 50.0
+    assert sa.choose_places(rows) == 3
+    # and one naming a longer place its passage lacks: every variant loses 50 points of answerable right
+    rows[1]["passage"] = "湖人队后迁往洛杉矶。"
+    assert sa.choose_places(rows) == 0
+    path = tmp_path / "rows.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    assert sa.main(["--choose", str(path), "--places"]) == 0
+    assert "chosen: PLACE_MIN_CHARS = None" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("least", [2, 3])
+def test_places_never_drop_an_anchor_already_there(least):
+    # a person's name and a number stay anchors whatever the places
+    q = "吴欣鸿2019年在厦门市做了什么？"
+    assert question_anchors(q) == {"2019", "吴欣鸿"}
+    assert anchors_missing(question_anchors(q), "2019年，美图在厦门市。", "", question_places(q, least)) == ["吴欣鸿"]
