@@ -73,10 +73,10 @@ def study(args: argparse.Namespace) -> int:
     return 0
 
 
-def missing_read(row: dict, reading: str | None, places: int = 0) -> list[str]:
+def missing_read(row: dict, reading: str | None, places: int = 0, tags: frozenset[str] = frozenset({"ns"})) -> list[str]:
     """The anchors the row's cited passage lacks: as recorded (`reading` None), or with the question's names read
     as `reading` says (support.NAME_READINGS) and its places of `places` characters or more among them (0: none;
-    README step 58), on the passage and lead the row recorded."""
+    README step 58; of jieba's `tags`, step 59), on the passage and lead the row recorded."""
     if reading is None:
         return row["missing"]
     if "passage" not in row:
@@ -85,10 +85,11 @@ def missing_read(row: dict, reading: str | None, places: int = 0) -> list[str]:
     if not row["cited"]:
         return []
     anchors = question_anchors(row["question"], reading)
-    return anchors_missing(anchors, row["passage"], row["lead"], question_places(row["question"], places, anchors))
+    return anchors_missing(anchors, row["passage"], row["lead"], question_places(row["question"], places, anchors, tags))
 
 
-def rates(rows: list[dict], checked: bool, reading: str | None = None, places: int = 0) -> dict[str, float]:
+def rates(rows: list[dict], checked: bool, reading: str | None = None, places: int = 0,
+          tags: frozenset[str] = frozenset({"ns"})) -> dict[str, float]:
     """Per kind, percent: answerable right, the others refused; answered with the check (`checked`) or without,
     the question's names read as `reading` says (None: as the rows recorded), its places as `places` says."""
     out: dict[str, float] = {}
@@ -96,7 +97,7 @@ def rates(rows: list[dict], checked: bool, reading: str | None = None, places: i
         mine = [r for r in rows if r["kind"] == kind]
         if not mine:
             continue
-        lacks = [bool(checked and missing_read(r, reading, places)) for r in mine]
+        lacks = [bool(checked and missing_read(r, reading, places, tags)) for r in mine]
         if kind == "answerable":
             out[kind] = 100 * sum(r["right"] and not x for r, x in zip(mine, lacks, strict=True)) / len(mine)
         else:
@@ -161,6 +162,33 @@ def choose_places(rows: list[dict], reading: str = "strip") -> int:
     return best if ok else 0
 
 
+# README step 59 (artifacts/r41/rule.md): jieba's organisations (nt) and other proper nouns (nz) read as step 58 reads
+# places, 3+ characters, against the shipped places alone
+TAG_VARIANTS = {"places (as shipped)": frozenset({"ns"}), "and organisations": frozenset({"ns", "nt"}),
+                "and other proper nouns": frozenset({"ns", "nt", "nz"})}
+
+
+def tag_rates(rows: list[dict], tags: frozenset[str]) -> dict[str, float]:
+    return rates(rows, True, "strip", 3, tags)
+
+
+def show_tags(title: str, rows: list[dict]) -> None:
+    table(title, rows, "names of 3+ characters (check on)",
+          [(name, tag_rates(rows, tags)) for name, tags in TAG_VARIANTS.items()])
+
+
+def choose_tags(rows: list[dict]) -> str:
+    """Step 59's rule: the variant with the higher balanced mean is taken if it gains PLACE_MIN_GAIN over the shipped
+    places and answerable right loses at most PLACE_MAX_LOSS points; the shipped places otherwise."""
+    shipped, *others = TAG_VARIANTS
+    base = tag_rates(rows, TAG_VARIANTS[shipped])
+    best = max(others, key=lambda name: balanced(tag_rates(rows, TAG_VARIANTS[name])))
+    per = tag_rates(rows, TAG_VARIANTS[best])
+    ok = (balanced(per) - balanced(base) >= PLACE_MIN_GAIN - 1e-9
+          and per["answerable"] >= base["answerable"] - PLACE_MAX_LOSS - 1e-9)
+    return best if ok else shipped
+
+
 def taken(rows: list[dict]) -> bool:
     before, after = rates(rows, False), rates(rows, True)
     return (balanced(after) - balanced(before) >= MIN_GAIN - 1e-9
@@ -190,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--report", type=Path, nargs="*", default=[], help="... and report on these (held out)")
     ap.add_argument("--places", action="store_true",
                     help="with --choose: whether the question's places join its anchors (README step 58)")
+    ap.add_argument("--tags", action="store_true",
+                    help="with --choose: whether organisations and other proper nouns join the anchors (README step 59)")
     ap.add_argument("--names", action="store_true",
                     help="with --choose: choose how the question's people's names are read (README step 56)")
     args = ap.parse_args(argv)
@@ -197,8 +227,9 @@ def main(argv: list[str] | None = None) -> int:
         fit = [r for p in args.choose for r in load(p)]
         for wanted, shown, chosen in (
                 (args.places, show_places, lambda rows: f"PLACE_MIN_CHARS = {choose_places(rows) or None}"),
-                (args.names, show_readings, lambda rows: f"names read {choose_reading(rows)!r}")):
-            if wanted:  # README steps 56 and 58, rules in artifacts/r41/rule.md
+                (args.names, show_readings, lambda rows: f"names read {choose_reading(rows)!r}"),
+                (args.tags, show_tags, lambda rows: f"anchors: {choose_tags(rows)!r}")):
+            if wanted:  # README steps 56, 58 and 59, rules in artifacts/r41/rule.md
                 shown(f"fitting rows ({len(fit)})", fit)
                 print(f"\nchosen: {chosen(fit)} (rule: artifacts/r41/rule.md)")
                 for path in args.report:

@@ -604,22 +604,25 @@ PLACE_MIN_CHARS: int | None = 3  # taken on DRCD dev (artifacts/r41/rule.md; scr
 
 
 @lru_cache(maxsize=4096)
-def place_names(text: str) -> frozenset[str]:
-    """The Chinese place names in `text` as jieba.posseg tags them (`ns`, two characters or more, all CJK)."""
+def place_names(text: str, tags: frozenset[str] = frozenset({PLACE_TAG})) -> frozenset[str]:
+    """The Chinese place names in `text` as jieba.posseg tags them (`ns`, two characters or more, all CJK); with
+    `tags`, the words of those tags (step 59 measured organisations, `nt`, and other proper nouns, `nz`)."""
     import jieba.posseg
 
     return frozenset(w.word for w in jieba.posseg.cut(text)
-                     if w.flag == PLACE_TAG and len(w.word) >= 2 and all(is_cjk(c) for c in w.word))
+                     if w.flag in tags and len(w.word) >= 2 and all(is_cjk(c) for c in w.word))
 
 
-def question_places(question: str, min_chars: int | None = None, anchors: frozenset[str] = frozenset()) -> frozenset[str]:
+def question_places(question: str, min_chars: int | None = None, anchors: frozenset[str] = frozenset(),
+                    tags: frozenset[str] = frozenset({PLACE_TAG})) -> frozenset[str]:
     """The places a question names, `min_chars` characters or more after step 56's glue is read off (PLACE_MIN_CHARS
-    when None; 0: none), leaving out any inside the question's other `anchors` (a quoted title's) or its quotes."""
+    when None; 0: none), leaving out any inside the question's other `anchors` (a quoted title's) or its quotes.
+    `tags` other than places: what step 59 measured and did not take."""
     least = PLACE_MIN_CHARS if min_chars is None else min_chars
     if not least:
         return frozenset()
     quoted = [t.lower() for t in QUOTED.findall(question)]
-    found = {u for p in place_names(question) if (u := unglued(p, "strip")) and len(u) >= least}
+    found = {u for p in place_names(question, tags) if (u := unglued(p, "strip")) and len(u) >= least}
     return frozenset(p for p in found if not any(p in a for a in anchors) and not any(p in q for q in quoted))
 
 

@@ -87,3 +87,29 @@ def test_places_never_drop_an_anchor_already_there(least):
     q = "吴欣鸿2019年在厦门市做了什么？"
     assert question_anchors(q) == {"2019", "吴欣鸿"}
     assert anchors_missing(question_anchors(q), "2019年，美图在厦门市。", "", question_places(q, least)) == ["吴欣鸿"]
+
+
+def test_step_59s_other_tags_and_its_rule_by_hand():
+    """Organisations (nt) and other proper nouns (nz), measured and not taken: the product reads places only."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+    import study_anchors as sa
+
+    q = "南北战争期间，为尽量减少伤亡联邦政府订出什么计划?"
+    assert question_places(q, 3) == frozenset()  # as shipped: no place
+    assert question_places(q, 3, frozenset(), frozenset({"ns", "nt"})) == {"联邦政府"}
+    # 南北战争 (nz) loses 争, a verb to jieba, by step 56's glue reading: what is left is still what the passage must hold
+    assert question_places(q, 3, frozenset(), frozenset({"ns", "nt", "nz"})) == {"联邦政府", "南北战"}
+
+    def row(kind, question, passage, right=False):
+        return {"kind": kind, "id": question, "question": question, "right": right, "refused": False,
+                "missing": [], "cited": True, "passage": passage, "lead": ""}
+
+    rows = [row("answerable", q, "美军司令温菲尔德·史考特订定蟒蛇计划以尽量减少流血之下胜出战争。", right=True),
+            row("answerable", "曹魏军焚烧了哪座城？", PASSAGE, right=True),
+            row("noun", "韩国的君士坦丁堡建筑物最注重什么元素？", "韩国建筑讲究建筑对自然的尊重。")]
+    assert sa.tag_rates(rows, sa.TAG_VARIANTS["places (as shipped)"]) == {"answerable": 100.0, "noun": 0.0}
+    assert sa.tag_rates(rows, sa.TAG_VARIANTS["and organisations"]) == {"answerable": 50.0, "noun": 0.0}
+    assert sa.tag_rates(rows, sa.TAG_VARIANTS["and other proper nouns"]) == {"answerable": 50.0, "noun": 100.0}
+    assert sa.choose_tags(rows) == "places (as shipped)"  # balanced ties at 50; answerable right loses 50
+    rows[0]["passage"] = "南北战争期间，联邦政府订定蟒蛇计划。"
+    assert sa.choose_tags(rows) == "and other proper nouns"  # +50 balanced, nothing answerable lost
