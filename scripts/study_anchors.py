@@ -28,11 +28,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from study_model import dataset_cases  # noqa: E402
 
 from rag.answering.support import (  # noqa: E402
-    NAME_READINGS,
     anchors_missing,
     document_lead,
     passage_text,
     question_anchors,
+    question_glued,
     question_places,
 )
 from rag.chat import Engine  # noqa: E402
@@ -85,7 +85,9 @@ def missing_read(row: dict, reading: str | None, places: int = 0, tags: frozense
     if not row["cited"]:
         return []
     anchors = question_anchors(row["question"], reading)
-    return anchors_missing(anchors, row["passage"], row["lead"], question_places(row["question"], places, anchors, tags))
+    found = question_places(row["question"], places, anchors, tags, reading)
+    glued = question_glued(row["question"], anchors, found, reading)
+    return anchors_missing(anchors, row["passage"], row["lead"], found, glued)
 
 
 def rates(rows: list[dict], checked: bool, reading: str | None = None, places: int = 0,
@@ -124,8 +126,11 @@ def show(title: str, rows: list[dict]) -> None:
     table(title, rows, "extractive answerer", [("as shipped", rates(rows, False)), ("anchors checked", rates(rows, True))])
 
 
+STEP56_READINGS = ("tagged", "strip", "retag")  # the readings step 56's rule compared (step 60's "passage" has --glue)
+
+
 def show_readings(title: str, rows: list[dict]) -> None:
-    table(title, rows, "names read (check on)", [(reading, rates(rows, True, reading)) for reading in NAME_READINGS])
+    table(title, rows, "names read (check on)", [(reading, rates(rows, True, reading)) for reading in STEP56_READINGS])
 
 
 def choose_reading(rows: list[dict], shipped: str = "tagged") -> str:
@@ -133,7 +138,7 @@ def choose_reading(rows: list[dict], shipped: str = "tagged") -> str:
     its balanced mean is above the shipped reading's, its answerable right is higher, and no unanswerable kind loses
     more than MAX_KIND_LOSS points."""
     base = rates(rows, True, shipped)
-    others = sorted((r for r in NAME_READINGS if r != shipped), key=lambda r: -balanced(rates(rows, True, r)))
+    others = sorted((r for r in STEP56_READINGS if r != shipped), key=lambda r: -balanced(rates(rows, True, r)))
     best = others[0]
     per = rates(rows, True, best)
     ok = (balanced(per) > balanced(base) + 1e-9 and per["answerable"] > base["answerable"] + 1e-9
@@ -189,6 +194,21 @@ def choose_tags(rows: list[dict]) -> str:
     return best if ok else shipped
 
 
+# README step 60 (artifacts/r41/rule.md): the passage decides a glued name's or place's glue ("passage"), against the
+# glue read off before the check ("strip", shipped by steps 56 and 58); taken unless balanced falls more than this
+GLUE_MAX_LOSS = 0.5
+
+
+def show_glue(title: str, rows: list[dict]) -> None:
+    table(title, rows, "glue read (places 3+)", [(reading, rates(rows, True, reading, 3)) for reading in ("strip", "passage")])
+
+
+def choose_glue(rows: list[dict]) -> str:
+    """Step 60's rule: "passage" unless its balanced mean falls more than GLUE_MAX_LOSS below "strip"'s."""
+    loss = balanced(rates(rows, True, "strip", 3)) - balanced(rates(rows, True, "passage", 3))
+    return "passage" if loss <= GLUE_MAX_LOSS + 1e-9 else "strip"
+
+
 def taken(rows: list[dict]) -> bool:
     before, after = rates(rows, False), rates(rows, True)
     return (balanced(after) - balanced(before) >= MIN_GAIN - 1e-9
@@ -220,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="with --choose: whether the question's places join its anchors (README step 58)")
     ap.add_argument("--tags", action="store_true",
                     help="with --choose: whether organisations and other proper nouns join the anchors (README step 59)")
+    ap.add_argument("--glue", action="store_true",
+                    help="with --choose: whether the passage decides a glued name's glue (README step 60)")
     ap.add_argument("--names", action="store_true",
                     help="with --choose: choose how the question's people's names are read (README step 56)")
     args = ap.parse_args(argv)
@@ -228,8 +250,9 @@ def main(argv: list[str] | None = None) -> int:
         for wanted, shown, chosen in (
                 (args.places, show_places, lambda rows: f"PLACE_MIN_CHARS = {choose_places(rows) or None}"),
                 (args.names, show_readings, lambda rows: f"names read {choose_reading(rows)!r}"),
-                (args.tags, show_tags, lambda rows: f"anchors: {choose_tags(rows)!r}")):
-            if wanted:  # README steps 56, 58 and 59, rules in artifacts/r41/rule.md
+                (args.tags, show_tags, lambda rows: f"anchors: {choose_tags(rows)!r}"),
+                (args.glue, show_glue, lambda rows: f"names read {choose_glue(rows)!r}")):
+            if wanted:  # README steps 56, 58, 59 and 60, rules in artifacts/r41/rule.md
                 shown(f"fitting rows ({len(fit)})", fit)
                 print(f"\nchosen: {chosen(fit)} (rule: artifacts/r41/rule.md)")
                 for path in args.report:

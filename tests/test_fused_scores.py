@@ -171,7 +171,12 @@ def test_choose_asked_default_follows_its_written_rule(tmp_path, capsys):
     path.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
     assert cl.main([str(path), "--scores-asked-default"]) == 0
     assert "chosen: fused_scores_asked = True (mean +5.33" in capsys.readouterr().out
-    # but a pronoun follow-up kind losing two turns (8 points) blocks it
+    # three more noun swaps (+24 in all) and a pronoun follow-up kind losing two turns (8 points): the mean still gains
+    # +6.67, and the kind's loss alone blocks it
+    for r in rows[63:66]:
+        r["right_fusedaskedanchors"] = True
     for r in rows[25:27]:
         r["right_fusedaskedanchors"] = False
+    gain = cl.asked_default_mean(rows, "fusedaskedanchors") - cl.asked_default_mean(rows, "fusedanchors")
+    assert gain == pytest.approx(20 / 3)
     assert not cl.asked_default_taken(rows)

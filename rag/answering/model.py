@@ -71,8 +71,7 @@ from rag.answering.support import (
     document_scope,
     passage_lacks_anchors,
     passage_text,
-    question_anchors,
-    question_places,
+    question_checks,
     says_not_found,
     strip_markers,
 )
@@ -742,8 +741,7 @@ def check_reply(reply: str, question: Question, excerpts: Sequence[Excerpt], evi
     if not claims:
         return []
     vectors = evidence.embedder.embed_passages([c.text for c in claims]) if evidence.embedder is not None else None
-    anchors = question_anchors(question.text)
-    places = question_places(question.text, None, anchors)  # README step 58
+    anchors, places, glued = question_checks(question.text)  # README steps 18, 58 and 60
     terms = question_terms(question.text, question.previous, evidence.index)
     shown = [whole_sentences(e, evidence.index) for e in excerpts]  # a sentence cut by max_chars, whole
     out: list[Checked] = []
@@ -773,7 +771,7 @@ def check_reply(reply: str, question: Question, excerpts: Sequence[Excerpt], evi
         cov = coverage(terms.known, token_set(context)) if terms.known else 1.0
         wide = coverage(terms.known, token_set(document_scope(evidence.index, excerpt.origin))) if terms.known else 1.0
         out.append(Checked(claim.text, claim.markers, support, excerpt.origin, cov,
-                           tuple(anchors_missing(anchors, passage_text(excerpt.origin), lead, places)), wide, share))
+                           tuple(anchors_missing(anchors, passage_text(excerpt.origin), lead, places, glued)), wide, share))
     return out
 
 

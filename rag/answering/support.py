@@ -535,11 +535,13 @@ def person_names(text: str) -> frozenset[str]:
                      if w.flag == PERSON_TAG and len(w.word) >= 2 and all(is_cjk(c) for c in w.word))
 
 
-# How a question's people's names are read (README step 56): "tagged", every `nr` word as jieba cuts it; "strip", a
-# function word jieba glued onto a name's end taken off (和宜兰 -> 宜兰); "retag", stripped and kept only where
-# jieba still reads what is left as a person's name.
-NAME_READINGS = ("tagged", "strip", "retag")
-NAME_READING = "strip"  # taken on DRCD dev (artifacts/r41/rule.md; scripts/study_anchors.py --names)
+# How a question's people's names are read (README steps 56, 60): "tagged", every `nr` word as jieba cuts it; "strip",
+# a function word jieba glued onto either end taken off (和宜兰 -> 宜兰); "retag", stripped and kept only where jieba
+# still reads what is left as a person's name; "passage", kept whole and standing in a passage that holds its
+# glue-free part as a word of its own (anchors_missing's `glued`: 诸葛亮 is not 诸葛 + 亮 beside 诸葛瑾).
+# "passage" (step 60): the name kept whole, but standing in a passage that holds its glue-free part as a word of its own
+NAME_READINGS = ("tagged", "strip", "retag", "passage")
+NAME_READING = "passage"  # steps 56 and 60 on DRCD dev (artifacts/r41/rule.md; study_anchors.py --names, --glue)
 # A character is glue by jieba's own dictionary tag for it alone: conjunction, preposition, adverb, auxiliary (和, 由,
 # 曾, 的); after a name also a verb (说). Surnames that are also glue (曾, 于, 向) are the reading's known cost.
 GLUE_TAGS = frozenset({"c", "p", "d", "u", "uj", "ul", "uz", "ud", "ug", "uv"})
@@ -560,7 +562,7 @@ def unglued(name: str, reading: str = "strip") -> str | None:
     name as cut."""
     if reading not in NAME_READINGS:
         raise ValueError(f"name reading {reading!r} is not one of {', '.join(NAME_READINGS)}")
-    if reading == "tagged":
+    if reading in ("tagged", "passage"):  # "passage" reads glue off at the check (anchors_missing's `glued`)
         return name
     left = name
     if len(left) >= 3 and _tag_of(left[0]) in GLUE_TAGS:
@@ -614,36 +616,68 @@ def place_names(text: str, tags: frozenset[str] = frozenset({PLACE_TAG})) -> fro
 
 
 def question_places(question: str, min_chars: int | None = None, anchors: frozenset[str] = frozenset(),
-                    tags: frozenset[str] = frozenset({PLACE_TAG})) -> frozenset[str]:
-    """The places a question names, `min_chars` characters or more after step 56's glue is read off (PLACE_MIN_CHARS
-    when None; 0: none), leaving out any inside the question's other `anchors` (a quoted title's) or its quotes.
+                    tags: frozenset[str] = frozenset({PLACE_TAG}), names: str | None = None) -> frozenset[str]:
+    """The places a question names, `min_chars` characters or more (PLACE_MIN_CHARS when None; 0: none), leaving out
+    any inside the question's other `anchors` (a quoted title's) or its quotes; read as `names` reads people's names
+    (NAME_READING when None): whole under "passage" (step 60), with step 56's glue read off otherwise (step 58).
     `tags` other than places: what step 59 measured and did not take."""
     least = PLACE_MIN_CHARS if min_chars is None else min_chars
     if not least:
         return frozenset()
+    reading = NAME_READING if names is None else names
     quoted = [t.lower() for t in QUOTED.findall(question)]
-    found = {u for p in place_names(question, tags) if (u := unglued(p, "strip")) and len(u) >= least}
+    found = {u for p in place_names(question, tags)
+             if (u := (p if reading == "passage" else unglued(p, "strip"))) and len(u) >= least}
     return frozenset(p for p in found if not any(p in a for a in anchors) and not any(p in q for q in quoted))
 
 
+@lru_cache(maxsize=1024)
+def passage_words(text: str) -> frozenset[str]:
+    """The words of `text` as jieba's accurate cut makes them (not search mode: 诸葛瑾 stays one word)."""
+    import jieba
+
+    return frozenset(jieba.lcut(text))
+
+
 def anchors_missing(anchors: frozenset[str], context: str, lead: str = "",
-                    places: frozenset[str] = frozenset()) -> list[str]:
+                    places: frozenset[str] = frozenset(), glued: frozenset[str] = frozenset()) -> list[str]:
     """The anchors that `context` (where the caller looks: the supporting passage with its title) lacks. A name,
     word or title may also stand in its document's `lead` (`document_lead`); a number must stand in `context`. A
-    place (`question_places`, step 58) may stand there whole or in pieces of two characters or more (`in_pieces`)."""
+    place (`question_places`, step 58) may stand there whole or in pieces of two characters or more (`in_pieces`).
+    A name or place of `glued` (`question_glued`, step 60) also stands there where what is left of it after step 56's
+    glue reading (和宜兰 -> 宜兰) is a word of the text of its own (`passage_words`)."""
     lowered = context.lower()
     named = f"{lowered}\n{lead.lower()}" if lead else lowered
     have = numbers(with_digits(context))
     missing = {a for a in anchors if (a not in have if NUMBER.fullmatch(a) else a not in named)}
     missing |= {p for p in places if p not in named and not in_pieces(p, named)}
+    if glued and missing & glued:
+        words = passage_words(named)
+        missing = {a for a in missing if not (a in glued and (r := unglued(a, "strip")) != a and r in words)}
     return sorted(missing)
+
+
+def question_glued(question: str, anchors: frozenset[str], places: frozenset[str],
+                   names: str | None = None) -> frozenset[str]:
+    """The question's names and places whose glue the passage decides (`anchors_missing`), under the "passage" reading
+    (NAME_READING when `names` is None, README step 60); none under the others, which read glue off before."""
+    if (NAME_READING if names is None else names) != "passage":
+        return frozenset()
+    return frozenset(a for a in anchors if a in person_names(question)) | places
+
+
+def question_checks(question: str) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """The question's anchors, places and glued names as shipped: what `anchors_missing` takes after the text."""
+    anchors = question_anchors(question)
+    places = question_places(question, None, anchors)
+    return anchors, places, question_glued(question, anchors, places)
 
 
 def passage_lacks_anchors(question: str, index: Index, hit: Hit) -> list[str]:
     """The question's anchors (question_anchors) that `hit`'s passage and its document's lead lack: the check an
     extractive answer's first cited passage must pass (README steps 16 and 55)."""
-    anchors = question_anchors(question)
-    return anchors_missing(anchors, passage_text(hit), document_lead(index, hit), question_places(question, None, anchors))
+    anchors, places, glued = question_checks(question)
+    return anchors_missing(anchors, passage_text(hit), document_lead(index, hit), places, glued)
 
 
 NOT_FOUND = re.compile(

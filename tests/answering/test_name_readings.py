@@ -23,12 +23,13 @@ from rag.answering.support import anchors_missing, question_anchors, unglued
 ])
 def test_glue_is_read_off_by_jiebas_own_tags(name, strip, retag):
     assert unglued(name, "tagged") == name
+    assert unglued(name, "passage") == name  # step 60: kept whole, the passage decides its glue
     assert unglued(name, "strip") == strip
     assert unglued(name, "retag") == retag
 
 
 def test_an_unknown_reading_names_the_choices():
-    with pytest.raises(ValueError, match="'loose' is not one of tagged, strip, retag"):
+    with pytest.raises(ValueError, match="'loose' is not one of tagged, strip, retag, passage"):
         unglued("和宜兰", "loose")
 
 
@@ -40,7 +41,7 @@ def test_the_question_anchors_under_each_reading():
     passage = "1895年6月，日本统治台湾后，于北部设台北县，辖基隆、宜兰、新竹三支厅。"
     assert anchors_missing(question_anchors(q, "tagged"), passage) == ["和宜兰"]
     assert anchors_missing(question_anchors(q, "strip"), passage) == []
-    # a swapped name keeps its anchor under every reading: 由穗飞 loses 由, and 穗飞 is still not in the passage
+    # a swapped name keeps its anchor under strip: 由穗飞 loses 由, and 穗飞 is still not in the passage (retag drops it)
     swapped = "网球选手由穗飞·山普拉斯因哪一种技术知名？"
     assert question_anchors(swapped, "strip") == {"穗飞", "普拉斯"}
     assert anchors_missing(question_anchors(swapped, "strip"), "皮特·山普拉斯以发球知名。") == ["穗飞"]

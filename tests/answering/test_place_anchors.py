@@ -72,7 +72,7 @@ def test_study_anchors_places_rule_by_hand(tmp_path, capsys):
     rows[0]["question"] = "曹魏军在江南焚烧了哪座城？"
     assert sa.rates(rows, True, "strip", 2)["answerable"] == 50.0
     assert sa.choose_places(rows) == 3
-    # and one naming a longer place its passage lacks: every variant loses 50 points of answerable right
+    # and one naming a longer place its passage lacks: 3+ loses 50 points of answerable right, 2+ all 100
     rows[1]["passage"] = "湖人队后迁往洛杉矶。"
     assert sa.choose_places(rows) == 0
     path = tmp_path / "rows.jsonl"
@@ -97,8 +97,10 @@ def test_step_59s_other_tags_and_its_rule_by_hand():
     q = "南北战争期间，为尽量减少伤亡联邦政府订出什么计划?"
     assert question_places(q, 3) == frozenset()  # as shipped: no place
     assert question_places(q, 3, frozenset(), frozenset({"ns", "nt"})) == {"联邦政府"}
-    # 南北战争 (nz) loses 争, a verb to jieba, by step 56's glue reading: what is left is still what the passage must hold
-    assert question_places(q, 3, frozenset(), frozenset({"ns", "nt", "nz"})) == {"联邦政府", "南北战"}
+    # 南北战争 (nz) loses 争, a verb to jieba, under step 56's glue reading (as step 59 measured), and stays whole under
+    # step 60's, where the passage decides its glue
+    assert question_places(q, 3, frozenset(), frozenset({"ns", "nt", "nz"}), "strip") == {"联邦政府", "南北战"}
+    assert question_places(q, 3, frozenset(), frozenset({"ns", "nt", "nz"})) == {"联邦政府", "南北战争"}
 
     def row(kind, question, passage, right=False):
         return {"kind": kind, "id": question, "question": question, "right": right, "refused": False,
@@ -110,6 +112,28 @@ def test_step_59s_other_tags_and_its_rule_by_hand():
     assert sa.tag_rates(rows, sa.TAG_VARIANTS["places (as shipped)"]) == {"answerable": 100.0, "noun": 0.0}
     assert sa.tag_rates(rows, sa.TAG_VARIANTS["and organisations"]) == {"answerable": 50.0, "noun": 0.0}
     assert sa.tag_rates(rows, sa.TAG_VARIANTS["and other proper nouns"]) == {"answerable": 50.0, "noun": 100.0}
-    assert sa.choose_tags(rows) == "places (as shipped)"  # balanced ties at 50; answerable right loses 50
+    assert sa.choose_tags(rows) == "places (as shipped)"  # proper nouns: balanced 75 against 50, but answerable -50
     rows[0]["passage"] = "南北战争期间，联邦政府订定蟒蛇计划。"
     assert sa.choose_tags(rows) == "and other proper nouns"  # +50 balanced, nothing answerable lost
+
+
+def test_step_60_the_passage_decides_a_names_glue():
+    """A name or place is kept whole; missing from the passage, it still stands where its glue-free part is a word
+    of the passage of its own (jieba's accurate cut)."""
+    from rag.answering.support import question_checks
+
+    def lacks(question, passage):
+        anchors, places, glued = question_checks(question)
+        return anchors_missing(anchors, passage, "", places, glued)
+
+    # glue: 和 + 宜兰, and 宜兰 is a word of the passage; the refusal would name 和宜兰 as the question writes it
+    assert question_checks("和宜兰是哪国设立的？")[0] == {"和宜兰"}
+    assert lacks("和宜兰是哪国设立的？", "日本统治台湾后，辖基隆、宜兰、新竹三支厅。") == []
+    assert lacks("和宜兰是哪国设立的？", "日本统治台湾后，辖基隆、新竹二支厅。") == ["和宜兰"]
+    assert lacks("莱昂德罗·内托曾效力过哪些球队？", "莱昂德罗·内托曾先后效力于葡萄牙的球队。") == []
+    # no glue: 诸葛亮 is not 诸葛 + 亮 where the passage names 诸葛瑾 (its cut keeps 诸葛瑾 one word)
+    assert lacks("诸葛亮是哪一年出生的？", "诸葛瑾是三国时期吴国的大臣，生于174年。") == ["诸葛亮"]
+    # a place that begins with a preposition to jieba (以) stays a three-character place
+    assert question_checks("以色列的首都在哪里？")[1] == {"以色列"}
+    assert lacks("以色列的首都在哪里？", "耶路撒冷是一座古城。") == ["以色列"]
+    assert question_places("以色列的首都在哪里？", 3, frozenset(), names="strip") == frozenset()  # step 58's reading
