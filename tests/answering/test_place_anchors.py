@@ -137,3 +137,36 @@ def test_step_60_the_passage_decides_a_names_glue():
     assert question_checks("以色列的首都在哪里？")[1] == {"以色列"}
     assert lacks("以色列的首都在哪里？", "耶路撒冷是一座古城。") == ["以色列"]
     assert question_places("以色列的首都在哪里？", 3, frozenset(), names="strip") == frozenset()  # step 58's reading
+
+
+def test_the_model_route_checks_the_questions_place(tmp_path, fake_embedder, fake_config):
+    """Through ModelAnswerer and check_reply: a reply whose passage lacks the place the question names is not kept."""
+    from rag.answering.base import Evidence
+    from rag.answering.extractive import ExtractiveAnswerer
+    from rag.answering.generation import Control
+    from rag.answering.model import DEFAULT_POLICY, ModelAnswerer, check_reply
+    from rag.answering.question import Question
+    from rag.chat import Engine
+    from rag.indexer import empty_index
+    from rag.schema import Hit
+    from tests.answering.test_document_lead import BIOGRAPHY
+    from tests.answering.test_model_answerer import Scripted
+
+    (tmp_path / "ye.txt").write_text(BIOGRAPHY, encoding="utf-8")
+    engine = Engine(fake_config, tmp_path / "index", fake_embedder, empty_index(fake_embedder))
+    engine.add_files([tmp_path / "ye.txt"])
+    first = Hit(chunk=[c for c in engine.index.chunks if "长春市业余体校" in c.text][0], rank=1, score=1.0)
+    reply = "叶乔波10岁进入长春市业余体校速滑班[1]。"
+
+    def run(question_text):
+        question = Question.make(question_text)
+        evidence = Evidence(engine.index, engine.embedder.embed_queries([question.text])[0], engine.embedder)
+        outcome = ModelAnswerer(Scripted("叶乔波10岁进入", "长春市业余体校速滑班[1]。"), ExtractiveAnswerer(),
+                                DEFAULT_POLICY, "model").run(question, [first], evidence, Control())
+        (checked,) = check_reply(reply, question, outcome.excerpts, evidence, DEFAULT_POLICY.bar)
+        return outcome.answer, checked
+
+    answer, checked = run("叶乔波10岁时进入长春市的哪所体校？")
+    assert checked.missing == () and not answer.refused
+    answer, checked = run("叶乔波10岁时进入哈尔滨市的哪所体校？")
+    assert checked.missing == ("哈尔滨市",) and answer.refused
