@@ -170,3 +170,31 @@ def test_the_model_route_checks_the_questions_place(tmp_path, fake_embedder, fak
     assert checked.missing == () and not answer.refused
     answer, checked = run("叶乔波10岁时进入哈尔滨市的哪所体校？")
     assert checked.missing == ("哈尔滨市",) and answer.refused
+
+
+def test_study_anchors_glue_rule_by_hand(tmp_path, capsys):
+    """Step 60's non-inferiority rule: "passage" unless its balanced mean falls more than 0.5 below "strip"'s."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+    import study_anchors as sa
+
+    def row(kind, question, passage, right=False):
+        return {"kind": kind, "id": question, "question": question, "right": right, "refused": False,
+                "missing": [], "cited": True, "passage": passage, "lead": ""}
+
+    rows = [row("answerable", "和宜兰是哪国设立的？", "日本统治台湾后，辖基隆、宜兰、新竹三支厅。", right=True),
+            row("noun", "诸葛亮是哪一年出生的？", "诸葛瑾是三国时期吴国的大臣，生于174年。")]
+    # strip reads 诸葛亮 as 诸葛, which 诸葛瑾 holds: the swap is answered; the passage deciding refuses it
+    assert sa.rates(rows, True, "strip", 3) == {"answerable": 100.0, "noun": 0.0}
+    assert sa.rates(rows, True, "passage", 3) == {"answerable": 100.0, "noun": 100.0}
+    assert sa.choose_glue(rows) == "passage"
+    # the passage cuts 宜兰 into no word of its own (宜兰县 is one): the answerable question is refused; with the swap
+    # now answered either way (its passage names 诸葛亮), "passage" falls 50 balanced points below "strip"
+    rows[0]["passage"] = "日本统治台湾后，设宜兰县。"
+    rows[1]["passage"] = "诸葛亮是三国时期蜀汉的丞相。"
+    assert sa.rates(rows, True, "strip", 3) == {"answerable": 100.0, "noun": 0.0}
+    assert sa.rates(rows, True, "passage", 3) == {"answerable": 0.0, "noun": 0.0}
+    assert sa.choose_glue(rows) == "strip"
+    path = tmp_path / "rows.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    assert sa.main(["--choose", str(path), "--glue"]) == 0
+    assert "chosen: names read 'strip'" in capsys.readouterr().out
