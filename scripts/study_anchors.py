@@ -159,12 +159,7 @@ def show_places(title: str, rows: list[dict], reading: str = "strip") -> None:
 def choose_places(rows: list[dict], reading: str = "strip") -> int:
     """Step 58's rule: the variant with the higher balanced mean is taken if it gains PLACE_MIN_GAIN over no places and
     answerable right loses at most PLACE_MAX_LOSS points; 0 (no places) otherwise."""
-    base = rates(rows, True, reading, 0)
-    best = max(PLACE_VARIANTS[1:], key=lambda least: balanced(rates(rows, True, reading, least)))
-    per = rates(rows, True, reading, best)
-    ok = (balanced(per) - balanced(base) >= PLACE_MIN_GAIN - 1e-9
-          and per["answerable"] >= base["answerable"] - PLACE_MAX_LOSS - 1e-9)
-    return best if ok else 0
+    return best_taken(0, {least: rates(rows, True, reading, least) for least in PLACE_VARIANTS})
 
 
 # README step 59 (artifacts/r41/rule.md): jieba's organisations (nt) and other proper nouns (nz) read as step 58 reads
@@ -185,13 +180,7 @@ def show_tags(title: str, rows: list[dict]) -> None:
 def choose_tags(rows: list[dict]) -> str:
     """Step 59's rule: the variant with the higher balanced mean is taken if it gains PLACE_MIN_GAIN over the shipped
     places and answerable right loses at most PLACE_MAX_LOSS points; the shipped places otherwise."""
-    shipped, *others = TAG_VARIANTS
-    base = tag_rates(rows, TAG_VARIANTS[shipped])
-    best = max(others, key=lambda name: balanced(tag_rates(rows, TAG_VARIANTS[name])))
-    per = tag_rates(rows, TAG_VARIANTS[best])
-    ok = (balanced(per) - balanced(base) >= PLACE_MIN_GAIN - 1e-9
-          and per["answerable"] >= base["answerable"] - PLACE_MAX_LOSS - 1e-9)
-    return best if ok else shipped
+    return best_taken("places (as shipped)", {name: tag_rates(rows, tags) for name, tags in TAG_VARIANTS.items()})
 
 
 # README step 60 (artifacts/r41/rule.md): the passage decides a glued name's or place's glue ("passage"), against the
@@ -209,10 +198,21 @@ def choose_glue(rows: list[dict]) -> str:
     return "passage" if loss <= GLUE_MAX_LOSS + 1e-9 else "strip"
 
 
+def gains(before: dict[str, float], after: dict[str, float], min_gain: float, max_loss: float) -> bool:
+    """Whether `after` gains `min_gain` balanced points over `before` with answerable right losing at most `max_loss`."""
+    return (balanced(after) - balanced(before) >= min_gain - 1e-9
+            and after["answerable"] >= before["answerable"] - max_loss - 1e-9)
+
+
+def best_taken(shipped, variants: dict) -> object:
+    """Steps 58 and 59's rule over `variants` (key -> rates, `shipped` among them): the other variant with the higher
+    balanced mean (the first listed on a tie) where it `gains` PLACE_MIN_GAIN with PLACE_MAX_LOSS; `shipped` otherwise."""
+    best = max((k for k in variants if k != shipped), key=lambda k: balanced(variants[k]))
+    return best if gains(variants[shipped], variants[best], PLACE_MIN_GAIN, PLACE_MAX_LOSS) else shipped
+
+
 def taken(rows: list[dict]) -> bool:
-    before, after = rates(rows, False), rates(rows, True)
-    return (balanced(after) - balanced(before) >= MIN_GAIN - 1e-9
-            and after["answerable"] >= before["answerable"] - MAX_LOSS - 1e-9)
+    return gains(rates(rows, False), rates(rows, True), MIN_GAIN, MAX_LOSS)
 
 
 def load(path: Path) -> list[dict]:

@@ -539,7 +539,6 @@ def person_names(text: str) -> frozenset[str]:
 # a function word jieba glued onto either end taken off (和宜兰 -> 宜兰); "retag", stripped and kept only where jieba
 # still reads what is left as a person's name; "passage", kept whole and standing in a passage that holds its
 # glue-free part as a word of its own (anchors_missing's `glued`: 诸葛亮 is not 诸葛 + 亮 beside 诸葛瑾).
-# "passage" (step 60): the name kept whole, but standing in a passage that holds its glue-free part as a word of its own
 NAME_READINGS = ("tagged", "strip", "retag", "passage")
 NAME_READING = "passage"  # steps 56 and 60 on DRCD dev (artifacts/r41/rule.md; study_anchors.py --names, --glue)
 # A character is glue by jieba's own dictionary tag for it alone: conjunction, preposition, adverb, auxiliary (和, 由,
