@@ -89,6 +89,10 @@ class Config:
     # name swaps refused 18.7 -> 94.0, answerable right 81.7 -> 80.3); held out on CMRC dev 170 on 59.71 -> 72.31 and
     # DRCD test 59.17 -> 74.67 (answerable right -2.0 and -3.0: jieba takes some words for names).
     extractive_anchors: bool = True
+    # Step 61 (README): with the anchors, the question's weakest word missing from that passage and its lead must have a
+    # word of like meaning there (e5 cosine at routes.json's extractive_own_meaning_cut), or the extractive answer is
+    # refused (RAG_EXTRACTIVE_MEANING). scripts/study_anchors.py --meaning chose the cut on DRCD dev.
+    extractive_meaning: bool = True
     # Largest file accepted for indexing, in bytes.
     max_file_bytes: int = 20_000_000  # 20 MB, as the UI and error messages print it
     # Extractive answer length target, characters (without [n] markers).

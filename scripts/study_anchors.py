@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from study_model import dataset_cases  # noqa: E402
 
+from rag.answering.meaning import WordVectors, weakest_word  # noqa: E402
 from rag.answering.support import (  # noqa: E402
     anchors_missing,
     document_lead,
@@ -198,6 +199,72 @@ def choose_glue(rows: list[dict]) -> str:
     return "passage" if loss <= GLUE_MAX_LOSS + 1e-9 else "strip"
 
 
+# README step 61 (artifacts/r42/rule.md): the meaning cut on the extractive answerer's own answers. The question's
+# weakest word missing from the cited passage and its lead (meaning.weakest_word, e5 against that text's words) refuses
+# the answer below a cut of MEANING_GRID; the cut with the best balanced mean among those losing at most
+# PLACE_MAX_LOSS points of answerable right is taken where it gains PLACE_MIN_GAIN (ties: the lowest cut).
+MEANING_GRID = tuple(round(0.80 + 0.01 * i, 2) for i in range(11))
+
+
+def meaning_of(rows: list[dict], embed) -> dict[str, tuple[str, float]]:  # noqa: ANN001 - words -> unit vectors
+    """Row id -> (weakest missing word, its cosine) for the rows the shipped check answers (cited, not refused, no
+    anchor missing); the scope is the row's recorded passage and lead, as ExtractiveAnswerer.meaning_missing reads."""
+    out = {}
+    for r in rows:
+        if "passage" not in r:
+            raise SystemExit(f"row {r['id']} has no recorded passage: --meaning needs rows made by this script since "
+                             "README step 56 (make them again with --dataset ... --out)")
+        if r["cited"] and not r["refused"] and not missing_read(r, "passage", 3):
+            out[r["id"]] = weakest_word(r["question"], f"{r['passage']}\n{r['lead']}", embed)
+    return out
+
+
+def meaning_rates(rows: list[dict], meaning: dict[str, tuple[str, float]], cut: float | None) -> dict[str, float]:
+    """`rates` with the shipped check (names read "passage", places of 3+) and, where `cut` is set, the meaning cut."""
+    out: dict[str, float] = {}
+    for kind in KINDS:
+        mine = [r for r in rows if r["kind"] == kind]
+        if not mine:
+            continue
+        lacks = [bool(missing_read(r, "passage", 3)) or (cut is not None and r["id"] in meaning
+                                                          and meaning[r["id"]][1] < cut) for r in mine]
+        if kind == "answerable":
+            out[kind] = 100 * sum(r["right"] and not x for r, x in zip(mine, lacks, strict=True)) / len(mine)
+        else:
+            out[kind] = 100 * sum(r["refused"] or x for r, x in zip(mine, lacks, strict=True)) / len(mine)
+    return out
+
+
+def show_meaning(title: str, rows: list[dict], meaning: dict[str, tuple[str, float]]) -> None:
+    table(title, rows, "meaning cut (anchors on)", [("none (shipped)", meaning_rates(rows, meaning, None))]
+          + [(f"{cut:.2f}", meaning_rates(rows, meaning, cut)) for cut in MEANING_GRID])
+
+
+def choose_meaning(rows: list[dict], meaning: dict[str, tuple[str, float]]) -> float | None:
+    """Step 61's rule: the cut of MEANING_GRID with the best balanced mean among those losing at most PLACE_MAX_LOSS
+    points of answerable right (the lowest on a tie), taken if it gains PLACE_MIN_GAIN; None (no cut) otherwise."""
+    shipped = meaning_rates(rows, meaning, None)
+    kept = [(cut, meaning_rates(rows, meaning, cut)) for cut in MEANING_GRID]
+    kept = [(cut, per) for cut, per in kept if per["answerable"] >= shipped["answerable"] - PLACE_MAX_LOSS - 1e-9]
+    if not kept:
+        return None
+    cut, per = max(kept, key=lambda item: (round(balanced(item[1]), 9), -item[0]))
+    return cut if gains(shipped, per, PLACE_MIN_GAIN, PLACE_MAX_LOSS) else None
+
+
+def save_meaning(path: Path, cut: float | None, embedder, fitted_on: list[Path], figures: str) -> None:  # noqa: ANN001
+    """Writes routes.json's extractive_own_meaning_cut (null when no cut was taken), keeping every other choice."""
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    saved["extractive_own_meaning_cut"] = None if cut is None else {
+        "below": cut, "embedder": embedder.name, "fingerprint": getattr(embedder, "fingerprint", ""),
+        "scope": "passage", "fitted_on": [str(p) for p in fitted_on], "figures": figures,
+        "how": "scripts/study_anchors.py --choose ROWS --meaning: the extractive answerer's own answers (anchors on) "
+               "refused where the question's weakest word missing from the cited passage and its lead has no word "
+               "there of e5 cosine at the cut; the best balanced mean among cuts losing at most 1 point of answerable "
+               "right, taken if it gains 0.5 (README step 61)"}
+    path.write_text(json.dumps(saved, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
 def gains(before: dict[str, float], after: dict[str, float], min_gain: float, max_loss: float) -> bool:
     """Whether `after` gains `min_gain` balanced points over `before` with answerable right losing at most `max_loss`."""
     return (balanced(after) - balanced(before) >= min_gain - 1e-9
@@ -244,7 +311,14 @@ def main(argv: list[str] | None = None) -> int:
                     help="with --choose: whether the passage decides a glued name's glue (README step 60)")
     ap.add_argument("--names", action="store_true",
                     help="with --choose: choose how the question's people's names are read (README step 56)")
+    ap.add_argument("--meaning", action="store_true",
+                    help="with --choose: the meaning cut on the extractive answerer's own answers (README step 61)")
+    ap.add_argument("--write", type=Path, help="with --meaning: save the chosen cut in this routes.json")
     args = ap.parse_args(argv)
+    if args.write and not args.meaning:
+        ap.error("--write saves step 61's cut: give it with --choose ROWS --meaning")
+    if args.choose and args.meaning:
+        return meaning_main(args)
     if args.choose:
         fit = [r for p in args.choose for r in load(p)]
         for wanted, shown, chosen in (
@@ -268,6 +342,30 @@ def main(argv: list[str] | None = None) -> int:
     if not args.dataset or not args.out:
         ap.error("give --dataset and --out to study, or --choose ROWS")
     return study(args)
+
+
+def meaning_main(args: argparse.Namespace) -> int:
+    """Step 61: the cosines read once per row set with the shipped embedder, the grid, the choice, the held-out sets."""
+    fit = [r for p in args.choose for r in load(p)]
+    reports = [(p, load(p)) for p in args.report]
+    if args.write and not args.write.is_file():
+        raise SystemExit(f"--write {args.write}: no such file; give the routes.json to update "
+                         "(rag/answering/routes.json)")
+    embedder = load_embedder(Config())
+    words = WordVectors(embedder, keep=200_000)
+    meaning = meaning_of(fit, words)
+    show_meaning(f"fitting rows ({len(fit)})", fit, meaning)
+    cut = choose_meaning(fit, meaning)
+    before, after = meaning_rates(fit, meaning, None), meaning_rates(fit, meaning, cut)
+    figures = (f"fitting rows: balanced {balanced(before):.2f} -> {balanced(after):.2f}, answerable right "
+               f"{before['answerable']:.1f} -> {after['answerable']:.1f}")
+    print(f"\nchosen: extractive_own_meaning_cut below {cut} ({figures}; rule: artifacts/r42/rule.md)")
+    for path, rows in reports:
+        show_meaning(f"reported: {path} (held out)", rows, meaning_of(rows, words))
+    if args.write:
+        save_meaning(args.write, cut, embedder, args.choose, figures)
+        print(f"saved in {args.write}")
+    return 0
 
 
 if __name__ == "__main__":

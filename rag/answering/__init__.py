@@ -33,7 +33,8 @@ def make_answerer(config: Config, name: str | None = None) -> Answerer:
     if name == "extractive":
         from rag.answering.extractive import ExtractiveAnswerer
 
-        return ExtractiveAnswerer(config.max_answer_chars, check_anchors=config.extractive_anchors)
+        return ExtractiveAnswerer(config.max_answer_chars, check_anchors=config.extractive_anchors,
+                                  meaning_cut=own_meaning_cut(config))
     if name == "llm":
         from rag.answering.llm import LlmAnswerer
 
@@ -47,8 +48,19 @@ def make_answerer(config: Config, name: str | None = None) -> Answerer:
             policy = replace(policy, fused_excerpts=True)
         if config.extractive_anchors:  # README step 55: the fallback when the model gives no answer
             policy = replace(policy, fallback_anchors=True)
-        return ModelAnswerer(make_generator(config), ExtractiveAnswerer(config.max_answer_chars), policy, name)
+        extractive = ExtractiveAnswerer(config.max_answer_chars, meaning_cut=own_meaning_cut(config))  # its fallback's
+        return ModelAnswerer(make_generator(config), extractive, policy, name)
     raise InputError(f"answerer={name!r} is unknown; choose one of {', '.join(ANSWERERS)}.")
+
+
+def own_meaning_cut(config: Config):  # noqa: ANN201 - a MeaningCut or None; model.py loads lazily
+    """The meaning cut the extractive answerer's anchor check adds (README step 61): routes.json's, where
+    Config.extractive_anchors and Config.extractive_meaning are both on; else None."""
+    if not (config.extractive_anchors and config.extractive_meaning):
+        return None
+    from rag.answering.model import load_own_meaning_cut
+
+    return load_own_meaning_cut()
 
 
 def make_generator(config: Config) -> Generator:

@@ -37,7 +37,7 @@ from rag.answering.features import (
     standing,
 )
 from rag.answering.generation import Control
-from rag.answering.meaning import as_asked
+from rag.answering.meaning import MeaningCut, as_asked, weakest_word, words_of
 from rag.answering.question import Question, answer_shape, entity_of, missing_answer_type, wanted_type
 from rag.answering.spans import (
     SPAN_FEATURES,
@@ -48,7 +48,13 @@ from rag.answering.spans import (
     span_candidates,
 )
 from rag.answering.summary import MAX_SENTENCES, documents_to_summarize, summary_hits, summary_sentences
-from rag.answering.support import passage_lacks_anchors, passage_text, question_numbers_missing, strip_markers
+from rag.answering.support import (
+    document_lead,
+    passage_lacks_anchors,
+    passage_text,
+    question_numbers_missing,
+    strip_markers,
+)
 from rag.answering.text import TYPE_PATTERN, char_bigrams, char_grams, clauses, mostly_cjk, trim_clause_mark
 from rag.schema import Answer, AnswerSpan, Hit
 
@@ -91,7 +97,7 @@ class ExtractiveAnswerer:
     name = "extractive"
 
     def __init__(self, max_chars: int = 120, models: AnswerModels | None = None, check_numbers: bool = True,
-                 check_anchors: bool = False) -> None:
+                 check_anchors: bool = False, meaning_cut: MeaningCut | None = None) -> None:
         self.max_chars = max_chars
         self.models = models or default_models()
         # an English question over Chinese text is refused when its numbers are not in the answer's passage
@@ -100,6 +106,9 @@ class ExtractiveAnswerer:
         # a Chinese question is refused when its anchors are not in the answer's passage (decide.question_anchors,
         # Config.extractive_anchors, README step 55); off inside the model answerer, whose stand-ins check it anyway
         self.check_anchors = check_anchors
+        # with the anchors, the question's weakest word missing from that passage and its lead must have a word of like
+        # meaning there (README step 61; routes.json's extractive_own_meaning_cut, Config.extractive_meaning)
+        self.meaning_cut = meaning_cut
 
     def analyse(self, question: Question, hits: Sequence[Hit], evidence: Evidence) -> Analysis:
         """Everything the answer is decided from: shape, ranked sentence candidates, best span, and the
@@ -166,11 +175,27 @@ class ExtractiveAnswerer:
             pinned = decide.question_anchors([as_asked(m, text) for m in missing])
             if not pinned.answer:
                 return refuse(text, hits, self.name, a.shape, pinned.reason)
+            why = self.meaning_missing(text, evidence, answer.citations[0].hit)
+            if why:
+                return refuse(text, hits, self.name, a.shape, why)
         if self.check_numbers and a.cross_language and not answer.refused and answer.citations:
             numbers = decide.cross_language_numbers(question_numbers_missing(text, passage_text(answer.citations[0].hit)))
             if not numbers.answer:
                 return refuse(text, hits, self.name, a.shape, numbers.reason)
         return answer
+
+    def meaning_missing(self, question: str, evidence: Evidence, hit: Hit) -> str:
+        """Why the answer from `hit` is refused by the meaning cut (README step 61), or "": the question's words missing
+        from the passage and its document's lead (meaning.missing_words), the weakest of them by its best e5 cosine
+        with any word there, below the cut. Nothing is read without a cut or with another embedder than its own."""
+        cut = self.meaning_cut
+        if cut is None or not cut.applies(evidence.embedder):
+            return ""
+        scope = f"{passage_text(hit)}\n{document_lead(evidence.index, hit)}"
+        word, cosine = weakest_word(question, scope, words_of(evidence.embedder))
+        if cosine >= cut.below:
+            return ""
+        return decide.meaning_missing(as_asked(word, question), cosine, cut.below, "the extractive answer's passage")
 
     def _compose(self, question: Question, hits: Sequence[Hit], a: Analysis) -> Answer:
         if a.shape == "factoid":

@@ -19,6 +19,7 @@ import threading
 import unicodedata
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -121,6 +122,21 @@ class WordVectors:
             while len(self._vectors) > max(self.keep, len(words)):
                 self._vectors.popitem(last=False)
         return np.asarray(out, dtype=np.float32).reshape(len(words), -1)
+
+
+@dataclass(frozen=True)
+class MeaningCut:
+    """A meaning cut fitted with one embedder (README step 61: the extractive answerer's own answers): an answer is
+    refused where the question's weakest missing word has a cosine below `below`; it applies only where the answer's
+    embedder is the one fitted with (`embedder`, its weights' `fingerprint` where saved)."""
+
+    below: float
+    embedder: str
+    fingerprint: str = ""
+
+    def applies(self, embedder) -> bool:  # noqa: ANN001 - any Embedder, or None
+        return (getattr(embedder, "name", None) == self.embedder
+                and (not self.fingerprint or getattr(embedder, "fingerprint", None) == self.fingerprint))
 
 
 def words_of(embedder) -> WordVectors:  # noqa: ANN001 - any Embedder

