@@ -27,8 +27,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from study_model import dataset_cases  # noqa: E402
 
-from rag.answering.meaning import WordVectors, weakest_word  # noqa: E402
+from rag.answering.meaning import WordVectors, scope_text, weakest_word  # noqa: E402
 from rag.answering.support import (  # noqa: E402
+    NAME_READING,
+    PLACE_MIN_CHARS,
     anchors_missing,
     document_lead,
     passage_text,
@@ -206,6 +208,12 @@ def choose_glue(rows: list[dict]) -> str:
 MEANING_GRID = tuple(round(0.80 + 0.01 * i, 2) for i in range(11))
 
 
+def shipped_missing(row: dict) -> list[str]:
+    """The anchors the row's passage lacks under the check as shipped (support.NAME_READING, PLACE_MIN_CHARS, places
+    only): what step 61's cut comes after."""
+    return missing_read(row, NAME_READING, PLACE_MIN_CHARS)
+
+
 def meaning_of(rows: list[dict], embed) -> dict[str, tuple[str, float]]:  # noqa: ANN001 - words -> unit vectors
     """Row id -> (weakest missing word, its cosine) for the rows the shipped check answers (cited, not refused, no
     anchor missing); the scope is the row's recorded passage and lead, as ExtractiveAnswerer.meaning_missing reads."""
@@ -214,20 +222,20 @@ def meaning_of(rows: list[dict], embed) -> dict[str, tuple[str, float]]:  # noqa
         if "passage" not in r:
             raise SystemExit(f"row {r['id']} has no recorded passage: --meaning needs rows made by this script since "
                              "README step 56 (make them again with --dataset ... --out)")
-        if r["cited"] and not r["refused"] and not missing_read(r, "passage", 3):
-            out[r["id"]] = weakest_word(r["question"], f"{r['passage']}\n{r['lead']}", embed)
+        if r["cited"] and not r["refused"] and not shipped_missing(r):
+            out[r["id"]] = weakest_word(r["question"], scope_text(r["passage"], r["lead"]), embed)
     return out
 
 
 def meaning_rates(rows: list[dict], meaning: dict[str, tuple[str, float]], cut: float | None) -> dict[str, float]:
-    """`rates` with the shipped check (names read "passage", places of 3+) and, where `cut` is set, the meaning cut."""
+    """`rates` with the shipped check (`shipped_missing`) and, where `cut` is set, the meaning cut."""
     out: dict[str, float] = {}
     for kind in KINDS:
         mine = [r for r in rows if r["kind"] == kind]
         if not mine:
             continue
-        lacks = [bool(missing_read(r, "passage", 3)) or (cut is not None and r["id"] in meaning
-                                                          and meaning[r["id"]][1] < cut) for r in mine]
+        lacks = [bool(shipped_missing(r)) or (cut is not None and r["id"] in meaning and meaning[r["id"]][1] < cut)
+                 for r in mine]
         if kind == "answerable":
             out[kind] = 100 * sum(r["right"] and not x for r, x in zip(mine, lacks, strict=True)) / len(mine)
         else:
@@ -256,7 +264,7 @@ def save_meaning(path: Path, cut: float | None, embedder, fitted_on: list[Path],
     """Writes routes.json's extractive_own_meaning_cut (null when no cut was taken), keeping every other choice."""
     saved = json.loads(path.read_text(encoding="utf-8"))
     saved["extractive_own_meaning_cut"] = None if cut is None else {
-        "below": cut, "embedder": embedder.name, "fingerprint": getattr(embedder, "fingerprint", ""),
+        "below": cut, "embedder": embedder.name, "fingerprint": getattr(embedder, "fingerprint", None) or "",
         "scope": "passage", "fitted_on": [str(p) for p in fitted_on], "figures": figures,
         "how": "scripts/study_anchors.py --choose ROWS --meaning: the extractive answerer's own answers (anchors on) "
                "refused where the question's weakest word missing from the cited passage and its lead has no word "
@@ -317,6 +325,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.write and not args.meaning:
         ap.error("--write saves step 61's cut: give it with --choose ROWS --meaning")
+    if args.meaning and not args.choose:
+        ap.error("--meaning chooses step 61's cut on recorded rows: give it with --choose ROWS")
     if args.choose and args.meaning:
         return meaning_main(args)
     if args.choose:

@@ -53,12 +53,12 @@ def make_answerer(config: Config, name: str | None = None) -> Answerer:
     raise InputError(f"answerer={name!r} is unknown; choose one of {', '.join(ANSWERERS)}.")
 
 
-def own_meaning_cut(config: Config):  # noqa: ANN201 - a MeaningCut or None; model.py loads lazily
+def own_meaning_cut(config: Config):  # noqa: ANN201 - a MeaningCut or None, imported only when asked for
     """The meaning cut the extractive answerer's anchor check adds (README step 61): routes.json's, where
     Config.extractive_anchors and Config.extractive_meaning are both on; else None."""
     if not (config.extractive_anchors and config.extractive_meaning):
         return None
-    from rag.answering.model import load_own_meaning_cut
+    from rag.answering.own_meaning import load_own_meaning_cut
 
     return load_own_meaning_cut()
 

@@ -37,7 +37,7 @@ from rag.answering.features import (
     standing,
 )
 from rag.answering.generation import Control
-from rag.answering.meaning import MeaningCut, as_asked, weakest_word, words_of
+from rag.answering.meaning import MeaningCut, as_asked, scope_text, weakest_word, words_of
 from rag.answering.question import Question, answer_shape, entity_of, missing_answer_type, wanted_type
 from rag.answering.spans import (
     SPAN_FEATURES,
@@ -191,7 +191,7 @@ class ExtractiveAnswerer:
         cut = self.meaning_cut
         if cut is None or not cut.applies(evidence.embedder):
             return ""
-        scope = f"{passage_text(hit)}\n{document_lead(evidence.index, hit)}"
+        scope = scope_text(passage_text(hit), document_lead(evidence.index, hit))
         word, cosine = weakest_word(question, scope, words_of(evidence.embedder))
         if cosine >= cut.below:
             return ""

@@ -134,9 +134,19 @@ class MeaningCut:
     embedder: str
     fingerprint: str = ""
 
+    def __post_init__(self) -> None:
+        if not -1.0 <= self.below <= 1.0:
+            raise ValueError(f"MeaningCut below={self.below!r}: a cosine cut must be from -1 to 1")
+
     def applies(self, embedder) -> bool:  # noqa: ANN001 - any Embedder, or None
         return (getattr(embedder, "name", None) == self.embedder
                 and (not self.fingerprint or getattr(embedder, "fingerprint", None) == self.fingerprint))
+
+
+def scope_text(passage: str, lead: str) -> str:
+    """Where step 61's cut reads a question's missing words: the cited passage and its document's lead, one text. The
+    product (ExtractiveAnswerer.meaning_missing) and the fit (scripts/study_anchors.py --meaning) both build it here."""
+    return f"{passage}\n{lead}"
 
 
 def words_of(embedder) -> WordVectors:  # noqa: ANN001 - any Embedder

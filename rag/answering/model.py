@@ -44,7 +44,7 @@ from rag.answering.context import Excerpt, select_excerpts, whole_sentences
 from rag.answering.extractive import OPEN_CHARS, Analysis, ExtractiveAnswerer
 from rag.answering.features import QuestionTerms, coverage, question_terms
 from rag.answering.generation import Control, Generation, GenerationFailed, Generator
-from rag.answering.meaning import SCOPES, MeaningCut, as_asked, weakest_in, words_of
+from rag.answering.meaning import SCOPES, as_asked, weakest_in, words_of
 from rag.answering.prompt import (
     PICK_SYSTEMS,
     READING,
@@ -377,8 +377,7 @@ def load_prefer_extractive(path: Path = ROUTES_FILE) -> dict:
     return {"prefer_extractive_below": float(below)}
 
 
-def _saved_logit(path: Path, section: str, key: str, option: str,
-                 script: str = "scripts/choose_policy.py") -> tuple[dict, float] | None:
+def _saved_logit(path: Path, section: str, key: str, option: str) -> tuple[dict, float] | None:
     """routes.json's `section` and its number `key` (an extractive logit, or a cosine for the meaning sections; None when
     the section is absent or null); a value that is not a number names the script option (`option`) that writes it."""
     saved = _saved(path, section)
@@ -387,7 +386,7 @@ def _saved_logit(path: Path, section: str, key: str, option: str,
     value = saved.get(key) if isinstance(saved, dict) else None
     if not _is_number(value) or math.isnan(value):
         raise ModelError(f"{path} has {section} {saved!r}: its `{key}` must be a number (or write {section}: null). "
-                         f"Rerun {script} {option} --write.")
+                         f"Rerun scripts/choose_policy.py {option} --write.")
     return saved, float(value)
 
 
@@ -477,15 +476,14 @@ def load_echoed_names(path: Path = ROUTES_FILE) -> dict:
     return {} if required is None else {"bar": replace(DEFAULT_BAR, echoed_names_required=required)}
 
 
-def _load_meaning_section(path: Path, section: str, key: str, option: str, field: str,
-                          script: str = "scripts/choose_policy.py") -> dict:
+def _load_meaning_section(path: Path, section: str, key: str, option: str, field: str) -> dict:
     """routes.json's `section` of step 30's meaning feature (a cosine at `key`, the embedder its cosines are from and
     the scope of its missing words) as Policy fields, `field` taking the cosine (none when absent or null)."""
-    found = _saved_logit(path, section, key, option, script)
+    found = _saved_logit(path, section, key, option)
     if found is None:
         return {}
     saved, value = found
-    fix = f"Rerun {script} {option} --write, or write {section}: null."
+    fix = f"Rerun scripts/choose_policy.py {option} --write, or write {section}: null."
     if not -1.0 <= value <= 1.0:
         raise ModelError(f"{path} has {section} {key} {value!r}: a cosine must be from -1 to 1. {fix}")
     embedder, fingerprint = saved.get("embedder"), saved.get("fingerprint", "")
@@ -517,17 +515,6 @@ def load_extractive_meaning_cut(path: Path = ROUTES_FILE) -> dict:
     as load_meaning_cut."""
     return _load_meaning_section(path, "extractive_meaning_cut", "below", "--extractive-meaning-cut",
                                  "min_extractive_meaning")
-
-
-def load_own_meaning_cut(path: Path = ROUTES_FILE) -> MeaningCut | None:
-    """The saved meaning cut of the extractive answerer's own answers (README step 61; scripts/study_anchors.py
-    --meaning), with the embedder its cosines are from; None when none was taken (saved null or absent). Apart from
-    the model route's meaning sections: it reads the whole passage and lead, not the words beside one sentence."""
-    found = _load_meaning_section(path, "extractive_own_meaning_cut", "below", "--choose ROWS --meaning",
-                                  "min_extractive_own_meaning", "scripts/study_anchors.py")
-    if not found:
-        return None
-    return MeaningCut(found["min_extractive_own_meaning"], found["meaning_embedder"], found["meaning_fingerprint"])
 
 
 MEANING_SECTIONS = {"meaning_cut": ("--meaning-cut", load_meaning_cut),

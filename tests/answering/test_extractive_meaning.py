@@ -16,8 +16,9 @@ import pytest
 from rag.answering import decide, make_answerer, own_meaning_cut
 from rag.answering.base import Evidence
 from rag.answering.generation import Control
-from rag.answering.meaning import MeaningCut, weakest_word, words_of
-from rag.answering.model import DEFAULT_POLICY, ModelAnswerer, load_own_meaning_cut
+from rag.answering.meaning import MeaningCut, scope_text, weakest_word, words_of
+from rag.answering.model import DEFAULT_POLICY, ModelAnswerer
+from rag.answering.own_meaning import load_own_meaning_cut
 from rag.answering.question import Question
 from rag.answering.support import document_lead, passage_text
 from rag.config import Config
@@ -46,7 +47,7 @@ def replace_attrs(answerer, **attrs):  # noqa: ANN001, ANN003, ANN201
 def weakest(engine, answer):  # noqa: ANN001, ANN201
     """What the check reads: the question's weakest missing word in the first cited passage and its lead."""
     hit = answer.citations[0].hit
-    return weakest_word(QUESTION, f"{passage_text(hit)}\n{document_lead(engine.index, hit)}",
+    return weakest_word(QUESTION, scope_text(passage_text(hit), document_lead(engine.index, hit)),
                         words_of(engine.embedder))
 
 
@@ -72,12 +73,33 @@ def test_an_answer_is_refused_below_the_cut_and_kept_at_it(fake_engine):
     assert checked(replace(above, fingerprint="")).answer(q, hits, evidence).refused  # no fingerprint saved: the name
 
 
+def test_the_fit_reads_what_the_product_reads(fake_engine):
+    # a row recorded as study_anchors.py records it, from the product's own answer: the script's cosine is the one
+    # the product compares with the cut, and the product refuses exactly above it
+    q, hits, evidence = retrieved(fake_engine, QUESTION)
+    kept = checked(None).answer(q, hits, evidence)
+    hit = kept.citations[0].hit
+    row = {"id": "r0", "kind": "answerable", "question": QUESTION, "right": True, "refused": False, "cited": True,
+           "passage": passage_text(hit), "lead": document_lead(fake_engine.index, hit), "missing": []}
+    word, cosine = study_anchors.meaning_of([row], words_of(fake_engine.embedder))["r0"]
+    assert (word, cosine) == weakest(fake_engine, kept)
+    name = fake_engine.embedder.name
+    assert not checked(MeaningCut(cosine, name)).answer(q, hits, evidence).refused
+    assert checked(MeaningCut(min(cosine + 1e-6, 1.0), name)).answer(q, hits, evidence).refused
+
+
+def test_a_word_the_documents_lead_holds_is_not_missing():
+    # the lead counts as the passage does: a word only the lead holds is not read for meaning
+    assert weakest_word("甲乙的丙丁是多少？", scope_text("丙丁为三。", ""), lambda ws: np.eye(len(ws), 4)[:, :4])[0] == "甲乙"
+    assert weakest_word("甲乙的丙丁是多少？", scope_text("丙丁为三。", "甲乙公司"), lambda ws: np.eye(len(ws), 4)) == ("", 1.0)
+
+
 def test_the_models_fallback_meets_the_cut_only_with_its_anchors(fake_engine):
     q, hits, evidence = retrieved(fake_engine, QUESTION)
     name = fake_engine.embedder.name
     busy = Scripted(fail="the model is busy with other questions (waited 15 s; RAG_LLM_QUEUE_S)")
     for anchors in (False, True):
-        inner = checked(MeaningCut(1.01, name))  # above any cosine: refused wherever it applies
+        inner = checked(MeaningCut(1.0, name))  # a missing word's cosine is below 1: refused wherever it applies
         policy = replace(DEFAULT_POLICY, fallback_anchors=anchors)
         answer = ModelAnswerer(busy, inner, policy, "auto").answer(q, hits, evidence, control=Control())
         assert answer.refused is anchors
@@ -95,19 +117,35 @@ def test_the_saved_cut_is_read_and_checked(tmp_path):
     path = tmp_path / "routes.json"
     path.write_text('{"extractive_own_meaning_cut": null}', encoding="utf-8")
     assert load_own_meaning_cut(path) is None
+    path.write_text('{"routes": {}}', encoding="utf-8")
+    assert load_own_meaning_cut(path) is None
     path.write_text('{"extractive_own_meaning_cut": {"below": 0.86, "embedder": "e", "scope": "passage"}}',
                     encoding="utf-8")
     assert load_own_meaning_cut(path) == MeaningCut(0.86, "e", "")
-    path.write_text('{"extractive_own_meaning_cut": {"below": 87, "embedder": "e"}}', encoding="utf-8")
-    with pytest.raises(ModelError, match=r"extractive_own_meaning_cut below 87.0: a cosine must be from -1 to 1. Rerun "
-                                         r"scripts/study_anchors.py --choose ROWS --meaning --write"):
-        load_own_meaning_cut(path)
-    path.write_text('{"extractive_own_meaning_cut": {"below": "0.87", "embedder": "e"}}', encoding="utf-8")
-    with pytest.raises(ModelError, match=r"its `below` must be a number.*scripts/study_anchors.py --choose ROWS"):
-        load_own_meaning_cut(path)
-    path.write_text('{"extractive_own_meaning_cut": {"below": 0.87}}', encoding="utf-8")
-    with pytest.raises(ModelError, match=r"without `embedder`"):
-        load_own_meaning_cut(path)
+    fix = rf"Rerun scripts/study_anchors.py --choose ROWS --meaning --write {path}, or write extractive_own_meaning_cut"
+    for bad, message in (
+            ('{"below": 87, "embedder": "e"}', r"extractive_own_meaning_cut below 87: a cosine must be from -1 to 1. "),
+            ('{"below": "0.87", "embedder": "e"}', r"its `below` must be a number. "),
+            ('{"below": NaN, "embedder": "e"}', r"its `below` must be a number. "),
+            ('{"below": true, "embedder": "e"}', r"its `below` must be a number. "),
+            ("0.87", r"its `below` must be a number. "),
+            ('{"below": 0.87}', r"without `embedder` \(the embedding model its cosines are from\). "),
+            ('{"below": 0.87, "embedder": "e", "fingerprint": 1}', r"fingerprint 1: it must be the embedder's "),
+            ('{"below": 0.87, "embedder": "e", "scope": "window"}', r"scope 'window': this cut reads the cited "
+                                                                     r"passage and its lead, \"passage\" only. ")):
+        path.write_text('{"extractive_own_meaning_cut": ' + bad + "}", encoding="utf-8")
+        with pytest.raises(ModelError, match=message + (fix if "fingerprint 1" not in message else "")):
+            load_own_meaning_cut(path)
+    with pytest.raises(ValueError, match=r"MeaningCut below=1.01: a cosine cut must be from -1 to 1"):
+        MeaningCut(1.01, "e")
+
+
+def test_a_bad_section_elsewhere_in_routes_json_does_not_stop_the_extractive_answerer(tmp_path):
+    # the loader reads its own section only: model.py's loaders are not involved
+    path = tmp_path / "routes.json"
+    path.write_text('{"meaning_cut": {"below": "bad"}, "extractive_own_meaning_cut": {"below": 0.87, "embedder": "e"}}',
+                    encoding="utf-8")
+    assert load_own_meaning_cut(path) == MeaningCut(0.87, "e", "")
 
 
 def test_the_setting_reaches_the_extractive_answerer_and_the_defaults_fallback(monkeypatch):
@@ -165,7 +203,7 @@ def test_study_anchors_reads_meaning_only_where_the_shipped_check_answers():
         study_anchors.meaning_of([{"id": "r9", "kind": "noun", "question": "?"}], embed)
 
 
-def test_study_anchors_saves_the_cut_beside_the_other_choices(tmp_path):
+def test_study_anchors_saves_the_cut_beside_the_other_choices(tmp_path, capsys):
     path = tmp_path / "routes.json"
     path.write_text(json.dumps({"routes": {"*/zh": "model"}, "meaning_cut": None}), encoding="utf-8")
 
@@ -179,9 +217,18 @@ def test_study_anchors_saves_the_cut_beside_the_other_choices(tmp_path):
     assert saved["extractive_own_meaning_cut"]["fitted_on"] == ["fit.jsonl"]
     study_anchors.save_meaning(path, None, E5(), [Path("fit.jsonl")], "")
     assert load_own_meaning_cut(path) is None
+
+    class Unprinted:
+        name, fingerprint = "e", None
+
+    study_anchors.save_meaning(path, 0.87, Unprinted(), [Path("fit.jsonl")], "")
+    assert load_own_meaning_cut(path) == MeaningCut(0.87, "e", "")  # no fingerprint saved as "", not null
     with pytest.raises(SystemExit) as usage:
         study_anchors.main(["--choose", "rows.jsonl", "--write", str(path)])
     assert usage.value.code == 2  # argparse's usage error: "--write saves step 61's cut: give it with ... --meaning"
+    with pytest.raises(SystemExit) as usage:
+        study_anchors.main(["--meaning", "--dataset", "x.json", "--out", "rows.jsonl"])
+    assert usage.value.code == 2  # "--meaning chooses step 61's cut on recorded rows: give it with --choose ROWS"
 
 
 def test_the_reason_names_the_passage():

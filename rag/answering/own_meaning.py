@@ -1,0 +1,47 @@
+"""routes.json's meaning cut of the extractive answerer's own answers (README step 61), read alone.
+
+Apart from rag/answering/model.py, which reads every section of routes.json when imported: the extractive answerer
+(`--answerer extractive`, the default's fallback) is built without the model answerer's module, and a bad value in
+another section does not stop it. scripts/study_anchors.py --choose ROWS --meaning --write saves the section.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from rag.answering.meaning import MeaningCut
+from rag.errors import ModelError
+
+ROUTES_FILE = Path(__file__).with_name("routes.json")  # the file model.py reads too (its ROUTES_FILE)
+SECTION = "extractive_own_meaning_cut"
+
+
+def load_own_meaning_cut(path: Path = ROUTES_FILE) -> MeaningCut | None:
+    """The saved cut with the embedder its cosines are from; None when none was taken (the section null or absent, or
+    no file). Every bad field is named with the fix. The cut reads the whole cited passage and its lead ("passage"),
+    the only scope step 61 fitted."""
+    if not path.is_file():
+        return None
+    saved = json.loads(path.read_text(encoding="utf-8")).get(SECTION)
+    if saved is None:
+        return None
+    fix = f"Rerun scripts/study_anchors.py --choose ROWS --meaning --write {path}, or write {SECTION}: null."
+    below = saved.get("below") if isinstance(saved, dict) else None
+    if isinstance(below, bool) or not isinstance(below, int | float) or math.isnan(below):
+        raise ModelError(f"{path} has {SECTION} {saved!r}: its `below` must be a number. {fix}")
+    if not -1.0 <= below <= 1.0:
+        raise ModelError(f"{path} has {SECTION} below {below!r}: a cosine must be from -1 to 1. {fix}")
+    embedder, fingerprint = saved.get("embedder"), saved.get("fingerprint", "")
+    if not isinstance(embedder, str) or not embedder:
+        raise ModelError(f"{path} has {SECTION} {saved!r} without `embedder` (the embedding model its cosines are "
+                         f"from). {fix}")
+    if not isinstance(fingerprint, str):
+        raise ModelError(f"{path} has {SECTION} fingerprint {fingerprint!r}: it must be the embedder's weights "
+                         f"fingerprint, a string. {fix}")
+    scope = saved.get("scope", "passage")
+    if scope != "passage":
+        raise ModelError(f"{path} has {SECTION} scope {scope!r}: this cut reads the cited passage and its lead, "
+                         f"\"passage\" only. {fix}")
+    return MeaningCut(float(below), embedder, fingerprint)
