@@ -45,6 +45,7 @@ from rag.answering.extractive import OPEN_CHARS, Analysis, ExtractiveAnswerer
 from rag.answering.features import QuestionTerms, coverage, question_terms
 from rag.answering.generation import Control, Generation, GenerationFailed, Generator
 from rag.answering.meaning import SCOPES, as_asked, weakest_in, words_of
+from rag.answering.own_meaning import cut_embedder
 from rag.answering.prompt import (
     PICK_SYSTEMS,
     READING,
@@ -484,15 +485,7 @@ def _load_meaning_section(path: Path, section: str, key: str, option: str, field
         return {}
     saved, value = found
     fix = f"Rerun scripts/choose_policy.py {option} --write, or write {section}: null."
-    if not -1.0 <= value <= 1.0:
-        raise ModelError(f"{path} has {section} {key} {value!r}: a cosine must be from -1 to 1. {fix}")
-    embedder, fingerprint = saved.get("embedder"), saved.get("fingerprint", "")
-    if not isinstance(embedder, str) or not embedder:
-        raise ModelError(f"{path} has {section} {saved!r} without `embedder` (the embedding model its cosines are "
-                         f"from). {fix}")
-    if not isinstance(fingerprint, str):
-        raise ModelError(f"{path} has {section} fingerprint {fingerprint!r}: it must be the embedder's weights "
-                         f"fingerprint, a string. {fix}")
+    embedder, fingerprint = cut_embedder(path, section, key, value, saved, fix)
     scope = saved.get("scope", "window")
     if scope not in SCOPES:
         raise ModelError(f"{path} has {section} scope {scope!r}: it must be one of {', '.join(SCOPES)}. {fix}")

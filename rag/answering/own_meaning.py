@@ -2,7 +2,8 @@
 
 Apart from rag/answering/model.py, which reads every section of routes.json when imported: the extractive answerer
 (`--answerer extractive`, the default's fallback) is built without the model answerer's module, and a bad value in
-another section does not stop it. scripts/study_anchors.py --choose ROWS --meaning --write saves the section.
+another section does not stop it. model.py's meaning sections share its checks (`cut_embedder`).
+scripts/study_anchors.py --choose ROWS --meaning --write saves the section.
 """
 
 from __future__ import annotations
@@ -18,6 +19,22 @@ ROUTES_FILE = Path(__file__).with_name("routes.json")  # the file model.py reads
 SECTION = "extractive_own_meaning_cut"
 
 
+def cut_embedder(path: Path, section: str, key: str, value: float, saved: dict, fix: str) -> tuple[str, str]:
+    """A saved meaning section's checks shared by every meaning cut (this one and model.py's): the cosine `value` at
+    `key` from -1 to 1, and the embedder its cosines are from, with its weights' fingerprint ("" where none was saved);
+    each bad field named with `fix`."""
+    if not -1.0 <= value <= 1.0:
+        raise ModelError(f"{path} has {section} {key} {value!r}: a cosine must be from -1 to 1. {fix}")
+    embedder, fingerprint = saved.get("embedder"), saved.get("fingerprint", "")
+    if not isinstance(embedder, str) or not embedder:
+        raise ModelError(f"{path} has {section} {saved!r} without `embedder` (the embedding model its cosines are "
+                         f"from). {fix}")
+    if not isinstance(fingerprint, str):
+        raise ModelError(f"{path} has {section} fingerprint {fingerprint!r}: it must be the embedder's weights "
+                         f"fingerprint, a string. {fix}")
+    return embedder, fingerprint
+
+
 def load_own_meaning_cut(path: Path = ROUTES_FILE) -> MeaningCut | None:
     """The saved cut with the embedder its cosines are from; None when none was taken (the section null or absent, or
     no file). Every bad field is named with the fix. The cut reads the whole cited passage and its lead ("passage"),
@@ -31,15 +48,7 @@ def load_own_meaning_cut(path: Path = ROUTES_FILE) -> MeaningCut | None:
     below = saved.get("below") if isinstance(saved, dict) else None
     if isinstance(below, bool) or not isinstance(below, int | float) or math.isnan(below):
         raise ModelError(f"{path} has {SECTION} {saved!r}: its `below` must be a number. {fix}")
-    if not -1.0 <= below <= 1.0:
-        raise ModelError(f"{path} has {SECTION} below {below!r}: a cosine must be from -1 to 1. {fix}")
-    embedder, fingerprint = saved.get("embedder"), saved.get("fingerprint", "")
-    if not isinstance(embedder, str) or not embedder:
-        raise ModelError(f"{path} has {SECTION} {saved!r} without `embedder` (the embedding model its cosines are "
-                         f"from). {fix}")
-    if not isinstance(fingerprint, str):
-        raise ModelError(f"{path} has {SECTION} fingerprint {fingerprint!r}: it must be the embedder's weights "
-                         f"fingerprint, a string. {fix}")
+    embedder, fingerprint = cut_embedder(path, SECTION, "below", below, saved, fix)
     scope = saved.get("scope", "passage")
     if scope != "passage":
         raise ModelError(f"{path} has {SECTION} scope {scope!r}: this cut reads the cited passage and its lead, "
