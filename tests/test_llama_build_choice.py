@@ -4,6 +4,7 @@ Read through `make -n` (nothing is built), with a made-up /proc/cpuinfo and venv
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -15,6 +16,8 @@ AVX512 = "flags\t\t: fpu sse sse2 ssse3 avx avx2 fma f16c bmi1 bmi2 avx512f avx5
 AVX2 = "flags\t\t: fpu sse sse2 ssse3 avx avx2 fma f16c bmi1 bmi2\n"
 
 pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+# what the child make must not inherit from a `make test LLAMA_CPU=…` or an exported variable
+INHERITED = {"LLAMA_CPU", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES", "MAKELEVEL", "CPUINFO", "VENV"}
 
 
 def dry_run(tmp_path: Path, flags: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -22,8 +25,9 @@ def dry_run(tmp_path: Path, flags: str, *args: str) -> subprocess.CompletedProce
     cpuinfo.write_text("processor\t: 0\n" + flags)
     venv = tmp_path / "venv"
     venv.mkdir(exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if k not in INHERITED}
     return subprocess.run(["make", "-n", "-C", str(ROOT), "llm-model", f"CPUINFO={cpuinfo}", f"VENV={venv}", *args],
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=60, env=env)
 
 
 def build_of(run: subprocess.CompletedProcess[str]) -> str:
@@ -61,7 +65,37 @@ def test_auto_forgets_the_kept_choice(tmp_path: Path) -> None:
     (tmp_path / "venv" / ".llama-cpu-chosen").write_text("portable\n")
     run = dry_run(tmp_path, AVX512, "LLAMA_CPU=auto")
     assert build_of(run) == "native"
-    assert f"rm -f {tmp_path / 'venv'}/.llama-cpu-chosen" in run.stdout
+    assert f"rm -f {tmp_path / 'venv'}/.llama-cpu-chosen {tmp_path / 'venv'}/.llama-cpu" in run.stdout
+
+
+def test_a_choice_in_the_environment_is_kept_too(tmp_path: Path) -> None:
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\n" + AVX512)
+    (tmp_path / "venv").mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in INHERITED} | {"LLAMA_CPU": "portable"}
+    run = subprocess.run(["make", "-n", "-C", str(ROOT), "llm-model", f"CPUINFO={cpuinfo}", f"VENV={tmp_path / 'venv'}"],
+                         capture_output=True, text=True, timeout=60, env=env)
+    assert build_of(run) == "portable"
+    assert f"echo portable > {tmp_path / 'venv'}/.llama-cpu-chosen" in run.stdout
+
+
+def test_a_venv_that_chose_native_before_step_63_keeps_it(tmp_path: Path) -> None:
+    """Before step 63 .venv/.llama-cpu recorded the build, and native was only ever chosen (portable the default)."""
+    (tmp_path / "venv").mkdir()
+    (tmp_path / "venv" / ".llama-cpu").write_text("native\n")
+    run = dry_run(tmp_path, AVX2)
+    assert build_of(run) == "native"
+    assert f"echo native > {tmp_path / 'venv'}/.llama-cpu-chosen" in run.stdout
+    (tmp_path / "venv" / ".llama-cpu").write_text("portable\n")  # the old default: the CPU's default now
+    assert build_of(dry_run(tmp_path, AVX512)) == "native"
+
+
+def test_auto_forgets_a_choice_recorded_before_step_63(tmp_path: Path) -> None:
+    (tmp_path / "venv").mkdir()
+    (tmp_path / "venv" / ".llama-cpu").write_text("native\n")
+    run = dry_run(tmp_path, AVX2, "LLAMA_CPU=auto")
+    assert build_of(run) == "portable"
+    assert f"rm -f {tmp_path / 'venv'}/.llama-cpu-chosen {tmp_path / 'venv'}/.llama-cpu" in run.stdout
 
 
 def test_a_wrong_build_is_named_with_the_choices(tmp_path: Path) -> None:

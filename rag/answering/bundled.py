@@ -404,14 +404,15 @@ def _restore_sequence(llm: Any, tokens: list[int], state: bytes) -> None:
 def faster_build_hint(system_info: str, cpu_flags: str) -> str:
     """The hint when the CPU has AVX-512 (`cpu_flags`, /proc/cpuinfo's flags line) and the llama.cpp build
     (`system_info`, llama_print_system_info) does not use it: the native build, the default on such a CPU since
-    README step 63, gave the first token 23% sooner there (the portable build is used only where it was chosen)."""
+    README step 63, gave the first token 23% sooner there (the portable build runs there where it was chosen, or was
+    installed before step 63 and not rebuilt since)."""
     has = "avx512f" in cpu_flags.split()
     uses = "AVX512 = 1" in system_info
     if not has or uses:
         return ""
-    return ("this CPU has AVX-512 and llama.cpp was built without it (the portable build, chosen with "
-            "LLAMA_CPU=portable): `make llm-model LLAMA_CPU=native` (or LLAMA_CPU=auto, this CPU's default) gave the "
-            "first token 23% sooner on such a CPU (README step 63)")
+    return ("this CPU has AVX-512 and llama.cpp was built without it (the portable build: chosen with "
+            "LLAMA_CPU=portable, or installed before round 43): `make llm-model LLAMA_CPU=native` (or LLAMA_CPU=auto, "
+            "this CPU's default) gave the first token 23% sooner on such a CPU (README step 63)")
 
 
 def _end_between_calls(llm: Any, why_end: Any, record: Any = None, capture: Any = None) -> None:
