@@ -21,6 +21,7 @@ import json
 import random
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -28,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from study_model import dataset_cases  # noqa: E402
 
 from rag.answering.meaning import WordVectors, scope_text, weakest_word  # noqa: E402
+from rag.answering.own_meaning import SECTION as OWN_MEANING_SECTION  # noqa: E402
 from rag.answering.support import (  # noqa: E402
     NAME_READING,
     PLACE_MIN_CHARS,
@@ -97,12 +99,17 @@ def rates(rows: list[dict], checked: bool, reading: str | None = None, places: i
           tags: frozenset[str] = frozenset({"ns"})) -> dict[str, float]:
     """Per kind, percent: answerable right, the others refused; answered with the check (`checked`) or without,
     the question's names read as `reading` says (None: as the rows recorded), its places as `places` says."""
+    return rates_where(rows, lambda r: bool(checked and missing_read(r, reading, places, tags)))
+
+
+def rates_where(rows: list[dict], refuses: Callable[[dict], bool]) -> dict[str, float]:
+    """Per kind, percent: answerable right, the others refused, where a check refuses the rows `refuses` says."""
     out: dict[str, float] = {}
     for kind in KINDS:
         mine = [r for r in rows if r["kind"] == kind]
         if not mine:
             continue
-        lacks = [bool(checked and missing_read(r, reading, places, tags)) for r in mine]
+        lacks = [refuses(r) for r in mine]
         if kind == "answerable":
             out[kind] = 100 * sum(r["right"] and not x for r, x in zip(mine, lacks, strict=True)) / len(mine)
         else:
@@ -229,18 +236,8 @@ def meaning_of(rows: list[dict], embed) -> dict[str, tuple[str, float]]:  # noqa
 
 def meaning_rates(rows: list[dict], meaning: dict[str, tuple[str, float]], cut: float | None) -> dict[str, float]:
     """`rates` with the shipped check (`shipped_missing`) and, where `cut` is set, the meaning cut."""
-    out: dict[str, float] = {}
-    for kind in KINDS:
-        mine = [r for r in rows if r["kind"] == kind]
-        if not mine:
-            continue
-        lacks = [bool(shipped_missing(r)) or (cut is not None and r["id"] in meaning and meaning[r["id"]][1] < cut)
-                 for r in mine]
-        if kind == "answerable":
-            out[kind] = 100 * sum(r["right"] and not x for r, x in zip(mine, lacks, strict=True)) / len(mine)
-        else:
-            out[kind] = 100 * sum(r["refused"] or x for r, x in zip(mine, lacks, strict=True)) / len(mine)
-    return out
+    return rates_where(rows, lambda r: bool(shipped_missing(r))
+                       or (cut is not None and r["id"] in meaning and meaning[r["id"]][1] < cut))
 
 
 def show_meaning(title: str, rows: list[dict], meaning: dict[str, tuple[str, float]]) -> None:
@@ -263,7 +260,7 @@ def choose_meaning(rows: list[dict], meaning: dict[str, tuple[str, float]]) -> f
 def save_meaning(path: Path, cut: float | None, embedder, fitted_on: list[Path], figures: str) -> None:  # noqa: ANN001
     """Writes routes.json's extractive_own_meaning_cut (null when no cut was taken), keeping every other choice."""
     saved = json.loads(path.read_text(encoding="utf-8"))
-    saved["extractive_own_meaning_cut"] = None if cut is None else {
+    saved[OWN_MEANING_SECTION] = None if cut is None else {
         "below": cut, "embedder": embedder.name, "fingerprint": getattr(embedder, "fingerprint", None) or "",
         "scope": "passage", "fitted_on": [str(p) for p in fitted_on], "figures": figures,
         "how": "scripts/study_anchors.py --choose ROWS --meaning: the extractive answerer's own answers (anchors on) "
@@ -369,7 +366,7 @@ def meaning_main(args: argparse.Namespace) -> int:
     before, after = meaning_rates(fit, meaning, None), meaning_rates(fit, meaning, cut)
     figures = (f"fitting rows: balanced {balanced(before):.2f} -> {balanced(after):.2f}, answerable right "
                f"{before['answerable']:.1f} -> {after['answerable']:.1f}")
-    print(f"\nchosen: extractive_own_meaning_cut below {cut} ({figures}; rule: artifacts/r42/rule.md)")
+    print(f"\nchosen: {OWN_MEANING_SECTION} below {cut} ({figures}; rule: artifacts/r42/rule.md)")
     for path, rows in reports:
         show_meaning(f"reported: {path} (held out)", rows, meaning_of(rows, words))
     if args.write:

@@ -20,14 +20,22 @@ pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="make is no
 INHERITED = {"LLAMA_CPU", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES", "MAKELEVEL", "CPUINFO", "VENV"}
 
 
-def dry_run(tmp_path: Path, flags: str, *args: str) -> subprocess.CompletedProcess[str]:
+def dry_run(tmp_path: Path, flags: str, *args: str, environ: dict[str, str] | None = None
+            ) -> subprocess.CompletedProcess[str]:
+    """`make -n llm-model` on a CPU with `flags` and the venv tmp_path/venv, `environ` added to a clean environment."""
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text("processor\t: 0\n" + flags)
     venv = tmp_path / "venv"
     venv.mkdir(exist_ok=True)
-    env = {k: v for k, v in os.environ.items() if k not in INHERITED}
+    env = {k: v for k, v in os.environ.items() if k not in INHERITED} | (environ or {})
     return subprocess.run(["make", "-n", "-C", str(ROOT), "llm-model", f"CPUINFO={cpuinfo}", f"VENV={venv}", *args],
                           capture_output=True, text=True, timeout=60, env=env)
+
+
+def recorded(tmp_path: Path, name: str, build: str) -> None:
+    """The venv's record `name` (.llama-cpu-chosen, or .llama-cpu before step 63) saying `build`."""
+    (tmp_path / "venv").mkdir(exist_ok=True)
+    (tmp_path / "venv" / name).write_text(build + "\n")
 
 
 def build_of(run: subprocess.CompletedProcess[str]) -> str:
@@ -55,47 +63,35 @@ def test_a_choice_on_the_command_line_is_kept(tmp_path: Path) -> None:
 
 
 def test_a_kept_choice_wins_over_the_cpu_default(tmp_path: Path) -> None:
-    (tmp_path / "venv").mkdir()
-    (tmp_path / "venv" / ".llama-cpu-chosen").write_text("portable\n")
+    recorded(tmp_path, ".llama-cpu-chosen", "portable")
     assert build_of(dry_run(tmp_path, AVX512)) == "portable"
 
 
-def test_auto_forgets_the_kept_choice(tmp_path: Path) -> None:
-    (tmp_path / "venv").mkdir()
-    (tmp_path / "venv" / ".llama-cpu-chosen").write_text("portable\n")
-    run = dry_run(tmp_path, AVX512, "LLAMA_CPU=auto")
-    assert build_of(run) == "native"
+@pytest.mark.parametrize(("record", "build", "flags", "default"), [
+    (".llama-cpu-chosen", "portable", AVX512, "native"),  # a choice kept since step 63
+    (".llama-cpu", "native", AVX2, "portable"),  # a choice recorded before step 63
+])
+def test_auto_forgets_a_kept_choice(tmp_path: Path, record: str, build: str, flags: str, default: str) -> None:
+    recorded(tmp_path, record, build)
+    run = dry_run(tmp_path, flags, "LLAMA_CPU=auto")
+    assert build_of(run) == default
     assert f"rm -f {tmp_path / 'venv'}/.llama-cpu-chosen {tmp_path / 'venv'}/.llama-cpu" in run.stdout
 
 
 def test_a_choice_in_the_environment_is_kept_too(tmp_path: Path) -> None:
-    cpuinfo = tmp_path / "cpuinfo"
-    cpuinfo.write_text("processor\t: 0\n" + AVX512)
-    (tmp_path / "venv").mkdir()
-    env = {k: v for k, v in os.environ.items() if k not in INHERITED} | {"LLAMA_CPU": "portable"}
-    run = subprocess.run(["make", "-n", "-C", str(ROOT), "llm-model", f"CPUINFO={cpuinfo}", f"VENV={tmp_path / 'venv'}"],
-                         capture_output=True, text=True, timeout=60, env=env)
+    run = dry_run(tmp_path, AVX512, environ={"LLAMA_CPU": "portable"})
     assert build_of(run) == "portable"
     assert f"echo portable > {tmp_path / 'venv'}/.llama-cpu-chosen" in run.stdout
 
 
 def test_a_venv_that_chose_native_before_step_63_keeps_it(tmp_path: Path) -> None:
     """Before step 63 .venv/.llama-cpu recorded the build, and native was only ever chosen (portable the default)."""
-    (tmp_path / "venv").mkdir()
-    (tmp_path / "venv" / ".llama-cpu").write_text("native\n")
+    recorded(tmp_path, ".llama-cpu", "native")
     run = dry_run(tmp_path, AVX2)
     assert build_of(run) == "native"
     assert f"echo native > {tmp_path / 'venv'}/.llama-cpu-chosen" in run.stdout
-    (tmp_path / "venv" / ".llama-cpu").write_text("portable\n")  # the old default: the CPU's default now
+    recorded(tmp_path, ".llama-cpu", "portable")  # the old default: the CPU's default now
     assert build_of(dry_run(tmp_path, AVX512)) == "native"
-
-
-def test_auto_forgets_a_choice_recorded_before_step_63(tmp_path: Path) -> None:
-    (tmp_path / "venv").mkdir()
-    (tmp_path / "venv" / ".llama-cpu").write_text("native\n")
-    run = dry_run(tmp_path, AVX2, "LLAMA_CPU=auto")
-    assert build_of(run) == "portable"
-    assert f"rm -f {tmp_path / 'venv'}/.llama-cpu-chosen {tmp_path / 'venv'}/.llama-cpu" in run.stdout
 
 
 def test_a_wrong_build_is_named_with_the_choices(tmp_path: Path) -> None:
