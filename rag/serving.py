@@ -182,12 +182,12 @@ class ModelQueue:
         return self.read_apart(lambda: ask(messages, words, control), control, "the pick")
 
     def generate_apart(self, messages: Sequence[dict[str, str]], max_tokens: int,
-                       control: Control | None = None) -> Generation:
-        """A short generation that is not an answer (the search's translation of an English question,
-        model.ModelAnswerer.search_query), run as `read_apart` runs a reading: skipped while others want the model,
-        never counted in the answer timings the queue predicts with, and no queue place reported."""
-        return self.read_apart(lambda: self.generator.generate(messages, max_tokens, control), control,
-                               "the translation")
+                       control: Control | None = None, what: str = "the translation") -> Generation:
+        """A short generation that is not an answer (`what`: the search's translation of an English question,
+        model.ModelAnswerer.search_query; the English line of step 65, ModelAnswerer.in_english), run as `read_apart`
+        runs a reading: skipped while others want the model, never counted in the answer timings the queue predicts
+        with, and no queue place reported."""
+        return self.read_apart(lambda: self.generator.generate(messages, max_tokens, control), control, what)
 
     def read_apart(self, read: Callable[[], object], control: Control | None, what: str):  # noqa: ANN201
         """One short prompt read (`what`: the reading check, the pick, the translation), not queued, so only while

@@ -795,7 +795,10 @@ def pick_main(fit_paths: list[Path], report_paths: list[Path], write: Path | Non
     if write is not None:
         saved = json.loads(write.read_text(encoding="utf-8"))
         saved["pick"] = ({"sentences": count, "refuse_none_at": None if best == float("inf") else best, "system": system,
-                          "translate": translate, "fitted_on": [str(p) for p in fit_paths],
+                          "translate": translate,
+                          # step 65's English line is chosen apart (scripts/study_english.py): a refit keeps it
+                          "english_line": bool((saved.get("pick") or {}).get("english_line", False)),
+                          "fitted_on": [str(p) for p in fit_paths],
                           "how": "scripts/choose_policy.py --pick: English questions over Chinese text answered with "
                                  "the sentence the model picks among the extractive answerer's best; the refusal cut "
                                  "with the best mean of answerable-right and not-answerable-refused rates, the fitting "

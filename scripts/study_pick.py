@@ -36,8 +36,8 @@ from rag.answering.prompt import PICK_SYSTEMS  # noqa: E402
 PICK_SENTENCES = 5  # sentences shown (Policy.pick_sentences): the prototype's count, one digit to read
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser()
+def add_case_arguments(ap: argparse.ArgumentParser) -> None:
+    """The options that choose the English questions (shared with scripts/study_english.py)."""
     ap.add_argument("--dataset", type=Path, help="a SQuAD-format set (or --qa)")
     ap.add_argument("--t2s", action="store_true", help="convert traditional to simplified Chinese (DRCD)")
     ap.add_argument("--skip", type=int, default=0)
@@ -49,6 +49,34 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--qa", type=Path, help="our QA file (its English questions) over the project's index")
     ap.add_argument("--split", default="dev")
     ap.add_argument("--index-dir", type=Path, default=None, help="with --qa: the index to read (default: index/)")
+
+
+def english_cases(ap: argparse.ArgumentParser, args: argparse.Namespace, config: sm.Config,
+                  script: str) -> tuple[list[dict], sm.Engine, object]:
+    """The English questions `add_case_arguments` chose, the engine to search them with (the project's index for
+    --qa; a fresh one over the sample's indexed paragraphs for --dataset) and its embedder."""
+    if not args.dataset and not args.qa:
+        ap.error("give --dataset (a SQuAD-format set, with --translations) or --qa (our QA file)")
+    if args.dataset and not args.translations:
+        ap.error("--dataset needs --translations: the questions are English ones over Chinese text")
+    if args.qa:
+        cases = [c for c in sm.own_cases(args.qa, args.split) if "en" in c.get("tags", ())]
+        try:
+            engine = sm.Engine.open(config, args.index_dir)
+        except sm.RagError as exc:
+            raise SystemExit(f"{script} --qa reads the project's index: {exc}") from None
+        return cases, engine, engine.embedder
+    cases, documents = sm.dataset_cases(args, random.Random(0))
+    cases = sm.translated(cases, args.translations)
+    embedder = sm.load_embedder(config, progress=lambda m: print(m, file=sys.stderr))
+    engine = sm.Engine(config, Path(tempfile.mkdtemp(prefix="study-index-")), embedder, sm.empty_index(embedder))
+    engine.add_documents(documents)
+    return cases, engine, embedder
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser()
+    add_case_arguments(ap)
     ap.add_argument("--sentences", type=int, default=PICK_SENTENCES, help="sentences shown to the model")
     ap.add_argument("--system", choices=sorted(PICK_SYSTEMS), default="pick",
                     help="the pick's system message: its own, or the answer prompt's (kept cached between the two)")
@@ -66,24 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if not 1 <= args.sentences <= PICK_MAX:
         ap.error(f"--sentences {args.sentences}: the pick reads one digit, so 1 to {PICK_MAX}")
-    if not args.dataset and not args.qa:
-        ap.error("give --dataset (a SQuAD-format set, with --translations) or --qa (our QA file)")
-    if args.dataset and not args.translations:
-        ap.error("--dataset needs --translations: the pick is for English questions over Chinese text")
     config = sm.Config()
-    if args.qa:
-        cases = [c for c in sm.own_cases(args.qa, args.split) if "en" in c.get("tags", ())]
-        try:
-            engine = sm.Engine.open(config, args.index_dir)
-        except sm.RagError as exc:
-            raise SystemExit(f"study_pick.py --qa reads the project's index: {exc}") from None
-        embedder = engine.embedder
-    else:
-        cases, documents = sm.dataset_cases(args, random.Random(0))
-        cases = sm.translated(cases, args.translations)
-        embedder = sm.load_embedder(config, progress=lambda m: print(m, file=sys.stderr))
-        engine = sm.Engine(config, Path(tempfile.mkdtemp(prefix="study-index-")), embedder, sm.empty_index(embedder))
-        engine.add_documents(documents)
+    cases, engine, embedder = english_cases(ap, args, config, "study_pick.py")
     generator = sm.LlamaCppGenerator(Path(config.llm_model_path), "qwen", 0, 120.0)
     extractive = sm.ExtractiveAnswerer(config.max_answer_chars)
     if args.unbarred:

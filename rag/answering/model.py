@@ -41,6 +41,7 @@ from rag.answering.compose import (
 )
 from rag.answering.confidence import STATISTICS, question_gain, question_surprise, token_confidence
 from rag.answering.context import Excerpt, select_excerpts, whole_sentences
+from rag.answering.english import ENGLISH_SYSTEM, ENGLISH_TOKENS, check_line, english_messages, with_line
 from rag.answering.extractive import OPEN_CHARS, Analysis, ExtractiveAnswerer
 from rag.answering.features import QuestionTerms, coverage, question_terms
 from rag.answering.generation import Control, Generation, GenerationFailed, Generator
@@ -245,6 +246,13 @@ class Policy:
     # the deadline, others wanting the model, a failed or non-Chinese reply) the search reads the question as asked.
     # Chosen by README step 23's rule (not taken) and saved in routes.json's pick section.
     translate_for_search: bool = False
+    # README step 65: an English factoid the English route answers with a Chinese sentence is shown as the answer's
+    # words copied from that sentence with their English in brackets (`27亿元 (2.7 billion yuan)`), written by the model
+    # from that one sentence (english.english_messages) and checked (english.check_line: the words stand in the
+    # sentence, the English holds only its numbers); a line that fails keeps the sentence answer, with a notice.
+    # Where it cannot (Stop, the deadline, others wanting the model, a failed reply) the sentence answer stands.
+    # Chosen by step 65's rule and saved in routes.json's pick section (`english_line`).
+    english_line: bool = False
     # README step 53: for a Chinese question whose search is fused with its earlier question's (step 52), the
     # model's excerpts are chosen as for the question read after that earlier one (its sentence candidates and
     # excerpt order, with the joined text's vector); the answer's checks still read the question as asked.
@@ -556,8 +564,11 @@ def load_pick(path: Path = ROUTES_FILE) -> dict:
     translate = saved.get("translate", False)
     if not isinstance(translate, bool):
         raise ModelError(f"{path} has pick translate {translate!r}: it must be true or false. {fix}")
+    line = saved.get("english_line", False)
+    if not isinstance(line, bool):
+        raise ModelError(f"{path} has pick english_line {line!r}: it must be true or false. {fix}")
     return {"pick_sentences": count, "pick_none_at": math.inf if none_at is None else float(none_at),
-            "pick_system": system, "translate_for_search": translate}
+            "pick_system": system, "translate_for_search": translate, "english_line": line}
 
 
 def meaning_applies(embedder, policy: Policy) -> bool:  # noqa: ANN001 - any Embedder, or None
@@ -613,6 +624,8 @@ class Outcome:
     confidence: float | None = None  # how sure the model was of a factoid's reply (confidence.py), if known
     reading: float | None = None  # the reading check's P("是"), where it was asked (Policy.waive_claim_reading, min_reading)
     pick: tuple[float, ...] = ()  # the pick's probabilities of "none of them", 1, 2, … where it was read (Policy.pick_sentences)
+    english_reply: str = ""  # step 65: the model's English line as written, where it was asked (Policy.english_line)
+    english_why: str = ""  # why that line was not shown ("": shown, or not asked)
 
 
 # what the reading check showed the model beside the supporting sentence, by Policy.reading_form (for the notices)
@@ -840,6 +853,7 @@ class ModelAnswerer:
             # holding. A failure here costs only that: each question reads them as before.
             systems = [PICK_SYSTEMS[self.policy.pick_system]] if self.policy.pick_sentences else []
             systems = [TRANSLATE_SYSTEM, *systems] if self.policy.translate_for_search else systems
+            systems = [ENGLISH_SYSTEM, *systems] if self.policy.english_line else systems
             try:
                 keep([*systems, system_message(self.policy.prompt_examples)])
             except GenerationFailed as exc:
@@ -904,8 +918,10 @@ class ModelAnswerer:
         route = route_for(self.policy.routes, analysis.shape, question.language)
         if analysis.shape == "summary" or not analysis.candidates or route == "extractive":
             if route == "extractive" and analysis.cross_language and analysis.candidates and self.policy.pick_sentences:
-                return self.pick(question, hits, evidence, analysis, self.policy, control)
-            return Outcome(self.extractive.answer_from(question, hits, evidence, analysis), analysis)
+                return self.in_english(question, self.pick(question, hits, evidence, analysis, self.policy, control),
+                                       control)
+            outcome = Outcome(self.extractive.answer_from(question, hits, evidence, analysis), analysis)
+            return self.in_english(question, outcome, control) if analysis.cross_language else outcome
         p = self.policy if route == "auto" else replace(self.policy, min_question_coverage=0.0,  # "model"
                                                         min_extractive_score=-math.inf,
                                                         extractive_fallback_score=math.inf)
@@ -1101,6 +1117,45 @@ class ModelAnswerer:
         # nothing streams: the answer shows whole when the pick is read, so that is its first token's time too
         answer = replace(answer, timings_ms={**answer.timings_ms, "pick": seconds * 1000, "first_token": seconds * 1000})
         return Outcome(answer, analysis, pick=tuple(probs))
+
+    def in_english(self, question: Question, outcome: Outcome, control: Control) -> Outcome:
+        """README step 65: `outcome`'s answer to an English factoid over Chinese text, given as a sentence of the
+        documents, shown as the words of that sentence that answer it with their English in brackets, where
+        Policy.english_line is set and the model's line passes english.check_line; otherwise the answer as it was
+        (with a notice saying why, where the model was asked). Through the serving queue the line runs apart
+        (skipped while others want the model); nothing of it streams. Never turns an answer into a refusal."""
+        answer, analysis = outcome.answer, outcome.analysis
+        if (not self.policy.english_line or answer.refused or question.language != "en" or analysis is None
+                or analysis.shape != "factoid" or not answer.citations or answer.citations[0].sentence is None
+                or control.stopped or control.overdue()):
+            return outcome
+        citation = answer.citations[0]
+        sentence = citation.sentence.text
+        quiet = replace(control, on_token=None, read_question=False)  # the line is not streamed; no question read
+        apart = getattr(self.generator, "generate_apart", None)
+        messages = english_messages(question.text, sentence)
+        started = time.perf_counter()
+        try:
+            generation = (apart(messages, ENGLISH_TOKENS, quiet, what="the English answer") if apart is not None
+                          else self.generator.generate(messages, ENGLISH_TOKENS, quiet))
+        except GenerationFailed as exc:
+            note = f"The answer is the cited sentence as written: the model could not write it in English ({exc})."
+            return replace(outcome, answer=replace(answer, notice=with_notes(answer.notice, note)),
+                           english_why=f"failed: {exc}")
+        seconds = time.perf_counter() - started
+        timings = {**answer.timings_ms, "english": seconds * 1000,
+                   "first_token": answer.timings_ms.get("first_token", 0.0) + seconds * 1000}
+        line, why = (None, "it was stopped") if generation.stopped else check_line(generation.text, sentence)
+        if line is None:
+            note = (f"The answer is the cited sentence as written: the model's English answer "
+                    f"(“{' '.join(generation.text.split())[:80]}”) was not shown, because {why}.")
+            return replace(outcome, answer=replace(answer, notice=with_notes(answer.notice, note), timings_ms=timings),
+                           english_reply=generation.text, english_why=why)
+        note = ("In English: the bold words are the cited sentence's own; the English in brackets is the model's "
+                f"translation of them (its numbers checked against the sentence). The sentence: “{sentence.strip()}”")
+        shown = replace(with_line(answer, line, citation), notice=with_notes(answer.notice, note), timings_ms=timings,
+                        generated_tokens=answer.generated_tokens + generation.tokens)
+        return replace(outcome, answer=shown, english_reply=generation.text)
 
     def read(self, question: Question, best: Checked, policy: Policy, control: Control,
              evidence: Evidence) -> float | None:

@@ -53,6 +53,18 @@ def test_factoid_answers_are_bold_spans(real_engine, question, gold):
     assert_checked(answer, ORIGINAL)
 
 
+def test_an_english_question_over_the_chinese_article_gets_its_sentence_without_bold(real_engine, english_engine):
+    """Step 67: the span finder's bold needs the question's words in the sentence; an English question over Chinese
+    text shares none, so its sentence answer shows no bold (the Chinese questions above keep theirs; an English question
+    over English text keeps its own)."""
+    answer = real_engine.ask("What was Meitu's total revenue in 2023?")
+    assert not answer.refused and answer.answerer == "extractive", answer.reason
+    assert "27 亿元" in answer.text and answer.span is None
+    assert_checked(answer, ORIGINAL)
+    english = english_engine.ask("What was Northwind's revenue in 2016?")
+    assert not english.refused and english.span is not None, english.text
+
+
 @pytest.mark.parametrize(("question", "reason"), [
     # the issue's own examples: a date was bolded for a price, a year for a count of stores (README step 24)
     ("美图收购站酷花了多少钱？", "the question asks for an amount of money, and the answer's sentence gives none"),

@@ -227,9 +227,11 @@ def test_the_saved_pick_is_read_and_checked(tmp_path):
 
     assert saved(None) == {}
     assert saved({"sentences": 5, "refuse_none_at": 0.15}) == {"pick_sentences": 5, "pick_none_at": 0.15,
-                                                               "pick_system": "pick", "translate_for_search": False}
+                                                               "pick_system": "pick", "translate_for_search": False,
+                                                               "english_line": False}
     assert saved({"sentences": 5, "refuse_none_at": None, "system": "answer", "translate": True}) == {
-        "pick_sentences": 5, "pick_none_at": math.inf, "pick_system": "answer", "translate_for_search": True}
+        "pick_sentences": 5, "pick_none_at": math.inf, "pick_system": "answer", "translate_for_search": True,
+        "english_line": False}
     with pytest.raises(ModelError, match="has pick translate 'yes': it must be true or false"):
         saved({"sentences": 5, "refuse_none_at": 0.2, "translate": "yes"})
     with pytest.raises(ModelError, match="has pick system 'other': it must be one of pick, answer"):
@@ -274,6 +276,13 @@ def test_choose_policy_fits_the_pick_cut_and_saves_it(tmp_path, capsys):
     pick = json.loads(routes.read_text(encoding="utf-8"))["pick"]
     assert (pick["sentences"], pick["refuse_none_at"], pick["system"], pick["fitted_on"]) == (5, 0.15, "pick", [str(fit)])
     assert pick["translate"] is False  # rows without study_pick.py --translate
+    assert pick["english_line"] is False  # step 65's switch, chosen apart: none saved before
+    on = json.loads(routes.read_text(encoding="utf-8"))
+    on["pick"]["english_line"] = True
+    routes.write_text(json.dumps(on), encoding="utf-8")
+    assert cp.main(["--pick", str(fit), "--write", str(routes)]) == 0
+    assert json.loads(routes.read_text(encoding="utf-8"))["pick"]["english_line"] is True  # a refit keeps it
+    capsys.readouterr()
     # rows searched in translation are saved so only when they beat the same rows searched as asked by 0.5 points
     plain = tmp_path / "pick-plain.jsonl"
     plain.write_text(fit.read_text(encoding="utf-8"), encoding="utf-8")
