@@ -71,6 +71,11 @@ SPAN_NEGATIVES = 80  # negatives kept per question for the span model (a fixed-s
 SPAN_POSITIVE_F1 = 0.8  # a candidate span counts as the answer when its CMRC F1 with the gold is this high
 
 
+def part_of(source: str) -> str:
+    """"calibrate" or "fit": the part of DRCD dev a paragraph (named '<id>#<n>') falls in, by a fixed sha1 of its name."""
+    return "calibrate" if int(hashlib.sha1(source.encode()).hexdigest(), 16) % 100 < CALIBRATE_SHARE * 100 else "fit"
+
+
 @dataclass(frozen=True)
 class QA:
     question: str
@@ -91,8 +96,7 @@ def load_drcd(path: Path) -> tuple[list, list[QA]]:
             source = f"{article.get('id', article.get('title'))}#{p_no}"
             context = t2s.convert(paragraph["context"])
             documents.append(make_document(source, context))
-            part = "calibrate" if int(hashlib.sha1(source.encode()).hexdigest(), 16) % 100 < CALIBRATE_SHARE * 100 \
-                else "fit"
+            part = part_of(source)
             for qa in paragraph["qas"]:
                 gold = qa["answers"][0]
                 answer = t2s.convert(gold["text"]).strip()

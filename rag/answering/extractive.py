@@ -16,6 +16,7 @@ compose.compose.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -73,6 +74,11 @@ SPAN_SENTENCES = 3  # the span is looked for in this many of the best sentences
 # README step 67: whether an English question over Chinese text answered with a sentence shows the span finder's bold
 # (it reads the question's words, which such a question does not share: 9 right, 21 wrong on the fitting sets)
 CROSS_LANGUAGE_SPAN = False
+# README step 68: a factoid's bold span is shown only where the span model's logit is at least this (-inf: always)
+SPAN_SHOWN_AT = -math.inf
+# README step 69: whether an item of a "分别为 A、B 和 C" enumeration is picked by position (_list_pick) over the span
+# model's best span
+LIST_PICK = True
 
 
 @dataclass(frozen=True)
@@ -90,6 +96,8 @@ class Analysis:
     # the candidates in the excerpt ranker's order (README step 43): which sentences a language model reads; the
     # sentence model's `order` where no excerpt ranker is saved
     excerpt_order: list[int] = field(default_factory=list)
+    # the span model's logit for `span` (spans.best_span); inf for an enumeration item picked by position (_list_pick)
+    span_logit: float = -math.inf
 
 
 def quote(c: SentenceCandidate, start: int, end: int, text: str) -> Quote:
@@ -112,6 +120,10 @@ class ExtractiveAnswerer:
         # with the anchors, the question's weakest word missing from that passage and its lead must have a word of like
         # meaning there (README step 61; routes.json's extractive_own_meaning_cut, Config.extractive_meaning)
         self.meaning_cut = meaning_cut
+        # README step 68: the span model's logit below which a factoid's bold span is not shown (SPAN_SHOWN_AT)
+        self.span_shown_at = SPAN_SHOWN_AT
+        # README step 69: whether the enumeration pick overrides the span model (LIST_PICK)
+        self.list_pick = LIST_PICK
 
     def analyse(self, question: Question, hits: Sequence[Hit], evidence: Evidence) -> Analysis:
         """Everything the answer is decided from: shape, ranked sentence candidates, best span, and the
@@ -136,15 +148,20 @@ class ExtractiveAnswerer:
         asked = f"{question.previous} {text}" if question.previous else text
         span, span_logit, span_i = (best_span(asked, want, candidates, logits, order, self.models.span, SPAN_SENTENCES)
                                     if shape == "factoid" else (None, 0.0, order[0]))
+        picked_logit = span_logit
         if shape == "factoid":  # an item of a "分别为 A、B 和 C" enumeration is picked by position, not by score
-            span, span_i = _list_pick(asked, want, candidates, logits, order, index) or (span, span_i)
+            listed = _list_pick(asked, want, candidates, logits, order, index) if self.list_pick else None
+            if listed:
+                span, span_i = listed
+                picked_logit = math.inf
         decision = decision_features(float(logits[order[0]]), second, best, z, terms, hits, english, want,
                                      span_logit if shape == "factoid" and span is not None else None)
         score = float(self.models.answer.logits(decision)[0])
         cross = english and mostly_cjk(best.sentence.text)
         ranker = self.models.excerpt
         excerpt_order = order if ranker is None else ranker.ranked(excerpt_features(terms, candidates))
-        return Analysis(shape, want, candidates, logits, order, span, span_i, score, z, cross, excerpt_order)
+        return Analysis(shape, want, candidates, logits, order, span, span_i, score, z, cross, excerpt_order,
+                        span_logit=picked_logit if span is not None else -math.inf)
 
     def decision(self, a: Analysis) -> decide.Decision:
         """Answer or refuse, by the answerer's one rule (decide.extractive)."""
@@ -189,6 +206,8 @@ class ExtractiveAnswerer:
             # README step 67: the span finder reads the question's words, which an English question over Chinese text
             # does not share, so its bold was wrong 21 times in 30 on the fitting sets; the sentence is the answer
             answer = replace(answer, span=None)
+        if answer.span is not None and a.span_logit < self.span_shown_at:
+            answer = replace(answer, span=None)  # README step 68: a bold the span model is unsure of is not shown
         return answer
 
     def meaning_missing(self, question: str, evidence: Evidence, hit: Hit) -> str:
