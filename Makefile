@@ -21,9 +21,10 @@ $(STAMP): pyproject.toml
 # The bundled language model (Qwen2.5-Coder-1.5B-Instruct Q4_K_M, Apache-2.0) runs in-process through
 # llama-cpp-python, which is source-only on PyPI: it is compiled once (~4-11 min on 2 cores), only the library.
 # LLAMA_CPU picks how:
-#   native (the default on a CPU with AVX-512, README step 63): compiled for this CPU: on this project's AVX-512
-#     machine the first token came 23% sooner (DRCD dev, live) with answers as right (pooled with the article dev
-#     split: correct -0.3, refusals both ways within 1.1 points); greedy replies can differ from the portable build's.
+#   native (the default on a CPU with AVX-512, README step 63): compiled for this CPU, AMX left out (NO_AMX below,
+#     step 70): on this project's AVX-512 machine the first token came 23% sooner (DRCD dev, live) with answers as
+#     right (pooled with the article dev split: correct -0.3, refusals both ways within 1.1 points); on round 45's it
+#     read prompts about 50% faster; greedy replies can differ from the portable build's.
 #     The wheel is kept under a name that carries this CPU's instruction-set flags, so a wheel built on one CPU is
 #     never installed on another (a different CPU compiles its own).
 #   portable (the default elsewhere): GGML_NATIVE=OFF (AVX2/FMA/F16C, no AVX-512): the wheel runs on any x86-64-v3
@@ -45,18 +46,26 @@ ifeq ($(LLAMA_CPU),auto)
 override LLAMA_CPU := $(LLAMA_DEFAULT)
 LLAMA_FORGET := 1
 endif
+# AMX is left out of the native build (round 45): a virtual machine can list amx_tile among its CPU's flags without
+# letting a program use it, and the native build then dies in its first matrix product (ggml's AMX kernel's
+# ldtilecfg: a segmentation fault), as it did in round 45 on this project's machine (an Intel Xeon listing amx_tile,
+# amx_int8 and amx_bf16). The "-noamx" in the wheel's folder and the venv's stamp keeps a wheel built before from
+# being reused.
+NO_AMX := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
 CPU_FLAGS := $(shell grep -m1 '^flags' $(CPUINFO) 2>/dev/null | tr ' ' '\n' | grep -E '^(sse|ssse|avx|fma|f16c|bmi|amx)' | sort | tr -d '\n' | cksum | cut -d' ' -f1)
 ifeq ($(LLAMA_CPU),native)
-LLAMA_WHEELS := .wheels/llama-cpp-$(LLAMA_VERSION)-native-$(CPU_FLAGS)
-LLAMA_CMAKE := -DGGML_NATIVE=ON
+LLAMA_BUILD_NAME := native-noamx
+LLAMA_WHEELS := .wheels/llama-cpp-$(LLAMA_VERSION)-$(LLAMA_BUILD_NAME)-$(CPU_FLAGS)
+LLAMA_CMAKE := -DGGML_NATIVE=ON -DCMAKE_C_FLAGS='$(NO_AMX)' -DCMAKE_CXX_FLAGS='$(NO_AMX)'
 else ifeq ($(LLAMA_CPU),portable)
+LLAMA_BUILD_NAME := portable
 LLAMA_WHEELS := .wheels/llama-cpp-$(LLAMA_VERSION)-portable
 LLAMA_CMAKE := -DGGML_NATIVE=OFF
 else
 $(error LLAMA_CPU=$(LLAMA_CPU) is not a build; use LLAMA_CPU=native, LLAMA_CPU=portable or LLAMA_CPU=auto (this CPU's default: $(LLAMA_DEFAULT)))
 endif
 LLM_STAMP := $(VENV)/.llm-model
-LLM_BUILD := $(VENV)/.llm-build-$(LLAMA_CPU)-$(CPU_FLAGS)
+LLM_BUILD := $(VENV)/.llm-build-$(LLAMA_BUILD_NAME)-$(CPU_FLAGS)
 GGUF := models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf
 llm-model: $(LLM_STAMP)
 ifdef LLAMA_FORGET
@@ -66,8 +75,11 @@ else ifneq ($(LLAMA_CHOSEN)$(LLAMA_LEGACY),)
 endif
 
 # LLM_BUILD names the build in the venv, so switching LLAMA_CPU (or moving the venv to another CPU) reinstalls.
+# rag.llama_check runs the model for a few tokens in a child process: a build that crashes on this CPU is named with
+# its fix here, not in the middle of `make run` or `make test`.
 $(LLM_STAMP): $(LLM_BUILD)
 	$(PY) -m rag.gguf_build --dest $(GGUF)
+	$(PY) -m rag.llama_check $(GGUF) --build $(LLAMA_CPU)
 	touch $(LLM_STAMP)
 
 $(LLM_BUILD): $(STAMP)

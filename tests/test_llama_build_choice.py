@@ -99,3 +99,19 @@ def test_a_wrong_build_is_named_with_the_choices(tmp_path: Path) -> None:
     assert run.returncode != 0
     assert ("LLAMA_CPU=fast is not a build; use LLAMA_CPU=native, LLAMA_CPU=portable or LLAMA_CPU=auto "
             "(this CPU's default: portable)") in run.stderr
+
+
+def test_the_native_build_leaves_amx_out_and_every_build_is_checked(tmp_path: Path) -> None:
+    """Round 45: a machine listing AMX crashed the native build in ggml's AMX kernel. The native build is compiled
+    without AMX into a folder of its own (a wheel built before is never reused), and after the model is joined the
+    build is run once (rag.llama_check) whichever build it is."""
+    amx = AVX512.rstrip("\n") + " amx_tile amx_int8 amx_bf16\n"
+    run = dry_run(tmp_path, amx)
+    assert build_of(run) == "native"
+    assert ("CMAKE_ARGS=\"-DGGML_NATIVE=ON -DCMAKE_C_FLAGS='-mno-amx-tile -mno-amx-int8 -mno-amx-bf16' "
+            "-DCMAKE_CXX_FLAGS='-mno-amx-tile -mno-amx-int8 -mno-amx-bf16'") in run.stdout
+    assert ".wheels/llama-cpp-0.3.36-native-noamx-" in run.stdout
+    assert "-m rag.llama_check models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf --build native" in run.stdout
+    portable = dry_run(tmp_path, AVX2)
+    assert "-DGGML_NATIVE=OFF" in portable.stdout and "amx" not in portable.stdout
+    assert "-m rag.llama_check models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf --build portable" in portable.stdout
