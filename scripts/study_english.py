@@ -16,7 +16,6 @@ and one short line written per question, about 4-6 s on 2 cores; nothing is cach
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -26,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import study_model as sm  # noqa: E402 - the cases and index set-up are study_model.py's
-from study_pick import add_case_arguments, english_cases  # noqa: E402 - the same English questions as the pick's
+from study_pick import english_study  # noqa: E402 - the same English questions as the pick's
 
 from rag.answering.generation import Control  # noqa: E402
 from rag.answering.model import AUTO_POLICY, ModelAnswerer  # noqa: E402
@@ -66,19 +65,11 @@ def summary(paths: list[Path]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser()
-    add_case_arguments(ap)
-    ap.add_argument("--out", type=Path, help="the rows (JSONL)")
-    ap.add_argument("--summary", type=Path, nargs="+", help="print the table of these row files and stop")
-    args = ap.parse_args(argv)
-    if args.summary:
-        print(summary(args.summary))
+    started = english_study(argv, "study_english.py", summary,
+                            {"type": Path, "help": "print the table of these row files and stop"})
+    if started is None:
         return 0
-    if not args.out:
-        ap.error("give --out (or --summary)")
-    config = sm.Config()
-    cases, engine, embedder = english_cases(ap, args, config, "study_english.py")
-    generator = sm.LlamaCppGenerator(Path(config.llm_model_path), "qwen", 0, 120.0)
+    args, config, cases, engine, embedder, generator = started
     extractive = sm.ExtractiveAnswerer(config.max_answer_chars)
     without = ModelAnswerer(generator, extractive, replace(AUTO_POLICY, english_line=False), name="auto")
     with_line = ModelAnswerer(generator, extractive, replace(AUTO_POLICY, english_line=True), name="auto")

@@ -22,6 +22,7 @@ import random
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -72,6 +73,27 @@ def english_cases(ap: argparse.ArgumentParser, args: argparse.Namespace, config:
     engine = sm.Engine(config, Path(tempfile.mkdtemp(prefix="study-index-")), embedder, sm.empty_index(embedder))
     engine.add_documents(documents)
     return cases, engine, embedder
+
+
+def english_study(argv: list[str] | None, script: str, summary: Callable[[list], str],
+                  summary_option: dict) -> tuple | None:
+    """The start shared by scripts/study_english.py and scripts/study_translated.py: their options (the English
+    questions', --out, and --summary built from `summary_option`), --summary's table printed by `summary` (then None),
+    or (args, config, cases, engine, embedder, generator) for a recording."""
+    ap = argparse.ArgumentParser()
+    add_case_arguments(ap)
+    ap.add_argument("--out", type=Path, help="the rows (JSONL)")
+    ap.add_argument("--summary", nargs="+", **summary_option)
+    args = ap.parse_args(argv)
+    if args.summary:
+        print(summary(args.summary))
+        return None
+    if not args.out:
+        ap.error("give --out (or --summary)")
+    config = sm.Config()
+    cases, engine, embedder = english_cases(ap, args, config, script)
+    generator = sm.LlamaCppGenerator(Path(config.llm_model_path), "qwen", 0, 120.0)
+    return args, config, cases, engine, embedder, generator
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,7 +14,6 @@ back, the row says so and the English route's answer stands for it. About 5-7 s 
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -23,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import study_model as sm  # noqa: E402 - the cases and index set-up are study_model.py's
-from study_pick import add_case_arguments, english_cases  # noqa: E402 - the same English questions as the pick's
+from study_pick import english_study  # noqa: E402 - the same English questions as the pick's
 
 from rag.answering import decide  # noqa: E402
 from rag.answering.base import refuse  # noqa: E402
@@ -99,20 +98,12 @@ def summary(pairs: list[str]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser()
-    add_case_arguments(ap)
-    ap.add_argument("--out", type=Path, help="the rows (JSONL)")
-    ap.add_argument("--summary", nargs="+", metavar="TRANSLATED:ENGLISH",
-                    help="print the table of these row files, each joined with study_english.py's rows, and stop")
-    args = ap.parse_args(argv)
-    if args.summary:
-        print(summary(args.summary))
+    started = english_study(argv, "study_translated.py", summary, {
+        "metavar": "TRANSLATED:ENGLISH",
+        "help": "print the table of these row files, each joined with study_english.py's rows, and stop"})
+    if started is None:
         return 0
-    if not args.out:
-        ap.error("give --out (or --summary)")
-    config = sm.Config()
-    cases, engine, embedder = english_cases(ap, args, config, "study_translated.py")
-    generator = sm.LlamaCppGenerator(Path(config.llm_model_path), "qwen", 0, 120.0)
+    args, config, cases, engine, embedder, generator = started
     answerer = ModelAnswerer(generator, sm.ExtractiveAnswerer(config.max_answer_chars), AUTO_POLICY, name="auto")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("w", encoding="utf-8") as out:

@@ -61,3 +61,27 @@ def test_the_table_refuses_a_pair_that_does_not_join(tmp_path):
         st.summary([f"{translated}:{english}"])
     with pytest.raises(SystemExit, match="give each set as TRANSLATED.jsonl:STUDY_ENGLISH.jsonl"):
         st.summary([translated])
+
+
+def test_the_english_studies_share_their_start(tmp_path, capsys):
+    """study_pick.english_study, the start of study_english.py and study_translated.py: --summary prints the table
+    and records nothing; without --out or --summary the user is told what to give; --dataset without --translations
+    is named before any model loads."""
+    from study_pick import english_study
+
+    seen = []
+
+    def table(files):  # noqa: ANN001, ANN202
+        seen.append(files)
+        return "the table"
+
+    assert english_study(["--summary", "a.jsonl:b.jsonl"], "study_translated.py", table, {"metavar": "T:E"}) is None
+    assert seen == [["a.jsonl:b.jsonl"]] and capsys.readouterr().out == "the table\n"
+    assert english_study(["--summary", "a.jsonl"], "study_english.py", table, {"type": Path}) is None
+    assert seen[-1] == [Path("a.jsonl")]
+    with pytest.raises(SystemExit):
+        english_study([], "study_english.py", table, {"type": Path})
+    assert "give --out (or --summary)" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        english_study(["--out", str(tmp_path / "rows.jsonl"), "--dataset", "x.json"], "study_english.py", table, {})
+    assert "--dataset needs --translations" in capsys.readouterr().err
