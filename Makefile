@@ -59,7 +59,7 @@ LLAMA_WHEELS := .wheels/llama-cpp-$(LLAMA_VERSION)-$(LLAMA_BUILD_NAME)-$(CPU_FLA
 LLAMA_CMAKE := -DGGML_NATIVE=ON -DCMAKE_C_FLAGS='$(NO_AMX)' -DCMAKE_CXX_FLAGS='$(NO_AMX)'
 else ifeq ($(LLAMA_CPU),portable)
 LLAMA_BUILD_NAME := portable
-LLAMA_WHEELS := .wheels/llama-cpp-$(LLAMA_VERSION)-portable
+LLAMA_WHEELS := .wheels/llama-cpp-$(LLAMA_VERSION)-$(LLAMA_BUILD_NAME)
 LLAMA_CMAKE := -DGGML_NATIVE=OFF
 else
 $(error LLAMA_CPU=$(LLAMA_CPU) is not a build; use LLAMA_CPU=native, LLAMA_CPU=portable or LLAMA_CPU=auto (this CPU's default: $(LLAMA_DEFAULT)))

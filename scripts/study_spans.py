@@ -104,6 +104,11 @@ def record(dataset: Path, limit: int | None, split: str, out: Path, list_pick: b
                 print(f"[{i + 1}/{len(cases)}]", file=sys.stderr)
 
 
+def rows_of(path: Path) -> list[dict]:
+    """The rows `record` wrote to `path`."""
+    return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+
+
 def correct(answerable: bool, refused: bool, text: str, answers: list[str] | tuple[str, ...]) -> bool:
     """The evaluation's "correct" for a factoid (metrics.correctness with fair_match of the whole text): an answerable
     question answered with the gold in it, or an unanswerable one refused."""
@@ -113,10 +118,7 @@ def correct(answerable: bool, refused: bool, text: str, answers: list[str] | tup
 def compare(before: Path, after: Path) -> str:
     """Step 69's table: the same questions' rows recorded two ways (today, and a variant): bolds right and wrong,
     answers correct, and every row whose answer or bold changed."""
-    def rows(path: Path) -> dict[str, dict]:
-        return {r["id"]: r for r in (json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip())}
-
-    a, b = rows(before), rows(after)
+    a, b = ({r["id"]: r for r in rows_of(path)} for path in (before, after))
     if a.keys() != b.keys():
         raise SystemExit(f"{before} and {after} hold different questions; record both from the same set")
 
@@ -141,9 +143,8 @@ def compare(before: Path, after: Path) -> str:
 def spans_of(path: Path, part: str | None = None) -> list[dict]:
     """The answered rows that show a bold span, each marked right (near_match of the span) or not; with `part`, only
     the rows of that part of DRCD dev (fit_answerer.part_of)."""
-    rows = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
     out = []
-    for r in rows:
+    for r in rows_of(path):
         if r["refused"] or not r["span"] or (part and r.get("part") != part):
             continue
         right = r["answerable"] and near_match(r["span"], r["answers"], r["question"])
