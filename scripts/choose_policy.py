@@ -32,6 +32,7 @@ import functools
 import json
 import math
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from rag.answering.confidence import STATISTICS, question_gain, question_surprise
@@ -39,6 +40,8 @@ from rag.answering.model import AUTO_POLICY, MEANING_SECTIONS, ROUTES_FILE
 from rag.answering.question import missing_answer_type, question_language
 from rag.answering.routing import route_for
 from rag.answering.support import strip_markers
+from rag.answering.waiver import FEATURES as WAIVER_FEATURES
+from rag.answering.waiver import LearnedWaiver, clipped
 from rag.evaluation.metrics import fair_match
 
 # of answerable questions: the same 3% the extractive answerer's own refusal cut was fitted to (model.json)
@@ -1541,6 +1544,155 @@ def variants_main(fit_paths: list[Path], report_paths: list[Path]) -> int:
     return 0
 
 
+# README step 71: a learned waiver of the claim cut in place of the reading waiver (rag/answering/waiver.py): one
+# logistic over the measures the default has where a Chinese factoid answer of the model falls below the claim cut,
+# fitted on the fitting sets' rows where that waiver decides, each fitting set scored by the logistic of the others
+# (leave one set out); the probability at which it waives chosen over LEARNED_WAIVER_GRID by guarded_choice's rule
+# against the shipped cascade, taken if it gains MIN_SCORE_CUT_GAIN (written before any figure:
+# artifacts/r46/rule.md).
+LEARNED_WAIVER_GRID = [float("inf"), 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3]
+
+
+def kept_sentences(row: dict) -> list[dict]:
+    return [c for c in row.get("checked") or [] if c["kept"]]
+
+
+def waiver_measures(row: dict) -> dict[str, float | None]:
+    """The learned waiver's measures of a study row (waiver.FEATURES), as ModelAnswerer.run takes them."""
+    kept = kept_sentences(row)
+    return {"reading": row.get("reading"),
+            "claim": max((c.get("claim_coverage", 1.0) for c in kept), default=0.0),
+            "confidence": (row.get("confidence") or {}).get(AUTO_POLICY.confidence_statistic),
+            "score": logit(row),
+            "meaning": missing_meaning_of(row, AUTO_POLICY.meaning_scope),
+            "surprise": question_surprise_of(row)}
+
+
+def waiver_decides(row: dict) -> bool:
+    """The row is one the claim-cut waiver decides in the product: the model's Chinese factoid answer with a kept
+    sentence, not "not found", at or above the confidence cut, below the claim cut, its reading made."""
+    if not model_factoid(row) or question_language(row["question"]) != "zh" or row["model_refused"]:
+        return False
+    kept = kept_sentences(row)
+    conf = (row.get("confidence") or {}).get(AUTO_POLICY.confidence_statistic)
+    return (bool(kept) and (conf is None or conf >= AUTO_POLICY.min_confidence) and row.get("reading") is not None
+            and max(c.get("claim_coverage", 1.0) for c in kept) < AUTO_POLICY.min_claim_coverage)
+
+
+def waiver_label(row: dict) -> int:
+    """1 where the kept answer is right (an answerable question, a gold inside it), else 0."""
+    text = "".join(c["text"] for c in kept_sentences(row))
+    return int(row["kind"] == "answerable" and fair_match(text, row["answers"]))
+
+
+def fit_learned_waiver(sets: list[list[dict]], at: float = 0.5) -> LearnedWaiver:
+    """The logistic (standardized measures, L2, C=1, classes balanced) fitted on the rows of `sets` the waiver
+    decides; a measure not taken reads as its mean."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    rows = [r for rows in sets for r in rows if waiver_decides(r)]
+    labels = [waiver_label(r) for r in rows]
+    if len(set(labels)) < 2:
+        raise SystemExit(f"the learned waiver needs right and other rows below the claim cut; the fitting rows have "
+                         f"{len(rows)}, all labelled {labels[0] if labels else '-'}")
+    raw = np.array([[np.nan if v is None else v for v in
+                     (clipped(n, waiver_measures(r)[n]) for n in WAIVER_FEATURES)] for r in rows], dtype=float)
+    taken = ~np.isnan(raw)
+    means = np.array([raw[taken[:, j], j].mean() if taken[:, j].any() else 0.0 for j in range(raw.shape[1])])
+    scales = np.array([raw[taken[:, j], j].std() if taken[:, j].any() else 1.0 for j in range(raw.shape[1])])
+    scales[~(scales > 0)] = 1.0
+    z = np.where(np.isnan(raw), 0.0, (raw - means) / scales)
+    model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=1000).fit(z, labels)
+    return LearnedWaiver(tuple(float(m) for m in means), tuple(float(s) for s in scales),
+                         tuple(float(w) for w in model.coef_[0]), float(model.intercept_[0]), at)
+
+
+def with_waiver_probability(rows: list[dict], waiver: LearnedWaiver) -> list[dict]:
+    """The rows with `_waiver_p`, the waiver's probability, on those it decides."""
+    return [{**r, "_waiver_p": waiver.probability(waiver_measures(r))} if waiver_decides(r) else r for r in rows]
+
+
+def learned_waived(row: dict, at: float) -> tuple[bool, str]:
+    """(refused, answer text) as `shipped` answers, with the reading waiver replaced by the learned one at `at` (inf:
+    the shipped cascade, reading waiver and all): the reading is dropped from the row (it is read by the reading
+    waiver alone while min_reading is 0) and the row marked `claim_waived` where `_waiver_p` reaches `at`."""
+    if math.isinf(at):
+        return shipped(row)
+    if AUTO_POLICY.min_reading > 0.0:
+        raise SystemExit("--learned-waiver replaces the reading waiver only while routes.json's min_reading is 0")
+    marked = {**row, "reading": None}
+    if row.get("_waiver_p") is not None and row["_waiver_p"] >= at:
+        marked["claim_waived"] = True
+    return shipped(marked)
+
+
+def auc(scores: list[float], labels: list[int]) -> float:
+    """The probability that a right row scores above another (ties half)."""
+    pos = [s for s, y in zip(scores, labels, strict=True) if y]
+    neg = [s for s, y in zip(scores, labels, strict=True) if not y]
+    if not pos or not neg:
+        return float("nan")
+    return sum((p > n) + 0.5 * (p == n) for p in pos for n in neg) / (len(pos) * len(neg))
+
+
+def learned_waiver_main(fit_paths: list[Path], report_paths: list[Path], write: Path | None = None) -> int:
+    """Fit the learned waiver (rule above), print the fitting table (leave one set out), the choice and every set's
+    rates before and after, and with `write` save it in routes.json's learned_waiver (null when not taken)."""
+    require_model_route(write, "--learned-waiver reads the model's own answers")
+    require_form([*fit_paths, *report_paths], AUTO_POLICY.reading_form, "the saved reading check (routes.json)")
+    fits = [load_rows(p) for p in fit_paths]
+    require_surprise(fit_paths, fits)
+    crossed = [with_waiver_probability(rows, fit_learned_waiver([f for j, f in enumerate(fits) if j != i]))
+               for i, rows in enumerate(fits)]
+    whole = fit_learned_waiver(fits)
+    reports = [with_waiver_probability(load_rows(p), whole) for p in report_paths]
+    print("the learned waiver fitted on every fitting set (standardized weights):")
+    print("  " + ", ".join(f"{n} {w:+.2f}" for n, w in zip(WAIVER_FEATURES, whole.weights, strict=True))
+          + f", bias {whole.bias:+.2f}")
+    for name, sets in (("fitting (left-out scores)", crossed), ("reporting", reports)):
+        rows = [r for rows in sets for r in rows if waiver_decides(r)]
+        if rows:
+            labels = [waiver_label(r) for r in rows]
+            print(f"{name}: {len(rows)} rows below the claim cut ({sum(labels)} right); AUC learned "
+                  f"{auc([r['_waiver_p'] for r in rows], labels):.3f}, reading alone "
+                  f"{auc([r['reading'] for r in rows], labels):.3f}")
+    best, chosen, base, fit_rates, guarded = guarded_choice(crossed, LEARNED_WAIVER_GRID, learned_waived,
+                                                            float("inf"))
+    print()
+    fit_table(["waive at", "balanced", f"no set loses > {MAX_ANSWERABLE_LOSS:g}"], fit_paths,
+              [([f"{b:g}", f"{mean_balanced(fit_rates(b)):.2f}", "yes" if guarded(b) else "no"], fit_rates(b))
+               for b in LEARNED_WAIVER_GRID])
+    taken = not math.isinf(best) and round(chosen - base, 6) >= MIN_SCORE_CUT_GAIN
+    print(f"\nchosen: waive the claim cut at a learned probability of {best:g} (balanced {chosen:.2f} against "
+          f"{base:.2f} shipped, left-out scores; needs {MIN_SCORE_CUT_GAIN:g}): {'taken' if taken else 'not taken'}")
+    # the rates beside the shipped cascade's at the choice, or where none is taken at the best guarded probability
+    finite = [v for v in LEARNED_WAIVER_GRID if not math.isinf(v) and guarded(v)]
+    shown = best if not math.isinf(best) or not finite else max(finite, key=lambda v: mean_balanced(fit_rates(v)))
+    print("\n| set | rule | answerable right | not answerable refused | answerable refused | answers changed |")
+    print("|---|---|---|---|---|---|")
+    for role, paths, sets in (("fitting", fit_paths, crossed), ("reporting", report_paths, reports)):
+        for path, rows in zip(paths, sets, strict=True):
+            for name, value in (("shipped", float("inf")), (f"learned at {shown:g}", shown)):
+                r = rates(rows, lambda row, v=value: learned_waived(row, v))
+                moved = sum(learned_waived(row, value) != shipped(row) for row in rows)
+                print(f"| {role}: {path.name} | {name} | {r['answerable']:.1f} | {r['refused']:.1f} | "
+                      f"{r['wrong_refusal']:.1f} | {moved} |")
+    if write is not None:
+        saved = json.loads(write.read_text(encoding="utf-8"))
+        saved["learned_waiver"] = ({**replace(whole, at=best).to_json(), "fitted_on": [str(p) for p in fit_paths],
+                                    "how": "scripts/choose_policy.py --learned-waiver: a logistic over the measures "
+                                           "below the claim cut, fitted on the fitting sets' rows; the probability "
+                                           "chosen on left-out scores by the best mean of answerable-right and "
+                                           "unanswerable-refused rates, no set losing more than "
+                                           f"{MAX_ANSWERABLE_LOSS:g} points of answerable right, taken if it gains "
+                                           f"{MIN_SCORE_CUT_GAIN:g} over the reading waiver"}
+                                   if taken else None)
+        write.write_text(json.dumps(saved, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {write}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("fit", type=Path, nargs="+")
@@ -1626,10 +1778,15 @@ def main(argv: list[str] | None = None) -> int:
                          "Chinese factoid (hand-over, fallback) when a question word missing beside its sentence has no "
                          "word of like meaning there (Policy.min_extractive_meaning, README step 32), with the saved "
                          "cuts; rows from scripts/study_model.py since round 27")
+    ap.add_argument("--learned-waiver", action="store_true",
+                    help="fit a logistic waiver of the claim cut over the measures below it, in place of the reading "
+                         "waiver (README step 71), from rows with readings and question_logprobs")
     ap.add_argument("--open-quotes", action="store_true",
                     help="choose whether a Chinese open answer of the model's quotes the passage sentences it stands on "
                          "(Policy.quote_open, README step 33), from the recorded answers")
     args = ap.parse_args(argv)
+    if args.learned_waiver:
+        return learned_waiver_main(args.fit, args.report, args.write)
     if args.open_quotes:
         return open_quotes_main(args.fit, args.report, args.write)
     if args.extractive_meaning_cut:

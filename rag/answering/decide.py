@@ -138,8 +138,9 @@ class Waiver:
 
 # the claim cut's waivers, cheapest first: the model's confidence in its reply (README step 15) and the question's
 # surprise after the excerpts (step 39) come with the reply; the meaning of the question's missing words (step 31)
-# takes a few embeddings; the reading check (steps 12, 17) asks the model again (about 2 s)
-WAIVERS = ("confidence", "surprise", "meaning", "reading")
+# takes a few embeddings; the reading check (steps 12, 17) asks the model again (about 2 s); the learned waiver (step
+# 71) reads that reading with the others, in its place
+WAIVERS = ("confidence", "surprise", "meaning", "reading", "learned")
 
 
 def waiver(kind: str, value: float | None, at: float) -> Waiver | None:

@@ -77,6 +77,8 @@ from rag.answering.support import (
     says_not_found,
     strip_markers,
 )
+from rag.answering.waiver import LearnedWaiver, WaiverError
+from rag.answering.waiver import from_json as waiver_from_json
 from rag.errors import ModelError
 from rag.schema import Answer, Citation, Hit, Sentence
 from rag.tokenize import token_set
@@ -139,6 +141,12 @@ class Policy:
     # What the reading check shows the model: "sentence" (round 11) or "context", the passage around it (the title,
     # the sentence and one neighbour each side, context_of; round 14). Saved in routes.json with the cuts.
     reading_form: str = "sentence"
+    # README step 71: where set, a learned waiver (rag/answering/waiver.py: a logistic over the reading, the claim share,
+    # the confidence, the extractive logit, the missing words' meaning and the question's surprise) decides whether a
+    # Chinese factoid below the claim cut keeps its answer, in place of `waive_claim_reading` (the reading is asked as
+    # for that waiver; without a reading nothing is waived). Fitted by scripts/choose_policy.py --learned-waiver and
+    # saved in routes.json (learned_waiver; null: the reading waiver decides).
+    learned_waiver: LearnedWaiver | None = None
     # ... and a factoid the other cuts would answer is refused when that reading is below `min_reading` (0: never,
     # and then the model is asked only where the claim cut would refuse; round 12, same script, not taken). Where
     # no reading is made (an endpoint, English, Stop, the deadline, a failed reading, a busy serving queue), this
@@ -443,6 +451,15 @@ def load_question_surprise(path: Path = ROUTES_FILE) -> dict:
             **({} if at is None else {"waive_claim_surprise": at})}
 
 
+def load_learned_waiver(path: Path = ROUTES_FILE) -> dict:
+    """The saved learned waiver of the claim cut (README step 71) as a Policy field (none when absent or null)."""
+    try:
+        waiver = waiver_from_json(_saved(path, "learned_waiver"), str(path))
+    except WaiverError as exc:
+        raise ModelError(str(exc)) from None
+    return {} if waiver is None else {"learned_waiver": waiver}
+
+
 def load_question_gain(path: Path = ROUTES_FILE) -> dict:
     """The saved cut on the question's gain from the excerpts (README step 46: `question_gain_cut`'s `below`, a mean
     gain in natural log-probability per token), as a Policy field (none when the section is absent or null: never)."""
@@ -586,7 +603,7 @@ def auto_policy(path: Path = ROUTES_FILE) -> Policy:
                   **load_reading(path), **load_prefer_extractive(path), **load_unsupported_fallback(path),
                   **load_pick(path), **load_model_score_cut(path), **load_meaning(path), **load_open_quotes(path),
                   **load_question_surprise(path), **load_question_gain(path), **load_stand_in_cuts(path),
-                  **load_echoed_names(path))
+                  **load_echoed_names(path), **load_learned_waiver(path))
 
 
 AUTO_POLICY = auto_policy()
@@ -654,6 +671,10 @@ def waiver_note(waived: decide.Waiver, claim: float, min_claim: float, question:
     if waived.kind == "reading":
         return (f"{few}; asked apart, the model read that sentence{read_with} as answering the question "
                 f"({waived.value:.2f}, at least {waived.at:.2f}).")
+    if waived.kind == "learned":
+        return (f"{few}; read together, the model's reading of that sentence{read_with}, its confidence, the extractive "
+                f"answerer's score, the question's surprise and the meaning of its missing words put the chance that "
+                f"this answers the question at {waived.value:.2f} (at least {waived.at:.2f}).")
     raise ValueError(f"no notice for the {waived.kind!r} waiver: the confidence waiver keeps an answer silently")
 
 
@@ -977,11 +998,23 @@ class ModelAnswerer:
                 and meaning_applies(evidence.embedder, p)):
             meaning = weakest_beside(question, max(kept, key=lambda c: c.claim_coverage), evidence, p.meaning_scope)
             waived = decide.waiver("meaning", meaning[1], p.waive_claim_meaning)
-        if readable and (not math.isinf(p.waive_claim_reading) if below_cut and waived is None else p.min_reading > 0.0):
+        # step 71: the learned waiver, where set, decides in place of the reading waiver (on the same reading)
+        learned = p.learned_waiver if below_cut and waived is None and measurable else None
+        if readable and ((not math.isinf(p.waive_claim_reading) or learned is not None) if below_cut and waived is None
+                         else p.min_reading > 0.0):
             t_read = time.perf_counter()
-            reading = self.read(question, max(kept, key=lambda c: c.claim_coverage), p, control, evidence)
+            best_kept = max(kept, key=lambda c: c.claim_coverage)
+            reading = self.read(question, best_kept, p, control, evidence)
             read_s, asked = time.perf_counter() - t_read, reading is not None
-            if below_cut and waived is None:
+            if below_cut and waived is None and learned is not None:
+                if reading is not None and meaning is None and meaning_applies(evidence.embedder, p):
+                    meaning = weakest_beside(question, best_kept, evidence, p.meaning_scope)
+                chance = None if reading is None else learned.probability({
+                    "reading": reading, "claim": claim, "confidence": confidence, "score": analysis.score,
+                    "meaning": None if meaning is None else meaning[1],
+                    "surprise": None if surprise is None else surprise[1]})
+                waived = decide.waiver("learned", chance, learned.at)
+            elif below_cut and waived is None:
                 waived = decide.waiver("reading", reading, p.waive_claim_reading)
         decision = decide.model_answer(model_refused, len(kept), max((c.passage_coverage for c in kept), default=0.0),
                                        analysis.score, p.min_question_coverage, p.min_extractive_score,
@@ -1160,12 +1193,12 @@ class ModelAnswerer:
     def read(self, question: Question, best: Checked, policy: Policy, control: Control,
              evidence: Evidence) -> float | None:
         """The reading check of the kept sentence with the most claim coverage (Policy.waive_claim_reading,
-        Policy.min_reading), shown alone or in its passage's context (Policy.reading_form): None where it is not
+        Policy.min_reading, Policy.learned_waiver), shown alone or in its passage's context (Policy.reading_form): None where it is not
         asked (no cut fitted, a question not in Chinese, a generator without logits, a Stop or a passed deadline)
         or the model fails while reading (then the other cuts decide alone: no waiver, and no refusal by the
         reading)."""
         ask = getattr(self.generator, "yes_probability", None)
-        if ((math.isinf(policy.waive_claim_reading) and policy.min_reading <= 0.0)
+        if ((math.isinf(policy.waive_claim_reading) and policy.min_reading <= 0.0 and policy.learned_waiver is None)
                 or question.language not in READING or ask is None
                 or best.support is None or control.stopped or control.overdue()):
             return None
