@@ -373,7 +373,9 @@ def read(row: dict, claim_cut: float, min_conf: float, waive: float, stat: str, 
     is refused."""
     reading = row.get("reading")
     factoid = row.get("shape", "factoid") == "factoid"
-    if factoid and (reading is not None and reading >= waive_reading or row.get("claim_waived")):  # step 31 marks it
+    learned = saved_learned_waiver(row)  # step 71's, where routes.json saves one, decides in the reading waiver's place
+    by_reading = reading is not None and reading >= waive_reading if learned is None else learned
+    if factoid and (by_reading or row.get("claim_waived")):  # step 31 marks it
         refused, text = confident(row, 0.0, min_conf, waive, stat)
     else:
         refused, text = confident(row, claim_cut, min_conf, waive, stat)
@@ -1613,6 +1615,15 @@ def with_waiver_probability(rows: list[dict], waiver: LearnedWaiver) -> list[dic
     return [{**r, "_waiver_p": waiver.probability(waiver_measures(r))} if waiver_decides(r) else r for r in rows]
 
 
+def saved_learned_waiver(row: dict) -> bool | None:
+    """Whether routes.json's learned waiver (step 71) keeps the row's answer below the claim cut (None where none is
+    saved: the reading waiver decides), as ModelAnswerer.run decides it."""
+    waiver = AUTO_POLICY.learned_waiver
+    if waiver is None:
+        return None
+    return waiver_decides(row) and waiver.probability(waiver_measures(row)) >= waiver.at
+
+
 def learned_waived(row: dict, at: float) -> tuple[bool, str]:
     """(refused, answer text) as `shipped` answers, with the reading waiver replaced by the learned one at `at` (inf:
     the shipped cascade, reading waiver and all): the reading is dropped from the row (it is read by the reading
@@ -1640,6 +1651,9 @@ def learned_waiver_main(fit_paths: list[Path], report_paths: list[Path], write: 
     """Fit the learned waiver (rule above), print the fitting table (leave one set out), the choice and every set's
     rates before and after, and with `write` save it in routes.json's learned_waiver (null when not taken)."""
     require_model_route(write, "--learned-waiver reads the model's own answers")
+    if AUTO_POLICY.learned_waiver is not None:
+        raise SystemExit(f"{ROUTES_FILE} saves a learned waiver already; --learned-waiver fits one against the reading "
+                         "waiver: write learned_waiver: null there first")
     require_form([*fit_paths, *report_paths], AUTO_POLICY.reading_form, "the saved reading check (routes.json)")
     fits = [load_rows(p) for p in fit_paths]
     require_surprise(fit_paths, fits)

@@ -122,3 +122,18 @@ def test_routes_json_learned_waiver_loads_and_a_broken_one_is_named(tmp_path):
     with pytest.raises(ModelError, match=r"routes.json: learned waiver at 0: .*--learned-waiver --write"):
         load_learned_waiver(path)
     assert auto_policy().learned_waiver is None or 0 < auto_policy().learned_waiver.at < 1
+
+
+def test_the_script_answers_as_the_product_would_with_a_saved_learned_waiver(monkeypatch):
+    from dataclasses import replace
+
+    cp = _script("choose_policy")
+    saved = replace(READING_ONLY, at=0.7)  # a reading of 0.75 gives 0.731: waived; 0.65 gives 0.401: not
+    monkeypatch.setattr(cp, "AUTO_POLICY", replace(cp.AUTO_POLICY, learned_waiver=saved))
+    assert cp.saved_learned_waiver(_row(0.75)) is True and cp.saved_learned_waiver(_row(0.65)) is False
+    assert cp.shipped(_row(0.75)) == (False, "2018年")
+    assert cp.shipped(_row(0.65)) == (True, "")  # the reading waiver (0.6) would have kept it
+    with pytest.raises(SystemExit, match="saves a learned waiver already.*learned_waiver: null"):
+        cp.learned_waiver_main([], [])
+    monkeypatch.setattr(cp, "AUTO_POLICY", replace(cp.AUTO_POLICY, learned_waiver=None))
+    assert cp.saved_learned_waiver(_row(0.65)) is None and cp.shipped(_row(0.65)) == (False, "2018年")
