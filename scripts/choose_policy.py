@@ -1095,17 +1095,22 @@ def guarded_cut_main(fit_paths: list[Path], report_paths: list[Path], fits: list
           f"{MIN_SCORE_CUT_GAIN:g}): {'taken' if taken else 'not taken'}")
     before_after(fit_paths, report_paths, decide_row, never, best, "answers changed")
     if write is not None:
-        saved = json.loads(write.read_text(encoding="utf-8"))
-        saved[section] = ({key: best, **(saved_with or {}), "fitted_on": [str(p) for p in fit_paths],
-                           "how": f"scripts/choose_policy.py {option}: with the saved cuts, the best mean of "
-                                  "answerable-right and unanswerable-refused rates, the fitting sets averaged, among "
-                                  "values under which no fitting set's answerable-right rate falls more than "
-                                  f"{MAX_ANSWERABLE_LOSS:g} points (ties: the value nearer never); taken if it gains "
-                                  f"{MIN_SCORE_CUT_GAIN:g}"}
-                          if taken else None)
-        write.write_text(json.dumps(saved, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-        print(f"wrote {write}")
+        save_section(write, section, {key: best, **(saved_with or {}), "fitted_on": [str(p) for p in fit_paths],
+                                      "how": f"scripts/choose_policy.py {option}: with the saved cuts, the best mean of "
+                                             "answerable-right and unanswerable-refused rates, the fitting sets "
+                                             "averaged, among values under which no fitting set's answerable-right "
+                                             f"rate falls more than {MAX_ANSWERABLE_LOSS:g} points (ties: the value "
+                                             f"nearer never); taken if it gains {MIN_SCORE_CUT_GAIN:g}"}
+                     if taken else None)
     return 0
+
+
+def save_section(write: Path, section: str, value: dict | None) -> None:
+    """routes.json (`write`) with its `section` set to `value` (None: null, not taken), the rest as saved."""
+    saved = json.loads(write.read_text(encoding="utf-8"))
+    saved[section] = value
+    write.write_text(json.dumps(saved, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {write}")
 
 
 # README step 38: the question-surprise cut, chosen as step 27's score cut is (the same objective, guard and gain), over
@@ -1693,17 +1698,14 @@ def learned_waiver_main(fit_paths: list[Path], report_paths: list[Path], write: 
                 print(f"| {role}: {path.name} | {name} | {r['answerable']:.1f} | {r['refused']:.1f} | "
                       f"{r['wrong_refusal']:.1f} | {moved} |")
     if write is not None:
-        saved = json.loads(write.read_text(encoding="utf-8"))
-        saved["learned_waiver"] = ({**replace(whole, at=best).to_json(), "fitted_on": [str(p) for p in fit_paths],
-                                    "how": "scripts/choose_policy.py --learned-waiver: a logistic over the measures "
-                                           "below the claim cut, fitted on the fitting sets' rows; the probability "
-                                           "chosen on left-out scores by the best mean of answerable-right and "
-                                           "unanswerable-refused rates, no set losing more than "
-                                           f"{MAX_ANSWERABLE_LOSS:g} points of answerable right, taken if it gains "
-                                           f"{MIN_SCORE_CUT_GAIN:g} over the reading waiver"}
-                                   if taken else None)
-        write.write_text(json.dumps(saved, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-        print(f"wrote {write}")
+        save_section(write, "learned_waiver",
+                     {**replace(whole, at=best).to_json(), "fitted_on": [str(p) for p in fit_paths],
+                      "how": "scripts/choose_policy.py --learned-waiver: a logistic over the measures below the claim "
+                             "cut, fitted on the fitting sets' rows; the probability chosen on left-out scores by the "
+                             "best mean of answerable-right and unanswerable-refused rates, no set losing more than "
+                             f"{MAX_ANSWERABLE_LOSS:g} points of answerable right, taken if it gains "
+                             f"{MIN_SCORE_CUT_GAIN:g} over the reading waiver"}
+                     if taken else None)
     return 0
 
 
