@@ -93,6 +93,10 @@ class Config:
     # word of like meaning there (e5 cosine at routes.json's extractive_own_meaning_cut), or the extractive answer is
     # refused (RAG_EXTRACTIVE_MEANING). scripts/study_anchors.py --meaning chose the cut on DRCD dev.
     extractive_meaning: bool = True
+    # ... and a Chinese factoid answer is refused where too little of the question's word weight stands beside its cited
+    # sentence (routes.json's extractive_own_claim_cut; RAG_EXTRACTIVE_CLAIM). scripts/study_anchors.py --claim chose
+    # the cut on DRCD dev (README step 72).
+    extractive_claim: bool = True
     # Largest file accepted for indexing, in bytes.
     max_file_bytes: int = 20_000_000  # 20 MB, as the UI and error messages print it
     # Extractive answer length target, characters (without [n] markers).

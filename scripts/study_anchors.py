@@ -28,8 +28,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from study_model import dataset_cases  # noqa: E402
 
+from rag.answering.claim import claim_share, context_of  # noqa: E402
+from rag.answering.features import question_terms  # noqa: E402
 from rag.answering.meaning import WordVectors, scope_text, weakest_word  # noqa: E402
+from rag.answering.own_meaning import CLAIM_SECTION as OWN_CLAIM_SECTION  # noqa: E402
 from rag.answering.own_meaning import SECTION as OWN_MEANING_SECTION  # noqa: E402
+from rag.answering.own_meaning import load_own_meaning_cut  # noqa: E402
 from rag.answering.support import (  # noqa: E402
     NAME_READING,
     PLACE_MIN_CHARS,
@@ -70,10 +74,16 @@ def study(args: argparse.Namespace) -> int:
             # "missing" as step 55 measured it (names as jieba tags them), so its figures rebuild whatever the default
             missing = anchors_missing(question_anchors(case["question"], "tagged"), passage, lead) if hit else []
             kind = "noun" if case["id"].endswith("-noun") else case["kind"]  # dataset_cases calls both swaps adversarial
+            # README step 72: the share of the question's word weight beside the cited sentence (its neighbours and the
+            # title), as the model route asks of an extractive stand-in; for a factoid answer only
+            sentence = answer.citations[0].sentence if hit else None
+            claim = (round(claim_share(question_terms(case["question"], "", engine.index),
+                                       context_of(engine.index, hit, sentence)), 4)
+                     if hit and sentence is not None and answer.kind == "factoid" else None)
             f.write(json.dumps({**case, "kind": kind, "answer": answer.text, "refused": answer.refused,
                                 "right": (not answer.refused) and fair_match(answer.text, case["answers"]),
                                 "anchors": sorted(question_anchors(case["question"], "tagged")), "missing": missing,
-                                "cited": hit is not None, "passage": passage, "lead": lead},
+                                "cited": hit is not None, "passage": passage, "lead": lead, "claim": claim},
                                ensure_ascii=False) + "\n")
     return 0
 
@@ -318,14 +328,18 @@ def main(argv: list[str] | None = None) -> int:
                     help="with --choose: choose how the question's people's names are read (README step 56)")
     ap.add_argument("--meaning", action="store_true",
                     help="with --choose: the meaning cut on the extractive answerer's own answers (README step 61)")
-    ap.add_argument("--write", type=Path, help="with --meaning: save the chosen cut in this routes.json")
+    ap.add_argument("--claim", action="store_true",
+                    help="with --choose: the claim cut on the extractive answerer's own answers (README step 72)")
+    ap.add_argument("--write", type=Path, help="with --meaning or --claim: save the chosen cut in this routes.json")
     args = ap.parse_args(argv)
-    if args.write and not args.meaning:
-        ap.error("--write saves step 61's cut: give it with --choose ROWS --meaning")
-    if args.meaning and not args.choose:
-        ap.error("--meaning chooses step 61's cut on recorded rows: give it with --choose ROWS")
+    if args.write and not (args.meaning or args.claim):
+        ap.error("--write saves step 61's or step 72's cut: give it with --choose ROWS --meaning (or --claim)")
+    if (args.meaning or args.claim) and not args.choose:
+        ap.error("--meaning and --claim choose a cut on recorded rows: give them with --choose ROWS")
     if args.choose and args.meaning:
         return meaning_main(args)
+    if args.choose and args.claim:
+        return claim_main(args)
     if args.choose:
         fit = [r for p in args.choose for r in load(p)]
         for wanted, shown, chosen in (
@@ -371,6 +385,76 @@ def meaning_main(args: argparse.Namespace) -> int:
         show_meaning(f"reported: {path} (held out)", rows, meaning_of(rows, words))
     if args.write:
         save_meaning(args.write, cut, embedder, args.choose, figures)
+        print(f"saved in {args.write}")
+    return 0
+
+
+# README step 72 (artifacts/r46/rule72.md): the claim cut on the extractive answerer's own factoid answers, after the
+# anchors and step 61's saved meaning cut: the share of the question's word weight beside the cited sentence (`claim`,
+# recorded since step 72) below a cut of CLAIM_GRID refuses; chosen by step 61's rule.
+CLAIM_GRID = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3)
+
+
+def claim_rates(rows: list[dict], meaning: dict[str, tuple[str, float]], meaning_below: float | None,
+                cut: float | None) -> dict[str, float]:
+    """`rates` with the shipped check, step 61's cut at `meaning_below` (None: none) and, where `cut` is set, the
+    claim cut (a row without a recorded claim share, not a factoid answer, is not cut)."""
+    if any("claim" not in r for r in rows):
+        raise SystemExit("rows without `claim`: --claim needs rows made by this script since README step 72 (make "
+                         "them again with --dataset ... --out)")
+    return rates_where(rows, lambda r: bool(shipped_missing(r))
+                       or (meaning_below is not None and r["id"] in meaning and meaning[r["id"]][1] < meaning_below)
+                       or (cut is not None and r["claim"] is not None and not r["refused"] and r["claim"] < cut))
+
+
+def choose_claim(rows: list[dict], meaning: dict[str, tuple[str, float]], meaning_below: float | None) -> float | None:
+    """Step 72's rule (step 61's): the cut of CLAIM_GRID with the best balanced mean among those losing at most
+    PLACE_MAX_LOSS points of answerable right (the lowest on a tie), taken if it gains PLACE_MIN_GAIN; None otherwise."""
+    shipped = claim_rates(rows, meaning, meaning_below, None)
+    kept = [(cut, claim_rates(rows, meaning, meaning_below, cut)) for cut in CLAIM_GRID]
+    kept = [(cut, per) for cut, per in kept if per["answerable"] >= shipped["answerable"] - PLACE_MAX_LOSS - 1e-9]
+    if not kept:
+        return None
+    cut, per = max(kept, key=lambda item: (round(balanced(item[1]), 9), -item[0]))
+    return cut if gains(shipped, per, PLACE_MIN_GAIN, PLACE_MAX_LOSS) else None
+
+
+def claim_main(args: argparse.Namespace) -> int:
+    """Step 72: the claim cut after the shipped checks (the anchors, step 61's saved meaning cut), its grid, the choice,
+    the held-out sets; with --write saved in routes.json's extractive_own_claim_cut (null when not taken)."""
+    fit = [r for p in args.choose for r in load(p)]
+    reports = [(p, load(p)) for p in args.report]
+    if args.write and not args.write.is_file():
+        raise SystemExit(f"--write {args.write}: no such file; give the routes.json to update "
+                         "(rag/answering/routes.json)")
+    saved = load_own_meaning_cut()
+    embedder = load_embedder(Config())
+    words = WordVectors(embedder, keep=200_000)
+    below = saved.below if saved is not None and saved.applies(embedder) else None
+
+    def show_claim(title: str, rows: list[dict], meaning: dict[str, tuple[str, float]]) -> None:
+        table(title, rows, f"claim cut (anchors on, meaning cut {below})",
+              [("none (shipped)", claim_rates(rows, meaning, below, None))]
+              + [(f"{cut:.2f}", claim_rates(rows, meaning, below, cut)) for cut in CLAIM_GRID])
+
+    meaning = meaning_of(fit, words) if below is not None else {}
+    show_claim(f"fitting rows ({len(fit)})", fit, meaning)
+    cut = choose_claim(fit, meaning, below)
+    before, after = claim_rates(fit, meaning, below, None), claim_rates(fit, meaning, below, cut)
+    figures = (f"fitting rows: balanced {balanced(before):.2f} -> {balanced(after):.2f}, answerable right "
+               f"{before['answerable']:.1f} -> {after['answerable']:.1f}")
+    print(f"\nchosen: {OWN_CLAIM_SECTION} below {cut} ({figures}; rule: artifacts/r46/rule72.md)")
+    for path, rows in reports:
+        show_claim(f"reported: {path} (held out)", rows, meaning_of(rows, words) if below is not None else {})
+    if args.write:
+        saved_routes = json.loads(args.write.read_text(encoding="utf-8"))
+        saved_routes[OWN_CLAIM_SECTION] = None if cut is None else {
+            "below": cut, "fitted_on": [str(p) for p in args.choose], "figures": figures,
+            "how": "scripts/study_anchors.py --choose ROWS --claim: the extractive answerer's own Chinese factoid "
+                   "answers (anchors and the meaning cut on) refused where less than the cut of the question's word "
+                   "weight stands beside the cited sentence; the best balanced mean among cuts losing at most 1 point "
+                   "of answerable right, taken if it gains 0.5 (README step 72)"}
+        args.write.write_text(json.dumps(saved_routes, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         print(f"saved in {args.write}")
     return 0
 

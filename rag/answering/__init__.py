@@ -34,7 +34,7 @@ def make_answerer(config: Config, name: str | None = None) -> Answerer:
         from rag.answering.extractive import ExtractiveAnswerer
 
         return ExtractiveAnswerer(config.max_answer_chars, check_anchors=config.extractive_anchors,
-                                  meaning_cut=own_meaning_cut(config))
+                                  meaning_cut=own_meaning_cut(config), claim_cut=own_claim_cut(config))
     if name == "llm":
         from rag.answering.llm import LlmAnswerer
 
@@ -48,7 +48,8 @@ def make_answerer(config: Config, name: str | None = None) -> Answerer:
             policy = replace(policy, fused_excerpts=True)
         if config.extractive_anchors:  # README step 55: the fallback when the model gives no answer
             policy = replace(policy, fallback_anchors=True)
-        extractive = ExtractiveAnswerer(config.max_answer_chars, meaning_cut=own_meaning_cut(config))  # its fallback's
+        extractive = ExtractiveAnswerer(config.max_answer_chars, meaning_cut=own_meaning_cut(config),
+                                        claim_cut=own_claim_cut(config))  # its fallback's
         return ModelAnswerer(make_generator(config), extractive, policy, name)
     raise InputError(f"answerer={name!r} is unknown; choose one of {', '.join(ANSWERERS)}.")
 
@@ -61,6 +62,16 @@ def own_meaning_cut(config: Config):  # noqa: ANN201 - a MeaningCut or None, imp
     from rag.answering.own_meaning import load_own_meaning_cut
 
     return load_own_meaning_cut()
+
+
+def own_claim_cut(config: Config) -> float | None:
+    """The claim cut the extractive answerer's anchor check adds (README step 72): routes.json's, where
+    Config.extractive_anchors and Config.extractive_claim are both on; else None."""
+    if not (config.extractive_anchors and config.extractive_claim):
+        return None
+    from rag.answering.own_meaning import load_own_claim_cut
+
+    return load_own_claim_cut()
 
 
 def make_generator(config: Config) -> Generator:

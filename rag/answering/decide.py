@@ -217,6 +217,17 @@ def unexplained_question(gain: float, cut: float) -> str:
             f"gain of {gain:.2f} in log-probability per token, below {cut:.2f}): they are likely about something else")
 
 
+def extractive_claim(claim_coverage: float, min_claim_coverage: float) -> Decision:
+    """README step 72: the extractive answerer's own factoid answer (alone, or the default's fallback) is refused where
+    less than `min_claim_coverage` of the question's word weight stands beside its cited sentence, the claim cut the
+    model route asks of its answers and stand-ins."""
+    if claim_coverage < min_claim_coverage:
+        return refuse_because(f"beside the extractive answer's sentence stand {claim_coverage:.2f} of the question's "
+                              f"word weight, below {min_claim_coverage:.2f}: the value may belong to something other "
+                              "than what was asked")
+    return ANSWER
+
+
 def extractive_after_model(anchors_missing: list[str], coverage: float, min_coverage: float,
                            claim_coverage: float = 1.0, min_claim_coverage: float = 0.0) -> Decision:
     """The extractive answer given in place of a model answer, one that failed its checks ("auto" with

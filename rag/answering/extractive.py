@@ -27,6 +27,7 @@ import numpy as np
 from rag.answering import decide
 from rag.answering.base import Evidence
 from rag.answering.citations import passage_slice
+from rag.answering.claim import claim_share, context_of
 from rag.answering.compose import Quote, compose, refuse
 from rag.answering.decision import AnswerModels, default_models
 from rag.answering.features import (
@@ -108,7 +109,8 @@ class ExtractiveAnswerer:
     name = "extractive"
 
     def __init__(self, max_chars: int = 120, models: AnswerModels | None = None, check_numbers: bool = True,
-                 check_anchors: bool = False, meaning_cut: MeaningCut | None = None) -> None:
+                 check_anchors: bool = False, meaning_cut: MeaningCut | None = None,
+                 claim_cut: float | None = None) -> None:
         self.max_chars = max_chars
         self.models = models or default_models()
         # an English question over Chinese text is refused when its numbers are not in the answer's passage
@@ -120,6 +122,9 @@ class ExtractiveAnswerer:
         # with the anchors, the question's weakest word missing from that passage and its lead must have a word of like
         # meaning there (README step 61; routes.json's extractive_own_meaning_cut, Config.extractive_meaning)
         self.meaning_cut = meaning_cut
+        # with the anchors, a Chinese factoid answer is refused where less than this share of the question's word weight
+        # stands beside its cited sentence (README step 72; routes.json's extractive_own_claim_cut, Config.extractive_claim)
+        self.claim_cut = claim_cut
         # README step 68: the span model's logit below which a factoid's bold span is not shown (SPAN_SHOWN_AT)
         self.span_shown_at = SPAN_SHOWN_AT
         # README step 69: whether the enumeration pick overrides the span model (LIST_PICK)
@@ -198,6 +203,13 @@ class ExtractiveAnswerer:
             why = self.meaning_missing(text, evidence, answer.citations[0].hit)
             if why:
                 return refuse(text, hits, self.name, a.shape, why)
+            if self.claim_cut is not None and a.shape == "factoid" and answer.citations[0].sentence is not None:
+                first = answer.citations[0]  # README step 72
+                share = claim_share(question_terms(text, question.previous, evidence.index),
+                                    context_of(evidence.index, first.hit, first.sentence))
+                beside = decide.extractive_claim(share, self.claim_cut)
+                if not beside.answer:
+                    return refuse(text, hits, self.name, a.shape, beside.reason)
         if self.check_numbers and a.cross_language and not answer.refused and answer.citations:
             numbers = decide.cross_language_numbers(question_numbers_missing(text, passage_text(answer.citations[0].hit)))
             if not numbers.answer:

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 
 from rag.answering import decide
 from rag.answering.base import Evidence, refuse
+from rag.answering.claim import claim_share, context_of, context_sentences  # noqa: F401 - re-exported (scripts, tests)
 from rag.answering.compose import (
     Generated,
     compose_generated,
@@ -43,7 +44,7 @@ from rag.answering.confidence import STATISTICS, question_gain, question_surpris
 from rag.answering.context import Excerpt, select_excerpts, whole_sentences
 from rag.answering.english import ENGLISH_SYSTEM, ENGLISH_TOKENS, check_line, english_messages, with_line
 from rag.answering.extractive import OPEN_CHARS, Analysis, ExtractiveAnswerer
-from rag.answering.features import QuestionTerms, coverage, question_terms
+from rag.answering.features import coverage, question_terms
 from rag.answering.generation import Control, Generation, GenerationFailed, Generator
 from rag.answering.meaning import SCOPES, as_asked, weakest_in, words_of
 from rag.answering.own_meaning import cut_embedder
@@ -701,28 +702,6 @@ def picked(analysis: Analysis, chosen: int) -> Analysis:
     return replace(analysis, order=[chosen, *(i for i in analysis.order if i != chosen)], span=None, span_index=chosen)
 
 
-def context_sentences(index, hit: Hit, sentence: Sentence, neighbours: bool = True) -> list[Sentence]:  # noqa: ANN001
-    """The passage sentences `sentence` spans (one, or two joined), with the one before and after it when
-    `neighbours`; none when it lies in no sentence of the passage."""
-    from rag.answering.support import passage_sentences
-
-    sentences = passage_sentences(index, hit)
-    inside = [i for i, s in enumerate(sentences) if s.start < sentence.end and sentence.start < s.end]
-    if not inside:
-        return []
-    if not neighbours:
-        return sentences[inside[0]:inside[-1] + 1]
-    return sentences[max(0, inside[0] - 1):min(len(sentences), inside[-1] + 2)]
-
-
-def context_of(index, hit: Hit, sentence: Sentence) -> str:  # noqa: ANN001 - Index, kept loose for fakes
-    """The supporting sentence with the sentence before and after it in its passage, and the title."""
-    around = context_sentences(index, hit, sentence)
-    if not around:
-        return f"{hit.chunk.title}\n{sentence.text}"
-    return hit.chunk.title + "\n" + "".join(s.text for s in around)
-
-
 def weakest_beside(question: Question, best: Checked, evidence: Evidence, scope: str) -> tuple[str, float]:
     """Step 30's meaning feature of the kept sentence `best`: the question word missing beside its support (`scope`
     "window": from its context; "passage": from its whole passage too, README step 31) with the least close word
@@ -749,14 +728,6 @@ def extractive_reading_of(question: Question, citation: Citation, form: str, ind
     """The reading check's messages for the sentence an extractive answer cites first (`citation`), in `form`, as
     reading_of asks them for a sentence of the model's reply."""
     return sentence_reading(question, citation.hit, citation.sentence, form, index)
-
-
-def claim_share(terms: QuestionTerms, context: str) -> float:
-    """Share of the question's whole word weight found in `context`: its known words by idf, and the words
-    the index never saw (weighted as the rarest word) counted as missing; 1.0 for a question with no word."""
-    if not terms.known:
-        return 1.0 - terms.unseen_share
-    return coverage(terms.known, token_set(context)) * (1.0 - terms.unseen_share)
 
 
 def check_reply(reply: str, question: Question, excerpts: Sequence[Excerpt], evidence: Evidence,

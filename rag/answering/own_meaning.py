@@ -1,9 +1,10 @@
-"""routes.json's meaning cut of the extractive answerer's own answers (README step 61), read alone.
+"""routes.json's cuts of the extractive answerer's own answers, read alone: the meaning cut (README step 61) and the
+claim cut (step 72).
 
 Apart from rag/answering/model.py, which reads every section of routes.json when imported: the extractive answerer
 (`--answerer extractive`, the default's fallback) is built without the model answerer's module, and a bad value in
 another section does not stop it. model.py's meaning sections share its checks (`cut_embedder`).
-scripts/study_anchors.py --choose ROWS --meaning --write saves the section.
+scripts/study_anchors.py --choose ROWS --meaning (--claim) --write saves each section.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from rag.errors import ModelError
 
 ROUTES_FILE = Path(__file__).with_name("routes.json")  # the file model.py reads too (its ROUTES_FILE)
 SECTION = "extractive_own_meaning_cut"
+CLAIM_SECTION = "extractive_own_claim_cut"  # README step 72
 
 
 def cut_embedder(path: Path, section: str, key: str, value: float, saved: dict, fix: str) -> tuple[str, str]:
@@ -54,3 +56,20 @@ def load_own_meaning_cut(path: Path = ROUTES_FILE) -> MeaningCut | None:
         raise ModelError(f"{path} has {SECTION} scope {scope!r}: this cut reads the cited passage and its lead, "
                          f"\"passage\" only. {fix}")
     return MeaningCut(float(below), embedder, fingerprint)
+
+
+def load_own_claim_cut(path: Path = ROUTES_FILE) -> float | None:
+    """README step 72's claim cut of the extractive answerer's own Chinese factoid answers (the share of the question's
+    word weight beside the cited sentence below which it refuses); None when none was taken (null, absent, no file).
+    A bad value is named with the fix."""
+    if not path.is_file():
+        return None
+    saved = json.loads(path.read_text(encoding="utf-8")).get(CLAIM_SECTION)
+    if saved is None:
+        return None
+    fix = f"Rerun scripts/study_anchors.py --choose ROWS --claim --write {path}, or write {CLAIM_SECTION}: null."
+    below = saved.get("below") if isinstance(saved, dict) else None
+    if isinstance(below, bool) or not isinstance(below, int | float) or not 0.0 < below <= 1.0:
+        raise ModelError(f"{path} has {CLAIM_SECTION} {saved!r}: its `below` must be a share of the question's word "
+                         f"weight, above 0 and at most 1. {fix}")
+    return float(below)

@@ -1,0 +1,42 @@
+"""The claim share (README, "How auto was chosen", step 3): how much of a question's word weight stands beside a
+sentence (the sentence, one neighbour each side, the title: `context_of`). The model route asks it of every factoid
+answer (the claim cut) and of an extractive answer standing in for the model's; since step 72 the extractive
+answerer asks it of its own factoid answers too. Apart from rag/answering/model.py, which reads every section of
+routes.json when imported, so that the extractive answerer is built without it.
+"""
+
+from __future__ import annotations
+
+from rag.answering.features import QuestionTerms, coverage
+from rag.schema import Hit, Sentence
+from rag.tokenize import token_set
+
+
+def context_sentences(index, hit: Hit, sentence: Sentence, neighbours: bool = True) -> list[Sentence]:  # noqa: ANN001
+    """The passage sentences `sentence` spans (one, or two joined), with the one before and after it when
+    `neighbours`; none when it lies in no sentence of the passage."""
+    from rag.answering.support import passage_sentences
+
+    sentences = passage_sentences(index, hit)
+    inside = [i for i, s in enumerate(sentences) if s.start < sentence.end and sentence.start < s.end]
+    if not inside:
+        return []
+    if not neighbours:
+        return sentences[inside[0]:inside[-1] + 1]
+    return sentences[max(0, inside[0] - 1):min(len(sentences), inside[-1] + 2)]
+
+
+def context_of(index, hit: Hit, sentence: Sentence) -> str:  # noqa: ANN001 - Index, kept loose for fakes
+    """The supporting sentence with the sentence before and after it in its passage, and the title."""
+    around = context_sentences(index, hit, sentence)
+    if not around:
+        return f"{hit.chunk.title}\n{sentence.text}"
+    return hit.chunk.title + "\n" + "".join(s.text for s in around)
+
+
+def claim_share(terms: QuestionTerms, context: str) -> float:
+    """Share of the question's whole word weight found in `context`: its known words by idf, and the words
+    the index never saw (weighted as the rarest word) counted as missing; 1.0 for a question with no word."""
+    if not terms.known:
+        return 1.0 - terms.unseen_share
+    return coverage(terms.known, token_set(context)) * (1.0 - terms.unseen_share)
