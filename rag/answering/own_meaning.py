@@ -37,17 +37,23 @@ def cut_embedder(path: Path, section: str, key: str, value: float, saved: dict, 
     return embedder, fingerprint
 
 
+def saved_below(path: Path, section: str) -> tuple[object, object]:
+    """routes.json's `section` as saved and its `below` (None, None where the file or the section is missing or null;
+    `below` None where the section is not an object or lacks it)."""
+    if not path.is_file():
+        return None, None
+    saved = json.loads(path.read_text(encoding="utf-8")).get(section)
+    return saved, saved.get("below") if isinstance(saved, dict) else None
+
+
 def load_own_meaning_cut(path: Path = ROUTES_FILE) -> MeaningCut | None:
     """The saved cut with the embedder its cosines are from; None when none was taken (the section null or absent, or
     no file). Every bad field is named with the fix. The cut reads the whole cited passage and its lead ("passage"),
     the only scope step 61 fitted."""
-    if not path.is_file():
-        return None
-    saved = json.loads(path.read_text(encoding="utf-8")).get(SECTION)
+    saved, below = saved_below(path, SECTION)
     if saved is None:
         return None
     fix = f"Rerun scripts/study_anchors.py --choose ROWS --meaning --write {path}, or write {SECTION}: null."
-    below = saved.get("below") if isinstance(saved, dict) else None
     if isinstance(below, bool) or not isinstance(below, int | float) or math.isnan(below):
         raise ModelError(f"{path} has {SECTION} {saved!r}: its `below` must be a number. {fix}")
     embedder, fingerprint = cut_embedder(path, SECTION, "below", below, saved, fix)
@@ -62,13 +68,10 @@ def load_own_claim_cut(path: Path = ROUTES_FILE) -> float | None:
     """README step 72's claim cut of the extractive answerer's own Chinese factoid answers (the share of the question's
     word weight beside the cited sentence below which it refuses); None when none was taken (null, absent, no file).
     A bad value is named with the fix."""
-    if not path.is_file():
-        return None
-    saved = json.loads(path.read_text(encoding="utf-8")).get(CLAIM_SECTION)
+    saved, below = saved_below(path, CLAIM_SECTION)
     if saved is None:
         return None
     fix = f"Rerun scripts/study_anchors.py --choose ROWS --claim --write {path}, or write {CLAIM_SECTION}: null."
-    below = saved.get("below") if isinstance(saved, dict) else None
     if isinstance(below, bool) or not isinstance(below, int | float) or not 0.0 < below <= 1.0:
         raise ModelError(f"{path} has {CLAIM_SECTION} {saved!r}: its `below` must be a share of the question's word "
                          f"weight, above 0 and at most 1. {fix}")
