@@ -142,17 +142,17 @@ class Policy:
     # What the reading check shows the model: "sentence" (round 11) or "context", the passage around it (the title,
     # the sentence and one neighbour each side, context_of; round 14). Saved in routes.json with the cuts.
     reading_form: str = "sentence"
+    # ... and a factoid the other cuts would answer is refused when that reading is below `min_reading` (0: never,
+    # and then the model is asked only where the claim cut would refuse; round 12, same script, not taken). Where
+    # no reading is made (an endpoint, English, Stop, the deadline, a failed reading, a busy serving queue), this
+    # cut cannot refuse: the other cuts decide alone.
+    min_reading: float = 0.0
     # README step 71: where set, a learned waiver (rag/answering/waiver.py: a logistic over the reading, the claim share,
     # the confidence, the extractive logit, the missing words' meaning and the question's surprise) decides whether a
     # Chinese factoid below the claim cut keeps its answer, in place of `waive_claim_reading` (the reading is asked as
     # for that waiver; without a reading nothing is waived). Fitted by scripts/choose_policy.py --learned-waiver and
     # saved in routes.json (learned_waiver; null: the reading waiver decides).
     learned_waiver: LearnedWaiver | None = None
-    # ... and a factoid the other cuts would answer is refused when that reading is below `min_reading` (0: never,
-    # and then the model is asked only where the claim cut would refuse; round 12, same script, not taken). Where
-    # no reading is made (an endpoint, English, Stop, the deadline, a failed reading, a busy serving queue), this
-    # cut cannot refuse: the other cuts decide alone.
-    min_reading: float = 0.0
     # A factoid the model answered but was unsure of (its `confidence` below this) is answered by the extractive
     # answerer instead, where that answer passes the same question checks as a fallback does (its question's
     # anchors in its passage, the claim cut beside its sentence); otherwise the model's answer stands (0: never).
