@@ -121,7 +121,7 @@ def test_routes_json_learned_waiver_loads_and_a_broken_one_is_named(tmp_path):
     path.write_text(json.dumps({"learned_waiver": {**READING_ONLY.to_json(), "at": 0}}), encoding="utf-8")
     with pytest.raises(ModelError, match=r"routes.json: learned waiver at 0: .*--learned-waiver --write"):
         load_learned_waiver(path)
-    assert auto_policy().learned_waiver is None or 0 < auto_policy().learned_waiver.at < 1
+    assert auto_policy().learned_waiver is None  # routes.json saves null: step 71 was not taken
 
 
 def test_the_script_answers_as_the_product_would_with_a_saved_learned_waiver(monkeypatch):
