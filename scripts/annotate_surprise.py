@@ -33,15 +33,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import choose_policy  # noqa: E402
 
 from rag.answering.bundled import LlamaCppGenerator, _question_logprobs  # noqa: E402
-from rag.answering.prompt import INSTRUCTION, SYSTEM, USER  # noqa: E402
+from rag.answering.prompt import INSTRUCTION, USER, system_language_of, system_message  # noqa: E402
 from rag.config import Config  # noqa: E402
 
 
 def messages_of(row: dict) -> list[dict[str, str]]:
-    """The answer prompt of a study row, rebuilt from its excerpts (labelled `(doc)`) and question."""
+    """The answer prompt of a study row, rebuilt from its excerpts (labelled `(doc)`), its question and its system
+    message (English, or Chinese where the row was studied with step 73's `system_language` "question")."""
     blocks = "\n".join(f"[{n}] (doc) {' '.join(e.split())}" for n, e in enumerate(row["excerpts"], 1))
     user = USER.format(excerpts=blocks, question=row["question"], instruction=INSTRUCTION["zh"])
-    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
+    system = system_message("", system_language_of("zh", row.get("system_language", "en")))
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
 def reading_key(model: str, messages: list[dict[str, str]]) -> str:

@@ -41,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.answering import support
 from rag.answering.base import Evidence
 from rag.answering.bundled import LlamaCppGenerator
 from rag.answering.confidence import STATISTICS, token_confidence
@@ -65,6 +66,7 @@ from rag.answering.prompt import (
     READING,
     READING_FORMS,
     READING_WORDS,
+    SYSTEM_LANGUAGES,
     build_messages,
 )
 from rag.answering.question import Question
@@ -455,6 +457,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="how the excerpt budget is spent (Policy.excerpt_fill, README step 37)")
     ap.add_argument("--excerpt-ranker", choices=EXCERPT_RANKERS, default=DEFAULT_POLICY.excerpt_ranker,
                     help="whose order picks the excerpts' sentences (Policy.excerpt_ranker, README step 43)")
+    ap.add_argument("--division-stems", action="store_true",
+                    help="a place named with its administrative division (修水县) stands where the passage holds its "
+                         "stem (修水), in the claim's names and the question's places (support.DIVISION_STEMS, README "
+                         "step 74); recorded as `division_stems`")
     ap.add_argument("--echoed-names-free", action="store_true",
                     help="a name the reply repeats from its question need not stand in the passage "
                          "(SupportBar.echoed_names_required off, README step 41)")
@@ -477,6 +483,9 @@ def main(argv: list[str] | None = None) -> int:
                          "recorded as `reading_form`")
     ap.add_argument("--examples", default=DEFAULT_POLICY.prompt_examples, choices=["", *EXAMPLES],
                     help="worked examples in the system message (rag/answering/prompt.py EXAMPLES; '' none)")
+    ap.add_argument("--system-language", default=DEFAULT_POLICY.system_language, choices=SYSTEM_LANGUAGES,
+                    help="the answer prompt's system message: English for every question, or a Chinese question's in "
+                         "Chinese (Policy.system_language, README step 73), recorded as `system_language`")
     ap.add_argument("--token-probs", action="store_true",
                     help="record how sure the model was of its reply (rag/answering/confidence.py); replies kept "
                          "without token probabilities are generated again")
@@ -495,6 +504,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.dataset and not args.qa:
         ap.error("give --dataset (a SQuAD-format set) or --qa (our QA file)")
     rng = random.Random(0)
+    if args.division_stems:  # read by every check at call time (support.DIVISION_STEMS), as a shipped True would be
+        support.DIVISION_STEMS = True
     config = Config()
     generator = CachedGenerator(LlamaCppGenerator(Path(config.llm_model_path), "qwen", 0, 120.0), args.cache,
                                 args.token_probs)
@@ -529,7 +540,7 @@ def main(argv: list[str] | None = None) -> int:
         extractive.models, meta={**extractive.models.meta, "cross_language_standing": -math.inf}), check_numbers=False)
     policy = replace(DEFAULT_POLICY, top_sentences=args.top_sentences, max_excerpt_chars=args.excerpt_chars,
                      excerpt_fill=args.excerpt_fill, excerpt_ranker=args.excerpt_ranker,
-                     prompt_examples=args.examples,
+                     prompt_examples=args.examples, system_language=args.system_language,
                      bar=replace(DEFAULT_POLICY.bar, echoed_names_required=not args.echoed_names_free))
     answerer = ModelAnswerer(generator, extractive, policy)
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -563,7 +574,8 @@ def main(argv: list[str] | None = None) -> int:
             kept_claims = [c.claim_coverage for c in outcome.checked if c.kept]
             if (args.judge_below and g is not None and kept_claims and not outcome.model_refused
                     and max(kept_claims) < args.judge_below and outcome.analysis.shape == "factoid"):
-                asked = judge_messages(build_messages(q, outcome.excerpts, False, args.examples), g.text, q)
+                asked = judge_messages(build_messages(q, outcome.excerpts, False, args.examples,
+                                                      args.system_language), g.text, q)
                 judge = {"text": generator.generate(asked, 4).text,
                          "p_yes": round(p_yes(generator.inner, asked, q.language), 3)}
             reading = None
@@ -620,6 +632,8 @@ def main(argv: list[str] | None = None) -> int:
                    "judge": judge, "reading": reading, "extractive_reading": extractive_reading,
                    "reading_below": args.reading_below,
                    "reading_form": args.reading_form,
+                   "system_language": args.system_language,  # step 73: the answer prompt's system message
+                   "division_stems": support.DIVISION_STEMS,  # step 74
                    "confidence": ({name: token_confidence(g.token_probs, q.text, name) for name in STATISTICS}
                                   if g is not None and g.token_probs else None),
                    "token_probs": [list(tp) for tp in g.token_probs] if g is not None else [],

@@ -37,7 +37,8 @@ N_CTX = 2048  # the answer prompt stays near 400-700 tokens; 2,048 leaves room f
 # against 3.78 s with 512 (16: 4.23 s), README "Serving".
 PROMPT_BATCH = 32
 # System messages whose model state is kept (SystemStates): the answer prompt's (the reading check shares it) and
-# the pick's, with room for a changed prompt. The answer prompt's 108 tokens keep 3.1 MB.
+# the pick's, with room for a changed prompt (step 73's Chinese one, where Policy.system_language gives it). The answer
+# prompt's 108 tokens keep 3.1 MB.
 SYSTEM_STATES = 4
 
 

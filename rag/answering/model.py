@@ -59,6 +59,7 @@ from rag.answering.prompt import (
     pick_messages,
     pick_words,
     reading_messages,
+    system_language_of,
     system_message,
     translate_messages,
     translation_of,
@@ -112,6 +113,9 @@ class Policy:
     excerpt_ranker: str = "excerpt"
     # worked examples in the system message (prompt.EXAMPLES key; "" none)
     prompt_examples: str = ""
+    # the answer prompt's system message (prompt.SYSTEM_LANGUAGES): "en", English for every question (every cut was
+    # fitted on its replies), or "question", a Chinese question's in Chinese (README step 73: measured, not taken)
+    system_language: str = "en"
     factoid_tokens: int = 64  # reply cap for factoid questions
     open_tokens: int = 160  # reply cap for open / entity questions
     # Refusal (decided in rag/answering/decide.py, fitted by scripts/choose_policy.py on DRCD dev, see README):
@@ -279,6 +283,7 @@ class Policy:
 
     def __post_init__(self) -> None:
         system_message(self.prompt_examples)  # an unknown set of worked examples fails here, not per question
+        system_language_of("zh", self.system_language)  # so does an unknown system language
         if self.reading_form not in READING_FORMS:
             raise ModelError(f"unknown reading form {self.reading_form!r}: use one of {', '.join(READING_FORMS)}")
         if not 0 <= self.pick_sentences <= PICK_MAX:
@@ -847,6 +852,9 @@ class ModelAnswerer:
             systems = [TRANSLATE_SYSTEM, *systems] if self.policy.translate_for_search else systems
             systems = [ENGLISH_SYSTEM, *systems] if self.policy.english_line else systems
             try:
+                # a Chinese question's own (step 73, where the policy gives it one) before the English one
+                chinese = system_language_of("zh", self.policy.system_language) == "zh"
+                systems = [*systems, system_message(self.policy.prompt_examples, "zh")] if chinese else systems
                 keep([*systems, system_message(self.policy.prompt_examples)])
             except GenerationFailed as exc:
                 if progress:
@@ -923,7 +931,7 @@ class ModelAnswerer:
         excerpts = tuple(select_excerpts(chooser.candidates, order, p.top_sentences, p.max_excerpt_chars,
                                           fill=p.excerpt_fill))
         open_answer = analysis.shape in ("open", "entity")
-        messages = build_messages(question, excerpts, open_answer, p.prompt_examples)
+        messages = build_messages(question, excerpts, open_answer, p.prompt_examples, p.system_language)
         factoid = analysis.shape == "factoid"
         # the question tokens' log-probabilities are asked for (read with the prompt, step 42) only where step 38's cut,
         # step 39's waiver or step 46's gain reads them
@@ -1206,7 +1214,8 @@ class ModelAnswerer:
         if not callable(read) or control.stopped or control.overdue():
             return None
         try:
-            return read(build_messages(question, (), False, policy.prompt_examples), control) or None
+            return read(build_messages(question, (), False, policy.prompt_examples, policy.system_language),
+                        control) or None
         except GenerationFailed:
             return None
 

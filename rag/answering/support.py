@@ -326,7 +326,8 @@ def names(text: str) -> frozenset[str]:
     return frozenset(found)
 
 
-def missing_requirements(claim: str, support: str, passage: str, lead: str = "", echoed: str = "") -> list[str]:
+def missing_requirements(claim: str, support: str, passage: str, lead: str = "", echoed: str = "",
+                         divisions: bool | None = None) -> list[str]:
     """Numbers of the claim absent from `support` (a percentage must stand there as a percentage: step 44), and names
     absent from the whole `passage` and from its
     document's `lead` (`document_lead`). A Chinese
@@ -334,13 +335,16 @@ def missing_requirements(claim: str, support: str, passage: str, lead: str = "",
     美图口播视频工具叫开拍 as the organisation 美图口播 where the passage has 美图 and AI 口播视频工具开拍.
     A name of three characters or fewer has no such pieces, so a swapped 安贝卡 the reply echoes from its
     question stays required; Latin names (OpenAI) are always required whole. A name that `echoed` (the question, where
-    SupportBar.echoed_names_required is off) holds is not required here."""
+    SupportBar.echoed_names_required is off) holds is not required here. With `divisions` (DIVISION_STEMS when None,
+    step 74) a place named with its administrative division stands where its stem does (`of_a_division`)."""
     missing = numbers_missing(claim, support)
     missing += [p for p in percents_missing(claim, support) if p[:-1] not in missing]  # README step 44
     lowered = f"{passage}\n{lead}".lower() if lead else passage.lower()
     echo = echoed.lower()
+    stems = DIVISION_STEMS if divisions is None else divisions
     missing += sorted(n for n in names(claim) if not (echo and n in echo)
-                      and n not in lowered and not in_pieces(n, lowered) and not of_a_place(n, lowered))
+                      and n not in lowered and not in_pieces(n, lowered) and not of_a_place(n, lowered)
+                      and not (stems and of_a_division(n, lowered)))
     return missing
 
 
@@ -371,6 +375,22 @@ def of_a_place(word: str, text: str) -> bool:
     characters or more and stand in `text` (whole or in pieces), so a swapped 德国人 still needs 德国."""
     stem = word[:-1]
     return (len(word) >= 3 and word[-1] in OF_A_PLACE and all(is_cjk(c) for c in word)
+            and (stem in text or in_pieces(stem, text)))
+
+
+# README step 74: a Chinese place written with its administrative division (曼尼托巴省, 修水县) where the passage writes it
+# without (曼尼托巴, 修水). DIVISION_STEMS: whether such a place stands where its stem does (measured, not taken: False).
+DIVISIONS = "省市县区州郡镇乡村"
+DIVISION_STEMS = False
+
+
+def of_a_division(word: str, text: str) -> bool:
+    """Whether the Chinese `word` is a place named with an administrative-division suffix (DIVISIONS) whose stem, two
+    characters or more, stands in `text` whole or in pieces of two characters or more: 修水县 where the passage writes
+    修水. A swapped place still needs its own stem (安大略省 needs 安大略); a stem of one character (广州, 德州) never
+    counts."""
+    stem = word[:-1]
+    return (len(stem) >= 2 and word[-1] in DIVISIONS and all(is_cjk(c) for c in word)
             and (stem in text or in_pieces(stem, text)))
 
 
@@ -639,17 +659,21 @@ def passage_words(text: str) -> frozenset[str]:
 
 
 def anchors_missing(anchors: frozenset[str], context: str, lead: str = "",
-                    places: frozenset[str] = frozenset(), glued: frozenset[str] = frozenset()) -> list[str]:
+                    places: frozenset[str] = frozenset(), glued: frozenset[str] = frozenset(),
+                    divisions: bool | None = None) -> list[str]:
     """The anchors that `context` (where the caller looks: the supporting passage with its title) lacks. A name,
     word or title may also stand in its document's `lead` (`document_lead`); a number must stand in `context`. A
     place (`question_places`, step 58) may stand there whole or in pieces of two characters or more (`in_pieces`).
     A name or place of `glued` (`question_glued`, step 60) also stands there where what is left of it after step 56's
-    glue reading (和宜兰 -> 宜兰) is a word of the text of its own (`passage_words`)."""
+    glue reading (和宜兰 -> 宜兰) is a word of the text of its own (`passage_words`). With `divisions` (DIVISION_STEMS
+    when None, step 74) a place named with its administrative division stands where its stem does (`of_a_division`)."""
     lowered = context.lower()
     named = f"{lowered}\n{lead.lower()}" if lead else lowered
     have = numbers(with_digits(context))
+    stems = DIVISION_STEMS if divisions is None else divisions
     missing = {a for a in anchors if (a not in have if NUMBER.fullmatch(a) else a not in named)}
-    missing |= {p for p in places if p not in named and not in_pieces(p, named)}
+    missing |= {p for p in places if p not in named and not in_pieces(p, named)
+                and not (stems and of_a_division(p, named))}
     if glued and missing & glued:
         words = passage_words(named)
         missing = {a for a in missing if not (a in glued and (r := unglued(a, "strip")) != a and r in words)}

@@ -246,6 +246,32 @@ def test_a_people_named_after_a_place_the_passage_holds_is_not_a_missing_name():
     assert not of_a_place("奥地利", passage + "奥地")  # no people or language suffix: the name itself
 
 
+def test_a_place_named_with_its_division_stands_on_its_stem_only_where_the_switch_says_so(monkeypatch):
+    """README step 74 (measured): a DRCD reply `修水县的森林覆盖率高达49.2%。` against `修水共有林业用地面积…森林覆盖率49.2%`;
+    jieba reads 修水县 as one place the passage never writes. Off as shipped; on, the stem must still be the passage's
+    (a swapped place needs its own), two characters or more."""
+    from rag.answering import support
+    from rag.answering.support import anchors_missing, of_a_division
+
+    passage = "修水共有林业用地面积497.62万亩，森林覆盖率49.2%。曼尼托巴的省会和最大的城市是温尼伯。"
+    assert of_a_division("修水县", passage) and of_a_division("曼尼托巴省", passage)
+    assert not of_a_division("武宁县", passage) and not of_a_division("安大略省", passage)  # a swapped place
+    assert not of_a_division("修水", passage)  # no division suffix: the name itself
+    assert not of_a_division("广州", "广东") and not of_a_division("德州", "德国")  # a one-character stem never counts
+    assert of_a_division("曼尼托巴省", "曼尼的人和托巴的人")  # the stem in pieces of two characters, as in_pieces reads it
+    claim = "温尼伯是曼尼托巴省省内人口最多的城市。"
+    assert support.DIVISION_STEMS is False
+    assert missing_requirements(claim, passage, passage) == ["曼尼托巴省"]  # shipped: required whole
+    assert missing_requirements(claim, passage, passage, divisions=True) == []
+    assert missing_requirements("温尼伯是安大略省最大的城市。", passage, passage, divisions=True) == ["安大略省"]
+    assert anchors_missing(frozenset(), passage, places=frozenset({"修水县"})) == ["修水县"]
+    assert anchors_missing(frozenset(), passage, places=frozenset({"修水县"}), divisions=True) == []
+    assert anchors_missing(frozenset(), passage, places=frozenset({"武宁县"}), divisions=True) == ["武宁县"]
+    monkeypatch.setattr(support, "DIVISION_STEMS", True)  # what study_model.py --division-stems sets: read at call time
+    assert missing_requirements(claim, passage, passage) == []
+    assert anchors_missing(frozenset(), passage, places=frozenset({"曼尼托巴省"})) == []
+
+
 def test_a_quoted_anchor_is_read_without_its_closing_stop():
     from rag.answering.support import anchors_missing, question_anchors
 

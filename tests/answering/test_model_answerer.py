@@ -25,7 +25,7 @@ from rag.answering.context import select_excerpts
 from rag.answering.extractive import ExtractiveAnswerer
 from rag.answering.generation import Control, Generation, GenerationFailed
 from rag.answering.model import AUTO_POLICY, DEFAULT_POLICY, ModelAnswerer
-from rag.answering.prompt import SYSTEM, build_messages
+from rag.answering.prompt import SYSTEM, SYSTEM_ZH, build_messages
 from rag.answering.question import Question
 from rag.answering.support import (
     anchors_missing,
@@ -342,6 +342,10 @@ def test_warming_reads_the_pick_and_answer_system_messages_before_the_first_ques
     no_pick = Keeping()
     ModelAnswerer(no_pick, ExtractiveAnswerer(), policy=replace(AUTO_POLICY, pick_sentences=0)).warm()
     assert no_pick.kept == [[SYSTEM]]
+    chinese = Keeping()  # step 73's Chinese system message, read too where the policy gives it, the English one last
+    ModelAnswerer(chinese, ExtractiveAnswerer(), policy=replace(AUTO_POLICY, pick_sentences=0,
+                                                                system_language="question")).warm()
+    assert chinese.kept == [[SYSTEM_ZH, SYSTEM]]
     said: list[str] = []
     assert ModelAnswerer(Keeping(fails=True), ExtractiveAnswerer(), policy=AUTO_POLICY).warm(said.append) == ""
     assert said[-1] == ("the language model could not read its system messages ahead (the model failed while reading "
@@ -757,6 +761,42 @@ def test_worked_examples_extend_the_fixed_system_message_and_a_wrong_name_says_t
         system_message("few")
     with pytest.raises(ModelError, match="prompt examples 'few'"):  # when the policy is made, not per question
         replace(DEFAULT_POLICY, prompt_examples="few")
+
+
+def test_the_system_message_in_the_question_s_language_only_where_the_policy_says_so():
+    from rag.answering.prompt import SYSTEMS, system_language_of, system_message
+
+    assert system_message("", "zh") == SYSTEM_ZH and system_message("", "en") == SYSTEM == system_message()
+    assert SYSTEM_ZH.count("\n- ") == SYSTEM.count("\n- ") == 4  # the same four rules
+    assert system_message("answers", "zh").startswith(SYSTEM_ZH + "\n\nExample (made up; never use its facts):")
+    with pytest.raises(ModelError, match="no system message in 'fr': use one of en, zh"):
+        system_message("", "fr")
+    assert [system_language_of(q, "en") for q in ("zh", "en")] == ["en", "en"]
+    assert [system_language_of(q, "question") for q in ("zh", "en", "fr")] == ["zh", "en", "en"]
+    assert set(SYSTEMS) == {"en", "zh"}
+    zh, en = Question.make("美图2023年的总收入是多少？"), Question.make("What was Meitu's revenue in 2023?")
+    assert build_messages(zh, [])[0]["content"] == SYSTEM  # the default: English for every question
+    assert build_messages(zh, [], system_language="question")[0]["content"] == SYSTEM_ZH
+    assert build_messages(en, [], system_language="question")[0]["content"] == SYSTEM
+    assert build_messages(zh, [], system_language="question")[1] == build_messages(zh, [])[1]  # the user turn as before
+    assert DEFAULT_POLICY.system_language == AUTO_POLICY.system_language == "en"
+    with pytest.raises(ModelError, match="unknown system language 'zh': use one of en, question"):
+        replace(DEFAULT_POLICY, system_language="zh")  # when the policy is made, not per question
+
+
+def test_the_answer_prompt_a_chinese_question_reads_under_each_system_language(fake_engine):
+    q, hits, evidence = retrieved(fake_engine, "美图2023年的净利润是多少？")
+
+    def sent(system_language: str) -> list[dict[str, str]]:
+        generator = Scripted("3.7亿元[1]")
+        policy = replace(DEFAULT_POLICY, system_language=system_language)
+        ModelAnswerer(generator, ExtractiveAnswerer(), policy, "model").run(q, hits, evidence, Control())
+        return generator.messages[0]
+
+    english, chinese = sent("en"), sent("question")
+    assert english[0] == {"role": "system", "content": SYSTEM}
+    assert chinese[0] == {"role": "system", "content": SYSTEM_ZH}
+    assert chinese[1:] == english[1:]  # the excerpts, the question and the instruction are the same
 
 
 def test_study_model_without_an_index_says_how_to_build_one(tmp_path):
