@@ -46,6 +46,14 @@ def test_the_key_is_the_model_and_the_prompt():
     assert annotate.reading_key("qwen", annotate.messages_of({**bare, "id": "another"})) == key  # the id is not read
     assert annotate.reading_key("qwen", annotate.messages_of({**bare, "excerpts": ["项目于2019年完工。"]})) != key
     assert annotate.reading_key("other-model", annotate.messages_of(bare)) != key
+    # step 73: a row studied with the Chinese system message is read with it, so it is another prompt and another key
+    from rag.answering.prompt import SYSTEM, SYSTEM_ZH
+
+    assert annotate.messages_of(bare)[0]["content"] == SYSTEM
+    assert annotate.messages_of({**bare, "system_language": "en"}) == annotate.messages_of(bare)
+    chinese = annotate.messages_of({**bare, "system_language": "question"})
+    assert chinese[0]["content"] == SYSTEM_ZH and chinese[1:] == annotate.messages_of(bare)[1:]
+    assert annotate.reading_key("qwen", chinese) != key
 
 
 def test_a_changed_excerpt_is_read_again_and_old_keys_are_left_unused(tmp_path, monkeypatch, capsys):
