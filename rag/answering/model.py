@@ -953,6 +953,7 @@ class ModelAnswerer:
         confidence = (token_confidence(generation.token_probs, question.text, p.confidence_statistic)
                       if factoid and not generation.stopped else None)
         claim = max((c.claim_coverage for c in kept), default=0.0)
+        best_kept = max(kept, key=lambda c: c.claim_coverage, default=None)  # the sentence the later measures read
         reading, read_s, asked = None, 0.0, False  # asked: the model was asked to read (the timings say how long)
         # below the claim cut, the first waiver that holds keeps the answer (decide.WAIVERS, cheapest first: each is
         # measured only where none before it held); the reading is asked only where it can change the decision: the
@@ -975,14 +976,13 @@ class ModelAnswerer:
             waived = decide.waiver("surprise", surprise[1], p.waive_claim_surprise)
         if (below_cut and waived is None and measurable and not math.isinf(p.waive_claim_meaning)
                 and meaning_applies(evidence.embedder, p)):
-            meaning = weakest_beside(question, max(kept, key=lambda c: c.claim_coverage), evidence, p.meaning_scope)
+            meaning = weakest_beside(question, best_kept, evidence, p.meaning_scope)
             waived = decide.waiver("meaning", meaning[1], p.waive_claim_meaning)
         # step 71: the learned waiver, where set, decides in place of the reading waiver (on the same reading)
         learned = p.learned_waiver if below_cut and waived is None and measurable else None
         if readable and ((not math.isinf(p.waive_claim_reading) or learned is not None) if below_cut and waived is None
                          else p.min_reading > 0.0):
             t_read = time.perf_counter()
-            best_kept = max(kept, key=lambda c: c.claim_coverage)
             reading = self.read(question, best_kept, p, control, evidence)
             read_s, asked = time.perf_counter() - t_read, reading is not None
             if below_cut and waived is None and learned is not None:
@@ -1019,7 +1019,7 @@ class ModelAnswerer:
                 and question.language == "zh" and not math.isinf(p.min_missing_meaning)
                 and meaning_applies(evidence.embedder, p)):  # README step 30
             if meaning is None:
-                meaning = weakest_beside(question, max(kept, key=lambda c: c.claim_coverage), evidence, p.meaning_scope)
+                meaning = weakest_beside(question, best_kept, evidence, p.meaning_scope)
             word, cosine = meaning
             if cosine < p.min_missing_meaning:
                 answer = None
@@ -1056,8 +1056,7 @@ class ModelAnswerer:
             if judged:
                 answer, withheld = refuse(question.text, hits, self.name, analysis.shape, reason=judged), True
         if withheld and answer.refused and kept and not model_refused:  # what its answer stood on, said not to answer
-            best = max(kept, key=lambda c: c.claim_coverage)
-            answer = refuse_with_closest(answer, best.origin, best.support.sentence)  # type: ignore[arg-type,union-attr]
+            answer = refuse_with_closest(answer, best_kept.origin, best_kept.support.sentence)  # type: ignore[arg-type,union-attr]
         # a handed-over or fallen-back answer is not the model's: what its reply left out is not news about this answer
         theirs = not answer.refused and answer.answerer == self.name
         notes = [answer.notice, left_out_notice(checked) if theirs else "", stop_note]
