@@ -101,13 +101,15 @@ def add_documents(index: Index, documents: Sequence[Document], embedder: Embedde
     keep_rows = [i for i, c in enumerate(index.chunks) if c.doc_id not in dropped]
     keep_sent = [i for i, s in enumerate(index.sentences) if s.doc_id not in dropped]
 
-    per_doc = [(chunk_document(doc, config.chunk_size, config.chunk_overlap), document_sentences(doc))
+    per_doc = [(chunk_document(doc, config.chunk_size, config.chunk_overlap, config.latin_chunk_scale),
+                document_sentences(doc))
                for doc in todo]
     new_chunks = [c for doc_chunks, _ in per_doc for c in doc_chunks]
     new_sentences = [s for _, doc_sentences in per_doc for s in doc_sentences]
     cache = ResumeCache(resume_dir, {"model": embedder.name, "fingerprint": embedder.fingerprint,
                                      "dim": embedder.dim, "chunk_size": config.chunk_size,
-                                     "chunk_overlap": config.chunk_overlap})
+                                     "chunk_overlap": config.chunk_overlap,
+                                     "latin_chunk_scale": config.latin_chunk_scale})
     chunk_vecs, sent_vecs = _embed(todo, per_doc, embedder, cache, say)
 
     chunks = [index.chunks[i] for i in keep_rows] + new_chunks

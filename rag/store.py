@@ -33,7 +33,7 @@ from rag import resume
 from rag.answering.text import mostly_cjk
 from rag.bm25 import BM25
 from rag.bm25 import FILES as BM25_FILES
-from rag.config import Config
+from rag.config import LEGACY_SETTINGS, Config
 from rag.errors import IndexCorruptError, IndexLockedError, IndexMismatchError, IndexMissingError
 from rag.progress import Progress
 from rag.schema import Chunk, Sentence, file_sha256
@@ -215,15 +215,18 @@ def config_for_index(index_dir: Path, rebuild: bool = False, **overrides: Any) -
             saved = read_manifest(index_dir)[1].get("settings", {})
         except (IndexMissingError, IndexCorruptError):
             saved = {}
-    for key in ("model", "chunk_size", "chunk_overlap", "index_type", "vector_store"):
-        if overrides.get(key) is None and key in saved and f"RAG_{key.upper()}" not in os.environ:
-            overrides[key] = saved[key]
+    for key in Config().index_settings():
+        if overrides.get(key) is None and f"RAG_{key.upper()}" not in os.environ:
+            if key in saved:
+                overrides[key] = saved[key]
+            elif saved and key in LEGACY_SETTINGS:  # an index saved before the setting existed: as it was built
+                overrides[key] = LEGACY_SETTINGS[key]
     return Config.from_env(**overrides)
 
 
 def check_settings(manifest: dict[str, Any], config: Config, index_dir: Path) -> None:
     """Refuse an index built with other model or chunk settings than `config` asks for."""
-    built = manifest.get("settings", {})
+    built = {**LEGACY_SETTINGS, **manifest.get("settings", {})}  # a setting the index predates: as it was built
     wanted = config.index_settings()
     diffs = [f"{k}: index has {built.get(k)!r}, config wants {v!r}" for k, v in wanted.items() if built.get(k) != v]
     if diffs:

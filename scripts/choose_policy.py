@@ -35,7 +35,8 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from rag.answering.confidence import STATISTICS, question_gain, question_surprise
+from rag.answering.confidence import STATISTICS, missing_gain, question_gain, question_surprise
+from rag.answering.meaning import missing_words
 from rag.answering.model import AUTO_POLICY, MEANING_SECTIONS, ROUTES_FILE
 from rag.answering.question import missing_answer_type, question_language
 from rag.answering.routing import route_for
@@ -896,12 +897,19 @@ def score_cut(row: dict, below: float) -> tuple[bool, str]:
 MEANING_FIELDS = {"window": "missing_meaning", "passage": "missing_meaning_passage"}  # Policy.meaning_scope -> field
 
 
+def best_kept_of(row: dict) -> dict | None:
+    """The row's kept sentence with the highest claim share (the one ModelAnswerer measures, its `best_kept`); None
+    where nothing is kept."""
+    kept = [c for c in row.get("checked") or [] if c["kept"]]
+    return max(kept, key=lambda c: c.get("claim_coverage", 1.0)) if kept else None
+
+
 def missing_meaning_of(row: dict, scope: str = "window") -> float | None:
     """Step 30's `missing_meaning` (`scope` "passage": step 31's `missing_meaning_passage`, a word missing only where
     the whole passage lacks it) of the kept sentence with the highest claim share (the one ModelAnswerer measures);
     None where nothing is kept or the row was recorded without it (scripts/annotate_meaning.py adds the window's)."""
-    kept = [c for c in row.get("checked") or [] if c["kept"]]
-    return max(kept, key=lambda c: c.get("claim_coverage", 1.0)).get(MEANING_FIELDS[scope]) if kept else None
+    best = best_kept_of(row)
+    return best.get(MEANING_FIELDS[scope]) if best is not None else None
 
 
 def waive_by_meaning(row: dict, at: float, scope: str) -> dict:
@@ -1236,6 +1244,55 @@ def open_cuts_main(fit_paths: list[Path], report_paths: list[Path]) -> int:
     shown = best if best != 0 else settings[-1]
     before_after(fit_paths, report_paths, lambda row, v: open_question_cut(row, OPEN_CUT_SHAPES[-int(v)]), 0, shown,
                  f"answers changed by {names[shown]}", ("shipped", names[shown] + (" (best)" if shown == best else "")))
+    return 0
+
+
+# README step 75 (measured, not taken): the gain from the excerpts of the question's words that the answer's passage
+# lacks, a refusal cut after the shipped cascade; the grid written in the rule before any figure
+MISSING_GAIN_GRID = [float("-inf"), -1.0, -0.5, 0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0]
+
+
+def missing_gain_of(row: dict) -> tuple[str, float] | None:
+    """Step 75's feature of a row: of the question's words missing from the whole passage of the kept sentence with the
+    highest claim share (meaning.missing_words over its recorded claim context and passage, step 31's scope), the one
+    the excerpts make least more expected, with its mean gain per token (confidence.missing_gain); None where nothing
+    is kept, the row lacks either reading or its claim context, or no word is missing."""
+    with_excerpts, without = row.get("question_logprobs"), row.get("question_prior_logprobs")
+    best = best_kept_of(row)
+    if not with_excerpts or not without or best is None or best.get("claim_context") is None:
+        return None
+    words = missing_words(row["question"], f"{best['claim_context']}\n{best.get('claim_passage') or ''}")
+    return missing_gain(row["question"], [tuple(tv) for tv in with_excerpts], [tuple(tv) for tv in without], words)
+
+
+def missing_gain_cut(row: dict, below: float) -> tuple[bool, str]:
+    """(refused, answer text) as `shipped` answers, and the model's own Chinese factoid answer (not handed over, not a
+    fallback, not to a follow-up) refused where its question's missing words' gain (`missing_gain_of`) is below
+    `below` (-inf: never; a row without the feature is not refused)."""
+    refused, text = shipped(row)
+    if math.isinf(below) or refused or text == row["extractive"] or not model_factoid(row) or row.get("history"):
+        return refused, text
+    found = missing_gain_of(row)
+    return (True, "") if found is not None and found[1] < below else (refused, text)
+
+
+def missing_gain_main(fit_paths: list[Path], report_paths: list[Path]) -> int:
+    """README step 75: step 27's rule over MISSING_GAIN_GRID for `missing_gain_cut` on the fitting sets, the reporting
+    sets printed after. Measurement only: not taken, so the product reads no such cut and nothing is saved."""
+    fits = [load_rows(p) for p in fit_paths]
+    for path, rows in zip(fit_paths, fits, strict=True):
+        if not any(r.get("question_prior_logprobs") for r in rows):
+            raise SystemExit(f"{path} has no question_prior_logprobs: run scripts/annotate_surprise.py on it first")
+    best, chosen, base, fit_rates, guarded = guarded_choice(fits, MISSING_GAIN_GRID, missing_gain_cut)
+    fit_table(["refuse below", "balanced", f"no set loses > {MAX_ANSWERABLE_LOSS:g}"], fit_paths,
+              [([f"{g:g}", f"{mean_balanced(fit_rates(g)):.2f}", "yes" if guarded(g) else "no"], fit_rates(g))
+               for g in MISSING_GAIN_GRID])
+    taken = best != float("-inf") and round(chosen - base, 6) >= MIN_SCORE_CUT_GAIN
+    print(f"\nbest: refuse below a missing-word gain of {best:g}, balanced {chosen:.2f} against {base:.2f} never (needs "
+          f"{MIN_SCORE_CUT_GAIN:g}, no set losing > {MAX_ANSWERABLE_LOSS:g}): {'would be taken' if taken else 'not taken'}")
+    shown = best if best != float("-inf") else MISSING_GAIN_GRID[1]
+    before_after(fit_paths, report_paths, missing_gain_cut, float("-inf"), shown, f"answers changed at {shown:g}",
+                 ("shipped", f"below {shown:g}" + (" (best)" if shown == best else "")))
     return 0
 
 
@@ -1771,6 +1828,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="whether the saved question cuts (surprise, gain) should also refuse the model's own answer to a "
                          "Chinese open (or open and entity) question (README step 48: measured, nothing saved); rows "
                          "from scripts/annotate_surprise.py --open")
+    ap.add_argument("--missing-gain-cut", action="store_true",
+                    help="whether to refuse the model's own Chinese factoid answer where the question's words missing "
+                         "from its passage gain too little from the excerpts (README step 75: measured, nothing saved); "
+                         "rows from scripts/annotate_surprise.py")
     ap.add_argument("--question-surprise-waiver", action="store_true",
                     help="choose the log-probability of the question's least expected token after the excerpts at or "
                          "above which the claim cut is waived for the model's own Chinese factoid answer "
@@ -1826,6 +1887,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.write is not None:
             ap.error("--open-question-cuts saves nothing (measured, not taken: README step 48); drop --write")
         return open_cuts_main(args.fit, args.report)
+    if args.missing_gain_cut:
+        if args.write is not None:
+            ap.error("--missing-gain-cut saves nothing (measured, not taken: README step 75); drop --write")
+        return missing_gain_main(args.fit, args.report)
     if args.hand_over_variants:
         return variants_main(args.fit, args.report)
     if args.answer_type:

@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from study_model import dataset_cases  # noqa: E402
 
-from rag.answering.claim import claim_share, context_of  # noqa: E402
+from rag.answering.claim import cited_claim_share  # noqa: E402
 from rag.answering.features import question_terms  # noqa: E402
 from rag.answering.meaning import WordVectors, scope_text, weakest_word  # noqa: E402
 from rag.answering.own_meaning import CLAIM_SECTION as OWN_CLAIM_SECTION  # noqa: E402
@@ -76,10 +76,9 @@ def study(args: argparse.Namespace) -> int:
             kind = "noun" if case["id"].endswith("-noun") else case["kind"]  # dataset_cases calls both swaps adversarial
             # README step 72: the share of the question's word weight beside the cited sentence (its neighbours and the
             # title), as the model route asks of an extractive stand-in; for a factoid answer only
-            sentence = answer.citations[0].sentence if hit else None
-            claim = (round(claim_share(question_terms(case["question"], "", engine.index),
-                                       context_of(engine.index, hit, sentence)), 4)
-                     if hit and sentence is not None and answer.kind == "factoid" else None)
+            share = (cited_claim_share(question_terms(case["question"], "", engine.index), engine.index,
+                                       answer.citations[0]) if hit and answer.kind == "factoid" else None)
+            claim = round(share, 4) if share is not None else None
             f.write(json.dumps({**case, "kind": kind, "answer": answer.text, "refused": answer.refused,
                                 "right": (not answer.refused) and fair_match(answer.text, case["answers"]),
                                 "anchors": sorted(question_anchors(case["question"], "tagged")), "missing": missing,

@@ -58,3 +58,30 @@ def test_document_sentences_are_exact(article):
     assert len(sentences) == 115
     for s in sentences:
         assert article.text[s.start:s.end] == s.text
+
+
+ENGLISH = "".join(f"Pier {i} of the Old Harbour was rebuilt in {1900 + i} after {i + 2} years of work by the city's "
+                  f"engineers. It is {100 + i} metres long, carries {i + 1} lanes of traffic and two railway tracks, and "
+                  f"was for {i * 10} years the widest pier of its kind. " for i in range(1, 7))
+
+
+@pytest.mark.parametrize("scale", [1, 4])
+def test_an_english_document_is_cut_at_the_latin_scale(scale):
+    doc = make_document("harbour.txt", "The Harbour\n\n" + ENGLISH)
+    chunks = chunk_document(doc, 300, 60, latin_scale=scale)
+    assert all(len(c.text) <= 300 * scale for c in chunks)
+    assert max(len(c.text) for c in chunks) > 300 * (scale - 1)  # the whole scaled size is used
+    assert all(doc.text[c.start:c.end] == c.text for c in chunks)
+    # README step 76: chunks end where sentences do (". " is a separator); at 4 (Config's default) a chunk holds five
+    # of these 216-character pairs of sentences, as 300 characters of Chinese hold about as much
+    assert [len(c.text) for c in chunks] == ([1177, 340] if scale == 4 else [216] * 6)
+    assert all(c.text.endswith(".") for c in chunks)
+
+
+def test_a_chinese_document_is_cut_alike_whatever_the_latin_scale(article):
+    assert chunk_document(article, 300, 60, latin_scale=4) == chunk_document(article, 300, 60)
+
+
+def test_a_document_of_figures_alone_is_cut_as_before():
+    doc = make_document("table.txt", "2024\n\n" + " ".join(f"{i} {i * 3.5} {i * 7}" for i in range(200)) + "\n")
+    assert chunk_document(doc, 300, 60, latin_scale=4) == chunk_document(doc, 300, 60)

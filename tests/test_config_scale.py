@@ -28,3 +28,19 @@ def test_torch_threads_default_to_one_per_core(monkeypatch):
 def test_a_negative_thread_count_is_refused():
     with pytest.raises(InputError, match="torch_threads=-2 must be 0 \\(one per core\\) or a thread count"):
         Config(torch_threads=-2)
+
+
+def test_the_latin_chunk_scale_is_checked_and_read_from_the_environment(monkeypatch):
+    import pytest
+
+    from rag.errors import InputError
+
+    assert Config().latin_chunk_scale == 4 and Config().index_settings()["latin_chunk_scale"] == 4
+    monkeypatch.setenv("RAG_LATIN_CHUNK_SCALE", "2")
+    assert Config.from_env().latin_chunk_scale == 2
+    for bad in (0, 7):
+        with pytest.raises(InputError, match=f"latin_chunk_scale={bad} is out of range; use 1..6"):
+            Config(latin_chunk_scale=bad)
+    assert Config(chunk_size=450).latin_chunk_scale == 4  # 1,800 characters of English: about 400 tokens
+    with pytest.raises(InputError, match="chunk_size=450 times latin_chunk_scale=5 gives English chunks of 2250"):
+        Config(chunk_size=450, latin_chunk_scale=5)

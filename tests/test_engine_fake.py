@@ -201,3 +201,23 @@ def test_sentence_ranking_orders_chunks_by_their_best_sentence(fake_engine):
     fused = [int(r) for r, _ in fuse_rankings([dense, bm25, [str(r) for r in sentence_ranking(index, query, pool)]])]
     got = [h.chunk.id for h in retrieve(index, query, tokens, 5, "hybrid-sentences")]
     assert got[0] == index.chunks[fused[0]].id and set(got) <= {index.chunks[r].id for r in fused}
+
+
+def test_an_index_saved_before_the_latin_chunk_scale_loads_as_it_was_built(fake_engine, fake_config, monkeypatch):
+    """README step 76: an index whose manifest has no latin_chunk_scale was chunked at 1; it opens with 1 (its English
+    documents, and those added later, cut as before), and a config asking for another scale is told to rebuild."""
+    import json
+
+    from rag.store import current_generation
+
+    monkeypatch.delenv("RAG_LATIN_CHUNK_SCALE", raising=False)
+    gen = current_generation(fake_engine.index_dir)
+    manifest = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["settings"]["latin_chunk_scale"] == 4  # saved beside the index from now on
+    del manifest["settings"]["latin_chunk_scale"]
+    (gen / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    opened = Engine.open(index_dir=fake_engine.index_dir, embedder=fake_engine.embedder)
+    assert opened.config.latin_chunk_scale == 1
+    load_index(fake_engine.index_dir, fake_config.with_(latin_chunk_scale=1))
+    with pytest.raises(IndexMismatchError, match="latin_chunk_scale: index has 1, config wants 4.*rag index --rebuild"):
+        load_index(fake_engine.index_dir, fake_config)

@@ -8,7 +8,7 @@ routes.json when imported, so that the extractive answerer is built without it.
 from __future__ import annotations
 
 from rag.answering.features import QuestionTerms, coverage
-from rag.schema import Hit, Sentence
+from rag.schema import Citation, Hit, Sentence
 from rag.tokenize import token_set
 
 
@@ -40,3 +40,16 @@ def claim_share(terms: QuestionTerms, context: str) -> float:
     if not terms.known:
         return 1.0 - terms.unseen_share
     return coverage(terms.known, token_set(context)) * (1.0 - terms.unseen_share)
+
+
+def cited_context(index, citation: Citation) -> str | None:  # noqa: ANN001 - Index, kept loose for fakes
+    """`context_of` the sentence an answer's citation points at; None where it points at no sentence."""
+    return context_of(index, citation.hit, citation.sentence) if citation.sentence is not None else None
+
+
+def cited_claim_share(terms: QuestionTerms, index, citation: Citation) -> float | None:  # noqa: ANN001
+    """The claim share beside the sentence an answer's citation points at (`cited_context`): what the model route asks
+    of an extractive stand-in and, since step 72, the extractive answerer of its own factoid answers (the product, and
+    scripts/study_model.py and study_anchors.py, which record it); None where the citation points at no sentence."""
+    context = cited_context(index, citation)
+    return claim_share(terms, context) if context is not None else None

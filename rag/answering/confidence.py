@@ -119,3 +119,68 @@ def question_gain(with_excerpts: Sequence[tuple[str, float]],
         return None
     gains = [c - p for (t, c), (_, p) in zip(with_excerpts, without, strict=True) if t.strip(QUESTION_PUNCTUATION)]
     return sum(gains) / len(gains) if gains else None
+
+
+# The gain of the question's missing words (README step 75: measured on the pool, not taken). Step 46's mean reads every
+# token; this reads only the words of the question that the answer's passage lacks (meaning.missing_words), where a
+# swapped-in noun and a paraphrase both show: the excerpts were expected to make a paraphrase's word more likely (首席财务官
+# beside CFO) and a swapped-in noun not. The readings' tokens are aligned to the question's characters first.
+def token_spans(text: str, tokens: Sequence[str]) -> list[tuple[int, int]] | None:
+    """The character span of `text` each of `tokens` covers, in order, where the tokens spell `text` exactly; a token
+    holding part of a UTF-8 character (U+FFFD in its text) covers that whole character, as its neighbour does. None
+    where no split of `text`'s bytes gives the tokens (another text, a token missing)."""
+    data = text.encode("utf-8")
+    char_at = [i for i, ch in enumerate(text) for _ in ch.encode("utf-8")]
+    memo: dict[tuple[int, int], tuple[tuple[int, int], ...] | None] = {}
+
+    def split(i: int, b: int) -> tuple[tuple[int, int], ...] | None:
+        if i == len(tokens):
+            return () if b == len(data) else None
+        if (i, b) not in memo:
+            memo[i, b] = None
+            t = tokens[i]
+            for n in range(min(len(t.encode("utf-8")) + 3, len(data) - b), 0, -1):  # U+FFFD may stand for 1-3 bytes
+                if data[b:b + n].decode("utf-8", errors="replace") == t:
+                    rest = split(i + 1, b + n)
+                    if rest is not None:
+                        memo[i, b] = ((char_at[b], char_at[b + n - 1] + 1), *rest)
+                        break
+        return memo[i, b]
+
+    found = split(0, 0)
+    return None if found is None else list(found)
+
+
+def word_gain(question: str, with_excerpts: Sequence[tuple[str, float]], without: Sequence[tuple[str, float]],
+              word: str) -> float | None:
+    """The mean gain in log-probability from the excerpts over the question tokens that overlap `word`'s first place in
+    `question` (found case-folded, as tokenize folds words); None where the readings are not of the same tokens, do not
+    spell the question (with or without the space the prompt puts before it), or the word is not in it."""
+    if not with_excerpts or len(with_excerpts) != len(without):
+        return None
+    if any(a != b for (a, _), (b, _) in zip(with_excerpts, without, strict=True)):
+        return None
+    tokens = [t for t, _ in with_excerpts]
+    for lead in ("", " "):
+        spans = token_spans(lead + question, tokens)
+        if spans is not None:
+            break
+    else:
+        return None
+    at = question.lower().find(word)
+    if at < 0 or len(question.lower()) != len(question):
+        return None
+    start, end = at + len(lead), at + len(lead) + len(word)
+    gains = [c - p for (s, e), (_, c), (_, p) in zip(spans, with_excerpts, without, strict=True) if s < end and start < e]
+    return sum(gains) / len(gains) if gains else None
+
+
+def missing_gain(question: str, with_excerpts: Sequence[tuple[str, float]], without: Sequence[tuple[str, float]],
+                 words: Sequence[str]) -> tuple[str, float] | None:
+    """Of `words` (the question's words missing from the answer's passage), the one the excerpts make least more
+    expected, and its `word_gain`; None where no word is measured."""
+    gains = [(g, w) for w in words if (g := word_gain(question, with_excerpts, without, w)) is not None]
+    if not gains:
+        return None
+    gain, word = min(gains)
+    return word, gain

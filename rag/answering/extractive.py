@@ -27,7 +27,7 @@ import numpy as np
 from rag.answering import decide
 from rag.answering.base import Evidence
 from rag.answering.citations import passage_slice
-from rag.answering.claim import claim_share, context_of
+from rag.answering.claim import cited_claim_share
 from rag.answering.compose import Quote, compose, refuse
 from rag.answering.decision import AnswerModels, default_models
 from rag.answering.features import (
@@ -203,10 +203,10 @@ class ExtractiveAnswerer:
             why = self.meaning_missing(text, evidence, answer.citations[0].hit)
             if why:
                 return refuse(text, hits, self.name, a.shape, why)
-            if self.claim_cut is not None and a.shape == "factoid" and answer.citations[0].sentence is not None:
-                first = answer.citations[0]  # README step 72
-                share = claim_share(question_terms(text, question.previous, evidence.index),
-                                    context_of(evidence.index, first.hit, first.sentence))
+            share = (cited_claim_share(question_terms(text, question.previous, evidence.index), evidence.index,
+                                       answer.citations[0]) if self.claim_cut is not None and a.shape == "factoid"
+                     else None)  # README step 72
+            if share is not None:
                 beside = decide.extractive_claim(share, self.claim_cut)
                 if not beside.answer:
                     return refuse(text, hits, self.name, a.shape, beside.reason)

@@ -32,7 +32,12 @@ from typing import TYPE_CHECKING
 
 from rag.answering import decide
 from rag.answering.base import Evidence, refuse
-from rag.answering.claim import claim_share, context_of, context_sentences  # noqa: F401 - re-exported (scripts, tests)
+from rag.answering.claim import (  # noqa: F401 - context_sentences re-exported (scripts, tests)
+    cited_context,
+    claim_share,
+    context_of,
+    context_sentences,
+)
 from rag.answering.compose import (
     Generated,
     compose_generated,
@@ -65,7 +70,7 @@ from rag.answering.prompt import (
     translation_of,
 )
 from rag.answering.question import Question
-from rag.answering.routing import route_for
+from rag.answering.routing import route_for, text_language
 from rag.answering.support import (
     DEFAULT_BAR,
     SupportBar,
@@ -102,6 +107,14 @@ class Policy:
     # claim cut's balanced rate (one article dev question).
     top_sentences: int = 2
     max_excerpt_chars: int = 240
+    # the budget for an English question over English text (README step 76; None: max_excerpt_chars). The same
+    # content takes 4.3 times the characters in English (the 30 DRCD paragraphs of eval/en_drcd_dev.json against their
+    # Chinese originals; 3.8 times the model's tokens), so 240 characters are a sentence or two of English
+    english_text_excerpt_chars: int | None = None
+    # whether an English question over English text hands the model's unsure answer to the extractive answerer as a
+    # Chinese factoid does (prefer_extractive_below); routes.json's text_routes.hand_over (README step 77: the extractive
+    # answerer's models were fitted on Chinese, and on English text its stand-ins were wrong half the time)
+    english_text_hand_over: bool = True
     # how that budget is spent (context.FILLS): "neighbours", each best sentence with the sentences beside it (a run
     # that does not fit whole is left out), or "sentences", the best sentences first and then their neighbours where
     # they still fit (README step 37)
@@ -307,15 +320,45 @@ ROUTES_FILE = Path(__file__).with_name("routes.json")
 
 
 def load_routes(path: Path = ROUTES_FILE) -> dict[str, str]:
-    """The saved routes (empty when there is no file: every kind is answered as "auto")."""
+    """The saved routes (empty when there is no file: every kind is answered as "auto"), with the routes of questions
+    over text in another language (`text_routes`, README step 76: "*/en/en"), kept in their own section so that
+    scripts/choose_routing.py --write, which rewrites "routes", leaves them."""
     if not path.is_file():
         return {}
-    routes = json.loads(path.read_text(encoding="utf-8"))["routes"]
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    routes = dict(saved["routes"])
+    text_routes = (saved.get("text_routes") or {}).get("routes", {})
+    bad_keys = sorted(k for k in text_routes if k.count("/") != 2)
+    if bad_keys:
+        raise ModelError(f"{path}'s text_routes name {bad_keys}; a text route is shape/language/text, e.g. */en/en. "
+                         "Fix or remove the text_routes section.")
+    routes.update(text_routes)
     unknown = sorted(set(routes.values()) - {"auto", "model", "extractive"})
     if unknown:
         raise ModelError(f"{path} routes questions to {unknown}; only auto, model and extractive are known. "
                          "Rerun scripts/choose_routing.py --write.")
-    return dict(routes)
+    return routes
+
+
+def load_english_text(path: Path = ROUTES_FILE) -> dict:
+    """The saved excerpt budget of an English question over English text (Policy.english_text_excerpt_chars, README
+    step 76) and whether its unsure answer is handed over (Policy.english_text_hand_over, step 77); {} where neither is
+    saved."""
+    section = _saved(path, "text_routes") or {}
+    out: dict = {}
+    chars = section.get("english_text_excerpt_chars")
+    if chars is not None:
+        if not isinstance(chars, int) or isinstance(chars, bool) or not 40 <= chars <= 4000:
+            raise ModelError(f"{path} has text_routes.english_text_excerpt_chars={chars!r}; give a whole number of "
+                             "characters from 40 to 4000 (README step 76 chose 960).")
+        out["english_text_excerpt_chars"] = chars
+    hand_over = section.get("hand_over")
+    if hand_over is not None:
+        if not isinstance(hand_over, bool):
+            raise ModelError(f"{path} has text_routes.hand_over={hand_over!r}; give true or false (README step 77 "
+                             "chose false).")
+        out["english_text_hand_over"] = hand_over
+    return out
 
 
 def load_claim_cut(path: Path = ROUTES_FILE) -> float:
@@ -609,7 +652,7 @@ def auto_policy(path: Path = ROUTES_FILE) -> Policy:
                   **load_reading(path), **load_prefer_extractive(path), **load_unsupported_fallback(path),
                   **load_pick(path), **load_model_score_cut(path), **load_meaning(path), **load_open_quotes(path),
                   **load_question_surprise(path), **load_question_gain(path), **load_stand_in_cuts(path),
-                  **load_echoed_names(path), **load_learned_waiver(path))
+                  **load_echoed_names(path), **load_learned_waiver(path), **load_english_text(path))
 
 
 AUTO_POLICY = auto_policy()
@@ -915,7 +958,8 @@ class ModelAnswerer:
         if not hits:
             return Outcome(refuse(question.text, answerer=self.name, reason=decide.NO_HITS))
         analysis = self.extractive.analyse(question, hits, evidence)
-        route = route_for(self.policy.routes, analysis.shape, question.language)
+        text_lang = text_language(question.language, analysis.cross_language)  # step 76: "en" for English text
+        route = route_for(self.policy.routes, analysis.shape, question.language, text_lang)
         if analysis.shape == "summary" or not analysis.candidates or route == "extractive":
             if route == "extractive" and analysis.cross_language and analysis.candidates and self.policy.pick_sentences:
                 return self.in_english(question, self.pick(question, hits, evidence, analysis, self.policy, control),
@@ -928,7 +972,9 @@ class ModelAnswerer:
         chooser = (self.read_after_earlier(question, hits, evidence) if p.fused_excerpts and question.fused_after
                    else None) or analysis  # step 53: a fused follow-up's excerpts chosen with its earlier question
         order = chooser.excerpt_order if p.excerpt_ranker == "excerpt" and chooser.excerpt_order else chooser.order
-        excerpts = tuple(select_excerpts(chooser.candidates, order, p.top_sentences, p.max_excerpt_chars,
+        budget = (p.english_text_excerpt_chars if p.english_text_excerpt_chars is not None and text_lang == "en"
+                  else p.max_excerpt_chars)
+        excerpts = tuple(select_excerpts(chooser.candidates, order, p.top_sentences, budget,
                                           fill=p.excerpt_fill))
         open_answer = analysis.shape in ("open", "entity")
         messages = build_messages(question, excerpts, open_answer, p.prompt_examples, p.system_language)
@@ -952,8 +998,8 @@ class ModelAnswerer:
         kept = [c for c in checked if c.kept]
         confidence = (token_confidence(generation.token_probs, question.text, p.confidence_statistic)
                       if factoid and not generation.stopped else None)
-        claim = max((c.claim_coverage for c in kept), default=0.0)
         best_kept = max(kept, key=lambda c: c.claim_coverage, default=None)  # the sentence the later measures read
+        claim = best_kept.claim_coverage if best_kept is not None else 0.0
         reading, read_s, asked = None, 0.0, False  # asked: the model was asked to read (the timings say how long)
         # below the claim cut, the first waiver that holds keeps the answer (decide.WAIVERS, cheapest first: each is
         # measured only where none before it held); the reading is asked only where it can change the decision: the
@@ -1002,7 +1048,8 @@ class ModelAnswerer:
                                        reading, p.min_reading if factoid else 0.0,
                                        f"the answer's supporting sentence{READ_WITH[p.reading_form]}")
         answer = compose_checked(question, checked, hits, self.name, analysis.shape) if decision.answer else None
-        unsure = answer is not None and factoid and confidence is not None and confidence < p.prefer_extractive_below
+        unsure = (answer is not None and factoid and confidence is not None and confidence < p.prefer_extractive_below
+                  and (p.english_text_hand_over or text_lang != "en"))
         if unsure:
             instead, _ = self.checked_extractive(question, hits, evidence, analysis, p)
             if instead is not None:
@@ -1277,7 +1324,7 @@ class ModelAnswerer:
         scope = document_scope(evidence.index, first.hit)  # the passage and its document's lead (README step 35)
         terms = question_terms(question.text, question.previous, evidence.index)
         cov = coverage(terms.known, token_set(scope)) if terms.known else 1.0
-        context = context_of(evidence.index, first.hit, first.sentence) if first.sentence else None
+        context = cited_context(evidence.index, first)
         beside = claim_share(terms, context) if context is not None else 0.0
         missing = passage_lacks_anchors(question.text, evidence.index, first.hit)
         checked = decide.extractive_after_model(missing, cov, policy.min_question_coverage, beside,

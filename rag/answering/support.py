@@ -373,8 +373,14 @@ def of_a_place(word: str, text: str) -> bool:
     """Whether the Chinese `word` is a people or a language named after a place or people that `text` holds:
     jieba tags 奥地利人 as a name of its own, where the passage says 奥地利生物学家. The stem must be two
     characters or more and stand in `text` (whole or in pieces), so a swapped 德国人 still needs 德国."""
+    return stands_on_stem(word, OF_A_PLACE, text)
+
+
+def stands_on_stem(word: str, suffixes: str, text: str) -> bool:
+    """Whether the Chinese `word` ends in one of `suffixes` after a stem of two characters or more that stands in
+    `text`, whole or in pieces (`in_pieces`): what `of_a_place` and `of_a_division` both ask."""
     stem = word[:-1]
-    return (len(word) >= 3 and word[-1] in OF_A_PLACE and all(is_cjk(c) for c in word)
+    return (len(stem) >= 2 and word[-1] in suffixes and all(is_cjk(c) for c in word)
             and (stem in text or in_pieces(stem, text)))
 
 
@@ -389,9 +395,7 @@ def of_a_division(word: str, text: str) -> bool:
     characters or more, stands in `text` whole or in pieces of two characters or more: 修水县 where the passage writes
     修水. A swapped place still needs its own stem (安大略省 needs 安大略); a stem of one character (广州, 德州) never
     counts."""
-    stem = word[:-1]
-    return (len(stem) >= 2 and word[-1] in DIVISIONS and all(is_cjk(c) for c in word)
-            and (stem in text or in_pieces(stem, text)))
+    return stands_on_stem(word, DIVISIONS, text)
 
 
 def in_pieces(word: str, text: str) -> bool:

@@ -114,7 +114,7 @@ def real_documents(n_chunks: int, config: Config) -> tuple[list, list]:
                 break
             documents.append(doc)
             cases.extend(by_source.get(doc.source, [])[:1])  # one question per context
-            total += len(chunk_document(doc, config.chunk_size, config.chunk_overlap))
+            total += len(chunk_document(doc, config.chunk_size, config.chunk_overlap, config.latin_chunk_scale))
     if total < n_chunks:
         raise InputError(f"the real corpora in {DATASETS} give only {total} chunks, fewer than --chunks "
                          f"{n_chunks}; ask for fewer, or add --synthetic.")

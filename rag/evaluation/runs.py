@@ -17,7 +17,7 @@ from rag.chat import Engine
 from rag.config import BUNDLED_CORPUS, DEFAULT_INDEX_DIR, MODES, Config
 from rag.documents import read_file
 from rag.embedding import Embedder, load_embedder
-from rag.errors import InputError
+from rag.errors import IndexMismatchError, InputError
 from rag.evaluation.baseline import TutorialPipeline
 from rag.evaluation.datasets import Case, is_squad
 from rag.evaluation.evaluate import (
@@ -81,13 +81,23 @@ class EvalResult:
 
 
 def open_engine(config: Config, index_dir: Path, embedder: Embedder, documents: list | None,
-                progress: Progress) -> Engine:
-    """An engine over `documents` (None: the bundled article), building or extending the index as needed."""
-    if documents is None:
-        return Engine.open(config, index_dir, embedder=embedder, progress=progress, seed=True)
-    engine = Engine(config, index_dir, embedder, empty_index(embedder))
-    engine.add_documents(documents, progress=progress)  # starts from what is on disk, under the writer lock
-    return engine
+                progress: Progress, private: bool = False) -> Engine:
+    """An engine over `documents` (None: the bundled article), building or extending the index as needed. A `private`
+    index (the evaluation's own, not one given with --index-dir) built with other settings is built again: it is a
+    cache of the dataset (an index saved before round 48 lacks latin_chunk_scale, README step 76)."""
+    try:
+        if documents is None:
+            return Engine.open(config, index_dir, embedder=embedder, progress=progress, seed=True)
+        engine = Engine(config, index_dir, embedder, empty_index(embedder))
+        engine.add_documents(documents, progress=progress)  # starts from what is on disk, under the writer lock
+        return engine
+    except IndexMismatchError as exc:
+        if not private:
+            raise
+        progress(f"building the evaluation's own index again: {str(exc).split('; run `', 1)[0]}")  # no advice to run
+        engine = Engine(config, index_dir, embedder, empty_index(embedder, config))
+        engine.rebuild(documents if documents is not None else [read_file(BUNDLED_CORPUS)], progress=progress)
+        return engine
 
 
 def engine_asker(engine: Engine, config: Config) -> Callable[[Case], Answer]:
@@ -133,7 +143,7 @@ def run_evaluation(request: EvalRequest, command: str, progress: Progress) -> Ev
     primary_rows: list[EvalRow] = []
     other_rows: dict[str, list[EvalRow]] = {}  # side-by-side answerers: each one's rows, kept too
     for label, config, idx in configurations(request, base, index_dir):
-        engine = open_engine(config, idx, embedder, documents, progress)
+        engine = open_engine(config, idx, embedder, documents, progress, private=request.index_dir is None)
         for case in cases[:3]:  # warm-up, so latency figures are steady-state
             engine.ask(case.question, k=config.k, mode=config.mode, answerer=config.answerer)
         rows = run_cases(engine_asker(engine, config), cases, corpus, config.k, label)

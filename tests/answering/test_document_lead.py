@@ -46,7 +46,10 @@ def engine(tmp_path, fake_embedder, fake_config):
 
     (tmp_path / "ye.txt").write_text(BIOGRAPHY, encoding="utf-8")
     (tmp_path / "ada.txt").write_text(ENGLISH, encoding="utf-8")
-    eng = Engine(fake_config, tmp_path / "index", fake_embedder, empty_index(fake_embedder))
+    # the English document in 300-character passages (latin_chunk_scale 1), so that a later one lacks its subject; at
+    # the default scale (step 76) a document four times as long has such passages
+    config = fake_config.with_(latin_chunk_scale=1)
+    eng = Engine(config, tmp_path / "index", fake_embedder, empty_index(fake_embedder, config))
     eng.add_files([tmp_path / "ye.txt", tmp_path / "ada.txt"])
     return eng
 

@@ -103,3 +103,18 @@ def test_study_anchors_cuts_by_the_recorded_claim_share_and_chooses_by_step_61s_
     assert study_anchors.choose_claim([r for r in rows if r["kind"] != "noun" and r["claim"] != 0.08], {}, None) is None
     with pytest.raises(SystemExit, match="rows without `claim`"):
         study_anchors.claim_rates([{k: v for k, v in rows[0].items() if k != "claim"}], {}, None, 0.1)
+
+
+def test_the_cited_sentences_share_is_the_one_beside_its_sentence_and_none_without_a_sentence(fake_engine):
+    from dataclasses import replace
+
+    from rag.answering.claim import cited_claim_share, cited_context
+
+    q, hits, evidence = retrieved(fake_engine, QUESTION)
+    first = checked(None).answer(q, hits, evidence).citations[0]
+    terms = question_terms(QUESTION, "", fake_engine.index)
+    assert cited_context(fake_engine.index, first) == context_of(fake_engine.index, first.hit, first.sentence)
+    assert cited_claim_share(terms, fake_engine.index, first) == claim_share(
+        terms, context_of(fake_engine.index, first.hit, first.sentence))
+    bare = replace(first, sentence=None)  # a citation of a passage, not of one of its sentences
+    assert cited_context(fake_engine.index, bare) is None and cited_claim_share(terms, fake_engine.index, bare) is None

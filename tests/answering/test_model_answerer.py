@@ -441,6 +441,133 @@ def test_a_kind_without_its_own_route_takes_its_languages_then_auto(fake_engine)
     assert a.answerer == "extractive" and len(generator.messages) == 1
 
 
+def test_an_english_question_over_english_text_takes_its_own_route_first(fake_engine, tmp_path, fake_embedder,
+                                                                         fake_config):
+    from rag.answering.routing import route_for, text_language
+    from rag.chat import Engine
+    from rag.indexer import empty_index
+
+    routes = {"factoid/en": "extractive", "*/en": "extractive", "*/en/en": "model"}
+    assert route_for(routes, "factoid", "en", "en") == "model"  # the text's route before the kind's
+    assert route_for(routes, "factoid", "en", "zh") == "extractive"  # over Chinese text: as fitted
+    assert route_for(routes, "factoid", "en") == "extractive"
+    assert route_for({**routes, "factoid/en/en": "auto"}, "factoid", "en", "en") == "auto"  # the kind's own first
+    assert (text_language("en", False), text_language("en", True), text_language("zh", False)) == ("en", "zh", None)
+    doc = tmp_path / "harbour.txt"
+    doc.write_text("The Old Harbour Bridge\n\nThe Old Harbour Bridge was opened in 1932. It is 503 metres long and "
+                   "carries six lanes of traffic.\n", encoding="utf-8")
+    english = Engine(fake_config, tmp_path / "en-index", fake_embedder, empty_index(fake_embedder))
+    english.add_files([doc])
+    question = "When was the Old Harbour Bridge opened?"
+    policy = replace(DEFAULT_POLICY, routes=routes)
+    generator = Scripted("The Old Harbour Bridge was opened in 1932 [1].")
+    a = run(english, generator, question=question, policy=policy).answer
+    assert len(generator.messages) == 1 and a.answerer == "model" and not a.refused
+    assert a.text == "The Old Harbour Bridge was opened in 1932 [1]." and a.citations[0].sentence.text.startswith("The Old")
+    # the same routes over the Chinese article: an English question there keeps the extractive route (no model call)
+    over_chinese = Scripted("Meitu's revenue was 27亿元 [1].")
+    b = run(fake_engine, over_chinese, question="What was Meitu's total revenue in 2023?", policy=policy).answer
+    assert b.answerer == "extractive" and over_chinese.messages == []
+
+
+def test_an_english_question_over_english_text_reads_its_own_excerpt_budget(tmp_path, fake_embedder, fake_config,
+                                                                             fake_engine):
+    from rag.chat import Engine
+    from rag.indexer import empty_index
+
+    sentences = [f"The harbour's pier number {i} was rebuilt in {1900 + i} with timber brought from the northern forests "
+                 f"of the province, and it served the ferries for many decades." for i in range(1, 6)]
+    doc = tmp_path / "harbour.txt"
+    doc.write_text("The Harbour\n\n" + " ".join(sentences) + "\n", encoding="utf-8")
+    english = Engine(fake_config, tmp_path / "en-index", fake_embedder, empty_index(fake_embedder))
+    english.add_files([doc])
+    question = "When was pier number 3 rebuilt?"
+    routes = {"*/en": "extractive", "*/en/en": "model"}
+
+    def excerpt_chars(policy) -> int:  # noqa: ANN001
+        outcome = run(english, Scripted("Pier number 3 was rebuilt in 1903 [1]."), question=question, policy=policy)
+        return sum(len(e.hit.chunk.text) for e in outcome.excerpts)
+
+    chars = excerpt_chars(replace(DEFAULT_POLICY, routes=routes))
+    wide = excerpt_chars(replace(DEFAULT_POLICY, routes=routes, english_text_excerpt_chars=960))
+    assert chars <= 240 < wide <= 960  # one sentence of ~140 characters under 240; its neighbours too under 960
+    # a Chinese question over the Chinese article keeps max_excerpt_chars whatever the English budget
+    zh = [run(fake_engine, Scripted("27亿元[1]。"), policy=replace(DEFAULT_POLICY, english_text_excerpt_chars=n)).excerpts
+          for n in (None, 960)]
+    assert zh[0] == zh[1]
+
+
+def test_routes_json_saves_the_english_text_route_apart_and_a_bad_one_is_named(tmp_path):
+    import json
+
+    from rag.answering.model import AUTO_POLICY, ROUTES_FILE, load_english_text, load_routes
+    from rag.answering.routing import route_for
+    from rag.errors import ModelError
+
+    # README step 76, as shipped: English over English text -> auto with a 960-character budget; over Chinese text and
+    # in Chinese, the routes fitted before
+    assert route_for(AUTO_POLICY.routes, "factoid", "en", "en") == "auto"
+    assert route_for(AUTO_POLICY.routes, "factoid", "en", "zh") == "extractive"
+    assert route_for(AUTO_POLICY.routes, "factoid", "zh") == "model"
+    assert AUTO_POLICY.english_text_excerpt_chars == 960 and DEFAULT_POLICY.english_text_excerpt_chars is None
+    assert AUTO_POLICY.english_text_hand_over is False and DEFAULT_POLICY.english_text_hand_over is True  # step 77
+    saved = json.loads(ROUTES_FILE.read_text(encoding="utf-8"))
+    path = tmp_path / "routes.json"
+
+    def with_section(section) -> Path:  # noqa: ANN001
+        path.write_text(json.dumps({**saved, "text_routes": section}), encoding="utf-8")
+        return path
+
+    assert load_routes(with_section(None)) == saved["routes"] and load_english_text(path) == {}
+    assert load_routes(with_section({"routes": {"factoid/en/en": "model"}}))["factoid/en/en"] == "model"
+    with pytest.raises(ModelError, match=r"text_routes name \['\*/en'\]; a text route is shape/language/text"):
+        load_routes(with_section({"routes": {"*/en": "model"}}))
+    with pytest.raises(ModelError, match=r"routes questions to \['llm'\]"):
+        load_routes(with_section({"routes": {"*/en/en": "llm"}}))
+    for bad in (10, "960", 960.5):
+        with pytest.raises(ModelError, match="english_text_excerpt_chars=.*from 40 to 4000"):
+            load_english_text(with_section({"routes": {}, "english_text_excerpt_chars": bad}))
+    assert load_english_text(with_section({"hand_over": True})) == {"english_text_hand_over": True}
+    with pytest.raises(ModelError, match="text_routes.hand_over='no'; give true or false"):
+        load_english_text(with_section({"hand_over": "no"}))
+
+
+def test_an_english_question_over_english_text_keeps_its_unsure_answer_where_routes_json_says_so(tmp_path, fake_embedder,
+                                                                                              fake_config, fake_engine):
+    """README step 77: the hand-over (prefer_extractive_below) gives the model's unsure answer to the extractive
+    answerer; for an English question over English text text_routes.hand_over false keeps the model's; a Chinese
+    question is handed over as before."""
+    from rag.chat import Engine
+    from rag.indexer import empty_index
+
+    doc = tmp_path / "harbour.txt"
+    doc.write_text("The Old Harbour Bridge\n\nThe Old Harbour Bridge was opened in 1932. It is 503 metres long and "
+                   "carries six lanes of traffic.\n", encoding="utf-8")
+    english = Engine(fake_config, tmp_path / "en-index", fake_embedder, empty_index(fake_embedder))
+    english.add_files([doc])
+    class Unsure(Scripted):
+        def generate(self, messages, max_tokens, control=None):  # noqa: ANN001, ANN201
+            g = super().generate(messages, max_tokens, control)
+            return replace(g, token_probs=(("It", 0.9), ("1932", 0.1)))
+
+    routes = {"*/en": "extractive", "*/en/en": "model"}
+    policy = replace(DEFAULT_POLICY, routes=routes, prefer_extractive_below=0.4)
+    question = "When was the Old Harbour Bridge opened?"
+    handed = run(english, Unsure("It was opened in 1932 [1]."), question=question, policy=policy).answer
+    assert handed.answerer == "extractive" and "The model was unsure of its answer" in handed.notice
+    kept = run(english, Unsure("It was opened in 1932 [1]."), question=question,
+               policy=replace(policy, english_text_hand_over=False)).answer
+    assert (kept.answerer, kept.text, kept.notice) == ("model", "It was opened in 1932 [1].", "")
+    # a Chinese question is handed over as before (the extractive answerer that always answers, as step 16's tests use)
+    from tests.answering.test_prefer_extractive import PROFIT_Q, extractive_with
+
+    q, hits, evidence = retrieved(fake_engine, PROFIT_Q)
+    zh = ModelAnswerer(Unsure("3.7亿元[1]"), extractive_with(-math.inf),
+                       replace(DEFAULT_POLICY, prefer_extractive_below=0.4, english_text_hand_over=False),
+                       "auto").answer(q, hits, evidence)
+    assert zh.answerer == "extractive" and "The model was unsure of its answer" in zh.notice
+
+
 def _script(name: str):  # noqa: ANN202 - a module loaded from scripts/
     """scripts/<name>.py as a module (scripts/ is not a package)."""
     import importlib.util

@@ -144,3 +144,24 @@ def test_the_model_share_counts_answers_the_model_wrote_not_extractive_ones_give
     s = summarize("auto", rows, 2)
     assert s["model_share"] == 0.25
     assert s["tokens_per_s"] == pytest.approx(5 / 0.5)  # both answers the model ran for: 5 tokens after the first in 0.5 s
+
+
+def test_the_evaluations_own_index_built_with_other_settings_is_built_again(tmp_path, fake_embedder, fake_config):
+    """README step 76: an evaluation's private index (a cache of its dataset) saved with other settings, e.g. before
+    latin_chunk_scale existed, is built again; an index given with --index-dir is never replaced, its mismatch said."""
+    import pytest
+
+    from rag.documents import make_document
+    from rag.errors import IndexMismatchError
+    from rag.evaluation.runs import open_engine
+
+    docs = [make_document("p#0", "星火公司2025年的研发投入为8.8亿元。")]
+    said: list[str] = []
+    open_engine(fake_config.with_(chunk_size=200), tmp_path / "idx", fake_embedder, docs, said.append)
+    with pytest.raises(IndexMismatchError, match="chunk_size: index has 200, config wants 300"):
+        open_engine(fake_config, tmp_path / "idx", fake_embedder, docs, said.append)
+    engine = open_engine(fake_config, tmp_path / "idx", fake_embedder, docs, said.append, private=True)
+    assert engine.config.chunk_size == 300 and [d["source"] for d in engine.documents()] == ["p#0"]
+    assert any(m.startswith("building the evaluation's own index again: the index in") and m.endswith(
+        "(chunk_size: index has 200, config wants 300)") for m in said)
+    open_engine(fake_config, tmp_path / "idx", fake_embedder, docs, said.append)  # now it matches
