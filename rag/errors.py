@@ -22,7 +22,12 @@ class IndexCorruptError(RagError):
 
 
 class IndexMismatchError(RagError):
-    """An index built with a different model or chunk settings than the current config."""
+    """An index built with a different model or chunk settings than the current config. `what` says the mismatch
+    alone, without the advice the message ends with (the evaluation prints it when it rebuilds its own index)."""
+
+    def __init__(self, message: str, what: str = "") -> None:
+        super().__init__(message)
+        self.what = what or message
 
 
 class IndexLockedError(RagError):

@@ -230,8 +230,9 @@ def check_settings(manifest: dict[str, Any], config: Config, index_dir: Path) ->
     wanted = config.index_settings()
     diffs = [f"{k}: index has {built.get(k)!r}, config wants {v!r}" for k, v in wanted.items() if built.get(k) != v]
     if diffs:
-        raise IndexMismatchError(f"the index in {index_dir} was built with other settings ({'; '.join(diffs)}); "
-                                 f"run `rag index --rebuild --index-dir {index_dir}`, or use matching settings.")
+        what = f"the index in {index_dir} was built with other settings ({'; '.join(diffs)})"
+        raise IndexMismatchError(f"{what}; run `rag index --rebuild --index-dir {index_dir}`, or use matching settings.",
+                                 what)
 
 
 def load_index(index_dir: Path, config: Config) -> Index:
@@ -255,8 +256,8 @@ def _load_generation(index_dir: Path, config: Config) -> Index:
     gen, manifest = read_manifest(index_dir)
     fix = f"rebuild it with `rag index --rebuild --index-dir {index_dir}`"
     if manifest.get("format") != FORMAT_VERSION:
-        raise IndexMismatchError(f"the index in {index_dir} has format {manifest.get('format')}, this version "
-                                 f"reads {FORMAT_VERSION}; {fix}.")
+        what = f"the index in {index_dir} has format {manifest.get('format')}, this version reads {FORMAT_VERSION}"
+        raise IndexMismatchError(f"{what}; {fix}.", what)
     check_settings(manifest, config, index_dir)
     for name in dict.fromkeys((*FILES, *manifest.get("files", {}))):
         path = gen / name

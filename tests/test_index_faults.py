@@ -282,14 +282,16 @@ def test_index_built_with_other_settings_is_refused(index_dir, settings, message
     with pytest.raises(IndexMismatchError) as caught:
         load_index(index_dir, Config(**settings))
     assert message in str(caught.value) and f"{REBUILD} {index_dir}" in str(caught.value)
+    assert message in caught.value.what and "rag index" not in caught.value.what  # the mismatch alone, no advice
 
 
 @pytest.mark.integration
 def test_index_of_another_format_version_is_refused(index_dir):
     _edit_manifest(live(index_dir), format=99)
     with pytest.raises(IndexMismatchError, match=r"has format 99, this version reads 2; rebuild it with `rag index "
-                                                 r"--rebuild"):
+                                                 r"--rebuild") as caught:
         load_index(index_dir, Config())
+    assert caught.value.what == f"the index in {index_dir} has format 99, this version reads 2"
 
 
 @pytest.mark.integration

@@ -94,7 +94,7 @@ def open_engine(config: Config, index_dir: Path, embedder: Embedder, documents: 
     except IndexMismatchError as exc:
         if not private:
             raise
-        progress(f"building the evaluation's own index again: {str(exc).split('; run `', 1)[0]}")  # no advice to run
+        progress(f"building the evaluation's own index again: {exc.what}")  # the mismatch, not the advice
         engine = Engine(config, index_dir, embedder, empty_index(embedder, config))
         engine.rebuild(documents if documents is not None else [read_file(BUNDLED_CORPUS)], progress=progress)
         return engine
