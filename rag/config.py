@@ -106,6 +106,9 @@ class Config:
     max_file_bytes: int = 20_000_000  # 20 MB, as the UI and error messages print it
     # Extractive answer length target, characters (without [n] markers).
     max_answer_chars: int = 120
+    # ... times this for a sentence with more Latin letters than CJK characters, and the open answer's bound too
+    # (README step 78: English spends about four characters where Chinese spends one; RAG_LATIN_ANSWER_SCALE).
+    latin_answer_scale: int = 2
     # Which answerer writes answers (ANSWERERS): "auto" (default: the bundled model reads the best sentences,
     # every sentence it writes is checked, the extractive answer when it cannot run; rag/answering/model.py),
     # "model" (the model alone: a failed check refuses), "extractive", "sentence" (the old baseline), "llm".
@@ -157,6 +160,9 @@ class Config:
         if not 1 <= self.latin_chunk_scale <= 6:
             raise InputError(f"latin_chunk_scale={self.latin_chunk_scale} is out of range; use 1..6 (English chunks of "
                              "chunk_size times it characters; 4 by default, RAG_LATIN_CHUNK_SCALE).")
+        if not 1 <= self.latin_answer_scale <= 6:
+            raise InputError(f"latin_answer_scale={self.latin_answer_scale} is out of range; use 1..6 (an English "
+                             "sentence is quoted up to max_answer_chars times it; RAG_LATIN_ANSWER_SCALE).")
         if self.chunk_size * self.latin_chunk_scale > 2000:
             raise InputError(f"chunk_size={self.chunk_size} times latin_chunk_scale={self.latin_chunk_scale} gives English "
                              f"chunks of {self.chunk_size * self.latin_chunk_scale} characters, over 2000 (about 450 "

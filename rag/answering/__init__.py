@@ -34,7 +34,8 @@ def make_answerer(config: Config, name: str | None = None) -> Answerer:
         from rag.answering.extractive import ExtractiveAnswerer
 
         return ExtractiveAnswerer(config.max_answer_chars, check_anchors=config.extractive_anchors,
-                                  meaning_cut=own_meaning_cut(config), claim_cut=own_claim_cut(config))
+                                  meaning_cut=own_meaning_cut(config), claim_cut=own_claim_cut(config),
+                                  latin_scale=config.latin_answer_scale)
     if name == "llm":
         from rag.answering.llm import LlmAnswerer
 
@@ -49,7 +50,8 @@ def make_answerer(config: Config, name: str | None = None) -> Answerer:
         if config.extractive_anchors:  # README step 55: the fallback when the model gives no answer
             policy = replace(policy, fallback_anchors=True)
         extractive = ExtractiveAnswerer(config.max_answer_chars, meaning_cut=own_meaning_cut(config),
-                                        claim_cut=own_claim_cut(config))  # its fallback's
+                                        claim_cut=own_claim_cut(config),
+                                        latin_scale=config.latin_answer_scale)  # its fallback's
         return ModelAnswerer(make_generator(config), extractive, policy, name)
     raise InputError(f"answerer={name!r} is unknown; choose one of {', '.join(ANSWERERS)}.")
 

@@ -57,7 +57,15 @@ from rag.answering.support import (
     question_numbers_missing,
     strip_markers,
 )
-from rag.answering.text import TYPE_PATTERN, char_bigrams, char_grams, clauses, mostly_cjk, trim_clause_mark
+from rag.answering.text import (
+    TYPE_PATTERN,
+    char_bigrams,
+    char_grams,
+    clauses,
+    mostly_cjk,
+    script_counts,
+    trim_clause_mark,
+)
 from rag.schema import Answer, AnswerSpan, Hit
 
 if TYPE_CHECKING:
@@ -110,8 +118,11 @@ class ExtractiveAnswerer:
 
     def __init__(self, max_chars: int = 120, models: AnswerModels | None = None, check_numbers: bool = True,
                  check_anchors: bool = False, meaning_cut: MeaningCut | None = None,
-                 claim_cut: float | None = None) -> None:
+                 claim_cut: float | None = None, latin_scale: int = 1) -> None:
         self.max_chars = max_chars
+        # README step 78: a sentence with more Latin letters than CJK characters is quoted up to max_chars times this,
+        # and an open answer of such sentences holds OPEN_CHARS times this (Config.latin_answer_scale)
+        self.latin_scale = latin_scale
         self.models = models or default_models()
         # an English question over Chinese text is refused when its numbers are not in the answer's passage
         # (decide.cross_language_numbers); scripts/study_model.py turns it off to record what it would refuse
@@ -259,11 +270,20 @@ class ExtractiveAnswerer:
         span = AnswerSpan(best.text, sentence.doc_id, s_start, s_end, n=1)
         return compose(question.text, [pick], hits, self.name, shape, span)
 
+    def budget(self, hit: Hit, chars: int) -> int:
+        """`chars` for a Chinese passage; times latin_scale where the passage (the hit's chunk) has more Latin letters
+        than CJK characters (README step 78, the chunker's test: the same content takes about four times the characters
+        in English). The passage decides, not the sentence: a short Chinese sentence naming a product in Latin letters
+        (`2023年,ChatGPT席卷全球;`) keeps Chinese budgets."""
+        cjk, latin = script_counts(hit.chunk.text)
+        return chars * self.latin_scale if latin > cjk else chars
+
     def _cut(self, c: SentenceCandidate, start: int, end: int, keep: tuple[int, int] | None) -> Quote:
         """The quoted range: the whole [start, end) when short enough, else the clause window holding `keep`
-        (or the first clauses) within max_chars."""
+        (or the first clauses) within max_chars (times latin_scale for English text, `budget`)."""
         text = passage_slice(c.hit, start, end)
-        if len(text) <= self.max_chars:
+        limit = self.budget(c.hit, self.max_chars)
+        if len(text) <= limit:
             return quote(c, start, end, text)
         bounds, at = [], start
         for clause in clauses(text):
@@ -273,11 +293,11 @@ class ExtractiveAnswerer:
         if keep:
             lo = next((k for k, (_, e) in enumerate(bounds) if e > keep[0]), 0)
         hi = lo
-        while hi + 1 < len(bounds) and bounds[hi + 1][1] - bounds[lo][0] <= self.max_chars:
+        while hi + 1 < len(bounds) and bounds[hi + 1][1] - bounds[lo][0] <= limit:
             hi += 1
         while keep and bounds[hi][1] < keep[1] and hi + 1 < len(bounds):
             hi += 1
-        while lo > 0 and bounds[hi][1] - bounds[lo - 1][0] <= self.max_chars:
+        while lo > 0 and bounds[hi][1] - bounds[lo - 1][0] <= limit:
             lo -= 1
         s, e = bounds[lo][0], bounds[hi][1]
         piece = passage_slice(c.hit, s, e)
@@ -291,6 +311,7 @@ class ExtractiveAnswerer:
         chosen: list[Quote] = []
         grams: list[set[str]] = []
         used = 0
+        bound = self.budget(candidates[order[0]].hit, OPEN_CHARS) if order else OPEN_CHARS
         for i in order:
             if len(chosen) >= OPEN_MAX or (chosen and float(logits[i]) < top - OPEN_MARGIN):
                 break
@@ -300,7 +321,7 @@ class ExtractiveAnswerer:
                 continue
             pick = self._cut(c, c.sentence.start, c.sentence.end, None) if not chosen else \
                 quote(c, c.sentence.start, c.sentence.end, c.sentence.text)
-            if chosen and used + len(pick.text) > OPEN_CHARS:
+            if chosen and used + len(pick.text) > bound:
                 continue
             chosen.append(pick)
             grams.append(g)
