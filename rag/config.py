@@ -106,8 +106,9 @@ class Config:
     max_file_bytes: int = 20_000_000  # 20 MB, as the UI and error messages print it
     # Extractive answer length target, characters (without [n] markers).
     max_answer_chars: int = 120
-    # ... times this for a sentence with more Latin letters than CJK characters, and the open answer's bound too
-    # (README step 78: English spends about four characters where Chinese spends one; RAG_LATIN_ANSWER_SCALE).
+    # ... times this for a sentence of a passage with more Latin letters than CJK characters, and the open answer's
+    # bound too (README step 78: English spends about four characters where Chinese spends one; fitted on the English
+    # DRCD set, eval/en_drcd_dev.json; RAG_LATIN_ANSWER_SCALE).
     latin_answer_scale: int = 2
     # Which answerer writes answers (ANSWERERS): "auto" (default: the bundled model reads the best sentences,
     # every sentence it writes is checked, the extractive answer when it cannot run; rag/answering/model.py),

@@ -120,8 +120,9 @@ class ExtractiveAnswerer:
                  check_anchors: bool = False, meaning_cut: MeaningCut | None = None,
                  claim_cut: float | None = None, latin_scale: int = 1) -> None:
         self.max_chars = max_chars
-        # README step 78: a sentence with more Latin letters than CJK characters is quoted up to max_chars times this,
-        # and an open answer of such sentences holds OPEN_CHARS times this (Config.latin_answer_scale)
+        # README step 78: a sentence of a passage with more Latin letters than CJK characters is quoted up to max_chars
+        # times this, and an open answer led by one holds OPEN_CHARS times this (`budget`); 1 here is the behaviour
+        # before step 78, and make_answerer passes Config.latin_answer_scale (2)
         self.latin_scale = latin_scale
         self.models = models or default_models()
         # an English question over Chinese text is refused when its numbers are not in the answer's passage
