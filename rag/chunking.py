@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from rag.answering.text import SENTENCE, script_counts
+from rag.answering.text import SENTENCE, mostly_latin
 from rag.errors import RagError
 from rag.schema import Chunk, Document, Sentence, trim_span
 
@@ -52,8 +52,7 @@ def chunk_document(document: Document, chunk_size: int, chunk_overlap: int, lati
     (Config.latin_chunk_scale, README step 76: the sizes are characters, and English spends about four of them where
     Chinese spends one), and at its sentence ends (LATIN_SEPARATORS); a document of neither (a table of figures) as
     before."""
-    cjk, letters = script_counts(document.text)
-    latin = letters > cjk
+    latin = mostly_latin(document.text)
     scale = latin_scale if latin else 1
     splitter = make_splitter(chunk_size * scale, chunk_overlap * scale, LATIN_SEPARATORS if latin else SEPARATORS)
     chunks: list[Chunk] = []

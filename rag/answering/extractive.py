@@ -63,7 +63,7 @@ from rag.answering.text import (
     char_grams,
     clauses,
     mostly_cjk,
-    script_counts,
+    mostly_latin,
     trim_clause_mark,
 )
 from rag.schema import Answer, AnswerSpan, Hit
@@ -276,8 +276,7 @@ class ExtractiveAnswerer:
         than CJK characters (README step 78, the chunker's test: the same content takes about four times the characters
         in English). The passage decides, not the sentence: a short Chinese sentence naming a product in Latin letters
         (`2023年,ChatGPT席卷全球;`) keeps Chinese budgets."""
-        cjk, latin = script_counts(hit.chunk.text)
-        return chars * self.latin_scale if latin > cjk else chars
+        return chars * self.latin_scale if mostly_latin(hit.chunk.text) else chars
 
     def _cut(self, c: SentenceCandidate, start: int, end: int, keep: tuple[int, int] | None) -> Quote:
         """The quoted range: the whole [start, end) when short enough, else the clause window holding `keep`

@@ -44,6 +44,14 @@ def mostly_cjk(text: str) -> bool:
     return cjk > latin
 
 
+def mostly_latin(text: str) -> bool:
+    """True when `text` has more Latin letters than CJK characters (English): a document chunked at the Latin scale
+    (chunking.chunk_document, README step 76) and a passage quoted at the Latin answer scale (step 78). Text of neither
+    (figures alone) is not."""
+    cjk, latin = script_counts(text)
+    return latin > cjk
+
+
 # --- Sentences and clauses -----------------------------------------------------------------------------
 # A sentence ends at one of SENTENCE_END (a run of them, plus any closing quotes or brackets), at an English
 # full stop followed by a space and a capital (not 2.7, not e.g.), at a line break, or at the end.
