@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.answering import ANSWERERS
+from rag.answering.text import mostly_latin
 from rag.chat import Engine
 from rag.config import BUNDLED_CORPUS, DEFAULT_INDEX_DIR, MODES, Config
 from rag.documents import read_file
@@ -32,7 +33,7 @@ from rag.evaluation.evaluate import (
 )
 from rag.evaluation.report import write_reports
 from rag.indexer import empty_index
-from rag.schema import Answer, EvalRow
+from rag.schema import Answer, Document, EvalRow
 from rag.serialize import nan_to_none
 
 Progress = Callable[[str], None]
@@ -107,18 +108,28 @@ def engine_asker(engine: Engine, config: Config) -> Callable[[Case], Answer]:
     return ask
 
 
-def configurations(request: EvalRequest, base: Config, index_dir: Path) -> list[tuple[str, Config, Path]]:
-    """(label, config, index dir) for every configuration to run."""
+def chunk_label(config: Config, documents: list[Document]) -> str:
+    """The chunk sizes the documents are cut at, as a run's label names them: "chunk 300", "chunk 1200" for English
+    text (chunk_size times latin_chunk_scale, README step 76), "chunk 300/1200" for both."""
+    sizes = sorted({config.chunk_size * (config.latin_chunk_scale if mostly_latin(d.text) else 1) for d in documents})
+    return "chunk " + "/".join(str(s) for s in sizes or [config.chunk_size])
+
+
+def configurations(request: EvalRequest, base: Config, index_dir: Path,
+                   documents: list[Document] | None = None) -> list[tuple[str, Config, Path]]:
+    """(label, config, index dir) for every configuration to run over `documents` (they decide the label's chunk
+    sizes; None: the configured size)."""
     answerers = request.answerers or (base.answerer,)
+    chunks = chunk_label(base, documents or [])
     if not request.compare:
-        return [(f"{a}, {request.mode} (chunk {base.chunk_size})", base.with_(answerer=a), index_dir)
+        return [(f"{a}, {request.mode} ({chunks})", base.with_(answerer=a), index_dir)
                 for a in answerers]
     small = base.with_(chunk_size=150, chunk_overlap=30)
     return [
-        (f"hybrid (chunk {base.chunk_size})", base.with_(mode="hybrid"), index_dir),
-        (f"dense (chunk {base.chunk_size})", base.with_(mode="dense"), index_dir),
-        (f"bm25 (chunk {base.chunk_size})", base.with_(mode="bm25"), index_dir),
-        ("hybrid (chunk 150)", small.with_(mode="hybrid"), index_dir / "compare-c150"),
+        (f"hybrid ({chunks})", base.with_(mode="hybrid"), index_dir),
+        (f"dense ({chunks})", base.with_(mode="dense"), index_dir),
+        (f"bm25 ({chunks})", base.with_(mode="bm25"), index_dir),
+        (f"hybrid ({chunk_label(small, documents or [])})", small.with_(mode="hybrid"), index_dir / "compare-c150"),
         ("sentence baseline answerer, hybrid", base.with_(mode="hybrid", answerer="sentence"), index_dir),
     ]
 
@@ -142,7 +153,7 @@ def run_evaluation(request: EvalRequest, command: str, progress: Progress) -> Ev
     summaries: list[dict[str, Any]] = []
     primary_rows: list[EvalRow] = []
     other_rows: dict[str, list[EvalRow]] = {}  # side-by-side answerers: each one's rows, kept too
-    for label, config, idx in configurations(request, base, index_dir):
+    for label, config, idx in configurations(request, base, index_dir, corpus_docs):
         engine = open_engine(config, idx, embedder, documents, progress, private=request.index_dir is None)
         for case in cases[:3]:  # warm-up, so latency figures are steady-state
             engine.ask(case.question, k=config.k, mode=config.mode, answerer=config.answerer)
