@@ -74,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_ask.add_argument("--k", type=int, default=None, help="passages to retrieve (default 5)")
     p_ask.add_argument("--mode", choices=MODES, default=None)
     p_ask.add_argument("--answerer", choices=ANSWERERS, default=None,
-                       help="who writes the answer (default: $RAG_ANSWERER or extractive)")
+                       help=f"who writes the answer (default: $RAG_ANSWERER or {Config.answerer})")
     p_ask.add_argument("--json", action="store_true", help="print one JSON object per answer")
     p_ask.add_argument("--batch", type=Path, help="JSONL file with {id, question[, history]} per line")
     p_ask.add_argument("--index-dir", type=Path, default=DEFAULT_INDEX_DIR)
@@ -106,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_eval.add_argument("--limit", type=int, default=None, help="only the first N questions (quick run)")
     p_eval.add_argument("--answerer", default=None,
                         help="answerer(s) to evaluate, comma-separated to put them side by side, e.g. "
-                             "extractive,sentence (default: $RAG_ANSWERER or extractive)")
+                             f"auto,extractive (default: $RAG_ANSWERER or {Config.answerer})")
     p_eval.add_argument("--split", default="test", choices=("dev", "test", "all"),
                         help="which split of our JSONL QA set to run (default: test; SQuAD files have none)")
     p_eval.add_argument("--absent", type=float, default=0.0,

