@@ -707,8 +707,11 @@ def passage_lacks_anchors(question: str, index: Index, hit: Hit) -> list[str]:
     return anchors_missing(anchors, passage_text(hit), document_lead(index, hit), places, glued)
 
 
+# 并未 ("did not") only before a verb of telling, like 未 and 没有: alone it states a fact as often as not
+# (李白到长安后并未久待…; README step 81, docs/choosing-auto.md)
 NOT_FOUND = re.compile(
-    r"没有(?:提到|提及|说明|提供|给出|相关|明确)|未(?:提及|提到|说明|给出)|无法(?:回答|确定|得知|从)|不包含|并未|"
+    r"没有(?:提到|提及|说明|提供|给出|相关|明确)|未(?:提及|提到|说明|给出)|无法(?:回答|确定|得知|从)|不包含|"
+    r"并未(?:提及|提到|说明|给出|提供|明确|涉及|包含|记载|指出)|"
     r"\b(?:do|does|did)\s+not\s+(?:mention|say|state|contain|specify|provide)|\bnot\s+(?:mentioned|stated|specified)"
     r"|\bno\s+information\b|\bcannot\s+be\s+(?:determined|found)", re.I)
 

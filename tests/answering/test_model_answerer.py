@@ -270,6 +270,14 @@ def test_says_not_found_reads_the_models_own_words():
     assert not says_not_found("美图2023年总收入27亿元[1]。")
 
 
+def test_says_not_found_reads_bingwei_as_telling_only_before_a_verb_of_telling():
+    """README step 81: 并未 ("did not") states a fact as often as it says the excerpts do not tell."""
+    assert not says_not_found("李白到长安后并未久待，传说原因是因为他的《清平调》得罪了杨贵妃而不被容于宫中。")
+    assert not says_not_found("其政体并未完全掌控社会经济。")
+    for told in ("文中并未提及美图的股价。", "摘录并未提供这一数字。", "资料并未涉及此事。", "原文并未说明原因。"):
+        assert says_not_found(told), told
+
+
 def test_fair_match_credits_a_concise_piece_of_a_clause_gold_with_its_numbers():
     assert fair_match("27亿元[1]", ["美图2023年总收入27亿元"]) is False  # a third of the gold
     assert fair_match("收购站酷加速", ["收购站酷加速发展"]) is True  # 6 of 8 characters
