@@ -11,10 +11,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 
-def simplified(data: dict, skip: int, questions: int, convert) -> dict:
+def simplified(data: dict, skip: int, questions: int, convert: Callable[[str], str]) -> dict:
     """The articles of `data` holding paragraphs skip, skip+1, … (in file order), converted, until `questions`
     questions are in; answer_start is kept (t2s maps one character to one)."""
     out: dict = {"version": f"{data.get('version', 'drcd')}-t2s-skip{skip}", "data": []}
@@ -42,14 +43,20 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         data = json.loads(args.dataset.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+        if not isinstance(data, dict) or not isinstance(data.get("data"), list):
+            raise ValueError('no "data" list of articles')
+        import opencc
+
+        out = simplified(data, args.skip, args.questions, opencc.OpenCC("t2s").convert)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         print(f"error: {args.dataset} is not a readable SQuAD-format JSON file ({exc}).", file=sys.stderr)
         return 2
-    import opencc
-
-    out = simplified(data, args.skip, args.questions, opencc.OpenCC("t2s").convert)
     n = sum(len(p["qas"]) for a in out["data"] for p in a["paragraphs"])
-    args.out.write_text(json.dumps(out, ensure_ascii=False), encoding="utf-8")
+    try:
+        args.out.write_text(json.dumps(out, ensure_ascii=False), encoding="utf-8")
+    except OSError as exc:
+        print(f"error: cannot write {args.out} ({exc}); give --out a path in a folder that exists.", file=sys.stderr)
+        return 2
     print(f"{args.out}: {len(out['data'])} paragraphs, {n} questions")
     return 0
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from rag.cli import main
 from rag.errors import InputError
 
@@ -46,8 +48,6 @@ def test_rag_ask_seeds_the_article_only_into_the_default_index(tmp_path, monkeyp
 
 def test_rag_ask_and_eval_help_name_the_configured_default_answerer(capsys) -> None:
     """The help said "extractive" long after "auto" became the default (round 50)."""
-    import pytest
-
     from rag.cli import build_parser
     from rag.config import Config
 

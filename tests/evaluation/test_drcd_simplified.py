@@ -38,9 +38,18 @@ def test_the_script_converts_with_opencc(tmp_path):
     assert out["data"][2]["paragraphs"][0]["qas"][0]["answers"][0]["text"] == "东亚"
 
 
-def test_a_file_that_is_not_json_gets_one_line(tmp_path, capsys):
-    bad = tmp_path / "bad.json"
-    bad.write_text("not json", encoding="utf-8")
-    assert main([str(bad), "--out", str(tmp_path / "o.json")]) == 2
-    assert capsys.readouterr().err.startswith(f"error: {bad} is not a readable SQuAD-format JSON file (")
+def test_a_file_that_is_not_squad_gets_one_line(tmp_path, capsys):
+    for text in ("not json", "[1, 2]", '{"data": [{"paragraphs": [{"qas": []}]}]}'):  # the last lacks a context
+        bad = tmp_path / "bad.json"
+        bad.write_text(text, encoding="utf-8")
+        assert main([str(bad), "--skip", "0", "--out", str(tmp_path / "o.json")]) == 2
+        assert capsys.readouterr().err.startswith(f"error: {bad} is not a readable SQuAD-format JSON file ("), text
     assert not (tmp_path / "o.json").exists()
+
+
+def test_an_out_path_in_a_missing_folder_gets_one_line(tmp_path, capsys):
+    src = tmp_path / "drcd.json"
+    src.write_text(json.dumps(DATA, ensure_ascii=False), encoding="utf-8")
+    out = tmp_path / "no" / "such" / "out.json"
+    assert main([str(src), "--skip", "0", "--out", str(out)]) == 2
+    assert capsys.readouterr().err.startswith(f"error: cannot write {out} (")
