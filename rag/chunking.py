@@ -46,15 +46,21 @@ def locate_pieces(text: str, pieces: Iterable[str], source: str, offset: int = 0
     return spans
 
 
-def chunk_document(document: Document, chunk_size: int, chunk_overlap: int, latin_scale: int = 1) -> list[Chunk]:
-    """Split each section of a cleaned document into overlapping chunks that carry the section title. A document
-    with more Latin letters than CJK characters is cut at `latin_scale` times the size and overlap
-    (Config.latin_chunk_scale, README step 76: the sizes are characters, and English spends about four of them where
-    Chinese spends one), and at its sentence ends (LATIN_SEPARATORS); a document of neither (a table of figures) as
-    before."""
+def cut_sizes(document: Document, chunk_size: int, chunk_overlap: int, latin_scale: int = 1) -> tuple[int, int, bool]:
+    """(size, overlap, latin): what `chunk_document` cuts `document` at. A document with more Latin letters than CJK
+    characters (latin) is cut at `latin_scale` times the size and overlap (Config.latin_chunk_scale, README step 76:
+    the sizes are characters, and English spends about four of them where Chinese spends one); a document of neither
+    (a table of figures) at the sizes given."""
     latin = mostly_latin(document.text)
     scale = latin_scale if latin else 1
-    splitter = make_splitter(chunk_size * scale, chunk_overlap * scale, LATIN_SEPARATORS if latin else SEPARATORS)
+    return chunk_size * scale, chunk_overlap * scale, latin
+
+
+def chunk_document(document: Document, chunk_size: int, chunk_overlap: int, latin_scale: int = 1) -> list[Chunk]:
+    """Split each section of a cleaned document into overlapping chunks that carry the section title, at
+    `cut_sizes` (English text at its Latin scale and its sentence ends, LATIN_SEPARATORS)."""
+    size, overlap, latin = cut_sizes(document, chunk_size, chunk_overlap, latin_scale)
+    splitter = make_splitter(size, overlap, LATIN_SEPARATORS if latin else SEPARATORS)
     chunks: list[Chunk] = []
     for section in document.sections:
         body = document.text[section.start:section.end]

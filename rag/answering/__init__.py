@@ -31,17 +31,12 @@ def make_answerer(config: Config, name: str | None = None) -> Answerer:
         return SentenceAnswerer(config.max_answer_chars, RefusalPolicy(
             config.refuse_min_coverage, config.refuse_min_cosine, config.refuse_min_z))
     if name == "extractive":
-        from rag.answering.extractive import ExtractiveAnswerer
-
-        return ExtractiveAnswerer(config.max_answer_chars, check_anchors=config.extractive_anchors,
-                                  meaning_cut=own_meaning_cut(config), claim_cut=own_claim_cut(config),
-                                  latin_scale=config.latin_answer_scale)
+        return extractive_answerer(config, check_anchors=config.extractive_anchors)
     if name == "llm":
         from rag.answering.llm import LlmAnswerer
 
         return LlmAnswerer(config, fallback=make_answerer(config, "extractive"))
     if name in ("auto", "model"):
-        from rag.answering.extractive import ExtractiveAnswerer
         from rag.answering.model import AUTO_POLICY, DEFAULT_POLICY, ModelAnswerer
 
         policy = AUTO_POLICY if name == "auto" else DEFAULT_POLICY
@@ -49,11 +44,20 @@ def make_answerer(config: Config, name: str | None = None) -> Answerer:
             policy = replace(policy, fused_excerpts=True)
         if config.extractive_anchors:  # README step 55: the fallback when the model gives no answer
             policy = replace(policy, fallback_anchors=True)
-        extractive = ExtractiveAnswerer(config.max_answer_chars, meaning_cut=own_meaning_cut(config),
-                                        claim_cut=own_claim_cut(config),
-                                        latin_scale=config.latin_answer_scale)  # its fallback's
+        # its fallback's: the anchors are checked through the policy (fallback_anchors), not by the answerer itself
+        extractive = extractive_answerer(config, check_anchors=False)
         return ModelAnswerer(make_generator(config), extractive, policy, name)
     raise InputError(f"answerer={name!r} is unknown; choose one of {', '.join(ANSWERERS)}.")
+
+
+def extractive_answerer(config: Config, check_anchors: bool):  # noqa: ANN201 - an ExtractiveAnswerer, imported here
+    """The extractive answerer as `config` sets it up: alone ("extractive") or as "auto"'s and "model"'s fallback,
+    which differ only in whether it checks the question's anchors itself."""
+    from rag.answering.extractive import ExtractiveAnswerer
+
+    return ExtractiveAnswerer(config.max_answer_chars, check_anchors=check_anchors,
+                              meaning_cut=own_meaning_cut(config), claim_cut=own_claim_cut(config),
+                              latin_scale=config.latin_answer_scale)
 
 
 def own_meaning_cut(config: Config):  # noqa: ANN201 - a MeaningCut or None, imported only when asked for

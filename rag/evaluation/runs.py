@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from rag.answering import ANSWERERS
-from rag.answering.text import mostly_latin
 from rag.chat import Engine
+from rag.chunking import cut_sizes
 from rag.config import BUNDLED_CORPUS, DEFAULT_INDEX_DIR, MODES, Config
 from rag.documents import read_file
 from rag.embedding import Embedder, load_embedder
@@ -109,9 +109,10 @@ def engine_asker(engine: Engine, config: Config) -> Callable[[Case], Answer]:
 
 
 def chunk_label(config: Config, documents: list[Document]) -> str:
-    """The chunk sizes the documents are cut at, as a run's label names them: "chunk 300", "chunk 1200" for English
-    text (chunk_size times latin_chunk_scale, README step 76), "chunk 300/1200" for both."""
-    sizes = sorted({config.chunk_size * (config.latin_chunk_scale if mostly_latin(d.text) else 1) for d in documents})
+    """The chunk sizes the documents are cut at (chunking.cut_sizes), as a run's label names them: "chunk 300",
+    "chunk 1200" for English text (chunk_size times latin_chunk_scale, README step 76), "chunk 300/1200" for both."""
+    sizes = sorted({cut_sizes(d, config.chunk_size, config.chunk_overlap, config.latin_chunk_scale)[0]
+                    for d in documents})
     return "chunk " + "/".join(str(s) for s in sizes or [config.chunk_size])
 
 
