@@ -839,38 +839,48 @@ def extractive_typed(row: dict, below: float = AUTO_POLICY.prefer_extractive_bel
 
 
 def model_typed(row: dict) -> tuple[bool, str]:
-    """As `shipped` (every saved cut; the extractive answerer's own answers already checked, step 24), and the model's own
-    Chinese factoid answer (not handed over, not a fallback) refused too where it does not show what is asked (README
-    step 40: measured on the pool again after every later cut)."""
-    refused, text = shipped(row)
+    """As `shipped_before_model_type` (every other saved cut; the extractive answerer's own answers already checked, step
+    24), and the model's own Chinese factoid answer (not handed over, not a fallback) refused too where it does not show
+    what is asked (README step 40: measured on the pool again after every later cut; step 82: taken)."""
+    refused, text = shipped_before_model_type(row)
     return (True, "") if not refused and text != row["extractive"] and _type_missing(row, text) else (refused, text)
 
 
 def answer_type_main(fit_paths: list[Path], report_paths: list[Path]) -> int:
     """Whether the answer-type check should also refuse the model's own answers: the rates as the default answers
-    (`shipped`) and with the model's answers checked too (`model_typed`), on the fitting sets (the verdict: MIN_TYPE_GAIN
-    balanced points and no answerable answer lost) and the reporting sets. Nothing is saved: the product checks
-    extractive answers only (round 20 compared the cuts of its day, `extractive_typed`; round 31 every saved cut)."""
+    without it (`shipped_before_model_type`) and with the model's answers checked too (`model_typed`), on the fitting
+    sets (the verdict: MIN_TYPE_GAIN balanced points and no answerable answer lost, step 40's rule; step 82 took it on
+    its own rule, no right answer lost and a wrong one refused, printed beside it) and the reporting sets. Nothing is
+    saved (routes.json's model_answer_type says what was taken; round 20 compared the cuts of its day,
+    `extractive_typed`; round 31 every saved cut)."""
     print("| set | rule | answerable right | not answerable refused | answerable refused | answers changed |")
     print("|---|---|---|---|---|---|")
-    gains, lost = [], 0
+    gains, lost, wrong_refused = [], 0, 0
     for path in [*fit_paths, *report_paths]:
         rows = load_rows(path)
         role = "fitting" if path in fit_paths else "reporting"
-        before, after = rates(rows, shipped), rates(rows, model_typed)
-        moved = sum(model_typed(r) != shipped(r) for r in rows)
-        print(f"| {role}: {path.name} | shipped (extractive answers checked) | {before['answerable']:.1f} | "
+        before, after = rates(rows, shipped_before_model_type), rates(rows, model_typed)
+        moved = sum(model_typed(r) != shipped_before_model_type(r) for r in rows)
+        print(f"| {role}: {path.name} | before step 82 (extractive answers checked) | {before['answerable']:.1f} | "
               f"{before['refused']:.1f} | {before['wrong_refusal']:.1f} | |")
         print(f"| {role}: {path.name} | the model's answers too | {after['answerable']:.1f} | {after['refused']:.1f} | "
               f"{after['wrong_refusal']:.1f} | {moved} |")
         if role == "fitting":
             gains.append(((after["answerable"] + after["refused"]) - (before["answerable"] + before["refused"])) / 2)
             lost += sum(1 for r in rows if r["kind"] == "answerable" and model_typed(r)[0]
-                        and not shipped(r)[0] and fair_match(shipped(r)[1], r["answers"]))
+                        and not shipped_before_model_type(r)[0]
+                        and fair_match(shipped_before_model_type(r)[1], r["answers"]))
+            # step 82: a wrong answer refused (a not-answerable question answered, or an answerable one answered wrong)
+            wrong_refused += sum(1 for r in rows if model_typed(r)[0] and not shipped_before_model_type(r)[0]
+                                 and (r["kind"] != "answerable"
+                                      or not fair_match(shipped_before_model_type(r)[1], r["answers"])))
     gain = sum(gains) / len(gains)
     taken = lost == 0 and round(gain, 6) >= MIN_TYPE_GAIN
     print(f"\nbalanced gain on the fitting sets {gain:.2f} (needs {MIN_TYPE_GAIN:g}), right answers lost {lost}: "
-          f"{'taken' if taken else 'not taken'} for the model's own answers")
+          f"{'taken' if taken else 'not taken'} for the model's own answers under step 40's rule")
+    print(f"wrong answers refused on the fitting sets {wrong_refused}, right answers lost {lost}: "
+          f"{'taken' if lost == 0 and wrong_refused > 0 else 'not taken'} under step 82's rule (no right answer lost, "
+          "a wrong one refused)")
     return 0
 
 
@@ -1044,12 +1054,18 @@ def shipped_before_stand_in_cuts(row: dict) -> tuple[bool, str]:
     return stand_in_cut(row, False)
 
 
+def shipped_before_model_type(row: dict) -> tuple[bool, str]:
+    """(refused, answer text) as `shipped` answers without step 82 (the model's own answers not type-checked)."""
+    return stand_in_cut(row, AUTO_POLICY.question_cuts_stand_in)
+
+
 def shipped(row: dict) -> tuple[bool, str]:
     """(refused, answer text) as the default answers with routes.json's cuts: the hand-over, the fallback, (step 27)
     the extractive logit below which the model's own answer is refused, (steps 30-31) the meaning waiver and cut,
-    (steps 38-39) the question's surprise, its cut and its waiver, (step 46) the question's gain from the excerpts, and
-    (step 47) the same question cuts on an extractive answer standing in for the model's, where routes.json says so."""
-    return stand_in_cut(row, AUTO_POLICY.question_cuts_stand_in)
+    (steps 38-39) the question's surprise, its cut and its waiver, (step 46) the question's gain from the excerpts,
+    (step 47) the same question cuts on an extractive answer standing in for the model's, where routes.json says so, and
+    (step 82) the answer-type check on the model's own Chinese factoid answers, where routes.json says so."""
+    return model_typed(row) if AUTO_POLICY.model_answer_type else shipped_before_model_type(row)
 
 
 # README step 27: the model's own answer refused where the extractive answer logit is below a cut, chosen by the best

@@ -79,6 +79,12 @@ def answer_type(missing: str) -> Decision:
     return ANSWER
 
 
+def model_answer_type(missing: str) -> str:
+    """Why the model's own answer to a Chinese factoid is withheld where it does not show what the question asks for
+    (question.missing_answer_type; README step 82): `美图在AI上投入了真金白银的投入` for 投入了多少研发费用？"""
+    return f"the question asks for {missing}, and the model's answer gives none"
+
+
 def summary(sentences: int) -> Decision:
     """A summary needs at least one sentence that stands for the documents and lies in a passage."""
     if sentences == 0:

@@ -69,7 +69,7 @@ from rag.answering.prompt import (
     translate_messages,
     translation_of,
 )
-from rag.answering.question import Question
+from rag.answering.question import Question, missing_answer_type
 from rag.answering.routing import route_for, text_language
 from rag.answering.support import (
     DEFAULT_BAR,
@@ -255,6 +255,10 @@ class Policy:
     # clause-long answer the small model's restatement loses. Refusals are unchanged. Chosen by scripts/choose_policy.py
     # --open-quotes and saved in routes.json (open_quotes).
     quote_open: bool = False
+    # The model's own Chinese factoid answer must show what its question asks for (question.missing_answer_type: a
+    # number for 多少, a date for 哪一年, a count of 家 for 多少家), as the extractive answerer's must since step 24;
+    # where it does not, it is withheld like any cut's refusal (README step 82; routes.json's model_answer_type).
+    model_answer_type: bool = False
     # The pick (prompt.pick_messages): an English question over Chinese text (the extractive answerer's
     # `cross_language`), on the extractive route, is answered with whichever of the extractive answerer's
     # `pick_sentences` best sentences the model picks (its first-token probabilities over "0".."K"), and refused where
@@ -612,6 +616,13 @@ def load_open_quotes(path: Path = ROUTES_FILE) -> dict:
     return {} if quote is None else {"quote_open": quote}
 
 
+def load_model_answer_type(path: Path = ROUTES_FILE) -> dict:
+    """Whether the model's own Chinese factoid answers are type-checked (README step 82: `model_answer_type`'s
+    `check`), as a Policy field (none when not saved or null: they are not)."""
+    check = _saved_bool(path, "model_answer_type", "check", "Rerun README step 82's measurement")
+    return {} if check is None else {"model_answer_type": check}
+
+
 def load_pick(path: Path = ROUTES_FILE) -> dict:
     """The saved pick of an English question's sentence as Policy fields (none when none was fitted: no pick)."""
     saved = _saved(path, "pick")
@@ -652,7 +663,8 @@ def auto_policy(path: Path = ROUTES_FILE) -> Policy:
                   **load_reading(path), **load_prefer_extractive(path), **load_unsupported_fallback(path),
                   **load_pick(path), **load_model_score_cut(path), **load_meaning(path), **load_open_quotes(path),
                   **load_question_surprise(path), **load_question_gain(path), **load_stand_in_cuts(path),
-                  **load_echoed_names(path), **load_learned_waiver(path), **load_english_text(path))
+                  **load_echoed_names(path), **load_learned_waiver(path), **load_english_text(path),
+                  **load_model_answer_type(path))
 
 
 AUTO_POLICY = auto_policy()
@@ -1071,6 +1083,11 @@ class ModelAnswerer:
             if cosine < p.min_missing_meaning:
                 answer = None
                 reason = decide.meaning_missing(as_asked(word, question.text), cosine, p.min_missing_meaning)
+        if (answer is not None and p.model_answer_type and factoid and not answer.refused
+                and answer.answerer == self.name and question.language == "zh"):  # README step 82
+            missing_type = missing_answer_type(question.text, strip_markers(answer.text))
+            if missing_type:
+                answer, reason = None, decide.model_answer_type(missing_type)
         prior_s = None  # README step 46: the question read without the excerpts, where the cut needs it
         judged: str | None = None  # steps 38 and 46's verdict on the question, once taken ("": it fits the excerpts)
         if (answer is not None and factoid and not answer.refused and answer.answerer == self.name

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from rag.answering.text import (
+    COUNT_GAP,
     COUNTERS,
     DATE_WORDS,
     DURATION,
@@ -251,7 +252,7 @@ def missing_answer_type(question: str, answer: str) -> str:
         if count:
             return "" if shows_count(answer, count.group(1)) else f"a count of {count.group(1)}"
         unit = ASKS_UNIT.search(question)
-        if unit and re.search(NUMERAL + r"\s*(?:多|余|来)?\s*" + re.escape(unit.group(1)), answer):
+        if unit and re.search(NUMERAL + COUNT_GAP + re.escape(unit.group(1)), answer):
             return ""
         return "" if shows_number(answer) else TYPE_NAMES[want]
     if want == "percent":

@@ -118,7 +118,10 @@ SHARE_WORDS = re.compile(r"百分点|分之|[一二两三四五六七八九十]\
 # 万 or 亿 (月活跃用户数达2.49亿 answers 多少人); 个 stands for any counter.
 COUNTERS = "个名位家款种项条座所台部辆架艘本卷章篇首次场届枚只头匹人岁层张件门支间颗棵株户"
 PEOPLE_COUNTERS = "人名位户个"
-COUNTED = re.compile(rf"{NUMERAL}\s*(?:多|余|来)?\s*[{COUNTERS}]")  # a numeral with any counter: 三百多家
+# What may stand between a numeral and its counter or unit: 多, 余 or 来 ("more than"), and a magnitude written after digits
+# (约2亿台, 3.5万名: a Chinese numeral holds its own 万 and 亿). README step 82.
+COUNT_GAP = r"\s*(?:多|余|来)?\s*(?:万亿|千万|百万|亿|万|千|百)?\s*(?:多|余)?\s*"
+COUNTED = re.compile(rf"{NUMERAL}{COUNT_GAP}[{COUNTERS}]")  # a numeral with any counter: 三百多家, 2亿台
 
 
 def shows_number(text: str) -> bool:
@@ -136,7 +139,7 @@ def shows_count(text: str, counter: str) -> bool:
         units = f"[{PEOPLE_COUNTERS}]|万|亿"
     else:
         units = re.escape(counter)
-    return re.search(NUMERAL + rf"\s*(?:多|余|来)?\s*(?:{units})", text) is not None
+    return re.search(NUMERAL + COUNT_GAP + rf"(?:{units})", text) is not None
 
 
 def years(text: str) -> frozenset[str]:

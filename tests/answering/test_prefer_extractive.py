@@ -162,7 +162,7 @@ def test_choose_policy_hands_over_below_the_cut_that_gains_most_on_the_fitting_s
         cp.main([str(fit), "--prefer-extractive"])
 
 
-def test_choose_policy_answer_type_simulates_the_shipped_check_and_judges_the_models_part(tmp_path, capsys):
+def test_choose_policy_answer_type_simulates_the_shipped_check_and_judges_the_models_part(tmp_path, capsys, monkeypatch):
     """README step 24: an extractive answer without what the question asks for is refused by the extractive answerer,
     so the model's unsure answer stands; --answer-type reports whether the model's own answers should be checked too."""
     cp = _script("choose_policy")
@@ -181,9 +181,15 @@ def test_choose_policy_answer_type_simulates_the_shipped_check_and_judges_the_mo
     fit.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in (year, money)), encoding="utf-8")
     assert cp.main([str(fit), "--answer-type"]) == 0
     out = capsys.readouterr().out
-    assert "| fitting: study.jsonl | shipped (extractive answers checked) | 100.0 | 0.0 | 0.0 | |" in out
+    assert "| fitting: study.jsonl | before step 82 (extractive answers checked) | 100.0 | 0.0 | 0.0 | |" in out
     assert "| fitting: study.jsonl | the model's answers too | 100.0 | 100.0 | 0.0 | 1 |" in out
-    assert "balanced gain on the fitting sets 50.00 (needs 0.5), right answers lost 0: taken for the model's own answers" in out
+    assert ("balanced gain on the fitting sets 50.00 (needs 0.5), right answers lost 0: taken for the model's own answers "
+            "under step 40's rule") in out
+    assert ("wrong answers refused on the fitting sets 1, right answers lost 0: taken under step 82's rule" in out)
+    # step 82: `shipped` is the product, the model's answers checked where routes.json says so
+    for check, answered in ((True, (True, "")), (False, (False, "2018年"))):
+        monkeypatch.setattr(cp, "AUTO_POLICY", replace(cp.AUTO_POLICY, model_answer_type=check))
+        assert cp.shipped(money) == answered
 
 
 def test_choose_policy_reports_the_hand_over_variants_against_the_shipped_rule(tmp_path, capsys):

@@ -1,0 +1,57 @@
+"""The answer-type check on the model's own Chinese factoid answers (README, "How auto was chosen", step 82;
+Policy.model_answer_type, routes.json's model_answer_type): an answer that does not show what its question asks for is
+withheld like any cut's refusal, and a count read with a magnitude written after its digits (约2亿台)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from rag.answering.base import REFUSAL
+from rag.answering.model import DEFAULT_POLICY, load_model_answer_type
+from rag.answering.question import missing_answer_type
+from rag.errors import ModelError
+from tests.answering.test_model_answerer import Scripted, run
+
+QUESTION = "美图的总收入是多少？"
+
+
+@pytest.mark.parametrize(("question", "answer", "missing"), [
+    ("目前全世界约有多少台机车?", "约2亿台机车。", ""),  # DRCD dev (fitting side), refused before step 82
+    ("有多少名员工？", "约3.5万名员工。", ""), ("跑了多少圈？", "跑了2万圈", ""), ("有多少家门店？", "1千多家门店", ""),
+    ("有多少台？", "2018年推出的手机", "a count of 台"),  # still no count of 台
+    ("有多少家门店？", "月活跃用户数达2.49亿。", "a count of 家"),  # a bare 亿 is no count of 家
+])
+def test_a_count_reads_a_magnitude_written_after_its_digits(question, answer, missing):
+    assert missing_answer_type(question, answer) == missing
+
+
+def test_the_models_answer_without_the_asked_value_is_withheld_only_with_the_check(fake_engine):
+    reply = "美图总收入同比增长[1]。"  # supported, but no number for 是多少
+    assert missing_answer_type(QUESTION, "美图总收入同比增长。") == "a number"
+    kept = run(fake_engine, Scripted(reply), QUESTION).answer
+    assert (kept.refused, kept.text) == (False, "美图总收入同比增长[1]。")
+    checked = run(fake_engine, Scripted(reply), QUESTION, policy=replace(DEFAULT_POLICY, model_answer_type=True)).answer
+    # withheld: the refusal names the sentence the reply stood on, as every withheld answer's does
+    assert (checked.refused, checked.text) == (True, REFUSAL["zh"] + "最接近的一句（不是对这个问题的回答）："
+                                               "“美图2023年年报显示,美图实现总收入27亿元人民币,同比增长29.3%。”[1]")
+    assert checked.reason == "the question asks for a number, and the model's answer gives none"
+    assert "The model's answer was withheld: the question asks for a number" in checked.notice
+    # an answer that shows the number stands with the check
+    shown = run(fake_engine, Scripted("美图2023年总收入27亿元[1]。"), QUESTION,
+                policy=replace(DEFAULT_POLICY, model_answer_type=True)).answer
+    assert (shown.refused, shown.text) == (False, "美图2023年总收入27亿元[1]。")
+
+
+def test_the_saved_choice_is_read_and_a_bad_one_named(tmp_path):
+    assert load_model_answer_type(tmp_path / "none.json") == {}
+    path = tmp_path / "routes.json"
+    path.write_text('{"model_answer_type": null}', encoding="utf-8")
+    assert load_model_answer_type(path) == {}
+    path.write_text('{"model_answer_type": {"check": true}}', encoding="utf-8")
+    assert load_model_answer_type(path) == {"model_answer_type": True}
+    for bad in ('{"check": "yes"}', "{}", "true"):
+        path.write_text('{"model_answer_type": ' + bad + "}", encoding="utf-8")
+        with pytest.raises(ModelError, match=r"model_answer_type .*`check` must be true or false"):
+            load_model_answer_type(path)
