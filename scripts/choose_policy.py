@@ -860,20 +860,24 @@ def answer_type_main(fit_paths: list[Path], report_paths: list[Path]) -> int:
         rows = load_rows(path)
         role = "fitting" if path in fit_paths else "reporting"
         before, after = rates(rows, shipped_before_model_type), rates(rows, model_typed)
-        moved = sum(model_typed(r) != shipped_before_model_type(r) for r in rows)
+        # the rows the check refuses, with the answer given before it (model_typed only ever refuses an answer)
+        turned = []
+        for r in rows:
+            (was_refused, text), (now_refused, _) = shipped_before_model_type(r), model_typed(r)
+            if now_refused and not was_refused:
+                turned.append((r, text))
+        moved = len(turned)
         print(f"| {role}: {path.name} | before step 82 (extractive answers checked) | {before['answerable']:.1f} | "
               f"{before['refused']:.1f} | {before['wrong_refusal']:.1f} | |")
         print(f"| {role}: {path.name} | the model's answers too | {after['answerable']:.1f} | {after['refused']:.1f} | "
               f"{after['wrong_refusal']:.1f} | {moved} |")
         if role == "fitting":
             gains.append(((after["answerable"] + after["refused"]) - (before["answerable"] + before["refused"])) / 2)
-            lost += sum(1 for r in rows if r["kind"] == "answerable" and model_typed(r)[0]
-                        and not shipped_before_model_type(r)[0]
-                        and fair_match(shipped_before_model_type(r)[1], r["answers"]))
-            # step 82: a wrong answer refused (a not-answerable question answered, or an answerable one answered wrong)
-            wrong_refused += sum(1 for r in rows if model_typed(r)[0] and not shipped_before_model_type(r)[0]
-                                 and (r["kind"] != "answerable"
-                                      or not fair_match(shipped_before_model_type(r)[1], r["answers"])))
+            # a right answer refused is lost; any other answer the check refused was wrong (a not-answerable question
+            # answered, or an answerable one answered wrong): step 82's count
+            right = sum(1 for r, text in turned if r["kind"] == "answerable" and fair_match(text, r["answers"]))
+            lost += right
+            wrong_refused += len(turned) - right
     gain = sum(gains) / len(gains)
     taken = lost == 0 and round(gain, 6) >= MIN_TYPE_GAIN
     print(f"\nbalanced gain on the fitting sets {gain:.2f} (needs {MIN_TYPE_GAIN:g}), right answers lost {lost}: "

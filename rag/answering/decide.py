@@ -71,18 +71,14 @@ def question_anchors(missing: list[str]) -> Decision:
     return ANSWER
 
 
-def answer_type(missing: str) -> Decision:
+def answer_type(missing: str, whose: str = "the answer's sentence") -> Decision:
     """A Chinese factoid's answer sentence must show what the question asks for (question.missing_answer_type): an
-    amount of money for 多少钱, a date for 哪一年, a count of 家 for 多少家. Round 20 (README step 24)."""
+    amount of money for 多少钱, a date for 哪一年, a count of 家 for 多少家. Round 20 (README step 24) for the extractive
+    answerer; since step 82 for the model's own answer too (`whose`: "the model's answer", withheld for
+    `美图在AI上投入了真金白银的投入` asked 投入了多少研发费用？)."""
     if missing:
-        return refuse_because(f"the question asks for {missing}, and the answer's sentence gives none")
+        return refuse_because(f"the question asks for {missing}, and {whose} gives none")
     return ANSWER
-
-
-def model_answer_type(missing: str) -> str:
-    """Why the model's own answer to a Chinese factoid is withheld where it does not show what the question asks for
-    (question.missing_answer_type; README step 82): `美图在AI上投入了真金白银的投入` for 投入了多少研发费用？"""
-    return f"the question asks for {missing}, and the model's answer gives none"
 
 
 def summary(sentences: int) -> Decision:

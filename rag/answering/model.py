@@ -1085,9 +1085,10 @@ class ModelAnswerer:
                 reason = decide.meaning_missing(as_asked(word, question.text), cosine, p.min_missing_meaning)
         if (answer is not None and p.model_answer_type and factoid and not answer.refused
                 and answer.answerer == self.name and question.language == "zh"):  # README step 82
-            missing_type = missing_answer_type(question.text, strip_markers(answer.text))
-            if missing_type:
-                answer, reason = None, decide.model_answer_type(missing_type)
+            typed = decide.answer_type(missing_answer_type(question.text, strip_markers(answer.text)),
+                                       "the model's answer")
+            if not typed.answer:
+                answer, reason = None, typed.reason
         prior_s = None  # README step 46: the question read without the excerpts, where the cut needs it
         judged: str | None = None  # steps 38 and 46's verdict on the question, once taken ("": it fits the excerpts)
         if (answer is not None and factoid and not answer.refused and answer.answerer == self.name
