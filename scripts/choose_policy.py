@@ -39,6 +39,7 @@ from rag.answering.confidence import STATISTICS, missing_gain, question_gain, qu
 from rag.answering.meaning import missing_words
 from rag.answering.model import AUTO_POLICY, MEANING_SECTIONS, ROUTES_FILE
 from rag.answering.question import missing_answer_type, question_language
+from rag.answering.rival import rival_subject
 from rag.answering.routing import route_for
 from rag.answering.support import strip_markers
 from rag.answering.waiver import FEATURES as WAIVER_FEATURES
@@ -846,6 +847,43 @@ def model_typed(row: dict) -> tuple[bool, str]:
     return (True, "") if not refused and text != row["extractive"] and _type_missing(row, text) else (refused, text)
 
 
+def check_report(fit_paths: list[Path], report_paths: list[Path], before, after, step: str,  # noqa: ANN001
+                 before_name: str, after_name: str) -> tuple[float, int, int]:
+    """The rates as the default answers without a check that only refuses (`before`) and with it (`after`), on the
+    fitting and the reporting sets, with the answers changed. Returns the balanced gain on the fitting sets (their
+    mean), the right (fair) answers it refuses there, and the wrong ones (a not-answerable question answered, or an
+    answerable one answered wrong): step 82's count."""
+    print("| set | rule | answerable right | not answerable refused | answerable refused | answers changed |")
+    print("|---|---|---|---|---|---|")
+    gains, lost, wrong_refused = [], 0, 0
+    for path in [*fit_paths, *report_paths]:
+        rows = load_rows(path)
+        role = "fitting" if path in fit_paths else "reporting"
+        was, now = rates(rows, before), rates(rows, after)
+        turned = []  # the rows the check refuses, with the answer given before it
+        for r in rows:
+            (was_refused, text), (now_refused, _) = before(r), after(r)
+            if now_refused and not was_refused:
+                turned.append((r, text))
+        for name, rate, moved in ((before_name, was, ""), (after_name, now, f"{len(turned)} ")):
+            print(f"| {role}: {path.name} | {name} | {rate['answerable']:.1f} | {rate['refused']:.1f} | "
+                  f"{rate['wrong_refusal']:.1f} | {moved}|")
+        for r, text in turned:
+            print(f"|   | {step} refuses | {r['kind']} | {r['question']} | {strip_markers(text)[:40]} | |")
+        if role == "fitting":
+            gains.append(((now["answerable"] + now["refused"]) - (was["answerable"] + was["refused"])) / 2)
+            right = sum(1 for r, text in turned if r["kind"] == "answerable" and fair_match(text, r["answers"]))
+            lost += right
+            wrong_refused += len(turned) - right
+    return (sum(gains) / len(gains) if gains else 0.0), lost, wrong_refused
+
+
+def step82_verdict(lost: int, wrong_refused: int, step: str) -> str:
+    return (f"wrong answers refused on the fitting sets {wrong_refused}, right answers lost {lost}: "
+            f"{'taken' if lost == 0 and wrong_refused > 0 else 'not taken'} under step 82's rule (no right answer lost, "
+            f"a wrong one refused), {step}")
+
+
 def answer_type_main(fit_paths: list[Path], report_paths: list[Path]) -> int:
     """Whether the answer-type check should also refuse the model's own answers: the rates as the default answers
     without it (`shipped_before_model_type`) and with the model's answers checked too (`model_typed`), on the fitting
@@ -853,38 +891,40 @@ def answer_type_main(fit_paths: list[Path], report_paths: list[Path]) -> int:
     its own rule, no right answer lost and a wrong one refused, printed beside it) and the reporting sets. Nothing is
     saved (routes.json's model_answer_type says what was taken; round 20 compared the cuts of its day,
     `extractive_typed`; round 31 every saved cut)."""
-    print("| set | rule | answerable right | not answerable refused | answerable refused | answers changed |")
-    print("|---|---|---|---|---|---|")
-    gains, lost, wrong_refused = [], 0, 0
-    for path in [*fit_paths, *report_paths]:
-        rows = load_rows(path)
-        role = "fitting" if path in fit_paths else "reporting"
-        before, after = rates(rows, shipped_before_model_type), rates(rows, model_typed)
-        # the rows the check refuses, with the answer given before it (model_typed only ever refuses an answer)
-        turned = []
-        for r in rows:
-            (was_refused, text), (now_refused, _) = shipped_before_model_type(r), model_typed(r)
-            if now_refused and not was_refused:
-                turned.append((r, text))
-        moved = len(turned)
-        print(f"| {role}: {path.name} | before step 82 (extractive answers checked) | {before['answerable']:.1f} | "
-              f"{before['refused']:.1f} | {before['wrong_refusal']:.1f} | |")
-        print(f"| {role}: {path.name} | the model's answers too | {after['answerable']:.1f} | {after['refused']:.1f} | "
-              f"{after['wrong_refusal']:.1f} | {moved} |")
-        if role == "fitting":
-            gains.append(((after["answerable"] + after["refused"]) - (before["answerable"] + before["refused"])) / 2)
-            # a right answer refused is lost; any other answer the check refused was wrong (a not-answerable question
-            # answered, or an answerable one answered wrong): step 82's count
-            right = sum(1 for r, text in turned if r["kind"] == "answerable" and fair_match(text, r["answers"]))
-            lost += right
-            wrong_refused += len(turned) - right
-    gain = sum(gains) / len(gains)
+    gain, lost, wrong_refused = check_report(fit_paths, report_paths, shipped_before_model_type, model_typed,
+                                             "step 82", "before step 82 (extractive answers checked)",
+                                             "the model's answers too")
     taken = lost == 0 and round(gain, 6) >= MIN_TYPE_GAIN
     print(f"\nbalanced gain on the fitting sets {gain:.2f} (needs {MIN_TYPE_GAIN:g}), right answers lost {lost}: "
           f"{'taken' if taken else 'not taken'} for the model's own answers under step 40's rule")
-    print(f"wrong answers refused on the fitting sets {wrong_refused}, right answers lost {lost}: "
-          f"{'taken' if lost == 0 and wrong_refused > 0 else 'not taken'} under step 82's rule (no right answer lost, "
-          "a wrong one refused)")
+    print(step82_verdict(lost, wrong_refused, "for the answer-type check"))
+    return 0
+
+
+def _rival_found(row: dict) -> bool:
+    """Whether every sentence the model's reply was kept on names a rival of the question's subject (README step 83:
+    rival.rival_subject over the recorded `claim_sentence`, with the excerpts and `claim_passage` as what was read)."""
+    kept = [c for c in row.get("checked") or [] if c.get("kept")]
+    if not kept or question_language(row["question"]) != "zh" or row.get("shape", "factoid") != "factoid":
+        return False
+    shown = "\n".join(row.get("excerpts") or [])
+    return all(rival_subject(row["question"], c.get("claim_sentence") or c["text"],
+                             shown + "\n" + (c.get("claim_passage") or "")) for c in kept)
+
+
+def rival_checked(row: dict) -> tuple[bool, str]:
+    """As `shipped_before_rival`, and the model's own Chinese factoid answer (not handed over, not a fallback) refused
+    where the sentence it stands on names a rival of the question's subject (README step 83)."""
+    refused, text = shipped_before_rival(row)
+    return (True, "") if not refused and text != row["extractive"] and _rival_found(row) else (refused, text)
+
+
+def rival_main(fit_paths: list[Path], report_paths: list[Path]) -> int:
+    """Whether the model's own answers are withheld where their sentence names a rival of the question's subject
+    (README step 83), under step 82's rule. Nothing is saved (routes.json's model_rival says what was taken)."""
+    _, lost, wrong_refused = check_report(fit_paths, report_paths, shipped_before_rival, rival_checked, "step 83",
+                                          "before step 83", "the rival check")
+    print("\n" + step82_verdict(lost, wrong_refused, "for the rival check"))
     return 0
 
 
@@ -1063,13 +1103,19 @@ def shipped_before_model_type(row: dict) -> tuple[bool, str]:
     return stand_in_cut(row, AUTO_POLICY.question_cuts_stand_in)
 
 
-def shipped(row: dict) -> tuple[bool, str]:
-    """(refused, answer text) as the default answers with routes.json's cuts: the hand-over, the fallback, (step 27)
-    the extractive logit below which the model's own answer is refused, (steps 30-31) the meaning waiver and cut,
-    (steps 38-39) the question's surprise, its cut and its waiver, (step 46) the question's gain from the excerpts,
-    (step 47) the same question cuts on an extractive answer standing in for the model's, where routes.json says so, and
-    (step 82) the answer-type check on the model's own Chinese factoid answers, where routes.json says so."""
+def shipped_before_rival(row: dict) -> tuple[bool, str]:
+    """(refused, answer text) as `shipped` answers without step 83: the hand-over, the fallback, (step 27) the
+    extractive logit below which the model's own answer is refused, (steps 30-31) the meaning waiver and cut, (steps
+    38-39) the question's surprise, its cut and its waiver, (step 46) the question's gain from the excerpts, (step 47)
+    the same question cuts on an extractive answer standing in for the model's, where routes.json says so, and (step
+    82) the answer-type check on the model's own Chinese factoid answers, where routes.json says so."""
     return model_typed(row) if AUTO_POLICY.model_answer_type else shipped_before_model_type(row)
+
+
+def shipped(row: dict) -> tuple[bool, str]:
+    """(refused, answer text) as the default answers with routes.json's cuts: `shipped_before_rival`, and (step 83) the
+    model's own answer withheld where its sentence names a rival of the question's subject, where routes.json says so."""
+    return rival_checked(row) if AUTO_POLICY.model_rival else shipped_before_rival(row)
 
 
 # README step 27: the model's own answer refused where the extractive answer logit is below a cut, chosen by the best
@@ -1828,6 +1874,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--answer-type", action="store_true",
                     help="report whether the answer-type check (question.missing_answer_type) should refuse the model's "
                          "own Chinese factoid answers too, with the saved cuts (README step 24); nothing is saved")
+    ap.add_argument("--rival", action="store_true",
+                    help="report whether the model's own Chinese factoid answers should be withheld where their sentence "
+                         "names a rival of the question's subject (rival.rival_subject, README step 83), with the saved "
+                         "cuts; nothing is saved")
     ap.add_argument("--hand-over-variants", action="store_true",
                     help="report the hand-over and fallback variants of README step 25 against the shipped rule (the "
                          "hand-over only onto the model's own sentence, a reading gate on it, the fallback for withheld "
@@ -1915,6 +1965,8 @@ def main(argv: list[str] | None = None) -> int:
         return variants_main(args.fit, args.report)
     if args.answer_type:
         return answer_type_main(args.fit, args.report)
+    if args.rival:
+        return rival_main(args.fit, args.report)
     if args.pick:
         return pick_main(args.fit, args.report, args.write, args.untranslated)
     if args.waiver_only and not args.reading:

@@ -81,6 +81,16 @@ def answer_type(missing: str, whose: str = "the answer's sentence") -> Decision:
     return ANSWER
 
 
+def rival_subject(rival: tuple[str, str] | None) -> Decision:
+    """The model's Chinese factoid answer is withheld where the sentence it stands on names a rival of what the question
+    asks about (rival.rival_subject: the question's 解决方案业务, the sentence's 产品业务; README step 83)."""
+    if rival:
+        asked, named = rival
+        return refuse_because(f"the question asks about {asked}, and the sentence the model's answer stands on speaks "
+                              f"of {named}: the value may belong to that instead")
+    return ANSWER
+
+
 def summary(sentences: int) -> Decision:
     """A summary needs at least one sentence that stands for the documents and lies in a passage."""
     if sentences == 0:

@@ -70,6 +70,7 @@ from rag.answering.prompt import (
     translation_of,
 )
 from rag.answering.question import Question, missing_answer_type
+from rag.answering.rival import rival_subject, shown_text
 from rag.answering.routing import route_for, text_language
 from rag.answering.support import (
     DEFAULT_BAR,
@@ -259,6 +260,10 @@ class Policy:
     # number for 多少, a date for 哪一年, a count of 家 for 多少家), as the extractive answerer's must since step 24;
     # where it does not, it is withheld like any cut's refusal (README step 82; routes.json's model_answer_type).
     model_answer_type: bool = False
+    # The model's own Chinese factoid answer is withheld where the sentence it stands on names a rival of the question's
+    # subject: the same head noun after another modifier, the question's phrase written elsewhere in what the model
+    # read (rival.rival_subject; README step 83; routes.json's model_rival).
+    model_rival: bool = False
     # The pick (prompt.pick_messages): an English question over Chinese text (the extractive answerer's
     # `cross_language`), on the extractive route, is answered with whichever of the extractive answerer's
     # `pick_sentences` best sentences the model picks (its first-token probabilities over "0".."K"), and refused where
@@ -623,6 +628,13 @@ def load_model_answer_type(path: Path = ROUTES_FILE) -> dict:
     return {} if check is None else {"model_answer_type": check}
 
 
+def load_model_rival(path: Path = ROUTES_FILE) -> dict:
+    """Whether the model's own Chinese factoid answers are withheld where their sentence names a rival of the question's
+    subject (README step 83: `model_rival`'s `check`), as a Policy field (none when not saved or null: they are not)."""
+    check = _saved_bool(path, "model_rival", "check", "Rerun README step 83's measurement")
+    return {} if check is None else {"model_rival": check}
+
+
 def load_pick(path: Path = ROUTES_FILE) -> dict:
     """The saved pick of an English question's sentence as Policy fields (none when none was fitted: no pick)."""
     saved = _saved(path, "pick")
@@ -664,7 +676,7 @@ def auto_policy(path: Path = ROUTES_FILE) -> Policy:
                   **load_pick(path), **load_model_score_cut(path), **load_meaning(path), **load_open_quotes(path),
                   **load_question_surprise(path), **load_question_gain(path), **load_stand_in_cuts(path),
                   **load_echoed_names(path), **load_learned_waiver(path), **load_english_text(path),
-                  **load_model_answer_type(path))
+                  **load_model_answer_type(path), **load_model_rival(path))
 
 
 AUTO_POLICY = auto_policy()
@@ -1089,6 +1101,13 @@ class ModelAnswerer:
                                        "the model's answer")
             if not typed.answer:
                 answer, reason = None, typed.reason
+        if (answer is not None and p.model_rival and factoid and kept and not answer.refused
+                and answer.answerer == self.name and question.language == "zh"):  # README step 83
+            rivals = [rival_subject(question.text, c.support.sentence.text,  # type: ignore[union-attr]
+                                    shown_text(excerpts, document_scope(evidence.index, c.origin)))
+                      for c in kept]
+            if all(rivals):
+                answer, reason = None, decide.rival_subject(rivals[0]).reason
         prior_s = None  # README step 46: the question read without the excerpts, where the cut needs it
         judged: str | None = None  # steps 38 and 46's verdict on the question, once taken ("": it fits the excerpts)
         if (answer is not None and factoid and not answer.refused and answer.answerer == self.name

@@ -100,8 +100,10 @@ TYPE_PATTERN = {"time": TIME, "percent": PERCENT, "number": NUMBER}
 # What an answer must show for the kind of value a Chinese factoid asks (question.py's missing_answer_type, README step
 # 24). Fitted on round 18's DRCD dev a and article dev study rows, widened in review to accept more ways of writing the
 # same value (三个小时, 两个多月, 1000韩元, 十二月, 康熙三年, 3个百分点). MONEY above stays as the span features read it.
-# A numeral: digits, or Chinese numerals starting with a digit character (not a lone 千 or 万: 千万不要), or 几 (几十万).
-NUMERAL = r"(?:\d[\d,.]*|[零〇一二两三四五六七八九十][零〇一二两三四五六七八九十百千万亿]*|几)"
+# A numeral: digits, or Chinese numerals starting with a digit character (not a lone 千 or 万: 千万不要), or 几 (几十万),
+# or an approximate one, 数 or 上 before a magnitude (数亿份, 数十家, 上千人, 上万名; README step 83: 数亿份图片和视频 answers
+# 多少图片和视频, and the check had refused it). A 万 or 亿 right after is left to the pattern that reads one (COUNT_GAP).
+NUMERAL = r"(?:\d[\d,.]*|[零〇一二两三四五六七八九十][零〇一二两三四五六七八九十百千万亿]*|几|数[十百千]+|上[百千]+|[数上](?=[万亿]))"
 CURRENCY = r"(?:元|美元|港元|港币|人民币|英镑|欧元|日元|韩元|日圆|美金|台币|新台币|澳元|加元|法郎|马克|卢布|镑|块|钱|两|贯|文)"
 MONEY_AMOUNT = re.compile(NUMERAL + r"\s*(?:多|余)?\s*(?:亿|万|千|百)?\s*" + CURRENCY + r"|[$¥￥€£]\s*\d|"
                           + NUMERAL + r"\s*(?:万|亿)")  # a bare 30万 or 13.27亿 is a sum

@@ -22,8 +22,13 @@ QUESTION = "美图的总收入是多少？"
     ("有多少名员工？", "约3.5万名员工。", ""), ("跑了多少圈？", "跑了2万圈", ""), ("有多少家门店？", "1千多家门店", ""),
     ("有多少台？", "2018年推出的手机", "a count of 台"),  # still no count of 台
     ("有多少家门店？", "月活跃用户数达2.49亿。", "a count of 家"),  # a bare 亿 is no count of 家
+    # step 83: an approximate numeral, 数 or 上 before a magnitude (the user's check: refused before)
+    ("美图的用户每天处理多少图片和视频？", "美图用户每天处理数亿份图片和视频。", ""),
+    ("有多少家门店？", "数十家门店", ""), ("有多少名员工？", "上万名员工", ""), ("有多少人？", "上千人", ""),
+    ("花了多长时间？", "数百年", ""), ("花了多少钱？", "数亿元", ""),
+    ("有多少人？", "数据显示很多人", "a count of 人"), ("有多少人？", "马上就来", "a count of 人"),  # 数, 上 as words
 ])
-def test_a_count_reads_a_magnitude_written_after_its_digits(question, answer, missing):
+def test_a_count_reads_a_magnitude_written_after_its_digits_and_an_approximate_numeral(question, answer, missing):
     assert missing_answer_type(question, answer) == missing
 
 

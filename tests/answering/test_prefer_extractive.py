@@ -192,6 +192,35 @@ def test_choose_policy_answer_type_simulates_the_shipped_check_and_judges_the_mo
         assert cp.shipped(money) == answered
 
 
+def test_choose_policy_rival_simulates_step_83_on_the_models_own_answers(tmp_path, capsys, monkeypatch):
+    """README step 83: the model's own answer withheld where the sentence it stands on names a rival of the question's
+    subject (the recorded claim sentence, with the excerpts and claim passage as what the model read); --rival reports it
+    under step 82's rule, and `shipped` follows routes.json's model_rival."""
+    cp = _script("choose_policy")
+    listed, growth = "核心业务分别为影像设计业务、美业方案业务。", "2023年,影像设计业务的收入同比增长52.8%。"
+    rival = {**study_row("unanswerable", 0.9, True, False), "question": "星海公司美业方案业务的增速是多少？",
+             "extractive_score": 2.0, "excerpts": [listed + growth],
+             "checked": [{"text": "52.8%", "kept": True, "claim_coverage": 0.9, "passage_coverage": 1.0,
+                          "claim_sentence": growth, "claim_passage": listed + growth}]}
+    own = {**rival, "kind": "answerable", "answers": ["52.8%"], "question": "星海公司影像设计业务的增速是多少？"}
+    assert cp.shipped_before_rival(rival) == (False, "52.8%")
+    assert cp.rival_checked(rival) == (True, "")
+    assert cp.rival_checked(own) == (False, "52.8%")
+    assert cp.rival_checked({**rival, "excerpts": [growth], "checked": [{**rival["checked"][0], "claim_passage": growth}]}) \
+        == (False, "52.8%")  # what was asked is written nowhere else in what the model read
+    fit = tmp_path / "study.jsonl"
+    fit.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in (rival, own)), encoding="utf-8")
+    assert cp.main([str(fit), "--rival"]) == 0
+    out = capsys.readouterr().out
+    assert "| fitting: study.jsonl | before step 83 | 100.0 | 0.0 | 0.0 | |" in out
+    assert "| fitting: study.jsonl | the rival check | 100.0 | 100.0 | 0.0 | 1 |" in out
+    assert "|   | step 83 refuses | unanswerable | 星海公司美业方案业务的增速是多少？ | 52.8% | |" in out
+    assert "wrong answers refused on the fitting sets 1, right answers lost 0: taken under step 82's rule" in out
+    for check, answered in ((True, (True, "")), (False, (False, "52.8%"))):
+        monkeypatch.setattr(cp, "AUTO_POLICY", replace(cp.AUTO_POLICY, model_rival=check))
+        assert cp.shipped(rival) == answered
+
+
 def test_choose_policy_reports_the_hand_over_variants_against_the_shipped_rule(tmp_path, capsys):
     """README step 25: the hand-over only onto the model's own sentence, or only where the model reads the extractive
     sentence as answering, against the shipped hand-over; reported, never saved."""
