@@ -54,6 +54,8 @@ from rag.answering.model import (
     DEFAULT_POLICY,
     EXCERPT_RANKERS,
     ModelAnswerer,
+    Policy,
+    auto_policy,
     claim_share,
     context_of,
     context_sentences,
@@ -437,6 +439,16 @@ def open_quote(q: Question, outcome, hits: Sequence, name: str) -> str | None:  
     return strip_markers(quoted.text) if quoted is not None else None
 
 
+def study_policy(args: argparse.Namespace) -> Policy:
+    """The policy the rows' answers are recorded under: the "model" answerer's (DEFAULT_POLICY), or with
+    `--auto-routes` the default's as that routes.json saves it (README step 83), with the excerpt and prompt options."""
+    base = DEFAULT_POLICY if args.auto_routes is None else auto_policy(args.auto_routes)
+    return replace(base, top_sentences=args.top_sentences, max_excerpt_chars=args.excerpt_chars,
+                   excerpt_fill=args.excerpt_fill, excerpt_ranker=args.excerpt_ranker,
+                   prompt_examples=args.examples, system_language=args.system_language,
+                   bar=replace(base.bar, echoed_names_required=not args.echoed_names_free))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--dataset", type=Path, help="a SQuAD-format set (or --qa)")
@@ -498,6 +510,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--unstated", type=Path, default=None,
                     help="JSONL of {id, source, question}: study only these questions, each asking an indexed "
                          "paragraph for a value it never states (eval/drcd_dev_a_unstated.jsonl)")
+    ap.add_argument("--auto-routes", type=Path, default=None,
+                    help="record each row's answer as the default (\"auto\") gives it with this routes.json's cuts and "
+                         "fallbacks (rag/answering/routes.json: the product), not as the \"model\" answerer's: to check "
+                         "a verdict scripts/choose_policy.py simulated against what the product does (README step 83)")
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--cache", type=Path, default=PROJECT_ROOT / "artifacts" / "generations.jsonl")
     args = ap.parse_args(argv)
@@ -538,10 +554,7 @@ def main(argv: list[str] | None = None) -> int:
     # no text to score)
     unbarred = ExtractiveAnswerer(config.max_answer_chars, replace(
         extractive.models, meta={**extractive.models.meta, "cross_language_standing": -math.inf}), check_numbers=False)
-    policy = replace(DEFAULT_POLICY, top_sentences=args.top_sentences, max_excerpt_chars=args.excerpt_chars,
-                     excerpt_fill=args.excerpt_fill, excerpt_ranker=args.excerpt_ranker,
-                     prompt_examples=args.examples, system_language=args.system_language,
-                     bar=replace(DEFAULT_POLICY.bar, echoed_names_required=not args.echoed_names_free))
+    policy = study_policy(args)
     answerer = ModelAnswerer(generator, extractive, policy)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("w", encoding="utf-8") as out:

@@ -86,3 +86,28 @@ def test_the_saved_choice_is_read_and_a_bad_one_named(tmp_path):
         path.write_text('{"model_rival": ' + bad + "}", encoding="utf-8")
         with pytest.raises(ModelError, match=r"model_rival .*`check` must be true or false"):
             load_model_rival(path)
+
+
+def test_study_model_records_the_defaults_answers_with_the_routes_given(tmp_path):
+    """`study_model.py --auto-routes` records the answers as the default gives them with that routes.json, so a verdict
+    simulated by choose_policy.py can be checked against the product (step 83's one pooled row was, both ways)."""
+    import argparse
+    import json
+
+    from rag.answering.model import ROUTES_FILE
+    from tests.answering.test_model_answerer import _script
+
+    sm = _script("study_model")
+    options = {"top_sentences": DEFAULT_POLICY.top_sentences, "excerpt_chars": 200, "excerpt_fill": "sentences",
+               "excerpt_ranker": DEFAULT_POLICY.excerpt_ranker, "examples": DEFAULT_POLICY.prompt_examples,
+               "system_language": DEFAULT_POLICY.system_language, "echoed_names_free": False}
+    model = sm.study_policy(argparse.Namespace(auto_routes=None, **options))
+    assert (model.model_rival, model.min_claim_coverage, model.max_excerpt_chars) == (False, 0.0, 200)
+    saved = json.loads(ROUTES_FILE.read_text(encoding="utf-8"))
+    off = tmp_path / "routes.json"
+    off.write_text(json.dumps({**saved, "model_rival": None}), encoding="utf-8")
+    shipped = sm.study_policy(argparse.Namespace(auto_routes=ROUTES_FILE, **options))
+    without = sm.study_policy(argparse.Namespace(auto_routes=off, **options))
+    assert (shipped.model_rival, without.model_rival) == (True, False)
+    assert shipped.min_claim_coverage == without.min_claim_coverage == saved["claim"]["min_claim_coverage"]
+    assert (shipped.excerpt_fill, shipped.max_excerpt_chars) == ("sentences", 200)
