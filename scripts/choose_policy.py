@@ -39,7 +39,7 @@ from rag.answering.confidence import STATISTICS, missing_gain, question_gain, qu
 from rag.answering.meaning import missing_words
 from rag.answering.model import AUTO_POLICY, MEANING_SECTIONS, ROUTES_FILE
 from rag.answering.question import missing_answer_type, question_language
-from rag.answering.rival import rival_subject
+from rag.answering.rival import rival_subject, shown_text
 from rag.answering.routing import route_for
 from rag.answering.support import strip_markers
 from rag.answering.waiver import FEATURES as WAIVER_FEATURES
@@ -907,9 +907,9 @@ def _rival_found(row: dict) -> bool:
     kept = [c for c in row.get("checked") or [] if c.get("kept")]
     if not kept or question_language(row["question"]) != "zh" or row.get("shape", "factoid") != "factoid":
         return False
-    shown = "\n".join(row.get("excerpts") or [])
+    read = row.get("excerpts") or []
     return all(rival_subject(row["question"], c.get("claim_sentence") or c["text"],
-                             shown + "\n" + (c.get("claim_passage") or "")) for c in kept)
+                             shown_text(read, c.get("claim_passage") or "")) for c in kept)
 
 
 def rival_checked(row: dict) -> tuple[bool, str]:

@@ -1082,12 +1082,17 @@ class ModelAnswerer:
                         "passes the same checks.")
                 answer = replace(instead, notice=with_notes(instead.notice, note))
         reason = decision.reason
+
+        def own_chinese(a: Answer | None) -> bool:
+            """Whether `a` is the model's own Chinese factoid answer, still standing: what the cuts below read."""
+            return (a is not None and factoid and not a.refused and a.answerer == self.name
+                    and question.language == "zh")
+
         if (answer is not None and factoid and not answer.refused and answer.answerer == self.name
                 and analysis.score < p.model_min_extractive_score):  # README step 27
             answer = None
             reason = decide.low_score(analysis.score, p.model_min_extractive_score)
-        if (answer is not None and factoid and kept and not answer.refused and answer.answerer == self.name
-                and question.language == "zh" and not math.isinf(p.min_missing_meaning)
+        if (own_chinese(answer) and kept and not math.isinf(p.min_missing_meaning)
                 and meaning_applies(evidence.embedder, p)):  # README step 30
             if meaning is None:
                 meaning = weakest_beside(question, best_kept, evidence, p.meaning_scope)
@@ -1095,23 +1100,21 @@ class ModelAnswerer:
             if cosine < p.min_missing_meaning:
                 answer = None
                 reason = decide.meaning_missing(as_asked(word, question.text), cosine, p.min_missing_meaning)
-        if (answer is not None and p.model_answer_type and factoid and not answer.refused
-                and answer.answerer == self.name and question.language == "zh"):  # README step 82
-            typed = decide.answer_type(missing_answer_type(question.text, strip_markers(answer.text)),
+        if p.model_answer_type and own_chinese(answer):  # README step 82
+            typed = decide.answer_type(missing_answer_type(question.text, strip_markers(answer.text)),  # type: ignore[union-attr]
                                        "the model's answer")
             if not typed.answer:
                 answer, reason = None, typed.reason
-        if (answer is not None and p.model_rival and factoid and kept and not answer.refused
-                and answer.answerer == self.name and question.language == "zh"):  # README step 83
+        if p.model_rival and kept and own_chinese(answer):  # README step 83
+            read = [e.hit.chunk.text for e in excerpts]
             rivals = [rival_subject(question.text, c.support.sentence.text,  # type: ignore[union-attr]
-                                    shown_text(excerpts, document_scope(evidence.index, c.origin)))
+                                    shown_text(read, document_scope(evidence.index, c.origin)))
                       for c in kept]
             if all(rivals):
                 answer, reason = None, decide.rival_subject(rivals[0]).reason
         prior_s = None  # README step 46: the question read without the excerpts, where the cut needs it
         judged: str | None = None  # steps 38 and 46's verdict on the question, once taken ("": it fits the excerpts)
-        if (answer is not None and factoid and not answer.refused and answer.answerer == self.name
-                and question.language == "zh"):  # README steps 38 and 46
+        if own_chinese(answer):  # README steps 38 and 46
             judged, prior_s = self.question_cut(question, generation, surprise, p, control)
             if judged:
                 answer, reason = None, judged

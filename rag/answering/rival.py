@@ -14,12 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import lru_cache
 from itertools import pairwise
-from typing import TYPE_CHECKING
 
 from rag.tokenize import STOPWORDS
-
-if TYPE_CHECKING:
-    from rag.answering.context import Excerpt
 
 # jieba.posseg tags: a modifier that can name what is meant (nouns, names, noun-verbs, Latin, abbreviations) ...
 MODIFIER_TAGS = ("n", "vn", "eng", "j")
@@ -75,7 +71,8 @@ def rival_subject(question: str, sentence: str, shown: str) -> tuple[str, str] |
     return None
 
 
-def shown_text(excerpts: Sequence[Excerpt], scope: str) -> str:
-    """What the model read around one supporting sentence: its excerpts, and the sentence's passage with its document's
-    lead (`support.document_scope`), one per line (scripts/study_model.py records both: `excerpts`, `claim_passage`)."""
-    return "\n".join(e.hit.chunk.text for e in excerpts) + "\n" + scope
+def shown_text(excerpts: Sequence[str], scope: str) -> str:
+    """What the model read around one supporting sentence: its excerpts' texts, and the sentence's passage with its
+    document's lead (`support.document_scope`), one per line. The product and scripts/choose_policy.py (from a study
+    row's `excerpts` and `claim_passage`) both build it here."""
+    return "\n".join(excerpts) + "\n" + scope
