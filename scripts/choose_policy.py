@@ -38,10 +38,10 @@ from pathlib import Path
 from rag.answering.confidence import STATISTICS, missing_gain, question_gain, question_surprise
 from rag.answering.meaning import missing_words
 from rag.answering.model import AUTO_POLICY, MEANING_SECTIONS, ROUTES_FILE
-from rag.answering.question import missing_answer_type, question_language
+from rag.answering.question import missing_answer_type, only_value_for_name, question_language
 from rag.answering.rival import rival_subject, shown_text
 from rag.answering.routing import route_for
-from rag.answering.support import strip_markers
+from rag.answering.support import beyond_text, strip_markers
 from rag.answering.waiver import FEATURES as WAIVER_FEATURES
 from rag.answering.waiver import LearnedWaiver, clipped
 from rag.evaluation.metrics import fair_match
@@ -1112,10 +1112,37 @@ def shipped_before_rival(row: dict) -> tuple[bool, str]:
     return model_typed(row) if AUTO_POLICY.model_answer_type else shipped_before_model_type(row)
 
 
-def shipped(row: dict) -> tuple[bool, str]:
-    """(refused, answer text) as the default answers with routes.json's cuts: `shipped_before_rival`, and (step 83) the
-    model's own answer withheld where its sentence names a rival of the question's subject, where routes.json says so."""
+def shipped_before_name(row: dict) -> tuple[bool, str]:
+    """(refused, answer text) as `shipped` answers without step 84: `shipped_before_rival`, and (step 83) the model's
+    own answer withheld where its sentence names a rival of the question's subject, where routes.json says so."""
     return rival_checked(row) if AUTO_POLICY.model_rival else shipped_before_rival(row)
+
+
+def _name_missing(row: dict, text: str) -> bool:
+    return (question_language(row["question"]) == "zh" and row.get("shape", "factoid") == "factoid"
+            and bool(only_value_for_name(row["question"], beyond_text(strip_markers(text), row["question"]))))
+
+
+def name_checked(row: dict) -> tuple[bool, str]:
+    """As `shipped_before_name`, and the model's own Chinese factoid answer (not handed over, not a fallback) refused
+    where its question asks a person, place or thing and it gives a time or number alone (README step 84)."""
+    refused, text = shipped_before_name(row)
+    return (True, "") if not refused and text != row["extractive"] and _name_missing(row, text) else (refused, text)
+
+
+def name_main(fit_paths: list[Path], report_paths: list[Path]) -> int:
+    """Whether the model's own answers giving a time or number alone to a question that asks a name are withheld
+    (README step 84), under step 82's rule. Nothing is saved (routes.json's model_answer_name says what was taken)."""
+    _, lost, wrong_refused = check_report(fit_paths, report_paths, shipped_before_name, name_checked, "step 84",
+                                          "before step 84", "the name check")
+    print("\n" + step82_verdict(lost, wrong_refused, "for the name check"))
+    return 0
+
+
+def shipped(row: dict) -> tuple[bool, str]:
+    """(refused, answer text) as the default answers with routes.json's cuts: `shipped_before_name`, and (step 84) the
+    model's own answer withheld where it gives a time or number alone for a name, where routes.json says so."""
+    return name_checked(row) if AUTO_POLICY.model_answer_name else shipped_before_name(row)
 
 
 # README step 27: the model's own answer refused where the extractive answer logit is below a cut, chosen by the best
@@ -1878,6 +1905,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="report whether the model's own Chinese factoid answers should be withheld where their sentence "
                          "names a rival of the question's subject (rival.rival_subject, README step 83), with the saved "
                          "cuts; nothing is saved")
+    ap.add_argument("--answer-name", action="store_true",
+                    help="report whether the model's own Chinese factoid answers should be withheld where their question "
+                         "asks a person, place or thing and they give a time or number alone (question."
+                         "only_value_for_name, README step 84), with the saved cuts; nothing is saved")
     ap.add_argument("--hand-over-variants", action="store_true",
                     help="report the hand-over and fallback variants of README step 25 against the shipped rule (the "
                          "hand-over only onto the model's own sentence, a reading gate on it, the fallback for withheld "
@@ -1967,6 +1998,8 @@ def main(argv: list[str] | None = None) -> int:
         return answer_type_main(args.fit, args.report)
     if args.rival:
         return rival_main(args.fit, args.report)
+    if args.answer_name:
+        return name_main(args.fit, args.report)
     if args.pick:
         return pick_main(args.fit, args.report, args.write, args.untranslated)
     if args.waiver_only and not args.reading:

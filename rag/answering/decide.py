@@ -91,6 +91,14 @@ def rival_subject(rival: tuple[str, str] | None) -> Decision:
     return ANSWER
 
 
+def value_for_name(asked: str) -> Decision:
+    """The model's Chinese factoid answer is withheld where its question asks `asked` (a person, a name) and it gives a
+    time or number alone (question.only_value_for_name; README step 84)."""
+    if asked:
+        return refuse_because(f"the question asks for {asked}, and the model's answer gives only a time or a number")
+    return ANSWER
+
+
 def summary(sentences: int) -> Decision:
     """A summary needs at least one sentence that stands for the documents and lies in a passage."""
     if sentences == 0:

@@ -69,7 +69,7 @@ from rag.answering.prompt import (
     translate_messages,
     translation_of,
 )
-from rag.answering.question import Question, missing_answer_type
+from rag.answering.question import Question, missing_answer_type, only_value_for_name
 from rag.answering.rival import rival_subject, shown_text
 from rag.answering.routing import route_for, text_language
 from rag.answering.support import (
@@ -77,12 +77,14 @@ from rag.answering.support import (
     SupportBar,
     anchors_missing,
     best_support,
+    beyond_text,
     document_lead,
     document_scope,
     passage_lacks_anchors,
     passage_text,
     question_checks,
     says_not_found,
+    says_something,
     strip_markers,
 )
 from rag.answering.waiver import LearnedWaiver, WaiverError
@@ -264,6 +266,10 @@ class Policy:
     # subject: the same head noun after another modifier, the question's phrase written elsewhere in what the model
     # read (rival.rival_subject; README step 83; routes.json's model_rival).
     model_rival: bool = False
+    # The model's own Chinese factoid answer to a question that asks a person, place or thing (and no time or quantity)
+    # is withheld where what it says beyond its question is a time or number alone (question.only_value_for_name:
+    # 自由印度临时政府是1945年建立的。 asked 何人建立的; README step 84; routes.json's model_answer_name).
+    model_answer_name: bool = False
     # The pick (prompt.pick_messages): an English question over Chinese text (the extractive answerer's
     # `cross_language`), on the extractive route, is answered with whichever of the extractive answerer's
     # `pick_sentences` best sentences the model picks (its first-token probabilities over "0".."K"), and refused where
@@ -628,6 +634,13 @@ def load_model_answer_type(path: Path = ROUTES_FILE) -> dict:
     return {} if check is None else {"model_answer_type": check}
 
 
+def load_model_answer_name(path: Path = ROUTES_FILE) -> dict:
+    """Whether the model's own Chinese factoid answers giving a time or number alone to a question that asks a name are
+    withheld (README step 84: `model_answer_name`'s `check`), as a Policy field (none when not saved or null: not)."""
+    check = _saved_bool(path, "model_answer_name", "check", "Rerun README step 84's measurement")
+    return {} if check is None else {"model_answer_name": check}
+
+
 def load_model_rival(path: Path = ROUTES_FILE) -> dict:
     """Whether the model's own Chinese factoid answers are withheld where their sentence names a rival of the question's
     subject (README step 83: `model_rival`'s `check`), as a Policy field (none when not saved or null: they are not)."""
@@ -676,7 +689,7 @@ def auto_policy(path: Path = ROUTES_FILE) -> Policy:
                   **load_pick(path), **load_model_score_cut(path), **load_meaning(path), **load_open_quotes(path),
                   **load_question_surprise(path), **load_question_gain(path), **load_stand_in_cuts(path),
                   **load_echoed_names(path), **load_learned_waiver(path), **load_english_text(path),
-                  **load_model_answer_type(path), **load_model_rival(path))
+                  **load_model_answer_type(path), **load_model_rival(path), **load_model_answer_name(path))
 
 
 AUTO_POLICY = auto_policy()
@@ -862,7 +875,9 @@ def quote_support(question: Question, checked: Sequence[Checked], hits: Sequence
 
 
 def left_out_notice(checked: Sequence[Checked]) -> str:
-    dropped = [c for c in checked if not c.kept]
+    """The notice naming the model's sentences left out of its answer, and why. A fragment that claims nothing (a stray
+    list number such as `1.` after `1.7%[1]`, a lone 是) is left out silently: it is no sentence a reader misses."""
+    dropped = [c for c in checked if not c.kept and says_something(c.text)]
     if not dropped:
         return ""
     why = []
@@ -1112,6 +1127,10 @@ class ModelAnswerer:
                       for c in kept]
             if all(rivals):
                 answer, reason = None, decide.rival_subject(rivals[0]).reason
+        if p.model_answer_name and own_chinese(answer):  # README step 84
+            asked = only_value_for_name(question.text, beyond_text(strip_markers(answer.text), question.text))  # type: ignore[union-attr]
+            if asked:
+                answer, reason = None, decide.value_for_name(asked).reason
         prior_s = None  # README step 46: the question read without the excerpts, where the cut needs it
         judged: str | None = None  # steps 38 and 46's verdict on the question, once taken ("": it fits the excerpts)
         if own_chinese(answer):  # README steps 38 and 46

@@ -261,6 +261,33 @@ def missing_answer_type(question: str, answer: str) -> str:
     return "" if TYPE_PATTERN["time"].search(answer) or DATE_WORDS.search(answer) else TYPE_NAMES[want]
 
 
+# README step 84: a question that asks a person, place or thing, and no time or quantity, is not answered by a time or
+# a number alone (自由印度临时政府是何人建立的? answered 自由印度临时政府是1945年建立的。). Not where the question asks a
+# time-like noun (哪个时期, 什么年代) or a thing written in digits (股票代码, 型号), which a number may be.
+TIME_LIKE = re.compile(r"什么时|年代|时期|朝代|世纪|时代|年间|期间|阶段|季节|时候|时间|年号")
+DIGIT_VALUED = re.compile(r"代码|编号|号码|型号|数字|比分|分数|版本|电话|编码|学号|车次|航班|序号")
+VALUE_EXPRESSION = re.compile(rf"(?:公元前?|约|大约|近|超过?)?{NUMERAL}{COUNT_GAP}"
+                              rf"(?:世纪|年代|[年月日号时分秒岁%％]|[{COUNTERS}])?(?:[初末底中]|以[前后上下]|左右|前后|多)?")
+VALUE_FILLER = re.compile(r"[是的于在了约共为有到和及等之以其\s\W_]")
+ASKS_PERSON = re.compile(r"何人|何者")  # besides wanted_type's 谁, 哪位, 什么人
+
+
+def only_value_for_name(question: str, beyond: str) -> str:
+    """What a Chinese factoid question asks for ("a person", or "a name" for a place or thing) when `beyond`, what its
+    answer says beyond the question (support.said_beyond's runs, joined), is a time or number and nothing else; ""
+    otherwise, and for a question that asks a time, a percentage, a number, a time-like noun or a thing written in
+    digits."""
+    want = "person" if ASKS_PERSON.search(question) else wanted_type(question)
+    if want not in ("person", "place", "thing") or TIME_LIKE.search(question) or DIGIT_VALUED.search(question):
+        return ""
+    if any(pattern.search(question) for name, pattern in WANT_PATTERNS if name in ("time", "percent", "number")):
+        return ""
+    if not VALUE_EXPRESSION.search(beyond) or not re.search(r"\d|[零〇一二两三四五六七八九十百千万亿]", beyond):
+        return ""
+    rest = VALUE_FILLER.sub("", VALUE_EXPRESSION.sub("", beyond))
+    return "" if rest else ("a person" if want == "person" else "a name")
+
+
 def entity_of(question: str) -> str:
     """X in "X是谁" / "什么是X" / "who is X" ("" when the question is not an entity question)."""
     m = ENTITY_Q.search(question.strip())

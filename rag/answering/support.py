@@ -141,6 +141,12 @@ def said_beyond(claim: str, question: str) -> list[list[str]]:
     return [r for r in runs if r]
 
 
+def beyond_text(claim: str, question: str) -> str:
+    """What `claim` says beyond `question` (`said_beyond`'s runs, joined; lower-cased, punctuation left out):
+    `1945年` for 自由印度临时政府是1945年建立的。 asked 自由印度临时政府是何人建立的? (README step 84)."""
+    return "".join("".join(run) for run in said_beyond(claim, question))
+
+
 def claim_grams(claim: str, question: str = "") -> set[str]:
     """The grams of `claim` that overlap counts: with `question`, those of what it says beyond it
     (`said_beyond`) when that is a stretch of two units or more or holds a number; otherwise the whole

@@ -108,6 +108,15 @@ def test_an_unsupported_sentence_is_left_out_and_named(fake_engine):
     assert a.notice == "Left out of the model's answer: “美图有4800名员工。” (no passage sentence supports it)."
 
 
+def test_a_stray_list_number_is_left_out_without_a_notice(fake_engine):
+    """The bundled model once wrote `1.7%[1]` and then `1.` on a line of its own: the fragment claims nothing, so it is
+    left out silently (it was named "no passage sentence supports it" beside a right answer); a claim still is named."""
+    a = run(fake_engine, Scripted("美图2023年总收入27亿元[1]\n1.")).answer
+    assert (a.text, a.notice) == ("美图2023年总收入27亿元[1]", "")
+    named = run(fake_engine, Scripted("美图2023年总收入27亿元[1]\n1.\n美图有4800名员工。")).answer
+    assert named.notice == "Left out of the model's answer: “美图有4800名员工。” (no passage sentence supports it)."
+
+
 def test_the_question_year_must_stand_beside_the_support(fake_engine):
     """3.7亿元 is 2023's net profit; read with a question about 2022 it claims a 2022 figure."""
     ok = run(fake_engine, Scripted("3.7亿元[1]"), question="美图2023年的净利润是多少？").answer

@@ -221,6 +221,28 @@ def test_choose_policy_rival_simulates_step_83_on_the_models_own_answers(tmp_pat
         assert cp.shipped(rival) == answered
 
 
+def test_choose_policy_answer_name_simulates_step_84_on_the_models_own_answers(tmp_path, capsys, monkeypatch):
+    """README step 84: the model's own answer withheld where its question asks a person, place or thing and it gives a
+    time or number alone; --answer-name reports it under step 82's rule, and `shipped` follows routes.json."""
+    cp = _script("choose_policy")
+    who = {**study_row("unanswerable", 0.9, True, False), "question": "项目是谁完工的？", "extractive_score": 2.0}
+    when = {**study_row("answerable", 0.9, True, False), "question": "项目哪一年完工？", "extractive_score": 2.0}
+    assert cp.shipped_before_name(who) == (False, "2018年")
+    assert cp.name_checked(who) == (True, "")
+    assert cp.name_checked(when) == (False, "2018年")
+    fit = tmp_path / "study.jsonl"
+    fit.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in (who, when)), encoding="utf-8")
+    assert cp.main([str(fit), "--answer-name"]) == 0
+    out = capsys.readouterr().out
+    assert "| fitting: study.jsonl | before step 84 | 100.0 | 0.0 | 0.0 | |" in out
+    assert "| fitting: study.jsonl | the name check | 100.0 | 100.0 | 0.0 | 1 |" in out
+    assert "|   | step 84 refuses | unanswerable | 项目是谁完工的？ | 2018年 | |" in out
+    assert "wrong answers refused on the fitting sets 1, right answers lost 0: taken under step 82's rule" in out
+    for check, answered in ((True, (True, "")), (False, (False, "2018年"))):
+        monkeypatch.setattr(cp, "AUTO_POLICY", replace(cp.AUTO_POLICY, model_answer_name=check))
+        assert cp.shipped(who) == answered
+
+
 def test_choose_policy_reports_the_hand_over_variants_against_the_shipped_rule(tmp_path, capsys):
     """README step 25: the hand-over only onto the model's own sentence, or only where the model reads the extractive
     sentence as answering, against the shipped hand-over; reported, never saved."""

@@ -1,0 +1,87 @@
+"""A time or number alone for a question that asks a name (README, "How auto was chosen", step 84;
+question.only_value_for_name, Policy.model_answer_name, routes.json's model_answer_name): the model's own Chinese factoid
+answer to a question asking a person, place or thing (and no time or quantity) is withheld where what it says beyond its
+question is a time or number and nothing else."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from rag.answering.model import DEFAULT_POLICY, load_model_answer_name
+from rag.answering.question import only_value_for_name
+from rag.answering.support import beyond_text
+from rag.chat import Engine
+from rag.errors import ModelError
+from rag.indexer import empty_index
+from tests.answering.test_model_answerer import Scripted, run
+
+
+@pytest.mark.parametrize(("question", "answer", "asked"), [
+    # the pool's wrong answers that led to the check (DRCD; the first two now handed over before it, the last two the
+    # ones it refuses on the fitting files: adversarial questions, 哪年 and 世纪 swapped for 哪里 and 气象)
+    ("自由印度临时政府是何人建立的?", "自由印度临时政府是1945年建立的。", "a person"),
+    ("位于沃尔普斯韦德的艺术家殖民地是谁建立的？", "艺术家殖民地是1895年建立的。", "a person"),
+    ("阿里不哥是在哪里向忽必烈投降的？", "阿里不哥是在1264年8月21日向忽必烈投降的。", "a name"),
+    ("《民法大全》于哪一个气象完成?", "《民法大全》于6世纪完成。", "a name"),
+    ("「社团法人北海道阿伊努协会」是在哪次集会上创立的？", "1946年", "a name"),
+    # a name, or a name beside the year, answers it
+    ("位于沃尔普斯韦德的艺术家殖民地是谁建立的？", "1895年，海因利希・弗格勒建立了艺术家殖民地。", ""),
+    ("美图的创始人是谁？", "吴欣鸿[1]", ""),
+    # a question asking a time, however written (the pool's 什么时后 for 什么时候), a time-like noun, or a quantity
+    ("北欧诺曼人自什么时后开始不断地入侵西法兰克王国?", "北欧诺曼人自9世纪开始不断地入侵西法兰克王国。", ""),
+    ("这座城是在哪个历史时期兴建的？", "1950年代", ""),
+    ("美图2023年的总收入是多少？", "27亿元", ""),
+    ("Wink在视频剪辑赛道排第几？", "第三名", ""),
+    # a thing written in digits
+    ("美图的股票代码是什么？", "1357", ""),
+    # a score is no bare number
+    ("哪一队赢了？", "3比2", ""),
+])
+def test_a_time_or_number_alone_is_named_only_for_a_question_asking_a_name(question, answer, asked):
+    assert only_value_for_name(question, beyond_text(answer.replace("[1]", ""), question)) == asked
+
+
+def test_what_the_answer_says_beyond_its_question():
+    assert beyond_text("自由印度临时政府是1945年建立的。", "自由印度临时政府是何人建立的?") == "1945年"
+    assert beyond_text("美图的创始人是吴欣鸿。", "美图的创始人是谁？") == "吴欣鸿"
+
+
+def _engine(tmp_path, fake_embedder, fake_config) -> Engine:
+    doc = tmp_path / "colony.txt"
+    doc.write_text("1895年，画家海因利希在星海镇建立了艺术家聚落。聚落后来成为博物馆。\n", encoding="utf-8")
+    engine = Engine(fake_config, tmp_path / "index", fake_embedder, empty_index(fake_embedder))
+    engine.add_files([doc])
+    return engine
+
+
+def test_the_models_year_for_a_person_is_withheld_only_with_the_check(tmp_path, fake_embedder, fake_config):
+    engine = _engine(tmp_path, fake_embedder, fake_config)
+    question, reply = "星海镇的艺术家聚落是谁建立的？", "1895年[1]。"
+    kept = run(engine, Scripted(reply), question).answer
+    assert (kept.refused, kept.text) == (False, "1895年[1]。")
+    checked = run(engine, Scripted(reply), question, policy=replace(DEFAULT_POLICY, model_answer_name=True)).answer
+    assert checked.refused
+    assert checked.reason == "the question asks for a person, and the model's answer gives only a time or a number"
+    assert "The model's answer was withheld: the question asks for a person" in checked.notice
+    # the person's name stands with the check
+    named = run(engine, Scripted("海因利希[1]。"), question, policy=replace(DEFAULT_POLICY, model_answer_name=True)).answer
+    assert (named.refused, named.text) == (False, "海因利希[1]。")
+    # and the year for the question that asks it
+    year = run(engine, Scripted(reply), "星海镇的艺术家聚落是哪一年建立的？",
+               policy=replace(DEFAULT_POLICY, model_answer_name=True)).answer
+    assert (year.refused, year.text) == (False, "1895年[1]。")
+
+
+def test_the_saved_choice_is_read_and_a_bad_one_named(tmp_path):
+    assert load_model_answer_name(tmp_path / "none.json") == {}
+    path = tmp_path / "routes.json"
+    path.write_text('{"model_answer_name": null}', encoding="utf-8")
+    assert load_model_answer_name(path) == {}
+    path.write_text('{"model_answer_name": {"check": true}}', encoding="utf-8")
+    assert load_model_answer_name(path) == {"model_answer_name": True}
+    for bad in ('{"check": "yes"}', "{}", "true"):
+        path.write_text('{"model_answer_name": ' + bad + "}", encoding="utf-8")
+        with pytest.raises(ModelError, match=r"model_answer_name .*`check` must be true or false"):
+            load_model_answer_name(path)
