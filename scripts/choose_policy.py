@@ -919,13 +919,19 @@ def rival_checked(row: dict) -> tuple[bool, str]:
     return (True, "") if not refused and text != row["extractive"] and _rival_found(row) else (refused, text)
 
 
+def refusing_check_main(fit_paths: list[Path], report_paths: list[Path], before, after, step: str,  # noqa: ANN001
+                        check: str) -> int:
+    """`check_report` of a check that only refuses the model's own answers (`after`, against `before`: the default
+    without it), judged under step 82's rule; nothing is saved (routes.json says what was taken)."""
+    _, lost, wrong_refused = check_report(fit_paths, report_paths, before, after, step, f"before {step}", check)
+    print("\n" + step82_verdict(lost, wrong_refused, f"for {check}"))
+    return 0
+
+
 def rival_main(fit_paths: list[Path], report_paths: list[Path]) -> int:
     """Whether the model's own answers are withheld where their sentence names a rival of the question's subject
     (README step 83), under step 82's rule. Nothing is saved (routes.json's model_rival says what was taken)."""
-    _, lost, wrong_refused = check_report(fit_paths, report_paths, shipped_before_rival, rival_checked, "step 83",
-                                          "before step 83", "the rival check")
-    print("\n" + step82_verdict(lost, wrong_refused, "for the rival check"))
-    return 0
+    return refusing_check_main(fit_paths, report_paths, shipped_before_rival, rival_checked, "step 83", "the rival check")
 
 
 # Round 21 (README step 25): ways to hand over or fall back better, measured against the shipped rule and not taken.
@@ -1133,10 +1139,7 @@ def name_checked(row: dict) -> tuple[bool, str]:
 def name_main(fit_paths: list[Path], report_paths: list[Path]) -> int:
     """Whether the model's own answers giving a time or number alone to a question that asks a name are withheld
     (README step 84), under step 82's rule. Nothing is saved (routes.json's model_answer_name says what was taken)."""
-    _, lost, wrong_refused = check_report(fit_paths, report_paths, shipped_before_name, name_checked, "step 84",
-                                          "before step 84", "the name check")
-    print("\n" + step82_verdict(lost, wrong_refused, "for the name check"))
-    return 0
+    return refusing_check_main(fit_paths, report_paths, shipped_before_name, name_checked, "step 84", "the name check")
 
 
 def shipped(row: dict) -> tuple[bool, str]:
