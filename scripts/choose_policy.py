@@ -41,7 +41,7 @@ from rag.answering.model import AUTO_POLICY, MEANING_SECTIONS, ROUTES_FILE
 from rag.answering.question import missing_answer_type, only_value_for_name, question_language
 from rag.answering.rival import rival_subject, shown_text
 from rag.answering.routing import route_for
-from rag.answering.support import beyond_text, strip_markers
+from rag.answering.support import strip_markers
 from rag.answering.waiver import FEATURES as WAIVER_FEATURES
 from rag.answering.waiver import LearnedWaiver, clipped
 from rag.evaluation.metrics import fair_match
@@ -1126,7 +1126,7 @@ def shipped_before_name(row: dict) -> tuple[bool, str]:
 
 def _name_missing(row: dict, text: str) -> bool:
     return (question_language(row["question"]) == "zh" and row.get("shape", "factoid") == "factoid"
-            and bool(only_value_for_name(row["question"], beyond_text(strip_markers(text), row["question"]))))
+            and bool(only_value_for_name(row["question"], strip_markers(text))))
 
 
 def name_checked(row: dict) -> tuple[bool, str]:

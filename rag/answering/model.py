@@ -77,7 +77,6 @@ from rag.answering.support import (
     SupportBar,
     anchors_missing,
     best_support,
-    beyond_text,
     document_lead,
     document_scope,
     passage_lacks_anchors,
@@ -1128,7 +1127,7 @@ class ModelAnswerer:
             if all(rivals):
                 answer, reason = None, decide.rival_subject(rivals[0]).reason
         if p.model_answer_name and own_chinese(answer):  # README step 84
-            asked = only_value_for_name(question.text, beyond_text(strip_markers(answer.text), question.text))  # type: ignore[union-attr]
+            asked = only_value_for_name(question.text, strip_markers(answer.text))  # type: ignore[union-attr]
             if asked:
                 answer, reason = None, decide.value_for_name(asked).reason
         prior_s = None  # README step 46: the question read without the excerpts, where the cut needs it

@@ -16,6 +16,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from rag.answering.support import beyond_text
 from rag.answering.text import (
     COUNT_GAP,
     COUNTERS,
@@ -263,29 +264,67 @@ def missing_answer_type(question: str, answer: str) -> str:
 
 # README step 84: a question that asks a person, place or thing, and no time or quantity, is not answered by a time or
 # a number alone (自由印度临时政府是何人建立的? answered 自由印度临时政府是1945年建立的。). Not where the question asks a
-# time-like noun (哪个时期, 什么年代) or a thing written in digits (股票代码, 型号), which a number may be.
-TIME_LIKE = re.compile(r"什么时|年代|时期|朝代|世纪|时代|年间|期间|阶段|季节|时候|时间|年号")
-DIGIT_VALUED = re.compile(r"代码|编号|号码|型号|数字|比分|分数|版本|电话|编码|学号|车次|航班|序号")
+# time-like noun (哪个时期, 什么年代, 哪一个月份), a measure (什么距离), an occurrence (哪次, 哪届: a year names one) or a
+# thing written in digits (股票代码, 型号), which a number may be.
+TIME_LIKE = re.compile(r"什么时|年代|时期|朝代|世纪|时代|年间|期间|阶段|季节|时候|时间|年号|月份")
+DIGIT_VALUED = re.compile(r"代码|编号|号码|型号|数字|比分|分数|版本|电话|编码|学号|车次|航班|序号|"
+                          r"距离|长度|高度|深度|宽度|面积|体积|重量|温度|速度|价格|年龄|人数|数量|数目|规模|"
+                          r"哪一?[次届期]")
 VALUE_EXPRESSION = re.compile(rf"(?:公元前?|约|大约|近|超过?)?{NUMERAL}{COUNT_GAP}"
                               rf"(?:世纪|年代|[年月日号时分秒岁%％]|[{COUNTERS}])?(?:[初末底中]|以[前后上下]|左右|前后|多)?")
 VALUE_FILLER = re.compile(r"[是的于在了约共为有到和及等之以其\s\W_]")
 ASKS_PERSON = re.compile(r"何人|何者")  # besides wanted_type's 谁, 哪位, 什么人
+NUMERAL_CHAR = re.compile(r"\d|[零〇一二两三四五六七八九十百千万亿]")
+# jieba.posseg tags of a word that a numeral before it names (二二八事件, 21号线, 1994年世界杯, 「1910年革命」)
+NAMING_TAGS = ("n", "vn", "q", "b", "j")
 
 
-def only_value_for_name(question: str, beyond: str) -> str:
-    """What a Chinese factoid question asks for ("a person", or "a name" for a place or thing) when `beyond`, what its
-    answer says beyond the question (support.said_beyond's runs, joined), is a time or number and nothing else; ""
-    otherwise, and for a question that asks a time, a percentage, a number, a time-like noun or a thing written in
-    digits."""
+def is_value(text: str) -> bool:
+    """A time or number as such: digits, or a Chinese numeral with its unit (1945年, 6世纪, 三个); a bare Chinese
+    numeral (二二八, 十五) is more often part of a name (二二八事件, 路易十五)."""
+    return bool(re.search(r"\d", text)) or bool(re.search(rf"(?:世纪|年代|[年月日号时分秒岁%％]|[{COUNTERS}])", text))
+
+
+def numeral_names_a_thing(answer: str, question: str) -> bool:
+    """Whether a numeral of `answer` is part of a name: one word holding it and more (二尖瓣, 路易十五, 九一八事变:
+    jieba's words), or, after it and its units, a word of the question (二二八 + 事件 asked 哪一个事件; 21 + 号线; 1994年 +
+    世界杯; 2003年 + 系列)."""
+    import jieba.posseg  # loaded on first use, as support.names does
+
+    words = [(w.word, w.flag) for w in jieba.posseg.cut(answer)]
+    numeric = [bool(NUMERAL_CHAR.fullmatch(w) or NUMERAL_CHAR.search(w) and f == "m") or w in "年月日号"
+               for w, f in words]
+    for i, (word, flag) in enumerate(words):
+        if not NUMERAL_CHAR.search(word):
+            continue
+        if flag.startswith(NAMING_TAGS) and re.search(r"[\u4e00-\u9fff]", NUMERAL_CHAR.sub("", word)):
+            return True
+        after = next((j for j in range(i + 1, len(words)) if not numeric[j]), None)
+        if after is not None and words[after][1].startswith(NAMING_TAGS) and words[after][0] in question:
+            return True
+    return False
+
+
+def only_value_for_name(question: str, answer: str) -> str:
+    """What a Chinese factoid question asks for ("a person", or "a name" for a place or thing) when `answer` says beyond
+    its question (support.beyond_text) a time or number and nothing else, and no numeral of it is part of a name; ""
+    otherwise, and for a question that asks a time, a percentage, a number, a time-like noun, a measure, an occurrence
+    or a thing written in digits."""
     want = "person" if ASKS_PERSON.search(question) else wanted_type(question)
     if want not in ("person", "place", "thing") or TIME_LIKE.search(question) or DIGIT_VALUED.search(question):
         return ""
     if any(pattern.search(question) for name, pattern in WANT_PATTERNS if name in ("time", "percent", "number")):
         return ""
-    if not VALUE_EXPRESSION.search(beyond) or not re.search(r"\d|[零〇一二两三四五六七八九十百千万亿]", beyond):
+    beyond = beyond_text(answer, question)
+    values = [m.group() for m in VALUE_EXPRESSION.finditer(beyond) if is_value(m.group())]
+    if not values:
         return ""
-    rest = VALUE_FILLER.sub("", VALUE_EXPRESSION.sub("", beyond))
-    return "" if rest else ("a person" if want == "person" else "a name")
+    rest = beyond
+    for value in values:
+        rest = rest.replace(value, "", 1)
+    if VALUE_FILLER.sub("", rest) or numeral_names_a_thing(answer, question):
+        return ""
+    return "a person" if want == "person" else "a name"
 
 
 def entity_of(question: str) -> str:
