@@ -95,3 +95,33 @@ def test_the_saved_choice_is_read_and_a_bad_one_named(tmp_path):
         path.write_text('{"model_answer_name": ' + bad + "}", encoding="utf-8")
         with pytest.raises(ModelError, match=r"model_answer_name .*`check` must be true or false"):
             load_model_answer_name(path)
+
+
+def test_gold_scan_reads_the_checks_on_gold_answers(tmp_path, capsys):
+    """scripts/gold_scan.py: steps 82 and 84 read on a set's gold answers (the round-53 way of finding a check's false
+    positives); a gold that shows what its question asks for is left alone, and a file that is not SQuAD-format is named."""
+    import json
+
+    from tests.answering.test_model_answerer import _script
+
+    gs = _script("gold_scan")
+    context = "星海镇的艺术家聚落建于1895年。聚落共有22条街道。画家海因利希建立了它。"
+    data = {"data": [{"title": "t", "paragraphs": [{"context": context, "qas": [
+        {"id": "a", "question": "星海镇的艺术家聚落是谁建立的？", "answers": [{"text": "1895年", "answer_start": 11}]},
+        {"id": "b", "question": "聚落有多少条街道？", "answers": [{"text": "22", "answer_start": 20}]},
+        {"id": "c", "question": "星海镇的艺术家聚落是哪一年建立的？", "answers": [{"text": "1895年", "answer_start": 11}]},
+    ]}]}]}
+    n, fires = gs.scan(data)
+    assert n == 3
+    assert fires["84"] == [("星海镇的艺术家聚落是谁建立的？", "1895年", "a person")]
+    assert fires["82"] == [("聚落有多少条街道？", "22", "a count of 条")]
+    assert fires["83"] == []
+    path = tmp_path / "set.json"
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    assert gs.main([str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "step 84: 1 of 3 gold answers would be withheld" in out
+    assert "step 82: 1 of 3 gold answers would be withheld" in out
+    path.write_text("[]", encoding="utf-8")
+    assert gs.main([str(path)]) == 2
+    assert "is not a readable SQuAD-format JSON file" in capsys.readouterr().err
