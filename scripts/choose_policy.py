@@ -821,9 +821,13 @@ def pick_main(fit_paths: list[Path], report_paths: list[Path], write: Path | Non
 MIN_TYPE_GAIN = 0.5
 
 
+def _zh_factoid(row: dict) -> bool:
+    """Whether the row is a Chinese factoid: what the checks of the model's own answer (steps 82-84) read."""
+    return question_language(row["question"]) == "zh" and row.get("shape", "factoid") == "factoid"
+
+
 def _type_missing(row: dict, text: str) -> bool:
-    return (question_language(row["question"]) == "zh" and row.get("shape", "factoid") == "factoid"
-            and bool(missing_answer_type(row["question"], strip_markers(text))))
+    return _zh_factoid(row) and bool(missing_answer_type(row["question"], strip_markers(text)))
 
 
 def extractive_typed(row: dict, below: float = AUTO_POLICY.prefer_extractive_below) -> tuple[bool, str]:
@@ -905,7 +909,7 @@ def _rival_found(row: dict) -> bool:
     """Whether every sentence the model's reply was kept on names a rival of the question's subject (README step 83:
     rival.rival_subject over the recorded `claim_sentence`, with the excerpts and `claim_passage` as what was read)."""
     kept = [c for c in row.get("checked") or [] if c.get("kept")]
-    if not kept or question_language(row["question"]) != "zh" or row.get("shape", "factoid") != "factoid":
+    if not kept or not _zh_factoid(row):
         return False
     read = row.get("excerpts") or []
     return all(rival_subject(row["question"], c.get("claim_sentence") or c["text"],
@@ -1125,8 +1129,7 @@ def shipped_before_name(row: dict) -> tuple[bool, str]:
 
 
 def _name_missing(row: dict, text: str) -> bool:
-    return (question_language(row["question"]) == "zh" and row.get("shape", "factoid") == "factoid"
-            and bool(only_value_for_name(row["question"], strip_markers(text))))
+    return _zh_factoid(row) and bool(only_value_for_name(row["question"], strip_markers(text)))
 
 
 def name_checked(row: dict) -> tuple[bool, str]:

@@ -270,8 +270,9 @@ TIME_LIKE = re.compile(r"什么时|年代|时期|朝代|世纪|时代|年间|期
 DIGIT_VALUED = re.compile(r"代码|编号|号码|型号|数字|比分|分数|版本|电话|编码|学号|车次|航班|序号|"
                           r"距离|长度|高度|深度|宽度|面积|体积|重量|温度|速度|价格|年龄|人数|数量|数目|规模|"
                           r"哪一?[次届期]")
-VALUE_EXPRESSION = re.compile(rf"(?:公元前?|约|大约|近|超过?)?{NUMERAL}{COUNT_GAP}"
-                              rf"(?:世纪|年代|[年月日号时分秒岁%％]|[{COUNTERS}])?(?:[初末底中]|以[前后上下]|左右|前后|多)?")
+VALUE_UNIT = rf"(?:世纪|年代|[年月日号时分秒岁%％]|[{COUNTERS}])"  # what makes a Chinese numeral a time or number
+VALUE_EXPRESSION = re.compile(rf"(?:公元前?|约|大约|近|超过?)?{NUMERAL}{COUNT_GAP}{VALUE_UNIT}?"
+                              rf"(?:[初末底中]|以[前后上下]|左右|前后|多)?")
 VALUE_FILLER = re.compile(r"[是的于在了约共为有到和及等之以其\s\W_]")
 ASKS_PERSON = re.compile(r"何人|何者")  # besides wanted_type's 谁, 哪位, 什么人
 NUMERAL_CHAR = re.compile(r"\d|[零〇一二两三四五六七八九十百千万亿]")
@@ -282,7 +283,7 @@ NAMING_TAGS = ("n", "vn", "q", "b", "j")
 def is_value(text: str) -> bool:
     """A time or number as such: digits, or a Chinese numeral with its unit (1945年, 6世纪, 三个); a bare Chinese
     numeral (二二八, 十五) is more often part of a name (二二八事件, 路易十五)."""
-    return bool(re.search(r"\d", text)) or bool(re.search(rf"(?:世纪|年代|[年月日号时分秒岁%％]|[{COUNTERS}])", text))
+    return bool(re.search(r"\d", text)) or bool(re.search(VALUE_UNIT, text))
 
 
 def numeral_names_a_thing(answer: str, question: str) -> bool:
