@@ -912,8 +912,9 @@ def _rival_found(row: dict) -> bool:
     if not kept or not _zh_factoid(row):
         return False
     read = row.get("excerpts") or []
+    said = strip_markers(row.get("answer") or "")
     return all(rival_subject(row["question"], c.get("claim_sentence") or c["text"],
-                             shown_text(read, c.get("claim_passage") or "")) for c in kept)
+                             shown_text(read, c.get("claim_passage") or ""), said) for c in kept)
 
 
 def rival_checked(row: dict) -> tuple[bool, str]:

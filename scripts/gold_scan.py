@@ -1,11 +1,12 @@
 """The answer-side checks that only refuse the model's own answer (README steps 82, 83 and 84), read on every gold
 answer of a SQuAD-format set, as if the model had answered with the gold alone: a gold answer a check would withhold is
-a right answer it can lose. No model call; seconds for a whole set (round 53: step 84's first definition would have
+a right answer it can lose. Step 24 is the same answer-type check read on the extractive answer: the gold's sentence. No model call; seconds for a whole set (round 53: step 84's first definition would have
 withheld 24 gold answers of DRCD and CMRC dev, which the fitting pool had not shown).
 
     python scripts/gold_scan.py ../shared/datasets/drcd_dev.json --t2s
     python scripts/gold_scan.py ../shared/datasets/cmrc2018_dev.json --show 20
 
+- step 24: `question.missing_answer_type(question, the gold's sentence)` (what the extractive answer shows);
 - step 82: `question.missing_answer_type(question, gold)`;
 - step 83: `rival.rival_subject(question, the gold's sentence, its paragraph)` (the sentence the gold stands in as the
   support, the paragraph as what the model read);
@@ -27,7 +28,7 @@ from rag.answering.question import missing_answer_type, only_value_for_name  # n
 from rag.answering.rival import rival_subject  # noqa: E402
 
 SENTENCE_END = re.compile(r"(?<=[。！？；!?;])")
-STEPS = ("82", "83", "84")
+STEPS = ("24", "82", "83", "84")
 
 
 def sentence_at(context: str, start: int) -> str:
@@ -55,7 +56,9 @@ def scan(data: dict, convert: Callable[[str], str] = lambda t: t) -> tuple[int, 
                 if missing := missing_answer_type(question, gold):
                     fires["82"].append((question, gold, missing))
                 sentence = sentence_at(context, answer.get("answer_start", -1))
-                if sentence and gold in sentence and (rival := rival_subject(question, sentence, context)):
+                if sentence and gold in sentence and (missing := missing_answer_type(question, sentence)):
+                    fires["24"].append((question, sentence, missing))
+                if sentence and gold in sentence and (rival := rival_subject(question, sentence, context, gold)):
                     fires["83"].append((question, gold, "/".join(rival)))
                 if asked := only_value_for_name(question, gold):
                     fires["84"].append((question, gold, asked))

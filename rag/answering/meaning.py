@@ -27,7 +27,10 @@ from rag.tokenize import token_set, tokenize
 
 # Words that ask rather than name (Chinese interrogatives): what the answer fills in, not something the support
 # must hold. General question words, not words of any QA set.
-INTERROGATIVE = re.compile(r"哪一|[哪何谁几]|什么|甚么|多少|多久|多长")  # 哪一 (哪一年): the 一 asks too (round 26)
+# 哪一 (哪一年): the 一 asks too (round 26); an era before an asked year (西元几年, 公元前多少年) asks with it: it names
+# the calendar, not what the question is about (README step 86, round 54: DRCD dev's 西元几年 questions were refused
+# for 西元, a word their passages never write)
+INTERROGATIVE = re.compile(r"哪一|[哪何谁几]|什么|甚么|多少|多久|多长|(?:西元|公元)前?(?=几|多少)")
 MIN_WORD_CHARS = 2  # single characters (里, 用) match too much of any context to mean anything
 
 

@@ -1121,8 +1121,9 @@ class ModelAnswerer:
                 answer, reason = None, typed.reason
         if p.model_rival and kept and own_chinese(answer):  # README step 83
             read = [e.hit.chunk.text for e in excerpts]
+            said = strip_markers(answer.text)  # type: ignore[union-attr]
             rivals = [rival_subject(question.text, c.support.sentence.text,  # type: ignore[union-attr]
-                                    shown_text(read, document_scope(evidence.index, c.origin)))
+                                    shown_text(read, document_scope(evidence.index, c.origin)), said)
                       for c in kept]
             if all(rivals):
                 answer, reason = None, decide.rival_subject(rivals[0]).reason

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from itertools import pairwise
 
+from rag.answering.question import wanted_type
 from rag.tokenize import STOPWORDS
 
 # jieba.posseg tags: a modifier that can name what is meant (nouns, names, noun-verbs, Latin, abbreviations) ...
@@ -45,14 +46,17 @@ def noun_phrases(words: tuple[tuple[str, str], ...]) -> list[tuple[int, str, str
             if _phrase_word(a, fa, MODIFIER_TAGS) and _phrase_word(b, fb, HEAD_TAGS)]
 
 
-def rival_subject(question: str, sentence: str, shown: str) -> tuple[str, str] | None:
+def rival_subject(question: str, sentence: str, shown: str, answer: str = "") -> tuple[str, str] | None:
     """(the question's phrase, the sentence's rival phrase) where `sentence` names a rival of what the question asks
     about, else None.
 
     A question phrase counts when its modifier is not in `sentence`, it does not follow an interrogative, it is not a
     title standing before a name the sentence holds, and the phrase itself is written in `shown` (the text the model
     read, the sentence left out): the documents know what was asked. Its rival is the same head in `sentence` after a
-    modifier the question does not hold (and neither modifier contains the other)."""
+    modifier the question does not hold (and neither modifier contains the other). README step 87: where the question
+    asks a name (not a time, percentage or number), a rival written in `answer` is the name the answer gives, not a
+    rival (德国国营铁路 answering 德国联邦铁路与什么公司合并？)."""
+    names = bool(answer) and wanted_type(question) not in ("time", "percent", "number")
     asked = tagged(question)
     elsewhere = shown.replace(sentence, "")
     said = noun_phrases(tagged(sentence))
@@ -67,6 +71,8 @@ def rival_subject(question: str, sentence: str, shown: str) -> tuple[str, str] |
                 continue
         for _, other, same in said:
             if same == head and other not in question and modifier not in other and other not in modifier:
+                if names and other + same in answer:
+                    continue
                 return modifier + head, other + same
     return None
 

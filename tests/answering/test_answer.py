@@ -72,6 +72,27 @@ def test_kind_matches(kind, text, ok):
     ("多少钱？", "千万不要去。", "an amount of money"),  # a lone 千 or 万 is no numeral
     # round 31: a count in a unit COUNTERS lacks, written in Chinese numerals, in the unit asked
     ("决赛一共打几局？", "决赛打了五局。", ""), ("跑了多少圈？", "跑了十二圈", ""), ("跑了多少圈？", "跑得很快", "a number"),
+    # README step 86 (round 54, from DRCD dev gold answers the check withheld): readings of the question ...
+    ("钟楼是于西元几年建成?", "1854年,钟楼建成。", ""),  # a year asked with an era is a date, not a length
+    ("钟楼是于西元几年建成?", "钟楼历时很久才建成。", "a time"),
+    ("城邦是公元前多少年建立的？", "公元前753年", ""),
+    ("任期是多少年？", "1872年", "a length of time"),  # still: a length asked, a year answered (the pool's refusal)
+    ("渔业占就业人口的百分之多少？", "8.90", ""),  # 百分之多少 names its unit
+    ("战后失去了多少比例的人口？", "约1/3", ""), ("性别比例大约是？", "1,161", ""),  # a ratio: a fraction or a number
+    ("核心区占多少百分比的产值？", "92％", ""),  # a full-width percent sign
+    ("只有百分之三的能源不是怎么而来的？", "进口", ""),  # a share stated as a given is not asked
+    ("第几代机车的车号是出生年份？", "第三代", ""), ("论文引用数量为世界前几名？", "前五", ""),  # a rank
+    ("会员国数在1935年2月23日期间达到多少个？", "58个", ""),  # 日期 is no word across 23日 + 期间
+    ("会员国数在1935年2月23日期间达到多少个？", "很多", "a count of 个"),
+    ("有多少年轻人参加？", "2000起", "a count of 人"),  # 多少年轻人 asks people, not a length
+    ("会议多久举行一次？", "每年", ""), ("会议多久举行一次？", "不定期", "a number"),  # a frequency
+    # ... and the answers it had not read
+    ("一场比赛最多有几盘？", "五", ""), ("有多少种昆虫？", "42", ""), ("城市有多少人？", "2,790,060", ""),  # a plain numeral
+    ("有多少家线下门店？", "2.49亿", "a count of 家"),  # not a plain numeral: the example stays refused
+    ("换算成英尺是多少？", "六十四英尺", ""), ("后来增为几省?", "二十二行省", ""),  # a Chinese numeral with 十, 百, 千
+    ("江户时代有多少个领？", "5领", ""),  # the noun after 多少个
+    ("军阀在哪一年被推翻?", "民国9年", ""), ("诏书在哪一年颁布?", "庚申年", ""),  # a year of an era
+    ("军阀在哪一年被推翻?", "任期3年", "a time"),
 ])
 def test_missing_answer_type(question, answer, missing):
     assert missing_answer_type(question, answer) == missing

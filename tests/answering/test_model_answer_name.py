@@ -98,8 +98,10 @@ def test_the_saved_choice_is_read_and_a_bad_one_named(tmp_path):
 
 
 def test_gold_scan_reads_the_checks_on_gold_answers(tmp_path, capsys):
-    """scripts/gold_scan.py: steps 82 and 84 read on a set's gold answers (the round-53 way of finding a check's false
-    positives); a gold that shows what its question asks for is left alone, and a file that is not SQuAD-format is named."""
+    """scripts/gold_scan.py: steps 24, 82 and 84 read on a set's gold answers (the round-53 way of finding a check's false
+    positives; step 24 reads the gold's sentence, as the extractive answer shows it); a gold that shows what its question
+    asks for is left alone (a bare count, a year asked 西元几年: README step 86), and a file that is not SQuAD-format is
+    named."""
     import json
 
     from tests.answering.test_model_answerer import _script
@@ -109,19 +111,21 @@ def test_gold_scan_reads_the_checks_on_gold_answers(tmp_path, capsys):
     data = {"data": [{"title": "t", "paragraphs": [{"context": context, "qas": [
         {"id": "a", "question": "星海镇的艺术家聚落是谁建立的？", "answers": [{"text": "1895年", "answer_start": 11}]},
         {"id": "b", "question": "聚落有多少条街道？", "answers": [{"text": "22", "answer_start": 20}]},
-        {"id": "c", "question": "星海镇的艺术家聚落是哪一年建立的？", "answers": [{"text": "1895年", "answer_start": 11}]},
+        {"id": "c", "question": "星海镇的艺术家聚落是西元几年建立的？", "answers": [{"text": "1895年", "answer_start": 11}]},
+        {"id": "d", "question": "修建聚落的街道花了多少钱？", "answers": [{"text": "22条", "answer_start": 20}]},
     ]}]}]}
     n, fires = gs.scan(data)
-    assert n == 3
+    assert n == 4
     assert fires["84"] == [("星海镇的艺术家聚落是谁建立的？", "1895年", "a person")]
-    assert fires["82"] == [("聚落有多少条街道？", "22", "a count of 条")]
+    assert fires["82"] == [("修建聚落的街道花了多少钱？", "22条", "an amount of money")]
+    assert fires["24"] == [("修建聚落的街道花了多少钱？", "聚落共有22条街道。", "an amount of money")]
     assert fires["83"] == []
     path = tmp_path / "set.json"
     path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     assert gs.main([str(path)]) == 0
     out = capsys.readouterr().out
-    assert "step 84: 1 of 3 gold answers would be withheld" in out
-    assert "step 82: 1 of 3 gold answers would be withheld" in out
+    assert "step 84: 1 of 4 gold answers would be withheld" in out
+    assert "step 82: 1 of 4 gold answers would be withheld" in out
     path.write_text("[]", encoding="utf-8")
     assert gs.main([str(path)]) == 2
     assert "is not a readable SQuAD-format JSON file" in capsys.readouterr().err

@@ -50,6 +50,21 @@ def test_a_rival_is_named_only_where_the_sentence_speaks_of_another(question, se
     assert rival_subject(question, sentence, shown) == rival
 
 
+RAIL = "1993年，该公司与德国国营铁路合并，成立德国铁路股份公司。"
+RAIL_SHOWN = "德国联邦铁路成立于1949年。" + RAIL
+
+
+@pytest.mark.parametrize(("question", "answer", "rival"), [
+    # README step 87 (round 54, from DRCD dev gold answers): a question asking a name, answered by the rival itself
+    ("德国联邦铁路与什么公司在1993年合并？", "德国国营铁路", None),
+    ("德国联邦铁路与什么公司在1993年合并？", "", ("德国联邦铁路", "国营铁路")),  # no answer given: read as before
+    # a question asking a value: a rival the answer writes is still a rival (the value may belong to it)
+    ("德国联邦铁路在哪一年合并？", "德国国营铁路在1993年合并", ("德国联邦铁路", "国营铁路")),
+])
+def test_a_rival_the_answer_names_as_its_answer_is_no_rival(question, answer, rival):
+    assert rival_subject(question, RAIL, RAIL_SHOWN, answer) == rival
+
+
 def _engine(tmp_path, fake_embedder, fake_config) -> Engine:
     doc = tmp_path / "business.txt"
     doc.write_text("星海公司的核心业务分别为影像设计业务、美业方案业务和广告业务。"
