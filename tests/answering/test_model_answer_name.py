@@ -9,11 +9,10 @@ from dataclasses import replace
 
 import pytest
 
-from rag.answering.model import DEFAULT_POLICY, load_model_answer_name
+from rag.answering.model import DEFAULT_POLICY
 from rag.answering.question import only_value_for_name
 from rag.answering.support import beyond_text
 from rag.chat import Engine
-from rag.errors import ModelError
 from rag.indexer import empty_index
 from tests.answering.test_model_answerer import Scripted, run
 
@@ -82,19 +81,6 @@ def test_the_models_year_for_a_person_is_withheld_only_with_the_check(tmp_path, 
     year = run(engine, Scripted(reply), "星海镇的艺术家聚落是哪一年建立的？",
                policy=replace(DEFAULT_POLICY, model_answer_name=True)).answer
     assert (year.refused, year.text) == (False, "1895年[1]。")
-
-
-def test_the_saved_choice_is_read_and_a_bad_one_named(tmp_path):
-    assert load_model_answer_name(tmp_path / "none.json") == {}
-    path = tmp_path / "routes.json"
-    path.write_text('{"model_answer_name": null}', encoding="utf-8")
-    assert load_model_answer_name(path) == {}
-    path.write_text('{"model_answer_name": {"check": true}}', encoding="utf-8")
-    assert load_model_answer_name(path) == {"model_answer_name": True}
-    for bad in ('{"check": "yes"}', "{}", "true"):
-        path.write_text('{"model_answer_name": ' + bad + "}", encoding="utf-8")
-        with pytest.raises(ModelError, match=r"model_answer_name .*`check` must be true or false"):
-            load_model_answer_name(path)
 
 
 def test_gold_scan_reads_the_checks_on_gold_answers(tmp_path, capsys):

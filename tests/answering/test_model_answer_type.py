@@ -9,7 +9,12 @@ from dataclasses import replace
 import pytest
 
 from rag.answering.base import REFUSAL
-from rag.answering.model import DEFAULT_POLICY, load_model_answer_type
+from rag.answering.model import (
+    DEFAULT_POLICY,
+    load_model_answer_name,
+    load_model_answer_type,
+    load_model_rival,
+)
 from rag.answering.question import missing_answer_type
 from rag.errors import ModelError
 from tests.answering.test_model_answerer import Scripted, run
@@ -49,14 +54,20 @@ def test_the_models_answer_without_the_asked_value_is_withheld_only_with_the_che
     assert (shown.refused, shown.text) == (False, "美图2023年总收入27亿元[1]。")
 
 
-def test_the_saved_choice_is_read_and_a_bad_one_named(tmp_path):
-    assert load_model_answer_type(tmp_path / "none.json") == {}
+@pytest.mark.parametrize(("key", "load"), [("model_answer_type", load_model_answer_type),  # step 82
+                                          ("model_rival", load_model_rival),  # step 83
+                                          ("model_answer_name", load_model_answer_name)])  # step 84
+def test_a_saved_check_switch_is_read_and_a_bad_one_named(tmp_path, key, load):
+    """routes.json's switches of the checks that only refuse the model's own answer share one shape: absent or null
+    leaves the Policy's default, {"check": true|false} sets it, anything else is named with its key."""
+    assert load(tmp_path / "none.json") == {}
     path = tmp_path / "routes.json"
-    path.write_text('{"model_answer_type": null}', encoding="utf-8")
-    assert load_model_answer_type(path) == {}
-    path.write_text('{"model_answer_type": {"check": true}}', encoding="utf-8")
-    assert load_model_answer_type(path) == {"model_answer_type": True}
-    for bad in ('{"check": "yes"}', "{}", "true"):
-        path.write_text('{"model_answer_type": ' + bad + "}", encoding="utf-8")
-        with pytest.raises(ModelError, match=r"model_answer_type .*`check` must be true or false"):
-            load_model_answer_type(path)
+    path.write_text(f'{{"{key}": null}}', encoding="utf-8")
+    assert load(path) == {}
+    for value in (True, False):
+        path.write_text(f'{{"{key}": {{"check": {str(value).lower()}}}}}', encoding="utf-8")
+        assert load(path) == {key: value}
+    for bad in ('{"check": "yes"}', '{"check": 1}', "{}", "true", '"on"'):
+        path.write_text(f'{{"{key}": {bad}}}', encoding="utf-8")
+        with pytest.raises(ModelError, match=rf"{key} .*`check` must be true or false"):
+            load(path)

@@ -9,10 +9,9 @@ from dataclasses import replace
 
 import pytest
 
-from rag.answering.model import DEFAULT_POLICY, load_model_rival
+from rag.answering.model import DEFAULT_POLICY
 from rag.answering.rival import noun_phrases, rival_subject, tagged
 from rag.chat import Engine
-from rag.errors import ModelError
 from rag.indexer import empty_index
 from tests.answering.test_model_answerer import Scripted, run
 
@@ -88,19 +87,6 @@ def test_the_models_answer_about_a_rival_is_withheld_only_with_the_check(tmp_pat
     own = run(engine, Scripted(reply), "星海公司影像设计业务的增速是多少？",
               policy=replace(DEFAULT_POLICY, model_rival=True)).answer
     assert (own.refused, own.text) == (False, "同比增长52.8%[1]。")
-
-
-def test_the_saved_choice_is_read_and_a_bad_one_named(tmp_path):
-    assert load_model_rival(tmp_path / "none.json") == {}
-    path = tmp_path / "routes.json"
-    path.write_text('{"model_rival": null}', encoding="utf-8")
-    assert load_model_rival(path) == {}
-    path.write_text('{"model_rival": {"check": false}}', encoding="utf-8")
-    assert load_model_rival(path) == {"model_rival": False}
-    for bad in ('{"check": 1}', "{}", '"on"'):
-        path.write_text('{"model_rival": ' + bad + "}", encoding="utf-8")
-        with pytest.raises(ModelError, match=r"model_rival .*`check` must be true or false"):
-            load_model_rival(path)
 
 
 def test_study_model_records_the_defaults_answers_with_the_routes_given(tmp_path):
