@@ -30,6 +30,7 @@ from rag.indexer import AddReport, add_documents, empty_index
 from rag.resume import RESUME_DIR
 from rag.retrieval import best_cosine, retrieve_fused
 from rag.schema import Answer, Document, Hit
+from rag.script import fold_to_documents
 from rag.store import Index, config_for_index, load_index, save_index, writer_lock
 from rag.tokenize import tokenize
 
@@ -46,6 +47,22 @@ class Searched:
     queries: tuple[str, ...]
     embed_s: float
     search_s: float
+
+
+def in_documents_script(text: str, history: Sequence[dict] | None,
+                        index: Index) -> tuple[str, Sequence[dict] | None, str]:
+    """(question, history, notice): the question and the conversation's earlier questions with the traditional
+    characters the documents never write read in simplified ones (rag/script.py, README step 88), and a notice saying
+    so ("" when nothing changed). An earlier answer is the documents' own text and is left as it is."""
+    folded = fold_to_documents(text, index.characters, index.writes)
+    turns = history
+    if history and isinstance(history, Sequence) and not isinstance(history, str):
+        turns = [{**t, "content": fold_to_documents(t["content"], index.characters, index.writes)}
+                 if isinstance(t, Mapping) and t.get("role") == "user" and isinstance(t.get("content"), str) else t
+                 for t in history]
+    if folded == text:
+        return text, turns, ""
+    return folded, turns, f"Read in simplified characters, as the documents are written: “{folded}”."
 
 
 def clean_question(question: str, limit: int) -> tuple[str, str]:
@@ -147,6 +164,8 @@ class Engine:
         t0 = time.perf_counter()
         text, notice = clean_question(question, cfg.max_question_chars)
         index = self.index  # one consistent snapshot even if an upload swaps it meanwhile
+        text, history, folded = in_documents_script(text, history, index)  # README step 88
+        notice = " ".join(n for n in (notice, folded) if n)
         asked, lean_ms = self.resolve(text, history, index, cfg)
         chosen = self.answerer(cfg.answerer)
         query, search_note, translated_ms = asked.retrieval_query, "", None

@@ -67,6 +67,22 @@ class Index:
     # Derived lookups, computed once per Index: its chunks, sentences and BM25 never change once it is built
     # (indexing returns a new Index; save_index replaces only the manifest, which these do not read).
     @cached_property
+    def characters(self) -> frozenset[str]:
+        """Every character its chunks write: a question is read in their script (rag/script.py, README step 88)."""
+        from rag.script import written
+
+        return written(c.text for c in self.chunks)
+
+    @cached_property
+    def joined_text(self) -> str:
+        """Its chunks' texts, one per line (`writes` searches it)."""
+        return "\n".join(c.text for c in self.chunks)
+
+    def writes(self, text: str) -> bool:
+        """Whether its chunks hold `text` as written (step 88 asks of a traditional character beside its neighbour)."""
+        return text in self.joined_text
+
+    @cached_property
     def sentence_rows_by_doc(self) -> dict[str, tuple[list[int], list[int]]]:
         """doc_id -> (sentence rows in document order, their start offsets) for bisecting by position."""
         rows: dict[str, list[int]] = {}
