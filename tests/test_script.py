@@ -9,6 +9,7 @@ from rag.errors import InputError
 from rag.indexer import empty_index
 from rag.script import fold_to_documents, written
 
+
 def documents(text: str):
     """(characters, writes) of documents made of `text`, as an Index gives them."""
     return written([text]), text.__contains__
