@@ -251,7 +251,7 @@ EVERY = re.compile(rf"每\s*(?:{NUMERAL}\s*个?\s*)?(?:年|月|季|周|星期|�
 PLAIN_NUMERAL = re.compile(r"(?:\d{1,3}(?:,\d{3})+|\d+|[零〇一二两三四五六七八九十百千]+)")
 CHINESE_NUMBER = re.compile(r"[一二两三四五六七八九][十百千]|十[一二三四五六七八九]")
 ERA_YEAR = re.compile(r"[甲乙丙丁戊己庚辛壬癸][子丑寅卯辰巳午未申酉戌亥]年|"
-                      r"[\u4e00-\u9fff](?<![了用时约近达逾有共期长满过前后第经近余多年])\d{1,2}\s*年(?![间来代])")
+                      r"[\u4e00-\u9fff](?<![了用时约近达逾有共期长满过前后第经余多年])\d{1,2}\s*年(?![间来代])")
 AFTER_COUNTER = re.compile(rf"(?:多少|(?<![这那哪第])几)[{COUNTERS}]([\u4e00-\u9fff])")
 
 
