@@ -13,7 +13,7 @@ simplified paragraphs) stays as typed, and so does a whole question over documen
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from functools import lru_cache
 
 
@@ -24,12 +24,9 @@ def _t2s():  # noqa: ANN202 - opencc's converter; loaded on first use (~0.1 s)
     return opencc.OpenCC("t2s")
 
 
-def written(texts: Iterable[str]) -> frozenset[str]:
-    """The characters `texts` write (the documents' chunks)."""
-    seen: set[str] = set()
-    for text in texts:
-        seen.update(text)
-    return frozenset(seen)
+def to_simplified(text: str) -> str:
+    """`text` in simplified characters (opencc's t2s, phrase-aware), as the scripts read DRCD."""
+    return _t2s().convert(text)
 
 
 def fold_to_documents(text: str, documents: frozenset[str], writes: Callable[[str], bool] = lambda s: False) -> str:
@@ -40,7 +37,7 @@ def fold_to_documents(text: str, documents: frozenset[str], writes: Callable[[st
     几), though the documents need not write them. `text` itself when nothing changes. opencc reads phrases (乾隆 stays,
     乾燥 becomes 干燥), so the conversion is made on the whole text; where it changes the length (rare), the whole
     conversion is taken if no changed character is written in the documents, else nothing."""
-    simplified = _t2s().convert(text)
+    simplified = to_simplified(text)
     if simplified == text:
         return text
     if len(simplified) != len(text):

@@ -69,9 +69,7 @@ class Index:
     @cached_property
     def characters(self) -> frozenset[str]:
         """Every character its chunks write: a question is read in their script (rag/script.py, README step 88)."""
-        from rag.script import written
-
-        return written(c.text for c in self.chunks)
+        return frozenset(self.joined_text)
 
     @cached_property
     def joined_text(self) -> str:

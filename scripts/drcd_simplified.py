@@ -45,9 +45,9 @@ def main(argv: list[str] | None = None) -> int:
         data = json.loads(args.dataset.read_text(encoding="utf-8"))
         if not isinstance(data, dict) or not isinstance(data.get("data"), list):
             raise ValueError('no "data" list of articles')
-        import opencc
+        from rag.script import to_simplified
 
-        out = simplified(data, args.skip, args.questions, opencc.OpenCC("t2s").convert)
+        out = simplified(data, args.skip, args.questions, to_simplified)
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         print(f"error: {args.dataset} is not a readable SQuAD-format JSON file ({exc}).", file=sys.stderr)
         return 2

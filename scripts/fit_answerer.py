@@ -86,20 +86,19 @@ class QA:
 
 
 def load_drcd(path: Path) -> tuple[list, list[QA]]:
-    import opencc
+    from rag.script import to_simplified
 
-    t2s = opencc.OpenCC("t2s")
     data = json.loads(path.read_text(encoding="utf-8"))["data"]
     documents, qas, moved = [], [], 0
     for article in data:
         for p_no, paragraph in enumerate(article["paragraphs"]):
             source = f"{article.get('id', article.get('title'))}#{p_no}"
-            context = t2s.convert(paragraph["context"])
+            context = to_simplified(paragraph["context"])
             documents.append(make_document(source, context))
             part = part_of(source)
             for qa in paragraph["qas"]:
                 gold = qa["answers"][0]
-                answer = t2s.convert(gold["text"]).strip()
+                answer = to_simplified(gold["text"]).strip()
                 start = gold["answer_start"]
                 if context[start:start + len(answer)] != answer:  # conversion moved it: nearest occurrence
                     found = [i for i in range(len(context)) if context.startswith(answer, i)]
@@ -107,7 +106,7 @@ def load_drcd(path: Path) -> tuple[list, list[QA]]:
                         continue
                     start = min(found, key=lambda i: abs(i - start))
                     moved += 1
-                qas.append(QA(t2s.convert(qa["question"]), answer, source, start, part))
+                qas.append(QA(to_simplified(qa["question"]), answer, source, start, part))
     print(f"DRCD: {len(documents)} paragraphs, {len(qas)} questions ({moved} answers re-found after t2s)",
           file=sys.stderr)
     return documents, qas

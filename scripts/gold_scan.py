@@ -1,7 +1,8 @@
 """The answer-side checks that only refuse the model's own answer (README steps 82, 83 and 84), read on every gold
 answer of a SQuAD-format set, as if the model had answered with the gold alone: a gold answer a check would withhold is
-a right answer it can lose. Step 24 is the same answer-type check read on the extractive answer: the gold's sentence. No model call; seconds for a whole set (round 53: step 84's first definition would have
-withheld 24 gold answers of DRCD and CMRC dev, which the fitting pool had not shown).
+a right answer it can lose. Step 24 is the same answer-type check read on the extractive answer: the gold's sentence.
+No model call; seconds for a whole set (round 53: step 84's first definition would have withheld 24 gold answers of
+DRCD and CMRC dev, which the fitting pool had not shown).
 
     python scripts/gold_scan.py ../shared/datasets/drcd_dev.json --t2s
     python scripts/gold_scan.py ../shared/datasets/cmrc2018_dev.json --show 20
@@ -26,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from rag.answering.question import missing_answer_type, only_value_for_name  # noqa: E402
 from rag.answering.rival import rival_subject  # noqa: E402
+from rag.script import to_simplified  # noqa: E402
 
 SENTENCE_END = re.compile(r"(?<=[。！？；!?;])")
 STEPS = ("24", "82", "83", "84")
@@ -56,10 +58,11 @@ def scan(data: dict, convert: Callable[[str], str] = lambda t: t) -> tuple[int, 
                 if missing := missing_answer_type(question, gold):
                     fires["82"].append((question, gold, missing))
                 sentence = sentence_at(context, answer.get("answer_start", -1))
-                if sentence and gold in sentence and (missing := missing_answer_type(question, sentence)):
-                    fires["24"].append((question, sentence, missing))
-                if sentence and gold in sentence and (rival := rival_subject(question, sentence, context, gold)):
-                    fires["83"].append((question, gold, "/".join(rival)))
+                if sentence and gold in sentence:  # steps 24 and 83 read the sentence the gold stands in
+                    if missing := missing_answer_type(question, sentence):
+                        fires["24"].append((question, sentence, missing))
+                    if rival := rival_subject(question, sentence, context, gold):
+                        fires["83"].append((question, gold, "/".join(rival)))
                 if asked := only_value_for_name(question, gold):
                     fires["84"].append((question, gold, asked))
     return n, fires
@@ -73,12 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         data = json.loads(args.dataset.read_text(encoding="utf-8"))
-        convert: Callable[[str], str] = lambda t: t  # noqa: E731
-        if args.t2s:
-            import opencc
-
-            convert = opencc.OpenCC("t2s").convert
-        n, fires = scan(data, convert)
+        n, fires = scan(data, to_simplified if args.t2s else lambda t: t)
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         print(f"error: {args.dataset} is not a readable SQuAD-format JSON file ({exc}).", file=sys.stderr)
         return 2

@@ -203,9 +203,9 @@ def load_paragraphs(path: Path, t2s: bool, skip: int) -> list[tuple[str, str, li
     data = json.loads(path.read_text(encoding="utf-8"))["data"]
     conv = None
     if t2s:
-        import opencc
+        from rag.script import to_simplified
 
-        conv = opencc.OpenCC("t2s").convert
+        conv = to_simplified
     out = []
     for article in data:
         for p_no, paragraph in enumerate(article.get("paragraphs", [])):

@@ -53,17 +53,16 @@ def simplified(dataset: Path) -> Path:
     system's temporary files, named <name>_s.json."""
     import tempfile
 
-    import opencc
+    from rag.script import to_simplified
 
-    t2s = opencc.OpenCC("t2s")
     data = json.loads(dataset.read_text(encoding="utf-8"))
     for article in data["data"]:
         for paragraph in article["paragraphs"]:
-            paragraph["context"] = t2s.convert(paragraph["context"])
+            paragraph["context"] = to_simplified(paragraph["context"])
             for qa in paragraph["qas"]:
-                qa["question"] = t2s.convert(qa["question"])
+                qa["question"] = to_simplified(qa["question"])
                 for a in qa.get("answers", []):
-                    a["text"] = t2s.convert(a["text"])
+                    a["text"] = to_simplified(a["text"])
     out = Path(tempfile.gettempdir()) / f"{dataset.stem}_s.json"
     out.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     return out

@@ -217,7 +217,6 @@ ASKS_MONEY = re.compile(r"多少钱|花了多少|价格|造价|售价|价值多�
 ASKS_COUNT = re.compile(rf"(?:多少|(?<![这那哪第])几)([{COUNTERS}])")
 # The unit any count is asked in (几局, 多少圈): a numeral in that unit answers it, a counter COUNTERS lacks too (round 31)
 ASKS_UNIT = re.compile(r"(?:多少|(?<![这那哪第])几)([\u4e00-\u9fff])")
-ORDINAL = re.compile(r"第几|第多少")  # a rank: 排名第三 answers it with no counter
 # Checked only where the question asks a date (哪一年, 几月, 哪天): 什么时候 and 何时 may want a period or an event.
 ASKS_DATE = re.compile(r"哪一?年|何年|几月|哪个?月|几号|几日|哪一?天|年份|日期")
 # A percentage or a number asked beside "which" or "who" is what the name is picked by, not the answer.
@@ -233,7 +232,7 @@ TYPE_NAMES = {"time": "a time", "percent": "a percentage", "number": "a number"}
 # 54, scripts/gold_scan.py). A year asked with an era (西元几年, 公元前多少年) asks a date, not a length; 百分之多少 names
 # its unit, so any number answers it, and a ratio (比例, 比率) is answered by a fraction or any number; a share stated
 # as a given (百分之三的能源) is not asked; 多少年轻人 asks people; 日期 is no word across 23日 + 期间; a rank (第几,
-# 前几) is not checked.
+# 前几) is not checked: 排名第三 answers it with no counter.
 ERA_YEAR_ASKED = re.compile(r"(?:西元|公元|民国|纪元)前?(?:几|多少)年")
 PERCENT_NAMED = re.compile(r"百分之(?:多少|几)|多少百分")
 RATIO_ASKED = re.compile(r"比例|比率")
