@@ -72,6 +72,13 @@ class Index:
         return frozenset(self.joined_text)
 
     @cached_property
+    def traditional(self) -> bool:
+        """Whether its chunks are written in traditional characters (rag/script.py's TRADITIONAL_AT; README step 90)."""
+        from rag.script import TRADITIONAL_AT, traditional_share
+
+        return traditional_share(self.characters) >= TRADITIONAL_AT
+
+    @cached_property
     def joined_text(self) -> str:
         """Its chunks' texts, one per line (`writes` searches it)."""
         return "\n".join(c.text for c in self.chunks)

@@ -36,6 +36,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from rag.answering.confidence import STATISTICS, missing_gain, question_gain, question_surprise
+from rag.answering.contrast import contrast_swap
 from rag.answering.meaning import missing_words
 from rag.answering.model import AUTO_POLICY, MEANING_SECTIONS, ROUTES_FILE
 from rag.answering.question import missing_answer_type, only_value_for_name, question_language
@@ -1146,10 +1147,42 @@ def name_main(fit_paths: list[Path], report_paths: list[Path]) -> int:
     return refusing_check_main(fit_paths, report_paths, shipped_before_name, name_checked, "step 84", "the name check")
 
 
-def shipped(row: dict) -> tuple[bool, str]:
-    """(refused, answer text) as the default answers with routes.json's cuts: `shipped_before_name`, and (step 84) the
-    model's own answer withheld where it gives a time or number alone for a name, where routes.json says so."""
+def shipped_before_contrast(row: dict) -> tuple[bool, str]:
+    """(refused, answer text) as `shipped` answers without step 89: `shipped_before_name`, and (step 84) the model's
+    own answer withheld where it gives a time or number alone for a name, where routes.json says so."""
     return name_checked(row) if AUTO_POLICY.model_answer_name else shipped_before_name(row)
+
+
+def _contrast_found(row: dict, text: str) -> bool:
+    """Whether the shipped Chinese answer `text` speaks of the other side of a contrast the question asks about (README
+    step 89, contrast.contrast_swap): the extractive answer's own text, or every sentence the model's own answer was
+    kept on (the recorded `claim_sentence`), on every kind of question."""
+    if question_language(row["question"]) != "zh":
+        return False
+    if text == row["extractive"]:
+        return bool(contrast_swap(row["question"], strip_markers(text)))
+    kept = [c for c in row.get("checked") or [] if c.get("kept")]
+    return bool(kept) and all(contrast_swap(row["question"], c.get("claim_sentence") or c["text"]) for c in kept)
+
+
+def contrast_checked(row: dict) -> tuple[bool, str]:
+    """As `shipped_before_contrast`, and an answer refused where it speaks of the other side of a contrast the question
+    asks about (README step 89: the extractive answer or the model's own, on every kind of Chinese question)."""
+    refused, text = shipped_before_contrast(row)
+    return (True, "") if not refused and text and _contrast_found(row, text) else (refused, text)
+
+
+def contrast_main(fit_paths: list[Path], report_paths: list[Path]) -> int:
+    """What step 89's contrast check changes on the pool, judged under step 82's rule. Nothing is saved: the check is
+    part of both answerers (rag/answering/contrast.py)."""
+    return refusing_check_main(fit_paths, report_paths, shipped_before_contrast, contrast_checked, "step 89",
+                               "the contrast check")
+
+
+def shipped(row: dict) -> tuple[bool, str]:
+    """(refused, answer text) as the default answers with routes.json's cuts: `shipped_before_contrast`, and (step 89)
+    an answer refused where it speaks of the other side of a contrast the question asks about."""
+    return contrast_checked(row)
 
 
 # README step 27: the model's own answer refused where the extractive answer logit is below a cut, chosen by the best
@@ -1916,6 +1949,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="report whether the model's own Chinese factoid answers should be withheld where their question "
                          "asks a person, place or thing and they give a time or number alone (question."
                          "only_value_for_name, README step 84), with the saved cuts; nothing is saved")
+    ap.add_argument("--contrast", action="store_true",
+                    help="report what the contrast check (contrast.contrast_swap, README step 89: an answer speaking of "
+                         "the other side of a contrast the question asks about, 月活 for 日活) changes on the pool; "
+                         "nothing is saved")
     ap.add_argument("--hand-over-variants", action="store_true",
                     help="report the hand-over and fallback variants of README step 25 against the shipped rule (the "
                          "hand-over only onto the model's own sentence, a reading gate on it, the fallback for withheld "
@@ -2007,6 +2044,8 @@ def main(argv: list[str] | None = None) -> int:
         return rival_main(args.fit, args.report)
     if args.answer_name:
         return name_main(args.fit, args.report)
+    if args.contrast:
+        return contrast_main(args.fit, args.report)
     if args.pick:
         return pick_main(args.fit, args.report, args.write, args.untranslated)
     if args.waiver_only and not args.reading:

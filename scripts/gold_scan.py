@@ -11,7 +11,8 @@ DRCD and CMRC dev, which the fitting pool had not shown).
 - step 82: `question.missing_answer_type(question, gold)`;
 - step 83: `rival.rival_subject(question, the gold's sentence, its paragraph)` (the sentence the gold stands in as the
   support, the paragraph as what the model read);
-- step 84: `question.only_value_for_name(question, gold)`.
+- step 84: `question.only_value_for_name(question, gold)`;
+- step 89: `contrast.contrast_swap(question, the gold's sentence)` (read on both answerers' sentences).
 """
 
 from __future__ import annotations
@@ -25,12 +26,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from rag.answering.contrast import contrast_swap  # noqa: E402
 from rag.answering.question import missing_answer_type, only_value_for_name  # noqa: E402
 from rag.answering.rival import rival_subject  # noqa: E402
 from rag.script import to_simplified  # noqa: E402
 
 SENTENCE_END = re.compile(r"(?<=[。！？；!?;])")
-STEPS = ("24", "82", "83", "84")
+STEPS = ("24", "82", "83", "84", "89")
 
 
 def sentence_at(context: str, start: int) -> str:
@@ -63,6 +65,8 @@ def scan(data: dict, convert: Callable[[str], str] = lambda t: t) -> tuple[int, 
                         fires["24"].append((question, sentence, missing))
                     if rival := rival_subject(question, sentence, context, gold):
                         fires["83"].append((question, gold, "/".join(rival)))
+                    if swap := contrast_swap(question, sentence):
+                        fires["89"].append((question, sentence, "/".join(swap)))
                 if asked := only_value_for_name(question, gold):
                     fires["84"].append((question, gold, asked))
     return n, fires

@@ -7,7 +7,7 @@ import pytest
 from rag.chat import Engine, in_documents_script
 from rag.errors import InputError
 from rag.indexer import empty_index
-from rag.script import fold_to_documents, to_simplified
+from rag.script import TRADITIONAL_AT, fold_to_documents, to_simplified, traditional_share
 
 
 def documents(text: str):
@@ -34,10 +34,14 @@ def test_what_the_documents_write_stays_as_typed():
     assert fold_to_documents("黄霑有哪些著名填词作品？", *documents("黄霑作词。")) == "黄霑有哪些著名填词作品？"
     # ... but a character a large corpus writes somewhere, not beside the question's neighbours, is read simplified
     assert fold_to_documents("大公报於何时停刊？", *documents("於梨华是作家。大公报停刊。")) == "大公报于何时停刊？"
-    # documents in traditional characters: the question matches them as it is (its interrogative read simplified)
+    # documents in traditional characters, not read as such: a character they write beside its neighbour stays, the
+    # interrogative is read simplified (step 88 alone: the mixed script step 90 removes)
     trad = documents("美圖二〇二三年的淨利潤為三點七億元。")
     assert fold_to_documents("美圖的淨利潤是多少？", *trad) == "美圖的淨利潤是多少？"
     assert fold_to_documents("美圖的淨利潤是誰公布的？", *trad) == "美圖的淨利潤是谁公布的？"
+    # step 90: documents written in traditional characters read the whole question as typed
+    assert fold_to_documents("美圖的淨利潤是誰公布的？", *trad, traditional=True) == "美圖的淨利潤是誰公布的？"
+    assert fold_to_documents("美图的净利润是多少？", *ARTICLE, traditional=True) == "美图的净利润是多少？"
     assert fold_to_documents("What was Meitu's net profit?", *ARTICLE) == "What was Meitu's net profit?"
 
 
@@ -66,3 +70,18 @@ def test_an_empty_index_reads_every_traditional_character_simplified(fake_embedd
     assert engine.index.characters == frozenset()
     assert in_documents_script("美圖是什麼？", None, engine.index) == (
         "美图是什么？", None, "Read in simplified characters, as the documents are written: “美图是什么？”.")
+
+
+def test_documents_in_traditional_characters_are_read_so(fake_engine, fake_embedder, fake_config, tmp_path):
+    """README step 90: a tenth or more of the documents' distinct Chinese characters in traditional forms marks them
+    traditional (DRCD's paragraphs ~37%, the article 0%); a traditional question over them is read as typed."""
+    assert traditional_share(frozenset("美圖淨利潤為億元")) == 5 / 8  # 圖 淨 潤 為 億
+    assert traditional_share(frozenset("美图净利润abc")) == 0.0 and traditional_share(frozenset()) == 0.0
+    assert TRADITIONAL_AT == 0.10
+    assert fake_engine.index.traditional is False
+    doc = tmp_path / "trad.txt"
+    doc.write_text("美圖二〇二三年的淨利潤為三點七億元，總收入為二十七億元。\n", encoding="utf-8")
+    engine = Engine(fake_config, tmp_path / "trad-index", fake_embedder, empty_index(fake_embedder))
+    engine.add_files([doc])
+    assert engine.index.traditional is True
+    assert in_documents_script("美圖的淨利潤是誰公布的？", None, engine.index) == ("美圖的淨利潤是誰公布的？", None, "")

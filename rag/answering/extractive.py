@@ -29,6 +29,7 @@ from rag.answering.base import Evidence
 from rag.answering.citations import passage_slice
 from rag.answering.claim import cited_claim_share
 from rag.answering.compose import Quote, compose, refuse
+from rag.answering.contrast import contrast_swap
 from rag.answering.decision import AnswerModels, default_models
 from rag.answering.features import (
     SentenceCandidate,
@@ -206,6 +207,10 @@ class ExtractiveAnswerer:
             typed = decide.answer_type(missing_answer_type(text, strip_markers(answer.text)))
             if not typed.answer:
                 return refuse(text, hits, self.name, a.shape, typed.reason)
+        if question.language == "zh" and not answer.refused:  # README step 89, on every kind of question
+            swapped = decide.contrast_swap(contrast_swap(text, strip_markers(answer.text)))
+            if not swapped.answer:
+                return refuse(text, hits, self.name, a.shape, swapped.reason)
         anchors = self.check_anchors if check_anchors is None else check_anchors
         if anchors and question.language == "zh" and not a.cross_language and not answer.refused and answer.citations:
             missing = passage_lacks_anchors(text, evidence.index, answer.citations[0].hit)

@@ -47,6 +47,7 @@ from rag.answering.compose import (
 )
 from rag.answering.confidence import STATISTICS, question_gain, question_surprise, token_confidence
 from rag.answering.context import Excerpt, select_excerpts, whole_sentences
+from rag.answering.contrast import contrast_swap
 from rag.answering.english import ENGLISH_SYSTEM, ENGLISH_TOKENS, check_line, english_messages, with_line
 from rag.answering.extractive import OPEN_CHARS, Analysis, ExtractiveAnswerer
 from rag.answering.features import coverage, question_terms
@@ -1131,6 +1132,12 @@ class ModelAnswerer:
             asked = only_value_for_name(question.text, strip_markers(answer.text))  # type: ignore[union-attr]
             if asked:
                 answer, reason = None, decide.value_for_name(asked).reason
+        if (kept and answer is not None and not answer.refused and answer.answerer == self.name
+                and question.language == "zh"):  # README step 89, every kind: each sentence it stands on speaks of
+            # the other side of a contrast the question asks about (its 日活, their 月活)
+            swaps = [contrast_swap(question.text, c.support.sentence.text) for c in kept]  # type: ignore[union-attr]
+            if all(swaps):
+                answer, reason = None, decide.contrast_swap(swaps[0], "the sentence the model's answer stands on").reason
         prior_s = None  # README step 46: the question read without the excerpts, where the cut needs it
         judged: str | None = None  # steps 38 and 46's verdict on the question, once taken ("": it fits the excerpts)
         if own_chinese(answer):  # README steps 38 and 46

@@ -315,3 +315,28 @@ def test_choose_policy_fits_the_hand_over_with_the_answer_type_check(tmp_path, c
     # without the check every cut above 0.35 would hand the right answer to the yearless sentence (50.0)
     assert "| 0.9 | 50.0 |" not in out and "| 0.9 | 100.0 |" in out
     assert "chosen: hand an answer the model gave below 0 to the extractive answerer" in out
+
+
+def test_choose_policy_contrast_simulates_step_89_on_both_answerers(tmp_path, capsys):
+    """README step 89: an answer is refused where it speaks of the other side of a contrast the question asks about (the
+    model's own answer by every recorded claim sentence it was kept on, the extractive answer by its own text); --contrast
+    reports it under step 82's rule, and `shipped` includes it (it is part of both answerers, no switch)."""
+    cp = _script("choose_policy")
+    monthly = "2023年,项目的月活跃用户数达2.49亿。"
+    daily = {**study_row("unanswerable", 0.9, True, False), "question": "项目的日活跃用户数是多少？", "extractive_score": 2.0,
+             "checked": [{"text": "2.49亿", "kept": True, "claim_coverage": 0.9, "passage_coverage": 1.0,
+                          "claim_sentence": monthly}]}
+    asked_monthly = {**daily, "kind": "answerable", "answers": ["2.49亿"], "question": "项目的月活跃用户数是多少？"}
+    assert cp.shipped_before_contrast(daily) == (False, "2.49亿")
+    assert cp.contrast_checked(daily) == cp.shipped(daily) == (True, "")
+    assert cp.contrast_checked(asked_monthly) == (False, "2.49亿")
+    # an extractive answer standing is read by its own text (its row's claims not consulted)
+    fallback = {**daily, "extractive": monthly, "checked": []}
+    assert cp._contrast_found(fallback, monthly) and not cp._contrast_found({**fallback, "question": "项目的月活跃用户数是多少？"}, monthly)
+    fit = tmp_path / "study.jsonl"
+    fit.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in (daily, asked_monthly)), encoding="utf-8")
+    assert cp.main([str(fit), "--contrast"]) == 0
+    out = capsys.readouterr().out
+    assert "| fitting: study.jsonl | before step 89 | 100.0 | 0.0 | 0.0 | |" in out
+    assert "| fitting: study.jsonl | the contrast check | 100.0 | 100.0 | 0.0 | 1 |" in out
+    assert "wrong answers refused on the fitting sets 1, right answers lost 0: taken under step 82's rule" in out
