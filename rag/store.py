@@ -37,6 +37,7 @@ from rag.config import LEGACY_SETTINGS, Config
 from rag.errors import IndexCorruptError, IndexLockedError, IndexMismatchError, IndexMissingError
 from rag.progress import Progress
 from rag.schema import Chunk, Sentence, file_sha256
+from rag.script import TRADITIONAL_AT, traditional_share
 from rag.stores import VectorStore, load_store, release
 
 # 2: the vector store became pluggable (its kind in the settings, its files listed by the store), BM25 moved
@@ -74,8 +75,6 @@ class Index:
     @cached_property
     def traditional(self) -> bool:
         """Whether its chunks are written in traditional characters (rag/script.py's TRADITIONAL_AT; README step 90)."""
-        from rag.script import TRADITIONAL_AT, traditional_share
-
         return traditional_share(self.characters) >= TRADITIONAL_AT
 
     @cached_property

@@ -92,8 +92,8 @@ def rival_subject(rival: tuple[str, str] | None) -> Decision:
 
 
 def contrast_swap(swap: tuple[str, str] | None, whose: str = "the answer's sentence") -> Decision:
-    """A Chinese factoid is refused where `whose` speaks of the other side of a contrast the question asks about
-    (contrast.contrast_swap: the question's 日活, the sentence's 月活; README step 89)."""
+    """A Chinese answer of any kind is refused where `whose` speaks of the other side of a contrast the question asks
+    about (contrast.contrast_swap: the question's 日活, the sentence's 月活; README step 89)."""
     if swap:
         asked, said = swap
         return refuse_because(f"the question asks about {asked}, and {whose} speaks of {said} instead")
