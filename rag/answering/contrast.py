@@ -58,5 +58,21 @@ def contrast_swap(question: str, sentence: str) -> tuple[str, str] | None:
         for other in CLASS_OF[c]:
             swapped = other + neighbour if first else neighbour + other
             if other != c and swapped in sentence and swapped not in question:
-                return piece, swapped
+                return named(question, piece, sentence, swapped)
     return None
+
+
+def named(question: str, piece: str, sentence: str, swapped: str) -> tuple[str, str]:
+    """The two pieces as a reader knows them: the question's words the piece falls in (jieba), and the same span around
+    the sentence's piece where the characters added are shared (外第 and 内第 are named 国外第一 and 国内第一, 日活 and
+    月活 日活跃 and 月活跃); the bare pieces where no such span is shared."""
+    import jieba  # loaded on first use (~0.5 s; the answer path has loaded it already)
+
+    at = question.find(piece)
+    words = [(start, end) for _, start, end in jieba.tokenize(question) if start < at + 2 and end > at]
+    left, right = at - words[0][0], words[-1][1] - (at + 2)
+    for t in (i for i in range(len(sentence)) if sentence.startswith(swapped, i)):
+        if (t >= left and sentence[t - left:t] == question[at - left:at]
+                and sentence[t + 2:t + 2 + right] == question[at + 2:at + 2 + right]):
+            return question[at - left:at + 2 + right], sentence[t - left:t + 2 + right]
+    return piece, swapped

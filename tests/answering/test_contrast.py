@@ -26,7 +26,11 @@ def test_the_pieces_of_a_question_are_a_contrast_character_and_its_neighbour():
 
 
 @pytest.mark.parametrize(("question", "sentence", "swap"), [
-    ("美图秀秀的日活跃用户有多少？", MONTHLY, ("日活", "月活")),
+    # the pieces are named by the question's words they fall in, where the sentence shares the span (日活跃/月活跃)
+    ("美图秀秀的日活跃用户有多少？", MONTHLY, ("日活跃", "月活跃")),
+    ("美图秀秀的日活下滑了多少？", MONTHLY, ("日活", "月活")),
+    ("吴欣鸿说美图可能成为国外第一家能规模盈利的公司吗？", "美图有可能成为国内第一家能规模盈利的视觉大模型公司。",
+     ("国外第一家", "国内第一家")),
     # DRCD dev's contrast swaps (artifacts/r55/build_swaps.py), each answered by the sentence before step 89
     ("加拿大生活成本最低的城市在2006年时为？", "另一方面，多伦多于2006年被列为加拿大生活成本最高的城市。", ("最低", "最高")),
     ("下萨克森邦最低的山位在哪一山脉内？", "下萨克森邦内最高的山是乌尔姆山，它属于哈尔茨山脉——下萨克森邦最高的山脉。", ("最低", "最高")),
@@ -62,7 +66,7 @@ def test_the_extractive_answer_of_the_other_side_is_refused(fake_engine):
     q, hits, evidence = retrieved(fake_engine, "美图秀秀的日活跃用户有多少？")
     daily = extractive_with(-np.inf).answer(q, hits, evidence)
     assert daily.refused and daily.answerer == "extractive"
-    assert daily.reason == "the question asks about 日活, and the answer's sentence speaks of 月活 instead"
+    assert daily.reason == "the question asks about 日活跃, and the answer's sentence speaks of 月活跃 instead"
     # an English question is not read for Chinese pieces
     assert contrast_swap("What were Meitu's daily active users?", MONTHLY) is None
 
@@ -85,8 +89,8 @@ def test_the_models_answer_standing_on_the_other_side_is_withheld(tmp_path, fake
     daily = run(engine, Scripted(reply), "星海秀秀的日活跃用户数是多少？").answer
     assert daily.refused
     assert "日活" in daily.reason and "月活" in daily.reason
-    assert ("The model's answer was withheld: the question asks about 日活, and the sentence the model's answer stands "
-            "on speaks of 月活 instead") in daily.notice
+    assert ("The model's answer was withheld: the question asks about 日活跃, and the sentence the model's answer "
+            "stands on speaks of 月活跃 instead") in daily.notice
 
 
 def test_text_in_traditional_characters_is_read_as_in_simplified_ones():
