@@ -5,7 +5,8 @@ no daily figure). `加拿大生活成本最低的城市？` was answered `多伦
 made of a contrast character and its neighbour (日活, 最低); the sentence never writes that character, and writes the
 same piece with another character of its class instead (月活, 最高). The sentence then speaks of the other side.
 
-Pure but for opencc (both are read in simplified characters): strings in, the two pieces out. Nothing is fitted; the
+Pure but for opencc (both are read in simplified characters) and jieba (the pieces named by the question's words):
+strings in, the two pieces out. Nothing is fitted; the
 classes and what counts were fixed on DRCD dev (its gold answers' sentences, which it must not refuse, and its contrast
 swaps, which it must) and reported held out on DRCD test and CMRC dev (docs/choosing-auto.md, step 89; rule in
 artifacts/r55/rule89.md).
@@ -64,8 +65,8 @@ def contrast_swap(question: str, sentence: str) -> tuple[str, str] | None:
 
 def named(question: str, piece: str, sentence: str, swapped: str) -> tuple[str, str]:
     """The two pieces as a reader knows them: the question's words the piece falls in (jieba), and the same span around
-    the sentence's piece where the characters added are shared (外第 and 内第 are named 国外第一 and 国内第一, 日活 and
-    月活 日活跃 and 月活跃); the bare pieces where no such span is shared."""
+    the sentence's piece where the characters added are shared (外第 and 内第 are named 国外第一家 and 国内第一家; 日活
+    and 月活 are named 日活跃 and 月活跃); the bare pieces where no such span is shared."""
     import jieba  # loaded on first use (~0.5 s; the answer path has loaded it already)
 
     at = question.find(piece)
