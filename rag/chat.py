@@ -54,10 +54,13 @@ def in_documents_script(text: str, history: Sequence[dict] | None,
     """(question, history, notice): the question and the conversation's earlier questions with the traditional
     characters the documents never write read in simplified ones (rag/script.py, README step 88), and a notice saying
     so ("" when nothing changed). An earlier answer is the documents' own text and is left as it is."""
-    folded = fold_to_documents(text, index.characters, index.writes, index.traditional)
+    def fold(question: str) -> str:
+        return fold_to_documents(question, index.characters, index.writes, index.traditional)
+
+    folded = fold(text)
     turns = history
     if history and isinstance(history, Sequence) and not isinstance(history, str):
-        turns = [{**t, "content": fold_to_documents(t["content"], index.characters, index.writes, index.traditional)}
+        turns = [{**t, "content": fold(t["content"])}
                  if isinstance(t, Mapping) and t.get("role") == "user" and isinstance(t.get("content"), str) else t
                  for t in history]
     if folded == text:

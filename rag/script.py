@@ -54,10 +54,10 @@ def fold_to_documents(text: str, documents: frozenset[str], writes: Callable[[st
     conversion is taken if no changed character is written in the documents, else nothing. README step 90: over
     documents written in traditional characters (`traditional`: `Index.traditional`, read by `traditional_share`),
     `text` is read as typed: folding a few of its characters left it in mixed script, which matched them worse."""
+    if traditional:  # README step 90: documents written in traditional characters read the question as typed
+        return text
     simplified = to_simplified(text)
     if simplified == text:
-        return text
-    if traditional:  # README step 90: documents written in traditional characters read the question as typed
         return text
     if len(simplified) != len(text):
         foreign = all(c not in documents for c in set(text) - set(simplified))

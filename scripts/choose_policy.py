@@ -906,10 +906,15 @@ def answer_type_main(fit_paths: list[Path], report_paths: list[Path]) -> int:
     return 0
 
 
+def _kept_claims(row: dict) -> list[dict]:
+    """The recorded claims of the model's reply that the support check kept (steps 83 and 89 read their sentences)."""
+    return [c for c in row.get("checked") or [] if c.get("kept")]
+
+
 def _rival_found(row: dict) -> bool:
     """Whether every sentence the model's reply was kept on names a rival of the question's subject (README step 83:
     rival.rival_subject over the recorded `claim_sentence`, with the excerpts and `claim_passage` as what was read)."""
-    kept = [c for c in row.get("checked") or [] if c.get("kept")]
+    kept = _kept_claims(row)
     if not kept or not _zh_factoid(row):
         return False
     read = row.get("excerpts") or []
@@ -1161,7 +1166,7 @@ def _contrast_found(row: dict, text: str) -> bool:
         return False
     if text == row["extractive"]:
         return bool(contrast_swap(row["question"], strip_markers(text)))
-    kept = [c for c in row.get("checked") or [] if c.get("kept")]
+    kept = _kept_claims(row)
     return bool(kept) and all(contrast_swap(row["question"], c.get("claim_sentence") or c["text"]) for c in kept)
 
 

@@ -6,10 +6,9 @@ made of a contrast character and its neighbour (日活, 最低); the sentence ne
 same piece with another character of its class instead (月活, 最高). The sentence then speaks of the other side.
 
 Pure but for opencc (both are read in simplified characters) and jieba (the pieces named by the question's words):
-strings in, the two pieces out. Nothing is fitted; the
-classes and what counts were fixed on DRCD dev (its gold answers' sentences, which it must not refuse, and its contrast
-swaps, which it must) and reported held out on DRCD test and CMRC dev (docs/choosing-auto.md, step 89; rule in
-artifacts/r55/rule89.md).
+strings in, the two pieces out. Nothing is fitted; the classes and what counts were fixed on DRCD dev (its gold
+answers' sentences, which it must not refuse, and its contrast swaps, which it must) and reported held out on DRCD test
+and CMRC dev (docs/choosing-auto.md, step 89; rule in artifacts/r55/rule89.md).
 """
 
 from __future__ import annotations
@@ -20,8 +19,9 @@ from rag.script import to_simplified
 
 # Closed classes of characters that name one side of a contrast: a period (daily, monthly, yearly, weekly, quarterly),
 # up and down, the compass, left and right, the sexes, inside and outside, in and out, buying and selling, rising and
-# falling prices, high and low, long and short, early and late, new and old, plus and minus. 前/后 is not one: DRCD dev's questions invert before/after against their sentences (`在位之前是没有…` over
-# `之后…也都积极推行了`), which is how a question is written, not a slip.
+# falling prices, high and low, long and short, early and late, new and old, plus and minus. 前/后 is not one: DRCD
+# dev's questions invert before/after against their sentences (`在位之前是没有…` over `之后…也都积极推行了`), which is
+# how a question is written, not a slip.
 CLASSES = ("日月年周季", "上下", "东西南北", "左右", "男女", "内外", "进出", "买卖", "涨跌", "高低", "长短", "早晚",
            "新旧", "正负")
 CLASS_OF = {c: members for members in CLASSES for c in members}

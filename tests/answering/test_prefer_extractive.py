@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -115,6 +116,14 @@ def test_the_saved_cut_is_read_and_checked(tmp_path):
             load_prefer_extractive(path)
 
 
+def reported(cp, tmp_path: Path, capsys, rows, flag: str) -> str:  # noqa: ANN001 - the script module, pytest's capsys
+    """What `choose_policy.py STUDY FLAG` prints for `rows` written as one study file (study.jsonl), having exited 0."""
+    fit = tmp_path / "study.jsonl"
+    fit.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    assert cp.main([str(fit), flag]) == 0
+    return capsys.readouterr().out
+
+
 def study_row(kind: str, confidence: float, model_right: bool, extractive_right: bool) -> dict:
     """A study_model.py row of a Chinese factoid the model answered with one kept claim, and an extractive answer
     that passes the checks."""
@@ -177,10 +186,7 @@ def test_choose_policy_answer_type_simulates_the_shipped_check_and_judges_the_mo
     money = {**study_row("unanswerable", 0.9, True, True), "question": "项目花了多少钱？", "extractive_score": 2.0}
     assert cp.extractive_typed(money) == (False, "2018年")
     assert cp.model_typed(money) == (True, "")
-    fit = tmp_path / "study.jsonl"
-    fit.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in (year, money)), encoding="utf-8")
-    assert cp.main([str(fit), "--answer-type"]) == 0
-    out = capsys.readouterr().out
+    out = reported(cp, tmp_path, capsys, (year, money), "--answer-type")
     assert "| fitting: study.jsonl | before step 82 (extractive answers checked) | 100.0 | 0.0 | 0.0 | |" in out
     assert "| fitting: study.jsonl | the model's answers too | 100.0 | 100.0 | 0.0 | 1 |" in out
     assert ("balanced gain on the fitting sets 50.00 (needs 0.5), right answers lost 0: taken for the model's own answers "
@@ -208,10 +214,7 @@ def test_choose_policy_rival_simulates_step_83_on_the_models_own_answers(tmp_pat
     assert cp.rival_checked(own) == (False, "52.8%")
     assert cp.rival_checked({**rival, "excerpts": [growth], "checked": [{**rival["checked"][0], "claim_passage": growth}]}) \
         == (False, "52.8%")  # what was asked is written nowhere else in what the model read
-    fit = tmp_path / "study.jsonl"
-    fit.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in (rival, own)), encoding="utf-8")
-    assert cp.main([str(fit), "--rival"]) == 0
-    out = capsys.readouterr().out
+    out = reported(cp, tmp_path, capsys, (rival, own), "--rival")
     assert "| fitting: study.jsonl | before step 83 | 100.0 | 0.0 | 0.0 | |" in out
     assert "| fitting: study.jsonl | the rival check | 100.0 | 100.0 | 0.0 | 1 |" in out
     assert "|   | step 83 refuses | unanswerable | 星海公司美业方案业务的增速是多少？ | 52.8% | |" in out
@@ -230,10 +233,7 @@ def test_choose_policy_answer_name_simulates_step_84_on_the_models_own_answers(t
     assert cp.shipped_before_name(who) == (False, "2018年")
     assert cp.name_checked(who) == (True, "")
     assert cp.name_checked(when) == (False, "2018年")
-    fit = tmp_path / "study.jsonl"
-    fit.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in (who, when)), encoding="utf-8")
-    assert cp.main([str(fit), "--answer-name"]) == 0
-    out = capsys.readouterr().out
+    out = reported(cp, tmp_path, capsys, (who, when), "--answer-name")
     assert "| fitting: study.jsonl | before step 84 | 100.0 | 0.0 | 0.0 | |" in out
     assert "| fitting: study.jsonl | the name check | 100.0 | 100.0 | 0.0 | 1 |" in out
     assert "|   | step 84 refuses | unanswerable | 项目是谁完工的？ | 2018年 | |" in out
@@ -259,10 +259,7 @@ def test_choose_policy_reports_the_hand_over_variants_against_the_shipped_rule(t
     assert cp.same_sentence_only(same) == (False, "项目于2018年完工。") and cp.on_same_sentence(same)
     assert cp.gated_hand_over(elsewhere, 0.5) == (False, "2018年")
     assert cp.gated_hand_over(same, 0.8) == (False, "项目于2018年完工。")
-    fit = tmp_path / "study.jsonl"
-    fit.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in (elsewhere, same, sure)), encoding="utf-8")
-    assert cp.main([str(fit), "--hand-over-variants"]) == 0
-    out = capsys.readouterr().out
+    out = reported(cp, tmp_path, capsys, (elsewhere, same, sure), "--hand-over-variants")
     assert "| shipped | 25.00 |" in out and "| same sentence only | 50.00 |" in out
     assert "| hand-over read >= 0.8 | 50.00 |" in out
     assert "same sentence only: best same sentence only (50.00 against the shipped 25.00): beats the shipped rule" in out
@@ -289,10 +286,7 @@ def test_the_wider_fallback_answers_a_withheld_reply_too(tmp_path, capsys):
     assert cp.wider_fallback({**withheld, "question": "项目花了多少钱？"}, 1.0, 0.8) == (True, "")  # no amount
     assert cp.wider_fallback({**withheld, "model_refused": True}, 1.0, 0.8) == (True, "")
     said = {**study_row("unanswerable", 0.9, False, False), "model_refused": True, "extractive_score": 1.5}
-    fit = tmp_path / "study.jsonl"
-    fit.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in (withheld, said)), encoding="utf-8")
-    assert cp.main([str(fit), "--hand-over-variants"]) == 0
-    out = capsys.readouterr().out
+    out = reported(cp, tmp_path, capsys, (withheld, said), "--hand-over-variants")
     # logit 2 is the first grid point, and the best by the rate; ties keep the first
     assert "| fallback withheld, logit >= 2, read >= 0 | 50.00 |" in out
     assert ("fallback withheld: best fallback withheld, logit >= 1, read >= 0 (100.00 against the shipped 50.00): beats "
@@ -308,10 +302,7 @@ def test_choose_policy_fits_the_hand_over_with_the_answer_type_check(tmp_path, c
     rows = [{**study_row("answerable", 0.35, True, False), "extractive": "项目由第三工程队完工。"},
             study_row("answerable", 0.95, True, True),
             {**study_row("unanswerable", 0.9, False, False), "model_refused": True}]
-    fit = tmp_path / "study.jsonl"
-    fit.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-    assert cp.main([str(fit), "--prefer-extractive"]) == 0
-    out = capsys.readouterr().out
+    out = reported(cp, tmp_path, capsys, rows, "--prefer-extractive")
     # without the check every cut above 0.35 would hand the right answer to the yearless sentence (50.0)
     assert "| 0.9 | 50.0 |" not in out and "| 0.9 | 100.0 |" in out
     assert "chosen: hand an answer the model gave below 0 to the extractive answerer" in out
@@ -333,10 +324,7 @@ def test_choose_policy_contrast_simulates_step_89_on_both_answerers(tmp_path, ca
     # an extractive answer standing is read by its own text (its row's claims not consulted)
     fallback = {**daily, "extractive": monthly, "checked": []}
     assert cp._contrast_found(fallback, monthly) and not cp._contrast_found({**fallback, "question": "项目的月活跃用户数是多少？"}, monthly)
-    fit = tmp_path / "study.jsonl"
-    fit.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in (daily, asked_monthly)), encoding="utf-8")
-    assert cp.main([str(fit), "--contrast"]) == 0
-    out = capsys.readouterr().out
+    out = reported(cp, tmp_path, capsys, (daily, asked_monthly), "--contrast")
     assert "| fitting: study.jsonl | before step 89 | 100.0 | 0.0 | 0.0 | |" in out
     assert "| fitting: study.jsonl | the contrast check | 100.0 | 100.0 | 0.0 | 1 |" in out
     assert "wrong answers refused on the fitting sets 1, right answers lost 0: taken under step 82's rule" in out
