@@ -12,7 +12,9 @@ DRCD and CMRC dev, which the fitting pool had not shown).
 - step 83: `rival.rival_subject(question, the gold's sentence, its paragraph)` (the sentence the gold stands in as the
   support, the paragraph as what the model read);
 - step 84: `question.only_value_for_name(question, gold)`;
-- step 89: `contrast.contrast_swap(question, the gold's sentence)` (read on both answerers' sentences).
+- step 89: `contrast.contrast_swap(question, the gold's sentence)` (read on both answerers' sentences);
+- step 91: `respectively.other_slot(question, gold, the gold's sentence, the sentence before it)` (the model's answer
+  given the value a 分别 sentence pairs with another item).
 """
 
 from __future__ import annotations
@@ -28,21 +30,28 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from rag.answering.contrast import contrast_swap  # noqa: E402
 from rag.answering.question import missing_answer_type, only_value_for_name  # noqa: E402
+from rag.answering.respectively import other_slot  # noqa: E402
 from rag.answering.rival import rival_subject  # noqa: E402
 from rag.script import to_simplified  # noqa: E402
 
 SENTENCE_END = re.compile(r"(?<=[。！？；!?;])")
-STEPS = ("24", "82", "83", "84", "89")
+STEPS = ("24", "82", "83", "84", "89", "91")
 
 
 def sentence_at(context: str, start: int) -> str:
     """The sentence of `context` holding character `start` ("" when none does)."""
-    pos = 0
+    return sentences_at(context, start)[1]
+
+
+def sentences_at(context: str, start: int) -> tuple[str, str]:
+    """(the sentence before, the sentence) of `context` holding character `start` ("" for either where there is none)."""
+    pos, before = 0, ""
     for sentence in SENTENCE_END.split(context):
         if pos <= start < pos + len(sentence):
-            return sentence
+            return before, sentence
         pos += len(sentence)
-    return ""
+        before = sentence
+    return "", ""
 
 
 def scan(data: dict, convert: Callable[[str], str] = lambda t: t) -> tuple[int, dict[str, list[tuple[str, str, str]]]]:
@@ -59,7 +68,7 @@ def scan(data: dict, convert: Callable[[str], str] = lambda t: t) -> tuple[int, 
                 n += 1
                 if missing := missing_answer_type(question, gold):
                     fires["82"].append((question, gold, missing))
-                sentence = sentence_at(context, answer.get("answer_start", -1))
+                before, sentence = sentences_at(context, answer.get("answer_start", -1))
                 if sentence and gold in sentence:  # steps 24 and 83 read the sentence the gold stands in
                     if missing := missing_answer_type(question, sentence):
                         fires["24"].append((question, sentence, missing))
@@ -67,6 +76,8 @@ def scan(data: dict, convert: Callable[[str], str] = lambda t: t) -> tuple[int, 
                         fires["83"].append((question, gold, "/".join(rival)))
                     if swap := contrast_swap(question, sentence):
                         fires["89"].append((question, sentence, "/".join(swap)))
+                    if slip := other_slot(question, gold, sentence, before):
+                        fires["91"].append((question, gold, f"{slip.asked}/{slip.given}"))
                 if asked := only_value_for_name(question, gold):
                     fires["84"].append((question, gold, asked))
     return n, fires

@@ -26,6 +26,13 @@ def context_sentences(index, hit: Hit, sentence: Sentence, neighbours: bool = Tr
     return sentences[max(0, inside[0] - 1):min(len(sentences), inside[-1] + 2)]
 
 
+def sentence_before(index, hit: Hit, sentence: Sentence) -> str:  # noqa: ANN001 - Index, kept loose for fakes
+    """The passage sentence just before the one(s) `sentence` spans, "" where it opens its passage or lies in none: where
+    a 分别 sentence's items may stand (README step 91)."""
+    around = context_sentences(index, hit, sentence)
+    return around[0].text if around and around[0].end <= sentence.start else ""
+
+
 def context_of(index, hit: Hit, sentence: Sentence) -> str:  # noqa: ANN001 - Index, kept loose for fakes
     """The supporting sentence with the sentence before and after it in its passage, and the title."""
     around = context_sentences(index, hit, sentence)

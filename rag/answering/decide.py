@@ -100,6 +100,14 @@ def contrast_swap(swap: tuple[str, str] | None, whose: str = "the answer's sente
     return ANSWER
 
 
+def slot_note(said: str, slip) -> str:  # noqa: ANN001 - a respectively.Slip
+    """The notice of the value given in place of the model's answer where the sentence it stands on pairs items with
+    values by 分别 and the answer gives another item's value (respectively.other_slot: the question's 比特币, the value
+    of 以太币; README step 91)."""
+    return (f"The model answered “{said}”, the value its sentence gives for {slip.given}; the sentence pairs "
+            f"{slip.asked} with {slip.value} (分别, respectively), which is given instead.")
+
+
 def value_for_name(asked: str) -> Decision:
     """The model's Chinese factoid answer is withheld where its question asks `asked` (a person, a name) and it gives a
     time or number alone (question.only_value_for_name; README step 84)."""

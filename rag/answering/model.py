@@ -37,6 +37,7 @@ from rag.answering.claim import (  # noqa: F401 - context_sentences re-exported 
     claim_share,
     context_of,
     context_sentences,
+    sentence_before,
 )
 from rag.answering.compose import (
     Generated,
@@ -71,6 +72,7 @@ from rag.answering.prompt import (
     translation_of,
 )
 from rag.answering.question import Question, missing_answer_type, only_value_for_name
+from rag.answering.respectively import other_slot
 from rag.answering.rival import rival_subject, shown_text
 from rag.answering.routing import route_for, text_language
 from rag.answering.support import (
@@ -1138,6 +1140,20 @@ class ModelAnswerer:
             swaps = [contrast_swap(question.text, c.support.sentence.text) for c in kept]  # type: ignore[union-attr]
             if all(swaps):
                 answer, reason = None, decide.contrast_swap(swaps[0], "the sentence the model's answer stands on").reason
+        slip_note = ""
+        if (kept and answer is not None and not answer.refused and answer.answerer == self.name
+                and question.language == "zh"):  # README step 91, every kind: each sentence it stands on pairs items
+            # with values by 分别, and the answer gives the value of another item than the question names
+            said = strip_markers(answer.text)  # type: ignore[union-attr]
+            slips = [other_slot(question.text, said, c.support.sentence.text,  # type: ignore[union-attr]
+                                sentence_before(evidence.index, c.origin, c.support.sentence))  # type: ignore[union-attr]
+                     for c in kept]
+            if all(slips):  # the value the sentence pairs with the item asked, cited to it, in the model's place
+                slip, first = slips[0], kept[0]
+                support = ((first.origin, first.support.sentence),)  # type: ignore[union-attr]
+                answer = compose_generated(question.text, [Generated(slip.value, support)], hits,  # type: ignore[arg-type]
+                                           self.name, analysis.shape, keep_unsupported=False)
+                slip_note = decide.slot_note(said, slip)
         prior_s = None  # README step 46: the question read without the excerpts, where the cut needs it
         judged: str | None = None  # steps 38 and 46's verdict on the question, once taken ("": it fits the excerpts)
         if own_chinese(answer):  # README steps 38 and 46
@@ -1172,7 +1188,8 @@ class ModelAnswerer:
             answer = refuse_with_closest(answer, best_kept.origin, best_kept.support.sentence)  # type: ignore[arg-type,union-attr]
         # a handed-over or fallen-back answer is not the model's: what its reply left out is not news about this answer
         theirs = not answer.refused and answer.answerer == self.name
-        notes = [answer.notice, left_out_notice(checked) if theirs else "", stop_note]
+        notes = [answer.notice, left_out_notice(checked) if theirs else "", stop_note,
+                 slip_note if theirs else ""]
         quoted = (quote_support(question, checked, hits, self.name, analysis.shape)
                   if (theirs and p.quote_open and analysis.shape == "open" and question.language == "zh"
                       and not generation.stopped) else None)  # README step 33; a stopped answer stays as written

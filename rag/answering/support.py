@@ -606,12 +606,54 @@ def unglued(name: str, reading: str = "strip") -> str | None:
     return left
 
 
+# A century or decade a question names (21世纪, 1950年代, 60年代), and the years a passage writes (2005年, 1957年代): README
+# step 92 reads the one as standing where the other falls inside it.
+ERA = re.compile(r"(?<![\d.])(\d{1,4})\s*(世纪|年代)")
+ERA_ANCHOR = re.compile(r"(\d{1,4})(世纪|年代)")
+YEAR = re.compile(r"(?<![\d.])(\d{3,4})\s*年")
+
+
+def era_numbers(question: str) -> dict[str, str]:
+    """{number: its anchor} for each number `question` writes only as a century or decade (21 -> 21世纪; a number
+    also written otherwise stays a number); decades only in tens (1950年代, 60年代)."""
+    eras = {m.group(1): m.group(1) + m.group(2) for m in ERA.finditer(question)
+            if m.group(2) == "世纪" or int(m.group(1)) % 10 == 0}
+    return {n: era for n, era in eras.items()
+            if len(re.findall(rf"(?<![\d.]){n}(?![\d.])", question)) == len(re.findall(rf"(?<![\d.]){n}\s*(?:世纪|年代)", question))}
+
+
+def era_years(anchor: str) -> list[tuple[int, int]]:
+    """The years (first, last) a century or decade anchor spans: 21世纪 -> 2000-2100 (its first year read both ways),
+    1950年代 -> 1950-1959, 60年代 -> 1960-1969 and 2060-2069."""
+    m = ERA_ANCHOR.fullmatch(anchor)
+    if not m:
+        return []
+    n = int(m.group(1))
+    if m.group(2) == "世纪":
+        return [(100 * (n - 1), 100 * n)] if n > 0 else []
+    return [(n, n + 9)] if n >= 100 else [(1900 + n, 1909 + n), (2000 + n, 2009 + n)]
+
+
+def era_stands(anchor: str, text: str) -> bool:
+    """Whether `text` (digits as with_digits writes them) writes the era's own number or a year inside it (README step
+    92: `21世纪初` asked, `郭德纲在2005年之后走红` written)."""
+    m = ERA_ANCHOR.fullmatch(anchor)
+    if not m:
+        return False
+    if plain(float(m.group(1))) in numbers(text):
+        return True
+    spans = era_years(anchor)
+    return any(lo <= int(y) <= hi for y in YEAR.findall(text) for lo, hi in spans)
+
+
 def question_anchors(question: str, names: str | None = None) -> frozenset[str]:
-    """What a question pins its answer to: numbers (years, counts), Latin-script words that are not
+    """What a question pins its answer to: numbers (years, counts; a number written only as a century or decade is
+    pinned as that era, 21世纪, which a year inside it also meets: README step 92), Latin-script words that are not
     function words (ChatGPT, Wink), quoted titles, all lower-cased, and the Chinese names of people (step 18:
     a question about a person the passage never names is not answered by it), read as `names` says
     (NAME_READINGS; NAME_READING when None, README step 56)."""
-    found = set(numbers(question))
+    eras = era_numbers(question)
+    found = {eras.get(n, n) for n in numbers(question)}
     for m in LATIN.finditer(question):  # written like a name: a capital inside, or first but not at the start
         w = m.group(0)
         at_start = not normalize(question[:m.start()])
@@ -681,7 +723,9 @@ def anchors_missing(anchors: frozenset[str], context: str, lead: str = "",
     named = f"{lowered}\n{lead.lower()}" if lead else lowered
     have = numbers(with_digits(context))
     stems = DIVISION_STEMS if divisions is None else divisions
-    missing = {a for a in anchors if (a not in have if NUMBER.fullmatch(a) else a not in named)}
+    digits = with_digits(context) if any(ERA_ANCHOR.fullmatch(a) for a in anchors) else ""
+    missing = {a for a in anchors if (a not in have if NUMBER.fullmatch(a) else
+                                      not era_stands(a, digits) if ERA_ANCHOR.fullmatch(a) else a not in named)}
     missing |= {p for p in places if p not in named and not in_pieces(p, named)
                 and not (stems and of_a_division(p, named))}
     if glued and missing & glued:
