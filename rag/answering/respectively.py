@@ -8,13 +8,14 @@ with the n-th item, and the question names the second item.
 A sentence with 分别 or 依次 pairs two lists: its values, after the marker (to the end of that clause), and its items,
 the nearest clause before the marker, in the sentence or the one before, listing as many pieces. A list is a clause
 split on 、 with its last piece split at the last 和/与/及/以及/或. Each piece is known by a key: for values, the numbers
-it writes where every value writes its own; otherwise the last word (jieba) of the piece once the suffix every piece
-shares is cut off (广告 of 广告业务, 比特 of 比特币). The question names item k where exactly one item's key stands in
-it; the answer gives value j where exactly one value's key stands in it; j != k is the misreading.
+it writes where every value writes its own; otherwise, as for items, its name: the last word (jieba) of the piece once
+the suffix every piece shares is cut off, with that suffix put back (广告业务, 比特币), standing in no other piece. The
+question names item k where exactly one item's name stands in it; the answer gives value j where exactly one value's
+key stands in it; j != k is the misreading, and the model answerer gives value k in its place.
 
-Pure but for jieba: strings in, the two pieces out. Nothing is fitted; the markers and what counts were fixed on DRCD
-dev's gold answers (which it must not refuse) and item swaps (which it must), and reported held out on DRCD test and
-CMRC dev (docs/choosing-auto.md, step 91; rule in artifacts/r56/rule91.md).
+Pure but for jieba: strings in, a Slip out. Nothing is fitted; the markers and what counts were fixed on DRCD dev's gold
+answers (which it must leave alone) and questions written on its pairings, and reported held out on DRCD test and CMRC
+dev (docs/choosing-auto.md, step 91; rule in artifacts/r56/rule91.md).
 """
 
 from __future__ import annotations
@@ -112,7 +113,7 @@ def slots(sentence: str, before: str = "") -> Slots | None:
     values = listed(after[:end.start()] if end else after)
     if len(values) < MIN_PIECES:
         return None
-    clauses = [c for c in CLAUSE_END.split(sentence[:marker.start()])[::-1]] + CLAUSE_END.split(before)[::-1]
+    clauses = CLAUSE_END.split(sentence[:marker.start()])[::-1] + CLAUSE_END.split(before)[::-1]
     for clause in clauses:
         items = listed(clause)
         if len(items) == len(values):

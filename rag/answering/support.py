@@ -606,7 +606,7 @@ def unglued(name: str, reading: str = "strip") -> str | None:
     return left
 
 
-# A century or decade a question names (21世纪, 1950年代, 60年代), and the years a passage writes (2005年, 1957年代): README
+# A century or decade a question names (21世纪, 1950年代, 60年代), and the years a passage writes (2005年, 1957年): README
 # step 92 reads the one as standing where the other falls inside it.
 ERA = re.compile(r"(?<![\d.])(\d{1,4})\s*(世纪|年代)")
 ERA_ANCHOR = re.compile(r"(\d{1,4})(世纪|年代)")
@@ -618,8 +618,12 @@ def era_numbers(question: str) -> dict[str, str]:
     also written otherwise stays a number); decades only in tens (1950年代, 60年代)."""
     eras = {m.group(1): m.group(1) + m.group(2) for m in ERA.finditer(question)
             if m.group(2) == "世纪" or int(m.group(1)) % 10 == 0}
+
+    def written(pattern: str) -> int:
+        return len(re.findall(pattern, question))
+
     return {n: era for n, era in eras.items()
-            if len(re.findall(rf"(?<![\d.]){n}(?![\d.])", question)) == len(re.findall(rf"(?<![\d.]){n}\s*(?:世纪|年代)", question))}
+            if written(rf"(?<![\d.]){n}(?![\d.])") == written(rf"(?<![\d.]){n}\s*(?:世纪|年代)")}
 
 
 def era_years(anchor: str) -> list[tuple[int, int]]:
