@@ -108,6 +108,14 @@ def slot_note(said: str, slip) -> str:  # noqa: ANN001 - a respectively.Slip
             f"{slip.asked} with {slip.value} (分别, respectively), which is given instead.")
 
 
+def level_note(said: str, level) -> str:  # noqa: ANN001 - a change.Level
+    """The notice of the change given in place of the model's answer where the question asks how much something changed
+    and the answer gives a level its sentence writes (change.level_for_change: 超911万 for 同比增长62.3%; README step
+    94)."""
+    return (f"The model answered “{said}”, a level its sentence gives; the question asks how much it changed, and the "
+            f"sentence gives {level.change}, which is given instead.")
+
+
 def value_for_name(asked: str) -> Decision:
     """The model's Chinese factoid answer is withheld where its question asks `asked` (a person, a name) and it gives a
     time or number alone (question.only_value_for_name; README step 84)."""

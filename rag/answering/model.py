@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 
 from rag.answering import decide
 from rag.answering.base import Evidence, refuse
+from rag.answering.change import level_for_change
 from rag.answering.claim import (  # noqa: F401 - context_sentences re-exported (scripts, tests)
     cited_context,
     claim_share,
@@ -1140,7 +1141,7 @@ class ModelAnswerer:
             swaps = [contrast_swap(question.text, c.support.sentence.text) for c in kept]  # type: ignore[union-attr]
             if all(swaps):
                 answer, reason = None, decide.contrast_swap(swaps[0], "the sentence the model's answer stands on").reason
-        slip_note = ""
+        replaced_note = ""
         if (kept and answer is not None and not answer.refused and answer.answerer == self.name
                 and question.language == "zh"):  # README step 91, every kind: each sentence it stands on pairs items
             # with values by 分别, and the answer gives the value of another item than the question names
@@ -1153,7 +1154,16 @@ class ModelAnswerer:
                 support = ((first.origin, first.support.sentence),)  # type: ignore[union-attr]
                 answer = compose_generated(question.text, [Generated(slip.value, support)], hits,  # type: ignore[arg-type]
                                            self.name, analysis.shape, keep_unsupported=False)
-                slip_note = decide.slot_note(said, slip)
+                replaced_note = decide.slot_note(said, slip)
+        if own_chinese(answer) and kept:  # README step 94: a change asked, a level its sentence gives answered
+            said = strip_markers(answer.text)  # type: ignore[union-attr]
+            levels = [level_for_change(question.text, said, c.support.sentence.text) for c in kept]  # type: ignore[union-attr]
+            if all(levels):  # the change that sentence writes, cited to it, in the model's place
+                level, first = levels[0], kept[0]
+                support = ((first.origin, first.support.sentence),)  # type: ignore[union-attr]
+                answer = compose_generated(question.text, [Generated(level.change, support)], hits,  # type: ignore[arg-type,union-attr]
+                                           self.name, analysis.shape, keep_unsupported=False)
+                replaced_note = decide.level_note(said, level)
         prior_s = None  # README step 46: the question read without the excerpts, where the cut needs it
         judged: str | None = None  # steps 38 and 46's verdict on the question, once taken ("": it fits the excerpts)
         if own_chinese(answer):  # README steps 38 and 46
@@ -1189,7 +1199,7 @@ class ModelAnswerer:
         # a handed-over or fallen-back answer is not the model's: what its reply left out is not news about this answer
         theirs = not answer.refused and answer.answerer == self.name
         notes = [answer.notice, left_out_notice(checked) if theirs else "", stop_note,
-                 slip_note if theirs else ""]
+                 replaced_note if theirs else ""]
         quoted = (quote_support(question, checked, hits, self.name, analysis.shape)
                   if (theirs and p.quote_open and analysis.shape == "open" and question.language == "zh"
                       and not generation.stopped) else None)  # README step 33; a stopped answer stays as written

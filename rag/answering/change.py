@@ -1,0 +1,70 @@
+"""A change asked, a level answered (README step 94).
+
+`美图2023年付费订阅用户数同比增长了多少？` over `…美图付费订阅用户数超911万,同比增长62.3%,创历史新高。` was answered `超911万`:
+the level, where the question asks how much it grew. Every check passes (the value stands in the sentence, beside the
+question's words).
+
+The question asks a change where it writes a verb of change then 多少/几 (增长了多少, 下降了几个百分点; not 增长到了多少,
+which asks the level) or a rate (增幅是多少). The sentence writes its changes: a verb of the same direction, at most
+two characters of 同比/约/近/了/达/为, then a number with its unit. Where it writes exactly one, and the answer's
+numbers are not that one but one of them stands elsewhere in the sentence, the answer gave a level; the model answerer
+gives the change in its place.
+
+Pure: strings in, the level given and the change out. Nothing is fitted; what counts was fixed on the article's dev
+split and questions of my own (docs/choosing-auto.md, step 94; rule in artifacts/r56/rule94.md).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from rag.script import to_simplified
+
+UP = "增长|增加|上升|提升|提高|上涨"
+DOWN = "下降|减少|下滑|降低|下跌|回落"
+RATE = "增幅|涨幅|跌幅|降幅|增速|增长率"
+ASKS_CHANGE = re.compile(rf"({UP}|{DOWN})(?![到至])了?(?:约|大约)?(?:多少|几)|({RATE})(?:是|为|有)?(?:多少|几)")
+CHANGE = re.compile(rf"({UP}|{DOWN}|{RATE})(?:[同比约近了达为]{{0,2}})(\d+(?:\.\d+)?\s*"
+                    r"(?:%|％|个百分点|倍|[万亿]*(?:美元|港元|元|人次|人|户|个|家|台|辆|吨))?)")
+NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+
+@dataclass(frozen=True)
+class Level:
+    """An answer giving a level where its question asks a change: the number it gave, and the change its sentence
+    writes (`change`, the number with its unit: 62.3%)."""
+
+    given: str
+    change: str
+
+
+def direction(verb: str) -> str:
+    """"up", "down", or "both" (a rate: 增幅, 增速)."""
+    return "up" if re.fullmatch(UP, verb) else "down" if re.fullmatch(DOWN, verb) else "both"
+
+
+def asked_change(question: str) -> str | None:
+    """The direction of the change `question` asks (up, down, both), or None where it asks none."""
+    m = ASKS_CHANGE.search(question)
+    return direction(m.group(1) or m.group(2)) if m else None
+
+
+def level_for_change(question: str, answer: str, sentence: str) -> Level | None:
+    """The Level where `question` asks a change, `sentence` writes exactly one change of that direction, and `answer`
+    gives another number of the sentence instead; else None. Read in simplified characters."""
+    question, answer, sentence = to_simplified(question), to_simplified(answer), to_simplified(sentence)
+    asked = asked_change(question)
+    if asked is None:
+        return None
+    changes = {m.group(2).strip() for m in CHANGE.finditer(sentence)
+               if asked == "both" or direction(m.group(1)) in (asked, "both")}
+    if len({NUMBER.match(c).group(0) for c in changes}) != 1:  # type: ignore[union-attr]
+        return None
+    change = max(changes, key=len)  # 62.3% over 62.3 where both are read
+    said = NUMBER.findall(answer)
+    if not said or NUMBER.match(change).group(0) in said:  # type: ignore[union-attr]
+        return None
+    written = set(NUMBER.findall(sentence))
+    given = next((n for n in said if n in written), None)
+    return Level(given, change) if given is not None else None
