@@ -1149,20 +1149,16 @@ class ModelAnswerer:
             slips = [other_slot(question.text, said, c.support.sentence.text,  # type: ignore[union-attr]
                                 sentence_before(evidence.index, c.origin, c.support.sentence))  # type: ignore[union-attr]
                      for c in kept]
-            if all(slips):  # the value the sentence pairs with the item asked, cited to it, in the model's place
-                slip, first = slips[0], kept[0]
-                support = ((first.origin, first.support.sentence),)  # type: ignore[union-attr]
-                answer = compose_generated(question.text, [Generated(slip.value, support)], hits,  # type: ignore[arg-type]
-                                           self.name, analysis.shape, keep_unsupported=False)
+            if all(slips):  # the value the sentence pairs with the item asked, in the model's place
+                slip = slips[0]
+                answer = self.given_instead(question, hits, analysis, slip.value, kept[0])  # type: ignore[union-attr]
                 replaced_note = decide.slot_note(said, slip)
-        if own_chinese(answer) and kept:  # README step 94: a change asked, a level its sentence gives answered
+        if own_chinese(answer) and kept and not replaced_note:  # README step 94: a change asked, a level answered
             said = strip_markers(answer.text)  # type: ignore[union-attr]
             levels = [level_for_change(question.text, said, c.support.sentence.text) for c in kept]  # type: ignore[union-attr]
-            if all(levels):  # the change that sentence writes, cited to it, in the model's place
-                level, first = levels[0], kept[0]
-                support = ((first.origin, first.support.sentence),)  # type: ignore[union-attr]
-                answer = compose_generated(question.text, [Generated(level.change, support)], hits,  # type: ignore[arg-type,union-attr]
-                                           self.name, analysis.shape, keep_unsupported=False)
+            if all(levels):  # the change that sentence writes, in the model's place
+                level = levels[0]
+                answer = self.given_instead(question, hits, analysis, level.change, kept[0])  # type: ignore[union-attr]
                 replaced_note = decide.level_note(said, level)
         prior_s = None  # README step 46: the question read without the excerpts, where the cut needs it
         judged: str | None = None  # steps 38 and 46's verdict on the question, once taken ("": it fits the excerpts)
@@ -1357,6 +1353,14 @@ class ModelAnswerer:
                         control) or None
         except GenerationFailed:
             return None
+
+    def given_instead(self, question: Question, hits: Sequence[Hit], analysis: Analysis, value: str,
+                      claim: Checked) -> Answer:
+        """`value`, as the sentence supporting `claim` writes it, cited to that sentence, in place of the model's answer
+        (README steps 91 and 94: the value a 分别 sentence pairs with the item asked; the change a question asks)."""
+        support = ((claim.origin, claim.support.sentence),)  # type: ignore[union-attr]
+        return compose_generated(question.text, [Generated(value, support)], hits,  # type: ignore[arg-type,return-value]
+                                 self.name, analysis.shape, keep_unsupported=False)
 
     def when_unsupported(self, question: Question, hits: Sequence[Hit], evidence: Evidence, analysis: Analysis,
                          reason: str, policy: Policy, fallback_at: float | None = None) -> Answer:
