@@ -59,12 +59,12 @@ def level_for_change(question: str, answer: str, sentence: str) -> Level | None:
         return None
     changes = {m.group(2).strip() for m in CHANGE.finditer(sentence)
                if asked == "both" or direction(m.group(1)) in (asked, "both")}
-    if len({NUMBER.match(c).group(0) for c in changes}) != 1:  # type: ignore[union-attr]
+    numbers = {NUMBER.match(c).group(0) for c in changes}  # type: ignore[union-attr]
+    if len(numbers) != 1:
         return None
-    change = max(changes, key=len)  # 62.3% over 62.3 where both are read
     said = NUMBER.findall(answer)
-    if not said or NUMBER.match(change).group(0) in said:  # type: ignore[union-attr]
+    if not said or numbers & set(said):
         return None
     written = set(NUMBER.findall(sentence))
     given = next((n for n in said if n in written), None)
-    return Level(given, change) if given is not None else None
+    return Level(given, max(changes, key=len)) if given is not None else None  # 62.3% over 62.3 where both are read

@@ -1101,10 +1101,13 @@ class ModelAnswerer:
                 answer = replace(instead, notice=with_notes(instead.notice, note))
         reason = decision.reason
 
+        def own_zh(a: Answer | None) -> bool:
+            """Whether `a` is the model's own Chinese answer, of any kind, still standing (steps 89 and 91 read it)."""
+            return a is not None and not a.refused and a.answerer == self.name and question.language == "zh"
+
         def own_chinese(a: Answer | None) -> bool:
             """Whether `a` is the model's own Chinese factoid answer, still standing: what the cuts below read."""
-            return (a is not None and factoid and not a.refused and a.answerer == self.name
-                    and question.language == "zh")
+            return factoid and own_zh(a)
 
         if (answer is not None and factoid and not answer.refused and answer.answerer == self.name
                 and analysis.score < p.model_min_extractive_score):  # README step 27
@@ -1135,16 +1138,14 @@ class ModelAnswerer:
             asked = only_value_for_name(question.text, strip_markers(answer.text))  # type: ignore[union-attr]
             if asked:
                 answer, reason = None, decide.value_for_name(asked).reason
-        if (kept and answer is not None and not answer.refused and answer.answerer == self.name
-                and question.language == "zh"):  # README step 89, every kind: each sentence it stands on speaks of
-            # the other side of a contrast the question asks about (its 日活, their 月活)
+        if kept and own_zh(answer):  # README step 89, every kind: each sentence it stands on speaks of the other
+            # side of a contrast the question asks about (its 日活, their 月活)
             swaps = [contrast_swap(question.text, c.support.sentence.text) for c in kept]  # type: ignore[union-attr]
             if all(swaps):
                 answer, reason = None, decide.contrast_swap(swaps[0], "the sentence the model's answer stands on").reason
         replaced_note = ""
-        if (kept and answer is not None and not answer.refused and answer.answerer == self.name
-                and question.language == "zh"):  # README step 91, every kind: each sentence it stands on pairs items
-            # with values by 分别, and the answer gives the value of another item than the question names
+        if kept and own_zh(answer):  # README step 91, every kind: each sentence it stands on pairs items with
+            # values by 分别, and the answer gives the value of another item than the question names
             said = strip_markers(answer.text)  # type: ignore[union-attr]
             slips = [other_slot(question.text, said, c.support.sentence.text,  # type: ignore[union-attr]
                                 sentence_before(evidence.index, c.origin, c.support.sentence))  # type: ignore[union-attr]
