@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from rag.answering.text import DECIMAL
 from rag.script import to_simplified
 
 UP = "增长|增加|上升|提升|提高|上涨"
@@ -27,7 +28,6 @@ RATE = "增幅|涨幅|跌幅|降幅|增速|增长率"
 ASKS_CHANGE = re.compile(rf"({UP}|{DOWN})(?![到至])了?(?:约|大约)?(?:多少|几)|({RATE})(?:是|为|有)?(?:多少|几)")
 CHANGE = re.compile(rf"({UP}|{DOWN}|{RATE})(?:[同比约近了达为]{{0,2}})(\d+(?:\.\d+)?\s*"
                     r"(?:%|％|个百分点|倍|[万亿]*(?:美元|港元|元|人次|人|户|个|家|台|辆|吨))?)")
-NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
 
 @dataclass(frozen=True)
@@ -59,12 +59,12 @@ def level_for_change(question: str, answer: str, sentence: str) -> Level | None:
         return None
     changes = {m.group(2).strip() for m in CHANGE.finditer(sentence)
                if asked == "both" or direction(m.group(1)) in (asked, "both")}
-    numbers = {NUMBER.match(c).group(0) for c in changes}  # type: ignore[union-attr]
+    numbers = {DECIMAL.match(c).group(0) for c in changes}  # type: ignore[union-attr]
     if len(numbers) != 1:
         return None
-    said = NUMBER.findall(answer)
+    said = DECIMAL.findall(answer)
     if not said or numbers & set(said):
         return None
-    written = set(NUMBER.findall(sentence))
+    written = set(DECIMAL.findall(sentence))
     given = next((n for n in said if n in written), None)
     return Level(given, max(changes, key=len)) if given is not None else None  # 62.3% over 62.3 where both are read

@@ -23,12 +23,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from rag.answering.text import DECIMAL
 from rag.script import to_simplified
 
 MARKER = re.compile(r"分别|依次")
 CLAUSE_END = re.compile(r"[，,：:。；;！？!?]")
 LAST_JOIN = re.compile(r"以及|和|与|及|或")
-NUMBER = re.compile(r"\d+(?:\.\d+)?")
 LEADING_VERB = re.compile(r"(?<=^约)[为是]|^[为是]")  # 约为2210万美元 -> 约2210万美元; 为13.27亿元 -> 13.27亿元
 MIN_PIECES = 2
 MIN_KEY_CHARS = 2  # one character (空, 年) stands in too many questions to name an item
@@ -95,7 +95,7 @@ def word_keys(pieces: list[str]) -> tuple[str, ...] | None:
 
 def value_keys(values: list[str]) -> tuple[frozenset[str], ...] | None:
     """Each value's numbers where every value writes numbers and no two write the same; else its word key."""
-    numbers = [frozenset(NUMBER.findall(v)) for v in values]
+    numbers = [frozenset(DECIMAL.findall(v)) for v in values]
     if all(numbers) and all(not (a & b) for i, a in enumerate(numbers) for b in numbers[i + 1:]):
         return tuple(numbers)
     words = word_keys(values)
@@ -126,7 +126,7 @@ def which(text: str, keys: tuple[str, ...] | tuple[frozenset[str], ...] | None, 
     key or more than one does."""
     if not keys:
         return None
-    written = frozenset(NUMBER.findall(text)) if numbers else frozenset()
+    written = frozenset(DECIMAL.findall(text)) if numbers else frozenset()
 
     def stands(key) -> bool:  # noqa: ANN001 - a word, or a set of words or numbers
         if isinstance(key, str):
@@ -140,7 +140,7 @@ def which(text: str, keys: tuple[str, ...] | tuple[frozenset[str], ...] | None, 
 def names_value(question: str, keys: tuple[frozenset[str], ...], numeric: bool) -> bool:
     """Whether `question` writes one of the values itself: it asks about the list (`…分别是民主进步党还有哪一个政党?`
     over `两个政党…分别是…民主进步党与…中国国民党`), not for the value of an item."""
-    written = frozenset(NUMBER.findall(question)) if numeric else frozenset()
+    written = frozenset(DECIMAL.findall(question)) if numeric else frozenset()
     return any((key & written) if numeric else any(k in question for k in key) for key in keys)
 
 
@@ -156,7 +156,7 @@ def other_slot(question: str, answer: str, sentence: str, before: str = "") -> S
     if found is None or found.item_keys is None or found.value_keys is None:
         return None
     k = which(question, found.item_keys)
-    numeric = all(NUMBER.fullmatch(x) for key in found.value_keys for x in key)
+    numeric = all(DECIMAL.fullmatch(x) for key in found.value_keys for x in key)
     # numbers are read in the whole answer (beyond_text drops the point of 13.27); words beyond the question, folded
     # as beyond_text folds them (CIA -> cia)
     said = answer if numeric else beyond_text(answer, question)

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from rag.answering.text import SENTENCE_END, same_paragraph
+from rag.answering.text import DECIMAL, SENTENCE_END, same_paragraph
 from rag.answering.text import strip_markers as text_strip_markers
 from rag.schema import Answer, AnswerSentence, Hit, Sentence
 from rag.tokenize import is_cjk
@@ -43,7 +43,6 @@ from rag.tokenize import is_cjk
 if TYPE_CHECKING:
     from rag.store import Index
 
-NUMBER = re.compile(r"\d+(?:\.\d+)?")
 # Part-of-speech tags of jieba.posseg that mark names: person, place, organisation, other proper noun, Latin.
 NAME_TAGS = frozenset({"nr", "nrfg", "nrt", "ns", "nt", "nz", "eng"})
 # Text that tells a reader what to do rather than stating something: never evidence for a claim.
@@ -206,7 +205,7 @@ def without_thousands_commas(text: str) -> str:
 
 def numbers(text: str) -> set[str]:
     """Numbers in text, so that 27.0 and 27 compare equal and 1,000 reads as 1000."""
-    return {plain(float(n)) for n in NUMBER.findall(without_thousands_commas(text))}
+    return {plain(float(n)) for n in DECIMAL.findall(without_thousands_commas(text))}
 
 
 # A number's magnitude word, so that a claim written in another language or scale is still checked by value:
@@ -728,7 +727,7 @@ def anchors_missing(anchors: frozenset[str], context: str, lead: str = "",
     have = numbers(with_digits(context))
     stems = DIVISION_STEMS if divisions is None else divisions
     digits = with_digits(context) if any(ERA_ANCHOR.fullmatch(a) for a in anchors) else ""
-    missing = {a for a in anchors if (a not in have if NUMBER.fullmatch(a) else
+    missing = {a for a in anchors if (a not in have if DECIMAL.fullmatch(a) else
                                       not era_stands(a, digits) if ERA_ANCHOR.fullmatch(a) else a not in named)}
     missing |= {p for p in places if p not in named and not in_pieces(p, named)
                 and not (stems and of_a_division(p, named))}

@@ -85,6 +85,7 @@ def same_paragraph(hit: Hit, a: Sentence, b: Sentence) -> bool:
 
 
 # --- Type patterns: what a year, a time, an amount, a percentage looks like (Chinese and English) ----------
+DECIMAL = re.compile(r"\d+(?:\.\d+)?")  # a number written in digits (27, 13.27), as the answer checks compare them
 YEAR = re.compile(r"(?<!\d)(?:1[5-9]|20)\d{2}(?!\d)")
 TIME = re.compile(r"\d{2,4}\s*年|\d{1,2}\s*月|\d{1,2}\s*[日号]|[一二三四五六七八九十〇零]{2,4}年|世纪|年代|朝|"
                   r"去年|今年|明年|年初|年底|年末|上半年|下半年|季度|\b(?:1[5-9]|20)\d{2}\b|"
