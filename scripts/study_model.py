@@ -473,6 +473,12 @@ def main(argv: list[str] | None = None) -> int:
                     help="a place named with its administrative division (修水县) stands where the passage holds its "
                          "stem (修水), in the claim's names and the question's places (support.DIVISION_STEMS, README "
                          "step 74); recorded as `division_stems`")
+    ap.add_argument("--unit-kinds", action=argparse.BooleanOptionalAction, default=None,
+                    help="a claim's number must keep its unit's kind: 10人 does not stand on 10米 (support.UNIT_KINDS, "
+                         "README step 97; default as shipped, on); recorded as `unit_kinds`")
+    ap.add_argument("--names-beside", action=argparse.BooleanOptionalAction, default=None,
+                    help="a name the claim adds stands beside its supporting sentence, not only elsewhere in the passage "
+                         "(support.NAMES_BESIDE, README step 97; default as shipped, on); recorded as `names_beside`")
     ap.add_argument("--echoed-names-free", action="store_true",
                     help="a name the reply repeats from its question need not stand in the passage "
                          "(SupportBar.echoed_names_required off, README step 41)")
@@ -522,6 +528,10 @@ def main(argv: list[str] | None = None) -> int:
     rng = random.Random(0)
     if args.division_stems:  # read by every check at call time (support.DIVISION_STEMS), as a shipped True would be
         support.DIVISION_STEMS = True
+    if args.unit_kinds is not None:  # README step 97, read at call time like DIVISION_STEMS
+        support.UNIT_KINDS = args.unit_kinds
+    if args.names_beside is not None:
+        support.NAMES_BESIDE = args.names_beside
     config = Config()
     generator = CachedGenerator(LlamaCppGenerator(Path(config.llm_model_path), "qwen", 0, 120.0), args.cache,
                                 args.token_probs)
@@ -647,6 +657,7 @@ def main(argv: list[str] | None = None) -> int:
                    "reading_form": args.reading_form,
                    "system_language": args.system_language,  # step 73: the answer prompt's system message
                    "division_stems": support.DIVISION_STEMS,  # step 74
+                   "unit_kinds": support.UNIT_KINDS, "names_beside": support.NAMES_BESIDE,  # step 97
                    "confidence": ({name: token_confidence(g.token_probs, q.text, name) for name in STATISTICS}
                                   if g is not None and g.token_probs else None),
                    "token_probs": [list(tp) for tp in g.token_probs] if g is not None else [],

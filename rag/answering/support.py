@@ -331,8 +331,45 @@ def names(text: str) -> frozenset[str]:
     return frozenset(found)
 
 
+# README step 97: a number keeps the kind of its unit (10人 does not stand on 10米), and a name the claim adds stands beside
+# its supporting sentence. UNIT_KINDS and NAMES_BESIDE: whether the checks apply (read at call time; taken in round 58,
+# artifacts/r58/rule97.md).
+UNIT_KINDS = True
+NAMES_BESIDE = True
+KINDS_OF_UNIT = {
+    "length": "光年 公里 千米 公尺 厘米 毫米 英里 英尺 海里 米",
+    "area": "平方公里 平方千米 平方米 平方英里 公顷 亩",
+    "weight": "公斤 千克 公吨 吨 克 磅 斤",
+    "money": "美元 港元 港币 日元 欧元 英镑 人民币 新台币 台币 元",
+    "people": "人 名",
+    "duration": "小时 分钟 秒 天 星期 个月 世纪 岁",
+    "volume": "立方米 毫升 公升 升",
+}
+UNIT_KIND = {u: kind for kind, units in KINDS_OF_UNIT.items() for u in units.split()}
+NUMBER_UNIT = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(?:万亿|千万|百万|万|亿|千|百)?\s*(?:多|余)?\s*("
+                         + "|".join(sorted(UNIT_KIND, key=len, reverse=True)) + ")?")
+
+
+def unit_kinds(text: str) -> dict[str, set[str]]:
+    """Each number of `text` (digits as with_digits writes them) and the kinds of unit written right after it: "" for
+    none or a word of no known kind (KINDS_OF_UNIT). 10米 -> {"10": {"length"}}; 2023年 -> {"2023": {""}}."""
+    out: dict[str, set[str]] = {}
+    for m in NUMBER_UNIT.finditer(without_thousands_commas(with_digits(text))):
+        out.setdefault(plain(float(m.group(1))), set()).add(UNIT_KIND.get(m.group(2) or "", ""))
+    return out
+
+
+def units_missing(claim: str, support: str) -> list[str]:
+    """The claim's numbers written before a unit of one kind (10人: people) that `support` writes only before units of
+    other kinds (10米: length) (README step 97). A number the support writes bare or before any other word is not
+    judged: that says nothing of its kind."""
+    have = unit_kinds(support)
+    return sorted({n for n, kinds in unit_kinds(claim).items() for kind in kinds - {""}
+                   if (got := have.get(n)) and "" not in got and kind not in got})
+
+
 def missing_requirements(claim: str, support: str, passage: str, lead: str = "", echoed: str = "",
-                         divisions: bool | None = None) -> list[str]:
+                         divisions: bool | None = None, beside: str | None = None, asked: str = "") -> list[str]:
     """Numbers of the claim absent from `support` (a percentage must stand there as a percentage: step 44), and names
     absent from the whole `passage` and from its
     document's `lead` (`document_lead`). A Chinese
@@ -341,15 +378,25 @@ def missing_requirements(claim: str, support: str, passage: str, lead: str = "",
     A name of three characters or fewer has no such pieces, so a swapped 安贝卡 the reply echoes from its
     question stays required; Latin names (OpenAI) are always required whole. A name that `echoed` (the question, where
     SupportBar.echoed_names_required is off) holds is not required here. With `divisions` (DIVISION_STEMS when None,
-    step 74) a place named with its administrative division stands where its stem does (`of_a_division`)."""
+    step 74) a place named with its administrative division stands where its stem does (`of_a_division`).
+    With UNIT_KINDS a number must keep its unit's kind (`units_missing`); with NAMES_BESIDE and `beside` (the supporting
+    sentence with its neighbours and title), a name the claim adds, one its question (`asked`) does not hold, must stand
+    there or in the lead, not only elsewhere in the passage (README step 97)."""
     missing = numbers_missing(claim, support)
     missing += [p for p in percents_missing(claim, support) if p[:-1] not in missing]  # README step 44
+    if UNIT_KINDS:
+        missing += [n for n in units_missing(claim, support) if n not in missing]
     lowered = f"{passage}\n{lead}".lower() if lead else passage.lower()
-    echo = echoed.lower()
+    near = None if beside is None or not NAMES_BESIDE else (f"{beside}\n{lead}".lower() if lead else beside.lower())
+    echo, question = echoed.lower(), asked.lower()
     stems = DIVISION_STEMS if divisions is None else divisions
+
+    def stands(n: str, text: str) -> bool:
+        return (n in text or in_pieces(n, text) or of_a_place(n, text)
+                or bool(stems and of_a_division(n, text)))
+
     missing += sorted(n for n in names(claim) if not (echo and n in echo)
-                      and n not in lowered and not in_pieces(n, lowered) and not of_a_place(n, lowered)
-                      and not (stems and of_a_division(n, lowered)))
+                      and not stands(n, near if near is not None and n not in question else lowered))
     return missing
 
 
@@ -508,8 +555,13 @@ def best_support(claim: str, claim_vector: np.ndarray | None, hit: Hit, index: I
         meaning = -math.inf if math.isnan(standing) else standing
         clears = (over >= bar.min_overlap or meaning >= bar.min_standing_alone
                   or (over >= bar.min_overlap_with_meaning and meaning >= bar.min_standing_with_overlap))
+        beside = None
+        if NAMES_BESIDE:  # README step 97: the candidate with the sentence before and after it, and the title
+            around = sentences[max(0, positions[0] - 1): positions[-1] + 2]
+            beside = hit.chunk.title + "\n" + "".join(s.text for s in around)
         supported = clears and not missing_requirements(claim, f"{hit.chunk.title}\n{sentence.text}", passage, lead,
-                                                        "" if bar.echoed_names_required else question)
+                                                        "" if bar.echoed_names_required else question,
+                                                        beside=beside, asked=question)
         found = Support(hit, sentence, over, standing, supported)
         rank = prefer(sentence) if prefer is not None and supported else 0.0
         key = (supported, rank, found.score - 0.05 * (len(positions) - 1))  # a single sentence wins a tie with a pair
