@@ -7,7 +7,7 @@ import pytest
 
 from rag.answering import support
 from rag.answering.support import DEFAULT_BAR, best_support, missing_requirements, unit_kinds, units_missing
-from rag.schema import Hit
+from tests.answering.test_document_lead import passage_with  # the last chunk holding a text, as a hit
 
 # DRCD dev (traditional → simplified), the two paragraphs of the pool's failures, cut short
 SENDAI = ("2011年3月11日宫城县北部的仙台市外海发生芮氏规模8.9地震，并造成超过10米海啸，对仙台沿海的宫城野区和若林区造成严重"
@@ -27,11 +27,6 @@ def engine(tmp_path, fake_embedder, fake_config):
     eng = Engine(fake_config, tmp_path / "index", fake_embedder, empty_index(fake_embedder, fake_config))
     eng.add_files([tmp_path / "sendai.txt", tmp_path / "crosstalk.txt"])
     return eng
-
-
-def passage_with(engine, text: str) -> Hit:
-    chunk = [c for c in engine.index.chunks if text in c.text][-1]
-    return Hit(chunk=chunk, rank=1, score=1.0)
 
 
 def test_a_number_keeps_the_kind_of_its_unit():
