@@ -26,12 +26,14 @@ WANTS = ("time", "percent", "number", "person", "place", "thing", "other")
 
 
 def sentences_in_hits(index: Index, hits: Sequence[Hit]) -> list[tuple[int, Hit]]:
-    """(sentence row, hit) for every indexed sentence lying wholly inside a retrieved passage."""
+    """(sentence row, hit) for every indexed sentence lying wholly inside a retrieved passage, but those of punctuation
+    alone: `…惟神之大道也…」。` splits into the quote and a lone `。` (the splitter closes a sentence at 」), which says
+    nothing and took one of the pick's five places (README step 99)."""
     out: list[tuple[int, Hit]] = []
     seen: set[int] = set()
     for hit in hits:
         for r in index.sentence_rows_in(hit.chunk):
-            if r not in seen:
+            if r not in seen and any(c.isalnum() for c in index.sentences[r].text):
                 seen.add(r)
                 out.append((r, hit))
     return out
