@@ -43,6 +43,26 @@ def fake_engine(tmp_path, fake_embedder, fake_config):
     return engine
 
 
+@pytest.fixture()
+def engine_over(tmp_path, fake_embedder, fake_config):
+    """A function: an engine with the fake embedder over `files` ({name: text}) written to tmp_path, with `config`
+    (default fake_config) in a fresh index dir."""
+    from rag.chat import Engine
+    from rag.indexer import empty_index
+
+    def make(files: dict[str, str], config: Config | None = None):  # noqa: ANN202 - an Engine
+        config = config or fake_config
+        paths = []
+        for name, text in files.items():
+            (tmp_path / name).write_text(text, encoding="utf-8")
+            paths.append(tmp_path / name)
+        engine = Engine(config, tmp_path / "index", fake_embedder, empty_index(fake_embedder, config))
+        engine.add_files(paths)
+        return engine
+
+    return make
+
+
 @pytest.fixture(scope="session")
 def real_index_dir(tmp_path_factory) -> Path:
     """The bundled article indexed with the real model, once per test session."""

@@ -40,18 +40,10 @@ ENGLISH = (
 
 
 @pytest.fixture()
-def engine(tmp_path, fake_embedder, fake_config):
-    from rag.chat import Engine
-    from rag.indexer import empty_index
-
-    (tmp_path / "ye.txt").write_text(BIOGRAPHY, encoding="utf-8")
-    (tmp_path / "ada.txt").write_text(ENGLISH, encoding="utf-8")
+def engine(engine_over, fake_config):
     # the English document in 300-character passages (latin_chunk_scale 1), so that a later one lacks its subject; at
     # the default scale (step 76) a document four times as long has such passages
-    config = fake_config.with_(latin_chunk_scale=1)
-    eng = Engine(config, tmp_path / "index", fake_embedder, empty_index(fake_embedder, config))
-    eng.add_files([tmp_path / "ye.txt", tmp_path / "ada.txt"])
-    return eng
+    return engine_over({"ye.txt": BIOGRAPHY, "ada.txt": ENGLISH}, fake_config.with_(latin_chunk_scale=1))
 
 
 def passage_with(engine, text: str) -> Hit:

@@ -13,14 +13,8 @@ QUOTED = ("称号「继宫」和名字「明仁」都是昭和天皇所起，出
 
 
 @pytest.fixture()
-def engine(tmp_path, fake_embedder, fake_config):
-    from rag.chat import Engine
-    from rag.indexer import empty_index
-
-    (tmp_path / "akihito.txt").write_text(QUOTED, encoding="utf-8")
-    eng = Engine(fake_config, tmp_path / "index", fake_embedder, empty_index(fake_embedder, fake_config))
-    eng.add_files([tmp_path / "akihito.txt"])
-    return eng
+def engine(engine_over):
+    return engine_over({"akihito.txt": QUOTED})
 
 
 def test_a_lone_full_stop_is_indexed_but_never_a_candidate(engine):

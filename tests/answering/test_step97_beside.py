@@ -18,15 +18,8 @@ CROSSTALK = ("在天津的许多小剧场与茶馆都可以听到相当精采的
 
 
 @pytest.fixture()
-def engine(tmp_path, fake_embedder, fake_config):
-    from rag.chat import Engine
-    from rag.indexer import empty_index
-
-    (tmp_path / "sendai.txt").write_text(SENDAI, encoding="utf-8")
-    (tmp_path / "crosstalk.txt").write_text(CROSSTALK, encoding="utf-8")
-    eng = Engine(fake_config, tmp_path / "index", fake_embedder, empty_index(fake_embedder, fake_config))
-    eng.add_files([tmp_path / "sendai.txt", tmp_path / "crosstalk.txt"])
-    return eng
+def engine(engine_over):
+    return engine_over({"sendai.txt": SENDAI, "crosstalk.txt": CROSSTALK})
 
 
 def test_a_number_keeps_the_kind_of_its_unit():
