@@ -7,8 +7,6 @@ import pytest
 
 from rag.answering import decide
 from rag.answering.change import Level, asked_change, level_for_change
-from rag.chat import Engine
-from rag.indexer import empty_index
 from tests.answering.test_model_answerer import Scripted, run
 
 # the article
@@ -55,11 +53,8 @@ def test_the_notice_says_what_was_replaced():
         "sentence gives 62.3%, which is given instead.")
 
 
-def test_the_models_level_gives_way_to_the_change_its_sentence_writes(tmp_path, fake_embedder, fake_config):
-    doc = tmp_path / "subscribers.txt"
-    doc.write_text(SUBSCRIBERS.replace("美图", "星海") + "\n", encoding="utf-8")
-    engine = Engine(fake_config, tmp_path / "index", fake_embedder, empty_index(fake_embedder))
-    engine.add_files([doc])
+def test_the_models_level_gives_way_to_the_change_its_sentence_writes(engine_over):
+    engine = engine_over({"subscribers.txt": SUBSCRIBERS.replace("美图", "星海") + "\n"})
     asked = "星海2023年付费订阅用户数同比增长了多少？"
     right = run(engine, Scripted("62.3%[1]。"), asked).answer
     assert (right.refused, right.text) == (False, "62.3%[1]。")

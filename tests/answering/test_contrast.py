@@ -8,8 +8,6 @@ import pytest
 
 from rag.answering import decide
 from rag.answering.contrast import contrast_swap, pieces
-from rag.chat import Engine
-from rag.indexer import empty_index
 from tests.answering.test_model_answerer import Scripted, retrieved, run
 from tests.answering.test_prefer_extractive import extractive_with
 
@@ -71,17 +69,8 @@ def test_the_extractive_answer_of_the_other_side_is_refused(fake_engine):
     assert contrast_swap("What were Meitu's daily active users?", MONTHLY) is None
 
 
-def _engine(tmp_path, fake_embedder, fake_config) -> Engine:
-    doc = tmp_path / "users.txt"
-    doc.write_text("2023年,星海秀秀的月活跃用户数达2.49亿,同比增长2.6%。星海秀秀由星海公司在2008年推出。\n",
-                   encoding="utf-8")
-    engine = Engine(fake_config, tmp_path / "index", fake_embedder, empty_index(fake_embedder))
-    engine.add_files([doc])
-    return engine
-
-
-def test_the_models_answer_standing_on_the_other_side_is_withheld(tmp_path, fake_embedder, fake_config):
-    engine = _engine(tmp_path, fake_embedder, fake_config)
+def test_the_models_answer_standing_on_the_other_side_is_withheld(engine_over):
+    engine = engine_over({"users.txt": "2023年,星海秀秀的月活跃用户数达2.49亿,同比增长2.6%。星海秀秀由星海公司在2008年推出。\n"})
     reply = "2.49亿[1]。"
     kept = run(engine, Scripted(reply), "星海秀秀的月活跃用户数是多少？").answer
     assert (kept.refused, kept.text) == (False, "2.49亿[1]。")

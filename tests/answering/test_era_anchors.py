@@ -7,8 +7,6 @@ import pytest
 
 from rag.answering.meaning import missing_words
 from rag.answering.support import anchors_missing, era_numbers, era_stands, era_years, question_anchors
-from rag.chat import Engine
-from rag.indexer import empty_index
 from tests.answering.test_model_answerer import Scripted, run
 
 # DRCD dev (simplified): the model's right answer was not kept, the question's 21 missing from the passage
@@ -57,12 +55,8 @@ def test_the_meaning_check_does_not_read_a_met_era_as_missing():
     assert missing_words(ASKED, XIANGSHENG.replace("2005年", "1995年")) == ["21", "世纪"]
 
 
-def test_the_models_right_answer_is_kept_where_the_passage_writes_a_year_of_the_century(tmp_path, fake_embedder,
-                                                                                         fake_config):
-    doc = tmp_path / "xiangsheng.txt"
-    doc.write_text(XIANGSHENG + "\n", encoding="utf-8")
-    engine = Engine(fake_config, tmp_path / "index", fake_embedder, empty_index(fake_embedder))
-    engine.add_files([doc])
+def test_the_models_right_answer_is_kept_where_the_passage_writes_a_year_of_the_century(engine_over):
+    engine = engine_over({"xiangsheng.txt": XIANGSHENG + "\n"})
     answer = run(engine, Scripted("郭德纲[1]。"), ASKED).answer
     assert (answer.refused, answer.text) == (False, "郭德纲[1]。")
     # a century the passage has no year of still pins the question: the reply is not kept

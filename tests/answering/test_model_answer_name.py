@@ -12,8 +12,6 @@ import pytest
 from rag.answering.model import DEFAULT_POLICY
 from rag.answering.question import only_value_for_name
 from rag.answering.support import beyond_text
-from rag.chat import Engine
-from rag.indexer import empty_index
 from tests.answering.test_model_answerer import Scripted, run
 
 
@@ -57,16 +55,8 @@ def test_what_the_answer_says_beyond_its_question():
     assert beyond_text("美图的创始人是吴欣鸿。", "美图的创始人是谁？") == "吴欣鸿"
 
 
-def _engine(tmp_path, fake_embedder, fake_config) -> Engine:
-    doc = tmp_path / "colony.txt"
-    doc.write_text("1895年，画家海因利希在星海镇建立了艺术家聚落。聚落后来成为博物馆。\n", encoding="utf-8")
-    engine = Engine(fake_config, tmp_path / "index", fake_embedder, empty_index(fake_embedder))
-    engine.add_files([doc])
-    return engine
-
-
-def test_the_models_year_for_a_person_is_withheld_only_with_the_check(tmp_path, fake_embedder, fake_config):
-    engine = _engine(tmp_path, fake_embedder, fake_config)
+def test_the_models_year_for_a_person_is_withheld_only_with_the_check(engine_over):
+    engine = engine_over({"colony.txt": "1895年，画家海因利希在星海镇建立了艺术家聚落。聚落后来成为博物馆。\n"})
     question, reply = "星海镇的艺术家聚落是谁建立的？", "1895年[1]。"
     kept = run(engine, Scripted(reply), question).answer
     assert (kept.refused, kept.text) == (False, "1895年[1]。")

@@ -11,8 +11,6 @@ import pytest
 
 from rag.answering.model import DEFAULT_POLICY
 from rag.answering.rival import noun_phrases, rival_subject, tagged
-from rag.chat import Engine
-from rag.indexer import empty_index
 from tests.answering.test_model_answerer import Scripted, run
 
 # the article (the user's check that found step 83): the growth asked of one business, the sentence giving another's
@@ -64,17 +62,9 @@ def test_a_rival_the_answer_names_as_its_answer_is_no_rival(question, answer, ri
     assert rival_subject(question, RAIL, RAIL_SHOWN, answer) == rival
 
 
-def _engine(tmp_path, fake_embedder, fake_config) -> Engine:
-    doc = tmp_path / "business.txt"
-    doc.write_text("星海公司的核心业务分别为影像设计业务、美业方案业务和广告业务。"
-                   "2023年,影像设计业务的收入同比增长52.8%,远高于其他业务。\n", encoding="utf-8")
-    engine = Engine(fake_config, tmp_path / "index", fake_embedder, empty_index(fake_embedder))
-    engine.add_files([doc])
-    return engine
-
-
-def test_the_models_answer_about_a_rival_is_withheld_only_with_the_check(tmp_path, fake_embedder, fake_config):
-    engine = _engine(tmp_path, fake_embedder, fake_config)
+def test_the_models_answer_about_a_rival_is_withheld_only_with_the_check(engine_over):
+    engine = engine_over({"business.txt": "星海公司的核心业务分别为影像设计业务、美业方案业务和广告业务。"
+                                          "2023年,影像设计业务的收入同比增长52.8%,远高于其他业务。\n"})
     question, reply = "星海公司美业方案业务的增速是多少？", "同比增长52.8%[1]。"
     kept = run(engine, Scripted(reply), question).answer
     assert (kept.refused, kept.text) == (False, "同比增长52.8%[1]。")

@@ -139,22 +139,18 @@ def test_step_60_the_passage_decides_a_names_glue():
     assert question_places("以色列的首都在哪里？", 3, frozenset(), names="strip") == frozenset()  # step 58's reading
 
 
-def test_the_model_route_checks_the_questions_place(tmp_path, fake_embedder, fake_config):
+def test_the_model_route_checks_the_questions_place(engine_over):
     """Through ModelAnswerer and check_reply: a reply whose passage lacks the place the question names is not kept."""
     from rag.answering.base import Evidence
     from rag.answering.extractive import ExtractiveAnswerer
     from rag.answering.generation import Control
     from rag.answering.model import DEFAULT_POLICY, ModelAnswerer, check_reply
     from rag.answering.question import Question
-    from rag.chat import Engine
-    from rag.indexer import empty_index
     from rag.schema import Hit
     from tests.answering.test_document_lead import BIOGRAPHY
     from tests.answering.test_model_answerer import Scripted
 
-    (tmp_path / "ye.txt").write_text(BIOGRAPHY, encoding="utf-8")
-    engine = Engine(fake_config, tmp_path / "index", fake_embedder, empty_index(fake_embedder))
-    engine.add_files([tmp_path / "ye.txt"])
+    engine = engine_over({"ye.txt": BIOGRAPHY})
     first = Hit(chunk=[c for c in engine.index.chunks if "长春市业余体校" in c.text][0], rank=1, score=1.0)
     reply = "叶乔波10岁进入长春市业余体校速滑班[1]。"
 

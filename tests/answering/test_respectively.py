@@ -7,8 +7,6 @@ import pytest
 
 from rag.answering import decide
 from rag.answering.respectively import Slip, listed, other_slot, slots
-from rag.chat import Engine
-from rag.indexer import empty_index
 from tests.answering.test_model_answerer import Scripted, run
 
 # the article (round 56's user check): the items stand in the sentence before, the values after 分别
@@ -92,11 +90,8 @@ def test_the_notice_names_both_items_and_the_value_given():
         "1790万美元 (分别, respectively), which is given instead.")
 
 
-def test_the_models_answer_from_another_slot_gives_way_to_the_value_paired_with_the_item_asked(tmp_path, fake_embedder, fake_config):
-    doc = tmp_path / "coins.txt"
-    doc.write_text(f"{BOUGHT.replace('美图', '星海')}{PRICES}\n", encoding="utf-8")
-    engine = Engine(fake_config, tmp_path / "index", fake_embedder, empty_index(fake_embedder))
-    engine.add_files([doc])
+def test_the_models_answer_from_another_slot_gives_way_to_the_value_paired_with_the_item_asked(engine_over):
+    engine = engine_over({"coins.txt": f"{BOUGHT.replace('美图', '星海')}{PRICES}\n"})
     right = run(engine, Scripted("约1790万美元[1]。"), "星海购买比特币的总对价是多少？").answer
     assert (right.refused, right.text) == (False, "约1790万美元[1]。")
     wrong = run(engine, Scripted("约2210万美元[1]。"), "星海购买比特币的总对价是多少？").answer
