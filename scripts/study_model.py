@@ -473,9 +473,16 @@ def main(argv: list[str] | None = None) -> int:
                     help="a place named with its administrative division (修水县) stands where the passage holds its "
                          "stem (修水), in the claim's names and the question's places (support.DIVISION_STEMS, README "
                          "step 74); recorded as `division_stems`")
+    ap.add_argument("--division-stems-asked", action=argparse.BooleanOptionalAction, default=None,
+                    help="the same stem reading only for places the question writes: its places and the claim's names "
+                         "it holds; a place the claim adds stands whole (support.ASKED_DIVISION_STEMS, README step 100; "
+                         "default as shipped, on); recorded as `division_stems_asked`")
     ap.add_argument("--unit-kinds", action=argparse.BooleanOptionalAction, default=None,
                     help="a claim's number must keep its unit's kind: 10人 does not stand on 10米 (support.UNIT_KINDS, "
                          "README step 97; default as shipped, on); recorded as `unit_kinds`")
+    ap.add_argument("--currency-kinds", action=argparse.BooleanOptionalAction, default=None,
+                    help="within the unit check, an amount of money keeps its currency: 1亿元 does not stand on 1亿美元 "
+                         "(support.CURRENCY_KINDS, README step 101; default as shipped, on); recorded as `currency_kinds`")
     ap.add_argument("--names-beside", action=argparse.BooleanOptionalAction, default=None,
                     help="a name the claim adds stands beside its supporting sentence, not only elsewhere in the passage "
                          "(support.NAMES_BESIDE, README step 97; default as shipped, on); recorded as `names_beside`")
@@ -528,10 +535,14 @@ def main(argv: list[str] | None = None) -> int:
     rng = random.Random(0)
     if args.division_stems:  # read by every check at call time (support.DIVISION_STEMS), as a shipped True would be
         support.DIVISION_STEMS = True
+    if args.division_stems_asked is not None:  # README step 100, read at call time like DIVISION_STEMS
+        support.ASKED_DIVISION_STEMS = args.division_stems_asked
     if args.unit_kinds is not None:  # README step 97, read at call time like DIVISION_STEMS
         support.UNIT_KINDS = args.unit_kinds
     if args.names_beside is not None:
         support.NAMES_BESIDE = args.names_beside
+    if args.currency_kinds is not None:  # README step 101
+        support.CURRENCY_KINDS = args.currency_kinds
     config = Config()
     generator = CachedGenerator(LlamaCppGenerator(Path(config.llm_model_path), "qwen", 0, 120.0), args.cache,
                                 args.token_probs)
@@ -657,7 +668,9 @@ def main(argv: list[str] | None = None) -> int:
                    "reading_form": args.reading_form,
                    "system_language": args.system_language,  # step 73: the answer prompt's system message
                    "division_stems": support.DIVISION_STEMS,  # step 74
+                   "division_stems_asked": support.ASKED_DIVISION_STEMS,  # step 100
                    "unit_kinds": support.UNIT_KINDS, "names_beside": support.NAMES_BESIDE,  # step 97
+                   "currency_kinds": support.CURRENCY_KINDS,  # step 101
                    "confidence": ({name: token_confidence(g.token_probs, q.text, name) for name in STATISTICS}
                                   if g is not None and g.token_probs else None),
                    "token_probs": [list(tp) for tp in g.token_probs] if g is not None else [],

@@ -346,16 +346,30 @@ KINDS_OF_UNIT = {
     "volume": "立方米 毫升 公升 升",
 }
 UNIT_KIND = {u: kind for kind, units in KINDS_OF_UNIT.items() for u in units.split()}
+# README step 101 (taken in round 59): with CURRENCY_KINDS, money is split by currency (1亿元 does not stand on 1亿美元);
+# 元 and 人民币 are one currency.
+CURRENCIES = {"cny": "人民币 元", "usd": "美元 美金", "hkd": "港元 港币", "jpy": "日元 日圆", "eur": "欧元", "gbp": "英镑",
+              "twd": "新台币 台币"}
+CURRENCY_OF = {u: cur for cur, units in CURRENCIES.items() for u in units.split()}
+CURRENCY_KINDS = True
 NUMBER_UNIT = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(?:万亿|千万|百万|万|亿|千|百)?\s*(?:多|余)?\s*("
-                         + "|".join(sorted(UNIT_KIND, key=len, reverse=True)) + ")?")
+                         + "|".join(sorted(set(UNIT_KIND) | set(CURRENCY_OF), key=len, reverse=True)) + ")?")
+
+
+def kind_of_unit(unit: str) -> str:
+    """The kind of `unit` (KINDS_OF_UNIT; "" for none or a word of no known kind); with CURRENCY_KINDS an amount of
+    money is of its currency's kind (`money:usd`), step 101."""
+    if CURRENCY_KINDS and unit in CURRENCY_OF:
+        return f"money:{CURRENCY_OF[unit]}"
+    return UNIT_KIND.get(unit, "")
 
 
 def unit_kinds(text: str) -> dict[str, set[str]]:
     """Each number of `text` (digits as with_digits writes them) and the kinds of unit written right after it: "" for
-    none or a word of no known kind (KINDS_OF_UNIT). 10米 -> {"10": {"length"}}; 2023年 -> {"2023": {""}}."""
+    none or a word of no known kind (KINDS_OF_UNIT, `kind_of_unit`). 10米 -> {"10": {"length"}}; 2023年 -> {"2023": {""}}."""
     out: dict[str, set[str]] = {}
     for m in NUMBER_UNIT.finditer(without_thousands_commas(with_digits(text))):
-        out.setdefault(plain(float(m.group(1))), set()).add(UNIT_KIND.get(m.group(2) or "", ""))
+        out.setdefault(plain(float(m.group(1))), set()).add(kind_of_unit(m.group(2) or ""))
     return out
 
 
@@ -378,8 +392,8 @@ def missing_requirements(claim: str, support: str, passage: str, lead: str = "",
     A name of three characters or fewer has no such pieces, so a swapped 安贝卡 the reply echoes from its
     question stays required; Latin names (OpenAI) are always required whole. A name that `echoed` (the question, where
     SupportBar.echoed_names_required is off) holds is not required here. With `divisions` (DIVISION_STEMS when None,
-    step 74) a place named with its administrative division stands where its stem does (`of_a_division`).
-    With UNIT_KINDS a number must keep its unit's kind (`units_missing`); with NAMES_BESIDE and `beside` (the supporting
+    step 74) a place named with its administrative division stands where its stem does (`of_a_division`); with
+    ASKED_DIVISION_STEMS (step 100) only a name the question (`asked`) holds does. With UNIT_KINDS a number must keep its unit's kind (`units_missing`); with NAMES_BESIDE and `beside` (the supporting
     sentence with its neighbours and title), a name the claim adds, one its question (`asked`) does not hold, must stand
     there or in the lead, not only elsewhere in the passage (README step 97)."""
     missing = numbers_missing(claim, support)
@@ -390,10 +404,11 @@ def missing_requirements(claim: str, support: str, passage: str, lead: str = "",
     near = None if beside is None or not NAMES_BESIDE else (f"{beside}\n{lead}".lower() if lead else beside.lower())
     echo, question = echoed.lower(), asked.lower()
     stems = DIVISION_STEMS if divisions is None else divisions
+    asked_stems = ASKED_DIVISION_STEMS and divisions is None
 
     def stands(n: str, text: str) -> bool:
         return (n in text or in_pieces(n, text) or of_a_place(n, text)
-                or bool(stems and of_a_division(n, text)))
+                or bool((stems or (asked_stems and n in question)) and of_a_division(n, text)))
 
     missing += sorted(n for n in names(claim) if not (echo and n in echo)
                       and not stands(n, near if near is not None and n not in question else lowered))
@@ -440,6 +455,10 @@ def stands_on_stem(word: str, suffixes: str, text: str) -> bool:
 # without (曼尼托巴, 修水). DIVISION_STEMS: whether such a place stands where its stem does (measured, not taken: False).
 DIVISIONS = "省市县区州郡镇乡村"
 DIVISION_STEMS = False
+# README step 100 (taken in round 59): the same stem reading only for places the question itself writes (its places, and
+# the names of a claim that the question holds); a place the claim adds must stand whole. Step 74's one loss was a city
+# the answer added.
+ASKED_DIVISION_STEMS = True
 
 
 def of_a_division(word: str, text: str) -> bool:
@@ -773,11 +792,12 @@ def anchors_missing(anchors: frozenset[str], context: str, lead: str = "",
     place (`question_places`, step 58) may stand there whole or in pieces of two characters or more (`in_pieces`).
     A name or place of `glued` (`question_glued`, step 60) also stands there where what is left of it after step 56's
     glue reading (和宜兰 -> 宜兰) is a word of the text of its own (`passage_words`). With `divisions` (DIVISION_STEMS
-    when None, step 74) a place named with its administrative division stands where its stem does (`of_a_division`)."""
+    or ASKED_DIVISION_STEMS when None, steps 74 and 100: these places are the question's own) a place named with its
+    administrative division stands where its stem does (`of_a_division`)."""
     lowered = context.lower()
     named = f"{lowered}\n{lead.lower()}" if lead else lowered
     have = numbers(with_digits(context))
-    stems = DIVISION_STEMS if divisions is None else divisions
+    stems = (DIVISION_STEMS or ASKED_DIVISION_STEMS) if divisions is None else divisions  # all the question's (step 100)
     digits = with_digits(context) if any(ERA_ANCHOR.fullmatch(a) for a in anchors) else ""
     missing = {a for a in anchors if (a not in have if DECIMAL.fullmatch(a) else
                                       not era_stands(a, digits) if ERA_ANCHOR.fullmatch(a) else a not in named)}

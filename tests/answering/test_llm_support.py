@@ -261,7 +261,8 @@ def test_a_place_named_with_its_division_stands_on_its_stem_only_where_the_switc
     assert of_a_division("曼尼托巴省", "曼尼的人和托巴的人")  # the stem in pieces of two characters, as in_pieces reads it
     claim = "温尼伯是曼尼托巴省省内人口最多的城市。"
     assert support.DIVISION_STEMS is False
-    assert missing_requirements(claim, passage, passage) == ["曼尼托巴省"]  # shipped: required whole
+    monkeypatch.setattr(support, "ASKED_DIVISION_STEMS", False)  # step 100's narrower reading: its own test file
+    assert missing_requirements(claim, passage, passage) == ["曼尼托巴省"]  # step 74 off: required whole
     assert missing_requirements(claim, passage, passage, divisions=True) == []
     assert missing_requirements("温尼伯是安大略省最大的城市。", passage, passage, divisions=True) == ["安大略省"]
     assert anchors_missing(frozenset(), passage, places=frozenset({"修水县"})) == ["修水县"]

@@ -84,3 +84,39 @@ def test_best_support_reads_the_sentence_and_its_neighbours(engine, monkeypatch)
     assert ten is not None and not ten.supported
     metres = best_support("超过10米", None, sendai, engine.index, DEFAULT_BAR, question="这次地震造成多高的海啸？")
     assert metres is not None and metres.supported
+
+
+def test_an_amount_of_money_keeps_its_currency(monkeypatch):
+    """README step 101 (support.CURRENCY_KINDS): within step 97's unit check, money is split by currency, so 1亿元 does
+    not stand on 1亿美元; 元 and 人民币 are one currency, and a bare number is still not judged."""
+    paid = "美图累计购入31000枚以太币，总代价约2210万美元；美图2023年总收入27亿元人民币，炒币一度赚了1亿美元。"
+    assert support.CURRENCY_KINDS is True  # taken in round 59
+    monkeypatch.setattr(support, "CURRENCY_KINDS", False)
+    assert units_missing("2210万元", paid) == []  # before: money is one kind
+    assert unit_kinds("100美金") == {"100": {""}}  # 美金 is read only as a currency
+    monkeypatch.setattr(support, "CURRENCY_KINDS", True)
+    assert unit_kinds(paid) == {"31000": {""}, "2210": {"money:usd"}, "2023": {""}, "27": {"money:cny"},
+                                "1": {"money:usd"}}
+    assert units_missing("2210万元", paid) == ["2210"] and units_missing("1亿港元", paid) == ["1"]
+    assert units_missing("2210万美元", paid) == [] and units_missing("约2210万美金", paid) == []
+    assert units_missing("27亿人民币", paid) == [] and units_missing("27亿元", paid) == []  # one currency
+    assert units_missing("27亿美元", paid) == ["27"]
+    assert units_missing("1亿元", "一度赚了1亿") == []  # bare in the support: not judged
+    assert missing_requirements("美图购入以太币花了2210万元。", paid, paid) == ["2210"]
+
+
+def test_the_models_amount_in_another_currency_is_not_shown_as_supported(engine_over, monkeypatch):
+    """Through ModelAnswerer: a reply giving the passage's 2210万美元 as 2210万元 keeps no sentence and is refused (step
+    101); the same reply was kept before, and the passage's own currency still is."""
+    from tests.answering.test_model_answerer import Scripted, run
+    from tests.answering.test_respectively import BOUGHT, PRICES
+
+    engine = engine_over({"coins.txt": f"{BOUGHT.replace('美图', '星海')}{PRICES}\n"})
+    asked = "星海购买以太币的总对价是多少？"
+    right = run(engine, Scripted("约2210万美元[1]。"), asked).answer
+    assert (right.refused, right.text, right.answerer) == (False, "约2210万美元[1]。", "model")
+    swapped = run(engine, Scripted("约2210万元[1]。"), asked).answer
+    assert (swapped.refused, swapped.reason) == (True, "no sentence of the model's answer is supported by the passages")
+    monkeypatch.setattr(support, "CURRENCY_KINDS", False)  # before step 101: money was one kind
+    before = run(engine, Scripted("约2210万元[1]。"), asked).answer
+    assert (before.refused, before.text, before.answerer) == (False, "约2210万元[1]。", "model")
