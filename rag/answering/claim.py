@@ -33,6 +33,16 @@ def sentence_before(index, hit: Hit, sentence: Sentence) -> str:  # noqa: ANN001
     return around[0].text if around and around[0].end <= sentence.start else ""
 
 
+def sentences_before(index, hit: Hit, sentence: Sentence, n: int = 2) -> str:  # noqa: ANN001 - Index, as above
+    """The text of the (up to) `n` passage sentences before the one(s) `sentence` spans: where the parts a total
+    sentence sums may stand (README step 102)."""
+    from rag.answering.support import passage_sentences
+
+    sentences = passage_sentences(index, hit)
+    inside = [i for i, s in enumerate(sentences) if s.start < sentence.end and sentence.start < s.end]
+    return "".join(s.text for s in sentences[max(0, inside[0] - n):inside[0]]) if inside else ""
+
+
 def context_of(index, hit: Hit, sentence: Sentence) -> str:  # noqa: ANN001 - Index, kept loose for fakes
     """The supporting sentence with the sentence before and after it in its passage, and the title."""
     around = context_sentences(index, hit, sentence)

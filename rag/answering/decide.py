@@ -100,6 +100,15 @@ def contrast_swap(swap: tuple[str, str] | None, whose: str = "the answer's sente
     return ANSWER
 
 
+def part_of_total(part) -> Decision:  # noqa: ANN001 - a total.Part, or None
+    """A Chinese answer of any kind is refused where it gives the total its sentence writes for the parts listed before
+    it, and the question asks one of those parts (total.part_of_total: 以太币, the 总价 of both coins; README step 102)."""
+    if part:
+        return refuse_because(f"the question asks about {part.part}, and the sentence the model's answer stands on gives "
+                              f"the {part.total} ({part.value}) of a list {part.part} is one part of")
+    return ANSWER
+
+
 def slot_note(said: str, slip) -> str:  # noqa: ANN001 - a respectively.Slip
     """The notice of the value given in place of the model's answer where the sentence it stands on pairs items with
     values by 分别 and the answer gives another item's value (respectively.other_slot: the question's 比特币, the value

@@ -39,6 +39,7 @@ from rag.answering.claim import (  # noqa: F401 - context_sentences re-exported 
     context_of,
     context_sentences,
     sentence_before,
+    sentences_before,
 )
 from rag.answering.compose import (
     Generated,
@@ -90,6 +91,7 @@ from rag.answering.support import (
     says_something,
     strip_markers,
 )
+from rag.answering.total import part_of_total
 from rag.answering.waiver import LearnedWaiver, WaiverError
 from rag.answering.waiver import from_json as waiver_from_json
 from rag.errors import ModelError
@@ -1143,6 +1145,14 @@ class ModelAnswerer:
             swaps = [contrast_swap(question.text, c.support.sentence.text) for c in kept]  # type: ignore[union-attr]
             if all(swaps):
                 answer, reason = None, decide.contrast_swap(swaps[0], "the sentence the model's answer stands on").reason
+        if kept and own_zh(answer):  # README step 102, every kind: each sentence it stands on gives the total of a list
+            # standing before it, and the question names one part of that list
+            said = strip_markers(answer.text)  # type: ignore[union-attr]
+            parts = [part_of_total(question.text, said, c.support.sentence.text,  # type: ignore[union-attr]
+                                   sentences_before(evidence.index, c.origin, c.support.sentence))  # type: ignore[union-attr]
+                     for c in kept]
+            if all(parts):
+                answer, reason = None, decide.part_of_total(parts[0]).reason
         replaced_note = ""
         if kept and own_zh(answer):  # README step 91, every kind: each sentence it stands on pairs items with
             # values by 分别, and the answer gives the value of another item than the question names
