@@ -393,9 +393,10 @@ def missing_requirements(claim: str, support: str, passage: str, lead: str = "",
     question stays required; Latin names (OpenAI) are always required whole. A name that `echoed` (the question, where
     SupportBar.echoed_names_required is off) holds is not required here. With `divisions` (DIVISION_STEMS when None,
     step 74) a place named with its administrative division stands where its stem does (`of_a_division`); with
-    ASKED_DIVISION_STEMS (step 100) only a name the question (`asked`) holds does. With UNIT_KINDS a number must keep its unit's kind (`units_missing`); with NAMES_BESIDE and `beside` (the supporting
-    sentence with its neighbours and title), a name the claim adds, one its question (`asked`) does not hold, must stand
-    there or in the lead, not only elsewhere in the passage (README step 97)."""
+    ASKED_DIVISION_STEMS (step 100) only a name the question (`asked`) holds does. With UNIT_KINDS a number must keep
+    its unit's kind (`units_missing`; with CURRENCY_KINDS an amount its currency, step 101); with NAMES_BESIDE and
+    `beside` (the supporting sentence with its neighbours and title), a name the claim adds, one its question (`asked`)
+    does not hold, must stand there or in the lead, not only elsewhere in the passage (README step 97)."""
     missing = numbers_missing(claim, support)
     missing += [p for p in percents_missing(claim, support) if p[:-1] not in missing]  # README step 44
     if UNIT_KINDS:

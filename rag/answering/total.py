@@ -13,8 +13,9 @@ gives a total (总价) and the question asks one of the parts it totals.
 - a piece of the question (two CJK characters or more) that the sentence does not hold stands in the sentences before
   it joined to a list (和 与 及 以及 、 right before or after it): one part of what the sentence totals.
 
-Pure: strings in, a `Part` out. Nothing is fitted; the words were written before any figure and checked
-on DRCD dev's gold answers, which it must leave alone (docs/choosing-auto.md, step 102; rule in artifacts/r59/rule102.md).
+Pure: strings in, a `Part` out. Nothing is fitted. The words were written before any figure; it must leave gold
+answers alone, and v1 fired on one of DRCD dev's, so v2 asks that the sentence point back (`POINTS_BACK`), and fires on
+none of DRCD dev's, DRCD test's or CMRC dev's (docs/choosing-auto.md, step 102; rule in artifacts/r59/rule102.md).
 """
 
 from __future__ import annotations
@@ -62,8 +63,9 @@ def listed_parts(question: str, sentence: str, before: str) -> list[str]:
     """The pieces of `question` (two to eight CJK characters, longest first) that `before` writes joined to a list
     (ending right before 和, 与, 及, 以及 or 、, or standing within `AFTER_JOIN` characters after one, in its clause)
     and that `sentence` does not hold: 以太币 of 购买了1.5万枚以太币和379.1214枚比特币."""
-    pieces = sorted({question[i:j] for i in range(len(question)) for j in range(i + MIN_PART_CHARS, min(len(question), i + 8) + 1)
-                     if CJK_RUN.fullmatch(question[i:j]) and question[i:j] not in sentence}, key=len, reverse=True)
+    spans = ((i, j) for i in range(len(question)) for j in range(i + MIN_PART_CHARS, min(len(question), i + 8) + 1))
+    pieces = sorted({question[i:j] for i, j in spans if CJK_RUN.fullmatch(question[i:j]) and question[i:j] not in sentence},
+                    key=len, reverse=True)
     found: list[str] = []
     for m in re.finditer(JOIN, before):
         left = before[max(0, m.start() - AFTER_JOIN):m.start()]
