@@ -12,13 +12,19 @@ from rag.schema import Citation, Hit, Sentence
 from rag.tokenize import token_set
 
 
-def context_sentences(index, hit: Hit, sentence: Sentence, neighbours: bool = True) -> list[Sentence]:  # noqa: ANN001
-    """The passage sentences `sentence` spans (one, or two joined), with the one before and after it when
-    `neighbours`; none when it lies in no sentence of the passage."""
+def spanned(index, hit: Hit, sentence: Sentence) -> tuple[list[Sentence], list[int]]:  # noqa: ANN001 - Index
+    """The hit's passage sentences, and the positions among them of those `sentence` spans (one, or two joined; none
+    when it lies in no sentence of the passage)."""
     from rag.answering.support import passage_sentences
 
     sentences = passage_sentences(index, hit)
-    inside = [i for i, s in enumerate(sentences) if s.start < sentence.end and sentence.start < s.end]
+    return sentences, [i for i, s in enumerate(sentences) if s.start < sentence.end and sentence.start < s.end]
+
+
+def context_sentences(index, hit: Hit, sentence: Sentence, neighbours: bool = True) -> list[Sentence]:  # noqa: ANN001
+    """The passage sentences `sentence` spans (one, or two joined), with the one before and after it when
+    `neighbours`; none when it lies in no sentence of the passage."""
+    sentences, inside = spanned(index, hit, sentence)
     if not inside:
         return []
     if not neighbours:
@@ -26,20 +32,11 @@ def context_sentences(index, hit: Hit, sentence: Sentence, neighbours: bool = Tr
     return sentences[max(0, inside[0] - 1):min(len(sentences), inside[-1] + 2)]
 
 
-def sentence_before(index, hit: Hit, sentence: Sentence) -> str:  # noqa: ANN001 - Index, kept loose for fakes
-    """The passage sentence just before the one(s) `sentence` spans, "" where it opens its passage or lies in none: where
-    a 分别 sentence's items may stand (README step 91)."""
-    around = context_sentences(index, hit, sentence)
-    return around[0].text if around and around[0].end <= sentence.start else ""
-
-
-def sentences_before(index, hit: Hit, sentence: Sentence, n: int = 2) -> str:  # noqa: ANN001 - Index, as above
-    """The text of the (up to) `n` passage sentences before the one(s) `sentence` spans: where the parts a total
-    sentence sums may stand (README step 102)."""
-    from rag.answering.support import passage_sentences
-
-    sentences = passage_sentences(index, hit)
-    inside = [i for i, s in enumerate(sentences) if s.start < sentence.end and sentence.start < s.end]
+def sentences_before(index, hit: Hit, sentence: Sentence, n: int) -> str:  # noqa: ANN001 - Index, kept loose for fakes
+    """The text of the (up to) `n` passage sentences before the one(s) `sentence` spans, "" where it opens its passage
+    or lies in none: where a 分别 sentence's items may stand (n=1, README step 91), or the parts a total sums (n=2,
+    step 102)."""
+    sentences, inside = spanned(index, hit, sentence)
     return "".join(s.text for s in sentences[max(0, inside[0] - n):inside[0]]) if inside else ""
 
 

@@ -38,7 +38,6 @@ from rag.answering.claim import (  # noqa: F401 - context_sentences re-exported 
     claim_share,
     context_of,
     context_sentences,
-    sentence_before,
     sentences_before,
 )
 from rag.answering.compose import (
@@ -1149,7 +1148,7 @@ class ModelAnswerer:
             # standing before it, and the question names one part of that list
             said = strip_markers(answer.text)  # type: ignore[union-attr]
             parts = [part_of_total(question.text, said, c.support.sentence.text,  # type: ignore[union-attr]
-                                   sentences_before(evidence.index, c.origin, c.support.sentence))  # type: ignore[union-attr]
+                                   sentences_before(evidence.index, c.origin, c.support.sentence, 2))  # type: ignore[union-attr]
                      for c in kept]
             if all(parts):
                 answer, reason = None, decide.part_of_total(parts[0]).reason
@@ -1158,7 +1157,7 @@ class ModelAnswerer:
             # values by 分别, and the answer gives the value of another item than the question names
             said = strip_markers(answer.text)  # type: ignore[union-attr]
             slips = [other_slot(question.text, said, c.support.sentence.text,  # type: ignore[union-attr]
-                                sentence_before(evidence.index, c.origin, c.support.sentence))  # type: ignore[union-attr]
+                                sentences_before(evidence.index, c.origin, c.support.sentence, 1))  # type: ignore[union-attr]
                      for c in kept]
             if all(slips):  # the value the sentence pairs with the item asked, in the model's place
                 slip = slips[0]
