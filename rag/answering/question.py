@@ -16,7 +16,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from rag.answering.support import beyond_text
+from rag.answering.support import KINDS_OF_UNIT, beyond_text
 from rag.answering.text import (
     COUNT_GAP,
     COUNTERS,
@@ -254,6 +254,35 @@ ERA_YEAR = re.compile(r"[甲乙丙丁戊己庚辛壬癸][子丑寅卯辰巳午�
 AFTER_COUNTER = re.compile(rf"(?:多少|(?<![这那哪第])几)[{COUNTERS}]([\u4e00-\u9fff])")
 
 
+# README step 103 (round 60, artifacts/r60/rule103.md): a number asked in a unit of measure (多少光年, 几公里, 多少平方公里,
+# 多少吨, 多少摄氏度) is shown only by a numeral before a unit of the same kind (光年 answers 多少米; support.KINDS_OF_UNIT),
+# before a Latin unit or a degree sign (km, ℃: not judged), or as one plain numeral. A sentence whose numbers are all of
+# other kinds (2.87天, 8倍) does not answer 多少光年. Money, time and people keep their own checks. MEASURE_ASKED: whether
+# the check applies (read at call time).
+MEASURE_ASKED = True
+MEASURE_KINDS = ("length", "area", "weight", "volume", "temperature")
+MEASURE_SHOWN_EXTRA = {"temperature": ("度",)}  # 零下10度 answers 多少摄氏度; a bare 度 asks nothing (角度, 电量)
+_MEASURE_UNITS = {kind: sorted(KINDS_OF_UNIT[kind].split(), key=len, reverse=True) for kind in MEASURE_KINDS}
+ASKS_MEASURE = re.compile(r"(?:多少|(?<![这那哪第])几)\s*个?\s*("
+                          + "|".join(sorted((u for us in _MEASURE_UNITS.values() for u in us), key=len, reverse=True)) + ")")
+MEASURE_OF = {u: kind for kind, units in _MEASURE_UNITS.items() for u in units}
+MEASURE_SHOWN = {kind: re.compile(NUMERAL + COUNT_GAP + "(?:" + "|".join((*units, *MEASURE_SHOWN_EXTRA.get(kind, ()))) + ")")
+                 for kind, units in _MEASURE_UNITS.items()}
+LATIN_MEASURE = re.compile(r"\d\s*(?:[A-Za-z]{1,3}\b|℃|℉|°)")
+
+
+def missing_measure(question: str, answer: str) -> str:
+    """The unit of measure `question` asks a number in that `answer` shows no number in (README step 103): "a number in
+    光年" for 食变星大陵五距离地球多少光年？ answered by a sentence giving 2.87天; "" when it shows one, or none is asked."""
+    asked = ASKS_MEASURE.search(question) if MEASURE_ASKED else None
+    if asked is None:
+        return ""
+    kind = MEASURE_OF[asked.group(1)]
+    if MEASURE_SHOWN[kind].search(answer) or LATIN_MEASURE.search(answer) or _plain_numeral(answer):
+        return ""
+    return f"a number in {asked.group(1)}"
+
+
 def _plain_numeral(answer: str) -> bool:
     """Whether `answer`, less punctuation and filler, is one plain numeral (42, 五, 2,790,060)."""
     bare = re.sub(r"[\s。，,.!！?？、：:约共有是为]+$|^[\s约共有是为]+", "", answer)
@@ -283,6 +312,8 @@ def missing_answer_type(question: str, answer: str) -> str:
             return "" if DURATION.search(answer) else "a length of time"
         if ASKS_MONEY.search(asked):
             return "" if MONEY_AMOUNT.search(answer) else "an amount of money"
+        if measure := missing_measure(asked, answer):
+            return measure
         count = ASKS_COUNT.search(asked)
         if count:
             after = AFTER_COUNTER.search(asked)

@@ -344,6 +344,7 @@ KINDS_OF_UNIT = {
     "people": "人 名",
     "duration": "小时 分钟 秒 天 星期 个月 世纪 岁",
     "volume": "立方米 毫升 公升 升",
+    "temperature": "摄氏度 华氏度 开尔文 克耳文",  # README step 103 (round 60)
 }
 UNIT_KIND = {u: kind for kind, units in KINDS_OF_UNIT.items() for u in units.split()}
 # README step 101 (taken in round 59): with CURRENCY_KINDS, money is split by currency (1亿元 does not stand on 1亿美元);
