@@ -77,7 +77,7 @@ def study(args: argparse.Namespace) -> int:
             # README step 72: the share of the question's word weight beside the cited sentence (its neighbours and the
             # title), as the model route asks of an extractive stand-in; for a factoid answer only
             share = (cited_claim_share(question_terms(case["question"], "", engine.index), engine.index,
-                                       answer.citations[0]) if hit and answer.kind == "factoid" else None)
+                                       answer.citations[0], case["question"]) if hit and answer.kind == "factoid" else None)
             claim = round(share, 4) if share is not None else None
             f.write(json.dumps({**case, "kind": kind, "answer": answer.text, "refused": answer.refused,
                                 "right": (not answer.refused) and fair_match(answer.text, case["answers"]),

@@ -7,6 +7,8 @@ routes.json when imported, so that the extractive answerer is built without it.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from rag.answering.features import QuestionTerms, coverage
 from rag.schema import Citation, Hit, Sentence
 from rag.tokenize import token_set
@@ -48,9 +50,26 @@ def context_of(index, hit: Hit, sentence: Sentence) -> str:  # noqa: ANN001 - In
     return hit.chunk.title + "\n" + "".join(s.text for s in around)
 
 
-def claim_share(terms: QuestionTerms, context: str) -> float:
+# README step 104 (round 60): the words of the unit a question asks its number in (港元 of 多少港元; question.
+# asked_unit_words) are left out of the claim share's weight: they say what kind of value is wanted, and any sentence
+# with an amount in that unit holds them. UNIT_FREE_SHARE: whether they are (read at call time).
+UNIT_FREE_SHARE = True
+
+
+def claim_share(terms: QuestionTerms, context: str, question: str = "") -> float:
     """Share of the question's whole word weight found in `context`: its known words by idf, and the words
-    the index never saw (weighted as the rarest word) counted as missing; 1.0 for a question with no word."""
+    the index never saw (weighted as the rarest word) counted as missing; 1.0 for a question with no word. With
+    `question` (and UNIT_FREE_SHARE), the words of the unit it asks its number in weigh nothing (step 104)."""
+    if question and UNIT_FREE_SHARE:
+        from rag.answering.question import asked_unit_words  # question.py reads support.py, which is heavy
+
+        drop = asked_unit_words(question) & terms.known.keys()
+        if drop:
+            unseen = terms.unseen_share * (sum(terms.known.values()) / (1.0 - terms.unseen_share)
+                                           if terms.unseen_share < 1.0 else 0.0)
+            known = {t: w for t, w in terms.known.items() if t not in drop}
+            total = sum(known.values()) + unseen
+            terms = replace(terms, known=known, unseen_share=unseen / total if total > 0 else 0.0)
     if not terms.known:
         return 1.0 - terms.unseen_share
     return coverage(terms.known, token_set(context)) * (1.0 - terms.unseen_share)
@@ -61,9 +80,9 @@ def cited_context(index, citation: Citation) -> str | None:  # noqa: ANN001 - In
     return context_of(index, citation.hit, citation.sentence) if citation.sentence is not None else None
 
 
-def cited_claim_share(terms: QuestionTerms, index, citation: Citation) -> float | None:  # noqa: ANN001
+def cited_claim_share(terms: QuestionTerms, index, citation: Citation, question: str = "") -> float | None:  # noqa: ANN001
     """The claim share beside the sentence an answer's citation points at (`cited_context`): what the model route asks
     of an extractive stand-in and, since step 72, the extractive answerer of its own factoid answers (the product, and
     scripts/study_model.py and study_anchors.py, which record it); None where the citation points at no sentence."""
     context = cited_context(index, citation)
-    return claim_share(terms, context) if context is not None else None
+    return claim_share(terms, context, question) if context is not None else None

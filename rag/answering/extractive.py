@@ -221,7 +221,7 @@ class ExtractiveAnswerer:
             if why:
                 return refuse(text, hits, self.name, a.shape, why)
             share = (cited_claim_share(question_terms(text, question.previous, evidence.index), evidence.index,
-                                       answer.citations[0]) if self.claim_cut is not None and a.shape == "factoid"
+                                       answer.citations[0], text) if self.claim_cut is not None and a.shape == "factoid"
                      else None)  # README step 72
             if share is not None:
                 beside = decide.extractive_claim(share, self.claim_cut)

@@ -843,7 +843,7 @@ def check_reply(reply: str, question: Question, excerpts: Sequence[Excerpt], evi
                 origin = excerpts[n - 1].origin
                 # among the sentences that support it, the one that carries the question (claim_share)
                 prefer = lambda sentence, origin=origin: claim_share(  # noqa: E731
-                    terms, context_of(evidence.index, origin, sentence))
+                    terms, context_of(evidence.index, origin, sentence), question.text)
                 s = best_support(claim.text, vector, shown[n - 1], evidence.index, bar, prefer, question.text)
                 if s is not None and s.supported:
                     found.append((s, excerpts[n - 1], prefer(s.sentence)))
@@ -1432,7 +1432,7 @@ class ModelAnswerer:
         terms = question_terms(question.text, question.previous, evidence.index)
         cov = coverage(terms.known, token_set(scope)) if terms.known else 1.0
         context = cited_context(evidence.index, first)
-        beside = claim_share(terms, context) if context is not None else 0.0
+        beside = claim_share(terms, context, question.text) if context is not None else 0.0
         missing = passage_lacks_anchors(question.text, evidence.index, first.hit)
         checked = decide.extractive_after_model(missing, cov, policy.min_question_coverage, beside,
                                                 policy.min_claim_coverage if analysis.shape == "factoid" else 0.0)

@@ -13,6 +13,7 @@ after "这篇文章的主要内容是什么？" asks the net profit, the issue's
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -269,6 +270,32 @@ MEASURE_OF = {u: kind for kind, units in _MEASURE_UNITS.items() for u in units}
 MEASURE_SHOWN = {kind: re.compile(NUMERAL + COUNT_GAP + "(?:" + "|".join((*units, *MEASURE_SHOWN_EXTRA.get(kind, ()))) + ")")
                  for kind, units in _MEASURE_UNITS.items()}
 LATIN_MEASURE = re.compile(r"\d\s*(?:[A-Za-z]{1,3}\b|℃|℉|°)")
+
+
+# README step 104 (round 60, artifacts/r60/rule104.md): the unit a question asks its number in (多少港元, 几公里, 多少钱)
+# says what kind of value is wanted, not what the value is of; any sentence giving an amount in 港元 holds it. The claim
+# share (claim.claim_share) leaves these words out of the question's weight.
+ASKS_IN_UNIT = re.compile(r"(?:多少|(?<![这那哪第])几)\s*个?\s*(?:"
+                          + "|".join(sorted({*(u for us in _MEASURE_UNITS.values() for u in us),
+                                             *KINDS_OF_UNIT["money"].split(), "美金", "港币", "日圆", "钱"},
+                                            key=len, reverse=True)) + ")")
+
+
+def asked_unit_words(question: str) -> frozenset[str]:
+    """The question's words (rag.tokenize's, folded) that lie wholly inside a unit it asks its number in, 多少 or 几
+    included (港元 of 美图的市值是多少港元？; 几公斤 and 公斤 of 有几公斤？), and nowhere else in it (README step 104)."""
+    from rag.tokenize import tokenize
+
+    folded = unicodedata.normalize("NFKC", question).lower()
+    spans = [m.span() for m in ASKS_IN_UNIT.finditer(folded)]
+    if not spans:
+        return frozenset()
+    out = set()
+    for word in dict.fromkeys(tokenize(question)):
+        starts = [i for i in range(len(folded)) if folded.startswith(word, i)]
+        if starts and all(any(a <= i and i + len(word) <= b for a, b in spans) for i in starts):
+            out.add(word)
+    return frozenset(out)
 
 
 def missing_measure(question: str, answer: str) -> str:
