@@ -269,7 +269,7 @@ ASKS_MEASURE = re.compile(r"(?:多少|(?<![这那哪第])几)\s*个?\s*("
 MEASURE_OF = {u: kind for kind, units in _MEASURE_UNITS.items() for u in units}
 MEASURE_SHOWN = {kind: re.compile(NUMERAL + COUNT_GAP + "(?:" + "|".join((*units, *MEASURE_SHOWN_EXTRA.get(kind, ()))) + ")")
                  for kind, units in _MEASURE_UNITS.items()}
-LATIN_MEASURE = re.compile(r"\d\s*(?:[A-Za-z]{1,3}\b|℃|℉|°)")
+LATIN_MEASURE = re.compile(r"\d\s*(?:[A-Za-z]{1,3}(?![A-Za-z])|℃|℉|°)")  # 8848m高: no \b before a CJK character
 
 
 # README step 104 (round 60, artifacts/r60/rule104.md): the unit a question asks its number in (多少港元, 几公里, 多少钱)
