@@ -1,4 +1,4 @@
-"""A change asked, a level answered (README step 94).
+"""A change asked, a level answered (README step 94), and a change answered, a level asked (step 105).
 
 `美图2023年付费订阅用户数同比增长了多少？` over `…美图付费订阅用户数超911万,同比增长62.3%,创历史新高。` was answered `超911万`:
 the level, where the question asks how much it grew. Every check passes (the value stands in the sentence, beside the
@@ -9,6 +9,9 @@ which asks the level) or a rate (增幅是多少). The sentence writes its chang
 two characters of 同比/约/近/了/达/为, then a number with its unit. Where it writes exactly one, and the answer's
 numbers are not that one but one of them stands elsewhere in the sentence, the answer gave a level; the model answerer
 gives the change in its place.
+
+The other way (step 105): `美图的付费率是多少？` over the same sentence was answered `62.3%`, a change given where the
+question asks a level, which the sentence may not hold at all; that answer is withheld (`change_for_level`).
 
 Pure: strings in, the level given and the change out. Nothing is fitted; what counts was fixed on the article's dev
 split and questions of my own (docs/choosing-auto.md, step 94; rule in artifacts/r56/rule94.md).
@@ -68,3 +71,24 @@ def level_for_change(question: str, answer: str, sentence: str) -> Level | None:
     written = set(DECIMAL.findall(sentence))
     given = next((n for n in said if n in written), None)
     return Level(given, max(changes, key=len)) if given is not None else None  # 62.3% over 62.3 where both are read
+
+
+# README step 105 (round 60, artifacts/r60/rule105.md): a question that writes any word of change or comparison asks, or
+# may ask, a change; only one that writes none asks a level. A year (2023年) an answer gives is when, not how much.
+CHANGE_WORDS = re.compile(rf"{UP}|{DOWN}|{RATE}|成长|[增减涨跌升降]|变化|变动|同比|环比|比")
+YEAR_WRITTEN = re.compile(r"(?:1[5-9]|20)\d{2}\s*年")
+
+
+def change_for_level(question: str, answer: str, sentence: str) -> str | None:
+    """The change `sentence` writes (62.3%) that `answer` gives where `question` asks a level (no word of change or
+    comparison): every number of the answer but its years and the question's own is a change the sentence writes
+    (CHANGE), and there is one; else None. Read in simplified characters (README step 105)."""
+    question, answer, sentence = to_simplified(question), to_simplified(answer), to_simplified(sentence)
+    if CHANGE_WORDS.search(question):
+        return None
+    changes = {DECIMAL.match(m.group(2)).group(0): m.group(2).strip() for m in CHANGE.finditer(sentence)}  # type: ignore[union-attr]
+    asked = set(DECIMAL.findall(question))
+    said = {n for n in DECIMAL.findall(YEAR_WRITTEN.sub("", answer)) if n not in asked}
+    if not said or not said <= changes.keys():
+        return None
+    return max((changes[n] for n in said), key=len)

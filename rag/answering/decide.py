@@ -109,6 +109,15 @@ def part_of_total(part) -> Decision:  # noqa: ANN001 - a total.Part, or None
     return ANSWER
 
 
+def change_for_level(change: str | None) -> Decision:
+    """A Chinese answer is refused where the question asks a level (no word of change) and every number it gives is a
+    change its sentence writes (change.change_for_level: 62.3% for 美图的付费率是多少？; README step 105)."""
+    if change:
+        return refuse_because(f"the question asks for a level, and the model's answer gives {change}, which its sentence "
+                              f"writes as a change")
+    return ANSWER
+
+
 def slot_note(said: str, slip) -> str:  # noqa: ANN001 - a respectively.Slip
     """The notice of the value given in place of the model's answer where the sentence it stands on pairs items with
     values by 分别 and the answer gives another item's value (respectively.other_slot: the question's 比特币, the value

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 
 from rag.answering import decide
 from rag.answering.base import Evidence, refuse
-from rag.answering.change import level_for_change
+from rag.answering.change import change_for_level, level_for_change
 from rag.answering.claim import (  # noqa: F401 - context_sentences re-exported (scripts, tests)
     cited_context,
     claim_share,
@@ -1170,6 +1170,11 @@ class ModelAnswerer:
                 level = levels[0]
                 answer = self.given_instead(question, hits, analysis, level.change, kept[0])  # type: ignore[union-attr]
                 replaced_note = decide.level_note(said, level)
+        if own_chinese(answer) and kept and not replaced_note:  # README step 105: a level asked, a change answered
+            said = strip_markers(answer.text)  # type: ignore[union-attr]
+            given = [change_for_level(question.text, said, c.support.sentence.text) for c in kept]  # type: ignore[union-attr]
+            if all(given):
+                answer, reason = None, decide.change_for_level(given[0]).reason  # type: ignore[arg-type]
         prior_s = None  # README step 46: the question read without the excerpts, where the cut needs it
         judged: str | None = None  # steps 38 and 46's verdict on the question, once taken ("": it fits the excerpts)
         if own_chinese(answer):  # README steps 38 and 46

@@ -1,12 +1,13 @@
 """A change asked, a level answered (README, "How auto was chosen", step 94; change.level_for_change,
-decide.level_note): 增长了多少 asked, the sentence's 911万 given, its 62.3% given in its place."""
+decide.level_note): 增长了多少 asked, the sentence's 911万 given, its 62.3% given in its place. And a level asked, a change
+answered (step 105; change.change_for_level, decide.change_for_level): 付费率 asked, the sentence's 62.3% withheld."""
 
 from __future__ import annotations
 
 import pytest
 
 from rag.answering import decide
-from rag.answering.change import Level, asked_change, level_for_change
+from rag.answering.change import Level, asked_change, change_for_level, level_for_change
 from tests.answering.test_model_answerer import Scripted, run
 
 # the article
@@ -63,3 +64,33 @@ def test_the_models_level_gives_way_to_the_change_its_sentence_writes(engine_ove
     assert [c.sentence.text for c in level.citations] == [SUBSCRIBERS.replace("美图", "星海")]
     assert ("The model answered “超911万。”, a level its sentence gives; the question asks how much it changed, and the "
             "sentence gives 62.3%, which is given instead.") in level.notice
+
+
+@pytest.mark.parametrize(("question", "answer", "sentence", "given"), [
+    ("美图的付费率是多少？", "美图的付费率是62.3%。", SUBSCRIBERS, "62.3%"),  # this round's user check
+    ("美图的付费率是多少？", "2023年62.3%", SUBSCRIBERS, "62.3%"),  # a year is when, not how much
+    ("2023年上半年美图秀秀的月活跃用户有多少？", "2.1%", UP_AND_DOWN, "2.1%"),
+    ("2023年上半年美图秀秀的月活跃用户占比是多少？", "2.1%", UP_AND_DOWN, None),  # 占比: 比 reads as a comparison
+    ("美图付费订阅用户数有多少？", "超911万", SUBSCRIBERS, None),  # the level
+    ("美图付费订阅用户数同比增长了多少？", "62.3%", SUBSCRIBERS, None),  # a change asked (step 94's side)
+    ("美图付费订阅用户数比上年多了多少？", "62.3%", SUBSCRIBERS, None),  # a comparison may ask a change
+    ("美图付费订阅用户数的涨幅有多大？", "62.3%", SUBSCRIBERS, None),  # any word of change
+    ("美图2023年的净利润是多少？", "3.7亿元", TWO_CHANGES, None),  # a level the sentence writes beside its changes
+    ("美图的付费率是多少？", "超911万，同比增长62.3%", SUBSCRIBERS, None),  # a level among its numbers
+    ("美图的付费率是多少？", "很高", SUBSCRIBERS, None),  # no number
+])
+def test_a_change_answering_a_level_is_read(question, answer, sentence, given):
+    assert change_for_level(question, answer, sentence) == given
+
+
+def test_the_models_change_for_a_level_is_withheld(engine_over):
+    """Through ModelAnswerer, over the article's sentence (the company renamed): the growth is not the paying rate; it
+    still answers how much the subscribers grew, and the level stands for how many there are."""
+    engine = engine_over({"subscribers.txt": SUBSCRIBERS.replace("美图", "星海") + "\n"})
+    rate = run(engine, Scripted("星海的付费率是62.3%[1]。"), "星海的付费率是多少？").answer
+    assert (rate.refused, rate.reason) == (True, "the question asks for a level, and the model's answer gives 62.3%, "
+                                                 "which its sentence writes as a change")
+    grew = run(engine, Scripted("62.3%[1]。"), "星海2023年付费订阅用户数同比增长了多少？").answer
+    assert (grew.refused, grew.text) == (False, "62.3%[1]。")
+    level = run(engine, Scripted("超911万[1]。"), "星海付费订阅用户数有多少？").answer
+    assert (level.refused, level.text) == (False, "超911万[1]。")
