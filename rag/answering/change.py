@@ -14,7 +14,8 @@ The other way (step 105): `美图的付费率是多少？` over the same sentenc
 question asks a level, which the sentence may not hold at all; that answer is withheld (`change_for_level`).
 
 Pure: strings in, the level given and the change out. Nothing is fitted; what counts was fixed on the article's dev
-split and questions of my own (docs/choosing-auto.md, step 94; rule in artifacts/r56/rule94.md).
+split and questions of my own (docs/choosing-auto.md, step 94; rule in artifacts/r56/rule94.md), and for step 105 read
+on DRCD dev's gold answers and the article's dev split (rule in artifacts/r60/rule105.md).
 """
 
 from __future__ import annotations
