@@ -240,6 +240,9 @@ RATIO_ASKED = re.compile(r"比例|比率")
 PERCENT_GIVEN = re.compile(rf"百分之{NUMERAL}")
 DAY_THEN_PERIOD = re.compile(r"日(?=期间)")
 YOUNG = re.compile(r"(多少|几)(年轻)")
+# README step 106 (round 60, artifacts/r60/rule106.md): a word that begins with a unit of time but is a noun of its own
+# (月活跃用户: monthly active users) is not the unit asked; read with a space after 多少/几, any number answers it.
+NOT_A_UNIT = re.compile(r"(多少|(?<![这那哪第])几)(?=个?(?:月活|日活|月份|月薪|年纪|年龄|年级|年薪|年度|天文|天然|天气|周边))")
 RANK = re.compile(r"第几|第多少|前几")
 # ... and answers it had not read: a full-width ％; a fraction; a frequency (每年 answers 多久一次); a whole answer that
 # is one plain numeral (42, 五, 2,790,060: no point, no 万 or 亿) answers a count; a Chinese numeral with 十, 百 or 千
@@ -323,6 +326,7 @@ def missing_answer_type(question: str, answer: str) -> str:
     if RANK.search(question) or PERCENT_GIVEN.search(question):
         return ""
     asked = YOUNG.sub(r"\1人", DAY_THEN_PERIOD.sub("日 ", question))  # README step 86: 多少年轻人, 23日期间
+    asked = NOT_A_UNIT.sub(r"\1 ", asked)  # README step 106: 多少月活跃用户
     want = "time" if ERA_YEAR_ASKED.search(asked) else wanted_type(asked)
     if want == "number" and wanted_type(DEMONSTRATIVE_FEW.sub("", asked)) != "number":
         return ""  # 这几种生物只在哪个地方才有？ asks a place: 这几 is "these few", not a count

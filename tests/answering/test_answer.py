@@ -85,6 +85,9 @@ def test_kind_matches(kind, text, ok):
     ("会员国数在1935年2月23日期间达到多少个？", "58个", ""),  # 日期 is no word across 23日 + 期间
     ("会员国数在1935年2月23日期间达到多少个？", "很多", "a count of 个"),
     ("有多少年轻人参加？", "2000起", "a count of 人"),  # 多少年轻人 asks people, not a length
+    # README step 106: a noun that begins with a unit of time is not the unit asked (this round's user check)
+    ("美图有多少月活跃用户？", "2.49亿", ""), ("美图有多少月活跃用户？", "很多", "a number"),
+    ("美图秀秀有多少日活？", "3000万", ""), ("他几年级？", "五", ""), ("花了多少个月？", "2.49亿", "a length of time"),
     ("会议多久举行一次？", "每年", ""), ("会议多久举行一次？", "不定期", "a number"),  # a frequency
     # ... and the answers it had not read
     ("一场比赛最多有几盘？", "五", ""), ("有多少种昆虫？", "42", ""), ("城市有多少人？", "2,790,060", ""),  # a plain numeral

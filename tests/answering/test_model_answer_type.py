@@ -71,3 +71,13 @@ def test_a_saved_check_switch_is_read_and_a_bad_one_named(tmp_path, key, load):
         path.write_text(f'{{"{key}": {bad}}}', encoding="utf-8")
         with pytest.raises(ModelError, match=rf"{key} .*`check` must be true or false"):
             load(path)
+
+
+def test_a_count_of_monthly_users_is_not_a_length_of_time(engine_over):
+    """README step 106, through ModelAnswerer with the check on, over the article's sentence (the company renamed): the
+    monthly users asked with 多少月活跃用户 are answered by 2.49亿; before step 106 the check read 多少月 as months."""
+    sentence = "财报显示,2023年,星海月活跃用户数达2.49亿,同比增长2.6%。"
+    engine = engine_over({"users.txt": sentence + "\n"})
+    users = run(engine, Scripted("2.49亿[1]。"), "星海有多少月活跃用户？",
+                policy=replace(DEFAULT_POLICY, model_answer_type=True)).answer
+    assert (users.refused, users.text) == (False, "2.49亿[1]。")
