@@ -16,8 +16,9 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
-from rag.answering.support import KINDS_OF_UNIT, beyond_text
+from rag.answering.support import CURRENCY_OF, KINDS_OF_UNIT, UNIT_KIND, beyond_text
 from rag.answering.text import (
     COUNT_GAP,
     COUNTERS,
@@ -267,9 +268,14 @@ MEASURE_ASKED = True
 MEASURE_KINDS = ("length", "area", "weight", "volume", "temperature")
 MEASURE_SHOWN_EXTRA = {"temperature": ("度",)}  # 零下10度 answers 多少摄氏度; a bare 度 asks nothing (角度, 电量)
 _MEASURE_UNITS = {kind: sorted(KINDS_OF_UNIT[kind].split(), key=len, reverse=True) for kind in MEASURE_KINDS}
-ASKS_MEASURE = re.compile(r"(?:多少|(?<![这那哪第])几)\s*个?\s*("
-                          + "|".join(sorted((u for us in _MEASURE_UNITS.values() for u in us), key=len, reverse=True)) + ")")
-MEASURE_OF = {u: kind for kind, units in _MEASURE_UNITS.items() for u in units}
+
+
+def asks_in(units) -> re.Pattern[str]:  # noqa: ANN001 - any iterable of unit words
+    """多少 or 几 (not 这几, 第几), an optional 个, then one of `units` (the longest first), captured: 多少平方公里."""
+    return re.compile(r"(?:多少|(?<![这那哪第])几)\s*个?\s*(" + "|".join(sorted(set(units), key=len, reverse=True)) + ")")
+
+
+ASKS_MEASURE = asks_in(u for us in _MEASURE_UNITS.values() for u in us)
 MEASURE_SHOWN = {kind: re.compile(NUMERAL + COUNT_GAP + "(?:" + "|".join((*units, *MEASURE_SHOWN_EXTRA.get(kind, ()))) + ")")
                  for kind, units in _MEASURE_UNITS.items()}
 LATIN_MEASURE = re.compile(r"\d\s*(?:[A-Za-z]{1,3}(?![A-Za-z])|℃|℉|°)")  # 8848m高: no \b before a CJK character
@@ -278,12 +284,10 @@ LATIN_MEASURE = re.compile(r"\d\s*(?:[A-Za-z]{1,3}(?![A-Za-z])|℃|℉|°)")  # 
 # README step 104 (round 60, artifacts/r60/rule104.md): the unit a question asks its number in (多少港元, 几公里, 多少钱)
 # says what kind of value is wanted, not what the value is of; any sentence giving an amount in 港元 holds it. The claim
 # share (claim.claim_share) leaves these words out of the question's weight.
-ASKS_IN_UNIT = re.compile(r"(?:多少|(?<![这那哪第])几)\s*个?\s*(?:"
-                          + "|".join(sorted({*(u for us in _MEASURE_UNITS.values() for u in us),
-                                             *KINDS_OF_UNIT["money"].split(), "美金", "港币", "日圆", "钱"},
-                                            key=len, reverse=True)) + ")")
+ASKS_IN_UNIT = asks_in([*(u for us in _MEASURE_UNITS.values() for u in us), *CURRENCY_OF, "钱"])
 
 
+@lru_cache(maxsize=1024)  # the claim share asks it of one question for every sentence that may support a claim
 def asked_unit_words(question: str) -> frozenset[str]:
     """The question's words (rag.tokenize's, folded) that lie wholly inside a unit it asks its number in, 多少 or 几
     included (港元 of 美图的市值是多少港元？; 几公斤 and 公斤 of 有几公斤？), and nowhere else in it (README step 104)."""
@@ -307,7 +311,7 @@ def missing_measure(question: str, answer: str) -> str:
     asked = ASKS_MEASURE.search(question) if MEASURE_ASKED else None
     if asked is None:
         return ""
-    kind = MEASURE_OF[asked.group(1)]
+    kind = UNIT_KIND[asked.group(1)]
     if MEASURE_SHOWN[kind].search(answer) or LATIN_MEASURE.search(answer) or _plain_numeral(answer):
         return ""
     return f"a number in {asked.group(1)}"
