@@ -22,6 +22,7 @@ from rag.answering.support import CURRENCY_OF, KINDS_OF_UNIT, UNIT_KIND, beyond_
 from rag.answering.text import (
     COUNT_GAP,
     COUNTERS,
+    CURRENCY,
     DATE_WORDS,
     DURATION,
     MONEY_AMOUNT,
@@ -317,6 +318,25 @@ def missing_measure(question: str, answer: str) -> str:
     return f"a number in {asked.group(1)}"
 
 
+# README step 107 (round 61, artifacts/r61/rule107.md): a sum written with 万 or 亿 and no currency answers a question
+# asking an amount of money, but not where a unit of measure or a counter follows it (台北101的总造价是多少？ answered
+# 37万4千平方公尺, the floor area; 2.49亿人). SUM_NOT_MEASURED: whether it is read so (read at call time).
+SUM_NOT_MEASURED = True
+CURRENCY_AMOUNT = re.compile(NUMERAL + r"\s*(?:多|余)?\s*(?:亿|万|千|百)?\s*" + CURRENCY + r"|[$¥￥€£]\s*\d")
+BARE_SUM = re.compile(NUMERAL + r"\s*(?:万|亿)(?:\s*(?:\d+(?:\.\d+)?|[零〇一二两三四五六七八九十]+)\s*[万千百十]?)*")
+_UNITS_OF_MEASURE = sorted({u for units in _MEASURE_UNITS.values() for u in units}, key=len, reverse=True)
+MEASURED_AFTER = re.compile(r"\s*(?:多|余)?\s*(?:平方|立方)?(?:" + "|".join(map(re.escape, _UNITS_OF_MEASURE)) + rf"|[{COUNTERS}])")
+
+
+def shows_money(answer: str) -> bool:
+    """Whether `answer` gives an amount of money: a number with a currency or a currency sign, or a sum written with 万
+    or 亿 that no unit of measure or counter follows (README step 107; any such sum without SUM_NOT_MEASURED)."""
+    if not SUM_NOT_MEASURED:
+        return MONEY_AMOUNT.search(answer) is not None
+    return (CURRENCY_AMOUNT.search(answer) is not None
+            or any(not MEASURED_AFTER.match(answer, m.end()) for m in BARE_SUM.finditer(answer)))
+
+
 def _plain_numeral(answer: str) -> bool:
     """Whether `answer`, less punctuation and filler, is one plain numeral (42, 五, 2,790,060)."""
     bare = re.sub(r"[\s。，,.!！?？、：:约共有是为]+$|^[\s约共有是为]+", "", answer)
@@ -346,7 +366,7 @@ def missing_answer_type(question: str, answer: str) -> str:
         if ASKS_DURATION.search(asked) and not ASKS_HOW_OFTEN.search(asked):
             return "" if DURATION.search(answer) else "a length of time"
         if ASKS_MONEY.search(asked):
-            return "" if MONEY_AMOUNT.search(answer) else "an amount of money"
+            return "" if shows_money(answer) else "an amount of money"
         if measure := missing_measure(asked, answer):
             return measure
         count = ASKS_COUNT.search(asked)
