@@ -434,6 +434,39 @@ def numeral_names_a_thing(answer: str, question: str) -> bool:
     return False
 
 
+# README step 111 (round 61, artifacts/r61/rule111.md): an answer that restates its question up to the interrogative and
+# puts a time there gives no name, whatever follows (美图是在哪里上市的？ answered 美图是在2016年登陆资本市场的:
+# 登陆资本市场 restates 上市, so step 84's "a value alone" misses it). SLOT_VALUE: whether it is read (at call time).
+SLOT_VALUE = True
+INTERROGATIVE = re.compile(r"哪|谁|什么|何")
+
+
+def value_in_its_place(question: str, answer: str) -> str:
+    """The time `answer` puts where `question`'s first interrogative stands, where the answer begins with the question's
+    text before it (two characters or more): 2016年 for 美图是在哪里上市的？ answered 美图是在2016年登陆资本市场的; ""
+    otherwise, for a value that is no time (`TIME_UNIT`), and where the numeral is part of a name
+    (`numeral_names_a_thing`, `NAME_GOES_ON`)."""
+    asking = INTERROGATIVE.search(question)
+    if asking is None or asking.start() < 2:
+        return ""
+    said = re.sub(r"\s+", "", answer)
+    before = question[:asking.start()]
+    if not said.startswith(before):
+        return ""
+    value = VALUE_EXPRESSION.match(said, len(before))
+    if value is None or not is_value(value.group()) or numeral_names_a_thing(answer, question):
+        return ""
+    if not TIME_UNIT.search(value.group()) or NAME_GOES_ON.match(said, value.end()):
+        return ""
+    return value.group()
+
+
+# The values step 111 reads in a name's place: times (2016年, 1920年代, 14世纪, 3月, 5日); a bare numeral or a count there
+# may begin a name (58同城, 21号线, 3D), and Latin letters, digits or a hyphen after a time go on with one (2003年X).
+TIME_UNIT = re.compile(r"年|世纪|月|日")
+NAME_GOES_ON = re.compile(r"[A-Za-z0-9\-]")
+
+
 def only_value_for_name(question: str, answer: str) -> str:
     """What a Chinese factoid question asks for ("a person", or "a name" for a place or thing) when `answer` says beyond
     its question (support.beyond_text) a time or number and nothing else, and no numeral of it is part of a name; ""
@@ -444,6 +477,8 @@ def only_value_for_name(question: str, answer: str) -> str:
         return ""
     if any(pattern.search(question) for name, pattern in WANT_PATTERNS if name in ("time", "percent", "number")):
         return ""
+    if SLOT_VALUE and value_in_its_place(question, answer):  # README step 111
+        return "a person" if want == "person" else "a name"
     beyond = beyond_text(answer, question)
     values = [m.group() for m in VALUE_EXPRESSION.finditer(beyond) if is_value(m.group())]
     if not values:
