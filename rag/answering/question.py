@@ -22,7 +22,7 @@ from rag.answering.support import CURRENCY_OF, KINDS_OF_UNIT, UNIT_KIND, beyond_
 from rag.answering.text import (
     COUNT_GAP,
     COUNTERS,
-    CURRENCY,
+    CURRENCY_AMOUNT,
     DATE_WORDS,
     DURATION,
     MONEY_AMOUNT,
@@ -322,7 +322,6 @@ def missing_measure(question: str, answer: str) -> str:
 # asking an amount of money, but not where a unit of measure or a counter follows it (台北101的总造价是多少？ answered
 # 37万4千平方公尺, the floor area; 2.49亿人). SUM_NOT_MEASURED: whether it is read so (read at call time).
 SUM_NOT_MEASURED = True
-CURRENCY_AMOUNT = re.compile(NUMERAL + r"\s*(?:多|余)?\s*(?:亿|万|千|百)?\s*" + CURRENCY + r"|[$¥￥€£]\s*\d")
 BARE_SUM = re.compile(NUMERAL + r"\s*(?:万|亿)(?:\s*(?:\d+(?:\.\d+)?|[零〇一二两三四五六七八九十]+)\s*[万千百十]?)*")
 _UNITS_OF_MEASURE = sorted({u for units in _MEASURE_UNITS.values() for u in units}, key=len, reverse=True)
 MEASURED_AFTER = re.compile(r"\s*(?:多|余)?\s*(?:平方|立方)?(?:" + "|".join(map(re.escape, _UNITS_OF_MEASURE)) + rf"|[{COUNTERS}])")
@@ -469,7 +468,8 @@ NAME_GOES_ON = re.compile(r"[A-Za-z0-9\-]")
 
 def only_value_for_name(question: str, answer: str) -> str:
     """What a Chinese factoid question asks for ("a person", or "a name" for a place or thing) when `answer` says beyond
-    its question (support.beyond_text) a time or number and nothing else, and no numeral of it is part of a name; ""
+    its question (support.beyond_text) a time or number and nothing else, and no numeral of it is part of a name, or
+    (README step 111) restates the question and puts a time in its interrogative's place (`value_in_its_place`); ""
     otherwise, and for a question that asks a time, a percentage, a number, a time-like noun, a measure, an occurrence
     or a thing written in digits."""
     want = "person" if ASKS_PERSON.search(question) else wanted_type(question)

@@ -106,8 +106,9 @@ TYPE_PATTERN = {"time": TIME, "percent": PERCENT, "number": NUMBER}
 # 多少图片和视频, and the check had refused it). A 万 or 亿 right after is left to the pattern that reads one (COUNT_GAP).
 NUMERAL = r"(?:\d[\d,.]*|[零〇一二两三四五六七八九十][零〇一二两三四五六七八九十百千万亿]*|几|数[十百千]+|上[百千]+|[数上](?=[万亿]))"
 CURRENCY = r"(?:元|美元|港元|港币|人民币|英镑|欧元|日元|韩元|日圆|美金|台币|新台币|澳元|加元|法郎|马克|卢布|镑|块|钱|两|贯|文)"
-MONEY_AMOUNT = re.compile(NUMERAL + r"\s*(?:多|余)?\s*(?:亿|万|千|百)?\s*" + CURRENCY + r"|[$¥￥€£]\s*\d|"
-                          + NUMERAL + r"\s*(?:万|亿)")  # a bare 30万 or 13.27亿 is a sum
+_WITH_CURRENCY = NUMERAL + r"\s*(?:多|余)?\s*(?:亿|万|千|百)?\s*" + CURRENCY + r"|[$¥￥€£]\s*\d"
+CURRENCY_AMOUNT = re.compile(_WITH_CURRENCY)  # an amount with its currency or a currency sign
+MONEY_AMOUNT = re.compile(_WITH_CURRENCY + "|" + NUMERAL + r"\s*(?:万|亿)")  # a bare 30万 or 13.27亿 is a sum too
 YEAR_POINT = r"(?:1[5-9]|20)\d{2}\s*年(?!历史|之久|的历史)"  # 2018年 is a point in time; 2000年的历史 is a length
 DURATION = re.compile(
     r"(?<![\d.])(?!" + YEAR_POINT + ")" + NUMERAL + r"\s*(?:多|余)?\s*(?:个\s*(?:多|半)?\s*(?:月|小时|钟头|星期|世纪|季度)|"
