@@ -647,6 +647,11 @@ NAME_READING = "passage"  # steps 56 and 60 on DRCD dev (artifacts/r41/rule.md; 
 # 曾, 的); after a name also a verb (说). Surnames that are also glue (曾, 于, 向) are the reading's known cost.
 GLUE_TAGS = frozenset({"c", "p", "d", "u", "uj", "ul", "uz", "ud", "ug", "uv"})
 TRAILING_GLUE_TAGS = GLUE_TAGS | {"v"}
+# README step 112 (round 61, artifacts/r61/rule112.md): a demonstrative jieba glued onto the front of a name is glue too
+# (那美图 of 那美图设计室呢？, tagged one person's name). Not every pronoun: 何 and 其 are surnames as well. Read at call time,
+# through `unglued`'s cache (cleared where the switch is turned).
+DEMONSTRATIVE_GLUE = True
+DEMONSTRATIVES = "那这此该"
 
 
 def _tag_of(word: str) -> str | None:
@@ -666,7 +671,7 @@ def unglued(name: str, reading: str = "strip") -> str | None:
     if reading in ("tagged", "passage"):  # "passage" reads glue off at the check (anchors_missing's `glued`)
         return name
     left = name
-    if len(left) >= 3 and _tag_of(left[0]) in GLUE_TAGS:
+    if len(left) >= 3 and (_tag_of(left[0]) in GLUE_TAGS or DEMONSTRATIVE_GLUE and left[0] in DEMONSTRATIVES):
         left = left[1:]
     if len(left) >= 3 and _tag_of(left[-1]) in TRAILING_GLUE_TAGS:
         left = left[:-1]
