@@ -269,6 +269,7 @@ MEASURE_ASKED = True
 MEASURE_KINDS = ("length", "area", "weight", "volume", "temperature")
 MEASURE_SHOWN_EXTRA = {"temperature": ("度",)}  # 零下10度 answers 多少摄氏度; a bare 度 asks nothing (角度, 电量)
 _MEASURE_UNITS = {kind: sorted(KINDS_OF_UNIT[kind].split(), key=len, reverse=True) for kind in MEASURE_KINDS}
+_ALL_MEASURE_UNITS = sorted({u for units in _MEASURE_UNITS.values() for u in units}, key=len, reverse=True)
 
 
 def asks_in(units) -> re.Pattern[str]:  # noqa: ANN001 - any iterable of unit words
@@ -276,7 +277,7 @@ def asks_in(units) -> re.Pattern[str]:  # noqa: ANN001 - any iterable of unit wo
     return re.compile(r"(?:多少|(?<![这那哪第])几)\s*个?\s*(" + "|".join(sorted(set(units), key=len, reverse=True)) + ")")
 
 
-ASKS_MEASURE = asks_in(u for us in _MEASURE_UNITS.values() for u in us)
+ASKS_MEASURE = asks_in(_ALL_MEASURE_UNITS)
 MEASURE_SHOWN = {kind: re.compile(NUMERAL + COUNT_GAP + "(?:" + "|".join((*units, *MEASURE_SHOWN_EXTRA.get(kind, ()))) + ")")
                  for kind, units in _MEASURE_UNITS.items()}
 LATIN_MEASURE = re.compile(r"\d\s*(?:[A-Za-z]{1,3}(?![A-Za-z])|℃|℉|°)")  # 8848m高: no \b before a CJK character
@@ -285,7 +286,7 @@ LATIN_MEASURE = re.compile(r"\d\s*(?:[A-Za-z]{1,3}(?![A-Za-z])|℃|℉|°)")  # 
 # README step 104 (round 60, artifacts/r60/rule104.md): the unit a question asks its number in (多少港元, 几公里, 多少钱)
 # says what kind of value is wanted, not what the value is of; any sentence giving an amount in 港元 holds it. The claim
 # share (claim.claim_share) leaves these words out of the question's weight.
-ASKS_IN_UNIT = asks_in([*(u for us in _MEASURE_UNITS.values() for u in us), *CURRENCY_OF, "钱"])
+ASKS_IN_UNIT = asks_in([*_ALL_MEASURE_UNITS, *CURRENCY_OF, "钱"])
 
 
 @lru_cache(maxsize=1024)  # the claim share asks it of one question for every sentence that may support a claim
@@ -323,8 +324,8 @@ def missing_measure(question: str, answer: str) -> str:
 # 37万4千平方公尺, the floor area; 2.49亿人). SUM_NOT_MEASURED: whether it is read so (read at call time).
 SUM_NOT_MEASURED = True
 BARE_SUM = re.compile(NUMERAL + r"\s*(?:万|亿)(?:\s*(?:\d+(?:\.\d+)?|[零〇一二两三四五六七八九十]+)\s*[万千百十]?)*")
-_UNITS_OF_MEASURE = sorted({u for units in _MEASURE_UNITS.values() for u in units}, key=len, reverse=True)
-MEASURED_AFTER = re.compile(r"\s*(?:多|余)?\s*(?:平方|立方)?(?:" + "|".join(map(re.escape, _UNITS_OF_MEASURE)) + rf"|[{COUNTERS}])")
+MEASURED_AFTER = re.compile(r"\s*(?:多|余)?\s*(?:平方|立方)?(?:" + "|".join(map(re.escape, _ALL_MEASURE_UNITS))
+                            + rf"|[{COUNTERS}])")
 
 
 def shows_money(answer: str) -> bool:
@@ -438,6 +439,10 @@ def numeral_names_a_thing(answer: str, question: str) -> bool:
 # 登陆资本市场 restates 上市, so step 84's "a value alone" misses it). SLOT_VALUE: whether it is read (at call time).
 SLOT_VALUE = True
 INTERROGATIVE = re.compile(r"哪|谁|什么|何")
+# The values it reads in a name's place: times (2016年, 1920年代, 14世纪, 3月, 5日); a bare numeral or a count there may
+# begin a name (58同城, 21号线, 3D), and Latin letters, digits or a hyphen after a time go on with one (2003年X).
+TIME_UNIT = re.compile(r"年|世纪|月|日")
+NAME_GOES_ON = re.compile(r"[A-Za-z0-9\-]")
 
 
 def value_in_its_place(question: str, answer: str) -> str:
@@ -453,17 +458,10 @@ def value_in_its_place(question: str, answer: str) -> str:
     if not said.startswith(before):
         return ""
     value = VALUE_EXPRESSION.match(said, len(before))
-    if value is None or not is_value(value.group()) or numeral_names_a_thing(answer, question):
-        return ""
-    if not TIME_UNIT.search(value.group()) or NAME_GOES_ON.match(said, value.end()):
+    if (value is None or not is_value(value.group()) or not TIME_UNIT.search(value.group())
+            or NAME_GOES_ON.match(said, value.end()) or numeral_names_a_thing(answer, question)):  # jieba's read last
         return ""
     return value.group()
-
-
-# The values step 111 reads in a name's place: times (2016年, 1920年代, 14世纪, 3月, 5日); a bare numeral or a count there
-# may begin a name (58同城, 21号线, 3D), and Latin letters, digits or a hyphen after a time go on with one (2003年X).
-TIME_UNIT = re.compile(r"年|世纪|月|日")
-NAME_GOES_ON = re.compile(r"[A-Za-z0-9\-]")
 
 
 def only_value_for_name(question: str, answer: str) -> str:
