@@ -21,7 +21,7 @@ import numpy as np
 from rag.answering import decide, make_answerer
 from rag.answering.base import Answerer, Evidence, refuse
 from rag.answering.generation import Control
-from rag.answering.question import Question, earlier_question, leans_by_search
+from rag.answering.question import Question, earlier_question, leans_by_search, with_earlier_year
 from rag.config import BUNDLED_CORPUS, DEFAULT_INDEX_DIR, Config
 from rag.documents import read_documents
 from rag.embedding import Embedder, load_embedder
@@ -168,6 +168,10 @@ class Engine:
         text, notice = clean_question(question, cfg.max_question_chars)
         index = self.index  # one consistent snapshot even if an upload swaps it meanwhile
         text, history, folded = in_documents_script(text, history, index)  # README step 88
+        whole = with_earlier_year(text, history)  # README step 117: `2022年呢？` asks the earlier question about 2022
+        if whole:
+            text, folded = whole, " ".join(n for n in (folded, f"Read as the earlier question about that year: “{whole}”.")
+                                           if n)
         notice = " ".join(n for n in (notice, folded) if n)
         asked, lean_ms = self.resolve(text, history, index, cfg)
         chosen = self.answerer(cfg.answerer)

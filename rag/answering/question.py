@@ -37,7 +37,7 @@ from rag.answering.text import (
 from rag.errors import InputError
 
 __all__ = ["Question", "answer_shape", "check_history", "earlier_question", "entity_of", "leans_by_search",
-           "missing_answer_type", "points_back", "question_language", "wanted_type"]
+           "missing_answer_type", "points_back", "question_language", "wanted_type", "with_earlier_year"]
 
 # Words that lean on an earlier turn: personal pronouns, and 这/那/此 used on their own or before a
 # measure word (这个, 那家, 此事), but not 这段文字 or 那时候 style phrases that name what they mean.
@@ -78,6 +78,30 @@ def followup_context(question: str, history: Sequence[dict] | None) -> str:
         return earlier_question(history)
     check_history(history)
     return ""
+
+
+# README step 117: a follow-up that is only a year and 呢 (`2022年呢？`, `那2021年的呢？`) asks the earlier question again
+# about that year. It is read as that question with its one four-digit year replaced, so the search, the answer and
+# every check read the year where it belongs (the answer path reads a follow-up of seven characters as asked, and any
+# sentence holding 2022年 passed for `2022年呢？`). On by default; the switch is for measuring.
+YEAR_FOLLOWUP = True
+YEAR_ONLY = re.compile(r"^(?:那么?)?\s*(\d{4})\s*年?\s*(?:的)?\s*呢\s*[？?]*$")
+FOUR_DIGITS = re.compile(r"(?<![\d.])\d{4}(?![\d.])")
+
+
+def with_earlier_year(question: str, history: Sequence[dict] | None) -> str:
+    """The earlier user question with its year replaced by the one `question` names, where `question` is only a year
+    and 呢 (YEAR_ONLY) and the earlier question, the last one that is not itself such a follow-up, holds exactly one
+    four-digit year, another; "" otherwise (README step 117)."""
+    found = YEAR_ONLY.match(question.strip()) if YEAR_FOLLOWUP else None
+    if not found:
+        return ""
+    earlier = next((t.get("content", "") for t in reversed(check_history(history))
+                    if t.get("role") == "user" and t.get("content") and not YEAR_ONLY.match(t["content"].strip())), "")
+    years = FOUR_DIGITS.findall(earlier)
+    if len(years) != 1 or years[0] == found.group(1):
+        return ""
+    return FOUR_DIGITS.sub(found.group(1), earlier, count=1)
 
 
 def points_back(question: str) -> bool:
