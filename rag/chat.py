@@ -169,10 +169,10 @@ class Engine:
         index = self.index  # one consistent snapshot even if an upload swaps it meanwhile
         text, history, folded = in_documents_script(text, history, index)  # README step 88
         whole = with_earlier_year(text, history)  # README step 117: `2022年呢？` asks the earlier question about 2022
-        if whole:
-            text, folded = whole, " ".join(n for n in (folded, f"Read as the earlier question about that year: “{whole}”.")
-                                           if n)
-        notice = " ".join(n for n in (notice, folded) if n)
+        read_as = ""
+        if whole and len(whole) <= cfg.max_question_chars:  # an earlier turn sent longer than a question may be: as asked
+            text, read_as = whole, f"Read as the earlier question about that year: “{whole}”."
+        notice = " ".join(n for n in (notice, folded, read_as) if n)
         asked, lean_ms = self.resolve(text, history, index, cfg)
         chosen = self.answerer(cfg.answerer)
         query, search_note, translated_ms = asked.retrieval_query, "", None

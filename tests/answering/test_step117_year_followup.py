@@ -68,3 +68,13 @@ def test_through_the_engine_the_year_is_read_where_it_belongs(engine_over, monke
         assert answer.notice == ""
     same = engine.ask("2023年呢？", history=EARLIER)  # nothing to replace: asked as typed
     assert "Read as" not in same.notice
+
+
+def test_an_earlier_question_longer_than_a_question_may_be_is_not_read_into_it(engine_over):
+    engine = engine_over(DOC)
+    limit = engine.config.max_question_chars
+    long_earlier = [{"role": "user", "content": "星海科技2023年的净利润是多少？" + "请详细说明。" * limit},
+                    {"role": "assistant", "content": "3.7亿元[1]"}]
+    assert with_earlier_year("2022年呢？", long_earlier).startswith("星海科技2022年")  # the rule itself reads it ...
+    answer = engine.ask("2022年呢？", history=long_earlier)
+    assert "Read as" not in answer.notice  # ... the engine asks the follow-up as typed
