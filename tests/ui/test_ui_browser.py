@@ -134,6 +134,18 @@ def test_follow_up_question_uses_the_chat_history(page) -> None:
     shot(page, "03_follow_up")
 
 
+def test_a_year_follow_up_is_read_as_the_earlier_question_about_that_year(page) -> None:
+    """README step 117 in the real app: `2022年呢？` after 2023's revenue is read as the question about 2022, which the
+    article does not answer; the reply says how the question was read, and refuses."""
+    if page.locator(BOT).count():  # New chat on a page with no message has nothing to wait for: not clicked then
+        clear_chat(page)
+    assert "27亿" in compact(ask(page, "美图2023年的总收入是多少？"))
+    reply = ask(page, "2022年呢？")
+    assert "Read as the earlier question about that year: “美图2022年的总收入是多少？”." in reply
+    assert "没有找到" in reply
+    shot(page, "03b_year_follow_up")
+
+
 def test_markers_of_an_older_answer_show_that_answers_sources(page) -> None:
     clear_chat(page)
     assert "27亿" in compact(ask(page, "美图2023年的总收入是多少？"))
