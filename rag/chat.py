@@ -21,7 +21,13 @@ import numpy as np
 from rag.answering import decide, make_answerer
 from rag.answering.base import Answerer, Evidence, refuse
 from rag.answering.generation import Control
-from rag.answering.question import Question, earlier_question, leans_by_search, with_earlier_year
+from rag.answering.question import (
+    Question,
+    earlier_question,
+    leans_by_search,
+    with_earlier_term,
+    with_earlier_year,
+)
 from rag.config import BUNDLED_CORPUS, DEFAULT_INDEX_DIR, Config
 from rag.documents import read_documents
 from rag.embedding import Embedder, load_embedder
@@ -169,9 +175,13 @@ class Engine:
         index = self.index  # one consistent snapshot even if an upload swaps it meanwhile
         text, history, folded = in_documents_script(text, history, index)  # README step 88
         whole = with_earlier_year(text, history)  # README step 117: `2022年呢？` asks the earlier question about 2022
+        about = "that year"
+        if not whole:  # README step 118: `比特币呢？` asks the earlier question about 比特币
+            whole, term = with_earlier_term(text, history, self.likeness)
+            about = f"“{term}”"
         read_as = ""
         if whole and len(whole) <= cfg.max_question_chars:  # an earlier turn sent longer than a question may be: as asked
-            text, read_as = whole, f"Read as the earlier question about that year: “{whole}”."
+            text, read_as = whole, f"Read as the earlier question about {about}: “{whole}”."
         notice = " ".join(n for n in (notice, folded, read_as) if n)
         asked, lean_ms = self.resolve(text, history, index, cfg)
         chosen = self.answerer(cfg.answerer)
@@ -206,6 +216,12 @@ class Engine:
             stages["first_token"] += (t3 - t0) * 1000
         return replace(answer, timings_ms={k: round(v, 2) for k, v in stages.items()},
                        retrieval_query=" | ".join(found.queries), notice=notices)
+
+    def likeness(self, term: str, candidates: list[str]) -> list[float]:
+        """The cosine of each candidate's query vector to `term`'s (README step 118: which words of the earlier
+        question a follow-up's term takes the place of)."""
+        vectors = self.embedder.embed_queries([term, *candidates])
+        return [float(v @ vectors[0]) for v in vectors[1:]]
 
     def resolve(self, text: str, history: Sequence[dict] | None, index: Index,
                 cfg: Config | None = None) -> tuple[Question, float | None]:

@@ -8,6 +8,7 @@ import unicodedata
 from functools import lru_cache
 
 import jieba
+import jieba.posseg
 
 jieba.setLogLevel(logging.WARNING)
 
@@ -56,6 +57,16 @@ def tokenize(text: str, keep_stopwords: bool = False) -> list[str]:
     if keep_stopwords:
         return tokens
     return [t for t in tokens if t not in STOPWORDS]
+
+
+def word_places(text: str) -> list[tuple[str, str, int, int]]:
+    """jieba's words of `text` as written (not normalized), each with its part-of-speech flag and place (start, end)."""
+    _ready()
+    places, at = [], 0
+    for pair in jieba.posseg.cut(text):
+        places.append((pair.word, pair.flag, at, at + len(pair.word)))
+        at += len(pair.word)
+    return places
 
 
 @lru_cache(maxsize=1 << 16)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
@@ -35,9 +35,11 @@ from rag.answering.text import (
     shows_number,
 )
 from rag.errors import InputError
+from rag.tokenize import STOPWORDS, word_places
 
 __all__ = ["Question", "answer_shape", "check_history", "earlier_question", "entity_of", "leans_by_search",
-           "missing_answer_type", "points_back", "question_language", "wanted_type", "with_earlier_year"]
+           "followup_term", "missing_answer_type", "points_back", "question_language", "term_candidates", "wanted_type",
+           "with_earlier_term", "with_earlier_year"]
 
 # Words that lean on an earlier turn: personal pronouns, and 这/那/此 used on their own or before a
 # measure word (这个, 那家, 此事), but not 这段文字 or 那时候 style phrases that name what they mean.
@@ -102,6 +104,64 @@ def with_earlier_year(question: str, history: Sequence[dict] | None) -> str:
     if len(years) != 1 or years[0] == found.group(1):
         return ""
     return FOUR_DIGITS.sub(found.group(1), earlier, count=1)
+
+
+# README step 118: a follow-up that is only a name or a thing and 呢 (`比特币呢？` after `美图买了多少枚以太币？`) asks the
+# earlier question about it. It is read as that question with X in place of the words most like X (the index's own
+# embedder decides which), so the answer must stand beside X and what was asked of it (before, any sentence holding
+# 比特币 passed, with the ether count as the answer). On by default; the switch is for measuring.
+TERM_FOLLOWUP = True
+TERM_ONLY = re.compile(r"^(?:那么?)?\s*(?P<term>[^\s？?，,。！!呢]{2,12}?)\s*(?:的)?\s*呢\s*[？?]*$")
+ASKING = re.compile(r"什么|谁|哪|几|多少|怎|吗|如何|为什么|为何")
+# jieba flags of the words a replaced run is made of: nouns (n, nr, ns, nt, nz ...), Latin words (CFO), abbreviations,
+# verbal and adjectival nouns, the morphemes jieba splits off names (美图秀|秀: ag)
+TERM_FLAGS = ("n", "eng", "j", "vn", "an", "ag")
+
+
+def followup_term(question: str) -> str:
+    """X of a follow-up that is only X and 呢 (`比特币呢？`, `那美图秀秀呢？`); "" for any other question, and for a year
+    (step 117's), a pronoun (`这个呢？`), a question word or digits alone."""
+    found = TERM_ONLY.match(question.strip())
+    if not found or YEAR_ONLY.match(question.strip()):
+        return ""
+    term = found.group("term")
+    if ASKING.search(term) or FOLLOWUP.search(term) or term.isdigit():
+        return ""
+    return term
+
+
+def term_candidates(question: str) -> list[tuple[int, int]]:
+    """The places (start, end) in `question` a follow-up's term may take: the longest runs of consecutive jieba words
+    that are nouns or like them (TERM_FLAGS), none a stop word: `美图的CFO是谁？` -> 美图, CFO."""
+    places: list[tuple[int, int]] = []
+    run: tuple[int, int] | None = None
+    for word, flag, start, end in [*word_places(question), ("", "x", len(question), len(question))]:
+        if word and flag.startswith(TERM_FLAGS) and word.lower() not in STOPWORDS:
+            run = (run[0] if run else start, end)
+        elif run:
+            places.append(run)
+            run = None
+    return places
+
+
+def with_earlier_term(question: str, history: Sequence[dict] | None,
+                      similarity: Callable[[str, list[str]], Sequence[float]]) -> tuple[str, str]:
+    """(the earlier user question with X in place of its words most like X, X) where `question` is only X and 呢
+    (followup_term) and the earlier question, the last one that is not itself such a follow-up (of a term or a year),
+    does not hold X; ("", "") otherwise (README step 118). `similarity(X, candidates)` gives each candidate's
+    likeness to X (the engine's: the cosine of their query vectors); the likest wins, ties to the longer."""
+    term = followup_term(question) if TERM_FOLLOWUP else ""
+    if not term:
+        return "", ""
+    earlier = next((t.get("content", "") for t in reversed(check_history(history))
+                    if t.get("role") == "user" and t.get("content") and not followup_term(t["content"])
+                    and not YEAR_ONLY.match(t["content"].strip())), "")
+    places = term_candidates(earlier) if earlier and term.lower() not in earlier.lower() else []
+    if not places:
+        return "", ""
+    scores = list(similarity(term, [earlier[s:e] for s, e in places]))
+    start, end = max(places, key=lambda p: (scores[places.index(p)], p[1] - p[0]))
+    return earlier[:start] + term + earlier[end:], term
 
 
 def points_back(question: str) -> bool:

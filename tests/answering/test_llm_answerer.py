@@ -164,7 +164,9 @@ def test_followups_send_the_conversation_without_old_markers(fake_engine):
     messages = llm.requests[0]["body"]["messages"]
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
     assert messages[1:3] == [{"role": "user", "content": REVENUE_Q}, {"role": "assistant", "content": "27亿元。"}]
-    assert messages[3]["content"].endswith("Question: 净利润呢？")
+    # README step 118: `净利润呢？` is read as the earlier question about 净利润, and sent so
+    assert messages[3]["content"].endswith("Question: 美图2023年的净利润是多少？")
+    assert answer.notice.startswith("Read as the earlier question about “净利润”: “美图2023年的净利润是多少？”.")
     assert answer.citations[0].sentence.text == "净利润3.7亿元,同比增长233.2%。"
 
 

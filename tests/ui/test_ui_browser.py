@@ -146,6 +146,18 @@ def test_a_year_follow_up_is_read_as_the_earlier_question_about_that_year(page) 
     shot(page, "03b_year_follow_up")
 
 
+def test_a_term_follow_up_is_read_as_the_earlier_question_about_that_term(page) -> None:
+    """README step 118 in the real app (the real embedder picks what 比特币 replaces): `比特币呢？` after the ether count
+    is read as the question about bitcoin; the reply says how it was read and gives the bitcoin count."""
+    if page.locator(BOT).count():
+        clear_chat(page)
+    assert "1.5万" in compact(ask(page, "美图买了多少枚以太币？"))
+    reply = ask(page, "比特币呢？")
+    assert "Read as the earlier question about “比特币”: “美图买了多少枚比特币？”." in reply
+    assert "379.1214" in reply
+    shot(page, "03c_term_follow_up")
+
+
 def test_markers_of_an_older_answer_show_that_answers_sources(page) -> None:
     clear_chat(page)
     assert "27亿" in compact(ask(page, "美图2023年的总收入是多少？"))
