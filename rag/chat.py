@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from rag.answering import decide, make_answerer
+from rag.answering import question as question_module
 from rag.answering.base import Answerer, Evidence, refuse
 from rag.answering.generation import Control
 from rag.answering.question import (
@@ -100,6 +101,13 @@ def check_fingerprint(index: Index, embedder: Embedder, index_dir: Path) -> None
                          f"`rag index --rebuild --index-dir {index_dir}`.")
 
 
+def names_term(answer: Answer, term: str) -> bool:
+    """Whether `answer` is a refusal, or one of the passages it cites holds `term` (case aside), so it may answer a
+    follow-up that asked only about that term (README step 119; question.TERM_BESIDE off: always)."""
+    return (answer.refused or not question_module.TERM_BESIDE
+            or any(term.lower() in c.hit.chunk.text.lower() for c in answer.citations))
+
+
 class Engine:
     """Embedder + index, loaded once. Thread-safe for asking; adding takes a file lock."""
 
@@ -174,14 +182,15 @@ class Engine:
         text, notice = clean_question(question, cfg.max_question_chars)
         index = self.index  # one consistent snapshot even if an upload swaps it meanwhile
         text, history, folded = in_documents_script(text, history, index)  # README step 88
-        whole = with_earlier_year(text, history)  # README step 117: `2022年呢？` asks the earlier question about 2022
-        about = "that year"
+        whole, term = with_earlier_year(text, history), ""  # README step 117: `2022年呢？` asks about 2022
         if not whole:  # README step 118: `比特币呢？` asks the earlier question about 比特币
             whole, term = with_earlier_term(text, history, self.likeness)
-            about = f"“{term}”"
         read_as = ""
         if whole and len(whole) <= cfg.max_question_chars:  # an earlier turn sent longer than a question may be: as asked
+            about = f"“{term}”" if term else "that year"
             text, read_as = whole, f"Read as the earlier question about {about}: “{whole}”."
+        else:
+            term = ""
         notice = " ".join(n for n in (notice, folded, read_as) if n)
         asked, lean_ms = self.resolve(text, history, index, cfg)
         chosen = self.answerer(cfg.answerer)
@@ -201,6 +210,9 @@ class Engine:
                                    control=control)
         else:
             answer = refuse(text, answerer=chosen.name, reason=decide.NO_HITS)
+        if term and not names_term(answer, term):  # README step 119: the follow-up asked only about its term
+            answer = refuse(text, hits, answerer=chosen.name, kind=answer.kind,
+                            reason=f"the follow-up asks about “{term}”, which no passage the answer stands on names")
         t4 = time.perf_counter()
         timings = {**answer.timings_ms,  # an answerer's own parts (queue wait, first token), if it has them
                    "embed": (t2 - t1) * 1000, "search": (t3 - t2) * 1000, "answer": (t4 - t3) * 1000,

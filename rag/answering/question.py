@@ -111,6 +111,8 @@ def with_earlier_year(question: str, history: Sequence[dict] | None) -> str:
 # embedder decides which), so the answer must stand beside X and what was asked of it (before, any sentence holding
 # 比特币 passed, with the ether count as the answer). On by default; the switch is for measuring.
 TERM_FOLLOWUP = True
+# README step 119: the answer to such a follow-up must cite a passage that names its term (rag.chat.names_term).
+TERM_BESIDE = True
 TERM_ONLY = re.compile(r"^(?:那么?)?\s*(?P<term>[^\s？?，,。！!呢]{2,12}?)\s*(?:的)?\s*呢\s*[？?]*$")
 ASKING = re.compile(r"什么|谁|哪|几|多少|怎|吗|如何|为什么|为何")
 # jieba flags of the words a replaced run is made of: nouns (n, nr, ns, nt, nz ...), Latin words (CFO), abbreviations,

@@ -91,3 +91,22 @@ def test_through_the_engine_the_term_is_read_where_it_belongs(engine_over, monke
         assert answer.notice == ""
     same = engine.ask("以太币呢？", history=EARLIER)  # the earlier question names it already: asked as typed
     assert "Read as" not in same.notice
+
+
+@pytest.mark.parametrize("beside", [True, False])
+def test_an_answer_to_a_term_follow_up_must_cite_a_passage_naming_the_term(engine_over, monkeypatch, beside):
+    """README step 119: `狗狗币呢？` is read as the question about 狗狗币, which the document never names; the sentence
+    answerer still finds the ether sentence for it (the rewritten question's other words stand there), and the check
+    refuses it, saying why. With the switch off it is shown."""
+    monkeypatch.setattr(question_module, "TERM_BESIDE", beside)
+    engine = engine_over(DOC)
+    answer = engine.ask("狗狗币呢？", history=EARLIER)
+    assert answer.notice.startswith("Read as the earlier question about “狗狗币”: “星海科技买了多少枚狗狗币？”.")
+    if beside:
+        assert (answer.refused, answer.reason) == (True, "the follow-up asks about “狗狗币”, which no passage the "
+                                                         "answer stands on names")
+        assert answer.text == "抱歉，文档中没有找到这个问题的答案。"
+    else:
+        assert (answer.refused, answer.text) == (False, "星海科技去年买了1.5万枚以太币，总价约2210万美元。[1]")
+    named = engine.ask("比特币呢？", history=EARLIER)  # the term stands in the cited passage: not touched
+    assert (named.refused, named.text) == (False, "另一方面，星海科技还持有379枚比特币，价值没有披露。[1]")
