@@ -38,7 +38,7 @@ from rag.errors import InputError
 from rag.tokenize import STOPWORDS, word_places
 
 __all__ = ["Question", "answer_shape", "check_history", "earlier_question", "entity_of", "leans_by_search",
-           "followup_term", "missing_answer_type", "points_back", "question_language", "term_candidates", "wanted_type",
+           "followup_term", "last_asked", "missing_answer_type", "points_back", "question_language", "term_candidates", "wanted_type",
            "with_earlier_term", "with_earlier_year"]
 
 # Words that lean on an earlier turn: personal pronouns, and 这/那/此 used on their own or before a
@@ -91,6 +91,13 @@ YEAR_ONLY = re.compile(r"^(?:那么?)?\s*(\d{4})\s*年?\s*(?:的)?\s*呢\s*[？?
 FOUR_DIGITS = re.compile(r"(?<![\d.])\d{4}(?![\d.])")
 
 
+def last_asked(history: Sequence[dict] | None, follows: Callable[[str], bool]) -> str:
+    """The conversation's last user question that is not itself a follow-up by `follows` (so a chain of follow-ups
+    reads the question they follow); "" when there is none (steps 117 and 118)."""
+    return next((t["content"] for t in reversed(check_history(history))
+                 if t.get("role") == "user" and t.get("content") and not follows(t["content"])), "")
+
+
 def with_earlier_year(question: str, history: Sequence[dict] | None) -> str:
     """The earlier user question with its year replaced by the one `question` names, where `question` is only a year
     and 呢 (YEAR_ONLY) and the earlier question, the last one that is not itself such a follow-up, holds exactly one
@@ -98,8 +105,7 @@ def with_earlier_year(question: str, history: Sequence[dict] | None) -> str:
     found = YEAR_ONLY.match(question.strip()) if YEAR_FOLLOWUP else None
     if not found:
         return ""
-    earlier = next((t.get("content", "") for t in reversed(check_history(history))
-                    if t.get("role") == "user" and t.get("content") and not YEAR_ONLY.match(t["content"].strip())), "")
+    earlier = last_asked(history, lambda text: bool(YEAR_ONLY.match(text.strip())))
     years = FOUR_DIGITS.findall(earlier)
     if len(years) != 1 or years[0] == found.group(1):
         return ""
@@ -155,14 +161,12 @@ def with_earlier_term(question: str, history: Sequence[dict] | None,
     term = followup_term(question) if TERM_FOLLOWUP else ""
     if not term:
         return "", ""
-    earlier = next((t.get("content", "") for t in reversed(check_history(history))
-                    if t.get("role") == "user" and t.get("content") and not followup_term(t["content"])
-                    and not YEAR_ONLY.match(t["content"].strip())), "")
+    earlier = last_asked(history, lambda text: bool(followup_term(text) or YEAR_ONLY.match(text.strip())))
     places = term_candidates(earlier) if earlier and term.lower() not in earlier.lower() else []
     if not places:
         return "", ""
-    scores = list(similarity(term, [earlier[s:e] for s, e in places]))
-    start, end = max(places, key=lambda p: (scores[places.index(p)], p[1] - p[0]))
+    scores = similarity(term, [earlier[s:e] for s, e in places])
+    _, (start, end) = max(zip(scores, places, strict=True), key=lambda sp: (sp[0], sp[1][1] - sp[1][0]))
     return earlier[:start] + term + earlier[end:], term
 
 

@@ -134,28 +134,25 @@ def test_follow_up_question_uses_the_chat_history(page) -> None:
     shot(page, "03_follow_up")
 
 
-def test_a_year_follow_up_is_read_as_the_earlier_question_about_that_year(page) -> None:
-    """README step 117 in the real app: `2022年呢？` after 2023's revenue is read as the question about 2022, which the
-    article does not answer; the reply says how the question was read, and refuses."""
+@pytest.mark.parametrize(("first", "first_shows", "follow_up", "read_as", "reply_shows", "name"), [
+    # README step 117: `2022年呢？` after 2023's revenue is read as the question about 2022, which the article does not
+    # answer: the reply says how the question was read, and refuses
+    ("美图2023年的总收入是多少？", "27亿", "2022年呢？", "Read as the earlier question about that year: “美图2022年的总收入是多少？”.",
+     "没有找到", "03b_year_follow_up"),
+    # README step 118 (the real embedder picks what 比特币 replaces): `比特币呢？` after the ether count is read as the
+    # question about bitcoin: the reply says how it was read and gives the bitcoin count
+    ("美图买了多少枚以太币？", "1.5万", "比特币呢？", "Read as the earlier question about “比特币”: “美图买了多少枚比特币？”.",
+     "379.1214", "03c_term_follow_up"),
+])
+def test_a_follow_up_of_a_year_or_a_term_is_read_as_the_earlier_question_about_it(
+        page, first, first_shows, follow_up, read_as, reply_shows, name) -> None:
     if page.locator(BOT).count():  # New chat on a page with no message has nothing to wait for: not clicked then
         clear_chat(page)
-    assert "27亿" in compact(ask(page, "美图2023年的总收入是多少？"))
-    reply = ask(page, "2022年呢？")
-    assert "Read as the earlier question about that year: “美图2022年的总收入是多少？”." in reply
-    assert "没有找到" in reply
-    shot(page, "03b_year_follow_up")
-
-
-def test_a_term_follow_up_is_read_as_the_earlier_question_about_that_term(page) -> None:
-    """README step 118 in the real app (the real embedder picks what 比特币 replaces): `比特币呢？` after the ether count
-    is read as the question about bitcoin; the reply says how it was read and gives the bitcoin count."""
-    if page.locator(BOT).count():
-        clear_chat(page)
-    assert "1.5万" in compact(ask(page, "美图买了多少枚以太币？"))
-    reply = ask(page, "比特币呢？")
-    assert "Read as the earlier question about “比特币”: “美图买了多少枚比特币？”." in reply
-    assert "379.1214" in reply
-    shot(page, "03c_term_follow_up")
+    assert first_shows in compact(ask(page, first))
+    reply = ask(page, follow_up)
+    assert read_as in reply
+    assert reply_shows in reply
+    shot(page, name)
 
 
 def test_markers_of_an_older_answer_show_that_answers_sources(page) -> None:
